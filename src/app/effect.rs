@@ -1,0 +1,35 @@
+//! Effects: what `update` asks the runtime to do. Each runs as a task and reports back
+//! with a `Msg`.
+
+use crate::model::Kind;
+use crate::ops::plan::DeletePlan;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Load every kind of a profile.
+    Load { profile: usize, generation: u64 },
+    /// Run a confirmed delete plan. The plan is the one the confirmation showed.
+    Delete {
+        job: u64,
+        profile: usize,
+        plan: Arc<DeletePlan>,
+    },
+    /// Stop starting new steps of a job; in-flight ones finish.
+    CancelJob { job: u64 },
+    TestConnections {
+        job: u64,
+        profile: usize,
+        ids: Vec<String>,
+    },
+    Create {
+        job: u64,
+        profile: usize,
+        kind: Kind,
+        body: serde_json::Value,
+    },
+    /// OSC 52 copy.
+    Copy(String),
+    /// Leave: cancel jobs, log out every profile.
+    Quit,
+}

@@ -1,0 +1,42 @@
+//! Messages into `update`: terminal events, ticks and task results.
+
+use crate::model::Resource;
+use crate::ops::executor::{StepOutcome, StepUpdate};
+use crate::vendors::Snapshot;
+use crossterm::event::KeyEvent;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Resize { width: u16, height: u16 },
+    /// Clock tick: the current unix time in seconds.
+    Tick { now: i64 },
+    /// A profile's load finished. `generation` identifies the request.
+    Loaded {
+        profile: usize,
+        generation: u64,
+        at: i64,
+        result: Result<Snapshot, String>,
+    },
+    /// One step of a delete job changed state.
+    DeleteStep { job: u64, update: StepUpdate },
+    /// A delete job ended; one outcome per plan step.
+    DeleteFinished { job: u64, outcomes: Vec<StepOutcome> },
+    /// One connection test ended.
+    TestResult {
+        job: u64,
+        profile: usize,
+        id: String,
+        result: Result<(), String>,
+    },
+    Created {
+        job: u64,
+        profile: usize,
+        result: Result<Resource, String>,
+    },
+    /// The runtime's own report (clipboard failed, a task panicked).
+    Notice { error: bool, text: String },
+    /// SIGTERM / SIGHUP: leave now, cancelling jobs.
+    Terminate,
+}

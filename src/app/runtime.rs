@@ -1,0 +1,208 @@
+//! The runtime: runs each `Effect` as a tokio task and reports back with a `Msg` over a
+//! channel. It owns the vendor clients, the audit log, and one cancellation token per job
+//! under a root token.
+
+use super::effect::Effect;
+use super::msg::Msg;
+use crate::model::Kind;
+use crate::ops::audit::{AuditEntry, AuditLog};
+use crate::ops::executor::{execute, ExecConfig};
+use crate::vendors::{ApiError, VendorApi};
+use futures::stream::{self, StreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// A profile as the runtime sees it: its client (if it could be built) and its limits.
+pub struct RuntimeProfile {
+    pub name: String,
+    pub client: Option<Arc<dyn VendorApi>>,
+    pub concurrency: usize,
+}
+
+pub struct Runtime {
+    profiles: Vec<RuntimeProfile>,
+    audit: Arc<AuditLog>,
+    tx: UnboundedSender<Msg>,
+    root: CancellationToken,
+    jobs: HashMap<u64, CancellationToken>,
+    tasks: JoinSet<()>,
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Runtime {
+    pub fn new(profiles: Vec<RuntimeProfile>, audit: Arc<AuditLog>, tx: UnboundedSender<Msg>) -> Self {
+        Runtime {
+            profiles,
+            audit,
+            tx,
+            root: CancellationToken::new(),
+            jobs: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    fn client(&self, profile: usize) -> Option<Arc<dyn VendorApi>> {
+        self.profiles.get(profile).and_then(|p| p.client.clone())
+    }
+
+    /// Start an effect. `Copy` and `Quit` belong to the terminal loop and are ignored here.
+    pub fn run(&mut self, effect: Effect) {
+        // Reap finished tasks so the set does not grow without bound.
+        while self.tasks.try_join_next().is_some() {}
+        let tx = self.tx.clone();
+        match effect {
+            Effect::Load { profile, generation } => {
+                let Some(client) = self.client(profile) else {
+                    let _ = tx.send(Msg::Loaded {
+                        profile,
+                        generation,
+                        at: now_secs(),
+                        result: Err("profile has no client".into()),
+                    });
+                    return;
+                };
+                self.tasks.spawn(async move {
+                    let result = client.load().await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Loaded {
+                        profile,
+                        generation,
+                        at: now_secs(),
+                        result,
+                    });
+                });
+            }
+            Effect::Delete { job, profile, plan } => {
+                let cancel = self.root.child_token();
+                self.jobs.insert(job, cancel.clone());
+                let Some(client) = self.client(profile) else {
+                    let _ = tx.send(Msg::Notice {
+                        error: true,
+                        text: "profile has no client: nothing was sent".into(),
+                    });
+                    return;
+                };
+                let cfg = ExecConfig {
+                    concurrency: self.profiles[profile].concurrency.max(1),
+                    ..ExecConfig::default()
+                };
+                let audit = self.audit.clone();
+                self.tasks.spawn(async move {
+                    let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+                    let forward_tx = tx.clone();
+                    let forward = tokio::spawn(async move {
+                        while let Some(update) = prx.recv().await {
+                            let _ = forward_tx.send(Msg::DeleteStep { job, update });
+                        }
+                    });
+                    let outcomes = execute(plan, client, audit, cfg, cancel, ptx).await;
+                    let _ = forward.await;
+                    let _ = tx.send(Msg::DeleteFinished { job, outcomes });
+                });
+            }
+            Effect::CancelJob { job } => {
+                if let Some(token) = self.jobs.get(&job) {
+                    token.cancel();
+                }
+            }
+            Effect::TestConnections { job, profile, ids } => {
+                let Some(client) = self.client(profile) else {
+                    return;
+                };
+                let concurrency = self.profiles[profile].concurrency.max(1);
+                let cancel = self.root.child_token();
+                self.tasks.spawn(async move {
+                    stream::iter(ids)
+                        .map(|id| {
+                            let client = client.clone();
+                            let tx = tx.clone();
+                            let cancel = cancel.clone();
+                            async move {
+                                let result = tokio::select! {
+                                    r = client.test_connection(id.clone()) => r.map_err(|e| e.to_string()),
+                                    _ = cancel.cancelled() => Err("cancelled".to_string()),
+                                };
+                                let _ = tx.send(Msg::TestResult { job, profile, id, result });
+                            }
+                        })
+                        .buffer_unordered(concurrency)
+                        .collect::<Vec<()>>()
+                        .await;
+                });
+            }
+            Effect::Create {
+                job,
+                profile,
+                kind,
+                body,
+            } => {
+                let Some(client) = self.client(profile) else {
+                    return;
+                };
+                let audit = self.audit.clone();
+                let name = self.profiles[profile].name.clone();
+                self.tasks.spawn(async move {
+                    let result = create_audited(&*client, &audit, name, kind, body)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Created { job, profile, result });
+                });
+            }
+            Effect::Copy(_) | Effect::Quit => {}
+        }
+    }
+
+    /// Cancel every job, wait up to `grace` for in-flight requests, then log out.
+    pub async fn shutdown(&mut self, grace: Duration) {
+        self.root.cancel();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!("shutdown: tasks still running after {grace:?}; abandoning them");
+            self.tasks.abort_all();
+        }
+        let logouts = self
+            .profiles
+            .iter()
+            .filter_map(|p| p.client.clone())
+            .map(|c| async move { c.logout().await });
+        let _ = tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(logouts)).await;
+    }
+}
+
+/// Create one object with an audit line before the request and one after it.
+pub async fn create_audited(
+    client: &dyn VendorApi,
+    audit: &AuditLog,
+    profile: String,
+    kind: Kind,
+    body: serde_json::Value,
+) -> Result<crate::model::Resource, ApiError> {
+    let entry = AuditEntry {
+        profile,
+        vendor: client.vendor(),
+        operation: "create".into(),
+        kind,
+        id: String::new(),
+        name: body.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+        object: body.clone(),
+    };
+    let seq = audit.before(&entry).map_err(|e| ApiError::Setup {
+        vendor: client.vendor(),
+        message: format!("audit log not writable; not sent: {e}"),
+    })?;
+    let result = client.create(kind, body).await;
+    let (outcome, error) = match &result {
+        Ok(_) => ("created", None),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    if let Err(e) = audit.after(seq, &entry, outcome, error.as_deref()) {
+        tracing::error!("audit log write failed after create: {e}");
+    }
+    result
+}

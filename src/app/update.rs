@@ -1,0 +1,1252 @@
+//! `update`: the only place the model changes. No I/O, no clock (time arrives in messages);
+//! everything the outside world must do is returned as `Effect`s.
+
+use super::effect::Effect;
+use super::keymap::{action_for, Action};
+use super::msg::Msg;
+use super::state::*;
+use crate::model::{Health, Kind};
+use crate::ops::executor::StepOutcome;
+use crate::ops::plan::{build_plan, Confirmation, PlanRequest};
+use crate::vendors::create_form;
+use crate::vendors::forms::FieldKind;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Rows of chrome around the table: profile tabs, kind tabs, table header, status, hints.
+pub const CHROME_ROWS: u16 = 5;
+
+/// Effects to run at start: load every usable profile.
+pub fn init(m: &mut Model) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    for p in 0..m.profiles.len() {
+        fx.extend(start_load(m, p));
+    }
+    if let Some(tab) = m.profiles.first() {
+        if let Some(e) = &tab.info.setup_error {
+            let text = format!("{}: {e}", tab.info.name);
+            m.set_status(Level::Error, text);
+        }
+    }
+    fx
+}
+
+pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => {
+            if key.kind == KeyEventKind::Release {
+                return Vec::new();
+            }
+            on_key(m, key)
+        }
+        Msg::Paste(text) => {
+            for c in text.chars().filter(|c| !c.is_control()) {
+                let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+                // Pasted text goes only into text inputs, never triggers normal-mode keys.
+                if m.mode != Mode::Normal || matches!(m.modals.last(), Some(Modal::Create(_) | Modal::Confirm(_))) {
+                    on_key(m, key);
+                }
+            }
+            Vec::new()
+        }
+        Msg::Resize { width, height } => {
+            m.width = width;
+            m.height = height;
+            m.page_rows = table_rows(m) as usize;
+            let page = m.page_rows;
+            if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+                ensure_visible(v, page);
+            }
+            Vec::new()
+        }
+        Msg::Tick { now } => {
+            m.now = now;
+            m.tick = m.tick.wrapping_add(1);
+            auto_refresh(m)
+        }
+        Msg::Loaded {
+            profile,
+            generation,
+            at,
+            result,
+        } => on_loaded(m, profile, generation, at, result),
+        Msg::DeleteStep { job, update } => {
+            let mut error = None;
+            if let Some(Job {
+                kind: JobKind::Delete(d),
+                ..
+            }) = m.jobs.get_mut(&job)
+            {
+                if let Some(slot) = d.outcomes.get_mut(update.index) {
+                    *slot = update.outcome.clone();
+                }
+                if let StepOutcome::Failed(why) = &update.outcome {
+                    let label = d
+                        .plan
+                        .steps
+                        .get(update.index)
+                        .map(|s| s.target.label())
+                        .unwrap_or_default();
+                    let line = format!("delete {label} failed: {why}");
+                    d.errors.push(line.clone());
+                    if d.errors.len() > 50 {
+                        d.errors.remove(0);
+                    }
+                    error = Some(line);
+                }
+            }
+            if let Some(line) = error {
+                m.push_log(Level::Error, line);
+            }
+            Vec::new()
+        }
+        Msg::DeleteFinished { job, outcomes } => on_delete_finished(m, job, outcomes),
+        Msg::TestResult {
+            job,
+            profile,
+            id,
+            result,
+        } => {
+            if let Some(Job {
+                kind: JobKind::Test { done, failed, total },
+                ..
+            }) = m.jobs.get_mut(&job)
+            {
+                *done += 1;
+                if result.is_err() {
+                    *failed += 1;
+                }
+                if *done == *total {
+                    let text = format!("connection tests: {} ok, {} failed", *total - *failed, *failed);
+                    let level = if *failed > 0 { Level::Warn } else { Level::Info };
+                    m.set_status(level, text);
+                }
+            }
+            let health = match &result {
+                Ok(()) => Health::Healthy,
+                Err(e) => Health::Unhealthy(e.clone()),
+            };
+            if let Err(e) = &result {
+                m.push_log(Level::Warn, format!("connection test {id}: {e}"));
+            }
+            set_connection_health(m, profile, &id, health);
+            Vec::new()
+        }
+        Msg::Created {
+            job,
+            profile,
+            result,
+        } => on_created(m, job, profile, result),
+        Msg::Notice { error, text } => {
+            m.set_status(if error { Level::Error } else { Level::Info }, text);
+            Vec::new()
+        }
+        Msg::Terminate => {
+            m.should_quit = true;
+            vec![Effect::Quit]
+        }
+    }
+}
+
+fn table_rows(m: &Model) -> u16 {
+    let mut rows = m.height.saturating_sub(CHROME_ROWS);
+    if m.detail_open && m.width < crate::ui::DETAIL_SIDE_MIN_WIDTH {
+        rows /= 2;
+    }
+    rows.max(1)
+}
+
+fn ensure_visible(v: &mut KindView, page: usize) {
+    let page = page.max(1);
+    if v.cursor < v.offset {
+        v.offset = v.cursor;
+    } else if v.cursor >= v.offset + page {
+        v.offset = v.cursor + 1 - page;
+    }
+    let max_offset = v.rows.len().saturating_sub(page);
+    v.offset = v.offset.min(max_offset);
+}
+
+fn start_load(m: &mut Model, p: usize) -> Vec<Effect> {
+    let Some(tab) = m.profiles.get_mut(p) else {
+        return Vec::new();
+    };
+    if !tab.usable() {
+        return Vec::new();
+    }
+    tab.generation += 1;
+    tab.load = LoadState::Loading;
+    vec![Effect::Load {
+        profile: p,
+        generation: tab.generation,
+    }]
+}
+
+fn auto_refresh(m: &mut Model) -> Vec<Effect> {
+    if m.refresh_seconds == 0 {
+        return Vec::new();
+    }
+    let p = m.active;
+    let busy = m.jobs.values().any(|j| j.profile == p && j.running());
+    let due = match m.tab() {
+        Some(t) => {
+            t.load == LoadState::Loaded
+                && t.loaded_at.is_some_and(|at| m.now - at >= m.refresh_seconds as i64)
+        }
+        None => false,
+    };
+    if due && !busy {
+        start_load(m, p)
+    } else {
+        Vec::new()
+    }
+}
+
+fn on_loaded(
+    m: &mut Model,
+    p: usize,
+    generation: u64,
+    at: i64,
+    result: Result<crate::vendors::Snapshot, String>,
+) -> Vec<Effect> {
+    let now = m.now;
+    let Some(tab) = m.profiles.get_mut(p) else {
+        return Vec::new();
+    };
+    if generation != tab.generation {
+        // A stale answer: a newer load was started since.
+        return Vec::new();
+    }
+    match result {
+        Ok(snapshot) => {
+            // Keep connection-test results across refreshes: the server has no health field.
+            let previous: std::collections::HashMap<(Kind, String), Health> = tab
+                .resources
+                .iter()
+                .filter(|r| !matches!(r.health, Health::Unknown))
+                .map(|r| ((r.kind, r.id.clone()), r.health.clone()))
+                .collect();
+            tab.resources = snapshot.resources;
+            for r in tab.resources.iter_mut() {
+                if r.health == Health::Unknown {
+                    if let Some(h) = previous.get(&(r.kind, r.id.clone())) {
+                        r.health = h.clone();
+                    }
+                }
+            }
+            tab.warnings = snapshot.warnings;
+            tab.load = LoadState::Loaded;
+            tab.loaded_at = Some(at);
+            tab.reindex(now);
+            let warnings = tab.warnings.clone();
+            let name = tab.info.name.clone();
+            for w in warnings {
+                m.push_log(Level::Warn, format!("{name}: {w}"));
+            }
+            let page = m.page_rows;
+            if let Some(v) = m.profiles.get_mut(p).and_then(|t| t.view_mut()) {
+                ensure_visible(v, page);
+            }
+        }
+        Err(e) => {
+            tab.load = LoadState::Failed(e.clone());
+            let text = format!("{}: load failed: {e}", tab.info.name);
+            if p == m.active {
+                m.set_status(Level::Error, text);
+            } else {
+                m.push_log(Level::Error, text);
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn on_key(m: &mut Model, key: KeyEvent) -> Vec<Effect> {
+    if let Some(top) = m.modals.last().cloned() {
+        return on_modal_key(m, top, key);
+    }
+    match m.mode {
+        Mode::Filter | Mode::Command => on_input_key(m, key),
+        Mode::Normal => match action_for(&key) {
+            Some(a) => on_action(m, a),
+            None => Vec::new(),
+        },
+    }
+}
+
+fn switch_profile(m: &mut Model, p: usize) -> Vec<Effect> {
+    if p >= m.profiles.len() || p == m.active {
+        return Vec::new();
+    }
+    m.active = p;
+    m.detail_scroll = 0;
+    m.status = None;
+    let tab = &m.profiles[p];
+    if let Some(e) = &tab.info.setup_error {
+        let text = format!("{}: {e}", tab.info.name);
+        m.set_status(Level::Error, text);
+        return Vec::new();
+    }
+    if tab.load == LoadState::Idle {
+        return start_load(m, p);
+    }
+    Vec::new()
+}
+
+fn move_cursor(m: &mut Model, f: impl FnOnce(usize, usize, usize) -> usize) {
+    let page = m.page_rows;
+    if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+        if v.rows.is_empty() {
+            v.cursor = 0;
+            v.offset = 0;
+            return;
+        }
+        let last = v.rows.len() - 1;
+        v.cursor = f(v.cursor, last, page).min(last);
+        ensure_visible(v, page);
+    }
+    m.detail_scroll = 0;
+}
+
+fn rebuild_current(m: &mut Model) {
+    let now = m.now;
+    let page = m.page_rows;
+    if let Some(tab) = m.tab_mut() {
+        let k = tab.kind_index;
+        tab.rebuild_rows(k, now);
+        if let Some(v) = tab.view_mut() {
+            ensure_visible(v, page);
+        }
+    }
+}
+
+fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::ProfileNumber(n) => return switch_profile(m, n),
+        Action::ProfileNext if !m.profiles.is_empty() => {
+            let n = (m.active + 1) % m.profiles.len();
+            return switch_profile(m, n);
+        }
+        Action::ProfilePrev if !m.profiles.is_empty() => {
+            let n = (m.active + m.profiles.len() - 1) % m.profiles.len();
+            return switch_profile(m, n);
+        }
+        Action::ProfileNext | Action::ProfilePrev => {}
+        Action::KindNext | Action::KindPrev => {
+            if let Some(tab) = m.tab_mut() {
+                let n = tab.views.len();
+                if n > 0 {
+                    tab.kind_index = if action == Action::KindNext {
+                        (tab.kind_index + 1) % n
+                    } else {
+                        (tab.kind_index + n - 1) % n
+                    };
+                }
+            }
+            m.detail_scroll = 0;
+            let page = m.page_rows;
+            if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+                ensure_visible(v, page);
+            }
+        }
+        Action::Down => move_cursor(m, |c, _, _| c + 1),
+        Action::Up => move_cursor(m, |c, _, _| c.saturating_sub(1)),
+        Action::Top => move_cursor(m, |_, _, _| 0),
+        Action::Bottom => move_cursor(m, |_, last, _| last),
+        Action::PageDown => move_cursor(m, |c, _, p| c + p.max(1)),
+        Action::PageUp => move_cursor(m, |c, _, p| c.saturating_sub(p.max(1))),
+        Action::Filter => {
+            let current = m.tab().and_then(|t| t.view()).map(|v| v.filter.clone());
+            if let Some(f) = current {
+                m.mode = Mode::Filter;
+                m.input = LineInput::new(&f);
+            }
+        }
+        Action::Mark => {
+            if let Some(tab) = m.tab_mut() {
+                let id = tab.current().map(|r| r.id.clone());
+                if let (Some(id), Some(v)) = (id, tab.view_mut()) {
+                    if !v.marks.remove(&id) {
+                        v.marks.insert(id.clone());
+                        v.anchor = Some(id);
+                    }
+                }
+            }
+            move_cursor(m, |c, _, _| c + 1);
+        }
+        Action::MarkRange => {
+            if let Some(tab) = m.tab_mut() {
+                let anchor_pos = tab.view().and_then(|v| {
+                    let a = v.anchor.as_ref()?;
+                    v.rows.iter().position(|&i| &tab.resources[i].id == a)
+                });
+                let ids: Vec<String> = match (anchor_pos, tab.view()) {
+                    (Some(a), Some(v)) if !v.rows.is_empty() => {
+                        let (lo, hi) = if a <= v.cursor { (a, v.cursor) } else { (v.cursor, a) };
+                        v.rows[lo..=hi.min(v.rows.len() - 1)]
+                            .iter()
+                            .map(|&i| tab.resources[i].id.clone())
+                            .collect()
+                    }
+                    _ => tab.current().map(|r| vec![r.id.clone()]).unwrap_or_default(),
+                };
+                if let Some(v) = tab.view_mut() {
+                    v.anchor = ids.last().cloned().or(v.anchor.take());
+                    v.marks.extend(ids);
+                }
+            }
+        }
+        Action::MarkAll => {
+            if let Some(tab) = m.tab_mut() {
+                let visible: Vec<String> = tab
+                    .view()
+                    .map(|v| v.rows.iter().map(|&i| tab.resources[i].id.clone()).collect())
+                    .unwrap_or_default();
+                if let Some(v) = tab.view_mut() {
+                    if visible.iter().all(|id| v.marks.contains(id)) {
+                        for id in &visible {
+                            v.marks.remove(id);
+                        }
+                    } else {
+                        v.marks.extend(visible);
+                    }
+                }
+            }
+        }
+        Action::ClearMarks => {
+            if m.detail_open {
+                m.detail_open = false;
+                m.page_rows = table_rows(m) as usize;
+            } else if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+                v.marks.clear();
+                v.anchor = None;
+            }
+            m.status = None;
+        }
+        Action::Delete => return open_delete(m),
+        Action::Detail => {
+            m.detail_open = !m.detail_open;
+            m.detail_scroll = 0;
+            m.page_rows = table_rows(m) as usize;
+            let page = m.page_rows;
+            if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+                ensure_visible(v, page);
+            }
+        }
+        Action::DetailDown => {
+            if m.detail_open {
+                m.detail_scroll = m.detail_scroll.saturating_add(3);
+            }
+        }
+        Action::DetailUp => {
+            if m.detail_open {
+                m.detail_scroll = m.detail_scroll.saturating_sub(3);
+            }
+        }
+        Action::CopyId => {
+            if let Some(id) = m.tab().and_then(|t| t.current()).map(|r| r.id.clone()) {
+                m.set_status(Level::Info, format!("copied id {id}"));
+                return vec![Effect::Copy(id)];
+            }
+        }
+        Action::Refresh => {
+            let p = m.active;
+            return start_load(m, p);
+        }
+        Action::SortNext | Action::SortReverse => {
+            if let Some(tab) = m.tab_mut() {
+                let ncols = tab.view().map(|v| (tab.spec.columns)(v.kind).len()).unwrap_or(0);
+                if let Some(v) = tab.view_mut() {
+                    if action == Action::SortNext && ncols > 0 {
+                        v.sort_col = (v.sort_col + 1) % ncols;
+                    } else {
+                        v.sort_desc = !v.sort_desc;
+                    }
+                }
+            }
+            rebuild_current(m);
+        }
+        Action::Test => return start_tests(m),
+        Action::Create => return open_create(m),
+        Action::ToggleOrphans | Action::ToggleUnhealthy => {
+            let mut state = None;
+            if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+                let flag = if action == Action::ToggleOrphans {
+                    &mut v.orphans_only
+                } else {
+                    &mut v.unhealthy_only
+                };
+                *flag = !*flag;
+                state = Some(*flag);
+            }
+            if let Some(on) = state {
+                let what = if action == Action::ToggleOrphans { "orphans only" } else { "unhealthy only" };
+                m.set_status(Level::Info, format!("{what}: {}", if on { "on" } else { "off" }));
+            }
+            rebuild_current(m);
+        }
+        Action::Command => {
+            m.mode = Mode::Command;
+            m.input = LineInput::default();
+        }
+        Action::LogPane => m.modals.push(Modal::Log { scroll: 0 }),
+        Action::Help => m.modals.push(Modal::Help { scroll: 0 }),
+        Action::Quit => return request_quit(m),
+    }
+    Vec::new()
+}
+
+fn request_quit(m: &mut Model) -> Vec<Effect> {
+    if m.running_jobs() > 0 {
+        m.modals.push(Modal::ConfirmQuit);
+        Vec::new()
+    } else {
+        m.should_quit = true;
+        vec![Effect::Quit]
+    }
+}
+
+fn on_input_key(m: &mut Model, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('c') if ctrl => return request_quit(m),
+        KeyCode::Char('u') if ctrl => m.input.clear(),
+        KeyCode::Esc => {
+            if m.mode == Mode::Filter {
+                m.input.clear();
+                apply_filter(m);
+            }
+            m.mode = Mode::Normal;
+            return Vec::new();
+        }
+        KeyCode::Enter => {
+            let mode = m.mode;
+            m.mode = Mode::Normal;
+            if mode == Mode::Command {
+                let line = std::mem::take(&mut m.input.text);
+                m.input.clear();
+                return run_command(m, line.trim());
+            }
+            return Vec::new();
+        }
+        KeyCode::Backspace => m.input.backspace(),
+        KeyCode::Delete => m.input.delete(),
+        KeyCode::Left => m.input.left(),
+        KeyCode::Right => m.input.right(),
+        KeyCode::Home => m.input.home(),
+        KeyCode::End => m.input.end(),
+        KeyCode::Char(c) if !ctrl => m.input.insert(c),
+        _ => return Vec::new(),
+    }
+    if m.mode == Mode::Filter {
+        apply_filter(m);
+    }
+    Vec::new()
+}
+
+fn apply_filter(m: &mut Model) {
+    let text = m.input.text.clone();
+    if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+        if v.filter == text {
+            return;
+        }
+        v.filter = text;
+        v.cursor = 0;
+        v.offset = 0;
+    }
+    rebuild_current(m);
+    if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+        v.cursor = 0;
+        v.offset = 0;
+    }
+}
+
+fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
+    let (cmd, arg) = match line.split_once(char::is_whitespace) {
+        Some((c, a)) => (c, a.trim()),
+        None => (line, ""),
+    };
+    match cmd {
+        "" => {}
+        "q" | "q!" | "quit" => return request_quit(m),
+        "profile" | "p" => {
+            match m.profiles.iter().position(|t| t.info.name == arg) {
+                Some(p) => return switch_profile(m, p),
+                None => {
+                    let names: Vec<&str> = m.profiles.iter().map(|t| t.info.name.as_str()).collect();
+                    m.set_status(Level::Error, format!("no profile '{arg}' (profiles: {})", names.join(", ")));
+                }
+            }
+        }
+        "kind" | "k" => {
+            let found = Kind::parse(arg).and_then(|k| m.tab().and_then(|t| t.views.iter().position(|v| v.kind == k)));
+            match found {
+                Some(i) => {
+                    if let Some(t) = m.tab_mut() {
+                        t.kind_index = i;
+                    }
+                }
+                None => m.set_status(Level::Error, format!("no kind '{arg}' in this profile")),
+            }
+        }
+        "filter" | "f" => {
+            m.input = LineInput::new(arg);
+            apply_filter(m);
+            m.input.clear();
+        }
+        other => m.set_status(
+            Level::Error,
+            format!("unknown command ':{other}' (try :profile NAME, :kind NAME, :filter TEXT, :q)"),
+        ),
+    }
+    Vec::new()
+}
+
+/// The selection an action applies to: the marks of the current view (visible or not),
+/// else the current row.
+fn selection(tab: &ProfileTab) -> Vec<(Kind, String)> {
+    let Some(v) = tab.view() else {
+        return Vec::new();
+    };
+    if !v.marks.is_empty() {
+        return v.marks.iter().map(|id| (v.kind, id.clone())).collect();
+    }
+    tab.current().map(|r| vec![(r.kind, r.id.clone())]).unwrap_or_default()
+}
+
+fn read_only_refusal(m: &mut Model, what: &str) -> bool {
+    let Some(tab) = m.tab() else {
+        return true;
+    };
+    if tab.info.read_only {
+        let text = format!("read-only: profile '{}' does not {what}", tab.info.name);
+        m.set_status(Level::Warn, text);
+        return true;
+    }
+    if !tab.usable() || tab.load != LoadState::Loaded && tab.resources.is_empty() {
+        let text = format!("profile '{}' has nothing loaded", tab.info.name);
+        m.set_status(Level::Warn, text);
+        return true;
+    }
+    false
+}
+
+fn open_delete(m: &mut Model) -> Vec<Effect> {
+    if read_only_refusal(m, "delete") {
+        return Vec::new();
+    }
+    let p = m.active;
+    let tab = &m.profiles[p];
+    let selected = selection(tab);
+    if selected.is_empty() {
+        m.set_status(Level::Info, "nothing to delete");
+        return Vec::new();
+    }
+    let kind = selected[0].0;
+    let hidden: Vec<(Kind, String)> = tab.hidden_marks().into_iter().map(|id| (kind, id)).collect();
+    let plan = build_plan(&PlanRequest {
+        spec: tab.spec,
+        profile: &tab.info.name,
+        all: &tab.resources,
+        selected: &selected,
+        hidden: &hidden,
+        cascade: false,
+    });
+    if plan.is_empty() {
+        let why = plan.warnings.first().cloned().unwrap_or_else(|| "nothing deletable is selected".into());
+        m.set_status(Level::Warn, why);
+        return Vec::new();
+    }
+    let protected = tab.info.protected;
+    m.modals.push(Modal::Confirm(Box::new(ConfirmDelete {
+        profile: p,
+        plan: Arc::new(plan),
+        selected,
+        hidden,
+        protected,
+        focus_delete: false,
+        typed: LineInput::default(),
+        scroll: 0,
+        hint: None,
+    })));
+    Vec::new()
+}
+
+fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool) {
+    let Some(tab) = m.profiles.get(c.profile) else {
+        return;
+    };
+    let plan = build_plan(&PlanRequest {
+        spec: tab.spec,
+        profile: &tab.info.name,
+        all: &tab.resources,
+        selected: &c.selected,
+        hidden: &c.hidden,
+        cascade,
+    });
+    c.plan = Arc::new(plan);
+    c.typed.clear();
+    c.hint = None;
+}
+
+fn on_modal_key(m: &mut Model, top: Modal, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match top {
+        Modal::Confirm(mut c) => {
+            let fx = on_confirm_key(m, &mut c, key);
+            if let Some(Modal::Confirm(slot)) = m.modals.last_mut() {
+                // Still open: keep the edited state.
+                if fx.is_empty() {
+                    *slot = c;
+                }
+            }
+            fx
+        }
+        Modal::Progress { job, scroll } => {
+            let finished = match m.jobs.get(&job) {
+                Some(Job {
+                    kind: JobKind::Delete(d),
+                    ..
+                }) => d.finished,
+                _ => true,
+            };
+            match key.code {
+                KeyCode::Esc if !finished => m.modals.push(Modal::CancelJob { job }),
+                KeyCode::Char('h') | KeyCode::Enter if !finished => {
+                    m.modals.pop();
+                    m.set_status(Level::Info, "delete continues in the background (status bar shows progress)");
+                }
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {
+                    m.modals.pop();
+                }
+                KeyCode::Char('R') if finished => return retry_failed(m, job),
+                KeyCode::Char('j') | KeyCode::Down => set_top_scroll(m, scroll.saturating_add(1)),
+                KeyCode::Char('k') | KeyCode::Up => set_top_scroll(m, scroll.saturating_sub(1)),
+                KeyCode::PageDown => set_top_scroll(m, scroll.saturating_add(10)),
+                KeyCode::PageUp => set_top_scroll(m, scroll.saturating_sub(10)),
+                KeyCode::Char('c') if ctrl => m.modals.push(Modal::CancelJob { job }),
+                _ => {}
+            }
+            Vec::new()
+        }
+        Modal::CancelJob { job } => match key.code {
+            KeyCode::Char('y') => {
+                m.modals.pop();
+                if let Some(Job {
+                    kind: JobKind::Delete(d),
+                    ..
+                }) = m.jobs.get_mut(&job)
+                {
+                    d.cancel_requested = true;
+                }
+                m.set_status(Level::Warn, "cancelling: nothing new starts; requests in flight finish");
+                vec![Effect::CancelJob { job }]
+            }
+            KeyCode::Char('n') | KeyCode::Esc | KeyCode::Enter => {
+                m.modals.pop();
+                Vec::new()
+            }
+            _ => Vec::new(),
+        },
+        Modal::ConfirmQuit => match key.code {
+            KeyCode::Char('y') => {
+                m.modals.pop();
+                m.should_quit = true;
+                vec![Effect::Quit]
+            }
+            KeyCode::Char('n') | KeyCode::Esc | KeyCode::Enter => {
+                m.modals.pop();
+                Vec::new()
+            }
+            _ => Vec::new(),
+        },
+        Modal::Help { scroll } | Modal::Log { scroll } => {
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
+                    m.modals.pop();
+                }
+                KeyCode::Char('L') if matches!(m.modals.last(), Some(Modal::Log { .. })) => {
+                    m.modals.pop();
+                }
+                KeyCode::Char('j') | KeyCode::Down => set_top_scroll(m, scroll.saturating_add(1)),
+                KeyCode::Char('k') | KeyCode::Up => set_top_scroll(m, scroll.saturating_sub(1)),
+                KeyCode::PageDown => set_top_scroll(m, scroll.saturating_add(10)),
+                KeyCode::PageUp => set_top_scroll(m, scroll.saturating_sub(10)),
+                KeyCode::Char('g') | KeyCode::Home => set_top_scroll(m, 0),
+                KeyCode::Char('G') | KeyCode::End => set_top_scroll(m, usize::MAX / 2),
+                KeyCode::Char('c') if ctrl => return request_quit(m),
+                _ => {}
+            }
+            Vec::new()
+        }
+        Modal::Create(mut f) => {
+            let fx = on_form_key(m, &mut f, key);
+            if let Some(Modal::Create(slot)) = m.modals.last_mut() {
+                *slot = f;
+            }
+            fx
+        }
+    }
+}
+
+fn set_top_scroll(m: &mut Model, value: usize) {
+    match m.modals.last_mut() {
+        Some(Modal::Progress { scroll, .. } | Modal::Help { scroll } | Modal::Log { scroll }) => {
+            *scroll = value
+        }
+        _ => {}
+    }
+}
+
+fn on_confirm_key(m: &mut Model, c: &mut ConfirmDelete, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let need = c.plan.confirmation(c.protected);
+    let typing_letters = matches!(need, Confirmation::TypeProfile(_));
+    let matches_typed = match &need {
+        Confirmation::PressY => false,
+        Confirmation::TypeCount(n) => c.typed.text == n.to_string(),
+        Confirmation::TypeProfile(name) => &c.typed.text == name,
+    };
+    match key.code {
+        KeyCode::Esc => {
+            m.modals.pop();
+            m.set_status(Level::Info, "delete cancelled: nothing was sent");
+        }
+        KeyCode::Char('c') if ctrl => {
+            m.modals.pop();
+            m.set_status(Level::Info, "delete cancelled: nothing was sent");
+        }
+        KeyCode::Char('t') if ctrl => {
+            let on = !c.plan.cascade;
+            rebuild_confirm_plan(m, c, on);
+        }
+        KeyCode::Char('c') if !typing_letters => {
+            let on = !c.plan.cascade;
+            rebuild_confirm_plan(m, c, on);
+        }
+        KeyCode::Char('n') | KeyCode::Char('q') if !typing_letters => {
+            m.modals.pop();
+            m.set_status(Level::Info, "delete cancelled: nothing was sent");
+        }
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+            c.focus_delete = !c.focus_delete;
+        }
+        KeyCode::Up => c.scroll = c.scroll.saturating_sub(1),
+        KeyCode::Down => c.scroll = c.scroll.saturating_add(1),
+        KeyCode::PageUp => c.scroll = c.scroll.saturating_sub(10),
+        KeyCode::PageDown => c.scroll = c.scroll.saturating_add(10),
+        KeyCode::Char('y') if need == Confirmation::PressY => return confirm_delete(m, c),
+        KeyCode::Char('j') if !typing_letters => c.scroll = c.scroll.saturating_add(1),
+        KeyCode::Char('k') if !typing_letters => c.scroll = c.scroll.saturating_sub(1),
+        KeyCode::Backspace => c.typed.backspace(),
+        KeyCode::Char(ch) if !ctrl => match &need {
+            Confirmation::TypeCount(n) if ch.is_ascii_digit() => {
+                c.typed.insert(ch);
+                c.hint = None;
+                let _ = n;
+            }
+            Confirmation::TypeProfile(_) => {
+                c.typed.insert(ch);
+                c.hint = None;
+            }
+            Confirmation::TypeCount(n) => {
+                c.hint = Some(format!("type {n} and press Enter to delete"));
+            }
+            Confirmation::PressY => c.hint = Some("press y to delete, Esc to cancel".into()),
+        },
+        KeyCode::Enter => {
+            if matches_typed {
+                return confirm_delete(m, c);
+            }
+            if !c.focus_delete {
+                m.modals.pop();
+                m.set_status(Level::Info, "delete cancelled: nothing was sent");
+            } else {
+                c.hint = Some(match &need {
+                    Confirmation::PressY => "press y to delete".to_string(),
+                    Confirmation::TypeCount(n) => format!("type {n} and press Enter to delete"),
+                    Confirmation::TypeProfile(p) => {
+                        format!("protected profile: type its name '{p}' and press Enter")
+                    }
+                });
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn confirm_delete(m: &mut Model, c: &ConfirmDelete) -> Vec<Effect> {
+    m.modals.pop();
+    let job = m.next_job;
+    m.next_job += 1;
+    let plan = c.plan.clone();
+    let n = plan.steps.len();
+    m.jobs.insert(
+        job,
+        Job {
+            id: job,
+            profile: c.profile,
+            kind: JobKind::Delete(DeleteJob {
+                plan: plan.clone(),
+                outcomes: vec![StepOutcome::NotStarted; n],
+                finished: false,
+                cancel_requested: false,
+                started_at: m.now,
+                finished_at: None,
+                errors: Vec::new(),
+            }),
+        },
+    );
+    // Marks that were acted on are spent.
+    if let Some(tab) = m.profiles.get_mut(c.profile) {
+        for v in tab.views.iter_mut() {
+            v.marks.clear();
+            v.anchor = None;
+        }
+    }
+    m.modals.push(Modal::Progress { job, scroll: 0 });
+    m.push_log(Level::Info, format!("delete job {job}: {n} objects on {}", plan.profile));
+    vec![Effect::Delete {
+        job,
+        profile: c.profile,
+        plan,
+    }]
+}
+
+fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -> Vec<Effect> {
+    let now = m.now;
+    let Some(Job {
+        profile,
+        kind: JobKind::Delete(d),
+        ..
+    }) = m.jobs.get_mut(&job)
+    else {
+        return Vec::new();
+    };
+    let profile = *profile;
+    d.outcomes = outcomes;
+    d.finished = true;
+    d.finished_at = Some(now);
+    let summary = crate::ops::executor::RunSummary::from(d.outcomes.as_slice());
+    let gone: BTreeSet<(Kind, String)> = d
+        .plan
+        .steps
+        .iter()
+        .zip(d.outcomes.iter())
+        .filter(|(_, o)| o.is_success())
+        .map(|(s, _)| (s.target.kind, s.target.id.clone()))
+        .collect();
+    let level = if summary.failed > 0 { Level::Error } else { Level::Info };
+    m.set_status(level, format!("delete finished: {summary}"));
+    if let Some(tab) = m.profiles.get_mut(profile) {
+        tab.resources.retain(|r| !gone.contains(&(r.kind, r.id.clone())));
+        tab.reindex(now);
+    }
+    // Reconcile with the server: the table must show what is really there.
+    start_load(m, profile)
+}
+
+fn retry_failed(m: &mut Model, job: u64) -> Vec<Effect> {
+    let Some(Job {
+        profile,
+        kind: JobKind::Delete(d),
+        ..
+    }) = m.jobs.get(&job)
+    else {
+        return Vec::new();
+    };
+    let profile = *profile;
+    let selected: Vec<(Kind, String)> = d
+        .plan
+        .steps
+        .iter()
+        .zip(d.outcomes.iter())
+        .filter(|(_, o)| matches!(o, StepOutcome::Failed(_) | StepOutcome::Skipped(_) | StepOutcome::NotStarted))
+        .map(|(s, _)| (s.target.kind, s.target.id.clone()))
+        .collect();
+    if selected.is_empty() {
+        m.set_status(Level::Info, "nothing failed: nothing to retry");
+        return Vec::new();
+    }
+    let Some(tab) = m.profiles.get(profile) else {
+        return Vec::new();
+    };
+    let plan = build_plan(&PlanRequest {
+        spec: tab.spec,
+        profile: &tab.info.name,
+        all: &tab.resources,
+        selected: &selected,
+        hidden: &[],
+        cascade: false,
+    });
+    if plan.is_empty() {
+        m.set_status(Level::Info, "the failed objects are no longer loaded: refresh first");
+        return Vec::new();
+    }
+    let protected = tab.info.protected;
+    m.modals.pop();
+    m.modals.push(Modal::Confirm(Box::new(ConfirmDelete {
+        profile,
+        plan: Arc::new(plan),
+        selected,
+        hidden: Vec::new(),
+        protected,
+        focus_delete: false,
+        typed: LineInput::default(),
+        scroll: 0,
+        hint: None,
+    })));
+    Vec::new()
+}
+
+fn start_tests(m: &mut Model) -> Vec<Effect> {
+    let p = m.active;
+    let Some(tab) = m.profiles.get(p) else {
+        return Vec::new();
+    };
+    if !tab.spec.can_test {
+        let text = format!("{} has no connection test", tab.info.vendor);
+        m.set_status(Level::Info, text);
+        return Vec::new();
+    }
+    let selected = selection(tab);
+    let mut ids: Vec<String> = Vec::new();
+    for (kind, id) in &selected {
+        let Some(i) = tab.find(*kind, id) else { continue };
+        let r = &tab.resources[i];
+        match kind {
+            Kind::Connections => ids.push(r.id.clone()),
+            Kind::Datasources => ids.extend(
+                r.depends_on
+                    .iter()
+                    .filter(|d| d.kind == Kind::Connections)
+                    .map(|d| d.id.clone()),
+            ),
+            Kind::Logins => {}
+        }
+    }
+    let mut seen = BTreeSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    if ids.is_empty() {
+        m.set_status(Level::Info, "select connections or datasources to test");
+        return Vec::new();
+    }
+    for id in &ids {
+        set_connection_health(m, p, id, Health::Testing);
+    }
+    let job = m.next_job;
+    m.next_job += 1;
+    m.jobs.insert(
+        job,
+        Job {
+            id: job,
+            profile: p,
+            kind: JobKind::Test {
+                total: ids.len(),
+                done: 0,
+                failed: 0,
+            },
+        },
+    );
+    m.set_status(Level::Info, format!("testing {} connection(s)…", ids.len()));
+    vec![Effect::TestConnections { job, profile: p, ids }]
+}
+
+/// Set a connection's health, and the health of the datasources that use it.
+fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health) {
+    let now = m.now;
+    let Some(tab) = m.profiles.get_mut(p) else {
+        return;
+    };
+    for r in tab.resources.iter_mut() {
+        let is_conn = r.kind == Kind::Connections && r.id == conn_id;
+        let uses = r.kind == Kind::Datasources
+            && r.depends_on.iter().any(|d| d.kind == Kind::Connections && d.id == conn_id);
+        if is_conn || uses {
+            r.health = health.clone();
+        }
+    }
+    // Health may change which rows "unhealthy only" shows.
+    for k in 0..tab.views.len() {
+        if tab.views[k].unhealthy_only {
+            tab.rebuild_rows(k, now);
+        }
+    }
+}
+
+fn open_create(m: &mut Model) -> Vec<Effect> {
+    if read_only_refusal(m, "create") {
+        return Vec::new();
+    }
+    let p = m.active;
+    let tab = &m.profiles[p];
+    let Some(kind) = tab.view().map(|v| v.kind) else {
+        return Vec::new();
+    };
+    let Some(spec) = create_form(tab.info.vendor, kind, &tab.resources) else {
+        let text = format!("{} cannot create {kind} here", tab.info.vendor);
+        m.set_status(Level::Info, text);
+        return Vec::new();
+    };
+    let n = spec.fields.len();
+    m.modals.push(Modal::Create(Box::new(CreateForm {
+        profile: p,
+        spec,
+        texts: vec![LineInput::default(); n],
+        choices: vec![None; n],
+        focus: 0,
+        error: None,
+        submitting: false,
+    })));
+    Vec::new()
+}
+
+fn on_form_key(m: &mut Model, f: &mut CreateForm, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let n = f.spec.fields.len();
+    if f.submitting {
+        if key.code == KeyCode::Esc {
+            f.error = Some("waiting for the server; the request was already sent".into());
+        }
+        return Vec::new();
+    }
+    let field_kind = f.spec.fields.get(f.focus).map(|fs| fs.kind.clone());
+    match key.code {
+        KeyCode::Esc => {
+            m.modals.pop();
+            m.set_status(Level::Info, "create cancelled: nothing was sent");
+        }
+        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n.max(1),
+        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n.max(1) - 1) % n.max(1),
+        KeyCode::Char('s') if ctrl => return submit_form(m, f),
+        KeyCode::Enter => {
+            if f.focus + 1 >= n {
+                return submit_form(m, f);
+            }
+            f.focus += 1;
+        }
+        KeyCode::Left | KeyCode::Right => match field_kind {
+            Some(FieldKind::Choice(options)) if !options.is_empty() => {
+                let len = options.len();
+                let cur = f.choices[f.focus];
+                f.choices[f.focus] = Some(match (cur, key.code) {
+                    (None, KeyCode::Right) => 0,
+                    (None, _) => len - 1,
+                    (Some(i), KeyCode::Right) => (i + 1) % len,
+                    (Some(i), _) => (i + len - 1) % len,
+                });
+            }
+            Some(FieldKind::Choice(_)) => {}
+            _ => {
+                if key.code == KeyCode::Left {
+                    f.texts[f.focus].left()
+                } else {
+                    f.texts[f.focus].right()
+                }
+            }
+        },
+        KeyCode::Backspace => {
+            if !matches!(field_kind, Some(FieldKind::Choice(_))) {
+                f.texts[f.focus].backspace();
+            }
+        }
+        KeyCode::Char(c) if !ctrl => {
+            if !matches!(field_kind, Some(FieldKind::Choice(_))) {
+                f.texts[f.focus].insert(c);
+                f.error = None;
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn submit_form(m: &mut Model, f: &mut CreateForm) -> Vec<Effect> {
+    let values: Vec<serde_json::Value> = f
+        .spec
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| match &field.kind {
+            FieldKind::Choice(options) => f.choices[i]
+                .and_then(|c| options.get(c))
+                .map(|c| c.value.clone())
+                .unwrap_or(serde_json::Value::Null),
+            _ => serde_json::Value::String(f.texts[i].text.clone()),
+        })
+        .collect();
+    match (f.spec.build)(&values) {
+        Err(e) => {
+            f.error = Some(e);
+            Vec::new()
+        }
+        Ok(body) => {
+            f.submitting = true;
+            f.error = None;
+            let job = m.next_job;
+            m.next_job += 1;
+            let name = body.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let label = format!("{} '{}'", f.spec.kind.singular(), name);
+            m.jobs.insert(
+                job,
+                Job {
+                    id: job,
+                    profile: f.profile,
+                    kind: JobKind::Create { label: label.clone() },
+                },
+            );
+            m.set_status(Level::Info, format!("creating {label}…"));
+            vec![Effect::Create {
+                job,
+                profile: f.profile,
+                kind: f.spec.kind,
+                body,
+            }]
+        }
+    }
+}
+
+fn on_created(
+    m: &mut Model,
+    job: u64,
+    profile: usize,
+    result: Result<crate::model::Resource, String>,
+) -> Vec<Effect> {
+    let label = match m.jobs.remove(&job) {
+        Some(Job {
+            kind: JobKind::Create { label },
+            ..
+        }) => label,
+        _ => String::new(),
+    };
+    let form_open = matches!(m.modals.last(), Some(Modal::Create(f)) if f.profile == profile && f.submitting);
+    match result {
+        Ok(r) => {
+            if form_open {
+                m.modals.pop();
+            }
+            let text = format!("created {} '{}' ({})", r.kind.singular(), r.name, r.id);
+            let now = m.now;
+            if let Some(tab) = m.profiles.get_mut(profile) {
+                tab.resources.push(r);
+                tab.reindex(now);
+            }
+            m.set_status(Level::Info, text);
+            // Reload so used-by links and server-filled fields are exact.
+            start_load(m, profile)
+        }
+        Err(e) => {
+            let text = format!("create {label} failed: {e}");
+            if let Some(Modal::Create(f)) = m.modals.last_mut() {
+                if f.profile == profile {
+                    f.submitting = false;
+                    f.error = Some(e);
+                }
+            }
+            m.set_status(Level::Error, text);
+            Vec::new()
+        }
+    }
+}

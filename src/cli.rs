@@ -1,0 +1,314 @@
+//! Command line: clap definitions and the launch of the TUI, the demo, the simulators and
+//! `config check`.
+
+use crate::app::runtime::{Runtime, RuntimeProfile};
+use crate::app::state::{Model, ProfileInfo};
+use crate::config::{self, Config};
+use crate::model::VendorId;
+use crate::ops::audit::AuditLog;
+use crate::sim::{self, SimOptions};
+use crate::vendors::{self, ClientSettings};
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "dsconsole", version, about = "Terminal console for BI datasources, connections and logins")]
+pub struct Cli {
+    /// Config file (default: $DSCONSOLE_CONFIG, else <config dir>/dsconsole/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Open only these profiles (repeatable).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// No mutating request leaves any profile.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// TUI against built-in simulated vendors; needs no config.
+    Demo {
+        /// Objects per kind in the simulators (0 = the seed data only).
+        #[arg(long, default_value_t = 0)]
+        scale: usize,
+    },
+    /// Run the simulated vendors standalone and print each base URL.
+    Sim {
+        /// Port of the first simulator (0 = any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        #[arg(long, default_value_t = 0)]
+        scale: usize,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print resolved profiles, without secrets.
+    Check,
+}
+
+/// A profile ready for the TUI: what the tab shows and the client (or why there is none).
+pub struct LaunchProfile {
+    pub info: ProfileInfo,
+    pub client: Option<Arc<dyn vendors::VendorApi>>,
+    pub concurrency: usize,
+}
+
+impl LaunchProfile {
+    pub fn from_settings(settings: Result<ClientSettings, (VendorId, String, String)>, protected: bool, concurrency: usize) -> Self {
+        match settings {
+            Ok(s) => {
+                let info = ProfileInfo {
+                    name: s.profile.clone(),
+                    vendor: s.vendor,
+                    read_only: s.read_only,
+                    protected,
+                    insecure_tls: s.insecure_tls,
+                    setup_error: None,
+                };
+                match vendors::connect(s) {
+                    Ok(client) => LaunchProfile {
+                        info,
+                        client: Some(client),
+                        concurrency,
+                    },
+                    Err(e) => LaunchProfile {
+                        info: ProfileInfo {
+                            setup_error: Some(e.to_string()),
+                            ..info
+                        },
+                        client: None,
+                        concurrency,
+                    },
+                }
+            }
+            Err((vendor, name, error)) => LaunchProfile {
+                info: ProfileInfo {
+                    name,
+                    vendor,
+                    read_only: true,
+                    protected,
+                    insecure_tls: false,
+                    setup_error: Some(error),
+                },
+                client: None,
+                concurrency,
+            },
+        }
+    }
+}
+
+pub async fn main_with(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Demo { scale }) => run_demo(cli.read_only, scale, None).await,
+        Some(Command::Sim { port, scale }) => run_sim(port, scale).await,
+        Some(Command::Config {
+            command: ConfigCommand::Check,
+        }) => config_check(cli.config),
+        None => {
+            let path = config::resolve_path(cli.config.as_deref());
+            match path {
+                Some(p) if p.exists() => run_configured(&p, &cli.profiles, cli.read_only).await,
+                Some(p) if cli.config.is_some() => {
+                    eprintln!("dsconsole: config file {} does not exist", p.display());
+                    ExitCode::from(2)
+                }
+                other => {
+                    let hint = match other {
+                        Some(p) => format!(
+                            "DEMO: no config at {}. Copy config.example.toml there to use real profiles.",
+                            p.display()
+                        ),
+                        None => "DEMO: no config found. See config.example.toml to use real profiles.".into(),
+                    };
+                    run_demo(cli.read_only, 0, Some(hint)).await
+                }
+            }
+        }
+    }
+}
+
+fn open_audit() -> Arc<AuditLog> {
+    let path = config::data_dir().join("audit.jsonl");
+    match AuditLog::open(&path) {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            // Without an audit log nothing mutating may be sent: the executor refuses.
+            tracing::error!("cannot open audit log {}: {e}", path.display());
+            Arc::new(AuditLog::failing())
+        }
+    }
+}
+
+fn start_logging() {
+    if let Err(e) = crate::logging::init_file(&config::data_dir()) {
+        eprintln!("dsconsole: cannot open the log file: {e} (continuing without a log)");
+    }
+}
+
+async fn run_tui(profiles: Vec<LaunchProfile>, demo: bool, banner: Option<String>, refresh_seconds: u64) -> ExitCode {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let infos: Vec<ProfileInfo> = profiles.iter().map(|p| p.info.clone()).collect();
+    let runtime_profiles = profiles
+        .into_iter()
+        .map(|p| RuntimeProfile {
+            name: p.info.name,
+            client: p.client,
+            concurrency: p.concurrency,
+        })
+        .collect();
+    let runtime = Runtime::new(runtime_profiles, open_audit(), tx.clone());
+    let mut model = Model::new(infos, chrono::Utc::now().timestamp());
+    model.demo = demo;
+    model.banner = banner;
+    model.refresh_seconds = refresh_seconds;
+    model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match crate::tui::run(model, runtime, tx, rx).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dsconsole: terminal error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> ExitCode {
+    start_logging();
+    let sims = match sim::start_all(&SimOptions {
+        scale,
+        ..SimOptions::default()
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dsconsole: cannot start the simulators: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let profiles = demo_profiles(&sims, read_only);
+    let code = run_tui(profiles, true, banner, 0).await;
+    drop(sims);
+    code
+}
+
+/// The demo's profiles: one per running simulator.
+pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfile> {
+    let mstr = ClientSettings {
+        profile: "demo-mstr".into(),
+        vendor: VendorId::MicroStrategy,
+        base_url: sims.mstr.base_url.clone(),
+        username: Some(sim::microstrategy::DEMO_USERNAME.into()),
+        secret: SecretString::from(sim::microstrategy::DEMO_PASSWORD),
+        login_mode: 1,
+        read_only,
+        timeout: Duration::from_secs(30),
+        insecure_tls: false,
+    };
+    vec![LaunchProfile::from_settings(Ok(mstr), false, 4)]
+}
+
+async fn run_sim(_port: u16, scale: usize) -> ExitCode {
+    crate::logging::init_stderr();
+    let sims = match sim::start_all(&SimOptions {
+        scale,
+        ..SimOptions::default()
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dsconsole: cannot start the simulators: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "microstrategy {}  (username {}, password {})",
+        sims.mstr.base_url,
+        sim::microstrategy::DEMO_USERNAME,
+        sim::microstrategy::DEMO_PASSWORD
+    );
+    eprintln!("simulators running; Ctrl-C stops them");
+    let _ = tokio::signal::ctrl_c().await;
+    drop(sims);
+    ExitCode::SUCCESS
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<Config, ExitCode> {
+    let Some(path) = config::resolve_path(path.as_deref()) else {
+        eprintln!("dsconsole: no config path: pass --config PATH or set DSCONSOLE_CONFIG");
+        return Err(ExitCode::from(2));
+    };
+    Config::load(&path).map_err(|e| {
+        eprintln!("dsconsole: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn config_check(path: Option<PathBuf>) -> ExitCode {
+    crate::logging::init_stderr();
+    let cfg = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", cfg.describe());
+    let mut bad = false;
+    for p in &cfg.profiles {
+        if let Err(e) = p.client_settings(&cfg.defaults, false) {
+            eprintln!("profile '{}': {e}", p.name);
+            bad = true;
+        }
+    }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn run_configured(path: &std::path::Path, only: &[String], read_only: bool) -> ExitCode {
+    start_logging();
+    let cfg = match load_config(Some(path.to_path_buf())) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    for name in only {
+        if cfg.profile(name).is_none() {
+            let names: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
+            eprintln!("dsconsole: no profile '{name}' in {} (profiles: {})", path.display(), names.join(", "));
+            return ExitCode::from(2);
+        }
+    }
+    let profiles: Vec<LaunchProfile> = cfg
+        .profiles
+        .iter()
+        .filter(|p| only.is_empty() || only.contains(&p.name))
+        .map(|p| {
+            let settings = p
+                .client_settings(&cfg.defaults, read_only)
+                .map_err(|e| (p.vendor, p.name.clone(), e));
+            LaunchProfile::from_settings(settings, p.protected, p.concurrency(&cfg.defaults))
+        })
+        .collect();
+    let banner = cfg.warnings.first().cloned();
+    run_tui(profiles, false, banner, cfg.ui.refresh_seconds).await
+}

@@ -1,0 +1,1231 @@
+//! Configuration: the TOML file of profiles (SPEC section 2), validated with errors that name
+//! file, line and key, and the resolution of each profile's secret (env var, command, inline).
+//!
+//! Secrets are held as `SecretString` and never appear in `Debug`, errors or `describe()`.
+
+use crate::model::VendorId;
+use crate::vendors::ClientSettings;
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use toml::de::{DeString, DeTable, DeValue};
+use toml::Spanned;
+
+/// Environment variable naming the config file (after `--config`).
+pub const CONFIG_ENV: &str = "DSCONSOLE_CONFIG";
+/// Environment variable overriding the data directory (audit log, log file).
+pub const DATA_DIR_ENV: &str = "DSCONSOLE_DATA_DIR";
+/// How long a `*_cmd` secret command may run before it is killed.
+pub const SECRET_CMD_TIMEOUT: Duration = Duration::from_secs(60);
+
+const DEFAULT_REFRESH_SECONDS: u64 = 60;
+const DEFAULT_CONCURRENCY: usize = 4;
+const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+const DEFAULT_LOGIN_MODE: u32 = 1;
+const MAX_CONCURRENCY: i64 = 256;
+const MSTR_GUEST_LOGIN_MODE: u32 = 8;
+
+const TOP_KEYS: &[&str] = &["ui", "defaults", "profiles"];
+const UI_KEYS: &[&str] = &["refresh_seconds"];
+const DEFAULTS_KEYS: &[&str] = &["concurrency", "timeout_seconds"];
+const PROFILE_KEYS: &[&str] = &[
+    "name",
+    "vendor",
+    "base_url",
+    "username",
+    "password",
+    "password_env",
+    "password_cmd",
+    "token",
+    "token_env",
+    "token_cmd",
+    "login_mode",
+    "read_only",
+    "protected",
+    "concurrency",
+    "timeout_seconds",
+    "rate_limit_per_minute",
+    "insecure_tls",
+    "space_id",
+    "org_id",
+    "data_app_key",
+    "data_app_key_env",
+    "data_app_key_cmd",
+];
+/// Names people reach for that are not ours, and what they meant.
+const ALIASES: &[(&str, &str)] = &[
+    ("url", "base_url"),
+    ("host", "base_url"),
+    ("server", "base_url"),
+    ("user", "username"),
+    ("login", "username"),
+    ("type", "vendor"),
+    ("api_key", "token"),
+    ("api_key_env", "token_env"),
+    ("api_key_cmd", "token_cmd"),
+    ("apikey", "token"),
+    ("key", "token"),
+    ("timeout", "timeout_seconds"),
+    ("refresh", "refresh_seconds"),
+    ("readonly", "read_only"),
+    ("space", "space_id"),
+    ("org", "org_id"),
+    ("organization_id", "org_id"),
+    ("profile", "profiles"),
+    ("rate_limit", "rate_limit_per_minute"),
+];
+
+/// The whole configuration. `Config::default()` is the empty config (no file, no profiles).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it was read from (`None` for the built-in empty config).
+    pub path: Option<PathBuf>,
+    pub ui: UiConfig,
+    pub defaults: Defaults,
+    pub profiles: Vec<ProfileConfig>,
+    /// Non-fatal problems (inline secret in a file others can read, profile without secret).
+    pub warnings: Vec<String>,
+}
+
+/// `[ui]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiConfig {
+    /// Auto-refresh of the visible tab; 0 = off.
+    pub refresh_seconds: u64,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            refresh_seconds: DEFAULT_REFRESH_SECONDS,
+        }
+    }
+}
+
+/// `[defaults]`: used by profiles that do not set their own value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    /// Parallel requests per profile for bulk work.
+    pub concurrency: usize,
+    pub timeout_seconds: u64,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+        }
+    }
+}
+
+/// One `[[profiles]]` entry, validated.
+#[derive(Debug, Clone)]
+pub struct ProfileConfig {
+    pub name: String,
+    pub vendor: VendorId,
+    /// Without trailing `/`.
+    pub base_url: String,
+    pub username: Option<String>,
+    /// Password (MicroStrategy) or token (the others).
+    pub secret: SecretSource,
+    pub login_mode: u32,
+    pub read_only: bool,
+    pub protected: bool,
+    pub concurrency: Option<usize>,
+    pub timeout_seconds: Option<u64>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub insecure_tls: bool,
+    pub space_id: Option<String>,
+    pub org_id: Option<String>,
+    /// Databrain only.
+    pub data_app_key: Option<SecretSource>,
+    /// Line of its `[[profiles]]` header.
+    pub line: usize,
+}
+
+/// Where a secret comes from.
+#[derive(Clone)]
+pub enum SecretSource {
+    /// Name of an environment variable.
+    Env(String),
+    /// A shell command (`sh -c`) printing the secret on stdout.
+    Cmd(String),
+    /// Written in the config file.
+    Inline(SecretString),
+    /// Not configured.
+    Missing,
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(var) => f.debug_tuple("Env").field(var).finish(),
+            SecretSource::Cmd(cmd) => f.debug_tuple("Cmd").field(cmd).finish(),
+            SecretSource::Inline(_) => f.write_str("Inline([redacted])"),
+            SecretSource::Missing => f.write_str("Missing"),
+        }
+    }
+}
+
+impl SecretSource {
+    /// One line for people: `env MSTR_PASSWORD (set)`, `command `pass show x``, `inline`.
+    /// Never the secret itself.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::Env(var) => {
+                let set = std::env::var_os(var).is_some_and(|v| !v.is_empty());
+                format!("env {var} ({})", if set { "set" } else { "not set" })
+            }
+            SecretSource::Cmd(cmd) => format!("command `{cmd}`"),
+            SecretSource::Inline(_) => "inline".to_owned(),
+            SecretSource::Missing => "not configured".to_owned(),
+        }
+    }
+
+    /// Fetch the secret. `key` is the config key family used in messages (`password`,
+    /// `token`, `data_app_key`). Runs the command for `Cmd` (blocking, at most
+    /// `SECRET_CMD_TIMEOUT`): call it from a blocking context.
+    pub fn resolve(&self, key: &str) -> Result<SecretString, String> {
+        match self {
+            SecretSource::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
+                Ok(_) | Err(std::env::VarError::NotPresent) => {
+                    Err(format!("environment variable {var} is not set"))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    Err(format!("environment variable {var} is not valid UTF-8"))
+                }
+            },
+            SecretSource::Cmd(cmd) => {
+                run_secret_command(&format!("{key}_cmd"), cmd, SECRET_CMD_TIMEOUT)
+            }
+            SecretSource::Inline(s) => Ok(s.clone()),
+            SecretSource::Missing => Err(format!(
+                "no {key} configured (set {key}_env, {key}_cmd or {key})"
+            )),
+        }
+    }
+
+    pub fn is_inline(&self) -> bool {
+        matches!(self, SecretSource::Inline(_))
+    }
+}
+
+/// A configuration error: `<file>:<line>: <key>: <message>` (parts present when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Read and parse the file. Non-UTF-8 content, unreadable files and every validation
+    /// problem come back as a `ConfigError` naming the file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let line = 1 + e.as_bytes()[..valid]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            ConfigError {
+                file: path.to_path_buf(),
+                line: Some(line),
+                key: None,
+                message: format!(
+                    "the file is not valid UTF-8 (bad byte at offset {valid}); save it as UTF-8"
+                ),
+            }
+        })?;
+        let mut config = Config::parse(&text, path)?;
+        config.warn_readable_inline_secrets(path);
+        Ok(config)
+    }
+
+    /// Parse and validate config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cx = Cx { text, file: path };
+        // A UTF-8 byte order mark is not TOML; blank it out so offsets stay the same.
+        let owned;
+        let body = match text.strip_prefix('\u{feff}') {
+            Some(rest) => {
+                owned = format!("   {rest}");
+                owned.as_str()
+            }
+            None => text,
+        };
+        let doc = DeTable::parse(body).map_err(|e| cx.toml_error(&e))?;
+        let mut config = Config {
+            path: Some(path.to_path_buf()),
+            ..Config::default()
+        };
+        let mut profiles_value = None;
+        for (key, value) in sorted(doc.get_ref()) {
+            match key.get_ref().as_ref() {
+                "ui" => config.ui = cx.ui(value)?,
+                "defaults" => config.defaults = cx.defaults(value)?,
+                "profiles" => profiles_value = Some(value),
+                other => {
+                    let hint = match suggest(other, TOP_KEYS) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "expected [ui], [defaults] or [[profiles]]".to_owned(),
+                    };
+                    return Err(cx.err(key.span(), other, format!("unknown key; {hint}")));
+                }
+            }
+        }
+        if let Some(value) = profiles_value {
+            let items = match value.get_ref() {
+                DeValue::Array(items) => items,
+                DeValue::Table(_) => {
+                    return Err(cx.err(
+                        value.span(),
+                        "profiles",
+                        "write each profile as [[profiles]] (double brackets), not [profiles]",
+                    ))
+                }
+                other => {
+                    return Err(cx.err(
+                        value.span(),
+                        "profiles",
+                        format!("expected [[profiles]] tables, found {}", type_name(other)),
+                    ))
+                }
+            };
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for item in items.iter() {
+                let profile = cx.profile(item)?;
+                if let Some(first) = seen.get(&profile.name) {
+                    let span = match item.get_ref() {
+                        DeValue::Table(t) => t
+                            .get("name")
+                            .map(|v| v.span())
+                            .unwrap_or_else(|| item.span()),
+                        _ => item.span(),
+                    };
+                    return Err(cx.err(
+                        span,
+                        "name",
+                        format!(
+                            "duplicate profile name '{}' (first used by the profile on line {first})",
+                            profile.name
+                        ),
+                    ));
+                }
+                seen.insert(profile.name.clone(), profile.line);
+                if matches!(profile.secret, SecretSource::Missing) && !profile.needs_no_password() {
+                    let family = secret_key(profile.vendor);
+                    config.warnings.push(format!(
+                        "{}:{}: profile '{}' has no {family}; set {family}_env, {family}_cmd or {family}",
+                        path.display(),
+                        profile.line,
+                        profile.name
+                    ));
+                }
+                config.profiles.push(profile);
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&ProfileConfig> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// For `dsconsole config check`: every profile with its resolved values; secrets only as
+    /// their source. Runs no command and reveals no secret.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        match &self.path {
+            Some(p) => out.push_str(&format!("config: {}\n", p.display())),
+            None => out.push_str("config: (none, built-in defaults)\n"),
+        }
+        let refresh = if self.ui.refresh_seconds == 0 {
+            "off".to_owned()
+        } else {
+            format!("{} s", self.ui.refresh_seconds)
+        };
+        out.push_str(&format!("ui: refresh every {refresh}\n"));
+        out.push_str(&format!(
+            "defaults: concurrency {}, timeout {} s\n",
+            self.defaults.concurrency, self.defaults.timeout_seconds
+        ));
+        if self.profiles.is_empty() {
+            out.push_str("\nno profiles configured\n");
+        }
+        for p in &self.profiles {
+            out.push('\n');
+            out.push_str(&p.describe(&self.defaults));
+        }
+        if !self.warnings.is_empty() {
+            out.push('\n');
+            for w in &self.warnings {
+                out.push_str(&format!("warning: {w}\n"));
+            }
+        }
+        out
+    }
+
+    /// Inline secrets in a file that group or others can read get a warning (unix only).
+    fn warn_readable_inline_secrets(&mut self, path: &Path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let Ok(meta) = std::fs::metadata(path) else {
+                return;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                return;
+            }
+            for p in &self.profiles {
+                let main = p.secret.is_inline().then(|| secret_key(p.vendor));
+                let app = p
+                    .data_app_key
+                    .as_ref()
+                    .is_some_and(SecretSource::is_inline)
+                    .then_some("data_app_key");
+                for family in main.into_iter().chain(app) {
+                    self.warnings.push(format!(
+                        "{}: inline secret in profile '{}' and the file is readable by others (mode {mode:o}); use {family}_env or chmod 600",
+                        path.display(),
+                        p.name
+                    ));
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = path;
+    }
+}
+
+impl ProfileConfig {
+    /// Fetch the password/token. Runs the command for `*_cmd` (blocking): call it from a
+    /// blocking context (`spawn_blocking`) in async code.
+    pub fn resolve_secret(&self) -> Result<SecretString, String> {
+        if matches!(self.secret, SecretSource::Missing) && self.needs_no_password() {
+            return Ok(SecretString::from(""));
+        }
+        self.secret.resolve(secret_key(self.vendor))
+    }
+
+    /// MicroStrategy guest login (mode 8) sends no password.
+    fn needs_no_password(&self) -> bool {
+        self.vendor == VendorId::MicroStrategy && self.login_mode == MSTR_GUEST_LOGIN_MODE
+    }
+
+    /// Fetch the Databrain data-app key, if one is configured.
+    pub fn resolve_data_app_key(&self) -> Result<Option<SecretString>, String> {
+        match &self.data_app_key {
+            None | Some(SecretSource::Missing) => Ok(None),
+            Some(src) => src.resolve("data_app_key").map(Some),
+        }
+    }
+
+    /// Everything a vendor client needs, secret resolved. Read-only when the profile or the
+    /// command line says so.
+    pub fn client_settings(
+        &self,
+        defaults: &Defaults,
+        global_read_only: bool,
+    ) -> Result<ClientSettings, String> {
+        let secret = self.resolve_secret()?;
+        Ok(ClientSettings {
+            profile: self.name.clone(),
+            vendor: self.vendor,
+            base_url: self.base_url.clone(),
+            username: self.username.clone(),
+            secret,
+            login_mode: self.login_mode,
+            read_only: self.read_only || global_read_only,
+            timeout: Duration::from_secs(self.timeout_seconds(defaults)),
+            insecure_tls: self.insecure_tls,
+        })
+    }
+
+    /// Parallel requests for bulk work: the profile's own value, else the default.
+    pub fn concurrency(&self, defaults: &Defaults) -> usize {
+        self.concurrency.unwrap_or(defaults.concurrency).max(1)
+    }
+
+    pub fn timeout_seconds(&self, defaults: &Defaults) -> u64 {
+        self.timeout_seconds.unwrap_or(defaults.timeout_seconds)
+    }
+
+    /// The block `describe()` prints for this profile.
+    fn describe(&self, defaults: &Defaults) -> String {
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        let mut rows: Vec<(&str, String)> = vec![("base_url", self.base_url.clone())];
+        if self.vendor == VendorId::MicroStrategy {
+            rows.push((
+                "username",
+                self.username.clone().unwrap_or_else(|| "(none)".into()),
+            ));
+        }
+        rows.push((secret_key(self.vendor), self.secret.describe()));
+        if let Some(src) = &self.data_app_key {
+            rows.push(("data_app_key", src.describe()));
+        }
+        if self.vendor == VendorId::MicroStrategy {
+            rows.push(("login_mode", self.login_mode.to_string()));
+        }
+        if let Some(s) = &self.space_id {
+            rows.push(("space_id", s.clone()));
+        }
+        if let Some(s) = &self.org_id {
+            rows.push(("org_id", s.clone()));
+        }
+        rows.push(("read_only", yes_no(self.read_only).into()));
+        rows.push(("protected", yes_no(self.protected).into()));
+        let conc = match self.concurrency {
+            Some(n) => n.to_string(),
+            None => format!("{} (default)", defaults.concurrency),
+        };
+        rows.push(("concurrency", conc));
+        let timeout = match self.timeout_seconds {
+            Some(n) => format!("{n} s"),
+            None => format!("{} s (default)", defaults.timeout_seconds),
+        };
+        rows.push(("timeout_seconds", timeout));
+        rows.push((
+            "rate_limit_per_minute",
+            self.rate_limit_per_minute
+                .map_or_else(|| "none".to_owned(), |n| n.to_string()),
+        ));
+        let tls = if self.insecure_tls {
+            "yes (certificates NOT verified)"
+        } else {
+            "no"
+        };
+        rows.push(("insecure_tls", tls.into()));
+
+        let mut out = format!(
+            "profile '{}': {} (line {})\n",
+            self.name,
+            self.vendor.display(),
+            self.line
+        );
+        for (k, v) in rows {
+            out.push_str(&format!("  {k:<22} {v}\n"));
+        }
+        out
+    }
+}
+
+/// `--config PATH`, else `$DSCONSOLE_CONFIG`, else `<config dir>/dsconsole/config.toml`.
+/// `None` only when no home directory can be found.
+pub fn resolve_path(cli: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = cli {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    directories::BaseDirs::new().map(|d| d.config_dir().join("dsconsole").join("config.toml"))
+}
+
+/// `$DSCONSOLE_DATA_DIR` if set, else `<data dir>/dsconsole` (else `./.dsconsole` when no
+/// home directory exists). Not created here.
+pub fn data_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    match directories::BaseDirs::new() {
+        Some(d) => d.data_dir().join("dsconsole"),
+        None => PathBuf::from(".dsconsole"),
+    }
+}
+
+/// `password` for MicroStrategy, `token` for the others.
+fn secret_key(vendor: VendorId) -> &'static str {
+    match vendor {
+        VendorId::MicroStrategy => "password",
+        _ => "token",
+    }
+}
+
+/// Run a secret command: stdout trimmed is the secret. Errors name the command and its exit
+/// status, never its output. stdin and stderr are detached so it cannot disturb the TUI.
+fn run_secret_command(key: &str, cmd: &str, timeout: Duration) -> Result<SecretString, String> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{key} `{cmd}` could not be started: {e}"))?;
+    let Some(mut stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{key} `{cmd}`: no output pipe"));
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let res = stdout.read_to_end(&mut buf).map(|_| buf);
+        let _ = tx.send(res);
+    });
+
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{key} `{cmd}` did not finish within {} s and was stopped",
+                    timeout.as_secs_f32()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{key} `{cmd}`: cannot wait for it: {e}"));
+            }
+        }
+    };
+    if !status.success() {
+        return Err(format!("{key} `{cmd}` failed ({status})"));
+    }
+    // The command exited; a background child of it may still hold the pipe open.
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(500));
+    let output = match rx.recv_timeout(wait) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => return Err(format!("{key} `{cmd}`: cannot read its output: {e}")),
+        Err(_) => {
+            return Err(format!(
+            "{key} `{cmd}` exited but its output never ended (a background process keeps it open)"
+        ))
+        }
+    };
+    let text = String::from_utf8(output)
+        .map_err(|_| format!("{key} `{cmd}` printed something that is not UTF-8"))?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(format!("{key} `{cmd}` printed nothing ({status})"));
+    }
+    Ok(SecretString::from(secret))
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing helpers
+
+/// Parsing context: the text (for line numbers) and the file (for messages).
+struct Cx<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+type Entry<'t, 'i> = (&'t Spanned<DeString<'i>>, &'t Spanned<DeValue<'i>>);
+
+/// Entries of a table in file order.
+fn sorted<'t, 'i>(table: &'t DeTable<'i>) -> Vec<Entry<'t, 'i>> {
+    let mut entries: Vec<Entry<'t, 'i>> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Which secret a key configures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SecretSlot {
+    Main,
+    DataAppKey,
+}
+
+#[derive(Clone, Copy)]
+enum SourceKind {
+    Inline,
+    Env,
+    Cmd,
+}
+
+/// `password_env` -> (Main, "password", Env), ...
+fn secret_key_parts(key: &str) -> Option<(SecretSlot, &'static str, SourceKind)> {
+    let (family, kind) = match key {
+        "password" => ("password", SourceKind::Inline),
+        "password_env" => ("password", SourceKind::Env),
+        "password_cmd" => ("password", SourceKind::Cmd),
+        "token" => ("token", SourceKind::Inline),
+        "token_env" => ("token", SourceKind::Env),
+        "token_cmd" => ("token", SourceKind::Cmd),
+        "data_app_key" => ("data_app_key", SourceKind::Inline),
+        "data_app_key_env" => ("data_app_key", SourceKind::Env),
+        "data_app_key_cmd" => ("data_app_key", SourceKind::Cmd),
+        _ => return None,
+    };
+    let slot = if family == "data_app_key" {
+        SecretSlot::DataAppKey
+    } else {
+        SecretSlot::Main
+    };
+    Some((slot, family, kind))
+}
+
+impl Cx<'_> {
+    fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        1 + self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
+
+    fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line: Some(self.line(span.start)),
+            key: Some(key.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// A TOML syntax error: line from the span; the key when the line looks like `key = ...`.
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let start = e.span().map(|s| s.start);
+        let line = start.map(|s| self.line(s));
+        let key = start.and_then(|s| {
+            let s = s.min(self.text.len());
+            let line_start = self.text[..s].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = self.text[line_start..]
+                .find('\n')
+                .map_or(self.text.len(), |i| line_start + i);
+            let (left, _) = self.text[line_start..line_end].split_once('=')?;
+            let key = left.trim().trim_matches('"').trim_matches('\'');
+            let bare = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            bare.then(|| key.to_owned())
+        });
+        let message = e.message().trim().replace('\n', " ");
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line,
+            key,
+            message: format!("invalid TOML: {message}"),
+        }
+    }
+
+    fn table<'t, 'i>(
+        &self,
+        key: &str,
+        value: &'t Spanned<DeValue<'i>>,
+    ) -> Result<&'t DeTable<'i>, ConfigError> {
+        match value.get_ref() {
+            DeValue::Table(t) => Ok(t),
+            other => Err(self.err(
+                value.span(),
+                key,
+                format!("expected a table ([{key}]), found {}", type_name(other)),
+            )),
+        }
+    }
+
+    fn unknown(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        known: &[&'static str],
+        what: &str,
+    ) -> ConfigError {
+        let name: &str = key.get_ref();
+        let hint = match suggest(name, known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("valid keys {what}: {}", known.join(", ")),
+        };
+        self.err(key.span(), name, format!("unknown key; {hint}"))
+    }
+
+    fn string<'v>(
+        &self,
+        key: &str,
+        value: &'v Spanned<DeValue<'_>>,
+    ) -> Result<&'v str, ConfigError> {
+        match value.get_ref() {
+            DeValue::String(s) => Ok(s.as_ref()),
+            other => Err(self.err(
+                value.span(),
+                key,
+                format!("expected a string, found {}", type_name(other)),
+            )),
+        }
+    }
+
+    /// A string that must not be empty or blank.
+    fn text(&self, key: &str, value: &Spanned<DeValue<'_>>) -> Result<String, ConfigError> {
+        let s = self.string(key, value)?;
+        if s.trim().is_empty() {
+            return Err(self.err(value.span(), key, "must not be empty"));
+        }
+        Ok(s.to_owned())
+    }
+
+    fn boolean(&self, key: &str, value: &Spanned<DeValue<'_>>) -> Result<bool, ConfigError> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Ok(*b),
+            DeValue::String(s) if matches!(s.as_ref(), "true" | "false") => Err(self.err(
+                value.span(),
+                key,
+                format!("expected true or false without quotes, found the string \"{s}\""),
+            )),
+            other => Err(self.err(
+                value.span(),
+                key,
+                format!("expected true or false, found {}", type_name(other)),
+            )),
+        }
+    }
+
+    /// An integer within `min..=max`.
+    fn integer(
+        &self,
+        key: &str,
+        value: &Spanned<DeValue<'_>>,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
+        let n = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            DeValue::String(s) if s.trim().parse::<i64>().is_ok() => {
+                return Err(self.err(
+                    value.span(),
+                    key,
+                    format!("expected a number without quotes, found the string \"{s}\""),
+                ))
+            }
+            other => {
+                return Err(self.err(
+                    value.span(),
+                    key,
+                    format!("expected an integer, found {}", type_name(other)),
+                ))
+            }
+        };
+        match n {
+            Some(n) if n < min => Err(self.err(
+                value.span(),
+                key,
+                format!("must be at least {min} (found {n})"),
+            )),
+            Some(n) if n > max => Err(self.err(
+                value.span(),
+                key,
+                format!("must be at most {max} (found {n})"),
+            )),
+            Some(n) => Ok(n),
+            None => Err(self.err(value.span(), key, "number out of range")),
+        }
+    }
+
+    fn ui(&self, value: &Spanned<DeValue<'_>>) -> Result<UiConfig, ConfigError> {
+        let table = self.table("ui", value)?;
+        let mut ui = UiConfig::default();
+        for (k, v) in sorted(table) {
+            match k.get_ref().as_ref() {
+                "refresh_seconds" => {
+                    let n = self.integer("ui.refresh_seconds", v, 0, 86_400)?;
+                    ui.refresh_seconds = u64::try_from(n).unwrap_or(DEFAULT_REFRESH_SECONDS);
+                }
+                _ => return Err(self.unknown(k, UI_KEYS, "in [ui]")),
+            }
+        }
+        Ok(ui)
+    }
+
+    fn defaults(&self, value: &Spanned<DeValue<'_>>) -> Result<Defaults, ConfigError> {
+        let table = self.table("defaults", value)?;
+        let mut d = Defaults::default();
+        for (k, v) in sorted(table) {
+            match k.get_ref().as_ref() {
+                "concurrency" => {
+                    let n = self.integer("defaults.concurrency", v, 1, MAX_CONCURRENCY)?;
+                    d.concurrency = usize::try_from(n).unwrap_or(DEFAULT_CONCURRENCY);
+                }
+                "timeout_seconds" => {
+                    let n = self.integer("defaults.timeout_seconds", v, 1, 3_600)?;
+                    d.timeout_seconds = u64::try_from(n).unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+                }
+                _ => return Err(self.unknown(k, DEFAULTS_KEYS, "in [defaults]")),
+            }
+        }
+        Ok(d)
+    }
+
+    fn profile(&self, item: &Spanned<DeValue<'_>>) -> Result<ProfileConfig, ConfigError> {
+        let header = item.span();
+        let line = self.line(header.start);
+        let table = match item.get_ref() {
+            DeValue::Table(t) => t,
+            other => {
+                return Err(self.err(
+                    header,
+                    "profiles",
+                    format!("each profile must be a table, found {}", type_name(other)),
+                ))
+            }
+        };
+        let entries = sorted(table);
+
+        // 1. Unknown keys (typos) first.
+        for (k, _) in &entries {
+            if !PROFILE_KEYS.contains(&k.get_ref().as_ref()) {
+                return Err(self.unknown(k, PROFILE_KEYS, "in [[profiles]]"));
+            }
+        }
+        // 2. The vendor decides which other keys apply.
+        let vendor = match table.get("vendor") {
+            None => {
+                return Err(self.err(
+                    header,
+                    "vendor",
+                    format!("missing; every profile needs a vendor ({})", vendor_list()),
+                ))
+            }
+            Some(v) => {
+                let s = self.string("vendor", v)?;
+                VendorId::parse(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
+                    self.err(
+                        v.span(),
+                        "vendor",
+                        format!("unknown vendor \"{s}\"; valid vendors: {}", vendor_list()),
+                    )
+                })?
+            }
+        };
+
+        let mut p = ProfileConfig {
+            name: String::new(),
+            vendor,
+            base_url: String::new(),
+            username: None,
+            secret: SecretSource::Missing,
+            login_mode: DEFAULT_LOGIN_MODE,
+            read_only: false,
+            protected: false,
+            concurrency: None,
+            timeout_seconds: None,
+            rate_limit_per_minute: None,
+            insecure_tls: false,
+            space_id: None,
+            org_id: None,
+            data_app_key: None,
+            line,
+        };
+        let mut have_name = false;
+        let mut have_url = false;
+        let mut main_source: Option<(String, usize)> = None;
+        let mut app_source: Option<(String, usize)> = None;
+
+        // 3. Every key, in file order.
+        for (k, v) in &entries {
+            let key: &str = k.get_ref();
+            if let Some((slot, family, kind)) = secret_key_parts(key) {
+                self.check_secret_family(k, vendor, slot, family)?;
+                let first = match slot {
+                    SecretSlot::Main => &mut main_source,
+                    SecretSlot::DataAppKey => &mut app_source,
+                };
+                if let Some((other, other_line)) = first.as_ref() {
+                    return Err(self.err(
+                        k.span(),
+                        key,
+                        format!(
+                            "{other} is already set (line {other_line}); use only one of {family}, {family}_env, {family}_cmd"
+                        ),
+                    ));
+                }
+                *first = Some((key.to_owned(), self.line(k.span().start)));
+                let source = self.secret_source(key, kind, v)?;
+                match slot {
+                    SecretSlot::Main => p.secret = source,
+                    SecretSlot::DataAppKey => p.data_app_key = Some(source),
+                }
+                continue;
+            }
+            match key {
+                "name" => {
+                    p.name = self.profile_name(v)?;
+                    have_name = true;
+                }
+                "vendor" => {}
+                "base_url" => {
+                    p.base_url = self.base_url(v)?;
+                    have_url = true;
+                }
+                "username" => {
+                    self.only_for(k, vendor, VendorId::MicroStrategy)?;
+                    p.username = Some(self.text(key, v)?);
+                }
+                "login_mode" => {
+                    self.only_for(k, vendor, VendorId::MicroStrategy)?;
+                    let n = self.integer(key, v, 1, i64::from(u32::MAX))?;
+                    p.login_mode = u32::try_from(n).unwrap_or(DEFAULT_LOGIN_MODE);
+                }
+                "read_only" => p.read_only = self.boolean(key, v)?,
+                "protected" => p.protected = self.boolean(key, v)?,
+                "insecure_tls" => p.insecure_tls = self.boolean(key, v)?,
+                "concurrency" => {
+                    let n = self.integer(key, v, 1, MAX_CONCURRENCY)?;
+                    p.concurrency = usize::try_from(n).ok();
+                }
+                "timeout_seconds" => {
+                    let n = self.integer(key, v, 1, 3_600)?;
+                    p.timeout_seconds = u64::try_from(n).ok();
+                }
+                "rate_limit_per_minute" => {
+                    let n = self.integer(key, v, 1, 100_000)?;
+                    p.rate_limit_per_minute = u32::try_from(n).ok();
+                }
+                "space_id" => {
+                    self.only_for(k, vendor, VendorId::Qlik)?;
+                    p.space_id = Some(self.text(key, v)?.trim().to_owned());
+                }
+                "org_id" => {
+                    self.only_for(k, vendor, VendorId::Basedash)?;
+                    p.org_id = Some(self.text(key, v)?.trim().to_owned());
+                }
+                _ => return Err(self.unknown(k, PROFILE_KEYS, "in [[profiles]]")),
+            }
+        }
+
+        // 4. Required keys.
+        if !have_name {
+            return Err(self.err(header, "name", "missing; every profile needs a name"));
+        }
+        if !have_url {
+            return Err(self.err(
+                header,
+                "base_url",
+                format!("missing; profile '{}' needs a base_url", p.name),
+            ));
+        }
+        Ok(p)
+    }
+
+    fn check_secret_family(
+        &self,
+        k: &Spanned<DeString<'_>>,
+        vendor: VendorId,
+        slot: SecretSlot,
+        family: &str,
+    ) -> Result<(), ConfigError> {
+        let key: &str = k.get_ref();
+        match slot {
+            SecretSlot::DataAppKey if vendor != VendorId::Databrain => Err(self.err(
+                k.span(),
+                key,
+                format!(
+                    "only databrain profiles use {key} (this profile is {})",
+                    vendor.id()
+                ),
+            )),
+            SecretSlot::Main if family != secret_key(vendor) => {
+                let right = secret_key(vendor);
+                let suffix = key.strip_prefix(family).unwrap_or("");
+                Err(self.err(
+                    k.span(),
+                    key,
+                    format!(
+                        "{} profiles take a {right}, not a {family}; use {right}{suffix}",
+                        vendor.id()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn only_for(
+        &self,
+        k: &Spanned<DeString<'_>>,
+        vendor: VendorId,
+        wanted: VendorId,
+    ) -> Result<(), ConfigError> {
+        if vendor == wanted {
+            return Ok(());
+        }
+        let key: &str = k.get_ref();
+        Err(self.err(
+            k.span(),
+            key,
+            format!(
+                "only {} profiles use {key} (this profile is {})",
+                wanted.id(),
+                vendor.id()
+            ),
+        ))
+    }
+
+    fn secret_source(
+        &self,
+        key: &str,
+        kind: SourceKind,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<SecretSource, ConfigError> {
+        match kind {
+            SourceKind::Inline => {
+                let s = self.string(key, value)?;
+                if s.is_empty() {
+                    return Err(self.err(value.span(), key, "must not be empty"));
+                }
+                Ok(SecretSource::Inline(SecretString::from(s)))
+            }
+            SourceKind::Cmd => Ok(SecretSource::Cmd(self.text(key, value)?.trim().to_owned())),
+            SourceKind::Env => {
+                let s = self.string(key, value)?.trim();
+                if let Some(stripped) = s.strip_prefix('$') {
+                    return Err(self.err(
+                        value.span(),
+                        key,
+                        format!(
+                            "write the variable name without `$`: \"{}\"",
+                            stripped.trim_matches(['{', '}'])
+                        ),
+                    ));
+                }
+                let valid = s
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    return Err(self.err(
+                        value.span(),
+                        key,
+                        "must be an environment variable name (letters, digits and _)",
+                    ));
+                }
+                Ok(SecretSource::Env(s.to_owned()))
+            }
+        }
+    }
+
+    fn profile_name(&self, value: &Spanned<DeValue<'_>>) -> Result<String, ConfigError> {
+        let s = self.text("name", value)?;
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.err(
+                value.span(),
+                "name",
+                format!(
+                    "\"{}\": profile names cannot contain spaces or control characters",
+                    s.escape_debug()
+                ),
+            ));
+        }
+        Ok(s)
+    }
+
+    fn base_url(&self, value: &Spanned<DeValue<'_>>) -> Result<String, ConfigError> {
+        let raw = self.text("base_url", value)?;
+        let s = raw.trim();
+        let bad = |msg: String| self.err(value.span(), "base_url", msg);
+        let lower = s.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(bad(format!("\"{s}\" must start with http:// or https://")));
+        }
+        let url =
+            reqwest::Url::parse(s).map_err(|e| bad(format!("\"{s}\" is not a valid URL: {e}")))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad(format!("\"{s}\" has no host")));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad(
+                "must not contain credentials; use username and password_env / token_env".into(),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(format!(
+                "\"{s}\" must not contain a query (?...) or fragment (#...)"
+            )));
+        }
+        Ok(s.trim_end_matches('/').to_owned())
+    }
+}
+
+fn vendor_list() -> String {
+    VendorId::ALL
+        .iter()
+        .map(|v| v.id())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The known key closest to `key`, if close enough to be a likely typo.
+fn suggest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+    let norm = key.trim().to_ascii_lowercase().replace('-', "_");
+    if let Some(k) = known.iter().find(|k| **k == norm) {
+        return Some(k);
+    }
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == norm) {
+        if let Some(k) = known.iter().find(|k| *k == target) {
+            return Some(k);
+        }
+    }
+    known
+        .iter()
+        .map(|k| (edit_distance(&norm, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}

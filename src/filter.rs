@@ -1,0 +1,410 @@
+//! Fuzzy filter over table rows (fzf syntax), used by the TUI `/` filter and `list --filter`.
+//!
+//! Syntax (handled by `nucleo-matcher`'s pattern parser): `foo` fuzzy, `'foo` exact
+//! substring, `^foo` prefix, `foo$` suffix, `^foo$` whole string, `!foo` exclude (also
+//! `!^foo`, `!foo$`), terms separated by spaces must all match; `\ ` is a literal space.
+//! Case is smart: the match ignores case unless the query contains an upper-case letter.
+
+use nucleo_matcher::chars;
+use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
+use std::cmp::Reverse;
+
+/// A parsed filter query plus the matcher state it reuses between calls.
+#[derive(Debug, Clone)]
+pub struct RowFilter {
+    query: String,
+    terms: Vec<Term>,
+    matcher: Matcher,
+    /// Scratch buffer: a non-ASCII haystack as one char per grapheme.
+    buf: Vec<char>,
+    /// Scratch buffer: the haystack case-folded / normalised for substring terms.
+    folded: Vec<char>,
+}
+
+/// One space-separated term of the query.
+#[derive(Debug, Clone)]
+struct Term {
+    atom: Atom,
+    /// Set for `'foo` and `!foo` terms: nucleo-matcher 0.3.1 misses some substring matches
+    /// (a match ending at the last character of a non-ASCII name; needles starting with two
+    /// or more non-letters such as `'2024-q`), so substring terms are decided here and only
+    /// scored by nucleo.
+    substring: Option<SubstringTerm>,
+}
+
+#[derive(Debug, Clone)]
+struct SubstringTerm {
+    /// The needle as nucleo prepared it (lower-cased when case is ignored, escapes resolved).
+    needle: Vec<char>,
+    ignore_case: bool,
+    normalize: bool,
+    /// Fuzzy atom over the same needle: gives a ranking score once the substring is found.
+    scorer: Atom,
+}
+
+impl Default for RowFilter {
+    fn default() -> Self {
+        RowFilter::new("")
+    }
+}
+
+impl RowFilter {
+    /// Parse `query`. Never fails: any text is a valid query.
+    pub fn new(query: &str) -> RowFilter {
+        let ignore_case = !query.chars().any(char::is_uppercase);
+        let case = if ignore_case {
+            CaseMatching::Ignore
+        } else {
+            CaseMatching::Respect
+        };
+        let pattern = Pattern::parse(query, case, Normalization::Smart);
+        let terms = pattern
+            .atoms
+            .into_iter()
+            .map(|atom| {
+                let substring = (atom.kind == AtomKind::Substring).then(|| {
+                    let needle: Vec<char> = atom.needle_text().chars().collect();
+                    // Same rule as nucleo's smart normalisation: only when the needle itself
+                    // has nothing to normalise.
+                    let normalize = needle.iter().all(|&c| chars::normalize(c) == c);
+                    let text: String = needle.iter().collect();
+                    let scorer =
+                        Atom::new(&text, case, Normalization::Smart, AtomKind::Fuzzy, false);
+                    SubstringTerm {
+                        needle,
+                        ignore_case,
+                        normalize,
+                        scorer,
+                    }
+                });
+                Term { atom, substring }
+            })
+            .collect();
+        RowFilter {
+            query: query.to_owned(),
+            terms,
+            matcher: Matcher::new(Config::DEFAULT),
+            buf: Vec::new(),
+            folded: Vec::new(),
+        }
+    }
+
+    /// True when the query has no effective term (empty, blanks, or only operators such as
+    /// a lone `!`): every row matches.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The query as typed.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// Indices (into `haystacks`) that match, best score first; ties keep input order.
+    /// An empty query returns all indices in order.
+    pub fn apply<'a>(&mut self, haystacks: impl Iterator<Item = &'a str>) -> Vec<usize> {
+        if self.is_empty() {
+            return haystacks.enumerate().map(|(i, _)| i).collect();
+        }
+        let mut hits: Vec<(usize, u32)> = Vec::new();
+        for (i, hay) in haystacks.enumerate() {
+            if let Some(score) = self.score(hay) {
+                hits.push((i, score));
+            }
+        }
+        // Stable sort: equal scores stay in input order.
+        hits.sort_by_key(|&(_, score)| Reverse(score));
+        hits.into_iter().map(|(i, _)| i).collect()
+    }
+
+    /// Does one string match?
+    pub fn matches(&mut self, haystack: &str) -> bool {
+        self.is_empty() || self.score(haystack).is_some()
+    }
+
+    /// Sum of the term scores, `None` when any term fails.
+    fn score(&mut self, haystack: &str) -> Option<u32> {
+        let ascii = haystack.is_ascii();
+        if !ascii {
+            self.buf.clear();
+            self.buf.extend(chars::graphemes(haystack));
+        }
+        let hay = if ascii {
+            Utf32Str::Ascii(haystack.as_bytes())
+        } else {
+            Utf32Str::Unicode(&self.buf)
+        };
+        let mut total: u32 = 0;
+        for term in &self.terms {
+            let score = match &term.substring {
+                None => term.atom.score(hay, &mut self.matcher)?,
+                Some(sub) => {
+                    let found = contains_folded(hay, sub, &mut self.folded);
+                    match (found, term.atom.negative) {
+                        (true, true) | (false, false) => return None,
+                        (false, true) => 0,
+                        // A contiguous match is also a fuzzy match, so the scorer finds it;
+                        // the fallback only guards against a matcher quirk.
+                        (true, false) => sub.scorer.score(hay, &mut self.matcher).unwrap_or(1),
+                    }
+                }
+            };
+            total = total.saturating_add(u32::from(score));
+        }
+        Some(total)
+    }
+}
+
+/// Is the needle a contiguous run of the haystack, after folding the haystack the way
+/// nucleo folds it (normalisation, then lower case)?
+fn contains_folded(hay: Utf32Str<'_>, sub: &SubstringTerm, folded: &mut Vec<char>) -> bool {
+    let n = sub.needle.len();
+    if n == 0 {
+        return true;
+    }
+    folded.clear();
+    folded.extend(hay.chars().map(|mut c| {
+        if sub.normalize {
+            c = chars::normalize(c);
+        }
+        if sub.ignore_case {
+            c = chars::to_lower_case(c);
+        }
+        c
+    }));
+    folded.len() >= n && folded.windows(n).any(|w| w == sub.needle.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 6] = [
+        "sales_orders",
+        "Sales Forecast",
+        "hr-employees",
+        "orders_archive",
+        "finance_sales",
+        "marketing",
+    ];
+
+    fn run(query: &str, names: &[&str]) -> Vec<String> {
+        let mut f = RowFilter::new(query);
+        f.apply(names.iter().copied())
+            .into_iter()
+            .map(|i| names[i].to_owned())
+            .collect()
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn empty_query_keeps_everything_in_order() {
+        let mut f = RowFilter::new("");
+        assert!(f.is_empty());
+        assert_eq!(f.query(), "");
+        assert_eq!(f.apply(NAMES.iter().copied()), vec![0, 1, 2, 3, 4, 5]);
+        assert!(f.matches("anything"));
+
+        let mut blanks = RowFilter::new("   ");
+        assert!(blanks.is_empty());
+        assert_eq!(blanks.apply(NAMES.iter().copied()).len(), NAMES.len());
+    }
+
+    #[test]
+    fn fuzzy_matches_gapped_letters() {
+        // "slsord" appears with gaps in sales_orders only.
+        assert_eq!(run("slsord", &NAMES), vec!["sales_orders"]);
+        let mut f = RowFilter::new("mkt");
+        assert!(f.matches("marketing"));
+        assert!(!f.matches("finance"));
+    }
+
+    #[test]
+    fn fuzzy_ranks_better_match_first() {
+        let names = ["x_o_r_d_e_r_s", "orders"];
+        assert_eq!(run("orders", &names), vec!["orders", "x_o_r_d_e_r_s"]);
+    }
+
+    #[test]
+    fn quote_means_exact_substring() {
+        // Fuzzy "slsord" would match sales_orders, but as a substring it does not.
+        assert!(run("'slsord", &NAMES).is_empty());
+        assert_eq!(
+            sorted(run("'orders", &NAMES)),
+            vec!["orders_archive", "sales_orders"]
+        );
+    }
+
+    #[test]
+    fn caret_means_prefix() {
+        assert_eq!(run("^orders", &NAMES), vec!["orders_archive"]);
+        assert!(run("^rders", &NAMES).is_empty());
+    }
+
+    #[test]
+    fn dollar_means_suffix() {
+        assert_eq!(run("sales$", &NAMES), vec!["finance_sales"]);
+        assert_eq!(run("^marketing$", &NAMES), vec!["marketing"]);
+        assert!(run("^market$", &NAMES).is_empty());
+    }
+
+    #[test]
+    fn bang_excludes() {
+        let got = sorted(run("!sales", &NAMES));
+        assert_eq!(got, vec!["hr-employees", "marketing", "orders_archive"]);
+        // Negated prefix: drop names starting with "orders".
+        let got = run("!^orders", &NAMES);
+        assert!(!got.contains(&"orders_archive".to_owned()));
+        assert!(got.contains(&"sales_orders".to_owned()));
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn space_is_and() {
+        assert_eq!(
+            sorted(run("sales orders", &NAMES)),
+            vec!["sales_orders"] // both terms must match
+        );
+        assert_eq!(run("'sales !orders 'fin", &NAMES), vec!["finance_sales"]);
+    }
+
+    #[test]
+    fn smart_case() {
+        // Lower-case query ignores case.
+        let got = sorted(run("'sales", &NAMES));
+        assert_eq!(got, vec!["Sales Forecast", "finance_sales", "sales_orders"]);
+        // Any upper-case letter makes the whole query case-sensitive.
+        assert_eq!(run("'Sales", &NAMES), vec!["Sales Forecast"]);
+        assert!(run("'Sales 'forecast", &NAMES).is_empty());
+    }
+
+    #[test]
+    fn escaped_space_is_literal() {
+        assert_eq!(run("'sales\\ forecast", &NAMES), vec!["Sales Forecast"]);
+    }
+
+    #[test]
+    fn unicode_names() {
+        let names = ["Umsätze_Köln", "Données clients", "売上データ", "plain"];
+        assert_eq!(run("'köln", &names), vec!["Umsätze_Köln"]);
+        // Upper-case non-ASCII turns on case sensitivity too.
+        assert_eq!(run("'Köln", &names), vec!["Umsätze_Köln"]);
+        assert!(run("'KÖLN", &names).is_empty());
+        assert_eq!(run("売上", &names), vec!["売上データ"]);
+        assert_eq!(run("^données", &names), vec!["Données clients"]);
+        // ASCII query matches accented letters (normalisation).
+        assert_eq!(run("'donnees", &names), vec!["Données clients"]);
+        assert_eq!(run("!データ", &names).len(), 3);
+    }
+
+    #[test]
+    fn matches_agrees_with_apply() {
+        let mut f = RowFilter::new("'sales !^fin");
+        let applied: Vec<usize> = {
+            let mut v = f.apply(NAMES.iter().copied());
+            v.sort();
+            v
+        };
+        let by_one: Vec<usize> = (0..NAMES.len()).filter(|&i| f.matches(NAMES[i])).collect();
+        assert_eq!(applied, by_one);
+        assert_eq!(by_one, vec![0, 1]);
+    }
+
+    #[test]
+    fn ties_keep_input_order() {
+        let names = ["b-orders", "a-orders", "c-orders"];
+        // Same shape, same score: input order is kept.
+        assert_eq!(
+            run("'orders", &names),
+            vec!["b-orders", "a-orders", "c-orders"]
+        );
+    }
+
+    /// Every syntax form against a plain reference implementation, on random names mixing
+    /// ASCII, non-ASCII, digits and punctuation (this catches matcher edge cases such as a
+    /// match ending at the last character).
+    #[test]
+    fn agrees_with_reference_on_random_names() {
+        const ALPHABET: [char; 10] = ['a', 'b', 'A', 'B', 'ö', 'Ö', '_', '-', '1', '2'];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |k: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % k as u64) as usize
+        };
+        let mut failures = Vec::new();
+        for _ in 0..20_000 {
+            let hay: String = (0..next(8)).map(|_| ALPHABET[next(10)]).collect();
+            let needle: String = (0..1 + next(4))
+                .map(|_| ALPHABET[next(10)])
+                .flat_map(char::to_lowercase)
+                .collect();
+            let low = hay.to_lowercase();
+            let subsequence = {
+                let mut it = low.chars();
+                needle.chars().all(|c| it.any(|h| h == c))
+            };
+            let cases = [
+                (needle.clone(), subsequence),
+                (format!("'{needle}"), low.contains(&needle)),
+                (format!("^{needle}"), low.starts_with(&needle)),
+                (format!("{needle}$"), low.ends_with(&needle)),
+                (format!("^{needle}$"), low == needle),
+                (format!("!{needle}"), !low.contains(&needle)),
+                (format!("!^{needle}"), !low.starts_with(&needle)),
+                (format!("!{needle}$"), !low.ends_with(&needle)),
+            ];
+            for (query, expected) in cases {
+                if RowFilter::new(&query).matches(&hay) != expected {
+                    failures.push(format!("{query:?} on {hay:?}: expected {expected}"));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} mismatches, e.g. {:?}",
+            failures.len(),
+            &failures[..failures.len().min(10)]
+        );
+    }
+
+    #[test]
+    fn substring_with_leading_punctuation_and_at_the_end() {
+        let names = ["report_2024-Q1", "Umsätze_Köln", "x__a"];
+        assert_eq!(run("'2024-q", &names), vec!["report_2024-Q1"]);
+        assert_eq!(run("'köln", &names), vec!["Umsätze_Köln"]);
+        assert_eq!(run("'__a", &names), vec!["x__a"]);
+        assert_eq!(run("!'__a", &names).len(), 2);
+    }
+
+    #[test]
+    fn hundred_thousand_names() {
+        let names: Vec<String> = (0..100_000)
+            .map(|i| {
+                if i % 1000 == 7 {
+                    format!("special_orders_{i:06}")
+                } else {
+                    format!("datasource_{i:06}_{}", i % 13)
+                }
+            })
+            .collect();
+        let mut f = RowFilter::new("'special !000007");
+        let got = f.apply(names.iter().map(String::as_str));
+        assert_eq!(got.len(), 99);
+        assert!(got.iter().all(|&i| i % 1000 == 7 && i != 7));
+
+        let mut all = RowFilter::new("");
+        assert_eq!(all.apply(names.iter().map(String::as_str)).len(), 100_000);
+
+        let mut suffix = RowFilter::new("_12$");
+        let got = suffix.apply(names.iter().map(String::as_str));
+        let expected = names.iter().filter(|n| n.ends_with("_12")).count();
+        assert_eq!(got.len(), expected);
+    }
+}

@@ -1,0 +1,482 @@
+//! The vendor-neutral model: every vendor client turns its wire objects into `Resource`s,
+//! and everything above the clients (plans, executor, TUI, CLI) works only with these.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+
+/// The vendors dsconsole knows. The string ids are user-facing (config `vendor = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum VendorId {
+    #[serde(rename = "microstrategy")]
+    MicroStrategy,
+    Qlik,
+    Basedash,
+    Databrain,
+}
+
+impl VendorId {
+    pub const ALL: [VendorId; 4] = [
+        VendorId::MicroStrategy,
+        VendorId::Qlik,
+        VendorId::Basedash,
+        VendorId::Databrain,
+    ];
+
+    /// The id used in config files and JSON output.
+    pub fn id(self) -> &'static str {
+        match self {
+            VendorId::MicroStrategy => "microstrategy",
+            VendorId::Qlik => "qlik",
+            VendorId::Basedash => "basedash",
+            VendorId::Databrain => "databrain",
+        }
+    }
+
+    /// The product name shown to people.
+    pub fn display(self) -> &'static str {
+        match self {
+            VendorId::MicroStrategy => "MicroStrategy",
+            VendorId::Qlik => "Qlik Cloud",
+            VendorId::Basedash => "Basedash",
+            VendorId::Databrain => "Databrain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VendorId> {
+        VendorId::ALL.into_iter().find(|v| v.id() == s)
+    }
+}
+
+impl fmt::Display for VendorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display())
+    }
+}
+
+/// Resource kinds. The plural ids are user-facing (`dsconsole list PROFILE datasources`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Datasources,
+    Connections,
+    Logins,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Datasources, Kind::Connections, Kind::Logins];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Kind::Datasources => "datasources",
+            Kind::Connections => "connections",
+            Kind::Logins => "logins",
+        }
+    }
+
+    /// Title-case plural for tabs and headings.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Datasources => "Datasources",
+            Kind::Connections => "Connections",
+            Kind::Logins => "Logins",
+        }
+    }
+
+    /// Singular noun for sentences ("delete datasource 'x'").
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Datasources => "datasource",
+            Kind::Connections => "connection",
+            Kind::Logins => "login",
+        }
+    }
+
+    /// Accepts plural or singular, any case.
+    pub fn parse(s: &str) -> Option<Kind> {
+        let s = s.trim().to_ascii_lowercase();
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.id() == s || k.singular() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// What is known of an object's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "state", content = "detail", rename_all = "lowercase")]
+pub enum Health {
+    /// Nothing known (MicroStrategy objects carry no health until tested).
+    #[default]
+    Unknown,
+    /// A test is running.
+    Testing,
+    Healthy,
+    /// Unhealthy, with the reason in one sentence.
+    Unhealthy(String),
+}
+
+impl Health {
+    pub fn is_unhealthy(&self) -> bool {
+        matches!(self, Health::Unhealthy(_))
+    }
+}
+
+/// Sync state for vendors that sync (Basedash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SyncInfo {
+    /// Vendor's status string, kept verbatim (unknown values allowed).
+    pub status: Option<String>,
+    /// Unix seconds of the last successful sync.
+    pub last_success: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl SyncInfo {
+    pub fn is_failed(&self) -> bool {
+        matches!(self.status.as_deref(), Some(s) if s.eq_ignore_ascii_case("failed"))
+            || self.status.is_none()
+    }
+}
+
+/// A reference to another object of the same profile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Ref {
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+}
+
+impl Ref {
+    pub fn label(&self) -> String {
+        format!("{} '{}'", self.kind.singular(), self.name)
+    }
+}
+
+/// One datasource, connection or login of one profile, in the neutral model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub vendor: VendorId,
+    pub profile: String,
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+    /// DBMS, connection type or dialect.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Space (Qlik), organization (Basedash), or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<i64>,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncInfo>,
+    /// Objects this one needs (a datasource depends on its connection).
+    #[serde(default)]
+    pub depends_on: Vec<Ref>,
+    /// Objects that need this one (filled by `link_references`).
+    #[serde(default)]
+    pub used_by: Vec<Ref>,
+    /// Whether the vendor would let this object be deleted at all (Qlik privileges,
+    /// built-in DataFiles). `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletable: Option<bool>,
+    /// Set by `link_references` for kinds the vendor expects to be used by others.
+    #[serde(default)]
+    pub orphan: bool,
+    /// The JSON the server returned, verbatim.
+    pub raw: serde_json::Value,
+}
+
+impl Resource {
+    pub fn new(vendor: VendorId, profile: &str, kind: Kind, id: &str, name: &str) -> Self {
+        Resource {
+            vendor,
+            profile: profile.to_string(),
+            kind,
+            id: id.to_string(),
+            name: name.to_string(),
+            type_: None,
+            owner: None,
+            container: None,
+            created: None,
+            updated: None,
+            health: Health::Unknown,
+            sync: None,
+            depends_on: Vec::new(),
+            used_by: Vec::new(),
+            deletable: None,
+            orphan: false,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    pub fn as_ref(&self) -> Ref {
+        Ref {
+            kind: self.kind,
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Orphan: an object of a kind that exists to be used by others, that nothing uses.
+    pub fn is_orphan(&self) -> bool {
+        self.orphan
+    }
+
+    pub fn is_unhealthy(&self) -> bool {
+        self.health.is_unhealthy() || self.sync.as_ref().is_some_and(|s| s.is_failed())
+    }
+
+    /// Read a string at a JSON pointer of the raw object ("/database/type").
+    pub fn raw_str(&self, pointer: &str) -> Option<&str> {
+        self.raw.pointer(pointer).and_then(|v| v.as_str())
+    }
+}
+
+/// Fill every resource's `used_by` from the others' `depends_on`, and mark as orphans the
+/// objects of `orphan_kinds` that nothing uses.
+/// References to objects not in the list are kept in `depends_on` (they may be dangling).
+pub fn link_references(resources: &mut [Resource], orphan_kinds: &[Kind]) {
+    let mut index: HashMap<(Kind, String), usize> = HashMap::with_capacity(resources.len());
+    for (i, r) in resources.iter().enumerate() {
+        index.insert((r.kind, r.id.clone()), i);
+    }
+    for r in resources.iter_mut() {
+        r.used_by.clear();
+    }
+    let mut edges: Vec<(usize, Ref)> = Vec::new();
+    for r in resources.iter() {
+        for d in &r.depends_on {
+            if let Some(&j) = index.get(&(d.kind, d.id.clone())) {
+                edges.push((j, r.as_ref()));
+            }
+        }
+    }
+    for (j, user) in edges {
+        resources[j].used_by.push(user);
+    }
+    for r in resources.iter_mut() {
+        r.used_by.sort_by(|a, b| a.name.cmp(&b.name));
+        r.orphan = orphan_kinds.contains(&r.kind) && r.used_by.is_empty();
+    }
+}
+
+/// Parse vendor timestamps: RFC 3339 (`Z` or `+00:00`) and MicroStrategy's `+0000` form.
+pub fn parse_time(s: &str) -> Option<i64> {
+    use chrono::DateTime;
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.timestamp());
+        }
+    }
+    None
+}
+
+/// "3m", "5h", "12d", "2y": compact age for table cells.
+pub fn format_age(now: i64, then: i64) -> String {
+    let d = (now - then).max(0);
+    match d {
+        0..=59 => format!("{d}s"),
+        60..=3599 => format!("{}m", d / 60),
+        3600..=86_399 => format!("{}h", d / 3600),
+        86_400..=31_535_999 => format!("{}d", d / 86_400),
+        _ => format!("{}y", d / 31_536_000),
+    }
+}
+
+/// "2021-08-04 15:44" in UTC.
+pub fn format_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// How a cell should look; the theme maps this to colours and glyphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellTone {
+    Normal,
+    Dim,
+    Good,
+    Bad,
+    Warn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub tone: CellTone,
+}
+
+impl Cell {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            tone: CellTone::Normal,
+        }
+    }
+    pub fn tone(text: impl Into<String>, tone: CellTone) -> Self {
+        Cell {
+            text: text.into(),
+            tone,
+        }
+    }
+}
+
+/// Context that cells may need but that the model does not own (the current time).
+#[derive(Debug, Clone, Copy)]
+pub struct CellCtx {
+    pub now: i64,
+}
+
+/// Column width rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColWidth {
+    Fixed(u16),
+    /// Takes a share of the remaining width, at least this many cells.
+    Fill(u16),
+}
+
+/// One table column of a vendor kind: what it is called and how a row fills it.
+#[derive(Clone, Copy)]
+pub struct ColumnDef {
+    pub title: &'static str,
+    pub width: ColWidth,
+    pub cell: fn(&Resource, &CellCtx) -> Cell,
+    /// Sort key; defaults to the cell text when `None`.
+    pub sort_key: Option<fn(&Resource) -> String>,
+}
+
+impl fmt::Debug for ColumnDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ColumnDef").field("title", &self.title).finish()
+    }
+}
+
+/// Shared cell helpers for the common columns.
+pub mod cells {
+    use super::*;
+
+    pub fn name(r: &Resource, _: &CellCtx) -> Cell {
+        Cell::plain(r.name.clone())
+    }
+
+    pub fn type_(r: &Resource, _: &CellCtx) -> Cell {
+        Cell::plain(r.type_.clone().unwrap_or_default())
+    }
+
+    pub fn owner(r: &Resource, _: &CellCtx) -> Cell {
+        Cell::plain(r.owner.clone().unwrap_or_default())
+    }
+
+    pub fn updated(r: &Resource, ctx: &CellCtx) -> Cell {
+        match r.updated {
+            Some(t) => Cell::plain(format!("{} ({})", format_time(t), format_age(ctx.now, t))),
+            None => Cell::tone("-", CellTone::Dim),
+        }
+    }
+
+    pub fn created(r: &Resource, ctx: &CellCtx) -> Cell {
+        match r.created {
+            Some(t) => Cell::plain(format!("{} ({})", format_time(t), format_age(ctx.now, t))),
+            None => Cell::tone("-", CellTone::Dim),
+        }
+    }
+
+    pub fn updated_key(r: &Resource) -> String {
+        format!("{:020}", r.updated.unwrap_or(0))
+    }
+
+    pub fn created_key(r: &Resource) -> String {
+        format!("{:020}", r.created.unwrap_or(0))
+    }
+
+    pub fn health(r: &Resource, _: &CellCtx) -> Cell {
+        match &r.health {
+            Health::Unknown => Cell::tone("? untested", CellTone::Dim),
+            Health::Testing => Cell::tone("… testing", CellTone::Warn),
+            Health::Healthy => Cell::tone("✓ ok", CellTone::Good),
+            Health::Unhealthy(why) => Cell::tone(format!("✗ {why}"), CellTone::Bad),
+        }
+    }
+
+    /// "3: a, b, c" or "- orphan".
+    pub fn used_by(r: &Resource, _: &CellCtx) -> Cell {
+        if r.used_by.is_empty() {
+            Cell::tone("○ orphan", CellTone::Warn)
+        } else {
+            let names: Vec<&str> = r.used_by.iter().take(3).map(|u| u.name.as_str()).collect();
+            let more = if r.used_by.len() > 3 { ", …" } else { "" };
+            Cell::plain(format!("{}: {}{}", r.used_by.len(), names.join(", "), more))
+        }
+    }
+
+    pub fn used_by_key(r: &Resource) -> String {
+        format!("{:08}", r.used_by.len())
+    }
+
+    /// Name of the first dependency of the given kind.
+    pub fn first_dep(r: &Resource, kind: Kind) -> Cell {
+        match r.depends_on.iter().find(|d| d.kind == kind) {
+            Some(d) => Cell::plain(d.name.clone()),
+            None => Cell::tone("-", CellTone::Dim),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mstr_and_rfc3339_times() {
+        assert_eq!(parse_time("2021-08-04T15:44:35.000+0000"), Some(1628091875));
+        assert_eq!(parse_time("2021-08-04T15:44:35Z"), Some(1628091875));
+        assert_eq!(parse_time("2021-08-04T15:44:35.123+00:00"), Some(1628091875));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn link_fills_used_by_and_orphans() {
+        let mut ds = Resource::new(VendorId::MicroStrategy, "p", Kind::Datasources, "D", "d");
+        let conn = Resource::new(VendorId::MicroStrategy, "p", Kind::Connections, "C", "c");
+        let lonely = Resource::new(VendorId::MicroStrategy, "p", Kind::Connections, "C2", "c2");
+        ds.depends_on.push(conn.as_ref());
+        let mut all = vec![ds, conn, lonely];
+        link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+        assert_eq!(all[1].used_by, vec![all[0].as_ref()]);
+        assert!(!all[1].is_orphan());
+        assert!(all[2].is_orphan());
+        assert!(!all[0].is_orphan());
+    }
+
+    #[test]
+    fn kind_parse_accepts_singular() {
+        assert_eq!(Kind::parse("Login"), Some(Kind::Logins));
+        assert_eq!(Kind::parse("datasources"), Some(Kind::Datasources));
+        assert_eq!(Kind::parse("tables"), None);
+    }
+
+    #[test]
+    fn ages_are_compact() {
+        assert_eq!(format_age(100, 100), "0s");
+        assert_eq!(format_age(7200, 0), "2h");
+        assert_eq!(format_age(86_400 * 3, 0), "3d");
+    }
+}

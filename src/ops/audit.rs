@@ -1,0 +1,566 @@
+//! The append-only audit log: one JSON line before every mutating request (what is about to
+//! be changed, with the object's JSON, secrets stripped) and one after it (the outcome), each
+//! written and flushed on its own, so a crash mid-run still leaves a record of what was tried.
+
+use crate::model::{Kind, VendorId};
+use chrono::{SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// How many of this run's lines `recent()` keeps (the oldest are dropped beyond this).
+pub const RECENT_LINES: usize = 10_000;
+
+/// The text that replaces a secret value.
+pub const REDACTED: &str = "[redacted]";
+
+/// One mutating request, as the audit log records it.
+#[derive(Clone, PartialEq)]
+pub struct AuditEntry {
+    pub profile: String,
+    pub vendor: VendorId,
+    /// "delete" | "create".
+    pub operation: String,
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+    /// The object as last fetched (or the body sent, for a create). Stripped when written.
+    pub object: Value,
+}
+
+impl fmt::Debug for AuditEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditEntry")
+            .field("profile", &self.profile)
+            .field("vendor", &self.vendor)
+            .field("operation", &self.operation)
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("object", &strip_secrets(&self.object))
+            .finish()
+    }
+}
+
+enum Sink {
+    File { path: PathBuf, file: Mutex<File> },
+    Memory,
+    Failing,
+}
+
+/// The audit log of this process. Shared between tasks behind an `Arc`.
+pub struct AuditLog {
+    sink: Sink,
+    /// Identifies this process's lines in a file that several runs append to.
+    run: String,
+    seq: AtomicU64,
+    recent: Mutex<VecDeque<String>>,
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path())
+            .field("run", &self.run)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a half-written line behind (each line is
+    // one `write_all`), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn run_id() -> String {
+    format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
+}
+
+impl AuditLog {
+    /// Open (or create) the log at `path` for appending. Creates missing parent directories
+    /// (0700 on unix); the file is 0600 on unix.
+    pub fn open(path: &Path) -> io::Result<AuditLog> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(parent)?;
+        }
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // An existing file keeps its mode on open; tighten it if others could read it.
+            let meta = file.metadata()?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                if let Err(e) = file.set_permissions(std::fs::Permissions::from_mode(0o600)) {
+                    tracing::warn!(
+                        "audit log {} is readable by others and its mode could not be changed: {e}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok(AuditLog {
+            sink: Sink::File {
+                path: path.to_path_buf(),
+                file: Mutex::new(file),
+            },
+            run: run_id(),
+            seq: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// A log that writes no file: lines are kept in memory only (`recent()`).
+    pub fn disabled() -> AuditLog {
+        AuditLog {
+            sink: Sink::Memory,
+            run: run_id(),
+            seq: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// A log whose every write fails, for testing that nothing is sent unaudited.
+    pub fn failing() -> AuditLog {
+        AuditLog {
+            sink: Sink::Failing,
+            run: run_id(),
+            seq: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The file written to, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.sink {
+            Sink::File { path, .. } => Some(path),
+            Sink::Memory | Sink::Failing => None,
+        }
+    }
+
+    /// Written and flushed BEFORE a mutating request. Returns the entry's sequence id, which
+    /// the matching `after` line repeats. If this fails, the request must not be sent.
+    pub fn before(&self, e: &AuditEntry) -> io::Result<u64> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut line = self.common(seq, "before", e);
+        line.insert("object".into(), strip_secrets(&e.object));
+        self.write_line(Value::Object(line))?;
+        Ok(seq)
+    }
+
+    /// Written and flushed after the request: `outcome` is "deleted" | "already_gone" |
+    /// "soft_deleted" | "created" | "failed" | "unknown", with the error sentence if any.
+    pub fn after(
+        &self,
+        seq: u64,
+        e: &AuditEntry,
+        outcome: &str,
+        error: Option<&str>,
+    ) -> io::Result<()> {
+        let mut line = self.common(seq, "after", e);
+        line.insert("outcome".into(), Value::String(outcome.to_string()));
+        if let Some(err) = error {
+            line.insert("error".into(), Value::String(err.to_string()));
+        }
+        self.write_line(Value::Object(line))
+    }
+
+    /// This run's lines (for the log pane), newest last; at most `RECENT_LINES`.
+    pub fn recent(&self) -> Vec<String> {
+        lock(&self.recent).iter().cloned().collect()
+    }
+
+    fn common(&self, seq: u64, phase: &str, e: &AuditEntry) -> Map<String, Value> {
+        let v = json!({
+            "time": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            "run": self.run,
+            "seq": seq,
+            "phase": phase,
+            "profile": e.profile,
+            "vendor": e.vendor.id(),
+            "operation": e.operation,
+            "kind": e.kind.id(),
+            "id": e.id,
+            "name": e.name,
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    fn write_line(&self, v: Value) -> io::Result<()> {
+        let mut text = v.to_string();
+        match &self.sink {
+            Sink::Failing => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "audit log is not writable",
+                ))
+            }
+            Sink::Memory => {}
+            Sink::File { file, .. } => {
+                text.push('\n');
+                let mut f = lock(file);
+                f.write_all(text.as_bytes())?;
+                f.flush()?;
+                text.pop();
+            }
+        }
+        let mut recent = lock(&self.recent);
+        if recent.len() >= RECENT_LINES {
+            recent.pop_front();
+        }
+        recent.push_back(text);
+        Ok(())
+    }
+}
+
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+    "credentials",
+    "accesstoken",
+    "refreshtoken",
+    "clientsecret",
+    "passphrase",
+    "jsonkey",
+];
+
+const SECRET_PARTS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "privatekey",
+    "passphrase",
+    "apikey",
+];
+
+fn is_secret_key(key: &str) -> bool {
+    let norm: String = key
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' ' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_KEYS.contains(&norm.as_str()) || SECRET_PARTS.iter().any(|p| norm.contains(p))
+}
+
+/// Recursively replace the values of secret-like keys (password, passwd, secret, token,
+/// apiKey, api_key, privateKey, credentials, accessToken, refreshToken, clientSecret, and any
+/// key containing "password", "secret" or "token"; case and `_`/`-` ignored) with
+/// "[redacted]". Nulls stay null (nothing to hide). Inside other strings, `password=...` /
+/// `pwd=...` parts of connection strings and the password of `scheme://user:pass@host` URLs
+/// are redacted too.
+pub fn strip_secrets(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, val)| {
+                    let val = if is_secret_key(k) && !val.is_null() {
+                        Value::String(REDACTED.to_string())
+                    } else {
+                        strip_secrets(val)
+                    };
+                    (k.clone(), val)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(strip_secrets).collect()),
+        Value::String(s) => Value::String(redact_in_string(s)),
+        other => other.clone(),
+    }
+}
+
+/// Redact `password=...` / `pwd=...` assignments (up to `;`, `&`, quote or whitespace) and
+/// URL userinfo passwords inside free text.
+fn redact_in_string(s: &str) -> String {
+    let out = redact_assignments(s);
+    redact_url_passwords(&out)
+}
+
+fn redact_assignments(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        let mut matched = None;
+        if boundary {
+            for name in ["password", "passwd", "pwd"] {
+                let rest = &lower[i..];
+                if let Some(after) = rest.strip_prefix(name) {
+                    let trimmed = after.trim_start_matches(' ');
+                    if let Some(value) = trimmed.strip_prefix('=') {
+                        let value_start = s.len() - value.len();
+                        matched = Some(value_start);
+                        break;
+                    }
+                }
+            }
+        }
+        match matched {
+            Some(value_start) => {
+                let value = &s[value_start..];
+                let end = value
+                    .find([';', '&', '"', '\'', ' ', '\n', '\t'])
+                    .unwrap_or(value.len());
+                if end == 0 {
+                    i = value_start;
+                    continue;
+                }
+                out.push_str(&s[copied..value_start]);
+                out.push_str(REDACTED);
+                i = value_start + end;
+                copied = i;
+            }
+            None => {
+                i += 1;
+                while i < bytes.len() && !s.is_char_boundary(i) {
+                    i += 1;
+                }
+            }
+        }
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+fn redact_url_passwords(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let auth_end = tail
+            .find(['/', '?', '#', ' ', '"', '\''])
+            .unwrap_or(tail.len());
+        let authority = &tail[..auth_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..colon + 1]);
+                        out.push_str(REDACTED);
+                        out.push_str(&authority[at..]);
+                    }
+                    None => out.push_str(authority),
+                }
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[auth_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(object: Value) -> AuditEntry {
+        AuditEntry {
+            profile: "prod".into(),
+            vendor: VendorId::MicroStrategy,
+            operation: "delete".into(),
+            kind: Kind::Logins,
+            id: "L1".into(),
+            name: "etl login".into(),
+            object,
+        }
+    }
+
+    fn read_lines(path: &Path) -> Vec<Value> {
+        let text = std::fs::read_to_string(path).expect("read audit file");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_json_with_before_then_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/dir/audit.jsonl");
+        let log = AuditLog::open(&path).expect("open");
+        assert_eq!(log.path(), Some(path.as_path()));
+        let e = entry(json!({"id": "L1", "name": "etl login"}));
+        let seq = log.before(&e).expect("before");
+        log.after(seq, &e, "deleted", None).expect("after");
+
+        let lines = read_lines(&path);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["phase"], "before");
+        assert_eq!(lines[1]["phase"], "after");
+        assert_eq!(lines[0]["seq"], lines[1]["seq"]);
+        assert_eq!(lines[0]["vendor"], "microstrategy");
+        assert_eq!(lines[0]["kind"], "logins");
+        assert_eq!(lines[0]["operation"], "delete");
+        assert_eq!(lines[0]["id"], "L1");
+        assert_eq!(lines[0]["name"], "etl login");
+        assert_eq!(lines[0]["object"]["name"], "etl login");
+        assert!(lines[1].get("object").is_none());
+        assert_eq!(lines[1]["outcome"], "deleted");
+        assert!(lines[1].get("error").is_none());
+        assert!(lines[0].get("outcome").is_none());
+        let t = lines[0]["time"].as_str().expect("time is a string");
+        assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{t}");
+        assert!(t.ends_with('Z'));
+        assert_eq!(log.recent().len(), 2);
+    }
+
+    #[test]
+    fn error_sentence_is_recorded_after() {
+        let log = AuditLog::disabled();
+        let e = entry(json!({}));
+        let seq = log.before(&e).expect("before");
+        log.after(
+            seq,
+            &e,
+            "failed",
+            Some("MicroStrategy: HTTP 400 ERR004: in use"),
+        )
+        .expect("after");
+        let last: Value = serde_json::from_str(&log.recent()[1]).expect("json");
+        assert_eq!(last["outcome"], "failed");
+        assert_eq!(last["error"], "MicroStrategy: HTTP 400 ERR004: in use");
+        assert_eq!(log.path(), None);
+    }
+
+    #[test]
+    fn login_password_never_reaches_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).expect("open");
+        let e = entry(json!({
+            "id": "L1", "name": "etl", "username": "etl_user", "password": "hunter2",
+            "nested": {"clientSecret": "s3cr3t-value", "list": [{"api_key": "k-123456"}]},
+            "connectionString": "DSN=x;UID=etl;PWD=pa55word;DB=y"
+        }));
+        let seq = log.before(&e).expect("before");
+        log.after(seq, &e, "deleted", None).expect("after");
+        let text = std::fs::read_to_string(&path).expect("read");
+        for secret in ["hunter2", "s3cr3t-value", "k-123456", "pa55word"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("etl_user"), "non-secret fields are kept");
+        assert!(
+            !format!("{e:?}").contains("hunter2"),
+            "Debug leaks the password"
+        );
+    }
+
+    #[test]
+    fn reopening_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let e = entry(json!({}));
+        {
+            let log = AuditLog::open(&path).expect("open");
+            log.before(&e).expect("before");
+        }
+        let log = AuditLog::open(&path).expect("reopen");
+        let seq = log.before(&e).expect("before");
+        log.after(seq, &e, "failed", Some("x")).expect("after");
+        assert_eq!(read_lines(&path).len(), 3);
+        assert_eq!(
+            log.recent().len(),
+            2,
+            "recent() holds only this run's lines"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "").expect("precreate");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let _log = AuditLog::open(&path).expect("open");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn failing_log_refuses_writes() {
+        let log = AuditLog::failing();
+        assert!(log.before(&entry(json!({}))).is_err());
+        assert!(log.recent().is_empty());
+    }
+
+    #[test]
+    fn strip_secrets_covers_keys_and_strings() {
+        let v = json!({
+            "Password": "a", "passwd": "b", "secret": "c", "token": "d", "apiKey": "e",
+            "api_key": "f", "privateKey": "g", "credentials": {"name": "h", "user": "i"},
+            "accessToken": "j", "refresh_token": "k", "clientSecret": "l",
+            "sshPrivateKeyPassphrase": "m", "dbPassword": "n", "jwtSecret": "o",
+            "emptyPassword": null, "name": "visible",
+            "url": "postgres://admin:topsecret@db.example.com:5432/app",
+            "plain": "no secrets here; host=db"
+        });
+        let s = strip_secrets(&v);
+        for k in [
+            "Password",
+            "passwd",
+            "secret",
+            "token",
+            "apiKey",
+            "api_key",
+            "privateKey",
+            "credentials",
+            "accessToken",
+            "refresh_token",
+            "clientSecret",
+            "sshPrivateKeyPassphrase",
+            "dbPassword",
+            "jwtSecret",
+        ] {
+            assert_eq!(s[k], REDACTED, "{k}");
+        }
+        assert_eq!(s["emptyPassword"], Value::Null);
+        assert_eq!(s["name"], "visible");
+        assert_eq!(
+            s["url"],
+            "postgres://admin:[redacted]@db.example.com:5432/app"
+        );
+        assert_eq!(s["plain"], "no secrets here; host=db");
+        assert_eq!(
+            redact_in_string("Server=x;Password=abc;User=y"),
+            "Server=x;Password=[redacted];User=y"
+        );
+        assert_eq!(redact_in_string("mypwd=keep"), "mypwd=keep");
+    }
+}

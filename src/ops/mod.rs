@@ -1,0 +1,5 @@
+//! Operations that change vendor state: delete plans, the bulk executor, the audit log.
+
+pub mod audit;
+pub mod executor;
+pub mod plan;

@@ -1,0 +1,887 @@
+//! Delete plans: turn the operator's selection into the exact, ordered list of deletes that
+//! the confirmation shows and the executor runs, with the cascade (what else goes, what is
+//! kept and why), hidden-by-filter objects, and warnings.
+//!
+//! `build_plan` is pure: no I/O, no clock. What it returns is what runs.
+
+use crate::model::{Kind, Ref, Resource, VendorId};
+use crate::vendors::VendorSpec;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+/// Why a step is in the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepReason {
+    /// The operator selected it.
+    Selected,
+    /// Added by the cascade because everything using it is deleted in this plan.
+    Cascade { needed_by: Ref },
+}
+
+/// One delete of the plan.
+#[derive(Clone, PartialEq)]
+pub struct PlanStep {
+    pub target: Ref,
+    /// The object as last fetched, for the audit log.
+    pub raw: serde_json::Value,
+    pub reason: StepReason,
+    /// Indices of earlier steps that must succeed before this one may run (its dependents in
+    /// this plan).
+    pub after: Vec<usize>,
+    /// E.g. "in use by datasource 'X', which this plan does not delete: the server will
+    /// refuse".
+    pub warning: Option<String>,
+}
+
+impl fmt::Debug for PlanStep {
+    // `raw` is the server's object: show it without secret-like values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanStep")
+            .field("target", &self.target)
+            .field("raw", &crate::ops::audit::strip_secrets(&self.raw))
+            .field("reason", &self.reason)
+            .field("after", &self.after)
+            .field("warning", &self.warning)
+            .finish()
+    }
+}
+
+/// An object the cascade would have liked to delete but keeps, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    pub target: Ref,
+    /// "still used by connection 'Other'".
+    pub reason: String,
+}
+
+/// What a confirmed delete will do, in execution order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletePlan {
+    pub profile: String,
+    pub vendor: VendorId,
+    /// Execution order: dependents before what they depend on.
+    pub steps: Vec<PlanStep>,
+    /// Cascade candidates that stay (only filled when `cascade` is on).
+    pub kept: Vec<Kept>,
+    /// Selected objects hidden by the current filter (they ARE in `steps`; listed so the
+    /// confirmation can name them).
+    pub hidden: Vec<Ref>,
+    pub cascade: bool,
+    /// What the cascade adds when on. Computed whether on or off, so the UI can offer it:
+    /// "also delete the 2 connections and 1 login that nothing else uses".
+    pub cascade_extra: Vec<Ref>,
+    /// Plan-wide warnings: irreversible / soft delete, objects left out, objects in use.
+    pub warnings: Vec<String>,
+    /// Selected keys that were not among the loaded resources.
+    pub not_found: Vec<(Kind, String)>,
+}
+
+/// Everything `build_plan` needs.
+pub struct PlanRequest<'a> {
+    pub spec: &'static VendorSpec,
+    pub profile: &'a str,
+    /// Every loaded resource of the profile, all kinds.
+    pub all: &'a [Resource],
+    /// (kind, id) of each selected object.
+    pub selected: &'a [(Kind, String)],
+    /// (kind, id) of selected objects that the current filter hides.
+    pub hidden: &'a [(Kind, String)],
+    pub cascade: bool,
+}
+
+/// How the operator must confirm a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// One object, not protected: the `y` key.
+    PressY,
+    /// More than one object or a cascade: type this number then Enter.
+    TypeCount(usize),
+    /// Protected profile: type the profile name then Enter.
+    TypeProfile(String),
+}
+
+type Key = (Kind, String);
+
+fn key_of(r: &Ref) -> Key {
+    (r.kind, r.id.clone())
+}
+
+/// Build the plan for deleting `req.selected` (and, with `req.cascade`, what only they use).
+pub fn build_plan(req: &PlanRequest) -> DeletePlan {
+    let index: HashMap<Key, usize> = req
+        .all
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.kind, r.id.clone()), i))
+        .collect();
+
+    // Users of each object: its `used_by` plus everything whose `depends_on` names it, so a
+    // snapshot whose references were not linked can never make an object look unused.
+    let mut users: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, r) in req.all.iter().enumerate() {
+        for u in &r.used_by {
+            if let Some(&j) = index.get(&key_of(u)) {
+                users.entry(i).or_default().push(j);
+            }
+        }
+        for d in &r.depends_on {
+            if let Some(&j) = index.get(&key_of(d)) {
+                users.entry(j).or_default().push(i);
+            }
+        }
+    }
+    for list in users.values_mut() {
+        list.sort_by(|&a, &b| cmp_resources(&req.all[a], &req.all[b]));
+        list.dedup();
+    }
+    let users_of = |i: usize| users.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+
+    let mut warnings = Vec::new();
+    let mut not_found = Vec::new();
+    let mut seen_keys: HashSet<&(Kind, String)> = HashSet::new();
+    let mut selected: BTreeSet<usize> = BTreeSet::new();
+    for key in req.selected {
+        if !seen_keys.insert(key) {
+            continue;
+        }
+        match index.get(key) {
+            None => not_found.push(key.clone()),
+            Some(&i) => {
+                let r = &req.all[i];
+                if r.deletable == Some(false) {
+                    warnings.push(format!(
+                        "{} cannot be deleted (built-in or not permitted): left out",
+                        r.as_ref().label()
+                    ));
+                } else {
+                    selected.insert(i);
+                }
+            }
+        }
+    }
+
+    // Cascade to a fixpoint: a dependency joins when every one of its users is in the set.
+    let mut in_plan: HashSet<usize> = selected.iter().copied().collect();
+    let mut cascaded: Vec<usize> = Vec::new();
+    let mut dangling: Vec<Ref> = Vec::new();
+    loop {
+        let mut added = false;
+        let members: Vec<usize> = selected.iter().chain(cascaded.iter()).copied().collect();
+        for m in members {
+            for d in &req.all[m].depends_on {
+                let Some(&c) = index.get(&key_of(d)) else {
+                    if !dangling.iter().any(|x| key_of(x) == key_of(d)) {
+                        dangling.push(d.clone());
+                    }
+                    continue;
+                };
+                if in_plan.contains(&c) || req.all[c].deletable == Some(false) {
+                    continue;
+                }
+                let u = users_of(c);
+                if !u.is_empty() && u.iter().all(|x| in_plan.contains(x)) {
+                    in_plan.insert(c);
+                    cascaded.push(c);
+                    added = true;
+                }
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    let mut cascade_extra_idx = cascaded.clone();
+    cascade_extra_idx.sort_by(|&a, &b| cmp_plan_order(req.spec, &req.all[a], &req.all[b]));
+    let cascade_extra: Vec<Ref> = cascade_extra_idx
+        .iter()
+        .map(|&i| req.all[i].as_ref())
+        .collect();
+
+    let members: Vec<usize> = if req.cascade {
+        selected.iter().chain(cascaded.iter()).copied().collect()
+    } else {
+        in_plan = selected.iter().copied().collect();
+        selected.iter().copied().collect()
+    };
+
+    // What the cascade keeps, and why (only meaningful when it runs).
+    let mut kept = Vec::new();
+    if req.cascade {
+        let mut kept_keys: HashSet<usize> = HashSet::new();
+        let mut ordered: Vec<usize> = members.clone();
+        ordered.sort_by(|&a, &b| cmp_plan_order(req.spec, &req.all[a], &req.all[b]));
+        for m in ordered {
+            for d in &req.all[m].depends_on {
+                let Some(&c) = index.get(&key_of(d)) else {
+                    continue;
+                };
+                if in_plan.contains(&c) || !kept_keys.insert(c) {
+                    continue;
+                }
+                let r = &req.all[c];
+                let reason = if r.deletable == Some(false) {
+                    "cannot be deleted (built-in or not permitted)".to_string()
+                } else {
+                    match users_of(c).iter().find(|x| !in_plan.contains(x)) {
+                        Some(&u) => format!("still used by {}", req.all[u].as_ref().label()),
+                        None => "still in use".to_string(),
+                    }
+                };
+                kept.push(Kept {
+                    target: r.as_ref(),
+                    reason,
+                });
+            }
+        }
+        kept.sort_by(|a, b| cmp_refs(req.spec, &a.target, &b.target));
+        dangling.sort_by(|a, b| cmp_refs(req.spec, a, b));
+        for d in dangling {
+            kept.push(Kept {
+                target: d,
+                reason: "not loaded, so what else uses it is unknown".to_string(),
+            });
+        }
+    }
+
+    let order = execution_order(req.spec, req.all, &members, &users);
+    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+
+    let mut in_use_count = 0usize;
+    let mut steps = Vec::with_capacity(order.len());
+    for (p, &i) in order.iter().enumerate() {
+        let r = &req.all[i];
+        let mut after: Vec<usize> = users_of(i)
+            .iter()
+            .filter_map(|u| position.get(u).copied())
+            .filter(|&q| q < p)
+            .collect();
+        after.sort_unstable();
+        after.dedup();
+        let reason = if selected.contains(&i) {
+            StepReason::Selected
+        } else {
+            let needed_by = users_of(i)
+                .iter()
+                .find(|u| in_plan.contains(u))
+                .map(|&u| req.all[u].as_ref())
+                .unwrap_or_else(|| r.as_ref());
+            StepReason::Cascade { needed_by }
+        };
+        let outside: Vec<usize> = users_of(i)
+            .iter()
+            .copied()
+            .filter(|u| !in_plan.contains(u))
+            .collect();
+        let warning = outside.first().map(|&u| {
+            in_use_count += 1;
+            let more = match outside.len() - 1 {
+                0 => String::new(),
+                1 => " and 1 more".to_string(),
+                n => format!(" and {n} more"),
+            };
+            format!(
+                "in use by {}{more}, which this plan does not delete: the server will refuse",
+                req.all[u].as_ref().label()
+            )
+        });
+        steps.push(PlanStep {
+            target: r.as_ref(),
+            raw: r.raw.clone(),
+            reason,
+            after,
+            warning,
+        });
+    }
+
+    match in_use_count {
+        0 => {}
+        1 => warnings.push(
+            "1 object is in use by objects this plan does not delete: expect its delete to fail"
+                .to_string(),
+        ),
+        n => warnings.push(format!(
+            "{n} objects are in use by objects this plan does not delete: \
+             expect those deletes to fail"
+        )),
+    }
+    if !steps.is_empty() {
+        if req.spec.soft_delete {
+            warnings.insert(
+                0,
+                format!(
+                    "soft delete: {} keeps deleted objects, recoverable there",
+                    req.spec.vendor.display()
+                ),
+            );
+        } else {
+            warnings.insert(
+                0,
+                "irreversible: deleted objects cannot be restored".to_string(),
+            );
+        }
+    }
+    if !not_found.is_empty() {
+        let n = not_found.len();
+        warnings.push(format!(
+            "{n} selected object{} no longer loaded: left out",
+            if n == 1 { " is" } else { "s are" }
+        ));
+    }
+
+    let hidden_keys: HashSet<&Key> = req.hidden.iter().collect();
+    let hidden: Vec<Ref> = steps
+        .iter()
+        .filter(|s| hidden_keys.contains(&key_of(&s.target)))
+        .map(|s| s.target.clone())
+        .collect();
+
+    DeletePlan {
+        profile: req.profile.to_string(),
+        vendor: req.spec.vendor,
+        steps,
+        kept,
+        hidden,
+        cascade: req.cascade,
+        cascade_extra,
+        warnings,
+        not_found,
+    }
+}
+
+/// Rank of a kind in the vendor's delete order; kinds it does not list go last.
+fn kind_rank(spec: &VendorSpec, kind: Kind) -> usize {
+    spec.delete_order
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(spec.delete_order.len() + kind as usize)
+}
+
+fn cmp_resources(a: &Resource, b: &Resource) -> std::cmp::Ordering {
+    (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id))
+}
+
+fn cmp_plan_order(spec: &VendorSpec, a: &Resource, b: &Resource) -> std::cmp::Ordering {
+    (kind_rank(spec, a.kind), &a.name, &a.id).cmp(&(kind_rank(spec, b.kind), &b.name, &b.id))
+}
+
+fn cmp_refs(spec: &VendorSpec, a: &Ref, b: &Ref) -> std::cmp::Ordering {
+    (kind_rank(spec, a.kind), &a.name, &a.id).cmp(&(kind_rank(spec, b.kind), &b.name, &b.id))
+}
+
+/// Order `members` by delete order then name, while making sure every object comes after all
+/// of its users in the plan (a stable topological sort; a cycle, which no vendor should
+/// produce, falls back to the plain order for the objects involved).
+fn execution_order(
+    spec: &VendorSpec,
+    all: &[Resource],
+    members: &[usize],
+    users: &HashMap<usize, Vec<usize>>,
+) -> Vec<usize> {
+    let mut sorted: Vec<usize> = members.to_vec();
+    sorted.sort_by(|&a, &b| cmp_plan_order(spec, &all[a], &all[b]));
+    sorted.dedup();
+    let member_set: HashSet<usize> = sorted.iter().copied().collect();
+    let mut pending_users: HashMap<usize, usize> = sorted
+        .iter()
+        .map(|&i| {
+            let n = users
+                .get(&i)
+                .map(|u| u.iter().filter(|x| member_set.contains(x)).count())
+                .unwrap_or(0);
+            (i, n)
+        })
+        .collect();
+    // depends-on edges within the plan: when `u` is placed, each object it uses loses a user.
+    let mut uses: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &i in &sorted {
+        if let Some(us) = users.get(&i) {
+            for &u in us {
+                if member_set.contains(&u) {
+                    uses.entry(u).or_default().push(i);
+                }
+            }
+        }
+    }
+    let mut placed: HashSet<usize> = HashSet::new();
+    let mut out = Vec::with_capacity(sorted.len());
+    while out.len() < sorted.len() {
+        let next = sorted
+            .iter()
+            .copied()
+            .find(|i| !placed.contains(i) && pending_users.get(i).copied().unwrap_or(0) == 0)
+            .or_else(|| sorted.iter().copied().find(|i| !placed.contains(i)));
+        let Some(i) = next else { break };
+        placed.insert(i);
+        out.push(i);
+        if let Some(deps) = uses.get(&i) {
+            for d in deps {
+                if let Some(n) = pending_users.get_mut(d) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+    }
+    out
+}
+
+impl DeletePlan {
+    /// Number of deletes.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Steps the cascade added.
+    pub fn cascaded_count(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.reason, StepReason::Cascade { .. }))
+            .count()
+    }
+
+    /// How the operator confirms this plan. An empty plan has nothing to confirm; it asks
+    /// for `TypeCount(0)` so that no single key can ever run it.
+    pub fn confirmation(&self, protected: bool) -> Confirmation {
+        if protected {
+            Confirmation::TypeProfile(self.profile.clone())
+        } else if self.len() == 1 && self.cascaded_count() == 0 {
+            Confirmation::PressY
+        } else {
+            Confirmation::TypeCount(self.len())
+        }
+    }
+
+    /// Steps grouped by kind, in execution order (consecutive steps of one kind form a group).
+    pub fn groups(&self) -> Vec<(Kind, Vec<usize>)> {
+        let mut out: Vec<(Kind, Vec<usize>)> = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            match out.last_mut() {
+                Some((k, v)) if *k == s.target.kind => v.push(i),
+                _ => out.push((s.target.kind, vec![i])),
+            }
+        }
+        out
+    }
+
+    /// Steps that carry a warning (in use by objects outside the plan).
+    pub fn warned_steps(&self) -> Vec<usize> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.warning.is_some())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// "2 connections and 1 login": a count of refs by kind, in plan order.
+    pub fn describe_counts(spec: &VendorSpec, refs: &[Ref]) -> String {
+        let mut counts: Vec<(Kind, usize)> = Vec::new();
+        for r in refs {
+            match counts.iter_mut().find(|(k, _)| *k == r.kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((r.kind, 1)),
+            }
+        }
+        counts.sort_by_key(|(k, _)| kind_rank(spec, *k));
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(k, n)| {
+                if *n == 1 {
+                    format!("1 {}", k.singular())
+                } else {
+                    format!("{n} {}", k.id())
+                }
+            })
+            .collect();
+        match parts.len() {
+            0 => "nothing".to_string(),
+            1 => parts[0].clone(),
+            _ => {
+                let (last, rest) = parts.split_last().unwrap_or((&parts[0], &[]));
+                format!("{} and {last}", rest.join(", "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{link_references, ColumnDef};
+
+    fn no_columns(_: Kind) -> &'static [ColumnDef] {
+        &[]
+    }
+
+    static SPEC: VendorSpec = VendorSpec {
+        vendor: VendorId::MicroStrategy,
+        kinds: &[Kind::Datasources, Kind::Connections, Kind::Logins],
+        orphan_kinds: &[Kind::Connections, Kind::Logins],
+        delete_order: &[Kind::Datasources, Kind::Connections, Kind::Logins],
+        columns: no_columns,
+        can_create: true,
+        can_test: true,
+        soft_delete: false,
+        supported: true,
+    };
+
+    static SOFT_SPEC: VendorSpec = VendorSpec {
+        vendor: VendorId::Basedash,
+        kinds: &[Kind::Datasources],
+        orphan_kinds: &[],
+        delete_order: &[Kind::Datasources],
+        columns: no_columns,
+        can_create: false,
+        can_test: false,
+        soft_delete: true,
+        supported: true,
+    };
+
+    fn res(kind: Kind, id: &str, name: &str, deps: &[&Resource]) -> Resource {
+        let mut r = Resource::new(VendorId::MicroStrategy, "prod", kind, id, name);
+        r.depends_on = deps.iter().map(|d| d.as_ref()).collect();
+        r.raw = serde_json::json!({ "id": id, "name": name });
+        r
+    }
+
+    /// Logins L1 (used by C1 and C2) and L2 (used by C3); connections C1 (used by D1),
+    /// C2 (used by D2), C3 (used by D3 and D4); datasources D1..D4 and a built-in D5.
+    fn world() -> Vec<Resource> {
+        let l1 = res(Kind::Logins, "L1", "shared login", &[]);
+        let l2 = res(Kind::Logins, "L2", "warehouse login", &[]);
+        let c1 = res(Kind::Connections, "C1", "sales conn", &[&l1]);
+        let c2 = res(Kind::Connections, "C2", "other conn", &[&l1]);
+        let c3 = res(Kind::Connections, "C3", "warehouse conn", &[&l2]);
+        let d1 = res(Kind::Datasources, "D1", "Sales", &[&c1]);
+        let d2 = res(Kind::Datasources, "D2", "Other", &[&c2]);
+        let d3 = res(Kind::Datasources, "D3", "Warehouse A", &[&c3]);
+        let d4 = res(Kind::Datasources, "D4", "Warehouse B", &[&c3]);
+        let mut d5 = res(Kind::Datasources, "D5", "DataFiles", &[]);
+        d5.deletable = Some(false);
+        let mut all = vec![l1, l2, c1, c2, c3, d1, d2, d3, d4, d5];
+        link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+        all
+    }
+
+    fn sel(keys: &[(Kind, &str)]) -> Vec<(Kind, String)> {
+        keys.iter().map(|(k, id)| (*k, id.to_string())).collect()
+    }
+
+    fn plan(all: &[Resource], selected: &[(Kind, &str)], cascade: bool) -> DeletePlan {
+        plan_with(&SPEC, all, selected, &[], cascade)
+    }
+
+    fn plan_with(
+        spec: &'static VendorSpec,
+        all: &[Resource],
+        selected: &[(Kind, &str)],
+        hidden: &[(Kind, &str)],
+        cascade: bool,
+    ) -> DeletePlan {
+        let selected = sel(selected);
+        let hidden = sel(hidden);
+        build_plan(&PlanRequest {
+            spec,
+            profile: "prod",
+            all,
+            selected: &selected,
+            hidden: &hidden,
+            cascade,
+        })
+    }
+
+    fn ids(p: &DeletePlan) -> Vec<&str> {
+        p.steps.iter().map(|s| s.target.id.as_str()).collect()
+    }
+
+    #[test]
+    fn single_datasource() {
+        let all = world();
+        let p = plan(&all, &[(Kind::Datasources, "D1")], false);
+        assert_eq!(ids(&p), ["D1"]);
+        let s = &p.steps[0];
+        assert_eq!(s.reason, StepReason::Selected);
+        assert!(s.after.is_empty());
+        assert_eq!(s.warning, None);
+        assert_eq!(s.raw["name"], "Sales");
+        assert_eq!(p.profile, "prod");
+        assert_eq!(p.vendor, VendorId::MicroStrategy);
+        assert!(p.warnings.iter().any(|w| w.contains("irreversible")));
+        assert!(p.kept.is_empty(), "nothing is kept when the cascade is off");
+        // Offered, not applied: its connection is used by nothing else (the login is shared).
+        assert_eq!(p.cascade_extra, vec![all[2].as_ref()]);
+        assert_eq!(p.confirmation(false), Confirmation::PressY);
+        assert_eq!(p.len(), 1);
+        assert!(!p.is_empty());
+    }
+
+    #[test]
+    fn cascade_follows_datasource_connection_login() {
+        let mut all = world();
+        // Make L1 used by C1 only, so the chain goes all the way down.
+        all.retain(|r| r.id != "C2" && r.id != "D2");
+        link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+        let p = plan(&all, &[(Kind::Datasources, "D1")], true);
+        assert_eq!(ids(&p), ["D1", "C1", "L1"]);
+        assert_eq!(p.steps[0].reason, StepReason::Selected);
+        assert_eq!(
+            p.steps[1].reason,
+            StepReason::Cascade {
+                needed_by: Ref {
+                    kind: Kind::Datasources,
+                    id: "D1".into(),
+                    name: "Sales".into()
+                }
+            }
+        );
+        assert!(
+            matches!(&p.steps[2].reason, StepReason::Cascade { needed_by } if needed_by.id == "C1")
+        );
+        assert_eq!(p.steps[1].after, vec![0]);
+        assert_eq!(p.steps[2].after, vec![1]);
+        assert!(p.steps.iter().all(|s| s.warning.is_none()));
+        assert_eq!(p.cascade_extra.len(), 2);
+        assert!(p.kept.is_empty());
+        assert_eq!(p.confirmation(false), Confirmation::TypeCount(3));
+        assert_eq!(
+            p.groups(),
+            vec![
+                (Kind::Datasources, vec![0]),
+                (Kind::Connections, vec![1]),
+                (Kind::Logins, vec![2])
+            ]
+        );
+    }
+
+    #[test]
+    fn shared_login_is_kept_with_reason() {
+        let all = world();
+        let p = plan(&all, &[(Kind::Datasources, "D1")], true);
+        assert_eq!(ids(&p), ["D1", "C1"]);
+        assert_eq!(
+            p.kept,
+            vec![Kept {
+                target: all[0].as_ref(),
+                reason: "still used by connection 'other conn'".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn connection_shared_by_two_selected_datasources_is_cascaded() {
+        let all = world();
+        let p = plan(
+            &all,
+            &[(Kind::Datasources, "D4"), (Kind::Datasources, "D3")],
+            true,
+        );
+        // Datasources by name, then their connection, then its login.
+        assert_eq!(ids(&p), ["D3", "D4", "C3", "L2"]);
+        assert_eq!(p.steps[2].after, vec![0, 1]);
+        assert_eq!(p.steps[3].after, vec![2]);
+        // Only one of the two selected: the connection stays, named with its other user.
+        let p = plan(&all, &[(Kind::Datasources, "D3")], true);
+        assert_eq!(ids(&p), ["D3"]);
+        assert_eq!(p.kept[0].target.id, "C3");
+        assert_eq!(p.kept[0].reason, "still used by datasource 'Warehouse B'");
+        assert_eq!(p.confirmation(false), Confirmation::PressY);
+    }
+
+    #[test]
+    fn login_shared_by_two_cascaded_connections_joins_at_the_fixpoint() {
+        let all = world();
+        let p = plan(
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            true,
+        );
+        assert_eq!(ids(&p), ["D2", "D1", "C2", "C1", "L1"]);
+        assert_eq!(p.steps[4].after, vec![2, 3]);
+    }
+
+    #[test]
+    fn selected_connection_in_use_is_warned() {
+        let all = world();
+        let p = plan(&all, &[(Kind::Connections, "C3")], false);
+        assert_eq!(ids(&p), ["C3"]);
+        assert_eq!(
+            p.steps[0].warning.as_deref(),
+            Some(
+                "in use by datasource 'Warehouse A' and 1 more, which this plan does not \
+                 delete: the server will refuse"
+            )
+        );
+        assert!(p.warnings.iter().any(|w| w.contains("1 object is in use")));
+        assert_eq!(p.warned_steps(), vec![0]);
+        // With one of its users selected, the remaining user is named.
+        let p = plan(
+            &all,
+            &[(Kind::Connections, "C3"), (Kind::Datasources, "D3")],
+            false,
+        );
+        assert_eq!(ids(&p), ["D3", "C3"]);
+        assert_eq!(p.steps[1].after, vec![0]);
+        assert_eq!(
+            p.steps[1].warning.as_deref(),
+            Some(
+                "in use by datasource 'Warehouse B', which this plan does not delete: the \
+                 server will refuse"
+            )
+        );
+    }
+
+    #[test]
+    fn hidden_selected_objects_are_listed() {
+        let all = world();
+        let p = plan_with(
+            &SPEC,
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
+            false,
+        );
+        assert_eq!(ids(&p), ["D2", "D1"]);
+        assert_eq!(p.hidden, vec![all[6].as_ref()]);
+    }
+
+    #[test]
+    fn confirmation_rules() {
+        let all = world();
+        let one = plan(&all, &[(Kind::Datasources, "D1")], false);
+        assert_eq!(one.confirmation(false), Confirmation::PressY);
+        assert_eq!(
+            one.confirmation(true),
+            Confirmation::TypeProfile("prod".into())
+        );
+        let two = plan(
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            false,
+        );
+        assert_eq!(two.confirmation(false), Confirmation::TypeCount(2));
+        let cascaded = plan(&all, &[(Kind::Datasources, "D1")], true);
+        assert_eq!(cascaded.len(), 2);
+        assert_eq!(cascaded.confirmation(false), Confirmation::TypeCount(2));
+        let empty = plan(&all, &[], false);
+        assert!(empty.is_empty());
+        assert_eq!(empty.confirmation(false), Confirmation::TypeCount(0));
+        assert!(empty.warnings.is_empty());
+    }
+
+    #[test]
+    fn undeletable_objects_are_excluded_and_reported() {
+        let mut all = world();
+        let p = plan(
+            &all,
+            &[(Kind::Datasources, "D5"), (Kind::Datasources, "D1")],
+            false,
+        );
+        assert_eq!(ids(&p), ["D1"]);
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.contains("'DataFiles' cannot be deleted")));
+        // A dependency that cannot be deleted is kept by the cascade, with the reason.
+        all[2].deletable = Some(false);
+        let p = plan(&all, &[(Kind::Datasources, "D1")], true);
+        assert_eq!(ids(&p), ["D1"]);
+        assert_eq!(p.kept[0].target.id, "C1");
+        assert!(p.kept[0].reason.contains("cannot be deleted"));
+        assert!(p.cascade_extra.is_empty());
+    }
+
+    #[test]
+    fn duplicates_removed_and_unknown_keys_reported() {
+        let all = world();
+        let p = plan(
+            &all,
+            &[
+                (Kind::Datasources, "D1"),
+                (Kind::Datasources, "D1"),
+                (Kind::Datasources, "gone"),
+                // Same id, wrong kind: not the datasource.
+                (Kind::Logins, "D1"),
+            ],
+            false,
+        );
+        assert_eq!(ids(&p), ["D1"]);
+        assert_eq!(
+            p.not_found,
+            vec![
+                (Kind::Datasources, "gone".to_string()),
+                (Kind::Logins, "D1".to_string())
+            ]
+        );
+        assert!(p.warnings.iter().any(|w| w.contains("2 selected objects")));
+    }
+
+    #[test]
+    fn order_is_delete_order_then_name_whatever_the_selection_order() {
+        let all = world();
+        let p = plan(
+            &all,
+            &[
+                (Kind::Logins, "L2"),
+                (Kind::Connections, "C2"),
+                (Kind::Datasources, "D4"),
+                (Kind::Connections, "C1"),
+                (Kind::Datasources, "D1"),
+            ],
+            false,
+        );
+        assert_eq!(ids(&p), ["D1", "D4", "C2", "C1", "L2"]);
+        assert_eq!(p.groups().len(), 3);
+        // C1 is used by D1, which runs first; C2's user D2 is outside the plan.
+        assert_eq!(p.steps[3].after, vec![0]);
+        assert!(p.steps[2].warning.is_some());
+    }
+
+    #[test]
+    fn unlinked_snapshot_never_makes_a_shared_object_look_unused() {
+        let mut all = world();
+        for r in &mut all {
+            r.used_by.clear();
+        }
+        let p = plan(&all, &[(Kind::Datasources, "D1")], true);
+        assert_eq!(ids(&p), ["D1", "C1"], "L1 is still used by C2");
+        assert_eq!(p.kept[0].reason, "still used by connection 'other conn'");
+        assert_eq!(p.steps[1].after, vec![0]);
+    }
+
+    #[test]
+    fn dangling_dependency_is_kept_not_deleted() {
+        let mut all = world();
+        let ghost = res(Kind::Connections, "CX", "ghost conn", &[]);
+        let d = res(Kind::Datasources, "D9", "Orphaned ref", &[&ghost]);
+        all.push(d);
+        link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+        let p = plan(&all, &[(Kind::Datasources, "D9")], true);
+        assert_eq!(ids(&p), ["D9"]);
+        assert_eq!(p.kept[0].target.id, "CX");
+        assert!(p.kept[0].reason.contains("not loaded"));
+    }
+
+    #[test]
+    fn soft_delete_vendor_says_so() {
+        let mut a = Resource::new(VendorId::Basedash, "bd", Kind::Datasources, "a", "A");
+        a.raw = serde_json::json!({"id": "a"});
+        let p = plan_with(&SOFT_SPEC, &[a], &[(Kind::Datasources, "a")], &[], false);
+        assert_eq!(p.vendor, VendorId::Basedash);
+        assert!(p.warnings[0].starts_with("soft delete"));
+        assert!(!p.warnings.iter().any(|w| w.contains("irreversible")));
+    }
+
+    #[test]
+    fn describe_counts_reads_naturally() {
+        let all = world();
+        let refs = vec![all[2].as_ref(), all[3].as_ref(), all[0].as_ref()];
+        assert_eq!(
+            DeletePlan::describe_counts(&SPEC, &refs),
+            "2 connections and 1 login"
+        );
+        assert_eq!(DeletePlan::describe_counts(&SPEC, &[]), "nothing");
+    }
+}

@@ -1,0 +1,2287 @@
+//! Simulated MicroStrategy Library REST API: sessions, datasources, connections and logins.
+//!
+//! The server keeps every object as a `serde_json::Value` in the vendor's wire format, seeded
+//! from `assets/microstrategy.json`, and reproduces the behaviours a client has to cope with:
+//! token plus JSESSIONID sessions that expire, 204 deletes, refusals to delete objects still
+//! in use, object-404s that differ from route-404s, and failing connection tests. It is served
+//! both under `/MicroStrategyLibrary/api/...` and under `/api/...`.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State as AxState};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use chrono::{Datelike, Timelike};
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use super::SimOptions;
+
+/// User name the simulator accepts (standard login mode).
+pub const DEMO_USERNAME: &str = "administrator";
+/// Password the simulator accepts.
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+const CONTEXT_PATH: &str = "/MicroStrategyLibrary";
+const SEED: &str = include_str!("../../assets/microstrategy.json");
+const AUTH_TOKEN_HEADER: &str = "x-mstr-authtoken";
+const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+const MAX_LOGIN_BODY: usize = 64 * 1024;
+
+const SESSION_EXPIRED: &str = "The user's session has expired, please reauthenticate";
+const ISERVER_NOT_FOUND: i64 = -2_147_216_373;
+const ISERVER_IN_USE: i64 = -2_147_217_387;
+const ISERVER_EXISTS: i64 = -2_147_216_959;
+const ISERVER_TEST_FAILED: i64 = -2_147_212_544;
+const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 1800;
+
+const ADMIN_ID: &str = "54F3D26011D2896560009A8E67019608";
+const ADMIN_NAME: &str = "Administrator";
+const SERVER_VERSION: &str = "11.5.0600.0117";
+const WEB_VERSION: &str = "11.5.0600.0117J";
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+/// A running MicroStrategy simulator.
+#[derive(Debug)]
+pub struct MstrSim {
+    /// `http://127.0.0.1:PORT/MicroStrategyLibrary`
+    pub base_url: String,
+    /// Knobs and inspection of the simulator's state.
+    pub control: MstrControl,
+}
+
+impl MstrSim {
+    /// Stop serving: the listener closes once in-flight requests have finished.
+    pub fn shutdown(&self) {
+        self.control.guard.stop.send_replace(true);
+    }
+}
+
+/// Cloneable handle to the simulator's state. The server runs while any handle is alive.
+#[derive(Clone)]
+pub struct MstrControl {
+    shared: Arc<Shared>,
+    guard: Arc<ShutdownGuard>,
+}
+
+impl std::fmt::Debug for MstrControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MstrControl").finish_non_exhaustive()
+    }
+}
+
+/// One request the simulator answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimRequest {
+    pub method: String,
+    /// Path without the query string, as received.
+    pub path: String,
+    pub status: u16,
+}
+
+impl MstrControl {
+    /// Invalidate every session: the next call with any old token gets 401 ERR009.
+    pub fn expire_all_sessions(&self) {
+        lock(&self.shared).sessions.clear();
+    }
+
+    /// Sessions idle for at least this long expire (None, the default, means never).
+    pub fn set_idle_timeout(&self, d: Option<Duration>) {
+        lock(&self.shared).idle_timeout = d;
+    }
+
+    /// When on (the default) a token sent without its JSESSIONID cookie gets 401 ERR009.
+    pub fn set_require_cookie(&self, on: bool) {
+        lock(&self.shared).require_cookie = on;
+    }
+
+    /// Delay added to every request.
+    pub fn set_latency(&self, d: Duration) {
+        lock(&self.shared).latency = d;
+    }
+
+    /// `Some(message)`: testing this connection fails with a 400 carrying `message`;
+    /// `None`: the connection tests healthy.
+    pub fn set_connection_test_failure(&self, connection_id: &str, message: Option<&str>) {
+        let mut st = lock(&self.shared);
+        match message {
+            Some(m) => {
+                st.test_failures
+                    .insert(connection_id.to_string(), m.to_string());
+            }
+            None => {
+                st.test_failures.remove(connection_id);
+            }
+        }
+    }
+
+    /// Every request served so far, in the order the responses were produced.
+    pub fn requests(&self) -> Vec<SimRequest> {
+        lock(&self.shared).requests.clone()
+    }
+
+    /// Forget the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.shared).requests.clear();
+    }
+
+    /// Ids currently stored for `kind` ("datasources", "connections" or "logins"), in
+    /// creation order. An unknown kind has no ids.
+    pub fn ids(&self, kind: &str) -> Vec<String> {
+        match Kind::from_list_key(kind) {
+            Some(k) => lock(&self.shared).store(k).ids(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether an object of `kind` with this id is stored.
+    pub fn contains(&self, kind: &str, id: &str) -> bool {
+        match Kind::from_list_key(kind) {
+            Some(k) => lock(&self.shared).store(k).get(id).is_some(),
+            None => false,
+        }
+    }
+
+    /// The stored object as the server would return it.
+    pub fn object(&self, kind: &str, id: &str) -> Option<Value> {
+        let k = Kind::from_list_key(kind)?;
+        lock(&self.shared).store(k).get(id).cloned()
+    }
+
+    /// Number of successful `POST /api/auth/login` so far.
+    pub fn login_count(&self) -> usize {
+        lock(&self.shared).login_count
+    }
+}
+
+/// Start the simulator on a random port of 127.0.0.1, serving in a background task.
+pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
+    let state = SimState::from_seed(opts)?;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let app = router(shared.clone());
+    tokio::spawn(async move {
+        let signal = async move {
+            loop {
+                if *stopped.borrow_and_update() {
+                    break;
+                }
+                if stopped.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::warn!(error = %e, "MicroStrategy simulator stopped with an error");
+        }
+    });
+    Ok(MstrSim {
+        base_url: format!("http://{addr}{CONTEXT_PATH}"),
+        control: MstrControl {
+            shared,
+            guard: Arc::new(ShutdownGuard { stop }),
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+struct ShutdownGuard {
+    stop: watch::Sender<bool>,
+}
+
+struct Shared {
+    state: Mutex<SimState>,
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
+    shared
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Datasource,
+    Connection,
+    Login,
+}
+
+const DATASOURCE: u8 = 0;
+const CONNECTION: u8 = 1;
+const LOGIN: u8 = 2;
+
+impl Kind {
+    fn from_const(k: u8) -> Kind {
+        match k {
+            DATASOURCE => Kind::Datasource,
+            CONNECTION => Kind::Connection,
+            _ => Kind::Login,
+        }
+    }
+
+    fn from_list_key(s: &str) -> Option<Kind> {
+        match s {
+            "datasources" => Some(Kind::Datasource),
+            "connections" => Some(Kind::Connection),
+            "logins" => Some(Kind::Login),
+            _ => None,
+        }
+    }
+
+    fn from_object_type(t: i64) -> Option<Kind> {
+        match t {
+            29 => Some(Kind::Datasource),
+            31 => Some(Kind::Connection),
+            30 => Some(Kind::Login),
+            _ => None,
+        }
+    }
+
+    fn list_key(self) -> &'static str {
+        match self {
+            Kind::Datasource => "datasources",
+            Kind::Connection => "connections",
+            Kind::Login => "logins",
+        }
+    }
+
+    fn object_type(self) -> i64 {
+        match self {
+            Kind::Datasource => 29,
+            Kind::Connection => 31,
+            Kind::Login => 30,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Datasource => "datasource",
+            Kind::Connection => "connection",
+            Kind::Login => "login",
+        }
+    }
+
+    /// The id this object references in the next kind down (datasource -> connection,
+    /// connection -> login). Embedded connections are not stored, so they reference nothing.
+    fn reference(self, v: &Value) -> Option<&str> {
+        match self {
+            Kind::Datasource => {
+                let conn = v.pointer("/database/connection")?;
+                if conn.get("isEmbedded").and_then(Value::as_bool) == Some(true) {
+                    return None;
+                }
+                conn.get("id").and_then(Value::as_str)
+            }
+            Kind::Connection => v.pointer("/database/login/id").and_then(Value::as_str),
+            Kind::Login => None,
+        }
+    }
+}
+
+fn object_type_label(t: i64) -> String {
+    match t {
+        29 => "29 (DbRole)".to_string(),
+        30 => "30 (DbLogin)".to_string(),
+        31 => "31 (DbConnection)".to_string(),
+        32 => "32 (Project)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Objects of one kind in creation order, with indexes by id, by name and by the id they
+/// reference.
+struct Store {
+    kind: Kind,
+    next_seq: u64,
+    objects: BTreeMap<u64, Value>,
+    by_id: HashMap<String, u64>,
+    by_name: HashMap<String, String>,
+    users_of: HashMap<String, BTreeMap<u64, String>>,
+}
+
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+fn id_of(v: &Value) -> &str {
+    v.get("id").and_then(Value::as_str).unwrap_or("")
+}
+
+fn name_of(v: &Value) -> &str {
+    v.get("name").and_then(Value::as_str).unwrap_or("")
+}
+
+impl Store {
+    fn new(kind: Kind) -> Store {
+        Store {
+            kind,
+            next_seq: 0,
+            objects: BTreeMap::new(),
+            by_id: HashMap::new(),
+            by_name: HashMap::new(),
+            users_of: HashMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    fn get(&self, id: &str) -> Option<&Value> {
+        self.by_id.get(id).and_then(|seq| self.objects.get(seq))
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.objects
+            .values()
+            .map(|v| id_of(v).to_string())
+            .collect()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Value> {
+        self.objects.values()
+    }
+
+    /// Id of the object with this name (case-insensitive), if any.
+    fn id_by_name(&self, name: &str) -> Option<&str> {
+        self.by_name.get(&name_key(name)).map(String::as_str)
+    }
+
+    /// Objects that reference `target`: the first one (in creation order) and how many.
+    fn users(&self, target: &str) -> Option<(String, usize)> {
+        let users = self.users_of.get(target)?;
+        let (_, first) = users.iter().next()?;
+        let name = self
+            .get(first)
+            .map(|v| name_of(v).to_string())
+            .unwrap_or_default();
+        Some((name, users.len()))
+    }
+
+    fn user_ids(&self, target: &str) -> Vec<String> {
+        self.users_of
+            .get(target)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn index(&mut self, seq: u64, v: &Value) {
+        let id = id_of(v).to_string();
+        self.by_name
+            .entry(name_key(name_of(v)))
+            .or_insert_with(|| id.clone());
+        if let Some(target) = self.kind.reference(v) {
+            self.users_of
+                .entry(target.to_string())
+                .or_default()
+                .insert(seq, id);
+        }
+    }
+
+    fn unindex(&mut self, seq: u64, v: &Value) {
+        let id = id_of(v);
+        let key = name_key(name_of(v));
+        if self.by_name.get(&key).map(String::as_str) == Some(id) {
+            self.by_name.remove(&key);
+        }
+        if let Some(target) = self.kind.reference(v) {
+            if let Some(users) = self.users_of.get_mut(target) {
+                users.remove(&seq);
+                if users.is_empty() {
+                    self.users_of.remove(target);
+                }
+            }
+        }
+    }
+
+    /// Add a new object. Objects without an id or with a duplicate id are ignored.
+    fn insert(&mut self, v: Value) {
+        let id = id_of(&v).to_string();
+        if id.is_empty() || self.by_id.contains_key(&id) {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.index(seq, &v);
+        self.by_id.insert(id, seq);
+        self.objects.insert(seq, v);
+    }
+
+    /// Replace the stored object with the same id, keeping its position.
+    fn replace(&mut self, v: Value) {
+        let Some(&seq) = self.by_id.get(id_of(&v)) else {
+            return;
+        };
+        if let Some(old) = self.objects.remove(&seq) {
+            self.unindex(seq, &old);
+        }
+        self.index(seq, &v);
+        self.objects.insert(seq, v);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Value> {
+        let seq = self.by_id.remove(id)?;
+        let v = self.objects.remove(&seq)?;
+        self.unindex(seq, &v);
+        Some(v)
+    }
+}
+
+struct Session {
+    cookie: String,
+    last_seen: Instant,
+}
+
+struct SimState {
+    datasources: Store,
+    connections: Store,
+    logins: Store,
+    dbmss: Vec<Value>,
+    /// Login passwords by login id: stored, never emitted.
+    passwords: HashMap<String, String>,
+    sessions: HashMap<String, Session>,
+    idle_timeout: Option<Duration>,
+    require_cookie: bool,
+    latency: Duration,
+    test_failures: HashMap<String, String>,
+    requests: Vec<SimRequest>,
+    login_count: usize,
+    started: Instant,
+    started_epoch_ms: i64,
+}
+
+impl SimState {
+    fn from_seed(opts: &SimOptions) -> std::io::Result<SimState> {
+        let seed: Value = serde_json::from_str(SEED).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad MicroStrategy seed: {e}"),
+            )
+        })?;
+        let mut st = SimState {
+            datasources: Store::new(Kind::Datasource),
+            connections: Store::new(Kind::Connection),
+            logins: Store::new(Kind::Login),
+            dbmss: seed
+                .get("dbmss")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            passwords: HashMap::new(),
+            sessions: HashMap::new(),
+            idle_timeout: None,
+            require_cookie: true,
+            latency: opts.latency,
+            test_failures: HashMap::new(),
+            requests: Vec::new(),
+            login_count: 0,
+            started: Instant::now(),
+            started_epoch_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        for kind in [Kind::Login, Kind::Connection, Kind::Datasource] {
+            let objects = seed
+                .get(kind.list_key())
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let store = st.store_mut(kind);
+            for v in objects {
+                store.insert(v);
+            }
+        }
+        if let Some(failing) = seed
+            .pointer("/simulator/failingConnections")
+            .and_then(Value::as_object)
+        {
+            for (id, message) in failing {
+                if let Some(m) = message.as_str() {
+                    st.test_failures.insert(id.clone(), m.to_string());
+                }
+            }
+        }
+        generate(&mut st, opts.scale);
+        Ok(st)
+    }
+
+    fn store(&self, kind: Kind) -> &Store {
+        match kind {
+            Kind::Datasource => &self.datasources,
+            Kind::Connection => &self.connections,
+            Kind::Login => &self.logins,
+        }
+    }
+
+    fn store_mut(&mut self, kind: Kind) -> &mut Store {
+        match kind {
+            Kind::Datasource => &mut self.datasources,
+            Kind::Connection => &mut self.connections,
+            Kind::Login => &mut self.logins,
+        }
+    }
+
+    fn id_taken(&self, id: &str) -> bool {
+        self.datasources.get(id).is_some()
+            || self.connections.get(id).is_some()
+            || self.logins.get(id).is_some()
+            || self.dbmss.iter().any(|d| id_of(d) == id)
+    }
+
+    fn new_object_id(&self) -> String {
+        loop {
+            let id = random_hex32().to_uppercase();
+            if !self.id_taken(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn dbms_by_id(&self, id: &str) -> Option<&Value> {
+        self.dbmss.iter().find(|d| id_of(d) == id)
+    }
+
+    fn dbms_by_type(&self, ty: &str) -> Option<&Value> {
+        self.dbmss
+            .iter()
+            .find(|d| d.get("type").and_then(Value::as_str) == Some(ty))
+    }
+
+    /// Check the session of a request: the token must be live (not idle too long) and, when
+    /// required, accompanied by its JSESSIONID cookie.
+    fn check_session(&mut self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let token = headers
+            .get(AUTH_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::session_expired)?;
+        let now = Instant::now();
+        let idle = self.idle_timeout;
+        let require_cookie = self.require_cookie;
+        let Some(session) = self.sessions.get_mut(token) else {
+            return Err(ApiError::session_expired());
+        };
+        if let Some(limit) = idle {
+            if now.saturating_duration_since(session.last_seen) >= limit {
+                self.sessions.remove(token);
+                return Err(ApiError::session_expired());
+            }
+        }
+        if require_cookie && !cookie_matches(headers, &session.cookie) {
+            return Err(ApiError::session_expired());
+        }
+        session.last_seen = now;
+        Ok(())
+    }
+}
+
+fn cookie_matches(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == "JSESSIONID" && value == expected)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random and deterministic ids, timestamps
+// ---------------------------------------------------------------------------------------------
+
+fn random_u64() -> u64 {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    KEYS.get_or_init(RandomState::new).hash_one(n)
+}
+
+/// 32 lower-case hex digits.
+fn random_hex32() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
+/// A session token like the real server's: 26 characters of [0-9a-z].
+fn random_token() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(26);
+    let mut bits = random_u64();
+    for i in 0..26 {
+        if i == 12 {
+            bits = random_u64();
+        }
+        let idx = (bits % 36) as usize;
+        bits /= 36;
+        out.push(char::from(ALPHABET[idx]));
+    }
+    out
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Deterministic 32-char upper-case hex id for generated object `n` of a kind.
+fn generated_id(tag: u64, n: u64) -> String {
+    let base = (tag << 48) ^ n.wrapping_mul(2);
+    format!(
+        "{:016X}{:016X}",
+        splitmix64(base),
+        splitmix64(base.wrapping_add(1))
+    )
+}
+
+fn format_timestamp(dt: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.timestamp_subsec_millis().min(999)
+    )
+}
+
+fn now_timestamp() -> String {
+    format_timestamp(chrono::Utc::now())
+}
+
+fn timestamp_from_secs(secs: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0)
+        .map(format_timestamp)
+        .unwrap_or_else(now_timestamp)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and responses
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    iserver_code: Option<i64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            iserver_code: None,
+        }
+    }
+
+    fn with_iserver(mut self, code: i64) -> ApiError {
+        self.iserver_code = Some(code);
+        self
+    }
+
+    fn session_expired() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "ERR009", SESSION_EXPIRED)
+    }
+
+    fn login_failed() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "ERR003", "Login failed")
+    }
+
+    fn route_not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "ERR004", "HTTP 404 Not Found")
+    }
+
+    fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "ERR001",
+            "HTTP 405 Method Not Allowed",
+        )
+    }
+
+    fn object_not_found(object_type: i64, id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ERR004",
+            format!(
+                "(Object with ID '{id}' and type {} is not found in metadata. It may have been deleted.)",
+                object_type_label(object_type)
+            ),
+        )
+        .with_iserver(ISERVER_NOT_FOUND)
+    }
+
+    fn invalid_json() -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "ERR006", "Invalid JSON")
+    }
+
+    fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "ERR006", message)
+    }
+
+    fn missing(field: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ERR007",
+            format!("The required field '{field}' is missing or empty."),
+        )
+    }
+
+    fn bad_reference(kind: Kind, id: &str) -> ApiError {
+        ApiError::invalid(format!(
+            "(The {} with ID '{id}' referenced in the request does not exist.)",
+            kind.noun()
+        ))
+    }
+
+    fn already_exists(kind: Kind, name: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ERR0015",
+            format!(
+                "(The {} '{name}' already exists. Choose a different name.)",
+                kind.noun()
+            ),
+        )
+        .with_iserver(ISERVER_EXISTS)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("code".into(), Value::from(self.code));
+        if let Some(c) = self.iserver_code {
+            body.insert("iServerCode".into(), Value::from(c));
+        }
+        body.insert("message".into(), Value::from(self.message));
+        body.insert("ticketId".into(), Value::from(random_hex32()));
+        json_value_response(self.status, &Value::Object(body))
+    }
+}
+
+fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    resp
+}
+
+fn json_value_response(status: StatusCode, v: &Value) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(bytes) => json_bytes_response(status, bytes),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn no_content() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+// ---------------------------------------------------------------------------------------------
+// Router and middleware
+// ---------------------------------------------------------------------------------------------
+
+/// Marks whether a request came in under the `/MicroStrategyLibrary` context path.
+#[derive(Clone, Copy)]
+struct ViaContextPath(bool);
+
+fn api_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/sessions", get(session_info).put(session_keepalive))
+        .route("/api/sessions/userInfo", get(user_info))
+        .route("/api/status", get(server_status))
+        .route(
+            "/api/datasources",
+            get(list_datasources).post(create_object::<DATASOURCE>),
+        )
+        .route(
+            "/api/datasources/{id}",
+            get(get_object::<DATASOURCE>)
+                .patch(patch_object::<DATASOURCE>)
+                .delete(delete_object::<DATASOURCE>),
+        )
+        .route(
+            "/api/datasources/connections",
+            get(list_plain::<CONNECTION>).post(create_object::<CONNECTION>),
+        )
+        .route("/api/datasources/connections/test", post(test_connection))
+        .route(
+            "/api/datasources/connections/{id}",
+            get(get_object::<CONNECTION>)
+                .patch(patch_object::<CONNECTION>)
+                .delete(delete_object::<CONNECTION>),
+        )
+        .route(
+            "/api/datasources/logins",
+            get(list_plain::<LOGIN>).post(create_object::<LOGIN>),
+        )
+        .route(
+            "/api/datasources/logins/{id}",
+            get(get_object::<LOGIN>)
+                .patch(patch_object::<LOGIN>)
+                .delete(delete_object::<LOGIN>),
+        )
+        .route("/api/objects/{id}", delete(delete_generic_object))
+        .route("/api/dbobjects/dbmss", get(list_dbmss))
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let api = api_routes();
+    Router::new()
+        .nest(CONTEXT_PATH, api.clone())
+        .merge(api)
+        .fallback(route_not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), frame))
+        .with_state(shared)
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::route_not_found()
+}
+
+/// Path relative to the context path, and whether the context path was used.
+fn split_context(path: &str) -> (&str, bool) {
+    match path.strip_prefix(CONTEXT_PATH) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => (rest, true),
+        _ => (path, false),
+    }
+}
+
+/// Runs around every request: latency, session check, error normalisation, headers, log.
+async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let latency = lock(&shared).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let (api_path, via_context) = split_context(&path);
+    let needs_session = api_path.starts_with("/api/") && api_path != "/api/auth/login";
+    req.extensions_mut().insert(ViaContextPath(via_context));
+    let session = if needs_session {
+        lock(&shared).check_session(req.headers())
+    } else {
+        Ok(())
+    };
+    let mut resp = match session {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
+    resp = normalise_error(resp);
+    let headers = resp.headers_mut();
+    headers.insert(header::SERVER, HeaderValue::from_static("MicroStrategy"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, max-age=0, must-revalidate"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
+    let status = resp.status().as_u16();
+    lock(&shared).requests.push(SimRequest {
+        method,
+        path,
+        status,
+    });
+    resp
+}
+
+/// Turn axum's own plain-text rejections into the vendor's JSON error shape.
+fn normalise_error(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let err = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
+        StatusCode::NOT_FOUND => ApiError::route_not_found(),
+        s if s.is_client_error() => {
+            ApiError::new(s, "ERR006", format!("HTTP {} {reason}", s.as_u16()))
+        }
+        s => ApiError::new(s, "ERR001", format!("HTTP {} {reason}", s.as_u16())),
+    };
+    err.into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request parsing helpers
+// ---------------------------------------------------------------------------------------------
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::invalid("The request body must be a JSON object.")),
+        Err(_) => Err(ApiError::invalid_json()),
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decode one `application/x-www-form-urlencoded` component.
+fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse a query string or form body into (name, value) pairs.
+fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (form_decode(k), form_decode(v)),
+            None => (form_decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// All comma-separated values of a query parameter (repeated parameters are merged).
+fn query_list(pairs: &[(String, String)], name: &str) -> Option<HashSet<String>> {
+    let mut found = false;
+    let mut set = HashSet::new();
+    for (k, v) in pairs {
+        if k == name {
+            found = true;
+            set.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    found.then_some(set)
+}
+
+fn opt_str<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::invalid(format!(
+            "Invalid value for '{key}': a string is expected."
+        ))),
+    }
+}
+
+fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> Result<&'a str, ApiError> {
+    match opt_str(body, key)? {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(ApiError::missing(key)),
+    }
+}
+
+fn opt_object<'a>(
+    body: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a Map<String, Value>>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(_) => Err(ApiError::invalid(format!(
+            "Invalid value for '{key}': an object is expected."
+        ))),
+    }
+}
+
+/// The `id` of a reference object such as `{"id":"..."}`; None for a missing, null or empty
+/// object.
+fn reference_id(
+    parent: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(obj) = opt_object(parent, key)? else {
+        return Ok(None);
+    };
+    if obj.is_empty() {
+        return Ok(None);
+    }
+    match obj.get("id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        None | Some(Value::Null) => Err(ApiError::missing(&format!("{path}.id"))),
+        Some(_) => Err(ApiError::invalid(format!(
+            "Invalid value for '{path}.id': a string is expected."
+        ))),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum FieldType {
+    Str,
+    Int,
+    Bool,
+}
+
+const CONNECTION_FIELDS: &[(&str, FieldType)] = &[
+    ("description", FieldType::Str),
+    ("executionMode", FieldType::Str),
+    ("maxCancelAttemptTime", FieldType::Int),
+    ("maxQueryExeTime", FieldType::Int),
+    ("maxConnectionAttemptTime", FieldType::Int),
+    ("connectionLifetime", FieldType::Int),
+    ("connectionIdleTimeout", FieldType::Int),
+    ("charEncodingWindows", FieldType::Str),
+    ("charEncodingUnix", FieldType::Str),
+    ("tablePrefix", FieldType::Str),
+    ("connectionString", FieldType::Str),
+    ("parameterizedQueries", FieldType::Bool),
+    ("extendedFetch", FieldType::Bool),
+    ("driverType", FieldType::Str),
+    ("oauthParameter", FieldType::Str),
+];
+
+const DATASOURCE_FIELDS: &[(&str, FieldType)] = &[
+    ("description", FieldType::Str),
+    ("datasourceType", FieldType::Str),
+    ("tablePrefix", FieldType::Str),
+    ("odbcVersion", FieldType::Str),
+    ("intermediateStoreDbName", FieldType::Str),
+    ("intermediateStoreTableSpaceName", FieldType::Str),
+];
+
+const LOGIN_FIELDS: &[(&str, FieldType)] = &[
+    ("description", FieldType::Str),
+    ("username", FieldType::Str),
+];
+
+fn field_type(fields: &[(&str, FieldType)], name: &str) -> Option<FieldType> {
+    fields.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+fn check_field(name: &str, ty: FieldType, v: &Value) -> Result<Value, ApiError> {
+    let ok = match ty {
+        FieldType::Str => v.is_string(),
+        FieldType::Int => v.is_i64() || v.is_u64(),
+        FieldType::Bool => v.is_boolean(),
+    };
+    if ok {
+        Ok(v.clone())
+    } else {
+        let expected = match ty {
+            FieldType::Str => "a string",
+            FieldType::Int => "an integer",
+            FieldType::Bool => "a boolean",
+        };
+        Err(ApiError::invalid(format!(
+            "Invalid value for '{name}': {expected} is expected."
+        )))
+    }
+}
+
+/// Copy the known fields present (and not null) in `body` onto `obj`.
+fn copy_fields(
+    obj: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+    fields: &[(&str, FieldType)],
+) -> Result<(), ApiError> {
+    for (name, ty) in fields {
+        match body.get(*name) {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                obj.insert((*name).to_string(), check_field(name, *ty, v)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn owner_admin() -> Value {
+    json!({"name": ADMIN_NAME, "id": ADMIN_ID})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object construction (create) and PATCH
+// ---------------------------------------------------------------------------------------------
+
+fn ensure_unique_name(
+    st: &SimState,
+    kind: Kind,
+    name: &str,
+    except: Option<&str>,
+) -> Result<(), ApiError> {
+    match st.store(kind).id_by_name(name) {
+        Some(id) if Some(id) != except => Err(ApiError::already_exists(kind, name.trim())),
+        _ => Ok(()),
+    }
+}
+
+fn login_ref(st: &SimState, login_id: &str) -> Result<Value, ApiError> {
+    let login = st
+        .logins
+        .get(login_id)
+        .ok_or_else(|| ApiError::bad_reference(Kind::Login, login_id))?;
+    Ok(json!({"id": id_of(login), "name": name_of(login)}))
+}
+
+fn connection_ref(st: &SimState, connection_id: &str) -> Result<(Value, Value), ApiError> {
+    let conn = st
+        .connections
+        .get(connection_id)
+        .ok_or_else(|| ApiError::bad_reference(Kind::Connection, connection_id))?;
+    let r = json!({"name": name_of(conn), "id": id_of(conn), "isEmbedded": false});
+    Ok((r, conn.get("database").cloned().unwrap_or(Value::Null)))
+}
+
+fn datasource_ref(st: &SimState, id: &str) -> Result<Value, ApiError> {
+    let ds = st
+        .datasources
+        .get(id)
+        .ok_or_else(|| ApiError::bad_reference(Kind::Datasource, id))?;
+    Ok(json!({"id": id_of(ds), "name": name_of(ds)}))
+}
+
+fn dbms_ref(st: &SimState, id: &str) -> Result<Value, ApiError> {
+    let d = st
+        .dbms_by_id(id)
+        .ok_or_else(|| ApiError::invalid(format!("(The DBMS with ID '{id}' does not exist.)")))?;
+    Ok(json!({"name": name_of(d), "id": id_of(d)}))
+}
+
+fn build_login(
+    st: &SimState,
+    body: &Map<String, Value>,
+    id: String,
+    now: &str,
+) -> Result<(Value, String), ApiError> {
+    let name = required_str(body, "name")?.trim().to_string();
+    let username = required_str(body, "username")?.to_string();
+    let password = opt_str(body, "password")?
+        .ok_or_else(|| ApiError::missing("password"))?
+        .to_string();
+    ensure_unique_name(st, Kind::Login, &name, None)?;
+    let mut obj = Map::new();
+    obj.insert("name".into(), Value::from(name));
+    obj.insert("id".into(), Value::from(id));
+    obj.insert("description".into(), Value::from(""));
+    copy_fields(&mut obj, body, LOGIN_FIELDS)?;
+    obj.insert("username".into(), Value::from(username));
+    obj.insert("dateCreated".into(), Value::from(now));
+    obj.insert("dateModified".into(), Value::from(now));
+    obj.insert("acg".into(), Value::from(255));
+    obj.insert("owner".into(), owner_admin());
+    Ok((Value::Object(obj), password))
+}
+
+fn connection_template(name: &str, id: &str, now: &str) -> Map<String, Value> {
+    let v = json!({
+        "name": name, "id": id, "description": "", "dateCreated": now, "dateModified": now,
+        "acg": 255, "owner": owner_admin(),
+        "executionMode": "synchronous", "maxCancelAttemptTime": 60, "maxQueryExeTime": 0,
+        "maxConnectionAttemptTime": 60, "connectionLifetime": 36000,
+        "connectionIdleTimeout": 60000, "charEncodingWindows": "multibyte",
+        "charEncodingUnix": "utf8", "tablePrefix": "", "connectionString": "",
+        "parameterizedQueries": false, "extendedFetch": false, "driverType": "odbc",
+        "oauthParameter": "",
+        "database": {"login": {}, "type": "reserved", "version": "default"}
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn build_connection(
+    st: &SimState,
+    body: &Map<String, Value>,
+    id: String,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let name = required_str(body, "name")?.trim().to_string();
+    ensure_unique_name(st, Kind::Connection, &name, None)?;
+    let mut obj = connection_template(&name, &id, now);
+    copy_fields(&mut obj, body, CONNECTION_FIELDS)?;
+    let mut database = Map::new();
+    database.insert("login".into(), json!({}));
+    database.insert("type".into(), Value::from("reserved"));
+    database.insert("version".into(), Value::from("default"));
+    if let Some(db) = opt_object(body, "database")? {
+        if let Some(login_id) = reference_id(db, "login", "database.login")? {
+            database.insert("login".into(), login_ref(st, &login_id)?);
+        }
+        if let Some(t) = opt_str(db, "type")? {
+            database.insert("type".into(), Value::from(t));
+        }
+        if let Some(v) = opt_str(db, "version")? {
+            database.insert("version".into(), Value::from(v));
+        }
+    }
+    obj.insert("database".into(), Value::Object(database));
+    Ok(Value::Object(obj))
+}
+
+fn build_datasource(
+    st: &SimState,
+    body: &Map<String, Value>,
+    id: String,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let name = required_str(body, "name")?.trim().to_string();
+    ensure_unique_name(st, Kind::Datasource, &name, None)?;
+    let mut obj = Map::new();
+    obj.insert("id".into(), Value::from(id));
+    obj.insert("name".into(), Value::from(name));
+    obj.insert("description".into(), Value::from(""));
+    obj.insert("dateCreated".into(), Value::from(now));
+    obj.insert("dateModified".into(), Value::from(now));
+    obj.insert("acg".into(), Value::from(255));
+    obj.insert("datasourceType".into(), Value::from("normal"));
+    obj.insert("tablePrefix".into(), Value::from(""));
+    obj.insert("odbcVersion".into(), Value::from("version3x"));
+    obj.insert("intermediateStoreDbName".into(), Value::from(""));
+    obj.insert("intermediateStoreTableSpaceName".into(), Value::from(""));
+    obj.insert("owner".into(), owner_admin());
+    copy_fields(&mut obj, body, DATASOURCE_FIELDS)?;
+
+    let mut database = Map::new();
+    let mut ty: Option<String> = None;
+    let mut version: Option<String> = None;
+    if let Some(db) = opt_object(body, "database")? {
+        if let Some(conn_id) = reference_id(db, "connection", "database.connection")? {
+            let (conn_ref, conn_db) = connection_ref(st, &conn_id)?;
+            database.insert("connection".into(), conn_ref);
+            ty = conn_db
+                .get("type")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            version = conn_db
+                .get("version")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        if let Some(t) = opt_str(db, "type")? {
+            ty = Some(t.to_string());
+        }
+        if let Some(v) = opt_str(db, "version")? {
+            version = Some(v.to_string());
+        }
+        for (key, path) in [
+            ("primaryDatasource", "database.primaryDatasource"),
+            ("dataMartDatasource", "database.dataMartDatasource"),
+        ] {
+            if let Some(ref_id) = reference_id(db, key, path)? {
+                database.insert(key.into(), datasource_ref(st, &ref_id)?);
+            }
+        }
+    }
+    let ty = ty.unwrap_or_else(|| "reserved".to_string());
+    database.insert("type".into(), Value::from(ty.as_str()));
+    database.insert(
+        "version".into(),
+        Value::from(version.unwrap_or_else(|| "default".to_string())),
+    );
+    obj.insert("database".into(), Value::Object(database));
+
+    let dbms = match reference_id(body, "dbms", "dbms")? {
+        Some(dbms_id) => Some(dbms_ref(st, &dbms_id)?),
+        None => st
+            .dbms_by_type(&ty)
+            .map(|d| json!({"name": name_of(d), "id": id_of(d)})),
+    };
+    if let Some(d) = dbms {
+        obj.insert("dbms".into(), d);
+    }
+    Ok(Value::Object(obj))
+}
+
+/// One PATCH operation, validated.
+struct Operation {
+    path: String,
+    value: Value,
+}
+
+fn parse_operations(body: &Map<String, Value>) -> Result<Vec<Operation>, ApiError> {
+    let list = match body.get("operationList") {
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => return Err(ApiError::missing("operationList")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Invalid value for 'operationList': an array is expected.",
+            ))
+        }
+    };
+    let mut ops = Vec::with_capacity(list.len());
+    for entry in list {
+        let Value::Object(op) = entry else {
+            return Err(ApiError::invalid(
+                "Each element of 'operationList' must be an object.",
+            ));
+        };
+        let name = opt_str(op, "op")?.ok_or_else(|| ApiError::missing("op"))?;
+        let path = opt_str(op, "path")?.ok_or_else(|| ApiError::missing("path"))?;
+        if name != "replace" && name != "add" {
+            return Err(ApiError::invalid(format!(
+                "Unsupported operation '{name}' for path '{path}'."
+            )));
+        }
+        ops.push(Operation {
+            path: path.to_string(),
+            value: op.get("value").cloned().unwrap_or(Value::Null),
+        });
+    }
+    Ok(ops)
+}
+
+fn set_in(obj: &mut Value, key: &str, v: Value) {
+    if let Value::Object(m) = obj {
+        m.insert(key.to_string(), v);
+    }
+}
+
+fn database_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
+    let m = obj.as_object_mut()?;
+    let db = m
+        .entry("database")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !db.is_object() {
+        *db = Value::Object(Map::new());
+    }
+    db.as_object_mut()
+}
+
+fn value_str<'a>(path: &str, v: &'a Value) -> Result<&'a str, ApiError> {
+    v.as_str().ok_or_else(|| {
+        ApiError::invalid(format!("Invalid value for '{path}': a string is expected."))
+    })
+}
+
+/// An optional id value: a non-empty string, or None for null / "".
+fn value_opt_id(path: &str, v: &Value) -> Result<Option<String>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.trim().to_string())),
+        _ => Err(ApiError::invalid(format!(
+            "Invalid value for '{path}': a string is expected."
+        ))),
+    }
+}
+
+fn unknown_path(path: &str) -> ApiError {
+    ApiError::invalid(format!("(The path '{path}' is not supported.)"))
+}
+
+/// Apply a PATCH to a copy of the object; nothing is stored unless every operation is valid.
+/// Returns the new object and, for logins, a new password.
+fn apply_patch(
+    st: &SimState,
+    kind: Kind,
+    current: &Value,
+    ops: &[Operation],
+) -> Result<(Value, Option<String>), ApiError> {
+    let mut obj = current.clone();
+    let id = id_of(current).to_string();
+    let mut password = None;
+    let fields = match kind {
+        Kind::Datasource => DATASOURCE_FIELDS,
+        Kind::Connection => CONNECTION_FIELDS,
+        Kind::Login => LOGIN_FIELDS,
+    };
+    for op in ops {
+        let path = op.path.as_str();
+        let field = path.strip_prefix('/').unwrap_or(path);
+        if field == "name" {
+            let name = value_str(path, &op.value)?.trim();
+            if name.is_empty() {
+                return Err(ApiError::missing("name"));
+            }
+            ensure_unique_name(st, kind, name, Some(&id))?;
+            set_in(&mut obj, "name", Value::from(name));
+            continue;
+        }
+        if let Some(ty) = field_type(fields, field) {
+            let v = check_field(field, ty, &op.value)?;
+            set_in(&mut obj, field, v);
+            continue;
+        }
+        match (kind, field) {
+            (Kind::Login, "password") => {
+                password = Some(value_str(path, &op.value)?.to_string());
+            }
+            (Kind::Connection, "databaseLoginId" | "database/login/id") => {
+                let login = match value_opt_id(path, &op.value)? {
+                    Some(login_id) => login_ref(st, &login_id)?,
+                    None => json!({}),
+                };
+                if let Some(db) = database_mut(&mut obj) {
+                    db.insert("login".into(), login);
+                }
+            }
+            (
+                Kind::Connection | Kind::Datasource,
+                "databaseType" | "database/type" | "databaseVersion" | "database/version",
+            ) => {
+                let v = value_str(path, &op.value)?.to_string();
+                let key = if field.ends_with("ype") {
+                    "type"
+                } else {
+                    "version"
+                };
+                if let Some(db) = database_mut(&mut obj) {
+                    db.insert(key.into(), Value::from(v));
+                }
+            }
+            (Kind::Datasource, "databaseConnectionId" | "database/connection/id") => {
+                let conn = match value_opt_id(path, &op.value)? {
+                    Some(conn_id) => Some(connection_ref(st, &conn_id)?.0),
+                    None => None,
+                };
+                if let Some(db) = database_mut(&mut obj) {
+                    db.remove("embeddedConnection");
+                    match conn {
+                        Some(c) => db.insert("connection".into(), c),
+                        None => db.remove("connection"),
+                    };
+                }
+            }
+            (Kind::Datasource, "dbmsId" | "dbms/id") => match value_opt_id(path, &op.value)? {
+                Some(dbms_id) => set_in(&mut obj, "dbms", dbms_ref(st, &dbms_id)?),
+                None => {
+                    if let Some(m) = obj.as_object_mut() {
+                        m.remove("dbms");
+                    }
+                }
+            },
+            (Kind::Datasource, "databasePrimaryDatasourceId" | "databaseDataMartDatasourceId") => {
+                let key = if field == "databasePrimaryDatasourceId" {
+                    "primaryDatasource"
+                } else {
+                    "dataMartDatasource"
+                };
+                let r = match value_opt_id(path, &op.value)? {
+                    Some(ds_id) if ds_id == id => {
+                        return Err(ApiError::invalid("(A datasource cannot reference itself.)"))
+                    }
+                    Some(ds_id) => Some(datasource_ref(st, &ds_id)?),
+                    None => None,
+                };
+                if let Some(db) = database_mut(&mut obj) {
+                    match r {
+                        Some(r) => db.insert(key.into(), r),
+                        None => db.remove(key),
+                    };
+                }
+            }
+            (Kind::Datasource, f) if f.starts_with("database/embeddedConnection/") => {
+                let sub = &f["database/embeddedConnection/".len()..];
+                let ty = field_type(CONNECTION_FIELDS, sub)
+                    .or_else(|| (sub == "name").then_some(FieldType::Str))
+                    .ok_or_else(|| unknown_path(path))?;
+                let v = check_field(sub, ty, &op.value)?;
+                let Some(embedded) = obj
+                    .pointer_mut("/database/embeddedConnection")
+                    .and_then(Value::as_object_mut)
+                else {
+                    return Err(ApiError::invalid(
+                        "(The datasource does not have an embedded connection.)",
+                    ));
+                };
+                embedded.insert(sub.to_string(), v.clone());
+                if sub == "name" {
+                    if let Some(c) = obj
+                        .pointer_mut("/database/connection")
+                        .and_then(Value::as_object_mut)
+                    {
+                        c.insert("name".into(), v);
+                    }
+                }
+            }
+            _ => return Err(unknown_path(path)),
+        }
+    }
+    set_in(&mut obj, "dateModified", Value::from(now_timestamp()));
+    Ok((obj, password))
+}
+
+/// After a rename, refresh the stored name in the objects that reference this one.
+fn propagate_name(st: &mut SimState, kind: Kind, id: &str, name: &str) {
+    match kind {
+        Kind::Login => {
+            for conn_id in st.connections.user_ids(id) {
+                if let Some(mut c) = st.connections.get(&conn_id).cloned() {
+                    if let Some(login) = c
+                        .pointer_mut("/database/login")
+                        .and_then(Value::as_object_mut)
+                    {
+                        login.insert("name".into(), Value::from(name));
+                    }
+                    st.connections.replace(c);
+                }
+            }
+        }
+        Kind::Connection => {
+            for ds_id in st.datasources.user_ids(id) {
+                if let Some(mut d) = st.datasources.get(&ds_id).cloned() {
+                    if let Some(conn) = d
+                        .pointer_mut("/database/connection")
+                        .and_then(Value::as_object_mut)
+                    {
+                        conn.insert("name".into(), Value::from(name));
+                    }
+                    st.datasources.replace(d);
+                }
+            }
+        }
+        Kind::Datasource => {
+            let mut changed = Vec::new();
+            for d in st.datasources.values() {
+                let mut copy: Option<Value> = None;
+                for key in ["primaryDatasource", "dataMartDatasource"] {
+                    let ptr = format!("/database/{key}/id");
+                    if d.pointer(&ptr).and_then(Value::as_str) == Some(id) {
+                        let c = copy.get_or_insert_with(|| d.clone());
+                        if let Some(r) = c
+                            .pointer_mut(&format!("/database/{key}"))
+                            .and_then(Value::as_object_mut)
+                        {
+                            r.insert("name".into(), Value::from(name));
+                        }
+                    }
+                }
+                if let Some(c) = copy {
+                    changed.push(c);
+                }
+            }
+            for c in changed {
+                st.datasources.replace(c);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: sessions
+// ---------------------------------------------------------------------------------------------
+
+/// Login fields from a JSON or form-encoded body, values as strings.
+fn login_fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let looks_json = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if content_type.contains("json") || (content_type.is_empty() && looks_json) {
+        let obj = parse_object(body)?;
+        Ok(obj
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let s = match v {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return None,
+                };
+                Some((k, s))
+            })
+            .collect())
+    } else {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::invalid("The login form is not valid UTF-8."))?;
+        Ok(parse_form(text).into_iter().collect())
+    }
+}
+
+async fn login(AxState(shared): AxState<Arc<Shared>>, req: Request) -> ApiResult {
+    let via_context = req
+        .extensions()
+        .get::<ViaContextPath>()
+        .is_some_and(|v| v.0);
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), MAX_LOGIN_BODY)
+        .await
+        .map_err(|_| ApiError::invalid("The login request body could not be read."))?;
+    let fields = login_fields(&headers, &body)?;
+    let mode_ok = fields
+        .get("loginMode")
+        .is_none_or(|m| m.trim() == "1" || m.trim().is_empty());
+    let user_ok = fields
+        .get("username")
+        .is_some_and(|u| u.eq_ignore_ascii_case(DEMO_USERNAME));
+    let password_ok = fields.get("password").is_some_and(|p| p == DEMO_PASSWORD);
+    if !(mode_ok && user_ok && password_ok) {
+        return Err(ApiError::login_failed());
+    }
+    let token = random_token();
+    let cookie = random_hex32().to_uppercase();
+    {
+        let mut st = lock(&shared);
+        st.sessions.insert(
+            token.clone(),
+            Session {
+                cookie: cookie.clone(),
+                last_seen: Instant::now(),
+            },
+        );
+        st.login_count += 1;
+    }
+    let cookie_path = if via_context { CONTEXT_PATH } else { "/" };
+    let set_cookie = HeaderValue::from_str(&format!(
+        "JSESSIONID={cookie}; Path={cookie_path}; HttpOnly"
+    ))
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ERR001", "Login failed"))?;
+    let token_value = HeaderValue::from_str(&token)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ERR001", "Login failed"))?;
+    let mut resp = no_content();
+    resp.headers_mut()
+        .insert(HeaderName::from_static(AUTH_TOKEN_HEADER), token_value);
+    resp.headers_mut().insert(header::SET_COOKIE, set_cookie);
+    Ok(resp)
+}
+
+async fn logout(AxState(shared): AxState<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
+    if let Some(token) = headers.get(AUTH_TOKEN_HEADER).and_then(|v| v.to_str().ok()) {
+        lock(&shared).sessions.remove(token);
+    }
+    Ok(no_content())
+}
+
+async fn session_info(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
+    let timeout = lock(&shared)
+        .idle_timeout
+        .map(|d| d.as_secs().max(1))
+        .unwrap_or(DEFAULT_SESSION_TIMEOUT_SECS);
+    Ok(json_value_response(
+        StatusCode::OK,
+        &json!({
+            "locale": 1033,
+            "maxSearch": 3,
+            "workingSet": 10,
+            "timeout": timeout,
+            "id": ADMIN_ID,
+            "fullName": ADMIN_NAME,
+            "initials": "A",
+            "username": DEMO_USERNAME,
+        }),
+    ))
+}
+
+async fn session_keepalive() -> ApiResult {
+    Ok(no_content())
+}
+
+async fn user_info() -> ApiResult {
+    Ok(json_value_response(
+        StatusCode::OK,
+        &json!({
+            "metadataUser": true,
+            "id": ADMIN_ID,
+            "fullName": ADMIN_NAME,
+            "initials": "A",
+            "username": DEMO_USERNAME,
+            "profileColor": "#F48852",
+        }),
+    ))
+}
+
+async fn server_status(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
+    let (since, up) = {
+        let st = lock(&shared);
+        (st.started_epoch_ms, st.started.elapsed())
+    };
+    let secs = up.as_secs();
+    let text = format!(
+        "{:02} Hours {:02} Minutes {:02} seconds",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    Ok(json_value_response(
+        StatusCode::OK,
+        &json!({
+            "upSince": since,
+            "upTime": u64::try_from(up.as_millis()).unwrap_or(u64::MAX),
+            "upTimeText": text,
+            "webVersion": WEB_VERSION,
+            "iServerVersion": SERVER_VERSION,
+            "minMobileCompatibleVersion": "11.2.220.0000",
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: objects
+// ---------------------------------------------------------------------------------------------
+
+fn list_response<'a>(key: &str, items: impl Iterator<Item = &'a Value>) -> ApiResult {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":[");
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, v).map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ERR001",
+                "Failed to serialise the list.",
+            )
+        })?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(json_bytes_response(StatusCode::OK, out))
+}
+
+async fn list_datasources(
+    AxState(shared): AxState<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let pairs = parse_form(query.as_deref().unwrap_or(""));
+    let ids = query_list(&pairs, "id").map(|s| {
+        s.into_iter()
+            .map(|id| id.to_uppercase())
+            .collect::<HashSet<_>>()
+    });
+    let types = query_list(&pairs, "database.type");
+    let st = lock(&shared);
+    let items = st.datasources.values().filter(|v| {
+        ids.as_ref()
+            .is_none_or(|set| set.contains(&id_of(v).to_uppercase()))
+            && types.as_ref().is_none_or(|set| {
+                v.pointer("/database/type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| set.contains(t))
+            })
+    });
+    list_response("datasources", items)
+}
+
+async fn list_plain<const K: u8>(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
+    let kind = Kind::from_const(K);
+    let st = lock(&shared);
+    list_response(kind.list_key(), st.store(kind).values())
+}
+
+async fn list_dbmss(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
+    let st = lock(&shared);
+    Ok(json_value_response(
+        StatusCode::OK,
+        &Value::Array(st.dbmss.clone()),
+    ))
+}
+
+async fn get_object<const K: u8>(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let kind = Kind::from_const(K);
+    let st = lock(&shared);
+    let v = st
+        .store(kind)
+        .get(&id)
+        .ok_or_else(|| ApiError::object_not_found(kind.object_type(), &id))?;
+    Ok(json_value_response(StatusCode::OK, v))
+}
+
+async fn create_object<const K: u8>(
+    AxState(shared): AxState<Arc<Shared>>,
+    body: Bytes,
+) -> ApiResult {
+    let kind = Kind::from_const(K);
+    let body = parse_object(&body)?;
+    let mut st = lock(&shared);
+    let id = st.new_object_id();
+    let now = now_timestamp();
+    let obj = match kind {
+        Kind::Login => {
+            let (obj, password) = build_login(&st, &body, id.clone(), &now)?;
+            st.passwords.insert(id.clone(), password);
+            obj
+        }
+        Kind::Connection => build_connection(&st, &body, id.clone(), &now)?,
+        Kind::Datasource => build_datasource(&st, &body, id.clone(), &now)?,
+    };
+    let resp = json_value_response(StatusCode::CREATED, &obj);
+    st.store_mut(kind).insert(obj);
+    Ok(resp)
+}
+
+async fn patch_object<const K: u8>(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let kind = Kind::from_const(K);
+    let body = parse_object(&body)?;
+    let ops = parse_operations(&body)?;
+    let mut st = lock(&shared);
+    let current = st
+        .store(kind)
+        .get(&id)
+        .ok_or_else(|| ApiError::object_not_found(kind.object_type(), &id))?;
+    let old_name = name_of(current).to_string();
+    let (updated, password) = apply_patch(&st, kind, current, &ops)?;
+    let new_name = name_of(&updated).to_string();
+    let resp = json_value_response(StatusCode::OK, &updated);
+    st.store_mut(kind).replace(updated);
+    if let Some(p) = password {
+        st.passwords.insert(id.clone(), p);
+    }
+    if new_name != old_name {
+        propagate_name(&mut st, kind, &id, &new_name);
+    }
+    Ok(resp)
+}
+
+/// Delete an object unless something still references it.
+fn delete_stored(st: &mut SimState, kind: Kind, id: &str) -> ApiResult {
+    let current = st
+        .store(kind)
+        .get(id)
+        .ok_or_else(|| ApiError::object_not_found(kind.object_type(), id))?;
+    let name = name_of(current).to_string();
+    let dependents = match kind {
+        Kind::Login => Some((Kind::Connection, st.connections.users(id))),
+        Kind::Connection => Some((Kind::Datasource, st.datasources.users(id))),
+        Kind::Datasource => None,
+    };
+    if let Some((dep_kind, Some((dep_name, count)))) = dependents {
+        let others = match count {
+            1 => String::new(),
+            2 => format!(" and 1 other {}", dep_kind.noun()),
+            n => format!(" and {} other {}s", n - 1, dep_kind.noun()),
+        };
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ERR001",
+            format!(
+                "(Cannot delete {} '{name}' because it is used by {} '{dep_name}'{others}.)",
+                kind.noun(),
+                dep_kind.noun()
+            ),
+        )
+        .with_iserver(ISERVER_IN_USE));
+    }
+    st.store_mut(kind).remove(id);
+    if kind == Kind::Login {
+        st.passwords.remove(id);
+    }
+    Ok(no_content())
+}
+
+async fn delete_object<const K: u8>(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let kind = Kind::from_const(K);
+    let mut st = lock(&shared);
+    delete_stored(&mut st, kind, &id)
+}
+
+async fn delete_generic_object(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let pairs = parse_form(query.as_deref().unwrap_or(""));
+    let raw_type = pairs
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing("type"))?;
+    let object_type: i64 = raw_type.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "Invalid value for 'type': '{raw_type}' is not an integer."
+        ))
+    })?;
+    let kind = Kind::from_object_type(object_type)
+        .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
+    let mut st = lock(&shared);
+    delete_stored(&mut st, kind, &id)
+}
+
+async fn test_connection(AxState(shared): AxState<Arc<Shared>>, body: Bytes) -> ApiResult {
+    let body = parse_object(&body)?;
+    let id = match body.get("id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            // An inline connection (no stored id) needs at least a connection string.
+            return match opt_str(&body, "connectionString")? {
+                Some(cs) if !cs.trim().is_empty() => Ok(no_content()),
+                _ => Err(ApiError::missing("id")),
+            };
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Invalid value for 'id': a string is expected.",
+            ))
+        }
+    };
+    let st = lock(&shared);
+    if st.connections.get(&id).is_none() {
+        return Err(ApiError::object_not_found(
+            Kind::Connection.object_type(),
+            &id,
+        ));
+    }
+    match st.test_failures.get(&id) {
+        Some(message) => Err(
+            ApiError::new(StatusCode::BAD_REQUEST, "ERR002", message.clone())
+                .with_iserver(ISERVER_TEST_FAILED),
+        ),
+        None => Ok(no_content()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale: deterministic generated objects
+// ---------------------------------------------------------------------------------------------
+
+const GENERATED_OWNERS: &[(&str, &str)] = &[
+    (ADMIN_NAME, ADMIN_ID),
+    ("Data Platform Service", "6A1F0C3B2E8D4F5A9B7C1D2E3F405162"),
+    ("Priya Raman", "0B9D8C7A6F5E4D3C2B1A09F8E7D6C5B4"),
+];
+
+/// First second of 2021 and the span of generated timestamps (to the end of October 2026).
+const GENERATED_EPOCH: i64 = 1_609_459_200;
+const GENERATED_SPAN: i64 = 1_793_491_200 - GENERATED_EPOCH;
+
+fn generated_dates(tag: u64, n: u64) -> (String, String) {
+    let r = splitmix64((tag << 56) ^ n ^ 0x5EED);
+    let span = u64::try_from(GENERATED_SPAN).unwrap_or(1);
+    let created_off = r % span;
+    let modified_off = created_off + (r >> 20) % (span - created_off).max(1);
+    let created = GENERATED_EPOCH.saturating_add(i64::try_from(created_off).unwrap_or(0));
+    let modified = GENERATED_EPOCH.saturating_add(i64::try_from(modified_off).unwrap_or(0));
+    (timestamp_from_secs(created), timestamp_from_secs(modified))
+}
+
+fn unique_generated_id(st: &SimState, tag: u64, n: u64) -> String {
+    let mut salt = 0u64;
+    loop {
+        let id = generated_id(tag, n.wrapping_add(salt << 40));
+        if !st.id_taken(&id) {
+            return id;
+        }
+        salt += 1;
+    }
+}
+
+/// Add generated objects until each kind holds `scale` objects. Generated connections mostly
+/// use generated logins (some have none), generated datasources use generated connections;
+/// every 8th generated login and every 10th generated connection is an orphan.
+fn generate(st: &mut SimState, scale: usize) {
+    let extra_logins = scale.saturating_sub(st.logins.len());
+    let extra_connections = scale.saturating_sub(st.connections.len());
+    let extra_datasources = scale.saturating_sub(st.datasources.len());
+    if extra_logins + extra_connections + extra_datasources == 0 {
+        return;
+    }
+    let dbmss: Vec<(String, String, String, String)> = st
+        .dbmss
+        .iter()
+        .map(|d| {
+            (
+                id_of(d).to_string(),
+                name_of(d).to_string(),
+                d.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("reserved")
+                    .to_string(),
+                d.get("version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string(),
+            )
+        })
+        .collect();
+
+    // Logins
+    let login_template = json!({
+        "name": "", "id": "", "description": "Generated by the simulator",
+        "dateCreated": "", "dateModified": "", "acg": 255, "username": "", "owner": owner_admin()
+    });
+    let mut used_logins: Vec<(String, String)> = Vec::new();
+    for n in 0..extra_logins {
+        let n64 = n as u64;
+        let id = unique_generated_id(st, 1, n64);
+        let name = format!("Generated Login {:05}", n + 1);
+        let (created, modified) = generated_dates(1, n64);
+        let mut v = login_template.clone();
+        set_in(&mut v, "id", Value::from(id.as_str()));
+        set_in(&mut v, "name", Value::from(name.as_str()));
+        set_in(
+            &mut v,
+            "username",
+            Value::from(format!("gen_user_{:05}", n + 1)),
+        );
+        set_in(&mut v, "dateCreated", Value::from(created));
+        set_in(&mut v, "dateModified", Value::from(modified));
+        if n % 8 != 7 {
+            used_logins.push((id, name));
+        }
+        st.logins.insert(v);
+    }
+    if used_logins.is_empty() {
+        used_logins = st
+            .logins
+            .values()
+            .map(|v| (id_of(v).to_string(), name_of(v).to_string()))
+            .collect();
+    }
+
+    // Connections
+    let conn_template = Value::Object(connection_template("", "", ""));
+    let mut used_connections: Vec<(String, String, String, String)> = Vec::new();
+    for n in 0..extra_connections {
+        let n64 = n as u64;
+        let id = unique_generated_id(st, 2, n64);
+        let name = format!("Generated Connection {:05}", n + 1);
+        let (created, modified) = generated_dates(2, n64);
+        let (_, _, ty, version) = dbmss
+            .get(n % dbmss.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| {
+                (
+                    String::new(),
+                    String::new(),
+                    "reserved".into(),
+                    "default".into(),
+                )
+            });
+        let login = if n % 13 == 12 || used_logins.is_empty() {
+            json!({})
+        } else {
+            let (lid, lname) = &used_logins[n % used_logins.len()];
+            json!({"id": lid, "name": lname})
+        };
+        let mut v = conn_template.clone();
+        set_in(&mut v, "id", Value::from(id.as_str()));
+        set_in(&mut v, "name", Value::from(name.as_str()));
+        set_in(
+            &mut v,
+            "description",
+            Value::from("Generated by the simulator"),
+        );
+        set_in(&mut v, "dateCreated", Value::from(created));
+        set_in(&mut v, "dateModified", Value::from(modified));
+        set_in(&mut v, "parameterizedQueries", Value::from(true));
+        set_in(
+            &mut v,
+            "connectionString",
+            Value::from(format!(
+                "DSN=GEN_{:05};SERVER=gen-{:05}.db.example.internal;",
+                n + 1,
+                n + 1
+            )),
+        );
+        let (owner_name, owner_id) = GENERATED_OWNERS[n % GENERATED_OWNERS.len()];
+        set_in(&mut v, "owner", json!({"name": owner_name, "id": owner_id}));
+        set_in(
+            &mut v,
+            "database",
+            json!({"login": login, "type": ty.as_str(), "version": version.as_str()}),
+        );
+        if n % 10 != 9 {
+            used_connections.push((id, name, ty, version));
+        }
+        st.connections.insert(v);
+    }
+    if used_connections.is_empty() {
+        used_connections = st
+            .connections
+            .values()
+            .map(|v| {
+                (
+                    id_of(v).to_string(),
+                    name_of(v).to_string(),
+                    v.pointer("/database/type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("reserved")
+                        .to_string(),
+                    v.pointer("/database/version")
+                        .and_then(Value::as_str)
+                        .unwrap_or("default")
+                        .to_string(),
+                )
+            })
+            .collect();
+    }
+
+    // Datasources
+    let ds_template = json!({
+        "id": "", "name": "", "description": "Generated by the simulator",
+        "dateCreated": "", "dateModified": "", "acg": 255, "datasourceType": "normal",
+        "database": {}, "tablePrefix": "", "odbcVersion": "version3x",
+        "intermediateStoreDbName": "", "intermediateStoreTableSpaceName": "",
+        "owner": owner_admin()
+    });
+    for n in 0..extra_datasources {
+        let n64 = n as u64;
+        let id = unique_generated_id(st, 3, n64);
+        let (created, modified) = generated_dates(3, n64);
+        let mut v = ds_template.clone();
+        set_in(&mut v, "id", Value::from(id.as_str()));
+        set_in(
+            &mut v,
+            "name",
+            Value::from(format!("Generated Source {:05}", n + 1)),
+        );
+        set_in(&mut v, "dateCreated", Value::from(created));
+        set_in(&mut v, "dateModified", Value::from(modified));
+        let (owner_name, owner_id) = GENERATED_OWNERS[(n + 1) % GENERATED_OWNERS.len()];
+        set_in(&mut v, "owner", json!({"name": owner_name, "id": owner_id}));
+        let ty = match used_connections.get(n % used_connections.len().max(1)) {
+            Some((cid, cname, ty, version)) => {
+                set_in(
+                    &mut v,
+                    "database",
+                    json!({
+                        "type": ty, "version": version,
+                        "connection": {"name": cname, "id": cid, "isEmbedded": false}
+                    }),
+                );
+                ty.as_str()
+            }
+            None => {
+                set_in(
+                    &mut v,
+                    "database",
+                    json!({"type": "reserved", "version": "default"}),
+                );
+                "reserved"
+            }
+        };
+        if let Some((did, dname, _, _)) = dbmss.iter().find(|d| d.2 == ty) {
+            set_in(&mut v, "dbms", json!({"name": dname, "id": did}));
+        }
+        st.datasources.insert(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_handles_escapes_and_plus() {
+        assert_eq!(form_decode("a+b%21%zz%4"), "a b!%zz%4");
+        let pairs = parse_form("loginMode=1&username=admin%40acme&password=p%26w&flag");
+        assert_eq!(pairs[1], ("username".to_string(), "admin@acme".to_string()));
+        assert_eq!(pairs[2], ("password".to_string(), "p&w".to_string()));
+        assert_eq!(pairs[3], ("flag".to_string(), String::new()));
+    }
+
+    #[test]
+    fn tokens_and_ids_have_the_vendor_shape() {
+        let t = random_token();
+        assert_eq!(t.len(), 26);
+        assert!(t
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
+        let h = random_hex32();
+        assert_eq!(h.len(), 32);
+        assert_ne!(h, random_hex32());
+        let g = generated_id(2, 41);
+        assert_eq!(g, generated_id(2, 41));
+        assert_eq!(g.len(), 32);
+        assert!(g
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
+    }
+
+    #[test]
+    fn timestamps_use_offset_without_colon() {
+        assert_eq!(
+            timestamp_from_secs(1_628_091_875),
+            "2021-08-04T15:44:35.000+0000"
+        );
+    }
+
+    #[test]
+    fn seed_parses_and_has_the_documented_mix() {
+        let st = SimState::from_seed(&SimOptions::default()).expect("seed");
+        assert!(st.logins.len() >= 12);
+        assert!(st.connections.len() >= 12);
+        assert!(st.datasources.len() >= 14);
+        assert_eq!(st.test_failures.len(), 3);
+        let orphan_logins = st
+            .logins
+            .values()
+            .filter(|l| st.connections.users(id_of(l)).is_none())
+            .count();
+        let orphan_connections = st
+            .connections
+            .values()
+            .filter(|c| st.datasources.users(id_of(c)).is_none())
+            .count();
+        assert!(orphan_logins >= 2, "orphan logins: {orphan_logins}");
+        assert!(
+            orphan_connections >= 2,
+            "orphan connections: {orphan_connections}"
+        );
+    }
+}

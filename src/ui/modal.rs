@@ -1,0 +1,383 @@
+//! Modal layers: delete confirmation, progress and summary, create form, help, log, and
+//! the small yes/no questions. Drawn bottom to top; the top one has the keys.
+
+use super::theme::Theme;
+use crate::app::keymap::BINDINGS;
+use crate::app::state::{ConfirmDelete, CreateForm, Job, JobKind, Level, Modal, Model};
+use crate::model::format_age;
+use crate::ops::executor::{RunSummary, StepOutcome};
+use crate::ops::plan::{Confirmation, StepReason};
+use crate::vendors::forms::FieldKind;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
+    for modal in &m.modals {
+        match modal {
+            Modal::Confirm(c) => draw_confirm(m, c, f, area, theme),
+            Modal::Progress { job, scroll } => draw_progress(m, *job, *scroll, f, area, theme),
+            Modal::CancelJob { .. } => draw_question(
+                f,
+                area,
+                theme,
+                " Cancel the delete? ",
+                "Nothing new will start; requests already sent finish and are reported.\n\ny cancel the run · n keep going",
+            ),
+            Modal::ConfirmQuit => draw_question(
+                f,
+                area,
+                theme,
+                " Quit? ",
+                "A job is still running. Quitting cancels it: nothing new starts, requests in flight finish.\n\ny quit · n stay",
+            ),
+            Modal::Help { scroll } => draw_help(f, area, theme, *scroll),
+            Modal::Log { scroll } => draw_log(m, f, area, theme, *scroll),
+            Modal::Create(form) => draw_create(form, f, area, theme),
+        }
+    }
+}
+
+/// A rectangle of at most `w` x `h` centred in `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn framed(f: &mut Frame, rect: Rect, title: &str, style: Style) -> Rect {
+    f.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(style)
+        .title(Span::styled(title.to_string(), style.add_modifier(Modifier::BOLD)));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    inner
+}
+
+fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &str) {
+    let rect = centered(area, 60, 8);
+    let inner = framed(f, rect, title, theme.border());
+    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
+}
+
+fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
+    let plan = &c.plan;
+    let rect = centered(area, area.width.saturating_sub(4).min(100), area.height.saturating_sub(2));
+    let title = format!(
+        " Delete {} object{} from {} ({}) ",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        plan.profile,
+        plan.vendor.display()
+    );
+    let inner = framed(f, rect, &title, theme.danger_border());
+    let tab = m.profiles.get(c.profile);
+    let soft = tab.is_some_and(|t| t.spec.soft_delete);
+
+    let mut body: Vec<Line> = Vec::new();
+    body.push(Line::from(Span::styled(
+        "In execution order:",
+        theme.header(),
+    )));
+    let mut n = 0;
+    for (kind, idxs) in plan.groups() {
+        body.push(Line::from(Span::styled(
+            format!("{} ({})", kind.title(), idxs.len()),
+            theme.key(),
+        )));
+        for i in idxs {
+            let Some(step) = plan.steps.get(i) else { continue };
+            n += 1;
+            let why = match &step.reason {
+                StepReason::Selected => String::new(),
+                StepReason::Cascade { needed_by } => {
+                    format!("  [cascade: only used by {}]", needed_by.label())
+                }
+            };
+            let hidden = if plan.hidden.iter().any(|h| h.id == step.target.id && h.kind == step.target.kind) {
+                "  [hidden by filter]"
+            } else {
+                ""
+            };
+            body.push(Line::from(vec![
+                Span::raw(format!("  {n:>3}. {}", step.target.name)),
+                Span::styled(format!("  {}", step.target.id), theme.dim()),
+                Span::styled(why, theme.warn()),
+                Span::styled(hidden.to_string(), theme.warn()),
+            ]));
+            if let Some(w) = &step.warning {
+                body.push(Line::from(Span::styled(format!("       ⚠ {w}"), theme.error())));
+            }
+        }
+    }
+    if !plan.hidden.is_empty() {
+        let names: Vec<String> = plan.hidden.iter().map(|r| format!("'{}'", r.name)).collect();
+        body.push(Line::from(Span::styled(
+            format!(
+                "⚠ {} of these are marked but hidden by the filter: {}",
+                plan.hidden.len(),
+                names.join(", ")
+            ),
+            theme.warn(),
+        )));
+    }
+    if !plan.kept.is_empty() {
+        body.push(Line::from(Span::styled("Kept:", theme.key())));
+        for k in &plan.kept {
+            body.push(Line::from(format!("  {} — {}", k.target.label(), k.reason)));
+        }
+    }
+    for w in &plan.warnings {
+        body.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warn())));
+    }
+    body.push(Line::from(Span::styled(
+        if soft {
+            "⚠ soft delete: the vendor keeps a recoverable copy"
+        } else {
+            "⚠ irreversible: the vendor keeps no copy (the audit log keeps the JSON)"
+        },
+        theme.warn(),
+    )));
+
+    // Footer: cascade offer, how to confirm, buttons.
+    let need = plan.confirmation(c.protected);
+    let cascade_key = if matches!(need, Confirmation::TypeProfile(_)) { "Ctrl-T" } else { "c" };
+    let mut footer: Vec<Line> = Vec::new();
+    if plan.cascade || !plan.cascade_extra.is_empty() {
+        let extra = crate::ops::plan::DeletePlan::describe_counts(
+            tab.map(|t| t.spec).unwrap_or(crate::vendors::spec(plan.vendor)),
+            &plan.cascade_extra,
+        );
+        let text = if plan.cascade {
+            format!("{cascade_key}: cascade ON — also deleting {extra} that nothing else uses (press to turn off)")
+        } else {
+            format!("{cascade_key}: cascade off — press to also delete {extra} that nothing else uses")
+        };
+        footer.push(Line::from(Span::styled(text, theme.key())));
+    }
+    let prompt = match &need {
+        Confirmation::PressY => "Press y to delete, Esc to cancel.".to_string(),
+        Confirmation::TypeCount(k) => format!("Type {k} and press Enter to delete: "),
+        Confirmation::TypeProfile(p) => format!("Protected profile: type '{p}' and press Enter: "),
+    };
+    let mut prompt_line = vec![Span::styled(prompt, Style::default().add_modifier(Modifier::BOLD))];
+    if !matches!(need, Confirmation::PressY) {
+        prompt_line.push(Span::styled(format!("{}▏", c.typed.text), theme.key()));
+    }
+    footer.push(Line::from(prompt_line));
+    if let Some(h) = &c.hint {
+        footer.push(Line::from(Span::styled(h.clone(), theme.warn())));
+    }
+    let cancel_style = if c.focus_delete { Style::default() } else { theme.selected() };
+    let delete_style = if c.focus_delete { theme.selected().patch(theme.error()) } else { theme.error() };
+    footer.push(Line::from(vec![
+        Span::styled("[ Cancel ]", cancel_style),
+        Span::raw("   "),
+        Span::styled("[ Delete ]", delete_style),
+        Span::styled("   Tab switch · ↑/↓ scroll · Esc cancel", theme.dim()),
+    ]));
+
+    let footer_h = footer.len() as u16;
+    let body_h = inner.height.saturating_sub(footer_h + 1);
+    let body_rect = Rect { height: body_h, ..inner };
+    let footer_rect = Rect {
+        y: inner.y + inner.height.saturating_sub(footer_h),
+        height: footer_h.min(inner.height),
+        ..inner
+    };
+    let max_scroll = body.len().saturating_sub(body_h as usize);
+    let scroll = c.scroll.min(max_scroll) as u16;
+    f.render_widget(Paragraph::new(body).scroll((scroll, 0)), body_rect);
+    f.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), footer_rect);
+}
+
+fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, theme: &Theme) {
+    let Some(Job {
+        kind: JobKind::Delete(d),
+        ..
+    }) = m.jobs.get(&job)
+    else {
+        return;
+    };
+    let rect = centered(area, area.width.saturating_sub(4).min(100), area.height.saturating_sub(2));
+    let title = if d.finished {
+        format!(" Delete finished — {} ", d.plan.profile)
+    } else if d.cancel_requested {
+        format!(" Cancelling — {} ", d.plan.profile)
+    } else {
+        format!(" Deleting {} objects — {} ", d.plan.len(), d.plan.profile)
+    };
+    let inner = framed(f, rect, &title, theme.border());
+    if inner.height < 4 {
+        return;
+    }
+    let summary = RunSummary::from(d.outcomes.as_slice());
+    let total = d.outcomes.len().max(1);
+    let done = d.done();
+    let gauge = Gauge::default()
+        .gauge_style(theme.key())
+        .ratio(done as f64 / total as f64)
+        .label(format!("{done}/{}", d.outcomes.len()));
+    f.render_widget(gauge, Rect { height: 1, ..inner });
+    let elapsed = (d.finished_at.unwrap_or(m.now) - d.started_at).max(0);
+    let rate = if elapsed > 0 { done as f64 / elapsed as f64 } else { 0.0 };
+    let eta = if rate > 0.0 && !d.finished {
+        let left = (d.outcomes.len() - done) as f64 / rate;
+        format!(" · ETA {}", format_age(left as i64, 0))
+    } else {
+        String::new()
+    };
+    let mut lines: Vec<Line> = vec![Line::from(format!(
+        "{} deleted · {} already gone · {} failed · {} skipped · {} not started · {:.1}/s · {}s{}",
+        summary.deleted + summary.soft_deleted,
+        summary.already_gone,
+        summary.failed,
+        summary.skipped,
+        summary.not_started,
+        rate,
+        elapsed,
+        eta
+    ))];
+    for e in d.errors.iter().rev().take(3) {
+        lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
+    }
+    lines.push(Line::from(""));
+    let header_h = lines.len();
+    for (i, (step, outcome)) in d.plan.steps.iter().zip(d.outcomes.iter()).enumerate() {
+        let (glyph, style) = match outcome {
+            StepOutcome::Deleted | StepOutcome::SoftDeleted => ("✓", theme.tone(crate::model::CellTone::Good)),
+            StepOutcome::AlreadyGone => ("✓", theme.dim()),
+            StepOutcome::Failed(_) => ("✗", theme.error()),
+            StepOutcome::Skipped(_) => ("↷", theme.warn()),
+            StepOutcome::NotStarted => ("·", theme.dim()),
+            StepOutcome::Running => ("…", theme.warn()),
+        };
+        let detail = outcome.detail().map(|s| format!(": {s}")).unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{glyph} "), style),
+            Span::raw(format!("{:>4}. {} ", i + 1, step.target.label())),
+            Span::styled(format!("{}{}", outcome.label(), detail), style),
+        ]));
+    }
+    let keys = if d.finished {
+        "R retry failed · j/k scroll · Enter close"
+    } else {
+        "Esc cancel · h hide (keeps running) · j/k scroll"
+    };
+    let list_rect = Rect {
+        y: inner.y + 1,
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    let max_scroll = lines.len().saturating_sub(list_rect.height as usize);
+    let scroll = scroll.min(max_scroll).min(lines.len().saturating_sub(header_h + 1) + header_h);
+    f.render_widget(
+        Paragraph::new(lines).scroll((scroll as u16, 0)).wrap(Wrap { trim: false }),
+        list_rect,
+    );
+    let key_rect = Rect {
+        y: inner.y + inner.height - 1,
+        height: 1,
+        ..inner
+    };
+    f.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), key_rect);
+}
+
+fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
+    let rect = centered(area, 80, area.height.saturating_sub(2));
+    let inner = framed(f, rect, " Keys (Esc closes) ", theme.border());
+    let mut lines: Vec<Line> = BINDINGS
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!("{:<18}", b.keys), theme.key()),
+                Span::raw(b.help),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("In the filter (/)", theme.header())));
+    lines.push(Line::from("  Enter keeps the filter, Esc clears it; foo fuzzy, 'foo exact, ^foo prefix, foo$ suffix, !foo exclude"));
+    lines.push(Line::from(Span::styled("In the delete confirmation", theme.header())));
+    lines.push(Line::from("  y confirms one object; otherwise type the count (protected: the profile name) and Enter"));
+    lines.push(Line::from("  c (Ctrl-T) toggles the cascade; Esc cancels; a bare Enter never confirms"));
+    let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
+    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
+}
+
+fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
+    let rect = centered(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
+    let inner = framed(f, rect, " Log of this run (newest last; Esc closes) ", theme.border());
+    let lines: Vec<Line> = m
+        .log
+        .iter()
+        .map(|e| {
+            let style = match e.level {
+                Level::Error => theme.error(),
+                Level::Warn => theme.warn(),
+                Level::Info => Style::default(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{} ", crate::model::format_time(e.at)), theme.dim()),
+                Span::styled(e.text.clone(), style),
+            ])
+        })
+        .collect();
+    // Default view shows the newest lines; scrolling moves back from the end.
+    let h = inner.height as usize;
+    let start = lines.len().saturating_sub(h).saturating_sub(scroll);
+    let visible: Vec<Line> = lines.into_iter().skip(start).take(h).collect();
+    if visible.is_empty() {
+        f.render_widget(Paragraph::new("Nothing logged yet.").style(theme.dim()), inner);
+    } else {
+        f.render_widget(Paragraph::new(visible), inner);
+    }
+}
+
+fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
+    let h = (form.spec.fields.len() as u16) * 2 + 6;
+    let rect = centered(area, 76, h);
+    let inner = framed(f, rect, &format!(" {} ", form.spec.title), theme.border());
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, field) in form.spec.fields.iter().enumerate() {
+        let focused = i == form.focus;
+        let label = format!("{}{}", field.label, if field.required { " *" } else { "" });
+        let value = match &field.kind {
+            FieldKind::Text => form.texts[i].text.clone(),
+            FieldKind::Secret => "•".repeat(form.texts[i].text.chars().count()),
+            FieldKind::Choice(options) => match form.choices[i].and_then(|c| options.get(c)) {
+                Some(c) => format!("◀ {} ▶", c.label),
+                None if options.is_empty() => "(nothing to choose from)".into(),
+                None => "◀ choose with ←/→ ▶".into(),
+            },
+        };
+        let cursor = if focused && !matches!(field.kind, FieldKind::Choice(_)) { "▏" } else { "" };
+        let value_style = if focused { theme.selected() } else { Style::default() };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{label:<20}"), if focused { theme.key() } else { Style::default() }),
+            Span::styled(format!("{value}{cursor}"), value_style),
+        ]));
+        lines.push(Line::from(Span::styled(format!("{:<20}{}", "", field.hint), theme.dim())));
+    }
+    if let Some(e) = &form.error {
+        lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
+    } else if form.submitting {
+        lines.push(Line::from(Span::styled("sending…", theme.warn())));
+    } else {
+        lines.push(Line::from(""));
+    }
+    lines.push(Line::from(Span::styled(
+        "Tab/↓ next · ←/→ choose · Enter next (on the last field: create) · Ctrl-S create · Esc cancel",
+        theme.dim(),
+    )));
+    f.render_widget(Paragraph::new(lines).alignment(Alignment::Left).wrap(Wrap { trim: false }), inner);
+}

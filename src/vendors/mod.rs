@@ -1,0 +1,265 @@
+//! Vendor clients behind one interface. The UI and the executor know vendors only through
+//! `VendorApi` (what a live client can do) and `VendorSpec` (static facts: kinds, columns,
+//! delete order). Adding a vendor means one client file, one simulator, a seed file and a
+//! line in `spec()` and `connect()`.
+
+pub mod forms;
+pub mod http;
+pub mod microstrategy;
+mod microstrategy_forms;
+
+use crate::model::{ColumnDef, Kind, Ref, Resource, VendorId};
+use futures::future::BoxFuture;
+use secrecy::SecretString;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every failure of a vendor call, as one clear sentence (see `Display`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status and (maybe) a vendor error body.
+    #[error("{}", http_sentence(*vendor, *status, code.as_deref(), message, ticket.as_deref()))]
+    Http {
+        vendor: VendorId,
+        status: u16,
+        code: Option<String>,
+        message: String,
+        ticket: Option<String>,
+        /// From `Retry-After` / `retryAfterMs` on 429 and 503.
+        retry_after_ms: Option<u64>,
+    },
+    /// No usable answer: connection refused, DNS, TLS, timeout, reset.
+    #[error("{vendor}: {message}")]
+    Transport { vendor: VendorId, message: String },
+    /// A 2xx answer whose body could not be read as the vendor's format.
+    #[error("{vendor}: HTTP {status}: unreadable response: {message}")]
+    Decode {
+        vendor: VendorId,
+        status: u16,
+        message: String,
+    },
+    /// Refused before sending: the profile is read-only.
+    #[error("{vendor}: not sent: profile '{profile}' is read-only ({what})")]
+    ReadOnly {
+        vendor: VendorId,
+        profile: String,
+        what: String,
+    },
+    /// The profile cannot be used (missing secret, unsupported vendor, bad URL).
+    #[error("{vendor}: {message}")]
+    Setup { vendor: VendorId, message: String },
+}
+
+fn http_sentence(
+    vendor: VendorId,
+    status: u16,
+    code: Option<&str>,
+    message: &str,
+    ticket: Option<&str>,
+) -> String {
+    let mut s = format!("{vendor}: HTTP {status}");
+    if let Some(c) = code {
+        s.push(' ');
+        s.push_str(c);
+    }
+    s.push_str(": ");
+    s.push_str(if message.is_empty() {
+        "(no message)"
+    } else {
+        message
+    });
+    if let Some(t) = ticket {
+        s.push_str(&format!(" (ticket {t})"));
+    }
+    s
+}
+
+impl ApiError {
+    pub fn vendor(&self) -> VendorId {
+        match self {
+            ApiError::Http { vendor, .. }
+            | ApiError::Transport { vendor, .. }
+            | ApiError::Decode { vendor, .. }
+            | ApiError::ReadOnly { vendor, .. }
+            | ApiError::Setup { vendor, .. } => *vendor,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Http { status, .. } | ApiError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Http { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Http {
+                retry_after_ms: Some(ms),
+                ..
+            } => Some(Duration::from_millis(*ms)),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying an idempotent call: 429, 5xx, transport failures.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Http { status, .. } => *status == 429 || *status >= 500,
+            ApiError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// What a successful delete did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteOutcome {
+    Deleted,
+    /// The server no longer had it (404): counted as gone, reported as such.
+    AlreadyGone,
+    /// Marked deleted by the vendor (Basedash), recoverable there.
+    SoftDeleted,
+}
+
+/// Everything one profile holds, loaded in one go, references linked.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub resources: Vec<Resource>,
+    /// Non-fatal problems (one kind failed to list while others worked).
+    pub warnings: Vec<String>,
+}
+
+/// A live, logged-in (or lazily logging-in) client of one profile.
+pub trait VendorApi: Send + Sync {
+    fn vendor(&self) -> VendorId;
+    /// List every kind, link references.
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>>;
+    /// Fetch one object fresh from the server.
+    fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>>;
+    /// Delete one object. 404 → `Ok(AlreadyGone)`.
+    fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>>;
+    /// Create one object from a vendor wire-format body; returns the stored object.
+    fn create(&self, kind: Kind, body: serde_json::Value)
+        -> BoxFuture<'_, Result<Resource, ApiError>>;
+    /// Test one connection: `Ok(())` healthy, `Err` with the server's reason.
+    fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>>;
+    /// End the session; errors are ignored (already logged out is fine).
+    fn logout(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Static facts about a vendor, usable without a live client.
+pub struct VendorSpec {
+    pub vendor: VendorId,
+    /// Kinds shown as sub-tabs, in order.
+    pub kinds: &'static [Kind],
+    /// Kinds that exist to be used by others; unused ones are orphans.
+    pub orphan_kinds: &'static [Kind],
+    /// Execution order of a delete plan (dependents first).
+    pub delete_order: &'static [Kind],
+    pub columns: fn(Kind) -> &'static [ColumnDef],
+    pub can_create: bool,
+    pub can_test: bool,
+    /// Deletes are soft (recoverable at the vendor).
+    pub soft_delete: bool,
+    /// False until the vendor's client lands: its tab says "not supported yet".
+    pub supported: bool,
+}
+
+impl fmt::Debug for VendorSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorSpec")
+            .field("vendor", &self.vendor)
+            .finish()
+    }
+}
+
+fn no_columns(_: Kind) -> &'static [ColumnDef] {
+    &[]
+}
+
+static UNSUPPORTED_QLIK: VendorSpec = unsupported(VendorId::Qlik);
+static UNSUPPORTED_BASEDASH: VendorSpec = unsupported(VendorId::Basedash);
+static UNSUPPORTED_DATABRAIN: VendorSpec = unsupported(VendorId::Databrain);
+
+const fn unsupported(vendor: VendorId) -> VendorSpec {
+    VendorSpec {
+        vendor,
+        kinds: &[],
+        orphan_kinds: &[],
+        delete_order: &[],
+        columns: no_columns,
+        can_create: false,
+        can_test: false,
+        soft_delete: false,
+        supported: false,
+    }
+}
+
+/// The registry of vendor facts.
+pub fn spec(vendor: VendorId) -> &'static VendorSpec {
+    match vendor {
+        VendorId::MicroStrategy => &microstrategy::SPEC,
+        VendorId::Qlik => &UNSUPPORTED_QLIK,
+        VendorId::Basedash => &UNSUPPORTED_BASEDASH,
+        VendorId::Databrain => &UNSUPPORTED_DATABRAIN,
+    }
+}
+
+/// The create form of a kind, filled with choices from the loaded objects; `None` when the
+/// vendor cannot create that kind.
+pub fn create_form(vendor: VendorId, kind: Kind, loaded: &[Resource]) -> Option<forms::FormSpec> {
+    match vendor {
+        VendorId::MicroStrategy => microstrategy_forms::form(kind, loaded),
+        _ => None,
+    }
+}
+
+/// What a client needs to talk to one profile. Built from the config; holds the secret.
+#[derive(Clone)]
+pub struct ClientSettings {
+    pub profile: String,
+    pub vendor: VendorId,
+    pub base_url: String,
+    pub username: Option<String>,
+    /// Password (MicroStrategy) or token (the others).
+    pub secret: SecretString,
+    pub login_mode: u32,
+    /// Enforced in the HTTP layer: no mutating request leaves the client.
+    pub read_only: bool,
+    pub timeout: Duration,
+    pub insecure_tls: bool,
+}
+
+impl fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("profile", &self.profile)
+            .field("vendor", &self.vendor)
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .field("secret", &"[redacted]")
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+/// Build the client of a profile. Does no I/O (login happens on first use).
+pub fn connect(settings: ClientSettings) -> Result<Arc<dyn VendorApi>, ApiError> {
+    match settings.vendor {
+        VendorId::MicroStrategy => Ok(Arc::new(microstrategy::MstrClient::new(settings)?)),
+        other => Err(ApiError::Setup {
+            vendor: other,
+            message: "not supported yet".into(),
+        }),
+    }
+}
