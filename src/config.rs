@@ -1119,21 +1119,16 @@ impl Cx<'_> {
             SourceKind::Env => {
                 let s = self.string(key, value)?.trim();
                 if let Some(stripped) = s.strip_prefix('$') {
-                    return Err(self.err(
-                        value.span(),
-                        key,
-                        format!(
-                            "write the variable name without `$`: \"{}\"",
-                            stripped.trim_matches(['{', '}'])
-                        ),
-                    ));
+                    let name = stripped.trim_matches(['{', '}']);
+                    // Only echo it back when it looks like a name, not like a pasted secret.
+                    let msg = if is_env_name(name) {
+                        format!("write the variable name without `$`: \"{name}\"")
+                    } else {
+                        "write the variable name without `$`".to_owned()
+                    };
+                    return Err(self.err(value.span(), key, msg));
                 }
-                let valid = s
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !valid {
+                if !is_env_name(s) {
                     return Err(self.err(
                         value.span(),
                         key,
@@ -1168,6 +1163,15 @@ impl Cx<'_> {
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return Err(bad(format!("\"{s}\" must start with http:// or https://")));
         }
+        // Credentials in the URL are refused before anything echoes the URL back.
+        let authority = s.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
+        if authority.contains('@') {
+            return Err(bad(
+                "must not contain credentials; use username and password_env / token_env".into(),
+            ));
+        }
         let url =
             reqwest::Url::parse(s).map_err(|e| bad(format!("\"{s}\" is not a valid URL: {e}")))?;
         if url.host_str().is_none_or(str::is_empty) {
@@ -1185,6 +1189,14 @@ impl Cx<'_> {
         }
         Ok(s.trim_end_matches('/').to_owned())
     }
+}
+
+/// A portable environment variable name: letter or `_`, then letters, digits, `_`.
+fn is_env_name(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn vendor_list() -> String {
@@ -1228,4 +1240,920 @@ fn edit_distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    const FILE: &str = "/etc/dsconsole/config.toml";
+    const EXAMPLE: &str = include_str!("../config.example.toml");
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new(FILE))
+    }
+
+    /// Parse `text`, expect an error on `line` about `key` whose message contains `fragment`.
+    #[track_caller]
+    fn expect_err(text: &str, line: usize, key: &str, fragment: &str) -> ConfigError {
+        let e = match parse(text) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(e.line, Some(line), "line of {e}");
+        assert_eq!(e.key.as_deref(), Some(key), "key of {e}");
+        assert!(
+            e.message.contains(fragment),
+            "message of {e} lacks {fragment:?}"
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!("{FILE}:{line}: {key}: ")),
+            "display: {shown}"
+        );
+        e
+    }
+
+    fn mstr(extra: &str) -> String {
+        format!(
+            "[[profiles]]\nname = \"m\"\nvendor = \"microstrategy\"\nbase_url = \"https://bi.example.com/MicroStrategyLibrary\"\n{extra}"
+        )
+    }
+
+    fn qlik(extra: &str) -> String {
+        format!(
+            "[[profiles]]\nname = \"q\"\nvendor = \"qlik\"\nbase_url = \"https://t.eu.qlikcloud.com\"\n{extra}"
+        )
+    }
+
+    // ---- valid files ----------------------------------------------------------------
+
+    #[test]
+    fn empty_file_is_valid() {
+        for text in ["", "\n\n", "# only a comment\n"] {
+            let c = parse(text).expect("valid");
+            assert!(c.profiles.is_empty());
+            assert_eq!(c.ui.refresh_seconds, 60);
+            assert_eq!(
+                c.defaults,
+                Defaults {
+                    concurrency: 4,
+                    timeout_seconds: 30
+                }
+            );
+            assert!(c.warnings.is_empty());
+            assert_eq!(c.path.as_deref(), Some(Path::new(FILE)));
+        }
+    }
+
+    #[test]
+    fn example_file_parses_and_documents_every_key() {
+        let c = parse(EXAMPLE).unwrap_or_else(|e| panic!("config.example.toml: {e}"));
+        let vendors: Vec<VendorId> = c.profiles.iter().map(|p| p.vendor).collect();
+        assert_eq!(
+            vendors,
+            VendorId::ALL.to_vec(),
+            "one profile per vendor, in order"
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        for key in PROFILE_KEYS.iter().chain(UI_KEYS).chain(DEFAULTS_KEYS) {
+            assert!(
+                EXAMPLE.contains(&format!("{key} =")),
+                "config.example.toml does not document `{key}`"
+            );
+        }
+        for section in ["[ui]", "[defaults]", "[[profiles]]"] {
+            assert!(EXAMPLE.contains(section));
+        }
+    }
+
+    #[test]
+    fn spec_example_values() {
+        let text = r#"
+[ui]
+refresh_seconds = 0
+
+[defaults]
+concurrency = 8
+timeout_seconds = 10
+
+[[profiles]]
+name = "prod-mstr"
+vendor = "microstrategy"
+base_url = "https://bi.example.com/MicroStrategyLibrary/"
+username = "administrator"
+password_env = "MSTR_PASSWORD"
+login_mode = 16
+read_only = true
+protected = true
+
+[[profiles]]
+name = "qlik-eu"
+vendor = "qlik"
+base_url = "https://tenant.eu.qlikcloud.com"
+token_cmd = "pass show qlik"
+space_id = "space-1"
+concurrency = 2
+timeout_seconds = 5
+rate_limit_per_minute = 100
+insecure_tls = true
+
+[[profiles]]
+name = "basedash"
+vendor = "basedash"
+base_url = "https://charts.basedash.com"
+token = "inline-token"
+org_id = "org-1"
+
+[[profiles]]
+name = "databrain"
+vendor = "databrain"
+base_url = "http://localhost:8080"
+token_env = "DATABRAIN_SERVICE_TOKEN"
+data_app_key_cmd = "echo key"
+"#;
+        let c = parse(text).expect("valid");
+        assert_eq!(c.ui.refresh_seconds, 0);
+        assert_eq!(
+            c.defaults,
+            Defaults {
+                concurrency: 8,
+                timeout_seconds: 10
+            }
+        );
+        let m = c.profile("prod-mstr").expect("mstr");
+        assert_eq!(m.vendor, VendorId::MicroStrategy);
+        assert_eq!(m.base_url, "https://bi.example.com/MicroStrategyLibrary");
+        assert_eq!(m.username.as_deref(), Some("administrator"));
+        assert!(matches!(&m.secret, SecretSource::Env(v) if v == "MSTR_PASSWORD"));
+        assert_eq!(m.login_mode, 16);
+        assert!(m.read_only && m.protected && !m.insecure_tls);
+        assert_eq!(m.line, 9);
+        assert_eq!(m.concurrency(&c.defaults), 8);
+        assert_eq!(m.timeout_seconds(&c.defaults), 10);
+
+        let q = c.profile("qlik-eu").expect("qlik");
+        assert!(matches!(&q.secret, SecretSource::Cmd(cmd) if cmd == "pass show qlik"));
+        assert_eq!(q.space_id.as_deref(), Some("space-1"));
+        assert_eq!(q.concurrency(&c.defaults), 2);
+        assert_eq!(q.timeout_seconds(&c.defaults), 5);
+        assert_eq!(q.rate_limit_per_minute, Some(100));
+        assert!(q.insecure_tls && !q.read_only);
+        assert_eq!(q.login_mode, 1);
+        assert_eq!(q.line, 19);
+
+        let b = c.profile("basedash").expect("basedash");
+        assert!(b.secret.is_inline());
+        assert_eq!(b.org_id.as_deref(), Some("org-1"));
+
+        let d = c.profile("databrain").expect("databrain");
+        assert!(matches!(&d.data_app_key, Some(SecretSource::Cmd(cmd)) if cmd == "echo key"));
+        assert_eq!(d.base_url, "http://localhost:8080");
+        assert!(c.profile("nope").is_none());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        let text = format!("\u{feff}{}", mstr("password_env = \"P\"\n"));
+        let c = parse(&text).expect("valid");
+        assert_eq!(c.profiles[0].line, 1);
+        let bad = "\u{feff}[ui]\nrefresh_seconds = \"x\"\n";
+        expect_err(bad, 2, "ui.refresh_seconds", "expected an integer");
+    }
+
+    #[test]
+    fn vendor_is_case_insensitive() {
+        let c = parse(&qlik("token_env = \"T\"\n").replace("\"qlik\"", "\"Qlik\"")).expect("ok");
+        assert_eq!(c.profiles[0].vendor, VendorId::Qlik);
+    }
+
+    // ---- errors: every one names file, line and key -----------------------------------
+
+    #[test]
+    fn malformed_toml_names_line_and_key() {
+        let e = expect_err(
+            "[ui]\n\nrefresh_seconds = \n",
+            3,
+            "refresh_seconds",
+            "invalid TOML",
+        );
+        assert!(e.message.len() > "invalid TOML: ".len());
+        expect_err(
+            &mstr("password_env = \"unterminated\n"),
+            5,
+            "password_env",
+            "invalid TOML",
+        );
+        // Duplicate key is a TOML error too.
+        expect_err(&mstr("name = \"again\"\n"), 5, "name", "duplicate");
+        // A broken header has no key; the line is still right.
+        let e = parse("[ui]\nrefresh_seconds = 1\n[[profiles\n").expect_err("error");
+        assert_eq!(e.line, Some(3));
+        assert!(e.to_string().starts_with(&format!("{FILE}:3: ")));
+    }
+
+    #[test]
+    fn errors_never_echo_secret_values() {
+        for extra in [
+            "password = hunter2-SECRET\n",
+            "password = \"hunter2-SECRET\\q\"\n",
+            "password = \"hunter2-SECRET\n",
+            "password = 'hunter2-SECRET\n",
+            "password = 12345\n",
+            "token = \"hunter2-SECRET\"\n",
+            "passwd = \"hunter2-SECRET\"\n",
+            "password_env = \"hunter2-SECRET\"\n",
+            "password_env = \"$hunter2-SECRET\"\n",
+        ] {
+            let e = parse(&mstr(extra)).expect_err("error");
+            assert!(!format!("{e} {e:?}").contains("SECRET"), "{extra:?} -> {e}");
+            assert_eq!(e.line, Some(5), "{extra:?} -> {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_a_suggestion() {
+        expect_err(
+            "[[profile]]\nname = \"x\"\n",
+            1,
+            "profile",
+            "did you mean `profiles`?",
+        );
+        expect_err(
+            "[ui]\nrefresh_secs = 5\n",
+            2,
+            "refresh_secs",
+            "did you mean `refresh_seconds`?",
+        );
+        expect_err(
+            "[defaults]\nconcurency = 5\n",
+            2,
+            "concurency",
+            "did you mean `concurrency`?",
+        );
+        expect_err(
+            &mstr("base_ulr = \"x\"\n"),
+            5,
+            "base_ulr",
+            "did you mean `base_url`?",
+        );
+        expect_err(
+            &mstr("Read_Only = true\n"),
+            5,
+            "Read_Only",
+            "did you mean `read_only`?",
+        );
+        expect_err(&mstr("url = \"x\"\n"), 5, "url", "did you mean `base_url`?");
+        expect_err(
+            &qlik("api_key_env = \"K\"\n"),
+            5,
+            "api_key_env",
+            "did you mean `token_env`?",
+        );
+        // Far from everything: list the valid keys instead.
+        let e = expect_err(&mstr("colour = \"red\"\n"), 5, "colour", "valid keys");
+        assert!(e.message.contains("base_url"));
+        expect_err(
+            "[theme]\nx = 1\n",
+            1,
+            "theme",
+            "expected [ui], [defaults] or [[profiles]]",
+        );
+        // Sub-tables inside a profile are unknown keys too.
+        expect_err(
+            &mstr("[profiles.extra]\na = 1\n"),
+            5,
+            "extra",
+            "unknown key",
+        );
+    }
+
+    #[test]
+    fn wrong_types() {
+        expect_err(
+            &mstr("read_only = \"yes\"\n"),
+            5,
+            "read_only",
+            "expected true or false",
+        );
+        expect_err(
+            &mstr("read_only = \"true\"\n"),
+            5,
+            "read_only",
+            "without quotes",
+        );
+        expect_err(
+            &mstr("concurrency = \"4\"\n"),
+            5,
+            "concurrency",
+            "without quotes",
+        );
+        expect_err(
+            &mstr("timeout_seconds = 2.5\n"),
+            5,
+            "timeout_seconds",
+            "found a float",
+        );
+        expect_err(
+            &mstr("username = 7\n"),
+            5,
+            "username",
+            "expected a string, found an integer",
+        );
+        expect_err(
+            &mstr("login_mode = true\n"),
+            5,
+            "login_mode",
+            "expected an integer",
+        );
+        expect_err(
+            "[ui]\nrefresh_seconds = [1]\n",
+            2,
+            "ui.refresh_seconds",
+            "found an array",
+        );
+        expect_err("ui = 5\n", 1, "ui", "expected a table");
+        expect_err("profiles = 5\n", 1, "profiles", "expected [[profiles]]");
+        expect_err(
+            "[profiles]\nname = \"x\"\n",
+            1,
+            "profiles",
+            "double brackets",
+        );
+        expect_err("profiles = [1]\n", 1, "profiles", "must be a table");
+        expect_err(
+            "[[profiles]]\nname = \"a\"\nvendor = 3\n",
+            3,
+            "vendor",
+            "expected a string",
+        );
+    }
+
+    #[test]
+    fn unknown_vendor_lists_valid_ones() {
+        let e = expect_err(
+            "\n[[profiles]]\nname = \"a\"\nvendor = \"tableau\"\nbase_url = \"https://x\"\n",
+            4,
+            "vendor",
+            "unknown vendor \"tableau\"",
+        );
+        assert!(
+            e.message
+                .contains("microstrategy, qlik, basedash, databrain"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_profile_names() {
+        let text = format!(
+            "{}\n{}",
+            mstr(""),
+            mstr("").replace("bi.example", "bi2.example")
+        );
+        let e = expect_err(&text, 7, "name", "duplicate profile name 'm'");
+        assert!(e.message.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn missing_required_keys() {
+        expect_err(
+            "# c\n[[profiles]]\nname = \"a\"\nbase_url = \"https://x\"\n",
+            2,
+            "vendor",
+            "missing",
+        );
+        expect_err(
+            "[[profiles]]\nvendor = \"qlik\"\nbase_url = \"https://x\"\n",
+            1,
+            "name",
+            "missing",
+        );
+        let e = expect_err(
+            "[ui]\n[[profiles]]\nname = \"a\"\nvendor = \"qlik\"\n",
+            2,
+            "base_url",
+            "missing",
+        );
+        assert!(e.message.contains("'a'"));
+    }
+
+    #[test]
+    fn base_url_must_be_http() {
+        let text = "[[profiles]]\nname = \"a\"\nvendor = \"qlik\"\nbase_url = \"ftp://x\"\n";
+        expect_err(text, 4, "base_url", "must start with http:// or https://");
+        let text = text.replace("ftp://x", "tenant.qlikcloud.com");
+        expect_err(&text, 4, "base_url", "must start with http:// or https://");
+        let text = text.replace("tenant.qlikcloud.com", "https://");
+        expect_err(&text, 4, "base_url", "https://");
+        let text = text.replace("\"https://\"", "\"https://bob:pw@t.qlikcloud.com\"");
+        let e = expect_err(&text, 4, "base_url", "must not contain credentials");
+        assert!(!e.to_string().contains("pw@"), "no secret echoed: {e}");
+        let text = text.replace("https://bob:pw@t.qlikcloud.com", "https://bob:pw@");
+        let e = expect_err(&text, 4, "base_url", "must not contain credentials");
+        assert!(!e.to_string().contains("pw@"), "no secret echoed: {e}");
+        let text = "[[profiles]]\nname = \"a\"\nvendor = \"qlik\"\nbase_url = \"https://t.qlikcloud.com/?x=1\"\n";
+        expect_err(text, 4, "base_url", "query");
+        let text = text.replace("https://t.qlikcloud.com/?x=1", "");
+        expect_err(&text, 4, "base_url", "must not be empty");
+    }
+
+    #[test]
+    fn two_secret_sources_at_once() {
+        let e = expect_err(
+            &mstr("password_env = \"A\"\npassword_cmd = \"pass x\"\n"),
+            6,
+            "password_cmd",
+            "password_env is already set (line 5)",
+        );
+        assert!(e.message.contains("only one"));
+        expect_err(
+            &qlik("token = \"t\"\ntoken_env = \"T\"\n"),
+            6,
+            "token_env",
+            "token is already set",
+        );
+        let db = "[[profiles]]\nname = \"d\"\nvendor = \"databrain\"\nbase_url = \"https://x\"\ndata_app_key_env = \"A\"\ndata_app_key = \"k\"\n";
+        expect_err(db, 6, "data_app_key", "data_app_key_env is already set");
+    }
+
+    #[test]
+    fn secret_of_the_wrong_family() {
+        expect_err(
+            &mstr("token_env = \"T\"\n"),
+            5,
+            "token_env",
+            "use password_env",
+        );
+        expect_err(&qlik("password = \"p\"\n"), 5, "password", "use token");
+        expect_err(
+            &qlik("password_cmd = \"x\"\n"),
+            5,
+            "password_cmd",
+            "use token_cmd",
+        );
+        expect_err(
+            &qlik("data_app_key_env = \"K\"\n"),
+            5,
+            "data_app_key_env",
+            "only databrain profiles",
+        );
+    }
+
+    #[test]
+    fn vendor_specific_keys_on_the_wrong_vendor() {
+        expect_err(
+            &qlik("username = \"u\"\n"),
+            5,
+            "username",
+            "only microstrategy profiles",
+        );
+        expect_err(
+            &qlik("login_mode = 1\n"),
+            5,
+            "login_mode",
+            "only microstrategy",
+        );
+        expect_err(
+            &mstr("space_id = \"s\"\n"),
+            5,
+            "space_id",
+            "only qlik profiles",
+        );
+        expect_err(
+            &qlik("org_id = \"o\"\n"),
+            5,
+            "org_id",
+            "only basedash profiles",
+        );
+    }
+
+    #[test]
+    fn numeric_bounds() {
+        expect_err(&mstr("concurrency = 0\n"), 5, "concurrency", "at least 1");
+        expect_err(
+            "[defaults]\nconcurrency = 0\n",
+            2,
+            "defaults.concurrency",
+            "at least 1",
+        );
+        expect_err(
+            "[defaults]\ntimeout_seconds = 0\n",
+            2,
+            "defaults.timeout_seconds",
+            "at least 1",
+        );
+        expect_err(
+            &mstr("concurrency = 100000\n"),
+            5,
+            "concurrency",
+            "at most 256",
+        );
+        expect_err(
+            &mstr("timeout_seconds = -1\n"),
+            5,
+            "timeout_seconds",
+            "at least 1",
+        );
+        expect_err(
+            &mstr("rate_limit_per_minute = 0\n"),
+            5,
+            "rate_limit_per_minute",
+            "at least 1",
+        );
+        expect_err(
+            "[ui]\nrefresh_seconds = -5\n",
+            2,
+            "ui.refresh_seconds",
+            "at least 0",
+        );
+        expect_err(&mstr("login_mode = 0\n"), 5, "login_mode", "at least 1");
+        // Hex integers are fine.
+        let c = parse(&mstr("concurrency = 0x10\n")).expect("ok");
+        assert_eq!(c.profiles[0].concurrency, Some(16));
+    }
+
+    #[test]
+    fn bad_secret_values() {
+        expect_err(
+            &mstr("password_env = \"$MSTR_PW\"\n"),
+            5,
+            "password_env",
+            "without `$`: \"MSTR_PW\"",
+        );
+        expect_err(
+            &mstr("password_env = \"MY VAR\"\n"),
+            5,
+            "password_env",
+            "environment variable name",
+        );
+        expect_err(
+            &mstr("password_env = \"\"\n"),
+            5,
+            "password_env",
+            "environment variable name",
+        );
+        expect_err(
+            &mstr("password_cmd = \"  \"\n"),
+            5,
+            "password_cmd",
+            "must not be empty",
+        );
+        expect_err(
+            &mstr("password = \"\"\n"),
+            5,
+            "password",
+            "must not be empty",
+        );
+    }
+
+    #[test]
+    fn bad_profile_names() {
+        let text =
+            "[[profiles]]\nname = \"prod mstr\"\nvendor = \"qlik\"\nbase_url = \"https://x\"\n";
+        expect_err(text, 2, "name", "cannot contain spaces");
+        let text = text.replace("prod mstr", "");
+        expect_err(&text, 2, "name", "must not be empty");
+    }
+
+    #[test]
+    fn config_error_display() {
+        let e = ConfigError {
+            file: PathBuf::from("c.toml"),
+            line: Some(3),
+            key: Some("base_url".into()),
+            message: "bad".into(),
+        };
+        assert_eq!(e.to_string(), "c.toml:3: base_url: bad");
+        let e = ConfigError {
+            line: None,
+            key: None,
+            ..e
+        };
+        assert_eq!(e.to_string(), "c.toml: bad");
+        let boxed: Box<dyn std::error::Error> = Box::new(e);
+        assert_eq!(boxed.to_string(), "c.toml: bad");
+    }
+
+    #[test]
+    fn profile_without_secret_is_valid_with_a_warning() {
+        let c = parse(&qlik("")).expect("valid");
+        assert!(matches!(c.profiles[0].secret, SecretSource::Missing));
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].contains("profile 'q' has no token"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(c.warnings[0].starts_with(&format!("{FILE}:1:")));
+        let err = c.profiles[0].resolve_secret().expect_err("missing");
+        assert_eq!(
+            err,
+            "no token configured (set token_env, token_cmd or token)"
+        );
+        // MicroStrategy guest login needs no password.
+        let c = parse(&mstr("login_mode = 8\n")).expect("valid");
+        assert!(c.warnings.is_empty());
+        let s = c.profiles[0].resolve_secret().expect("guest");
+        assert_eq!(s.expose_secret(), "");
+    }
+
+    // ---- files ------------------------------------------------------------------------
+
+    #[test]
+    fn load_reads_a_file_and_reports_unreadable_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, qlik("token_env = \"T\"\n")).expect("write");
+        let c = Config::load(&path).expect("load");
+        assert_eq!(c.path.as_deref(), Some(path.as_path()));
+        assert_eq!(c.profiles.len(), 1);
+
+        let missing = dir.path().join("nope.toml");
+        let e = Config::load(&missing).expect_err("missing");
+        assert_eq!(e.file, missing);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: cannot read", missing.display())),
+            "{e}"
+        );
+
+        let bad = dir.path().join("latin1.toml");
+        std::fs::write(&bad, b"[ui]\nrefresh_seconds = 5\n# caf\xe9\n").expect("write");
+        let e = Config::load(&bad).expect_err("not utf-8");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("not valid UTF-8"), "{e}");
+        assert!(e.to_string().contains("latin1.toml:3:"), "{e}");
+
+        // Errors from load name the real file.
+        let broken = dir.path().join("broken.toml");
+        std::fs::write(&broken, "[ui]\nrefresh_seconds = true\n").expect("write");
+        let e = Config::load(&broken).expect_err("type");
+        assert!(e
+            .to_string()
+            .starts_with(&format!("{}:2: ui.refresh_seconds:", broken.display())));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn inline_secret_in_a_readable_file_warns() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, mstr("password = \"hunter2-SECRET\"\n")).expect("write");
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let c = Config::load(&path).expect("load");
+        assert_eq!(
+            c.warnings,
+            vec![format!(
+                "{}: inline secret in profile 'm' and the file is readable by others (mode 644); use password_env or chmod 600",
+                path.display()
+            )]
+        );
+        assert!(!c.describe().contains("hunter2"));
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let c = Config::load(&path).expect("load");
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("mode 640"));
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(Config::load(&path).expect("load").warnings.is_empty());
+
+        // No inline secret: no warning whatever the mode.
+        std::fs::write(&path, mstr("password_env = \"P\"\n")).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(Config::load(&path).expect("load").warnings.is_empty());
+
+        // Data-app key inline counts too.
+        std::fs::write(
+            &path,
+            "[[profiles]]\nname = \"d\"\nvendor = \"databrain\"\nbase_url = \"https://x\"\ntoken_env = \"T\"\ndata_app_key = \"k\"\n",
+        )
+        .expect("write");
+        let c = Config::load(&path).expect("load");
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].contains("use data_app_key_env"),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    // ---- secrets ----------------------------------------------------------------------
+
+    fn profile_with(secret: SecretSource) -> ProfileConfig {
+        let mut c = parse(&mstr("password_env = \"X\"\n")).expect("valid");
+        let mut p = c.profiles.remove(0);
+        p.secret = secret;
+        p
+    }
+
+    #[test]
+    fn env_secret() {
+        // PATH is set in any test environment; no need to mutate the environment.
+        let p = profile_with(SecretSource::Env("PATH".into()));
+        let expected = std::env::var("PATH").expect("PATH");
+        assert_eq!(p.resolve_secret().expect("set").expose_secret(), expected);
+
+        let p = profile_with(SecretSource::Env(
+            "DSCONSOLE_TEST_SURELY_UNSET_VAR_81723".into(),
+        ));
+        assert_eq!(
+            p.resolve_secret().expect_err("unset"),
+            "environment variable DSCONSOLE_TEST_SURELY_UNSET_VAR_81723 is not set"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn command_secret() {
+        let p = profile_with(SecretSource::Cmd("printf '  s3cr3t value\\n\\n'".into()));
+        assert_eq!(
+            p.resolve_secret().expect("ok").expose_secret(),
+            "s3cr3t value"
+        );
+
+        let p = profile_with(SecretSource::Cmd(
+            "echo leaked-output; echo oops >&2; exit 3".into(),
+        ));
+        let e = p.resolve_secret().expect_err("fails");
+        assert!(
+            e.starts_with("password_cmd `echo leaked-output; echo oops >&2; exit 3` failed"),
+            "{e}"
+        );
+        assert!(e.contains("exit status: 3"), "{e}");
+        let without_cmd = e.replace("echo leaked-output; echo oops >&2; exit 3", "");
+        assert!(
+            !without_cmd.contains("leaked-output") && !without_cmd.contains("oops"),
+            "{e}"
+        );
+
+        let q = parse(&qlik("token_cmd = \"true\"\n")).expect("ok");
+        let e = q.profiles[0].resolve_secret().expect_err("empty");
+        assert_eq!(e, "token_cmd `true` printed nothing (exit status: 0)");
+
+        let p = profile_with(SecretSource::Cmd("printf '\\377\\376'".into()));
+        assert!(p
+            .resolve_secret()
+            .expect_err("binary")
+            .contains("not UTF-8"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn command_secret_that_hangs_is_stopped() {
+        let e = run_secret_command("token_cmd", "sleep 30", Duration::from_millis(200))
+            .expect_err("timeout");
+        assert!(e.contains("did not finish within"), "{e}");
+    }
+
+    #[test]
+    fn inline_secret_and_client_settings() {
+        let text = format!(
+            "[defaults]\ntimeout_seconds = 12\n{}",
+            mstr("password = \"hunter2-SECRET\"\nusername = \"admin\"\ninsecure_tls = true\n")
+        );
+        let c = parse(&text).expect("valid");
+        let p = &c.profiles[0];
+        assert_eq!(
+            p.resolve_secret().expect("inline").expose_secret(),
+            "hunter2-SECRET"
+        );
+
+        let s = p.client_settings(&c.defaults, false).expect("settings");
+        assert_eq!(s.profile, "m");
+        assert_eq!(s.vendor, VendorId::MicroStrategy);
+        assert_eq!(s.base_url, "https://bi.example.com/MicroStrategyLibrary");
+        assert_eq!(s.username.as_deref(), Some("admin"));
+        assert_eq!(s.secret.expose_secret(), "hunter2-SECRET");
+        assert_eq!(s.login_mode, 1);
+        assert!(!s.read_only);
+        assert!(s.insecure_tls);
+        assert_eq!(s.timeout, Duration::from_secs(12));
+
+        assert!(
+            p.client_settings(&c.defaults, true)
+                .expect("settings")
+                .read_only
+        );
+        let mut ro = p.clone();
+        ro.read_only = true;
+        ro.timeout_seconds = Some(3);
+        let s = ro.client_settings(&c.defaults, false).expect("settings");
+        assert!(s.read_only);
+        assert_eq!(s.timeout, Duration::from_secs(3));
+
+        let unresolvable = profile_with(SecretSource::Env(
+            "DSCONSOLE_TEST_SURELY_UNSET_VAR_81723".into(),
+        ));
+        let e = unresolvable
+            .client_settings(&c.defaults, false)
+            .expect_err("no secret");
+        assert!(e.contains("is not set"));
+    }
+
+    #[test]
+    fn data_app_key_resolution() {
+        let db = "[[profiles]]\nname = \"d\"\nvendor = \"databrain\"\nbase_url = \"https://x\"\ntoken = \"t\"\ndata_app_key = \"dak\"\n";
+        let c = parse(db).expect("valid");
+        let key = c.profiles[0]
+            .resolve_data_app_key()
+            .expect("ok")
+            .expect("some");
+        assert_eq!(key.expose_secret(), "dak");
+        let c = parse(&db.replace("data_app_key = \"dak\"\n", "")).expect("valid");
+        assert!(c.profiles[0].resolve_data_app_key().expect("ok").is_none());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let text = format!(
+            "{}\n[[profiles]]\nname = \"d\"\nvendor = \"databrain\"\nbase_url = \"https://x\"\ntoken = \"tok-SECRET\"\ndata_app_key = \"dak-SECRET\"\n",
+            mstr("password = \"hunter2-SECRET\"\n")
+        );
+        let c = parse(&text).expect("valid");
+        for shown in [
+            format!("{c:?}"),
+            format!("{c:#?}"),
+            format!("{:?}", c.profiles[0]),
+            format!("{:?}", c.profiles[1].secret),
+            format!("{:?}", c.profiles[1].data_app_key),
+            format!(
+                "{:?}",
+                c.profiles[0]
+                    .client_settings(&c.defaults, false)
+                    .expect("ok")
+            ),
+            c.describe(),
+        ] {
+            assert!(!shown.contains("SECRET"), "secret leaked: {shown}");
+        }
+        assert!(format!("{:?}", c.profiles[0].secret).contains("redacted"));
+        // The non-secret parts are still there to help debugging.
+        assert!(format!("{:?}", SecretSource::Env("MSTR_PW".into())).contains("MSTR_PW"));
+    }
+
+    #[test]
+    fn describe_shows_sources_not_values() {
+        let text = format!(
+            "{}\n{}",
+            mstr("password_env = \"DSCONSOLE_TEST_SURELY_UNSET_VAR_81723\"\nprotected = true\n"),
+            qlik("token_cmd = \"pass show x\"\nconcurrency = 2\nspace_id = \"sp\"\n")
+        );
+        let c = parse(&text).expect("valid");
+        let d = c.describe();
+        assert!(d.contains(&format!("config: {FILE}")), "{d}");
+        assert!(d.contains("profile 'm': MicroStrategy (line 1)"), "{d}");
+        assert!(
+            d.contains("env DSCONSOLE_TEST_SURELY_UNSET_VAR_81723 (not set)"),
+            "{d}"
+        );
+        assert!(d.contains("command `pass show x`"), "{d}");
+        assert!(d.contains("profile 'q': Qlik Cloud (line 8)"), "{d}");
+        assert!(d.contains("concurrency            4 (default)"), "{d}");
+        assert!(d.contains("concurrency            2\n"), "{d}");
+        assert!(d.contains("space_id               sp"), "{d}");
+        assert!(d.contains("protected              yes"), "{d}");
+
+        let set = SecretSource::Env("PATH".into()).describe();
+        assert_eq!(set, "env PATH (set)");
+        assert_eq!(
+            SecretSource::Inline(SecretString::from("x")).describe(),
+            "inline"
+        );
+        assert!(Config::default()
+            .describe()
+            .contains("no profiles configured"));
+    }
+
+    // ---- paths and helpers -------------------------------------------------------------
+
+    #[test]
+    fn cli_path_wins() {
+        let p = resolve_path(Some(Path::new("/tmp/x.toml")));
+        assert_eq!(p.as_deref(), Some(Path::new("/tmp/x.toml")));
+        if std::env::var_os(CONFIG_ENV).is_none() {
+            if let Some(p) = resolve_path(None) {
+                assert!(p.ends_with("dsconsole/config.toml"), "{}", p.display());
+            }
+        }
+        if std::env::var_os(DATA_DIR_ENV).is_none() {
+            assert!(data_dir().ends_with("dsconsole") || data_dir().ends_with(".dsconsole"));
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("base-url", PROFILE_KEYS), Some("base_url"));
+        assert_eq!(suggest("pasword_env", PROFILE_KEYS), Some("password_env"));
+        assert_eq!(suggest("tokenenv", PROFILE_KEYS), Some("token_env"));
+        assert_eq!(suggest("user", PROFILE_KEYS), Some("username"));
+        assert_eq!(suggest("zzz", PROFILE_KEYS), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 }

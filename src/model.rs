@@ -301,6 +301,13 @@ pub fn format_age(now: i64, then: i64) -> String {
     }
 }
 
+/// "2021-08-04" in UTC.
+pub fn format_date(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
 /// "2021-08-04 15:44" in UTC.
 pub fn format_time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -387,14 +394,14 @@ pub mod cells {
 
     pub fn updated(r: &Resource, ctx: &CellCtx) -> Cell {
         match r.updated {
-            Some(t) => Cell::plain(format!("{} ({})", format_time(t), format_age(ctx.now, t))),
+            Some(t) => Cell::plain(format!("{} ({})", format_date(t), format_age(ctx.now, t))),
             None => Cell::tone("-", CellTone::Dim),
         }
     }
 
     pub fn created(r: &Resource, ctx: &CellCtx) -> Cell {
         match r.created {
-            Some(t) => Cell::plain(format!("{} ({})", format_time(t), format_age(ctx.now, t))),
+            Some(t) => Cell::plain(format!("{} ({})", format_date(t), format_age(ctx.now, t))),
             None => Cell::tone("-", CellTone::Dim),
         }
     }

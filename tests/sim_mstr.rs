@@ -975,3 +975,21 @@ async fn shutdown_stops_serving() {
     }
     assert!(refused, "the simulator still answers after shutdown");
 }
+
+#[tokio::test]
+async fn tmp_measure_scale() {
+    let t = std::time::Instant::now();
+    let sim = microstrategy::start(&SimOptions { scale: 100_000, ..SimOptions::default() }).await.expect("start");
+    eprintln!("start: {:?}", t.elapsed());
+    let s = Session::open(&sim).await;
+    let t = std::time::Instant::now();
+    let r = s.get("/api/datasources/connections").await;
+    let b = r.bytes().await.expect("b");
+    eprintln!("list connections: {:?} {} bytes", t.elapsed(), b.len());
+    let t = std::time::Instant::now();
+    let ids = sim.control.ids("connections");
+    for id in ids.iter().rev().take(200) {
+        let _ = s.delete(&format!("/api/datasources/connections/{id}")).await;
+    }
+    eprintln!("200 deletes: {:?}", t.elapsed());
+}

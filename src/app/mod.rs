@@ -7,6 +7,11 @@ pub mod runtime;
 pub mod state;
 pub mod update;
 
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;
+
 pub use effect::Effect;
 pub use msg::Msg;
 pub use state::Model;

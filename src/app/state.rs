@@ -239,15 +239,14 @@ impl ProfileTab {
     }
 }
 
-/// Text the filter searches: name first (so `^foo` anchors on the name), then type, owner
-/// and container.
+/// Text the filter searches: the name (so `^foo` anchors on it), then the type, so that
+/// `snow` finds Snowflake sources. Owner and container stay out: fuzzy matching over long
+/// haystacks matches nearly everything.
 pub fn haystack(r: &Resource) -> String {
-    let mut s = r.name.clone();
-    for part in [&r.type_, &r.owner, &r.container].into_iter().flatten() {
-        s.push(' ');
-        s.push_str(part);
+    match &r.type_ {
+        Some(t) => format!("{} {t}", r.name),
+        None => r.name.clone(),
     }
-    s
 }
 
 /// Input modes of the bottom line.

@@ -128,7 +128,12 @@ impl Ctx<'_> {
     }
 }
 
-/// Run `plan`. Returns one outcome per step, in step order; none is `Running`.
+/// Run `plan` against `api`: phase by phase (kinds in plan order), at most
+/// `cfg.concurrency` requests in flight. Every request is preceded by an audit line (no line,
+/// no request) and followed by one. Once `cancel` fires nothing new starts, requests in
+/// flight finish and are recorded, and a step waiting to retry gives up. Progress goes to
+/// `progress` (a dropped receiver does not stop the run). Returns one outcome per step, in
+/// step order; none is `Running`.
 pub async fn execute(
     plan: Arc<DeletePlan>,
     api: Arc<dyn VendorApi>,
@@ -446,5 +451,727 @@ pub fn retry_plan(plan: &DeletePlan, outcomes: &[StepOutcome]) -> DeletePlan {
         cascade_extra,
         warnings: plan.warnings.clone(),
         not_found: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{link_references, ColumnDef, Ref, Resource, VendorId};
+    use crate::ops::plan::{build_plan, PlanRequest};
+    use crate::vendors::{Snapshot, VendorSpec};
+    use futures::future::BoxFuture;
+    use serde_json::Value;
+    use std::collections::{HashMap, HashSet, VecDeque};
+    use std::sync::Mutex;
+    use tokio::sync::mpsc;
+
+    fn no_columns(_: Kind) -> &'static [ColumnDef] {
+        &[]
+    }
+
+    static SPEC: VendorSpec = VendorSpec {
+        vendor: VendorId::MicroStrategy,
+        kinds: &[Kind::Datasources, Kind::Connections, Kind::Logins],
+        orphan_kinds: &[Kind::Connections, Kind::Logins],
+        delete_order: &[Kind::Datasources, Kind::Connections, Kind::Logins],
+        columns: no_columns,
+        can_create: true,
+        can_test: true,
+        soft_delete: false,
+        supported: true,
+    };
+
+    /// What the fake answers to a delete of one id, in order; once the script runs out the
+    /// object is deleted (or already gone when it no longer exists).
+    #[derive(Clone)]
+    enum Answer {
+        Fail(ApiError),
+        Ok(DeleteOutcome),
+    }
+
+    #[derive(Default)]
+    struct FakeState {
+        objects: HashSet<String>,
+        scripts: HashMap<String, VecDeque<Answer>>,
+        requests: Vec<String>,
+        in_flight: usize,
+        max_in_flight: usize,
+        completed: usize,
+    }
+
+    /// An in-memory vendor: deletes take `delay`, may fail as scripted, and can cancel a
+    /// token after a number of completed requests.
+    struct FakeApi {
+        state: Mutex<FakeState>,
+        delay: Duration,
+        cancel_after: Option<(usize, CancellationToken)>,
+    }
+
+    fn http(status: u16, retry_after_ms: Option<u64>) -> ApiError {
+        ApiError::Http {
+            vendor: VendorId::MicroStrategy,
+            status,
+            code: Some("ERR001".into()),
+            message: format!("status {status}"),
+            ticket: None,
+            retry_after_ms,
+        }
+    }
+
+    impl FakeApi {
+        fn new(ids: &[&str]) -> FakeApi {
+            FakeApi {
+                state: Mutex::new(FakeState {
+                    objects: ids.iter().map(|s| s.to_string()).collect(),
+                    ..FakeState::default()
+                }),
+                delay: Duration::ZERO,
+                cancel_after: None,
+            }
+        }
+
+        fn script(&self, id: &str, answers: Vec<Answer>) {
+            self.lock().scripts.insert(id.to_string(), answers.into());
+        }
+
+        fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+            self.state.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.lock().requests.clone()
+        }
+
+        fn exists(&self, id: &str) -> bool {
+            self.lock().objects.contains(id)
+        }
+    }
+
+    impl VendorApi for FakeApi {
+        fn vendor(&self) -> VendorId {
+            VendorId::MicroStrategy
+        }
+        fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+            Box::pin(async { Ok(Snapshot::default()) })
+        }
+        fn get(&self, _target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+            Box::pin(async { Err(http(404, None)) })
+        }
+        fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
+            Box::pin(async move {
+                {
+                    let mut s = self.lock();
+                    s.requests.push(target.id.clone());
+                    s.in_flight += 1;
+                    s.max_in_flight = s.max_in_flight.max(s.in_flight);
+                }
+                if !self.delay.is_zero() {
+                    tokio::time::sleep(self.delay).await;
+                }
+                let mut s = self.lock();
+                s.in_flight -= 1;
+                let scripted = s.scripts.get_mut(&target.id).and_then(VecDeque::pop_front);
+                let result = match scripted {
+                    Some(Answer::Fail(e)) => Err(e),
+                    Some(Answer::Ok(o)) => {
+                        s.objects.remove(&target.id);
+                        Ok(o)
+                    }
+                    None if s.objects.remove(&target.id) => Ok(DeleteOutcome::Deleted),
+                    None => Ok(DeleteOutcome::AlreadyGone),
+                };
+                s.completed += 1;
+                if let Some((n, token)) = &self.cancel_after {
+                    if s.completed >= *n {
+                        token.cancel();
+                    }
+                }
+                result
+            })
+        }
+        fn create(&self, _: Kind, _: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
+            Box::pin(async { Err(http(400, None)) })
+        }
+        fn test_connection(&self, _: String) -> BoxFuture<'_, Result<(), ApiError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn logout(&self) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn res(kind: Kind, id: &str, name: &str, deps: &[&Resource]) -> Resource {
+        let mut r = Resource::new(VendorId::MicroStrategy, "prod", kind, id, name);
+        r.depends_on = deps.iter().map(|d| d.as_ref()).collect();
+        r.raw = serde_json::json!({"id": id, "name": name});
+        r
+    }
+
+    fn make_plan(all: &[Resource], selected: &[(Kind, &str)], cascade: bool) -> Arc<DeletePlan> {
+        let selected: Vec<(Kind, String)> =
+            selected.iter().map(|(k, i)| (*k, i.to_string())).collect();
+        Arc::new(build_plan(&PlanRequest {
+            spec: &SPEC,
+            profile: "prod",
+            all,
+            selected: &selected,
+            hidden: &[],
+            cascade,
+        }))
+    }
+
+    /// Datasource D1 -> connection C1 -> login L1, plus independent datasources D2, D3.
+    fn chain() -> Vec<Resource> {
+        let l1 = res(Kind::Logins, "L1", "etl login", &[]);
+        let c1 = res(Kind::Connections, "C1", "sales conn", &[&l1]);
+        let d1 = res(Kind::Datasources, "D1", "Sales", &[&c1]);
+        let d2 = res(Kind::Datasources, "D2", "Marketing", &[]);
+        let d3 = res(Kind::Datasources, "D3", "Ops", &[]);
+        let mut all = vec![l1, c1, d1, d2, d3];
+        link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+        all
+    }
+
+    fn many(n: usize) -> (Vec<Resource>, Vec<String>) {
+        let all: Vec<Resource> = (0..n)
+            .map(|i| {
+                res(
+                    Kind::Datasources,
+                    &format!("D{i:03}"),
+                    &format!("ds {i:03}"),
+                    &[],
+                )
+            })
+            .collect();
+        let ids = all.iter().map(|r| r.id.clone()).collect();
+        (all, ids)
+    }
+
+    fn fast() -> ExecConfig {
+        ExecConfig {
+            concurrency: 4,
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(1),
+        }
+    }
+
+    struct Run {
+        outcomes: Vec<StepOutcome>,
+        updates: Vec<StepUpdate>,
+    }
+
+    async fn run(
+        plan: Arc<DeletePlan>,
+        api: Arc<FakeApi>,
+        audit: Arc<AuditLog>,
+        cfg: ExecConfig,
+        cancel: CancellationToken,
+    ) -> Run {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let outcomes = execute(plan, api, audit, cfg, cancel, tx).await;
+        let mut updates = Vec::new();
+        while let Ok(u) = rx.try_recv() {
+            updates.push(u);
+        }
+        Run { outcomes, updates }
+    }
+
+    fn index_of(plan: &DeletePlan, id: &str) -> usize {
+        plan.steps
+            .iter()
+            .position(|s| s.target.id == id)
+            .unwrap_or(usize::MAX)
+    }
+
+    #[tokio::test]
+    async fn cascade_deletes_in_order_and_reports_progress() {
+        let all = chain();
+        let plan = make_plan(&all, &[(Kind::Datasources, "D1")], true);
+        let api = Arc::new(FakeApi::new(&["D1", "C1", "L1", "D2"]));
+        let audit = Arc::new(AuditLog::disabled());
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            audit,
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(r.outcomes, vec![StepOutcome::Deleted; 3]);
+        assert_eq!(api.requests(), ["D1", "C1", "L1"]);
+        assert!(api.exists("D2"));
+        // Each step: Running (attempt 1) then its final outcome.
+        for i in 0..3 {
+            let mine: Vec<&StepUpdate> = r.updates.iter().filter(|u| u.index == i).collect();
+            assert_eq!(mine.len(), 2, "step {i}: {mine:?}");
+            assert_eq!(mine[0].outcome, StepOutcome::Running);
+            assert_eq!(mine[1].outcome, StepOutcome::Deleted);
+            assert_eq!(mine[1].attempt, 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_datasource_skips_its_connection_and_login() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            true,
+        );
+        let api = Arc::new(FakeApi::new(&["D1", "C1", "L1", "D2"]));
+        api.script("D1", vec![Answer::Fail(http(400, None))]);
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        let at = |id| r.outcomes[index_of(&plan, id)].clone();
+        assert!(matches!(at("D1"), StepOutcome::Failed(e) if e.contains("HTTP 400")));
+        assert_eq!(at("D2"), StepOutcome::Deleted);
+        assert_eq!(
+            at("C1"),
+            StepOutcome::Skipped("kept: datasource 'Sales' was not deleted".into())
+        );
+        assert_eq!(
+            at("L1"),
+            StepOutcome::Skipped("kept: connection 'sales conn' was not deleted".into())
+        );
+        let mut req = api.requests();
+        req.sort();
+        assert_eq!(req, ["D1", "D2"], "no request for skipped steps");
+        assert!(api.exists("C1") && api.exists("L1"));
+        let summary = RunSummary::from(r.outcomes.as_slice());
+        assert_eq!(
+            summary.to_string(),
+            "1 deleted, 1 failed, 2 skipped, 0 not started"
+        );
+        assert!(!summary.all_succeeded());
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_until_success() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
+            false,
+        );
+        let api = Arc::new(FakeApi::new(&["D2", "D3"]));
+        api.script(
+            "D2",
+            vec![Answer::Fail(http(503, None)), Answer::Fail(http(503, None))],
+        );
+        api.script("D3", vec![Answer::Fail(http(429, Some(5)))]);
+        let audit = Arc::new(AuditLog::disabled());
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            audit.clone(),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(r.outcomes, vec![StepOutcome::Deleted, StepOutcome::Deleted]);
+        let reqs = api.requests();
+        assert_eq!(reqs.iter().filter(|r| *r == "D2").count(), 3);
+        assert_eq!(reqs.iter().filter(|r| *r == "D3").count(), 2);
+        assert!(!api.exists("D2") && !api.exists("D3"));
+        // Every attempt is audited: 5 requests, 5 before and 5 after lines.
+        let lines = audit.recent();
+        assert_eq!(lines.len(), 10);
+        let d2 = index_of(&plan, "D2");
+        let last = r.updates.iter().rfind(|u| u.index == d2).cloned();
+        assert_eq!(
+            last,
+            Some(StepUpdate {
+                index: d2,
+                outcome: StepOutcome::Deleted,
+                attempt: 3
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn retries_stop_at_max_attempts_and_permanent_errors_are_not_retried() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
+            false,
+        );
+        let api = Arc::new(FakeApi::new(&["D2", "D3"]));
+        api.script("D2", vec![Answer::Fail(http(502, None)); 5]);
+        api.script("D3", vec![Answer::Fail(http(403, None))]);
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        let reqs = api.requests();
+        assert_eq!(reqs.iter().filter(|r| *r == "D2").count(), 3);
+        assert_eq!(reqs.iter().filter(|r| *r == "D3").count(), 1);
+        assert!(
+            matches!(&r.outcomes[index_of(&plan, "D2")], StepOutcome::Failed(e) if e.contains("HTTP 502"))
+        );
+        assert!(
+            matches!(&r.outcomes[index_of(&plan, "D3")], StepOutcome::Failed(e) if e.contains("HTTP 403"))
+        );
+        assert!(api.exists("D2") && api.exists("D3"));
+    }
+
+    #[tokio::test]
+    async fn not_found_and_retry_after_transport_error_count_as_already_gone() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
+            false,
+        );
+        // D2 no longer exists on the server; D3's first answer is lost, but it was deleted.
+        let api = Arc::new(FakeApi::new(&["D3"]));
+        api.script(
+            "D3",
+            vec![
+                Answer::Fail(ApiError::Transport {
+                    vendor: VendorId::MicroStrategy,
+                    message: "connection reset".into(),
+                }),
+                Answer::Ok(DeleteOutcome::AlreadyGone),
+            ],
+        );
+        let audit = Arc::new(AuditLog::disabled());
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            audit.clone(),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(
+            r.outcomes,
+            vec![StepOutcome::AlreadyGone, StepOutcome::AlreadyGone]
+        );
+        assert!(r.outcomes.iter().all(StepOutcome::is_success));
+        assert_eq!(
+            RunSummary::from(&r.outcomes).to_string(),
+            "0 deleted, 2 already gone, 0 failed, 0 skipped, 0 not started"
+        );
+        let outcomes: Vec<String> = audit
+            .recent()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["outcome"].as_str().map(str::to_string))
+            .collect();
+        assert!(outcomes.contains(&"unknown".to_string()), "{outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| *o == "already_gone").count(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrency_bound_is_respected() {
+        let (all, ids) = many(24);
+        let sel: Vec<(Kind, &str)> = ids
+            .iter()
+            .map(|i| (Kind::Datasources, i.as_str()))
+            .collect();
+        let plan = make_plan(&all, &sel, false);
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut fake = FakeApi::new(&id_refs);
+        fake.delay = Duration::from_millis(5);
+        let api = Arc::new(fake);
+        let cfg = ExecConfig {
+            concurrency: 3,
+            ..fast()
+        };
+        let r = run(
+            plan,
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            cfg,
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(r.outcomes.iter().all(|o| *o == StepOutcome::Deleted));
+        let max = api.lock().max_in_flight;
+        assert!(max <= 3, "max in flight {max}");
+        assert!(max >= 2, "requests were not run concurrently (max {max})");
+        assert_eq!(api.requests().len(), 24);
+    }
+
+    #[tokio::test]
+    async fn cancel_mid_run_stops_new_work_and_reports_exactly() {
+        let (all, ids) = many(100);
+        let sel: Vec<(Kind, &str)> = ids
+            .iter()
+            .map(|i| (Kind::Datasources, i.as_str()))
+            .collect();
+        let plan = make_plan(&all, &sel, false);
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let cancel = CancellationToken::new();
+        let mut fake = FakeApi::new(&id_refs);
+        fake.delay = Duration::from_millis(2);
+        fake.cancel_after = Some((10, cancel.clone()));
+        let api = Arc::new(fake);
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            cancel,
+        )
+        .await;
+        assert_eq!(r.outcomes.len(), 100);
+        assert!(!r.outcomes.contains(&StepOutcome::Running));
+        let requested: HashSet<String> = api.requests().into_iter().collect();
+        let mut deleted = 0;
+        for (step, outcome) in plan.steps.iter().zip(&r.outcomes) {
+            let id = &step.target.id;
+            match outcome {
+                StepOutcome::Deleted => {
+                    deleted += 1;
+                    assert!(!api.exists(id), "{id} reported deleted but still exists");
+                }
+                StepOutcome::NotStarted => {
+                    assert!(!requested.contains(id), "{id} not started but requested");
+                    assert!(api.exists(id));
+                }
+                other => panic!("unexpected outcome for {id}: {other:?}"),
+            }
+        }
+        // The 10th completion cancels; up to 3 others were in flight and finish.
+        assert!((10..=13).contains(&deleted), "deleted {deleted}");
+        assert_eq!(requested.len(), deleted);
+        let s = RunSummary::from(r.outcomes.as_slice());
+        assert_eq!(s.deleted, deleted);
+        assert_eq!(s.not_started, 100 - deleted);
+    }
+
+    #[tokio::test]
+    async fn cancel_interrupts_a_retry_wait() {
+        let all = chain();
+        let plan = make_plan(&all, &[(Kind::Datasources, "D1")], true);
+        let cancel = CancellationToken::new();
+        let mut fake = FakeApi::new(&["D1", "C1", "L1"]);
+        fake.cancel_after = Some((1, cancel.clone()));
+        let api = Arc::new(fake);
+        // The server asks for a 10-minute wait; cancel must not wait for it.
+        api.script("D1", vec![Answer::Fail(http(429, Some(600_000)))]);
+        let r = run(
+            plan,
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            cancel,
+        )
+        .await;
+        assert!(
+            matches!(&r.outcomes[0], StepOutcome::Failed(e) if e.ends_with("cancelled before retry") && e.contains("HTTP 429")),
+            "{:?}",
+            r.outcomes[0]
+        );
+        assert_eq!(r.outcomes[1], StepOutcome::NotStarted);
+        assert_eq!(r.outcomes[2], StepOutcome::NotStarted);
+        assert_eq!(api.requests(), ["D1"]);
+    }
+
+    #[tokio::test]
+    async fn audit_file_has_before_and_after_for_every_request() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let audit = Arc::new(AuditLog::open(&path).expect("open audit"));
+        let mut all = chain();
+        all[0].raw = serde_json::json!({"id": "L1", "name": "etl login", "password": "hunter2"});
+        let plan = make_plan(&all, &[(Kind::Datasources, "D1")], true);
+        let api = Arc::new(FakeApi::new(&["D1", "C1", "L1"]));
+        api.script("C1", vec![Answer::Fail(http(500, None))]);
+        let r = run(plan, api.clone(), audit, fast(), CancellationToken::new()).await;
+        assert!(r.outcomes.iter().all(StepOutcome::is_success));
+        let text = std::fs::read_to_string(&path).expect("read audit");
+        assert!(!text.contains("hunter2"));
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(api.requests().len(), 4);
+        assert_eq!(lines.len(), 8);
+        for (pos, line) in lines.iter().enumerate() {
+            if line["phase"] == "after" {
+                let before = lines[..pos]
+                    .iter()
+                    .position(|b| b["phase"] == "before" && b["seq"] == line["seq"]);
+                assert!(before.is_some(), "after without an earlier before: {line}");
+            } else {
+                assert_eq!(line["phase"], "before");
+                assert_eq!(line["operation"], "delete");
+                assert_eq!(line["profile"], "prod");
+                assert!(line["object"].is_object());
+            }
+        }
+        let c1_outcomes: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["id"] == "C1" && l["phase"] == "after")
+            .filter_map(|l| l["outcome"].as_str())
+            .collect();
+        assert_eq!(c1_outcomes, ["failed", "deleted"]);
+    }
+
+    #[tokio::test]
+    async fn unwritable_audit_log_means_nothing_is_sent() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            true,
+        );
+        let api = Arc::new(FakeApi::new(&["D1", "C1", "L1", "D2"]));
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::failing()),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(api.requests().is_empty());
+        for id in ["D1", "D2"] {
+            assert!(
+                matches!(&r.outcomes[index_of(&plan, id)], StepOutcome::Failed(e) if e.starts_with("audit log not writable; not sent:")),
+                "{:?}",
+                r.outcomes
+            );
+        }
+        assert!(matches!(
+            r.outcomes[index_of(&plan, "C1")],
+            StepOutcome::Skipped(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn retry_plan_keeps_only_what_did_not_succeed() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            true,
+        );
+        let api = Arc::new(FakeApi::new(&["D1", "C1", "L1", "D2"]));
+        api.script("D1", vec![Answer::Fail(http(409, None))]);
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        let again = retry_plan(&plan, &r.outcomes);
+        let ids: Vec<&str> = again.steps.iter().map(|s| s.target.id.as_str()).collect();
+        assert_eq!(ids, ["D1", "C1", "L1"]);
+        assert_eq!(again.steps[1].after, vec![0]);
+        assert_eq!(again.steps[2].after, vec![1]);
+        // Second run: the server now accepts; everything left goes.
+        let r2 = run(
+            Arc::new(again),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(r2.outcomes, vec![StepOutcome::Deleted; 3]);
+        assert!(!api.exists("C1") && !api.exists("L1"));
+    }
+
+    #[test]
+    fn execute_can_be_spawned() {
+        fn assert_send<T: Send + 'static>(_: &T) {}
+        fn assert_sync<T: Send + Sync>() {}
+        assert_sync::<AuditLog>();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let fut = execute(
+            make_plan(&chain(), &[], false),
+            Arc::new(FakeApi::new(&[])),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            CancellationToken::new(),
+            tx,
+        );
+        assert_send(&fut);
+    }
+
+    #[test]
+    fn retry_wait_honours_retry_after_and_backs_off() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..=4u32 {
+            let w = retry_wait(&http(503, None), base, 7, attempt);
+            let nominal = 100.0 * 2f64.powi(attempt as i32 - 1);
+            let ms = w.as_secs_f64() * 1000.0;
+            assert!(
+                ms >= nominal * 0.75 - 0.001 && ms <= nominal * 1.25 + 0.001,
+                "{ms}"
+            );
+        }
+        let w = retry_wait(&http(429, Some(2_000)), base, 1, 1);
+        assert!(w >= Duration::from_secs(2) && w <= Duration::from_millis(2_500));
+        let w = retry_wait(&http(429, Some(u64::MAX)), base, 1, 1);
+        assert_eq!(w, MAX_RETRY_WAIT);
+        let w = retry_wait(&http(503, None), Duration::from_secs(3600), 1, 40);
+        assert_eq!(w, MAX_RETRY_WAIT);
+    }
+
+    #[test]
+    fn outcome_labels_and_summary() {
+        assert_eq!(StepOutcome::AlreadyGone.label(), "already gone");
+        assert!(StepOutcome::SoftDeleted.is_success());
+        assert!(!StepOutcome::Skipped("x".into()).is_success());
+        assert!(StepOutcome::Failed("x".into()).is_final());
+        assert!(!StepOutcome::NotStarted.is_final());
+        assert!(!StepOutcome::Running.is_final());
+        assert_eq!(
+            serde_json::to_value(StepOutcome::Failed("boom".into())).ok(),
+            Some(serde_json::json!({"outcome": "failed", "detail": "boom"}))
+        );
+        assert_eq!(
+            serde_json::to_value(StepOutcome::Deleted).ok(),
+            Some(serde_json::json!({"outcome": "deleted"}))
+        );
+        let outcomes = [
+            StepOutcome::Deleted,
+            StepOutcome::Deleted,
+            StepOutcome::Deleted,
+            StepOutcome::Failed("e".into()),
+            StepOutcome::Skipped("s".into()),
+            StepOutcome::Skipped("s".into()),
+        ];
+        let s = RunSummary::from(&outcomes[..]);
+        assert_eq!(
+            s.to_string(),
+            "3 deleted, 1 failed, 2 skipped, 0 not started"
+        );
+        assert_eq!(s.total(), 6);
+        assert_eq!(s.done(), 6);
+        assert!(RunSummary::from(&[StepOutcome::Deleted][..]).all_succeeded());
+    }
+
+    #[test]
+    fn phases_split_by_kind_and_inner_dependencies() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
+            true,
+        );
+        assert_eq!(phases(&plan), vec![vec![0, 1], vec![2], vec![3]]);
+        // A same-kind dependency starts a new phase.
+        let mut p = (*plan).clone();
+        p.steps[1].after = vec![0];
+        assert_eq!(phases(&p), vec![vec![0], vec![1], vec![2], vec![3]]);
     }
 }

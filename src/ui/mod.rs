@@ -6,6 +6,9 @@ mod modal;
 mod table;
 pub mod theme;
 
+#[cfg(test)]
+mod tests;
+
 use crate::app::keymap::BINDINGS;
 use crate::app::state::{JobKind, Level, LoadState, Mode, Model, ProfileTab};
 use crate::model::format_age;
@@ -265,13 +268,28 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         }
         Mode::Normal => {
             let read_only = m.tab().is_some_and(|t| t.info.read_only);
+            let hints: Vec<(&str, &str)> = BINDINGS
+                .iter()
+                .filter_map(|b| {
+                    let hint = b.hint?;
+                    let key = b.keys.split(" / ").next().unwrap_or(b.keys);
+                    Some((key, if b.mutating && read_only { "read-only" } else { hint }))
+                })
+                .collect();
+            // Keep the last two (help, quit) always; drop others from the end until it fits.
+            let width = |h: &[(&str, &str)]| -> usize {
+                h.iter().map(|(k, l)| k.chars().count() + l.chars().count() + 3).sum()
+            };
+            let tail_at = hints.len().saturating_sub(2);
+            let (head, tail) = hints.split_at(tail_at);
+            let mut head = head.to_vec();
+            while !head.is_empty() && width(&head) + width(tail) > area.width as usize {
+                head.pop();
+            }
             let mut spans: Vec<Span> = Vec::new();
-            for b in BINDINGS.iter() {
-                let Some(hint) = b.hint else { continue };
-                let key = b.keys.split(" / ").next().unwrap_or(b.keys);
-                spans.push(Span::styled(key.to_string(), theme.key()));
-                let label = if b.mutating && read_only { "read-only" } else { hint };
-                spans.push(Span::raw(format!(" {label}  ")));
+            for (k, l) in head.iter().chain(tail.iter()) {
+                spans.push(Span::styled(k.to_string(), theme.key()));
+                spans.push(Span::raw(format!(" {l}  ")));
             }
             f.render_widget(Paragraph::new(Line::from(spans)), area);
         }

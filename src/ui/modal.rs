@@ -100,7 +100,7 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
             let why = match &step.reason {
                 StepReason::Selected => String::new(),
                 StepReason::Cascade { needed_by } => {
-                    format!("  [cascade: only used by {}]", needed_by.label())
+                    format!("  [cascade: freed by {}; nothing else uses it]", needed_by.label())
                 }
             };
             let hidden = if plan.hidden.iter().any(|h| h.id == step.target.id && h.kind == step.target.kind) {
@@ -139,14 +139,12 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     for w in &plan.warnings {
         body.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warn())));
     }
-    body.push(Line::from(Span::styled(
-        if soft {
-            "⚠ soft delete: the vendor keeps a recoverable copy"
-        } else {
-            "⚠ irreversible: the vendor keeps no copy (the audit log keeps the JSON)"
-        },
-        theme.warn(),
-    )));
+    if !soft {
+        body.push(Line::from(Span::styled(
+            "  the audit log keeps each object's JSON as last fetched",
+            theme.dim(),
+        )));
+    }
 
     // Footer: cascade offer, how to confirm, buttons.
     let need = plan.confirmation(c.protected);

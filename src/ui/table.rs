@@ -22,6 +22,44 @@ pub fn effective_offset(offset: usize, cursor: usize, len: usize, height: usize)
     off
 }
 
+/// Share `available` cells among columns: fixed columns get their width and fill columns
+/// their minimum plus a share of what is left, in proportion to their minimum. When even
+/// that does not fit, every column shrinks in proportion (never below 3 cells).
+pub fn column_widths(rules: &[ColWidth], available: u16) -> Vec<u16> {
+    let base: Vec<u32> = rules
+        .iter()
+        .map(|r| match r {
+            ColWidth::Fixed(n) | ColWidth::Fill(n) => u32::from(*n),
+        })
+        .collect();
+    let total: u32 = base.iter().sum();
+    let available = u32::from(available);
+    if total == 0 {
+        return vec![0; rules.len()];
+    }
+    if total >= available {
+        return base
+            .iter()
+            .map(|b| ((b * available) / total).max(3) as u16)
+            .collect();
+    }
+    let extra = available - total;
+    let fill_total: u32 = rules
+        .iter()
+        .zip(&base)
+        .filter(|(r, _)| matches!(r, ColWidth::Fill(_)))
+        .map(|(_, b)| *b)
+        .sum();
+    rules
+        .iter()
+        .zip(&base)
+        .map(|(r, b)| match r {
+            ColWidth::Fill(_) if fill_total > 0 => (b + extra * b / fill_total) as u16,
+            _ => *b as u16,
+        })
+        .collect()
+}
+
 pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(view) = tab.view() else {
         return;
@@ -69,11 +107,11 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         })
         .collect();
 
+    let spacing = columns.len() as u16;
+    let available = area.width.saturating_sub(1 + spacing);
+    let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
     let mut widths: Vec<Constraint> = vec![Constraint::Length(1)];
-    widths.extend(columns.iter().map(|c| match c.width {
-        ColWidth::Fixed(n) => Constraint::Length(n),
-        ColWidth::Fill(min) => Constraint::Min(min),
-    }));
+    widths.extend(column_widths(&rules, available).into_iter().map(Constraint::Length));
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     f.render_widget(table, area);
     if view.rows.is_empty() {
@@ -141,7 +179,17 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
 
 #[cfg(test)]
 mod tests {
-    use super::effective_offset;
+    use super::{column_widths, effective_offset};
+    use crate::model::ColWidth;
+
+    #[test]
+    fn widths_share_extra_space_among_fill_columns_and_shrink_when_narrow() {
+        let rules = [ColWidth::Fill(20), ColWidth::Fixed(10), ColWidth::Fill(10)];
+        assert_eq!(column_widths(&rules, 70), vec![40, 10, 20]);
+        assert_eq!(column_widths(&rules, 40), vec![20, 10, 10]);
+        let narrow = column_widths(&rules, 20);
+        assert!(narrow.iter().sum::<u16>() <= 21 && narrow.iter().all(|w| *w >= 3));
+    }
 
     #[test]
     fn offset_keeps_cursor_visible() {

@@ -1185,7 +1185,10 @@ mod tests {
             )
             .json(serde_json::json!({"username": "u", "password": "hunter2"}));
         let s = format!("{req:?}");
-        assert!(!s.contains("hunter2") && !s.contains("tok123") && !s.contains("k=v"), "{s}");
+        assert!(
+            !s.contains("hunter2") && !s.contains("tok123") && !s.contains("k=v"),
+            "{s}"
+        );
         assert!(s.contains("http://h/api/auth/login"), "{s}");
     }
 

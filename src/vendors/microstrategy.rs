@@ -1,16 +1,151 @@
-//! MicroStrategy Library REST API client (placeholder until the client lands).
+//! MicroStrategy Library REST API client: datasources, connections and logins, with lazy
+//! login, token + cookie session, one re-login on session expiry (401 ERR009), retries of
+//! idempotent reads, and the read-only guard of the shared HTTP layer.
 
+use super::http::{
+    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
+};
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
-use crate::model::{cells, ColWidth, ColumnDef, Kind, Ref, Resource, VendorId};
+use crate::model::{
+    cells, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, Ref,
+    Resource, VendorId,
+};
 use futures::future::BoxFuture;
+use reqwest::header::HeaderName;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
 
-fn columns(_kind: Kind) -> &'static [ColumnDef] {
-    &[ColumnDef {
+const V: VendorId = VendorId::MicroStrategy;
+const TOKEN_HEADER: &str = "x-mstr-authtoken";
+/// Retries of a GET after the first attempt (429, 5xx, transport failures).
+const GET_RETRIES: u32 = 2;
+/// Login mode whose "username" is an API token.
+const LOGIN_MODE_API_TOKEN: u32 = 4096;
+/// Guest login: no credentials.
+const LOGIN_MODE_ANONYMOUS: u32 = 8;
+/// The message of MicroStrategy's 404 for a missing route (as opposed to a missing object).
+const ROUTE_MISSING: &str = "HTTP 404 Not Found";
+
+fn ds_connection(r: &Resource, _: &CellCtx) -> Cell {
+    if r.raw.pointer("/database/connection/isEmbedded") == Some(&Value::Bool(true)) {
+        Cell::tone("(embedded)", CellTone::Dim)
+    } else {
+        cells::first_dep(r, Kind::Connections)
+    }
+}
+
+fn conn_login(r: &Resource, _: &CellCtx) -> Cell {
+    cells::first_dep(r, Kind::Logins)
+}
+
+fn login_username(r: &Resource, _: &CellCtx) -> Cell {
+    match r.raw_str("/username") {
+        Some(u) if !u.is_empty() => Cell::plain(u),
+        _ => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
+    ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(20),
+        width: ColWidth::Fill(24),
         cell: cells::name,
         sort_key: None,
-    }]
+    },
+    ColumnDef {
+        title: "DBMS",
+        width: ColWidth::Fixed(16),
+        cell: cells::type_,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Connection",
+        width: ColWidth::Fill(18),
+        cell: ds_connection,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Health",
+        width: ColWidth::Fixed(14),
+        cell: cells::health,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Owner",
+        width: ColWidth::Fixed(16),
+        cell: cells::owner,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Modified",
+        width: ColWidth::Fixed(23),
+        cell: cells::updated,
+        sort_key: Some(cells::updated_key),
+    },
+];
+
+static CONNECTION_COLUMNS: [ColumnDef; 5] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Fill(24),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Type",
+        width: ColWidth::Fixed(16),
+        cell: cells::type_,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Login",
+        width: ColWidth::Fill(16),
+        cell: conn_login,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Used by",
+        width: ColWidth::Fill(20),
+        cell: cells::used_by,
+        sort_key: Some(cells::used_by_key),
+    },
+    ColumnDef {
+        title: "Health",
+        width: ColWidth::Fill(14),
+        cell: cells::health,
+        sort_key: None,
+    },
+];
+
+static LOGIN_COLUMNS: [ColumnDef; 3] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Fill(24),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Username",
+        width: ColWidth::Fill(16),
+        cell: login_username,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Used by",
+        width: ColWidth::Fill(24),
+        cell: cells::used_by,
+        sort_key: Some(cells::used_by_key),
+    },
+];
+
+fn columns(kind: Kind) -> &'static [ColumnDef] {
+    match kind {
+        Kind::Datasources => &DATASOURCE_COLUMNS,
+        Kind::Connections => &CONNECTION_COLUMNS,
+        Kind::Logins => &LOGIN_COLUMNS,
+    }
 }
 
 pub static SPEC: VendorSpec = VendorSpec {
@@ -25,46 +160,911 @@ pub static SPEC: VendorSpec = VendorSpec {
     supported: true,
 };
 
+/// Normalise a base URL the way mstrio does: `^https?://` required; everything from the
+/// first `/api` path segment and any trailing `/` cut. `/api/...` is appended by the client.
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let lower = s.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("http://") {
+        "http://".len()
+    } else if lower.starts_with("https://") {
+        "https://".len()
+    } else {
+        return Err(format!(
+            "base_url '{s}' must start with http:// or https://"
+        ));
+    };
+    let rest = &s[scheme_len..];
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let mut cut = rest.len();
+    let mut from = 0;
+    while let Some(pos) = rest[from..].find("/api") {
+        let at = from + pos;
+        let after = rest[at + 4..].chars().next();
+        if matches!(after, None | Some('/')) {
+            cut = at;
+            break;
+        }
+        from = at + 4;
+    }
+    let base = format!("{}{}", &s[..scheme_len], rest[..cut].trim_end_matches('/'));
+    match reqwest::Url::parse(&base) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
+        Ok(_) => Err(format!("base_url '{s}' has no host")),
+        Err(e) => Err(format!("base_url '{s}' is not a valid URL: {e}")),
+    }
+}
+
+/// The list path of a kind, under `/api`.
+fn list_path(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Datasources => "/datasources",
+        Kind::Connections => "/datasources/connections",
+        Kind::Logins => "/datasources/logins",
+    }
+}
+
+fn object_path(kind: Kind, id: &str) -> String {
+    format!("{}/{}", list_path(kind), path_segment(id))
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn id_at(v: &Value, pointer: &str) -> Option<String> {
+    match v.pointer(pointer)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A `{id, name}` reference at `pointer`, if it has an id.
+fn ref_at(v: &Value, pointer: &str, kind: Kind) -> Option<Ref> {
+    let obj = v.pointer(pointer)?;
+    let id = id_at(obj, "/id")?;
+    let name = str_at(obj, "/name").unwrap_or(&id).to_string();
+    Some(Ref { kind, id, name })
+}
+
+/// One wire object as a `Resource` (lenient: only `id` is required). `used_by` is empty.
+pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> {
+    let id = id_at(v, "/id")?;
+    let name = str_at(v, "/name").unwrap_or(&id).to_string();
+    let mut r = Resource::new(V, profile, kind, &id, &name);
+    r.owner = str_at(v, "/owner/name").map(str::to_string);
+    r.created = str_at(v, "/dateCreated").and_then(parse_time);
+    r.updated = str_at(v, "/dateModified").and_then(parse_time);
+    match kind {
+        Kind::Datasources => {
+            r.type_ = str_at(v, "/dbms/name")
+                .or_else(|| str_at(v, "/database/type"))
+                .map(str::to_string);
+            let embedded = v.pointer("/database/connection/isEmbedded") == Some(&Value::Bool(true));
+            if !embedded {
+                r.depends_on
+                    .extend(ref_at(v, "/database/connection", Kind::Connections));
+            }
+        }
+        Kind::Connections => {
+            r.type_ = str_at(v, "/database/type").map(str::to_string);
+            r.depends_on
+                .extend(ref_at(v, "/database/login", Kind::Logins));
+        }
+        Kind::Logins => {}
+    }
+    r.raw = v.clone();
+    Some(r)
+}
+
+/// The current session: token and a generation that changes with every login/logout.
+struct Session {
+    token: Option<SecretString>,
+    generation: u64,
+}
+
+/// A MicroStrategy client of one profile. Cheap to share (`Arc`); safe to call concurrently.
 pub struct MstrClient {
-    settings: ClientSettings,
+    http: HttpCore,
+    profile: String,
+    /// Normalised base URL + "/api".
+    api: String,
+    username: Option<String>,
+    secret: SecretString,
+    login_mode: u32,
+    session: Mutex<Session>,
+}
+
+impl std::fmt::Debug for MstrClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MstrClient")
+            .field("profile", &self.profile)
+            .field("api", &self.api)
+            .field("username", &self.username)
+            .finish()
+    }
 }
 
 impl MstrClient {
+    /// Build the client. No I/O: the login happens on the first call.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
-        Ok(MstrClient { settings })
-    }
-    fn todo<T>(&self) -> Result<T, ApiError> {
-        Err(ApiError::Setup {
-            vendor: VendorId::MicroStrategy,
-            message: format!("{}: client not implemented", self.settings.profile),
+        let setup = |message: String| ApiError::Setup { vendor: V, message };
+        let base = normalize_base_url(&settings.base_url)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
+        let username = settings
+            .username
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        if username.is_none()
+            && settings.login_mode != LOGIN_MODE_API_TOKEN
+            && settings.login_mode != LOGIN_MODE_ANONYMOUS
+        {
+            return Err(setup(format!(
+                "profile '{}' has no username (needed for login mode {})",
+                settings.profile, settings.login_mode
+            )));
+        }
+        let mut http_settings = settings.clone();
+        http_settings.vendor = V;
+        let http = HttpCore::new(
+            &http_settings,
+            &[
+                (Method::POST, "/api/auth/login"),
+                (Method::POST, "/api/auth/logout"),
+                (Method::POST, "/api/datasources/connections/test"),
+                (Method::PUT, "/api/sessions"),
+            ],
+        )?;
+        Ok(MstrClient {
+            http,
+            profile: settings.profile,
+            api: format!("{base}/api"),
+            username,
+            secret: settings.secret,
+            login_mode: settings.login_mode,
+            session: Mutex::new(Session {
+                token: None,
+                generation: 0,
+            }),
         })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    /// `POST /api/auth/login`; the token comes back in a response header.
+    async fn login(&self) -> Result<SecretString, ApiError> {
+        let body = if self.login_mode == LOGIN_MODE_API_TOKEN {
+            json!({"loginMode": self.login_mode, "username": self.secret.expose_secret()})
+        } else {
+            json!({
+                "loginMode": self.login_mode,
+                "username": self.username.as_deref().unwrap_or(""),
+                "password": self.secret.expose_secret(),
+            })
+        };
+        let req = HttpRequest::new(Method::POST, self.url("/auth/login")).json(body);
+        let resp = self.http.send(req).await?.error_for_status(V)?;
+        match resp.header_str(TOKEN_HEADER).map(str::trim) {
+            Some(t) if !t.is_empty() => {
+                tracing::info!(profile = %self.profile, "MicroStrategy: logged in");
+                Ok(SecretString::from(t))
+            }
+            _ => Err(ApiError::Decode {
+                vendor: V,
+                status: resp.status,
+                message: "login succeeded but the response has no X-MSTR-AuthToken header".into(),
+            }),
+        }
+    }
+
+    /// The current token, logging in first if there is none. Concurrent callers wait for
+    /// one login.
+    async fn session_token(&self) -> Result<(SecretString, u64), ApiError> {
+        let mut s = self.session.lock().await;
+        if let Some(t) = &s.token {
+            return Ok((t.clone(), s.generation));
+        }
+        let token = self.login().await?;
+        s.generation += 1;
+        s.token = Some(token.clone());
+        Ok((token, s.generation))
+    }
+
+    /// After a 401 ERR009 with the token of `failed_generation`: log in again, unless another
+    /// task already did (then its token is used).
+    async fn relogin(&self, failed_generation: u64) -> Result<SecretString, ApiError> {
+        let mut s = self.session.lock().await;
+        if s.generation != failed_generation {
+            if let Some(t) = &s.token {
+                return Ok(t.clone());
+            }
+        }
+        s.token = None;
+        tracing::info!(profile = %self.profile, "MicroStrategy: session expired, logging in again");
+        let token = self.login().await?;
+        s.generation += 1;
+        s.token = Some(token.clone());
+        Ok(token)
+    }
+
+    async fn send_with_token(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+        token: &SecretString,
+    ) -> Result<HttpResponse, ApiError> {
+        let mut req = HttpRequest::new(method.clone(), url).header(
+            HeaderName::from_static(TOKEN_HEADER),
+            sensitive_value(V, "session token", token.expose_secret())?,
+        );
+        if let Some(b) = body {
+            req = req.json(b.clone());
+        }
+        self.http.send(req).await
+    }
+
+    /// One authenticated call: on 401 ERR009, one re-login and one retry.
+    async fn call_authed(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<HttpResponse, ApiError> {
+        let (token, generation) = self.session_token().await?;
+        let resp = self.send_with_token(method, url, body, &token).await?;
+        if resp.is_success() {
+            return Ok(resp);
+        }
+        let err = resp.to_error(V);
+        if !is_session_expired(&err) {
+            return Err(err);
+        }
+        let token = self.relogin(generation).await?;
+        self.send_with_token(method, url, body, &token)
+            .await?
+            .error_for_status(V)
+    }
+
+    /// A call under `/api`, guarded, authenticated; GETs retried on transient failures.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, ApiError> {
+        let url = self.url(path);
+        // Refuse before logging in: a read-only profile sends nothing for a mutation.
+        self.http.check_allowed(&method, &url)?;
+        let retries = if method == Method::GET {
+            GET_RETRIES
+        } else {
+            0
+        };
+        let mut attempt = 0;
+        loop {
+            match self.call_authed(&method, &url, body.as_ref()).await {
+                Err(e) if attempt < retries && is_retryable(&e) => {
+                    let wait = backoff_delay(attempt, e.retry_after());
+                    tracing::debug!(
+                        profile = %self.profile,
+                        %method,
+                        path,
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %e,
+                        "MicroStrategy: retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn list(&self, kind: Kind) -> Result<(Vec<Resource>, usize), ApiError> {
+        let resp = self.call(Method::GET, list_path(kind), None).await?;
+        let body: Value = resp.json(V)?;
+        let key = kind.id();
+        let items = body
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::Decode {
+                vendor: V,
+                status: resp.status,
+                message: format!(
+                    "GET {}: expected an object with a '{key}' array",
+                    list_path(kind)
+                ),
+            })?;
+        let mut out = Vec::with_capacity(items.len());
+        let mut skipped = 0;
+        for item in items {
+            match parse_resource(&self.profile, kind, item) {
+                Some(r) => out.push(r),
+                None => skipped += 1,
+            }
+        }
+        Ok((out, skipped))
+    }
+
+    fn parse_one(&self, kind: Kind, resp: &HttpResponse) -> Result<Resource, ApiError> {
+        let body: Value = resp.json(V)?;
+        parse_resource(&self.profile, kind, &body).ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: resp.status,
+            message: format!("the {} object has no id", kind.singular()),
+        })
+    }
+
+    async fn do_load(&self) -> Result<Snapshot, ApiError> {
+        let (ds, conns, logins) = futures::future::try_join3(
+            self.list(Kind::Datasources),
+            self.list(Kind::Connections),
+            self.list(Kind::Logins),
+        )
+        .await?;
+        let mut warnings = Vec::new();
+        let mut resources = Vec::with_capacity(ds.0.len() + conns.0.len() + logins.0.len());
+        for (kind, (list, skipped)) in [
+            (Kind::Datasources, ds),
+            (Kind::Connections, conns),
+            (Kind::Logins, logins),
+        ] {
+            if skipped > 0 {
+                warnings.push(format!(
+                    "{}: {skipped} {} without an id were skipped",
+                    self.profile,
+                    kind.id()
+                ));
+            }
+            resources.extend(list);
+        }
+        link_references(&mut resources, SPEC.orphan_kinds);
+        Ok(Snapshot {
+            resources,
+            warnings,
+        })
+    }
+
+    async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
+        let path = object_path(target.kind, &target.id);
+        match self.call(Method::DELETE, &path, None).await {
+            Ok(_) => Ok(DeleteOutcome::Deleted),
+            Err(ApiError::Http {
+                status: 404,
+                code: Some(_),
+                message,
+                ..
+            }) if !message.starts_with(ROUTE_MISSING) => {
+                tracing::info!(
+                    profile = %self.profile,
+                    kind = %target.kind,
+                    id = %target.id,
+                    "MicroStrategy: already gone: {message}"
+                );
+                Ok(DeleteOutcome::AlreadyGone)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn do_logout(&self) {
+        let token = {
+            let mut s = self.session.lock().await;
+            let t = s.token.take();
+            if t.is_some() {
+                s.generation += 1;
+            }
+            t
+        };
+        let Some(token) = token else { return };
+        let url = self.url("/auth/logout");
+        match self
+            .send_with_token(&Method::POST, &url, None, &token)
+            .await
+        {
+            Ok(r) if r.is_success() => {
+                tracing::info!(profile = %self.profile, "MicroStrategy: logged out")
+            }
+            Ok(r) => tracing::debug!(
+                profile = %self.profile,
+                "MicroStrategy: logout answered: {}",
+                r.to_error(V)
+            ),
+            Err(e) => tracing::debug!(profile = %self.profile, "MicroStrategy: logout failed: {e}"),
+        }
+    }
+}
+
+fn is_session_expired(e: &ApiError) -> bool {
+    e.status() == Some(401) && e.code() == Some("ERR009")
+}
+
+fn is_retryable(e: &ApiError) -> bool {
+    match e {
+        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+        ApiError::Transport { .. } => true,
+        _ => false,
     }
 }
 
 impl VendorApi for MstrClient {
     fn vendor(&self) -> VendorId {
-        VendorId::MicroStrategy
+        V
     }
+
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
-        Box::pin(async move { self.todo() })
+        Box::pin(self.do_load())
     }
-    fn get(&self, _t: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
-        Box::pin(async move { self.todo() })
+
+    fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move {
+            let path = object_path(target.kind, &target.id);
+            let resp = self.call(Method::GET, &path, None).await?;
+            self.parse_one(target.kind, &resp)
+        })
     }
-    fn delete(&self, _t: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
-        Box::pin(async move { self.todo() })
+
+    fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
+        Box::pin(async move { self.do_delete(&target).await })
     }
-    fn create(
-        &self,
-        _k: Kind,
-        _b: serde_json::Value,
-    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
-        Box::pin(async move { self.todo() })
+
+    fn create(&self, kind: Kind, body: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move {
+            let resp = self.call(Method::POST, list_path(kind), Some(body)).await?;
+            self.parse_one(kind, &resp)
+        })
     }
-    fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
-        Box::pin(async move { self.todo() })
+
+    fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(async move {
+            self.call(
+                Method::POST,
+                "/datasources/connections/test",
+                Some(json!({ "id": id })),
+            )
+            .await
+            .map(|_| ())
+        })
     }
+
     fn logout(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {})
+        Box::pin(self.do_logout())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Health;
+    use std::time::Duration;
+
+    fn settings(base_url: &str) -> ClientSettings {
+        ClientSettings {
+            profile: "prod".into(),
+            vendor: V,
+            base_url: base_url.into(),
+            username: Some("administrator".into()),
+            secret: SecretString::from("s3cret-pw"),
+            login_mode: 1,
+            read_only: false,
+            timeout: Duration::from_secs(5),
+            insecure_tls: false,
+        }
+    }
+
+    #[test]
+    fn base_urls_are_normalised_like_mstrio() {
+        let ok = |s: &str| normalize_base_url(s).unwrap();
+        assert_eq!(ok("http://host:8080"), "http://host:8080");
+        assert_eq!(
+            ok("https://bi.example.com/MicroStrategyLibrary/"),
+            "https://bi.example.com/MicroStrategyLibrary"
+        );
+        assert_eq!(
+            ok("https://bi.example.com/MicroStrategyLibrary/api"),
+            "https://bi.example.com/MicroStrategyLibrary"
+        );
+        assert_eq!(
+            ok("https://bi.example.com/MicroStrategyLibrary/api/datasources?x=1"),
+            "https://bi.example.com/MicroStrategyLibrary"
+        );
+        // "/api" must be a whole segment; a host starting with "api" is kept.
+        assert_eq!(ok("http://apihost/apix/"), "http://apihost/apix");
+        assert_eq!(ok("HTTPS://h/Lib"), "HTTPS://h/Lib");
+        assert!(normalize_base_url("bi.example.com/MicroStrategyLibrary")
+            .unwrap_err()
+            .contains("must start with http:// or https://"));
+        assert!(normalize_base_url("ftp://h").is_err());
+        assert!(normalize_base_url("http:///api").is_err());
+    }
+
+    #[test]
+    fn new_validates_settings_without_io() {
+        let c = MstrClient::new(settings("https://h/MicroStrategyLibrary/api/")).unwrap();
+        assert_eq!(
+            c.url("/datasources"),
+            "https://h/MicroStrategyLibrary/api/datasources"
+        );
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret-pw"), "{dbg}");
+
+        let err = MstrClient::new(settings("h/Lib")).unwrap_err();
+        assert!(matches!(err, ApiError::Setup { .. }));
+        assert!(err.to_string().contains("profile 'prod'"), "{err}");
+
+        let mut s = settings("https://h");
+        s.username = None;
+        let err = MstrClient::new(s).unwrap_err();
+        assert!(err.to_string().contains("no username"), "{err}");
+    }
+
+    #[test]
+    fn paths_of_each_kind() {
+        assert_eq!(object_path(Kind::Datasources, "AB12"), "/datasources/AB12");
+        assert_eq!(
+            object_path(Kind::Connections, "AB12"),
+            "/datasources/connections/AB12"
+        );
+        assert_eq!(
+            object_path(Kind::Logins, "a/b"),
+            "/datasources/logins/a%2Fb"
+        );
+    }
+
+    #[test]
+    fn parses_datasource_with_connection_reference() {
+        let v = json!({"id":"604F7EB2AF4E8CCB93F0C48071A3F466","name":"Test_Snow_Source",
+            "dateCreated":"2021-08-03T20:58:56.000+0000","dateModified":"2021-08-04T15:44:35.000+0000",
+            "database":{"type":"snow_flake","version":"snowflake_1x",
+              "connection":{"name":"Test_Snow_Connection","id":"1E6897CFC14887C5A1B7D19E0D023DDF","isEmbedded":false}},
+            "dbms":{"name":"Snowflake","id":"86AC"},"owner":{"name":"MSTR User","id":"7FC0"},
+            "futureField":{"x":1}});
+        let r = parse_resource("prod", Kind::Datasources, &v).unwrap();
+        assert_eq!(r.id, "604F7EB2AF4E8CCB93F0C48071A3F466");
+        assert_eq!(r.name, "Test_Snow_Source");
+        assert_eq!(r.type_.as_deref(), Some("Snowflake"));
+        assert_eq!(r.owner.as_deref(), Some("MSTR User"));
+        assert_eq!(r.created, Some(1628024336));
+        assert_eq!(r.updated, Some(1628091875));
+        assert_eq!(
+            r.depends_on,
+            vec![Ref {
+                kind: Kind::Connections,
+                id: "1E6897CFC14887C5A1B7D19E0D023DDF".into(),
+                name: "Test_Snow_Connection".into()
+            }]
+        );
+        assert_eq!(r.raw, v);
+        assert_eq!(r.health, Health::Unknown);
+        assert_eq!(r.profile, "prod");
+    }
+
+    #[test]
+    fn datasource_type_falls_back_to_database_type_and_embedded_has_no_dependency() {
+        let v = json!({"id":"D1","name":"emb","database":{"type":"postgre_sql",
+            "connection":{"id":"C9","name":"inner","isEmbedded":true}}});
+        let r = parse_resource("p", Kind::Datasources, &v).unwrap();
+        assert_eq!(r.type_.as_deref(), Some("postgre_sql"));
+        assert!(r.depends_on.is_empty());
+        let cell = ds_connection(&r, &CellCtx { now: 0 });
+        assert_eq!(cell.text, "(embedded)");
+    }
+
+    #[test]
+    fn parses_connection_with_and_without_login() {
+        let v = json!({"id":"C1","name":"c","database":{"login":{"id":"L1","name":"l"},"type":"snow_flake","version":"x"}});
+        let r = parse_resource("p", Kind::Connections, &v).unwrap();
+        assert_eq!(r.type_.as_deref(), Some("snow_flake"));
+        assert_eq!(r.depends_on.len(), 1);
+        assert_eq!(r.depends_on[0].kind, Kind::Logins);
+        assert_eq!(r.depends_on[0].id, "L1");
+        assert_eq!(conn_login(&r, &CellCtx { now: 0 }).text, "l");
+
+        let v = json!({"id":"C2","name":"c2","database":{"login":{},"type":"sql_server"}});
+        let r = parse_resource("p", Kind::Connections, &v).unwrap();
+        assert!(r.depends_on.is_empty());
+        assert_eq!(conn_login(&r, &CellCtx { now: 0 }).text, "-");
+    }
+
+    #[test]
+    fn lenient_parsing_of_sparse_objects() {
+        // Only an id: name falls back to it, nothing else is invented.
+        let r = parse_resource("p", Kind::Connections, &json!({"id":"C3"})).unwrap();
+        assert_eq!(r.name, "C3");
+        assert!(r.type_.is_none() && r.created.is_none() && r.depends_on.is_empty());
+        // Unparseable dates are tolerated.
+        let r = parse_resource(
+            "p",
+            Kind::Logins,
+            &json!({"id":"L","name":"n","dateCreated":"yesterday","username":"mstr"}),
+        )
+        .unwrap();
+        assert_eq!(r.created, None);
+        assert_eq!(login_username(&r, &CellCtx { now: 0 }).text, "mstr");
+        // No id: not a resource.
+        assert!(parse_resource("p", Kind::Logins, &json!({"name":"x"})).is_none());
+        assert!(parse_resource("p", Kind::Logins, &json!("str")).is_none());
+    }
+
+    #[test]
+    fn spec_columns_match_the_product() {
+        let titles = |k| {
+            (SPEC.columns)(k)
+                .iter()
+                .map(|c| c.title)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            titles(Kind::Datasources),
+            ["Name", "DBMS", "Connection", "Health", "Owner", "Modified"]
+        );
+        assert_eq!(
+            titles(Kind::Connections),
+            ["Name", "Type", "Login", "Used by", "Health"]
+        );
+        assert_eq!(titles(Kind::Logins), ["Name", "Username", "Used by"]);
+    }
+
+    #[test]
+    fn only_session_expiry_triggers_relogin_and_only_transient_errors_retry() {
+        let http = |status: u16, code: Option<&str>| ApiError::Http {
+            vendor: V,
+            status,
+            code: code.map(str::to_string),
+            message: "m".into(),
+            ticket: None,
+            retry_after_ms: None,
+        };
+        assert!(is_session_expired(&http(401, Some("ERR009"))));
+        assert!(!is_session_expired(&http(401, Some("ERR003"))));
+        assert!(!is_session_expired(&http(403, Some("ERR009"))));
+        assert!(is_retryable(&http(503, None)));
+        assert!(is_retryable(&http(429, None)));
+        assert!(!is_retryable(&http(400, Some("ERR006"))));
+        assert!(!is_retryable(&http(401, Some("ERR009"))));
+        assert!(is_retryable(&ApiError::Transport {
+            vendor: V,
+            message: "x".into()
+        }));
+    }
+
+    #[tokio::test]
+    async fn read_only_client_refuses_before_logging_in() {
+        // Nothing listens on this port: a refused call would be a transport error instead.
+        let mut s = settings("http://127.0.0.1:9/MicroStrategyLibrary");
+        s.read_only = true;
+        let c = MstrClient::new(s).unwrap();
+        let target = Ref {
+            kind: Kind::Logins,
+            id: "L1".into(),
+            name: "l".into(),
+        };
+        let err = c.delete(target).await.unwrap_err();
+        assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+        let err = c
+            .create(Kind::Logins, json!({"name":"x"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+        // Logging out without a session sends nothing and does not fail.
+        c.logout().await;
+    }
+
+    /// A scripted server: `answer(method, path, n)` gives the raw HTTP reply to the n-th
+    /// request (0-based, all routes counted together). Returns the base URL and the log of
+    /// "METHOD /path" lines.
+    async fn scripted(
+        answer: fn(&str, &str, usize) -> String,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let log = log2.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            let n = sock.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        let head = String::from_utf8_lossy(&buf).to_string();
+                        let split = head.find("\r\n\r\n").unwrap() + 4;
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        let mut have = buf.len() - split;
+                        while have < len {
+                            let n = sock.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            have += n;
+                        }
+                        let mut parts = head.lines().next().unwrap().split(' ');
+                        let method = parts.next().unwrap().to_string();
+                        let path = parts.next().unwrap().to_string();
+                        let n = {
+                            let mut l = log.lock().unwrap();
+                            l.push(format!("{method} {path}"));
+                            l.len() - 1
+                        };
+                        let reply = answer(&method, &path, n);
+                        if sock.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}/MicroStrategyLibrary"), log)
+    }
+
+    fn reply(status: &str, extra_headers: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn login_ok() -> String {
+        reply("204 No Content", "X-MSTR-AuthToken: tok\r\n", "")
+    }
+
+    fn logins_of(log: &std::sync::Mutex<Vec<String>>) -> usize {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.ends_with("/auth/login"))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn route_missing_404_is_an_error_but_object_404_is_already_gone() {
+        let (base, _) = scripted(|m, p, _| match (m, p) {
+            ("POST", p) if p.ends_with("/auth/login") => login_ok(),
+            ("DELETE", p) if p.ends_with("/logins/GONE") => reply(
+                "404 Not Found",
+                "",
+                r#"{"code":"ERR004","iServerCode":-2147216373,"message":"(Object with ID 'GONE' and type 30 is not found in metadata. It may have been deleted.)","ticketId":"t1"}"#,
+            ),
+            _ => reply(
+                "404 Not Found",
+                "",
+                r#"{"code":"ERR004","message":"HTTP 404 Not Found","ticketId":"t2"}"#,
+            ),
+        })
+        .await;
+        let c = MstrClient::new(settings(&base)).unwrap();
+        let gone = Ref {
+            kind: Kind::Logins,
+            id: "GONE".into(),
+            name: "g".into(),
+        };
+        assert_eq!(c.delete(gone).await.unwrap(), DeleteOutcome::AlreadyGone);
+        let route = Ref {
+            kind: Kind::Connections,
+            id: "X".into(),
+            name: "x".into(),
+        };
+        let err = c.delete(route).await.unwrap_err();
+        assert_eq!(err.status(), Some(404));
+        assert!(err.to_string().contains("HTTP 404 Not Found"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn gets_are_retried_on_503_but_posts_and_deletes_are_not() {
+        let (base, log) = scripted(|m, p, n| match (m, p) {
+            ("POST", p) if p.ends_with("/auth/login") => login_ok(),
+            // The first two list calls fail, the third works.
+            ("GET", _) if n <= 2 => reply(
+                "503 Service Unavailable",
+                "",
+                r#"{"code":"ERR0016","message":"Service not available"}"#,
+            ),
+            ("GET", _) => reply("200 OK", "", r#"{"logins":[{"id":"L1","name":"one"}]}"#),
+            _ => reply(
+                "503 Service Unavailable",
+                "",
+                r#"{"code":"ERR0016","message":"Service not available"}"#,
+            ),
+        })
+        .await;
+        let c = MstrClient::new(settings(&base)).unwrap();
+        let (list, skipped) = c.list(Kind::Logins).await.unwrap();
+        assert_eq!((list.len(), skipped), (1, 0));
+        assert_eq!(list[0].name, "one");
+        let gets = |log: &std::sync::Mutex<Vec<String>>| {
+            log.lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.starts_with("GET "))
+                .count()
+        };
+        assert_eq!(gets(&log), 3);
+
+        log.lock().unwrap().clear();
+        let err = c
+            .create(Kind::Logins, json!({"name":"x"}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(503));
+        let target = Ref {
+            kind: Kind::Logins,
+            id: "L1".into(),
+            name: "one".into(),
+        };
+        let err = c.delete(target).await.unwrap_err();
+        assert_eq!(err.code(), Some("ERR0016"));
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![
+                "POST /MicroStrategyLibrary/api/datasources/logins".to_string(),
+                "DELETE /MicroStrategyLibrary/api/datasources/logins/L1".to_string(),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_401_after_relogin_is_a_hard_error() {
+        let (base, log) = scripted(|m, p, _| match (m, p) {
+            ("POST", p) if p.ends_with("/auth/login") => login_ok(),
+            _ => reply(
+                "401 Unauthorized",
+                "",
+                r#"{"code":"ERR009","message":"The user's session has expired, please reauthenticate","ticketId":"x"}"#,
+            ),
+        })
+        .await;
+        let c = MstrClient::new(settings(&base)).unwrap();
+        let err = c.list(Kind::Logins).await.unwrap_err();
+        assert_eq!(err.code(), Some("ERR009"));
+        assert_eq!(logins_of(&log), 2, "{:?}", log.lock().unwrap());
+        assert_eq!(log.lock().unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn login_without_token_header_and_bad_list_bodies_are_decode_errors() {
+        let (base, _) = scripted(|_, _, _| reply("204 No Content", "", "")).await;
+        let c = MstrClient::new(settings(&base)).unwrap();
+        let err = c.list(Kind::Logins).await.unwrap_err();
+        assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+        assert!(err.to_string().contains("X-MSTR-AuthToken"), "{err}");
+
+        let (base, _) = scripted(|m, p, _| match (m, p) {
+            ("POST", p) if p.ends_with("/auth/login") => login_ok(),
+            _ => reply("200 OK", "", r#"[{"id":"L1"}]"#),
+        })
+        .await;
+        let c = MstrClient::new(settings(&base)).unwrap();
+        let err = c.load().await.unwrap_err();
+        assert!(
+            matches!(err, ApiError::Decode { status: 200, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("array"), "{err}");
     }
 }

@@ -1,0 +1,86 @@
+//! Test fixtures: a small MicroStrategy profile with a realistic dependency graph, used by
+//! the `update` tests and the frame snapshots.
+
+use super::msg::Msg;
+use super::state::{Model, ProfileInfo};
+use super::update::{init, update};
+use crate::model::{link_references, Kind, Ref, Resource, VendorId};
+use crate::vendors::Snapshot;
+use serde_json::json;
+
+pub const NOW: i64 = 1_763_800_000; // 2025-11-22
+
+pub fn info(name: &str) -> ProfileInfo {
+    ProfileInfo {
+        name: name.into(),
+        vendor: VendorId::MicroStrategy,
+        read_only: false,
+        protected: false,
+        insecure_tls: false,
+        setup_error: None,
+    }
+}
+
+fn res(kind: Kind, id: &str, name: &str, deps: &[(Kind, &str, &str)]) -> Resource {
+    let mut r = Resource::new(VendorId::MicroStrategy, "prod", kind, id, name);
+    r.depends_on = deps
+        .iter()
+        .map(|(k, i, n)| Ref {
+            kind: *k,
+            id: i.to_string(),
+            name: n.to_string(),
+        })
+        .collect();
+    r.updated = Some(NOW - 86_400 * (id.len() as i64));
+    r.owner = Some("Administrator".into());
+    r.raw = json!({"id": id, "name": name});
+    r
+}
+
+/// Datasources Sales, Finance, Marketing; connections Sales Conn (used by Sales and
+/// Finance), Mkt Conn (used by Marketing), Old Conn (orphan); logins shared (used by Sales
+/// Conn and Mkt Conn), mkt-only... etc.
+pub fn resources() -> Vec<Resource> {
+    use Kind::*;
+    let mut all = vec![
+        res(Datasources, "D1", "Sales", &[(Connections, "C1", "Sales Conn")]),
+        res(Datasources, "D2", "Finance", &[(Connections, "C1", "Sales Conn")]),
+        res(Datasources, "D3", "Marketing", &[(Connections, "C2", "Mkt Conn")]),
+        res(Connections, "C1", "Sales Conn", &[(Logins, "L1", "shared")]),
+        res(Connections, "C2", "Mkt Conn", &[(Logins, "L2", "mkt")]),
+        res(Connections, "C3", "Old Conn", &[(Logins, "L1", "shared")]),
+        res(Logins, "L1", "shared", &[]),
+        res(Logins, "L2", "mkt", &[]),
+        res(Logins, "L3", "unused", &[]),
+    ];
+    for r in all.iter_mut().filter(|r| r.kind == Datasources) {
+        r.type_ = Some("Snowflake".into());
+    }
+    link_references(&mut all, &[Connections, Logins]);
+    all
+}
+
+/// A model with one loaded profile "prod", sized 100x30.
+pub fn loaded_model() -> Model {
+    loaded_model_with(info("prod"))
+}
+
+pub fn loaded_model_with(info: ProfileInfo) -> Model {
+    let mut m = Model::new(vec![info], NOW);
+    update(&mut m, Msg::Resize { width: 100, height: 30 });
+    let fx = init(&mut m);
+    assert_eq!(fx.len(), 1, "init loads the profile");
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation: 1,
+            at: NOW - 5,
+            result: Ok(Snapshot {
+                resources: resources(),
+                warnings: vec![],
+            }),
+        },
+    );
+    m
+}

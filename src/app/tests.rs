@@ -1,0 +1,412 @@
+//! `update` tests: keys and task results in, model and effects out.
+
+use super::effect::Effect;
+use super::fixtures::*;
+use super::msg::Msg;
+use super::state::*;
+use super::update::update;
+use crate::model::{Health, Kind};
+use crate::ops::executor::StepOutcome;
+use crate::ops::plan::StepReason;
+use crate::vendors::Snapshot;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::sync::Arc;
+
+fn key(m: &mut Model, code: KeyCode) -> Vec<Effect> {
+    update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(m: &mut Model, c: char) -> Vec<Effect> {
+    key(m, KeyCode::Char(c))
+}
+
+fn ctrl(m: &mut Model, c: char) -> Vec<Effect> {
+    update(m, Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+}
+
+fn typed(m: &mut Model, s: &str) {
+    for c in s.chars() {
+        ch(m, c);
+    }
+}
+
+fn visible_names(m: &Model) -> Vec<String> {
+    let tab = m.tab().expect("tab");
+    let v = tab.view().expect("view");
+    v.rows.iter().map(|&i| tab.resources[i].name.clone()).collect()
+}
+
+fn current_name(m: &Model) -> String {
+    m.tab().and_then(|t| t.current()).map(|r| r.name.clone()).unwrap_or_default()
+}
+
+fn confirm(m: &Model) -> &ConfirmDelete {
+    match m.modals.last() {
+        Some(Modal::Confirm(c)) => c,
+        other => panic!("expected the delete confirmation, got {other:?}"),
+    }
+}
+
+#[test]
+fn load_fills_rows_sorted_by_name_and_stale_answers_are_dropped() {
+    let mut m = loaded_model();
+    assert_eq!(visible_names(&m), vec!["Finance", "Marketing", "Sales"]);
+    // Refresh starts generation 2; an answer for generation 1 arriving late is ignored.
+    let fx = ch(&mut m, 'r');
+    assert!(matches!(fx.as_slice(), [Effect::Load { profile: 0, generation: 2 }]));
+    update(
+        &mut m,
+        Msg::Loaded { profile: 0, generation: 1, at: NOW, result: Ok(Snapshot::default()) },
+    );
+    assert_eq!(visible_names(&m).len(), 3, "stale empty answer must not clear the table");
+    update(
+        &mut m,
+        Msg::Loaded { profile: 0, generation: 2, at: NOW, result: Err("MicroStrategy: HTTP 500".into()) },
+    );
+    assert_eq!(visible_names(&m).len(), 3, "a failed refresh keeps the last data");
+    assert!(m.status.as_ref().is_some_and(|s| s.text.contains("HTTP 500")));
+}
+
+#[test]
+fn kind_tabs_switch_with_brackets_and_arrows() {
+    let mut m = loaded_model();
+    ch(&mut m, ']');
+    assert_eq!(visible_names(&m), vec!["Mkt Conn", "Old Conn", "Sales Conn"]);
+    key(&mut m, KeyCode::Right);
+    assert_eq!(visible_names(&m), vec!["mkt", "shared", "unused"]);
+    key(&mut m, KeyCode::Right);
+    assert_eq!(m.tab().map(|t| t.kind_index), Some(0));
+    ch(&mut m, '[');
+    assert_eq!(m.tab().map(|t| t.kind_index), Some(2));
+}
+
+#[test]
+fn filter_narrows_as_you_type_enter_keeps_esc_clears() {
+    let mut m = loaded_model();
+    ch(&mut m, '/');
+    assert_eq!(m.mode, Mode::Filter);
+    typed(&mut m, "fin");
+    assert_eq!(visible_names(&m), vec!["Finance"]);
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.mode, Mode::Normal);
+    assert_eq!(visible_names(&m), vec!["Finance"]);
+    ch(&mut m, '/');
+    typed(&mut m, "x");
+    assert!(visible_names(&m).is_empty());
+    key(&mut m, KeyCode::Esc);
+    assert_eq!(visible_names(&m).len(), 3);
+    // Keys typed in the filter never act as commands.
+    ch(&mut m, '/');
+    typed(&mut m, "q");
+    assert!(!m.should_quit);
+}
+
+#[test]
+fn marks_range_all_and_hidden_by_filter() {
+    let mut m = loaded_model();
+    ch(&mut m, ' '); // mark Finance, cursor moves to Marketing
+    assert_eq!(current_name(&m), "Marketing");
+    ch(&mut m, 'j'); // Sales
+    ch(&mut m, 'V'); // range Finance..Sales
+    let marks = m.tab().and_then(|t| t.view()).map(|v| v.marks.len());
+    assert_eq!(marks, Some(3));
+    key(&mut m, KeyCode::Esc);
+    assert_eq!(m.tab().and_then(|t| t.view()).map(|v| v.marks.len()), Some(0));
+    // A marks only what is visible.
+    ch(&mut m, '/');
+    typed(&mut m, "s");
+    key(&mut m, KeyCode::Enter);
+    let visible = visible_names(&m);
+    ch(&mut m, 'A');
+    assert_eq!(m.tab().and_then(|t| t.view()).map(|v| v.marks.len()), Some(visible.len()));
+    // Narrow further: marked rows now hidden are counted.
+    ch(&mut m, '/');
+    typed(&mut m, "al");
+    key(&mut m, KeyCode::Enter);
+    let hidden = m.tab().map(|t| t.hidden_marks().len()).unwrap_or(0);
+    assert_eq!(hidden, visible.len() - visible_names(&m).len());
+    assert!(hidden > 0);
+}
+
+#[test]
+fn delete_one_row_confirms_with_y_and_runs_exactly_the_plan_shown() {
+    let mut m = loaded_model();
+    ch(&mut m, 'G'); // Sales
+    let fx = ctrl(&mut m, 'd');
+    assert!(fx.is_empty(), "opening the confirmation sends nothing");
+    let shown = confirm(&m).plan.clone();
+    assert_eq!(shown.steps.len(), 1);
+    assert_eq!(shown.steps[0].target.name, "Sales");
+    assert!(!confirm(&m).focus_delete, "focus starts on Cancel");
+    // A bare Enter never confirms: on Cancel it cancels.
+    let fx = key(&mut m, KeyCode::Enter);
+    assert!(fx.is_empty());
+    assert!(m.modals.is_empty());
+    key(&mut m, KeyCode::Delete);
+    let shown = confirm(&m).plan.clone();
+    let fx = ch(&mut m, 'y');
+    match fx.as_slice() {
+        [Effect::Delete { plan, profile: 0, .. }] => assert!(Arc::ptr_eq(plan, &shown)),
+        other => panic!("expected one Delete effect, got {other:?}"),
+    }
+    assert!(matches!(m.modals.last(), Some(Modal::Progress { .. })));
+}
+
+#[test]
+fn enter_on_delete_button_does_not_confirm_a_single_delete() {
+    let mut m = loaded_model();
+    ctrl(&mut m, 'd');
+    key(&mut m, KeyCode::Tab);
+    assert!(confirm(&m).focus_delete);
+    let fx = key(&mut m, KeyCode::Enter);
+    assert!(fx.is_empty());
+    assert!(confirm(&m).hint.is_some());
+}
+
+#[test]
+fn several_objects_need_the_typed_count() {
+    let mut m = loaded_model();
+    ch(&mut m, 'A');
+    ctrl(&mut m, 'd');
+    assert_eq!(confirm(&m).plan.steps.len(), 3);
+    assert!(ch(&mut m, 'y').is_empty(), "y does not confirm several objects");
+    typed(&mut m, "2");
+    assert!(key(&mut m, KeyCode::Enter).is_empty() || !m.modals.is_empty());
+    // Wrong count with focus on Cancel cancels; reopen and type the right one.
+    if m.modals.is_empty() {
+        ctrl(&mut m, 'd');
+    }
+    let c = confirm(&m);
+    assert_eq!(c.typed.text.len() <= 1, true);
+    key(&mut m, KeyCode::Backspace);
+    typed(&mut m, "3");
+    let fx = key(&mut m, KeyCode::Enter);
+    assert!(matches!(fx.as_slice(), [Effect::Delete { .. }]));
+}
+
+#[test]
+fn cascade_adds_unused_connection_and_login_and_keeps_shared_ones() {
+    let mut m = loaded_model();
+    // Marketing uses Mkt Conn, which alone uses login mkt.
+    ch(&mut m, 'j');
+    assert_eq!(current_name(&m), "Marketing");
+    ctrl(&mut m, 'd');
+    assert_eq!(confirm(&m).plan.cascade_extra.len(), 2);
+    ch(&mut m, 'c');
+    let plan = confirm(&m).plan.clone();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.target.name.as_str()).collect();
+    assert_eq!(names, vec!["Marketing", "Mkt Conn", "mkt"]);
+    assert!(matches!(plan.steps[1].reason, StepReason::Cascade { .. }));
+    // Now it needs the count typed.
+    assert!(ch(&mut m, 'y').is_empty());
+    typed(&mut m, "3");
+    let fx = key(&mut m, KeyCode::Enter);
+    match fx.as_slice() {
+        [Effect::Delete { plan: run, .. }] => assert!(Arc::ptr_eq(run, &plan)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cascade_from_sales_keeps_connection_still_used_by_finance() {
+    let mut m = loaded_model();
+    ch(&mut m, 'G'); // Sales
+    ctrl(&mut m, 'd');
+    ch(&mut m, 'c');
+    let plan = confirm(&m).plan.clone();
+    assert_eq!(plan.steps.len(), 1);
+    assert!(plan.kept.iter().any(|k| k.target.name == "Sales Conn" && k.reason.contains("Finance")));
+}
+
+#[test]
+fn protected_profile_needs_the_profile_name() {
+    let mut i = info("prod");
+    i.protected = true;
+    let mut m = loaded_model_with(i);
+    ctrl(&mut m, 'd');
+    assert!(ch(&mut m, 'y').is_empty());
+    assert!(!m.modals.is_empty());
+    key(&mut m, KeyCode::Backspace);
+    typed(&mut m, "prod");
+    let fx = key(&mut m, KeyCode::Enter);
+    assert!(matches!(fx.as_slice(), [Effect::Delete { .. }]));
+}
+
+#[test]
+fn read_only_profile_refuses_delete_and_create_without_a_dialog() {
+    let mut i = info("prod");
+    i.read_only = true;
+    let mut m = loaded_model_with(i);
+    assert!(ctrl(&mut m, 'd').is_empty());
+    assert!(m.modals.is_empty());
+    assert!(m.status.as_ref().is_some_and(|s| s.text.contains("read-only")));
+    assert!(ch(&mut m, 'n').is_empty());
+    assert!(m.modals.is_empty());
+}
+
+#[test]
+fn delete_results_update_the_table_then_reload() {
+    let mut m = loaded_model();
+    ch(&mut m, 'A');
+    ctrl(&mut m, 'd');
+    typed(&mut m, "3");
+    let fx = key(&mut m, KeyCode::Enter);
+    let Some(Effect::Delete { job, plan, .. }) = fx.into_iter().next() else { panic!("no delete") };
+    let outcomes: Vec<StepOutcome> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            if s.target.name == "Finance" {
+                StepOutcome::Failed("MicroStrategy: HTTP 400 ERR001: refused".into())
+            } else {
+                StepOutcome::Deleted
+            }
+        })
+        .collect();
+    let fx = update(&mut m, Msg::DeleteFinished { job, outcomes });
+    assert!(matches!(fx.as_slice(), [Effect::Load { .. }]), "reconcile with the server");
+    assert_eq!(visible_names(&m), vec!["Finance"]);
+    assert!(m.status.as_ref().is_some_and(|s| s.text.contains("1 failed")));
+    // R offers to retry the failed one, through a new confirmation.
+    ch(&mut m, 'R');
+    let c = confirm(&m);
+    assert_eq!(c.plan.steps.len(), 1);
+    assert_eq!(c.plan.steps[0].target.name, "Finance");
+}
+
+#[test]
+fn test_key_tests_the_connection_of_a_datasource_and_shows_health() {
+    let mut m = loaded_model();
+    ch(&mut m, 'G'); // Sales -> C1
+    let fx = ch(&mut m, 't');
+    let Some(Effect::TestConnections { job, ids, .. }) = fx.into_iter().next() else { panic!("no test") };
+    assert_eq!(ids, vec!["C1".to_string()]);
+    update(
+        &mut m,
+        Msg::TestResult { job, profile: 0, id: "C1".into(), result: Err("JWT token is invalid".into()) },
+    );
+    let tab = m.tab().expect("tab");
+    for name in ["Sales", "Finance", "Sales Conn"] {
+        let r = tab.resources.iter().find(|r| r.name == name).expect(name);
+        assert_eq!(r.health, Health::Unhealthy("JWT token is invalid".into()), "{name}");
+    }
+    // Unhealthy-only shows exactly those.
+    ch(&mut m, 'u');
+    assert_eq!(visible_names(&m), vec!["Finance", "Sales"]);
+}
+
+#[test]
+fn orphans_toggle_shows_unused_connections() {
+    let mut m = loaded_model();
+    ch(&mut m, ']');
+    ch(&mut m, 'o');
+    assert_eq!(visible_names(&m), vec!["Old Conn"]);
+    ch(&mut m, ']');
+    assert_eq!(visible_names(&m).len(), 3, "toggles belong to one kind");
+}
+
+#[test]
+fn sort_cycles_columns_and_reverses() {
+    let mut m = loaded_model();
+    ch(&mut m, 'S');
+    assert_eq!(visible_names(&m), vec!["Sales", "Marketing", "Finance"]);
+}
+
+#[test]
+fn create_form_validates_before_sending() {
+    let mut m = loaded_model();
+    ch(&mut m, ']');
+    ch(&mut m, ']'); // logins
+    ch(&mut m, 'n');
+    assert!(matches!(m.modals.last(), Some(Modal::Create(_))));
+    // Submit empty with Ctrl-S: error, nothing sent.
+    assert!(ctrl(&mut m, 's').is_empty());
+    let Some(Modal::Create(f)) = m.modals.last() else { panic!() };
+    assert_eq!(f.error.as_deref(), Some("Name is required"));
+    typed(&mut m, "etl");
+    key(&mut m, KeyCode::Tab);
+    typed(&mut m, "etl_user");
+    key(&mut m, KeyCode::Tab);
+    typed(&mut m, "s3cret");
+    let fx = ctrl(&mut m, 's');
+    match fx.as_slice() {
+        [Effect::Create { kind: Kind::Logins, body, .. }] => {
+            assert_eq!(body["name"], "etl");
+            assert_eq!(body["password"], "s3cret");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn failed_create_keeps_the_form_and_what_was_typed() {
+    let mut m = loaded_model();
+    ch(&mut m, ']');
+    ch(&mut m, ']');
+    ch(&mut m, 'n');
+    typed(&mut m, "etl");
+    key(&mut m, KeyCode::Tab);
+    typed(&mut m, "u");
+    key(&mut m, KeyCode::Tab);
+    typed(&mut m, "p");
+    let fx = ctrl(&mut m, 's');
+    let Some(Effect::Create { job, .. }) = fx.into_iter().next() else { panic!() };
+    update(&mut m, Msg::Created { job, profile: 0, result: Err("HTTP 400 ERR0015: exists".into()) });
+    let Some(Modal::Create(f)) = m.modals.last() else { panic!("form closed") };
+    assert_eq!(f.texts[0].text, "etl");
+    assert!(f.error.as_deref().is_some_and(|e| e.contains("exists")));
+}
+
+#[test]
+fn quit_asks_while_a_job_runs() {
+    let mut m = loaded_model();
+    ctrl(&mut m, 'd');
+    ch(&mut m, 'y');
+    key(&mut m, KeyCode::Char('h')); // hide the progress view
+    let fx = ch(&mut m, 'q');
+    assert!(fx.is_empty());
+    assert!(matches!(m.modals.last(), Some(Modal::ConfirmQuit)));
+    let fx = ch(&mut m, 'y');
+    assert!(matches!(fx.as_slice(), [Effect::Quit]));
+}
+
+#[test]
+fn quit_without_jobs_quits() {
+    let mut m = loaded_model();
+    assert!(matches!(ch(&mut m, 'q').as_slice(), [Effect::Quit]));
+}
+
+#[test]
+fn esc_in_progress_asks_then_cancels() {
+    let mut m = loaded_model();
+    ctrl(&mut m, 'd');
+    let fx = ch(&mut m, 'y');
+    let Some(Effect::Delete { job, .. }) = fx.into_iter().next() else { panic!() };
+    key(&mut m, KeyCode::Esc);
+    assert!(matches!(m.modals.last(), Some(Modal::CancelJob { .. })));
+    let fx = ch(&mut m, 'y');
+    assert!(matches!(fx.as_slice(), [Effect::CancelJob { job: j }] if *j == job));
+}
+
+#[test]
+fn command_line_switches_kind_and_reports_unknown() {
+    let mut m = loaded_model();
+    ch(&mut m, ':');
+    typed(&mut m, "kind logins");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(visible_names(&m), vec!["mkt", "shared", "unused"]);
+    ch(&mut m, ':');
+    typed(&mut m, "bogus");
+    key(&mut m, KeyCode::Enter);
+    assert!(m.status.as_ref().is_some_and(|s| s.text.contains("unknown command")));
+}
+
+#[test]
+fn paging_keeps_the_cursor_visible() {
+    let mut m = loaded_model();
+    update(&mut m, Msg::Resize { width: 80, height: 7 }); // 2 table rows
+    ch(&mut m, 'G');
+    let v = m.tab().and_then(|t| t.view()).expect("view");
+    assert_eq!(v.cursor, 2);
+    assert!(v.offset + m.page_rows > v.cursor && v.offset <= v.cursor);
+}

@@ -1,0 +1,157 @@
+//! Frame snapshots: what an operator sees, drawn on ratatui's TestBackend.
+
+use crate::app::fixtures::*;
+use crate::app::msg::Msg;
+use crate::app::state::Model;
+use crate::app::update::update;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn render(m: &Model, w: u16, h: u16) -> String {
+    let mut t = match Terminal::new(TestBackend::new(w, h)) {
+        Ok(t) => t,
+        Err(e) => panic!("test backend: {e}"),
+    };
+    if let Err(e) = t.draw(|f| super::draw(m, f)) {
+        panic!("draw: {e}");
+    }
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn key(m: &mut Model, code: KeyCode, mods: KeyModifiers) {
+    update(m, Msg::Key(KeyEvent::new(code, mods)));
+}
+
+fn chars(m: &mut Model, s: &str) {
+    for c in s.chars() {
+        key(m, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+}
+
+fn sized(w: u16, h: u16) -> Model {
+    let mut m = loaded_model();
+    update(&mut m, Msg::Resize { width: w, height: h });
+    m
+}
+
+#[test]
+fn main_screen_datasources() {
+    let m = sized(100, 20);
+    insta::assert_snapshot!(render(&m, 100, 20));
+}
+
+#[test]
+fn main_screen_connections_with_marks_and_filter() {
+    let mut m = sized(100, 20);
+    chars(&mut m, "]  ");
+    chars(&mut m, "/conn");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    insta::assert_snapshot!(render(&m, 100, 20));
+}
+
+#[test]
+fn usable_at_80x24() {
+    let mut m = sized(80, 24);
+    chars(&mut m, "]");
+    insta::assert_snapshot!(render(&m, 80, 24));
+}
+
+#[test]
+fn too_small_says_so() {
+    let m = sized(59, 15);
+    let out = render(&m, 59, 15);
+    assert!(out.contains("terminal too small"), "{out}");
+    // And never panics at 1x1.
+    let tiny = render(&m, 1, 1);
+    assert_eq!(tiny.lines().count(), 1);
+}
+
+#[test]
+fn delete_confirmation_single() {
+    let mut m = sized(100, 24);
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    insta::assert_snapshot!(render(&m, 100, 24));
+}
+
+#[test]
+fn delete_confirmation_cascade_with_hidden_marks() {
+    let mut m = sized(100, 30);
+    chars(&mut m, "A/mar");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    chars(&mut m, "c");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn detail_pane() {
+    let mut m = sized(100, 24);
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    insta::assert_snapshot!(render(&m, 100, 24));
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let mut m = sized(100, 40);
+    chars(&mut m, "?");
+    let out = render(&m, 100, 40);
+    for b in crate::app::keymap::BINDINGS {
+        assert!(out.contains(b.help), "help lacks {:?}", b.help);
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn create_connection_form() {
+    let mut m = sized(100, 24);
+    chars(&mut m, "]n");
+    chars(&mut m, "New Conn");
+    insta::assert_snapshot!(render(&m, 100, 24));
+}
+
+#[test]
+fn progress_and_summary() {
+    use crate::ops::executor::{StepOutcome, StepUpdate};
+    let mut m = sized(100, 24);
+    chars(&mut m, "A");
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    chars(&mut m, "3");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let job = *m.jobs.keys().next().unwrap_or(&0);
+    update(&mut m, Msg::DeleteStep { job, update: StepUpdate { index: 0, outcome: StepOutcome::Deleted, attempt: 1 } });
+    update(&mut m, Msg::DeleteStep { job, update: StepUpdate { index: 1, outcome: StepOutcome::Running, attempt: 1 } });
+    insta::assert_snapshot!("progress", render(&m, 100, 24));
+    update(
+        &mut m,
+        Msg::DeleteFinished {
+            job,
+            outcomes: vec![
+                StepOutcome::Deleted,
+                StepOutcome::Failed("MicroStrategy: HTTP 400 ERR001: in use (ticket 1f2e)".into()),
+                StepOutcome::AlreadyGone,
+            ],
+        },
+    );
+    insta::assert_snapshot!("summary", render(&m, 100, 24));
+}
+
+#[test]
+fn read_only_hints_say_read_only() {
+    let mut i = info("prod");
+    i.read_only = true;
+    let m = loaded_model_with(i);
+    let out = render(&m, 100, 20);
+    assert!(out.contains("READ-ONLY"));
+    assert!(out.contains("Ctrl-D read-only"), "{out}");
+}
