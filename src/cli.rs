@@ -16,7 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "dsconsole", version, about = "Terminal console for BI datasources, connections and logins")]
+#[command(
+    name = "dsconsole",
+    version,
+    about = "Terminal console for BI datasources, connections and logins"
+)]
 pub struct Cli {
     /// Config file (default: $DSCONSOLE_CONFIG, else <config dir>/dsconsole/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -68,7 +72,11 @@ pub struct LaunchProfile {
 }
 
 impl LaunchProfile {
-    pub fn from_settings(settings: Result<ClientSettings, (VendorId, String, String)>, protected: bool, concurrency: usize) -> Self {
+    pub fn from_settings(
+        settings: Result<ClientSettings, (VendorId, String, String)>,
+        protected: bool,
+        concurrency: usize,
+    ) -> Self {
         match settings {
             Ok(s) => {
                 let info = ProfileInfo {
@@ -159,7 +167,12 @@ fn start_logging() {
     }
 }
 
-async fn run_tui(profiles: Vec<LaunchProfile>, demo: bool, banner: Option<String>, refresh_seconds: u64) -> ExitCode {
+async fn run_tui(
+    profiles: Vec<LaunchProfile>,
+    demo: bool,
+    banner: Option<String>,
+    refresh_seconds: u64,
+) -> ExitCode {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let infos: Vec<ProfileInfo> = profiles.iter().map(|p| p.info.clone()).collect();
     let runtime_profiles = profiles
@@ -294,7 +307,11 @@ async fn run_configured(path: &std::path::Path, only: &[String], read_only: bool
     for name in only {
         if cfg.profile(name).is_none() {
             let names: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
-            eprintln!("dsconsole: no profile '{name}' in {} (profiles: {})", path.display(), names.join(", "));
+            eprintln!(
+                "dsconsole: no profile '{name}' in {} (profiles: {})",
+                path.display(),
+                names.join(", ")
+            );
             return ExitCode::from(2);
         }
     }

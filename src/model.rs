@@ -372,7 +372,9 @@ pub struct ColumnDef {
 
 impl fmt::Debug for ColumnDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ColumnDef").field("title", &self.title).finish()
+        f.debug_struct("ColumnDef")
+            .field("title", &self.title)
+            .finish()
     }
 }
 
@@ -455,7 +457,10 @@ mod tests {
     fn parses_mstr_and_rfc3339_times() {
         assert_eq!(parse_time("2021-08-04T15:44:35.000+0000"), Some(1628091875));
         assert_eq!(parse_time("2021-08-04T15:44:35Z"), Some(1628091875));
-        assert_eq!(parse_time("2021-08-04T15:44:35.123+00:00"), Some(1628091875));
+        assert_eq!(
+            parse_time("2021-08-04T15:44:35.123+00:00"),
+            Some(1628091875)
+        );
         assert_eq!(parse_time("yesterday"), None);
     }
 

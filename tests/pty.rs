@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,8 +66,9 @@ fn open_pty(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
 struct Session {
     child: Child,
     master: File,
-    output: Receiver<Vec<u8>>,
-    parser: vt100::Parser,
+    /// One message per chunk of output the emulator has processed; closed at EOF.
+    output: Receiver<()>,
+    parser: Arc<Mutex<vt100::Parser>>,
     status: Option<ExitStatus>,
     dir: tempfile::TempDir,
 }
@@ -85,8 +86,6 @@ impl Session {
         cmd.arg("demo")
             .env("TERM", "xterm-256color")
             .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("DSCONSOLE_DATA_DIR", &data)
             .env_remove("DSCONSOLE_CONFIG")
             .env_remove("NO_COLOR")
@@ -112,29 +111,17 @@ impl Session {
         // Close our copies of the slave so the reader sees EOF/EIO once the child is gone.
         drop(cmd);
         drop(guard);
-        let mut reader = File::from(master.try_clone().expect("dup master"));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let reader = File::from(master.try_clone().expect("dup master"));
+        let answers = File::from(master.try_clone().expect("dup master"));
         let (tx, output) = mpsc::channel();
-        thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // EIO: every slave descriptor is closed, the child is gone.
-                    Err(_) => break,
-                }
-            }
-        });
+        let shared = Arc::clone(&parser);
+        thread::spawn(move || emulate(reader, answers, &shared, &tx));
         Session {
             child,
             master: File::from(master),
             output,
-            parser: vt100::Parser::new(rows, cols, 0),
+            parser,
             status: None,
             dir,
         }
@@ -148,8 +135,12 @@ impl Session {
         libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t")
     }
 
+    fn parser(&self) -> MutexGuard<'_, vt100::Parser> {
+        self.parser.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn text(&self) -> String {
-        self.parser.screen().contents()
+        self.parser().screen().contents()
     }
 
     /// Type bytes into the terminal.
@@ -158,38 +149,18 @@ impl Session {
         self.master.flush().expect("flush pty");
     }
 
-    /// Feed all output already received to the emulator. False once the reader has ended.
-    fn drain(&mut self) -> bool {
-        loop {
-            match self.output.try_recv() {
-                Ok(bytes) => self.parser.process(&bytes),
-                Err(mpsc::TryRecvError::Empty) => return true,
-                Err(mpsc::TryRecvError::Disconnected) => return false,
-            }
-        }
-    }
-
-    /// Wait until `pred` holds for the screen; panics with the screen after `TIMEOUT`.
+    /// Wait until `pred` holds for the screen; fails after `TIMEOUT` or at end of output.
     fn wait_for(&mut self, what: &str, pred: impl Fn(&vt100::Screen) -> bool) {
         let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let open = self.drain();
-            if pred(self.parser.screen()) {
-                return;
-            }
+        let mut open = true;
+        while !pred(self.parser().screen()) {
             let left = deadline.saturating_duration_since(Instant::now());
-            if !open || left.is_zero() {
-                let why = if open {
-                    "timed out"
-                } else {
-                    "the program's output ended"
-                };
-                panic!("{why} waiting for {what}; screen:\n{}", self.text());
-            }
-            match self.output.recv_timeout(left) {
-                Ok(bytes) => self.parser.process(&bytes),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-            }
+            assert!(
+                open && !left.is_zero(),
+                "no {what} within {TIMEOUT:?} (output open: {open})"
+            );
+            let got = self.output.recv_timeout(left);
+            open = !matches!(got, Err(RecvTimeoutError::Disconnected));
         }
     }
 
@@ -212,14 +183,14 @@ impl Session {
                 || (t.contains("DEMO") && kind_count(&t, "Datasources") > Some(0))
         });
         let t = self.text();
-        assert!(!t.contains("Load failed"), "the demo failed to load:\n{t}");
+        assert!(!t.contains("Load failed"), "the demo failed to load");
         kind_count(&t, "Datasources").unwrap_or(0)
     }
 
     /// Change the window size the way a terminal emulator does.
     fn resize(&mut self, cols: u16, rows: u16) {
         let ws = winsize(cols, rows);
-        self.parser.set_size(rows, cols);
+        self.parser().set_size(rows, cols);
         // SAFETY: the master descriptor is open and `ws` is a valid winsize for the call.
         let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         assert_ne!(rc, -1, "TIOCSWINSZ: {}", io::Error::last_os_error());
@@ -237,14 +208,20 @@ impl Session {
                 self.status = Some(status);
                 return status;
             }
-            if Instant::now() >= deadline {
-                self.drain();
-                panic!("dsconsole did not exit; screen:\n{}", self.text());
-            }
-            if let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(50)) {
-                self.parser.process(&bytes);
-            }
+            assert!(
+                Instant::now() < deadline,
+                "dsconsole did not exit within {TIMEOUT:?}"
+            );
+            let _ = self.output.recv_timeout(Duration::from_millis(50));
         }
+    }
+
+    /// Press q: the program exits with status 0 and gives the terminal back.
+    fn quit_with_q(&mut self) {
+        self.send(b"q");
+        let status = self.wait_exit();
+        assert!(status.success(), "q exits with status 0, got {status:?}");
+        self.assert_terminal_restored();
     }
 
     /// The terminal as the user's shell gets it back: main screen, visible cursor.
@@ -255,7 +232,7 @@ impl Session {
         let t = self.text();
         assert!(
             !t.contains("Datasources ("),
-            "the TUI is still on the main screen:\n{t}"
+            "the TUI is still on the main screen"
         );
     }
 }
@@ -263,13 +240,54 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         if thread::panicking() {
-            self.drain();
             eprintln!("--- last screen ---\n{}\n-------------------", self.text());
         }
         if self.status.is_none() && matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+    }
+}
+
+/// The terminal side of the pty: feeds the program's output to the emulator and answers
+/// cursor-position queries (`ESC [ 6 n`) as a real terminal does; ratatui asks at start-up.
+fn emulate(
+    mut reader: File,
+    mut answers: File,
+    parser: &Mutex<vt100::Parser>,
+    processed: &Sender<()>,
+) {
+    const DSR: &[u8] = b"\x1b[6n";
+    let mut buf = [0u8; 16 * 1024];
+    // The end of the previous chunk, so a query split across two reads is still seen.
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // EIO: every slave descriptor is closed, the program is gone.
+            Err(_) => return,
+        };
+        let chunk = &buf[..n];
+        let (row, col) = {
+            let mut p = parser.lock().unwrap_or_else(|e| e.into_inner());
+            p.process(chunk);
+            p.screen().cursor_position()
+        };
+        tail.extend_from_slice(chunk);
+        let queries = tail.windows(DSR.len()).filter(|w| *w == DSR).count();
+        let keep = tail.len().saturating_sub(DSR.len() - 1);
+        tail.drain(..keep);
+        for _ in 0..queries {
+            let reply = format!("\x1b[{};{}R", row + 1, col + 1);
+            if answers.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+        if processed.send(()).is_err() {
+            return;
+        }
     }
 }
 
@@ -294,19 +312,12 @@ fn demo_starts_browses_and_quits_restoring_the_terminal() {
     let mut s = Session::demo(100, 30);
     s.wait_for_table();
     assert!(
-        s.parser.screen().alternate_screen(),
-        "the TUI should use the alternate screen"
+        s.parser().screen().alternate_screen(),
+        "the TUI uses the alternate screen"
     );
-    assert!(
-        s.text().contains(" 1 MicroStrategy · demo-mstr "),
-        "{}",
-        s.text()
-    );
-    assert!(
-        !s.text().contains("Used by"),
-        "datasources have no 'Used by' column:\n{}",
-        s.text()
-    );
+    s.wait_for_text(" 1 MicroStrategy · demo-mstr ");
+    let no_used_by = !s.text().contains("Used by");
+    assert!(no_used_by, "datasources have no 'Used by' column");
 
     s.send(b"]");
     s.wait_for("the Connections table", |sc| {
@@ -316,23 +327,12 @@ fn demo_starts_browses_and_quits_restoring_the_terminal() {
 
     s.send(b"?");
     s.wait_for_text("Keys (Esc closes)");
-    // Esc alone, then wait for it to take effect: an Esc followed at once by another key
-    // would read as Alt-<key>.
+    // Esc alone, then wait for its effect: Esc followed at once by a key reads as Alt-key.
     s.send(ESC);
     s.wait_gone("Keys (Esc closes)");
-    assert!(
-        s.text().contains("Used by"),
-        "Esc should return to the Connections table:\n{}",
-        s.text()
-    );
+    s.wait_for_text("Used by");
 
-    s.send(b"q");
-    let status = s.wait_exit();
-    assert!(
-        status.success(),
-        "q should exit with status 0, got {status:?}"
-    );
-    s.assert_terminal_restored();
+    s.quit_with_q();
 }
 
 #[test]
@@ -343,59 +343,48 @@ fn delete_one_datasource_in_the_demo() {
     s.send(b"G");
     s.send(CTRL_D);
     s.wait_for_text("Delete 1 object from demo-mstr");
-    assert!(s.text().contains("Press y to delete"), "{}", s.text());
+    // A frame can arrive in several reads: wait for each part rather than assert on it.
+    s.wait_for_text("Press y to delete, Esc to cancel.");
     s.send(b"y");
-    s.wait_for_text("Delete finished — demo-mstr");
-    let t = s.text();
-    assert!(
-        t.contains("1 deleted") && t.contains("0 failed"),
-        "summary:\n{t}"
-    );
+    s.wait_for("the summary", |sc| {
+        let t = sc.contents();
+        t.contains("Delete finished — demo-mstr")
+            && t.contains("1 deleted")
+            && t.contains("0 failed")
+    });
 
     s.send(ENTER);
     s.wait_gone("Delete finished");
+    // Once reloaded from the simulator (status "loaded …"), one datasource fewer.
     let expected = before - 1;
-    s.wait_for(&format!("Datasources ({expected})"), |sc| {
-        kind_count(&sc.contents(), "Datasources") == Some(expected)
-    });
+    s.wait_for(
+        &format!("Datasources ({expected}) after the reload"),
+        |sc| {
+            let t = sc.contents();
+            kind_count(&t, "Datasources") == Some(expected) && t.contains("loaded ")
+        },
+    );
 
     let lines = read_audit(&s.data_dir().join("audit.jsonl"));
     let deletes: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["operation"] == "delete")
         .collect();
-    assert_eq!(
-        deletes.len(),
-        2,
-        "one before and one after line: {lines:#?}"
-    );
-    let (b, a) = (deletes[0], deletes[1]);
-    assert_eq!(b["phase"], "before", "{lines:#?}");
-    assert_eq!(a["phase"], "after", "{lines:#?}");
-    assert_eq!(a["outcome"], "deleted", "{lines:#?}");
-    assert_eq!(
-        b["seq"], a["seq"],
-        "after repeats the before's seq: {lines:#?}"
-    );
-    assert_eq!(b["profile"], "demo-mstr");
-    assert_eq!(b["kind"], a["kind"]);
-    assert!(
-        b["id"].as_str().is_some_and(|id| !id.is_empty()),
-        "{lines:#?}"
-    );
-    assert_eq!(b["id"], a["id"]);
-    assert!(
-        b["object"].is_object(),
-        "the before line keeps the object: {lines:#?}"
-    );
+    let [b, a] = deletes[..] else {
+        panic!("want one before and one after line: {lines:#?}");
+    };
+    let ok = b["phase"] == "before"
+        && a["phase"] == "after"
+        && a["outcome"] == "deleted"
+        && b["seq"] == a["seq"]
+        && b["profile"] == "demo-mstr"
+        && b["kind"] == a["kind"]
+        && b["id"] == a["id"]
+        && b["id"].as_str().is_some_and(|id| !id.is_empty())
+        && b["object"].is_object();
+    assert!(ok, "audit lines of the delete: {lines:#?}");
 
-    s.send(b"q");
-    let status = s.wait_exit();
-    assert!(
-        status.success(),
-        "q should exit with status 0, got {status:?}"
-    );
-    s.assert_terminal_restored();
+    s.quit_with_q();
 }
 
 #[test]
@@ -408,7 +397,7 @@ fn terminal_restored_on_sigterm() {
     let status = s.wait_exit();
     assert!(
         status.signal().is_none(),
-        "SIGTERM should be handled, not fatal: {status:?}"
+        "SIGTERM is handled, not fatal: {status:?}"
     );
     s.assert_terminal_restored();
 }
@@ -419,12 +408,6 @@ fn too_small_terminal() {
     s.wait_for_text("terminal too small");
     s.resize(100, 30);
     s.wait_for_table();
-    assert!(!s.text().contains("terminal too small"), "{}", s.text());
-    s.send(b"q");
-    let status = s.wait_exit();
-    assert!(
-        status.success(),
-        "q should exit with status 0, got {status:?}"
-    );
-    s.assert_terminal_restored();
+    assert!(!s.text().contains("terminal too small"));
+    s.quit_with_q();
 }

@@ -941,6 +941,47 @@ async fn scale_generates_a_realistic_graph() {
         .iter()
         .any(|c| c["database"]["login"] == json!({})));
 
+    // Renaming a generated login shows up in the generated connections that use it.
+    let conn = connections
+        .iter()
+        .find(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Generated"))
+                && c["database"]["login"]["id"].is_string()
+        })
+        .expect("a generated connection with a login");
+    let login_id = conn["database"]["login"]["id"].as_str().expect("id");
+    let resp = s
+        .patch(
+            &format!("/api/datasources/logins/{login_id}"),
+            json!({"operationList": [{"op": "replace", "path": "/name", "value": "Renamed \"quoted\" login"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let conn_id = conn["id"].as_str().expect("id");
+    let fetched = json_of(
+        s.get(&format!("/api/datasources/connections/{conn_id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        fetched["database"]["login"]["name"],
+        "Renamed \"quoted\" login"
+    );
+
+    // Some generated connections fail their test.
+    let mut failing = 0;
+    for c in connections.iter().skip(seed_count("connections")).take(50) {
+        let resp = s
+            .post("/api/datasources/connections/test", json!({"id": c["id"]}))
+            .await;
+        if resp.status() == StatusCode::BAD_REQUEST {
+            failing += 1;
+        }
+    }
+    assert!(failing > 0 && failing < 50, "failing {failing}");
+
     // Generation is deterministic.
     let again = microstrategy::start(&SimOptions {
         scale,
@@ -977,19 +1018,31 @@ async fn shutdown_stops_serving() {
 }
 
 #[tokio::test]
-async fn tmp_measure_scale() {
-    let t = std::time::Instant::now();
-    let sim = microstrategy::start(&SimOptions { scale: 100_000, ..SimOptions::default() }).await.expect("start");
-    eprintln!("start: {:?}", t.elapsed());
-    let s = Session::open(&sim).await;
-    let t = std::time::Instant::now();
-    let r = s.get("/api/datasources/connections").await;
-    let b = r.bytes().await.expect("b");
-    eprintln!("list connections: {:?} {} bytes", t.elapsed(), b.len());
-    let t = std::time::Instant::now();
-    let ids = sim.control.ids("connections");
-    for id in ids.iter().rev().take(200) {
-        let _ = s.delete(&format!("/api/datasources/connections/{id}")).await;
+async fn dropping_every_handle_stops_the_server() {
+    let sim = start().await;
+    let client = Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let url = format!("{}/api/status", sim.base_url);
+    assert!(client.get(&url).send().await.is_ok());
+    let control = sim.control.clone();
+    drop(sim);
+    // A control handle keeps the server alive.
+    let resp = client.get(&url).send().await.expect("still served");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(!control.requests().is_empty());
+    drop(control);
+    let mut refused = false;
+    for _ in 0..100 {
+        if client.get(&url).send().await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    eprintln!("200 deletes: {:?}", t.elapsed());
+    assert!(
+        refused,
+        "the simulator still answers after every handle was dropped"
+    );
 }

@@ -43,9 +43,24 @@ fn res(kind: Kind, id: &str, name: &str, deps: &[(Kind, &str, &str)]) -> Resourc
 pub fn resources() -> Vec<Resource> {
     use Kind::*;
     let mut all = vec![
-        res(Datasources, "D1", "Sales", &[(Connections, "C1", "Sales Conn")]),
-        res(Datasources, "D2", "Finance", &[(Connections, "C1", "Sales Conn")]),
-        res(Datasources, "D3", "Marketing", &[(Connections, "C2", "Mkt Conn")]),
+        res(
+            Datasources,
+            "D1",
+            "Sales",
+            &[(Connections, "C1", "Sales Conn")],
+        ),
+        res(
+            Datasources,
+            "D2",
+            "Finance",
+            &[(Connections, "C1", "Sales Conn")],
+        ),
+        res(
+            Datasources,
+            "D3",
+            "Marketing",
+            &[(Connections, "C2", "Mkt Conn")],
+        ),
         res(Connections, "C1", "Sales Conn", &[(Logins, "L1", "shared")]),
         res(Connections, "C2", "Mkt Conn", &[(Logins, "L2", "mkt")]),
         res(Connections, "C3", "Old Conn", &[(Logins, "L1", "shared")]),
@@ -67,7 +82,13 @@ pub fn loaded_model() -> Model {
 
 pub fn loaded_model_with(info: ProfileInfo) -> Model {
     let mut m = Model::new(vec![info], NOW);
-    update(&mut m, Msg::Resize { width: 100, height: 30 });
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
     let fx = init(&mut m);
     assert_eq!(fx.len(), 1, "init loads the profile");
     update(

@@ -97,26 +97,72 @@ pub const BINDINGS: &[Binding] = &[
     b("G / End", Action::Bottom, "last row"),
     b("PgDn", Action::PageDown, "page down"),
     b("PgUp", Action::PageUp, "page up"),
-    h("/", Action::Filter, "filter (fzf syntax: foo 'exact ^prefix suffix$ !not)", "filter"),
+    h(
+        "/",
+        Action::Filter,
+        "filter (fzf syntax: foo 'exact ^prefix suffix$ !not)",
+        "filter",
+    ),
     h("Space", Action::Mark, "mark / unmark row", "mark"),
     b("V", Action::MarkRange, "mark the range from the last mark"),
     b("A", Action::MarkAll, "mark all visible rows"),
-    b("Esc", Action::ClearMarks, "clear marks (and close the detail pane)"),
-    m("Ctrl-D / Delete", Action::Delete, "delete marked rows (or the current row)", "delete"),
-    h("Enter", Action::Detail, "detail pane: full JSON, depends on / used by", "detail"),
+    b(
+        "Esc",
+        Action::ClearMarks,
+        "clear marks (and close the detail pane)",
+    ),
+    m(
+        "Ctrl-D / Delete",
+        Action::Delete,
+        "delete marked rows (or the current row)",
+        "delete",
+    ),
+    h(
+        "Enter",
+        Action::Detail,
+        "detail pane: full JSON, depends on / used by",
+        "detail",
+    ),
     b("J / K", Action::DetailDown, "scroll the detail pane"),
-    b("y", Action::CopyId, "copy the id of the current row (OSC 52)"),
+    b(
+        "y",
+        Action::CopyId,
+        "copy the id of the current row (OSC 52)",
+    ),
     h("r / Ctrl-R", Action::Refresh, "refresh", "refresh"),
     h("s", Action::SortNext, "sort by next column", "sort"),
     b("S", Action::SortReverse, "reverse sort order"),
-    h("t", Action::Test, "test connection(s) of marked or current rows", "test"),
-    m("n", Action::Create, "create (login, connection, datasource)", "new"),
+    h(
+        "t",
+        Action::Test,
+        "test connection(s) of marked or current rows",
+        "test",
+    ),
+    m(
+        "n",
+        Action::Create,
+        "create (login, connection, datasource)",
+        "new",
+    ),
     h("o", Action::ToggleOrphans, "toggle orphans only", "orphans"),
     b("u", Action::ToggleUnhealthy, "toggle unhealthy only"),
-    b(":", Action::Command, "command: :profile NAME, :kind NAME, :filter TEXT, :q"),
-    b("L", Action::LogPane, "log pane: requests, errors, audit entries"),
+    b(
+        ":",
+        Action::Command,
+        "command: :profile NAME, :kind NAME, :filter TEXT, :q",
+    ),
+    b(
+        "L",
+        Action::LogPane,
+        "log pane: requests, errors, audit entries",
+    ),
     h("?", Action::Help, "help", "help"),
-    h("q / Ctrl-C", Action::Quit, "quit (asks while a job runs)", "quit"),
+    h(
+        "q / Ctrl-C",
+        Action::Quit,
+        "quit (asks while a job runs)",
+        "quit",
+    ),
 ];
 
 /// Map a key event to a normal-mode action.
@@ -175,11 +221,26 @@ mod tests {
     #[test]
     fn spec_keys_map_to_actions() {
         let none = KeyModifiers::NONE;
-        assert_eq!(action_for(&key(KeyCode::Char('3'), none)), Some(Action::ProfileNumber(2)));
-        assert_eq!(action_for(&key(KeyCode::Char('d'), KeyModifiers::CONTROL)), Some(Action::Delete));
-        assert_eq!(action_for(&key(KeyCode::Delete, none)), Some(Action::Delete));
-        assert_eq!(action_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(action_for(&key(KeyCode::Char('x'), KeyModifiers::CONTROL)), None);
+        assert_eq!(
+            action_for(&key(KeyCode::Char('3'), none)),
+            Some(Action::ProfileNumber(2))
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+            Some(Action::Delete)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Delete, none)),
+            Some(Action::Delete)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Char('x'), KeyModifiers::CONTROL)),
+            None
+        );
         assert_eq!(action_for(&key(KeyCode::Char('z'), none)), None);
     }
 
@@ -187,16 +248,30 @@ mod tests {
     fn every_action_in_dispatch_has_help() {
         // Each action reachable from a key is documented in BINDINGS.
         let probe = [
-            KeyCode::Tab, KeyCode::BackTab, KeyCode::Right, KeyCode::Left, KeyCode::Down,
-            KeyCode::Up, KeyCode::Home, KeyCode::End, KeyCode::PageDown, KeyCode::PageUp,
-            KeyCode::Esc, KeyCode::Delete, KeyCode::Enter,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Right,
+            KeyCode::Left,
+            KeyCode::Down,
+            KeyCode::Up,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::PageDown,
+            KeyCode::PageUp,
+            KeyCode::Esc,
+            KeyCode::Delete,
+            KeyCode::Enter,
         ];
         let chars = "/ VAjkgGyrsStnouL?q:JK[]";
         let mut actions: Vec<Action> = probe
             .iter()
             .filter_map(|c| action_for(&key(*c, KeyModifiers::NONE)))
             .collect();
-        actions.extend(chars.chars().filter_map(|c| action_for(&key(KeyCode::Char(c), KeyModifiers::NONE))));
+        actions.extend(
+            chars
+                .chars()
+                .filter_map(|c| action_for(&key(KeyCode::Char(c), KeyModifiers::NONE))),
+        );
         for a in actions {
             let documented = BINDINGS.iter().any(|b| {
                 b.action == a || (a == Action::DetailUp && b.action == Action::DetailDown)

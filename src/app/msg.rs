@@ -5,13 +5,26 @@ use crate::ops::executor::{StepOutcome, StepUpdate};
 use crate::vendors::Snapshot;
 use crossterm::event::KeyEvent;
 
+/// Why a connection test failed: the vendor's words for the health cell, and the full
+/// sentence (vendor, status, code) for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestFailure {
+    pub reason: String,
+    pub sentence: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
     Paste(String),
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// Clock tick: the current unix time in seconds.
-    Tick { now: i64 },
+    Tick {
+        now: i64,
+    },
     /// A profile's load finished. `generation` identifies the request.
     Loaded {
         profile: usize,
@@ -20,23 +33,32 @@ pub enum Msg {
         result: Result<Snapshot, String>,
     },
     /// One step of a delete job changed state.
-    DeleteStep { job: u64, update: StepUpdate },
+    DeleteStep {
+        job: u64,
+        update: StepUpdate,
+    },
     /// A delete job ended; one outcome per plan step.
-    DeleteFinished { job: u64, outcomes: Vec<StepOutcome> },
+    DeleteFinished {
+        job: u64,
+        outcomes: Vec<StepOutcome>,
+    },
     /// One connection test ended.
     TestResult {
         job: u64,
         profile: usize,
         id: String,
-        result: Result<(), String>,
+        result: Result<(), TestFailure>,
     },
     Created {
         job: u64,
         profile: usize,
-        result: Result<Resource, String>,
+        result: Result<Box<Resource>, String>,
     },
     /// The runtime's own report (clipboard failed, a task panicked).
-    Notice { error: bool, text: String },
+    Notice {
+        error: bool,
+        text: String,
+    },
     /// SIGTERM / SIGHUP: leave now, cancelling jobs.
     Terminate,
 }

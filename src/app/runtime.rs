@@ -3,7 +3,7 @@
 //! under a root token.
 
 use super::effect::Effect;
-use super::msg::Msg;
+use super::msg::{Msg, TestFailure};
 use crate::model::Kind;
 use crate::ops::audit::{AuditEntry, AuditLog};
 use crate::ops::executor::{execute, ExecConfig};
@@ -37,7 +37,11 @@ fn now_secs() -> i64 {
 }
 
 impl Runtime {
-    pub fn new(profiles: Vec<RuntimeProfile>, audit: Arc<AuditLog>, tx: UnboundedSender<Msg>) -> Self {
+    pub fn new(
+        profiles: Vec<RuntimeProfile>,
+        audit: Arc<AuditLog>,
+        tx: UnboundedSender<Msg>,
+    ) -> Self {
         Runtime {
             profiles,
             audit,
@@ -58,7 +62,10 @@ impl Runtime {
         while self.tasks.try_join_next().is_some() {}
         let tx = self.tx.clone();
         match effect {
-            Effect::Load { profile, generation } => {
+            Effect::Load {
+                profile,
+                generation,
+            } => {
                 let Some(client) = self.client(profile) else {
                     let _ = tx.send(Msg::Loaded {
                         profile,
@@ -125,8 +132,14 @@ impl Runtime {
                             let cancel = cancel.clone();
                             async move {
                                 let result = tokio::select! {
-                                    r = client.test_connection(id.clone()) => r.map_err(|e| e.to_string()),
-                                    _ = cancel.cancelled() => Err("cancelled".to_string()),
+                                    r = client.test_connection(id.clone()) => r.map_err(|e| TestFailure {
+                                        reason: e.reason(),
+                                        sentence: e.to_string(),
+                                    }),
+                                    _ = cancel.cancelled() => Err(TestFailure {
+                                        reason: "test cancelled".into(),
+                                        sentence: "connection test cancelled".into(),
+                                    }),
                                 };
                                 let _ = tx.send(Msg::TestResult { job, profile, id, result });
                             }
@@ -150,8 +163,13 @@ impl Runtime {
                 self.tasks.spawn(async move {
                     let result = create_audited(&*client, &audit, name, kind, body)
                         .await
+                        .map(Box::new)
                         .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Created { job, profile, result });
+                    let _ = tx.send(Msg::Created {
+                        job,
+                        profile,
+                        result,
+                    });
                 });
             }
             Effect::Copy(_) | Effect::Quit => {}
@@ -171,7 +189,8 @@ impl Runtime {
             .iter()
             .filter_map(|p| p.client.clone())
             .map(|c| async move { c.logout().await });
-        let _ = tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(logouts)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(logouts)).await;
     }
 }
 
@@ -189,7 +208,11 @@ pub async fn create_audited(
         operation: "create".into(),
         kind,
         id: String::new(),
-        name: body.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+        name: body
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
         object: body.clone(),
     };
     let seq = audit.before(&entry).map_err(|e| ApiError::Setup {

@@ -171,7 +171,11 @@ impl ProfileTab {
                 .collect();
             let view = &mut self.views[k];
             view.marks.retain(|id| ids.contains(id.as_str()));
-            if view.anchor.as_ref().is_some_and(|a| !ids.contains(a.as_str())) {
+            if view
+                .anchor
+                .as_ref()
+                .is_some_and(|a| !ids.contains(a.as_str()))
+            {
                 view.anchor = None;
             }
             view.members = members;
@@ -203,7 +207,10 @@ impl ProfileTab {
             })
             .collect();
         if !view.filter.trim().is_empty() {
-            let haystacks: Vec<String> = candidates.iter().map(|&i| haystack(&resources[i])).collect();
+            let haystacks: Vec<String> = candidates
+                .iter()
+                .map(|&i| haystack(&resources[i]))
+                .collect();
             let mut f = RowFilter::new(&view.filter);
             let mut keep = f.apply(haystacks.iter().map(String::as_str));
             keep.sort_unstable();
@@ -223,7 +230,10 @@ impl ProfileTab {
                     (key, i)
                 })
                 .collect();
-            keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| resources[a.1].name.cmp(&resources[b.1].name)));
+            keyed.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| resources[a.1].name.cmp(&resources[b.1].name))
+            });
             if view.sort_desc {
                 keyed.reverse();
             }
@@ -360,12 +370,21 @@ pub struct CreateForm {
 pub enum Modal {
     Confirm(Box<ConfirmDelete>),
     /// Progress, then summary, of a delete job.
-    Progress { job: u64, scroll: usize },
+    Progress {
+        job: u64,
+        scroll: usize,
+    },
     /// "Cancel the running delete?"
-    CancelJob { job: u64 },
+    CancelJob {
+        job: u64,
+    },
     ConfirmQuit,
-    Help { scroll: usize },
-    Log { scroll: usize },
+    Help {
+        scroll: usize,
+    },
+    Log {
+        scroll: usize,
+    },
     Create(Box<CreateForm>),
 }
 
@@ -394,8 +413,14 @@ impl DeleteJob {
 #[derive(Debug, Clone)]
 pub enum JobKind {
     Delete(DeleteJob),
-    Test { total: usize, done: usize, failed: usize },
-    Create { label: String },
+    Test {
+        total: usize,
+        done: usize,
+        failed: usize,
+    },
+    Create {
+        label: String,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -44,7 +44,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             for c in text.chars().filter(|c| !c.is_control()) {
                 let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
                 // Pasted text goes only into text inputs, never triggers normal-mode keys.
-                if m.mode != Mode::Normal || matches!(m.modals.last(), Some(Modal::Create(_) | Modal::Confirm(_))) {
+                if m.mode != Mode::Normal
+                    || matches!(m.modals.last(), Some(Modal::Create(_) | Modal::Confirm(_)))
+                {
                     on_key(m, key);
                 }
             }
@@ -109,7 +111,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             result,
         } => {
             if let Some(Job {
-                kind: JobKind::Test { done, failed, total },
+                kind:
+                    JobKind::Test {
+                        done,
+                        failed,
+                        total,
+                    },
                 ..
             }) = m.jobs.get_mut(&job)
             {
@@ -118,17 +125,25 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     *failed += 1;
                 }
                 if *done == *total {
-                    let text = format!("connection tests: {} ok, {} failed", *total - *failed, *failed);
-                    let level = if *failed > 0 { Level::Warn } else { Level::Info };
+                    let text = format!(
+                        "connection tests: {} ok, {} failed",
+                        *total - *failed,
+                        *failed
+                    );
+                    let level = if *failed > 0 {
+                        Level::Warn
+                    } else {
+                        Level::Info
+                    };
                     m.set_status(level, text);
                 }
             }
             let health = match &result {
                 Ok(()) => Health::Healthy,
-                Err(e) => Health::Unhealthy(e.clone()),
+                Err(e) => Health::Unhealthy(e.reason.clone()),
             };
             if let Err(e) = &result {
-                m.push_log(Level::Warn, format!("connection test {id}: {e}"));
+                m.push_log(Level::Warn, format!("connection test {id}: {}", e.sentence));
             }
             set_connection_health(m, profile, &id, health);
             Vec::new()
@@ -192,7 +207,8 @@ fn auto_refresh(m: &mut Model) -> Vec<Effect> {
     let due = match m.tab() {
         Some(t) => {
             t.load == LoadState::Loaded
-                && t.loaded_at.is_some_and(|at| m.now - at >= m.refresh_seconds as i64)
+                && t.loaded_at
+                    .is_some_and(|at| m.now - at >= m.refresh_seconds as i64)
         }
         None => false,
     };
@@ -383,13 +399,20 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
                 });
                 let ids: Vec<String> = match (anchor_pos, tab.view()) {
                     (Some(a), Some(v)) if !v.rows.is_empty() => {
-                        let (lo, hi) = if a <= v.cursor { (a, v.cursor) } else { (v.cursor, a) };
+                        let (lo, hi) = if a <= v.cursor {
+                            (a, v.cursor)
+                        } else {
+                            (v.cursor, a)
+                        };
                         v.rows[lo..=hi.min(v.rows.len() - 1)]
                             .iter()
                             .map(|&i| tab.resources[i].id.clone())
                             .collect()
                     }
-                    _ => tab.current().map(|r| vec![r.id.clone()]).unwrap_or_default(),
+                    _ => tab
+                        .current()
+                        .map(|r| vec![r.id.clone()])
+                        .unwrap_or_default(),
                 };
                 if let Some(v) = tab.view_mut() {
                     v.anchor = ids.last().cloned().or(v.anchor.take());
@@ -401,7 +424,12 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
             if let Some(tab) = m.tab_mut() {
                 let visible: Vec<String> = tab
                     .view()
-                    .map(|v| v.rows.iter().map(|&i| tab.resources[i].id.clone()).collect())
+                    .map(|v| {
+                        v.rows
+                            .iter()
+                            .map(|&i| tab.resources[i].id.clone())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if let Some(v) = tab.view_mut() {
                     if visible.iter().all(|id| v.marks.contains(id)) {
@@ -456,7 +484,10 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::SortNext | Action::SortReverse => {
             if let Some(tab) = m.tab_mut() {
-                let ncols = tab.view().map(|v| (tab.spec.columns)(v.kind).len()).unwrap_or(0);
+                let ncols = tab
+                    .view()
+                    .map(|v| (tab.spec.columns)(v.kind).len())
+                    .unwrap_or(0);
                 if let Some(v) = tab.view_mut() {
                     if action == Action::SortNext && ncols > 0 {
                         v.sort_col = (v.sort_col + 1) % ncols;
@@ -481,8 +512,15 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
                 state = Some(*flag);
             }
             if let Some(on) = state {
-                let what = if action == Action::ToggleOrphans { "orphans only" } else { "unhealthy only" };
-                m.set_status(Level::Info, format!("{what}: {}", if on { "on" } else { "off" }));
+                let what = if action == Action::ToggleOrphans {
+                    "orphans only"
+                } else {
+                    "unhealthy only"
+                };
+                m.set_status(
+                    Level::Info,
+                    format!("{what}: {}", if on { "on" } else { "off" }),
+                );
             }
             rebuild_current(m);
         }
@@ -570,17 +608,21 @@ fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
     match cmd {
         "" => {}
         "q" | "q!" | "quit" => return request_quit(m),
-        "profile" | "p" => {
-            match m.profiles.iter().position(|t| t.info.name == arg) {
-                Some(p) => return switch_profile(m, p),
-                None => {
-                    let names: Vec<&str> = m.profiles.iter().map(|t| t.info.name.as_str()).collect();
-                    m.set_status(Level::Error, format!("no profile '{arg}' (profiles: {})", names.join(", ")));
-                }
+        "profile" | "p" => match m.profiles.iter().position(|t| t.info.name == arg) {
+            Some(p) => return switch_profile(m, p),
+            None => {
+                let names: Vec<&str> = m.profiles.iter().map(|t| t.info.name.as_str()).collect();
+                m.set_status(
+                    Level::Error,
+                    format!("no profile '{arg}' (profiles: {})", names.join(", ")),
+                );
             }
-        }
+        },
         "kind" | "k" => {
-            let found = Kind::parse(arg).and_then(|k| m.tab().and_then(|t| t.views.iter().position(|v| v.kind == k)));
+            let found = Kind::parse(arg).and_then(|k| {
+                m.tab()
+                    .and_then(|t| t.views.iter().position(|v| v.kind == k))
+            });
             match found {
                 Some(i) => {
                     if let Some(t) = m.tab_mut() {
@@ -612,7 +654,9 @@ fn selection(tab: &ProfileTab) -> Vec<(Kind, String)> {
     if !v.marks.is_empty() {
         return v.marks.iter().map(|id| (v.kind, id.clone())).collect();
     }
-    tab.current().map(|r| vec![(r.kind, r.id.clone())]).unwrap_or_default()
+    tab.current()
+        .map(|r| vec![(r.kind, r.id.clone())])
+        .unwrap_or_default()
 }
 
 fn read_only_refusal(m: &mut Model, what: &str) -> bool {
@@ -644,7 +688,11 @@ fn open_delete(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let kind = selected[0].0;
-    let hidden: Vec<(Kind, String)> = tab.hidden_marks().into_iter().map(|id| (kind, id)).collect();
+    let hidden: Vec<(Kind, String)> = tab
+        .hidden_marks()
+        .into_iter()
+        .map(|id| (kind, id))
+        .collect();
     let plan = build_plan(&PlanRequest {
         spec: tab.spec,
         profile: &tab.info.name,
@@ -654,7 +702,11 @@ fn open_delete(m: &mut Model) -> Vec<Effect> {
         cascade: false,
     });
     if plan.is_empty() {
-        let why = plan.warnings.first().cloned().unwrap_or_else(|| "nothing deletable is selected".into());
+        let why = plan
+            .warnings
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "nothing deletable is selected".into());
         m.set_status(Level::Warn, why);
         return Vec::new();
     }
@@ -715,7 +767,10 @@ fn on_modal_key(m: &mut Model, top: Modal, key: KeyEvent) -> Vec<Effect> {
                 KeyCode::Esc if !finished => m.modals.push(Modal::CancelJob { job }),
                 KeyCode::Char('h') | KeyCode::Enter if !finished => {
                     m.modals.pop();
-                    m.set_status(Level::Info, "delete continues in the background (status bar shows progress)");
+                    m.set_status(
+                        Level::Info,
+                        "delete continues in the background (status bar shows progress)",
+                    );
                 }
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {
                     m.modals.pop();
@@ -740,7 +795,10 @@ fn on_modal_key(m: &mut Model, top: Modal, key: KeyEvent) -> Vec<Effect> {
                 {
                     d.cancel_requested = true;
                 }
-                m.set_status(Level::Warn, "cancelling: nothing new starts; requests in flight finish");
+                m.set_status(
+                    Level::Warn,
+                    "cancelling: nothing new starts; requests in flight finish",
+                );
                 vec![Effect::CancelJob { job }]
             }
             KeyCode::Char('n') | KeyCode::Esc | KeyCode::Enter => {
@@ -791,11 +849,10 @@ fn on_modal_key(m: &mut Model, top: Modal, key: KeyEvent) -> Vec<Effect> {
 }
 
 fn set_top_scroll(m: &mut Model, value: usize) {
-    match m.modals.last_mut() {
-        Some(Modal::Progress { scroll, .. } | Modal::Help { scroll } | Modal::Log { scroll }) => {
-            *scroll = value
-        }
-        _ => {}
+    if let Some(Modal::Progress { scroll, .. } | Modal::Help { scroll } | Modal::Log { scroll }) =
+        m.modals.last_mut()
+    {
+        *scroll = value
     }
 }
 
@@ -907,7 +964,10 @@ fn confirm_delete(m: &mut Model, c: &ConfirmDelete) -> Vec<Effect> {
         }
     }
     m.modals.push(Modal::Progress { job, scroll: 0 });
-    m.push_log(Level::Info, format!("delete job {job}: {n} objects on {}", plan.profile));
+    m.push_log(
+        Level::Info,
+        format!("delete job {job}: {n} objects on {}", plan.profile),
+    );
     vec![Effect::Delete {
         job,
         profile: c.profile,
@@ -938,10 +998,15 @@ fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -> Ve
         .filter(|(_, o)| o.is_success())
         .map(|(s, _)| (s.target.kind, s.target.id.clone()))
         .collect();
-    let level = if summary.failed > 0 { Level::Error } else { Level::Info };
+    let level = if summary.failed > 0 {
+        Level::Error
+    } else {
+        Level::Info
+    };
     m.set_status(level, format!("delete finished: {summary}"));
     if let Some(tab) = m.profiles.get_mut(profile) {
-        tab.resources.retain(|r| !gone.contains(&(r.kind, r.id.clone())));
+        tab.resources
+            .retain(|r| !gone.contains(&(r.kind, r.id.clone())));
         tab.reindex(now);
     }
     // Reconcile with the server: the table must show what is really there.
@@ -963,7 +1028,12 @@ fn retry_failed(m: &mut Model, job: u64) -> Vec<Effect> {
         .steps
         .iter()
         .zip(d.outcomes.iter())
-        .filter(|(_, o)| matches!(o, StepOutcome::Failed(_) | StepOutcome::Skipped(_) | StepOutcome::NotStarted))
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                StepOutcome::Failed(_) | StepOutcome::Skipped(_) | StepOutcome::NotStarted
+            )
+        })
         .map(|(s, _)| (s.target.kind, s.target.id.clone()))
         .collect();
     if selected.is_empty() {
@@ -982,7 +1052,10 @@ fn retry_failed(m: &mut Model, job: u64) -> Vec<Effect> {
         cascade: false,
     });
     if plan.is_empty() {
-        m.set_status(Level::Info, "the failed objects are no longer loaded: refresh first");
+        m.set_status(
+            Level::Info,
+            "the failed objects are no longer loaded: refresh first",
+        );
         return Vec::new();
     }
     let protected = tab.info.protected;
@@ -1014,7 +1087,9 @@ fn start_tests(m: &mut Model) -> Vec<Effect> {
     let selected = selection(tab);
     let mut ids: Vec<String> = Vec::new();
     for (kind, id) in &selected {
-        let Some(i) = tab.find(*kind, id) else { continue };
+        let Some(i) = tab.find(*kind, id) else {
+            continue;
+        };
         let r = &tab.resources[i];
         match kind {
             Kind::Connections => ids.push(r.id.clone()),
@@ -1051,7 +1126,11 @@ fn start_tests(m: &mut Model) -> Vec<Effect> {
         },
     );
     m.set_status(Level::Info, format!("testing {} connection(s)…", ids.len()));
-    vec![Effect::TestConnections { job, profile: p, ids }]
+    vec![Effect::TestConnections {
+        job,
+        profile: p,
+        ids,
+    }]
 }
 
 /// Set a connection's health, and the health of the datasources that use it.
@@ -1063,7 +1142,9 @@ fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health)
     for r in tab.resources.iter_mut() {
         let is_conn = r.kind == Kind::Connections && r.id == conn_id;
         let uses = r.kind == Kind::Datasources
-            && r.depends_on.iter().any(|d| d.kind == Kind::Connections && d.id == conn_id);
+            && r.depends_on
+                .iter()
+                .any(|d| d.kind == Kind::Connections && d.id == conn_id);
         if is_conn || uses {
             r.health = health.clone();
         }
@@ -1147,16 +1228,12 @@ fn on_form_key(m: &mut Model, f: &mut CreateForm, key: KeyEvent) -> Vec<Effect> 
                 }
             }
         },
-        KeyCode::Backspace => {
-            if !matches!(field_kind, Some(FieldKind::Choice(_))) {
-                f.texts[f.focus].backspace();
-            }
+        KeyCode::Backspace if !matches!(field_kind, Some(FieldKind::Choice(_))) => {
+            f.texts[f.focus].backspace();
         }
-        KeyCode::Char(c) if !ctrl => {
-            if !matches!(field_kind, Some(FieldKind::Choice(_))) {
-                f.texts[f.focus].insert(c);
-                f.error = None;
-            }
+        KeyCode::Char(c) if !ctrl && !matches!(field_kind, Some(FieldKind::Choice(_))) => {
+            f.texts[f.focus].insert(c);
+            f.error = None;
         }
         _ => {}
     }
@@ -1187,14 +1264,20 @@ fn submit_form(m: &mut Model, f: &mut CreateForm) -> Vec<Effect> {
             f.error = None;
             let job = m.next_job;
             m.next_job += 1;
-            let name = body.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let name = body
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             let label = format!("{} '{}'", f.spec.kind.singular(), name);
             m.jobs.insert(
                 job,
                 Job {
                     id: job,
                     profile: f.profile,
-                    kind: JobKind::Create { label: label.clone() },
+                    kind: JobKind::Create {
+                        label: label.clone(),
+                    },
                 },
             );
             m.set_status(Level::Info, format!("creating {label}…"));
@@ -1212,7 +1295,7 @@ fn on_created(
     m: &mut Model,
     job: u64,
     profile: usize,
-    result: Result<crate::model::Resource, String>,
+    result: Result<Box<crate::model::Resource>, String>,
 ) -> Vec<Effect> {
     let label = match m.jobs.remove(&job) {
         Some(Job {
@@ -1221,7 +1304,8 @@ fn on_created(
         }) => label,
         _ => String::new(),
     };
-    let form_open = matches!(m.modals.last(), Some(Modal::Create(f)) if f.profile == profile && f.submitting);
+    let form_open =
+        matches!(m.modals.last(), Some(Modal::Create(f)) if f.profile == profile && f.submitting);
     match result {
         Ok(r) => {
             if form_open {
@@ -1230,7 +1314,7 @@ fn on_created(
             let text = format!("created {} '{}' ({})", r.kind.singular(), r.name, r.id);
             let now = m.now;
             if let Some(tab) = m.profiles.get_mut(profile) {
-                tab.resources.push(r);
+                tab.resources.push(*r);
                 tab.reindex(now);
             }
             m.set_status(Level::Info, text);

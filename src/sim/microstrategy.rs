@@ -1,13 +1,16 @@
 //! Simulated MicroStrategy Library REST API: sessions, datasources, connections and logins.
 //!
-//! The server keeps every object as a `serde_json::Value` in the vendor's wire format, seeded
-//! from `assets/microstrategy.json`, and reproduces the behaviours a client has to cope with:
+//! The server keeps every object in the vendor's wire format (JSON text seeded from
+//! `assets/microstrategy.json`, or generated on demand when a scale is requested), never as the
+//! client's types, and reproduces the behaviours a client has to cope with:
 //! token plus JSESSIONID sessions that expire, 204 deletes, refusals to delete objects still
 //! in use, object-404s that differ from route-404s, and failing connection tests. It is served
 //! both under `/MicroStrategyLibrary/api/...` and under `/api/...`.
 
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -36,6 +39,9 @@ const SEED: &str = include_str!("../../assets/microstrategy.json");
 const AUTH_TOKEN_HEADER: &str = "x-mstr-authtoken";
 const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 const MAX_LOGIN_BODY: usize = 64 * 1024;
+/// The request log keeps the most recent requests only, so a long demo cannot grow it without
+/// bound.
+const MAX_LOGGED_REQUESTS: usize = 1_000_000;
 
 const SESSION_EXPIRED: &str = "The user's session has expired, please reauthenticate";
 const ISERVER_NOT_FOUND: i64 = -2_147_216_373;
@@ -127,9 +133,10 @@ impl MstrControl {
         }
     }
 
-    /// Every request served so far, in the order the responses were produced.
+    /// Every request served so far (the most recent million), in the order the responses
+    /// were produced.
     pub fn requests(&self) -> Vec<SimRequest> {
-        lock(&self.shared).requests.clone()
+        lock(&self.shared).requests.iter().cloned().collect()
     }
 
     /// Forget the request log.
@@ -149,7 +156,7 @@ impl MstrControl {
     /// Whether an object of `kind` with this id is stored.
     pub fn contains(&self, kind: &str, id: &str) -> bool {
         match Kind::from_list_key(kind) {
-            Some(k) => lock(&self.shared).store(k).get(id).is_some(),
+            Some(k) => lock(&self.shared).store(k).contains(id),
             None => false,
         }
     }
@@ -157,7 +164,7 @@ impl MstrControl {
     /// The stored object as the server would return it.
     pub fn object(&self, kind: &str, id: &str) -> Option<Value> {
         let k = Kind::from_list_key(kind)?;
-        lock(&self.shared).store(k).get(id).cloned()
+        lock(&self.shared).object(k, id)
     }
 
     /// Number of successful `POST /api/auth/login` so far.
@@ -311,19 +318,59 @@ fn object_type_label(t: i64) -> String {
     }
 }
 
-/// Objects of one kind in creation order, with indexes by id, by name and by the id they
-/// reference.
-struct Store {
-    kind: Kind,
-    next_seq: u64,
-    objects: BTreeMap<u64, Value>,
-    by_id: HashMap<String, u64>,
-    by_name: HashMap<String, String>,
-    users_of: HashMap<String, BTreeMap<u64, String>>,
+/// How an object is held: seed and created objects as their JSON text, generated ones (see
+/// `generate`) as the few parameters they are rendered from, which keeps 100,000 objects per
+/// kind cheap in memory and time.
+enum Held {
+    Json { name: Box<str>, text: Box<str> },
+    Generated { n: u32, dbms: u16 },
 }
 
-fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
+/// Generated objects whose DBMS index is this have no DBMS (type "reserved").
+const NO_DBMS: u16 = u16::MAX;
+
+struct Entry {
+    id: Arc<str>,
+    /// The id this object references in the next kind down (see `Kind::reference`).
+    reference: Option<Arc<str>>,
+    body: Held,
+}
+
+impl Entry {
+    fn from_value(kind: Kind, v: &Value) -> Entry {
+        Entry {
+            id: Arc::from(id_of(v)),
+            reference: kind.reference(v).map(Arc::from),
+            body: Held::Json {
+                name: name_of(v).into(),
+                text: v.to_string().into(),
+            },
+        }
+    }
+}
+
+fn generated_name(kind: Kind, n: u32) -> String {
+    let noun = match kind {
+        Kind::Datasource => "Source",
+        Kind::Connection => "Connection",
+        Kind::Login => "Login",
+    };
+    format!("Generated {noun} {:05}", u64::from(n) + 1)
+}
+
+/// Objects of one kind in creation order (deleted slots stay empty), with indexes by id, by
+/// name (case-insensitive) and by the id they reference.
+struct Store {
+    kind: Kind,
+    slots: Vec<Option<Entry>>,
+    live: usize,
+    by_id: HashMap<Arc<str>, usize>,
+    by_name: HashMap<Box<str>, usize>,
+    users_of: HashMap<Arc<str>, Vec<usize>>,
+}
+
+fn name_key(name: &str) -> Box<str> {
+    name.trim().to_lowercase().into()
 }
 
 fn id_of(v: &Value) -> &str {
@@ -338,78 +385,102 @@ impl Store {
     fn new(kind: Kind) -> Store {
         Store {
             kind,
-            next_seq: 0,
-            objects: BTreeMap::new(),
+            slots: Vec::new(),
+            live: 0,
             by_id: HashMap::new(),
             by_name: HashMap::new(),
             users_of: HashMap::new(),
         }
     }
 
-    fn len(&self) -> usize {
-        self.objects.len()
+    fn reserve(&mut self, extra: usize) {
+        self.slots.reserve(extra);
+        self.by_id.reserve(extra);
+        self.by_name.reserve(extra);
     }
 
-    fn get(&self, id: &str) -> Option<&Value> {
-        self.by_id.get(id).and_then(|seq| self.objects.get(seq))
+    fn len(&self) -> usize {
+        self.live
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().flatten()
+    }
+
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        self.by_id
+            .get(id)
+            .and_then(|&i| self.slots.get(i))
+            .and_then(Option::as_ref)
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    fn entry_name<'a>(&self, e: &'a Entry) -> Cow<'a, str> {
+        match &e.body {
+            Held::Json { name, .. } => Cow::Borrowed(name),
+            Held::Generated { n, .. } => Cow::Owned(generated_name(self.kind, *n)),
+        }
+    }
+
+    fn name(&self, id: &str) -> Option<Cow<'_, str>> {
+        self.entry(id).map(|e| self.entry_name(e))
     }
 
     fn ids(&self) -> Vec<String> {
-        self.objects
-            .values()
-            .map(|v| id_of(v).to_string())
-            .collect()
-    }
-
-    fn values(&self) -> impl Iterator<Item = &Value> {
-        self.objects.values()
+        self.entries().map(|e| e.id.to_string()).collect()
     }
 
     /// Id of the object with this name (case-insensitive), if any.
     fn id_by_name(&self, name: &str) -> Option<&str> {
-        self.by_name.get(&name_key(name)).map(String::as_str)
+        let slot = *self.by_name.get(&name_key(name))?;
+        self.slots.get(slot)?.as_ref().map(|e| &*e.id)
     }
 
-    /// Objects that reference `target`: the first one (in creation order) and how many.
+    /// Objects that reference `target`: the name of the first one (in creation order) and
+    /// how many there are.
     fn users(&self, target: &str) -> Option<(String, usize)> {
         let users = self.users_of.get(target)?;
-        let (_, first) = users.iter().next()?;
-        let name = self
-            .get(first)
-            .map(|v| name_of(v).to_string())
-            .unwrap_or_default();
-        Some((name, users.len()))
+        let first = self.slots.get(*users.first()?)?.as_ref()?;
+        Some((self.entry_name(first).into_owned(), users.len()))
     }
 
-    fn user_ids(&self, target: &str) -> Vec<String> {
+    fn user_ids(&self, target: &str) -> Vec<Arc<str>> {
         self.users_of
             .get(target)
-            .map(|m| m.values().cloned().collect())
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
+                    .map(|e| e.id.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
-    fn index(&mut self, seq: u64, v: &Value) {
-        let id = id_of(v).to_string();
-        self.by_name
-            .entry(name_key(name_of(v)))
-            .or_insert_with(|| id.clone());
-        if let Some(target) = self.kind.reference(v) {
-            self.users_of
-                .entry(target.to_string())
-                .or_default()
-                .insert(seq, id);
+    fn index(&mut self, slot: usize, e: &Entry) {
+        let key = name_key(&self.entry_name(e));
+        self.by_name.entry(key).or_insert(slot);
+        if let Some(target) = &e.reference {
+            let users = self.users_of.entry(target.clone()).or_default();
+            if let Err(pos) = users.binary_search(&slot) {
+                users.insert(pos, slot);
+            }
         }
     }
 
-    fn unindex(&mut self, seq: u64, v: &Value) {
-        let id = id_of(v);
-        let key = name_key(name_of(v));
-        if self.by_name.get(&key).map(String::as_str) == Some(id) {
+    fn unindex(&mut self, slot: usize, e: &Entry) {
+        let key = name_key(&self.entry_name(e));
+        if self.by_name.get(&key) == Some(&slot) {
             self.by_name.remove(&key);
         }
-        if let Some(target) = self.kind.reference(v) {
+        if let Some(target) = &e.reference {
             if let Some(users) = self.users_of.get_mut(target) {
-                users.remove(&seq);
+                if let Ok(pos) = users.binary_search(&slot) {
+                    users.remove(pos);
+                }
                 if users.is_empty() {
                     self.users_of.remove(target);
                 }
@@ -417,36 +488,50 @@ impl Store {
         }
     }
 
-    /// Add a new object. Objects without an id or with a duplicate id are ignored.
-    fn insert(&mut self, v: Value) {
-        let id = id_of(&v).to_string();
-        if id.is_empty() || self.by_id.contains_key(&id) {
+    /// Add a new object at the end. Objects without an id or with a duplicate id are ignored.
+    fn push(&mut self, e: Entry) {
+        if e.id.is_empty() || self.by_id.contains_key(&e.id) {
             return;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.index(seq, &v);
-        self.by_id.insert(id, seq);
-        self.objects.insert(seq, v);
+        let slot = self.slots.len();
+        self.index(slot, &e);
+        self.by_id.insert(e.id.clone(), slot);
+        self.slots.push(Some(e));
+        self.live += 1;
+    }
+
+    fn insert_value(&mut self, v: &Value) {
+        let e = Entry::from_value(self.kind, v);
+        self.push(e);
     }
 
     /// Replace the stored object with the same id, keeping its position.
-    fn replace(&mut self, v: Value) {
-        let Some(&seq) = self.by_id.get(id_of(&v)) else {
+    fn replace_value(&mut self, v: &Value) {
+        let Some(&slot) = self.by_id.get(id_of(v)) else {
             return;
         };
-        if let Some(old) = self.objects.remove(&seq) {
-            self.unindex(seq, &old);
+        let e = Entry::from_value(self.kind, v);
+        if let Some(old) = self.slots.get_mut(slot).and_then(Option::take) {
+            self.unindex(slot, &old);
         }
-        self.index(seq, &v);
-        self.objects.insert(seq, v);
+        self.index(slot, &e);
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(e);
+        }
     }
 
-    fn remove(&mut self, id: &str) -> Option<Value> {
-        let seq = self.by_id.remove(id)?;
-        let v = self.objects.remove(&seq)?;
-        self.unindex(seq, &v);
-        Some(v)
+    fn remove(&mut self, id: &str) -> bool {
+        let Some(slot) = self.by_id.remove(id) else {
+            return false;
+        };
+        match self.slots.get_mut(slot).and_then(Option::take) {
+            Some(old) => {
+                self.unindex(slot, &old);
+                self.live -= 1;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -467,7 +552,7 @@ struct SimState {
     require_cookie: bool,
     latency: Duration,
     test_failures: HashMap<String, String>,
-    requests: Vec<SimRequest>,
+    requests: VecDeque<SimRequest>,
     login_count: usize,
     started: Instant,
     started_epoch_ms: i64,
@@ -496,20 +581,17 @@ impl SimState {
             require_cookie: true,
             latency: opts.latency,
             test_failures: HashMap::new(),
-            requests: Vec::new(),
+            requests: VecDeque::new(),
             login_count: 0,
             started: Instant::now(),
             started_epoch_ms: chrono::Utc::now().timestamp_millis(),
         };
         for kind in [Kind::Login, Kind::Connection, Kind::Datasource] {
-            let objects = seed
-                .get(kind.list_key())
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let store = st.store_mut(kind);
-            for v in objects {
-                store.insert(v);
+            if let Some(objects) = seed.get(kind.list_key()).and_then(Value::as_array) {
+                let store = st.store_mut(kind);
+                for v in objects {
+                    store.insert_value(v);
+                }
             }
         }
         if let Some(failing) = seed
@@ -543,9 +625,9 @@ impl SimState {
     }
 
     fn id_taken(&self, id: &str) -> bool {
-        self.datasources.get(id).is_some()
-            || self.connections.get(id).is_some()
-            || self.logins.get(id).is_some()
+        self.datasources.contains(id)
+            || self.connections.contains(id)
+            || self.logins.contains(id)
             || self.dbmss.iter().any(|d| id_of(d) == id)
     }
 
@@ -566,6 +648,142 @@ impl SimState {
         self.dbmss
             .iter()
             .find(|d| d.get("type").and_then(Value::as_str) == Some(ty))
+    }
+
+    fn dbms_at(&self, idx: u16) -> Option<&Value> {
+        if idx == NO_DBMS {
+            None
+        } else {
+            self.dbmss.get(usize::from(idx))
+        }
+    }
+
+    /// The stored object as the server returns it.
+    fn object(&self, kind: Kind, id: &str) -> Option<Value> {
+        let e = self.store(kind).entry(id)?;
+        match &e.body {
+            Held::Json { text, .. } => serde_json::from_str(text).ok(),
+            Held::Generated { .. } => {
+                let mut out = String::with_capacity(1024);
+                self.render_generated(kind, e, &mut out);
+                serde_json::from_str(&out).ok()
+            }
+        }
+    }
+
+    /// Append the object's JSON text to `out`.
+    fn render_into(&self, kind: Kind, e: &Entry, out: &mut String) {
+        match &e.body {
+            Held::Json { text, .. } => out.push_str(text),
+            Held::Generated { .. } => self.render_generated(kind, e, out),
+        }
+    }
+
+    /// `database.type` of a stored datasource or connection.
+    fn database_type(&self, kind: Kind, e: &Entry) -> Option<String> {
+        match &e.body {
+            Held::Json { text, .. } => serde_json::from_str::<Value>(text)
+                .ok()?
+                .pointer("/database/type")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Held::Generated { dbms, .. } => Some(
+                self.dbms_at(*dbms)
+                    .and_then(|d| d.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("reserved")
+                    .to_string(),
+            )
+            .filter(|_| kind != Kind::Login),
+        }
+    }
+
+    /// Write a generated object. References are rendered with the current name of the
+    /// referenced object, so renames show up without touching generated objects.
+    fn render_generated(&self, kind: Kind, e: &Entry, out: &mut String) {
+        let Held::Generated { n, dbms } = e.body else {
+            return;
+        };
+        let number = u64::from(n) + 1;
+        let (created, modified) = generated_dates(kind_tag(kind), n);
+        let (owner_name, owner_id) = GENERATED_OWNERS[n as usize % GENERATED_OWNERS.len()];
+        let dbms = self.dbms_at(dbms);
+        let ty = dbms
+            .and_then(|d| d.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("reserved");
+        let version = dbms
+            .and_then(|d| d.get("version"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        // Writing to a String cannot fail, so the fmt::Results below are ignored.
+        let _ = write!(
+            out,
+            "{{\"id\":\"{id}\",\"name\":\"{name}\",\"description\":\"Generated by the simulator\",\
+             \"dateCreated\":\"{created}\",\"dateModified\":\"{modified}\",\"acg\":255,\
+             \"owner\":{{\"name\":\"{owner_name}\",\"id\":\"{owner_id}\"}}",
+            id = e.id,
+            name = generated_name(kind, n),
+        );
+        match kind {
+            Kind::Login => {
+                let _ = write!(out, ",\"username\":\"gen_user_{number:05}\"}}");
+            }
+            Kind::Connection => {
+                let _ = write!(
+                    out,
+                    ",\"executionMode\":\"synchronous\",\"maxCancelAttemptTime\":60,\
+                     \"maxQueryExeTime\":0,\"maxConnectionAttemptTime\":60,\
+                     \"connectionLifetime\":36000,\"connectionIdleTimeout\":60000,\
+                     \"charEncodingWindows\":\"multibyte\",\"charEncodingUnix\":\"utf8\",\
+                     \"tablePrefix\":\"\",\
+                     \"connectionString\":\"DSN=GEN_{number:05};SERVER=gen-{number:05}.db.example.internal;\",\
+                     \"parameterizedQueries\":true,\"extendedFetch\":false,\"driverType\":\"odbc\",\
+                     \"oauthParameter\":\"\",\"database\":{{\"login\":"
+                );
+                match &e.reference {
+                    Some(login_id) => {
+                        out.push_str("{\"id\":");
+                        push_json_str(out, login_id);
+                        out.push_str(",\"name\":");
+                        push_json_str(out, &self.logins.name(login_id).unwrap_or_default());
+                        out.push('}');
+                    }
+                    None => out.push_str("{}"),
+                }
+                out.push_str(",\"type\":");
+                push_json_str(out, ty);
+                out.push_str(",\"version\":");
+                push_json_str(out, version);
+                out.push_str("}}");
+            }
+            Kind::Datasource => {
+                out.push_str(
+                    ",\"datasourceType\":\"normal\",\"tablePrefix\":\"\",\"odbcVersion\":\"version3x\",\
+                     \"intermediateStoreDbName\":\"\",\"intermediateStoreTableSpaceName\":\"\",\
+                     \"database\":{\"type\":",
+                );
+                push_json_str(out, ty);
+                out.push_str(",\"version\":");
+                push_json_str(out, version);
+                if let Some(conn_id) = &e.reference {
+                    out.push_str(",\"connection\":{\"name\":");
+                    push_json_str(out, &self.connections.name(conn_id).unwrap_or_default());
+                    out.push_str(",\"id\":");
+                    push_json_str(out, conn_id);
+                    out.push_str(",\"isEmbedded\":false}");
+                }
+                out.push('}');
+                if let Some(d) = dbms {
+                    out.push_str(",\"dbms\":{\"name\":");
+                    push_json_str(out, name_of(d));
+                    out.push_str(",\"id\":");
+                    push_json_str(out, id_of(d));
+                    out.push('}');
+                }
+                out.push('}');
+            }
+        }
     }
 
     /// Check the session of a request: the token must be live (not idle too long) and, when
@@ -592,6 +810,33 @@ impl SimState {
         }
         session.last_seen = now;
         Ok(())
+    }
+}
+
+/// Append `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn kind_tag(kind: Kind) -> u64 {
+    match kind {
+        Kind::Login => 1,
+        Kind::Connection => 2,
+        Kind::Datasource => 3,
     }
 }
 
@@ -912,11 +1157,16 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
     let status = resp.status().as_u16();
-    lock(&shared).requests.push(SimRequest {
+    let mut st = lock(&shared);
+    if st.requests.len() >= MAX_LOGGED_REQUESTS {
+        st.requests.pop_front();
+    }
+    st.requests.push_back(SimRequest {
         method,
         path,
         status,
     });
+    drop(st);
     resp
 }
 
@@ -934,6 +1184,7 @@ fn normalise_error(resp: Response) -> Response {
     if is_json {
         return resp;
     }
+    let allow = resp.headers().get(header::ALLOW).cloned();
     let reason = status.canonical_reason().unwrap_or("Error");
     let err = match status {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
@@ -943,7 +1194,11 @@ fn normalise_error(resp: Response) -> Response {
         }
         s => ApiError::new(s, "ERR001", format!("HTTP {} {reason}", s.as_u16())),
     };
-    err.into_response()
+    let mut out = err.into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1173,28 +1428,27 @@ fn ensure_unique_name(
 }
 
 fn login_ref(st: &SimState, login_id: &str) -> Result<Value, ApiError> {
-    let login = st
+    let name = st
         .logins
-        .get(login_id)
+        .name(login_id)
         .ok_or_else(|| ApiError::bad_reference(Kind::Login, login_id))?;
-    Ok(json!({"id": id_of(login), "name": name_of(login)}))
+    Ok(json!({"id": login_id, "name": name}))
 }
 
 fn connection_ref(st: &SimState, connection_id: &str) -> Result<(Value, Value), ApiError> {
     let conn = st
-        .connections
-        .get(connection_id)
+        .object(Kind::Connection, connection_id)
         .ok_or_else(|| ApiError::bad_reference(Kind::Connection, connection_id))?;
-    let r = json!({"name": name_of(conn), "id": id_of(conn), "isEmbedded": false});
+    let r = json!({"name": name_of(&conn), "id": id_of(&conn), "isEmbedded": false});
     Ok((r, conn.get("database").cloned().unwrap_or(Value::Null)))
 }
 
 fn datasource_ref(st: &SimState, id: &str) -> Result<Value, ApiError> {
-    let ds = st
+    let name = st
         .datasources
-        .get(id)
+        .name(id)
         .ok_or_else(|| ApiError::bad_reference(Kind::Datasource, id))?;
-    Ok(json!({"id": id_of(ds), "name": name_of(ds)}))
+    Ok(json!({"id": id, "name": name}))
 }
 
 fn dbms_ref(st: &SimState, id: &str) -> Result<Value, ApiError> {
@@ -1561,57 +1815,56 @@ fn apply_patch(
 
 /// After a rename, refresh the stored name in the objects that reference this one.
 fn propagate_name(st: &mut SimState, kind: Kind, id: &str, name: &str) {
-    match kind {
-        Kind::Login => {
-            for conn_id in st.connections.user_ids(id) {
-                if let Some(mut c) = st.connections.get(&conn_id).cloned() {
-                    if let Some(login) = c
-                        .pointer_mut("/database/login")
-                        .and_then(Value::as_object_mut)
-                    {
-                        login.insert("name".into(), Value::from(name));
-                    }
-                    st.connections.replace(c);
+    // Generated objects render reference names from the referenced object, so only objects
+    // held as JSON text need rewriting.
+    let (dependent_kind, pointers): (Kind, &[&str]) = match kind {
+        Kind::Login => (Kind::Connection, &["/database/login"]),
+        Kind::Connection => (Kind::Datasource, &["/database/connection"]),
+        Kind::Datasource => (
+            Kind::Datasource,
+            &[
+                "/database/primaryDatasource",
+                "/database/dataMartDatasource",
+            ],
+        ),
+    };
+    let store = st.store(dependent_kind);
+    let candidates: Vec<Arc<str>> = if kind == Kind::Datasource {
+        store
+            .entries()
+            .filter(|e| matches!(&e.body, Held::Json { text, .. } if text.contains(id)))
+            .map(|e| e.id.clone())
+            .collect()
+    } else {
+        store.user_ids(id)
+    };
+    let mut changed = Vec::new();
+    for dep in candidates {
+        let Some(e) = store.entry(&dep) else {
+            continue;
+        };
+        let Held::Json { text, .. } = &e.body else {
+            continue;
+        };
+        let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
+        let mut touched = false;
+        for ptr in pointers {
+            if let Some(r) = v.pointer_mut(ptr).and_then(Value::as_object_mut) {
+                if r.get("id").and_then(Value::as_str) == Some(id) {
+                    r.insert("name".into(), Value::from(name));
+                    touched = true;
                 }
             }
         }
-        Kind::Connection => {
-            for ds_id in st.datasources.user_ids(id) {
-                if let Some(mut d) = st.datasources.get(&ds_id).cloned() {
-                    if let Some(conn) = d
-                        .pointer_mut("/database/connection")
-                        .and_then(Value::as_object_mut)
-                    {
-                        conn.insert("name".into(), Value::from(name));
-                    }
-                    st.datasources.replace(d);
-                }
-            }
+        if touched {
+            changed.push(v);
         }
-        Kind::Datasource => {
-            let mut changed = Vec::new();
-            for d in st.datasources.values() {
-                let mut copy: Option<Value> = None;
-                for key in ["primaryDatasource", "dataMartDatasource"] {
-                    let ptr = format!("/database/{key}/id");
-                    if d.pointer(&ptr).and_then(Value::as_str) == Some(id) {
-                        let c = copy.get_or_insert_with(|| d.clone());
-                        if let Some(r) = c
-                            .pointer_mut(&format!("/database/{key}"))
-                            .and_then(Value::as_object_mut)
-                        {
-                            r.insert("name".into(), Value::from(name));
-                        }
-                    }
-                }
-                if let Some(c) = copy {
-                    changed.push(c);
-                }
-            }
-            for c in changed {
-                st.datasources.replace(c);
-            }
-        }
+    }
+    let store = st.store_mut(dependent_kind);
+    for v in &changed {
+        store.replace_value(v);
     }
 }
 
@@ -1772,25 +2025,26 @@ async fn server_status(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
 // Handlers: objects
 // ---------------------------------------------------------------------------------------------
 
-fn list_response<'a>(key: &str, items: impl Iterator<Item = &'a Value>) -> ApiResult {
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(b"{\"");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":[");
-    for (i, v) in items.enumerate() {
+/// `{"<key>":[...]}` with the given objects, in store order.
+fn list_response<'a>(
+    st: &SimState,
+    kind: Kind,
+    entries: impl Iterator<Item = &'a Entry>,
+    expected: usize,
+) -> ApiResult {
+    let key = kind.list_key();
+    let mut out = String::with_capacity(64 + 900 * expected);
+    out.push_str("{\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, e) in entries.enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
-        serde_json::to_writer(&mut out, v).map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ERR001",
-                "Failed to serialise the list.",
-            )
-        })?;
+        st.render_into(kind, e, &mut out);
     }
-    out.extend_from_slice(b"]}");
-    Ok(json_bytes_response(StatusCode::OK, out))
+    out.push_str("]}");
+    Ok(json_bytes_response(StatusCode::OK, out.into_bytes()))
 }
 
 async fn list_datasources(
@@ -1805,22 +2059,26 @@ async fn list_datasources(
     });
     let types = query_list(&pairs, "database.type");
     let st = lock(&shared);
-    let items = st.datasources.values().filter(|v| {
+    let entries = st.datasources.entries().filter(|e| {
         ids.as_ref()
-            .is_none_or(|set| set.contains(&id_of(v).to_uppercase()))
+            .is_none_or(|set| set.contains(&e.id.to_uppercase()))
             && types.as_ref().is_none_or(|set| {
-                v.pointer("/database/type")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| set.contains(t))
+                st.database_type(Kind::Datasource, e)
+                    .is_some_and(|t| set.contains(&t))
             })
     });
-    list_response("datasources", items)
+    let expected = match (&ids, &types) {
+        (Some(set), _) => set.len(),
+        (None, Some(_)) => 16,
+        (None, None) => st.datasources.len(),
+    };
+    list_response(&st, Kind::Datasource, entries, expected)
 }
 
 async fn list_plain<const K: u8>(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
     let kind = Kind::from_const(K);
     let st = lock(&shared);
-    list_response(kind.list_key(), st.store(kind).values())
+    list_response(&st, kind, st.store(kind).entries(), st.store(kind).len())
 }
 
 async fn list_dbmss(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
@@ -1838,10 +2096,9 @@ async fn get_object<const K: u8>(
     let kind = Kind::from_const(K);
     let st = lock(&shared);
     let v = st
-        .store(kind)
-        .get(&id)
+        .object(kind, &id)
         .ok_or_else(|| ApiError::object_not_found(kind.object_type(), &id))?;
-    Ok(json_value_response(StatusCode::OK, v))
+    Ok(json_value_response(StatusCode::OK, &v))
 }
 
 async fn create_object<const K: u8>(
@@ -1863,7 +2120,7 @@ async fn create_object<const K: u8>(
         Kind::Datasource => build_datasource(&st, &body, id.clone(), &now)?,
     };
     let resp = json_value_response(StatusCode::CREATED, &obj);
-    st.store_mut(kind).insert(obj);
+    st.store_mut(kind).insert_value(&obj);
     Ok(resp)
 }
 
@@ -1877,14 +2134,13 @@ async fn patch_object<const K: u8>(
     let ops = parse_operations(&body)?;
     let mut st = lock(&shared);
     let current = st
-        .store(kind)
-        .get(&id)
+        .object(kind, &id)
         .ok_or_else(|| ApiError::object_not_found(kind.object_type(), &id))?;
-    let old_name = name_of(current).to_string();
-    let (updated, password) = apply_patch(&st, kind, current, &ops)?;
+    let old_name = name_of(&current).to_string();
+    let (updated, password) = apply_patch(&st, kind, &current, &ops)?;
     let new_name = name_of(&updated).to_string();
     let resp = json_value_response(StatusCode::OK, &updated);
-    st.store_mut(kind).replace(updated);
+    st.store_mut(kind).replace_value(&updated);
     if let Some(p) = password {
         st.passwords.insert(id.clone(), p);
     }
@@ -1896,11 +2152,11 @@ async fn patch_object<const K: u8>(
 
 /// Delete an object unless something still references it.
 fn delete_stored(st: &mut SimState, kind: Kind, id: &str) -> ApiResult {
-    let current = st
+    let name = st
         .store(kind)
-        .get(id)
-        .ok_or_else(|| ApiError::object_not_found(kind.object_type(), id))?;
-    let name = name_of(current).to_string();
+        .name(id)
+        .ok_or_else(|| ApiError::object_not_found(kind.object_type(), id))?
+        .into_owned();
     let dependents = match kind {
         Kind::Login => Some((Kind::Connection, st.connections.users(id))),
         Kind::Connection => Some((Kind::Datasource, st.datasources.users(id))),
@@ -1980,7 +2236,7 @@ async fn test_connection(AxState(shared): AxState<Arc<Shared>>, body: Bytes) -> 
         }
     };
     let st = lock(&shared);
-    if st.connections.get(&id).is_none() {
+    if !st.connections.contains(&id) {
         return Err(ApiError::object_not_found(
             Kind::Connection.object_type(),
             &id,
@@ -2007,218 +2263,141 @@ const GENERATED_OWNERS: &[(&str, &str)] = &[
 
 /// First second of 2021 and the span of generated timestamps (to the end of October 2026).
 const GENERATED_EPOCH: i64 = 1_609_459_200;
-const GENERATED_SPAN: i64 = 1_793_491_200 - GENERATED_EPOCH;
+const GENERATED_SPAN: u64 = 1_793_491_200 - 1_609_459_200;
 
-fn generated_dates(tag: u64, n: u64) -> (String, String) {
-    let r = splitmix64((tag << 56) ^ n ^ 0x5EED);
-    let span = u64::try_from(GENERATED_SPAN).unwrap_or(1);
-    let created_off = r % span;
-    let modified_off = created_off + (r >> 20) % (span - created_off).max(1);
-    let created = GENERATED_EPOCH.saturating_add(i64::try_from(created_off).unwrap_or(0));
-    let modified = GENERATED_EPOCH.saturating_add(i64::try_from(modified_off).unwrap_or(0));
-    (timestamp_from_secs(created), timestamp_from_secs(modified))
+/// Upper bound on objects per kind, to keep a mistyped scale from exhausting memory.
+const MAX_SCALE: usize = 2_000_000;
+
+fn generated_dates(tag: u64, n: u32) -> (String, String) {
+    let r = splitmix64((tag << 56) ^ u64::from(n) ^ 0x5EED);
+    let created_off = r % GENERATED_SPAN;
+    let modified_off = created_off + (r >> 20) % (GENERATED_SPAN - created_off).max(1);
+    let secs = |off: u64| GENERATED_EPOCH.saturating_add(i64::try_from(off).unwrap_or(0));
+    (
+        timestamp_from_secs(secs(created_off)),
+        timestamp_from_secs(secs(modified_off)),
+    )
 }
 
-fn unique_generated_id(st: &SimState, tag: u64, n: u64) -> String {
+fn unique_generated_id(st: &SimState, tag: u64, n: u64) -> Arc<str> {
     let mut salt = 0u64;
     loop {
         let id = generated_id(tag, n.wrapping_add(salt << 40));
         if !st.id_taken(&id) {
-            return id;
+            return Arc::from(id);
         }
         salt += 1;
     }
 }
 
+/// The connection-test failure of a failing generated connection.
+fn generated_failure(n: u32) -> String {
+    let number = u64::from(n) + 1;
+    match (n / 25) % 3 {
+        0 => format!(
+            "Connection timed out after 60 seconds connecting to gen-{number:05}.db.example.internal:5432"
+        ),
+        1 => format!(
+            "[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Login failed for user 'gen_user_{number:05}'."
+        ),
+        _ => "[Snowflake] JWT token is invalid.".to_string(),
+    }
+}
+
 /// Add generated objects until each kind holds `scale` objects. Generated connections mostly
-/// use generated logins (some have none), generated datasources use generated connections;
-/// every 8th generated login and every 10th generated connection is an orphan.
+/// use generated logins (every 13th has none), generated datasources use generated
+/// connections; every 8th generated login and every 10th generated connection is an orphan,
+/// and every 25th generated connection fails its connection test.
 fn generate(st: &mut SimState, scale: usize) {
+    let scale = scale.min(MAX_SCALE);
     let extra_logins = scale.saturating_sub(st.logins.len());
     let extra_connections = scale.saturating_sub(st.connections.len());
     let extra_datasources = scale.saturating_sub(st.datasources.len());
     if extra_logins + extra_connections + extra_datasources == 0 {
         return;
     }
-    let dbmss: Vec<(String, String, String, String)> = st
-        .dbmss
-        .iter()
-        .map(|d| {
-            (
-                id_of(d).to_string(),
-                name_of(d).to_string(),
-                d.get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("reserved")
-                    .to_string(),
-                d.get("version")
-                    .and_then(Value::as_str)
-                    .unwrap_or("default")
-                    .to_string(),
-            )
-        })
-        .collect();
-
-    // Logins
-    let login_template = json!({
-        "name": "", "id": "", "description": "Generated by the simulator",
-        "dateCreated": "", "dateModified": "", "acg": 255, "username": "", "owner": owner_admin()
-    });
-    let mut used_logins: Vec<(String, String)> = Vec::new();
-    for n in 0..extra_logins {
-        let n64 = n as u64;
-        let id = unique_generated_id(st, 1, n64);
-        let name = format!("Generated Login {:05}", n + 1);
-        let (created, modified) = generated_dates(1, n64);
-        let mut v = login_template.clone();
-        set_in(&mut v, "id", Value::from(id.as_str()));
-        set_in(&mut v, "name", Value::from(name.as_str()));
-        set_in(
-            &mut v,
-            "username",
-            Value::from(format!("gen_user_{:05}", n + 1)),
-        );
-        set_in(&mut v, "dateCreated", Value::from(created));
-        set_in(&mut v, "dateModified", Value::from(modified));
-        if n % 8 != 7 {
-            used_logins.push((id, name));
+    let dbms_count = st.dbmss.len();
+    let dbms_for = |n: usize| -> u16 {
+        if dbms_count == 0 {
+            NO_DBMS
+        } else {
+            u16::try_from(n % dbms_count).unwrap_or(NO_DBMS)
         }
-        st.logins.insert(v);
+    };
+    let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+
+    st.logins.reserve(extra_logins);
+    let mut used_logins: Vec<Arc<str>> = Vec::with_capacity(extra_logins);
+    for n in 0..extra_logins {
+        let id = unique_generated_id(st, kind_tag(Kind::Login), n as u64);
+        if n % 8 != 7 {
+            used_logins.push(id.clone());
+        }
+        st.logins.push(Entry {
+            id,
+            reference: None,
+            body: Held::Generated {
+                n: index(n),
+                dbms: NO_DBMS,
+            },
+        });
     }
     if used_logins.is_empty() {
-        used_logins = st
-            .logins
-            .values()
-            .map(|v| (id_of(v).to_string(), name_of(v).to_string()))
-            .collect();
+        used_logins = st.logins.entries().map(|e| e.id.clone()).collect();
     }
 
-    // Connections
-    let conn_template = Value::Object(connection_template("", "", ""));
-    let mut used_connections: Vec<(String, String, String, String)> = Vec::new();
+    st.connections.reserve(extra_connections);
+    let mut used_connections: Vec<(Arc<str>, u16)> = Vec::with_capacity(extra_connections);
     for n in 0..extra_connections {
-        let n64 = n as u64;
-        let id = unique_generated_id(st, 2, n64);
-        let name = format!("Generated Connection {:05}", n + 1);
-        let (created, modified) = generated_dates(2, n64);
-        let (_, _, ty, version) = dbmss
-            .get(n % dbmss.len().max(1))
-            .cloned()
-            .unwrap_or_else(|| {
-                (
-                    String::new(),
-                    String::new(),
-                    "reserved".into(),
-                    "default".into(),
-                )
-            });
-        let login = if n % 13 == 12 || used_logins.is_empty() {
-            json!({})
+        let id = unique_generated_id(st, kind_tag(Kind::Connection), n as u64);
+        let dbms = dbms_for(n);
+        let reference = if n % 13 == 12 || used_logins.is_empty() {
+            None
         } else {
-            let (lid, lname) = &used_logins[n % used_logins.len()];
-            json!({"id": lid, "name": lname})
+            Some(used_logins[n % used_logins.len()].clone())
         };
-        let mut v = conn_template.clone();
-        set_in(&mut v, "id", Value::from(id.as_str()));
-        set_in(&mut v, "name", Value::from(name.as_str()));
-        set_in(
-            &mut v,
-            "description",
-            Value::from("Generated by the simulator"),
-        );
-        set_in(&mut v, "dateCreated", Value::from(created));
-        set_in(&mut v, "dateModified", Value::from(modified));
-        set_in(&mut v, "parameterizedQueries", Value::from(true));
-        set_in(
-            &mut v,
-            "connectionString",
-            Value::from(format!(
-                "DSN=GEN_{:05};SERVER=gen-{:05}.db.example.internal;",
-                n + 1,
-                n + 1
-            )),
-        );
-        let (owner_name, owner_id) = GENERATED_OWNERS[n % GENERATED_OWNERS.len()];
-        set_in(&mut v, "owner", json!({"name": owner_name, "id": owner_id}));
-        set_in(
-            &mut v,
-            "database",
-            json!({"login": login, "type": ty.as_str(), "version": version.as_str()}),
-        );
-        if n % 10 != 9 {
-            used_connections.push((id, name, ty, version));
+        if n % 25 == 24 {
+            st.test_failures
+                .insert(id.to_string(), generated_failure(index(n)));
         }
-        st.connections.insert(v);
+        if n % 10 != 9 {
+            used_connections.push((id.clone(), dbms));
+        }
+        st.connections.push(Entry {
+            id,
+            reference,
+            body: Held::Generated { n: index(n), dbms },
+        });
     }
     if used_connections.is_empty() {
         used_connections = st
             .connections
-            .values()
-            .map(|v| {
-                (
-                    id_of(v).to_string(),
-                    name_of(v).to_string(),
-                    v.pointer("/database/type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("reserved")
-                        .to_string(),
-                    v.pointer("/database/version")
-                        .and_then(Value::as_str)
-                        .unwrap_or("default")
-                        .to_string(),
-                )
+            .entries()
+            .map(|e| {
+                let ty = st.database_type(Kind::Connection, e);
+                let dbms = st
+                    .dbmss
+                    .iter()
+                    .position(|d| d.get("type").and_then(Value::as_str) == ty.as_deref())
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(NO_DBMS);
+                (e.id.clone(), dbms)
             })
             .collect();
     }
 
-    // Datasources
-    let ds_template = json!({
-        "id": "", "name": "", "description": "Generated by the simulator",
-        "dateCreated": "", "dateModified": "", "acg": 255, "datasourceType": "normal",
-        "database": {}, "tablePrefix": "", "odbcVersion": "version3x",
-        "intermediateStoreDbName": "", "intermediateStoreTableSpaceName": "",
-        "owner": owner_admin()
-    });
+    st.datasources.reserve(extra_datasources);
     for n in 0..extra_datasources {
-        let n64 = n as u64;
-        let id = unique_generated_id(st, 3, n64);
-        let (created, modified) = generated_dates(3, n64);
-        let mut v = ds_template.clone();
-        set_in(&mut v, "id", Value::from(id.as_str()));
-        set_in(
-            &mut v,
-            "name",
-            Value::from(format!("Generated Source {:05}", n + 1)),
-        );
-        set_in(&mut v, "dateCreated", Value::from(created));
-        set_in(&mut v, "dateModified", Value::from(modified));
-        let (owner_name, owner_id) = GENERATED_OWNERS[(n + 1) % GENERATED_OWNERS.len()];
-        set_in(&mut v, "owner", json!({"name": owner_name, "id": owner_id}));
-        let ty = match used_connections.get(n % used_connections.len().max(1)) {
-            Some((cid, cname, ty, version)) => {
-                set_in(
-                    &mut v,
-                    "database",
-                    json!({
-                        "type": ty, "version": version,
-                        "connection": {"name": cname, "id": cid, "isEmbedded": false}
-                    }),
-                );
-                ty.as_str()
-            }
-            None => {
-                set_in(
-                    &mut v,
-                    "database",
-                    json!({"type": "reserved", "version": "default"}),
-                );
-                "reserved"
-            }
+        let id = unique_generated_id(st, kind_tag(Kind::Datasource), n as u64);
+        let (reference, dbms) = match used_connections.get(n % used_connections.len().max(1)) {
+            Some((conn_id, dbms)) => (Some(conn_id.clone()), *dbms),
+            None => (None, NO_DBMS),
         };
-        if let Some((did, dname, _, _)) = dbmss.iter().find(|d| d.2 == ty) {
-            set_in(&mut v, "dbms", json!({"name": dname, "id": did}));
-        }
-        st.datasources.insert(v);
+        st.datasources.push(Entry {
+            id,
+            reference,
+            body: Held::Generated { n: index(n), dbms },
+        });
     }
 }
 
@@ -2270,13 +2449,13 @@ mod tests {
         assert_eq!(st.test_failures.len(), 3);
         let orphan_logins = st
             .logins
-            .values()
-            .filter(|l| st.connections.users(id_of(l)).is_none())
+            .entries()
+            .filter(|l| st.connections.users(&l.id).is_none())
             .count();
         let orphan_connections = st
             .connections
-            .values()
-            .filter(|c| st.datasources.users(id_of(c)).is_none())
+            .entries()
+            .filter(|c| st.datasources.users(&c.id).is_none())
             .count();
         assert!(orphan_logins >= 2, "orphan logins: {orphan_logins}");
         assert!(

@@ -29,7 +29,9 @@ const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
 
 pub fn draw(m: &Model, f: &mut Frame) {
     let area = f.area();
-    let theme = Theme { no_color: m.no_color };
+    let theme = Theme {
+        no_color: m.no_color,
+    };
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
             "terminal too small: {}x{} (need at least {MIN_WIDTH}x{MIN_HEIGHT})",
@@ -59,7 +61,12 @@ pub fn draw(m: &Model, f: &mut Frame) {
 fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans: Vec<Span> = Vec::new();
     for (i, tab) in m.profiles.iter().enumerate() {
-        let label = format!(" {} {} · {} ", i + 1, tab.info.vendor.display(), tab.info.name);
+        let label = format!(
+            " {} {} · {} ",
+            i + 1,
+            tab.info.vendor.display(),
+            tab.info.name
+        );
         let style = if i == m.active {
             theme.tab_active()
         } else {
@@ -129,7 +136,10 @@ fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             flags.push("unhealthy only".into());
         }
         if !flags.is_empty() {
-            spans.push(Span::styled(format!("  [{}]", flags.join(" · ")), theme.warn()));
+            spans.push(Span::styled(
+                format!("  [{}]", flags.join(" · ")),
+                theme.warn(),
+            ));
         }
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -137,13 +147,16 @@ fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
 
 fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(tab) = m.tab() else {
-        let text = "No profiles. Copy config.example.toml to your config file, or run `dsconsole demo`.";
+        let text =
+            "No profiles. Copy config.example.toml to your config file, or run `dsconsole demo`.";
         f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     };
     if let Some(msg) = unusable_message(tab) {
         f.render_widget(
-            Paragraph::new(msg).style(theme.warn()).wrap(Wrap { trim: true }),
+            Paragraph::new(msg)
+                .style(theme.warn())
+                .wrap(Wrap { trim: true }),
             area,
         );
         return;
@@ -151,7 +164,11 @@ fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     if tab.resources.is_empty() {
         let text = match &tab.load {
             LoadState::Idle => "Not loaded yet. Press r to load.".to_string(),
-            LoadState::Loading => format!("{} Loading {}…", SPINNER[(m.tick % 4) as usize], tab.info.name),
+            LoadState::Loading => format!(
+                "{} Loading {}…",
+                SPINNER[(m.tick % 4) as usize],
+                tab.info.name
+            ),
             LoadState::Failed(e) => format!("Load failed: {e}\n\nPress r to retry."),
             LoadState::Loaded => "Nothing here.".to_string(),
         };
@@ -160,7 +177,10 @@ fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         } else {
             Style::default()
         };
-        f.render_widget(Paragraph::new(text).style(style).wrap(Wrap { trim: true }), area);
+        f.render_widget(
+            Paragraph::new(text).style(style).wrap(Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let (table_area, detail_area, banner_area) = split_body(m, area);
@@ -263,7 +283,14 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 Span::raw(m.input.text.clone()),
             ]);
             f.render_widget(Paragraph::new(line), area);
-            let x = area.x + 1 + m.input.text.chars().take(m.input.cursor).map(char_width).sum::<u16>();
+            let x = area.x
+                + 1
+                + m.input
+                    .text
+                    .chars()
+                    .take(m.input.cursor)
+                    .map(char_width)
+                    .sum::<u16>();
             f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         }
         Mode::Normal => {
@@ -273,12 +300,21 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 .filter_map(|b| {
                     let hint = b.hint?;
                     let key = b.keys.split(" / ").next().unwrap_or(b.keys);
-                    Some((key, if b.mutating && read_only { "read-only" } else { hint }))
+                    Some((
+                        key,
+                        if b.mutating && read_only {
+                            "read-only"
+                        } else {
+                            hint
+                        },
+                    ))
                 })
                 .collect();
             // Keep the last two (help, quit) always; drop others from the end until it fits.
             let width = |h: &[(&str, &str)]| -> usize {
-                h.iter().map(|(k, l)| k.chars().count() + l.chars().count() + 3).sum()
+                h.iter()
+                    .map(|(k, l)| k.chars().count() + l.chars().count() + 3)
+                    .sum()
             };
             let tail_at = hints.len().saturating_sub(2);
             let (head, tail) = hints.split_at(tail_at);

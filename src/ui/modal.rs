@@ -57,7 +57,10 @@ fn framed(f: &mut Frame, rect: Rect, title: &str, style: Style) -> Rect {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(style)
-        .title(Span::styled(title.to_string(), style.add_modifier(Modifier::BOLD)));
+        .title(Span::styled(
+            title.to_string(),
+            style.add_modifier(Modifier::BOLD),
+        ));
     let inner = block.inner(rect);
     f.render_widget(block, rect);
     inner
@@ -71,7 +74,11 @@ fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &s
 
 fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
     let plan = &c.plan;
-    let rect = centered(area, area.width.saturating_sub(4).min(100), area.height.saturating_sub(2));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2),
+    );
     let title = format!(
         " Delete {} object{} from {} ({}) ",
         plan.len(),
@@ -95,15 +102,24 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
             theme.key(),
         )));
         for i in idxs {
-            let Some(step) = plan.steps.get(i) else { continue };
+            let Some(step) = plan.steps.get(i) else {
+                continue;
+            };
             n += 1;
             let why = match &step.reason {
                 StepReason::Selected => String::new(),
                 StepReason::Cascade { needed_by } => {
-                    format!("  [cascade: freed by {}; nothing else uses it]", needed_by.label())
+                    format!(
+                        "  [cascade: freed by {}; nothing else uses it]",
+                        needed_by.label()
+                    )
                 }
             };
-            let hidden = if plan.hidden.iter().any(|h| h.id == step.target.id && h.kind == step.target.kind) {
+            let hidden = if plan
+                .hidden
+                .iter()
+                .any(|h| h.id == step.target.id && h.kind == step.target.kind)
+            {
                 "  [hidden by filter]"
             } else {
                 ""
@@ -115,12 +131,19 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
                 Span::styled(hidden.to_string(), theme.warn()),
             ]));
             if let Some(w) = &step.warning {
-                body.push(Line::from(Span::styled(format!("       ⚠ {w}"), theme.error())));
+                body.push(Line::from(Span::styled(
+                    format!("       ⚠ {w}"),
+                    theme.error(),
+                )));
             }
         }
     }
     if !plan.hidden.is_empty() {
-        let names: Vec<String> = plan.hidden.iter().map(|r| format!("'{}'", r.name)).collect();
+        let names: Vec<String> = plan
+            .hidden
+            .iter()
+            .map(|r| format!("'{}'", r.name))
+            .collect();
         body.push(Line::from(Span::styled(
             format!(
                 "⚠ {} of these are marked but hidden by the filter: {}",
@@ -148,17 +171,24 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
 
     // Footer: cascade offer, how to confirm, buttons.
     let need = plan.confirmation(c.protected);
-    let cascade_key = if matches!(need, Confirmation::TypeProfile(_)) { "Ctrl-T" } else { "c" };
+    let cascade_key = if matches!(need, Confirmation::TypeProfile(_)) {
+        "Ctrl-T"
+    } else {
+        "c"
+    };
     let mut footer: Vec<Line> = Vec::new();
     if plan.cascade || !plan.cascade_extra.is_empty() {
         let extra = crate::ops::plan::DeletePlan::describe_counts(
-            tab.map(|t| t.spec).unwrap_or(crate::vendors::spec(plan.vendor)),
+            tab.map(|t| t.spec)
+                .unwrap_or(crate::vendors::spec(plan.vendor)),
             &plan.cascade_extra,
         );
         let text = if plan.cascade {
             format!("{cascade_key}: cascade ON — also deleting {extra} that nothing else uses (press to turn off)")
         } else {
-            format!("{cascade_key}: cascade off — press to also delete {extra} that nothing else uses")
+            format!(
+                "{cascade_key}: cascade off — press to also delete {extra} that nothing else uses"
+            )
         };
         footer.push(Line::from(Span::styled(text, theme.key())));
     }
@@ -167,7 +197,10 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
         Confirmation::TypeCount(k) => format!("Type {k} and press Enter to delete: "),
         Confirmation::TypeProfile(p) => format!("Protected profile: type '{p}' and press Enter: "),
     };
-    let mut prompt_line = vec![Span::styled(prompt, Style::default().add_modifier(Modifier::BOLD))];
+    let mut prompt_line = vec![Span::styled(
+        prompt,
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
     if !matches!(need, Confirmation::PressY) {
         prompt_line.push(Span::styled(format!("{}▏", c.typed.text), theme.key()));
     }
@@ -175,8 +208,16 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     if let Some(h) = &c.hint {
         footer.push(Line::from(Span::styled(h.clone(), theme.warn())));
     }
-    let cancel_style = if c.focus_delete { Style::default() } else { theme.selected() };
-    let delete_style = if c.focus_delete { theme.selected().patch(theme.error()) } else { theme.error() };
+    let cancel_style = if c.focus_delete {
+        Style::default()
+    } else {
+        theme.selected()
+    };
+    let delete_style = if c.focus_delete {
+        theme.selected().patch(theme.error())
+    } else {
+        theme.error()
+    };
     footer.push(Line::from(vec![
         Span::styled("[ Cancel ]", cancel_style),
         Span::raw("   "),
@@ -186,7 +227,10 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
 
     let footer_h = footer.len() as u16;
     let body_h = inner.height.saturating_sub(footer_h + 1);
-    let body_rect = Rect { height: body_h, ..inner };
+    let body_rect = Rect {
+        height: body_h,
+        ..inner
+    };
     let footer_rect = Rect {
         y: inner.y + inner.height.saturating_sub(footer_h),
         height: footer_h.min(inner.height),
@@ -195,7 +239,10 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     let max_scroll = body.len().saturating_sub(body_h as usize);
     let scroll = c.scroll.min(max_scroll) as u16;
     f.render_widget(Paragraph::new(body).scroll((scroll, 0)), body_rect);
-    f.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), footer_rect);
+    f.render_widget(
+        Paragraph::new(footer).wrap(Wrap { trim: false }),
+        footer_rect,
+    );
 }
 
 fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -206,7 +253,11 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
     else {
         return;
     };
-    let rect = centered(area, area.width.saturating_sub(4).min(100), area.height.saturating_sub(2));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2),
+    );
     let title = if d.finished {
         format!(" Delete finished — {} ", d.plan.profile)
     } else if d.cancel_requested {
@@ -227,7 +278,11 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         .label(format!("{done}/{}", d.outcomes.len()));
     f.render_widget(gauge, Rect { height: 1, ..inner });
     let elapsed = (d.finished_at.unwrap_or(m.now) - d.started_at).max(0);
-    let rate = if elapsed > 0 { done as f64 / elapsed as f64 } else { 0.0 };
+    let rate = if elapsed > 0 {
+        done as f64 / elapsed as f64
+    } else {
+        0.0
+    };
     let eta = if rate > 0.0 && !d.finished {
         let left = (d.outcomes.len() - done) as f64 / rate;
         format!(" · ETA {}", format_age(left as i64, 0))
@@ -252,14 +307,19 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
     let header_h = lines.len();
     for (i, (step, outcome)) in d.plan.steps.iter().zip(d.outcomes.iter()).enumerate() {
         let (glyph, style) = match outcome {
-            StepOutcome::Deleted | StepOutcome::SoftDeleted => ("✓", theme.tone(crate::model::CellTone::Good)),
+            StepOutcome::Deleted | StepOutcome::SoftDeleted => {
+                ("✓", theme.tone(crate::model::CellTone::Good))
+            }
             StepOutcome::AlreadyGone => ("✓", theme.dim()),
             StepOutcome::Failed(_) => ("✗", theme.error()),
             StepOutcome::Skipped(_) => ("↷", theme.warn()),
             StepOutcome::NotStarted => ("·", theme.dim()),
             StepOutcome::Running => ("…", theme.warn()),
         };
-        let detail = outcome.detail().map(|s| format!(": {s}")).unwrap_or_default();
+        let detail = outcome
+            .detail()
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!("{glyph} "), style),
             Span::raw(format!("{:>4}. {} ", i + 1, step.target.label())),
@@ -277,9 +337,13 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         ..inner
     };
     let max_scroll = lines.len().saturating_sub(list_rect.height as usize);
-    let scroll = scroll.min(max_scroll).min(lines.len().saturating_sub(header_h + 1) + header_h);
+    let scroll = scroll
+        .min(max_scroll)
+        .min(lines.len().saturating_sub(header_h + 1) + header_h);
     f.render_widget(
-        Paragraph::new(lines).scroll((scroll as u16, 0)).wrap(Wrap { trim: false }),
+        Paragraph::new(lines)
+            .scroll((scroll as u16, 0))
+            .wrap(Wrap { trim: false }),
         list_rect,
     );
     let key_rect = Rect {
@@ -303,18 +367,37 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
         })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("In the filter (/)", theme.header())));
+    lines.push(Line::from(Span::styled(
+        "In the filter (/)",
+        theme.header(),
+    )));
     lines.push(Line::from("  Enter keeps the filter, Esc clears it; foo fuzzy, 'foo exact, ^foo prefix, foo$ suffix, !foo exclude"));
-    lines.push(Line::from(Span::styled("In the delete confirmation", theme.header())));
-    lines.push(Line::from("  y confirms one object; otherwise type the count (protected: the profile name) and Enter"));
-    lines.push(Line::from("  c (Ctrl-T) toggles the cascade; Esc cancels; a bare Enter never confirms"));
+    lines.push(Line::from(Span::styled(
+        "In the delete confirmation",
+        theme.header(),
+    )));
+    lines.push(Line::from(
+        "  y confirms one object; otherwise type the count (protected: the profile name) and Enter",
+    ));
+    lines.push(Line::from(
+        "  c (Ctrl-T) toggles the cascade; Esc cancels; a bare Enter never confirms",
+    ));
     let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
     f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
 }
 
 fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
-    let rect = centered(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
-    let inner = framed(f, rect, " Log of this run (newest last; Esc closes) ", theme.border());
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    let inner = framed(
+        f,
+        rect,
+        " Log of this run (newest last; Esc closes) ",
+        theme.border(),
+    );
     let lines: Vec<Line> = m
         .log
         .iter()
@@ -335,7 +418,10 @@ fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) 
     let start = lines.len().saturating_sub(h).saturating_sub(scroll);
     let visible: Vec<Line> = lines.into_iter().skip(start).take(h).collect();
     if visible.is_empty() {
-        f.render_widget(Paragraph::new("Nothing logged yet.").style(theme.dim()), inner);
+        f.render_widget(
+            Paragraph::new("Nothing logged yet.").style(theme.dim()),
+            inner,
+        );
     } else {
         f.render_widget(Paragraph::new(visible), inner);
     }
@@ -358,13 +444,31 @@ fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
                 None => "◀ choose with ←/→ ▶".into(),
             },
         };
-        let cursor = if focused && !matches!(field.kind, FieldKind::Choice(_)) { "▏" } else { "" };
-        let value_style = if focused { theme.selected() } else { Style::default() };
+        let cursor = if focused && !matches!(field.kind, FieldKind::Choice(_)) {
+            "▏"
+        } else {
+            ""
+        };
+        let value_style = if focused {
+            theme.selected()
+        } else {
+            Style::default()
+        };
         lines.push(Line::from(vec![
-            Span::styled(format!("{label:<20}"), if focused { theme.key() } else { Style::default() }),
+            Span::styled(
+                format!("{label:<20}"),
+                if focused {
+                    theme.key()
+                } else {
+                    Style::default()
+                },
+            ),
             Span::styled(format!("{value}{cursor}"), value_style),
         ]));
-        lines.push(Line::from(Span::styled(format!("{:<20}{}", "", field.hint), theme.dim())));
+        lines.push(Line::from(Span::styled(
+            format!("{:<20}{}", "", field.hint),
+            theme.dim(),
+        )));
     }
     if let Some(e) = &form.error {
         lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
@@ -377,5 +481,10 @@ fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
         "Tab/↓ next · ←/→ choose · Enter next (on the last field: create) · Ctrl-S create · Esc cancel",
         theme.dim(),
     )));
-    f.render_widget(Paragraph::new(lines).alignment(Alignment::Left).wrap(Wrap { trim: false }), inner);
+    f.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Left)
+            .wrap(Wrap { trim: false }),
+        inner,
+    );
 }

@@ -22,6 +22,30 @@ pub fn effective_offset(offset: usize, cursor: usize, len: usize, height: usize)
     off
 }
 
+/// `text` cut to `width` display cells, ending in "…" when something was cut.
+pub fn fit(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
 /// Share `available` cells among columns: fixed columns get their width and fill columns
 /// their minimum plus a share of what is left, in proportion to their minimum. When even
 /// that does not fit, every column shrinks in proportion (never below 3 cells).
@@ -69,6 +93,10 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     let body_height = area.height.saturating_sub(1) as usize;
     let offset = effective_offset(view.offset, view.cursor, view.rows.len(), body_height);
     let end = (offset + body_height).min(view.rows.len());
+    let spacing = columns.len() as u16;
+    let available = area.width.saturating_sub(1 + spacing);
+    let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
+    let col_widths = column_widths(&rules, available);
 
     let mut header: Vec<Cell> = vec![Cell::from(" ")];
     for (i, c) in columns.iter().enumerate() {
@@ -92,9 +120,10 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             } else {
                 Cell::from(" ")
             });
-            for c in columns {
+            for (c, w) in columns.iter().zip(&col_widths) {
                 let cell = (c.cell)(r, &ctx);
-                cells.push(Cell::from(Span::styled(cell.text, theme.tone(cell.tone))));
+                let text = fit(&cell.text, *w as usize);
+                cells.push(Cell::from(Span::styled(text, theme.tone(cell.tone))));
             }
             let mut style = Style::default();
             if marked {
@@ -111,7 +140,11 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     let available = area.width.saturating_sub(1 + spacing);
     let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
     let mut widths: Vec<Constraint> = vec![Constraint::Length(1)];
-    widths.extend(column_widths(&rules, available).into_iter().map(Constraint::Length));
+    widths.extend(
+        column_widths(&rules, available)
+            .into_iter()
+            .map(Constraint::Length),
+    );
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     f.render_widget(table, area);
     if view.rows.is_empty() {
@@ -148,10 +181,16 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
         lines.push(Line::from(format!("type: {t}")));
     }
     if r.is_orphan() {
-        lines.push(Line::from(Span::styled("○ orphan: nothing uses it", theme.warn())));
+        lines.push(Line::from(Span::styled(
+            "○ orphan: nothing uses it",
+            theme.warn(),
+        )));
     }
     if let crate::model::Health::Unhealthy(why) = &r.health {
-        lines.push(Line::from(Span::styled(format!("✗ unhealthy: {why}"), theme.error())));
+        lines.push(Line::from(Span::styled(
+            format!("✗ unhealthy: {why}"),
+            theme.error(),
+        )));
     }
     lines.push(Line::from(Span::styled(
         format!("depends on ({})", r.depends_on.len()),
@@ -189,6 +228,14 @@ mod tests {
         assert_eq!(column_widths(&rules, 40), vec![20, 10, 10]);
         let narrow = column_widths(&rules, 20);
         assert!(narrow.iter().sum::<u16>() <= 21 && narrow.iter().all(|w| *w >= 3));
+    }
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis() {
+        assert_eq!(super::fit("Customer 360", 20), "Customer 360");
+        assert_eq!(super::fit("Customer 360", 8), "Custome…");
+        assert_eq!(super::fit("Umsätze Köln", 6), "Umsät…");
+        assert_eq!(super::fit("abc", 0), "");
     }
 
     #[test]

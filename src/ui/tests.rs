@@ -41,7 +41,13 @@ fn chars(m: &mut Model, s: &str) {
 
 fn sized(w: u16, h: u16) -> Model {
     let mut m = loaded_model();
-    update(&mut m, Msg::Resize { width: w, height: h });
+    update(
+        &mut m,
+        Msg::Resize {
+            width: w,
+            height: h,
+        },
+    );
     m
 }
 
@@ -129,8 +135,28 @@ fn progress_and_summary() {
     chars(&mut m, "3");
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
     let job = *m.jobs.keys().next().unwrap_or(&0);
-    update(&mut m, Msg::DeleteStep { job, update: StepUpdate { index: 0, outcome: StepOutcome::Deleted, attempt: 1 } });
-    update(&mut m, Msg::DeleteStep { job, update: StepUpdate { index: 1, outcome: StepOutcome::Running, attempt: 1 } });
+    update(
+        &mut m,
+        Msg::DeleteStep {
+            job,
+            update: StepUpdate {
+                index: 0,
+                outcome: StepOutcome::Deleted,
+                attempt: 1,
+            },
+        },
+    );
+    update(
+        &mut m,
+        Msg::DeleteStep {
+            job,
+            update: StepUpdate {
+                index: 1,
+                outcome: StepOutcome::Running,
+                attempt: 1,
+            },
+        },
+    );
     insta::assert_snapshot!("progress", render(&m, 100, 24));
     update(
         &mut m,

@@ -32,7 +32,10 @@ impl Theme {
         if self.no_color {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         } else {
-            Style::default().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
         }
     }
 
@@ -56,9 +59,15 @@ impl Theme {
         if self.no_color {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         } else if danger {
-            Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD)
         } else {
-            Style::default().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD)
         }
     }
 

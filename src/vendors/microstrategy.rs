@@ -68,19 +68,19 @@ static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
     },
     ColumnDef {
         title: "Health",
-        width: ColWidth::Fixed(14),
+        width: ColWidth::Fill(12),
         cell: cells::health,
         sort_key: None,
     },
     ColumnDef {
         title: "Owner",
-        width: ColWidth::Fixed(16),
+        width: ColWidth::Fixed(14),
         cell: cells::owner,
         sort_key: None,
     },
     ColumnDef {
         title: "Modified",
-        width: ColWidth::Fixed(23),
+        width: ColWidth::Fixed(17),
         cell: cells::updated,
         sort_key: Some(cells::updated_key),
     },

@@ -9,8 +9,18 @@ use std::collections::BTreeMap;
 
 /// DBMS objects documented by the vendor; offered when no loaded datasource shows one.
 const KNOWN_DBMS: &[(&str, &str, &str, &str)] = &[
-    ("Snowflake", "86AC7FD44D2B4B0FB65AE948EF19BDD0", "snow_flake", "snowflake_1x"),
-    ("PostgreSQL", "702780F3E3594D95AD4C85CE8F803306", "postgre_sql", "postgre_sql_90"),
+    (
+        "Snowflake",
+        "86AC7FD44D2B4B0FB65AE948EF19BDD0",
+        "snow_flake",
+        "snowflake_1x",
+    ),
+    (
+        "PostgreSQL",
+        "702780F3E3594D95AD4C85CE8F803306",
+        "postgre_sql",
+        "postgre_sql_90",
+    ),
 ];
 
 const KNOWN_TYPES: &[(&str, &str)] = &[
@@ -27,8 +37,20 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
             title: "New datasource login".into(),
             fields: vec![
                 field("name", "Name", FieldKind::Text, true, "unique login name"),
-                field("username", "Username", FieldKind::Text, true, "database user"),
-                field("password", "Password", FieldKind::Secret, true, "never shown or logged"),
+                field(
+                    "username",
+                    "Username",
+                    FieldKind::Text,
+                    true,
+                    "database user",
+                ),
+                field(
+                    "password",
+                    "Password",
+                    FieldKind::Secret,
+                    true,
+                    "never shown or logged",
+                ),
                 field("description", "Description", FieldKind::Text, false, ""),
             ],
             build: build_login,
@@ -38,9 +60,27 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
             title: "New datasource connection".into(),
             fields: vec![
                 field("name", "Name", FieldKind::Text, true, ""),
-                field("connectionString", "Connection string", FieldKind::Text, true, "e.g. DSN=SNOWFLAKE_DSN"),
-                field("type", "Database type", FieldKind::Choice(type_choices(loaded)), true, "Left/Right to choose"),
-                field("login", "Login", FieldKind::Choice(login_choices(loaded)), true, "Left/Right to choose"),
+                field(
+                    "connectionString",
+                    "Connection string",
+                    FieldKind::Text,
+                    true,
+                    "e.g. DSN=SNOWFLAKE_DSN",
+                ),
+                field(
+                    "type",
+                    "Database type",
+                    FieldKind::Choice(type_choices(loaded)),
+                    true,
+                    "Left/Right to choose",
+                ),
+                field(
+                    "login",
+                    "Login",
+                    FieldKind::Choice(login_choices(loaded)),
+                    true,
+                    "Left/Right to choose",
+                ),
                 field("description", "Description", FieldKind::Text, false, ""),
             ],
             build: build_connection,
@@ -50,8 +90,20 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
             title: "New datasource".into(),
             fields: vec![
                 field("name", "Name", FieldKind::Text, true, ""),
-                field("connection", "Connection", FieldKind::Choice(connection_choices(loaded)), true, "Left/Right to choose"),
-                field("dbms", "DBMS", FieldKind::Choice(dbms_choices(loaded)), true, "Left/Right to choose"),
+                field(
+                    "connection",
+                    "Connection",
+                    FieldKind::Choice(connection_choices(loaded)),
+                    true,
+                    "Left/Right to choose",
+                ),
+                field(
+                    "dbms",
+                    "DBMS",
+                    FieldKind::Choice(dbms_choices(loaded)),
+                    true,
+                    "Left/Right to choose",
+                ),
                 field("description", "Description", FieldKind::Text, false, ""),
             ],
             build: build_datasource,
@@ -59,7 +111,13 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
     })
 }
 
-fn field(key: &'static str, label: &'static str, kind: FieldKind, required: bool, hint: &'static str) -> FieldSpec {
+fn field(
+    key: &'static str,
+    label: &'static str,
+    kind: FieldKind,
+    required: bool,
+    hint: &'static str,
+) -> FieldSpec {
     FieldSpec {
         key,
         label,
@@ -78,7 +136,9 @@ fn build_login(v: &[Value]) -> Result<Value, String> {
         return Err("Password is required".into());
     }
     let description = text(v, 3, "Description", false)?;
-    Ok(json!({"name": name, "username": username, "password": password, "description": description}))
+    Ok(
+        json!({"name": name, "username": username, "password": password, "description": description}),
+    )
 }
 
 fn build_connection(v: &[Value]) -> Result<Value, String> {
@@ -187,25 +247,45 @@ mod tests {
         let missing = (f.build)(&[json!("n"), json!("u"), json!(""), json!("")]);
         assert_eq!(missing, Err("Password is required".into()));
         let ok = (f.build)(&[json!(" n "), json!("u"), json!("p w"), json!("")]);
-        assert_eq!(ok, Ok(json!({"name":"n","username":"u","password":"p w","description":""})));
+        assert_eq!(
+            ok,
+            Ok(json!({"name":"n","username":"u","password":"p w","description":""}))
+        );
     }
 
     #[test]
     fn datasource_form_offers_loaded_connections_and_dbms() {
-        let mut conn = Resource::new(VendorId::MicroStrategy, "p", Kind::Connections, "C1", "Conn");
+        let mut conn = Resource::new(
+            VendorId::MicroStrategy,
+            "p",
+            Kind::Connections,
+            "C1",
+            "Conn",
+        );
         conn.type_ = Some("snow_flake".into());
         let mut ds = Resource::new(VendorId::MicroStrategy, "p", Kind::Datasources, "D1", "DS");
         ds.raw = json!({"dbms":{"id":"AB","name":"Teradata"},"database":{"type":"teradata","version":"td_16"}});
         let f = form(Kind::Datasources, &[conn, ds]).unwrap_or_else(|| unreachable!());
-        let FieldKind::Choice(conns) = &f.fields[1].kind else { panic!("not a choice") };
+        let FieldKind::Choice(conns) = &f.fields[1].kind else {
+            panic!("not a choice")
+        };
         assert_eq!(conns.len(), 1);
-        let FieldKind::Choice(dbms) = &f.fields[2].kind else { panic!("not a choice") };
+        let FieldKind::Choice(dbms) = &f.fields[2].kind else {
+            panic!("not a choice")
+        };
         assert!(dbms.iter().any(|c| c.label == "Teradata"));
-        let td = dbms.iter().find(|c| c.label == "Teradata").map(|c| c.value.clone()).unwrap_or_default();
+        let td = dbms
+            .iter()
+            .find(|c| c.label == "Teradata")
+            .map(|c| c.value.clone())
+            .unwrap_or_default();
         let body = (f.build)(&[json!("New"), conns[0].value.clone(), td, json!("")]);
         let body = body.unwrap_or_default();
         assert_eq!(body["database"]["connection"]["id"], "C1");
         assert_eq!(body["dbms"]["id"], "AB");
-        assert_eq!((f.build)(&[json!("New"), Value::Null, Value::Null, json!("")]), Err("choose a connection".into()));
+        assert_eq!(
+            (f.build)(&[json!("New"), Value::Null, Value::Null, json!("")]),
+            Err("choose a connection".into())
+        );
     }
 }

@@ -76,6 +76,18 @@ fn http_sentence(
 }
 
 impl ApiError {
+    /// The failure in the vendor's own words, without vendor name or status: what a health
+    /// cell shows. The full sentence (`Display`) goes to the log and status line.
+    pub fn reason(&self) -> String {
+        match self {
+            ApiError::Http { message, .. } if !message.is_empty() => message.clone(),
+            ApiError::Transport { message, .. } | ApiError::Setup { message, .. } => {
+                message.clone()
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn vendor(&self) -> VendorId {
         match self {
             ApiError::Http { vendor, .. }
@@ -149,8 +161,11 @@ pub trait VendorApi: Send + Sync {
     /// Delete one object. 404 → `Ok(AlreadyGone)`.
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>>;
     /// Create one object from a vendor wire-format body; returns the stored object.
-    fn create(&self, kind: Kind, body: serde_json::Value)
-        -> BoxFuture<'_, Result<Resource, ApiError>>;
+    fn create(
+        &self,
+        kind: Kind,
+        body: serde_json::Value,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>>;
     /// Test one connection: `Ok(())` healthy, `Err` with the server's reason.
     fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>>;
     /// End the session; errors are ignored (already logged out is fine).
