@@ -230,14 +230,19 @@ pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfi
         read_only,
         timeout: Duration::from_secs(30),
         insecure_tls: false,
+        space_id: None,
+        org_id: None,
+        data_app_key: None,
+        rate_limit_per_minute: None,
     };
     vec![LaunchProfile::from_settings(Ok(mstr), false, 4)]
 }
 
-async fn run_sim(_port: u16, scale: usize) -> ExitCode {
+async fn run_sim(port: u16, scale: usize) -> ExitCode {
     crate::logging::init_stderr();
     let sims = match sim::start_all(&SimOptions {
         scale,
+        port,
         ..SimOptions::default()
     })
     .await

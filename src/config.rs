@@ -459,6 +459,7 @@ impl ProfileConfig {
         global_read_only: bool,
     ) -> Result<ClientSettings, String> {
         let secret = self.resolve_secret()?;
+        let data_app_key = self.resolve_data_app_key()?;
         Ok(ClientSettings {
             profile: self.name.clone(),
             vendor: self.vendor,
@@ -469,6 +470,10 @@ impl ProfileConfig {
             read_only: self.read_only || global_read_only,
             timeout: Duration::from_secs(self.timeout_seconds(defaults)),
             insecure_tls: self.insecure_tls,
+            space_id: self.space_id.clone(),
+            org_id: self.org_id.clone(),
+            data_app_key,
+            rate_limit_per_minute: self.rate_limit_per_minute,
         })
     }
 

@@ -62,16 +62,24 @@ pub enum Kind {
     Datasources,
     Connections,
     Logins,
+    /// Databrain datamarts: read-only, shown as dependents of datasources.
+    Datamarts,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Datasources, Kind::Connections, Kind::Logins];
+    pub const ALL: [Kind; 4] = [
+        Kind::Datasources,
+        Kind::Connections,
+        Kind::Logins,
+        Kind::Datamarts,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Kind::Datasources => "datasources",
             Kind::Connections => "connections",
             Kind::Logins => "logins",
+            Kind::Datamarts => "datamarts",
         }
     }
 
@@ -81,6 +89,7 @@ impl Kind {
             Kind::Datasources => "Datasources",
             Kind::Connections => "Connections",
             Kind::Logins => "Logins",
+            Kind::Datamarts => "Datamarts",
         }
     }
 
@@ -90,6 +99,7 @@ impl Kind {
             Kind::Datasources => "datasource",
             Kind::Connections => "connection",
             Kind::Logins => "login",
+            Kind::Datamarts => "datamart",
         }
     }
 

@@ -29,6 +29,10 @@ fn settings(base_url: &str, password: &str, read_only: bool) -> ClientSettings {
         read_only,
         timeout: Duration::from_secs(10),
         insecure_tls: false,
+        space_id: None,
+        org_id: None,
+        data_app_key: None,
+        rate_limit_per_minute: None,
     }
 }
 

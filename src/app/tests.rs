@@ -350,9 +350,13 @@ fn test_key_tests_the_connection_of_a_datasource_and_shows_health() {
             job,
             profile: 0,
             id: "C1".into(),
-            result: Err("JWT token is invalid".into()),
+            result: Err(super::msg::TestFailure {
+                reason: "JWT token is invalid".into(),
+                sentence: "MicroStrategy: HTTP 400 ERR002: JWT token is invalid".into(),
+            }),
         },
     );
+    assert!(m.log.iter().any(|l| l.text.contains("HTTP 400 ERR002")), "full sentence logged");
     let tab = m.tab().expect("tab");
     for name in ["Sales", "Finance", "Sales Conn"] {
         let r = tab.resources.iter().find(|r| r.name == name).expect(name);

@@ -1099,7 +1099,7 @@ fn start_tests(m: &mut Model) -> Vec<Effect> {
                     .filter(|d| d.kind == Kind::Connections)
                     .map(|d| d.id.clone()),
             ),
-            Kind::Logins => {}
+            Kind::Logins | Kind::Datamarts => {}
         }
     }
     let mut seen = BTreeSet::new();

@@ -179,7 +179,7 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let app = router(shared.clone());

@@ -4,7 +4,10 @@
 //! vendor's own wire format (seeded from `assets/`), never the client's types, so a misspelt
 //! field in a client fails a test instead of being mirrored here.
 
+pub mod basedash;
+pub mod databrain;
 pub mod microstrategy;
+pub mod qlik;
 
 use std::time::Duration;
 
@@ -16,6 +19,19 @@ pub struct SimOptions {
     /// Total objects per kind to serve (0 = only the seed data); extra objects are generated
     /// deterministically.
     pub scale: usize,
+    /// Port to listen on (0 = any free port). `start_all` gives each simulator its own:
+    /// this one to the first, the next ones above it.
+    pub port: u16,
+}
+
+impl SimOptions {
+    /// The options for the `n`-th simulator started by `start_all`.
+    pub fn nth(&self, n: u16) -> SimOptions {
+        SimOptions {
+            port: if self.port == 0 { 0 } else { self.port.saturating_add(n) },
+            ..self.clone()
+        }
+    }
 }
 
 /// All running simulators.

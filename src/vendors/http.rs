@@ -786,6 +786,10 @@ mod tests {
             read_only,
             timeout,
             insecure_tls: false,
+            space_id: None,
+            org_id: None,
+            data_app_key: None,
+            rate_limit_per_minute: None,
         }
     }
 

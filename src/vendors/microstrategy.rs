@@ -145,6 +145,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Connections => &CONNECTION_COLUMNS,
         Kind::Logins => &LOGIN_COLUMNS,
+        Kind::Datamarts => &[],
     }
 }
 
@@ -200,7 +201,10 @@ fn list_path(kind: Kind) -> &'static str {
     match kind {
         Kind::Datasources => "/datasources",
         Kind::Connections => "/datasources/connections",
+        // MicroStrategy has no datamarts; the client never lists them (SPEC.kinds), and a
+        // request for one goes to a route the server answers with its route-404.
         Kind::Logins => "/datasources/logins",
+        Kind::Datamarts => "/datasources/datamarts",
     }
 }
 
@@ -255,7 +259,7 @@ pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> 
             r.depends_on
                 .extend(ref_at(v, "/database/login", Kind::Logins));
         }
-        Kind::Logins => {}
+        Kind::Logins | Kind::Datamarts => {}
     }
     r.raw = v.clone();
     Some(r)
@@ -660,6 +664,10 @@ mod tests {
             read_only: false,
             timeout: Duration::from_secs(5),
             insecure_tls: false,
+            space_id: None,
+            org_id: None,
+            data_app_key: None,
+            rate_limit_per_minute: None,
         }
     }
 

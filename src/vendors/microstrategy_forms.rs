@@ -108,6 +108,7 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
             ],
             build: build_datasource,
         },
+        Kind::Datamarts => return None,
     })
 }
 

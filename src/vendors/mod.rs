@@ -3,9 +3,12 @@
 //! delete order). Adding a vendor means one client file, one simulator, a seed file and a
 //! line in `spec()` and `connect()`.
 
+pub mod basedash;
+pub mod databrain;
 pub mod forms;
 pub mod http;
 pub mod microstrategy;
+pub mod qlik;
 mod microstrategy_forms;
 
 use crate::model::{ColumnDef, Kind, Ref, Resource, VendorId};
@@ -166,6 +169,25 @@ pub trait VendorApi: Send + Sync {
         kind: Kind,
         body: serde_json::Value,
     ) -> BoxFuture<'_, Result<Resource, ApiError>>;
+    /// Largest batch `delete_batch` accepts in one request; 1 when the vendor has no bulk
+    /// delete endpoint.
+    fn bulk_limit(&self) -> usize {
+        1
+    }
+    /// Delete several objects, one result per target in the same order. Vendors with a bulk
+    /// endpoint (Qlik `actions/delete`) override this; the default deletes one by one.
+    fn delete_batch(
+        &self,
+        targets: Vec<Ref>,
+    ) -> BoxFuture<'_, Vec<Result<DeleteOutcome, ApiError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(targets.len());
+            for t in targets {
+                out.push(self.delete(t).await);
+            }
+            out
+        })
+    }
     /// Test one connection: `Ok(())` healthy, `Err` with the server's reason.
     fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>>;
     /// End the session; errors are ignored (already logged out is fine).
@@ -253,6 +275,14 @@ pub struct ClientSettings {
     pub read_only: bool,
     pub timeout: Duration,
     pub insecure_tls: bool,
+    /// Qlik: start in this space (others: ignored).
+    pub space_id: Option<String>,
+    /// Basedash: only this organization (others: ignored).
+    pub org_id: Option<String>,
+    /// Databrain: data-app key, used for the datamart list if the service token is refused.
+    pub data_app_key: Option<SecretString>,
+    /// Write requests per minute for this tenant (Qlik default 100).
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 impl fmt::Debug for ClientSettings {

@@ -1,0 +1,1 @@
+//! basedash simulator (being written).

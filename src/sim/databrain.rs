@@ -1,0 +1,1 @@
+//! databrain simulator (being written).

@@ -1,0 +1,1 @@
+//! qlik simulator (being written).

@@ -1,0 +1,1 @@
+//! basedash (being written).

@@ -1,0 +1,1 @@
+//! databrain (being written).

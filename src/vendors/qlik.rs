@@ -1,0 +1,1 @@
+//! qlik (being written).
