@@ -356,7 +356,10 @@ fn test_key_tests_the_connection_of_a_datasource_and_shows_health() {
             }),
         },
     );
-    assert!(m.log.iter().any(|l| l.text.contains("HTTP 400 ERR002")), "full sentence logged");
+    assert!(
+        m.log.iter().any(|l| l.text.contains("HTTP 400 ERR002")),
+        "full sentence logged"
+    );
     let tab = m.tab().expect("tab");
     for name in ["Sales", "Finance", "Sales Conn"] {
         let r = tab.resources.iter().find(|r| r.name == name).expect(name);
@@ -517,4 +520,30 @@ fn paging_keeps_the_cursor_visible() {
     let v = m.tab().and_then(|t| t.view()).expect("view");
     assert_eq!(v.cursor, 2);
     assert!(v.offset + m.page_rows > v.cursor && v.offset <= v.cursor);
+}
+
+#[test]
+fn undeletable_rows_cannot_be_marked() {
+    let mut m = loaded_model();
+    if let Some(tab) = m.tab_mut() {
+        let i = tab.find(Kind::Datasources, "D2").expect("D2");
+        tab.resources[i].deletable = Some(false);
+    }
+    ch(&mut m, ' '); // Finance = D2
+    assert_eq!(
+        m.tab().and_then(|t| t.view()).map(|v| v.marks.len()),
+        Some(0)
+    );
+    assert!(m
+        .status
+        .as_ref()
+        .is_some_and(|s| s.text.contains("cannot be deleted")));
+    ch(&mut m, 'A');
+    let marks = m
+        .tab()
+        .and_then(|t| t.view())
+        .map(|v| v.marks.clone())
+        .unwrap_or_default();
+    assert_eq!(marks.len(), 2);
+    assert!(!marks.contains("D2"));
 }

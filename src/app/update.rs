@@ -75,6 +75,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         } => on_loaded(m, profile, generation, at, result),
         Msg::DeleteStep { job, update } => {
             let mut error = None;
+            let mut done_line = None;
             if let Some(Job {
                 kind: JobKind::Delete(d),
                 ..
@@ -82,6 +83,17 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             {
                 if let Some(slot) = d.outcomes.get_mut(update.index) {
                     *slot = update.outcome.clone();
+                }
+                if update.outcome.is_success() {
+                    if let Some(step) = d.plan.steps.get(update.index) {
+                        done_line = Some(format!(
+                            "{}: {} {} ({})",
+                            d.plan.profile,
+                            update.outcome.label(),
+                            step.target.label(),
+                            step.target.id
+                        ));
+                    }
                 }
                 if let StepOutcome::Failed(why) = &update.outcome {
                     let label = d
@@ -100,6 +112,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             if let Some(line) = error {
                 m.push_log(Level::Error, line);
+            }
+            if let Some(line) = done_line {
+                m.push_log(Level::Info, line);
             }
             Vec::new()
         }
@@ -380,14 +395,26 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::Mark => {
+            let mut refused = None;
             if let Some(tab) = m.tab_mut() {
-                let id = tab.current().map(|r| r.id.clone());
-                if let (Some(id), Some(v)) = (id, tab.view_mut()) {
-                    if !v.marks.remove(&id) {
+                let current = tab
+                    .current()
+                    .map(|r| (r.id.clone(), r.deletable, r.as_ref()));
+                if let (Some((id, deletable, r)), Some(v)) = (current, tab.view_mut()) {
+                    if v.marks.remove(&id) {
+                    } else if deletable == Some(false) {
+                        refused = Some(format!(
+                            "{} cannot be deleted (built-in or not permitted): not marked",
+                            r.label()
+                        ));
+                    } else {
                         v.marks.insert(id.clone());
                         v.anchor = Some(id);
                     }
                 }
+            }
+            if let Some(text) = refused {
+                m.set_status(Level::Warn, text);
             }
             move_cursor(m, |c, _, _| c + 1);
         }
@@ -406,7 +433,9 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
                         };
                         v.rows[lo..=hi.min(v.rows.len() - 1)]
                             .iter()
-                            .map(|&i| tab.resources[i].id.clone())
+                            .map(|&i| &tab.resources[i])
+                            .filter(|r| r.deletable != Some(false))
+                            .map(|r| r.id.clone())
                             .collect()
                     }
                     _ => tab
@@ -427,7 +456,9 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
                     .map(|v| {
                         v.rows
                             .iter()
-                            .map(|&i| tab.resources[i].id.clone())
+                            .map(|&i| &tab.resources[i])
+                            .filter(|r| r.deletable != Some(false))
+                            .map(|r| r.id.clone())
                             .collect()
                     })
                     .unwrap_or_default();

@@ -148,7 +148,13 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
             None => not_found.push(key.clone()),
             Some(&i) => {
                 let r = &req.all[i];
-                if r.deletable == Some(false) {
+                if !req.spec.delete_order.contains(&r.kind) {
+                    warnings.push(format!(
+                        "{} is read-only in {}: left out",
+                        r.as_ref().label(),
+                        req.spec.vendor.display()
+                    ));
+                } else if r.deletable == Some(false) {
                     warnings.push(format!(
                         "{} cannot be deleted (built-in or not permitted): left out",
                         r.as_ref().label()
@@ -175,7 +181,10 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
                     }
                     continue;
                 };
-                if in_plan.contains(&c) || req.all[c].deletable == Some(false) {
+                if in_plan.contains(&c)
+                    || req.all[c].deletable == Some(false)
+                    || !req.spec.delete_order.contains(&req.all[c].kind)
+                {
                     continue;
                 }
                 let u = users_of(c);
@@ -769,6 +778,28 @@ mod tests {
         assert!(empty.is_empty());
         assert_eq!(empty.confirmation(false), Confirmation::TypeCount(0));
         assert!(empty.warnings.is_empty());
+    }
+
+    #[test]
+    fn kinds_outside_the_delete_order_are_read_only() {
+        let mut all = world();
+        all.push(Resource::new(
+            VendorId::MicroStrategy,
+            "prod",
+            Kind::Datamarts,
+            "M1",
+            "Sales Mart",
+        ));
+        let p = plan(
+            &all,
+            &[(Kind::Datamarts, "M1"), (Kind::Datasources, "D1")],
+            false,
+        );
+        assert_eq!(ids(&p), ["D1"]);
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.contains("datamart 'Sales Mart' is read-only")));
     }
 
     #[test]

@@ -28,7 +28,11 @@ impl SimOptions {
     /// The options for the `n`-th simulator started by `start_all`.
     pub fn nth(&self, n: u16) -> SimOptions {
         SimOptions {
-            port: if self.port == 0 { 0 } else { self.port.saturating_add(n) },
+            port: if self.port == 0 {
+                0
+            } else {
+                self.port.saturating_add(n)
+            },
             ..self.clone()
         }
     }

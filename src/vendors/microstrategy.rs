@@ -50,25 +50,25 @@ fn login_username(r: &Resource, _: &CellCtx) -> Cell {
 static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(24),
+        width: ColWidth::Fill(20),
         cell: cells::name,
         sort_key: None,
     },
     ColumnDef {
         title: "DBMS",
-        width: ColWidth::Fixed(16),
+        width: ColWidth::Fixed(14),
         cell: cells::type_,
         sort_key: None,
     },
     ColumnDef {
         title: "Connection",
-        width: ColWidth::Fill(18),
+        width: ColWidth::Fill(16),
         cell: ds_connection,
         sort_key: None,
     },
     ColumnDef {
         title: "Health",
-        width: ColWidth::Fill(12),
+        width: ColWidth::Fill(10),
         cell: cells::health,
         sort_key: None,
     },

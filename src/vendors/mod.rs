@@ -8,8 +8,8 @@ pub mod databrain;
 pub mod forms;
 pub mod http;
 pub mod microstrategy;
-pub mod qlik;
 mod microstrategy_forms;
+pub mod qlik;
 
 use crate::model::{ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
