@@ -4,6 +4,7 @@
 use crate::app::runtime::{Runtime, RuntimeProfile};
 use crate::app::state::{Model, ProfileInfo};
 use crate::config::{self, Config};
+use crate::headless::{self, finish, DeleteArgs, Output};
 use crate::model::VendorId;
 use crate::ops::audit::AuditLog;
 use crate::sim::{self, SimOptions};
@@ -51,10 +52,63 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         scale: usize,
     },
+    /// List the objects of a profile.
+    List {
+        profile: String,
+        /// datasources, connections or logins (singular accepted); all kinds when left out.
+        kind: Option<String>,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+        /// Keep only rows matching this filter (fzf syntax, as `/` in the TUI).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Only unhealthy objects (failed test, unhealthy, failed or no sync).
+        #[arg(long)]
+        unhealthy: bool,
+        /// Only orphans (connections and logins nothing uses).
+        #[arg(long)]
+        orphans: bool,
+    },
+    /// Delete objects by id or exact name, with the same plan as the TUI.
+    Delete {
+        profile: String,
+        kind: String,
+        #[arg(required = true, value_name = "ID_OR_NAME")]
+        targets: Vec<String>,
+        /// Also delete the dependencies that nothing else uses.
+        #[arg(long)]
+        cascade: bool,
+        /// Print the plan; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask. Required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
+        /// Parallel requests (default: the profile's concurrency).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: Option<u16>,
+        /// Protected profiles: the profile name, in addition to --yes.
+        #[arg(long, value_name = "NAME")]
+        confirm_profile: Option<String>,
+    },
+    /// Create an object from a JSON file in the vendor's wire format.
+    Create {
+        profile: String,
+        kind: String,
+        #[arg(long, value_name = "FILE.json")]
+        from: PathBuf,
+    },
+    /// Health report; exit 1 when anything is unhealthy.
+    Check { profile: String },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -126,6 +180,72 @@ pub async fn main_with(cli: Cli) -> ExitCode {
         Some(Command::Config {
             command: ConfigCommand::Check,
         }) => config_check(cli.config),
+        Some(Command::List {
+            profile,
+            kind,
+            output,
+            filter,
+            unhealthy,
+            orphans,
+        }) => {
+            crate::logging::init_stderr();
+            finish(
+                headless::list(
+                    cli.config.as_deref(),
+                    &profile,
+                    kind.as_deref(),
+                    output,
+                    filter.as_deref(),
+                    unhealthy,
+                    orphans,
+                )
+                .await,
+            )
+        }
+        Some(Command::Delete {
+            profile,
+            kind,
+            targets,
+            cascade,
+            dry_run,
+            yes,
+            concurrency,
+            confirm_profile,
+        }) => {
+            crate::logging::init_stderr();
+            let args = DeleteArgs {
+                profile,
+                kind,
+                targets,
+                cascade,
+                dry_run,
+                yes,
+                concurrency: concurrency.map(usize::from),
+                confirm_profile,
+            };
+            finish(headless::delete(cli.config.as_deref(), cli.read_only, args).await)
+        }
+        Some(Command::Create {
+            profile,
+            kind,
+            from,
+        }) => {
+            crate::logging::init_stderr();
+            finish(
+                headless::create(cli.config.as_deref(), cli.read_only, &profile, &kind, &from)
+                    .await,
+            )
+        }
+        Some(Command::Check { profile }) => {
+            crate::logging::init_stderr();
+            finish(headless::check(cli.config.as_deref(), &profile).await)
+        }
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "dsconsole", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         None => {
             let path = config::resolve_path(cli.config.as_deref());
             match path {

