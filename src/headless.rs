@@ -457,11 +457,7 @@ async fn run_with_progress(
                 let s = RunSummary::from(outcomes.as_slice());
                 let done = total - s.not_started - s.running;
                 let width = 30;
-                let filled = if total == 0 {
-                    width
-                } else {
-                    done * width / total
-                };
+                let filled = (done * width).checked_div(total).unwrap_or(width);
                 eprint!(
                     "\r[{}{}] {done}/{total}  {s}   ",
                     "#".repeat(filled),
