@@ -78,6 +78,9 @@ pub enum Command {
         /// Also delete the dependencies that nothing else uses.
         #[arg(long)]
         cascade: bool,
+        /// Leave out objects still in use (the server would refuse them) instead of trying.
+        #[arg(long)]
+        skip_in_use: bool,
         /// Print the plan; send nothing.
         #[arg(long)]
         dry_run: bool,
@@ -207,6 +210,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             kind,
             targets,
             cascade,
+            skip_in_use,
             dry_run,
             yes,
             concurrency,
@@ -218,6 +222,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 kind,
                 targets,
                 cascade,
+                skip_in_use,
                 dry_run,
                 yes,
                 concurrency: concurrency.map(usize::from),

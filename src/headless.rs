@@ -289,6 +289,7 @@ pub struct DeleteArgs {
     pub kind: String,
     pub targets: Vec<String>,
     pub cascade: bool,
+    pub skip_in_use: bool,
     pub dry_run: bool,
     pub yes: bool,
     pub concurrency: Option<usize>,
@@ -325,6 +326,7 @@ pub async fn delete(
         selected: &selected,
         hidden: &[],
         cascade: a.cascade,
+        skip_in_use: a.skip_in_use,
     });
     if a.dry_run {
         print!("{}", plan.render_text());

@@ -187,17 +187,14 @@ impl Session {
         kind_count(&t, "Datasources").unwrap_or(0)
     }
 
-    /// Change the window size the way a terminal emulator does.
+    /// Change the window size the way a terminal emulator does: TIOCSWINSZ on the master,
+    /// and the kernel sends SIGWINCH to the foreground process group (the child's session).
     fn resize(&mut self, cols: u16, rows: u16) {
         let ws = winsize(cols, rows);
         self.parser().set_size(rows, cols);
         // SAFETY: the master descriptor is open and `ws` is a valid winsize for the call.
         let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         assert_ne!(rc, -1, "TIOCSWINSZ: {}", io::Error::last_os_error());
-        // The kernel signals the foreground group already; the explicit signal is for
-        // setups where that does not happen. A second resize event is harmless.
-        // SAFETY: plain kill(2) on our own, still unreaped child.
-        unsafe { libc::kill(self.pid(), libc::SIGWINCH) };
     }
 
     /// Wait for the child to exit (keeping the screen up to date); panics after `TIMEOUT`.
@@ -219,17 +216,6 @@ impl Session {
     /// Press q: the program exits with status 0 and gives the terminal back.
     fn quit_with_q(&mut self) {
         self.send(b"q");
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(5) {
-            if self.child.try_wait().unwrap().is_some() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        if self.child.try_wait().unwrap().is_none() {
-            eprintln!("STUCK after q in {:?}; sending j", thread::current().name());
-            self.send(b"j");
-        }
         let status = self.wait_exit();
         assert!(status.success(), "q exits with status 0, got {status:?}");
         self.assert_terminal_restored();
@@ -420,5 +406,9 @@ fn too_small_terminal() {
     s.resize(100, 30);
     s.wait_for_table();
     assert!(!s.text().contains("terminal too small"));
+    // Work-around for a crossterm 0.29 bug: a key that arrives in the same epoll batch as
+    // the SIGWINCH stays unread until the next key. An unbound key first makes sure `q`
+    // is not that key. Without this line the test hangs in ~2% of runs.
+    s.send(b"z");
     s.quit_with_q();
 }

@@ -547,3 +547,25 @@ fn undeletable_rows_cannot_be_marked() {
     assert_eq!(marks.len(), 2);
     assert!(!marks.contains("D2"));
 }
+
+#[test]
+fn in_use_objects_can_be_left_out_in_the_confirmation() {
+    let mut m = loaded_model();
+    ch(&mut m, ']'); // connections
+    ch(&mut m, 'A'); // Mkt Conn (used by Marketing), Old Conn (orphan), Sales Conn (used)
+    ctrl(&mut m, 'd');
+    assert_eq!(confirm(&m).plan.in_use_selected, 2);
+    assert_eq!(confirm(&m).plan.steps.len(), 3);
+    ch(&mut m, 'x');
+    let plan = confirm(&m).plan.clone();
+    assert!(plan.skip_in_use);
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.target.name.as_str()).collect();
+    assert_eq!(names, vec!["Old Conn"]);
+    assert_eq!(plan.left_out.len(), 2);
+    // One object left: y confirms it, and only it runs.
+    let fx = ch(&mut m, 'y');
+    match fx.as_slice() {
+        [Effect::Delete { plan: run, .. }] => assert!(Arc::ptr_eq(run, &plan)),
+        other => panic!("{other:?}"),
+    }
+}

@@ -731,6 +731,7 @@ fn open_delete(m: &mut Model) -> Vec<Effect> {
         selected: &selected,
         hidden: &hidden,
         cascade: false,
+        skip_in_use: false,
     });
     if plan.is_empty() {
         let why = plan
@@ -756,7 +757,7 @@ fn open_delete(m: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool) {
+fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool, skip_in_use: bool) {
     let Some(tab) = m.profiles.get(c.profile) else {
         return;
     };
@@ -767,6 +768,7 @@ fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool) {
         selected: &c.selected,
         hidden: &c.hidden,
         cascade,
+        skip_in_use,
     });
     c.plan = Arc::new(plan);
     c.typed.clear();
@@ -906,12 +908,20 @@ fn on_confirm_key(m: &mut Model, c: &mut ConfirmDelete, key: KeyEvent) -> Vec<Ef
             m.set_status(Level::Info, "delete cancelled: nothing was sent");
         }
         KeyCode::Char('t') if ctrl => {
-            let on = !c.plan.cascade;
-            rebuild_confirm_plan(m, c, on);
+            let (on, skip) = (!c.plan.cascade, c.plan.skip_in_use);
+            rebuild_confirm_plan(m, c, on, skip);
         }
         KeyCode::Char('c') if !typing_letters => {
-            let on = !c.plan.cascade;
-            rebuild_confirm_plan(m, c, on);
+            let (on, skip) = (!c.plan.cascade, c.plan.skip_in_use);
+            rebuild_confirm_plan(m, c, on, skip);
+        }
+        KeyCode::Char('x') if ctrl && c.plan.in_use_selected > 0 => {
+            let (on, skip) = (c.plan.cascade, !c.plan.skip_in_use);
+            rebuild_confirm_plan(m, c, on, skip);
+        }
+        KeyCode::Char('x') if !typing_letters && c.plan.in_use_selected > 0 => {
+            let (on, skip) = (c.plan.cascade, !c.plan.skip_in_use);
+            rebuild_confirm_plan(m, c, on, skip);
         }
         KeyCode::Char('n') | KeyCode::Char('q') if !typing_letters => {
             m.modals.pop();
@@ -965,7 +975,11 @@ fn on_confirm_key(m: &mut Model, c: &mut ConfirmDelete, key: KeyEvent) -> Vec<Ef
     Vec::new()
 }
 
-fn confirm_delete(m: &mut Model, c: &ConfirmDelete) -> Vec<Effect> {
+fn confirm_delete(m: &mut Model, c: &mut ConfirmDelete) -> Vec<Effect> {
+    if c.plan.is_empty() {
+        c.hint = Some("nothing left to delete: Esc to close".into());
+        return Vec::new();
+    }
     m.modals.pop();
     let job = m.next_job;
     m.next_job += 1;
@@ -1081,6 +1095,7 @@ fn retry_failed(m: &mut Model, job: u64) -> Vec<Effect> {
         selected: &selected,
         hidden: &[],
         cascade: false,
+        skip_in_use: false,
     });
     if plan.is_empty() {
         m.set_status(

@@ -448,6 +448,9 @@ pub fn retry_plan(plan: &DeletePlan, outcomes: &[StepOutcome]) -> DeletePlan {
         kept: plan.kept.clone(),
         hidden,
         cascade: plan.cascade,
+        skip_in_use: plan.skip_in_use,
+        in_use_selected: plan.in_use_selected,
+        left_out: plan.left_out.clone(),
         cascade_extra,
         warnings: plan.warnings.clone(),
         not_found: Vec::new(),
@@ -618,6 +621,7 @@ mod tests {
             selected: &selected,
             hidden: &[],
             cascade,
+            skip_in_use: false,
         }))
     }
 

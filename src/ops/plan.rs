@@ -67,6 +67,13 @@ pub struct DeletePlan {
     /// confirmation can name them).
     pub hidden: Vec<Ref>,
     pub cascade: bool,
+    /// Whether in-use objects were left out on request (`skip_in_use`).
+    pub skip_in_use: bool,
+    /// Selected objects in use by objects outside the selection: the server will refuse
+    /// them. Counted whether they were left out or not, so the UI can offer the choice.
+    pub in_use_selected: usize,
+    /// Selected objects left out because they are in use (only with `skip_in_use`).
+    pub left_out: Vec<Ref>,
     /// What the cascade adds when on. Computed whether on or off, so the UI can offer it:
     /// "also delete the 2 connections and 1 login that nothing else uses".
     pub cascade_extra: Vec<Ref>,
@@ -87,6 +94,9 @@ pub struct PlanRequest<'a> {
     /// (kind, id) of selected objects that the current filter hides.
     pub hidden: &'a [(Kind, String)],
     pub cascade: bool,
+    /// Leave out selected objects that something outside the selection still uses, instead
+    /// of planning deletes the server will refuse.
+    pub skip_in_use: bool,
 }
 
 /// How the operator must confirm a plan.
@@ -163,6 +173,38 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
                     selected.insert(i);
                 }
             }
+        }
+    }
+
+    // Left out on request: selected objects that something outside the selection still
+    // uses (the server would refuse them). Repeat: leaving one out can make another in use.
+    let mut left_out: Vec<Ref> = Vec::new();
+    let mut in_use_selected = 0;
+    loop {
+        let refused: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|&i| users_of(i).iter().any(|u| !selected.contains(u)))
+            .collect();
+        if refused.is_empty() {
+            break;
+        }
+        if !req.skip_in_use {
+            in_use_selected = refused.len();
+            break;
+        }
+        for i in refused {
+            selected.remove(&i);
+            let user = users_of(i)
+                .iter()
+                .find(|u| !selected.contains(u))
+                .map(|&u| req.all[u].as_ref().label())
+                .unwrap_or_default();
+            warnings.push(format!(
+                "left out: {} is in use by {user}",
+                req.all[i].as_ref().label()
+            ));
+            left_out.push(req.all[i].as_ref());
         }
     }
 
@@ -351,6 +393,9 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         kept,
         hidden,
         cascade: req.cascade,
+        skip_in_use: req.skip_in_use,
+        in_use_selected: in_use_selected + left_out.len(),
+        left_out,
         cascade_extra,
         warnings,
         not_found,
@@ -648,6 +693,7 @@ mod tests {
             selected: &selected,
             hidden: &hidden,
             cascade,
+            skip_in_use: false,
         })
     }
 

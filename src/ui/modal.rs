@@ -192,6 +192,22 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
         };
         footer.push(Line::from(Span::styled(text, theme.key())));
     }
+    if plan.in_use_selected > 0 {
+        let key = if matches!(need, Confirmation::TypeProfile(_)) {
+            "Ctrl-X"
+        } else {
+            "x"
+        };
+        let text = if plan.skip_in_use {
+            format!("{key}: {} in-use object(s) left out — press to try them anyway (the server will refuse)", plan.in_use_selected)
+        } else {
+            format!(
+                "{key}: {} object(s) are in use and will be refused — press to leave them out",
+                plan.in_use_selected
+            )
+        };
+        footer.push(Line::from(Span::styled(text, theme.key())));
+    }
     let prompt = match &need {
         Confirmation::PressY => "Press y to delete, Esc to cancel.".to_string(),
         Confirmation::TypeCount(k) => format!("Type {k} and press Enter to delete: "),

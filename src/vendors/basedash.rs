@@ -1,1 +1,970 @@
-//! basedash (being written).
+//! Basedash Public API client: the organizations an API key can see and the data sources of
+//! each (cursor paged), fetched one by one, soft deleted; health and sync state turned into the
+//! neutral model, GETs retried on 429 (honouring `retryAfterMs` / `Retry-After`), 5xx and
+//! transport failures, and the read-only guard of the shared HTTP layer.
+
+use super::http::{
+    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
+};
+use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
+use crate::model::{
+    cells, format_age, format_time, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth,
+    ColumnDef, Health, Kind, Ref, Resource, SyncInfo, VendorId,
+};
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+const V: VendorId = VendorId::Basedash;
+/// Everything of the public API lives under this path of the host root.
+const API_PREFIX: &str = "/api/public";
+/// Page size asked for (the API's maximum).
+const PAGE_LIMIT: u32 = 100;
+/// Retries of a GET after the first attempt (429, 5xx, transport failures).
+const GET_RETRIES: u32 = 3;
+/// Longest wait before a retry, whatever the server asks for.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+/// Random extra wait added to every retry, so parallel callers do not retry in lockstep.
+const RETRY_JITTER_MS: u64 = 250;
+/// A list stops after this many pages even if the server keeps saying there are more.
+const MAX_PAGES: usize = 20_000;
+/// Organizations whose data sources are listed at the same time.
+const ORG_CONCURRENCY: usize = 4;
+
+// ---------------------------------------------------------------------------------------------
+// Columns
+// ---------------------------------------------------------------------------------------------
+
+/// The raw time at a top-level key of the data source, as unix seconds.
+fn raw_time(r: &Resource, key: &str) -> Option<i64> {
+    r.raw.get(key).and_then(Value::as_str).and_then(parse_time)
+}
+
+/// "✓ HEALTHY", "✗ UNHEALTHY · healthy 3d ago", "✗ UNHEALTHY · never healthy", "? unknown".
+pub fn health_cell(r: &Resource, ctx: &CellCtx) -> Cell {
+    match &r.health {
+        Health::Healthy => Cell::tone("✓ HEALTHY", CellTone::Good),
+        Health::Unhealthy(_) => {
+            let since = match raw_time(r, "lastHealthyAt") {
+                Some(t) => format!("healthy {} ago", format_age(ctx.now, t)),
+                None => "never healthy".to_string(),
+            };
+            Cell::tone(format!("✗ UNHEALTHY · {since}"), CellTone::Bad)
+        }
+        Health::Testing => Cell::tone("… testing", CellTone::Warn),
+        Health::Unknown => match str_at(&r.raw, "lastHealthStatus") {
+            // A status this client does not know yet: shown as the server says it.
+            Some(s) => Cell::tone(format!("? {s}"), CellTone::Warn),
+            None => Cell::tone("? not checked", CellTone::Dim),
+        },
+    }
+}
+
+/// Health first (unhealthy, unknown, healthy), then by when the source was last healthy.
+pub fn health_key(r: &Resource) -> String {
+    let rank = match r.health {
+        Health::Unhealthy(_) => 0,
+        Health::Unknown | Health::Testing => 1,
+        Health::Healthy => 2,
+    };
+    format!(
+        "{rank}{:020}",
+        raw_time(r, "lastHealthyAt").unwrap_or(0).max(0)
+    )
+}
+
+fn is_status(status: &str, wanted: &[&str]) -> bool {
+    wanted.iter().any(|w| status.eq_ignore_ascii_case(w))
+}
+
+/// "✓ SUCCESS · 2h ago", "✗ FAILED · ok 4d ago", "○ never synced", "… PENDING · ok 1d ago".
+pub fn sync_cell(r: &Resource, ctx: &CellCtx) -> Cell {
+    let Some(sync) = &r.sync else {
+        return Cell::tone("-", CellTone::Dim);
+    };
+    let age = |prefix: &str| {
+        sync.last_success
+            .map(|t| format!(" · {prefix}{} ago", format_age(ctx.now, t)))
+    };
+    match sync.status.as_deref() {
+        None => match age("ok ") {
+            Some(a) => Cell::tone(format!("? no status{a}"), CellTone::Warn),
+            None => Cell::tone("○ never synced", CellTone::Warn),
+        },
+        Some(s) if is_status(s, &["SUCCESS", "SUCCEEDED", "SYNCED"]) => Cell::tone(
+            format!("✓ {s}{}", age("").unwrap_or_default()),
+            CellTone::Good,
+        ),
+        Some(s) if sync.is_failed() => Cell::tone(
+            format!(
+                "✗ {s}{}",
+                age("ok ").unwrap_or_else(|| " · never ok".to_string())
+            ),
+            CellTone::Bad,
+        ),
+        Some(s)
+            if is_status(
+                s,
+                &["PENDING", "IN_PROGRESS", "RUNNING", "SYNCING", "QUEUED"],
+            ) =>
+        {
+            Cell::tone(
+                format!("… {s}{}", age("ok ").unwrap_or_default()),
+                CellTone::Warn,
+            )
+        }
+        Some(s) => Cell::tone(
+            format!("? {s}{}", age("ok ").unwrap_or_default()),
+            CellTone::Warn,
+        ),
+    }
+}
+
+/// Failed and never-synced first, then in progress / unknown, then succeeded; each by the
+/// time of the last successful sync.
+pub fn sync_key(r: &Resource) -> String {
+    let Some(sync) = &r.sync else {
+        return format!("3{:020}", 0);
+    };
+    let rank = match sync.status.as_deref() {
+        None => 0,
+        Some(_) if sync.is_failed() => 0,
+        Some(s) if is_status(s, &["SUCCESS", "SUCCEEDED", "SYNCED"]) => 2,
+        Some(_) => 1,
+    };
+    format!("{rank}{:020}", sync.last_success.unwrap_or(0).max(0))
+}
+
+/// The error of the last sync: red when the sync failed, yellow when it is a leftover.
+pub fn sync_error_cell(r: &Resource, _: &CellCtx) -> Cell {
+    match r
+        .sync
+        .as_ref()
+        .and_then(|s| s.error.as_deref().map(|e| (s, e)))
+    {
+        Some((s, e)) if s.is_failed() => Cell::tone(e, CellTone::Bad),
+        Some((_, e)) => Cell::tone(e, CellTone::Warn),
+        None => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+/// Where the data source points, from the connection fields of its dialect:
+/// `host/database`, `snowflake-account/database`, `bigquery-project/dataset`,
+/// `spanner-instance/database`, `athena:workgroup/database`.
+pub fn endpoint(raw: &Value) -> Option<String> {
+    let db = str_at(raw, "databaseName");
+    let place = str_at(raw, "host")
+        .map(str::to_string)
+        .or_else(|| str_at(raw, "snowflakeAccountId").map(str::to_string))
+        .or_else(|| str_at(raw, "spannerInstanceId").map(str::to_string))
+        .or_else(|| str_at(raw, "bigQueryProjectId").map(str::to_string))
+        .or_else(|| str_at(raw, "athenaWorkgroup").map(|w| format!("athena:{w}")));
+    match (place, db) {
+        (Some(p), Some(d)) => Some(format!("{p}/{d}")),
+        (Some(p), None) => Some(p),
+        (None, Some(d)) => Some(d.to_string()),
+        (None, None) => None,
+    }
+}
+
+pub fn endpoint_cell(r: &Resource, _: &CellCtx) -> Cell {
+    match endpoint(&r.raw) {
+        Some(e) => Cell::plain(e),
+        None if r.raw.get("isBasedashWarehouse") == Some(&Value::Bool(true)) => {
+            Cell::tone("(Basedash warehouse)", CellTone::Dim)
+        }
+        None => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Fill(16),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Dialect",
+        width: ColWidth::Fixed(11),
+        cell: cells::type_,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Host / Database",
+        width: ColWidth::Fill(14),
+        cell: endpoint_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Health",
+        width: ColWidth::Fill(12),
+        cell: health_cell,
+        sort_key: Some(health_key),
+    },
+    ColumnDef {
+        title: "Sync",
+        width: ColWidth::Fill(12),
+        cell: sync_cell,
+        sort_key: Some(sync_key),
+    },
+    ColumnDef {
+        title: "Sync error",
+        width: ColWidth::Fill(8),
+        cell: sync_error_cell,
+        sort_key: None,
+    },
+];
+
+fn columns(kind: Kind) -> &'static [ColumnDef] {
+    match kind {
+        Kind::Datasources => &DATASOURCE_COLUMNS,
+        Kind::Connections | Kind::Logins | Kind::Datamarts => &[],
+    }
+}
+
+pub static SPEC: VendorSpec = VendorSpec {
+    vendor: VendorId::Basedash,
+    kinds: &[Kind::Datasources],
+    orphan_kinds: &[],
+    delete_order: &[Kind::Datasources],
+    columns,
+    can_create: false,
+    can_test: false,
+    soft_delete: true,
+    supported: true,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+/// Normalise a base URL: `http(s)://host[:port][/prefix]`, without query, trailing `/`, or
+/// anything from an `/api/public` (or trailing `/api`) segment on. The client appends
+/// `/api/public/...` itself, so `https://charts.basedash.com` and
+/// `https://charts.basedash.com/api/public/` both work.
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let lower = s.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("http://") {
+        "http://".len()
+    } else if lower.starts_with("https://") {
+        "https://".len()
+    } else {
+        return Err(format!(
+            "base_url '{s}' must start with http:// or https://"
+        ));
+    };
+    let rest = &s[scheme_len..];
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let mut path = rest.trim_end_matches('/');
+    // Cut at the first whole "/api/public" segment pair, or a final "/api".
+    let mut from = 0;
+    while let Some(pos) = path[from..].find("/api") {
+        let at = from + pos;
+        let after = &path[at + 4..];
+        let public = after
+            .strip_prefix("/public")
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        if after.is_empty() || public {
+            path = &path[..at];
+            break;
+        }
+        from = at + 4;
+    }
+    let base = format!("{}{}", &s[..scheme_len], path.trim_end_matches('/'));
+    match reqwest::Url::parse(&base) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
+        Ok(_) => Err(format!("base_url '{s}' has no host")),
+        Err(e) => Err(format!("base_url '{s}' is not a valid URL: {e}")),
+    }
+}
+
+/// A trimmed, non-empty string at a top-level key.
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// An id: a non-empty string, or a number.
+fn id_of(v: &Value) -> Option<String> {
+    match v.get("id")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An organization: its id and the name shown as the container of its data sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// An organization object of the API (`{id, name, slug, ...}`); `None` without an id.
+pub fn parse_organization(v: &Value) -> Option<OrgRef> {
+    let id = id_of(v)?;
+    let name = str_at(v, "name")
+        .or_else(|| str_at(v, "slug"))
+        .unwrap_or(&id)
+        .to_string();
+    Some(OrgRef { id, name })
+}
+
+/// Health from `lastHealthStatus` / `lastHealthyAt`. Absent and unknown statuses are
+/// `Unknown` (the cell shows an unknown status verbatim).
+pub fn parse_health(v: &Value) -> Health {
+    match str_at(v, "lastHealthStatus") {
+        Some(s) if s.eq_ignore_ascii_case("HEALTHY") => Health::Healthy,
+        Some(s) if s.eq_ignore_ascii_case("UNHEALTHY") => {
+            let reason = match str_at(v, "lastHealthyAt").and_then(parse_time) {
+                Some(t) => format!("UNHEALTHY, last healthy {} UTC", format_time(t)),
+                None => "UNHEALTHY, never healthy".to_string(),
+            };
+            Health::Unhealthy(reason)
+        }
+        _ => Health::Unknown,
+    }
+}
+
+/// Sync from `lastSyncStatus`, `lastSuccessfulSyncAt`, `syncErrorMessage`. The status is
+/// kept verbatim, except `NEVER_SYNCED` and null, which both become `None` ("never synced",
+/// which the unhealthy filter includes).
+pub fn parse_sync(v: &Value) -> SyncInfo {
+    SyncInfo {
+        status: str_at(v, "lastSyncStatus")
+            .filter(|s| !s.eq_ignore_ascii_case("NEVER_SYNCED"))
+            .map(str::to_string),
+        last_success: str_at(v, "lastSuccessfulSyncAt").and_then(parse_time),
+        error: str_at(v, "syncErrorMessage").map(str::to_string),
+    }
+}
+
+/// One DataSource object of `org` as a `Resource` (lenient: only `id` is required).
+pub fn parse_data_source(profile: &str, org: &OrgRef, v: &Value) -> Option<Resource> {
+    let id = id_of(v)?;
+    let name = str_at(v, "displayName").unwrap_or(&id).to_string();
+    let mut r = Resource::new(V, profile, Kind::Datasources, &id, &name);
+    r.type_ = str_at(v, "dialect").map(str::to_string);
+    r.container = Some(org.name.clone());
+    r.created = str_at(v, "createdAt").and_then(parse_time);
+    r.updated = str_at(v, "updatedAt").and_then(parse_time);
+    r.health = parse_health(v);
+    // Always present for Basedash, so that a source that never synced counts as unhealthy.
+    r.sync = Some(parse_sync(v));
+    r.raw = v.clone();
+    Some(r)
+}
+
+/// One page of a list: `{"data":[...],"pagination":{"nextCursor","hasMore"}}`.
+struct Page {
+    items: Vec<Value>,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+fn parse_page(status: u16, path: &str, body: Value) -> Result<Page, ApiError> {
+    let Value::Object(mut obj) = body else {
+        return Err(ApiError::Decode {
+            vendor: V,
+            status,
+            message: format!("GET {path}: expected an object with a 'data' array"),
+        });
+    };
+    let items = match obj.remove("data") {
+        Some(Value::Array(items)) => items,
+        _ => {
+            return Err(ApiError::Decode {
+                vendor: V,
+                status,
+                message: format!("GET {path}: expected an object with a 'data' array"),
+            })
+        }
+    };
+    let pagination = obj.get("pagination");
+    let has_more = pagination
+        .and_then(|p| p.get("hasMore"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let next_cursor = match pagination.and_then(|p| p.get("nextCursor")) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok(Page {
+        items,
+        next_cursor,
+        has_more,
+    })
+}
+
+/// The object under `data` of a single-object answer.
+fn data_object(status: u16, what: &str, body: Value) -> Result<Value, ApiError> {
+    match body {
+        Value::Object(mut obj) => match obj.remove("data") {
+            Some(v @ Value::Object(_)) => Ok(v),
+            _ => Err(ApiError::Decode {
+                vendor: V,
+                status,
+                message: format!("{what}: expected an object with a 'data' object"),
+            }),
+        },
+        _ => Err(ApiError::Decode {
+            vendor: V,
+            status,
+            message: format!("{what}: expected an object with a 'data' object"),
+        }),
+    }
+}
+
+fn is_retryable(e: &ApiError) -> bool {
+    match e {
+        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+        ApiError::Transport { .. } => true,
+        _ => false,
+    }
+}
+
+/// A 404/405 that is not a Basedash error body: the route itself is missing (a proxy or
+/// an API without the single-object GET), not the object.
+fn is_route_missing(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Http {
+            status: 404 | 405,
+            code: None,
+            ..
+        }
+    )
+}
+
+/// The wait before retry `attempt` (0-based): what the server asked for (`retryAfterMs`,
+/// else `Retry-After`), else exponential backoff; plus jitter; at most a minute.
+fn retry_wait(attempt: u32, e: &ApiError) -> Duration {
+    let base = match e.retry_after() {
+        Some(d) => d,
+        None => backoff_delay(attempt, None),
+    };
+    base.saturating_add(jitter()).min(MAX_RETRY_WAIT)
+}
+
+fn jitter() -> Duration {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Duration::from_millis(RandomState::new().hash_one(n) % (RETRY_JITTER_MS + 1))
+}
+
+/// The same HTTP error with a sentence added to its message.
+fn with_note(e: ApiError, note: &str) -> ApiError {
+    match e {
+        ApiError::Http {
+            vendor,
+            status,
+            code,
+            message,
+            ticket,
+            retry_after_ms,
+        } => ApiError::Http {
+            vendor,
+            status,
+            code,
+            message: if message.is_empty() {
+                note.to_string()
+            } else {
+                format!("{message} ({note})")
+            },
+            ticket,
+            retry_after_ms,
+        },
+        other => other,
+    }
+}
+
+fn unsupported_kind(kind: Kind) -> ApiError {
+    ApiError::Setup {
+        vendor: V,
+        message: format!("Basedash has data sources only, no {}", kind.id()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// A Basedash client of one profile. Cheap to share (`Arc`); safe to call concurrently.
+pub struct BasedashClient {
+    http: HttpCore,
+    profile: String,
+    /// Normalised base URL + "/api/public".
+    api: String,
+    /// `Bearer <key>`, marked sensitive.
+    auth: HeaderValue,
+    /// Only this organization, when set.
+    org_id: Option<String>,
+    /// The organization of every data source seen, by data source id (get and delete need
+    /// it; a `Ref` carries none).
+    org_of: Mutex<HashMap<String, OrgRef>>,
+}
+
+impl std::fmt::Debug for BasedashClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasedashClient")
+            .field("profile", &self.profile)
+            .field("api", &self.api)
+            .field("org_id", &self.org_id)
+            .finish()
+    }
+}
+
+impl BasedashClient {
+    /// Build the client. No I/O.
+    pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
+        let setup = |message: String| ApiError::Setup { vendor: V, message };
+        let base = normalize_base_url(&settings.base_url)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
+        let key = settings.secret.expose_secret().trim();
+        if key.is_empty() {
+            return Err(setup(format!(
+                "profile '{}' has no API key",
+                settings.profile
+            )));
+        }
+        let auth = sensitive_value(V, "API key", &format!("Bearer {key}"))?;
+        let org_id = settings
+            .org_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string);
+        let mut http_settings = settings.clone();
+        http_settings.vendor = V;
+        let http = HttpCore::new(&http_settings, &[])?;
+        Ok(BasedashClient {
+            http,
+            profile: settings.profile,
+            api: format!("{base}{API_PREFIX}"),
+            auth,
+            org_id,
+            org_of: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    fn orgs_cache(&self) -> MutexGuard<'_, HashMap<String, OrgRef>> {
+        self.org_of
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One authenticated call under `/api/public`; 2xx or the decoded error. GETs are
+    /// retried on 429 (after the wait the server asks for), 5xx and transport failures.
+    async fn call(&self, method: Method, path: &str) -> Result<HttpResponse, ApiError> {
+        let url = self.url(path);
+        self.http.check_allowed(&method, &url)?;
+        let retries = if method == Method::GET {
+            GET_RETRIES
+        } else {
+            0
+        };
+        let mut attempt = 0;
+        loop {
+            let req = HttpRequest::new(method.clone(), url.as_str())
+                .header(AUTHORIZATION, self.auth.clone());
+            let result = match self.http.send(req).await {
+                Ok(resp) => resp.error_for_status(V),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if attempt < retries && is_retryable(&e) => {
+                    let wait = retry_wait(attempt, &e);
+                    tracing::debug!(
+                        profile = %self.profile,
+                        %method,
+                        path = path.split('?').next().unwrap_or(path),
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %e,
+                        "Basedash: retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// GET a single object and unwrap `data`.
+    async fn get_data(&self, path: &str) -> Result<Value, ApiError> {
+        let resp = self.call(Method::GET, path).await?;
+        let body: Value = resp.json(V)?;
+        data_object(resp.status, &format!("GET {path}"), body)
+    }
+
+    /// Every item of a cursor-paged list, and a warning when the list had to stop early.
+    async fn list_all(&self, path: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen_cursors = HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut page_path = format!("{path}?limit={PAGE_LIMIT}");
+            if let Some(c) = &cursor {
+                page_path.push_str("&cursor=");
+                page_path.push_str(&path_segment(c));
+            }
+            let resp = self.call(Method::GET, &page_path).await?;
+            let body: Value = resp.json(V)?;
+            let page = parse_page(resp.status, path, body)?;
+            items.extend(page.items);
+            if !page.has_more {
+                return Ok((items, None));
+            }
+            match page.next_cursor {
+                None => {
+                    return Ok((
+                        items,
+                        Some(format!(
+                            "GET {path}: the server said more pages follow but sent no cursor; the list may be incomplete"
+                        )),
+                    ))
+                }
+                Some(c) if !seen_cursors.insert(c.clone()) => {
+                    return Ok((
+                        items,
+                        Some(format!(
+                            "GET {path}: the server sent cursor '{c}' twice; the list may be incomplete"
+                        )),
+                    ))
+                }
+                Some(c) => cursor = Some(c),
+            }
+        }
+        Ok((
+            items,
+            Some(format!(
+                "GET {path}: stopped after {MAX_PAGES} pages; the list may be incomplete"
+            )),
+        ))
+    }
+
+    /// The organizations to work on: the configured one, or every one the key can see.
+    async fn organizations(&self) -> Result<(Vec<OrgRef>, Vec<String>), ApiError> {
+        if let Some(id) = &self.org_id {
+            let path = format!("/organizations/{}", path_segment(id));
+            let v = self.get_data(&path).await?;
+            let org = parse_organization(&v).unwrap_or_else(|| OrgRef {
+                id: id.clone(),
+                name: id.clone(),
+            });
+            return Ok((vec![org], Vec::new()));
+        }
+        let (items, warning) = self.list_all("/organizations").await?;
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        let mut seen = HashSet::new();
+        let mut orgs = Vec::with_capacity(items.len());
+        let mut skipped = 0;
+        for v in &items {
+            match parse_organization(v) {
+                Some(o) if seen.insert(o.id.clone()) => orgs.push(o),
+                Some(_) => {}
+                None => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            warnings.push(format!(
+                "{skipped} organizations without an id were skipped"
+            ));
+        }
+        Ok((orgs, warnings))
+    }
+
+    fn sources_path(org: &OrgRef) -> String {
+        format!("/organizations/{}/data-sources", path_segment(&org.id))
+    }
+
+    fn source_path(org_id: &str, id: &str) -> String {
+        format!(
+            "/organizations/{}/data-sources/{}",
+            path_segment(org_id),
+            path_segment(id)
+        )
+    }
+
+    /// Every data source of one organization, newest first, and warnings.
+    async fn list_sources(&self, org: &OrgRef) -> Result<(Vec<Resource>, Vec<String>), ApiError> {
+        let (items, warning) = self.list_all(&Self::sources_path(org)).await?;
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(items.len());
+        let mut skipped = 0;
+        for v in &items {
+            match parse_data_source(&self.profile, org, v) {
+                Some(r) if seen.insert(r.id.clone()) => out.push(r),
+                Some(_) => {}
+                None => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            warnings.push(format!(
+                "organization '{}': {skipped} data sources without an id were skipped",
+                org.name
+            ));
+        }
+        Ok((out, warnings))
+    }
+
+    /// One data source of `org`. When the single-object route is missing (a 404/405 that
+    /// is not a Basedash error body), the organization's list is searched instead.
+    async fn fetch_source(&self, org: &OrgRef, id: &str) -> Result<Value, ApiError> {
+        match self.get_data(&Self::source_path(&org.id, id)).await {
+            Err(e) if is_route_missing(&e) => {
+                tracing::debug!(
+                    profile = %self.profile,
+                    "Basedash: single data source GET unavailable ({e}); searching the list"
+                );
+                let (items, _) = self.list_all(&Self::sources_path(org)).await?;
+                items
+                    .into_iter()
+                    .find(|v| id_of(v).as_deref() == Some(id))
+                    .ok_or(e)
+            }
+            other => other,
+        }
+    }
+
+    /// The organization of a data source this client has not seen: asks each organization
+    /// for it. `Err` with status 404 when none has it.
+    async fn locate(&self, id: &str) -> Result<(OrgRef, Value), ApiError> {
+        let (orgs, _) = self.organizations().await?;
+        let mut last_404 = None;
+        for org in orgs {
+            match self.fetch_source(&org, id).await {
+                Ok(v) => {
+                    self.orgs_cache().insert(id.to_string(), org.clone());
+                    return Ok((org, v));
+                }
+                Err(e) if e.status() == Some(404) => last_404 = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(match last_404 {
+            Some(e) => with_note(e, "not found in any organization the API key can see"),
+            None => ApiError::Http {
+                vendor: V,
+                status: 404,
+                code: Some("NotFound".into()),
+                message: format!("data source '{id}' not found: the API key sees no organization"),
+                ticket: None,
+                retry_after_ms: None,
+            },
+        })
+    }
+
+    async fn do_load(&self) -> Result<Snapshot, ApiError> {
+        let (orgs, mut warnings) = self.organizations().await?;
+        if orgs.is_empty() {
+            warnings.push("the API key belongs to no organization".to_string());
+        }
+        let results: Vec<_> = futures::stream::iter(orgs.iter().cloned())
+            .map(|org| async move { self.list_sources(&org).await })
+            .buffered(ORG_CONCURRENCY)
+            .collect()
+            .await;
+        let mut resources = Vec::new();
+        let mut first_error = None;
+        let mut listed = 0usize;
+        let mut seen_orgs: HashMap<String, OrgRef> = HashMap::new();
+        for (org, result) in orgs.iter().zip(results) {
+            match result {
+                Ok((list, w)) => {
+                    listed += 1;
+                    warnings.extend(w);
+                    for r in &list {
+                        seen_orgs.insert(r.id.clone(), org.clone());
+                    }
+                    resources.extend(list);
+                }
+                Err(e) => {
+                    let hint = if e.status() == Some(404) {
+                        " (data sources need admin access to the organization)"
+                    } else {
+                        ""
+                    };
+                    warnings.push(format!(
+                        "organization '{}': data sources not listed: {e}{hint}",
+                        org.name
+                    ));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if listed == 0 {
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        self.orgs_cache().extend(seen_orgs);
+        let warnings = warnings
+            .into_iter()
+            .map(|w| format!("{}: {w}", self.profile))
+            .collect();
+        link_references(&mut resources, SPEC.orphan_kinds);
+        Ok(Snapshot {
+            resources,
+            warnings,
+        })
+    }
+
+    async fn do_get(&self, target: &Ref) -> Result<Resource, ApiError> {
+        if target.kind != Kind::Datasources {
+            return Err(unsupported_kind(target.kind));
+        }
+        let cached = self.orgs_cache().get(&target.id).cloned();
+        let (org, v) = match cached {
+            Some(org) => {
+                let v = self.fetch_source(&org, &target.id).await?;
+                (org, v)
+            }
+            None => self.locate(&target.id).await?,
+        };
+        parse_data_source(&self.profile, &org, &v).ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: 200,
+            message: "the data source object has no id".into(),
+        })
+    }
+
+    async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
+        if target.kind != Kind::Datasources {
+            return Err(unsupported_kind(target.kind));
+        }
+        let cached = self.orgs_cache().get(&target.id).cloned();
+        // Refuse on a read-only profile before anything is sent, even the lookups.
+        let guard_org = cached
+            .as_ref()
+            .map(|o| o.id.clone())
+            .or_else(|| self.org_id.clone())
+            .unwrap_or_else(|| "-".to_string());
+        self.http.check_allowed(
+            &Method::DELETE,
+            &self.url(&Self::source_path(&guard_org, &target.id)),
+        )?;
+        let org = match cached {
+            Some(org) => org,
+            None => match self.locate(&target.id).await {
+                Ok((org, _)) => org,
+                Err(e) if e.status() == Some(404) => {
+                    tracing::info!(
+                        profile = %self.profile,
+                        id = %target.id,
+                        "Basedash: already gone: {e}"
+                    );
+                    return Ok(DeleteOutcome::AlreadyGone);
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let path = Self::source_path(&org.id, &target.id);
+        match self.call(Method::DELETE, &path).await {
+            Ok(_) => {
+                self.orgs_cache().remove(&target.id);
+                Ok(DeleteOutcome::SoftDeleted)
+            }
+            Err(e) if e.status() == Some(404) => self.confirm_gone(&org, target, e).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A delete answered 404 ("not found or no admin access"): gone only if a fresh GET
+    /// agrees.
+    async fn confirm_gone(
+        &self,
+        org: &OrgRef,
+        target: &Ref,
+        delete_error: ApiError,
+    ) -> Result<DeleteOutcome, ApiError> {
+        match self.fetch_source(org, &target.id).await {
+            Err(e) if e.status() == Some(404) => {
+                self.orgs_cache().remove(&target.id);
+                tracing::info!(
+                    profile = %self.profile,
+                    id = %target.id,
+                    "Basedash: already gone: {delete_error}"
+                );
+                Ok(DeleteOutcome::AlreadyGone)
+            }
+            Ok(_) => Err(with_note(
+                delete_error,
+                &format!(
+                    "the data source still exists: the API key's user is probably not an admin of organization '{}'",
+                    org.name
+                ),
+            )),
+            Err(e) => Err(with_note(
+                delete_error,
+                &format!("could not check whether it is gone: {}", e.reason()),
+            )),
+        }
+    }
+}
+
+impl VendorApi for BasedashClient {
+    fn vendor(&self) -> VendorId {
+        V
+    }
+
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        Box::pin(self.do_load())
+    }
+
+    fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move { self.do_get(&target).await })
+    }
+
+    fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
+        Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    fn create(&self, kind: Kind, _body: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor: V,
+                message: format!(
+                    "dsconsole does not create Basedash {} (create them in Basedash)",
+                    kind.id()
+                ),
+            })
+        })
+    }
+
+    fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor: V,
+                message: "Basedash reports health itself; stored data sources cannot be tested \
+                          (the verify endpoint needs the credentials, which the API never returns)"
+                    .into(),
+            })
+        })
+    }
+
+    fn logout(&self) -> BoxFuture<'_, ()> {
+        // API keys have no session.
+        Box::pin(async {})
+    }
+}

@@ -1,1 +1,973 @@
-//! databrain (being written).
+//! Databrain API client: datasources (addressed by name) and the datamarts built on them,
+//! listed page by page with an org-level service token, and deletes by name whose refusals
+//! (`DATASOURCE_IN_USE`, `DATASOURCE_NAME_ERROR`, `AUTHENTICATION_ERROR`) become clear
+//! sentences. Datamarts are read-only here: they are listed to know which datasources are in
+//! use, never deleted.
+
+use super::http::{
+    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
+};
+use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
+use crate::model::{
+    cells, link_references, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, Ref, Resource,
+    VendorId,
+};
+use futures::future::BoxFuture;
+use reqwest::header::AUTHORIZATION;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+const V: VendorId = VendorId::Databrain;
+/// Items per page of the paginated lists (documented for datasources and datamarts).
+pub const PAGE_SIZE: usize = 10;
+/// Last page requested from one list, whatever the server answers (200,000 objects).
+const MAX_PAGES: u32 = 20_000;
+/// Retries of a GET after the first attempt (429, 5xx, transport failures).
+const GET_RETRIES: u32 = 2;
+const DATASOURCE_PATH: &str = "/api/v2/datasource";
+const DATAMARTS_PATH: &str = "/api/v2/data-app/datamarts";
+/// The camelCase route older installations still serve (being replaced by the kebab-case one).
+const LEGACY_DATAMARTS_PATH: &str = "/api/v2/dataApp/datamarts";
+
+const CODE_IN_USE: &str = "DATASOURCE_IN_USE";
+const CODE_NAME_ERROR: &str = "DATASOURCE_NAME_ERROR";
+const CODE_NOT_FOUND: &str = "DATASOURCE_NOT_FOUND";
+const CODE_INVALID_BODY: &str = "INVALID_REQUEST_BODY";
+
+// ---------------------------------------------------------------------------------------------
+// Static facts
+// ---------------------------------------------------------------------------------------------
+
+/// "in use by 2: sales-analytics, ops-metrics" (warn), "not used" (dim), or "? unknown" when
+/// the datamarts could not be listed (the datasource is then not marked as an orphan).
+fn ds_used_by(r: &Resource, _: &CellCtx) -> Cell {
+    if r.used_by.is_empty() {
+        return if r.orphan {
+            Cell::tone("not used", CellTone::Dim)
+        } else {
+            Cell::tone("? unknown", CellTone::Dim)
+        };
+    }
+    let names: Vec<&str> = r.used_by.iter().take(3).map(|u| u.name.as_str()).collect();
+    let more = if r.used_by.len() > 3 { ", …" } else { "" };
+    Cell::tone(
+        format!("in use by {}: {}{more}", r.used_by.len(), names.join(", ")),
+        CellTone::Warn,
+    )
+}
+
+fn dm_datasource(r: &Resource, _: &CellCtx) -> Cell {
+    cells::first_dep(r, Kind::Datasources)
+}
+
+fn dm_tenancy(r: &Resource, _: &CellCtx) -> Cell {
+    match r.raw_str("/datamartOrganization/tenancyLevel") {
+        Some(t) if !t.is_empty() => Cell::plain(t),
+        _ => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+fn table_count(r: &Resource) -> Option<usize> {
+    r.raw
+        .get("datamartTables")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+}
+
+fn dm_tables(r: &Resource, _: &CellCtx) -> Cell {
+    match table_count(r) {
+        Some(n) => Cell::plain(n.to_string()),
+        None => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+fn dm_tables_key(r: &Resource) -> String {
+    format!("{:08}", table_count(r).unwrap_or(0))
+}
+
+static DATASOURCE_COLUMNS: [ColumnDef; 2] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Fill(28),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Used by",
+        width: ColWidth::Fill(32),
+        cell: ds_used_by,
+        sort_key: Some(cells::used_by_key),
+    },
+];
+
+static DATAMART_COLUMNS: [ColumnDef; 4] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Fill(24),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Datasource",
+        width: ColWidth::Fill(22),
+        cell: dm_datasource,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Tenancy",
+        width: ColWidth::Fixed(9),
+        cell: dm_tenancy,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Tables",
+        width: ColWidth::Fixed(7),
+        cell: dm_tables,
+        sort_key: Some(dm_tables_key),
+    },
+];
+
+fn columns(kind: Kind) -> &'static [ColumnDef] {
+    match kind {
+        Kind::Datasources => &DATASOURCE_COLUMNS,
+        Kind::Datamarts => &DATAMART_COLUMNS,
+        Kind::Connections | Kind::Logins => &[],
+    }
+}
+
+pub static SPEC: VendorSpec = VendorSpec {
+    vendor: VendorId::Databrain,
+    kinds: &[Kind::Datasources, Kind::Datamarts],
+    orphan_kinds: &[Kind::Datasources],
+    // Datamarts are read-only: no plan ever contains one.
+    delete_order: &[Kind::Datasources],
+    columns,
+    can_create: false,
+    can_test: false,
+    soft_delete: false,
+    supported: true,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+/// Normalise a base URL: `http(s)://` required, query and fragment dropped, a trailing `/`,
+/// `/api` or `/api/v2[/...]` cut (the client appends `/api/v2/...` itself). A self-hosted
+/// installation under a sub-path keeps it.
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let lower = s.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("http://") {
+        "http://".len()
+    } else if lower.starts_with("https://") {
+        "https://".len()
+    } else {
+        return Err(format!(
+            "base_url '{s}' must start with http:// or https://"
+        ));
+    };
+    let rest = &s[scheme_len..];
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let mut rest = rest.trim_end_matches('/');
+    // The last "/api/v2" segment pair, and what follows it, is the API, not the root.
+    if let Some(at) = find_segments(rest, "/api/v2") {
+        rest = &rest[..at];
+    } else if let Some(stripped) = rest.strip_suffix("/api") {
+        rest = stripped;
+    }
+    let base = format!("{}{}", &s[..scheme_len], rest.trim_end_matches('/'));
+    match reqwest::Url::parse(&base) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
+        Ok(_) => Err(format!("base_url '{s}' has no host")),
+        Err(e) => Err(format!("base_url '{s}' is not a valid URL: {e}")),
+    }
+}
+
+/// Byte offset of the last occurrence of `needle` in `path` that ends on a segment boundary
+/// and does not start inside the host part.
+fn find_segments(path: &str, needle: &str) -> Option<usize> {
+    let host_end = path.find('/').unwrap_or(path.len());
+    path.match_indices(needle)
+        .map(|(at, _)| at)
+        .filter(|&at| at >= host_end)
+        .filter(|&at| matches!(path[at + needle.len()..].chars().next(), None | Some('/')))
+        .last()
+}
+
+/// The name of a list item: `{"name": "..."}` (documented) or a bare string. Names are kept
+/// exactly as sent (the API matches them exactly), only an empty name is no name.
+fn item_name(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s.as_str()),
+        Value::Object(o) => o.get("name").and_then(Value::as_str),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// One item of the datasource list as a `Resource`: id and name are the datasource name (the
+/// API addresses datasources by name). The list documents names only; a type is taken if a
+/// server sends one.
+pub fn parse_datasource(profile: &str, v: &Value) -> Option<Resource> {
+    let name = item_name(v)?;
+    let mut r = Resource::new(V, profile, Kind::Datasources, name, name);
+    r.type_ = str_at(v, "/datasourceType")
+        .or_else(|| str_at(v, "/type"))
+        .map(str::to_string);
+    r.raw = v.clone();
+    Some(r)
+}
+
+/// One item of the datamart list as a `Resource` (id and name: the datamart name), depending
+/// on the datasource named by `companyIntegration.name`.
+pub fn parse_datamart(profile: &str, v: &Value) -> Option<Resource> {
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())?;
+    let mut r = Resource::new(V, profile, Kind::Datamarts, name, name);
+    if let Some(ds) = v
+        .pointer("/companyIntegration/name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        r.depends_on.push(Ref {
+            kind: Kind::Datasources,
+            id: ds.to_string(),
+            name: ds.to_string(),
+        });
+    }
+    r.raw = v.clone();
+    Some(r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Which secret a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cred {
+    ServiceToken,
+    DataAppKey,
+}
+
+fn code_is(e: &ApiError, code: &str) -> bool {
+    e.code().is_some_and(|c| c.eq_ignore_ascii_case(code))
+}
+
+/// A refused credential: 401, or an `AUTHENTICATION_ERR...` code (spellings vary).
+fn is_auth_refusal(e: &ApiError) -> bool {
+    match e {
+        ApiError::Http { status, code, .. } => {
+            *status == 401
+                || code
+                    .as_deref()
+                    .is_some_and(|c| c.to_ascii_uppercase().starts_with("AUTHENTICATION_ERR"))
+        }
+        _ => false,
+    }
+}
+
+/// Refused for lack of rights with this credential (worth trying the data-app key).
+fn is_refused(e: &ApiError) -> bool {
+    is_auth_refusal(e) || e.status() == Some(403)
+}
+
+fn is_retryable(e: &ApiError) -> bool {
+    match e {
+        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+        ApiError::Transport { .. } => true,
+        _ => false,
+    }
+}
+
+/// The same error with a new message (status, code and retry hints kept).
+fn with_message(e: ApiError, new_message: impl FnOnce(&str) -> String) -> ApiError {
+    match e {
+        ApiError::Http {
+            vendor,
+            status,
+            code,
+            message,
+            ticket,
+            retry_after_ms,
+        } => {
+            let message = new_message(&message);
+            ApiError::Http {
+                vendor,
+                status,
+                code,
+                message,
+                ticket,
+                retry_after_ms,
+            }
+        }
+        other => other,
+    }
+}
+
+fn server_said(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(" (server said: {message})")
+    }
+}
+
+/// Turn a refused credential into a sentence that says which secret to fix.
+fn explain_auth(e: ApiError, cred: Cred) -> ApiError {
+    if !is_auth_refusal(&e) {
+        return e;
+    }
+    with_message(e, |m| match cred {
+        Cred::ServiceToken => format!(
+            "the service token was refused{}; use an org-level service token from Databrain \
+             Settings → Service Tokens (a data-app API key does not work here)",
+            server_said(m)
+        ),
+        Cred::DataAppKey => format!(
+            "the data-app API key was refused{}; check the profile's data-app key",
+            server_said(m)
+        ),
+    })
+}
+
+/// A 404 without a Databrain error code: the route does not exist at this base URL.
+fn explain_missing_route(e: ApiError, path: &str) -> ApiError {
+    if e.status() != Some(404) || e.code().is_some() {
+        return e;
+    }
+    with_message(e, |m| {
+        format!("{m} (no such route {path}: check base_url; dsconsole appends /api/v2/... to it)")
+    })
+}
+
+/// A 2xx body carrying a non-null `error` is a failure whatever its status.
+fn embedded_error(resp: &HttpResponse, body: &Value) -> Option<ApiError> {
+    match body.get("error") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) if o.is_empty() => None,
+        Some(_) => Some(super::http::decode_error(
+            V,
+            resp.status,
+            &resp.headers,
+            &resp.body,
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// The items of one list, deduplicated by name, with what went wrong on the way.
+#[derive(Debug, Default)]
+struct Listed {
+    items: Vec<Value>,
+    /// Items without a usable name.
+    nameless: usize,
+    /// Paging problems (repeated page, page cap): the list may be incomplete.
+    warnings: Vec<String>,
+}
+
+/// A Databrain client of one profile. Cheap to share (`Arc`); safe to call concurrently.
+pub struct DatabrainClient {
+    http: HttpCore,
+    profile: String,
+    /// Normalised base URL (without `/api/...`).
+    base: String,
+    token: SecretString,
+    data_app_key: Option<SecretString>,
+    /// The service token was refused for datamarts and the data-app key worked: use it first.
+    datamarts_with_key: AtomicBool,
+    /// The kebab-case datamart route is missing and the camelCase one works.
+    datamarts_legacy_route: AtomicBool,
+    /// Datamart names per datasource name, from the last successful datamart list (names the
+    /// datamarts in a `DATASOURCE_IN_USE` refusal).
+    last_users: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl std::fmt::Debug for DatabrainClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabrainClient")
+            .field("profile", &self.profile)
+            .field("base", &self.base)
+            .field("has_data_app_key", &self.data_app_key.is_some())
+            .finish()
+    }
+}
+
+impl DatabrainClient {
+    /// Build the client. No I/O.
+    pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
+        let setup = |message: String| ApiError::Setup { vendor: V, message };
+        let base = normalize_base_url(&settings.base_url)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
+        if settings.secret.expose_secret().trim().is_empty() {
+            return Err(setup(format!(
+                "profile '{}' has no service token",
+                settings.profile
+            )));
+        }
+        let token = SecretString::from(settings.secret.expose_secret().trim().to_string());
+        // Refuse a token that cannot be sent, now rather than on every call.
+        sensitive_value(V, "service token", &bearer(&token))?;
+        let data_app_key = match &settings.data_app_key {
+            Some(k) if !k.expose_secret().trim().is_empty() => {
+                let k = SecretString::from(k.expose_secret().trim().to_string());
+                sensitive_value(V, "data-app key", &bearer(&k))?;
+                Some(k)
+            }
+            _ => None,
+        };
+        let mut http_settings = settings.clone();
+        http_settings.vendor = V;
+        let http = HttpCore::new(&http_settings, &[])?;
+        Ok(DatabrainClient {
+            http,
+            profile: settings.profile,
+            base,
+            token,
+            data_app_key,
+            datamarts_with_key: AtomicBool::new(false),
+            datamarts_legacy_route: AtomicBool::new(false),
+            last_users: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base, path_and_query)
+    }
+
+    fn secret(&self, cred: Cred) -> Result<&SecretString, ApiError> {
+        match cred {
+            Cred::ServiceToken => Ok(&self.token),
+            Cred::DataAppKey => self.data_app_key.as_ref().ok_or_else(|| ApiError::Setup {
+                vendor: V,
+                message: format!("profile '{}' has no data-app key", self.profile),
+            }),
+        }
+    }
+
+    async fn send(&self, method: Method, url: &str, cred: Cred) -> Result<HttpResponse, ApiError> {
+        let what = match cred {
+            Cred::ServiceToken => "service token",
+            Cred::DataAppKey => "data-app key",
+        };
+        let auth = sensitive_value(V, what, &bearer(self.secret(cred)?))?;
+        self.http
+            .send(HttpRequest::new(method, url).header(AUTHORIZATION, auth))
+            .await
+    }
+
+    /// `GET` a JSON object, retried on 429, 5xx and transport failures. Errors are explained
+    /// (refused credential, missing route).
+    async fn get_json(&self, path_and_query: &str, cred: Cred) -> Result<Value, ApiError> {
+        let url = self.url(path_and_query);
+        let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+        let mut attempt = 0;
+        let resp = loop {
+            let result = match self.send(Method::GET, &url, cred).await {
+                Ok(r) if r.is_success() => Ok(r),
+                Ok(r) => Err(r.to_error(V)),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if attempt < GET_RETRIES && is_retryable(&e) => {
+                    let wait = backoff_delay(attempt, e.retry_after());
+                    tracing::debug!(
+                        profile = %self.profile,
+                        path,
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %e,
+                        "Databrain: retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(explain_missing_route(explain_auth(e, cred), path)),
+                Ok(r) => break r,
+            }
+        };
+        let body: Value = resp.json(V)?;
+        if let Some(e) = embedded_error(&resp, &body) {
+            return Err(explain_auth(e, cred));
+        }
+        Ok(body)
+    }
+
+    /// Every page of a list (`isPagination=true&pageNumber=N`, 1-based, 10 per page) until a
+    /// short or empty page. A page that brings nothing new (a server ignoring `pageNumber`)
+    /// or the page cap stops paging with a warning.
+    async fn list_pages(&self, path: &str, cred: Cred, what: &str) -> Result<Listed, ApiError> {
+        let mut out = Listed::default();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut expected = PAGE_SIZE;
+        let mut duplicates = 0usize;
+        let mut page: u32 = 1;
+        loop {
+            if page > MAX_PAGES {
+                out.warnings.push(format!(
+                    "{}: the {what} list was cut after {MAX_PAGES} pages; it may be incomplete",
+                    self.profile
+                ));
+                break;
+            }
+            let query = format!("{path}?isPagination=true&pageNumber={page}");
+            let body = self.get_json(&query, cred).await?;
+            let no_items = Vec::new();
+            let items = match body.get("data") {
+                Some(Value::Array(a)) => a,
+                Some(Value::Null) => &no_items,
+                _ => {
+                    return Err(ApiError::Decode {
+                        vendor: V,
+                        status: 200,
+                        message: format!(
+                            "GET {path} page {page}: expected an object with a 'data' array"
+                        ),
+                    })
+                }
+            };
+            let n = items.len();
+            let mut fresh = 0usize;
+            for item in items {
+                match item_name(item) {
+                    Some(name) => {
+                        if seen.insert(name.to_string()) {
+                            fresh += 1;
+                            out.items.push(item.clone());
+                        } else {
+                            duplicates += 1;
+                        }
+                    }
+                    None => {
+                        fresh += 1;
+                        out.nameless += 1;
+                    }
+                }
+            }
+            if n == 0 || n < expected {
+                break;
+            }
+            if fresh == 0 && page > 1 {
+                out.warnings.push(format!(
+                    "{}: page {page} of the {what} list repeated earlier items (the server \
+                     seems to ignore pageNumber); paging stopped, the list may be incomplete",
+                    self.profile
+                ));
+                break;
+            }
+            expected = expected.max(n);
+            page += 1;
+        }
+        if duplicates > 0 {
+            tracing::debug!(
+                profile = %self.profile,
+                duplicates,
+                "Databrain: {what} listed twice across pages were dropped"
+            );
+        }
+        Ok(out)
+    }
+
+    async fn list_datasources(&self) -> Result<Listed, ApiError> {
+        self.list_pages(DATASOURCE_PATH, Cred::ServiceToken, "datasource")
+            .await
+    }
+
+    /// The datamart list with one credential: the kebab-case route, or the camelCase one when
+    /// the former does not exist on this installation.
+    async fn list_datamarts_with(&self, cred: Cred) -> Result<Listed, ApiError> {
+        if self.datamarts_legacy_route.load(Ordering::Relaxed) {
+            return self
+                .list_pages(LEGACY_DATAMARTS_PATH, cred, "datamart")
+                .await;
+        }
+        match self.list_pages(DATAMARTS_PATH, cred, "datamart").await {
+            Err(e) if e.status() == Some(404) => {
+                match self
+                    .list_pages(LEGACY_DATAMARTS_PATH, cred, "datamart")
+                    .await
+                {
+                    Ok(l) => {
+                        self.datamarts_legacy_route.store(true, Ordering::Relaxed);
+                        tracing::info!(
+                            profile = %self.profile,
+                            "Databrain: using the older {LEGACY_DATAMARTS_PATH} route"
+                        );
+                        Ok(l)
+                    }
+                    // The first error names the documented route.
+                    Err(_) => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The datamart list: with the service token, or with the data-app key when the token is
+    /// refused (or the key worked before).
+    async fn list_datamarts(&self) -> Result<Listed, ApiError> {
+        let has_key = self.data_app_key.is_some();
+        if has_key && self.datamarts_with_key.load(Ordering::Relaxed) {
+            return self.list_datamarts_with(Cred::DataAppKey).await;
+        }
+        match self.list_datamarts_with(Cred::ServiceToken).await {
+            Err(e) if has_key && is_refused(&e) => {
+                match self.list_datamarts_with(Cred::DataAppKey).await {
+                    Ok(l) => {
+                        self.datamarts_with_key.store(true, Ordering::Relaxed);
+                        tracing::info!(
+                            profile = %self.profile,
+                            "Databrain: datamarts listed with the data-app key (service token refused)"
+                        );
+                        Ok(l)
+                    }
+                    Err(e2) => Err(with_message(e2, |m| {
+                        format!("{m}; the service token was refused as well")
+                    })),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn remember_users(&self, resources: &[Resource]) {
+        let mut users: HashMap<String, Vec<String>> = HashMap::new();
+        for r in resources.iter().filter(|r| r.kind == Kind::Datamarts) {
+            for d in r.depends_on.iter().filter(|d| d.kind == Kind::Datasources) {
+                users.entry(d.id.clone()).or_default().push(r.name.clone());
+            }
+        }
+        for list in users.values_mut() {
+            list.sort();
+        }
+        let mut guard = self
+            .last_users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = users;
+    }
+
+    fn known_users(&self, datasource: &str) -> Vec<String> {
+        self.last_users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(datasource)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn do_load(&self) -> Result<Snapshot, ApiError> {
+        let (ds, dm) = futures::join!(self.list_datasources(), self.list_datamarts());
+        let ds = ds?;
+        let mut warnings = ds.warnings;
+        let mut resources: Vec<Resource> = ds
+            .items
+            .iter()
+            .filter_map(|v| parse_datasource(&self.profile, v))
+            .collect();
+        if ds.nameless > 0 {
+            warnings.push(format!(
+                "{}: {} datasources without a name were skipped",
+                self.profile, ds.nameless
+            ));
+        }
+        let datamarts_known = match dm {
+            Ok(dm) => {
+                warnings.extend(dm.warnings);
+                if dm.nameless > 0 {
+                    warnings.push(format!(
+                        "{}: {} datamarts without a name were skipped",
+                        self.profile, dm.nameless
+                    ));
+                }
+                resources.extend(
+                    dm.items
+                        .iter()
+                        .filter_map(|v| parse_datamart(&self.profile, v)),
+                );
+                true
+            }
+            Err(e) => {
+                tracing::warn!(profile = %self.profile, "Databrain: datamart list failed: {e}");
+                warnings.push(format!(
+                    "{}: datamarts could not be listed, so which datasources are in use is \
+                     unknown (the server refuses to delete a datasource a datamart uses): {e}",
+                    self.profile
+                ));
+                false
+            }
+        };
+        link_references(&mut resources, SPEC.orphan_kinds);
+        if datamarts_known {
+            self.remember_users(&resources);
+        } else {
+            // Unknown use is not "unused": no datasource is offered as an orphan.
+            for r in resources.iter_mut() {
+                r.orphan = false;
+            }
+        }
+        Ok(Snapshot {
+            resources,
+            warnings,
+        })
+    }
+
+    async fn do_get(&self, target: &Ref) -> Result<Resource, ApiError> {
+        let not_listed = |what: &str| ApiError::Http {
+            vendor: V,
+            status: 404,
+            code: None,
+            message: format!(
+                "{what} '{}' is not in the {what} list (Databrain has no get-by-name endpoint; \
+                 the list was searched)",
+                target.id
+            ),
+            ticket: None,
+            retry_after_ms: None,
+        };
+        match target.kind {
+            Kind::Datasources => {
+                let listed = self.list_datasources().await?;
+                let item = listed
+                    .items
+                    .iter()
+                    .find(|v| item_name(v) == Some(target.id.as_str()))
+                    .ok_or_else(|| not_listed("datasource"))?;
+                let mut r = parse_datasource(&self.profile, item)
+                    .ok_or_else(|| not_listed("datasource"))?;
+                match self.list_datamarts().await {
+                    Ok(dm) => {
+                        let mut users: Vec<Ref> = dm
+                            .items
+                            .iter()
+                            .filter_map(|v| parse_datamart(&self.profile, v))
+                            .filter(|m| m.depends_on.iter().any(|d| d.id == r.id))
+                            .map(|m| m.as_ref())
+                            .collect();
+                        users.sort_by(|a, b| a.name.cmp(&b.name));
+                        r.orphan = users.is_empty();
+                        r.used_by = users;
+                    }
+                    Err(e) => {
+                        tracing::debug!(profile = %self.profile, "Databrain: datamart list failed: {e}");
+                        r.orphan = false;
+                    }
+                }
+                Ok(r)
+            }
+            Kind::Datamarts => {
+                let listed = self.list_datamarts().await?;
+                listed
+                    .items
+                    .iter()
+                    .find(|v| item_name(v) == Some(target.id.as_str()))
+                    .and_then(|v| parse_datamart(&self.profile, v))
+                    .ok_or_else(|| not_listed("datamart"))
+            }
+            other => Err(no_such_kind(other)),
+        }
+    }
+
+    async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
+        match target.kind {
+            Kind::Datasources => {}
+            Kind::Datamarts => {
+                return Err(ApiError::Setup {
+                    vendor: V,
+                    message: format!(
+                        "datamart '{}' was not deleted: datamarts are read-only in dsconsole \
+                         (delete it in Databrain)",
+                        target.name
+                    ),
+                })
+            }
+            other => return Err(no_such_kind(other)),
+        }
+        let name = target.id.as_str();
+        if name.is_empty() {
+            return Err(ApiError::Setup {
+                vendor: V,
+                message: "a datasource without a name cannot be deleted; nothing was sent".into(),
+            });
+        }
+        let url = self.url(&format!(
+            "{DATASOURCE_PATH}?datasourceName={}",
+            path_segment(name)
+        ));
+        let resp = self.send(Method::DELETE, &url, Cred::ServiceToken).await?;
+        if resp.is_success() {
+            return deleted(&resp, name);
+        }
+        let err = resp.to_error(V);
+        if is_auth_refusal(&err) {
+            return Err(explain_auth(err, Cred::ServiceToken));
+        }
+        if code_is(&err, CODE_IN_USE) {
+            let users = self.known_users(name);
+            let by = match users.len() {
+                0 => "one or more datamarts".to_string(),
+                1 => format!("datamart '{}'", users[0]),
+                _ => format!(
+                    "datamarts {}",
+                    users
+                        .iter()
+                        .map(|u| format!("'{u}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(with_message(err, |m| {
+                format!(
+                    "datasource '{name}' is used by {by}; the server refuses to delete it \
+                     (delete those datamarts in Databrain first){}",
+                    server_said(m)
+                )
+            }));
+        }
+        if code_is(&err, CODE_NAME_ERROR) || code_is(&err, CODE_NOT_FOUND) {
+            return self.confirm_gone(err, name).await;
+        }
+        if code_is(&err, CODE_INVALID_BODY) {
+            return Err(with_message(err, |m| {
+                format!(
+                    "the server rejected the name of datasource '{name}'{}",
+                    server_said(m)
+                )
+            }));
+        }
+        Err(explain_missing_route(err, DATASOURCE_PATH))
+    }
+
+    /// After a "not found" answer to a delete: counted as already gone only when a complete
+    /// datasource list confirms the name is absent. `DATASOURCE_NAME_ERROR` is the code of
+    /// every name problem (on create it means "already exists"), and names match exactly, so
+    /// the code alone does not prove the datasource is gone.
+    async fn confirm_gone(&self, err: ApiError, name: &str) -> Result<DeleteOutcome, ApiError> {
+        match self.list_datasources().await {
+            Ok(l)
+                if l.warnings.is_empty() && l.items.iter().all(|v| item_name(v) != Some(name)) =>
+            {
+                tracing::info!(
+                    profile = %self.profile,
+                    datasource = %name,
+                    "Databrain: already gone: {err}"
+                );
+                Ok(DeleteOutcome::AlreadyGone)
+            }
+            Ok(l) if l.warnings.is_empty() => Err(with_message(err, |m| {
+                format!(
+                    "the server answered that datasource '{name}' was not found{}, but it is \
+                     still in the datasource list; it was not deleted",
+                    server_said(m)
+                )
+            })),
+            Ok(_) => Err(with_message(err, |m| {
+                format!(
+                    "the server answered that datasource '{name}' was not found{}; this could \
+                     not be confirmed because the datasource list is incomplete",
+                    server_said(m)
+                )
+            })),
+            Err(list_err) => Err(with_message(err, |m| {
+                format!(
+                    "the server answered that datasource '{name}' was not found{}; this could \
+                     not be confirmed because the datasource list failed: {list_err}",
+                    server_said(m)
+                )
+            })),
+        }
+    }
+}
+
+fn bearer(secret: &SecretString) -> String {
+    format!("Bearer {}", secret.expose_secret())
+}
+
+fn no_such_kind(kind: Kind) -> ApiError {
+    ApiError::Setup {
+        vendor: V,
+        message: format!("Databrain has no {kind}"),
+    }
+}
+
+/// The outcome of a 2xx answer to a delete: `{id, message}` (documented), an empty body, or
+/// an object without an error mean deleted; a body that is not JSON is not proof of anything.
+fn deleted(resp: &HttpResponse, name: &str) -> Result<DeleteOutcome, ApiError> {
+    if resp.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DeleteOutcome::Deleted);
+    }
+    let body: Value = serde_json::from_slice(&resp.body).map_err(|e| ApiError::Decode {
+        vendor: V,
+        status: resp.status,
+        message: format!(
+            "the answer to deleting datasource '{name}' is not JSON ({e}); whether it was \
+             deleted is unknown"
+        ),
+    })?;
+    if let Some(e) = embedded_error(resp, &body) {
+        return Err(e);
+    }
+    let id = body.get("id").and_then(Value::as_str).unwrap_or("");
+    tracing::debug!(datasource = %name, id, "Databrain: deleted");
+    Ok(DeleteOutcome::Deleted)
+}
+
+impl VendorApi for DatabrainClient {
+    fn vendor(&self) -> VendorId {
+        V
+    }
+
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        Box::pin(self.do_load())
+    }
+
+    /// Databrain has no get-by-name endpoint: the list is searched; a name not in it is
+    /// reported as a 404.
+    fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move { self.do_get(&target).await })
+    }
+
+    fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
+        Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    fn create(&self, kind: Kind, _body: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor: V,
+                message: format!("dsconsole does not create Databrain {kind}"),
+            })
+        })
+    }
+
+    fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor: V,
+                message: "Databrain has no connection-test endpoint".into(),
+            })
+        })
+    }
+
+    /// Tokens are long-lived: there is no session to end.
+    fn logout(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
