@@ -197,25 +197,31 @@ impl Session {
         assert_ne!(rc, -1, "TIOCSWINSZ: {}", io::Error::last_os_error());
     }
 
-    /// Wait for the child to exit (keeping the screen up to date); panics after `TIMEOUT`.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
+    /// The exit status once the child exits within `limit`, else None.
+    fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 self.status = Some(status);
-                return status;
+                return Some(status);
             }
-            assert!(
-                Instant::now() < deadline,
-                "dsconsole did not exit within {TIMEOUT:?}"
-            );
             let _ = self.output.recv_timeout(Duration::from_millis(50));
         }
+        None
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let status = self.exit_within(TIMEOUT);
+        status.unwrap_or_else(|| panic!("dsconsole did not exit within {TIMEOUT:?}"))
     }
 
     /// Press q: the program exits with status 0 and gives the terminal back.
     fn quit_with_q(&mut self) {
         self.send(b"q");
+        self.assert_quit_ok();
+    }
+
+    fn assert_quit_ok(&mut self) {
         let status = self.wait_exit();
         assert!(status.success(), "q exits with status 0, got {status:?}");
         self.assert_terminal_restored();
@@ -407,8 +413,12 @@ fn too_small_terminal() {
     s.wait_for_table();
     assert!(!s.text().contains("terminal too small"));
     // Work-around for a crossterm 0.29 bug: a key that arrives in the same epoll batch as
-    // the SIGWINCH stays unread until the next key. An unbound key first makes sure `q`
-    // is not that key. Without this line the test hangs in ~2% of runs.
-    s.send(b"z");
-    s.quit_with_q();
+    // the resize's SIGWINCH stays unread until the next byte (1-2% of runs here). The
+    // second q is that next byte; it is needed only when the bug hits.
+    s.send(b"q");
+    if s.exit_within(Duration::from_secs(5)).is_none() {
+        eprintln!("q after the resize was not read (crossterm lost wake-up); typing it again");
+        s.send(b"q");
+    }
+    s.assert_quit_ok();
 }

@@ -1,1 +1,1458 @@
-//! databrain simulator (being written).
+//! Simulated Databrain API: datasources addressed by name and the datamarts that use them.
+//!
+//! The server keeps every object in the vendor's wire format (seeded from
+//! `assets/databrain.json`, or generated on demand when a scale is requested), never as the
+//! client's types, and reproduces what a client has to cope with: bearer service tokens
+//! (`AUTHENTICATION_ERROR`), lists of names only, paging with `isPagination` / `pageNumber`
+//! (10 per 1-based page), deletes by exact name answered 200 `{id, message}`, the
+//! `DATASOURCE_NAME_ERROR` / `DATASOURCE_IN_USE` refusals with status 400, datamart routes that
+//! may want a data-app key, and Express-style HTML 404s for unknown routes. Fault switches add
+//! latency, 5xx, 429, HTML proxy pages and malformed JSON.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, RawQuery, Request, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use super::SimOptions;
+
+/// The service token the simulator accepts.
+pub const DEMO_TOKEN: &str = "dbn_live_demo_5f8c2a91e7b34d06a1c9";
+/// The data-app API key the simulator accepts on the datamart routes.
+pub const DEMO_DATA_APP_KEY: &str = "dbn_app_demo_0c6e1b7d94a2f385b2e7";
+/// Items per page when `isPagination=true`.
+pub const PAGE_SIZE: usize = 10;
+
+const SEED: &str = include_str!("../../assets/databrain.json");
+const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// The request log keeps the most recent requests only.
+const MAX_LOGGED_REQUESTS: usize = 200_000;
+/// Upper bound on objects per kind, to keep a mistyped scale from exhausting memory.
+const MAX_SCALE: usize = 500_000;
+
+const DATASOURCE_TYPES: &[&str] = &[
+    "snowflake",
+    "postgres",
+    "redshift",
+    "cockroachdb",
+    "mysql",
+    "mongodb",
+    "clickhouse",
+    "singlestore",
+    "bigquery",
+    "databricks",
+    "elasticsearch",
+    "opensearch",
+    "mssql",
+    "awss3",
+    "csv",
+    "firebolt",
+    "athena",
+    "trino",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+/// A running Databrain simulator.
+#[derive(Debug)]
+pub struct DatabrainSim {
+    /// `http://127.0.0.1:PORT`: the root a user would put in `base_url`.
+    pub base_url: String,
+    /// Knobs and inspection of the simulator's state.
+    pub control: DatabrainControl,
+}
+
+impl DatabrainSim {
+    /// Stop serving: the listener closes once in-flight requests have finished.
+    pub fn shutdown(&self) {
+        self.control.guard.stop.send_replace(true);
+    }
+}
+
+/// Which secret a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// `DEMO_TOKEN`.
+    ServiceToken,
+    /// `DEMO_DATA_APP_KEY`.
+    DataAppKey,
+    /// A bearer value the simulator does not know.
+    Invalid,
+}
+
+/// One request the simulator answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimRequest {
+    pub method: String,
+    /// Path without the query string, as received.
+    pub path: String,
+    /// The raw query string, as received (empty when none).
+    pub query: String,
+    pub status: u16,
+    pub credential: Credential,
+}
+
+impl SimRequest {
+    /// A query parameter, percent-decoded (`+` is a space).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        parse_query(&self.query)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A failure the simulator answers with instead of handling a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimFault {
+    /// This status with a `{"error":{"code","message"}}` body (e.g. 500, 503).
+    Status(u16),
+    /// 429 with a `Retry-After` header.
+    RateLimited { retry_after_secs: u64 },
+    /// 502 from a proxy: an nginx HTML page.
+    HtmlPage,
+    /// 200 with a JSON body cut in the middle.
+    MalformedJson,
+}
+
+/// Cloneable handle to the simulator's state. The server runs while any handle is alive.
+#[derive(Clone)]
+pub struct DatabrainControl {
+    shared: Arc<Shared>,
+    guard: Arc<ShutdownGuard>,
+}
+
+impl std::fmt::Debug for DatabrainControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabrainControl").finish_non_exhaustive()
+    }
+}
+
+impl DatabrainControl {
+    /// Every request served so far (the most recent 200,000), in the order the responses
+    /// were produced.
+    pub fn requests(&self) -> Vec<SimRequest> {
+        lock(&self.shared).requests.iter().cloned().collect()
+    }
+
+    /// Forget the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.shared).requests.clear();
+    }
+
+    /// Datasource names, in creation order (the order of the list).
+    pub fn ids(&self) -> Vec<String> {
+        lock(&self.shared)
+            .datasources
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// Whether a datasource with exactly this name exists.
+    pub fn contains(&self, name: &str) -> bool {
+        lock(&self.shared).ds_index(name).is_some()
+    }
+
+    /// The stored datasource record (id, name, datasourceType, credentials, tenancySettings).
+    pub fn datasource(&self, name: &str) -> Option<Value> {
+        let st = lock(&self.shared);
+        st.ds_index(name).map(|i| st.datasources[i].record.clone())
+    }
+
+    /// Datamart names, in creation order.
+    pub fn datamart_names(&self) -> Vec<String> {
+        lock(&self.shared)
+            .datamarts
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// A datamart as the list returns it.
+    pub fn datamart(&self, name: &str) -> Option<Value> {
+        let st = lock(&self.shared);
+        st.datamarts
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.render())
+    }
+
+    /// Names of the datamarts that use a datasource, in creation order.
+    pub fn users_of(&self, datasource: &str) -> Vec<String> {
+        lock(&self.shared)
+            .datamarts
+            .iter()
+            .filter(|d| d.datasource == datasource)
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// Add a datasource with a minimal record; false when the name is taken.
+    pub fn add_datasource(&self, name: &str, datasource_type: &str) -> bool {
+        let mut st = lock(&self.shared);
+        if name.is_empty() || st.ds_index(name).is_some() {
+            return false;
+        }
+        let record = json!({
+            "id": st.new_uuid(),
+            "name": name,
+            "datasourceType": datasource_type,
+            "credentials": {"name": name},
+            "tenancySettings": null,
+        });
+        st.push_datasource(name.to_string(), record);
+        true
+    }
+
+    /// Add a datamart with one table on `datasource`; false when the name is taken or the
+    /// datasource does not exist.
+    pub fn add_datamart(&self, name: &str, datasource: &str) -> bool {
+        let mut st = lock(&self.shared);
+        if name.is_empty() || st.dm_index(name).is_some() || st.ds_index(datasource).is_none() {
+            return false;
+        }
+        let item = datamart_item(
+            name,
+            datasource,
+            Value::Null,
+            vec![json!({
+                "schemaName": "public",
+                "tableName": "events",
+                "label": "Events",
+                "isHide": false,
+                "datamartTableColumns": [column_json("id", None)],
+            })],
+        );
+        st.push_datamart(DmEntry::json(item));
+        true
+    }
+
+    /// Remove a datamart (freeing its datasource); false when there is none of that name.
+    pub fn remove_datamart(&self, name: &str) -> bool {
+        lock(&self.shared).remove_datamart(name)
+    }
+
+    /// Delay added to every request.
+    pub fn set_latency(&self, d: Duration) {
+        lock(&self.shared).latency = d;
+    }
+
+    /// Answer the next `times` requests (any route) with `fault`.
+    pub fn fail_next(&self, fault: SimFault, times: usize) {
+        lock(&self.shared).faults.push(FaultRule {
+            path_prefix: None,
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Answer the next `times` requests whose path starts with `path_prefix` with `fault`.
+    pub fn fail_next_on(&self, path_prefix: &str, fault: SimFault, times: usize) {
+        lock(&self.shared).faults.push(FaultRule {
+            path_prefix: Some(path_prefix.to_string()),
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Drop every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared).faults.clear();
+    }
+
+    /// On: `pageNumber` is ignored and every paginated list answers page 1 (a broken server).
+    pub fn set_ignore_page_number(&self, on: bool) {
+        lock(&self.shared).ignore_page_number = on;
+    }
+
+    /// On: the datamart routes accept only the data-app key (the service token gets 401).
+    pub fn set_datamarts_require_app_key(&self, on: bool) {
+        lock(&self.shared).datamarts_require_app_key = on;
+    }
+
+    /// Off: the kebab-case `/api/v2/data-app/datamarts` list is missing (an older install
+    /// serving only `/api/v2/dataApp/datamarts`).
+    pub fn set_kebab_datamart_route(&self, on: bool) {
+        lock(&self.shared).kebab_route = on;
+    }
+
+    /// `Some(message)`: creating or updating a datasource fails with `CREDENTIAL_TEST_FAILED`.
+    pub fn set_credential_test_failure(&self, message: Option<&str>) {
+        lock(&self.shared).credential_test_failure = message.map(str::to_string);
+    }
+}
+
+/// Start the simulator on 127.0.0.1 (`opts.port`, 0 = any free port), serving in a
+/// background task.
+pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
+    let state = SimState::from_seed(opts)?;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let app = router(shared.clone());
+    tokio::spawn(async move {
+        let signal = async move {
+            loop {
+                if *stopped.borrow_and_update() {
+                    break;
+                }
+                if stopped.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::warn!(error = %e, "Databrain simulator stopped with an error");
+        }
+    });
+    Ok(DatabrainSim {
+        base_url: format!("http://{addr}"),
+        control: DatabrainControl {
+            shared,
+            guard: Arc::new(ShutdownGuard { stop }),
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+struct ShutdownGuard {
+    stop: watch::Sender<bool>,
+}
+
+struct Shared {
+    state: Mutex<SimState>,
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
+    shared
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct DsEntry {
+    name: String,
+    /// `{id, name, datasourceType, credentials, tenancySettings}`; never sent whole.
+    record: Value,
+}
+
+/// A datamart list item, or the few parameters a generated one is rendered from.
+enum DmBody {
+    Json(Value),
+    Generated(u32),
+}
+
+struct DmEntry {
+    name: String,
+    datasource: String,
+    body: DmBody,
+}
+
+impl DmEntry {
+    fn json(item: Value) -> DmEntry {
+        DmEntry {
+            name: item
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            datasource: item
+                .pointer("/companyIntegration/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            body: DmBody::Json(item),
+        }
+    }
+
+    fn render(&self) -> Value {
+        match &self.body {
+            DmBody::Json(v) => v.clone(),
+            DmBody::Generated(n) => {
+                let table = format!("events_{}", n % 7);
+                datamart_item(
+                    &self.name,
+                    &self.datasource,
+                    Value::Null,
+                    vec![json!({
+                        "schemaName": "public",
+                        "tableName": table,
+                        "datamartTableColumns": [
+                            column_json("id", Some("bigint")),
+                            column_json("org_id", Some("text")),
+                        ],
+                    })],
+                )
+            }
+        }
+    }
+}
+
+struct FaultRule {
+    path_prefix: Option<String>,
+    fault: SimFault,
+    remaining: usize,
+}
+
+struct SimState {
+    datasources: Vec<DsEntry>,
+    /// Name → position in `datasources` (rebuilt after a removal).
+    ds_by_name: HashMap<String, usize>,
+    datamarts: Vec<DmEntry>,
+    /// Datasource name → number of datamarts using it.
+    use_count: HashMap<String, usize>,
+    latency: Duration,
+    faults: Vec<FaultRule>,
+    ignore_page_number: bool,
+    datamarts_require_app_key: bool,
+    kebab_route: bool,
+    credential_test_failure: Option<String>,
+    requests: VecDeque<SimRequest>,
+    uuid_seed: u64,
+    uuid_counter: AtomicU64,
+}
+
+impl SimState {
+    fn from_seed(opts: &SimOptions) -> std::io::Result<SimState> {
+        let seed: Value = serde_json::from_str(SEED).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("assets/databrain.json: {e}"),
+            )
+        })?;
+        let mut st = SimState {
+            datasources: Vec::new(),
+            ds_by_name: HashMap::new(),
+            datamarts: Vec::new(),
+            use_count: HashMap::new(),
+            latency: opts.latency,
+            faults: Vec::new(),
+            ignore_page_number: false,
+            datamarts_require_app_key: false,
+            kebab_route: true,
+            credential_test_failure: None,
+            requests: VecDeque::new(),
+            uuid_seed: RandomState::new().hash_one(0x00DA_7AB2_A14u64),
+            uuid_counter: AtomicU64::new(0),
+        };
+        for v in seed
+            .get("datasources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = v.get("name").and_then(Value::as_str) {
+                if st.ds_index(name).is_none() {
+                    st.push_datasource(name.to_string(), v.clone());
+                }
+            }
+        }
+        for v in seed
+            .get("datamarts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let e = DmEntry::json(v.clone());
+            if !e.name.is_empty() && st.dm_index(&e.name).is_none() {
+                st.push_datamart(e);
+            }
+        }
+        generate(&mut st, opts.scale);
+        Ok(st)
+    }
+
+    fn ds_index(&self, name: &str) -> Option<usize> {
+        self.ds_by_name.get(name).copied()
+    }
+
+    fn dm_index(&self, name: &str) -> Option<usize> {
+        self.datamarts.iter().position(|d| d.name == name)
+    }
+
+    fn push_datasource(&mut self, name: String, record: Value) {
+        self.ds_by_name.insert(name.clone(), self.datasources.len());
+        self.datasources.push(DsEntry { name, record });
+    }
+
+    fn remove_datasource(&mut self, at: usize) -> DsEntry {
+        let e = self.datasources.remove(at);
+        self.ds_by_name.remove(&e.name);
+        for (i, d) in self.datasources.iter().enumerate().skip(at) {
+            self.ds_by_name.insert(d.name.clone(), i);
+        }
+        e
+    }
+
+    fn push_datamart(&mut self, e: DmEntry) {
+        *self.use_count.entry(e.datasource.clone()).or_default() += 1;
+        self.datamarts.push(e);
+    }
+
+    fn remove_datamart(&mut self, name: &str) -> bool {
+        let Some(at) = self.dm_index(name) else {
+            return false;
+        };
+        let e = self.datamarts.remove(at);
+        if let Some(c) = self.use_count.get_mut(&e.datasource) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.use_count.remove(&e.datasource);
+            }
+        }
+        true
+    }
+
+    fn in_use(&self, datasource: &str) -> bool {
+        self.use_count.get(datasource).is_some_and(|&c| c > 0)
+    }
+
+    fn new_uuid(&self) -> String {
+        let n = self.uuid_counter.fetch_add(1, Ordering::Relaxed);
+        let hi = splitmix64(self.uuid_seed ^ n.wrapping_mul(2));
+        let lo = splitmix64(self.uuid_seed ^ n.wrapping_mul(2).wrapping_add(1));
+        uuid_from(hi, lo)
+    }
+
+    /// The first fault rule matching `path` (consumed), if any.
+    fn take_fault(&mut self, path: &str) -> Option<SimFault> {
+        let rule = self.faults.iter_mut().find(|r| {
+            r.remaining > 0
+                && r
+                    .path_prefix
+                    .as_deref()
+                    .is_none_or(|p| path.starts_with(p))
+        })?;
+        rule.remaining -= 1;
+        let fault = rule.fault;
+        self.faults.retain(|r| r.remaining > 0);
+        Some(fault)
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A version-4 UUID from 128 random bits.
+fn uuid_from(hi: u64, lo: u64) -> String {
+    let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+    let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
+}
+
+fn column_json(name: &str, datatype: Option<&str>) -> Value {
+    json!({
+        "columnName": name,
+        "datatype": datatype.unwrap_or("text"),
+        "alias": name,
+        "label": name,
+        "isHide": false,
+        "isCustomColumn": false,
+        "sql": "",
+        "isApplyTimezone": false,
+    })
+}
+
+fn datamart_item(name: &str, datasource: &str, organization: Value, tables: Vec<Value>) -> Value {
+    json!({
+        "name": name,
+        "datamartOrganization": organization,
+        "companyIntegration": {"name": datasource},
+        "datamartTables": tables,
+        "datamartRelationships": [],
+    })
+}
+
+/// Add generated objects until there are `scale` datasources and `scale` datamarts.
+/// Generated datamart `n` uses datasource `(n / 2) * 3` (modulo the count): datamarts come in
+/// pairs on one datasource, and about half the generated datasources are not used.
+fn generate(st: &mut SimState, scale: usize) {
+    let scale = scale.min(MAX_SCALE);
+    let mut n = 0u32;
+    while st.datasources.len() < scale {
+        n += 1;
+        let ty = DATASOURCE_TYPES[n as usize % DATASOURCE_TYPES.len()];
+        let name = format!("gen-{ty}-{n:06}");
+        if st.ds_index(&name).is_some() {
+            continue;
+        }
+        let record = json!({
+            "id": st.new_uuid(),
+            "name": name,
+            "datasourceType": ty,
+            "credentials": {"name": name, "host": format!("gen-{n:06}.db.example.internal")},
+            "tenancySettings": null,
+        });
+        st.push_datasource(name, record);
+    }
+    let total = st.datasources.len();
+    let mut m = 0u32;
+    while st.datamarts.len() < scale && total > 0 {
+        let name = format!("gen-datamart-{:06}", m + 1);
+        let target = ((m as usize / 2) * 3) % total;
+        let datasource = st.datasources[target].name.clone();
+        if st.dm_index_fast(&name) {
+            m += 1;
+            continue;
+        }
+        st.push_datamart(DmEntry {
+            name,
+            datasource,
+            body: DmBody::Generated(m),
+        });
+        m += 1;
+    }
+}
+
+impl SimState {
+    /// Generated names never collide with seed names except by accident; only the seed
+    /// datamarts are checked (a linear scan of all of them per object would be quadratic).
+    fn dm_index_fast(&self, name: &str) -> bool {
+        name.starts_with("gen-datamart-")
+            && self
+                .datamarts
+                .iter()
+                .take_while(|d| !matches!(d.body, DmBody::Generated(_)))
+                .any(|d| d.name == name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and responses
+// ---------------------------------------------------------------------------------------------
+
+/// A Databrain error answer: `{"error":{"code","message"}}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST_BODY", message)
+    }
+
+    fn auth(message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "AUTHENTICATION_ERROR", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(
+            self.status,
+            &json!({"error": {"code": self.code, "message": self.message}}),
+        )
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    resp
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(bytes) => json_bytes(status, bytes),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn ok_json(v: &Value) -> ApiResult {
+    Ok(json_response(StatusCode::OK, v))
+}
+
+/// Express's default answer to an unknown route.
+fn express_404(method: &str, path: &str) -> Response {
+    let escaped = path
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Error</title>\n</head>\n<body>\n<pre>Cannot {method} {escaped}</pre>\n\
+         </body>\n</html>\n"
+    );
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+fn fault_response(fault: SimFault) -> Response {
+    match fault {
+        SimFault::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let (code, message) = match status.as_u16() {
+                401 => ("AUTHENTICATION_ERROR", "Invalid Service Token"),
+                403 => ("FORBIDDEN", "Forbidden"),
+                s if s >= 500 => ("INTERNAL_SERVER_ERROR", "Internal server error"),
+                _ => ("REQUEST_FAILED", "Request failed"),
+            };
+            ApiError::new(status, code, message).into_response()
+        }
+        SimFault::RateLimited { retry_after_secs } => {
+            let mut resp = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Too many requests, please try again later",
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        SimFault::HtmlPage => {
+            let mut resp = Response::new(Body::from(
+                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
+                 <center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n\
+                 </body>\r\n</html>\r\n",
+            ));
+            *resp.status_mut() = StatusCode::BAD_GATEWAY;
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            resp
+        }
+        SimFault::MalformedJson => json_bytes(
+            StatusCode::OK,
+            b"{\"data\":[{\"name\":\"postgres-pr".to_vec(),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request parsing helpers
+// ---------------------------------------------------------------------------------------------
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decode one query component: `%XX` escapes and `+` as a space (what Express's parser does).
+fn query_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() + 1 && i + 2 <= bytes.len() - 1 => {
+                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (query_decode(k), query_decode(v)),
+            None => (query_decode(p), String::new()),
+        })
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `"true"` and `true` are the same value: the documentation quotes the strings.
+fn unquote(s: &str) -> &str {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+}
+
+/// The 1-based page asked for, or `None` for the whole list.
+fn paging(query: Option<&str>, ignore_page_number: bool) -> Result<Option<usize>, ApiError> {
+    let pairs = parse_query(query.unwrap_or(""));
+    let paginate = match param(&pairs, "isPagination").map(unquote) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "isPagination must be \"true\" or \"false\"",
+            ))
+        }
+    };
+    if !paginate {
+        return Ok(None);
+    }
+    let page = match param(&pairs, "pageNumber").map(unquote) {
+        None => 1,
+        Some(p) => match p.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "pageNumber must be a positive integer",
+                ))
+            }
+        },
+    };
+    Ok(Some(if ignore_page_number { 1 } else { page }))
+}
+
+/// The items of one page (or all of them).
+fn page_range(len: usize, page: Option<usize>) -> std::ops::Range<usize> {
+    match page {
+        None => 0..len,
+        Some(p) => {
+            let start = (p - 1).saturating_mul(PAGE_SIZE).min(len);
+            start..(start + PAGE_SIZE).min(len)
+        }
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(ApiError::bad_request("Invalid request body")),
+    }
+}
+
+fn classify(headers: &HeaderMap) -> Credential {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Credential::Missing;
+    };
+    let v = v.trim();
+    let token = match v.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => return Credential::Invalid,
+    };
+    if token == DEMO_TOKEN {
+        Credential::ServiceToken
+    } else if token == DEMO_DATA_APP_KEY {
+        Credential::DataAppKey
+    } else {
+        Credential::Invalid
+    }
+}
+
+fn require_service_token(cred: Credential) -> Result<(), ApiError> {
+    match cred {
+        Credential::ServiceToken => Ok(()),
+        Credential::Missing => Err(ApiError::auth("Service token is required")),
+        Credential::DataAppKey | Credential::Invalid => {
+            Err(ApiError::auth("Invalid Service Token"))
+        }
+    }
+}
+
+fn require_datamart_access(st: &SimState, cred: Credential) -> Result<(), ApiError> {
+    match cred {
+        Credential::DataAppKey => Ok(()),
+        Credential::ServiceToken if !st.datamarts_require_app_key => Ok(()),
+        Credential::ServiceToken => Err(ApiError::auth("Invalid API Key")),
+        Credential::Missing => Err(ApiError::auth("API key is required")),
+        Credential::Invalid => Err(ApiError::auth("Invalid API Key")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router and middleware
+// ---------------------------------------------------------------------------------------------
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/api/v2/datasource",
+            get(list_datasources)
+                .post(create_datasource)
+                .put(update_datasource)
+                .delete(delete_datasource),
+        )
+        .route("/api/v2/datasource/sync", post(sync_datasource))
+        .route(
+            "/api/v2/data-app/datamarts",
+            get(list_datamarts::<true>).post(create_datamart),
+        )
+        .route("/api/v2/dataApp/datamarts", get(list_datamarts::<false>))
+        .route("/api/v2/data-app/datamart", delete(delete_datamart))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(shared.clone(), frame))
+        .with_state(shared)
+}
+
+async fn unknown_route(req: Request) -> Response {
+    express_404(req.method().as_str(), req.uri().path())
+}
+
+/// Runs around every request: latency, faults, the credential, Express-style 404s for
+/// unsupported methods, the request log.
+async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let credential = classify(req.headers());
+    let latency = lock(&shared).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = lock(&shared).take_fault(&path);
+    let resp = match fault {
+        Some(f) => fault_response(f),
+        None => {
+            req.extensions_mut().insert(credential);
+            let resp = next.run(req).await;
+            if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+                express_404(&method, &path)
+            } else {
+                resp
+            }
+        }
+    };
+    let status = resp.status().as_u16();
+    let mut st = lock(&shared);
+    if st.requests.len() >= MAX_LOGGED_REQUESTS {
+        st.requests.pop_front();
+    }
+    st.requests.push_back(SimRequest {
+        method,
+        path,
+        query,
+        status,
+        credential,
+    });
+    drop(st);
+    resp
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasources
+// ---------------------------------------------------------------------------------------------
+
+async fn list_datasources(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let st = lock(&shared);
+    let page = paging(query.as_deref(), st.ignore_page_number)?;
+    let range = page_range(st.datasources.len(), page);
+    let mut out = String::with_capacity(16 + 32 * range.len());
+    out.push_str("{\"data\":[");
+    for (i, d) in st.datasources[range].iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        out.push_str(&Value::from(d.name.as_str()).to_string());
+        out.push('}');
+    }
+    out.push_str("]}");
+    Ok(json_bytes(StatusCode::OK, out.into_bytes()))
+}
+
+fn tenancy_error(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// Validate `tenancySettings` (absent and null are fine).
+fn check_tenancy(v: Option<&Value>, code: &'static str) -> Result<(), ApiError> {
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(tenancy_error(code, "tenancySettings must be an object")),
+    };
+    match obj.get("tenancyLevel").and_then(Value::as_str) {
+        Some("DATABASE") => Ok(()),
+        Some("TABLE") => match obj.get("clientColumnType").and_then(Value::as_str) {
+            Some("NUMBER" | "STRING") => Ok(()),
+            _ => Err(tenancy_error(
+                code,
+                "clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE",
+            )),
+        },
+        _ => Err(tenancy_error(code, "tenancyLevel must be TABLE or DATABASE")),
+    }
+}
+
+/// The validated name, type and credentials of a create / update body.
+fn datasource_body(body: &Map<String, Value>) -> Result<(String, String, Value), ApiError> {
+    let ty = body
+        .get("datasourceType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("datasourceType is required"))?;
+    if !DATASOURCE_TYPES.contains(&ty) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid datasourceType '{ty}'"
+        )));
+    }
+    let creds = match body.get("credentials") {
+        Some(Value::Object(c)) => c,
+        _ => return Err(ApiError::bad_request("credentials is required")),
+    };
+    let name = match creds.get("name").and_then(Value::as_str) {
+        Some(n) if !n.trim().is_empty() => n.to_string(),
+        _ => return Err(ApiError::bad_request("credentials.name is required")),
+    };
+    check_tenancy(body.get("tenancySettings"), "INVALID_REQUEST_BODY")?;
+    Ok((name, ty.to_string(), Value::Object(creds.clone())))
+}
+
+async fn create_datasource(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    body: Bytes,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let body = parse_body(&body)?;
+    let (name, ty, creds) = datasource_body(&body)?;
+    let mut st = lock(&shared);
+    if st.ds_index(&name).is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_NAME_ERROR",
+            "Datasource name already exists",
+        ));
+    }
+    if let Some(m) = &st.credential_test_failure {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CREDENTIAL_TEST_FAILED",
+            m.clone(),
+        ));
+    }
+    let record = json!({
+        "id": st.new_uuid(),
+        "name": name,
+        "datasourceType": ty,
+        "credentials": creds,
+        "tenancySettings": body.get("tenancySettings").cloned().unwrap_or(Value::Null),
+    });
+    st.push_datasource(name.clone(), record);
+    ok_json(&json!({ "name": name }))
+}
+
+async fn update_datasource(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    body: Bytes,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let body = parse_body(&body)?;
+    let (name, ty, creds) = datasource_body(&body)?;
+    let mut st = lock(&shared);
+    let at = st.ds_index(&name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_NAME_ERROR",
+            "Datasource not found",
+        )
+    })?;
+    let current_type = st.datasources[at]
+        .record
+        .get("datasourceType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if current_type != ty {
+        return Err(ApiError::bad_request(format!(
+            "datasourceType cannot be changed (it is '{current_type}')"
+        )));
+    }
+    if let Some(m) = &st.credential_test_failure {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CREDENTIAL_TEST_FAILED",
+            m.clone(),
+        ));
+    }
+    let record = &mut st.datasources[at].record;
+    if let Some(obj) = record.as_object_mut() {
+        obj.insert("credentials".into(), creds);
+        if let Some(t) = body.get("tenancySettings") {
+            obj.insert("tenancySettings".into(), t.clone());
+        }
+    }
+    ok_json(&json!({ "name": name }))
+}
+
+async fn delete_datasource(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let pairs = parse_query(query.as_deref().unwrap_or(""));
+    let name = match param(&pairs, "datasourceName") {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => return Err(ApiError::bad_request("datasourceName is required")),
+    };
+    let mut st = lock(&shared);
+    let at = st.ds_index(&name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_NAME_ERROR",
+            "Datasource not found",
+        )
+    })?;
+    if st.in_use(&name) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_IN_USE",
+            "Datasource is being used by other resources",
+        ));
+    }
+    let removed = st.remove_datasource(at);
+    let id = removed
+        .record
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    ok_json(&json!({"id": id, "message": "Datasource deleted successfully"}))
+}
+
+async fn sync_datasource(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    body: Bytes,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let body = parse_body(&body)?;
+    let id = body
+        .get("input")
+        .and_then(|i| i.get("datasourceId"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("input.datasourceId is required"))?;
+    let st = lock(&shared);
+    let known = st
+        .datasources
+        .iter()
+        .any(|d| d.record.get("id").and_then(Value::as_str) == Some(id));
+    if !known {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_ID_ERROR",
+            "Invalid datasource id",
+        ));
+    }
+    ok_json(&json!({"data": {"message": "Sync completed"}}))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datamarts
+// ---------------------------------------------------------------------------------------------
+
+async fn list_datamarts<const KEBAB: bool>(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    RawQuery(query): RawQuery,
+    req: Request,
+) -> ApiResult {
+    let st = lock(&shared);
+    if KEBAB && !st.kebab_route {
+        return Ok(express_404("GET", req.uri().path()));
+    }
+    require_datamart_access(&st, cred)?;
+    let page = paging(query.as_deref(), st.ignore_page_number)?;
+    let range = page_range(st.datamarts.len(), page);
+    let items: Vec<Value> = st.datamarts[range].iter().map(DmEntry::render).collect();
+    ok_json(&json!({"data": items, "error": null}))
+}
+
+fn column_from_request(v: &Value) -> Option<Value> {
+    let name = v.get("name").and_then(Value::as_str).filter(|s| !s.is_empty())?;
+    let mut col = column_json(name, None);
+    if let Some(alias) = v.get("alias").and_then(Value::as_str) {
+        col["alias"] = Value::from(alias);
+    }
+    Some(col)
+}
+
+fn table_from_request(v: &Value) -> Result<Value, ApiError> {
+    let invalid = || ApiError::bad_request("Invalid table or column structure");
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(invalid)?;
+    let schema = match v.get("schemaName") {
+        None | Some(Value::Null) => "public",
+        Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+        Some(_) => return Err(ApiError::bad_request("Invalid schema or table name")),
+    };
+    let cols = v
+        .get("columns")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(invalid)?;
+    let cols = cols
+        .iter()
+        .map(column_from_request)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::bad_request("Invalid column names in table"))?;
+    Ok(json!({
+        "schemaName": schema,
+        "tableName": name,
+        "label": name,
+        "clientColumn": null,
+        "isHide": false,
+        "datamartTableColumns": cols,
+    }))
+}
+
+async fn create_datamart(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    body: Bytes,
+) -> ApiResult {
+    {
+        let st = lock(&shared);
+        require_datamart_access(&st, cred)?;
+    }
+    let body = parse_body(&body)?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("Invalid request body"))?
+        .to_string();
+    let datasource = body
+        .get("datasourceName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let tables = match body.get("tableList") {
+        Some(Value::Array(t)) if t.is_empty() => {
+            return Err(ApiError::bad_request("Table list cannot be empty"))
+        }
+        Some(Value::Array(t)) => t
+            .iter()
+            .map(table_from_request)
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(ApiError::bad_request("Invalid request body")),
+    };
+    check_tenancy(body.get("tenancySettings"), "INVALID_TENANCY")?;
+    let organization = body.get("tenancySettings").cloned().unwrap_or(Value::Null);
+    let mut st = lock(&shared);
+    if st.ds_index(&datasource).is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_NAME_ERROR",
+            "Invalid datasource name",
+        ));
+    }
+    if st.dm_index(&name).is_some() {
+        return Err(ApiError::bad_request("Datamart name already exists"));
+    }
+    st.push_datamart(DmEntry::json(datamart_item(
+        &name,
+        &datasource,
+        organization,
+        tables,
+    )));
+    ok_json(&json!({"id": name, "error": null}))
+}
+
+async fn delete_datamart(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let mut st = lock(&shared);
+    require_datamart_access(&st, cred)?;
+    let pairs = parse_query(query.as_deref().unwrap_or(""));
+    let name = param(&pairs, "datamartName").unwrap_or_default().to_string();
+    if name.is_empty() || !st.remove_datamart(&name) {
+        return Err(ApiError::bad_request("Invalid datamart name"));
+    }
+    ok_json(&json!({"id": name, "error": null}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_has_the_documented_mix() {
+        let st = SimState::from_seed(&SimOptions::default()).expect("seed");
+        assert!(st.datasources.len() >= 12, "{}", st.datasources.len());
+        assert!(st.datamarts.len() >= 3);
+        // Every datamart names an existing datasource.
+        for d in &st.datamarts {
+            assert!(st.ds_index(&d.datasource).is_some(), "{}", d.datasource);
+        }
+        // One datasource is used by two datamarts, several by none.
+        assert!(st.use_count.values().any(|&c| c >= 2));
+        let unused = st
+            .datasources
+            .iter()
+            .filter(|d| !st.in_use(&d.name))
+            .count();
+        assert!(unused >= 3, "{unused}");
+        // More than one page of datasources.
+        assert!(st.datasources.len() > PAGE_SIZE);
+        // Records carry an id and type; the ids are distinct.
+        let ids: HashSet<&str> = st
+            .datasources
+            .iter()
+            .filter_map(|d| d.record.get("id").and_then(Value::as_str))
+            .collect();
+        assert_eq!(ids.len(), st.datasources.len());
+    }
+
+    #[test]
+    fn scale_generates_both_kinds_with_unused_datasources() {
+        let st = SimState::from_seed(&SimOptions {
+            scale: 1000,
+            ..Default::default()
+        })
+        .expect("seed");
+        assert_eq!(st.datasources.len(), 1000);
+        assert_eq!(st.datamarts.len(), 1000);
+        let unused = st
+            .datasources
+            .iter()
+            .filter(|d| !st.in_use(&d.name))
+            .count();
+        assert!(unused > 100 && unused < 900, "{unused}");
+        let names: HashSet<&str> = st.datamarts.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names.len(), 1000);
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(query_decode("a+b%26c%2Bd%zz%4"), "a b&c+d%zz%4");
+        assert_eq!(query_decode("%C3%BC%"), "ü%");
+        let pairs = parse_query("datasourceName=x%3Dy&flag");
+        assert_eq!(param(&pairs, "datasourceName"), Some("x=y"));
+        assert_eq!(param(&pairs, "flag"), Some(""));
+    }
+
+    #[test]
+    fn paging_parameters() {
+        assert_eq!(paging(None, false).unwrap(), None);
+        assert_eq!(paging(Some("isPagination=false"), false).unwrap(), None);
+        assert_eq!(
+            paging(Some("isPagination=true&pageNumber=3"), false).unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            paging(Some("isPagination=%22true%22&pageNumber=%222%22"), false).unwrap(),
+            Some(2)
+        );
+        assert_eq!(paging(Some("isPagination=true"), false).unwrap(), Some(1));
+        assert_eq!(
+            paging(Some("isPagination=true&pageNumber=3"), true).unwrap(),
+            Some(1)
+        );
+        assert!(paging(Some("isPagination=yes"), false).is_err());
+        assert!(paging(Some("isPagination=true&pageNumber=0"), false).is_err());
+        assert!(paging(Some("isPagination=true&pageNumber=x"), false).is_err());
+        assert_eq!(page_range(14, Some(2)), 10..14);
+        assert_eq!(page_range(14, Some(3)), 14..14);
+        assert_eq!(page_range(14, None), 0..14);
+    }
+
+    #[test]
+    fn uuids_have_the_v4_shape() {
+        let st = SimState::from_seed(&SimOptions::default()).expect("seed");
+        let a = st.new_uuid();
+        let b = st.new_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
+
+    #[test]
+    fn credentials_are_classified() {
+        let mut h = HeaderMap::new();
+        assert_eq!(classify(&h), Credential::Missing);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {DEMO_TOKEN}")).unwrap(),
+        );
+        assert_eq!(classify(&h), Credential::ServiceToken);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("bearer {DEMO_DATA_APP_KEY}")).unwrap(),
+        );
+        assert_eq!(classify(&h), Credential::DataAppKey);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static(DEMO_TOKEN));
+        assert_eq!(classify(&h), Credential::Invalid);
+    }
+}

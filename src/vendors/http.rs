@@ -125,6 +125,10 @@ pub struct HttpCore {
     /// Calls allowed on a read-only profile besides GET/HEAD: (method, path suffix).
     allowed_writes: Vec<(Method, String)>,
     timeout: Duration,
+    /// `rate_limit_per_minute` of the profile: every request.
+    limiter: Option<std::sync::Arc<super::ratelimit::RateLimiter>>,
+    /// The vendor's own write limit (Qlik: 100 per minute): every non-GET request.
+    write_limiter: Option<std::sync::Arc<super::ratelimit::RateLimiter>>,
 }
 
 impl fmt::Debug for HttpCore {
@@ -177,6 +181,11 @@ impl HttpCore {
                 .map(|(m, p)| (m.clone(), p.to_string()))
                 .collect(),
             timeout,
+            limiter: settings
+                .rate_limit_per_minute
+                .and_then(super::ratelimit::RateLimiter::per_minute)
+                .map(std::sync::Arc::new),
+            write_limiter: None,
         })
     }
 
@@ -213,9 +222,24 @@ impl HttpCore {
 
     /// Send one request and read the whole response. Any status is returned as `Ok`;
     /// transport failures become `ApiError::Transport`.
+    /// Limit write requests (anything but GET/HEAD) to `per_minute`, e.g. Qlik's tier-2
+    /// limit. 0 = no limit.
+    pub fn set_write_limit(&mut self, per_minute: u32) {
+        self.write_limiter =
+            super::ratelimit::RateLimiter::per_minute(per_minute).map(std::sync::Arc::new);
+    }
+
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, ApiError> {
         self.check_allowed(&req.method, &req.url)?;
         let url = self.parse_url(&req.url)?;
+        if req.method != Method::GET && req.method != Method::HEAD {
+            if let Some(l) = &self.write_limiter {
+                l.acquire().await;
+            }
+        }
+        if let Some(l) = &self.limiter {
+            l.acquire().await;
+        }
         let shown = display_url(&url);
         let method = req.method.clone();
         let mut builder = self

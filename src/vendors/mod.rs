@@ -10,6 +10,7 @@ pub mod http;
 pub mod microstrategy;
 mod microstrategy_forms;
 pub mod qlik;
+pub mod ratelimit;
 
 use crate::model::{ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
