@@ -158,14 +158,39 @@ pub async fn execute(
         }
         let done: &[StepOutcome] = &outcomes;
         let ctx = &ctx;
-        let results: Vec<(usize, StepOutcome)> = stream::iter(
-            phase
-                .into_iter()
-                .map(|i| async move { (i, run_step(ctx, i, done).await) }),
-        )
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+        let bulk = api.bulk_limit();
+        let results: Vec<(usize, StepOutcome)> = if bulk > 1 {
+            // Bulk endpoint: steps whose dependencies failed are skipped without a request,
+            // the rest go in chunks, each chunk one request.
+            let mut results = Vec::new();
+            let mut ready = Vec::new();
+            for i in phase {
+                match blocked(ctx, i, done) {
+                    Some(outcome) => results.push((i, outcome)),
+                    None => ready.push(i),
+                }
+            }
+            let chunks: Vec<Vec<usize>> = ready.chunks(bulk).map(<[usize]>::to_vec).collect();
+            let batched: Vec<Vec<(usize, StepOutcome)>> = stream::iter(
+                chunks
+                    .into_iter()
+                    .map(|chunk| async move { run_batch(ctx, chunk).await }),
+            )
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+            results.extend(batched.into_iter().flatten());
+            results
+        } else {
+            stream::iter(
+                phase
+                    .into_iter()
+                    .map(|i| async move { (i, run_step(ctx, i, done).await) }),
+            )
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
+        };
         for (i, outcome) in results {
             if let Some(slot) = outcomes.get_mut(i) {
                 *slot = outcome;
@@ -219,13 +244,9 @@ fn audit_outcome(result: &Result<DeleteOutcome, ApiError>) -> &'static str {
     }
 }
 
-async fn run_step(ctx: &Ctx<'_>, index: usize, done: &[StepOutcome]) -> StepOutcome {
-    if ctx.cancel.is_cancelled() {
-        return StepOutcome::NotStarted;
-    }
-    let Some(step) = ctx.plan.steps.get(index) else {
-        return StepOutcome::NotStarted;
-    };
+/// `Some(Skipped)` when a step this one depends on did not succeed (reported), else `None`.
+fn blocked(ctx: &Ctx<'_>, index: usize, done: &[StepOutcome]) -> Option<StepOutcome> {
+    let step = ctx.plan.steps.get(index)?;
     for &a in &step.after {
         if done.get(a).is_some_and(StepOutcome::is_success) {
             continue;
@@ -240,12 +261,130 @@ async fn run_step(ctx: &Ctx<'_>, index: usize, done: &[StepOutcome]) -> StepOutc
         };
         let outcome = StepOutcome::Skipped(why);
         ctx.report(index, outcome.clone(), 0);
+        return Some(outcome);
+    }
+    None
+}
+
+fn outcome_of(o: DeleteOutcome) -> StepOutcome {
+    match o {
+        DeleteOutcome::Deleted => StepOutcome::Deleted,
+        DeleteOutcome::AlreadyGone => StepOutcome::AlreadyGone,
+        DeleteOutcome::SoftDeleted => StepOutcome::SoftDeleted,
+    }
+}
+
+/// One bulk request for `chunk` (audit lines before and after each object); objects that
+/// failed transiently are retried one by one.
+async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)> {
+    let mut out = Vec::with_capacity(chunk.len());
+    if ctx.cancel.is_cancelled() {
+        return chunk
+            .into_iter()
+            .map(|i| (i, StepOutcome::NotStarted))
+            .collect();
+    }
+    let mut sent: Vec<(usize, u64, AuditEntry)> = Vec::with_capacity(chunk.len());
+    for i in chunk {
+        let Some(step) = ctx.plan.steps.get(i) else {
+            continue;
+        };
+        let entry = entry_of(ctx.plan, step);
+        match ctx.audit.before(&entry) {
+            Ok(seq) => {
+                ctx.report(i, StepOutcome::Running, 1);
+                sent.push((i, seq, entry));
+            }
+            Err(e) => {
+                let outcome = StepOutcome::Failed(format!("audit log not writable; not sent: {e}"));
+                ctx.report(i, outcome.clone(), 1);
+                out.push((i, outcome));
+            }
+        }
+    }
+    if sent.is_empty() {
+        return out;
+    }
+    let targets = sent
+        .iter()
+        .filter_map(|(i, _, _)| ctx.plan.steps.get(*i).map(|s| s.target.clone()))
+        .collect();
+    let mut results = ctx.api.delete_batch(targets).await.into_iter();
+    let mut retry = Vec::new();
+    for (i, seq, entry) in sent {
+        let result = results.next().unwrap_or_else(|| {
+            Err(ApiError::Decode {
+                vendor: ctx.plan.vendor,
+                status: 0,
+                message: "the bulk answer has no result for this object".into(),
+            })
+        });
+        let error_text = result.as_ref().err().map(ToString::to_string);
+        if let Err(e) = ctx
+            .audit
+            .after(seq, &entry, audit_outcome(&result), error_text.as_deref())
+        {
+            tracing::warn!(
+                "audit log: could not record the outcome of deleting {}: {e}",
+                entry.name
+            );
+        }
+        match result {
+            Ok(o) => {
+                let outcome = outcome_of(o);
+                ctx.report(i, outcome.clone(), 1);
+                out.push((i, outcome));
+            }
+            Err(e)
+                if e.is_transient() && ctx.cfg.max_attempts > 1 && !ctx.cancel.is_cancelled() =>
+            {
+                retry.push((i, e));
+            }
+            Err(e) => {
+                let outcome = StepOutcome::Failed(e.to_string());
+                ctx.report(i, outcome.clone(), 1);
+                out.push((i, outcome));
+            }
+        }
+    }
+    for (i, e) in retry {
+        let wait = retry_wait(&e, ctx.cfg.base_backoff, i, 1);
+        let cancelled = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => true,
+            _ = tokio::time::sleep(wait) => false,
+        };
+        let outcome = if cancelled {
+            StepOutcome::Failed(format!("{e}; cancelled before retry"))
+        } else {
+            attempts(ctx, i, 1).await
+        };
+        if cancelled {
+            ctx.report(i, outcome.clone(), 1);
+        }
+        out.push((i, outcome));
+    }
+    out
+}
+
+async fn run_step(ctx: &Ctx<'_>, index: usize, done: &[StepOutcome]) -> StepOutcome {
+    if ctx.cancel.is_cancelled() {
+        return StepOutcome::NotStarted;
+    }
+    if let Some(outcome) = blocked(ctx, index, done) {
         return outcome;
     }
+    attempts(ctx, index, 0).await
+}
 
+/// Delete one step with retries; `already` attempts were made before (by a bulk request).
+async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32) -> StepOutcome {
+    let Some(step) = ctx.plan.steps.get(index) else {
+        return StepOutcome::NotStarted;
+    };
     let entry = entry_of(ctx.plan, step);
     let max_attempts = ctx.cfg.max_attempts.max(1);
-    let mut attempt = 0u32;
+    let mut attempt = already;
     loop {
         attempt += 1;
         let seq = match ctx.audit.before(&entry) {
@@ -270,11 +409,7 @@ async fn run_step(ctx: &Ctx<'_>, index: usize, done: &[StepOutcome]) -> StepOutc
         }
         let err = match result {
             Ok(o) => {
-                let outcome = match o {
-                    DeleteOutcome::Deleted => StepOutcome::Deleted,
-                    DeleteOutcome::AlreadyGone => StepOutcome::AlreadyGone,
-                    DeleteOutcome::SoftDeleted => StepOutcome::SoftDeleted,
-                };
+                let outcome = outcome_of(o);
                 ctx.report(index, outcome.clone(), attempt);
                 return outcome;
             }
@@ -501,6 +636,8 @@ mod tests {
         in_flight: usize,
         max_in_flight: usize,
         completed: usize,
+        /// Sizes of the bulk requests received.
+        batches: Vec<usize>,
     }
 
     /// An in-memory vendor: deletes take `delay`, may fail as scripted, and can cancel a
@@ -509,6 +646,8 @@ mod tests {
         state: Mutex<FakeState>,
         delay: Duration,
         cancel_after: Option<(usize, CancellationToken)>,
+        /// `bulk_limit()`: 1 = no bulk endpoint.
+        bulk: usize,
     }
 
     fn http(status: u16, retry_after_ms: Option<u64>) -> ApiError {
@@ -531,6 +670,7 @@ mod tests {
                 }),
                 delay: Duration::ZERO,
                 cancel_after: None,
+                bulk: 1,
             }
         }
 
@@ -591,6 +731,22 @@ mod tests {
                     }
                 }
                 result
+            })
+        }
+        fn bulk_limit(&self) -> usize {
+            self.bulk
+        }
+        fn delete_batch(
+            &self,
+            targets: Vec<Ref>,
+        ) -> BoxFuture<'_, Vec<Result<DeleteOutcome, ApiError>>> {
+            Box::pin(async move {
+                self.lock().batches.push(targets.len());
+                let mut out = Vec::new();
+                for t in targets {
+                    out.push(self.delete(t).await);
+                }
+                out
             })
         }
         fn create(&self, _: Kind, _: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
@@ -983,6 +1139,55 @@ mod tests {
         assert_eq!(r.outcomes[1], StepOutcome::NotStarted);
         assert_eq!(r.outcomes[2], StepOutcome::NotStarted);
         assert_eq!(api.requests(), ["D1"]);
+    }
+
+    #[tokio::test]
+    async fn bulk_vendors_get_chunks_and_transient_item_failures_are_retried_alone() {
+        let (all, ids) = many(7);
+        let sel: Vec<(Kind, &str)> = ids
+            .iter()
+            .map(|i| (Kind::Datasources, i.as_str()))
+            .collect();
+        let plan = make_plan(&all, &sel, false);
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut fake = FakeApi::new(&id_refs);
+        fake.bulk = 3;
+        let api = Arc::new(fake);
+        api.script(&ids[1], vec![Answer::Fail(http(503, None))]);
+        api.script(&ids[2], vec![Answer::Fail(http(400, None))]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let audit = Arc::new(AuditLog::open(&path).expect("open audit"));
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            audit,
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        let mut sizes = api.lock().batches.clone();
+        sizes.sort_unstable();
+        assert_eq!(sizes, vec![1, 3, 3], "7 objects in chunks of at most 3");
+        let failed: Vec<&str> = plan
+            .steps
+            .iter()
+            .zip(&r.outcomes)
+            .filter(|(_, o)| matches!(o, StepOutcome::Failed(_)))
+            .map(|(s, _)| s.target.id.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            vec![ids[2].as_str()],
+            "the 400 fails, the 503 is retried"
+        );
+        for id in &ids {
+            assert_eq!(api.exists(id), id == &ids[2], "{id}");
+        }
+        // 7 in bulk + 1 single retry = 8 requests, each with a before and an after line.
+        let text = std::fs::read_to_string(&path).expect("read audit");
+        assert_eq!(api.requests().len(), 8);
+        assert_eq!(text.lines().count(), 16);
     }
 
     #[tokio::test]

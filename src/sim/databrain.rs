@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, RawQuery, Request, State as AxState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -129,6 +129,12 @@ pub enum SimFault {
     HtmlPage,
     /// 200 with a JSON body cut in the middle.
     MalformedJson,
+    /// A Databrain error body with this status, code and message.
+    Error {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    },
 }
 
 /// Cloneable handle to the simulator's state. The server runs while any handle is alive.
@@ -543,11 +549,7 @@ impl SimState {
     /// The first fault rule matching `path` (consumed), if any.
     fn take_fault(&mut self, path: &str) -> Option<SimFault> {
         let rule = self.faults.iter_mut().find(|r| {
-            r.remaining > 0
-                && r
-                    .path_prefix
-                    .as_deref()
-                    .is_none_or(|p| path.starts_with(p))
+            r.remaining > 0 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
         })?;
         rule.remaining -= 1;
         let fault = rule.fault;
@@ -623,34 +625,21 @@ fn generate(st: &mut SimState, scale: usize) {
         st.push_datasource(name, record);
     }
     let total = st.datasources.len();
+    let taken: HashSet<String> = st.datamarts.iter().map(|d| d.name.clone()).collect();
     let mut m = 0u32;
     while st.datamarts.len() < scale && total > 0 {
         let name = format!("gen-datamart-{:06}", m + 1);
         let target = ((m as usize / 2) * 3) % total;
-        let datasource = st.datasources[target].name.clone();
-        if st.dm_index_fast(&name) {
-            m += 1;
+        m += 1;
+        if taken.contains(&name) {
             continue;
         }
+        let datasource = st.datasources[target].name.clone();
         st.push_datamart(DmEntry {
             name,
             datasource,
-            body: DmBody::Generated(m),
+            body: DmBody::Generated(m - 1),
         });
-        m += 1;
-    }
-}
-
-impl SimState {
-    /// Generated names never collide with seed names except by accident; only the seed
-    /// datamarts are checked (a linear scan of all of them per object would be quadratic).
-    fn dm_index_fast(&self, name: &str) -> bool {
-        name.starts_with("gen-datamart-")
-            && self
-                .datamarts
-                .iter()
-                .take_while(|d| !matches!(d.body, DmBody::Generated(_)))
-                .any(|d| d.name == name)
     }
 }
 
@@ -771,6 +760,16 @@ fn fault_response(fault: SimFault) -> Response {
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             resp
         }
+        SimFault::Error {
+            status,
+            code,
+            message,
+        } => ApiError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            message,
+        )
+        .into_response(),
         SimFault::MalformedJson => json_bytes(
             StatusCode::OK,
             b"{\"data\":[{\"name\":\"postgres-pr".to_vec(),
@@ -799,7 +798,7 @@ fn query_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() + 1 && i + 2 <= bytes.len() - 1 => {
+            b'%' if i + 2 < bytes.len() => {
                 match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
                     (Some(h), Some(l)) => {
                         out.push(h * 16 + l);
@@ -1043,7 +1042,10 @@ fn check_tenancy(v: Option<&Value>, code: &'static str) -> Result<(), ApiError> 
                 "clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE",
             )),
         },
-        _ => Err(tenancy_error(code, "tenancyLevel must be TABLE or DATABASE")),
+        _ => Err(tenancy_error(
+            code,
+            "tenancyLevel must be TABLE or DATABASE",
+        )),
     }
 }
 
@@ -1220,11 +1222,11 @@ async fn list_datamarts<const KEBAB: bool>(
     AxState(shared): AxState<Arc<Shared>>,
     Extension(cred): Extension<Credential>,
     RawQuery(query): RawQuery,
-    req: Request,
+    uri: Uri,
 ) -> ApiResult {
     let st = lock(&shared);
     if KEBAB && !st.kebab_route {
-        return Ok(express_404("GET", req.uri().path()));
+        return Ok(express_404("GET", uri.path()));
     }
     require_datamart_access(&st, cred)?;
     let page = paging(query.as_deref(), st.ignore_page_number)?;
@@ -1234,7 +1236,10 @@ async fn list_datamarts<const KEBAB: bool>(
 }
 
 fn column_from_request(v: &Value) -> Option<Value> {
-    let name = v.get("name").and_then(Value::as_str).filter(|s| !s.is_empty())?;
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())?;
     let mut col = column_json(name, None);
     if let Some(alias) = v.get("alias").and_then(Value::as_str) {
         col["alias"] = Value::from(alias);
@@ -1335,7 +1340,9 @@ async fn delete_datamart(
     let mut st = lock(&shared);
     require_datamart_access(&st, cred)?;
     let pairs = parse_query(query.as_deref().unwrap_or(""));
-    let name = param(&pairs, "datamartName").unwrap_or_default().to_string();
+    let name = param(&pairs, "datamartName")
+        .unwrap_or_default()
+        .to_string();
     if name.is_empty() || !st.remove_datamart(&name) {
         return Err(ApiError::bad_request("Invalid datamart name"));
     }

@@ -971,3 +971,369 @@ impl VendorApi for DatabrainClient {
         Box::pin(async {})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn settings(base_url: &str) -> ClientSettings {
+        ClientSettings {
+            profile: "brain".into(),
+            vendor: V,
+            base_url: base_url.into(),
+            username: None,
+            secret: SecretString::from("dbn_live_s3cret"),
+            login_mode: 0,
+            read_only: false,
+            timeout: Duration::from_secs(5),
+            insecure_tls: false,
+            space_id: None,
+            org_id: None,
+            data_app_key: None,
+            rate_limit_per_minute: None,
+        }
+    }
+
+    fn http(status: u16, code: Option<&str>, message: &str) -> ApiError {
+        ApiError::Http {
+            vendor: V,
+            status,
+            code: code.map(str::to_string),
+            message: message.into(),
+            ticket: None,
+            retry_after_ms: None,
+        }
+    }
+
+    fn ctx() -> CellCtx {
+        CellCtx { now: 0 }
+    }
+
+    #[test]
+    fn base_urls_are_normalised() {
+        let ok = |s: &str| normalize_base_url(s).unwrap();
+        assert_eq!(
+            ok("https://api.usedatabrain.com"),
+            "https://api.usedatabrain.com"
+        );
+        assert_eq!(
+            ok("https://api.usedatabrain.com/"),
+            "https://api.usedatabrain.com"
+        );
+        assert_eq!(
+            ok("https://api.usedatabrain.com/api/v2/"),
+            "https://api.usedatabrain.com"
+        );
+        assert_eq!(
+            ok("https://api.usedatabrain.com/api/v2/datasource?isPagination=true"),
+            "https://api.usedatabrain.com"
+        );
+        assert_eq!(
+            ok("http://bi.example.com/databrain/api"),
+            "http://bi.example.com/databrain"
+        );
+        // A self-hosted sub-path is kept; "/api" must be a whole segment.
+        assert_eq!(ok("http://h:8080/brain/"), "http://h:8080/brain");
+        assert_eq!(ok("http://apihost/api-gw/x"), "http://apihost/api-gw/x");
+        assert_eq!(ok("http://h/api/v2x"), "http://h/api/v2x");
+        assert!(normalize_base_url("api.usedatabrain.com")
+            .unwrap_err()
+            .contains("must start with http:// or https://"));
+        assert!(normalize_base_url("https:///api/v2").is_err());
+    }
+
+    #[test]
+    fn new_validates_without_io_and_hides_secrets() {
+        let c = DatabrainClient::new(settings("https://api.usedatabrain.com/api/v2")).unwrap();
+        assert_eq!(
+            c.url(DATASOURCE_PATH),
+            "https://api.usedatabrain.com/api/v2/datasource"
+        );
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+
+        let mut s = settings("https://h");
+        s.secret = SecretString::from("  ");
+        let err = DatabrainClient::new(s).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Databrain: profile 'brain' has no service token"
+        );
+
+        let mut s = settings("https://h");
+        s.secret = SecretString::from("bad\ntoken");
+        let err = DatabrainClient::new(s).unwrap_err();
+        assert!(matches!(err, ApiError::Setup { .. }));
+        assert!(!err.to_string().contains("bad"), "{err}");
+
+        let err = DatabrainClient::new(settings("h/x")).unwrap_err();
+        assert!(err.to_string().contains("profile 'brain'"), "{err}");
+
+        // A blank data-app key is no key.
+        let mut s = settings("https://h");
+        s.data_app_key = Some(SecretString::from(""));
+        let c = DatabrainClient::new(s).unwrap();
+        assert!(c.data_app_key.is_none());
+    }
+
+    #[test]
+    fn parses_datasource_names_exactly() {
+        let r = parse_datasource("p", &json!({"name": "postgres-prod"})).unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.name.as_str()),
+            ("postgres-prod", "postgres-prod")
+        );
+        assert_eq!(r.kind, Kind::Datasources);
+        assert_eq!(r.type_, None);
+        assert_eq!(r.raw, json!({"name": "postgres-prod"}));
+        // Names are not trimmed: the API matches them exactly.
+        let r =
+            parse_datasource("p", &json!({"name": " spaced ", "datasourceType": "mysql"})).unwrap();
+        assert_eq!(r.id, " spaced ");
+        assert_eq!(r.type_.as_deref(), Some("mysql"));
+        // A bare string is a name too; nothing else is.
+        assert_eq!(parse_datasource("p", &json!("s3")).unwrap().name, "s3");
+        assert!(parse_datasource("p", &json!({"name": ""})).is_none());
+        assert!(parse_datasource("p", &json!({"id": "x"})).is_none());
+        assert!(parse_datasource("p", &json!(7)).is_none());
+    }
+
+    #[test]
+    fn parses_datamart_with_its_datasource() {
+        let v = json!({"name":"sales-analytics",
+            "datamartOrganization":{"tenancyLevel":"TABLE"},
+            "companyIntegration":{"name":"postgres-prod"},
+            "datamartTables":[{"tableName":"a"},{"tableName":"b"}],
+            "futureField": 1});
+        let r = parse_datamart("p", &v).unwrap();
+        assert_eq!(r.kind, Kind::Datamarts);
+        assert_eq!(r.id, "sales-analytics");
+        assert_eq!(
+            r.depends_on,
+            vec![Ref {
+                kind: Kind::Datasources,
+                id: "postgres-prod".into(),
+                name: "postgres-prod".into()
+            }]
+        );
+        assert_eq!(r.raw, v);
+        assert_eq!(dm_datasource(&r, &ctx()).text, "postgres-prod");
+        assert_eq!(dm_tenancy(&r, &ctx()).text, "TABLE");
+        assert_eq!(dm_tables(&r, &ctx()).text, "2");
+        assert_eq!(dm_tables_key(&r), "00000002");
+
+        // Sparse: no datasource, no tenancy, no tables.
+        let r = parse_datamart("p", &json!({"name":"m","companyIntegration":null})).unwrap();
+        assert!(r.depends_on.is_empty());
+        assert_eq!(dm_datasource(&r, &ctx()).text, "-");
+        assert_eq!(dm_tenancy(&r, &ctx()).tone, CellTone::Dim);
+        assert_eq!(dm_tables(&r, &ctx()).text, "-");
+        assert!(parse_datamart("p", &json!({"companyIntegration":{"name":"x"}})).is_none());
+    }
+
+    #[test]
+    fn used_by_cell_says_in_use_unused_or_unknown() {
+        let mut ds = parse_datasource("p", &json!({"name": "postgres-prod"})).unwrap();
+        let marts: Vec<Resource> = ["sales", "ops", "crm", "hr"]
+            .iter()
+            .map(|n| {
+                parse_datamart(
+                    "p",
+                    &json!({"name": n, "companyIntegration": {"name": "postgres-prod"}}),
+                )
+                .unwrap()
+            })
+            .collect();
+        let lonely = parse_datasource("p", &json!({"name": "lonely"})).unwrap();
+        let mut all = vec![ds.clone(), lonely];
+        all.extend(marts.iter().take(2).cloned());
+        link_references(&mut all, SPEC.orphan_kinds);
+        let cell = ds_used_by(&all[0], &ctx());
+        assert_eq!(cell.text, "in use by 2: ops, sales");
+        assert_eq!(cell.tone, CellTone::Warn);
+        assert!(!all[0].is_orphan());
+        assert!(all[1].is_orphan());
+        assert_eq!(ds_used_by(&all[1], &ctx()).text, "not used");
+        // Datamarts are never orphans.
+        assert!(!all[2].is_orphan());
+
+        ds.used_by = marts.iter().map(Resource::as_ref).collect();
+        assert_eq!(
+            ds_used_by(&ds, &ctx()).text,
+            "in use by 4: sales, ops, crm, …"
+        );
+
+        // Unknown use: not an orphan, and said so.
+        let unknown = parse_datasource("p", &json!({"name": "x"})).unwrap();
+        assert!(!unknown.orphan);
+        let cell = ds_used_by(&unknown, &ctx());
+        assert_eq!(cell.text, "? unknown");
+    }
+
+    #[test]
+    fn spec_matches_the_product() {
+        let titles = |k| {
+            (SPEC.columns)(k)
+                .iter()
+                .map(|c| c.title)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(titles(Kind::Datasources), ["Name", "Used by"]);
+        assert_eq!(
+            titles(Kind::Datamarts),
+            ["Name", "Datasource", "Tenancy", "Tables"]
+        );
+        assert!(titles(Kind::Connections).is_empty());
+        assert_eq!(SPEC.kinds, &[Kind::Datasources, Kind::Datamarts]);
+        assert!(!SPEC.delete_order.contains(&Kind::Datamarts));
+        assert!(SPEC.supported && !SPEC.can_create && !SPEC.can_test && !SPEC.soft_delete);
+    }
+
+    #[test]
+    fn refused_credentials_become_sentences() {
+        let e = explain_auth(
+            http(401, Some("AUTHENTICATION_ERROR"), "Invalid Service Token"),
+            Cred::ServiceToken,
+        );
+        assert_eq!(
+            e.to_string(),
+            "Databrain: HTTP 401 AUTHENTICATION_ERROR: the service token was refused (server \
+             said: Invalid Service Token); use an org-level service token from Databrain \
+             Settings → Service Tokens (a data-app API key does not work here)"
+        );
+        assert_eq!(e.code(), Some("AUTHENTICATION_ERROR"));
+        // The code's other spelling, under another status, is recognised too.
+        let e = explain_auth(http(400, Some("AUTHENTICATION_ERR"), ""), Cred::DataAppKey);
+        assert!(
+            e.to_string().contains("the data-app API key was refused;"),
+            "{e}"
+        );
+        // Anything else is left alone.
+        let e = explain_auth(
+            http(400, Some("DATASOURCE_IN_USE"), "m"),
+            Cred::ServiceToken,
+        );
+        assert_eq!(e.to_string(), "Databrain: HTTP 400 DATASOURCE_IN_USE: m");
+        assert!(is_refused(&http(403, None, "Forbidden")));
+        assert!(!is_refused(&http(400, Some("INVALID_REQUEST_BODY"), "x")));
+    }
+
+    #[test]
+    fn route_404s_get_a_base_url_hint() {
+        let e = explain_missing_route(
+            http(404, None, "non-JSON response (text/html): Error"),
+            "/api/v2/datasource",
+        );
+        assert!(e.to_string().contains("check base_url"), "{e}");
+        let e = explain_missing_route(http(404, Some("DATASOURCE_NOT_FOUND"), "gone"), "/x");
+        assert!(!e.to_string().contains("base_url"), "{e}");
+    }
+
+    #[test]
+    fn only_transient_errors_are_retried() {
+        assert!(is_retryable(&http(503, None, "")));
+        assert!(is_retryable(&http(429, None, "")));
+        assert!(!is_retryable(&http(400, Some("INVALID_REQUEST_BODY"), "")));
+        assert!(!is_retryable(&http(401, Some("AUTHENTICATION_ERROR"), "")));
+        assert!(is_retryable(&ApiError::Transport {
+            vendor: V,
+            message: "x".into()
+        }));
+    }
+
+    #[tokio::test]
+    async fn read_only_datamart_and_other_kinds_are_refused_without_sending() {
+        // Nothing listens on this port: a sent request would be a transport error instead.
+        let mut s = settings("http://127.0.0.1:9");
+        s.read_only = true;
+        let c = DatabrainClient::new(s).unwrap();
+        let ds = Ref {
+            kind: Kind::Datasources,
+            id: "postgres-prod".into(),
+            name: "postgres-prod".into(),
+        };
+        let err = c.delete(ds).await.unwrap_err();
+        assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+
+        let c = DatabrainClient::new(settings("http://127.0.0.1:9")).unwrap();
+        let dm = Ref {
+            kind: Kind::Datamarts,
+            id: "sales".into(),
+            name: "sales".into(),
+        };
+        let err = c.delete(dm).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Databrain: datamart 'sales' was not deleted: datamarts are read-only in dsconsole \
+             (delete it in Databrain)"
+        );
+        let login = Ref {
+            kind: Kind::Logins,
+            id: "l".into(),
+            name: "l".into(),
+        };
+        assert!(matches!(
+            c.delete(login).await.unwrap_err(),
+            ApiError::Setup { .. }
+        ));
+        let empty = Ref {
+            kind: Kind::Datasources,
+            id: String::new(),
+            name: String::new(),
+        };
+        assert!(c
+            .delete(empty)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("nothing was sent"));
+        assert!(c.create(Kind::Datasources, json!({})).await.is_err());
+        assert!(c.test_connection("x".into()).await.is_err());
+        c.logout().await;
+    }
+
+    #[test]
+    fn delete_answers_are_read_strictly() {
+        let resp = |status: u16, body: &str| HttpResponse {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        assert_eq!(
+            deleted(
+                &resp(
+                    200,
+                    r#"{"id":"u","message":"Datasource deleted successfully"}"#
+                ),
+                "x"
+            )
+            .unwrap(),
+            DeleteOutcome::Deleted
+        );
+        assert_eq!(
+            deleted(&resp(204, ""), "x").unwrap(),
+            DeleteOutcome::Deleted
+        );
+        assert_eq!(
+            deleted(&resp(200, r#"{"id":"u","error":null}"#), "x").unwrap(),
+            DeleteOutcome::Deleted
+        );
+        let e = deleted(
+            &resp(
+                200,
+                r#"{"error":{"code":"DATASOURCE_IN_USE","message":"in use"}}"#,
+            ),
+            "x",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), Some("DATASOURCE_IN_USE"));
+        let e = deleted(&resp(200, "<html><title>Sign in</title></html>"), "x").unwrap_err();
+        assert!(matches!(e, ApiError::Decode { .. }));
+        assert!(
+            e.to_string().contains("whether it was deleted is unknown"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,1236 @@
+//! CLI tests: every headless command of the real `dsconsole` binary, run against the
+//! in-process MicroStrategy simulator, checking exit codes, what goes to stdout and stderr,
+//! what reaches the server (its request log) and what the audit log records.
+
+use assert_cmd::Command;
+use dsconsole::model::{Kind, Resource, VendorId};
+use dsconsole::sim::microstrategy::{self, MstrSim, SimRequest, DEMO_PASSWORD, DEMO_USERNAME};
+use dsconsole::sim::SimOptions;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SEED: &str = include_str!("../assets/microstrategy.json");
+
+/// Safety net against a hung child; never a timing assertion.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The profile every test config defines.
+const PROFILE: &str = "mstr";
+
+/// A datasource whose connection and login nothing else uses.
+const SANDBOX_DS: (&str, &str) = ("Analytics Sandbox", "98414AE161FC54A2147602C635CFCA30");
+const SANDBOX_CONN: (&str, &str) = ("Snowflake Analytics", "9EAFFFD94FB07653C890C8841C45FB97");
+const SANDBOX_LOGIN: (&str, &str) = (
+    "Snowflake Analytics Reader",
+    "C158EE9733984F825FC7F9BC51FABA13",
+);
+/// Plain datasources used as single delete targets.
+const REDSHIFT_DS: (&str, &str) = (
+    "Redshift Marketing Attribution",
+    "969DE764C822F2FBA1AE0A591509068C",
+);
+const BIGQUERY_DS: (&str, &str) = (
+    "Customer 360 (BigQuery)",
+    "A72D7B9644CC8F36915675BD680D81CF",
+);
+const WEBSTORE_DS: (&str, &str) = ("Web Store Orders", "21F0156AD5E316A625545616E17260F9");
+/// Connections nothing uses.
+const STAGING_CONN: (&str, &str) = ("Postgres Sales Staging", "3BCF9384574DC39AC15175FDBFE33C11");
+const ARCHIVE_CONN: (&str, &str) = ("Oracle Archive", "161ECCBEB4FD443D088AD8B48B12121D");
+/// A connection three datasources use: the server refuses to delete it.
+const FINANCE_CONN: (&str, &str) = ("Snowflake Finance Prod", "DEFBD172D7268B131493820473EDEF33");
+/// Two datasources; the ambiguity test gives the first the second's name.
+const FORECAST_DS: (&str, &str) = ("Finance Forecasting", "7414AFC3A99BA27581188A11602D9C59");
+const MONTH_END_DS: (&str, &str) = (
+    "Finance Month-End Close",
+    "AF93B16458357B8FC5C6B1978AFAF012",
+);
+
+/// One command's result.
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn both(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// One test's world: its own runtime, simulator, temp dir and config.
+struct World {
+    sim: MstrSim,
+    /// Serves the simulator (and any proxy); dropped after `sim`.
+    rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    /// Environment variable holding the password, set only on the child.
+    pw_var: String,
+}
+
+impl World {
+    /// A simulator and a config whose profile `mstr` points at it; `profile_extra` is added
+    /// to that profile's table, `extra_toml` after it.
+    fn new(test: &str, profile_extra: &str, extra_toml: &str) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let sim = rt
+            .block_on(microstrategy::start(&SimOptions::default()))
+            .expect("simulator starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pw_var = format!("DSCONSOLE_CLI_TEST_PW_{}", test.to_ascii_uppercase());
+        let base_url = sim.base_url.clone();
+        let world = World {
+            sim,
+            rt,
+            config: dir.path().join("config.toml"),
+            dir,
+            pw_var,
+        };
+        world.write_config(&base_url, profile_extra, extra_toml);
+        world
+    }
+
+    fn write_config(&self, base_url: &str, profile_extra: &str, extra_toml: &str) {
+        let text = format!(
+            "[defaults]\nconcurrency = 4\ntimeout_seconds = 30\n\n\
+             [[profiles]]\nname = \"{PROFILE}\"\nvendor = \"microstrategy\"\n\
+             base_url = \"{base_url}\"\nusername = \"{DEMO_USERNAME}\"\n\
+             password_env = \"{var}\"\n{profile_extra}\n{extra_toml}",
+            var = self.pw_var
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        self.data_dir().join("audit.jsonl")
+    }
+
+    /// The binary with the config, a private data dir and home, and the password variable.
+    fn cmd(&self) -> Command {
+        let home = self.dir.path().join("home");
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dsconsole"));
+        c.arg("--config")
+            .arg(&self.config)
+            .env_remove("DSCONSOLE_CONFIG")
+            .env_remove("DSCONSOLE_LOG")
+            .env_remove("NO_COLOR")
+            .env("DSCONSOLE_DATA_DIR", self.data_dir())
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env(&self.pw_var, DEMO_PASSWORD)
+            .timeout(CHILD_TIMEOUT);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        run(self.cmd().args(args))
+    }
+
+    fn requests(&self) -> Vec<SimRequest> {
+        self.sim.control.requests()
+    }
+
+    fn deletes(&self) -> Vec<SimRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "DELETE")
+            .collect()
+    }
+
+    /// Every request that is neither a GET nor a session login/logout.
+    fn mutations(&self) -> Vec<SimRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method != "GET"
+                    && !(r.method == "POST"
+                        && (r.path.ends_with("/api/auth/login")
+                            || r.path.ends_with("/api/auth/logout")))
+            })
+            .collect()
+    }
+
+    /// The audit log's lines, parsed (none when the file does not exist).
+    fn audit_lines(&self) -> Vec<Value> {
+        match std::fs::read_to_string(self.audit_path()) {
+            Ok(text) => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => panic!("reading the audit log: {e}"),
+        }
+    }
+
+    fn assert_nothing_audited(&self) {
+        let lines = self.audit_lines();
+        assert!(lines.is_empty(), "audit log has lines: {lines:?}");
+    }
+
+    fn assert_seed_object(&self, kind: &str, (name, id): (&str, &str)) {
+        let v = self
+            .sim
+            .control
+            .object(kind, id)
+            .unwrap_or_else(|| panic!("seed has {kind} {id}"));
+        assert_eq!(v["name"], name, "seed {kind} {id} is named {name}");
+    }
+
+    fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+}
+
+fn run(cmd: &mut Command) -> Out {
+    let out = cmd.output().expect("run dsconsole");
+    Out {
+        code: out.status.code().expect("dsconsole exited with a code"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp path is UTF-8")
+}
+
+fn sorted(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = ids.into_iter().collect();
+    v.sort();
+    v
+}
+
+fn ids_of(rs: &[Resource]) -> Vec<String> {
+    sorted(rs.iter().map(|r| r.id.clone()))
+}
+
+/// Audit lines about one object, in file order.
+fn audit_for<'a>(lines: &'a [Value], id: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["id"] == id).collect()
+}
+
+fn assert_audited_delete(lines: &[Value], kind: &str, id: &str) {
+    let mine = audit_for(lines, id);
+    assert_eq!(
+        mine.len(),
+        2,
+        "one before and one after line for {id}: {lines:?}"
+    );
+    let (before, after) = (mine[0], mine[1]);
+    assert_eq!(before["phase"], "before");
+    assert_eq!(after["phase"], "after");
+    assert_eq!(
+        before["seq"], after["seq"],
+        "after repeats the before's seq"
+    );
+    for l in [before, after] {
+        assert_eq!(l["operation"], "delete");
+        assert_eq!(l["kind"], kind);
+        assert_eq!(l["profile"], PROFILE);
+        assert_eq!(l["vendor"], "microstrategy");
+    }
+    assert_eq!(after["outcome"], "deleted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn list_prints_a_table_of_every_kind_on_stdout() {
+    let w = World::new("list_all", "", "");
+    let out = w.run(&["list", PROFILE]);
+    out.expect_code(0);
+    assert!(
+        out.stderr.trim().is_empty(),
+        "a successful list prints no messages: {}",
+        out.stderr
+    );
+    for (kind, title) in [
+        ("datasources", "Datasources"),
+        ("connections", "Connections"),
+        ("logins", "Logins"),
+    ] {
+        let ids = w.sim.control.ids(kind);
+        assert!(!ids.is_empty());
+        let heading = format!("== {title} ({})", ids.len());
+        assert!(out.stdout.contains(&heading), "missing '{heading}'");
+        for id in &ids {
+            assert!(out.stdout.contains(id.as_str()), "{kind} {id} not listed");
+        }
+    }
+    assert!(out.stdout.contains(SANDBOX_DS.0));
+    assert!(out.stdout.contains(SANDBOX_LOGIN.0));
+    // Headings in the vendor's kind order.
+    let pos = |s: &str| out.stdout.find(s).expect("heading present");
+    assert!(pos("== Datasources") < pos("== Connections"));
+    assert!(pos("== Connections") < pos("== Logins"));
+}
+
+#[test]
+fn list_orphan_connections_shows_only_unused_connections() {
+    let w = World::new("list_orphans", "", "");
+    w.assert_seed_object("connections", STAGING_CONN);
+    w.assert_seed_object("connections", ARCHIVE_CONN);
+    let out = w.run(&["list", PROFILE, "connections", "--orphans"]);
+    out.expect_code(0);
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 3, "header and two orphans:\n{}", out.stdout);
+    assert!(
+        lines[0].contains("Name") && lines[0].contains("ID"),
+        "header: {}",
+        lines[0]
+    );
+    let rows = lines[1..].join("\n");
+    for (name, id) in [STAGING_CONN, ARCHIVE_CONN] {
+        assert!(
+            rows.contains(name) && rows.contains(id),
+            "{name} missing:\n{rows}"
+        );
+    }
+    assert!(
+        !out.stdout.contains(FINANCE_CONN.1),
+        "a used connection is listed"
+    );
+    assert!(!out.stdout.contains("== "), "one kind: no headings");
+}
+
+#[test]
+fn list_json_parses_into_resources_with_the_simulators_ids() {
+    let w = World::new("list_json", "", "");
+    let out = w.run(&["list", PROFILE, "datasources", "--output", "json"]);
+    out.expect_code(0);
+    let rs: Vec<Resource> = serde_json::from_str(&out.stdout).expect("stdout is a JSON array");
+    assert_eq!(ids_of(&rs), sorted(w.sim.control.ids("datasources")));
+    for r in &rs {
+        assert_eq!(r.kind, Kind::Datasources);
+        assert_eq!(r.vendor, VendorId::MicroStrategy);
+        assert_eq!(r.profile, PROFILE);
+    }
+    let sandbox = rs
+        .iter()
+        .find(|r| r.id == SANDBOX_DS.1)
+        .expect("sandbox listed");
+    assert_eq!(sandbox.name, SANDBOX_DS.0);
+    assert!(
+        sandbox
+            .depends_on
+            .iter()
+            .any(|d| d.kind == Kind::Connections && d.id == SANDBOX_CONN.1),
+        "the datasource's connection is in depends_on: {:?}",
+        sandbox.depends_on
+    );
+}
+
+#[test]
+fn list_ndjson_prints_one_resource_per_line() {
+    let w = World::new("list_ndjson", "", "");
+    // --config is global: accepted after the subcommand too.
+    let out = run(w.cmd().args([
+        "list",
+        PROFILE,
+        "connections",
+        "--output",
+        "ndjson",
+        "--config",
+        path_str(&w.config),
+    ]));
+    out.expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let expected = sorted(w.sim.control.ids("connections"));
+    assert_eq!(lines.len(), expected.len(), "one line per connection");
+    let rs: Vec<Resource> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("each line is one Resource"))
+        .collect();
+    assert_eq!(ids_of(&rs), expected);
+    assert!(rs.iter().all(|r| r.kind == Kind::Connections));
+}
+
+#[test]
+fn list_filter_narrows_the_rows() {
+    let w = World::new("list_filter", "", "");
+    w.assert_seed_object("datasources", FORECAST_DS);
+    w.assert_seed_object("datasources", MONTH_END_DS);
+    let out = w.run(&[
+        "list",
+        PROFILE,
+        "datasources",
+        "--output",
+        "json",
+        "--filter",
+        "^Finance",
+    ]);
+    out.expect_code(0);
+    let rs: Vec<Resource> = serde_json::from_str(&out.stdout).expect("JSON array");
+    assert_eq!(
+        ids_of(&rs),
+        sorted([FORECAST_DS.1.to_string(), MONTH_END_DS.1.to_string()])
+    );
+}
+
+#[test]
+fn list_accepts_a_singular_kind() {
+    let w = World::new("list_singular", "", "");
+    let out = w.run(&["list", PROFILE, "login", "--output", "json"]);
+    out.expect_code(0);
+    let rs: Vec<Resource> = serde_json::from_str(&out.stdout).expect("JSON array");
+    assert_eq!(ids_of(&rs), sorted(w.sim.control.ids("logins")));
+    assert!(rs.iter().all(|r| r.kind == Kind::Logins));
+}
+
+#[test]
+fn list_of_an_unknown_kind_is_a_usage_error_naming_the_kinds() {
+    let w = World::new("list_bad_kind", "", "");
+    for kind in ["widgets", "datamarts"] {
+        let out = w.run(&["list", PROFILE, kind]);
+        out.expect_code(2);
+        assert!(out.stdout.is_empty(), "no data on stdout: {}", out.stdout);
+        assert!(
+            out.stderr.contains(kind),
+            "names the bad kind: {}",
+            out.stderr
+        );
+        for valid in ["datasources", "connections", "logins"] {
+            assert!(
+                out.stderr.contains(valid),
+                "names the valid kind {valid}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments and configuration errors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn bad_arguments_exit_2_and_send_nothing() {
+    let w = World::new("bad_args", "", "");
+    let out = w.run(&["list", PROFILE, "--bogus-flag"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("--bogus-flag"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+
+    let out = w.run(&["list"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("PROFILE"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+
+    let out = w.run(&["delete", PROFILE, "datasources"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("ID_OR_NAME"), "{}", out.stderr);
+
+    let out = w.run(&["frobnicate"]);
+    out.expect_code(2);
+
+    assert!(w.requests().is_empty(), "nothing reaches the server");
+}
+
+#[test]
+fn unknown_profile_is_a_usage_error_naming_the_profiles() {
+    let other = "[[profiles]]\nname = \"other-mstr\"\nvendor = \"microstrategy\"\n\
+                 base_url = \"https://bi.example.com/MicroStrategyLibrary\"\n\
+                 username = \"someone\"\npassword_env = \"DSCONSOLE_CLI_TEST_UNUSED\"\n";
+    let w = World::new("unknown_profile", "", other);
+    let out = w.run(&["list", "nope"]);
+    out.expect_code(2);
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("'nope'"), "{}", out.stderr);
+    assert!(out.stderr.contains(PROFILE), "{}", out.stderr);
+    assert!(out.stderr.contains("other-mstr"), "{}", out.stderr);
+    assert!(w.requests().is_empty());
+}
+
+#[test]
+fn missing_secret_names_the_variable_and_prints_no_secret() {
+    let other = "[[profiles]]\nname = \"inline-mstr\"\nvendor = \"microstrategy\"\n\
+                 base_url = \"https://bi.example.com/MicroStrategyLibrary\"\n\
+                 username = \"someone\"\npassword = \"s3cr3t-inline\"\n";
+    let w = World::new("missing_secret", "", other);
+    for args in [
+        vec!["list", PROFILE],
+        vec!["delete", PROFILE, "datasources", SANDBOX_DS.0, "--yes"],
+        vec!["check", PROFILE],
+    ] {
+        let out = run(w.cmd().args(&args).env_remove(&w.pw_var));
+        out.expect_code(2);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        assert!(
+            out.stderr.contains(&w.pw_var),
+            "{args:?}: names the variable: {}",
+            out.stderr
+        );
+        assert!(
+            !out.both().contains("s3cr3t-inline"),
+            "{args:?}: secret shown"
+        );
+        assert!(
+            !out.both().contains(DEMO_PASSWORD),
+            "{args:?}: secret shown"
+        );
+    }
+    assert!(w.requests().is_empty(), "nothing reaches the server");
+}
+
+#[test]
+fn malformed_config_is_a_usage_error_with_file_and_line() {
+    let w = World::new("bad_config", "", "");
+    let text =
+        "[defaults]\nconcurrency = 4\n\n[[profiles]]\nname = \"mstr\"\nvendor = \"microstrategy\n";
+    let bad = w.write_file("bad.toml", text);
+    let at = format!("{}:6", bad.display());
+    for args in [vec!["list", PROFILE], vec!["config", "check"]] {
+        let out = run(w.cmd().arg("--config").arg(&bad).args(&args));
+        out.expect_code(2);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        assert!(
+            out.stderr.contains(&at),
+            "{args:?}: wants '{at}': {}",
+            out.stderr
+        );
+    }
+    assert!(w.requests().is_empty());
+}
+
+#[test]
+fn verbose_logging_never_shows_the_password() {
+    let w = World::new("trace_log", "", "");
+    let out = run(w
+        .cmd()
+        .env("DSCONSOLE_LOG", "trace")
+        .args(["list", PROFILE, "logins"]));
+    out.expect_code(0);
+    assert!(
+        !out.both().contains(DEMO_PASSWORD),
+        "the password reached the output"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// delete
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn delete_without_yes_and_no_terminal_refuses_and_sends_nothing() {
+    let w = World::new("delete_no_yes", "", "");
+    let out = w.run(&["delete", PROFILE, "datasources", SANDBOX_DS.0]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+    assert!(w.deletes().is_empty(), "DELETE sent: {:?}", w.deletes());
+    assert!(
+        w.mutations().is_empty(),
+        "mutation sent: {:?}",
+        w.mutations()
+    );
+    assert!(w.sim.control.contains("datasources", SANDBOX_DS.1));
+    w.assert_nothing_audited();
+}
+
+#[test]
+fn delete_dry_run_prints_the_cascade_plan_and_sends_no_mutation() {
+    let w = World::new("delete_dry_run", "", "");
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        SANDBOX_DS.0,
+        "--cascade",
+        "--dry-run",
+    ]);
+    out.expect_code(0);
+    for (name, id) in [SANDBOX_DS, SANDBOX_CONN, SANDBOX_LOGIN] {
+        assert!(
+            out.stdout.contains(name) && out.stdout.contains(id),
+            "plan on stdout names {name} {id}:\n{}",
+            out.stdout
+        );
+    }
+    // The plan lists them in execution order.
+    let pos = |id: &str| out.stdout.find(id).expect("in plan");
+    assert!(pos(SANDBOX_DS.1) < pos(SANDBOX_CONN.1));
+    assert!(pos(SANDBOX_CONN.1) < pos(SANDBOX_LOGIN.1));
+    assert!(out.stdout.contains("[cascade]"), "{}", out.stdout);
+    assert!(out.stdout.contains("nothing was sent"), "{}", out.stdout);
+
+    assert!(
+        w.requests().iter().any(|r| r.method == "GET"),
+        "the plan needs the objects"
+    );
+    assert!(
+        w.mutations().is_empty(),
+        "mutation sent: {:?}",
+        w.mutations()
+    );
+    for kind in ["datasources", "connections", "logins"] {
+        assert_eq!(
+            w.sim.control.ids(kind).len(),
+            sorted_seed_ids(kind).len(),
+            "{kind} unchanged"
+        );
+    }
+    w.assert_nothing_audited();
+
+    // Without --cascade the plan holds the datasource only, and says what stays.
+    let out = w.run(&["delete", PROFILE, "datasources", SANDBOX_DS.0, "--dry-run"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains(SANDBOX_DS.1));
+    assert!(!out.stdout.contains(SANDBOX_CONN.1), "{}", out.stdout);
+    assert!(!out.stdout.contains(SANDBOX_LOGIN.1), "{}", out.stdout);
+    assert!(out.stdout.contains("--cascade"), "{}", out.stdout);
+    assert!(w.mutations().is_empty());
+}
+
+#[test]
+fn delete_yes_by_name_deletes_it_and_audits_before_and_after() {
+    let w = World::new("delete_by_name", "", "");
+    w.assert_seed_object("datasources", REDSHIFT_DS);
+    let out = w.run(&["delete", PROFILE, "datasources", REDSHIFT_DS.0, "--yes"]);
+    out.expect_code(0);
+    assert!(!w.sim.control.contains("datasources", REDSHIFT_DS.1));
+    let conn = "039F56DD02FFCEF8DFB28FE346DC4BCC";
+    assert!(
+        w.sim.control.contains("connections", conn),
+        "no cascade: its connection stays"
+    );
+    let deletes = w.deletes();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(deletes[0]
+        .path
+        .ends_with(&format!("/api/datasources/{}", REDSHIFT_DS.1)));
+    assert_eq!(deletes[0].status, 204);
+
+    let result = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(REDSHIFT_DS.1))
+        .expect("stdout reports the object");
+    assert!(result.starts_with("deleted"), "{result}");
+    assert!(result.contains(REDSHIFT_DS.0), "{result}");
+
+    let lines = w.audit_lines();
+    assert_audited_delete(&lines, "datasources", REDSHIFT_DS.1);
+    assert_eq!(lines.len(), 2, "only this object is audited: {lines:?}");
+}
+
+#[test]
+fn delete_cascade_deletes_datasource_then_connection_then_login() {
+    let w = World::new("delete_cascade", "", "");
+    for (kind, obj) in [
+        ("datasources", SANDBOX_DS),
+        ("connections", SANDBOX_CONN),
+        ("logins", SANDBOX_LOGIN),
+    ] {
+        w.assert_seed_object(kind, obj);
+    }
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        SANDBOX_DS.0,
+        "--cascade",
+        "--yes",
+    ]);
+    out.expect_code(0);
+    let paths: Vec<String> = w.deletes().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(
+        paths[0].ends_with(&format!("/api/datasources/{}", SANDBOX_DS.1)),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1].ends_with(&format!("/api/datasources/connections/{}", SANDBOX_CONN.1)),
+        "{paths:?}"
+    );
+    assert!(
+        paths[2].ends_with(&format!("/api/datasources/logins/{}", SANDBOX_LOGIN.1)),
+        "{paths:?}"
+    );
+    assert!(!w.sim.control.contains("datasources", SANDBOX_DS.1));
+    assert!(!w.sim.control.contains("connections", SANDBOX_CONN.1));
+    assert!(!w.sim.control.contains("logins", SANDBOX_LOGIN.1));
+    for (name, id) in [SANDBOX_DS, SANDBOX_CONN, SANDBOX_LOGIN] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("stdout reports {name}:\n{}", out.stdout));
+        assert!(line.starts_with("deleted"), "{line}");
+    }
+    let lines = w.audit_lines();
+    assert_audited_delete(&lines, "datasources", SANDBOX_DS.1);
+    assert_audited_delete(&lines, "connections", SANDBOX_CONN.1);
+    assert_audited_delete(&lines, "logins", SANDBOX_LOGIN.1);
+}
+
+#[test]
+fn delete_with_a_refused_object_exits_1_and_deletes_the_other() {
+    let w = World::new("delete_partial", "", "");
+    w.assert_seed_object("connections", STAGING_CONN);
+    w.assert_seed_object("connections", FINANCE_CONN);
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "connections",
+        STAGING_CONN.0,
+        FINANCE_CONN.0,
+        "--yes",
+    ]);
+    out.expect_code(1);
+    assert!(!w.sim.control.contains("connections", STAGING_CONN.1));
+    assert!(w.sim.control.contains("connections", FINANCE_CONN.1));
+
+    let failed = out
+        .stdout
+        .lines()
+        .position(|l| l.contains(FINANCE_CONN.1))
+        .expect("stdout names the refused connection");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[failed].starts_with("failed"), "{}", lines[failed]);
+    assert!(lines[failed].contains(FINANCE_CONN.0), "{}", lines[failed]);
+    let detail = lines.get(failed + 1).copied().unwrap_or("");
+    assert!(
+        detail.contains(
+            "Cannot delete connection 'Snowflake Finance Prod' because it is used by datasource"
+        ),
+        "the vendor's message follows: {}",
+        out.stdout
+    );
+    let ok = lines
+        .iter()
+        .find(|l| l.contains(STAGING_CONN.1))
+        .expect("stdout names the deleted connection");
+    assert!(ok.starts_with("deleted"), "{ok}");
+
+    let audit = w.audit_lines();
+    assert_audited_delete(&audit, "connections", STAGING_CONN.1);
+    let refused = audit_for(&audit, FINANCE_CONN.1);
+    assert_eq!(refused.len(), 2, "{audit:?}");
+    assert_eq!(refused[1]["outcome"], "failed");
+    assert!(
+        refused[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Cannot delete connection")),
+        "{:?}",
+        refused[1]
+    );
+}
+
+#[test]
+fn delete_of_an_unknown_name_is_a_usage_error() {
+    let w = World::new("delete_unknown", "", "");
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        SANDBOX_DS.0,
+        "No Such Datasource",
+        "--yes",
+    ]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("'No Such Datasource'"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        w.deletes().is_empty(),
+        "nothing is deleted when one name is unknown"
+    );
+    assert!(w.sim.control.contains("datasources", SANDBOX_DS.1));
+    w.assert_nothing_audited();
+
+    // A name of another kind is not a datasource's name.
+    let out = w.run(&["delete", PROFILE, "datasources", SANDBOX_LOGIN.0, "--yes"]);
+    out.expect_code(2);
+    assert!(w.deletes().is_empty());
+}
+
+#[test]
+fn delete_of_an_ambiguous_name_is_a_usage_error_naming_the_ids() {
+    let w = World::new("delete_ambiguous", "", "");
+    // The simulator keeps names unique, so a proxy in front of it gives a second datasource
+    // the same name, as a real server with duplicate names would.
+    let origin = w
+        .sim
+        .base_url
+        .strip_suffix("/MicroStrategyLibrary")
+        .expect("base URL has the context path")
+        .to_string();
+    let proxy =
+        w.rt.block_on(renaming_proxy::start(origin, FORECAST_DS.1, MONTH_END_DS.0))
+            .expect("proxy starts");
+    w.write_config(&format!("{proxy}/MicroStrategyLibrary"), "", "");
+
+    let out = w.run(&["delete", PROFILE, "datasources", MONTH_END_DS.0, "--yes"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("ambiguous"), "{}", out.stderr);
+    assert!(out.stderr.contains(FORECAST_DS.1), "{}", out.stderr);
+    assert!(out.stderr.contains(MONTH_END_DS.1), "{}", out.stderr);
+    assert!(
+        w.requests().iter().any(|r| r.method == "GET"),
+        "the proxy reached the simulator"
+    );
+    assert!(w.deletes().is_empty());
+    w.assert_nothing_audited();
+
+    // The id still selects exactly one of them.
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        MONTH_END_DS.1,
+        "--dry-run",
+    ]);
+    out.expect_code(0);
+    assert!(out.stdout.contains(MONTH_END_DS.1));
+    assert!(!out.stdout.contains(FORECAST_DS.1), "{}", out.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// read-only and protected profiles
+// ---------------------------------------------------------------------------------------------
+
+fn assert_read_only_refuses(w: &World, global_flag: bool) {
+    let pre: &[&str] = if global_flag { &["--read-only"] } else { &[] };
+    let args =
+        |rest: &[&str]| -> Vec<String> { pre.iter().chain(rest).map(|s| s.to_string()).collect() };
+
+    let out = w.run_owned(&args(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        WEBSTORE_DS.0,
+        "--yes",
+    ]));
+    out.expect_code(2);
+    assert!(out.stderr.contains("read-only"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+    assert!(w.deletes().is_empty());
+    assert!(w.sim.control.contains("datasources", WEBSTORE_DS.1));
+
+    let out = w.run_owned(&args(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        WEBSTORE_DS.0,
+        "--dry-run",
+    ]));
+    out.expect_code(0);
+    assert!(out.stdout.contains(WEBSTORE_DS.1), "{}", out.stdout);
+    assert!(out.stdout.contains("nothing was sent"), "{}", out.stdout);
+
+    let login = w.write_file(
+        "login.json",
+        r#"{"name": "Read Only Test", "username": "ro", "password": "pw-ro-123"}"#,
+    );
+    let out = w.run_owned(&args(&[
+        "create",
+        PROFILE,
+        "logins",
+        "--from",
+        path_str(&login),
+    ]));
+    out.expect_code(2);
+    assert!(out.stderr.contains("read-only"), "{}", out.stderr);
+
+    assert!(
+        w.mutations().is_empty(),
+        "mutation sent: {:?}",
+        w.mutations()
+    );
+    w.assert_nothing_audited();
+}
+
+impl World {
+    fn run_owned(&self, args: &[String]) -> Out {
+        run(self.cmd().args(args))
+    }
+}
+
+#[test]
+fn read_only_profile_refuses_delete_and_create_but_dry_run_works() {
+    let w = World::new("read_only_profile", "read_only = true", "");
+    assert_read_only_refuses(&w, false);
+}
+
+#[test]
+fn read_only_flag_refuses_delete_and_create_but_dry_run_works() {
+    let w = World::new("read_only_flag", "", "");
+    assert_read_only_refuses(&w, true);
+}
+
+#[test]
+fn protected_profile_needs_the_profile_name_confirmed() {
+    let w = World::new("protected", "protected = true", "");
+    w.assert_seed_object("datasources", BIGQUERY_DS);
+
+    let out = w.run(&["delete", PROFILE, "datasources", BIGQUERY_DS.0, "--yes"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("--confirm-profile"), "{}", out.stderr);
+    assert!(w.mutations().is_empty(), "{:?}", w.mutations());
+
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        BIGQUERY_DS.0,
+        "--yes",
+        "--confirm-profile",
+        "wrong",
+    ]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+    assert!(w.mutations().is_empty(), "{:?}", w.mutations());
+    w.assert_nothing_audited();
+    assert!(w.sim.control.contains("datasources", BIGQUERY_DS.1));
+
+    // Without --yes and without a terminal: refused even with the right name.
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        BIGQUERY_DS.0,
+        "--confirm-profile",
+        PROFILE,
+    ]);
+    out.expect_code(2);
+    assert!(w.mutations().is_empty(), "{:?}", w.mutations());
+
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        BIGQUERY_DS.0,
+        "--yes",
+        "--confirm-profile",
+        PROFILE,
+    ]);
+    out.expect_code(0);
+    assert!(!w.sim.control.contains("datasources", BIGQUERY_DS.1));
+    assert_eq!(w.deletes().len(), 1);
+    assert_audited_delete(&w.audit_lines(), "datasources", BIGQUERY_DS.1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// create
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn create_login_prints_the_stored_object_and_audits_without_the_password() {
+    let w = World::new("create_login", "", "");
+    let password = "pw-must-not-leak-7f3a9";
+    let file = w.write_file(
+        "login.json",
+        &format!(
+            "{{\n  \"name\": \"CLI Created Login\",\n  \"username\": \"cli_user\",\n  \
+             \"password\": \"{password}\",\n  \"description\": \"made by tests/cli.rs\"\n}}\n"
+        ),
+    );
+    let before = w.sim.control.ids("logins").len();
+    let out = w.run(&["create", PROFILE, "logins", "--from", path_str(&file)]);
+    out.expect_code(0);
+    let created: Resource = serde_json::from_str(&out.stdout).expect("stdout is one Resource");
+    assert_eq!(created.kind, Kind::Logins);
+    assert_eq!(created.name, "CLI Created Login");
+    assert_eq!(created.profile, PROFILE);
+    assert!(!created.id.is_empty());
+    assert!(w.sim.control.contains("logins", &created.id));
+    assert_eq!(w.sim.control.ids("logins").len(), before + 1);
+    let stored = w.sim.control.object("logins", &created.id).expect("stored");
+    assert_eq!(stored["username"], "cli_user");
+    assert!(!out.both().contains(password), "password in the output");
+
+    let posts: Vec<SimRequest> = w
+        .mutations()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].path.ends_with("/api/datasources/logins"));
+    assert_eq!(posts[0].status, 201);
+
+    let text = std::fs::read_to_string(w.audit_path()).expect("audit log written");
+    assert!(
+        !text.contains(password),
+        "password in the audit log:\n{text}"
+    );
+    let lines = w.audit_lines();
+    let phases: Vec<&Value> = lines.iter().map(|l| &l["phase"]).collect();
+    assert_eq!(phases, ["before", "after"], "{lines:?}");
+    assert!(lines.iter().all(|l| l["operation"] == "create"));
+    assert!(lines.iter().all(|l| l["name"] == "CLI Created Login"));
+    assert_eq!(lines[1]["outcome"], "created");
+}
+
+#[test]
+fn create_from_invalid_json_is_a_usage_error_with_file_and_line() {
+    let w = World::new("create_bad_json", "", "");
+    let file = w.write_file(
+        "login.json",
+        "{\n  \"name\": \"Broken\",\n  \"username\": \"x\",,\n  \"password\": \"p\"\n}\n",
+    );
+    let out = w.run(&["create", PROFILE, "logins", "--from", path_str(&file)]);
+    out.expect_code(2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let at = format!("{}:3", file.display());
+    assert!(out.stderr.contains(&at), "wants '{at}': {}", out.stderr);
+    assert!(w.mutations().is_empty(), "{:?}", w.mutations());
+    w.assert_nothing_audited();
+
+    let missing = w.dir.path().join("no-such-file.json");
+    let out = w.run(&["create", PROFILE, "logins", "--from", path_str(&missing)]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("no-such-file.json"), "{}", out.stderr);
+    assert!(w.mutations().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// check
+// ---------------------------------------------------------------------------------------------
+
+fn seed_failing_connections() -> Vec<(String, String)> {
+    let seed: Value = serde_json::from_str(SEED).expect("seed is JSON");
+    seed.pointer("/simulator/failingConnections")
+        .and_then(Value::as_object)
+        .expect("seed has failing connections")
+        .iter()
+        .map(|(id, m)| (id.clone(), m.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+fn sorted_seed_ids(kind: &str) -> Vec<String> {
+    let seed: Value = serde_json::from_str(SEED).expect("seed is JSON");
+    sorted(
+        seed[kind]
+            .as_array()
+            .expect("seed kind")
+            .iter()
+            .filter_map(|o| o["id"].as_str().map(str::to_string)),
+    )
+}
+
+#[test]
+fn check_exits_1_while_connection_tests_fail_and_0_when_they_pass() {
+    let w = World::new("check", "", "");
+    let failing = seed_failing_connections();
+    assert!(!failing.is_empty());
+
+    let out = w.run(&["check", PROFILE]);
+    out.expect_code(1);
+    let unhealthy: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("UNHEALTHY"))
+        .collect();
+    for (id, message) in &failing {
+        let line = unhealthy
+            .iter()
+            .find(|l| l.contains(id.as_str()) && l.contains("connection"))
+            .unwrap_or_else(|| panic!("connection {id} reported unhealthy:\n{}", out.stdout));
+        assert!(line.contains(message.as_str()), "reason shown: {line}");
+    }
+    let tests = w
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/api/datasources/connections/test"))
+        .count();
+    assert_eq!(
+        tests,
+        w.sim.control.ids("connections").len(),
+        "every connection tested"
+    );
+    assert!(w.deletes().is_empty());
+
+    for (id, _) in &failing {
+        w.sim.control.set_connection_test_failure(id, None);
+    }
+    let out = w.run(&["check", PROFILE]);
+    out.expect_code(0);
+    assert!(
+        !out.stdout.contains("UNHEALTHY"),
+        "nothing unhealthy:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("0 unhealthy"), "{}", out.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// config check, completions
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn config_check_prints_profiles_without_secret_values() {
+    let inline = "[[profiles]]\nname = \"inline-mstr\"\nvendor = \"microstrategy\"\n\
+                  base_url = \"https://bi.example.com/MicroStrategyLibrary\"\n\
+                  username = \"someone\"\npassword = \"s3cr3t-inline\"\n";
+    let w = World::new("config_check", "", inline);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&w.config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let out = w.run(&["config", "check"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!("profile '{PROFILE}'")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("profile 'inline-mstr'"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&w.pw_var),
+        "the secret's source is shown"
+    );
+    assert!(!out.both().contains("s3cr3t-inline"), "inline secret shown");
+    assert!(!out.both().contains(DEMO_PASSWORD), "env secret shown");
+    #[cfg(unix)]
+    assert!(
+        out.stderr.contains("readable by others"),
+        "an inline secret in a world-readable file is warned about: {}",
+        out.stderr
+    );
+    assert!(w.requests().is_empty(), "config check contacts no server");
+
+    // An unresolvable secret makes the check fail, naming the variable.
+    let out = run(w.cmd().env_remove(&w.pw_var).args(["config", "check"]));
+    out.expect_code(2);
+    assert!(out.stderr.contains(&w.pw_var), "{}", out.stderr);
+    assert!(!out.both().contains("s3cr3t-inline"));
+}
+
+#[test]
+fn completions_for_bash_name_the_binary() {
+    let w = World::new("completions", "", "");
+    let out = w.run(&["completions", "bash"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("dsconsole"), "{}", out.stdout);
+    assert!(out.stdout.contains("delete"), "subcommands completed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A proxy that renames one datasource in list responses
+// ---------------------------------------------------------------------------------------------
+
+mod renaming_proxy {
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::Router;
+    use serde_json::Value;
+
+    #[derive(Clone)]
+    struct Proxy {
+        origin: String,
+        client: reqwest::Client,
+        rename_id: &'static str,
+        new_name: &'static str,
+    }
+
+    /// Forward everything to `origin` (scheme, host and port); in `GET .../api/datasources`
+    /// answers, give datasource `rename_id` the name `new_name`. Returns the proxy's origin.
+    pub async fn start(
+        origin: String,
+        rename_id: &'static str,
+        new_name: &'static str,
+    ) -> std::io::Result<String> {
+        let proxy = Proxy {
+            origin,
+            client: reqwest::Client::new(),
+            rename_id,
+            new_name,
+        };
+        let app = Router::new().fallback(forward).with_state(proxy);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(format!("http://{addr}"))
+    }
+
+    async fn forward(State(p): State<Proxy>, req: Request) -> Response {
+        let (parts, body) = req.into_parts();
+        let Ok(body) = axum::body::to_bytes(body, 16 << 20).await else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let mut out = p
+            .client
+            .request(
+                parts.method.clone(),
+                format!("{}{path_and_query}", p.origin),
+            )
+            .body(body);
+        for (name, value) in &parts.headers {
+            if name != header::HOST && name != header::CONTENT_LENGTH {
+                out = out.header(name, value);
+            }
+        }
+        let Ok(resp) = out.send().await else {
+            return StatusCode::BAD_GATEWAY.into_response();
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let Ok(mut bytes) = resp.bytes().await.map(|b| b.to_vec()) else {
+            return StatusCode::BAD_GATEWAY.into_response();
+        };
+        if parts.method == axum::http::Method::GET && parts.uri.path().ends_with("/api/datasources")
+        {
+            if let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) {
+                if let Some(list) = v.get_mut("datasources").and_then(Value::as_array_mut) {
+                    for ds in list.iter_mut().filter(|d| d["id"] == p.rename_id) {
+                        ds["name"] = Value::from(p.new_name);
+                    }
+                }
+                if let Ok(b) = serde_json::to_vec(&v) {
+                    bytes = b;
+                }
+            }
+        }
+        let mut builder = Response::builder().status(status);
+        for (name, value) in &headers {
+            if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
+                builder = builder.header(name, value);
+            }
+        }
+        builder
+            .body(Body::from(bytes))
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    }
+}
