@@ -20,21 +20,28 @@ pub struct RowFilter {
     buf: Vec<char>,
     /// Scratch buffer: the haystack case-folded / normalised for substring terms.
     folded: Vec<char>,
+    /// Scratch: the best score of each term over the fields of one row.
+    best: Vec<Option<u16>>,
 }
 
 /// One space-separated term of the query.
 #[derive(Debug, Clone)]
 struct Term {
     atom: Atom,
-    /// Set for `'foo` and `!foo` terms: nucleo-matcher 0.3.1 misses some substring matches
-    /// (a match ending at the last character of a non-ASCII name; needles starting with two
-    /// or more non-letters such as `'2024-q`), so substring terms are decided here and only
+    /// The same atom without negation: "does it occur", whatever the term's sign.
+    positive: Atom,
+    /// Set for every term but fuzzy ones. nucleo-matcher 0.3.1 misses some substring
+    /// matches (a match ending at the last character of a non-ASCII name; needles starting
+    /// with two or more non-letters such as `'2024-q`) and, with case respected, treats
+    /// `^foo` and `foo$` as whole-string matches; so these terms are decided here and only
     /// scored by nucleo.
     substring: Option<SubstringTerm>,
 }
 
 #[derive(Debug, Clone)]
 struct SubstringTerm {
+    /// Substring, Prefix, Postfix or Exact.
+    kind: AtomKind,
     /// The needle as nucleo prepared it (lower-cased when case is ignored, escapes resolved).
     needle: Vec<char>,
     ignore_case: bool,
@@ -63,7 +70,14 @@ impl RowFilter {
             .atoms
             .into_iter()
             .map(|atom| {
-                let substring = (atom.kind == AtomKind::Substring).then(|| {
+                let positive = Atom::new(
+                    &atom.needle_text().to_string(),
+                    case,
+                    Normalization::Smart,
+                    atom.kind,
+                    false,
+                );
+                let substring = (atom.kind != AtomKind::Fuzzy).then(|| {
                     let needle: Vec<char> = atom.needle_text().chars().collect();
                     // Same rule as nucleo's smart normalisation: only when the needle itself
                     // has nothing to normalise.
@@ -72,13 +86,18 @@ impl RowFilter {
                     let scorer =
                         Atom::new(&text, case, Normalization::Smart, AtomKind::Fuzzy, false);
                     SubstringTerm {
+                        kind: atom.kind,
                         needle,
                         ignore_case,
                         normalize,
                         scorer,
                     }
                 });
-                Term { atom, substring }
+                Term {
+                    atom,
+                    positive,
+                    substring,
+                }
             })
             .collect();
         RowFilter {
@@ -87,6 +106,7 @@ impl RowFilter {
             matcher: Matcher::new(Config::DEFAULT),
             buf: Vec::new(),
             folded: Vec::new(),
+            best: Vec::new(),
         }
     }
 
@@ -123,34 +143,53 @@ impl RowFilter {
         self.is_empty() || self.score(haystack).is_some()
     }
 
+    /// Does a row whose searchable fields are `fields` (name, type, space...) match? Each
+    /// term must match one of the fields (`!` terms: none of them), so `^foo` and `foo$`
+    /// anchor on a field, and a fuzzy term never spans two fields.
+    pub fn matches_fields(&mut self, fields: &[&str]) -> bool {
+        self.is_empty() || self.score_fields(fields).is_some()
+    }
+
     /// Sum of the term scores, `None` when any term fails.
     fn score(&mut self, haystack: &str) -> Option<u32> {
-        let ascii = haystack.is_ascii();
-        if !ascii {
-            self.buf.clear();
-            self.buf.extend(chars::graphemes(haystack));
-        }
-        let hay = if ascii {
-            Utf32Str::Ascii(haystack.as_bytes())
-        } else {
-            Utf32Str::Unicode(&self.buf)
-        };
-        let mut total: u32 = 0;
-        for term in &self.terms {
-            let score = match &term.substring {
-                None => term.atom.score(hay, &mut self.matcher)?,
-                Some(sub) => {
-                    let found = contains_folded(hay, sub, &mut self.folded);
-                    match (found, term.atom.negative) {
-                        (true, true) | (false, false) => return None,
-                        (false, true) => 0,
+        self.score_fields(&[haystack])
+    }
+
+    fn score_fields(&mut self, fields: &[&str]) -> Option<u32> {
+        self.best.clear();
+        self.best.resize(self.terms.len(), None);
+        for field in fields {
+            let ascii = field.is_ascii();
+            if !ascii {
+                self.buf.clear();
+                self.buf.extend(chars::graphemes(field));
+            }
+            let hay = if ascii {
+                Utf32Str::Ascii(field.as_bytes())
+            } else {
+                Utf32Str::Unicode(&self.buf)
+            };
+            for (t, term) in self.terms.iter().enumerate() {
+                let hit = match &term.substring {
+                    None => term.positive.score(hay, &mut self.matcher),
+                    Some(sub) => contains_folded(hay, sub, &mut self.folded)
                         // A contiguous match is also a fuzzy match, so the scorer finds it;
                         // the fallback only guards against a matcher quirk.
-                        (true, false) => sub.scorer.score(hay, &mut self.matcher).unwrap_or(1),
-                    }
+                        .then(|| sub.scorer.score(hay, &mut self.matcher).unwrap_or(1)),
+                };
+                if let Some(score) = hit {
+                    let best = &mut self.best[t];
+                    *best = Some(best.map_or(score, |b| b.max(score)));
                 }
-            };
-            total = total.saturating_add(u32::from(score));
+            }
+        }
+        let mut total: u32 = 0;
+        for (term, best) in self.terms.iter().zip(&self.best) {
+            match (term.atom.negative, best) {
+                (true, Some(_)) | (false, None) => return None,
+                (true, None) => {}
+                (false, Some(score)) => total = total.saturating_add(u32::from(*score)),
+            }
         }
         Some(total)
     }
@@ -160,7 +199,7 @@ impl RowFilter {
 /// nucleo folds it (normalisation, then lower case)?
 fn contains_folded(hay: Utf32Str<'_>, sub: &SubstringTerm, folded: &mut Vec<char>) -> bool {
     let n = sub.needle.len();
-    if n == 0 {
+    if n == 0 && sub.kind != AtomKind::Exact {
         return true;
     }
     folded.clear();
@@ -173,12 +212,38 @@ fn contains_folded(hay: Utf32Str<'_>, sub: &SubstringTerm, folded: &mut Vec<char
         }
         c
     }));
-    folded.len() >= n && folded.windows(n).any(|w| w == sub.needle.as_slice())
+    let needle = sub.needle.as_slice();
+    match sub.kind {
+        AtomKind::Prefix => folded.starts_with(needle),
+        AtomKind::Postfix => folded.ends_with(needle),
+        AtomKind::Exact => folded.as_slice() == needle,
+        _ => folded.len() >= n && folded.windows(n).any(|w| w == needle),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchors_respect_smart_case_and_apply_per_field() {
+        let mut f = RowFilter::new("^Finance");
+        assert!(f.matches("Finance Forecasting"));
+        assert!(!f.matches("finance forecasting"));
+        let mut f = RowFilter::new("Login$");
+        assert!(f.matches("Oracle HR Login"));
+        let mut f = RowFilter::new("^snow");
+        assert!(f.matches_fields(&["Finance Prod", "Snowflake"]));
+        let mut f = RowFilter::new("prod$ !oracle");
+        assert!(f.matches_fields(&["Finance Prod", "Snowflake"]));
+        assert!(!f.matches_fields(&["Finance Prod", "Oracle"]));
+        // A fuzzy term never spans two fields.
+        let mut f = RowFilter::new("fin");
+        assert!(!f.matches_fields(&["Marketing", "Snowflake"]));
+        let mut f = RowFilter::new("^sales$");
+        assert!(f.matches("Sales"));
+        assert!(!f.matches("Sales EU"));
+    }
 
     const NAMES: [&str; 6] = [
         "sales_orders",

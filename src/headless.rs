@@ -150,11 +150,24 @@ pub async fn list(
     orphans: bool,
 ) -> Result<ExitCode, Fail> {
     let o = open_profile(config_path, profile, true)?;
+    let result = list_opened(&o, kind, output, filter, unhealthy, orphans).await;
+    o.client.logout().await;
+    result
+}
+
+async fn list_opened(
+    o: &Opened,
+    kind: Option<&str>,
+    output: Output,
+    filter: Option<&str>,
+    unhealthy: bool,
+    orphans: bool,
+) -> Result<ExitCode, Fail> {
     let kinds: Vec<Kind> = match kind {
         Some(k) => vec![parse_kind(o.spec, k)?],
         None => o.spec.kinds.to_vec(),
     };
-    let all = load(&o).await?;
+    let all = load(o).await?;
     let mut rf = filter.map(RowFilter::new);
     let rows: Vec<&Resource> = all
         .iter()
@@ -162,7 +175,7 @@ pub async fn list(
         .filter(|r| !unhealthy || r.is_unhealthy())
         .filter(|r| !orphans || r.is_orphan())
         .filter(|r| match rf.as_mut() {
-            Some(f) => f.matches(&crate::app::state::haystack(r)),
+            Some(f) => f.matches_fields(&crate::app::state::search_fields(r)),
             None => true,
         })
         .collect();
@@ -303,6 +316,12 @@ pub async fn delete(
     a: DeleteArgs,
 ) -> Result<ExitCode, Fail> {
     let o = open_profile(config_path, &a.profile, read_only)?;
+    let result = delete_opened(&o, read_only, a).await;
+    o.client.logout().await;
+    result
+}
+
+async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<ExitCode, Fail> {
     let kind = parse_kind(o.spec, &a.kind)?;
     if !o.spec.delete_order.contains(&kind) {
         return Err(Fail::usage(format!(
@@ -317,7 +336,7 @@ pub async fn delete(
             o.profile.name
         )));
     }
-    let all = load(&o).await?;
+    let all = load(o).await?;
     let selected = resolve_targets(&all, kind, &a.targets)?;
     let plan = build_plan(&PlanRequest {
         spec: o.spec,
@@ -382,7 +401,6 @@ pub async fn delete(
         }
     }
     eprintln!("{}: {summary}", o.profile.name);
-    o.client.logout().await;
     if summary.failed > 0 || summary.skipped > 0 || summary.not_started > 0 {
         Ok(ExitCode::from(1))
     } else {
@@ -490,6 +508,17 @@ pub async fn create(
     from: &Path,
 ) -> Result<ExitCode, Fail> {
     let o = open_profile(config_path, profile, read_only)?;
+    let result = create_opened(&o, read_only, kind, from).await;
+    o.client.logout().await;
+    result
+}
+
+async fn create_opened(
+    o: &Opened,
+    read_only: bool,
+    kind: &str,
+    from: &Path,
+) -> Result<ExitCode, Fail> {
     let kind = parse_kind(o.spec, kind)?;
     if !o.spec.can_create {
         return Err(Fail::usage(format!(
@@ -538,7 +567,13 @@ pub async fn create(
 /// `dsconsole check PROFILE`: a health report; exit 1 when anything is unhealthy.
 pub async fn check(config_path: Option<&Path>, profile: &str) -> Result<ExitCode, Fail> {
     let o = open_profile(config_path, profile, true)?;
-    let mut all = load(&o).await?;
+    let result = check_opened(&o).await;
+    o.client.logout().await;
+    result
+}
+
+async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
+    let mut all = load(o).await?;
     if o.spec.can_test {
         let ids: Vec<String> = all
             .iter()
@@ -576,7 +611,6 @@ pub async fn check(config_path: Option<&Path>, profile: &str) -> Result<ExitCode
             }
         }
     }
-    o.client.logout().await;
     let mut out = std::io::stdout().lock();
     let counts: Vec<String> = o
         .spec

@@ -508,10 +508,11 @@ fn malformed_config_is_a_usage_error_with_file_and_line() {
     let w = World::new("bad_config", "", "");
     let text =
         "[defaults]\nconcurrency = 4\n\n[[profiles]]\nname = \"mstr\"\nvendor = \"microstrategy\n";
-    let bad = w.write_file("bad.toml", text);
-    let at = format!("{}:6", bad.display());
+    // The world's own config turned malformed.
+    std::fs::write(&w.config, text).expect("write config");
+    let at = format!("{}:6", w.config.display());
     for args in [vec!["list", PROFILE], vec!["config", "check"]] {
-        let out = run(w.cmd().arg("--config").arg(&bad).args(&args));
+        let out = w.run(&args);
         out.expect_code(2);
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
         assert!(
@@ -1233,4 +1234,70 @@ mod renaming_proxy {
             .body(Body::from(bytes))
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
     }
+}
+
+#[test]
+fn list_filter_anchors_respect_smart_case() {
+    let w = World::new("anchors", "", "");
+    let out = w.run(&[
+        "list",
+        PROFILE,
+        "datasources",
+        "--output",
+        "json",
+        "--filter",
+        "^Finance",
+    ]);
+    out.expect_code(0);
+    let rs: Vec<Resource> = serde_json::from_str(&out.stdout).expect("JSON array");
+    assert!(!rs.is_empty(), "^Finance finds the Finance datasources");
+    assert!(
+        rs.iter().all(|r| r.name.starts_with("Finance")),
+        "{:?}",
+        ids_of(&rs)
+    );
+    let out = w.run(&[
+        "list",
+        PROFILE,
+        "datasources",
+        "--output",
+        "json",
+        "--filter",
+        "^finance",
+    ]);
+    let lower: Vec<Resource> = serde_json::from_str(&out.stdout).expect("JSON array");
+    assert_eq!(ids_of(&lower), ids_of(&rs), "lower case ignores case");
+}
+
+#[test]
+fn every_command_logs_out_of_the_sessions_it_opens() {
+    let w = World::new("logout", "", "");
+    let logins = |w: &World| {
+        w.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/api/auth/login"))
+            .count()
+    };
+    let logouts = |w: &World| {
+        w.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/api/auth/logout"))
+            .count()
+    };
+    w.run(&["list", PROFILE]).expect_code(0);
+    w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        "Teradata EDW",
+        "--dry-run",
+    ])
+    .expect_code(0);
+    // A refusal after the data was loaded logs out too.
+    w.run(&["delete", PROFILE, "datasources", "Teradata EDW"])
+        .expect_code(2);
+    w.run(&["delete", PROFILE, "datasources", "no such thing", "--yes"])
+        .expect_code(2);
+    assert_eq!(logins(&w), 4);
+    assert_eq!(logouts(&w), logins(&w), "one logout per login");
 }

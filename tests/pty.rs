@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,17 +41,10 @@ fn open_pty(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
     let mut master: libc::c_int = -1;
     let mut slave: libc::c_int = -1;
     let ws = winsize(cols, rows);
+    let (name, termp) = (std::ptr::null_mut(), std::ptr::null());
     // SAFETY: the two out-pointers are valid for writes, `name` and `termp` may be null, and
     // `ws` outlives the call.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, name, termp, &ws) };
     assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
     // SAFETY: openpty succeeded, so both are fresh descriptors that nothing else owns.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
@@ -127,10 +119,6 @@ impl Session {
         }
     }
 
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
     fn pid(&self) -> libc::pid_t {
         libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t")
     }
@@ -187,6 +175,17 @@ impl Session {
         kind_count(&t, "Datasources").unwrap_or(0)
     }
 
+    /// Whether the line discipline is cooked (canonical, echo), as a shell needs it. Read on
+    /// the master: on Linux that reports the slave's settings.
+    fn cooked(&self) -> bool {
+        // SAFETY: termios is plain data, so all-zero is a valid value; tcgetattr overwrites it.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: the master descriptor is open and `t` is valid for writes.
+        let rc = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
+        assert_eq!(rc, 0, "tcgetattr: {}", io::Error::last_os_error());
+        t.c_lflag & (libc::ICANON | libc::ECHO) == libc::ICANON | libc::ECHO
+    }
+
     /// Change the window size the way a terminal emulator does: TIOCSWINSZ on the master,
     /// and the kernel sends SIGWINCH to the foreground process group (the child's session).
     fn resize(&mut self, cols: u16, rows: u16) {
@@ -227,7 +226,7 @@ impl Session {
         self.assert_terminal_restored();
     }
 
-    /// The terminal as the user's shell gets it back: main screen, visible cursor.
+    /// The terminal as the user's shell gets it back: main screen, visible cursor, cooked.
     fn assert_terminal_restored(&mut self) {
         self.wait_for("the terminal to be restored", |s| {
             !s.alternate_screen() && !s.hide_cursor()
@@ -237,6 +236,7 @@ impl Session {
             !t.contains("Datasources ("),
             "the TUI is still on the main screen"
         );
+        assert!(self.cooked(), "raw mode was left on");
     }
 }
 
@@ -314,9 +314,10 @@ fn read_audit(path: &std::path::Path) -> Vec<serde_json::Value> {
 fn demo_starts_browses_and_quits_restoring_the_terminal() {
     let mut s = Session::demo(100, 30);
     s.wait_for_table();
+    let alt = s.parser().screen().alternate_screen();
     assert!(
-        s.parser().screen().alternate_screen(),
-        "the TUI uses the alternate screen"
+        alt && !s.cooked(),
+        "the TUI runs on the alternate screen in raw mode"
     );
     s.wait_for_text(" 1 MicroStrategy · demo-mstr ");
     let no_used_by = !s.text().contains("Used by");
@@ -368,7 +369,7 @@ fn delete_one_datasource_in_the_demo() {
         },
     );
 
-    let lines = read_audit(&s.data_dir().join("audit.jsonl"));
+    let lines = read_audit(&s.dir.path().join("data/audit.jsonl"));
     let deletes: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["operation"] == "delete")
@@ -413,7 +414,7 @@ fn too_small_terminal() {
     s.wait_for_table();
     assert!(!s.text().contains("terminal too small"));
     // Work-around for a crossterm 0.29 bug: a key that arrives in the same epoll batch as
-    // the resize's SIGWINCH stays unread until the next byte (1-2% of runs here). The
+    // the resize's SIGWINCH stays unread until the next byte (a few % of runs here). The
     // second q is that next byte; it is needed only when the bug hits.
     s.send(b"q");
     if s.exit_within(Duration::from_secs(5)).is_none() {

@@ -207,14 +207,8 @@ impl ProfileTab {
             })
             .collect();
         if !view.filter.trim().is_empty() {
-            let haystacks: Vec<String> = candidates
-                .iter()
-                .map(|&i| haystack(&resources[i]))
-                .collect();
             let mut f = RowFilter::new(&view.filter);
-            let mut keep = f.apply(haystacks.iter().map(String::as_str));
-            keep.sort_unstable();
-            candidates = keep.into_iter().map(|j| candidates[j]).collect();
+            candidates.retain(|&i| f.matches_fields(&search_fields(&resources[i])));
         }
         let columns = (self.spec.columns)(view.kind);
         if let Some(col) = columns.get(view.sort_col) {
@@ -249,14 +243,14 @@ impl ProfileTab {
     }
 }
 
-/// Text the filter searches: the name (so `^foo` anchors on it), then the type, so that
-/// `snow` finds Snowflake sources. Owner and container stay out: fuzzy matching over long
-/// haystacks matches nearly everything.
-pub fn haystack(r: &Resource) -> String {
-    match &r.type_ {
-        Some(t) => format!("{} {t}", r.name),
-        None => r.name.clone(),
-    }
+/// What the filter searches, field by field: the name, then the type (so `snow` finds
+/// Snowflake sources) and the space or organization. Each filter term must match within one
+/// field, so `^foo` anchors on the name (or type) and fuzzy terms never span fields.
+pub fn search_fields(r: &Resource) -> Vec<&str> {
+    let mut f = vec![r.name.as_str()];
+    f.extend(r.type_.as_deref());
+    f.extend(r.container.as_deref());
+    f
 }
 
 /// Input modes of the bottom line.

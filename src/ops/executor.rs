@@ -354,10 +354,18 @@ async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)
             _ = ctx.cancel.cancelled() => true,
             _ = tokio::time::sleep(wait) => false,
         };
-        let outcome = if cancelled {
-            StepOutcome::Failed(format!("{e}; cancelled before retry"))
-        } else {
-            attempts(ctx, i, 1).await
+        let outcome = match (cancelled, ctx.plan.steps.get(i)) {
+            (true, Some(step)) => {
+                settle(
+                    ctx,
+                    step,
+                    format!("{e}; cancelled before retry"),
+                    may_have_acted(&e),
+                )
+                .await
+            }
+            (true, None) => StepOutcome::Failed(format!("{e}; cancelled before retry")),
+            (false, _) => attempts(ctx, i, 1, may_have_acted(&e)).await,
         };
         if cancelled {
             ctx.report(i, outcome.clone(), 1);
@@ -374,17 +382,19 @@ async fn run_step(ctx: &Ctx<'_>, index: usize, done: &[StepOutcome]) -> StepOutc
     if let Some(outcome) = blocked(ctx, index, done) {
         return outcome;
     }
-    attempts(ctx, index, 0).await
+    attempts(ctx, index, 0, false).await
 }
 
-/// Delete one step with retries; `already` attempts were made before (by a bulk request).
-async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32) -> StepOutcome {
+/// Delete one step with retries; `already` attempts were made before (by a bulk request),
+/// `ambiguous` when one of them may have taken effect.
+async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32, ambiguous: bool) -> StepOutcome {
     let Some(step) = ctx.plan.steps.get(index) else {
         return StepOutcome::NotStarted;
     };
     let entry = entry_of(ctx.plan, step);
     let max_attempts = ctx.cfg.max_attempts.max(1);
     let mut attempt = already;
+    let mut ambiguous = ambiguous;
     loop {
         attempt += 1;
         let seq = match ctx.audit.before(&entry) {
@@ -416,8 +426,9 @@ async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32) -> StepOutcome {
             Err(e) => e,
         };
         let text = error_text.unwrap_or_else(|| err.to_string());
+        ambiguous |= may_have_acted(&err);
         if !err.is_transient() || attempt >= max_attempts {
-            let outcome = StepOutcome::Failed(text);
+            let outcome = settle(ctx, step, text, ambiguous).await;
             ctx.report(index, outcome.clone(), attempt);
             return outcome;
         }
@@ -433,10 +444,48 @@ async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32) -> StepOutcome {
             _ = tokio::time::sleep(wait) => false,
         };
         if cancelled || ctx.cancel.is_cancelled() {
-            let outcome = StepOutcome::Failed(format!("{text}; cancelled before retry"));
+            let outcome = settle(
+                ctx,
+                step,
+                format!("{text}; cancelled before retry"),
+                ambiguous,
+            )
+            .await;
             ctx.report(index, outcome.clone(), attempt);
             return outcome;
         }
+    }
+}
+
+/// Whether a failed delete may still have taken effect on the server: no usable answer, or
+/// a 5xx (a gateway may answer after the server acted).
+fn may_have_acted(err: &ApiError) -> bool {
+    match err {
+        ApiError::Transport { .. } | ApiError::Decode { .. } => true,
+        ApiError::Http { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// The final outcome of a step whose last attempt failed. When an earlier attempt may have
+/// acted, ask the server: an object that is gone is reported "already gone", so the report
+/// always matches the server's state.
+async fn settle(ctx: &Ctx<'_>, step: &PlanStep, text: String, ambiguous: bool) -> StepOutcome {
+    if !ambiguous {
+        return StepOutcome::Failed(text);
+    }
+    match ctx.api.get(step.target.clone()).await {
+        Err(ApiError::Http { status: 404, .. }) => {
+            tracing::info!(
+                "{}: the delete failed ({text}) but the object is gone: an earlier attempt took effect",
+                step.target.label()
+            );
+            StepOutcome::AlreadyGone
+        }
+        Ok(_) => StepOutcome::Failed(text),
+        Err(e) => StepOutcome::Failed(format!(
+            "{text}; could not verify whether it still exists: {e}"
+        )),
     }
 }
 

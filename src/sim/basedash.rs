@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use super::SimOptions;
 
 /// The API key the simulator accepts (`Authorization: Bearer <DEMO_TOKEN>`).
-pub const DEMO_TOKEN: &str = "bd_key_dsconsoleDemo7f3a9c2e5b8d140a";
+pub const DEMO_TOKEN: &str = "bd_key_dsconsoleDemo7f3a9c2e5b8d140a2c6";
 
 const SEED: &str = include_str!("../../assets/basedash.json");
 const API: &str = "/api/public";
@@ -180,6 +180,8 @@ pub enum SimFault {
     ServerError,
     /// 502 with an HTML page from the edge proxy.
     BadGatewayHtml,
+    /// 404 with the web app's HTML page, as if the route did not exist (a misrouted proxy).
+    HtmlNotFound,
     /// 200 with a JSON body cut in the middle.
     TruncatedJson,
 }
@@ -222,9 +224,7 @@ impl BasedashControl {
     /// order, each newest first, as the API lists them.
     pub fn ids(&self) -> Vec<String> {
         let st = lock(&self.shared);
-        (0..st.orgs.len())
-            .flat_map(|o| st.live_ids(o))
-            .collect()
+        (0..st.orgs.len()).flat_map(|o| st.live_ids(o)).collect()
     }
 
     /// Ids of the live data sources of one organization, newest first.
@@ -784,9 +784,17 @@ impl SimState {
                 Some(SYNC_ERRORS[n as usize % SYNC_ERRORS.len()]),
             )
         } else {
-            ("SUCCESS", Some(now - i64::from(n % 24) * hour - 5 * minute), None)
+            (
+                "SUCCESS",
+                Some(now - i64::from(n % 24) * hour - 5 * minute),
+                None,
+            )
         };
-        let attempt = if never { None } else { Some(now - i64::from(n % 24) * hour - 6 * minute) };
+        let attempt = if never {
+            None
+        } else {
+            Some(now - i64::from(n % 24) * hour - 6 * minute)
+        };
         let updated = attempt.unwrap_or(created).max(created);
         json!({
             "id": generated_id(n),
@@ -1024,6 +1032,7 @@ fn fault_response(fault: SimFault) -> Response {
         } => ApiError::rate_limited(retry_after_ms, retry_after_header).into_response(),
         SimFault::ServerError => ApiError::internal().into_response(),
         SimFault::BadGatewayHtml => html_bad_gateway(),
+        SimFault::HtmlNotFound => html_not_found(),
         SimFault::TruncatedJson => bytes_response(
             StatusCode::OK,
             JSON_CONTENT_TYPE,
@@ -1131,12 +1140,11 @@ fn normalise_error(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let has_type = resp.headers().contains_key(header::CONTENT_TYPE)
-        && resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
+    let has_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
     if has_type {
         return resp;
     }
@@ -1215,9 +1223,7 @@ fn check_connection_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
     for key in CONNECTION_FIELDS {
         let Some(v) = body.get(key) else { continue };
         let ok = match key {
-            "port" | "sshPort" => {
-                v.is_null() || v.as_u64().is_some_and(|p| p <= 65_535)
-            }
+            "port" | "sshPort" => v.is_null() || v.as_u64().is_some_and(|p| p <= 65_535),
             "sslEnabled" | "sslCustomCertificatesEnabled" | "sshEnabled" => {
                 v.is_null() || v.is_boolean()
             }
@@ -1410,7 +1416,9 @@ async fn get_source(
     if !st.single_get {
         return Ok(html_not_found());
     }
-    let o = st.admin_org(&org).map_err(|_| ApiError::source_not_found())?;
+    let o = st
+        .admin_org(&org)
+        .map_err(|_| ApiError::source_not_found())?;
     st.settle(Instant::now());
     let i = st.admin_source(o, &id)?;
     Ok(data(StatusCode::OK, st.render(i)))
@@ -1421,7 +1429,9 @@ async fn delete_source(
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult {
     let mut st = lock(&shared);
-    let o = st.admin_org(&org).map_err(|_| ApiError::source_not_found())?;
+    let o = st
+        .admin_org(&org)
+        .map_err(|_| ApiError::source_not_found())?;
     st.settle(Instant::now());
     let i = st.admin_source(o, &id)?;
     let obj = st.render(i);
@@ -1522,10 +1532,16 @@ async fn patch_source(
     let mutating = match body.get("mutatingQueriesEnabled") {
         None => None,
         Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(ApiError::invalid("mutatingQueriesEnabled: Expected boolean")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "mutatingQueriesEnabled: Expected boolean",
+            ))
+        }
     };
     let mut st = lock(&shared);
-    let o = st.admin_org(&org).map_err(|_| ApiError::source_not_found())?;
+    let o = st
+        .admin_org(&org)
+        .map_err(|_| ApiError::source_not_found())?;
     st.settle(Instant::now());
     let i = st.admin_source(o, &id)?;
     st.edit(&id, |m| {
@@ -1572,9 +1588,10 @@ async fn verify_source(
 }
 
 fn access_policy(st: &SimState, id: &str) -> Value {
-    st.access.get(id).cloned().unwrap_or_else(
-        || json!({"dataSourceId": id, "groupIds": [], "memberIds": []}),
-    )
+    st.access
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| json!({"dataSourceId": id, "groupIds": [], "memberIds": []}))
 }
 
 async fn get_access(
@@ -1582,7 +1599,9 @@ async fn get_access(
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult {
     let st = lock(&shared);
-    let o = st.admin_org(&org).map_err(|_| ApiError::source_not_found())?;
+    let o = st
+        .admin_org(&org)
+        .map_err(|_| ApiError::source_not_found())?;
     st.admin_source(o, &id)?;
     Ok(data(StatusCode::OK, access_policy(&st, &id)))
 }
@@ -1591,7 +1610,9 @@ fn id_list(body: &Map<String, Value>, key: &str) -> Result<Vec<Value>, ApiError>
     match body.get(key) {
         None => Ok(Vec::new()),
         Some(Value::Array(a)) if a.iter().all(Value::is_string) => Ok(a.clone()),
-        Some(_) => Err(ApiError::invalid(format!("{key}: Expected array of strings"))),
+        Some(_) => Err(ApiError::invalid(format!(
+            "{key}: Expected array of strings"
+        ))),
     }
 }
 
@@ -1611,7 +1632,9 @@ async fn put_access(
         }
     };
     let mut st = lock(&shared);
-    let o = st.admin_org(&org).map_err(|_| ApiError::source_not_found())?;
+    let o = st
+        .admin_org(&org)
+        .map_err(|_| ApiError::source_not_found())?;
     st.admin_source(o, &id)?;
     let policy = json!({"dataSourceId": id, "groupIds": groups, "memberIds": members});
     st.access.insert(id, policy.clone());
@@ -1624,7 +1647,9 @@ mod tests {
     use reqwest::Client;
 
     async fn sim() -> BasedashSim {
-        start(&SimOptions::default()).await.expect("simulator starts")
+        start(&SimOptions::default())
+            .await
+            .expect("simulator starts")
     }
 
     fn url(sim: &BasedashSim, path: &str) -> String {
@@ -1646,7 +1671,10 @@ mod tests {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn get(sim: &BasedashSim, path: &str) -> (u16, Value) {
@@ -1665,10 +1693,14 @@ mod tests {
         let all: Vec<Value> = (0..st.sources.len()).map(|i| st.render(i)).collect();
         let count = |f: &dyn Fn(&Value) -> bool| all.iter().filter(|v| f(v)).count();
         assert!(count(&|v| v["lastHealthStatus"] == "UNHEALTHY") >= 3);
-        assert!(count(&|v| v["lastSyncStatus"] == "FAILED" && v["syncErrorMessage"].is_string()) >= 3);
+        assert!(
+            count(&|v| v["lastSyncStatus"] == "FAILED" && v["syncErrorMessage"].is_string()) >= 3
+        );
         assert!(count(&|v| v["lastSyncStatus"].is_null()) >= 1);
         assert!(count(&|v| v["lastSyncStatus"] == "NEVER_SYNCED") >= 1);
-        assert!(count(&|v| v["lastSyncStatus"] == "SUCCESS" && v["lastHealthStatus"] == "HEALTHY") >= 4);
+        assert!(
+            count(&|v| v["lastSyncStatus"] == "SUCCESS" && v["lastHealthStatus"] == "HEALTHY") >= 4
+        );
         let dialects: HashSet<&str> = all.iter().filter_map(|v| v["dialect"].as_str()).collect();
         assert!(dialects.len() >= 8, "{dialects:?}");
         for v in &all {
@@ -1750,10 +1782,19 @@ mod tests {
             assert_eq!(status, 200, "{body}");
             let items = body["data"].as_array().expect("data");
             assert!(items.len() <= 3);
-            got.extend(items.iter().map(|v| v["id"].as_str().unwrap_or("").to_string()));
+            got.extend(
+                items
+                    .iter()
+                    .map(|v| v["id"].as_str().unwrap_or("").to_string()),
+            );
             if body["pagination"]["hasMore"] == json!(true) {
-                assert_eq!(body["pagination"]["nextCursor"], items[items.len() - 1]["id"]);
-                cursor = body["pagination"]["nextCursor"].as_str().map(str::to_string);
+                assert_eq!(
+                    body["pagination"]["nextCursor"],
+                    items[items.len() - 1]["id"]
+                );
+                cursor = body["pagination"]["nextCursor"]
+                    .as_str()
+                    .map(str::to_string);
             } else {
                 assert!(body["pagination"]["nextCursor"].is_null());
                 break;
@@ -1771,12 +1812,19 @@ mod tests {
         assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
 
         for bad in ["0", "101", "ten"] {
-            let (status, body) =
-                get(&sim, &format!("/organizations/{org}/data-sources?limit={bad}")).await;
+            let (status, body) = get(
+                &sim,
+                &format!("/organizations/{org}/data-sources?limit={bad}"),
+            )
+            .await;
             assert_eq!(status, 400);
             assert_eq!(body["error"]["title"], "ValidationError");
         }
-        let (status, _) = get(&sim, &format!("/organizations/{org}/data-sources?cursor=nope")).await;
+        let (status, _) = get(
+            &sim,
+            &format!("/organizations/{org}/data-sources?cursor=nope"),
+        )
+        .await;
         assert_eq!(status, 400);
     }
 
@@ -1800,7 +1848,11 @@ mod tests {
         );
         let (status, _) = call(reqwest::Method::DELETE, &sim, &path, None).await;
         assert_eq!(status, 404);
-        let (_, list) = get(&sim, &format!("/organizations/{org}/data-sources?limit=100")).await;
+        let (_, list) = get(
+            &sim,
+            &format!("/organizations/{org}/data-sources?limit=100"),
+        )
+        .await;
         assert!(list["data"]
             .as_array()
             .expect("data")
@@ -1821,7 +1873,11 @@ mod tests {
         let orgs = sim.control.org_ids();
         let id = sim.control.ids_in(&orgs[0])[0].clone();
         // Right id, wrong organization.
-        let (status, _) = get(&sim, &format!("/organizations/{}/data-sources/{id}", orgs[1])).await;
+        let (status, _) = get(
+            &sim,
+            &format!("/organizations/{}/data-sources/{id}", orgs[1]),
+        )
+        .await;
         assert_eq!(status, 404);
         assert!(sim.control.set_admin(&orgs[0], false));
         let (status, body) = get(&sim, &format!("/organizations/{}/data-sources", orgs[0])).await;
@@ -1858,7 +1914,9 @@ mod tests {
             .expect("request");
         assert_eq!(resp.status().as_u16(), 429);
         assert_eq!(
-            resp.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
             Some("2")
         );
         let body: Value = resp.json().await.expect("json");
@@ -1869,7 +1927,9 @@ mod tests {
         sim.control.fail_next(1, SimFault::BadGatewayHtml);
         let (status, body) = get(&sim, "/organizations").await;
         assert_eq!(status, 502);
-        assert!(body.as_str().is_some_and(|s| s.contains("<title>502 Bad Gateway</title>")));
+        assert!(body
+            .as_str()
+            .is_some_and(|s| s.contains("<title>502 Bad Gateway</title>")));
         assert_eq!(sim.control.pending_faults(), 0);
 
         sim.control.set_rate_limit(Some(2));
@@ -1877,7 +1937,9 @@ mod tests {
         assert_eq!(get(&sim, "/organizations").await.0, 200);
         let (status, body) = get(&sim, "/organizations").await;
         assert_eq!(status, 429);
-        let ms = body["error"]["retryAfterMs"].as_u64().expect("retryAfterMs");
+        let ms = body["error"]["retryAfterMs"]
+            .as_u64()
+            .expect("retryAfterMs");
         assert!(ms > 0 && ms <= 60_000, "{ms}");
         let log = sim.control.requests();
         assert_eq!(log.len(), 5);
@@ -1908,13 +1970,16 @@ mod tests {
         assert_eq!(status, 400);
 
         sim.control.set_sync_delay(Duration::ZERO);
-        sim.control.set_first_sync_failure(Some("connect ECONNREFUSED 10.0.0.5:5432"));
+        sim.control
+            .set_first_sync_failure(Some("connect ECONNREFUSED 10.0.0.5:5432"));
         let (status, body) = call(
             reqwest::Method::POST,
             &sim,
             &path,
-            Some(json!({"type":"direct","dialect":"POSTGRES","displayName":"New PG",
-                "host":"db.example.com","port":5432,"password":"s3cret","databaseName":"app"})),
+            Some(
+                json!({"type":"direct","dialect":"POSTGRES","displayName":"New PG",
+                "host":"db.example.com","port":5432,"password":"s3cret","databaseName":"app"}),
+            ),
         )
         .await;
         assert_eq!(status, 201, "{body}");
@@ -1927,7 +1992,10 @@ mod tests {
         assert_eq!(sim.control.ids_in(&org)[0], id, "newest first");
         let (_, body) = get(&sim, &format!("{path}/{id}")).await;
         assert_eq!(body["data"]["lastSyncStatus"], "FAILED");
-        assert_eq!(body["data"]["syncErrorMessage"], "connect ECONNREFUSED 10.0.0.5:5432");
+        assert_eq!(
+            body["data"]["syncErrorMessage"],
+            "connect ECONNREFUSED 10.0.0.5:5432"
+        );
     }
 
     #[tokio::test]
@@ -1946,8 +2014,13 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(body["data"]["displayName"], "Renamed");
         assert_eq!(body["data"]["port"], 6543);
-        let (status, _) =
-            call(reqwest::Method::PATCH, &sim, &path, Some(json!({"dialect":"MYSQL"}))).await;
+        let (status, _) = call(
+            reqwest::Method::PATCH,
+            &sim,
+            &path,
+            Some(json!({"dialect":"MYSQL"})),
+        )
+        .await;
         assert_eq!(status, 400);
 
         let verify = format!("/organizations/{org}/data-sources/verify");
@@ -1959,7 +2032,8 @@ mod tests {
         )
         .await;
         assert_eq!((status, body), (200, json!({"data":{"success":true}})));
-        sim.control.set_verify_failure(Some(&[("host", "Host not found")]));
+        sim.control
+            .set_verify_failure(Some(&[("host", "Host not found")]));
         let (status, body) = call(
             reqwest::Method::POST,
             &sim,
@@ -1992,14 +2066,20 @@ mod tests {
         let id = sim.control.ids_in(&org)[0].clone();
         let (status, body) = get(&sim, "/nothing-here").await;
         assert_eq!(status, 404);
-        assert!(body.as_str().is_some_and(|s| s.contains("could not be found")));
+        assert!(body
+            .as_str()
+            .is_some_and(|s| s.contains("could not be found")));
         sim.control.set_single_get(false);
         let (status, body) = get(&sim, &format!("/organizations/{org}/data-sources/{id}")).await;
         assert_eq!(status, 404);
         assert!(body.is_string(), "{body}");
-        let (status, body) =
-            call(reqwest::Method::PUT, &sim, &format!("/organizations/{org}/data-sources"), None)
-                .await;
+        let (status, body) = call(
+            reqwest::Method::PUT,
+            &sim,
+            &format!("/organizations/{org}/data-sources"),
+            None,
+        )
+        .await;
         assert_eq!(status, 405);
         assert_eq!(body["error"]["title"], "MethodNotAllowed");
     }
@@ -2021,7 +2101,9 @@ mod tests {
         let generated = ids.iter().find(|i| i.starts_with("cg")).expect("generated");
         let v = sim.control.object(generated).expect("object");
         assert_eq!(v.as_object().map(Map::len), Some(35));
-        assert!(v["displayName"].as_str().is_some_and(|n| n.starts_with("Generated Source")));
+        assert!(v["displayName"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Generated Source")));
         // Health controls work on generated sources too.
         assert!(sim.control.set_health(generated, false));
         assert_eq!(

@@ -464,7 +464,7 @@ impl SimState {
             kebab_route: true,
             credential_test_failure: None,
             requests: VecDeque::new(),
-            uuid_seed: RandomState::new().hash_one(0x00DA_7AB2_A14u64),
+            uuid_seed: RandomState::new().hash_one(0x000D_A7AB_2A14_u64),
             uuid_counter: AtomicU64::new(0),
         };
         for v in seed
@@ -1461,5 +1461,294 @@ mod tests {
         assert_eq!(classify(&h), Credential::DataAppKey);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static(DEMO_TOKEN));
         assert_eq!(classify(&h), Credential::Invalid);
+    }
+
+    async fn call(
+        base: &str,
+        method: reqwest::Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, String, Value) {
+        let mut req = reqwest::Client::new().request(method, format!("{base}{path_and_query}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, ctype, v)
+    }
+
+    fn code(v: &Value) -> &str {
+        v.pointer("/error/code")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn routes_follow_the_documented_wire_format() {
+        use reqwest::Method;
+        let sim = start(&SimOptions::default()).await.expect("start");
+        let b = sim.base_url.as_str();
+        let tok = Some(DEMO_TOKEN);
+
+        // Lists: names only, unpaginated by default, no error key.
+        let (s, ct, v) = call(b, Method::GET, "/api/v2/datasource", tok, None).await;
+        assert_eq!((s, ct.starts_with("application/json")), (200, true));
+        let all = v["data"].as_array().expect("data").clone();
+        assert_eq!(all.len(), sim.control.ids().len());
+        assert_eq!(all[0], json!({"name": sim.control.ids()[0]}));
+        assert!(v.get("error").is_none());
+        let (_, _, v) = call(
+            b,
+            Method::GET,
+            "/api/v2/datasource?isPagination=true&pageNumber=2",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!(
+            v["data"].as_array().map(Vec::len),
+            Some(all.len() - PAGE_SIZE)
+        );
+        let (s, _, v) = call(
+            b,
+            Method::GET,
+            "/api/v2/datasource?isPagination=true&pageNumber=0",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "INVALID_REQUEST_BODY"));
+
+        // Auth: missing, wrong, and the data-app key on a datasource route.
+        for t in [None, Some("nope"), Some(DEMO_DATA_APP_KEY)] {
+            let (s, _, v) = call(b, Method::GET, "/api/v2/datasource", t, None).await;
+            assert_eq!((s, code(&v)), (401, "AUTHENTICATION_ERROR"), "{t:?}");
+        }
+
+        // Create: {"name"}; duplicate; unknown type; failing credential test.
+        let body = json!({"datasourceType": "postgres", "credentials": {"name": "new-pg",
+            "host": "h", "port": 5432, "username": "u", "password": "p", "database": "d",
+            "schema": "public"}});
+        let (s, _, v) = call(
+            b,
+            Method::POST,
+            "/api/v2/datasource",
+            tok,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!((s, v.clone()), (200, json!({"name": "new-pg"})));
+        assert!(sim.control.contains("new-pg"));
+        let (s, _, v) = call(
+            b,
+            Method::POST,
+            "/api/v2/datasource",
+            tok,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "DATASOURCE_NAME_ERROR"));
+        let bad = json!({"datasourceType": "oracle", "credentials": {"name": "o"}});
+        let (s, _, v) = call(b, Method::POST, "/api/v2/datasource", tok, Some(bad)).await;
+        assert_eq!((s, code(&v)), (400, "INVALID_REQUEST_BODY"));
+        sim.control
+            .set_credential_test_failure(Some("password authentication failed"));
+        let other = json!({"datasourceType": "mysql", "credentials": {"name": "my"}});
+        let (s, _, v) = call(b, Method::POST, "/api/v2/datasource", tok, Some(other)).await;
+        assert_eq!((s, code(&v)), (400, "CREDENTIAL_TEST_FAILED"));
+        assert!(!sim.control.contains("my"));
+        sim.control.set_credential_test_failure(None);
+
+        // Update: full replace by name; the type cannot change; unknown name.
+        let mut upd = body.clone();
+        upd["credentials"]["host"] = json!("h2");
+        let (s, _, v) = call(b, Method::PUT, "/api/v2/datasource", tok, Some(upd)).await;
+        assert_eq!((s, v), (200, json!({"name": "new-pg"})));
+        let rec = sim.control.datasource("new-pg").expect("record");
+        assert_eq!(rec.pointer("/credentials/host"), Some(&json!("h2")));
+        let mut retype = body.clone();
+        retype["datasourceType"] = json!("redshift");
+        let (s, _, v) = call(b, Method::PUT, "/api/v2/datasource", tok, Some(retype)).await;
+        assert_eq!((s, code(&v)), (400, "INVALID_REQUEST_BODY"));
+        let ghost = json!({"datasourceType": "postgres", "credentials": {"name": "ghost"}});
+        let (s, _, v) = call(b, Method::PUT, "/api/v2/datasource", tok, Some(ghost)).await;
+        assert_eq!((s, code(&v)), (400, "DATASOURCE_NAME_ERROR"));
+
+        // Sync by UUID.
+        let id = rec["id"].as_str().expect("id").to_string();
+        let (s, _, v) = call(
+            b,
+            Method::POST,
+            "/api/v2/datasource/sync",
+            tok,
+            Some(json!({"input": {"datasourceId": id}})),
+        )
+        .await;
+        assert_eq!(
+            (s, v),
+            (200, json!({"data": {"message": "Sync completed"}}))
+        );
+        let (s, _, v) = call(
+            b,
+            Method::POST,
+            "/api/v2/datasource/sync",
+            tok,
+            Some(json!({"input": {"datasourceId": "00000000-0000-4000-8000-000000000000"}})),
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "DATASOURCE_ID_ERROR"));
+
+        // Datamart create makes the datasource in use; deleting the datamart frees it.
+        let dm = json!({"name": "new-mart", "datasourceName": "new-pg",
+            "tableList": [{"schemaName": "public", "name": "orders",
+                           "columns": [{"name": "id", "alias": "order_id"}]}]});
+        let (s, _, v) = call(b, Method::POST, "/api/v2/data-app/datamarts", tok, Some(dm)).await;
+        assert_eq!((s, v), (200, json!({"id": "new-mart", "error": null})));
+        let item = sim.control.datamart("new-mart").expect("stored");
+        assert_eq!(
+            item.pointer("/companyIntegration/name"),
+            Some(&json!("new-pg"))
+        );
+        assert_eq!(
+            item.pointer("/datamartTables/0/datamartTableColumns/0/alias"),
+            Some(&json!("order_id"))
+        );
+        let (s, _, v) = call(
+            b,
+            Method::DELETE,
+            "/api/v2/datasource?datasourceName=new-pg",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "DATASOURCE_IN_USE"));
+        let empty = json!({"name": "m2", "datasourceName": "new-pg", "tableList": []});
+        let (s, _, v) = call(
+            b,
+            Method::POST,
+            "/api/v2/data-app/datamarts",
+            tok,
+            Some(empty),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["message"].as_str()),
+            (400, Some("Table list cannot be empty"))
+        );
+        let orphan = json!({"name": "m3", "datasourceName": "nope",
+            "tableList": [{"name": "t", "columns": [{"name": "c"}]}]});
+        let (s, _, v) = call(
+            b,
+            Method::POST,
+            "/api/v2/data-app/datamarts",
+            tok,
+            Some(orphan),
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "DATASOURCE_NAME_ERROR"));
+        let (s, _, v) = call(
+            b,
+            Method::GET,
+            "/api/v2/data-app/datamarts?isPagination=true&pageNumber=1",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["error"], Value::Null);
+        assert!(
+            v.get("error").is_some(),
+            "datamart answers carry error: null"
+        );
+        let (s, _, v) = call(
+            b,
+            Method::DELETE,
+            "/api/v2/data-app/datamart?datamartName=new-mart",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!((s, v), (200, json!({"id": "new-mart", "error": null})));
+        let (s, _, v) = call(
+            b,
+            Method::DELETE,
+            "/api/v2/data-app/datamart?datamartName=new-mart",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "INVALID_REQUEST_BODY"));
+        let (s, _, v) = call(
+            b,
+            Method::DELETE,
+            "/api/v2/datasource?datasourceName=new-pg",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            v,
+            json!({"id": id, "message": "Datasource deleted successfully"})
+        );
+        let (s, _, v) = call(
+            b,
+            Method::DELETE,
+            "/api/v2/datasource?datasourceName=new-pg",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!((s, code(&v)), (400, "DATASOURCE_NAME_ERROR"));
+
+        // Unknown routes and methods: Express's HTML 404.
+        let (s, ct, v) = call(b, Method::GET, "/api/v2/nothing", tok, None).await;
+        assert_eq!((s, ct.starts_with("text/html")), (404, true));
+        assert!(v
+            .as_str()
+            .is_some_and(|t| t.contains("Cannot GET /api/v2/nothing")));
+        let (s, _, v) = call(b, Method::PATCH, "/api/v2/datasource", tok, None).await;
+        assert_eq!(s, 404);
+        assert!(v
+            .as_str()
+            .is_some_and(|t| t.contains("Cannot PATCH /api/v2/datasource")));
+
+        // Faults are consumed in order and logged.
+        sim.control.fail_next(
+            SimFault::RateLimited {
+                retry_after_secs: 7,
+            },
+            1,
+        );
+        let resp = reqwest::Client::new()
+            .get(format!("{b}/api/v2/datasource"))
+            .bearer_auth(DEMO_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 429);
+        assert_eq!(resp.headers()["retry-after"], "7");
+        let (s, _, _) = call(b, Method::GET, "/api/v2/datasource", tok, None).await;
+        assert_eq!(s, 200);
+        let last = sim.control.requests().pop().expect("logged");
+        assert_eq!(
+            (last.method.as_str(), last.path.as_str(), last.status),
+            ("GET", "/api/v2/datasource", 200)
+        );
+        assert_eq!(last.credential, Credential::ServiceToken);
+        sim.shutdown();
     }
 }

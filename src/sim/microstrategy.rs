@@ -80,6 +80,8 @@ impl MstrSim {
 pub struct MstrControl {
     shared: Arc<Shared>,
     guard: Arc<ShutdownGuard>,
+    /// Fault injection, switchable at runtime.
+    pub faults: super::faults::Faults,
 }
 
 impl std::fmt::Debug for MstrControl {
@@ -182,7 +184,8 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
-    let app = router(shared.clone());
+    let faults = super::faults::Faults::default();
+    let app = router(shared.clone(), faults.clone());
     tokio::spawn(async move {
         let signal = async move {
             loop {
@@ -206,6 +209,7 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
         control: MstrControl {
             shared,
             guard: Arc::new(ShutdownGuard { stop }),
+            faults,
         },
     })
 }
@@ -1105,12 +1109,14 @@ fn api_routes() -> Router<Arc<Shared>> {
         .route("/api/dbobjects/dbmss", get(list_dbmss))
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
     let api = api_routes();
     Router::new()
         .nest(CONTEXT_PATH, api.clone())
         .merge(api)
         .fallback(route_not_found)
+        // Faults inside the frame, so injected failures are in the request log too.
+        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
         .layer(middleware::from_fn_with_state(shared.clone(), frame))
         .with_state(shared)
 }

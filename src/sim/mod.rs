@@ -6,6 +6,7 @@
 
 pub mod basedash;
 pub mod databrain;
+pub mod faults;
 pub mod microstrategy;
 pub mod qlik;
 

@@ -1607,16 +1607,18 @@ async fn list_connections(
     links.insert("self".into(), json!({ "href": self_href }));
     if paged {
         if end < total {
-            if let Some((last, _)) = selected.get(end.wrapping_sub(1)).filter(|_| end > 0) {
-                let cur = Cursor {
-                    forward: true,
-                    at: last.clone(),
-                };
-                links.insert(
-                    "next".into(),
-                    json!({"href": href(Some(("page".into(), encode_cursor(&cur))))}),
-                );
-            }
+            // After an empty backward page the next page is the first one.
+            let next = match end.checked_sub(1).and_then(|i| selected.get(i)) {
+                Some((last, _)) => href(Some((
+                    "page".into(),
+                    encode_cursor(&Cursor {
+                        forward: true,
+                        at: last.clone(),
+                    }),
+                ))),
+                None => href(None),
+            };
+            links.insert("next".into(), json!({ "href": next }));
         }
         if start > 0 && start < total {
             if let Some((first, _)) = selected.get(start) {

@@ -492,6 +492,15 @@ fn with_note(e: ApiError, note: &str) -> ApiError {
     }
 }
 
+/// Where a data source unknown to the client was found.
+enum Lookup {
+    Found(OrgRef, Value),
+    /// Not in any organization, and every organization could be searched: gone.
+    Missing(ApiError),
+    /// Not found, but some organization could not be searched (no admin access).
+    Unverifiable(ApiError),
+}
+
 fn unsupported_kind(kind: Kind) -> ApiError {
     ApiError::Setup {
         vendor: V,
@@ -747,32 +756,58 @@ impl BasedashClient {
         }
     }
 
-    /// The organization of a data source this client has not seen: asks each organization
-    /// for it. `Err` with status 404 when none has it.
-    async fn locate(&self, id: &str) -> Result<(OrgRef, Value), ApiError> {
+    /// Whether the key's user may read the organization's data sources: a one-item list.
+    /// The API answers 404 for both a missing source and a caller who is not an admin, so a
+    /// 404 only means "gone" where this is true.
+    async fn has_admin_access(&self, org: &OrgRef) -> Result<bool, ApiError> {
+        let path = format!("{}?limit=1", Self::sources_path(org));
+        match self.call(Method::GET, &path).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Find a data source this client has not seen by asking each organization for it.
+    async fn locate(&self, id: &str) -> Result<Lookup, ApiError> {
         let (orgs, _) = self.organizations().await?;
         let mut last_404 = None;
+        let mut unchecked = Vec::new();
         for org in orgs {
             match self.fetch_source(&org, id).await {
                 Ok(v) => {
                     self.orgs_cache().insert(id.to_string(), org.clone());
-                    return Ok((org, v));
+                    return Ok(Lookup::Found(org, v));
                 }
-                Err(e) if e.status() == Some(404) => last_404 = Some(e),
+                Err(e) if e.status() == Some(404) => {
+                    if !self.has_admin_access(&org).await? {
+                        unchecked.push(org.name);
+                    }
+                    last_404 = Some(e);
+                }
                 Err(e) => return Err(e),
             }
         }
-        Err(match last_404 {
+        let not_found = |message: String| ApiError::Http {
+            vendor: V,
+            status: 404,
+            code: Some("NotFound".into()),
+            message,
+            ticket: None,
+            retry_after_ms: None,
+        };
+        if !unchecked.is_empty() {
+            return Ok(Lookup::Unverifiable(not_found(format!(
+                "data source '{id}' not found; no admin access to organization '{}', so it may be there",
+                unchecked.join("', '")
+            ))));
+        }
+        Ok(Lookup::Missing(match last_404 {
             Some(e) => with_note(e, "not found in any organization the API key can see"),
-            None => ApiError::Http {
-                vendor: V,
-                status: 404,
-                code: Some("NotFound".into()),
-                message: format!("data source '{id}' not found: the API key sees no organization"),
-                ticket: None,
-                retry_after_ms: None,
-            },
-        })
+            None => not_found(format!(
+                "data source '{id}' not found: the API key sees no organization"
+            )),
+        }))
     }
 
     async fn do_load(&self) -> Result<Snapshot, ApiError> {
@@ -840,7 +875,10 @@ impl BasedashClient {
                 let v = self.fetch_source(&org, &target.id).await?;
                 (org, v)
             }
-            None => self.locate(&target.id).await?,
+            None => match self.locate(&target.id).await? {
+                Lookup::Found(org, v) => (org, v),
+                Lookup::Missing(e) | Lookup::Unverifiable(e) => return Err(e),
+            },
         };
         parse_data_source(&self.profile, &org, &v).ok_or_else(|| ApiError::Decode {
             vendor: V,
@@ -866,9 +904,9 @@ impl BasedashClient {
         )?;
         let org = match cached {
             Some(org) => org,
-            None => match self.locate(&target.id).await {
-                Ok((org, _)) => org,
-                Err(e) if e.status() == Some(404) => {
+            None => match self.locate(&target.id).await? {
+                Lookup::Found(org, _) => org,
+                Lookup::Missing(e) => {
                     tracing::info!(
                         profile = %self.profile,
                         id = %target.id,
@@ -876,7 +914,7 @@ impl BasedashClient {
                     );
                     return Ok(DeleteOutcome::AlreadyGone);
                 }
-                Err(e) => return Err(e),
+                Lookup::Unverifiable(e) => return Err(e),
             },
         };
         let path = Self::source_path(&org.id, &target.id);
@@ -890,16 +928,37 @@ impl BasedashClient {
         }
     }
 
-    /// A delete answered 404 ("not found or no admin access"): gone only if a fresh GET
-    /// agrees.
+    /// A delete answered 404 ("not found or no admin access"): gone only if the source
+    /// cannot be fetched any more AND the caller can read the organization's data sources.
     async fn confirm_gone(
         &self,
         org: &OrgRef,
         target: &Ref,
         delete_error: ApiError,
     ) -> Result<DeleteOutcome, ApiError> {
-        match self.fetch_source(org, &target.id).await {
-            Err(e) if e.status() == Some(404) => {
+        let check = match self.fetch_source(org, &target.id).await {
+            Ok(_) => Err(format!(
+                "the data source still exists in organization '{}'",
+                org.name
+            )),
+            Err(e) if e.status() == Some(404) => match self.has_admin_access(org).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!(
+                    "no admin access to organization '{}': cannot tell whether it still exists",
+                    org.name
+                )),
+                Err(e) => Err(format!(
+                    "could not check whether it is gone: {}",
+                    e.reason()
+                )),
+            },
+            Err(e) => Err(format!(
+                "could not check whether it is gone: {}",
+                e.reason()
+            )),
+        };
+        match check {
+            Ok(()) => {
                 self.orgs_cache().remove(&target.id);
                 tracing::info!(
                     profile = %self.profile,
@@ -908,17 +967,7 @@ impl BasedashClient {
                 );
                 Ok(DeleteOutcome::AlreadyGone)
             }
-            Ok(_) => Err(with_note(
-                delete_error,
-                &format!(
-                    "the data source still exists: the API key's user is probably not an admin of organization '{}'",
-                    org.name
-                ),
-            )),
-            Err(e) => Err(with_note(
-                delete_error,
-                &format!("could not check whether it is gone: {}", e.reason()),
-            )),
+            Err(note) => Err(with_note(delete_error, &note)),
         }
     }
 }
@@ -966,5 +1015,481 @@ impl VendorApi for BasedashClient {
     fn logout(&self) -> BoxFuture<'_, ()> {
         // API keys have no session.
         Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(base_url: &str) -> ClientSettings {
+        ClientSettings {
+            profile: "bd".into(),
+            vendor: V,
+            base_url: base_url.into(),
+            username: None,
+            secret: secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
+            login_mode: 0,
+            read_only: false,
+            timeout: Duration::from_secs(5),
+            insecure_tls: false,
+            space_id: None,
+            org_id: None,
+            data_app_key: None,
+            rate_limit_per_minute: None,
+        }
+    }
+
+    fn org() -> OrgRef {
+        OrgRef {
+            id: "org_abc123".into(),
+            name: "Acme".into(),
+        }
+    }
+
+    /// The documented sample data source.
+    fn sample() -> Value {
+        json!({"id":"cm5x2k9q80001ab12cd34ef56","displayName":"Production Postgres",
+            "description":"Main app database (read replica)","dialect":"POSTGRES",
+            "databaseName":"app_production","username":"basedash_ro","host":"replica.db.example.com",
+            "port":5432,"sslEnabled":true,"sslCustomCertificatesEnabled":false,"sshEnabled":true,
+            "sshHost":"bastion.example.com","sshPort":22,"sshUsername":"tunnel",
+            "bigQueryProjectId":null,"spannerInstanceId":null,"athenaWorkgroup":null,
+            "athenaOutputLocation":null,"athenaCatalog":null,"snowflakeAccountId":null,
+            "snowflakeWarehouse":null,"snowflakeRole":null,
+            "lastSuccessfulSyncAt":"2026-01-12T09:14:03Z","lastSyncStatus":"SUCCESS",
+            "lastSyncAttemptAt":"2026-01-12T09:13:40Z","hasCompletedFirstSync":true,
+            "syncErrorMessage":null,"lastHealthyAt":"2026-01-12T10:00:00Z",
+            "lastHealthStatus":"HEALTHY","lastHealthCheckAttemptAt":"2026-01-12T10:00:00Z",
+            "isDemo":false,"isBasedashWarehouse":false,"mutatingQueriesEnabled":false,
+            "createdAt":"2025-11-03T16:22:10Z","updatedAt":"2026-01-12T09:14:03Z"})
+    }
+
+    fn with(mut v: Value, changes: Value) -> Value {
+        if let (Value::Object(m), Value::Object(c)) = (&mut v, changes) {
+            m.extend(c);
+        }
+        v
+    }
+
+    /// The documented failing Snowflake source.
+    fn failing_snowflake() -> Value {
+        with(
+            sample(),
+            json!({"dialect":"SNOWFLAKE","host":null,"port":null,
+                "snowflakeAccountId":"xy12345.us-east-1","snowflakeWarehouse":"COMPUTE_WH",
+                "snowflakeRole":"REPORTER","lastSuccessfulSyncAt":null,"lastSyncStatus":"FAILED",
+                "hasCompletedFirstSync":false,"syncErrorMessage":"JWT token is invalid.",
+                "lastHealthStatus":"UNHEALTHY","lastHealthyAt":"2026-01-09T07:00:00Z"}),
+        )
+    }
+
+    fn parse(v: &Value) -> Resource {
+        parse_data_source("bd", &org(), v).expect("has an id")
+    }
+
+    /// 2026-01-12T12:00:00Z.
+    const NOW: i64 = 1_768_219_200;
+
+    fn text(f: fn(&Resource, &CellCtx) -> Cell, r: &Resource) -> (String, CellTone) {
+        let c = f(r, &CellCtx { now: NOW });
+        (c.text, c.tone)
+    }
+
+    #[test]
+    fn base_urls_are_normalised() {
+        let ok = |s: &str| normalize_base_url(s).unwrap();
+        assert_eq!(
+            ok("https://charts.basedash.com"),
+            "https://charts.basedash.com"
+        );
+        assert_eq!(
+            ok(" https://charts.basedash.com/ "),
+            "https://charts.basedash.com"
+        );
+        assert_eq!(
+            ok("https://charts.basedash.com/api/public/"),
+            "https://charts.basedash.com"
+        );
+        assert_eq!(
+            ok("https://charts.basedash.com/api/public/organizations?limit=5"),
+            "https://charts.basedash.com"
+        );
+        assert_eq!(ok("http://127.0.0.1:8080/api"), "http://127.0.0.1:8080");
+        // A prefix before /api is kept; "/apiary" is not "/api".
+        assert_eq!(ok("https://h/bd/api/public"), "https://h/bd");
+        assert_eq!(ok("https://h/apiary"), "https://h/apiary");
+        assert!(normalize_base_url("charts.basedash.com")
+            .unwrap_err()
+            .contains("must start with http:// or https://"));
+        assert!(normalize_base_url("https:///api/public").is_err());
+    }
+
+    #[test]
+    fn new_checks_settings_without_io_and_hides_the_key() {
+        let c = BasedashClient::new(settings("https://charts.basedash.com/")).unwrap();
+        assert_eq!(
+            c.url("/organizations"),
+            "https://charts.basedash.com/api/public/organizations"
+        );
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
+        assert!(c.auth.is_sensitive());
+
+        let mut s = settings("https://charts.basedash.com");
+        s.secret = secrecy::SecretString::from("  ");
+        let err = BasedashClient::new(s).unwrap_err();
+        assert!(err.to_string().contains("has no API key"), "{err}");
+        let err = BasedashClient::new(settings("charts.basedash.com")).unwrap_err();
+        assert!(err.to_string().contains("profile 'bd'"), "{err}");
+        let mut s = settings("https://charts.basedash.com");
+        s.secret = secrecy::SecretString::from("bd_key_bad\nkey");
+        let err = BasedashClient::new(s).unwrap_err();
+        assert!(!err.to_string().contains("bd_key_bad"), "{err}");
+    }
+
+    #[test]
+    fn parses_a_healthy_synced_source() {
+        let v = sample();
+        let r = parse(&v);
+        assert_eq!(r.id, "cm5x2k9q80001ab12cd34ef56");
+        assert_eq!(r.name, "Production Postgres");
+        assert_eq!(r.kind, Kind::Datasources);
+        assert_eq!(r.type_.as_deref(), Some("POSTGRES"));
+        assert_eq!(r.container.as_deref(), Some("Acme"));
+        assert_eq!(r.created, parse_time("2025-11-03T16:22:10Z"));
+        assert_eq!(r.updated, parse_time("2026-01-12T09:14:03Z"));
+        assert_eq!(r.health, Health::Healthy);
+        assert_eq!(
+            r.sync,
+            Some(SyncInfo {
+                status: Some("SUCCESS".into()),
+                last_success: parse_time("2026-01-12T09:14:03Z"),
+                error: None,
+            })
+        );
+        assert!(!r.is_unhealthy());
+        assert_eq!(r.raw, v);
+        assert_eq!(
+            text(endpoint_cell, &r).0,
+            "replica.db.example.com/app_production"
+        );
+        assert_eq!(text(health_cell, &r), ("✓ HEALTHY".into(), CellTone::Good));
+        assert_eq!(
+            text(sync_cell, &r),
+            ("✓ SUCCESS · 2h ago".into(), CellTone::Good)
+        );
+        assert_eq!(text(sync_error_cell, &r), ("-".into(), CellTone::Dim));
+    }
+
+    #[test]
+    fn parses_a_failing_snowflake_source() {
+        let r = parse(&failing_snowflake());
+        assert_eq!(
+            r.health,
+            Health::Unhealthy("UNHEALTHY, last healthy 2026-01-09 07:00 UTC".into())
+        );
+        assert!(r.is_unhealthy());
+        assert_eq!(
+            text(health_cell, &r),
+            ("✗ UNHEALTHY · healthy 3d ago".into(), CellTone::Bad)
+        );
+        assert_eq!(
+            text(sync_cell, &r),
+            ("✗ FAILED · never ok".into(), CellTone::Bad)
+        );
+        assert_eq!(
+            text(sync_error_cell, &r),
+            ("JWT token is invalid.".into(), CellTone::Bad)
+        );
+        assert_eq!(
+            text(endpoint_cell, &r).0,
+            "xy12345.us-east-1/app_production"
+        );
+    }
+
+    #[test]
+    fn sync_states_and_the_unhealthy_filter() {
+        // A failed sync of a healthy connection, with the age of the last success.
+        let r = parse(&with(
+            sample(),
+            json!({"lastSyncStatus":"FAILED","syncErrorMessage":"permission denied for schema finance",
+                "lastSuccessfulSyncAt":"2026-01-08T12:00:00Z"}),
+        ));
+        assert!(r.is_unhealthy());
+        assert_eq!(text(sync_cell, &r).0, "✗ FAILED · ok 4d ago");
+
+        // Never synced, spelled either way: no status, counted as unhealthy.
+        for status in [json!("NEVER_SYNCED"), Value::Null] {
+            let r = parse(&with(
+                sample(),
+                json!({"lastSyncStatus": status, "lastSuccessfulSyncAt": null,
+                    "hasCompletedFirstSync": false}),
+            ));
+            assert_eq!(r.sync.as_ref().and_then(|s| s.status.clone()), None);
+            assert!(r.is_unhealthy(), "{status}");
+            assert_eq!(
+                text(sync_cell, &r),
+                ("○ never synced".into(), CellTone::Warn)
+            );
+        }
+        // A missing key is read like null.
+        let mut v = sample();
+        if let Value::Object(m) = &mut v {
+            m.remove("lastSyncStatus");
+            m.remove("lastHealthStatus");
+        }
+        let r = parse(&v);
+        assert!(r.is_unhealthy());
+        assert_eq!(r.health, Health::Unknown);
+        assert_eq!(text(sync_cell, &r).0, "? no status · ok 2h ago");
+        assert_eq!(
+            text(health_cell, &r),
+            ("? not checked".into(), CellTone::Dim)
+        );
+
+        // In progress and unknown statuses are kept verbatim and are not failures.
+        for (status, shown) in [
+            ("PENDING", "… PENDING · ok 2h ago"),
+            ("IN_PROGRESS", "… IN_PROGRESS · ok 2h ago"),
+            ("PAUSED", "? PAUSED · ok 2h ago"),
+        ] {
+            let r = parse(&with(sample(), json!({ "lastSyncStatus": status })));
+            assert_eq!(
+                r.sync.as_ref().and_then(|s| s.status.as_deref()),
+                Some(status)
+            );
+            assert!(!r.is_unhealthy(), "{status}");
+            assert_eq!(text(sync_cell, &r), (shown.to_string(), CellTone::Warn));
+        }
+        // A leftover error after a later success is shown, but not as a failure.
+        let r = parse(&with(sample(), json!({"syncErrorMessage":"old failure"})));
+        assert_eq!(
+            text(sync_error_cell, &r),
+            ("old failure".into(), CellTone::Warn)
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_health() {
+        let r = parse(&with(sample(), json!({"lastHealthStatus":"DEGRADED"})));
+        assert_eq!(r.health, Health::Unknown);
+        assert_eq!(text(health_cell, &r), ("? DEGRADED".into(), CellTone::Warn));
+        let r = parse(&with(
+            sample(),
+            json!({"lastHealthStatus":"UNHEALTHY","lastHealthyAt":null}),
+        ));
+        assert_eq!(
+            r.health,
+            Health::Unhealthy("UNHEALTHY, never healthy".into())
+        );
+        assert_eq!(text(health_cell, &r).0, "✗ UNHEALTHY · never healthy");
+    }
+
+    #[test]
+    fn endpoints_follow_the_dialect_fields() {
+        let base = json!({"id":"x"});
+        let cases = [
+            (json!({"host":"h","databaseName":"db"}), Some("h/db")),
+            (
+                json!({"bigQueryProjectId":"proj","databaseName":"ds"}),
+                Some("proj/ds"),
+            ),
+            (
+                json!({"spannerInstanceId":"inst","bigQueryProjectId":"proj","databaseName":"db"}),
+                Some("inst/db"),
+            ),
+            (
+                json!({"athenaWorkgroup":"primary","databaseName":"lake"}),
+                Some("athena:primary/lake"),
+            ),
+            (json!({"host":"us.posthog.com"}), Some("us.posthog.com")),
+            (json!({"databaseName":"only"}), Some("only")),
+            (json!({"host":"  ","databaseName":null}), None),
+        ];
+        for (fields, want) in cases {
+            let v = with(base.clone(), fields.clone());
+            assert_eq!(endpoint(&v).as_deref(), want, "{fields}");
+        }
+        let r = parse(&json!({"id":"w","isBasedashWarehouse":true}));
+        assert_eq!(
+            text(endpoint_cell, &r),
+            ("(Basedash warehouse)".into(), CellTone::Dim)
+        );
+    }
+
+    #[test]
+    fn lenient_parsing_of_sparse_objects() {
+        let r = parse(&json!({"id":"only-id"}));
+        assert_eq!(r.name, "only-id");
+        assert_eq!(r.health, Health::Unknown);
+        assert!(r.type_.is_none() && r.created.is_none());
+        assert!(r.sync.is_some(), "sync is always present for Basedash");
+        let r = parse(&json!({"id": 42, "createdAt": "yesterday", "displayName": "  "}));
+        assert_eq!(
+            (r.id.as_str(), r.name.as_str(), r.created),
+            ("42", "42", None)
+        );
+        assert!(parse_data_source("bd", &org(), &json!({"displayName":"x"})).is_none());
+        assert!(parse_data_source("bd", &org(), &json!("x")).is_none());
+        assert_eq!(
+            parse_organization(&json!({"id":"org_1","slug":"acme"})),
+            Some(OrgRef {
+                id: "org_1".into(),
+                name: "acme".into()
+            })
+        );
+        assert_eq!(parse_organization(&json!({"name":"no id"})), None);
+    }
+
+    #[test]
+    fn sort_keys_put_problems_first_and_order_by_time() {
+        let healthy = parse(&sample());
+        let unhealthy_old = parse(&with(
+            sample(),
+            json!({"lastHealthStatus":"UNHEALTHY","lastHealthyAt":"2025-01-01T00:00:00Z"}),
+        ));
+        let unhealthy_new = parse(&failing_snowflake());
+        let mut rows = [&healthy, &unhealthy_new, &unhealthy_old];
+        rows.sort_by_key(|r| health_key(r));
+        assert_eq!(
+            rows.map(|r| r.health.clone()),
+            [
+                unhealthy_old.health.clone(),
+                unhealthy_new.health.clone(),
+                Health::Healthy
+            ]
+        );
+
+        let never = parse(&with(
+            sample(),
+            json!({"lastSyncStatus":"NEVER_SYNCED","lastSuccessfulSyncAt":null}),
+        ));
+        let pending = parse(&with(sample(), json!({"lastSyncStatus":"PENDING"})));
+        let synced_long_ago = parse(&with(
+            sample(),
+            json!({"lastSuccessfulSyncAt":"2025-06-01T00:00:00Z"}),
+        ));
+        let mut rows = [&healthy, &pending, &synced_long_ago, &never];
+        rows.sort_by_key(|r| sync_key(r));
+        let order: Vec<String> = rows.iter().map(|r| text(sync_cell, r).0).collect();
+        assert_eq!(
+            order,
+            [
+                "○ never synced",
+                "… PENDING · ok 2h ago",
+                "✓ SUCCESS · 225d ago",
+                "✓ SUCCESS · 2h ago"
+            ]
+        );
+    }
+
+    #[test]
+    fn spec_matches_the_product() {
+        let titles: Vec<&str> = (SPEC.columns)(Kind::Datasources)
+            .iter()
+            .map(|c| c.title)
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "Name",
+                "Dialect",
+                "Host / Database",
+                "Health",
+                "Sync",
+                "Sync error"
+            ]
+        );
+        assert!((SPEC.columns)(Kind::Connections).is_empty());
+        assert_eq!(SPEC.kinds, &[Kind::Datasources]);
+        assert!(SPEC.soft_delete && SPEC.supported && !SPEC.can_create && !SPEC.can_test);
+    }
+
+    #[test]
+    fn pages_and_envelopes_are_checked() {
+        let p = parse_page(
+            200,
+            "/x",
+            json!({"data":[{"id":"a"}],"pagination":{"nextCursor":"a","hasMore":true}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.items.len(), p.next_cursor.as_deref(), p.has_more),
+            (1, Some("a"), true)
+        );
+        // No pagination: the last page.
+        let p = parse_page(200, "/x", json!({"data":[]})).unwrap();
+        assert!(!p.has_more && p.next_cursor.is_none());
+        let e = parse_page(200, "/x", json!([{"id":"a"}])).err().unwrap();
+        assert!(matches!(e, ApiError::Decode { status: 200, .. }), "{e:?}");
+        assert!(e.to_string().contains("'data' array"), "{e}");
+        let e = data_object(200, "GET /y", json!({"data":[1]})).unwrap_err();
+        assert!(e.to_string().contains("GET /y"), "{e}");
+    }
+
+    #[test]
+    fn only_transient_errors_retry_and_waits_follow_the_server() {
+        let http = |status: u16, code: Option<&str>, retry: Option<u64>| ApiError::Http {
+            vendor: V,
+            status,
+            code: code.map(str::to_string),
+            message: "m".into(),
+            ticket: None,
+            retry_after_ms: retry,
+        };
+        assert!(is_retryable(&http(
+            429,
+            Some("RateLimitExceeded"),
+            Some(10)
+        )));
+        assert!(is_retryable(&http(502, None, None)));
+        assert!(!is_retryable(&http(404, Some("NotFound"), None)));
+        assert!(!is_retryable(&http(401, Some("Unauthorized"), None)));
+        let w = retry_wait(0, &http(429, None, Some(1200)));
+        assert!(
+            w >= Duration::from_millis(1200) && w <= Duration::from_millis(1200 + RETRY_JITTER_MS)
+        );
+        assert_eq!(
+            retry_wait(0, &http(429, None, Some(3_600_000))),
+            MAX_RETRY_WAIT
+        );
+        assert!(retry_wait(2, &http(503, None, None)) >= backoff_delay(2, None));
+        assert!(is_route_missing(&http(404, None, None)));
+        assert!(!is_route_missing(&http(404, Some("NotFound"), None)));
+        let e = with_note(http(404, Some("NotFound"), None), "more");
+        assert_eq!(e.reason(), "m (more)");
+    }
+
+    #[tokio::test]
+    async fn read_only_delete_is_refused_before_any_request() {
+        // Nothing listens on port 9: a request would be a transport error instead.
+        let mut s = settings("http://127.0.0.1:9");
+        s.read_only = true;
+        let c = BasedashClient::new(s).unwrap();
+        let target = Ref {
+            kind: Kind::Datasources,
+            id: "cm1".into(),
+            name: "x".into(),
+        };
+        let err = c.delete(target).await.unwrap_err();
+        assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("DELETE /api/public/organizations/"),
+            "{err}"
+        );
+        let err = c.create(Kind::Datasources, json!({})).await.unwrap_err();
+        assert!(matches!(err, ApiError::Setup { .. }), "{err:?}");
+        let err = c.test_connection("cm1".into()).await.unwrap_err();
+        assert!(matches!(err, ApiError::Setup { .. }), "{err:?}");
+        let other = Ref {
+            kind: Kind::Logins,
+            id: "L".into(),
+            name: "l".into(),
+        };
+        assert!(c.get(other).await.is_err());
+        c.logout().await;
     }
 }

@@ -600,20 +600,21 @@ impl DatabrainClient {
         }
         match self.list_pages(DATAMARTS_PATH, cred, "datamart").await {
             Err(e) if e.status() == Some(404) => {
-                match self
+                let legacy = self
                     .list_pages(LEGACY_DATAMARTS_PATH, cred, "datamart")
-                    .await
-                {
-                    Ok(l) => {
+                    .await;
+                match legacy {
+                    // Neither route exists: the first error names the documented one.
+                    Err(e2) if e2.status() == Some(404) => Err(e),
+                    // The older route exists (even if it refused this call): keep using it.
+                    other => {
                         self.datamarts_legacy_route.store(true, Ordering::Relaxed);
                         tracing::info!(
                             profile = %self.profile,
                             "Databrain: using the older {LEGACY_DATAMARTS_PATH} route"
                         );
-                        Ok(l)
+                        other
                     }
-                    // The first error names the documented route.
-                    Err(_) => Err(e),
                 }
             }
             other => other,

@@ -1,1 +1,1422 @@
-//! qlik (being written).
+//! Qlik Cloud data-connections client: bearer API key, cursor-paged lists followed through
+//! `links.next.href` (never leaving the configured tenant), space and owner names, get by id
+//! or by name within a space, single deletes and the admin-only bulk `actions/delete` (207
+//! per-item results, single deletes when it answers 403), retries of reads on 429 after
+//! `retry-after`, and writes paced under the tenant's tier-2 rate limit.
+
+use super::http::{
+    backoff_delay, decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
+};
+use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
+use crate::model::{
+    cells, format_date, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef,
+    Kind, Ref, Resource, VendorId,
+};
+use futures::future::BoxFuture;
+use futures::stream::{self, StreamExt};
+use reqwest::header::{HeaderMap, AUTHORIZATION};
+use reqwest::{Method, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const V: VendorId = VendorId::Qlik;
+/// Page size of every list request (the API's maximum).
+const PAGE_LIMIT: usize = 100;
+/// Connections per `actions/delete` request. The API documents no maximum; this keeps one
+/// request (and one audit chunk) small and equal to the list page size.
+const BULK_LIMIT: usize = 100;
+/// Retries of a GET after the first attempt (429, 5xx, transport failures).
+const GET_RETRIES: u32 = 3;
+/// A read asked to wait longer than this is not retried: the 429 is reported instead.
+const MAX_READ_WAIT: Duration = Duration::from_secs(120);
+/// A server whose next links never end is cut off after this many pages.
+const MAX_PAGES: usize = 100_000;
+/// Owner names looked up one by one at most per load; the rest are shown by id.
+const MAX_USER_LOOKUPS: usize = 500;
+/// Spaces looked up one by one (not in the list) at most per load.
+const MAX_SPACE_LOOKUPS: usize = 100;
+/// Parallel name lookups.
+const LOOKUP_CONCURRENCY: usize = 4;
+/// Parallel single deletes when the bulk endpoint is refused.
+const SINGLE_DELETE_CONCURRENCY: usize = 4;
+/// Qlik's tier 2 (writes) limit per user, requests per minute.
+const DEFAULT_WRITES_PER_MINUTE: u32 = 100;
+/// How long writes pause after a 429 that gave no `retry-after`.
+const DEFAULT_WRITE_BLOCK: Duration = Duration::from_secs(5);
+/// The longest pause of writes after a 429, whatever the server asks for.
+const MAX_WRITE_BLOCK: Duration = Duration::from_secs(300);
+/// Container of connections that live in their owner's personal space.
+pub const PERSONAL_SPACE: &str = "Personal";
+const DATAFILES_TYPE: &str = "qix-datafiles.exe";
+
+// ---------------------------------------------------------------------------------------------
+// Static facts
+// ---------------------------------------------------------------------------------------------
+
+fn space_cell(r: &Resource, _: &CellCtx) -> Cell {
+    match r.container.as_deref() {
+        Some(PERSONAL_SPACE) => Cell::tone(PERSONAL_SPACE, CellTone::Dim),
+        Some(s) if !s.is_empty() => Cell::plain(s),
+        _ => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+fn deletable_cell(r: &Resource, _: &CellCtx) -> Cell {
+    if is_datafiles(&r.raw) {
+        return Cell::tone("built-in", CellTone::Dim);
+    }
+    match r.deletable {
+        Some(true) => Cell::tone("✓ yes", CellTone::Good),
+        Some(false) => Cell::tone("✗ no", CellTone::Warn),
+        None => Cell::tone("?", CellTone::Dim),
+    }
+}
+
+fn deletable_key(r: &Resource) -> String {
+    match r.deletable {
+        Some(true) => "2".into(),
+        Some(false) => "0".into(),
+        None => "1".into(),
+    }
+}
+
+fn created_date(r: &Resource, _: &CellCtx) -> Cell {
+    match r.created {
+        Some(t) => Cell::plain(format_date(t)),
+        None => Cell::tone("-", CellTone::Dim),
+    }
+}
+
+static CONNECTION_COLUMNS: [ColumnDef; 7] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Fill(20),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Datasource",
+        width: ColWidth::Fill(12),
+        cell: cells::type_,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Space",
+        width: ColWidth::Fill(12),
+        cell: space_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Owner",
+        width: ColWidth::Fixed(14),
+        cell: cells::owner,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Delete?",
+        width: ColWidth::Fixed(8),
+        cell: deletable_cell,
+        sort_key: Some(deletable_key),
+    },
+    ColumnDef {
+        title: "Created",
+        width: ColWidth::Fixed(10),
+        cell: created_date,
+        sort_key: Some(cells::created_key),
+    },
+    ColumnDef {
+        title: "Updated",
+        width: ColWidth::Fixed(17),
+        cell: cells::updated,
+        sort_key: Some(cells::updated_key),
+    },
+];
+
+fn columns(kind: Kind) -> &'static [ColumnDef] {
+    match kind {
+        Kind::Connections => &CONNECTION_COLUMNS,
+        Kind::Datasources | Kind::Logins | Kind::Datamarts => &[],
+    }
+}
+
+pub static SPEC: VendorSpec = VendorSpec {
+    vendor: VendorId::Qlik,
+    kinds: &[Kind::Connections],
+    orphan_kinds: &[],
+    delete_order: &[Kind::Connections],
+    columns,
+    can_create: false,
+    can_test: false,
+    soft_delete: false,
+    supported: true,
+};
+
+/// Normalise a tenant URL like `@qlik/api` does: a bare host gets `https://`; the query,
+/// anything from the first `/api` path segment on and trailing `/` are cut.
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("base_url is empty".into());
+    }
+    let lower = s.to_ascii_lowercase();
+    let with_scheme = if lower.starts_with("http://") || lower.starts_with("https://") {
+        s.to_string()
+    } else if s.contains("://") {
+        return Err(format!(
+            "base_url '{s}' must start with http:// or https://"
+        ));
+    } else {
+        format!("https://{s}")
+    };
+    let mut url =
+        Url::parse(&with_scheme).map_err(|e| format!("base_url '{s}' is not a valid URL: {e}"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("base_url '{s}' has no host"));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().to_string();
+    let mut kept: Vec<&str> = Vec::new();
+    for seg in path.split('/').filter(|p| !p.is_empty()) {
+        if seg.eq_ignore_ascii_case("api") {
+            break;
+        }
+        kept.push(seg);
+    }
+    let origin = url.origin().ascii_serialization();
+    if kept.is_empty() {
+        Ok(origin)
+    } else {
+        Ok(format!("{origin}/{}", kept.join("/")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The built-in DataFiles connection of a space (`qType` `qix-datafiles.exe`, or named
+/// `DataFiles` without a `datasourceID`).
+pub fn is_datafiles(v: &Value) -> bool {
+    str_at(v, "/qType").is_some_and(|t| t.eq_ignore_ascii_case(DATAFILES_TYPE))
+        || (str_at(v, "/qName") == Some("DataFiles") && str_at(v, "/datasourceID").is_none())
+}
+
+/// `datasourceID`; DataFiles connections have none; others fall back to the provider.
+fn type_label(v: &Value) -> Option<String> {
+    if is_datafiles(v) {
+        return Some("DataFiles".into());
+    }
+    if let Some(d) = str_at(v, "/datasourceID") {
+        return Some(d.to_string());
+    }
+    str_at(v, "/qType").map(|t| {
+        t.strip_suffix(".exe")
+            .or_else(|| t.strip_suffix(".EXE"))
+            .unwrap_or(t)
+            .to_string()
+    })
+}
+
+fn privileges(v: &Value) -> Option<Vec<&str>> {
+    match v.get("privileges")? {
+        Value::Array(a) => Some(a.iter().filter_map(Value::as_str).collect()),
+        // The spec's examples show the list as one string.
+        Value::String(s) => Some(
+            s.split(|c: char| c == ',' || c.is_whitespace())
+                .map(|p| p.trim_matches(|c| c == '"' || c == '[' || c == ']'))
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Space and user names known to the client.
+#[derive(Debug, Default, Clone)]
+struct Names {
+    spaces: HashMap<String, String>,
+    users: HashMap<String, String>,
+}
+
+/// One wire connection as a `Resource` (lenient: only `qID` or `id` is required).
+fn parse_connection(profile: &str, v: &Value, names: &Names) -> Option<Resource> {
+    let id = str_at(v, "/qID").or_else(|| str_at(v, "/id"))?;
+    let name = str_at(v, "/qName").unwrap_or(id);
+    let mut r = Resource::new(V, profile, Kind::Connections, id, name);
+    r.type_ = type_label(v);
+    r.container = Some(match str_at(v, "/space") {
+        Some(s) => names
+            .spaces
+            .get(s)
+            .cloned()
+            .unwrap_or_else(|| s.to_string()),
+        None => PERSONAL_SPACE.to_string(),
+    });
+    r.owner = str_at(v, "/user")
+        .or_else(|| str_at(v, "/ownerId"))
+        .map(|u| names.users.get(u).cloned().unwrap_or_else(|| u.to_string()));
+    r.created = str_at(v, "/created")
+        .or_else(|| str_at(v, "/createdAt"))
+        .and_then(parse_time);
+    r.updated = str_at(v, "/updated")
+        .or_else(|| str_at(v, "/updatedAt"))
+        .and_then(parse_time);
+    r.deletable = if is_datafiles(v) {
+        Some(false)
+    } else {
+        privileges(v).map(|p| p.contains(&"delete"))
+    };
+    r.raw = v.clone();
+    Some(r)
+}
+
+/// A space the key can see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QlikSpace {
+    pub id: String,
+    pub name: String,
+    /// `shared`, `managed`, `data` (kept verbatim).
+    pub type_: Option<String>,
+}
+
+fn parse_space(v: &Value) -> Option<QlikSpace> {
+    let id = str_at(v, "/id")?;
+    Some(QlikSpace {
+        id: id.to_string(),
+        name: str_at(v, "/name").unwrap_or(id).to_string(),
+        type_: str_at(v, "/type").map(str::to_string),
+    })
+}
+
+/// One entry of a list's or bulk result's `errors[]`/`error`, as a sentence.
+fn entry_error(status: u16, entry: &Value) -> ApiError {
+    let body = json!({ "errors": [entry] });
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    decode_error(V, status, &HeaderMap::new(), &bytes)
+}
+
+/// An integer that may arrive as a string (`"401"`).
+fn status_of(v: Option<&Value>) -> Option<u16> {
+    match v? {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// What one item of a 207 `actions/delete` answer means.
+fn bulk_item_outcome(item: &Value) -> Result<DeleteOutcome, ApiError> {
+    let Some(status) = status_of(item.get("status")) else {
+        return Err(ApiError::Decode {
+            vendor: V,
+            status: 207,
+            message: "a bulk delete result has no status".into(),
+        });
+    };
+    match status {
+        200..=299 => Ok(DeleteOutcome::Deleted),
+        404 => Ok(DeleteOutcome::AlreadyGone),
+        _ => {
+            let entry = match item.get("error") {
+                Some(e @ Value::Object(_)) => e.clone(),
+                Some(Value::String(s)) => json!({ "title": s }),
+                _ => json!({ "title": "the bulk delete reported a failure without details" }),
+            };
+            Err(entry_error(status, &entry))
+        }
+    }
+}
+
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The URL of the next page: the server's link verbatim when it is on the tenant's origin;
+/// a relative link is resolved against the list URL; a link to another host (Qlik sometimes
+/// names internal hosts) only lends its query (the cursor) to the list URL, so the API key
+/// never leaves the configured tenant.
+fn next_page_url(list_url: &str, href: &str) -> Result<(String, bool), String> {
+    let base = Url::parse(list_url).map_err(|e| format!("invalid list URL: {e}"))?;
+    let next = base
+        .join(href.trim())
+        .map_err(|e| format!("invalid next link '{href}': {e}"))?;
+    if same_origin(&base, &next) {
+        return Ok((next.to_string(), false));
+    }
+    let mut rebased = base;
+    rebased.set_query(next.query());
+    Ok((rebased.to_string(), true))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write pacing
+// ---------------------------------------------------------------------------------------------
+
+/// Keeps writes under the tenant's tier-2 limit: at most `per_minute` in any 60 seconds, and
+/// none while the server has blocked the tier after a 429.
+#[derive(Debug)]
+struct WritePacer {
+    /// 0 = no pacing.
+    per_minute: usize,
+    sent: VecDeque<Instant>,
+    blocked_until: Option<Instant>,
+}
+
+const PACING_WINDOW: Duration = Duration::from_secs(60);
+
+impl WritePacer {
+    fn new(per_minute: u32) -> WritePacer {
+        WritePacer {
+            per_minute: per_minute as usize,
+            sent: VecDeque::new(),
+            blocked_until: None,
+        }
+    }
+
+    /// Take a slot at `now`, or say how long to wait for one.
+    fn reserve(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = self.blocked_until {
+            if until > now {
+                return Err(until - now);
+            }
+            self.blocked_until = None;
+        }
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= PACING_WINDOW)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.per_minute {
+            self.sent.push_back(now);
+            return Ok(());
+        }
+        let oldest = self.sent.front().copied().unwrap_or(now);
+        Err((oldest + PACING_WINDOW).saturating_duration_since(now))
+    }
+
+    /// The server refused a write with 429: hold every write for `wait`.
+    fn block(&mut self, now: Instant, wait: Duration) {
+        let until = now + wait.min(MAX_WRITE_BLOCK);
+        if self.blocked_until.is_none_or(|u| u < until) {
+            self.blocked_until = Some(until);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// A name looked up one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    Space,
+    User,
+}
+
+/// The pages of one list, merged.
+struct Listed {
+    items: Vec<Value>,
+    /// The `errors[]` entries of 200 answers, as sentences.
+    errors: Vec<String>,
+}
+
+/// A Qlik Cloud client of one profile. Cheap to share (`Arc`); safe to call concurrently.
+pub struct QlikClient {
+    http: HttpCore,
+    profile: String,
+    /// Normalised tenant URL + "/api/v1".
+    api: String,
+    token: SecretString,
+    names: std::sync::Mutex<Names>,
+    pacer: std::sync::Mutex<WritePacer>,
+    /// Writers wait for their slot one after the other.
+    pacer_turn: tokio::sync::Mutex<()>,
+    /// Set once `actions/delete` answered 403: later batches go straight to single deletes.
+    bulk_refused: AtomicBool,
+}
+
+impl std::fmt::Debug for QlikClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QlikClient")
+            .field("profile", &self.profile)
+            .field("api", &self.api)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn is_retryable(e: &ApiError) -> bool {
+    match e {
+        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+        ApiError::Transport { .. } => true,
+        _ => false,
+    }
+}
+
+fn not_connections(kind: Kind) -> ApiError {
+    ApiError::Setup {
+        vendor: V,
+        message: format!("Qlik Cloud has no {kind}, only data connections"),
+    }
+}
+
+impl QlikClient {
+    /// Build the client. No I/O.
+    pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
+        let setup = |message: String| ApiError::Setup { vendor: V, message };
+        let base = normalize_base_url(&settings.base_url)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
+        if settings.secret.expose_secret().trim().is_empty() {
+            return Err(setup(format!(
+                "profile '{}' has no API key",
+                settings.profile
+            )));
+        }
+        // Checked now so that a key with a newline fails here, not on every call.
+        sensitive_value(
+            V,
+            "API key",
+            &format!("Bearer {}", settings.secret.expose_secret()),
+        )?;
+        let mut http_settings = settings.clone();
+        http_settings.vendor = V;
+        let http = HttpCore::new(&http_settings, &[])?;
+        if let Some(space) = &settings.space_id {
+            tracing::debug!(profile = %settings.profile, space = %space,
+                "Qlik: space_id set; every space is still loaded");
+        }
+        Ok(QlikClient {
+            http,
+            profile: settings.profile,
+            api: format!("{base}/api/v1"),
+            token: settings.secret,
+            names: std::sync::Mutex::new(Names::default()),
+            pacer: std::sync::Mutex::new(WritePacer::new(
+                settings
+                    .rate_limit_per_minute
+                    .unwrap_or(DEFAULT_WRITES_PER_MINUTE),
+            )),
+            pacer_turn: tokio::sync::Mutex::new(()),
+            bulk_refused: AtomicBool::new(false),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    /// One request with the API key; any status is returned.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, ApiError> {
+        let auth = sensitive_value(
+            V,
+            "API key",
+            &format!("Bearer {}", self.token.expose_secret()),
+        )?;
+        let mut req = HttpRequest::new(method, url).header(AUTHORIZATION, auth);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.http.send(req).await
+    }
+
+    /// A GET of an absolute URL, retried on 429 (after `retry-after`), 5xx and transport
+    /// failures; `Ok` only for 2xx.
+    async fn get_url(&self, url: &str) -> Result<HttpResponse, ApiError> {
+        let mut attempt = 0;
+        loop {
+            let outcome = match self.send(Method::GET, url, None).await {
+                Ok(resp) => resp.error_for_status(V),
+                Err(e) => Err(e),
+            };
+            let err = match outcome {
+                Ok(resp) => return Ok(resp),
+                Err(e) if attempt < GET_RETRIES && is_retryable(&e) => e,
+                Err(e) => return Err(e),
+            };
+            let wait = match (err.status(), err.retry_after()) {
+                (Some(429), Some(ra)) if ra > MAX_READ_WAIT => return Err(err),
+                (Some(429), Some(ra)) if !ra.is_zero() => ra,
+                (_, ra) => backoff_delay(attempt, ra),
+            };
+            tracing::debug!(
+                profile = %self.profile,
+                attempt = attempt + 1,
+                wait_ms = wait.as_millis() as u64,
+                error = %err,
+                "Qlik: retrying a read"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn get_json(&self, path: &str) -> Result<Value, ApiError> {
+        self.get_url(&self.url(path)).await?.json(V)
+    }
+
+    /// A mutating request: refused on a read-only profile before anything else, then paced
+    /// under the write limit. Any status is returned; a 429 pauses later writes.
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, ApiError> {
+        let url = self.url(path);
+        self.http.check_allowed(&method, &url)?;
+        self.wait_for_write_slot().await;
+        let resp = self.send(method, &url, body).await?;
+        if resp.status == 429 {
+            let wait = resp
+                .to_error(V)
+                .retry_after()
+                .unwrap_or(DEFAULT_WRITE_BLOCK);
+            lock(&self.pacer).block(Instant::now(), wait);
+            tracing::info!(
+                profile = %self.profile,
+                wait_s = wait.as_secs(),
+                "Qlik: write rate limit reached; writes paused"
+            );
+        }
+        Ok(resp)
+    }
+
+    async fn wait_for_write_slot(&self) {
+        let _turn = self.pacer_turn.lock().await;
+        loop {
+            let wait = match lock(&self.pacer).reserve(Instant::now()) {
+                Ok(()) => return,
+                Err(w) => w,
+            };
+            tracing::debug!(profile = %self.profile, wait_ms = wait.as_millis() as u64,
+                "Qlik: pacing writes");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Every page of a list, following `links.next.href` until it is absent.
+    async fn list_all(&self, first_path: &str) -> Result<Listed, ApiError> {
+        let first = self.url(first_path);
+        let mut url = first.clone();
+        let mut seen: HashSet<String> = HashSet::from([first.clone()]);
+        let mut listed = Listed {
+            items: Vec::new(),
+            errors: Vec::new(),
+        };
+        let decode = |status: u16, message: String| ApiError::Decode {
+            vendor: V,
+            status,
+            message,
+        };
+        loop {
+            let resp = self.get_url(&url).await?;
+            let body: Value = resp.json(V)?;
+            let Value::Object(obj) = &body else {
+                return Err(decode(
+                    resp.status,
+                    format!(
+                        "GET {}: expected an object with a 'data' array",
+                        strip(&url)
+                    ),
+                ));
+            };
+            match obj.get("data") {
+                Some(Value::Array(items)) => listed.items.extend(items.iter().cloned()),
+                None | Some(Value::Null) => {}
+                Some(_) => {
+                    return Err(decode(
+                        resp.status,
+                        format!("GET {}: 'data' is not an array", strip(&url)),
+                    ))
+                }
+            }
+            if let Some(Value::Array(errors)) = obj.get("errors") {
+                for e in errors {
+                    let status = status_of(e.get("status")).unwrap_or(resp.status);
+                    listed.errors.push(entry_error(status, e).to_string());
+                }
+            }
+            let Some(href) = str_at(&body, "/links/next/href") else {
+                return Ok(listed);
+            };
+            let (next, rebased) =
+                next_page_url(&first, href).map_err(|m| decode(resp.status, m))?;
+            if rebased {
+                tracing::debug!(profile = %self.profile,
+                    "Qlik: next link names another host; its cursor is followed on the tenant");
+            }
+            if !seen.insert(next.clone()) {
+                return Err(decode(
+                    resp.status,
+                    format!(
+                        "GET {}: the next link repeats an earlier page; paging stopped",
+                        strip(&first)
+                    ),
+                ));
+            }
+            if seen.len() > MAX_PAGES {
+                return Err(decode(
+                    resp.status,
+                    format!(
+                        "GET {}: more than {MAX_PAGES} pages; paging stopped",
+                        strip(&first)
+                    ),
+                ));
+            }
+            url = next;
+        }
+    }
+
+    /// Every space the key can see (personal spaces are not listed by Qlik).
+    pub async fn spaces(&self) -> Result<Vec<QlikSpace>, ApiError> {
+        let listed = self
+            .list_all(&format!("/spaces?limit={PAGE_LIMIT}"))
+            .await?;
+        Ok(listed.items.iter().filter_map(parse_space).collect())
+    }
+
+    /// Look a connection up by name: in `space_id`, or in the caller's personal space.
+    pub async fn get_by_name(
+        &self,
+        space_id: Option<&str>,
+        name: &str,
+    ) -> Result<Resource, ApiError> {
+        let mut path = format!(
+            "/data-connections/{}?type=connectionname",
+            path_segment(name)
+        );
+        if let Some(s) = space_id.map(str::trim).filter(|s| !s.is_empty()) {
+            path.push_str("&spaceId=");
+            path.push_str(&path_segment(s));
+        }
+        let resp = self.get_url(&self.url(&path)).await?;
+        self.resource_from(&resp).await
+    }
+
+    /// Parse a one-object answer, resolving its space and owner names as well as possible.
+    async fn resource_from(&self, resp: &HttpResponse) -> Result<Resource, ApiError> {
+        let v: Value = resp.json(V)?;
+        if str_at(&v, "/qID").or_else(|| str_at(&v, "/id")).is_none() {
+            let message = match str_at(&v, "/authUrl") {
+                Some(_) => "the server answered with an authorization URL, not a connection".into(),
+                None => "the data connection has no qID".into(),
+            };
+            return Err(ApiError::Decode {
+                vendor: V,
+                status: resp.status,
+                message,
+            });
+        }
+        self.learn_names(
+            str_at(&v, "/space")
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            str_at(&v, "/user")
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        )
+        .await;
+        let names = lock(&self.names).clone();
+        parse_connection(&self.profile, &v, &names).ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: resp.status,
+            message: "the data connection has no qID".into(),
+        })
+    }
+
+    /// Look up the names of spaces and users not known yet. Returns the failures
+    /// (what, error) without failing.
+    async fn learn_names(
+        &self,
+        space_ids: Vec<String>,
+        user_ids: Vec<String>,
+    ) -> Vec<(Lookup, ApiError)> {
+        let (spaces, users): (Vec<String>, Vec<String>) = {
+            let names = lock(&self.names);
+            (
+                space_ids
+                    .into_iter()
+                    .filter(|s| !names.spaces.contains_key(s))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .take(MAX_SPACE_LOOKUPS)
+                    .collect(),
+                user_ids
+                    .into_iter()
+                    .filter(|u| !names.users.contains_key(u))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .take(MAX_USER_LOOKUPS)
+                    .collect(),
+            )
+        };
+        let lookups: Vec<(Lookup, String)> = spaces
+            .into_iter()
+            .map(|id| (Lookup::Space, id))
+            .chain(users.into_iter().map(|id| (Lookup::User, id)))
+            .collect();
+        let results: Vec<(Lookup, String, Result<Value, ApiError>)> = stream::iter(lookups)
+            .map(|(what, id)| async move {
+                let path = match what {
+                    Lookup::Space => format!("/spaces/{}", path_segment(&id)),
+                    Lookup::User => format!("/users/{}", path_segment(&id)),
+                };
+                let r = self.get_json(&path).await;
+                (what, id, r)
+            })
+            .buffer_unordered(LOOKUP_CONCURRENCY)
+            .collect()
+            .await;
+        let mut failures = Vec::new();
+        let mut names = lock(&self.names);
+        for (what, id, r) in results {
+            match r {
+                Ok(v) => {
+                    if let Some(name) = str_at(&v, "/name") {
+                        let map = if what == Lookup::Space {
+                            &mut names.spaces
+                        } else {
+                            &mut names.users
+                        };
+                        map.insert(id, name.to_string());
+                    }
+                }
+                Err(e) => failures.push((what, e)),
+            }
+        }
+        failures
+    }
+
+    async fn do_load(&self) -> Result<Snapshot, ApiError> {
+        let first_page = format!("/data-connections?limit={PAGE_LIMIT}");
+        let (conns, spaces, me) = tokio::join!(
+            self.list_all(&first_page),
+            self.spaces(),
+            self.get_json("/users/me"),
+        );
+        let conns = conns?;
+        let mut warnings: Vec<String> = conns
+            .errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: a data connection could not be listed: {e}",
+                    self.profile
+                )
+            })
+            .collect();
+        {
+            let mut names = lock(&self.names);
+            match &spaces {
+                Ok(list) => {
+                    for s in list {
+                        names.spaces.insert(s.id.clone(), s.name.clone());
+                    }
+                }
+                Err(e) => warnings.push(format!(
+                    "{}: space names unavailable, spaces are shown by id: {e}",
+                    self.profile
+                )),
+            }
+            if let Ok(v) = &me {
+                if let (Some(id), Some(name)) = (str_at(v, "/id"), str_at(v, "/name")) {
+                    names.users.insert(id.to_string(), name.to_string());
+                }
+            }
+        }
+
+        // One object per id, first occurrence kept (a connection created while paging can
+        // shift another one onto the next page).
+        let mut ids = HashSet::new();
+        let mut items = Vec::with_capacity(conns.items.len());
+        let mut skipped = 0usize;
+        for item in conns.items {
+            match str_at(&item, "/qID").or_else(|| str_at(&item, "/id")) {
+                Some(id) => {
+                    if ids.insert(id.to_string()) {
+                        items.push(item);
+                    }
+                }
+                None => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            warnings.push(format!(
+                "{}: {skipped} data connections without a qID were skipped",
+                self.profile
+            ));
+        }
+
+        let space_ids: Vec<String> = if spaces.is_ok() {
+            items
+                .iter()
+                .filter_map(|v| str_at(v, "/space"))
+                .map(str::to_string)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let user_ids: Vec<String> = items
+            .iter()
+            .filter_map(|v| str_at(v, "/user"))
+            .map(str::to_string)
+            .collect();
+        let failures = self.learn_names(space_ids, user_ids).await;
+        for what in [Lookup::Space, Lookup::User] {
+            let failed: Vec<&ApiError> = failures
+                .iter()
+                .filter(|(w, _)| *w == what)
+                .map(|(_, e)| e)
+                .collect();
+            if let Some(first) = failed.first() {
+                let noun = if what == Lookup::Space {
+                    "space"
+                } else {
+                    "owner"
+                };
+                let plural = if failed.len() == 1 { "" } else { "s" };
+                warnings.push(format!(
+                    "{}: {} {noun} name{plural} could not be resolved and are shown by id ({first})",
+                    self.profile,
+                    failed.len()
+                ));
+            }
+        }
+
+        let names = lock(&self.names).clone();
+        let mut resources: Vec<Resource> = items
+            .iter()
+            .filter_map(|v| parse_connection(&self.profile, v, &names))
+            .collect();
+        link_references(&mut resources, SPEC.orphan_kinds);
+        Ok(Snapshot {
+            resources,
+            warnings,
+        })
+    }
+
+    async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
+        if target.kind != Kind::Connections {
+            return Err(not_connections(target.kind));
+        }
+        let path = format!("/data-connections/{}", path_segment(&target.id));
+        let resp = self.write(Method::DELETE, &path, None).await?;
+        if resp.is_success() {
+            return Ok(DeleteOutcome::Deleted);
+        }
+        let err = resp.to_error(V);
+        // A 404 in Qlik's error format is the object; anything else (a proxy page, an empty
+        // answer) may be a wrong URL and is not taken as proof the connection is gone.
+        if err.status() == Some(404) && err.code().is_some() {
+            tracing::info!(profile = %self.profile, id = %target.id,
+                "Qlik: already gone: {err}");
+            return Ok(DeleteOutcome::AlreadyGone);
+        }
+        Err(err)
+    }
+
+    async fn delete_singly(&self, targets: &[Ref]) -> Vec<Result<DeleteOutcome, ApiError>> {
+        stream::iter(targets.to_vec())
+            .map(|t| async move { self.do_delete(&t).await })
+            .buffered(SINGLE_DELETE_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// One `actions/delete` request for at most `BULK_LIMIT` connections.
+    async fn delete_chunk(&self, targets: &[Ref]) -> Vec<Result<DeleteOutcome, ApiError>> {
+        if self.bulk_refused.load(Ordering::Relaxed) {
+            return self.delete_singly(targets).await;
+        }
+        let body = json!({
+            "connections": targets.iter().map(|t| json!({"id": t.id})).collect::<Vec<_>>()
+        });
+        let resp = match self
+            .write(Method::POST, "/data-connections/actions/delete", Some(body))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return targets.iter().map(|_| Err(e.clone())).collect(),
+        };
+        if resp.status == 403 {
+            tracing::info!(profile = %self.profile, "Qlik: bulk delete refused ({}); deleting one by one",
+                resp.to_error(V));
+            self.bulk_refused.store(true, Ordering::Relaxed);
+            return self.delete_singly(targets).await;
+        }
+        if !resp.is_success() {
+            let e = resp.to_error(V);
+            return targets.iter().map(|_| Err(e.clone())).collect();
+        }
+        let body: Value = match resp.json(V) {
+            Ok(v) => v,
+            Err(e) => return targets.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut by_id: HashMap<&str, &Value> = HashMap::new();
+        if let Some(items) = body.get("data").and_then(Value::as_array) {
+            for item in items {
+                if let Some(id) = str_at(item, "/id") {
+                    by_id.entry(id).or_insert(item);
+                }
+            }
+        }
+        targets
+            .iter()
+            .map(|t| match by_id.get(t.id.as_str()) {
+                Some(item) => bulk_item_outcome(item),
+                None => Err(ApiError::Decode {
+                    vendor: V,
+                    status: resp.status,
+                    message: format!(
+                        "the bulk delete answer has no result for connection {}; it may or may not be deleted",
+                        t.id
+                    ),
+                }),
+            })
+            .collect()
+    }
+
+    async fn do_delete_batch(&self, targets: Vec<Ref>) -> Vec<Result<DeleteOutcome, ApiError>> {
+        let mut out: Vec<Option<Result<DeleteOutcome, ApiError>>> =
+            (0..targets.len()).map(|_| None).collect();
+        let mut conns: Vec<(usize, Ref)> = Vec::with_capacity(targets.len());
+        for (i, t) in targets.into_iter().enumerate() {
+            if t.kind == Kind::Connections {
+                conns.push((i, t));
+            } else {
+                out[i] = Some(Err(not_connections(t.kind)));
+            }
+        }
+        for chunk in conns.chunks(BULK_LIMIT) {
+            let refs: Vec<Ref> = chunk.iter().map(|(_, t)| t.clone()).collect();
+            let results = self.delete_chunk(&refs).await;
+            for ((i, _), r) in chunk.iter().zip(results) {
+                out[*i] = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(ApiError::Setup {
+                        vendor: V,
+                        message: "internal error: no delete result".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    async fn do_create(&self, kind: Kind, body: Value) -> Result<Resource, ApiError> {
+        if kind != Kind::Connections {
+            return Err(not_connections(kind));
+        }
+        let resp = self
+            .write(Method::POST, "/data-connections", Some(body))
+            .await?
+            .error_for_status(V)?;
+        self.resource_from(&resp).await
+    }
+}
+
+/// A URL without its query, for messages.
+fn strip(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+impl VendorApi for QlikClient {
+    fn vendor(&self) -> VendorId {
+        V
+    }
+
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        Box::pin(self.do_load())
+    }
+
+    fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move {
+            if target.kind != Kind::Connections {
+                return Err(not_connections(target.kind));
+            }
+            let url = self.url(&format!("/data-connections/{}", path_segment(&target.id)));
+            let resp = self.get_url(&url).await?;
+            self.resource_from(&resp).await
+        })
+    }
+
+    fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
+        Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    /// Creates a data connection from a `POST /api/v1/data-connections` body (either form).
+    fn create(&self, kind: Kind, body: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(self.do_create(kind, body))
+    }
+
+    fn bulk_limit(&self) -> usize {
+        BULK_LIMIT
+    }
+
+    fn delete_batch(
+        &self,
+        targets: Vec<Ref>,
+    ) -> BoxFuture<'_, Vec<Result<DeleteOutcome, ApiError>>> {
+        Box::pin(self.do_delete_batch(targets))
+    }
+
+    fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(async {
+            Err(ApiError::Setup {
+                vendor: V,
+                message: "Qlik Cloud has no API to test a data connection".into(),
+            })
+        })
+    }
+
+    /// API keys have no session: nothing to end.
+    fn logout(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(base_url: &str) -> ClientSettings {
+        ClientSettings {
+            profile: "qlik-eu".into(),
+            vendor: V,
+            base_url: base_url.into(),
+            username: None,
+            secret: SecretString::from("k3y-s3cret"),
+            login_mode: 0,
+            read_only: false,
+            timeout: Duration::from_secs(5),
+            insecure_tls: false,
+            space_id: None,
+            org_id: None,
+            data_app_key: None,
+            rate_limit_per_minute: None,
+        }
+    }
+
+    const DOC_EXAMPLE: &str = r#"{"created":"2023-06-08T18:02:20.392Z","datasourceID":"File_GoogleCloudStorageConnector","id":"3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10",
+ "links":{"self":{"href":"https://acme.eu.qlikcloud.com/api/v1/data-connections/3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10"}},"qArchitecture":0,
+ "privileges":["change_owner","change_space","delete","list","read","update"],"qCredentialsID":"0bb28d27-e9d4-413b-9c7d-aff083e55efb",
+ "qConnectStatement":"CUSTOM CONNECT TO \"provider=QvWebConnectorPackage.exe;sourceType=File_GoogleCloudStorageConnector;bucketName=mybucket;\"",
+ "qEngineObjectID":"3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10","qID":"3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10","qLogOn":1,"qName":"GoogleCloudStorage_mybucket",
+ "qSeparateCredentials":false,"qType":"QvWebStorageProviderConnectorPackage.exe","qri":"qri:file:gcs://8x2MU3IXd0JKmvhD3CtNM1-dZ17fUAp2FYBeXe7eEY5",
+ "space":"65cf6b6c51618b6abd5848d1","tenant":"Hj5p89bylz1r2AUC6joLNuHzVx5Ya8cF","updated":"2023-06-08T18:02:20.392Z","user":"6422bbf043af68ebe8abbb71","version":"V1"}"#;
+
+    const DATAFILES: &str = r#"{"id":"5d0f7b3e-1c2a-4b8e-9f6d-7a1b2c3d4e5f","qID":"5d0f7b3e-1c2a-4b8e-9f6d-7a1b2c3d4e5f","qEngineObjectID":"5d0f7b3e-1c2a-4b8e-9f6d-7a1b2c3d4e5f","qName":"DataFiles","qType":"qix-datafiles.exe","qArchitecture":0,"qLogOn":0,"privileges":["read"],"qConnectStatement":"CUSTOM CONNECT TO \"provider=qix-datafiles.exe;path=Finance:datafiles;\"","space":"65cf6b6c51618b6abd5848d1","tenant":"T"}"#;
+
+    fn names() -> Names {
+        Names {
+            spaces: HashMap::from([(
+                "65cf6b6c51618b6abd5848d1".to_string(),
+                "Finance".to_string(),
+            )]),
+            users: HashMap::from([(
+                "6422bbf043af68ebe8abbb71".to_string(),
+                "Ava Lindqvist".to_string(),
+            )]),
+        }
+    }
+
+    #[test]
+    fn base_urls_are_normalised() {
+        let ok = |s: &str| normalize_base_url(s).unwrap();
+        assert_eq!(
+            ok("https://acme.eu.qlikcloud.com/"),
+            "https://acme.eu.qlikcloud.com"
+        );
+        assert_eq!(ok("acme.eu.qlikcloud.com"), "https://acme.eu.qlikcloud.com");
+        assert_eq!(
+            ok("https://acme.eu.qlikcloud.com/api/v1/data-connections?limit=5"),
+            "https://acme.eu.qlikcloud.com"
+        );
+        assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(ok("https://proxy/qlik/api"), "https://proxy/qlik");
+        assert!(normalize_base_url("ftp://h").is_err());
+        assert!(normalize_base_url("  ").is_err());
+    }
+
+    #[test]
+    fn new_validates_without_io_and_hides_the_key() {
+        let c = QlikClient::new(settings("https://acme.eu.qlikcloud.com/")).unwrap();
+        assert_eq!(
+            c.url("/data-connections"),
+            "https://acme.eu.qlikcloud.com/api/v1/data-connections"
+        );
+        assert!(!format!("{c:?}").contains("k3y-s3cret"));
+        let mut s = settings("https://h");
+        s.secret = SecretString::from("  ");
+        let e = QlikClient::new(s).unwrap_err();
+        assert!(e.to_string().contains("no API key"), "{e}");
+        let mut s = settings("https://h");
+        s.secret = SecretString::from("bad\nkey");
+        let e = QlikClient::new(s).unwrap_err();
+        assert!(!e.to_string().contains("bad"), "{e}");
+        let e = QlikClient::new(settings("ftp://h")).unwrap_err();
+        assert!(e.to_string().contains("profile 'qlik-eu'"), "{e}");
+    }
+
+    #[test]
+    fn parses_the_documented_connection() {
+        let v: Value = serde_json::from_str(DOC_EXAMPLE).unwrap();
+        let r = parse_connection("p", &v, &names()).unwrap();
+        assert_eq!(r.id, "3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10");
+        assert_eq!(r.name, "GoogleCloudStorage_mybucket");
+        assert_eq!(r.type_.as_deref(), Some("File_GoogleCloudStorageConnector"));
+        assert_eq!(r.container.as_deref(), Some("Finance"));
+        assert_eq!(r.owner.as_deref(), Some("Ava Lindqvist"));
+        assert_eq!(r.created, Some(1686247340));
+        assert_eq!(r.updated, Some(1686247340));
+        assert_eq!(r.deletable, Some(true));
+        assert_eq!(r.kind, Kind::Connections);
+        assert_eq!(r.raw, v);
+        let ctx = CellCtx { now: 1686247340 };
+        assert_eq!(deletable_cell(&r, &ctx).text, "✓ yes");
+        assert_eq!(created_date(&r, &ctx).text, "2023-06-08");
+    }
+
+    #[test]
+    fn datafiles_are_never_deletable_and_unknown_names_fall_back_to_ids() {
+        let v: Value = serde_json::from_str(DATAFILES).unwrap();
+        let r = parse_connection("p", &v, &Names::default()).unwrap();
+        assert_eq!(r.deletable, Some(false));
+        assert_eq!(r.type_.as_deref(), Some("DataFiles"));
+        assert_eq!(r.container.as_deref(), Some("65cf6b6c51618b6abd5848d1"));
+        assert_eq!(r.owner, None);
+        assert_eq!(r.created, None);
+        let ctx = CellCtx { now: 0 };
+        assert_eq!(deletable_cell(&r, &ctx).text, "built-in");
+        // Even if a server claimed otherwise.
+        let mut v2 = v.clone();
+        v2["privileges"] = json!(["delete", "read"]);
+        assert_eq!(
+            parse_connection("p", &v2, &Names::default())
+                .unwrap()
+                .deletable,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn lenient_parsing_of_sparse_and_odd_objects() {
+        // Personal (no space), privileges without delete, owner unknown, qLogOn as a string.
+        let v = json!({"qID":"c1","qName":"mine","qType":"QvRestConnector.exe","qLogOn":"1",
+            "privileges":["list","read"],"user":"u9","createdAt":"2024-01-01T00:00:00Z"});
+        let r = parse_connection("p", &v, &Names::default()).unwrap();
+        assert_eq!(r.container.as_deref(), Some(PERSONAL_SPACE));
+        assert_eq!(r.deletable, Some(false));
+        assert_eq!(r.owner.as_deref(), Some("u9"));
+        assert_eq!(r.type_.as_deref(), Some("QvRestConnector"));
+        assert_eq!(r.created, Some(1704067200));
+        // Privileges as one string (the spec's example form).
+        let v = json!({"id":"c2","privileges":"list, read, delete"});
+        let r = parse_connection("p", &v, &Names::default()).unwrap();
+        assert_eq!(r.name, "c2");
+        assert_eq!(r.deletable, Some(true));
+        // No privileges: unknown.
+        let r = parse_connection("p", &json!({"qID":"c3"}), &Names::default()).unwrap();
+        assert_eq!(r.deletable, None);
+        assert_eq!(deletable_cell(&r, &CellCtx { now: 0 }).text, "?");
+        // No id at all.
+        assert!(parse_connection("p", &json!({"qName":"x"}), &Names::default()).is_none());
+        assert!(parse_connection("p", &json!([1]), &Names::default()).is_none());
+    }
+
+    #[test]
+    fn spec_columns_match_the_product() {
+        let titles: Vec<&str> = (SPEC.columns)(Kind::Connections)
+            .iter()
+            .map(|c| c.title)
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "Name",
+                "Datasource",
+                "Space",
+                "Owner",
+                "Delete?",
+                "Created",
+                "Updated"
+            ]
+        );
+        assert!((SPEC.columns)(Kind::Logins).is_empty());
+        assert_eq!(SPEC.kinds, &[Kind::Connections]);
+        assert!(SPEC.orphan_kinds.is_empty());
+        assert!(SPEC.supported && !SPEC.can_test && !SPEC.soft_delete);
+    }
+
+    #[test]
+    fn bulk_items_map_to_outcomes() {
+        assert_eq!(
+            bulk_item_outcome(&json!({"id":"a","status":204})).unwrap(),
+            DeleteOutcome::Deleted
+        );
+        assert_eq!(
+            bulk_item_outcome(
+                &json!({"id":"a","status":"404","error":{"code":"X","title":"gone"}})
+            )
+            .unwrap(),
+            DeleteOutcome::AlreadyGone
+        );
+        let e = bulk_item_outcome(&json!({"id":"a","status":403,
+            "error":{"code":"DCERROR-0003","title":"Forbidden","detail":"The DataFiles connection is built in","status":403}}))
+        .unwrap_err();
+        assert_eq!(e.status(), Some(403));
+        assert_eq!(e.code(), Some("DCERROR-0003"));
+        assert_eq!(
+            e.to_string(),
+            "Qlik Cloud: HTTP 403 DCERROR-0003: Forbidden: The DataFiles connection is built in"
+        );
+        let e = bulk_item_outcome(&json!({"id":"a","status":500})).unwrap_err();
+        assert!(e.to_string().contains("without details"), "{e}");
+        let e = bulk_item_outcome(&json!({"id":"a"})).unwrap_err();
+        assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn next_links_never_leave_the_tenant() {
+        let list = "https://acme.eu.qlikcloud.com/api/v1/data-connections?limit=100";
+        // Same origin: verbatim.
+        let (u, rebased) = next_page_url(
+            list,
+            "https://acme.eu.qlikcloud.com/api/v1/data-connections?limit=100&page=abc",
+        )
+        .unwrap();
+        assert_eq!(
+            u,
+            "https://acme.eu.qlikcloud.com/api/v1/data-connections?limit=100&page=abc"
+        );
+        assert!(!rebased);
+        // Relative: resolved.
+        let (u, _) = next_page_url(list, "/api/v1/data-connections?page=x").unwrap();
+        assert_eq!(
+            u,
+            "https://acme.eu.qlikcloud.com/api/v1/data-connections?page=x"
+        );
+        // Another host: only its cursor is used.
+        let (u, rebased) = next_page_url(
+            list,
+            "https://orchestration.eu.qlikcloud.com/v1/data-connections?limit=100&page=zz",
+        )
+        .unwrap();
+        assert_eq!(
+            u,
+            "https://acme.eu.qlikcloud.com/api/v1/data-connections?limit=100&page=zz"
+        );
+        assert!(rebased);
+        // Same host over plain HTTP is another origin.
+        let (u, rebased) = next_page_url(
+            list,
+            "http://acme.eu.qlikcloud.com/api/v1/data-connections?page=1",
+        )
+        .unwrap();
+        assert!(u.starts_with("https://") && rebased);
+    }
+
+    #[test]
+    fn pacer_allows_a_minute_of_writes_then_waits() {
+        let mut p = WritePacer::new(3);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(p.reserve(t0 + Duration::from_secs(i)), Ok(()));
+        }
+        assert_eq!(
+            p.reserve(t0 + Duration::from_secs(10)),
+            Err(Duration::from_secs(50))
+        );
+        assert_eq!(p.reserve(t0 + Duration::from_secs(60)), Ok(()));
+        // A 429 holds every write until it expires.
+        p.block(t0 + Duration::from_secs(61), Duration::from_secs(13));
+        assert_eq!(
+            p.reserve(t0 + Duration::from_secs(70)),
+            Err(Duration::from_secs(4))
+        );
+        assert_eq!(p.reserve(t0 + Duration::from_secs(200)), Ok(()));
+        // 0 = unpaced, but a 429 block still applies.
+        let mut p = WritePacer::new(0);
+        for _ in 0..1000 {
+            assert_eq!(p.reserve(t0), Ok(()));
+        }
+        p.block(t0, Duration::from_secs(3600));
+        assert_eq!(p.reserve(t0), Err(MAX_WRITE_BLOCK));
+    }
+
+    #[tokio::test]
+    async fn read_only_profiles_send_no_deletes_or_creates() {
+        // Nothing listens on port 9: a request that left would be a transport error.
+        let mut s = settings("http://127.0.0.1:9");
+        s.read_only = true;
+        let c = QlikClient::new(s).unwrap();
+        let t = Ref {
+            kind: Kind::Connections,
+            id: "3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10".into(),
+            name: "x".into(),
+        };
+        let e = c.delete(t.clone()).await.unwrap_err();
+        assert!(matches!(e, ApiError::ReadOnly { .. }), "{e:?}");
+        let all = c.delete_batch(vec![t.clone(), t]).await;
+        assert_eq!(all.len(), 2);
+        assert!(all
+            .iter()
+            .all(|r| matches!(r, Err(ApiError::ReadOnly { .. }))));
+        let e = c
+            .create(Kind::Connections, json!({"qName":"x"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ApiError::ReadOnly { .. }), "{e:?}");
+        let e = c.test_connection("x".into()).await.unwrap_err();
+        assert!(e.to_string().contains("no API to test"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn other_kinds_are_refused_without_a_request() {
+        let c = QlikClient::new(settings("http://127.0.0.1:9")).unwrap();
+        let t = Ref {
+            kind: Kind::Logins,
+            id: "L".into(),
+            name: "l".into(),
+        };
+        let e = c.delete(t.clone()).await.unwrap_err();
+        assert!(matches!(e, ApiError::Setup { .. }), "{e:?}");
+        let e = VendorApi::get(&c, t.clone()).await.unwrap_err();
+        assert!(e.to_string().contains("only data connections"), "{e}");
+        let r = c.delete_batch(vec![t]).await;
+        assert!(matches!(r[0], Err(ApiError::Setup { .. })));
+    }
+}

@@ -1,0 +1,784 @@
+//! Integration tests of the Databrain client against the in-process simulator: paging to the
+//! end, datamarts and in-use linking, deletes by (URL-encoded) name, the in-use and not-found
+//! refusals, refused tokens, the data-app key fallback, the older datamart route, faults and
+//! the read-only guard.
+
+use dsconsole::model::{CellCtx, CellTone, Kind, Ref, Resource, VendorId};
+use dsconsole::sim::databrain::{self as dsim, Credential, DatabrainSim, SimFault, SimRequest};
+use dsconsole::sim::SimOptions;
+use dsconsole::vendors::databrain::{DatabrainClient, SPEC};
+use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi};
+use secrecy::SecretString;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const DS_PATH: &str = "/api/v2/datasource";
+const DM_PATH: &str = "/api/v2/data-app/datamarts";
+
+async fn sim() -> DatabrainSim {
+    dsim::start(&SimOptions::default())
+        .await
+        .expect("simulator starts")
+}
+
+fn settings(base_url: &str, token: &str, key: Option<&str>, read_only: bool) -> ClientSettings {
+    ClientSettings {
+        profile: "it-brain".into(),
+        vendor: VendorId::Databrain,
+        base_url: base_url.into(),
+        username: None,
+        secret: SecretString::from(token.to_string()),
+        login_mode: 0,
+        read_only,
+        timeout: Duration::from_secs(10),
+        insecure_tls: false,
+        space_id: None,
+        org_id: None,
+        data_app_key: key.map(|k| SecretString::from(k.to_string())),
+        rate_limit_per_minute: None,
+    }
+}
+
+fn client(sim: &DatabrainSim) -> DatabrainClient {
+    DatabrainClient::new(settings(&sim.base_url, dsim::DEMO_TOKEN, None, false)).expect("client")
+}
+
+fn client_with_key(sim: &DatabrainSim) -> DatabrainClient {
+    DatabrainClient::new(settings(
+        &sim.base_url,
+        dsim::DEMO_TOKEN,
+        Some(dsim::DEMO_DATA_APP_KEY),
+        false,
+    ))
+    .expect("client")
+}
+
+fn by_kind(snap: &Snapshot, kind: Kind) -> Vec<&Resource> {
+    snap.resources.iter().filter(|r| r.kind == kind).collect()
+}
+
+fn find<'a>(snap: &'a Snapshot, kind: Kind, name: &str) -> &'a Resource {
+    snap.resources
+        .iter()
+        .find(|r| r.kind == kind && r.name == name)
+        .unwrap_or_else(|| panic!("{kind} '{name}' loaded"))
+}
+
+fn ds_ref(name: &str) -> Ref {
+    Ref {
+        kind: Kind::Datasources,
+        id: name.to_string(),
+        name: name.to_string(),
+    }
+}
+
+fn on(sim: &DatabrainSim, method: &str, path: &str) -> Vec<SimRequest> {
+    sim.control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == method && r.path == path)
+        .collect()
+}
+
+fn pages(reqs: &[SimRequest]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| r.query_param("pageNumber").unwrap_or_default())
+        .collect()
+}
+
+fn used_by_cell(r: &Resource) -> (String, CellTone) {
+    let col = (SPEC.columns)(Kind::Datasources)
+        .iter()
+        .find(|c| c.title == "Used by")
+        .expect("Used by column");
+    let cell = (col.cell)(r, &CellCtx { now: 0 });
+    (cell.text, cell.tone)
+}
+
+#[tokio::test]
+async fn load_pages_to_the_end_and_links_datamarts_to_datasources() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+
+    // Every datasource, across pages, by exact name.
+    let names = sim.control.ids();
+    assert!(names.len() > 10 && names.len() < 20, "seed spans two pages");
+    let ours: Vec<String> = by_kind(&snap, Kind::Datasources)
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    assert_eq!(ours, names, "all datasources, in list order");
+    for r in by_kind(&snap, Kind::Datasources) {
+        assert_eq!(r.name, r.id);
+        assert_eq!(
+            r.raw,
+            serde_json::json!({ "name": r.name }),
+            "raw is the list item"
+        );
+        assert_eq!(r.vendor, VendorId::Databrain);
+        assert_eq!(r.profile, "it-brain");
+    }
+    // Pages 1 and 2 (short) of the datasource list; one (short) page of datamarts.
+    let ds_reqs = on(&sim, "GET", DS_PATH);
+    assert_eq!(pages(&ds_reqs), ["1", "2"]);
+    assert!(ds_reqs
+        .iter()
+        .all(|r| r.query_param("isPagination").as_deref() == Some("true")
+            && r.status == 200
+            && r.credential == Credential::ServiceToken));
+    assert_eq!(pages(&on(&sim, "GET", DM_PATH)), ["1"]);
+
+    // Datamarts, each depending on the datasource its companyIntegration names.
+    let marts = by_kind(&snap, Kind::Datamarts);
+    assert_eq!(
+        marts.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        sim.control.datamart_names()
+    );
+    for m in &marts {
+        let raw = sim.control.datamart(&m.id).expect("stored");
+        assert_eq!(m.raw, raw);
+        let ds = raw
+            .pointer("/companyIntegration/name")
+            .and_then(|v| v.as_str())
+            .expect("datasource name");
+        assert_eq!(m.depends_on, vec![ds_ref(ds)]);
+        assert!(!m.is_orphan());
+    }
+
+    // used_by and orphans, checked against the simulator's own view.
+    let mut in_use = 0;
+    let mut shared = 0;
+    for r in by_kind(&snap, Kind::Datasources) {
+        let mut want = sim.control.users_of(&r.name);
+        want.sort();
+        let got: Vec<String> = r.used_by.iter().map(|u| u.name.clone()).collect();
+        assert_eq!(got, want, "used_by of {}", r.name);
+        assert!(r.used_by.iter().all(|u| u.kind == Kind::Datamarts));
+        assert_eq!(r.is_orphan(), want.is_empty(), "{}", r.name);
+        let (text, tone) = used_by_cell(r);
+        if want.is_empty() {
+            assert_eq!((text.as_str(), tone), ("not used", CellTone::Dim));
+        } else {
+            in_use += 1;
+            assert_eq!(
+                text,
+                format!("in use by {}: {}", want.len(), want.join(", ")),
+                "{}",
+                r.name
+            );
+            assert_eq!(tone, CellTone::Warn);
+        }
+        if want.len() >= 2 {
+            shared += 1;
+        }
+    }
+    assert!(in_use >= 3, "the seed has datasources in use");
+    assert!(
+        shared >= 1,
+        "the seed has a datasource used by two datamarts"
+    );
+    assert!(by_kind(&snap, Kind::Datasources)
+        .iter()
+        .any(|r| r.is_orphan()));
+}
+
+#[tokio::test]
+async fn a_full_last_page_is_followed_by_an_empty_one() {
+    let sim = sim().await;
+    let mut n = 0;
+    while sim.control.ids().len() < 20 {
+        n += 1;
+        assert!(sim
+            .control
+            .add_datasource(&format!("extra-{n:02}"), "postgres"));
+    }
+    // 13 datamarts: one full page and a short one.
+    let first = sim.control.ids()[0].clone();
+    while sim.control.datamart_names().len() < 13 {
+        n += 1;
+        assert!(sim.control.add_datamart(&format!("mart-{n:02}"), &first));
+    }
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    assert_eq!(by_kind(&snap, Kind::Datasources).len(), 20);
+    assert_eq!(by_kind(&snap, Kind::Datamarts).len(), 13);
+    assert_eq!(pages(&on(&sim, "GET", DS_PATH)), ["1", "2", "3"]);
+    assert_eq!(pages(&on(&sim, "GET", DM_PATH)), ["1", "2"]);
+    // The datamarts of the second page are linked too.
+    let users = sim.control.users_of(&first);
+    assert!(users.len() >= 8, "{users:?}");
+    assert_eq!(
+        find(&snap, Kind::Datasources, &first).used_by.len(),
+        users.len()
+    );
+}
+
+#[tokio::test]
+async fn a_server_repeating_page_one_stops_paging_with_a_warning() {
+    let sim = sim().await;
+    sim.control.set_ignore_page_number(true);
+    let c = client(&sim);
+    let snap = c.load().await.expect("load still works");
+    // Two requests: page 2 repeated page 1, nothing was duplicated, the cut is reported.
+    assert_eq!(pages(&on(&sim, "GET", DS_PATH)), ["1", "2"]);
+    let ds = by_kind(&snap, Kind::Datasources);
+    assert_eq!(ds.len(), 10);
+    let unique: HashSet<&str> = ds.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(unique.len(), 10);
+    assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
+    assert!(
+        snap.warnings[0].contains("page 2 of the datasource list repeated earlier items"),
+        "{}",
+        snap.warnings[0]
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_unused_datasource_removes_it() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    let victim = by_kind(&snap, Kind::Datasources)
+        .into_iter()
+        .find(|r| r.is_orphan())
+        .expect("an unused datasource")
+        .id
+        .clone();
+    sim.control.clear_requests();
+    assert_eq!(
+        c.delete(ds_ref(&victim)).await.expect("delete"),
+        DeleteOutcome::Deleted
+    );
+    assert!(!sim.control.contains(&victim));
+    let reqs = sim.control.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].method, "DELETE");
+    assert_eq!(reqs[0].path, DS_PATH);
+    assert_eq!(
+        reqs[0].query_param("datasourceName").as_deref(),
+        Some(victim.as_str())
+    );
+    assert_eq!(reqs[0].credential, Credential::ServiceToken);
+
+    let snap = c.load().await.expect("reload");
+    assert!(by_kind(&snap, Kind::Datasources)
+        .iter()
+        .all(|r| r.id != victim));
+}
+
+#[tokio::test]
+async fn names_are_url_encoded_exactly() {
+    let sim = sim().await;
+    let odd = "finance & ops / eu+1 = 100% (ü)?#";
+    assert!(sim.control.add_datasource(odd, "postgres"));
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    assert_eq!(find(&snap, Kind::Datasources, odd).id, odd);
+    sim.control.clear_requests();
+    assert_eq!(
+        c.delete(ds_ref(odd)).await.expect("delete"),
+        DeleteOutcome::Deleted
+    );
+    assert!(!sim.control.contains(odd));
+    let del = on(&sim, "DELETE", DS_PATH);
+    assert_eq!(del[0].query_param("datasourceName").as_deref(), Some(odd));
+    assert!(!del[0].query.contains(' ') && !del[0].query.contains('+'));
+}
+
+#[tokio::test]
+async fn an_in_use_datasource_is_refused_with_its_datamarts_named() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    let shared = by_kind(&snap, Kind::Datasources)
+        .into_iter()
+        .find(|r| r.used_by.len() >= 2)
+        .expect("a shared datasource");
+    let name = shared.id.clone();
+    let mut users = sim.control.users_of(&name);
+    users.sort();
+
+    let err = c.delete(ds_ref(&name)).await.unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.code(), Some("DATASOURCE_IN_USE"));
+    assert!(!err.is_transient());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Databrain: HTTP 400 DATASOURCE_IN_USE: datasource '{name}' is used by datamarts \
+             '{}', '{}'; the server refuses to delete it (delete those datamarts in Databrain \
+             first) (server said: Datasource is being used by other resources)",
+            users[0], users[1]
+        )
+    );
+    assert!(sim.control.contains(&name), "still there");
+
+    // A client that never loaded cannot name them, but still says why.
+    let fresh = client(&sim);
+    let err = fresh.delete(ds_ref(&name)).await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "datasource '{name}' is used by one or more datamarts"
+        )),
+        "{err}"
+    );
+
+    // Once its datamarts are gone the datasource can be deleted.
+    for u in &users {
+        assert!(sim.control.remove_datamart(u));
+    }
+    assert_eq!(
+        c.delete(ds_ref(&name)).await.expect("delete"),
+        DeleteOutcome::Deleted
+    );
+    assert!(!sim.control.contains(&name));
+}
+
+#[tokio::test]
+async fn not_found_counts_as_already_gone_only_when_the_list_confirms_it() {
+    let sim = sim().await;
+    let c = client(&sim);
+    // Not there at all: the server's DATASOURCE_NAME_ERROR, confirmed by the list.
+    assert_eq!(
+        c.delete(ds_ref("never-existed")).await.expect("gone"),
+        DeleteOutcome::AlreadyGone
+    );
+    let reqs = sim.control.requests();
+    assert_eq!(reqs[0].method, "DELETE");
+    assert_eq!(reqs[0].status, 400);
+    assert_eq!(pages(&on(&sim, "GET", DS_PATH)), ["1", "2"]);
+
+    // Names match exactly: a different case is another (missing) datasource.
+    let upper = sim.control.ids()[0].to_uppercase();
+    assert_eq!(
+        c.delete(ds_ref(&upper)).await.expect("gone"),
+        DeleteOutcome::AlreadyGone
+    );
+    assert!(sim.control.contains(&sim.control.ids()[0]));
+
+    // The server says "not found" but the list still has it: not counted as gone.
+    let unused = sim
+        .control
+        .ids()
+        .into_iter()
+        .find(|n| sim.control.users_of(n).is_empty())
+        .expect("unused datasource");
+    sim.control.fail_next_on(
+        DS_PATH,
+        SimFault::Error {
+            status: 400,
+            code: "DATASOURCE_NAME_ERROR",
+            message: "Datasource not found",
+        },
+        1,
+    );
+    let err = c.delete(ds_ref(&unused)).await.unwrap_err();
+    assert_eq!(err.code(), Some("DATASOURCE_NAME_ERROR"));
+    assert!(
+        err.to_string().contains(&format!(
+            "the server answered that datasource '{unused}' was not found (server said: \
+             Datasource not found), but it is still in the datasource list; it was not deleted"
+        )),
+        "{err}"
+    );
+    assert!(sim.control.contains(&unused));
+
+    // Not found, and the confirming list fails: an error, not "already gone".
+    sim.control.fail_next_on(
+        DS_PATH,
+        SimFault::Error {
+            status: 400,
+            code: "DATASOURCE_NAME_ERROR",
+            message: "Datasource not found",
+        },
+        1,
+    );
+    sim.control.fail_next_on(DS_PATH, SimFault::HtmlPage, 3);
+    let err = c.delete(ds_ref("also-missing")).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not be confirmed because the datasource list failed"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("502 Bad Gateway"), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_token_is_explained_and_never_shown() {
+    let sim = sim().await;
+    let bad = "dbn_live_wrong_token_123";
+    let c = DatabrainClient::new(settings(&sim.base_url, bad, None, false)).unwrap();
+    let err = c.load().await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.code(), Some("AUTHENTICATION_ERROR"));
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "Databrain: HTTP 401 AUTHENTICATION_ERROR: the service token was refused (server \
+             said: Invalid Service Token); use an org-level service token"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(bad), "{text}");
+    // Not retried.
+    assert_eq!(on(&sim, "GET", DS_PATH).len(), 1);
+
+    let err = c.delete(ds_ref("postgres-staging")).await.unwrap_err();
+    assert_eq!(err.code(), Some("AUTHENTICATION_ERROR"));
+    assert!(
+        err.to_string().contains("the service token was refused"),
+        "{err}"
+    );
+    assert!(sim.control.contains("postgres-staging"));
+
+    // A data-app key is not a service token.
+    let c = DatabrainClient::new(settings(
+        &sim.base_url,
+        dsim::DEMO_DATA_APP_KEY,
+        None,
+        false,
+    ))
+    .unwrap();
+    let err = c.load().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a data-app API key does not work here"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn datamarts_fall_back_to_the_data_app_key() {
+    let sim = sim().await;
+    sim.control.set_datamarts_require_app_key(true);
+    let c = client_with_key(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    assert_eq!(
+        by_kind(&snap, Kind::Datamarts).len(),
+        sim.control.datamart_names().len()
+    );
+    let dm: Vec<(Credential, u16)> = on(&sim, "GET", DM_PATH)
+        .iter()
+        .map(|r| (r.credential, r.status))
+        .collect();
+    assert_eq!(
+        dm,
+        [
+            (Credential::ServiceToken, 401),
+            (Credential::DataAppKey, 200)
+        ]
+    );
+    // The datasource list always uses the service token.
+    assert!(on(&sim, "GET", DS_PATH)
+        .iter()
+        .all(|r| r.credential == Credential::ServiceToken));
+
+    // The next load goes straight to the key.
+    sim.control.clear_requests();
+    c.load().await.expect("reload");
+    let dm: Vec<Credential> = on(&sim, "GET", DM_PATH)
+        .iter()
+        .map(|r| r.credential)
+        .collect();
+    assert_eq!(dm, [Credential::DataAppKey]);
+}
+
+#[tokio::test]
+async fn without_datamarts_the_load_works_and_in_use_is_unknown() {
+    let sim = sim().await;
+    sim.control.set_datamarts_require_app_key(true);
+    let c = client(&sim);
+    let snap = c.load().await.expect("load still works");
+    assert!(by_kind(&snap, Kind::Datamarts).is_empty());
+    let ds = by_kind(&snap, Kind::Datasources);
+    assert_eq!(ds.len(), sim.control.ids().len());
+    assert!(
+        ds.iter().all(|r| !r.is_orphan()),
+        "unknown use is not 'unused'"
+    );
+    assert!(ds.iter().all(|r| used_by_cell(r).0 == "? unknown"));
+    assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
+    let w = &snap.warnings[0];
+    assert!(
+        w.starts_with(
+            "it-brain: datamarts could not be listed, so which datasources are in use is unknown"
+        ),
+        "{w}"
+    );
+    assert!(w.contains("AUTHENTICATION_ERROR"), "{w}");
+
+    // A wrong data-app key too: still a warning, naming both refusals.
+    let c = DatabrainClient::new(settings(
+        &sim.base_url,
+        dsim::DEMO_TOKEN,
+        Some("dbn_app_wrong"),
+        false,
+    ))
+    .unwrap();
+    let snap = c.load().await.expect("load");
+    assert!(
+        snap.warnings[0].contains("the data-app API key was refused")
+            && snap.warnings[0].contains("the service token was refused as well"),
+        "{:?}",
+        snap.warnings
+    );
+
+    // Datamart list failing on the server (after retries): same.
+    sim.control.set_datamarts_require_app_key(false);
+    sim.control.fail_next_on(DM_PATH, SimFault::Status(500), 3);
+    let snap = client(&sim).load().await.expect("load");
+    assert!(by_kind(&snap, Kind::Datasources)
+        .iter()
+        .all(|r| !r.is_orphan()));
+    assert!(
+        snap.warnings[0].contains("HTTP 500 INTERNAL_SERVER_ERROR"),
+        "{:?}",
+        snap.warnings
+    );
+}
+
+#[tokio::test]
+async fn the_older_camel_case_datamart_route_is_used_when_needed() {
+    let sim = sim().await;
+    sim.control.set_kebab_datamart_route(false);
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    assert_eq!(
+        by_kind(&snap, Kind::Datamarts).len(),
+        sim.control.datamart_names().len()
+    );
+    assert_eq!(on(&sim, "GET", DM_PATH)[0].status, 404);
+    assert_eq!(on(&sim, "GET", "/api/v2/dataApp/datamarts").len(), 1);
+    // Remembered: the missing route is not asked again.
+    sim.control.clear_requests();
+    c.load().await.expect("reload");
+    assert!(on(&sim, "GET", DM_PATH).is_empty());
+}
+
+#[tokio::test]
+async fn an_older_install_refusing_the_token_still_gets_the_data_app_key() {
+    let sim = sim().await;
+    sim.control.set_kebab_datamart_route(false);
+    sim.control.set_datamarts_require_app_key(true);
+    let c = client_with_key(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    assert_eq!(
+        by_kind(&snap, Kind::Datamarts).len(),
+        sim.control.datamart_names().len()
+    );
+    let legacy: Vec<(Credential, u16)> = on(&sim, "GET", "/api/v2/dataApp/datamarts")
+        .iter()
+        .map(|r| (r.credential, r.status))
+        .collect();
+    assert_eq!(
+        legacy,
+        [
+            (Credential::ServiceToken, 401),
+            (Credential::DataAppKey, 200)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_of_lists_are_retried() {
+    let sim = sim().await;
+    sim.control.fail_next_on(DS_PATH, SimFault::Status(503), 2);
+    sim.control.fail_next_on(
+        DM_PATH,
+        SimFault::RateLimited {
+            retry_after_secs: 0,
+        },
+        1,
+    );
+    let c = client(&sim);
+    let snap = c.load().await.expect("load after retries");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    assert_eq!(
+        by_kind(&snap, Kind::Datasources).len(),
+        sim.control.ids().len()
+    );
+    let statuses: Vec<u16> = on(&sim, "GET", DS_PATH).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503, 503, 200, 200]);
+    let statuses: Vec<u16> = on(&sim, "GET", DM_PATH).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
+}
+
+#[tokio::test]
+async fn broken_answers_become_one_sentence() {
+    let sim = sim().await;
+    let c = client(&sim);
+
+    // A proxy's HTML page, three times (first try and two retries).
+    sim.control.fail_next_on(DS_PATH, SimFault::HtmlPage, 3);
+    let err = c.load().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Databrain: HTTP 502: non-JSON response (text/html): 502 Bad Gateway"
+    );
+
+    // Malformed JSON with 200: a decode error, not retried.
+    sim.control.clear_requests();
+    sim.control
+        .fail_next_on(DS_PATH, SimFault::MalformedJson, 1);
+    let err = c.load().await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::Decode { status: 200, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("unreadable response"), "{err}");
+    assert_eq!(on(&sim, "GET", DS_PATH).len(), 1);
+
+    // A wrong base URL: Express's HTML 404, with a hint.
+    let wrong = DatabrainClient::new(settings(
+        &format!("{}/databrain", sim.base_url),
+        dsim::DEMO_TOKEN,
+        None,
+        false,
+    ))
+    .unwrap();
+    let err = wrong.load().await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(err.to_string().contains("check base_url"), "{err}");
+}
+
+#[tokio::test]
+async fn deletes_are_never_retried_by_the_client_and_unclear_answers_say_so() {
+    let sim = sim().await;
+    let c = client(&sim);
+    sim.control.fail_next_on(DS_PATH, SimFault::Status(500), 1);
+    let err = c.delete(ds_ref("postgres-staging")).await.unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(err.code(), Some("INTERNAL_SERVER_ERROR"));
+    assert!(err.is_transient(), "the executor decides whether to retry");
+    assert_eq!(on(&sim, "DELETE", DS_PATH).len(), 1);
+
+    // 200 with a body that is not JSON: whether it was deleted is unknown.
+    sim.control
+        .fail_next_on(DS_PATH, SimFault::MalformedJson, 1);
+    let err = c.delete(ds_ref("postgres-staging")).await.unwrap_err();
+    assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("whether it was deleted is unknown"),
+        "{err}"
+    );
+
+    // Missing name parameter is the server's INVALID_REQUEST_BODY: sent only for a real
+    // name, so here a direct request shows the simulator's answer.
+    let resp = reqwest::Client::new()
+        .delete(format!("{}{DS_PATH}", sim.base_url))
+        .bearer_auth(dsim::DEMO_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "INVALID_REQUEST_BODY");
+}
+
+#[tokio::test]
+async fn read_only_profiles_list_but_never_delete() {
+    let sim = sim().await;
+    let c = DatabrainClient::new(settings(&sim.base_url, dsim::DEMO_TOKEN, None, true)).unwrap();
+    c.load().await.expect("reads are allowed");
+    sim.control.clear_requests();
+    let err = c.delete(ds_ref("postgres-staging")).await.unwrap_err();
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert!(sim.control.requests().is_empty());
+    assert!(sim.control.contains("postgres-staging"));
+}
+
+#[tokio::test]
+async fn get_searches_the_lists() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let shared = sim
+        .control
+        .ids()
+        .into_iter()
+        .find(|n| sim.control.users_of(n).len() >= 2)
+        .expect("shared datasource");
+    let r = c.get(ds_ref(&shared)).await.expect("get");
+    assert_eq!(r.id, shared);
+    let mut want = sim.control.users_of(&shared);
+    want.sort();
+    assert_eq!(
+        r.used_by.iter().map(|u| u.name.clone()).collect::<Vec<_>>(),
+        want
+    );
+    assert!(!r.is_orphan());
+
+    let mart = sim.control.datamart_names()[0].clone();
+    let m = c
+        .get(Ref {
+            kind: Kind::Datamarts,
+            id: mart.clone(),
+            name: mart.clone(),
+        })
+        .await
+        .expect("get datamart");
+    assert_eq!(Some(m.raw), sim.control.datamart(&mart));
+
+    let err = c.get(ds_ref("nope")).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        err.to_string()
+            .contains("'nope' is not in the datasource list"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn base_url_with_api_suffix_works() {
+    let sim = sim().await;
+    let c = DatabrainClient::new(settings(
+        &format!("{}/api/v2/", sim.base_url),
+        dsim::DEMO_TOKEN,
+        None,
+        false,
+    ))
+    .unwrap();
+    let snap = c.load().await.expect("load");
+    assert_eq!(
+        by_kind(&snap, Kind::Datasources).len(),
+        sim.control.ids().len()
+    );
+}
+
+#[tokio::test]
+async fn bulk_delete_of_unused_datasources_leaves_exactly_the_rest() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    let before: HashSet<String> = sim.control.ids().into_iter().collect();
+    let targets: Vec<Ref> = by_kind(&snap, Kind::Datasources)
+        .iter()
+        .map(|r| r.as_ref())
+        .collect();
+    let results = c.delete_batch(targets.clone()).await;
+    let mut outcome: HashMap<String, bool> = HashMap::new();
+    for (t, r) in targets.iter().zip(&results) {
+        match r {
+            Ok(o) => {
+                assert_eq!(*o, DeleteOutcome::Deleted, "{}", t.name);
+                outcome.insert(t.id.clone(), true);
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Some("DATASOURCE_IN_USE"), "{}: {e}", t.name);
+                outcome.insert(t.id.clone(), false);
+            }
+        }
+    }
+    let after: HashSet<String> = sim.control.ids().into_iter().collect();
+    for name in &before {
+        let in_use = !sim.control.users_of(name).is_empty();
+        assert_eq!(after.contains(name), in_use, "{name}");
+        assert_eq!(outcome[name], !in_use, "{name}");
+    }
+}

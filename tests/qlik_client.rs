@@ -1,0 +1,845 @@
+//! Integration tests of the Qlik Cloud client against the in-process simulator: loading with
+//! paging to the end, space and owner names, admin and non-admin keys, get by id and by name
+//! within a space, single and bulk deletes (207, fallback on 403, chunks), create, error
+//! decoding, retries of reads after 429 `retry-after`, and the write rate limit.
+
+use dsconsole::model::{Kind, Ref, Resource, VendorId};
+use dsconsole::sim::qlik::{self as qsim, Fault, QlikSim, SimRequest};
+use dsconsole::sim::SimOptions;
+use dsconsole::vendors::qlik::{QlikClient, PERSONAL_SPACE};
+use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const FINANCE: &str = "65cf6b6c51618b6abd5848d1";
+const DATA_ENGINEERING: &str = "65cf6c2a51618b6abd584912";
+const DEPARTED_USER: &str = "63f0aa1e9d2c4b7a8e6f5d31";
+
+async fn sim_with(scale: usize) -> QlikSim {
+    qsim::start(&SimOptions {
+        scale,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator starts")
+}
+
+async fn sim() -> QlikSim {
+    sim_with(0).await
+}
+
+fn settings(base_url: &str, token: &str) -> ClientSettings {
+    ClientSettings {
+        profile: "it-qlik".into(),
+        vendor: VendorId::Qlik,
+        base_url: base_url.into(),
+        username: None,
+        secret: SecretString::from(token.to_string()),
+        login_mode: 0,
+        read_only: false,
+        timeout: Duration::from_secs(10),
+        insecure_tls: false,
+        space_id: None,
+        org_id: None,
+        data_app_key: None,
+        rate_limit_per_minute: None,
+    }
+}
+
+fn admin(sim: &QlikSim) -> QlikClient {
+    QlikClient::new(settings(&sim.base_url, qsim::DEMO_TOKEN)).expect("client")
+}
+
+fn analyst(sim: &QlikSim) -> QlikClient {
+    QlikClient::new(settings(&sim.base_url, qsim::NON_ADMIN_TOKEN)).expect("client")
+}
+
+fn requests(sim: &QlikSim, f: impl Fn(&SimRequest) -> bool) -> Vec<SimRequest> {
+    sim.control.requests().into_iter().filter(f).collect()
+}
+
+fn is_list(r: &SimRequest) -> bool {
+    r.method == "GET" && r.path == "/api/v1/data-connections"
+}
+
+fn by_name<'a>(rs: &'a [Resource], name: &str) -> Vec<&'a Resource> {
+    rs.iter().filter(|r| r.name == name).collect()
+}
+
+fn one<'a>(rs: &'a [Resource], name: &str) -> &'a Resource {
+    let found = by_name(rs, name);
+    assert_eq!(found.len(), 1, "exactly one '{name}'");
+    found[0]
+}
+
+fn target(r: &Resource) -> Ref {
+    r.as_ref()
+}
+
+fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
+    v.pointer(p).and_then(Value::as_str)
+}
+
+#[tokio::test]
+async fn admin_load_matches_the_simulator_with_space_and_owner_names() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let theirs: HashSet<String> = sim
+        .control
+        .visible_ids(qsim::DEMO_TOKEN)
+        .into_iter()
+        .collect();
+    assert!(theirs.len() >= 25, "seed is big enough: {}", theirs.len());
+    assert_eq!(ours, theirs);
+    assert_eq!(snap.resources.len(), theirs.len(), "no duplicates");
+
+    let spaces: HashMap<String, String> = c
+        .spaces()
+        .await
+        .expect("spaces")
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    assert!(spaces.len() >= 3);
+    for r in &snap.resources {
+        assert_eq!(r.kind, Kind::Connections);
+        let raw = sim.control.object(&r.id).expect("stored");
+        assert_eq!(r.raw, raw, "raw is the server's element");
+        assert_eq!(Some(r.name.as_str()), str_at(&raw, "/qName"));
+        match str_at(&raw, "/space") {
+            Some(s) => assert_eq!(r.container.as_ref(), spaces.get(s), "{}", r.name),
+            None => assert_eq!(r.container.as_deref(), Some(PERSONAL_SPACE)),
+        }
+        if str_at(&raw, "/qType") == Some("qix-datafiles.exe") {
+            assert_eq!(r.deletable, Some(false), "DataFiles are built in");
+            assert_eq!(r.type_.as_deref(), Some("DataFiles"));
+            assert_eq!(r.name, "DataFiles");
+        } else {
+            assert_eq!(r.deletable, Some(true), "the admin may delete {}", r.name);
+            assert_eq!(r.type_.as_deref(), str_at(&raw, "/datasourceID"));
+            assert!(r.created.is_some() && r.updated.is_some(), "{}", r.name);
+        }
+        assert!(!r.is_orphan(), "Qlik has no dependency graph");
+    }
+
+    // Owners by name; a user that no longer exists stays an id and is reported.
+    assert_eq!(
+        one(&snap.resources, "Salesforce_Prod").owner.as_deref(),
+        Some("Ava Lindqvist")
+    );
+    assert_eq!(
+        one(&snap.resources, "Databricks_Lakehouse")
+            .owner
+            .as_deref(),
+        Some("Priya Raman")
+    );
+    assert_eq!(
+        one(&snap.resources, "Redshift_Legacy").owner.as_deref(),
+        Some(DEPARTED_USER)
+    );
+    assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
+    assert!(
+        snap.warnings[0].contains("1 owner name could not be resolved")
+            && snap.warnings[0].contains("HTTP 404"),
+        "{:?}",
+        snap.warnings
+    );
+    // Connections of the same name in two spaces are both there.
+    let twins: HashSet<&str> = by_name(&snap.resources, "Snowflake_Warehouse")
+        .iter()
+        .filter_map(|r| r.container.as_deref())
+        .collect();
+    assert_eq!(
+        twins,
+        HashSet::from(["Finance Analytics", "Data Engineering"])
+    );
+    // Someone else's personal connection is invisible, the admin's own is there.
+    assert!(by_name(&snap.resources, "OneDrive_Personal_Excel").is_empty());
+    assert_eq!(
+        one(&snap.resources, "Snowflake_Admin_Scratch")
+            .container
+            .as_deref(),
+        Some(PERSONAL_SPACE)
+    );
+
+    // The list was asked for in pages of 100, and the caller's name came from users/me.
+    let lists = requests(&sim, is_list);
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert_eq!(lists[0].query, "limit=100");
+    assert_eq!(lists[0].status, 200);
+    assert_eq!(requests(&sim, |r| r.path == "/api/v1/users/me").len(), 1);
+}
+
+#[tokio::test]
+async fn paging_follows_next_links_to_the_end() {
+    let sim = sim_with(420).await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let theirs: HashSet<String> = sim
+        .control
+        .visible_ids(qsim::DEMO_TOKEN)
+        .into_iter()
+        .collect();
+    assert!(theirs.len() > 300, "{}", theirs.len());
+    let ours: Vec<&str> = snap.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ours.len(), theirs.len(), "each connection exactly once");
+    assert_eq!(
+        ours.iter().map(|s| s.to_string()).collect::<HashSet<_>>(),
+        theirs
+    );
+    // DataFiles come last.
+    let first_datafiles = snap
+        .resources
+        .iter()
+        .position(|r| r.type_.as_deref() == Some("DataFiles"))
+        .expect("datafiles");
+    assert!(snap.resources[first_datafiles..]
+        .iter()
+        .all(|r| r.type_.as_deref() == Some("DataFiles")));
+
+    let lists = requests(&sim, is_list);
+    assert_eq!(lists.len(), theirs.len().div_ceil(100), "{lists:?}");
+    assert_eq!(lists[0].query, "limit=100");
+    for r in &lists[1..] {
+        assert!(
+            r.query.contains("limit=100") && r.query.contains("page="),
+            "{r:?}"
+        );
+        assert_eq!(r.status, 200);
+    }
+    let pages: HashSet<&str> = lists.iter().map(|r| r.query.as_str()).collect();
+    assert_eq!(pages.len(), lists.len(), "no page asked twice");
+}
+
+#[tokio::test]
+async fn analyst_sees_his_spaces_and_personal_connections_with_his_privileges() {
+    let sim = sim().await;
+    let c = analyst(&sim);
+    let snap = c.load().await.expect("load");
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let theirs: HashSet<String> = sim
+        .control
+        .visible_ids(qsim::NON_ADMIN_TOKEN)
+        .into_iter()
+        .collect();
+    assert_eq!(ours, theirs);
+    let admin_count = sim.control.visible_ids(qsim::DEMO_TOKEN).len();
+    assert!(ours.len() < admin_count);
+
+    let containers: HashSet<&str> = snap
+        .resources
+        .iter()
+        .filter_map(|r| r.container.as_deref())
+        .collect();
+    assert!(!containers.contains("Data Engineering"), "{containers:?}");
+    assert!(containers.contains("Finance Analytics"));
+    // Producer in Finance: may delete others' connections there; consumer in Sales Ops:
+    // may not; owner of his personal ones: may.
+    assert_eq!(
+        one(&snap.resources, "SAP_HANA_Finance").deletable,
+        Some(true)
+    );
+    assert_eq!(
+        one(&snap.resources, "Salesforce_Prod").deletable,
+        Some(false)
+    );
+    assert_eq!(
+        one(&snap.resources, "REST_HubSpot_Deals").deletable,
+        Some(true),
+        "his own connection in a space where he only consumes"
+    );
+    assert_eq!(
+        one(&snap.resources, "pg_local_test").container.as_deref(),
+        Some(PERSONAL_SPACE)
+    );
+    assert!(by_name(&snap.resources, "Snowflake_Admin_Scratch").is_empty());
+    assert_eq!(
+        one(&snap.resources, "pg_local_test").owner.as_deref(),
+        Some("Noah Brennan")
+    );
+}
+
+#[tokio::test]
+async fn get_by_id_and_by_name_within_a_space() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+
+    let fin = by_name(&snap.resources, "Snowflake_Warehouse")
+        .into_iter()
+        .find(|r| r.container.as_deref() == Some("Finance Analytics"))
+        .expect("finance twin")
+        .clone();
+    let got = c.get(target(&fin)).await.expect("get by id");
+    assert_eq!(got.id, fin.id);
+    assert_eq!(got.container, fin.container);
+    assert_eq!(got.owner, fin.owner);
+    assert_eq!(got.deletable, Some(true));
+
+    let a = c
+        .get_by_name(Some(FINANCE), "Snowflake_Warehouse")
+        .await
+        .expect("by name in finance");
+    let b = c
+        .get_by_name(Some(DATA_ENGINEERING), "Snowflake_Warehouse")
+        .await
+        .expect("by name in data engineering");
+    assert_eq!(a.id, fin.id);
+    assert_ne!(a.id, b.id);
+    assert_eq!(b.container.as_deref(), Some("Data Engineering"));
+    assert_eq!(b.owner.as_deref(), Some("Data Platform Service"));
+
+    // Without a space: the caller's personal scope.
+    let mine = c
+        .get_by_name(None, "Snowflake_Admin_Scratch")
+        .await
+        .expect("personal");
+    assert_eq!(mine.container.as_deref(), Some(PERSONAL_SPACE));
+    let err = c
+        .get_by_name(None, "Snowflake_Warehouse")
+        .await
+        .expect_err("not personal");
+    assert_eq!(err.status(), Some(404));
+
+    let err = c
+        .get_by_name(Some(FINANCE), "No Such Connection")
+        .await
+        .expect_err("missing");
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(
+        err.to_string(),
+        "Qlik Cloud: HTTP 404 DCERROR-0004: Not found: Data connection with name 'No Such Connection' not found in the scope"
+    );
+    let lookups = requests(&sim, |r| r.path.starts_with("/api/v1/data-connections/No"));
+    assert_eq!(
+        lookups[0].path,
+        "/api/v1/data-connections/No%20Such%20Connection"
+    );
+    assert_eq!(
+        lookups[0].query,
+        format!("type=connectionname&spaceId={FINANCE}")
+    );
+}
+
+#[tokio::test]
+async fn create_then_find_by_an_awkward_name_and_names_are_unique_per_space() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let name = "Sales / EMEA (v2) & Co";
+    let body = json!({
+        "qName": name,
+        "qType": "QvOdbcConnectorPackage.exe",
+        "qConnectStatement": "CUSTOM CONNECT TO \"provider=QvOdbcConnectorPackage.exe;driver=postgres;host=pg;\"",
+        "datasourceID": "postgres",
+        "space": FINANCE,
+        "qLogOn": "LOG_ON_SERVICE_USER",
+    });
+    let created = c
+        .create(Kind::Connections, body.clone())
+        .await
+        .expect("create");
+    assert!(sim.control.contains(&created.id));
+    assert_eq!(created.container.as_deref(), Some("Finance Analytics"));
+    assert_eq!(created.owner.as_deref(), Some("Ava Lindqvist"));
+    assert_eq!(created.raw["qLogOn"], json!(0));
+
+    let found = c
+        .get_by_name(Some(FINANCE), name)
+        .await
+        .expect("by awkward name");
+    assert_eq!(found.id, created.id);
+
+    let err = c
+        .create(Kind::Connections, body.clone())
+        .await
+        .expect_err("duplicate");
+    assert_eq!(err.status(), Some(409));
+    assert!(
+        err.to_string().contains("already exists in the scope"),
+        "{err}"
+    );
+    // The same name in another space is fine.
+    let mut elsewhere = body;
+    elsewhere["space"] = json!(DATA_ENGINEERING);
+    c.create(Kind::Connections, elsewhere)
+        .await
+        .expect("same name, other space");
+}
+
+#[tokio::test]
+async fn delete_one_then_again_is_already_gone() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let victim = one(&snap.resources, "MySQL_Events").clone();
+    sim.control.clear_requests();
+
+    assert_eq!(
+        c.delete(target(&victim)).await.expect("delete"),
+        DeleteOutcome::Deleted
+    );
+    assert!(!sim.control.contains(&victim.id));
+    assert_eq!(
+        c.delete(target(&victim)).await.expect("delete again"),
+        DeleteOutcome::AlreadyGone
+    );
+    let deletes: Vec<(String, u16)> = requests(&sim, |r| r.method == "DELETE")
+        .into_iter()
+        .map(|r| (r.path, r.status))
+        .collect();
+    let path = format!("/api/v1/data-connections/{}", victim.id);
+    assert_eq!(deletes, vec![(path.clone(), 204), (path, 404)]);
+
+    // A DataFiles connection is refused, and stays.
+    let df = snap
+        .resources
+        .iter()
+        .find(|r| r.type_.as_deref() == Some("DataFiles"))
+        .expect("datafiles");
+    let err = c.delete(target(df)).await.expect_err("built in");
+    assert_eq!(err.status(), Some(403));
+    assert!(sim.control.contains(&df.id));
+}
+
+#[tokio::test]
+async fn bulk_delete_reports_every_item_of_the_207() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let a = one(&snap.resources, "Redshift_Legacy").clone();
+    let b = one(&snap.resources, "Oracle_GL_2019").clone();
+    let gone = one(&snap.resources, "MySQL_Events").clone();
+    c.delete(target(&gone)).await.expect("pre-delete");
+    let df = snap
+        .resources
+        .iter()
+        .find(|r| r.type_.as_deref() == Some("DataFiles"))
+        .expect("datafiles")
+        .clone();
+    sim.control.clear_requests();
+
+    assert!(c.bulk_limit() >= 2);
+    let results = c
+        .delete_batch(vec![target(&a), target(&df), target(&gone), target(&b)])
+        .await;
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0], Ok(DeleteOutcome::Deleted));
+    let err = results[1].clone().expect_err("datafiles refused");
+    assert_eq!(err.status(), Some(403));
+    assert!(err.to_string().contains("built in"), "{err}");
+    assert_eq!(results[2], Ok(DeleteOutcome::AlreadyGone));
+    assert_eq!(results[3], Ok(DeleteOutcome::Deleted));
+    assert!(!sim.control.contains(&a.id) && !sim.control.contains(&b.id));
+    assert!(sim.control.contains(&df.id));
+
+    let sent: Vec<(String, String, u16)> = sim
+        .control
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.status))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![(
+            "POST".to_string(),
+            "/api/v1/data-connections/actions/delete".to_string(),
+            207
+        )]
+    );
+}
+
+#[tokio::test]
+async fn bulk_delete_is_sent_in_chunks() {
+    let sim = sim_with(300).await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let targets: Vec<Ref> = snap
+        .resources
+        .iter()
+        .filter(|r| r.name.starts_with("Generated Connection"))
+        .take(c.bulk_limit() + 50)
+        .map(target)
+        .collect();
+    assert_eq!(targets.len(), c.bulk_limit() + 50);
+    sim.control.clear_requests();
+    let results = c.delete_batch(targets.clone()).await;
+    assert!(results.iter().all(|r| *r == Ok(DeleteOutcome::Deleted)));
+    assert!(targets.iter().all(|t| !sim.control.contains(&t.id)));
+    let posts = requests(&sim, |r| r.method == "POST");
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts.iter().all(|r| r.status == 207));
+}
+
+#[tokio::test]
+async fn non_admin_bulk_delete_falls_back_to_single_deletes() {
+    let sim = sim().await;
+    let c = analyst(&sim);
+    let snap = c.load().await.expect("load");
+    let mine = one(&snap.resources, "pg_local_test").clone();
+    let producer = one(&snap.resources, "SAP_HANA_Finance").clone();
+    let consumer_only = one(&snap.resources, "Salesforce_Prod").clone();
+    sim.control.clear_requests();
+
+    let results = c
+        .delete_batch(vec![target(&mine), target(&consumer_only)])
+        .await;
+    assert_eq!(results[0], Ok(DeleteOutcome::Deleted));
+    let err = results[1].clone().expect_err("consumer may not delete");
+    assert_eq!(err.status(), Some(403));
+    assert!(!sim.control.contains(&mine.id));
+    assert!(sim.control.contains(&consumer_only.id));
+    let posts = requests(&sim, |r| r.method == "POST");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].status, 403);
+    assert_eq!(requests(&sim, |r| r.method == "DELETE").len(), 2);
+
+    // The refusal is remembered: the next batch goes straight to single deletes.
+    sim.control.clear_requests();
+    let results = c.delete_batch(vec![target(&producer)]).await;
+    assert_eq!(results, vec![Ok(DeleteOutcome::Deleted)]);
+    assert!(requests(&sim, |r| r.method == "POST").is_empty());
+}
+
+#[tokio::test]
+async fn errors_are_decoded_into_one_sentence() {
+    let sim = sim().await;
+    // Wrong key: the gateway's 401 with a string status and a trace id.
+    let bad = QlikClient::new(settings(&sim.base_url, "not-a-key")).expect("client");
+    let err = bad.load().await.expect_err("401");
+    assert_eq!(err.status(), Some(401));
+    let s = err.to_string();
+    assert!(
+        s.starts_with("Qlik Cloud: HTTP 401 HTTP-401: Not authorized (ticket "),
+        "{s}"
+    );
+
+    let c = admin(&sim);
+    let err = c
+        .get(Ref {
+            kind: Kind::Connections,
+            id: "not-a-uuid".into(),
+            name: "x".into(),
+        })
+        .await
+        .expect_err("400");
+    assert_eq!(
+        err.to_string(),
+        "Qlik Cloud: HTTP 400 DCERROR-0010: Bad or invalid request: Invalid data connection id 'not-a-uuid': a UUID is expected"
+    );
+
+    // A proxy's HTML page instead of JSON.
+    sim.control
+        .inject(Fault::Html(404), Some("GET"), "/api/v1/data-connections", 1);
+    let err = c.load().await.expect_err("html");
+    assert_eq!(
+        err.to_string(),
+        "Qlik Cloud: HTTP 404: non-JSON response (text/html): 404 Not Found"
+    );
+    // A 200 cut off in the middle.
+    sim.control
+        .inject(Fault::Truncated, Some("GET"), "/api/v1/data-connections", 1);
+    let err = c.load().await.expect_err("truncated");
+    assert!(
+        matches!(err, ApiError::Decode { status: 200, .. }),
+        "{err:?}"
+    );
+
+    // A 404 without Qlik's error body is not proof that a connection is gone.
+    let snap = c.load().await.expect("load");
+    let victim = one(&snap.resources, "MySQL_Events").clone();
+    sim.control
+        .inject(Fault::Empty(404), Some("DELETE"), "/api/", 1);
+    let err = c.delete(target(&victim)).await.expect_err("bare 404");
+    assert_eq!(err.status(), Some(404));
+    assert!(sim.control.contains(&victim.id));
+}
+
+#[tokio::test]
+async fn reads_wait_for_retry_after_then_succeed() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    sim.control.inject(
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        Some("GET"),
+        "/api/v1/data-connections",
+        1,
+    );
+    sim.control
+        .inject(Fault::Status(503), Some("GET"), "/api/v1/spaces", 2);
+    let snap = c.load().await.expect("load after a 429 and two 503s");
+    assert!(
+        snap.warnings.iter().all(|w| !w.contains("space")),
+        "{:?}",
+        snap.warnings
+    );
+    let lists: Vec<u16> = requests(&sim, is_list).iter().map(|r| r.status).collect();
+    assert_eq!(lists, vec![429, 200]);
+    let spaces: Vec<u16> = requests(&sim, |r| r.path == "/api/v1/spaces")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(spaces, vec![503, 503, 200]);
+    assert_eq!(
+        snap.resources.len(),
+        sim.control.visible_ids(qsim::DEMO_TOKEN).len()
+    );
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_reported_not_waited_for() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    sim.control.inject(
+        Fault::RateLimited {
+            retry_after_secs: 3600,
+        },
+        Some("GET"),
+        "/api/v1/data-connections",
+        1,
+    );
+    let err = c.load().await.expect_err("429");
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert!(
+        err.to_string()
+            .ends_with("HTTP-429: API rate limit reached. You need to wait 3600 seconds until limit is lifted."),
+        "{err}"
+    );
+    assert_eq!(requests(&sim, is_list).len(), 1);
+}
+
+#[tokio::test]
+async fn write_rate_limit_answers_429_with_retry_after_and_spares_reads() {
+    let sim = sim().await;
+    sim.control.set_rate_window(Duration::from_secs(60));
+    sim.control.set_write_limit(1);
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let a = one(&snap.resources, "MySQL_Events").clone();
+    let b = one(&snap.resources, "Athena_Access_Logs").clone();
+
+    assert_eq!(
+        c.delete(target(&a)).await.expect("first write"),
+        DeleteOutcome::Deleted
+    );
+    let err = c.delete(target(&b)).await.expect_err("second write");
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.code(), Some("HTTP-429"));
+    let wait = err.retry_after().expect("retry-after");
+    assert!(
+        wait >= Duration::from_secs(1) && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+    assert!(err.is_transient());
+    assert!(sim.control.contains(&b.id));
+    // Reads are another tier.
+    let got = c.get(target(&b)).await.expect("reads still work");
+    assert_eq!(got.id, b.id);
+}
+
+#[tokio::test]
+async fn name_failures_are_warnings_and_broken_connections_are_reported() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    // Four failures outlast the read retries.
+    sim.control
+        .inject(Fault::Status(500), Some("GET"), "/api/v1/spaces", 4);
+    let broken = sim
+        .control
+        .ids()
+        .into_iter()
+        .find(|id| {
+            sim.control
+                .object(id)
+                .is_some_and(|v| v["qName"] == json!("BigQuery_Pipeline"))
+        })
+        .expect("seeded");
+    sim.control.set_broken(&broken, true);
+
+    let snap = c.load().await.expect("load despite the spaces failure");
+    assert!(
+        snap.warnings
+            .iter()
+            .any(|w| w.contains("space names unavailable") && w.contains("HTTP 500")),
+        "{:?}",
+        snap.warnings
+    );
+    assert!(
+        snap.warnings
+            .iter()
+            .any(|w| w.contains("could not be listed") && w.contains("decrypt")),
+        "{:?}",
+        snap.warnings
+    );
+    assert!(snap.resources.iter().all(|r| r.id != broken));
+    // Spaces are shown by id.
+    let r = one(&snap.resources, "SAP_HANA_Finance");
+    assert_eq!(r.container.as_deref(), Some(FINANCE));
+
+    let err = c
+        .get(Ref {
+            kind: Kind::Connections,
+            id: broken.clone(),
+            name: "BigQuery_Pipeline".into(),
+        })
+        .await
+        .expect_err("500");
+    assert_eq!(err.status(), Some(500));
+    assert!(err.to_string().contains("decrypt"), "{err}");
+}
+
+#[tokio::test]
+async fn read_only_profile_sends_nothing_mutating() {
+    let sim = sim().await;
+    let mut s = settings(&sim.base_url, qsim::DEMO_TOKEN);
+    s.read_only = true;
+    let c = QlikClient::new(s).expect("client");
+    let snap = c.load().await.expect("reads are fine");
+    let victim = one(&snap.resources, "MySQL_Events").clone();
+    sim.control.clear_requests();
+    let err = c.delete(target(&victim)).await.expect_err("read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    let results = c.delete_batch(vec![target(&victim)]).await;
+    assert!(matches!(results[0], Err(ApiError::ReadOnly { .. })));
+    assert!(sim.control.requests().is_empty());
+    assert!(sim.control.contains(&victim.id));
+}
+
+/// Wire facts of the simulator that the client does not exercise.
+#[tokio::test]
+async fn simulator_speaks_the_documented_wire_format() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let base = &sim.base_url;
+
+    // Unauthenticated product info.
+    let r = http
+        .get(format!("{base}/resources/autogenerated/product-info.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({}));
+
+    // 401 in the gateway form.
+    let r = http
+        .get(format!("{base}/api/v1/data-connections"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["status"], json!("401"));
+    assert_eq!(v["errors"][0]["code"], json!("HTTP-401"));
+    assert!(v["traceId"].is_string());
+
+    let get = |url: String| http.get(url).bearer_auth(qsim::DEMO_TOKEN).send();
+    // limit outside 1..100.
+    let r = get(format!("{base}/api/v1/data-connections?limit=101"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["status"], json!(400));
+    assert_eq!(v["errors"][0]["code"], json!("DCERROR-0010"));
+
+    // Paged: absolute next link on the simulator's own origin; prev on later pages; no
+    // secrets in lists.
+    let v: Value = get(format!(
+        "{base}/api/v1/data-connections?limit=5&sort=%2BqName"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 5);
+    let next = v["links"]["next"]["href"].as_str().unwrap().to_string();
+    assert!(
+        next.starts_with(&format!("{base}/api/v1/data-connections?")),
+        "{next}"
+    );
+    assert!(v["links"].get("prev").is_none());
+    let total = v["meta"]["count"].as_u64().unwrap() as usize;
+    let mut names: Vec<String> = Vec::new();
+    let mut page = v;
+    loop {
+        for item in page["data"].as_array().unwrap() {
+            assert!(item.get("qConnectionSecret").is_none());
+            assert_eq!(item["id"], item["qID"]);
+            assert!(item["privileges"].is_array());
+            names.push(item["qName"].as_str().unwrap().to_string());
+        }
+        match page["links"]["next"]["href"].as_str() {
+            Some(n) => {
+                let n = n.to_string();
+                page = get(n).await.unwrap().json().await.unwrap();
+                assert!(page["links"]["prev"]["href"].is_string());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), total);
+    let non_df: Vec<&String> = names.iter().filter(|n| *n != "DataFiles").collect();
+    let mut sorted = non_df.clone();
+    sorted.sort();
+    assert_eq!(non_df, sorted, "sorted by name, DataFiles last");
+    assert!(names[names.len() - 1] == "DataFiles");
+
+    // Bulk delete: 207 with per-item statuses; non-admins get 403.
+    let ids = sim.control.visible_ids(qsim::DEMO_TOKEN);
+    let body = json!({"connections": [{"id": ids[0]}, {"id": "11111111-2222-4333-8444-555555555555"}, {"id": "nope"}]});
+    let r = http
+        .post(format!("{base}/api/v1/data-connections/actions/delete"))
+        .bearer_auth(qsim::NON_ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(format!("{base}/api/v1/data-connections/actions/delete"))
+        .bearer_auth(qsim::DEMO_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 207);
+    let v: Value = r.json().await.unwrap();
+    let statuses: Vec<u64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![204, 404, 400]);
+    assert_eq!(v["data"][1]["error"]["status"], json!(404));
+
+    // The write limit blocks the whole tier with retry-after.
+    sim.control.set_rate_window(Duration::from_secs(60));
+    sim.control.set_write_limit(1);
+    let patch = |id: &str| {
+        http.patch(format!("{base}/api/v1/data-connections/{id}"))
+            .bearer_auth(qsim::DEMO_TOKEN)
+            .json(&json!([{"op": "replace", "path": "/tags", "value": ["x"]}]))
+            .send()
+    };
+    assert_eq!(patch(&ids[1]).await.unwrap().status(), 204);
+    let r = patch(&ids[2]).await.unwrap();
+    assert_eq!(r.status(), 429);
+    let ra: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&ra), "{ra}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], json!("HTTP-429"));
+}
