@@ -268,10 +268,25 @@ async fn delete_is_soft_and_a_second_delete_is_already_gone() {
     assert!(snap2.resources.iter().all(|r| r.id != victim.id));
     assert_eq!(snap2.resources.len(), before - 1);
 
-    // Deleting again: 404, confirmed by a GET, reported as already gone.
+    // Deleting again: 404, confirmed by a GET and an admin-access probe: already gone.
+    sim.control.clear_requests();
     assert_eq!(
         c.delete(victim.as_ref()).await.expect("second delete"),
         DeleteOutcome::AlreadyGone
+    );
+    let seen: Vec<(String, Option<String>, u16)> = sim
+        .control
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.query, r.status))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("DELETE".to_string(), None, 404),
+            ("GET".to_string(), None, 404),
+            ("GET".to_string(), Some("limit=1".to_string()), 200),
+        ]
     );
     // A client that never saw the id finds it in no organization: already gone, no DELETE.
     let c2 = client(&sim);
@@ -314,7 +329,7 @@ async fn a_404_from_a_non_admin_delete_is_not_counted_as_gone() {
     let err = client(&sim).delete(victim.as_ref()).await.unwrap_err();
     assert_eq!(err.status(), Some(404), "{err}");
     assert!(err.to_string().contains("so it may be there"), "{err}");
-    assert!(requests_matching(&sim, |r| r.method == "DELETE").len() == 1);
+    assert_eq!(requests_matching(&sim, |r| r.method == "DELETE").len(), 1);
 }
 
 #[tokio::test]

@@ -181,39 +181,22 @@ impl ProfileTab {
             view.members = members;
         }
         for k in 0..self.views.len() {
-            self.rebuild_rows(k, now);
+            self.resort(k, now);
         }
     }
 
-    /// Recompute the visible rows of view `k` from members, toggles, filter and sort,
-    /// keeping the cursor on the same object.
-    pub fn rebuild_rows(&mut self, k: usize, now: i64) {
+    /// Put view `k`'s members in the order of its sort column (ties by name), then rebuild
+    /// its rows. Needed when the data or the sort changes, not when the filter does.
+    pub fn resort(&mut self, k: usize, now: i64) {
         let Some(view) = self.views.get(k) else {
             return;
         };
-        let keep_id = view
-            .rows
-            .get(view.cursor)
-            .and_then(|&i| self.resources.get(i))
-            .map(|r| r.id.clone());
         let resources = &self.resources;
-        let mut candidates: Vec<usize> = view
-            .members
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let r = &resources[i];
-                (!view.orphans_only || r.is_orphan()) && (!view.unhealthy_only || r.is_unhealthy())
-            })
-            .collect();
-        if !view.filter.trim().is_empty() {
-            let mut f = RowFilter::new(&view.filter);
-            candidates.retain(|&i| f.matches_fields(&search_fields(&resources[i])));
-        }
         let columns = (self.spec.columns)(view.kind);
+        let mut members = view.members.clone();
         if let Some(col) = columns.get(view.sort_col) {
             let ctx = CellCtx { now };
-            let mut keyed: Vec<(String, usize)> = candidates
+            let mut keyed: Vec<(String, usize)> = members
                 .iter()
                 .map(|&i| {
                     let r = &resources[i];
@@ -228,19 +211,61 @@ impl ProfileTab {
                 a.0.cmp(&b.0)
                     .then_with(|| resources[a.1].name.cmp(&resources[b.1].name))
             });
-            if view.sort_desc {
-                keyed.reverse();
-            }
-            candidates = keyed.into_iter().map(|(_, i)| i).collect();
+            members = keyed.into_iter().map(|(_, i)| i).collect();
         }
+        if view.sort_desc {
+            members.reverse();
+        }
+        self.views[k].members = members;
+        self.rebuild_rows(k);
+    }
+
+    /// Recompute the visible rows of view `k`: its (sorted) members that pass the toggles
+    /// and the filter, keeping the cursor on the same object. One pass, no sorting: this is
+    /// what runs on every filter keystroke.
+    pub fn rebuild_rows(&mut self, k: usize) {
+        let Some(view) = self.views.get(k) else {
+            return;
+        };
+        let keep_id = view
+            .rows
+            .get(view.cursor)
+            .and_then(|&i| self.resources.get(i))
+            .map(|r| r.id.clone());
+        let resources = &self.resources;
+        let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
+        let rows: Vec<usize> = view
+            .members
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let r = &resources[i];
+                (!view.orphans_only || r.is_orphan())
+                    && (!view.unhealthy_only || r.is_unhealthy())
+                    && filter
+                        .as_mut()
+                        .is_none_or(|f| with_search_fields(r, |fields| f.matches_fields(fields)))
+            })
+            .collect();
         let cursor = keep_id
-            .and_then(|id| candidates.iter().position(|&i| resources[i].id == id))
+            .and_then(|id| rows.iter().position(|&i| resources[i].id == id))
             .unwrap_or(view.cursor)
-            .min(candidates.len().saturating_sub(1));
+            .min(rows.len().saturating_sub(1));
         let view = &mut self.views[k];
-        view.rows = candidates;
+        view.rows = rows;
         view.cursor = cursor;
     }
+}
+
+/// Call `f` with the fields the filter searches (see `search_fields`), without allocating.
+pub fn with_search_fields<T>(r: &Resource, f: impl FnOnce(&[&str]) -> T) -> T {
+    let mut buf: [&str; 3] = [r.name.as_str(), "", ""];
+    let mut n = 1;
+    for extra in [&r.type_, &r.container].into_iter().flatten() {
+        buf[n] = extra.as_str();
+        n += 1;
+    }
+    f(&buf[..n])
 }
 
 /// What the filter searches, field by field: the name, then the type (so `snow` finds

@@ -340,12 +340,17 @@ fn move_cursor(m: &mut Model, f: impl FnOnce(usize, usize, usize) -> usize) {
     m.detail_scroll = 0;
 }
 
-fn rebuild_current(m: &mut Model) {
+/// Recompute the current view's rows; `resort` when the sort changed too.
+fn rebuild_current(m: &mut Model, resort: bool) {
     let now = m.now;
     let page = m.page_rows;
     if let Some(tab) = m.tab_mut() {
         let k = tab.kind_index;
-        tab.rebuild_rows(k, now);
+        if resort {
+            tab.resort(k, now);
+        } else {
+            tab.rebuild_rows(k);
+        }
         if let Some(v) = tab.view_mut() {
             ensure_visible(v, page);
         }
@@ -527,7 +532,7 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
                     }
                 }
             }
-            rebuild_current(m);
+            rebuild_current(m, true);
         }
         Action::Test => return start_tests(m),
         Action::Create => return open_create(m),
@@ -553,7 +558,7 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
                     format!("{what}: {}", if on { "on" } else { "off" }),
                 );
             }
-            rebuild_current(m);
+            rebuild_current(m, false);
         }
         Action::Command => {
             m.mode = Mode::Command;
@@ -624,7 +629,7 @@ fn apply_filter(m: &mut Model) {
         v.cursor = 0;
         v.offset = 0;
     }
-    rebuild_current(m);
+    rebuild_current(m, false);
     if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
         v.cursor = 0;
         v.offset = 0;
@@ -1181,7 +1186,6 @@ fn start_tests(m: &mut Model) -> Vec<Effect> {
 
 /// Set a connection's health, and the health of the datasources that use it.
 fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health) {
-    let now = m.now;
     let Some(tab) = m.profiles.get_mut(p) else {
         return;
     };
@@ -1198,7 +1202,7 @@ fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health)
     // Health may change which rows "unhealthy only" shows.
     for k in 0..tab.views.len() {
         if tab.views[k].unhealthy_only {
-            tab.rebuild_rows(k, now);
+            tab.rebuild_rows(k);
         }
     }
 }

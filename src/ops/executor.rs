@@ -673,6 +673,8 @@ mod tests {
     /// object is deleted (or already gone when it no longer exists).
     #[derive(Clone)]
     enum Answer {
+        /// The server deleted it, then the client got this error (a gateway timeout).
+        FailAfterActing(ApiError),
         Fail(ApiError),
         Ok(DeleteOutcome),
     }
@@ -747,8 +749,20 @@ mod tests {
         fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
             Box::pin(async { Ok(Snapshot::default()) })
         }
-        fn get(&self, _target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
-            Box::pin(async { Err(http(404, None)) })
+        fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+            Box::pin(async move {
+                if self.exists(&target.id) {
+                    Ok(Resource::new(
+                        VendorId::MicroStrategy,
+                        "prod",
+                        target.kind,
+                        &target.id,
+                        &target.name,
+                    ))
+                } else {
+                    Err(http(404, None))
+                }
+            })
         }
         fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
             Box::pin(async move {
@@ -766,6 +780,10 @@ mod tests {
                 let scripted = s.scripts.get_mut(&target.id).and_then(VecDeque::pop_front);
                 let result = match scripted {
                     Some(Answer::Fail(e)) => Err(e),
+                    Some(Answer::FailAfterActing(e)) => {
+                        s.objects.remove(&target.id);
+                        Err(e)
+                    }
                     Some(Answer::Ok(o)) => {
                         s.objects.remove(&target.id);
                         Ok(o)
@@ -1188,6 +1206,43 @@ mod tests {
         assert_eq!(r.outcomes[1], StepOutcome::NotStarted);
         assert_eq!(r.outcomes[2], StepOutcome::NotStarted);
         assert_eq!(api.requests(), ["D1"]);
+    }
+
+    #[tokio::test]
+    async fn a_delete_that_acted_before_failing_is_reported_already_gone() {
+        let all = chain();
+        let plan = make_plan(
+            &all,
+            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
+            false,
+        );
+        let api = Arc::new(FakeApi::new(&["D2", "D3"]));
+        // D2: deleted, but every answer is a 502 (first after acting, then before).
+        api.script(
+            "D2",
+            vec![
+                Answer::FailAfterActing(http(502, None)),
+                Answer::Fail(http(502, None)),
+                Answer::Fail(http(502, None)),
+            ],
+        );
+        // D3: refused for good (403): no verification needed, it is still there.
+        api.script("D3", vec![Answer::Fail(http(403, None))]);
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            fast(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(r.outcomes[index_of(&plan, "D2")], StepOutcome::AlreadyGone);
+        assert!(!api.exists("D2"));
+        assert!(matches!(
+            &r.outcomes[index_of(&plan, "D3")],
+            StepOutcome::Failed(_)
+        ));
+        assert!(api.exists("D3"));
     }
 
     #[tokio::test]

@@ -2426,7 +2426,7 @@ fn render_generated(c: &Conn, n: u32) -> Map<String, Value> {
     );
     m.insert("qEngineObjectID".into(), Value::from(c.id.as_ref()));
     m.insert("qID".into(), Value::from(c.id.as_ref()));
-    m.insert("qLogOn".into(), Value::from(i64::from(n % 2 == 0)));
+    m.insert("qLogOn".into(), Value::from(i64::from(n.is_multiple_of(2))));
     m.insert("qName".into(), Value::from(c.name.clone()));
     m.insert("qSeparateCredentials".into(), Value::from(false));
     m.insert("qType".into(), Value::from(q_type));

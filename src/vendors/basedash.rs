@@ -919,10 +919,7 @@ impl BasedashClient {
         };
         let path = Self::source_path(&org.id, &target.id);
         match self.call(Method::DELETE, &path).await {
-            Ok(_) => {
-                self.orgs_cache().remove(&target.id);
-                Ok(DeleteOutcome::SoftDeleted)
-            }
+            Ok(_) => Ok(DeleteOutcome::SoftDeleted),
             Err(e) if e.status() == Some(404) => self.confirm_gone(&org, target, e).await,
             Err(e) => Err(e),
         }
@@ -959,7 +956,6 @@ impl BasedashClient {
         };
         match check {
             Ok(()) => {
-                self.orgs_cache().remove(&target.id);
                 tracing::info!(
                     profile = %self.profile,
                     id = %target.id,
