@@ -360,7 +360,46 @@ pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfi
         data_app_key: None,
         rate_limit_per_minute: None,
     };
-    vec![LaunchProfile::from_settings(Ok(mstr), false, 4)]
+    let token = |name: &str, vendor: VendorId, base_url: &str, token: &str| ClientSettings {
+        profile: name.into(),
+        vendor,
+        base_url: base_url.into(),
+        username: None,
+        secret: SecretString::from(token),
+        login_mode: 1,
+        read_only,
+        timeout: Duration::from_secs(30),
+        insecure_tls: false,
+        space_id: None,
+        org_id: None,
+        data_app_key: None,
+        rate_limit_per_minute: None,
+    };
+    let qlik = token(
+        "demo-qlik",
+        VendorId::Qlik,
+        &sims.qlik.base_url,
+        sim::qlik::DEMO_TOKEN,
+    );
+    let basedash = token(
+        "demo-basedash",
+        VendorId::Basedash,
+        &sims.basedash.base_url,
+        sim::basedash::DEMO_TOKEN,
+    );
+    let mut databrain = token(
+        "demo-databrain",
+        VendorId::Databrain,
+        &sims.databrain.base_url,
+        sim::databrain::DEMO_TOKEN,
+    );
+    databrain.data_app_key = Some(SecretString::from(sim::databrain::DEMO_DATA_APP_KEY));
+    vec![
+        LaunchProfile::from_settings(Ok(mstr), false, 4),
+        LaunchProfile::from_settings(Ok(qlik), false, 4),
+        LaunchProfile::from_settings(Ok(basedash), false, 4),
+        LaunchProfile::from_settings(Ok(databrain), false, 4),
+    ]
 }
 
 async fn run_sim(port: u16, scale: usize) -> ExitCode {
@@ -383,6 +422,22 @@ async fn run_sim(port: u16, scale: usize) -> ExitCode {
         sims.mstr.base_url,
         sim::microstrategy::DEMO_USERNAME,
         sim::microstrategy::DEMO_PASSWORD
+    );
+    println!(
+        "qlik          {}  (token {})",
+        sims.qlik.base_url,
+        sim::qlik::DEMO_TOKEN
+    );
+    println!(
+        "basedash      {}  (token {})",
+        sims.basedash.base_url,
+        sim::basedash::DEMO_TOKEN
+    );
+    println!(
+        "databrain     {}  (token {}, data app key {})",
+        sims.databrain.base_url,
+        sim::databrain::DEMO_TOKEN,
+        sim::databrain::DEMO_DATA_APP_KEY
     );
     eprintln!("simulators running; Ctrl-C stops them");
     let _ = tokio::signal::ctrl_c().await;

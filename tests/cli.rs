@@ -7,7 +7,6 @@ use dsconsole::model::{Kind, Resource, VendorId};
 use dsconsole::sim::microstrategy::{self, MstrSim, SimRequest, DEMO_PASSWORD, DEMO_USERNAME};
 use dsconsole::sim::SimOptions;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -683,6 +683,30 @@ async fn deletes_are_never_retried_by_the_client_and_unclear_answers_say_so() {
 }
 
 #[tokio::test]
+async fn a_delete_whose_answer_was_lost_is_not_claimed() {
+    use dsconsole::sim::faults::{Fault, FaultRule};
+    let sim = sim().await;
+    let c = client(&sim);
+    // The server deletes, then the connection drops before the answer.
+    sim.control.faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("DELETE")
+            .path(DS_PATH)
+            .after()
+            .times(1),
+    );
+    let err = c.delete(ds_ref("postgres-staging")).await.unwrap_err();
+    assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
+    assert!(!sim.control.contains("postgres-staging"));
+    // The executor's retry then learns it is gone, confirmed by the list.
+    assert_eq!(
+        c.delete(ds_ref("postgres-staging")).await.expect("retry"),
+        DeleteOutcome::AlreadyGone
+    );
+    assert_eq!(sim.control.faults.fired(), 1);
+}
+
+#[tokio::test]
 async fn read_only_profiles_list_but_never_delete() {
     let sim = sim().await;
     let c = DatabrainClient::new(settings(&sim.base_url, dsim::DEMO_TOKEN, None, true)).unwrap();

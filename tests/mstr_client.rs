@@ -5,7 +5,7 @@
 use dsconsole::model::{Kind, Ref, Resource};
 use dsconsole::sim::microstrategy::{self as msim, MstrSim, SimRequest};
 use dsconsole::sim::SimOptions;
-use dsconsole::vendors::microstrategy::MstrClient;
+use dsconsole::vendors::microstrategy::{MstrClient, SPEC};
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -63,7 +63,7 @@ async fn load_matches_the_simulator_and_links_references() {
     // Three lists loaded concurrently share one login.
     assert_eq!(sim.control.login_count(), 1);
 
-    for kind in Kind::ALL {
+    for kind in SPEC.kinds.iter().copied() {
         let ours: HashSet<String> = by_kind(&snap.resources, kind)
             .iter()
             .map(|r| r.id.clone())
@@ -411,7 +411,7 @@ async fn deleting_an_object_in_use_shows_the_server_message_and_keeps_it() {
 async fn deleting_a_missing_object_is_already_gone() {
     let sim = sim().await;
     let c = client(&sim);
-    for kind in Kind::ALL {
+    for kind in SPEC.kinds.iter().copied() {
         let outcome = c
             .delete(Ref {
                 kind,

@@ -173,6 +173,19 @@ async fn admin_load_matches_the_simulator_with_space_and_owner_names() {
     assert_eq!(lists[0].query, "limit=100");
     assert_eq!(lists[0].status, 200);
     assert_eq!(requests(&sim, |r| r.path == "/api/v1/users/me").len(), 1);
+
+    // The missing user is not asked for again on a reload, and still reported.
+    let lookups =
+        |sim: &QlikSim| requests(sim, |r| r.path == format!("/api/v1/users/{DEPARTED_USER}")).len();
+    assert_eq!(lookups(&sim), 1);
+    let again = c.load().await.expect("reload");
+    assert_eq!(again.warnings, snap.warnings);
+    assert_eq!(lookups(&sim), 1);
+    assert_eq!(
+        requests(&sim, |r| r.path.starts_with("/api/v1/users/6")).len(),
+        5,
+        "other owners were cached by the first load"
+    );
 }
 
 #[tokio::test]

@@ -184,6 +184,15 @@ impl Runtime {
             tracing::warn!("shutdown: tasks still running after {grace:?}; abandoning them");
             self.tasks.abort_all();
         }
+        // Requests whose answer we will never see: the audit log says so.
+        let open = self
+            .audit
+            .settle_open("dsconsole stopped before the answer arrived: the outcome is unknown");
+        if open > 0 {
+            tracing::warn!(
+                "shutdown: {open} request(s) in flight recorded as unknown in the audit log"
+            );
+        }
         let logouts = self
             .profiles
             .iter()

@@ -60,6 +60,8 @@ pub struct AuditLog {
     run: String,
     seq: AtomicU64,
     recent: Mutex<VecDeque<String>>,
+    /// Requests whose "before" line is written and whose "after" line is not yet.
+    open: Mutex<std::collections::BTreeMap<u64, AuditEntry>>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -129,6 +131,7 @@ impl AuditLog {
             run: run_id(),
             seq: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
+            open: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -139,6 +142,7 @@ impl AuditLog {
             run: run_id(),
             seq: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
+            open: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -149,6 +153,7 @@ impl AuditLog {
             run: run_id(),
             seq: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
+            open: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -167,7 +172,26 @@ impl AuditLog {
         let mut line = self.common(seq, "before", e);
         line.insert("object".into(), strip_secrets(&e.object));
         self.write_line(Value::Object(line))?;
+        lock(&self.open).insert(seq, e.clone());
         Ok(seq)
+    }
+
+    /// Close every request still open with outcome "unknown" and `reason`: for a process
+    /// stopping (SIGTERM, SIGHUP) while requests are in flight, whose answers it will never
+    /// see. Returns how many were closed.
+    pub fn settle_open(&self, reason: &str) -> usize {
+        let open: Vec<(u64, AuditEntry)> =
+            std::mem::take(&mut *lock(&self.open)).into_iter().collect();
+        let n = open.len();
+        for (seq, e) in open {
+            if let Err(err) = self.after(seq, &e, "unknown", Some(reason)) {
+                tracing::error!(
+                    "audit log: cannot record the unknown outcome of {}: {err}",
+                    e.name
+                );
+            }
+        }
+        n
     }
 
     /// Written and flushed after the request: `outcome` is "deleted" | "already_gone" |
@@ -179,6 +203,7 @@ impl AuditLog {
         outcome: &str,
         error: Option<&str>,
     ) -> io::Result<()> {
+        lock(&self.open).remove(&seq);
         let mut line = self.common(seq, "after", e);
         line.insert("outcome".into(), Value::String(outcome.to_string()));
         if let Some(err) = error {
@@ -562,5 +587,34 @@ mod tests {
             "Server=x;Password=[redacted];User=y"
         );
         assert_eq!(redact_in_string("mypwd=keep"), "mypwd=keep");
+    }
+
+    #[test]
+    fn open_requests_are_settled_as_unknown_when_the_process_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).expect("open");
+        let e = AuditEntry {
+            profile: "p".into(),
+            vendor: VendorId::MicroStrategy,
+            operation: "delete".into(),
+            kind: Kind::Datasources,
+            id: "D1".into(),
+            name: "Sales".into(),
+            object: serde_json::json!({}),
+        };
+        let a = log.before(&e).expect("before");
+        let _b = log.before(&e).expect("before");
+        log.after(a, &e, "deleted", None).expect("after");
+        assert_eq!(log.settle_open("process stopped (SIGTERM)"), 1);
+        assert_eq!(log.settle_open("again"), 0);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let last: serde_json::Value =
+            serde_json::from_str(text.lines().last().unwrap_or("")).expect("json");
+        assert_eq!(last["outcome"], "unknown");
+        assert_eq!(last["phase"], "after");
+        assert!(last["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("SIGTERM")));
     }
 }

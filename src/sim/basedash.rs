@@ -1256,22 +1256,16 @@ fn non_empty_str<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&
 // Handlers: organizations
 // ---------------------------------------------------------------------------------------------
 
-/// One page of `items` (newest first) after `cursor`: (page, hasMore).
-fn page_after<T: Copy>(
-    items: &[T],
-    limit: usize,
-    start: usize,
-    live: impl Fn(T) -> bool,
-) -> (Vec<T>, bool) {
-    let mut out = Vec::with_capacity(limit.min(items.len()));
-    let mut rest = items.iter().copied().skip(start).filter(|&t| live(t));
-    for t in rest.by_ref() {
+/// The first `limit` of `items` (already past the cursor, live only), and whether more follow.
+fn page_after(mut items: impl Iterator<Item = usize>, limit: usize) -> (Vec<usize>, bool) {
+    let mut out = Vec::with_capacity(limit.min(MAX_LIMIT));
+    for t in items.by_ref() {
         out.push(t);
         if out.len() == limit {
             break;
         }
     }
-    let more = out.len() == limit && rest.next().is_some();
+    let more = out.len() == limit && items.next().is_some();
     (out, more)
 }
 
@@ -1305,8 +1299,7 @@ async fn list_organizations(
             .map(|i| i + 1)
             .ok_or_else(|| ApiError::invalid("cursor: Invalid cursor"))?,
     };
-    let indexes: Vec<usize> = (0..st.orgs.len()).collect();
-    let (page, more) = page_after(&indexes, limit, start, |_| true);
+    let (page, more) = page_after((0..st.orgs.len()).skip(start), limit);
     let items = page.iter().map(|&o| st.orgs[o].value.clone()).collect();
     Ok(list_body(items, more))
 }
@@ -1395,7 +1388,7 @@ async fn list_sources(
     let o = st.admin_org(&org)?;
     st.settle(Instant::now());
     let limit = st.page_cap.map_or(limit, |c| limit.min(c));
-    let order: Vec<usize> = st.orgs[o].sources.iter().rev().copied().collect();
+    let order = &st.orgs[o].sources;
     let start = match cursor {
         None => 0,
         Some(c) => match st.by_id.get(c.as_str()) {
@@ -1403,7 +1396,13 @@ async fn list_sources(
             _ => return Err(ApiError::invalid("cursor: Invalid cursor")),
         },
     };
-    let (page, more) = page_after(&order, limit, start, |i| !st.sources[i].deleted);
+    let live = order
+        .iter()
+        .rev()
+        .skip(start)
+        .copied()
+        .filter(|&i| !st.sources[i].deleted);
+    let (page, more) = page_after(live, limit);
     let items = page.iter().map(|&i| st.render(i)).collect();
     Ok(list_body(items, more))
 }

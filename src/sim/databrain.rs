@@ -142,6 +142,9 @@ pub enum SimFault {
 pub struct DatabrainControl {
     shared: Arc<Shared>,
     guard: Arc<ShutdownGuard>,
+    /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips),
+    /// besides this simulator's own `fail_next` switches, which are checked first.
+    pub faults: super::faults::Faults,
 }
 
 impl std::fmt::Debug for DatabrainControl {
@@ -315,7 +318,8 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
-    let app = router(shared.clone());
+    let faults = super::faults::Faults::default();
+    let app = router(shared.clone(), faults.clone());
     tokio::spawn(async move {
         let signal = async move {
             loop {
@@ -339,6 +343,7 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
         control: DatabrainControl {
             shared,
             guard: Arc::new(ShutdownGuard { stop }),
+            faults,
         },
     })
 }
@@ -930,7 +935,7 @@ fn require_datamart_access(st: &SimState, cred: Credential) -> Result<(), ApiErr
 // Router and middleware
 // ---------------------------------------------------------------------------------------------
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
     Router::new()
         .route(
             "/api/v2/datasource",
@@ -947,6 +952,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/dataApp/datamarts", get(list_datamarts::<false>))
         .route("/api/v2/data-app/datamart", delete(delete_datamart))
         .fallback(unknown_route)
+        // Shared faults inside the frame, so injected failures are in the request log too.
+        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
         .layer(middleware::from_fn_with_state(shared.clone(), frame))
         .with_state(shared)
 }

@@ -43,10 +43,21 @@ impl SimOptions {
 #[derive(Debug)]
 pub struct Simulators {
     pub mstr: microstrategy::MstrSim,
+    pub qlik: qlik::QlikSim,
+    pub basedash: basedash::BasedashSim,
+    pub databrain: databrain::DatabrainSim,
 }
 
 /// Start every simulator on its own random port of 127.0.0.1.
 pub async fn start_all(opts: &SimOptions) -> std::io::Result<Simulators> {
-    let mstr = microstrategy::start(opts).await?;
-    Ok(Simulators { mstr })
+    let mstr = microstrategy::start(&opts.nth(0)).await?;
+    let qlik = qlik::start(&opts.nth(1)).await?;
+    let basedash = basedash::start(&opts.nth(2)).await?;
+    let databrain = databrain::start(&opts.nth(3)).await?;
+    Ok(Simulators {
+        mstr,
+        qlik,
+        basedash,
+        databrain,
+    })
 }

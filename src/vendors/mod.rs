@@ -221,35 +221,13 @@ impl fmt::Debug for VendorSpec {
     }
 }
 
-fn no_columns(_: Kind) -> &'static [ColumnDef] {
-    &[]
-}
-
-static UNSUPPORTED_QLIK: VendorSpec = unsupported(VendorId::Qlik);
-static UNSUPPORTED_BASEDASH: VendorSpec = unsupported(VendorId::Basedash);
-static UNSUPPORTED_DATABRAIN: VendorSpec = unsupported(VendorId::Databrain);
-
-const fn unsupported(vendor: VendorId) -> VendorSpec {
-    VendorSpec {
-        vendor,
-        kinds: &[],
-        orphan_kinds: &[],
-        delete_order: &[],
-        columns: no_columns,
-        can_create: false,
-        can_test: false,
-        soft_delete: false,
-        supported: false,
-    }
-}
-
 /// The registry of vendor facts.
 pub fn spec(vendor: VendorId) -> &'static VendorSpec {
     match vendor {
         VendorId::MicroStrategy => &microstrategy::SPEC,
-        VendorId::Qlik => &UNSUPPORTED_QLIK,
-        VendorId::Basedash => &UNSUPPORTED_BASEDASH,
-        VendorId::Databrain => &UNSUPPORTED_DATABRAIN,
+        VendorId::Qlik => &qlik::SPEC,
+        VendorId::Basedash => &basedash::SPEC,
+        VendorId::Databrain => &databrain::SPEC,
     }
 }
 
@@ -303,9 +281,8 @@ impl fmt::Debug for ClientSettings {
 pub fn connect(settings: ClientSettings) -> Result<Arc<dyn VendorApi>, ApiError> {
     match settings.vendor {
         VendorId::MicroStrategy => Ok(Arc::new(microstrategy::MstrClient::new(settings)?)),
-        other => Err(ApiError::Setup {
-            vendor: other,
-            message: "not supported yet".into(),
-        }),
+        VendorId::Qlik => Ok(Arc::new(qlik::QlikClient::new(settings)?)),
+        VendorId::Basedash => Ok(Arc::new(basedash::BasedashClient::new(settings)?)),
+        VendorId::Databrain => Ok(Arc::new(databrain::DatabrainClient::new(settings)?)),
     }
 }

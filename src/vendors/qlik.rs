@@ -247,6 +247,8 @@ fn privileges(v: &Value) -> Option<Vec<&str>> {
 struct Names {
     spaces: HashMap<String, String>,
     users: HashMap<String, String>,
+    /// Ids the server said do not exist (404), with its answer: not asked again.
+    missing: HashMap<(Lookup, String), String>,
 }
 
 /// One wire connection as a `Resource` (lenient: only `qID` or `id` is required).
@@ -427,7 +429,7 @@ impl WritePacer {
 // ---------------------------------------------------------------------------------------------
 
 /// A name looked up one by one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Lookup {
     Space,
     User,
@@ -754,30 +756,32 @@ impl QlikClient {
         })
     }
 
-    /// Look up the names of spaces and users not known yet. Returns the failures
-    /// (what, error) without failing.
+    /// Look up the names of spaces and users not known yet, without failing. Returns the
+    /// reasons of this round's failures by (what, id); ids that do not exist are remembered.
     async fn learn_names(
         &self,
         space_ids: Vec<String>,
         user_ids: Vec<String>,
-    ) -> Vec<(Lookup, ApiError)> {
+    ) -> HashMap<(Lookup, String), String> {
         let (spaces, users): (Vec<String>, Vec<String>) = {
             let names = lock(&self.names);
+            let unknown = |what: Lookup, ids: Vec<String>, max: usize| -> Vec<String> {
+                ids.into_iter()
+                    .filter(|id| {
+                        let known = match what {
+                            Lookup::Space => names.spaces.contains_key(id),
+                            Lookup::User => names.users.contains_key(id),
+                        };
+                        !known && !names.missing.contains_key(&(what, id.clone()))
+                    })
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .take(max)
+                    .collect()
+            };
             (
-                space_ids
-                    .into_iter()
-                    .filter(|s| !names.spaces.contains_key(s))
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .take(MAX_SPACE_LOOKUPS)
-                    .collect(),
-                user_ids
-                    .into_iter()
-                    .filter(|u| !names.users.contains_key(u))
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .take(MAX_USER_LOOKUPS)
-                    .collect(),
+                unknown(Lookup::Space, space_ids, MAX_SPACE_LOOKUPS),
+                unknown(Lookup::User, user_ids, MAX_USER_LOOKUPS),
             )
         };
         let lookups: Vec<(Lookup, String)> = spaces
@@ -797,21 +801,25 @@ impl QlikClient {
             .buffer_unordered(LOOKUP_CONCURRENCY)
             .collect()
             .await;
-        let mut failures = Vec::new();
+        let mut failures = HashMap::new();
         let mut names = lock(&self.names);
         for (what, id, r) in results {
             match r {
                 Ok(v) => {
                     if let Some(name) = str_at(&v, "/name") {
-                        let map = if what == Lookup::Space {
-                            &mut names.spaces
-                        } else {
-                            &mut names.users
+                        let map = match what {
+                            Lookup::Space => &mut names.spaces,
+                            Lookup::User => &mut names.users,
                         };
                         map.insert(id, name.to_string());
                     }
                 }
-                Err(e) => failures.push((what, e)),
+                Err(e) if e.status() == Some(404) && e.code().is_some() => {
+                    names.missing.insert((what, id), e.to_string());
+                }
+                Err(e) => {
+                    failures.insert((what, id), e.to_string());
+                }
             }
         }
         failures
@@ -891,29 +899,41 @@ impl QlikClient {
             .filter_map(|v| str_at(v, "/user"))
             .map(str::to_string)
             .collect();
-        let failures = self.learn_names(space_ids, user_ids).await;
-        for what in [Lookup::Space, Lookup::User] {
-            let failed: Vec<&ApiError> = failures
-                .iter()
-                .filter(|(w, _)| *w == what)
-                .map(|(_, e)| e)
+        let failures = self.learn_names(space_ids.clone(), user_ids.clone()).await;
+        let names = lock(&self.names).clone();
+        for (what, ids) in [(Lookup::Space, space_ids), (Lookup::User, user_ids)] {
+            let unresolved: Vec<String> = ids
+                .into_iter()
+                .filter(|id| match what {
+                    Lookup::Space => !names.spaces.contains_key(id),
+                    Lookup::User => !names.users.contains_key(id),
+                })
+                .collect::<HashSet<_>>()
+                .into_iter()
                 .collect();
-            if let Some(first) = failed.first() {
-                let noun = if what == Lookup::Space {
-                    "space"
-                } else {
-                    "owner"
-                };
-                let plural = if failed.len() == 1 { "" } else { "s" };
-                warnings.push(format!(
-                    "{}: {} {noun} name{plural} could not be resolved and are shown by id ({first})",
-                    self.profile,
-                    failed.len()
-                ));
+            if unresolved.is_empty() {
+                continue;
             }
+            let reason = unresolved
+                .iter()
+                .find_map(|id| {
+                    let key = (what, id.clone());
+                    failures.get(&key).or_else(|| names.missing.get(&key))
+                })
+                .cloned()
+                .unwrap_or_else(|| "too many to look up one by one".into());
+            let noun = match what {
+                Lookup::Space => "space",
+                Lookup::User => "owner",
+            };
+            let n = unresolved.len();
+            let (plural, verb) = if n == 1 { ("", "is") } else { ("s", "are") };
+            warnings.push(format!(
+                "{}: {n} {noun} name{plural} could not be resolved and {verb} shown by id ({reason})",
+                self.profile
+            ));
         }
 
-        let names = lock(&self.names).clone();
         let mut resources: Vec<Resource> = items
             .iter()
             .filter_map(|v| parse_connection(&self.profile, v, &names))
@@ -1150,6 +1170,7 @@ mod tests {
                 "6422bbf043af68ebe8abbb71".to_string(),
                 "Ava Lindqvist".to_string(),
             )]),
+            missing: HashMap::new(),
         }
     }
 

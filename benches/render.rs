@@ -1,0 +1,422 @@
+//! Criterion benchmarks of the UI hot paths at 100, 10,000 and 100,000 rows: one frame
+//! drawn, one filter keystroke, `update` of a whole load, and key + redraw.
+//!
+//! The model is built the way the app builds it: `Msg::Resize`, `update::init` (which
+//! starts the load), then `Msg::Loaded` with a snapshot whose resources went through the
+//! MicroStrategy client's own wire parser (`parse_resource`) and `link_references`. The
+//! objects are generated deterministically in the MicroStrategy wire format: N datasources
+//! (the table has N rows), N/20 connections and N/100 logins, with owners, DBMS types,
+//! dates and `depends_on` set.
+//!
+//! Frames are drawn at 120x40 on ratatui's `TestBackend`: `Terminal::draw` builds the
+//! widgets, renders them into the buffer and diffs it against the previous frame; only the
+//! terminal write (escape codes to a tty) is not included.
+//!
+//! Run: `cargo bench --bench render`
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use dsconsole::app::msg::Msg;
+use dsconsole::app::state::{Mode, Model, ProfileInfo};
+use dsconsole::app::update::{init, update};
+use dsconsole::model::{link_references, Kind, Resource, VendorId};
+use dsconsole::vendors::microstrategy::parse_resource;
+use dsconsole::vendors::{spec, Snapshot};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use serde_json::{json, Value};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// 2025-11-22, the clock of every model here.
+const NOW: i64 = 1_763_800_000;
+const WIDTH: u16 = 120;
+const HEIGHT: u16 = 40;
+const PROFILE: &str = "bench-mstr";
+
+/// Deterministic 64-bit mixer (splitmix64), so every run builds the same objects.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A 32-hex-digit MicroStrategy object id.
+fn object_id(tag: u64, n: u64) -> String {
+    let a = mix(tag << 48 ^ n);
+    let b = mix(a ^ 0xA5A5_A5A5);
+    format!("{a:016X}{b:016X}")
+}
+
+fn pick<'a>(list: &[&'a str], seed: u64) -> &'a str {
+    list[(seed % list.len() as u64) as usize]
+}
+
+const REGIONS: &[&str] = &[
+    "EMEA", "APAC", "NA", "LATAM", "Global", "DACH", "Nordics", "UK", "Iberia", "ANZ",
+];
+const DOMAINS: &[&str] = &[
+    "Sales",
+    "Finance",
+    "Marketing",
+    "Supply Chain",
+    "HR",
+    "Customer 360",
+    "Risk",
+    "Procurement",
+    "Logistics",
+    "Product Analytics",
+    "Billing",
+    "Support",
+];
+const LAYERS: &[&str] = &[
+    "Warehouse",
+    "Mart",
+    "Staging",
+    "Reporting",
+    "Sandbox",
+    "Archive",
+    "Lakehouse",
+];
+/// (DBMS display name, wire database type).
+const DBMSS: &[(&str, &str)] = &[
+    ("Snowflake", "snow_flake"),
+    ("PostgreSQL", "postgre_sql"),
+    ("Microsoft SQL Server", "sql_server"),
+    ("Oracle", "oracle"),
+    ("Amazon Redshift", "amazon_redshift"),
+    ("Google BigQuery", "big_query"),
+    ("Databricks", "spark_config"),
+    ("MySQL", "my_sql"),
+    ("Teradata", "teradata"),
+    ("SAP HANA", "sap_hana"),
+];
+const OWNERS: &[&str] = &[
+    "Administrator",
+    "Priya Raman",
+    "Jonas Becker",
+    "Mei Tanaka",
+    "Carlos Mendes",
+    "Aisha Okafor",
+    "Lukas Novak",
+    "Sofia Rossi",
+    "Ethan Walsh",
+    "Fatima Haddad",
+    "Olga Petrova",
+    "Sven Lindqvist",
+];
+
+/// "2024-05-17T08:12:45.000+0000" for unix seconds `t`.
+fn wire_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())
+        .unwrap_or_default()
+}
+
+fn dates(seed: u64) -> (String, String) {
+    let span = 5 * 365 * 86_400;
+    let created = NOW - 30 * 86_400 - (seed % span) as i64;
+    let modified = created + ((seed >> 24) % ((NOW - created) as u64).max(1)) as i64;
+    (wire_time(created), wire_time(modified))
+}
+
+/// The objects of one MicroStrategy profile with `rows` datasources, as the client parses
+/// them from the wire, references linked.
+fn generate(rows: usize) -> Vec<Resource> {
+    let logins = (rows / 100).max(1);
+    let connections = (rows / 20).max(1);
+    let mut wire: Vec<(Kind, Value)> = Vec::with_capacity(rows + connections + logins);
+    for n in 0..logins as u64 {
+        let s = mix(1 << 40 | n);
+        let (created, modified) = dates(s);
+        let name = format!(
+            "{} {} Service {n:04}",
+            pick(REGIONS, s),
+            pick(DOMAINS, s >> 8)
+        );
+        wire.push((
+            Kind::Logins,
+            json!({
+                "id": object_id(1, n), "name": name, "description": "Service user",
+                "dateCreated": created, "dateModified": modified, "acg": 255,
+                "username": format!("SVC_{}_{n:04}", pick(DOMAINS, s >> 8).to_uppercase().replace(' ', "_")),
+            }),
+        ));
+    }
+    for n in 0..connections as u64 {
+        let s = mix(2 << 40 | n);
+        let (created, modified) = dates(s);
+        let (dbms, db_type) = DBMSS[(s % DBMSS.len() as u64) as usize];
+        let login = (s >> 16) % logins as u64;
+        let name = format!(
+            "{} {} {dbms} {n:05}",
+            pick(REGIONS, s >> 4),
+            pick(DOMAINS, s >> 12)
+        );
+        wire.push((
+            Kind::Connections,
+            json!({
+                "id": object_id(2, n), "name": name, "description": "Production connection",
+                "dateCreated": created, "dateModified": modified, "acg": 255,
+                "owner": {"name": pick(OWNERS, s >> 20), "id": object_id(9, (s >> 20) % 12)},
+                "executionMode": "synchronous", "maxCancelAttemptTime": 60,
+                "maxQueryExeTime": 0, "maxConnectionAttemptTime": 60,
+                "connectionLifetime": 36000, "connectionIdleTimeout": 60000,
+                "charEncodingWindows": "multibyte", "charEncodingUnix": "utf8",
+                "tablePrefix": "", "driverType": "odbc",
+                "connectionString": format!("DRIVER={{{dbms}}};SERVER=db-{n:05}.example.internal;DATABASE=BI;"),
+                "parameterizedQueries": true, "extendedFetch": false, "oauthParameter": "",
+                "database": {
+                    "login": {"id": object_id(1, login), "name": format!("login {login}")},
+                    "type": db_type, "version": format!("{db_type}_1x"),
+                },
+            }),
+        ));
+    }
+    for n in 0..rows as u64 {
+        let s = mix(3 << 40 | n);
+        let (created, modified) = dates(s);
+        let (dbms, db_type) = DBMSS[(s % DBMSS.len() as u64) as usize];
+        let conn = (s >> 16) % connections as u64;
+        let name = format!(
+            "{} {} {} {n:06}",
+            pick(REGIONS, s >> 4),
+            pick(DOMAINS, s >> 12),
+            pick(LAYERS, s >> 28)
+        );
+        wire.push((
+            Kind::Datasources,
+            json!({
+                "id": object_id(3, n), "name": name, "description": "Certified source",
+                "dateCreated": created, "dateModified": modified, "acg": 255,
+                "datasourceType": "normal",
+                "database": {
+                    "type": db_type, "version": format!("{db_type}_1x"),
+                    "connection": {"name": format!("connection {conn}"), "id": object_id(2, conn), "isEmbedded": false},
+                },
+                "tablePrefix": "", "odbcVersion": "version3x",
+                "intermediateStoreDbName": "", "intermediateStoreTableSpaceName": "",
+                "dbms": {"name": dbms, "id": object_id(8, s % DBMSS.len() as u64)},
+                "owner": {"name": pick(OWNERS, s >> 20), "id": object_id(9, (s >> 20) % 12)},
+            }),
+        ));
+    }
+    let mut all: Vec<Resource> = wire
+        .iter()
+        .filter_map(|(kind, v)| parse_resource(PROFILE, *kind, v))
+        .collect();
+    assert_eq!(all.len(), wire.len(), "every generated object parses");
+    link_references(&mut all, spec(VendorId::MicroStrategy).orphan_kinds);
+    all
+}
+
+fn info() -> ProfileInfo {
+    ProfileInfo {
+        name: PROFILE.into(),
+        vendor: VendorId::MicroStrategy,
+        read_only: false,
+        protected: false,
+        insecure_tls: false,
+        setup_error: None,
+    }
+}
+
+/// A model sized 120x40 whose load of the only profile has started (as at launch).
+fn loading_model() -> Model {
+    let mut m = Model::new(vec![info()], NOW);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: WIDTH,
+            height: HEIGHT,
+        },
+    );
+    let effects = init(&mut m);
+    assert_eq!(effects.len(), 1, "init starts the load");
+    m
+}
+
+fn loaded_msg(resources: Vec<Resource>) -> Msg {
+    Msg::Loaded {
+        profile: 0,
+        generation: 1,
+        at: NOW - 5,
+        result: Ok(Snapshot {
+            resources,
+            warnings: Vec::new(),
+        }),
+    }
+}
+
+/// A loaded model with `rows` datasources, on the datasource tab.
+fn loaded_model(rows: usize) -> Model {
+    let mut m = loading_model();
+    update(&mut m, loaded_msg(generate(rows)));
+    let shown = m
+        .tab()
+        .and_then(|t| t.view())
+        .map(|v| (v.kind, v.rows.len()));
+    assert_eq!(
+        shown,
+        Some((Kind::Datasources, rows)),
+        "table holds every row"
+    );
+    m
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn terminal() -> Terminal<TestBackend> {
+    match Terminal::new(TestBackend::new(WIDTH, HEIGHT)) {
+        Ok(t) => t,
+        Err(e) => match e {},
+    }
+}
+
+fn draw(term: &mut Terminal<TestBackend>, m: &Model) {
+    match term.draw(|f| dsconsole::ui::draw(m, f)) {
+        Ok(frame) => {
+            black_box(frame.area);
+        }
+        Err(e) => match e {},
+    }
+}
+
+/// The visible rows of the current view.
+fn visible(m: &Model) -> usize {
+    m.tab()
+        .and_then(|t| t.view())
+        .map(|v| v.rows.len())
+        .unwrap_or(0)
+}
+
+fn bench_draw(c: &mut Criterion) {
+    let mut g = c.benchmark_group("draw_frame_120x40");
+    for rows in [100usize, 10_000, 100_000] {
+        let mut m = loaded_model(rows);
+        // Cursor in the middle of the table, as after scrolling: the window is not the top.
+        if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
+            v.cursor = rows / 2;
+            v.offset = rows / 2 - 10;
+        }
+        let mut term = terminal();
+        g.bench_with_input(BenchmarkId::from_parameter(rows), &m, |b, m| {
+            b.iter(|| draw(&mut term, m))
+        });
+    }
+    g.finish();
+}
+
+/// One keystroke in the filter at 100,000 rows: `update(Key(c))`, which re-filters the
+/// (already sorted) members. Each iteration gets its own clone of the same model, so every
+/// measured keystroke does exactly the same work; cloning is not timed.
+fn bench_filter(c: &mut Criterion) {
+    let mut g = c.benchmark_group("filter_keystroke");
+    g.sample_size(20)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(8));
+    for rows in [10_000usize, 100_000] {
+        let base = loaded_model(rows);
+        // (name, text typed before, the measured character)
+        let cases: [(&str, &str, char); 3] = [
+            ("first_char", "", 's'),
+            ("fourth_char", "sal", 'e'),
+            ("fuzzy_no_match", "zq", 'x'),
+        ];
+        for (name, before, next) in cases {
+            let mut m = base.clone();
+            update(&mut m, key('/'));
+            assert_eq!(m.mode, Mode::Filter, "'/' opens the filter");
+            for ch in before.chars() {
+                update(&mut m, key(ch));
+            }
+            let mut probe = m.clone();
+            update(&mut probe, key(next));
+            eprintln!(
+                "filter_keystroke/{name}/{rows}: '{before}' + '{next}' leaves {} of {rows} rows",
+                visible(&probe)
+            );
+            drop(probe);
+            g.bench_with_input(BenchmarkId::new(name, rows), &m, |b, m| {
+                b.iter_batched(
+                    || m.clone(),
+                    |mut m| {
+                        black_box(update(&mut m, key(next)));
+                        m
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+    }
+    g.finish();
+}
+
+/// `update(Msg::Loaded)` of a whole load: replace the resources, index, sort by name, build
+/// the rows. The snapshot and the loading model are cloned outside the timing.
+fn bench_loaded(c: &mut Criterion) {
+    let mut g = c.benchmark_group("update_loaded");
+    g.sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(15));
+    for rows in [10_000usize, 100_000] {
+        let resources = generate(rows);
+        let base = loading_model();
+        g.bench_with_input(BenchmarkId::from_parameter(rows), &resources, |b, res| {
+            b.iter_batched(
+                || (base.clone(), loaded_msg(res.clone())),
+                |(mut m, msg)| {
+                    black_box(update(&mut m, msg));
+                    m
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// Key press to redrawn frame, CPU part: `update(Key)` then `draw`, at 100,000 rows.
+/// Keys alternate j / k so the state stays comparable between iterations.
+fn bench_key_and_draw(c: &mut Criterion) {
+    let mut g = c.benchmark_group("key_update_and_draw_120x40");
+    let mut m = loaded_model(100_000);
+    let mut term = terminal();
+    let mut down = true;
+    g.bench_function("j_k_100000", |b| {
+        b.iter(|| {
+            black_box(update(&mut m, key(if down { 'j' } else { 'k' })));
+            down = !down;
+            draw(&mut term, &m);
+        })
+    });
+    // In the filter, as a user types: one character in, the next iteration takes it out.
+    update(&mut m, key('/'));
+    let mut typing = true;
+    g.sample_size(30);
+    g.bench_function("filter_type_or_backspace_100000", |b| {
+        b.iter(|| {
+            let k = if typing {
+                key('s')
+            } else {
+                Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE))
+            };
+            typing = !typing;
+            black_box(update(&mut m, k));
+            draw(&mut term, &m);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_draw,
+    bench_filter,
+    bench_loaded,
+    bench_key_and_draw
+);
+criterion_main!(benches);

@@ -1,0 +1,3 @@
+//! Benchmark terminal (being written).
+
+fn main() {}
