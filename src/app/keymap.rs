@@ -165,6 +165,16 @@ pub const BINDINGS: &[Binding] = &[
     ),
 ];
 
+/// Whether an action means anything for a vendor (the hint line leaves out the others).
+pub fn applies(action: Action, spec: &crate::vendors::VendorSpec) -> bool {
+    match action {
+        Action::Test => spec.can_test,
+        Action::Create => spec.can_create,
+        Action::ToggleOrphans => !spec.orphan_kinds.is_empty(),
+        _ => true,
+    }
+}
+
 /// Map a key event to a normal-mode action.
 pub fn action_for(key: &KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);

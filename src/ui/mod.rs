@@ -62,13 +62,23 @@ pub fn draw(m: &Model, f: &mut Frame) {
 
 fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans: Vec<Span> = Vec::new();
+    // Full labels when they fit ("1 MicroStrategy · prod-mstr"), else the profile names only.
+    let full_label = |i: usize, t: &ProfileTab| {
+        format!(" {} {} · {} ", i + 1, t.info.vendor.display(), t.info.name)
+    };
+    let full: usize = m
+        .profiles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| full_label(i, t).chars().count() + 1)
+        .sum();
+    let short = full + 14 > area.width as usize;
     for (i, tab) in m.profiles.iter().enumerate() {
-        let label = format!(
-            " {} {} · {} ",
-            i + 1,
-            tab.info.vendor.display(),
-            tab.info.name
-        );
+        let label = if short {
+            format!(" {} {} ", i + 1, tab.info.name)
+        } else {
+            full_label(i, tab)
+        };
         let style = if i == m.active {
             theme.tab_active()
         } else {
@@ -299,6 +309,10 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             let read_only = m.tab().is_some_and(|t| t.info.read_only);
             let hints: Vec<(&str, &str)> = BINDINGS
                 .iter()
+                .filter(|b| {
+                    m.tab()
+                        .is_none_or(|t| crate::app::keymap::applies(b.action, t.spec))
+                })
                 .filter_map(|b| {
                     let hint = b.hint?;
                     let key = b.keys.split(" / ").next().unwrap_or(b.keys);

@@ -126,7 +126,14 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
             };
             body.push(Line::from(vec![
                 Span::raw(format!("  {n:>3}. {}", step.target.name)),
-                Span::styled(format!("  {}", step.target.id), theme.dim()),
+                Span::styled(
+                    if step.target.id == step.target.name {
+                        String::new()
+                    } else {
+                        format!("  {}", step.target.id)
+                    },
+                    theme.dim(),
+                ),
                 Span::styled(why, theme.warn()),
                 Span::styled(hidden.to_string(), theme.warn()),
             ]));
@@ -254,7 +261,12 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     };
     let max_scroll = body.len().saturating_sub(body_h as usize);
     let scroll = c.scroll.min(max_scroll) as u16;
-    f.render_widget(Paragraph::new(body).scroll((scroll, 0)), body_rect);
+    f.render_widget(
+        Paragraph::new(body)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        body_rect,
+    );
     f.render_widget(
         Paragraph::new(footer).wrap(Wrap { trim: false }),
         footer_rect,
