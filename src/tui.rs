@@ -93,6 +93,8 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
+    let panic_after_load =
+        std::env::var("DSCONSOLE_TEST_PANIC").is_ok_and(|v| v == "after-load");
 
     loop {
         for e in effects.drain(..) {
@@ -129,6 +131,11 @@ pub async fn run(
             }
             msg = rx.recv() => {
                 if let Some(msg) = msg {
+                    if panic_after_load && matches!(msg, Msg::Loaded { .. }) {
+                        // Test hook (DSCONSOLE_TEST_PANIC=after-load): proves a panic restores
+                        // the terminal and prints no secret.
+                        panic!("forced test panic after a load (DSCONSOLE_TEST_PANIC)");
+                    }
                     effects = update(&mut model, msg);
                     // Drain what else is waiting before drawing once.
                     while let Ok(more) = rx.try_recv() {
