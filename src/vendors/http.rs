@@ -125,9 +125,8 @@ pub struct HttpCore {
     /// Calls allowed on a read-only profile besides GET/HEAD: (method, path suffix).
     allowed_writes: Vec<(Method, String)>,
     timeout: Duration,
-    /// `rate_limit_per_minute` of the profile: every request.
-    limiter: Option<std::sync::Arc<super::ratelimit::RateLimiter>>,
-    /// The vendor's own write limit (Qlik: 100 per minute): every non-GET request.
+    /// `rate_limit_per_minute` of the profile: every write (non-GET/HEAD) request, so bulk
+    /// work at any concurrency stays under the tenant's limit while reads stay fast.
     write_limiter: Option<std::sync::Arc<super::ratelimit::RateLimiter>>,
 }
 
@@ -181,11 +180,10 @@ impl HttpCore {
                 .map(|(m, p)| (m.clone(), p.to_string()))
                 .collect(),
             timeout,
-            limiter: settings
+            write_limiter: settings
                 .rate_limit_per_minute
                 .and_then(super::ratelimit::RateLimiter::per_minute)
                 .map(std::sync::Arc::new),
-            write_limiter: None,
         })
     }
 
@@ -236,9 +234,6 @@ impl HttpCore {
             if let Some(l) = &self.write_limiter {
                 l.acquire().await;
             }
-        }
-        if let Some(l) = &self.limiter {
-            l.acquire().await;
         }
         let shown = display_url(&url);
         let method = req.method.clone();

@@ -505,6 +505,8 @@ impl QlikClient {
         )?;
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
+        // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
+        http_settings.rate_limit_per_minute = None;
         let http = HttpCore::new(&http_settings, &[])?;
         if let Some(space) = &settings.space_id {
             tracing::debug!(profile = %settings.profile, space = %space,
