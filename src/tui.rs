@@ -93,8 +93,7 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
-    let panic_after_load =
-        std::env::var("DSCONSOLE_TEST_PANIC").is_ok_and(|v| v == "after-load");
+    let panic_after_load = std::env::var("DSCONSOLE_TEST_PANIC").is_ok_and(|v| v == "after-load");
 
     loop {
         for e in effects.drain(..) {

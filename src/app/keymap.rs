@@ -37,6 +37,8 @@ pub enum Action {
     ToggleUnhealthy,
     Command,
     LogPane,
+    /// Reopen the progress / summary view of the latest delete job.
+    Jobs,
     Help,
     Quit,
 }
@@ -154,7 +156,12 @@ pub const BINDINGS: &[Binding] = &[
     b(
         "L",
         Action::LogPane,
-        "log pane: requests, errors, audit entries",
+        "log pane: errors, warnings, outcome of every delete",
+    ),
+    b(
+        "p",
+        Action::Jobs,
+        "progress / summary of the latest delete (R there retries failures)",
     ),
     h("?", Action::Help, "help", "help"),
     h(
@@ -213,6 +220,7 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('u') => Action::ToggleUnhealthy,
         KeyCode::Char(':') => Action::Command,
         KeyCode::Char('L') => Action::LogPane,
+        KeyCode::Char('p') => Action::Jobs,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('q') => Action::Quit,
         _ => return None,
@@ -272,7 +280,7 @@ mod tests {
             KeyCode::Delete,
             KeyCode::Enter,
         ];
-        let chars = "/ VAjkgGyrsStnouL?q:JK[]";
+        let chars = "/ VAjkgGyrsStnouLp?q:JK[]";
         let mut actions: Vec<Action> = probe
             .iter()
             .filter_map(|c| action_for(&key(*c, KeyModifiers::NONE)))

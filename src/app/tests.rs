@@ -569,3 +569,30 @@ fn in_use_objects_can_be_left_out_in_the_confirmation() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_hidden_delete_can_be_reopened_with_p() {
+    let mut m = loaded_model();
+    assert!(ch(&mut m, 'p').is_empty());
+    assert!(m.modals.is_empty());
+    ctrl(&mut m, 'd');
+    let fx = ch(&mut m, 'y');
+    let Some(Effect::Delete { job, .. }) = fx.into_iter().next() else {
+        panic!()
+    };
+    ch(&mut m, 'h');
+    assert!(m.modals.is_empty(), "hidden");
+    update(
+        &mut m,
+        Msg::DeleteFinished {
+            job,
+            outcomes: vec![StepOutcome::Deleted],
+        },
+    );
+    assert!(m
+        .status
+        .as_ref()
+        .is_some_and(|s| s.text.contains("p: details")));
+    ch(&mut m, 'p');
+    assert!(matches!(m.modals.last(), Some(Modal::Progress { job: j, .. }) if *j == job));
+}

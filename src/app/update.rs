@@ -565,6 +565,18 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
             m.input = LineInput::default();
         }
         Action::LogPane => m.modals.push(Modal::Log { scroll: 0 }),
+        Action::Jobs => {
+            let latest = m
+                .jobs
+                .iter()
+                .rev()
+                .find(|(_, j)| matches!(j.kind, JobKind::Delete(_)))
+                .map(|(id, _)| *id);
+            match latest {
+                Some(job) => m.modals.push(Modal::Progress { job, scroll: 0 }),
+                None => m.set_status(Level::Info, "no delete has run yet"),
+            }
+        }
         Action::Help => m.modals.push(Modal::Help { scroll: 0 }),
         Action::Quit => return request_quit(m),
     }
@@ -1053,7 +1065,9 @@ fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -> Ve
     } else {
         Level::Info
     };
-    m.set_status(level, format!("delete finished: {summary}"));
+    let shown = matches!(m.modals.last(), Some(Modal::Progress { job: j, .. }) if *j == job);
+    let hint = if shown { "" } else { " (p: details)" };
+    m.set_status(level, format!("delete finished: {summary}{hint}"));
     if let Some(tab) = m.profiles.get_mut(profile) {
         tab.resources
             .retain(|r| !gone.contains(&(r.kind, r.id.clone())));

@@ -191,6 +191,11 @@ pub enum SimFault {
 pub struct BasedashControl {
     shared: Arc<Shared>,
     guard: Arc<ShutdownGuard>,
+    /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips,
+    /// delays), switchable at runtime. Runs after the API key and rate-limit checks, inside
+    /// the request log, so injected failures are logged too. `fail_next` is the older,
+    /// Basedash-shaped switch and fires first.
+    pub faults: super::faults::Faults,
 }
 
 impl std::fmt::Debug for BasedashControl {
@@ -384,7 +389,8 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
-    let app = router(shared.clone());
+    let faults = super::faults::Faults::default();
+    let app = router(shared.clone(), faults.clone());
     tokio::spawn(async move {
         let signal = async move {
             loop {
@@ -408,6 +414,7 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
         control: BasedashControl {
             shared,
             guard: Arc::new(ShutdownGuard { stop }),
+            faults,
         },
     })
 }
@@ -1047,7 +1054,7 @@ type ApiResult = Result<Response, ApiError>;
 // Router and middleware
 // ---------------------------------------------------------------------------------------------
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
     let api = Router::new()
         .route(
             "/organizations",
@@ -1073,6 +1080,8 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(API, api)
         .fallback(route_not_found)
+        // Shared faults inside the frame, so injected failures are in the request log too.
+        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
         .layer(middleware::from_fn_with_state(shared.clone(), frame))
         .with_state(shared)
 }

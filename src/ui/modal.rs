@@ -383,7 +383,11 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
 }
 
 fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
-    let rect = centered(area, 80, area.height.saturating_sub(2));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2),
+    );
     let inner = framed(f, rect, " Keys (Esc closes) ", theme.border());
     let mut lines: Vec<Line> = BINDINGS
         .iter()

@@ -109,9 +109,9 @@ fn detail_pane() {
 
 #[test]
 fn help_is_generated_from_the_keymap() {
-    let mut m = sized(100, 40);
+    let mut m = sized(110, 48);
     chars(&mut m, "?");
-    let out = render(&m, 100, 40);
+    let out = render(&m, 110, 48);
     for b in crate::app::keymap::BINDINGS {
         assert!(out.contains(b.help), "help lacks {:?}", b.help);
     }
