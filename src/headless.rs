@@ -132,6 +132,7 @@ async fn load(o: &Opened) -> Result<Vec<Resource>, Fail> {
         .client
         .load()
         .await
+        .map(vendors::Snapshot::redacted)
         .map_err(|e| Fail::op(format!("{}: load failed: {e}", o.profile.name)))?;
     for w in &snap.warnings {
         eprintln!("warning: {}: {w}", o.profile.name);
@@ -554,7 +555,8 @@ async fn create_opened(
             .await;
     o.client.logout().await;
     match result {
-        Ok(r) => {
+        Ok(mut r) => {
+            r.raw = crate::ops::audit::strip_secrets(&r.raw);
             let text = serde_json::to_string_pretty(&r).map_err(|e| Fail::op(e.to_string()))?;
             println!("{text}");
             eprintln!("created {} '{}' ({})", kind.singular(), r.name, r.id);

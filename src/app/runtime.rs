@@ -76,7 +76,11 @@ impl Runtime {
                     return;
                 };
                 self.tasks.spawn(async move {
-                    let result = client.load().await.map_err(|e| e.to_string());
+                    let result = client
+                        .load()
+                        .await
+                        .map(crate::vendors::Snapshot::redacted)
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Loaded {
                         profile,
                         generation,
@@ -163,7 +167,10 @@ impl Runtime {
                 self.tasks.spawn(async move {
                     let result = create_audited(&*client, &audit, name, kind, body)
                         .await
-                        .map(Box::new)
+                        .map(|mut r| {
+                            r.raw = crate::ops::audit::strip_secrets(&r.raw);
+                            Box::new(r)
+                        })
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Created {
                         job,

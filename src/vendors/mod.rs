@@ -155,6 +155,17 @@ pub struct Snapshot {
     pub warnings: Vec<String>,
 }
 
+impl Snapshot {
+    /// Replace secret-looking values (passwords, tokens, keys) in every object's raw JSON, so
+    /// that nothing above the clients (screen, CLI output, logs) can ever show one.
+    pub fn redacted(mut self) -> Snapshot {
+        for r in self.resources.iter_mut() {
+            r.raw = crate::ops::audit::strip_secrets(&r.raw);
+        }
+        self
+    }
+}
+
 /// A live, logged-in (or lazily logging-in) client of one profile.
 pub trait VendorApi: Send + Sync {
     fn vendor(&self) -> VendorId;
@@ -284,5 +295,45 @@ pub fn connect(settings: ClientSettings) -> Result<Arc<dyn VendorApi>, ApiError>
         VendorId::Qlik => Ok(Arc::new(qlik::QlikClient::new(settings)?)),
         VendorId::Basedash => Ok(Arc::new(basedash::BasedashClient::new(settings)?)),
         VendorId::Databrain => Ok(Arc::new(databrain::DatabrainClient::new(settings)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VendorId;
+
+    #[test]
+    fn redacted_snapshots_hold_no_secret_values() {
+        let mut r = Resource::new(VendorId::Databrain, "p", Kind::Datasources, "pg", "pg");
+        r.raw = serde_json::json!({"name": "pg", "credentials": {"host": "db", "password": "hunter2", "token": "t0k"}});
+        let snap = Snapshot {
+            resources: vec![r],
+            warnings: vec![],
+        }
+        .redacted();
+        let text = snap.resources[0].raw.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("t0k"), "{text}");
+        assert!(
+            text.contains("\"host\":\"db\""),
+            "other fields are kept: {text}"
+        );
+    }
+
+    #[test]
+    fn error_sentences_name_vendor_status_code_and_ticket() {
+        let e = ApiError::Http {
+            vendor: VendorId::MicroStrategy,
+            status: 400,
+            code: Some("ERR001".into()),
+            message: "in use".into(),
+            ticket: Some("abc".into()),
+            retry_after_ms: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "MicroStrategy: HTTP 400 ERR001: in use (ticket abc)"
+        );
+        assert_eq!(e.reason(), "in use");
     }
 }
