@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn redacted_snapshots_hold_no_secret_values() {
         let mut r = Resource::new(VendorId::Databrain, "p", Kind::Datasources, "pg", "pg");
-        r.raw = serde_json::json!({"name": "pg", "credentials": {"host": "db", "password": "hunter2", "token": "t0k"}});
+        r.raw = serde_json::json!({"name": "pg", "connection": {"host": "db", "password": "hunter2", "token": "t0k"}});
         let snap = Snapshot {
             resources: vec![r],
             warnings: vec![],
