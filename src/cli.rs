@@ -93,6 +93,9 @@ pub enum Command {
         /// Protected profiles: the profile name, in addition to --yes.
         #[arg(long, value_name = "NAME")]
         confirm_profile: Option<String>,
+        /// Stop starting new deletes after this many seconds (requests in flight finish).
+        #[arg(long, value_name = "SECONDS")]
+        time_limit: Option<u64>,
     },
     /// Create an object from a JSON file in the vendor's wire format.
     Create {
@@ -215,6 +218,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             yes,
             concurrency,
             confirm_profile,
+            time_limit,
         }) => {
             crate::logging::init_stderr();
             let args = DeleteArgs {
@@ -227,6 +231,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 yes,
                 concurrency: concurrency.map(usize::from),
                 confirm_profile,
+                time_limit: time_limit.map(Duration::from_secs),
             };
             finish(headless::delete(cli.config.as_deref(), cli.read_only, args).await)
         }

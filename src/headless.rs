@@ -308,6 +308,7 @@ pub struct DeleteArgs {
     pub yes: bool,
     pub concurrency: Option<usize>,
     pub confirm_profile: Option<String>,
+    pub time_limit: Option<std::time::Duration>,
 }
 
 /// `dsconsole delete PROFILE KIND ID_OR_NAME...`.
@@ -385,8 +386,14 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         .concurrency
         .unwrap_or_else(|| o.profile.concurrency(&o.config.defaults))
         .max(1);
-    let outcomes =
-        run_with_progress(Arc::new(plan.clone()), o.client.clone(), audit, concurrency).await;
+    let outcomes = run_with_progress(
+        Arc::new(plan.clone()),
+        o.client.clone(),
+        audit,
+        concurrency,
+        a.time_limit,
+    )
+    .await;
     let summary = RunSummary::from(outcomes.as_slice());
     let mut out = std::io::stdout().lock();
     for (step, outcome) in plan.steps.iter().zip(&outcomes) {
@@ -456,6 +463,7 @@ async fn run_with_progress(
     client: Arc<dyn VendorApi>,
     audit: Arc<AuditLog>,
     concurrency: usize,
+    deadline: Option<std::time::Duration>,
 ) -> Vec<StepOutcome> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepUpdate>();
     let cancel = CancellationToken::new();
@@ -492,6 +500,7 @@ async fn run_with_progress(
     });
     let cfg = ExecConfig {
         concurrency,
+        deadline,
         ..ExecConfig::default()
     };
     let outcomes = execute(plan, client, audit, cfg, cancel, tx).await;

@@ -65,6 +65,7 @@ fn fast(concurrency: usize) -> ExecConfig {
         concurrency,
         max_attempts: 4,
         base_backoff: Duration::from_millis(5),
+        deadline: None,
     }
 }
 

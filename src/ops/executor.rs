@@ -87,6 +87,9 @@ pub struct ExecConfig {
     pub max_attempts: u32,
     /// First retry wait when the server gives none; doubles each retry, +-25% jitter.
     pub base_backoff: Duration,
+    /// Time limit of the whole run: when it passes, nothing new starts (as on cancel) and
+    /// requests in flight finish. `None` = no limit.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for ExecConfig {
@@ -95,6 +98,7 @@ impl Default for ExecConfig {
             concurrency: 4,
             max_attempts: 3,
             base_backoff: Duration::from_millis(250),
+            deadline: None,
         }
     }
 }
@@ -142,6 +146,18 @@ pub async fn execute(
     cancel: CancellationToken,
     progress: UnboundedSender<StepUpdate>,
 ) -> Vec<StepOutcome> {
+    // The deadline cancels a child token, so it stops this run only.
+    let cancel = cancel.child_token();
+    let deadline = cfg.deadline.map(|d| {
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            if !c.is_cancelled() {
+                tracing::warn!("bulk run reached its time limit of {d:?}: nothing new starts");
+                c.cancel();
+            }
+        })
+    });
     let ctx = Ctx {
         plan: &plan,
         api: api.as_ref(),
@@ -196,6 +212,9 @@ pub async fn execute(
                 *slot = outcome;
             }
         }
+    }
+    if let Some(timer) = deadline {
+        timer.abort();
     }
     outcomes
 }
@@ -880,6 +899,7 @@ mod tests {
             concurrency: 4,
             max_attempts: 3,
             base_backoff: Duration::from_millis(1),
+            deadline: None,
         }
     }
 
@@ -1243,6 +1263,43 @@ mod tests {
             StepOutcome::Failed(_)
         ));
         assert!(api.exists("D3"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_stops_starting_requests_at_its_deadline() {
+        let (all, ids) = many(40);
+        let sel: Vec<(Kind, &str)> = ids
+            .iter()
+            .map(|i| (Kind::Datasources, i.as_str()))
+            .collect();
+        let plan = make_plan(&all, &sel, false);
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut fake = FakeApi::new(&id_refs);
+        fake.delay = Duration::from_secs(1);
+        let api = Arc::new(fake);
+        let cfg = ExecConfig {
+            concurrency: 2,
+            deadline: Some(Duration::from_millis(4500)),
+            ..fast()
+        };
+        let r = run(
+            plan.clone(),
+            api.clone(),
+            Arc::new(AuditLog::disabled()),
+            cfg,
+            CancellationToken::new(),
+        )
+        .await;
+        let deleted = r.outcomes.iter().filter(|o| o.is_success()).count();
+        let not_started = r
+            .outcomes
+            .iter()
+            .filter(|o| **o == StepOutcome::NotStarted)
+            .count();
+        // Two at a time, a second each: about 10 finish before 4.5 s, the rest never start.
+        assert!((8..=12).contains(&deleted), "{deleted} deleted");
+        assert_eq!(deleted + not_started, 40);
+        assert_eq!(api.requests().len(), deleted);
     }
 
     #[tokio::test]
