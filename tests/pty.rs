@@ -387,7 +387,8 @@ fn read_audit(path: &Path) -> Vec<Value> {
 
 #[test]
 fn demo_starts_browses_and_quits_restoring_the_terminal() {
-    let mut s = Session::demo(100, 30);
+    // Wide enough for the full tab labels (vendor and profile name).
+    let mut s = Session::demo(140, 30);
     s.wait_for_table();
     let alt = s.parser().screen().alternate_screen();
     assert!(
@@ -582,7 +583,8 @@ fn bulk_delete_of_50_datasources() {
 /// and slow it down while the real binary talks to it.
 struct SimWorld {
     sim: MstrSim,
-    rt: tokio::runtime::Runtime,
+    /// Serves the simulator; dropped after `sim`.
+    _rt: tokio::runtime::Runtime,
 }
 
 impl SimWorld {
@@ -599,7 +601,7 @@ impl SimWorld {
         let sim = rt
             .block_on(microstrategy::start(&opts))
             .expect("simulator starts");
-        SimWorld { sim, rt }
+        SimWorld { sim, _rt: rt }
     }
 
     /// A config with one MicroStrategy profile `sim-mstr` on this simulator, no auto-refresh;
@@ -750,7 +752,8 @@ fn panic_restores_the_terminal_and_prints_no_secret() {
         cmd.arg("demo")
             .env("DSCONSOLE_TEST_PANIC", "after-load")
             .env("DSCONSOLE_LOG", "trace")
-            .env("RUST_BACKTRACE", "1");
+            // No backtrace, so the message stays on the 30-row screen.
+            .env("RUST_BACKTRACE", "0");
     });
     let status = s.wait_exit();
     assert!(

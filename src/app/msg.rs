@@ -32,6 +32,12 @@ pub enum Msg {
         at: i64,
         result: Result<Snapshot, String>,
     },
+    /// Objects that arrived while a load runs (several pages, batched).
+    LoadPage {
+        profile: usize,
+        generation: u64,
+        resources: Vec<Resource>,
+    },
     /// One step of a delete job changed state.
     DeleteStep {
         job: u64,

@@ -75,12 +75,17 @@ impl Runtime {
                     });
                     return;
                 };
+                let (page_tx, page_rx) = tokio::sync::mpsc::unbounded_channel();
+                let pages_to = tx.clone();
+                let forward = tokio::spawn(forward_pages(page_rx, pages_to, profile, generation));
                 self.tasks.spawn(async move {
                     let result = client
-                        .load()
+                        .load_streaming(page_tx)
                         .await
                         .map(crate::vendors::Snapshot::redacted)
                         .map_err(|e| e.to_string());
+                    // Pages first, then the final snapshot.
+                    let _ = forward.await;
                     let _ = tx.send(Msg::Loaded {
                         profile,
                         generation,
@@ -208,6 +213,36 @@ impl Runtime {
         let _ =
             tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(logouts)).await;
     }
+}
+
+/// Forward the pages of a streaming load, batched so that the UI re-indexes at most a few
+/// times a second whatever the page size.
+async fn forward_pages(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<crate::model::Resource>>,
+    tx: UnboundedSender<Msg>,
+    profile: usize,
+    generation: u64,
+) {
+    let mut batch: Vec<crate::model::Resource> = Vec::new();
+    let mut last = tokio::time::Instant::now();
+    while let Some(page) = rx.recv().await {
+        batch.extend(page);
+        if last.elapsed() >= Duration::from_millis(300) && !batch.is_empty() {
+            let resources = crate::vendors::Snapshot {
+                resources: std::mem::take(&mut batch),
+                warnings: Vec::new(),
+            }
+            .redacted()
+            .resources;
+            let _ = tx.send(Msg::LoadPage {
+                profile,
+                generation,
+                resources,
+            });
+            last = tokio::time::Instant::now();
+        }
+    }
+    // What is left is in the final snapshot anyway.
 }
 
 /// Create one object with an audit line before the request and one after it.

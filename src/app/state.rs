@@ -89,6 +89,8 @@ pub struct ProfileTab {
     pub views: Vec<KindView>,
     pub kind_index: usize,
     pub warnings: Vec<String>,
+    /// A first load is filling `resources` page by page (not complete yet).
+    pub streaming: bool,
 }
 
 impl ProfileTab {
@@ -105,6 +107,7 @@ impl ProfileTab {
             views,
             kind_index: 0,
             warnings: Vec::new(),
+            streaming: false,
         }
     }
 

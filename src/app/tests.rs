@@ -596,3 +596,98 @@ fn a_hidden_delete_can_be_reopened_with_p() {
     ch(&mut m, 'p');
     assert!(matches!(m.modals.last(), Some(Modal::Progress { job: j, .. }) if *j == job));
 }
+
+#[test]
+fn a_first_load_streams_pages_a_refresh_does_not() {
+    use crate::app::fixtures::{info, resources};
+    let mut m = Model::new(vec![info("prod")], NOW);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
+    let fx = super::update::init(&mut m);
+    assert_eq!(fx.len(), 1);
+    let all = resources();
+    let first: Vec<_> = all
+        .iter()
+        .filter(|r| r.kind == Kind::Datasources)
+        .take(2)
+        .cloned()
+        .collect();
+    update(
+        &mut m,
+        Msg::LoadPage {
+            profile: 0,
+            generation: 1,
+            resources: first,
+        },
+    );
+    assert_eq!(visible_names(&m).len(), 2, "the first page shows at once");
+    // A page of an older generation is dropped.
+    update(
+        &mut m,
+        Msg::LoadPage {
+            profile: 0,
+            generation: 0,
+            resources: all.clone(),
+        },
+    );
+    assert_eq!(visible_names(&m).len(), 2);
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation: 1,
+            at: NOW,
+            result: Ok(Snapshot {
+                resources: all.clone(),
+                warnings: vec![],
+            }),
+        },
+    );
+    assert_eq!(
+        visible_names(&m).len(),
+        3,
+        "the final snapshot replaces the pages"
+    );
+    assert!(!m.tab().is_some_and(|t| t.streaming));
+    // A refresh keeps the complete data until its own snapshot arrives.
+    ch(&mut m, 'r');
+    update(
+        &mut m,
+        Msg::LoadPage {
+            profile: 0,
+            generation: 2,
+            resources: vec![all[0].clone()],
+        },
+    );
+    assert_eq!(visible_names(&m).len(), 3);
+}
+
+#[test]
+fn a_failed_streaming_load_shows_no_partial_list() {
+    use crate::app::fixtures::{info, resources};
+    let mut m = Model::new(vec![info("prod")], NOW);
+    super::update::init(&mut m);
+    update(
+        &mut m,
+        Msg::LoadPage {
+            profile: 0,
+            generation: 1,
+            resources: resources(),
+        },
+    );
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation: 1,
+            at: NOW,
+            result: Err("Qlik Cloud: HTTP 500".into()),
+        },
+    );
+    assert!(m.tab().is_some_and(|t| t.resources.is_empty()));
+}

@@ -73,6 +73,30 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => on_loaded(m, profile, generation, at, result),
+        Msg::LoadPage {
+            profile,
+            generation,
+            resources,
+        } => {
+            let now = m.now;
+            let page = m.page_rows;
+            if let Some(tab) = m.profiles.get_mut(profile) {
+                // Stream only into a tab that has nothing yet: a refresh keeps showing the
+                // last complete data until the new snapshot is whole.
+                if generation == tab.generation
+                    && tab.load == LoadState::Loading
+                    && (tab.loaded_at.is_none() || tab.streaming)
+                {
+                    tab.streaming = true;
+                    tab.resources.extend(resources);
+                    tab.reindex(now);
+                    if let Some(v) = tab.view_mut() {
+                        ensure_visible(v, page);
+                    }
+                }
+            }
+            Vec::new()
+        }
         Msg::DeleteStep { job, update } => {
             let mut error = None;
             let mut done_line = None;
@@ -268,6 +292,7 @@ fn on_loaded(
             }
             tab.warnings = snapshot.warnings;
             tab.load = LoadState::Loaded;
+            tab.streaming = false;
             tab.loaded_at = Some(at);
             tab.reindex(now);
             let warnings = tab.warnings.clone();
@@ -281,6 +306,12 @@ fn on_loaded(
             }
         }
         Err(e) => {
+            if tab.streaming {
+                // A partial list is not the tenant: show nothing rather than a part of it.
+                tab.resources.clear();
+                tab.streaming = false;
+                tab.reindex(now);
+            }
             tab.load = LoadState::Failed(e.clone());
             let text = format!("{}: load failed: {e}", tab.info.name);
             if p == m.active {

@@ -259,6 +259,11 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             }
         }
         let age = match (&tab.load, tab.loaded_at) {
+            (LoadState::Loading, _) if tab.streaming => format!(
+                "{} loading ({} so far)",
+                SPINNER[(m.tick % 4) as usize],
+                tab.resources.len()
+            ),
             (LoadState::Loading, _) => format!("{} loading", SPINNER[(m.tick % 4) as usize]),
             (_, Some(at)) => format!("loaded {} ago", format_age(m.now, at)),
             (LoadState::Failed(_), None) => "load failed".into(),

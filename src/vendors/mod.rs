@@ -166,11 +166,21 @@ impl Snapshot {
     }
 }
 
+/// Where a streaming load sends its pages.
+pub type PageSink = tokio::sync::mpsc::UnboundedSender<Vec<Resource>>;
+
 /// A live, logged-in (or lazily logging-in) client of one profile.
 pub trait VendorApi: Send + Sync {
     fn vendor(&self) -> VendorId;
     /// List every kind, link references.
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>>;
+    /// Like `load`, and also sends each page of objects through `pages` as it arrives, so a
+    /// first load of a big tenant fills the table while it runs. Pages are unlinked (no
+    /// `used_by`); the final snapshot is what counts. Default: no pages, just `load`.
+    fn load_streaming(&self, pages: PageSink) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        drop(pages);
+        self.load()
+    }
     /// Fetch one object fresh from the server.
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>>;
     /// Delete one object. 404 → `Ok(AlreadyGone)`.
