@@ -627,6 +627,15 @@ impl BasedashClient {
 
     /// Every item of a cursor-paged list, and a warning when the list had to stop early.
     async fn list_all(&self, path: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        self.list_pages(path, |_| {}).await
+    }
+
+    /// `list_all`, calling `on_page` with each page's items as it arrives.
+    async fn list_pages(
+        &self,
+        path: &str,
+        on_page: impl Fn(&[Value]),
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         let mut seen_cursors = HashSet::new();
@@ -639,6 +648,7 @@ impl BasedashClient {
             let resp = self.call(Method::GET, &page_path).await?;
             let body: Value = resp.json(V)?;
             let page = parse_page(resp.status, path, body)?;
+            on_page(&page.items);
             items.extend(page.items);
             if !page.has_more {
                 return Ok((items, None));
@@ -715,8 +725,21 @@ impl BasedashClient {
     }
 
     /// Every data source of one organization, newest first, and warnings.
-    async fn list_sources(&self, org: &OrgRef) -> Result<(Vec<Resource>, Vec<String>), ApiError> {
-        let (items, warning) = self.list_all(&Self::sources_path(org)).await?;
+    async fn list_sources(
+        &self,
+        org: &OrgRef,
+        pages: Option<&super::PageSink>,
+    ) -> Result<(Vec<Resource>, Vec<String>), ApiError> {
+        let send_page = |items: &[Value]| {
+            if let Some(sink) = pages {
+                let page = items
+                    .iter()
+                    .filter_map(|v| parse_data_source(&self.profile, org, v))
+                    .collect();
+                let _ = sink.send(page);
+            }
+        };
+        let (items, warning) = self.list_pages(&Self::sources_path(org), send_page).await?;
         let mut warnings: Vec<String> = warning.into_iter().collect();
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(items.len());
@@ -810,13 +833,14 @@ impl BasedashClient {
         }))
     }
 
-    async fn do_load(&self) -> Result<Snapshot, ApiError> {
+    async fn do_load(&self, pages: Option<super::PageSink>) -> Result<Snapshot, ApiError> {
+        let pages = pages.as_ref();
         let (orgs, mut warnings) = self.organizations().await?;
         if orgs.is_empty() {
             warnings.push("the API key belongs to no organization".to_string());
         }
         let results: Vec<_> = futures::stream::iter(orgs.iter().cloned())
-            .map(|org| async move { self.list_sources(&org).await })
+            .map(|org| async move { self.list_sources(&org, pages).await })
             .buffered(ORG_CONCURRENCY)
             .collect()
             .await;
@@ -974,7 +998,11 @@ impl VendorApi for BasedashClient {
     }
 
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
-        Box::pin(self.do_load())
+        Box::pin(self.do_load(None))
+    }
+
+    fn load_streaming(&self, pages: super::PageSink) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        Box::pin(self.do_load(Some(pages)))
     }
 
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {

@@ -514,6 +514,17 @@ impl DatabrainClient {
     /// short or empty page. A page that brings nothing new (a server ignoring `pageNumber`)
     /// or the page cap stops paging with a warning.
     async fn list_pages(&self, path: &str, cred: Cred, what: &str) -> Result<Listed, ApiError> {
+        self.list_pages_with(path, cred, what, None).await
+    }
+
+    /// `list_pages`, sending each page's new datasources to `sink` as it arrives.
+    async fn list_pages_with(
+        &self,
+        path: &str,
+        cred: Cred,
+        what: &str,
+        sink: Option<&super::PageSink>,
+    ) -> Result<Listed, ApiError> {
         let mut out = Listed::default();
         let mut seen: HashSet<String> = HashSet::new();
         let mut expected = PAGE_SIZE;
@@ -545,6 +556,7 @@ impl DatabrainClient {
             };
             let n = items.len();
             let mut fresh = 0usize;
+            let before = out.items.len();
             for item in items {
                 match item_name(item) {
                     Some(name) => {
@@ -560,6 +572,13 @@ impl DatabrainClient {
                         out.nameless += 1;
                     }
                 }
+            }
+            if let Some(sink) = sink {
+                let page_items: Vec<Resource> = out.items[before..]
+                    .iter()
+                    .filter_map(|v| parse_datasource(&self.profile, v))
+                    .collect();
+                let _ = sink.send(page_items);
             }
             if n == 0 || n < expected {
                 break;
@@ -585,8 +604,8 @@ impl DatabrainClient {
         Ok(out)
     }
 
-    async fn list_datasources(&self) -> Result<Listed, ApiError> {
-        self.list_pages(DATASOURCE_PATH, Cred::ServiceToken, "datasource")
+    async fn list_datasources(&self, sink: Option<&super::PageSink>) -> Result<Listed, ApiError> {
+        self.list_pages_with(DATASOURCE_PATH, Cred::ServiceToken, "datasource", sink)
             .await
     }
 
@@ -674,8 +693,8 @@ impl DatabrainClient {
             .unwrap_or_default()
     }
 
-    async fn do_load(&self) -> Result<Snapshot, ApiError> {
-        let (ds, dm) = futures::join!(self.list_datasources(), self.list_datamarts());
+    async fn do_load(&self, pages: Option<super::PageSink>) -> Result<Snapshot, ApiError> {
+        let (ds, dm) = futures::join!(self.list_datasources(pages.as_ref()), self.list_datamarts());
         let ds = ds?;
         let mut warnings = ds.warnings;
         let mut resources: Vec<Resource> = ds
@@ -745,7 +764,7 @@ impl DatabrainClient {
         };
         match target.kind {
             Kind::Datasources => {
-                let listed = self.list_datasources().await?;
+                let listed = self.list_datasources(None).await?;
                 let item = listed
                     .items
                     .iter()
@@ -861,7 +880,7 @@ impl DatabrainClient {
     /// every name problem (on create it means "already exists"), and names match exactly, so
     /// the code alone does not prove the datasource is gone.
     async fn confirm_gone(&self, err: ApiError, name: &str) -> Result<DeleteOutcome, ApiError> {
-        match self.list_datasources().await {
+        match self.list_datasources(None).await {
             Ok(l)
                 if l.warnings.is_empty() && l.items.iter().all(|v| item_name(v) != Some(name)) =>
             {
@@ -936,7 +955,11 @@ impl VendorApi for DatabrainClient {
     }
 
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
-        Box::pin(self.do_load())
+        Box::pin(self.do_load(None))
+    }
+
+    fn load_streaming(&self, pages: super::PageSink) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        Box::pin(self.do_load(Some(pages)))
     }
 
     /// Databrain has no get-by-name endpoint: the list is searched; a name not in it is

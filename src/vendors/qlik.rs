@@ -628,6 +628,16 @@ impl QlikClient {
 
     /// Every page of a list, following `links.next.href` until it is absent.
     async fn list_all(&self, first_path: &str) -> Result<Listed, ApiError> {
+        self.list_pages(first_path, None).await
+    }
+
+    /// `list_all`, sending each page of connections to `pages` as it arrives (parsed with
+    /// the names known so far).
+    async fn list_pages(
+        &self,
+        first_path: &str,
+        pages: Option<&super::PageSink>,
+    ) -> Result<Listed, ApiError> {
         let first = self.url(first_path);
         let mut url = first.clone();
         let mut seen: HashSet<String> = HashSet::from([first.clone()]);
@@ -653,7 +663,17 @@ impl QlikClient {
                 ));
             };
             match obj.get("data") {
-                Some(Value::Array(items)) => listed.items.extend(items.iter().cloned()),
+                Some(Value::Array(items)) => {
+                    if let Some(sink) = pages {
+                        let names = lock(&self.names).clone();
+                        let page: Vec<Resource> = items
+                            .iter()
+                            .filter_map(|v| parse_connection(&self.profile, v, &names))
+                            .collect();
+                        let _ = sink.send(page);
+                    }
+                    listed.items.extend(items.iter().cloned());
+                }
                 None | Some(Value::Null) => {}
                 Some(_) => {
                     return Err(decode(
@@ -827,10 +847,10 @@ impl QlikClient {
         failures
     }
 
-    async fn do_load(&self) -> Result<Snapshot, ApiError> {
+    async fn do_load(&self, pages: Option<super::PageSink>) -> Result<Snapshot, ApiError> {
         let first_page = format!("/data-connections?limit={PAGE_LIMIT}");
         let (conns, spaces, me) = tokio::join!(
-            self.list_all(&first_page),
+            self.list_pages(&first_page, pages.as_ref()),
             self.spaces(),
             self.get_json("/users/me"),
         );
@@ -1081,7 +1101,11 @@ impl VendorApi for QlikClient {
     }
 
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
-        Box::pin(self.do_load())
+        Box::pin(self.do_load(None))
+    }
+
+    fn load_streaming(&self, pages: super::PageSink) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+        Box::pin(self.do_load(Some(pages)))
     }
 
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
