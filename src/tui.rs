@@ -41,14 +41,22 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Make panics restore the terminal before the message is printed.
+/// Make panics of the thread that owns the terminal restore it before the message is
+/// printed. A panic in a background task (a tokio worker) must not touch the terminal the
+/// UI is still drawing on: it goes to the log, and the runtime reports the failed task.
+/// Call it from the main thread.
 pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        let main = std::thread::current().id();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore_terminal();
-            previous(info);
+            if std::thread::current().id() == main {
+                restore_terminal();
+                previous(info);
+            } else {
+                tracing::error!("panic in a background task: {info}");
+            }
         }));
     });
 }
@@ -116,7 +124,11 @@ pub async fn run(
                     Some(Ok(Event::Key(k))) => { effects = update(&mut model, Msg::Key(k)); dirty = true; }
                     Some(Ok(Event::Resize(w, h))) => {
                         effects = update(&mut model, Msg::Resize { width: w, height: h });
-                        terminal.autoresize()?;
+                        // Always clear and repaint everything: a shrink and grow that arrive as
+                        // one event leave the screen erased outside the small size, which a
+                        // size-change check would not notice.
+                        let size = terminal.size()?;
+                        terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))?;
                         dirty = true;
                     }
                     Some(Ok(Event::Paste(s))) => { effects = update(&mut model, Msg::Paste(s)); dirty = true; }

@@ -1,6 +1,8 @@
 //! End-to-end tests that run the real `dsconsole` binary in a pseudo-terminal, type keys as
 //! a user would, and read the screen back through a vt100 emulator: browsing, deleting one
-//! and fifty objects, signals and panics restoring the terminal, extreme resizes.
+//! and fifty objects, signals and panics restoring the terminal, extreme resizes, and
+//! configured profiles on simulators served by the test (a hung server, a missing secret,
+//! SIGHUP in the middle of a bulk delete, checked against the server's state).
 
 use dsconsole::sim::microstrategy::{self, MstrSim, DEMO_PASSWORD, DEMO_USERNAME};
 use dsconsole::sim::SimOptions;
@@ -261,7 +263,10 @@ impl Session {
     /// and the kernel sends SIGWINCH to the foreground process group (the child's session).
     fn resize(&mut self, cols: u16, rows: u16) {
         let ws = winsize(cols, rows);
-        self.parser().set_size(rows, cols);
+        // vt100 0.15 overflows when a line wraps on a 1-row screen (or a double-width
+        // character lands on a 1-column one): the emulated screen keeps at least 2x2. The
+        // program still sees `cols` x `rows`.
+        self.parser().set_size(rows.max(2), cols.max(2));
         // SAFETY: the master descriptor is open and `ws` is a valid winsize for the call.
         let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         assert_ne!(rc, -1, "TIOCSWINSZ: {}", io::Error::last_os_error());
@@ -604,19 +609,35 @@ impl SimWorld {
         SimWorld { sim, _rt: rt }
     }
 
-    /// A config with one MicroStrategy profile `sim-mstr` on this simulator, no auto-refresh;
-    /// the password comes from `$DSCONSOLE_PTY_TEST_PW`.
-    fn write_config(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("config.toml");
-        let text = format!(
-            "[ui]\nrefresh_seconds = 0\n\n[defaults]\nconcurrency = 4\ntimeout_seconds = 300\n\n\
-             [[profiles]]\nname = \"sim-mstr\"\nvendor = \"microstrategy\"\n\
+    /// A `[[profiles]]` table named `name` for this simulator; the password comes from
+    /// `$DSCONSOLE_PTY_TEST_PW`.
+    fn profile(&self, name: &str) -> String {
+        format!(
+            "[[profiles]]\nname = \"{name}\"\nvendor = \"microstrategy\"\n\
              base_url = \"{}\"\nusername = \"{DEMO_USERNAME}\"\n\
-             password_env = \"DSCONSOLE_PTY_TEST_PW\"\n",
+             password_env = \"DSCONSOLE_PTY_TEST_PW\"\n\n",
             self.sim.base_url
-        );
-        std::fs::write(&path, text).expect("write config");
-        path
+        )
+    }
+}
+
+/// A config in `dir` with these `[[profiles]]` tables, no auto-refresh, a 300 s timeout.
+fn write_config(dir: &Path, profiles: &[String]) -> PathBuf {
+    let path = dir.join("config.toml");
+    let text = format!(
+        "[ui]\nrefresh_seconds = 0\n\n[defaults]\nconcurrency = 4\ntimeout_seconds = 300\n\n{}",
+        profiles.concat()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// The binary on `config`, with the simulators' password in its environment.
+fn configured(config: &Path) -> impl FnOnce(&mut Command) + '_ {
+    move |cmd| {
+        cmd.arg("--config")
+            .arg(config)
+            .env("DSCONSOLE_PTY_TEST_PW", DEMO_PASSWORD);
     }
 }
 
@@ -638,12 +659,8 @@ fn sighup_during_a_bulk_delete_restores_the_terminal_and_audits_in_flight() {
         "the simulator serves {TOTAL} datasources"
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = world.write_config(dir.path());
-    let mut s = Session::spawn(100, 30, dir, |cmd| {
-        cmd.arg("--config")
-            .arg(&config)
-            .env("DSCONSOLE_PTY_TEST_PW", DEMO_PASSWORD);
-    });
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let mut s = Session::spawn(100, 30, dir, configured(&config));
     s.wait_for_datasources(TOTAL);
     s.wait_for_text("1 MicroStrategy · sim-mstr");
 
@@ -746,6 +763,70 @@ fn sighup_during_a_bulk_delete_restores_the_terminal_and_audits_in_flight() {
     );
 }
 
+/// Two profiles, one of whose server answers nothing for minutes: the other loads, keys
+/// keep working while the first still loads, and `q` still quits.
+#[test]
+fn a_hung_profile_does_not_block_the_other_or_the_keys() {
+    let hung = SimWorld::start(0);
+    hung.sim.control.set_latency(Duration::from_secs(600));
+    let healthy = SimWorld::start(0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(
+        dir.path(),
+        &[hung.profile("hung-mstr"), healthy.profile("ok-mstr")],
+    );
+    let mut s = Session::spawn(140, 30, dir, configured(&config));
+    // Tab 1 (the hung profile) is shown first and stays loading.
+    s.wait_for_text("1 MicroStrategy · hung-mstr");
+    s.wait_for_text("Loading ");
+    s.send(b"2");
+    s.wait_for("the healthy profile's datasources", |sc| {
+        let t = sc.contents();
+        t.contains("Load failed") || kind_count(&t, "Datasources") > Some(0)
+    });
+    assert!(
+        !s.text().contains("Load failed"),
+        "the healthy profile failed"
+    );
+    s.send(b"]");
+    s.wait_for_text("Used by");
+    s.send(b"1");
+    s.wait_for_text("Loading ");
+    assert!(
+        hung.sim.control.requests().is_empty(),
+        "the hung server has answered nothing"
+    );
+    s.quit_with_q();
+}
+
+/// A profile whose password variable is not set still gets its tab, which says why; the
+/// other profile works.
+#[test]
+fn a_profile_without_its_secret_gets_a_tab_saying_why() {
+    let world = SimWorld::start(0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = world
+        .profile("no-secret")
+        .replace("DSCONSOLE_PTY_TEST_PW", "DSCONSOLE_PTY_TEST_UNSET_PW");
+    let config = write_config(dir.path(), &[broken, world.profile("ok-mstr")]);
+    let mut s = Session::spawn(140, 30, dir, |cmd| {
+        configured(&config)(cmd);
+        cmd.env_remove("DSCONSOLE_PTY_TEST_UNSET_PW");
+    });
+    s.wait_for_text("1 MicroStrategy · no-secret");
+    s.wait_for_text("DSCONSOLE_PTY_TEST_UNSET_PW is not set");
+    s.send(b"2");
+    s.wait_for("the working profile's datasources", |sc| {
+        let t = sc.contents();
+        t.contains("Load failed") || kind_count(&t, "Datasources") > Some(0)
+    });
+    assert!(
+        !s.text().contains("Load failed"),
+        "the working profile failed"
+    );
+    s.quit_with_q();
+}
+
 #[test]
 fn panic_restores_the_terminal_and_prints_no_secret() {
     let mut s = Session::spawn(100, 30, tempfile::tempdir().expect("temp dir"), |cmd| {
@@ -774,9 +855,14 @@ fn panic_restores_the_terminal_and_prints_no_secret() {
     let panic_at = raw
         .find("forced test panic")
         .expect("panic message present");
-    let leave_alt = raw
-        .rfind("\x1b[?1049l")
-        .expect("the alternate screen was left");
+    // The first time the alternate screen is left after entering it.
+    let enter_alt = raw
+        .find("\x1b[?1049h")
+        .expect("the TUI used the alternate screen");
+    let leave_alt = enter_alt
+        + raw[enter_alt..]
+            .find("\x1b[?1049l")
+            .expect("the alternate screen was left");
     assert!(
         leave_alt < panic_at,
         "the terminal is restored before the panic message is printed"
@@ -794,21 +880,40 @@ fn panic_restores_the_terminal_and_prints_no_secret() {
     }
 }
 
+/// What the too-small message looks like in a `cols` x `rows` terminal whose top-left
+/// corner is all that fits: its first characters, wrapped one row at a time.
+fn too_small_corner(cols: u16, rows: u16) -> String {
+    let msg: Vec<char> = "terminal".chars().collect();
+    let (cols, rows) = (usize::from(cols), usize::from(rows));
+    (0..rows)
+        .map(|r| msg[r * cols..(r + 1) * cols].iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn resize_to_1x1_and_back() {
     let mut s = Session::demo(100, 30);
     let rows = s.wait_for_table();
-    for round in 0..5 {
+    for round in 0..4 {
         for (cols, rows) in [(1, 1), (2, 1), (1, 3), (1, 1)] {
             s.resize(cols, rows);
+            // Wait until the program has drawn for this size (the start of "terminal too
+            // small", wrapped), so that no two resizes merge into one event.
+            let want = too_small_corner(cols, rows);
+            s.wait_for(
+                &format!("{want:?} at {cols}x{rows} (round {round})"),
+                |sc| sc.contents() == want,
+            );
+            s.assert_running(&format!("at {cols}x{rows} (round {round})"));
         }
-        s.resize(1, 1);
-        s.assert_running(&format!("after shrinking to 1x1 (round {round})"));
         s.resize(100, 30);
         // The emulator dropped everything outside 1x1, so the table is a fresh drawing.
         s.wait_for(&format!("the table again (round {round})"), |sc| {
             let t = sc.contents();
-            kind_count(&t, "Datasources") == Some(rows) && !t.contains("terminal too small")
+            kind_count(&t, "Datasources") == Some(rows)
+                && t.contains("Name")
+                && !t.contains("terminal too small")
         });
         s.assert_running(&format!("after growing back (round {round})"));
     }
@@ -816,6 +921,28 @@ fn resize_to_1x1_and_back() {
     s.send(b"q");
     if s.exit_within(Duration::from_secs(5)).is_none() {
         eprintln!("q after the resize was not read (crossterm lost wake-up); typing it again");
+        s.send(b"q");
+    }
+    s.assert_quit_ok();
+}
+
+/// Shrinking to 1x1 and growing back faster than the program reads the SIGWINCH: it sees
+/// one resize to the size it already had, while the terminal has lost everything outside
+/// the top-left corner. The whole screen must be painted again.
+#[test]
+fn resize_burst_repaints_the_whole_screen() {
+    let mut s = Session::demo(100, 30);
+    let rows = s.wait_for_table();
+    for round in 0..4 {
+        s.resize(1, 1);
+        s.resize(100, 30);
+        s.wait_for(&format!("the table again (round {round})"), |sc| {
+            let t = sc.contents();
+            kind_count(&t, "Datasources") == Some(rows) && t.contains("Name")
+        });
+    }
+    s.send(b"q");
+    if s.exit_within(Duration::from_secs(5)).is_none() {
         s.send(b"q");
     }
     s.assert_quit_ok();

@@ -29,7 +29,10 @@ pub struct Runtime {
     tx: UnboundedSender<Msg>,
     root: CancellationToken,
     jobs: HashMap<u64, CancellationToken>,
+    /// Tasks that may change vendor state (deletes, creates): waited for at shutdown.
     tasks: JoinSet<()>,
+    /// Read-only tasks (loads, connection tests): dropped at once at shutdown.
+    reads: JoinSet<()>,
 }
 
 fn now_secs() -> i64 {
@@ -49,6 +52,7 @@ impl Runtime {
             root: CancellationToken::new(),
             jobs: HashMap::new(),
             tasks: JoinSet::new(),
+            reads: JoinSet::new(),
         }
     }
 
@@ -58,8 +62,22 @@ impl Runtime {
 
     /// Start an effect. `Copy` and `Quit` belong to the terminal loop and are ignored here.
     pub fn run(&mut self, effect: Effect) {
-        // Reap finished tasks so the set does not grow without bound.
-        while self.tasks.try_join_next().is_some() {}
+        // Reap finished tasks so the sets do not grow without bound; say so when one died.
+        while let Some(done) = self
+            .tasks
+            .try_join_next()
+            .or_else(|| self.reads.try_join_next())
+        {
+            if let Err(e) = done {
+                if e.is_panic() {
+                    let _ = self.tx.send(Msg::Notice {
+                        error: true,
+                        text: "internal error: a background task failed (details in the log)"
+                            .into(),
+                    });
+                }
+            }
+        }
         let tx = self.tx.clone();
         match effect {
             Effect::Load {
@@ -78,7 +96,7 @@ impl Runtime {
                 let (page_tx, page_rx) = tokio::sync::mpsc::unbounded_channel();
                 let pages_to = tx.clone();
                 let forward = tokio::spawn(forward_pages(page_rx, pages_to, profile, generation));
-                self.tasks.spawn(async move {
+                self.reads.spawn(async move {
                     let result = client
                         .load_streaming(page_tx)
                         .await
@@ -133,7 +151,7 @@ impl Runtime {
                 };
                 let concurrency = self.profiles[profile].concurrency.max(1);
                 let cancel = self.root.child_token();
-                self.tasks.spawn(async move {
+                self.reads.spawn(async move {
                     stream::iter(ids)
                         .map(|id| {
                             let client = client.clone();
@@ -191,6 +209,8 @@ impl Runtime {
     /// Cancel every job, wait up to `grace` for in-flight requests, then log out.
     pub async fn shutdown(&mut self, grace: Duration) {
         self.root.cancel();
+        // Reads change nothing: no reason to wait for them.
+        self.reads.abort_all();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, drain).await.is_err() {
             tracing::warn!("shutdown: tasks still running after {grace:?}; abandoning them");
