@@ -12,7 +12,8 @@
 //! widgets, renders them into the buffer and diffs it against the previous frame; only the
 //! terminal write (escape codes to a tty) is not included.
 //!
-//! Run: `cargo bench --bench render`
+//! Run: `cargo bench --bench render` (about 8 minutes). `cargo test --benches` runs each
+//! benchmark once on small models (1,000 rows instead of 100,000) as a smoke test.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -266,6 +267,30 @@ fn loaded_model(rows: usize) -> Model {
     m
 }
 
+/// `cargo bench` passes `--bench`; `cargo test --benches` does not, and then every
+/// benchmark runs once as a smoke test, on small models so that it stays quick.
+fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// The large size: 100,000 rows (1,000 in a smoke test).
+fn big() -> usize {
+    if benchmarking() {
+        100_000
+    } else {
+        1_000
+    }
+}
+
+/// The middle size: 10,000 rows (300 in a smoke test).
+fn mid() -> usize {
+    if benchmarking() {
+        10_000
+    } else {
+        300
+    }
+}
+
 fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
@@ -296,7 +321,7 @@ fn visible(m: &Model) -> usize {
 
 fn bench_draw(c: &mut Criterion) {
     let mut g = c.benchmark_group("draw_frame_120x40");
-    for rows in [100usize, 10_000, 100_000] {
+    for rows in [100usize, mid(), big()] {
         let mut m = loaded_model(rows);
         // Cursor in the middle of the table, as after scrolling: the window is not the top.
         if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
@@ -319,7 +344,7 @@ fn bench_filter(c: &mut Criterion) {
     g.sample_size(20)
         .sampling_mode(criterion::SamplingMode::Flat)
         .measurement_time(Duration::from_secs(8));
-    for rows in [10_000usize, 100_000] {
+    for rows in [mid(), big()] {
         let base = loaded_model(rows);
         // (name, text typed before, the measured character)
         let cases: [(&str, &str, char); 3] = [
@@ -363,7 +388,7 @@ fn bench_loaded(c: &mut Criterion) {
     g.sample_size(10)
         .sampling_mode(criterion::SamplingMode::Flat)
         .measurement_time(Duration::from_secs(15));
-    for rows in [10_000usize, 100_000] {
+    for rows in [mid(), big()] {
         let resources = generate(rows);
         let base = loading_model();
         g.bench_with_input(BenchmarkId::from_parameter(rows), &resources, |b, res| {
@@ -380,14 +405,63 @@ fn bench_loaded(c: &mut Criterion) {
     g.finish();
 }
 
+/// A refresh of a profile that already shows 100,000 rows (what follows every bulk delete:
+/// the app reloads to reconcile): `update(Msg::Loaded)` replaces the resources, which drops
+/// the old ones inside `update`. Also the two parts on their own: dropping 100,000 loaded
+/// resources, and `ProfileTab::reindex` (what `DeleteFinished` runs after removing the
+/// deleted rows).
+fn bench_refresh(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("refresh_{}", big()));
+    g.sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(15));
+    let loaded = loaded_model(big());
+    let resources = loaded
+        .tab()
+        .map(|t| t.resources.clone())
+        .unwrap_or_default();
+    g.bench_function("update_loaded_replacing", |b| {
+        b.iter_batched(
+            || {
+                let mut m = loaded.clone();
+                update(&mut m, key('r'));
+                let generation = m.tab().map(|t| t.generation).unwrap_or(0);
+                let msg = Msg::Loaded {
+                    profile: 0,
+                    generation,
+                    at: NOW,
+                    result: Ok(Snapshot {
+                        resources: resources.clone(),
+                        warnings: Vec::new(),
+                    }),
+                };
+                (m, msg)
+            },
+            |(mut m, msg)| {
+                black_box(update(&mut m, msg));
+                m
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("drop_resources", |b| {
+        b.iter_batched(|| resources.clone(), drop, BatchSize::PerIteration)
+    });
+    let mut m = loaded;
+    if let Some(tab) = m.tab_mut() {
+        g.bench_function("reindex", |b| b.iter(|| tab.reindex(NOW)));
+    }
+    g.finish();
+}
+
 /// Key press to redrawn frame, CPU part: `update(Key)` then `draw`, at 100,000 rows.
 /// Keys alternate j / k so the state stays comparable between iterations.
 fn bench_key_and_draw(c: &mut Criterion) {
     let mut g = c.benchmark_group("key_update_and_draw_120x40");
-    let mut m = loaded_model(100_000);
+    let mut m = loaded_model(big());
     let mut term = terminal();
     let mut down = true;
-    g.bench_function("j_k_100000", |b| {
+    g.bench_function(format!("j_k_{}", big()), |b| {
         b.iter(|| {
             black_box(update(&mut m, key(if down { 'j' } else { 'k' })));
             down = !down;
@@ -398,7 +472,7 @@ fn bench_key_and_draw(c: &mut Criterion) {
     update(&mut m, key('/'));
     let mut typing = true;
     g.sample_size(30);
-    g.bench_function("filter_type_or_backspace_100000", |b| {
+    g.bench_function(format!("filter_type_or_backspace_{}", big()), |b| {
         b.iter(|| {
             let k = if typing {
                 key('s')
@@ -418,9 +492,9 @@ fn bench_key_and_draw(c: &mut Criterion) {
 /// on its own, in place (no clone). For comparison, a plain ASCII case-insensitive
 /// subsequence test over the same fields: what a yes/no fuzzy match costs without scoring.
 fn bench_filter_substeps(c: &mut Criterion) {
-    let mut g = c.benchmark_group("filter_substeps_100000");
+    let mut g = c.benchmark_group(format!("filter_substeps_{}", big()));
     g.sample_size(20);
-    let mut m = loaded_model(100_000);
+    let mut m = loaded_model(big());
     let resources: Vec<Resource> = m.tab().map(|t| t.resources.clone()).unwrap_or_default();
     let rows: Vec<&Resource> = resources
         .iter()
@@ -484,6 +558,7 @@ criterion_group!(
     bench_filter,
     bench_filter_substeps,
     bench_loaded,
+    bench_refresh,
     bench_key_and_draw
 );
 criterion_main!(benches);
