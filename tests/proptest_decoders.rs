@@ -1266,7 +1266,6 @@ fn with_stub<T>(
 }
 
 #[test]
-#[ignore = "bug: src/vendors/qlik.rs:358 next_page_url echoes a next link that is not a URL into the error sentence unfiltered, so control characters from the server reach stderr and the log"]
 fn qlik_error_sentences_carry_no_control_characters_from_the_server() {
     let href = format!("http://[::1{CLEAR_SCREEN}");
     let reply = Reply::json(200, json!({"data": [], "links": {"next": {"href": href}}}));
@@ -1278,7 +1277,6 @@ fn qlik_error_sentences_carry_no_control_characters_from_the_server() {
 }
 
 #[test]
-#[ignore = "bug: src/vendors/databrain.rs:839 (and the other sentences that name a datasource or datamart) put names from the server into error sentences unfiltered, so control characters reach stderr and the log"]
 fn databrain_error_sentences_carry_no_control_characters_from_the_server() {
     let reply = Reply::json(
         400,
@@ -1293,7 +1291,6 @@ fn databrain_error_sentences_carry_no_control_characters_from_the_server() {
 }
 
 #[test]
-#[ignore = "bug: src/vendors/basedash.rs:659 and :844 put a cursor and an organization name from the server into load warnings unfiltered (the CLI prints warnings to stderr as they are)"]
 fn basedash_warnings_carry_no_control_characters_from_the_server() {
     let reply = Reply::json(
         200,

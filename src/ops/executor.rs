@@ -366,31 +366,44 @@ async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)
             }
         }
     }
-    for (i, e) in retry {
-        let wait = retry_wait(&e, ctx.cfg.base_backoff, i, 1);
-        let cancelled = tokio::select! {
-            biased;
-            _ = ctx.cancel.cancelled() => true,
-            _ = tokio::time::sleep(wait) => false,
-        };
-        let outcome = match (cancelled, ctx.plan.steps.get(i)) {
-            (true, Some(step)) => {
-                settle(
-                    ctx,
-                    step,
-                    format!("{e}; cancelled before retry"),
-                    may_have_acted(&e),
-                )
-                .await
-            }
-            (true, None) => StepOutcome::Failed(format!("{e}; cancelled before retry")),
-            (false, _) => attempts(ctx, i, 1, may_have_acted(&e)).await,
-        };
-        if cancelled {
-            ctx.report(i, outcome.clone(), 1);
-        }
-        out.push((i, outcome));
+    if retry.is_empty() {
+        return out;
     }
+    // One wait for the whole chunk (the longest any answer asked for), then the retries
+    // one by one, at the configured concurrency.
+    let wait = retry
+        .iter()
+        .map(|(i, e)| retry_wait(e, ctx.cfg.base_backoff, *i, 1))
+        .max()
+        .unwrap_or_default();
+    let cancelled = tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => true,
+        _ = tokio::time::sleep(wait) => false,
+    };
+    let retried: Vec<(usize, StepOutcome)> =
+        stream::iter(retry.into_iter().map(|(i, e)| async move {
+            let outcome = match (cancelled, ctx.plan.steps.get(i)) {
+                (true, Some(step)) => {
+                    let o = settle(
+                        ctx,
+                        step,
+                        format!("{e}; cancelled before retry"),
+                        may_have_acted(&e),
+                    )
+                    .await;
+                    ctx.report(i, o.clone(), 1);
+                    o
+                }
+                (true, None) => StepOutcome::Failed(format!("{e}; cancelled before retry")),
+                (false, _) => attempts(ctx, i, 1, may_have_acted(&e)).await,
+            };
+            (i, outcome)
+        }))
+        .buffer_unordered(ctx.cfg.concurrency.max(1))
+        .collect()
+        .await;
+    out.extend(retried);
     out
 }
 

@@ -164,6 +164,15 @@ pub async fn layer(State(faults): State<Faults>, req: Request, next: Next) -> Re
     let path = req.uri().path().to_string();
     match faults.pick(&method, &path) {
         None => next.run(req).await,
+        // A delay or a slow drip is of the real response, whenever it is asked for.
+        Some((fault @ (Fault::Delay(_) | Fault::SlowDrip { .. }), When::Before)) => {
+            if let Fault::Delay(d) = fault {
+                tokio::time::sleep(d).await;
+                return next.run(req).await;
+            }
+            let real = next.run(req).await;
+            render(fault, Some(real)).await
+        }
         Some((fault, When::Before)) => render(fault, None).await,
         Some((fault, When::After)) => {
             let real = next.run(req).await;
@@ -205,11 +214,24 @@ async fn render(fault: Fault, real: Option<Response>) -> Response {
         }
         Fault::MalformedJson => json_body("{\"items\": [{\"id\": \"A1\", \"name\": }"),
         Fault::Truncated => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(Bytes::from_static(b"{\"datasources\":[{\"id\":\"AB12")),
-                Err(std::io::Error::other("connection dropped")),
-            ];
-            let mut resp = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+            // Headers and half a body go out; a moment later the connection drops. (Both at
+            // once would let the server drop it before sending the headers.)
+            let stream = futures::stream::unfold(0u8, |step| async move {
+                match step {
+                    0 => Some((
+                        Ok::<Bytes, std::io::Error>(Bytes::from_static(
+                            b"{\"datasources\":[{\"id\":\"AB12",
+                        )),
+                        1,
+                    )),
+                    1 => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Some((Err(std::io::Error::other("connection dropped")), 2))
+                    }
+                    _ => None,
+                }
+            });
+            let mut resp = Response::new(Body::from_stream(stream));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json;charset=UTF-8"),

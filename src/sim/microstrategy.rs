@@ -1182,12 +1182,14 @@ fn normalise_error(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_json = resp
+    let content_type = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json {
+        .unwrap_or("");
+    // JSON is already the vendor's format; HTML pages come from the fault layer playing a
+    // proxy in front of the server, and must reach the client as they are.
+    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
         return resp;
     }
     let allow = resp.headers().get(header::ALLOW).cloned();

@@ -878,14 +878,18 @@ impl BasedashClient {
             }
         }
         self.orgs_cache().extend(seen_orgs);
-        let warnings = warnings
+        let warnings: Vec<String> = warnings
             .into_iter()
             .map(|w| format!("{}: {w}", self.profile))
             .collect();
         link_references(&mut resources, SPEC.orphan_kinds);
         Ok(Snapshot {
             resources,
-            warnings,
+            // Warnings quote the server (names, cursors): make them safe to print.
+            warnings: warnings
+                .iter()
+                .map(|w| crate::model::printable(w).into_owned())
+                .collect(),
         })
     }
 
@@ -943,7 +947,9 @@ impl BasedashClient {
         };
         let path = Self::source_path(&org.id, &target.id);
         match self.call(Method::DELETE, &path).await {
-            Ok(_) => Ok(DeleteOutcome::SoftDeleted),
+            Ok(resp) => resp
+                .expect_delete_ack(V)
+                .map(|()| DeleteOutcome::SoftDeleted),
             Err(e) if e.status() == Some(404) => self.confirm_gone(&org, target, e).await,
             Err(e) => Err(e),
         }

@@ -567,10 +567,9 @@ impl DatabrainClient {
                             duplicates += 1;
                         }
                     }
-                    None => {
-                        fresh += 1;
-                        out.nameless += 1;
-                    }
+                    // Unnamed items cannot be told apart, so they never count as new: a
+                    // server repeating a page of them is caught like any repeated page.
+                    None => out.nameless += 1,
                 }
             }
             if let Some(sink) = sink {
@@ -745,7 +744,11 @@ impl DatabrainClient {
         }
         Ok(Snapshot {
             resources,
-            warnings,
+            // Warnings quote the server (names, cursors): make them safe to print.
+            warnings: warnings
+                .iter()
+                .map(|w| crate::model::printable(w).into_owned())
+                .collect(),
         })
     }
 

@@ -90,6 +90,26 @@ impl HttpResponse {
         (200..300).contains(&self.status)
     }
 
+    /// Check a 2xx answer to a DELETE really is the API's acknowledgement: an empty body or
+    /// JSON. Anything else (a 200 HTML page from a proxy or a login portal) means the request
+    /// may never have reached the API: reported as a decode error, so the executor checks
+    /// whether the object is still there instead of reporting a delete that did not happen.
+    pub fn expect_delete_ack(&self, vendor: VendorId) -> Result<(), ApiError> {
+        let text = String::from_utf8_lossy(&self.body);
+        let body = text.trim();
+        if self.status == 204 || body.is_empty() || serde_json::from_str::<Value>(body).is_ok() {
+            return Ok(());
+        }
+        let kind = self.header_str("content-type").unwrap_or("no content type");
+        Err(ApiError::Decode {
+            vendor,
+            status: self.status,
+            message: format!(
+                "the answer to the delete is not the API's ({kind}); whether it was deleted is unknown"
+            ),
+        })
+    }
+
     /// A header as text, if present and readable.
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -536,14 +536,18 @@ impl MstrClient {
         link_references(&mut resources, SPEC.orphan_kinds);
         Ok(Snapshot {
             resources,
-            warnings,
+            // Warnings quote the server (names, cursors): make them safe to print.
+            warnings: warnings
+                .iter()
+                .map(|w| crate::model::printable(w).into_owned())
+                .collect(),
         })
     }
 
     async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
         let path = object_path(target.kind, &target.id);
         match self.call(Method::DELETE, &path, None).await {
-            Ok(_) => Ok(DeleteOutcome::Deleted),
+            Ok(resp) => resp.expect_delete_ack(V).map(|()| DeleteOutcome::Deleted),
             Err(ApiError::Http {
                 status: 404,
                 code: Some(_),

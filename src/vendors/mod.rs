@@ -12,7 +12,7 @@ mod microstrategy_forms;
 pub mod qlik;
 pub mod ratelimit;
 
-use crate::model::{ColumnDef, Kind, Ref, Resource, VendorId};
+use crate::model::{printable, ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 use std::fmt;
@@ -34,24 +34,28 @@ pub enum ApiError {
         retry_after_ms: Option<u64>,
     },
     /// No usable answer: connection refused, DNS, TLS, timeout, reset.
-    #[error("{vendor}: {message}")]
+    #[error("{vendor}: {}", printable(message))]
     Transport { vendor: VendorId, message: String },
     /// A 2xx answer whose body could not be read as the vendor's format.
-    #[error("{vendor}: HTTP {status}: unreadable response: {message}")]
+    #[error("{vendor}: HTTP {status}: unreadable response: {}", printable(message))]
     Decode {
         vendor: VendorId,
         status: u16,
         message: String,
     },
     /// Refused before sending: the profile is read-only.
-    #[error("{vendor}: not sent: profile '{profile}' is read-only ({what})")]
+    #[error(
+        "{vendor}: not sent: profile '{}' is read-only ({})",
+        printable(profile),
+        printable(what)
+    )]
     ReadOnly {
         vendor: VendorId,
         profile: String,
         what: String,
     },
     /// The profile cannot be used (missing secret, unsupported vendor, bad URL).
-    #[error("{vendor}: {message}")]
+    #[error("{vendor}: {}", printable(message))]
     Setup { vendor: VendorId, message: String },
 }
 
@@ -65,7 +69,7 @@ fn http_sentence(
     let mut s = format!("{vendor}: HTTP {status}");
     if let Some(c) = code {
         s.push(' ');
-        s.push_str(c);
+        s.push_str(&printable(c));
     }
     s.push_str(": ");
     s.push_str(if message.is_empty() {
@@ -76,7 +80,8 @@ fn http_sentence(
     if let Some(t) = ticket {
         s.push_str(&format!(" (ticket {t})"));
     }
-    s
+    // Everything in the sentence may come from the server: make it safe to print.
+    printable(&s).into_owned()
 }
 
 impl ApiError {

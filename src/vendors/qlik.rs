@@ -963,7 +963,11 @@ impl QlikClient {
         link_references(&mut resources, SPEC.orphan_kinds);
         Ok(Snapshot {
             resources,
-            warnings,
+            // Warnings quote the server (names, cursors): make them safe to print.
+            warnings: warnings
+                .iter()
+                .map(|w| crate::model::printable(w).into_owned())
+                .collect(),
         })
     }
 
@@ -974,7 +978,7 @@ impl QlikClient {
         let path = format!("/data-connections/{}", path_segment(&target.id));
         let resp = self.write(Method::DELETE, &path, None).await?;
         if resp.is_success() {
-            return Ok(DeleteOutcome::Deleted);
+            return resp.expect_delete_ack(V).map(|()| DeleteOutcome::Deleted);
         }
         let err = resp.to_error(V);
         // A 404 in Qlik's error format is the object; anything else (a proxy page, an empty
