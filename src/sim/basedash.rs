@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
 
 use super::SimOptions;
 
@@ -152,7 +151,7 @@ pub struct BasedashSim {
 impl BasedashSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop.send_replace(true);
+        self.control.guard.stop();
     }
 }
 
@@ -190,7 +189,7 @@ pub enum SimFault {
 #[derive(Clone)]
 pub struct BasedashControl {
     shared: Arc<Shared>,
-    guard: Arc<ShutdownGuard>,
+    guard: Arc<super::ServerGuard>,
     /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips,
     /// delays), switchable at runtime. Runs after the API key and rate-limit checks, inside
     /// the request log, so injected failures are logged too. `fail_next` is the older,
@@ -388,32 +387,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
     let faults = super::faults::Faults::default();
     let app = router(shared.clone(), faults.clone());
-    tokio::spawn(async move {
-        let signal = async move {
-            loop {
-                if *stopped.borrow_and_update() {
-                    break;
-                }
-                if stopped.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-        {
-            tracing::warn!(error = %e, "Basedash simulator stopped with an error");
-        }
-    });
+    let guard = super::serve(listener, app, "Basedash");
     Ok(BasedashSim {
         base_url: format!("http://{addr}"),
         control: BasedashControl {
             shared,
-            guard: Arc::new(ShutdownGuard { stop }),
+            guard: Arc::new(guard),
             faults,
         },
     })
@@ -422,10 +403,6 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
 // ---------------------------------------------------------------------------------------------
 // State
 // ---------------------------------------------------------------------------------------------
-
-struct ShutdownGuard {
-    stop: watch::Sender<bool>,
-}
 
 struct Shared {
     state: Mutex<SimState>,

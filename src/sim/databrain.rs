@@ -24,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
 
 use super::SimOptions;
 
@@ -79,7 +78,7 @@ pub struct DatabrainSim {
 impl DatabrainSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop.send_replace(true);
+        self.control.guard.stop();
     }
 }
 
@@ -141,7 +140,7 @@ pub enum SimFault {
 #[derive(Clone)]
 pub struct DatabrainControl {
     shared: Arc<Shared>,
-    guard: Arc<ShutdownGuard>,
+    guard: Arc<super::ServerGuard>,
     /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips),
     /// besides this simulator's own `fail_next` switches, which are checked first.
     pub faults: super::faults::Faults,
@@ -317,32 +316,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
     let faults = super::faults::Faults::default();
     let app = router(shared.clone(), faults.clone());
-    tokio::spawn(async move {
-        let signal = async move {
-            loop {
-                if *stopped.borrow_and_update() {
-                    break;
-                }
-                if stopped.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-        {
-            tracing::warn!(error = %e, "Databrain simulator stopped with an error");
-        }
-    });
+    let guard = super::serve(listener, app, "Databrain");
     Ok(DatabrainSim {
         base_url: format!("http://{addr}"),
         control: DatabrainControl {
             shared,
-            guard: Arc::new(ShutdownGuard { stop }),
+            guard: Arc::new(guard),
             faults,
         },
     })
@@ -351,10 +332,6 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
 // ---------------------------------------------------------------------------------------------
 // State
 // ---------------------------------------------------------------------------------------------
-
-struct ShutdownGuard {
-    stop: watch::Sender<bool>,
-}
 
 struct Shared {
     state: Mutex<SimState>,

@@ -25,7 +25,6 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use chrono::{Datelike, Timelike};
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
 
 use super::SimOptions;
 
@@ -71,7 +70,7 @@ pub struct MstrSim {
 impl MstrSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop.send_replace(true);
+        self.control.guard.stop();
     }
 }
 
@@ -79,7 +78,7 @@ impl MstrSim {
 #[derive(Clone)]
 pub struct MstrControl {
     shared: Arc<Shared>,
-    guard: Arc<ShutdownGuard>,
+    guard: Arc<super::ServerGuard>,
     /// Fault injection, switchable at runtime.
     pub faults: super::faults::Faults,
 }
@@ -183,32 +182,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
     let faults = super::faults::Faults::default();
     let app = router(shared.clone(), faults.clone());
-    tokio::spawn(async move {
-        let signal = async move {
-            loop {
-                if *stopped.borrow_and_update() {
-                    break;
-                }
-                if stopped.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-        {
-            tracing::warn!(error = %e, "MicroStrategy simulator stopped with an error");
-        }
-    });
+    let guard = super::serve(listener, app, "MicroStrategy");
     Ok(MstrSim {
         base_url: format!("http://{addr}{CONTEXT_PATH}"),
         control: MstrControl {
             shared,
-            guard: Arc::new(ShutdownGuard { stop }),
+            guard: Arc::new(guard),
             faults,
         },
     })
@@ -217,10 +198,6 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
 // ---------------------------------------------------------------------------------------------
 // State
 // ---------------------------------------------------------------------------------------------
-
-struct ShutdownGuard {
-    stop: watch::Sender<bool>,
-}
 
 struct Shared {
     state: Mutex<SimState>,

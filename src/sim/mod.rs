@@ -61,3 +61,46 @@ pub async fn start_all(opts: &SimOptions) -> std::io::Result<Simulators> {
         databrain,
     })
 }
+
+/// Stops a simulator's server when `stop()` is called or the last handle is dropped.
+#[derive(Debug)]
+pub struct ServerGuard {
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl ServerGuard {
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Serve `app` on `listener` in a background task until the returned guard says stop.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    name: &'static str,
+) -> ServerGuard {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let signal = async move {
+            while !*stopped.borrow_and_update() {
+                if stopped.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::warn!(error = %e, "{name} simulator stopped with an error");
+        }
+    });
+    ServerGuard { stop }
+}

@@ -26,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
 
 use super::SimOptions;
 
@@ -79,7 +78,7 @@ pub struct QlikSim {
 impl QlikSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop.send_replace(true);
+        self.control.guard.stop();
     }
 }
 
@@ -113,7 +112,7 @@ pub enum Fault {
 #[derive(Clone)]
 pub struct QlikControl {
     shared: Arc<Shared>,
-    guard: Arc<ShutdownGuard>,
+    guard: Arc<super::ServerGuard>,
     /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips,
     /// delays), switchable at runtime. Runs after authentication and rate limiting, inside
     /// the request log, so injected failures are logged too. `inject` / `fail_next` are the
@@ -254,32 +253,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<QlikSim> {
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
     });
-    let (stop, mut stopped) = watch::channel(false);
     let faults = super::faults::Faults::default();
     let app = router(shared.clone(), faults.clone());
-    tokio::spawn(async move {
-        let signal = async move {
-            loop {
-                if *stopped.borrow_and_update() {
-                    break;
-                }
-                if stopped.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-        {
-            tracing::warn!(error = %e, "Qlik simulator stopped with an error");
-        }
-    });
+    let guard = super::serve(listener, app, "Qlik");
     Ok(QlikSim {
         base_url,
         control: QlikControl {
             shared,
-            guard: Arc::new(ShutdownGuard { stop }),
+            guard: Arc::new(guard),
             faults,
         },
     })
@@ -288,16 +269,6 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<QlikSim> {
 // ---------------------------------------------------------------------------------------------
 // State
 // ---------------------------------------------------------------------------------------------
-
-struct ShutdownGuard {
-    stop: watch::Sender<bool>,
-}
-
-impl Drop for ShutdownGuard {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-    }
-}
 
 struct Shared {
     state: Mutex<SimState>,
