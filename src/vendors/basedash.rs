@@ -250,20 +250,8 @@ pub static SPEC: VendorSpec = VendorSpec {
 /// `/api/public/...` itself, so `https://charts.basedash.com` and
 /// `https://charts.basedash.com/api/public/` both work.
 pub fn normalize_base_url(raw: &str) -> Result<String, String> {
-    let s = raw.trim();
-    let lower = s.to_ascii_lowercase();
-    let scheme_len = if lower.starts_with("http://") {
-        "http://".len()
-    } else if lower.starts_with("https://") {
-        "https://".len()
-    } else {
-        return Err(format!(
-            "base_url '{s}' must start with http:// or https://"
-        ));
-    };
-    let rest = &s[scheme_len..];
-    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
-    let mut path = rest.trim_end_matches('/');
+    let base = super::http::BaseUrl::parse(raw)?;
+    let mut path = base.rest;
     // Cut at the first whole "/api/public" segment pair, or a final "/api".
     let mut from = 0;
     while let Some(pos) = path[from..].find("/api") {
@@ -278,12 +266,7 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
         }
         from = at + 4;
     }
-    let base = format!("{}{}", &s[..scheme_len], path.trim_end_matches('/'));
-    match reqwest::Url::parse(&base) {
-        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
-        Ok(_) => Err(format!("base_url '{s}' has no host")),
-        Err(e) => Err(format!("base_url '{s}' is not a valid URL: {e}")),
-    }
+    base.with_rest(path)
 }
 
 /// A trimmed, non-empty string at a top-level key.

@@ -160,32 +160,15 @@ pub static SPEC: VendorSpec = VendorSpec {
 /// `/api` or `/api/v2[/...]` cut (the client appends `/api/v2/...` itself). A self-hosted
 /// installation under a sub-path keeps it.
 pub fn normalize_base_url(raw: &str) -> Result<String, String> {
-    let s = raw.trim();
-    let lower = s.to_ascii_lowercase();
-    let scheme_len = if lower.starts_with("http://") {
-        "http://".len()
-    } else if lower.starts_with("https://") {
-        "https://".len()
-    } else {
-        return Err(format!(
-            "base_url '{s}' must start with http:// or https://"
-        ));
-    };
-    let rest = &s[scheme_len..];
-    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
-    let mut rest = rest.trim_end_matches('/');
+    let base = super::http::BaseUrl::parse(raw)?;
+    let mut rest = base.rest;
     // The last "/api/v2" segment pair, and what follows it, is the API, not the root.
     if let Some(at) = find_segments(rest, "/api/v2") {
         rest = &rest[..at];
     } else if let Some(stripped) = rest.strip_suffix("/api") {
         rest = stripped;
     }
-    let base = format!("{}{}", &s[..scheme_len], rest.trim_end_matches('/'));
-    match reqwest::Url::parse(&base) {
-        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
-        Ok(_) => Err(format!("base_url '{s}' has no host")),
-        Err(e) => Err(format!("base_url '{s}' is not a valid URL: {e}")),
-    }
+    base.with_rest(rest)
 }
 
 /// Byte offset of the last occurrence of `needle` in `path` that ends on a segment boundary

@@ -13,6 +13,46 @@ use std::time::{Duration, Instant};
 
 /// Longest vendor message kept in an error sentence (characters).
 const MAX_MESSAGE_CHARS: usize = 300;
+/// A configured `base_url` taken apart so that a vendor can cut its own API suffix from the
+/// path: the scheme is checked, query and fragment dropped, a trailing `/` trimmed.
+#[derive(Debug, Clone, Copy)]
+pub struct BaseUrl<'a> {
+    raw: &'a str,
+    scheme: &'a str,
+    /// Host, port and path, as configured.
+    pub rest: &'a str,
+}
+
+impl<'a> BaseUrl<'a> {
+    pub fn parse(raw: &'a str) -> Result<BaseUrl<'a>, String> {
+        let s = raw.trim();
+        let lower = s.to_ascii_lowercase();
+        let scheme_len = ["http://", "https://"]
+            .into_iter()
+            .find(|p| lower.starts_with(p))
+            .map(str::len)
+            .ok_or_else(|| format!("base_url '{s}' must start with http:// or https://"))?;
+        let rest = &s[scheme_len..];
+        let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+        Ok(BaseUrl {
+            raw: s,
+            scheme: &s[..scheme_len],
+            rest: rest.trim_end_matches('/'),
+        })
+    }
+
+    /// The base URL with `rest` (a prefix of `self.rest`) as host and path, checked to have
+    /// a host.
+    pub fn with_rest(&self, rest: &str) -> Result<String, String> {
+        let base = format!("{}{}", self.scheme, rest.trim_end_matches('/'));
+        match Url::parse(&base) {
+            Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
+            Ok(_) => Err(format!("base_url '{}' has no host", self.raw)),
+            Err(e) => Err(format!("base_url '{}' is not a valid URL: {e}", self.raw)),
+        }
+    }
+}
+
 /// Upper bound of a connect timeout, whatever the request timeout is.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Base of the exponential backoff between retries of idempotent calls.

@@ -164,19 +164,8 @@ pub static SPEC: VendorSpec = VendorSpec {
 /// Normalise a base URL the way mstrio does: `^https?://` required; everything from the
 /// first `/api` path segment and any trailing `/` cut. `/api/...` is appended by the client.
 pub fn normalize_base_url(raw: &str) -> Result<String, String> {
-    let s = raw.trim();
-    let lower = s.to_ascii_lowercase();
-    let scheme_len = if lower.starts_with("http://") {
-        "http://".len()
-    } else if lower.starts_with("https://") {
-        "https://".len()
-    } else {
-        return Err(format!(
-            "base_url '{s}' must start with http:// or https://"
-        ));
-    };
-    let rest = &s[scheme_len..];
-    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let base = super::http::BaseUrl::parse(raw)?;
+    let rest = base.rest;
     let mut cut = rest.len();
     let mut from = 0;
     while let Some(pos) = rest[from..].find("/api") {
@@ -188,12 +177,7 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
         }
         from = at + 4;
     }
-    let base = format!("{}{}", &s[..scheme_len], rest[..cut].trim_end_matches('/'));
-    match reqwest::Url::parse(&base) {
-        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(base),
-        Ok(_) => Err(format!("base_url '{s}' has no host")),
-        Err(e) => Err(format!("base_url '{s}' is not a valid URL: {e}")),
-    }
+    base.with_rest(&rest[..cut])
 }
 
 /// The list path of a kind, under `/api`.
