@@ -32,4 +32,6 @@ pub enum Effect {
     Copy(String),
     /// Leave: cancel jobs, log out every profile.
     Quit,
+    /// Free replaced data away from the event loop.
+    Discard(Vec<crate::model::Resource>),
 }

@@ -202,6 +202,9 @@ impl Runtime {
                     });
                 });
             }
+            Effect::Discard(old) => {
+                tokio::task::spawn_blocking(move || drop(old));
+            }
             Effect::Copy(_) | Effect::Quit => {}
         }
     }

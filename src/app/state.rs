@@ -37,8 +37,11 @@ pub enum LoadState {
 #[derive(Debug, Clone)]
 pub struct KindView {
     pub kind: Kind,
-    /// Indices into the profile's resources of this kind, in load order.
+    /// Indices into the profile's resources of this kind, in sort order.
     pub members: Vec<usize>,
+    /// The filter's search text of each member, in the same order: fields joined with
+    /// `filter::FIELD_SEPARATOR`, in one contiguous pass for a keystroke to scan.
+    pub search: Vec<Box<str>>,
     /// The visible rows: members after toggles and filter, in sort order.
     pub rows: Vec<usize>,
     pub filter: String,
@@ -61,6 +64,7 @@ impl KindView {
         KindView {
             kind,
             members: Vec::new(),
+            search: Vec::new(),
             rows: Vec::new(),
             filter: String::new(),
             sort_col: 0,
@@ -188,6 +192,46 @@ impl ProfileTab {
         }
     }
 
+    /// Take deleted objects out of every view at once, without re-sorting: the resources
+    /// stay until the reload that follows a delete replaces them all, so indices hold.
+    pub fn hide(&mut self, gone: &BTreeSet<(Kind, String)>) {
+        if gone.is_empty() {
+            return;
+        }
+        let resources = &self.resources;
+        let is_gone = |i: usize| {
+            resources
+                .get(i)
+                .is_some_and(|r| gone.contains(&(r.kind, r.id.clone())))
+        };
+        for view in self.views.iter_mut() {
+            if !gone.iter().any(|(k, _)| *k == view.kind) {
+                continue;
+            }
+            let keep_id = view.rows.get(view.cursor).copied();
+            let indexed = view.search.len() == view.members.len();
+            let mut members = Vec::with_capacity(view.members.len());
+            let mut search = Vec::with_capacity(view.search.len());
+            for (pos, &i) in view.members.iter().enumerate() {
+                if !is_gone(i) {
+                    members.push(i);
+                    if indexed {
+                        search.push(view.search[pos].clone());
+                    }
+                }
+            }
+            view.members = members;
+            view.search = search;
+            view.rows.retain(|&i| !is_gone(i));
+            view.marks
+                .retain(|id| !gone.contains(&(view.kind, id.clone())));
+            view.cursor = keep_id
+                .and_then(|k| view.rows.iter().position(|&i| i == k))
+                .unwrap_or(view.cursor)
+                .min(view.rows.len().saturating_sub(1));
+        }
+    }
+
     /// Put view `k`'s members in the order of its sort column (ties by name), then rebuild
     /// its rows. Needed when the data or the sort changes, not when the filter does.
     pub fn resort(&mut self, k: usize, now: i64) {
@@ -219,7 +263,18 @@ impl ProfileTab {
         if view.sort_desc {
             members.reverse();
         }
+        let search = members
+            .iter()
+            .map(|&i| {
+                with_search_fields(&resources[i], |fields| {
+                    fields
+                        .join(&crate::filter::FIELD_SEPARATOR.to_string())
+                        .into_boxed_str()
+                })
+            })
+            .collect();
         self.views[k].members = members;
+        self.views[k].search = search;
         self.rebuild_rows(k);
     }
 
@@ -237,18 +292,30 @@ impl ProfileTab {
             .map(|r| r.id.clone());
         let resources = &self.resources;
         let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
+        let indexed = view.search.len() == view.members.len();
         let rows: Vec<usize> = view
             .members
             .iter()
-            .copied()
-            .filter(|&i| {
-                let r = &resources[i];
-                (!view.orphans_only || r.is_orphan())
-                    && (!view.unhealthy_only || r.is_unhealthy())
-                    && filter
-                        .as_mut()
-                        .is_none_or(|f| with_search_fields(r, |fields| f.matches_fields(fields)))
+            .enumerate()
+            .filter(|&(pos, &i)| {
+                let toggles = view.orphans_only || view.unhealthy_only;
+                if toggles {
+                    let r = &resources[i];
+                    if (view.orphans_only && !r.is_orphan())
+                        || (view.unhealthy_only && !r.is_unhealthy())
+                    {
+                        return false;
+                    }
+                }
+                filter.as_mut().is_none_or(|f| {
+                    if indexed {
+                        f.matches_joined(&view.search[pos])
+                    } else {
+                        with_search_fields(&resources[i], |fields| f.matches_fields(fields))
+                    }
+                })
             })
+            .map(|(_, &i)| i)
             .collect();
         let cursor = keep_id
             .and_then(|id| rows.iter().position(|&i| resources[i].id == id))

@@ -282,7 +282,7 @@ fn on_loaded(
                 .filter(|r| !matches!(r.health, Health::Unknown))
                 .map(|r| ((r.kind, r.id.clone()), r.health.clone()))
                 .collect();
-            tab.resources = snapshot.resources;
+            let old = std::mem::replace(&mut tab.resources, snapshot.resources);
             for r in tab.resources.iter_mut() {
                 if r.health == Health::Unknown {
                     if let Some(h) = previous.get(&(r.kind, r.id.clone())) {
@@ -303,6 +303,10 @@ fn on_loaded(
             let page = m.page_rows;
             if let Some(v) = m.profiles.get_mut(p).and_then(|t| t.view_mut()) {
                 ensure_visible(v, page);
+            }
+            // Freeing 100,000 objects takes long enough to be felt: not on the event loop.
+            if !old.is_empty() {
+                return vec![Effect::Discard(old)];
             }
         }
         Err(e) => {
@@ -1069,7 +1073,7 @@ fn confirm_delete(m: &mut Model, c: &mut ConfirmDelete) -> Vec<Effect> {
 }
 
 fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -> Vec<Effect> {
-    let now = m.now;
+    let m_now = m.now;
     let Some(Job {
         profile,
         kind: JobKind::Delete(d),
@@ -1081,7 +1085,7 @@ fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -> Ve
     let profile = *profile;
     d.outcomes = outcomes;
     d.finished = true;
-    d.finished_at = Some(now);
+    d.finished_at = Some(m_now);
     let summary = crate::ops::executor::RunSummary::from(d.outcomes.as_slice());
     let gone: BTreeSet<(Kind, String)> = d
         .plan
@@ -1100,9 +1104,7 @@ fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -> Ve
     let hint = if shown { "" } else { " (p: details)" };
     m.set_status(level, format!("delete finished: {summary}{hint}"));
     if let Some(tab) = m.profiles.get_mut(profile) {
-        tab.resources
-            .retain(|r| !gone.contains(&(r.kind, r.id.clone())));
-        tab.reindex(now);
+        tab.hide(&gone);
     }
     // Reconcile with the server: the table must show what is really there.
     start_load(m, profile)
