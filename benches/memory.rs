@@ -237,7 +237,7 @@ fn measure(url: &str) -> Res<()> {
         .sum();
     let with_raw = live();
     for r in tab.resources.iter_mut() {
-        r.raw = serde_json::Value::Null;
+        r.raw = serde_json::Value::Null.into();
     }
     let raw_values = with_raw - live();
     println!(

@@ -565,7 +565,7 @@ async fn create_opened(
     o.client.logout().await;
     match result {
         Ok(mut r) => {
-            r.raw = crate::ops::audit::strip_secrets(&r.raw);
+            r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
             let text = serde_json::to_string_pretty(&r).map_err(|e| Fail::op(e.to_string()))?;
             println!("{text}");
             eprintln!("created {} '{}' ({})", kind.singular(), r.name, r.id);

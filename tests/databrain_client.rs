@@ -747,7 +747,7 @@ async fn get_searches_the_lists() {
         })
         .await
         .expect("get datamart");
-    assert_eq!(Some(m.raw), sim.control.datamart(&mart));
+    assert_eq!(Some(m.raw.value()), sim.control.datamart(&mart));
 
     let err = c.get(ds_ref("nope")).await.unwrap_err();
     assert_eq!(err.status(), Some(404));

@@ -305,8 +305,8 @@ async fn create_chain_returns_stored_objects_and_delete_chain_removes_them() {
     assert_eq!(login.kind, Kind::Logins);
     assert_eq!(login.name, "IT Warehouse Login");
     assert!(sim.control.contains("logins", &login.id));
-    assert_eq!(login.raw_str("/username"), Some("svc_it"));
-    assert!(login.raw.get("password").is_none());
+    assert_eq!(login.raw_str("/username").as_deref(), Some("svc_it"));
+    assert!(login.raw.value().get("password").is_none());
 
     // References go by id; the server answers with the stored name.
     let conn = c

@@ -359,7 +359,7 @@ async fn create_then_find_by_an_awkward_name_and_names_are_unique_per_space() {
     assert!(sim.control.contains(&created.id));
     assert_eq!(created.container.as_deref(), Some("Finance Analytics"));
     assert_eq!(created.owner.as_deref(), Some("Ava Lindqvist"));
-    assert_eq!(created.raw["qLogOn"], json!(0));
+    assert_eq!(created.raw.value()["qLogOn"], json!(0));
 
     let found = c
         .get_by_name(Some(FINANCE), name)

@@ -33,7 +33,7 @@ fn res(kind: Kind, id: &str, name: &str, deps: &[(Kind, &str, &str)]) -> Resourc
         .collect();
     r.updated = Some(NOW - 86_400 * (id.len() as i64));
     r.owner = Some("Administrator".into());
-    r.raw = json!({"id": id, "name": name});
+    r.raw = json!({"id": id, "name": name}).into();
     r
 }
 

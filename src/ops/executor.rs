@@ -862,7 +862,7 @@ mod tests {
     fn res(kind: Kind, id: &str, name: &str, deps: &[&Resource]) -> Resource {
         let mut r = Resource::new(VendorId::MicroStrategy, "prod", kind, id, name);
         r.depends_on = deps.iter().map(|d| d.as_ref()).collect();
-        r.raw = serde_json::json!({"id": id, "name": name});
+        r.raw = serde_json::json!({"id": id, "name": name}).into();
         r
     }
 
@@ -1370,7 +1370,8 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         let audit = Arc::new(AuditLog::open(&path).expect("open audit"));
         let mut all = chain();
-        all[0].raw = serde_json::json!({"id": "L1", "name": "etl login", "password": "hunter2"});
+        all[0].raw =
+            serde_json::json!({"id": "L1", "name": "etl login", "password": "hunter2"}).into();
         let plan = make_plan(&all, &[(Kind::Datasources, "D1")], true);
         let api = Arc::new(FakeApi::new(&["D1", "C1", "L1"]));
         api.script("C1", vec![Answer::Fail(http(500, None))]);

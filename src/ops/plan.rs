@@ -337,7 +337,7 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         });
         steps.push(PlanStep {
             target: r.as_ref(),
-            raw: r.raw.clone(),
+            raw: r.raw.value(),
             reason,
             after,
             warning,
@@ -646,7 +646,7 @@ mod tests {
     fn res(kind: Kind, id: &str, name: &str, deps: &[&Resource]) -> Resource {
         let mut r = Resource::new(VendorId::MicroStrategy, "prod", kind, id, name);
         r.depends_on = deps.iter().map(|d| d.as_ref()).collect();
-        r.raw = serde_json::json!({ "id": id, "name": name });
+        r.raw = serde_json::json!({ "id": id, "name": name }).into();
         r
     }
 
@@ -993,7 +993,7 @@ mod tests {
     #[test]
     fn soft_delete_vendor_says_so() {
         let mut a = Resource::new(VendorId::Basedash, "bd", Kind::Datasources, "a", "A");
-        a.raw = serde_json::json!({"id": "a"});
+        a.raw = serde_json::json!({"id": "a"}).into();
         let p = plan_with(&SOFT_SPEC, &[a], &[(Kind::Datasources, "a")], &[], false);
         assert_eq!(p.vendor, VendorId::Basedash);
         assert!(p.warnings[0].starts_with("soft delete"));

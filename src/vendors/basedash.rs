@@ -43,7 +43,11 @@ const ORG_CONCURRENCY: usize = 4;
 
 /// The raw time at a top-level key of the data source, as unix seconds.
 fn raw_time(r: &Resource, key: &str) -> Option<i64> {
-    r.raw.get(key).and_then(Value::as_str).and_then(parse_time)
+    r.raw
+        .value()
+        .get(key)
+        .and_then(Value::as_str)
+        .and_then(parse_time)
 }
 
 /// "✓ HEALTHY", "✗ UNHEALTHY · healthy 3d ago", "✗ UNHEALTHY · never healthy", "? unknown".
@@ -58,7 +62,7 @@ pub fn health_cell(r: &Resource, ctx: &CellCtx) -> Cell {
             Cell::tone(format!("✗ UNHEALTHY · {since}"), CellTone::Bad)
         }
         Health::Testing => Cell::tone("… testing", CellTone::Warn),
-        Health::Unknown => match str_at(&r.raw, "lastHealthStatus") {
+        Health::Unknown => match str_at(&r.raw.value(), "lastHealthStatus") {
             // A status this client does not know yet: shown as the server says it.
             Some(s) => Cell::tone(format!("? {s}"), CellTone::Warn),
             None => Cell::tone("? not checked", CellTone::Dim),
@@ -174,9 +178,10 @@ pub fn endpoint(raw: &Value) -> Option<String> {
 }
 
 pub fn endpoint_cell(r: &Resource, _: &CellCtx) -> Cell {
-    match endpoint(&r.raw) {
+    let raw = r.raw.value();
+    match endpoint(&raw) {
         Some(e) => Cell::plain(e),
-        None if r.raw.get("isBasedashWarehouse") == Some(&Value::Bool(true)) => {
+        None if raw.get("isBasedashWarehouse") == Some(&Value::Bool(true)) => {
             Cell::tone("(Basedash warehouse)", CellTone::Dim)
         }
         None => Cell::tone("-", CellTone::Dim),
@@ -344,7 +349,7 @@ pub fn parse_data_source(profile: &str, org: &OrgRef, v: &Value) -> Option<Resou
     r.health = parse_health(v);
     // Always present for Basedash, so that a source that never synced counts as unhealthy.
     r.sync = Some(parse_sync(v));
-    r.raw = v.clone();
+    r.raw = v.into();
     Some(r)
 }
 

@@ -73,6 +73,7 @@ fn dm_tenancy(r: &Resource, _: &CellCtx) -> Cell {
 
 fn table_count(r: &Resource) -> Option<usize> {
     r.raw
+        .value()
         .get("datamartTables")
         .and_then(Value::as_array)
         .map(Vec::len)
@@ -209,7 +210,7 @@ pub fn parse_datasource(profile: &str, v: &Value) -> Option<Resource> {
     r.type_ = str_at(v, "/datasourceType")
         .or_else(|| str_at(v, "/type"))
         .map(str::to_string);
-    r.raw = v.clone();
+    r.raw = v.into();
     Some(r)
 }
 
@@ -232,7 +233,7 @@ pub fn parse_datamart(profile: &str, v: &Value) -> Option<Resource> {
             name: ds.to_string(),
         });
     }
-    r.raw = v.clone();
+    r.raw = v.into();
     Some(r)
 }
 

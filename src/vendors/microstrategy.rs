@@ -29,7 +29,7 @@ const LOGIN_MODE_ANONYMOUS: u32 = 8;
 const ROUTE_MISSING: &str = "HTTP 404 Not Found";
 
 fn ds_connection(r: &Resource, _: &CellCtx) -> Cell {
-    if r.raw.pointer("/database/connection/isEmbedded") == Some(&Value::Bool(true)) {
+    if r.raw.value().pointer("/database/connection/isEmbedded") == Some(&Value::Bool(true)) {
         Cell::tone("(embedded)", CellTone::Dim)
     } else {
         cells::first_dep(r, Kind::Connections)
@@ -245,7 +245,7 @@ pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> 
         }
         Kind::Logins | Kind::Datamarts => {}
     }
-    r.raw = v.clone();
+    r.raw = v.into();
     Some(r)
 }
 

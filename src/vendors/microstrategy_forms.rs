@@ -177,7 +177,11 @@ fn of_kind(loaded: &[Resource], kind: Kind) -> impl Iterator<Item = &Resource> {
 fn login_choices(loaded: &[Resource]) -> Vec<Choice> {
     let mut out: Vec<Choice> = of_kind(loaded, Kind::Logins)
         .map(|r| Choice {
-            label: format!("{} ({})", r.name, r.raw_str("/username").unwrap_or("")),
+            label: format!(
+                "{} ({})",
+                r.name,
+                r.raw_str("/username").unwrap_or_default()
+            ),
             value: json!({"id": r.id}),
         })
         .collect();
@@ -225,7 +229,10 @@ fn dbms_choices(loaded: &[Resource]) -> Vec<Choice> {
             continue;
         };
         seen.entry(name.to_string()).or_insert_with(|| {
-            json!({"id": id, "type": r.raw["database"]["type"], "version": r.raw["database"]["version"]})
+            {
+                let raw = r.raw.value();
+                json!({"id": id, "type": raw["database"]["type"], "version": raw["database"]["version"]})
+            }
         });
     }
     for (name, id, t, v) in KNOWN_DBMS {
@@ -265,7 +272,7 @@ mod tests {
         );
         conn.type_ = Some("snow_flake".into());
         let mut ds = Resource::new(VendorId::MicroStrategy, "p", Kind::Datasources, "D1", "DS");
-        ds.raw = json!({"dbms":{"id":"AB","name":"Teradata"},"database":{"type":"teradata","version":"td_16"}});
+        ds.raw = json!({"dbms":{"id":"AB","name":"Teradata"},"database":{"type":"teradata","version":"td_16"}}).into();
         let f = form(Kind::Datasources, &[conn, ds]).unwrap_or_else(|| unreachable!());
         let FieldKind::Choice(conns) = &f.fields[1].kind else {
             panic!("not a choice")

@@ -165,7 +165,7 @@ impl Snapshot {
     /// that nothing above the clients (screen, CLI output, logs) can ever show one.
     pub fn redacted(mut self) -> Snapshot {
         for r in self.resources.iter_mut() {
-            r.raw = crate::ops::audit::strip_secrets(&r.raw);
+            r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
         }
         self
     }
@@ -321,13 +321,13 @@ mod tests {
     #[test]
     fn redacted_snapshots_hold_no_secret_values() {
         let mut r = Resource::new(VendorId::Databrain, "p", Kind::Datasources, "pg", "pg");
-        r.raw = serde_json::json!({"name": "pg", "connection": {"host": "db", "password": "hunter2", "token": "t0k"}});
+        r.raw = serde_json::json!({"name": "pg", "connection": {"host": "db", "password": "hunter2", "token": "t0k"}}).into();
         let snap = Snapshot {
             resources: vec![r],
             warnings: vec![],
         }
         .redacted();
-        let text = snap.resources[0].raw.to_string();
+        let text = snap.resources[0].raw.as_str().to_string();
         assert!(!text.contains("hunter2") && !text.contains("t0k"), "{text}");
         assert!(
             text.contains("\"host\":\"db\""),

@@ -65,7 +65,7 @@ fn space_cell(r: &Resource, _: &CellCtx) -> Cell {
 }
 
 fn deletable_cell(r: &Resource, _: &CellCtx) -> Cell {
-    if is_datafiles(&r.raw) {
+    if is_datafiles(&r.raw.value()) {
         return Cell::tone("built-in", CellTone::Dim);
     }
     match r.deletable {
@@ -279,7 +279,7 @@ fn parse_connection(profile: &str, v: &Value, names: &Names) -> Option<Resource>
     } else {
         privileges(v).map(|p| p.contains(&"delete"))
     };
-    r.raw = v.clone();
+    r.raw = v.into();
     Some(r)
 }
 
