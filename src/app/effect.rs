@@ -32,6 +32,6 @@ pub enum Effect {
     Copy(String),
     /// Leave: cancel jobs, log out every profile.
     Quit,
-    /// Free replaced data away from the event loop.
+    /// Free replaced data away from the event loop, then return free memory to the system.
     Discard(Vec<crate::model::Resource>),
 }

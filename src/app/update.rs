@@ -305,9 +305,8 @@ fn on_loaded(
                 ensure_visible(v, page);
             }
             // Freeing 100,000 objects takes long enough to be felt: not on the event loop.
-            if !old.is_empty() {
-                return vec![Effect::Discard(old)];
-            }
+            // (Also after a first load: the runtime then returns freed memory to the system.)
+            return vec![Effect::Discard(old)];
         }
         Err(e) => {
             if tab.streaming {
