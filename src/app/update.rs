@@ -298,7 +298,13 @@ fn on_loaded(
             let warnings = tab.warnings.clone();
             let name = tab.info.name.clone();
             for w in warnings {
-                m.push_log(Level::Warn, format!("{name}: {w}"));
+                // Some clients already name the profile in their warnings.
+                let text = if w.starts_with(&format!("{name}:")) {
+                    w
+                } else {
+                    format!("{name}: {w}")
+                };
+                m.push_log(Level::Warn, text);
             }
             let page = m.page_rows;
             if let Some(v) = m.profiles.get_mut(p).and_then(|t| t.view_mut()) {
