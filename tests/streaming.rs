@@ -96,3 +96,32 @@ async fn paged_vendors_stream_every_page() {
     let (pages, ids, all) = stream(api).await;
     assert_pages_cover("databrain", pages, &ids, &all, 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qlik_space_id_becomes_the_starting_filter() {
+    let qlik = sim::qlik::start(&SimOptions::default())
+        .await
+        .expect("qlik sim");
+    let mut s = settings(VendorId::Qlik, &qlik.base_url, sim::qlik::DEMO_TOKEN);
+    // "Finance Analytics" in assets/qlik.json.
+    s.space_id = Some("65cf6b6c51618b6abd5848d1".into());
+    let api = vendors::connect(s).expect("client");
+    assert_eq!(
+        api.start_filter(),
+        None,
+        "known only once the spaces are loaded"
+    );
+    let all = api.load().await.expect("load").resources;
+    let filter = api.start_filter().expect("a starting filter");
+    assert_eq!(filter, "^Finance\\ Analytics$");
+    let mut f = dsconsole::filter::RowFilter::new(&filter);
+    let shown: Vec<&Resource> = all
+        .iter()
+        .filter(|r| dsconsole::app::state::with_search_fields(r, |fields| f.matches_fields(fields)))
+        .collect();
+    assert!(!shown.is_empty());
+    assert!(shown
+        .iter()
+        .all(|r| r.container.as_deref() == Some("Finance Analytics")));
+    assert!(shown.len() < all.len());
+}

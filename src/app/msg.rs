@@ -38,6 +38,11 @@ pub enum Msg {
         generation: u64,
         resources: Vec<Resource>,
     },
+    /// The client suggests a starting filter for the profile's views (once, after a load).
+    StartFilter {
+        profile: usize,
+        filter: String,
+    },
     /// One step of a delete job changed state.
     DeleteStep {
         job: u64,

@@ -104,6 +104,11 @@ impl Runtime {
                         .map_err(|e| e.to_string());
                     // Pages first, then the final snapshot.
                     let _ = forward.await;
+                    if result.is_ok() {
+                        if let Some(filter) = client.start_filter() {
+                            let _ = tx.send(Msg::StartFilter { profile, filter });
+                        }
+                    }
                     // The load's response bodies and parse trees are freed by now: give the
                     // memory back, so a 100,000-object tenant does not keep its peak.
                     release_free_memory();

@@ -95,6 +95,8 @@ pub struct ProfileTab {
     pub warnings: Vec<String>,
     /// A first load is filling `resources` page by page (not complete yet).
     pub streaming: bool,
+    /// The client's starting filter was applied (only ever once).
+    pub start_filter_done: bool,
 }
 
 impl ProfileTab {
@@ -112,6 +114,7 @@ impl ProfileTab {
             kind_index: 0,
             warnings: Vec::new(),
             streaming: false,
+            start_filter_done: false,
         }
     }
 

@@ -691,3 +691,27 @@ fn a_failed_streaming_load_shows_no_partial_list() {
     );
     assert!(m.tab().is_some_and(|t| t.resources.is_empty()));
 }
+
+#[test]
+fn a_starting_filter_applies_once_and_never_over_the_operators_own() {
+    let mut m = loaded_model();
+    update(
+        &mut m,
+        Msg::StartFilter {
+            profile: 0,
+            filter: "^Sales$".into(),
+        },
+    );
+    assert_eq!(visible_names(&m), vec!["Sales"]);
+    // Cleared by the operator, it does not come back on the next load.
+    ch(&mut m, '/');
+    key(&mut m, KeyCode::Esc);
+    update(
+        &mut m,
+        Msg::StartFilter {
+            profile: 0,
+            filter: "^Sales$".into(),
+        },
+    );
+    assert_eq!(visible_names(&m).len(), 3);
+}

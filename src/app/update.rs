@@ -97,6 +97,21 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::StartFilter { profile, filter } => {
+            let now = m.now;
+            if let Some(tab) = m.profiles.get_mut(profile) {
+                if !tab.start_filter_done {
+                    tab.start_filter_done = true;
+                    for k in 0..tab.views.len() {
+                        if tab.views[k].filter.is_empty() {
+                            tab.views[k].filter = filter.clone();
+                            tab.resort(k, now);
+                        }
+                    }
+                }
+            }
+            Vec::new()
+        }
         Msg::DeleteStep { job, update } => {
             let mut error = None;
             let mut done_line = None;

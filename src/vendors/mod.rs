@@ -186,6 +186,11 @@ pub trait VendorApi: Send + Sync {
         drop(pages);
         self.load()
     }
+    /// A filter the view should start with, known after a load (Qlik: the configured
+    /// `space_id`'s name). Default: none.
+    fn start_filter(&self) -> Option<String> {
+        None
+    }
     /// Fetch one object fresh from the server.
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>>;
     /// Delete one object. 404 → `Ok(AlreadyGone)`.

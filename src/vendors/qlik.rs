@@ -455,6 +455,8 @@ pub struct QlikClient {
     pacer_turn: tokio::sync::Mutex<()>,
     /// Set once `actions/delete` answered 403: later batches go straight to single deletes.
     bulk_refused: AtomicBool,
+    /// `space_id` of the profile: the view starts filtered to that space.
+    start_space: Option<String>,
 }
 
 impl std::fmt::Debug for QlikClient {
@@ -508,11 +510,14 @@ impl QlikClient {
         // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
         http_settings.rate_limit_per_minute = None;
         let http = HttpCore::new(&http_settings, &[])?;
-        if let Some(space) = &settings.space_id {
-            tracing::debug!(profile = %settings.profile, space = %space,
-                "Qlik: space_id set; every space is still loaded");
-        }
+        let start_space = settings
+            .space_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         Ok(QlikClient {
+            start_space,
             http,
             profile: settings.profile,
             api: format!("{base}/api/v1"),
@@ -1106,6 +1111,14 @@ impl VendorApi for QlikClient {
 
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
         Box::pin(self.do_load(None))
+    }
+
+    /// With `space_id` set, every space is still loaded, and the view starts filtered to
+    /// that space by name (the operator clears it like any filter).
+    fn start_filter(&self) -> Option<String> {
+        let id = self.start_space.as_ref()?;
+        let name = lock(&self.names).spaces.get(id).cloned()?;
+        Some(format!("^{}$", name.replace(' ', "\\ ")))
     }
 
     fn load_streaming(&self, pages: super::PageSink) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
