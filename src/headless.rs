@@ -605,22 +605,17 @@ async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        for (id, r) in results {
-            let health = match r {
-                Ok(()) => crate::model::Health::Healthy,
-                Err(e) => crate::model::Health::Unhealthy(e.reason()),
-            };
-            for res in all.iter_mut() {
-                let uses = res.kind == Kind::Datasources
-                    && res
-                        .depends_on
-                        .iter()
-                        .any(|d| d.kind == Kind::Connections && d.id == id);
-                if (res.kind == Kind::Connections && res.id == id) || uses {
-                    res.health = health.clone();
-                }
-            }
-        }
+        let health: std::collections::HashMap<String, crate::model::Health> = results
+            .into_iter()
+            .map(|(id, r)| {
+                let h = match r {
+                    Ok(()) => crate::model::Health::Healthy,
+                    Err(e) => crate::model::Health::Unhealthy(e.reason()),
+                };
+                (id, h)
+            })
+            .collect();
+        crate::model::apply_connection_health(&mut all, &health);
     }
     let mut out = std::io::stdout().lock();
     let counts: Vec<String> = o

@@ -359,6 +359,25 @@ pub fn link_references(resources: &mut [Resource], orphan_kinds: &[Kind]) {
     }
 }
 
+/// Record connection-test results: each tested connection gets its health, and so does
+/// every datasource that uses it. One pass, whatever the number of results.
+pub fn apply_connection_health(resources: &mut [Resource], results: &HashMap<String, Health>) {
+    for r in resources.iter_mut() {
+        let tested = match r.kind {
+            Kind::Connections => results.get(&r.id),
+            Kind::Datasources => r
+                .depends_on
+                .iter()
+                .filter(|d| d.kind == Kind::Connections)
+                .find_map(|d| results.get(&d.id)),
+            _ => None,
+        };
+        if let Some(h) = tested {
+            r.health = h.clone();
+        }
+    }
+}
+
 /// Parse vendor timestamps: RFC 3339 (`Z` or `+00:00`) and MicroStrategy's `+0000` form.
 pub fn parse_time(s: &str) -> Option<i64> {
     use chrono::DateTime;

@@ -53,6 +53,9 @@ pub struct KindView {
     pub offset: usize,
     /// Marked ids. Marks belong to this profile and kind only.
     pub marks: BTreeSet<String>,
+    /// How many marks the filter or a toggle hides (kept current by `recount_hidden`, so
+    /// the status bar never scans the rows while drawing).
+    pub hidden_marked: usize,
     /// Id of the last row marked with Space (start of a `V` range).
     pub anchor: Option<String>,
     pub orphans_only: bool,
@@ -72,6 +75,7 @@ impl KindView {
             cursor: 0,
             offset: 0,
             marks: BTreeSet::new(),
+            hidden_marked: 0,
             anchor: None,
             orphans_only: false,
             unhealthy_only: false,
@@ -136,6 +140,7 @@ impl ProfileTab {
         v.rows.get(v.cursor).and_then(|&i| self.resources.get(i))
     }
 
+    #[cfg(test)]
     pub fn find(&self, kind: Kind, id: &str) -> Option<usize> {
         self.resources
             .iter()
@@ -233,6 +238,9 @@ impl ProfileTab {
                 .unwrap_or(view.cursor)
                 .min(view.rows.len().saturating_sub(1));
         }
+        for k in 0..self.views.len() {
+            self.recount_hidden(k);
+        }
     }
 
     /// Put view `k`'s members in the order of its sort column (ties by name), then rebuild
@@ -327,6 +335,27 @@ impl ProfileTab {
         let view = &mut self.views[k];
         view.rows = rows;
         view.cursor = cursor;
+        self.recount_hidden(k);
+    }
+
+    /// Recount the marks of view `k` that its rows do not show. Call after the rows or the
+    /// marks change.
+    pub fn recount_hidden(&mut self, k: usize) {
+        let Some(view) = self.views.get(k) else {
+            return;
+        };
+        let hidden = if view.marks.is_empty() {
+            0
+        } else {
+            let visible = view
+                .rows
+                .iter()
+                .filter_map(|&i| self.resources.get(i))
+                .filter(|r| view.marks.contains(&r.id))
+                .count();
+            view.marks.len() - visible.min(view.marks.len())
+        };
+        self.views[k].hidden_marked = hidden;
     }
 }
 

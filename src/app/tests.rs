@@ -715,3 +715,18 @@ fn a_starting_filter_applies_once_and_never_over_the_operators_own() {
     );
     assert_eq!(visible_names(&m).len(), 3);
 }
+
+#[test]
+fn the_hidden_mark_count_follows_marks_filter_and_deletes() {
+    let mut m = loaded_model();
+    ch(&mut m, 'A');
+    let hidden = |m: &Model| m.tab().and_then(|t| t.view()).map(|v| v.hidden_marked);
+    assert_eq!(hidden(&m), Some(0));
+    ch(&mut m, '/');
+    typed(&mut m, "fin");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(hidden(&m), Some(2), "Marketing and Sales are hidden");
+    assert_eq!(hidden(&m), m.tab().map(|t| t.hidden_marks().len()));
+    key(&mut m, KeyCode::Esc);
+    assert_eq!(hidden(&m), Some(0), "Esc clears the marks");
+}

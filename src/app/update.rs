@@ -413,6 +413,20 @@ fn rebuild_current(m: &mut Model, resort: bool) {
 }
 
 fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
+    let effects = run_action(m, action);
+    if matches!(
+        action,
+        Action::Mark | Action::MarkRange | Action::MarkAll | Action::ClearMarks
+    ) {
+        if let Some(tab) = m.tab_mut() {
+            let k = tab.kind_index;
+            tab.recount_hidden(k);
+        }
+    }
+    effects
+}
+
+fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::ProfileNumber(n) => return switch_profile(m, n),
         Action::ProfileNext if !m.profiles.is_empty() => {
@@ -1077,6 +1091,7 @@ fn confirm_delete(m: &mut Model, c: &mut ConfirmDelete) -> Vec<Effect> {
     if let Some(tab) = m.profiles.get_mut(c.profile) {
         for v in tab.views.iter_mut() {
             v.marks.clear();
+            v.hidden_marked = 0;
             v.anchor = None;
         }
     }
@@ -1203,9 +1218,15 @@ fn start_tests(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let selected = selection(tab);
+    let index: std::collections::HashMap<(Kind, &str), usize> = tab
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.kind, r.id.as_str()), i))
+        .collect();
     let mut ids: Vec<String> = Vec::new();
     for (kind, id) in &selected {
-        let Some(i) = tab.find(*kind, id) else {
+        let Some(&i) = index.get(&(*kind, id.as_str())) else {
             continue;
         };
         let r = &tab.resources[i];
@@ -1256,16 +1277,8 @@ fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health)
     let Some(tab) = m.profiles.get_mut(p) else {
         return;
     };
-    for r in tab.resources.iter_mut() {
-        let is_conn = r.kind == Kind::Connections && r.id == conn_id;
-        let uses = r.kind == Kind::Datasources
-            && r.depends_on
-                .iter()
-                .any(|d| d.kind == Kind::Connections && d.id == conn_id);
-        if is_conn || uses {
-            r.health = health.clone();
-        }
-    }
+    let result = std::collections::HashMap::from([(conn_id.to_string(), health)]);
+    crate::model::apply_connection_health(&mut tab.resources, &result);
     // Health may change which rows "unhealthy only" shows.
     for k in 0..tab.views.len() {
         if tab.views[k].unhealthy_only {

@@ -624,55 +624,6 @@ impl fmt::Display for RunSummary {
     }
 }
 
-/// The plan for "retry failed": the steps that did not succeed (failed, skipped, not
-/// started), in the same order, with `after` re-pointed to the new indices and dropped where
-/// the dependent already succeeded. Plan-level facts (kept, warnings...) are carried over;
-/// `hidden` and `cascade_extra` keep only refs still in the plan.
-pub fn retry_plan(plan: &DeletePlan, outcomes: &[StepOutcome]) -> DeletePlan {
-    let mut new_index: Vec<Option<usize>> = vec![None; plan.steps.len()];
-    let mut steps = Vec::new();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let succeeded = outcomes.get(i).is_some_and(StepOutcome::is_success);
-        if succeeded {
-            continue;
-        }
-        new_index[i] = Some(steps.len());
-        let mut s = step.clone();
-        s.after = step
-            .after
-            .iter()
-            .filter_map(|&a| new_index.get(a).copied().flatten())
-            .collect();
-        steps.push(s);
-    }
-    let keys: std::collections::HashSet<(Kind, &str)> = steps
-        .iter()
-        .map(|s| (s.target.kind, s.target.id.as_str()))
-        .collect();
-    let in_plan = |r: &crate::model::Ref| keys.contains(&(r.kind, r.id.as_str()));
-    let hidden = plan.hidden.iter().filter(|r| in_plan(r)).cloned().collect();
-    let cascade_extra = plan
-        .cascade_extra
-        .iter()
-        .filter(|r| in_plan(r))
-        .cloned()
-        .collect();
-    DeletePlan {
-        profile: plan.profile.clone(),
-        vendor: plan.vendor,
-        steps,
-        kept: plan.kept.clone(),
-        hidden,
-        cascade: plan.cascade,
-        skip_in_use: plan.skip_in_use,
-        in_use_selected: plan.in_use_selected,
-        left_out: plan.left_out.clone(),
-        cascade_extra,
-        warnings: plan.warnings.clone(),
-        not_found: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1435,42 +1386,6 @@ mod tests {
             r.outcomes[index_of(&plan, "C1")],
             StepOutcome::Skipped(_)
         ));
-    }
-
-    #[tokio::test]
-    async fn retry_plan_keeps_only_what_did_not_succeed() {
-        let all = chain();
-        let plan = make_plan(
-            &all,
-            &[(Kind::Datasources, "D1"), (Kind::Datasources, "D2")],
-            true,
-        );
-        let api = Arc::new(FakeApi::new(&["D1", "C1", "L1", "D2"]));
-        api.script("D1", vec![Answer::Fail(http(409, None))]);
-        let r = run(
-            plan.clone(),
-            api.clone(),
-            Arc::new(AuditLog::disabled()),
-            fast(),
-            CancellationToken::new(),
-        )
-        .await;
-        let again = retry_plan(&plan, &r.outcomes);
-        let ids: Vec<&str> = again.steps.iter().map(|s| s.target.id.as_str()).collect();
-        assert_eq!(ids, ["D1", "C1", "L1"]);
-        assert_eq!(again.steps[1].after, vec![0]);
-        assert_eq!(again.steps[2].after, vec![1]);
-        // Second run: the server now accepts; everything left goes.
-        let r2 = run(
-            Arc::new(again),
-            api.clone(),
-            Arc::new(AuditLog::disabled()),
-            fast(),
-            CancellationToken::new(),
-        )
-        .await;
-        assert_eq!(r2.outcomes, vec![StepOutcome::Deleted; 3]);
-        assert!(!api.exists("C1") && !api.exists("L1"));
     }
 
     #[test]

@@ -520,17 +520,6 @@ impl DeletePlan {
         out
     }
 
-    /// Steps that carry a warning (in use by objects outside the plan).
-    pub fn warned_steps(&self) -> Vec<usize> {
-        self.steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.warning.is_some())
-            .map(|(i, _)| i)
-            .collect()
-    }
-
-    /// "2 connections and 1 login": a count of refs by kind, in plan order.
     /// The plan as plain text, in execution order: what `delete --dry-run` prints and what
     /// the CLI asks to confirm. Same facts as the TUI confirmation.
     pub fn render_text(&self) -> String {
@@ -580,6 +569,7 @@ impl DeletePlan {
         out
     }
 
+    /// "2 connections and 1 login": a count of refs by kind, in plan order.
     pub fn describe_counts(spec: &VendorSpec, refs: &[Ref]) -> String {
         let mut counts: Vec<(Kind, usize)> = Vec::new();
         for r in refs {
@@ -819,7 +809,7 @@ mod tests {
             )
         );
         assert!(p.warnings.iter().any(|w| w.contains("1 object is in use")));
-        assert_eq!(p.warned_steps(), vec![0]);
+        assert!(p.steps[0].warning.is_some());
         // With one of its users selected, the remaining user is named.
         let p = plan(
             &all,

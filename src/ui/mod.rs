@@ -249,7 +249,7 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(tab) = m.tab() {
         if let Some(v) = tab.view() {
             if !v.marks.is_empty() {
-                let hidden = tab.hidden_marks().len();
+                let hidden = v.hidden_marked;
                 let mut s = format!("{} marked", v.marks.len());
                 if hidden > 0 {
                     s.push_str(&format!(" ({hidden} hidden by filter)"));
