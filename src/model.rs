@@ -392,23 +392,9 @@ pub fn parse_time(s: &str) -> Option<i64> {
     None
 }
 
-/// Text from a server made safe to print on a terminal: control characters (escape
-/// sequences, carriage returns, newlines) become spaces or U+FFFD, so a hostile or broken
-/// server can neither redraw the operator's terminal nor forge log lines.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    std::borrow::Cow::Owned(
-        s.chars()
-            .map(|c| match c {
-                '\n' | '\r' | '\t' => ' ',
-                c if c.is_control() => '\u{FFFD}',
-                c => c,
-            })
-            .collect(),
-    )
-}
+/// Text from a server made safe to print on a terminal. The one sanitizer lives in
+/// `crate::text`; this name is kept for the callers that already use it.
+pub use crate::text::sanitize as printable;
 
 /// "3m", "5h", "12d", "2y": compact age for table cells.
 pub fn format_age(now: i64, then: i64) -> String {
@@ -609,7 +595,7 @@ mod tests {
     #[test]
     fn printable_removes_control_characters() {
         assert_eq!(printable("plain"), "plain");
-        assert_eq!(printable("a\u{1b}[2Jb\nc"), "a\u{FFFD}[2Jb c");
+        assert_eq!(printable("a\u{1b}[2Jb\nc"), "a␛[2Jb␊c");
     }
 
     #[test]
