@@ -697,8 +697,6 @@ async fn run_with_progress(
 ) -> RunEnd {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepUpdate>();
     let cancel = CancellationToken::new();
-    let (sig_tx, mut signals) = tokio::sync::mpsc::unbounded_channel();
-    let listeners = crate::tui::listen_for_stop_signals(sig_tx);
     let total = plan.len();
     let show = std::io::stderr().is_terminal();
     let progress = tokio::spawn(async move {
@@ -737,21 +735,59 @@ async fn run_with_progress(
         cancel.clone(),
         tx,
     ));
+    let (finished, signal) =
+        under_signals(&mut exec, "requests in flight", || cancel.cancel()).await;
+    let last_reported = |p: Result<Vec<StepOutcome>, tokio::task::JoinError>| {
+        p.unwrap_or_else(|_| vec![StepOutcome::NotStarted; total])
+    };
+    let outcomes = match finished {
+        Some(Ok(outcomes)) => {
+            let _ = progress.await;
+            outcomes
+        }
+        Some(Err(e)) => {
+            // The executor task died: what it reported so far is all that is known.
+            eprintln!("dsconsole: the delete run stopped unexpectedly: {e}");
+            last_reported(progress.await)
+        }
+        None => {
+            // Abandon the executor: its requests are dropped, its progress sender with it,
+            // so the progress task ends with the outcomes as last reported.
+            exec.abort();
+            let _ = exec.await;
+            last_reported(progress.await)
+        }
+    };
+    settle(&audit);
+    RunEnd { outcomes, signal }
+}
+
+/// Run `work` with SIGINT, SIGTERM and SIGHUP caught. The first signal calls `cancel` (so
+/// nothing new starts) and gives `work` up to `CANCEL_GRACE` to end; a second signal, or
+/// the end of the grace, abandons it. Returns its output (`None` when abandoned) and the
+/// first signal. `waiting_for` names what the grace is for, in the message.
+async fn under_signals<F: std::future::Future + Unpin>(
+    mut work: F,
+    waiting_for: &str,
+    mut cancel: impl FnMut(),
+) -> (Option<F::Output>, Option<StopSignal>) {
+    let (sig_tx, mut signals) = tokio::sync::mpsc::unbounded_channel();
+    let listeners = crate::tui::listen_for_stop_signals(sig_tx);
     let mut signal: Option<StopSignal> = None;
     let mut give_up_at: Option<tokio::time::Instant> = None;
-    let finished = loop {
+    let output = loop {
         tokio::select! {
-            done = &mut exec => break done.ok(),
+            done = &mut work => break Some(done),
             Some(sig) = signals.recv() => {
                 if signal.is_some() {
-                    eprintln!("\n{} again: not waiting for the requests in flight", sig.name());
+                    eprintln!("\n{} again: not waiting for the {waiting_for}", sig.name());
                     break None;
                 }
                 signal = Some(sig);
-                cancel.cancel();
+                cancel();
                 eprintln!(
-                    "\n{} received: cancelling. Nothing new starts; requests in flight get up \
-                     to {} s to finish ({} again stops waiting)",
+                    "\n{} received: cancelling. Nothing new starts; waiting up to {} s for \
+                     the {waiting_for} ({} again stops waiting)",
                     sig.name(),
                     CANCEL_GRACE.as_secs(),
                     sig.name()
@@ -759,34 +795,26 @@ async fn run_with_progress(
                 give_up_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
             }
             () = sleep_until_some(give_up_at) => {
-                eprintln!("\nrequests still in flight after {} s: not waiting longer", CANCEL_GRACE.as_secs());
+                eprintln!(
+                    "\nthe {waiting_for} did not finish within {} s: not waiting longer",
+                    CANCEL_GRACE.as_secs()
+                );
                 break None;
             }
-        }
-    };
-    let outcomes = match finished {
-        Some(outcomes) => {
-            let _ = progress.await;
-            outcomes
-        }
-        None => {
-            // Abandon the executor: its requests are dropped, its progress sender with it,
-            // so the progress task ends with the outcomes as last reported.
-            exec.abort();
-            let _ = exec.await;
-            progress
-                .await
-                .unwrap_or_else(|_| vec![StepOutcome::NotStarted; total])
         }
     };
     for l in listeners {
         l.abort();
     }
+    (output, signal)
+}
+
+/// Record every request still open in the audit log as "unknown", and say so.
+fn settle(audit: &AuditLog) {
     let open = audit.settle_open(ABANDONED);
     if open > 0 {
         eprintln!("{open} request(s) in flight recorded as unknown in the audit log");
     }
-    RunEnd { outcomes, signal }
 }
 
 /// Sleep until `at`; never when `None`.
@@ -847,12 +875,14 @@ async fn create_opened(
         )));
     }
     let audit = open_audit()?;
-    let result =
-        crate::app::runtime::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body)
-            .await;
+    let create =
+        crate::app::runtime::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body);
+    let (result, signal) = under_signals(Box::pin(create), "create request", || {}).await;
+    settle(&audit);
     o.client.logout().await;
+    let code = |ok: u8| signal.map_or(ExitCode::from(ok), |s| ExitCode::from(s.exit_code()));
     match result {
-        Ok(mut r) => {
+        Some(Ok(mut r)) => {
             r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
             let text = serde_json::to_string_pretty(&r).map_err(|e| Fail::op(e.to_string()))?;
             println!("{text}");
@@ -862,9 +892,23 @@ async fn create_opened(
                 sanitize(&r.name),
                 sanitize(&r.id)
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(code(0))
         }
-        Err(e) => Err(Fail::op(format!("create failed: {e}"))),
+        Some(Err(e)) => match signal {
+            None => Err(Fail::op(format!("create failed: {e}"))),
+            Some(_) => {
+                eprintln!("create failed: {}", sanitize(&e.to_string()));
+                Ok(code(1))
+            }
+        },
+        None => {
+            eprintln!(
+                "create of {} cut short: the server may or may not have created it \
+                 (recorded as unknown in the audit log)",
+                kind.singular()
+            );
+            Ok(code(1))
+        }
     }
 }
 

@@ -1248,3 +1248,55 @@ fn tui_sigint_mid_delete_restores_the_terminal_and_exits_non_zero() {
         assert_eq!(a["outcome"], "unknown", "seq {seq}: parked at the server");
     }
 }
+
+#[test]
+fn cli_create_cut_short_by_signals_settles_the_audit_and_exits_143() {
+    let world = SimWorld::start(0);
+    world.sim.control.faults.add(
+        dsconsole::sim::faults::FaultRule::new(dsconsole::sim::faults::Fault::Delay(
+            Duration::from_secs(120),
+        ))
+        .method("POST")
+        .path("/api/datasources/logins"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let body = dir.path().join("login.json");
+    std::fs::write(
+        &body,
+        r#"{"name": "Parked Login", "username": "parked", "password": "p4rked-pw"}"#,
+    )
+    .expect("write body");
+    let mut s = Session::spawn(120, 40, dir, |cmd| {
+        configured(&config)(cmd);
+        cmd.args(["create", "sim-mstr", "logins", "--from"])
+            .arg(&body);
+    });
+    // The audit "before" line is written just before the request leaves.
+    let audit = s.audit_path();
+    let deadline = Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string(&audit).is_ok_and(|t| t.contains("\"before\"")) {
+        assert!(Instant::now() < deadline, "the create never started");
+        s.assert_running("before the create was sent");
+        thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..2 {
+        // SAFETY: plain kill(2) on our own, still unreaped child.
+        let rc = unsafe { libc::kill(s.pid(), libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+        s.wait_for_text("SIGTERM");
+    }
+    let status = s.wait_exit();
+    assert!(status.signal().is_none(), "SIGTERM is handled: {status:?}");
+    assert_eq!(status.code(), Some(143), "{status:?}\n{}", s.text());
+    s.wait_output_closed();
+    assert!(s.text().contains("unknown"), "{}", s.text());
+    let lines = read_audit(&audit);
+    let phases: Vec<&str> = lines.iter().filter_map(|l| l["phase"].as_str()).collect();
+    assert_eq!(phases, ["before", "after"], "{lines:#?}");
+    assert_eq!(lines[1]["outcome"], "unknown", "{lines:#?}");
+    assert!(
+        !s.raw_text().contains("p4rked-pw"),
+        "the password reached the terminal"
+    );
+}
