@@ -8,6 +8,7 @@ use crate::headless::{self, finish, DeleteArgs, Output};
 use crate::model::VendorId;
 use crate::ops::audit::AuditLog;
 use crate::sim::{self, SimOptions};
+use crate::text::sanitize;
 use crate::vendors::{self, ClientSettings};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -261,7 +262,10 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             match path {
                 Some(p) if p.exists() => run_configured(&p, &cli.profiles, cli.read_only).await,
                 Some(p) if cli.config.is_some() => {
-                    eprintln!("dsconsole: config file {} does not exist", p.display());
+                    eprintln!(
+                        "dsconsole: config file {} does not exist",
+                        sanitize(&p.display().to_string())
+                    );
                     ExitCode::from(2)
                 }
                 other => {
@@ -320,7 +324,19 @@ async fn run_tui(
     model.refresh_seconds = refresh_seconds;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     match crate::tui::run(model, runtime, tx, rx).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(crate::tui::TuiEnd {
+            signal: Some(sig),
+            cut_short: true,
+        }) => {
+            eprintln!(
+                "dsconsole: {} received while a change was running: nothing new was started; \
+                 what happened to each request is in {}",
+                sig.name(),
+                sanitize(&config::data_dir().join("audit.jsonl").display().to_string())
+            );
+            ExitCode::from(sig.exit_code())
+        }
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dsconsole: terminal error: {e}");
             ExitCode::from(1)
@@ -456,7 +472,7 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, ExitCode> {
         return Err(ExitCode::from(2));
     };
     Config::load(&path).map_err(|e| {
-        eprintln!("dsconsole: {e}");
+        eprintln!("dsconsole: {}", sanitize(&e.to_string()));
         ExitCode::from(2)
     })
 }
@@ -468,13 +484,13 @@ fn config_check(path: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     for w in &cfg.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", sanitize(w));
     }
     print!("{}", cfg.describe());
     let mut bad = false;
     for p in &cfg.profiles {
         if let Err(e) = p.client_settings(&cfg.defaults, false) {
-            eprintln!("profile '{}': {e}", p.name);
+            eprintln!("profile '{}': {}", sanitize(&p.name), sanitize(&e));
             bad = true;
         }
     }
@@ -497,11 +513,12 @@ async fn run_configured(path: &std::path::Path, only: &[String], read_only: bool
     for name in only {
         if cfg.profile(name).is_none() {
             let names: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
-            eprintln!(
-                "dsconsole: no profile '{name}' in {} (profiles: {})",
+            let text = format!(
+                "no profile '{name}' in {} (profiles: {})",
                 path.display(),
                 names.join(", ")
             );
+            eprintln!("dsconsole: {}", sanitize(&text));
             return ExitCode::from(2);
         }
     }

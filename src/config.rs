@@ -366,7 +366,10 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = String::new();
         match &self.path {
-            Some(p) => out.push_str(&format!("config: {}\n", p.display())),
+            Some(p) => out.push_str(&format!(
+                "config: {}\n",
+                crate::text::sanitize(&p.display().to_string())
+            )),
             None => out.push_str("config: (none, built-in defaults)\n"),
         }
         let refresh = if self.ui.refresh_seconds == 0 {
@@ -389,7 +392,7 @@ impl Config {
         if !self.warnings.is_empty() {
             out.push('\n');
             for w in &self.warnings {
-                out.push_str(&format!("warning: {w}\n"));
+                out.push_str(&format!("warning: {}\n", crate::text::sanitize(w)));
             }
         }
         out
@@ -539,8 +542,9 @@ impl ProfileConfig {
             self.vendor.display(),
             self.line
         );
+        // Values come from the file: shown visibly, never as terminal controls.
         for (k, v) in rows {
-            out.push_str(&format!("  {k:<22} {v}\n"));
+            out.push_str(&format!("  {k:<22} {}\n", crate::text::sanitize(&v)));
         }
         out
     }
@@ -1164,23 +1168,24 @@ impl Cx<'_> {
         let raw = self.text("base_url", value)?;
         let s = raw.trim();
         let bad = |msg: String| self.err(value.span(), "base_url", msg);
+        // Every message shows the URL without its query, fragment and credentials: a
+        // misplaced `?token=...` or `user:password@` must not end up on a screen or in a log.
+        let shown = url_for_message(s);
         let lower = s.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err(bad(format!("\"{s}\" must start with http:// or https://")));
+            return Err(bad(format!(
+                "\"{shown}\" must start with http:// or https://"
+            )));
         }
-        // Credentials in the URL are refused before anything echoes the URL back.
-        let authority = s.split_once("://").map_or("", |(_, rest)| {
-            rest.split(['/', '?', '#']).next().unwrap_or("")
-        });
-        if authority.contains('@') {
+        if url_authority(s).contains('@') {
             return Err(bad(
                 "must not contain credentials; use username and password_env / token_env".into(),
             ));
         }
-        let url =
-            reqwest::Url::parse(s).map_err(|e| bad(format!("\"{s}\" is not a valid URL: {e}")))?;
+        let url = reqwest::Url::parse(s)
+            .map_err(|e| bad(format!("\"{shown}\" is not a valid URL: {e}")))?;
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(bad(format!("\"{s}\" has no host")));
+            return Err(bad(format!("\"{shown}\" has no host")));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(bad(
@@ -1189,11 +1194,41 @@ impl Cx<'_> {
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad(format!(
-                "\"{s}\" must not contain a query (?...) or fragment (#...)"
+                "\"{shown}\" must not contain a query (?...) or fragment (#...); \
+                 what follows the ? or # is not shown, as it may hold a token"
             )));
         }
         Ok(s.trim_end_matches('/').to_owned())
     }
+}
+
+/// The authority part of a URL-like text (after `scheme://` when present, up to the path,
+/// query or fragment).
+fn url_authority(s: &str) -> &str {
+    let rest = s.split_once("://").map_or(s, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// A base URL as error messages may show it: no query or fragment (`?…`), no user
+/// information (`…@host`), control characters visible.
+fn url_for_message(s: &str) -> String {
+    let (head, cut) = match s.find(['?', '#']) {
+        Some(at) => (&s[..at], true),
+        None => (s, false),
+    };
+    let (scheme, rest) = match head.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), head),
+    };
+    let rest = match rest.split('/').next().and_then(|a| a.rfind('@')) {
+        Some(at) => format!("…{}", &rest[at..]),
+        None => rest.to_owned(),
+    };
+    let mut out = format!("{scheme}{rest}");
+    if cut {
+        out.push_str("?…");
+    }
+    crate::text::sanitize(&out).into_owned()
 }
 
 /// A portable environment variable name: letter or `_`, then letters, digits, `_`.
@@ -1663,6 +1698,36 @@ data_app_key_cmd = "echo key"
         expect_err(text, 4, "base_url", "query");
         let text = text.replace("https://t.qlikcloud.com/?x=1", "");
         expect_err(&text, 4, "base_url", "must not be empty");
+    }
+
+    #[test]
+    fn base_url_errors_never_show_a_query_fragment_or_credentials() {
+        for (url, secret, why) in [
+            ("https://t.qlikcloud.com/?token=s3cr3t", "s3cr3t", "query"),
+            (
+                "https://t.qlikcloud.com/#access_token=s3cr3t",
+                "s3cr3t",
+                "query",
+            ),
+            ("t.qlikcloud.com/?token=s3cr3t", "s3cr3t", "must start with"),
+            ("bob:s3cr3t@t.qlikcloud.com", "s3cr3t", "must start with"),
+            (
+                "https://bad host/?token=s3cr3t",
+                "s3cr3t",
+                "not a valid URL",
+            ),
+        ] {
+            let text =
+                format!("[[profiles]]\nname = \"a\"\nvendor = \"qlik\"\nbase_url = \"{url}\"\n");
+            let e = expect_err(&text, 4, "base_url", why);
+            assert!(!e.to_string().contains(secret), "{url}: {e}");
+        }
+        assert_eq!(
+            url_for_message("https://h.example/p?token=x#y"),
+            "https://h.example/p?…"
+        );
+        assert_eq!(url_for_message("u:p@h.example/p"), "…@h.example/p");
+        assert_eq!(url_for_message("https://h\u{1b}[2J/p"), "https://h␛[2J/p");
     }
 
     #[test]

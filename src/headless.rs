@@ -1,19 +1,26 @@
 //! Headless commands: `list`, `delete`, `create`, `check`. They share the vendor clients,
 //! the delete plan, the bulk executor and the audit log with the TUI. Data goes to stdout,
-//! messages to stderr; exit 0 when everything succeeded, 1 when an operation failed, 2 for
-//! usage and config errors.
+//! messages to stderr; exit 0 when everything succeeded, 1 when an operation failed or a
+//! requested object was left out, 2 for usage and config errors, 128 + the signal number
+//! (130, 143, 129) when SIGINT, SIGTERM or SIGHUP cut a delete short.
+//!
+//! Every human-readable line (tables, plans, reports, summaries, warnings, errors) shows
+//! server text through `text::sanitize`; JSON and ndjson keep the exact strings.
 
 use crate::config::{self, Config, ProfileConfig};
 use crate::filter::RowFilter;
-use crate::model::{CellCtx, Kind, Resource};
+use crate::model::{CellCtx, Kind, Ref, Resource};
 use crate::ops::audit::AuditLog;
-use crate::ops::executor::{execute, ExecConfig, RunSummary, StepOutcome, StepUpdate};
+use crate::ops::executor::{execute, ExecConfig, StepOutcome, StepUpdate};
 use crate::ops::plan::{build_plan, DeletePlan, PlanRequest};
+use crate::text::{sanitize, sanitize_lines};
+use crate::tui::StopSignal;
 use crate::vendors::{self, VendorApi, VendorSpec};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Output format of `list`.
@@ -51,7 +58,7 @@ pub fn finish(result: Result<ExitCode, Fail>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("dsconsole: {}", f.message);
+            eprintln!("dsconsole: {}", sanitize(&f.message));
             ExitCode::from(f.code)
         }
     }
@@ -81,7 +88,7 @@ pub fn open_profile(
     }
     let cfg = Config::load(&path).map_err(|e| Fail::usage(e.to_string()))?;
     for w in &cfg.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", sanitize(w));
     }
     let Some(profile) = cfg.profile(name).cloned() else {
         let names: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
@@ -135,7 +142,7 @@ async fn load(o: &Opened) -> Result<Vec<Resource>, Fail> {
         .map(vendors::Snapshot::redacted)
         .map_err(|e| Fail::op(format!("{}: load failed: {e}", o.profile.name)))?;
     for w in &snap.warnings {
-        eprintln!("warning: {}: {w}", o.profile.name);
+        eprintln!("warning: {}: {}", o.profile.name, sanitize(w));
     }
     Ok(snap.resources)
 }
@@ -222,8 +229,11 @@ fn write_table(
     let mut cells: Vec<Vec<String>> = vec![columns.iter().map(|c| c.title.to_string()).collect()];
     cells[0].push("ID".into());
     for r in rows {
-        let mut line: Vec<String> = columns.iter().map(|c| (c.cell)(r, &ctx).text).collect();
-        line.push(r.id.clone());
+        let mut line: Vec<String> = columns
+            .iter()
+            .map(|c| sanitize(&(c.cell)(r, &ctx).text).into_owned())
+            .collect();
+        line.push(sanitize(&r.id).into_owned());
         cells.push(line);
     }
     let ncol = columns.len() + 1;
@@ -350,12 +360,12 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         skip_in_use: a.skip_in_use,
     });
     if a.dry_run {
-        print!("{}", plan.render_text());
+        print!("{}", plan_text(&plan));
         println!("dry run: nothing was sent");
         return Ok(ExitCode::SUCCESS);
     }
     if plan.is_empty() {
-        eprint!("{}", plan.render_text());
+        eprint!("{}", plan_text(&plan));
         return Err(Fail::op("nothing to delete"));
     }
     if o.profile.protected {
@@ -379,14 +389,14 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
     if !a.yes {
         confirm_on_terminal(&plan, o.profile.protected)?;
     } else {
-        eprint!("{}", plan.render_text());
+        eprint!("{}", plan_text(&plan));
     }
     let audit = open_audit()?;
     let concurrency = a
         .concurrency
         .unwrap_or_else(|| o.profile.concurrency(&o.config.defaults))
         .max(1);
-    let outcomes = run_with_progress(
+    let run = run_with_progress(
         Arc::new(plan.clone()),
         o.client.clone(),
         audit,
@@ -394,26 +404,230 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         a.time_limit,
     )
     .await;
-    let summary = RunSummary::from(outcomes.as_slice());
+    let left_out = left_out(&plan, &all, &selected);
     let mut out = std::io::stdout().lock();
-    for (step, outcome) in plan.steps.iter().zip(&outcomes) {
+    for (step, outcome) in plan.steps.iter().zip(&run.outcomes) {
         let _ = writeln!(
             out,
             "{:<13} {}  {}",
-            outcome.label(),
-            step.target.label(),
-            step.target.id
+            outcome_word(outcome),
+            sanitize(&step.target.label()),
+            sanitize(&step.target.id)
         );
-        if let Some(d) = outcome.detail() {
-            let _ = writeln!(out, "              {d}");
+        let detail = match outcome {
+            StepOutcome::Running => Some(UNKNOWN_OUTCOME),
+            other => other.detail(),
+        };
+        for line in detail.map(sanitize_lines).unwrap_or_default() {
+            let _ = writeln!(out, "              {line}");
         }
     }
-    eprintln!("{}: {summary}", o.profile.name);
-    if summary.failed > 0 || summary.skipped > 0 || summary.not_started > 0 {
-        Ok(ExitCode::from(1))
-    } else {
-        Ok(ExitCode::SUCCESS)
+    for (target, why) in &left_out {
+        let _ = writeln!(
+            out,
+            "{:<13} {}  {}",
+            "left out",
+            sanitize(&target.label()),
+            sanitize(&target.id)
+        );
+        let _ = writeln!(out, "              {why}");
     }
+    let _ = out.flush();
+    drop(out);
+    let tally = Tally::of(&run.outcomes, true, left_out.len());
+    let title = match run.signal {
+        Some(_) => "Cancelled",
+        None if a.time_limit.is_some() && tally.not_started > 0 => "Stopped at the time limit",
+        None => "Finished",
+    };
+    eprintln!("{title} — {}: {tally}", sanitize(&o.profile.name));
+    if let Some(sig) = run.signal {
+        Ok(ExitCode::from(sig.exit_code()))
+    } else if tally.complete() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// What the report says of a request whose answer never arrived.
+const UNKNOWN_OUTCOME: &str =
+    "in flight when dsconsole stopped: the server may or may not have deleted it";
+
+/// The audit log's reason for requests still open when a run is abandoned.
+const ABANDONED: &str = "dsconsole stopped before the answer arrived: the outcome is unknown";
+
+/// How long requests in flight may take to finish once a signal cancelled the run.
+const CANCEL_GRACE: Duration = crate::tui::SHUTDOWN_GRACE;
+
+/// The word for one step's outcome in the report. `Running` only remains after a run was
+/// abandoned with requests in flight: their outcome is unknown.
+fn outcome_word(o: &StepOutcome) -> &'static str {
+    match o {
+        StepOutcome::NotStarted => "not started",
+        StepOutcome::Running => "unknown",
+        StepOutcome::Deleted => "deleted",
+        StepOutcome::AlreadyGone => "already gone",
+        StepOutcome::SoftDeleted => "soft-deleted",
+        StepOutcome::Failed(_) => "failed",
+        StepOutcome::Skipped(_) => "skipped",
+    }
+}
+
+/// Requested objects the plan does not delete, each with the reason.
+fn left_out(
+    plan: &DeletePlan,
+    all: &[Resource],
+    selected: &[(Kind, String)],
+) -> Vec<(Ref, &'static str)> {
+    let in_plan: std::collections::HashSet<(Kind, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.target.kind, s.target.id.as_str()))
+        .collect();
+    let mut out: Vec<(Ref, &'static str)> = Vec::new();
+    for (kind, id) in selected {
+        let key = (*kind, id.as_str());
+        if in_plan.contains(&key) || out.iter().any(|(r, _)| (r.kind, r.id.as_str()) == key) {
+            continue;
+        }
+        let target = all
+            .iter()
+            .find(|r| r.kind == *kind && &r.id == id)
+            .map(Resource::as_ref)
+            .unwrap_or_else(|| Ref {
+                kind: *kind,
+                id: id.clone(),
+                name: id.clone(),
+            });
+        let why = if plan.left_out.iter().any(|r| r.kind == *kind && &r.id == id) {
+            "in use by objects this delete leaves (--skip-in-use): not sent"
+        } else {
+            "cannot be deleted (built-in or not permitted): not sent"
+        };
+        out.push((target, why));
+    }
+    out
+}
+
+/// Counts of a run's outcomes, for the progress line and the summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    deleted: usize,
+    already_gone: usize,
+    soft_deleted: usize,
+    running: usize,
+    unknown: usize,
+    failed: usize,
+    skipped: usize,
+    not_started: usize,
+    left_out: usize,
+}
+
+impl Tally {
+    /// `finished`: the run is over, so a step still `Running` has an unknown outcome.
+    fn of(outcomes: &[StepOutcome], finished: bool, left_out: usize) -> Tally {
+        let mut t = Tally {
+            left_out,
+            ..Tally::default()
+        };
+        for o in outcomes {
+            match o {
+                StepOutcome::NotStarted => t.not_started += 1,
+                StepOutcome::Running if finished => t.unknown += 1,
+                StepOutcome::Running => t.running += 1,
+                StepOutcome::Deleted => t.deleted += 1,
+                StepOutcome::AlreadyGone => t.already_gone += 1,
+                StepOutcome::SoftDeleted => t.soft_deleted += 1,
+                StepOutcome::Failed(_) => t.failed += 1,
+                StepOutcome::Skipped(_) => t.skipped += 1,
+            }
+        }
+        t
+    }
+
+    /// Steps with an end result.
+    fn done(&self) -> usize {
+        self.deleted + self.already_gone + self.soft_deleted + self.failed + self.skipped
+    }
+
+    /// Everything requested is gone (or soft-deleted) at the server.
+    fn complete(&self) -> bool {
+        self.running + self.unknown + self.failed + self.skipped + self.not_started + self.left_out
+            == 0
+    }
+}
+
+impl std::fmt::Display for Tally {
+    /// "3 deleted, 1 soft-deleted, 2 unknown, 1 failed, 0 skipped, 4 not started, 1 left out".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} deleted", self.deleted)?;
+        for (n, what) in [
+            (self.already_gone, "already gone"),
+            (self.soft_deleted, "soft-deleted"),
+            (self.running, "running"),
+            (self.unknown, "unknown"),
+        ] {
+            if n > 0 {
+                write!(f, ", {n} {what}")?;
+            }
+        }
+        write!(
+            f,
+            ", {} failed, {} skipped, {} not started",
+            self.failed, self.skipped, self.not_started
+        )?;
+        if self.left_out > 0 {
+            write!(f, ", {} left out", self.left_out)?;
+        }
+        Ok(())
+    }
+}
+
+/// The plan as the CLI prints it: every string from the server (names, ids, reasons,
+/// warnings) shown visibly, so no line can hide, move or rewrite another.
+fn plan_text(plan: &DeletePlan) -> String {
+    let clean = |s: &str| sanitize(s).into_owned();
+    let clean_ref = |r: &Ref| Ref {
+        kind: r.kind,
+        id: clean(&r.id),
+        name: clean(&r.name),
+    };
+    let mut shown = plan.clone();
+    shown.profile = clean(&plan.profile);
+    for step in &mut shown.steps {
+        step.target = clean_ref(&step.target);
+        step.warning = step.warning.as_deref().map(clean);
+        if let crate::ops::plan::StepReason::Cascade { needed_by } = &mut step.reason {
+            *needed_by = clean_ref(needed_by);
+        }
+    }
+    for k in &mut shown.kept {
+        k.target = clean_ref(&k.target);
+        k.reason = clean(&k.reason);
+    }
+    for list in [
+        &mut shown.hidden,
+        &mut shown.left_out,
+        &mut shown.cascade_extra,
+    ] {
+        for r in list.iter_mut() {
+            *r = clean_ref(r);
+        }
+    }
+    for w in &mut shown.warnings {
+        *w = clean(w);
+    }
+    for (_, id) in &mut shown.not_found {
+        *id = clean(id);
+    }
+    // And line by line, for anything the rendering adds.
+    let mut out = String::new();
+    for line in shown.render_text().lines() {
+        out.push_str(&sanitize(line));
+        out.push('\n');
+    }
+    out
 }
 
 fn open_audit() -> Result<Arc<AuditLog>, Fail> {
@@ -434,14 +648,17 @@ fn confirm_on_terminal(plan: &DeletePlan, protected: bool) -> Result<(), Fail> {
             "refusing to delete without --yes: stdin is not a terminal (nothing was sent)",
         ));
     }
-    eprint!("{}", plan.render_text());
+    eprint!("{}", plan_text(plan));
     let expected = if protected {
         plan.profile.clone()
     } else {
         plan.len().to_string()
     };
     if protected {
-        eprint!("Protected profile: type its name '{expected}' to delete: ");
+        eprint!(
+            "Protected profile: type its name '{}' to delete: ",
+            sanitize(&expected)
+        );
     } else {
         eprint!("Type {expected} to delete {} object(s): ", plan.len());
     }
@@ -454,26 +671,32 @@ fn confirm_on_terminal(plan: &DeletePlan, protected: bool) -> Result<(), Fail> {
     if line.trim() == expected {
         Ok(())
     } else {
-        Err(Fail::usage("not confirmed: nothing was sent"))
+        // Declining is an answer, not a usage error.
+        Err(Fail::op("not confirmed: nothing deleted"))
     }
 }
 
+/// How a CLI delete run ended.
+struct RunEnd {
+    /// One per step; `Running` for requests abandoned in flight (outcome unknown).
+    outcomes: Vec<StepOutcome>,
+    /// The signal that cancelled the run, if one did.
+    signal: Option<StopSignal>,
+}
+
+/// Run the plan with a progress line on a terminal. SIGINT, SIGTERM and SIGHUP cancel it:
+/// nothing new starts, requests in flight get `CANCEL_GRACE` to finish (a second signal
+/// stops waiting at once), and whatever is still open is recorded as "unknown" in the
+/// audit log.
 async fn run_with_progress(
     plan: Arc<DeletePlan>,
     client: Arc<dyn VendorApi>,
     audit: Arc<AuditLog>,
     concurrency: usize,
-    deadline: Option<std::time::Duration>,
-) -> Vec<StepOutcome> {
+    deadline: Option<Duration>,
+) -> RunEnd {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepUpdate>();
     let cancel = CancellationToken::new();
-    let ctrl_c = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling: nothing new starts; requests in flight finish");
-            ctrl_c.cancel();
-        }
-    });
     let total = plan.len();
     let show = std::io::stderr().is_terminal();
     let progress = tokio::spawn(async move {
@@ -483,12 +706,12 @@ async fn run_with_progress(
                 *slot = u.outcome;
             }
             if show {
-                let s = RunSummary::from(outcomes.as_slice());
-                let done = total - s.not_started - s.running;
+                let t = Tally::of(&outcomes, false, 0);
+                let done = t.done();
                 let width = 30;
                 let filled = (done * width).checked_div(total).unwrap_or(width);
                 eprint!(
-                    "\r[{}{}] {done}/{total}  {s}   ",
+                    "\r[{}{}] {done}/{total}  {t}   ",
                     "#".repeat(filled),
                     " ".repeat(width - filled)
                 );
@@ -497,16 +720,109 @@ async fn run_with_progress(
         if show {
             eprintln!();
         }
+        outcomes
     });
     let cfg = ExecConfig {
         concurrency,
         deadline,
         ..ExecConfig::default()
     };
-    let outcomes = execute(plan, client, audit, cfg, cancel, tx).await;
-    let _ = progress.await;
-    watcher.abort();
-    outcomes
+    let mut exec = tokio::spawn(execute(
+        plan,
+        client,
+        audit.clone(),
+        cfg,
+        cancel.clone(),
+        tx,
+    ));
+    let (finished, signal) =
+        under_signals(&mut exec, "requests in flight", || cancel.cancel()).await;
+    let last_reported = |p: Result<Vec<StepOutcome>, tokio::task::JoinError>| {
+        p.unwrap_or_else(|_| vec![StepOutcome::NotStarted; total])
+    };
+    let outcomes = match finished {
+        Some(Ok(outcomes)) => {
+            let _ = progress.await;
+            outcomes
+        }
+        Some(Err(e)) => {
+            // The executor task died: what it reported so far is all that is known.
+            eprintln!("dsconsole: the delete run stopped unexpectedly: {e}");
+            last_reported(progress.await)
+        }
+        None => {
+            // Abandon the executor: its requests are dropped, its progress sender with it,
+            // so the progress task ends with the outcomes as last reported.
+            exec.abort();
+            let _ = exec.await;
+            last_reported(progress.await)
+        }
+    };
+    settle(&audit);
+    RunEnd { outcomes, signal }
+}
+
+/// Run `work` with SIGINT, SIGTERM and SIGHUP caught. The first signal calls `cancel` (so
+/// nothing new starts) and gives `work` up to `CANCEL_GRACE` to end; a second signal, or
+/// the end of the grace, abandons it. Returns its output (`None` when abandoned) and the
+/// first signal. `waiting_for` names what the grace is for, in the message.
+async fn under_signals<F: std::future::Future + Unpin>(
+    mut work: F,
+    waiting_for: &str,
+    mut cancel: impl FnMut(),
+) -> (Option<F::Output>, Option<StopSignal>) {
+    let (sig_tx, mut signals) = tokio::sync::mpsc::unbounded_channel();
+    let listeners = crate::tui::listen_for_stop_signals(sig_tx);
+    let mut signal: Option<StopSignal> = None;
+    let mut give_up_at: Option<tokio::time::Instant> = None;
+    let output = loop {
+        tokio::select! {
+            done = &mut work => break Some(done),
+            Some(sig) = signals.recv() => {
+                if signal.is_some() {
+                    eprintln!("\n{} again: not waiting for the {waiting_for}", sig.name());
+                    break None;
+                }
+                signal = Some(sig);
+                cancel();
+                eprintln!(
+                    "\n{} received: cancelling. Nothing new starts; waiting up to {} s for \
+                     the {waiting_for} ({} again stops waiting)",
+                    sig.name(),
+                    CANCEL_GRACE.as_secs(),
+                    sig.name()
+                );
+                give_up_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+            }
+            () = sleep_until_some(give_up_at) => {
+                eprintln!(
+                    "\nthe {waiting_for} did not finish within {} s: not waiting longer",
+                    CANCEL_GRACE.as_secs()
+                );
+                break None;
+            }
+        }
+    };
+    for l in listeners {
+        l.abort();
+    }
+    (output, signal)
+}
+
+/// Record every request still open in the audit log as "unknown", and say so.
+fn settle(audit: &AuditLog) {
+    let open = audit.settle_open(ABANDONED);
+    if open > 0 {
+        eprintln!("{open} request(s) in flight recorded as unknown in the audit log");
+    }
+}
+
+/// Sleep until `at`; never when `None`.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// `dsconsole create PROFILE KIND --from FILE.json`.
@@ -559,19 +875,40 @@ async fn create_opened(
         )));
     }
     let audit = open_audit()?;
-    let result =
-        crate::app::runtime::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body)
-            .await;
+    let create =
+        crate::app::runtime::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body);
+    let (result, signal) = under_signals(Box::pin(create), "create request", || {}).await;
+    settle(&audit);
     o.client.logout().await;
+    let code = |ok: u8| signal.map_or(ExitCode::from(ok), |s| ExitCode::from(s.exit_code()));
     match result {
-        Ok(mut r) => {
+        Some(Ok(mut r)) => {
             r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
             let text = serde_json::to_string_pretty(&r).map_err(|e| Fail::op(e.to_string()))?;
             println!("{text}");
-            eprintln!("created {} '{}' ({})", kind.singular(), r.name, r.id);
-            Ok(ExitCode::SUCCESS)
+            eprintln!(
+                "created {} '{}' ({})",
+                kind.singular(),
+                sanitize(&r.name),
+                sanitize(&r.id)
+            );
+            Ok(code(0))
         }
-        Err(e) => Err(Fail::op(format!("create failed: {e}"))),
+        Some(Err(e)) => match signal {
+            None => Err(Fail::op(format!("create failed: {e}"))),
+            Some(_) => {
+                eprintln!("create failed: {}", sanitize(&e.to_string()));
+                Ok(code(1))
+            }
+        },
+        None => {
+            eprintln!(
+                "create of {} cut short: the server may or may not have created it \
+                 (recorded as unknown in the audit log)",
+                kind.singular()
+            );
+            Ok(code(1))
+        }
     }
 }
 
@@ -627,7 +964,7 @@ async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
     let _ = writeln!(
         out,
         "{} ({}): {}",
-        o.profile.name,
+        sanitize(&o.profile.name),
         o.spec.vendor.display(),
         counts.join(", ")
     );
@@ -646,10 +983,21 @@ async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
                 })
                 .unwrap_or_default(),
         };
-        let _ = writeln!(out, "UNHEALTHY  {}  {}: {why}", r.as_ref().label(), r.id);
+        let _ = writeln!(
+            out,
+            "UNHEALTHY  {}  {}: {}",
+            sanitize(&r.as_ref().label()),
+            sanitize(&r.id),
+            sanitize(&why)
+        );
     }
     for r in &orphans {
-        let _ = writeln!(out, "orphan     {}  {}", r.as_ref().label(), r.id);
+        let _ = writeln!(
+            out,
+            "orphan     {}  {}",
+            sanitize(&r.as_ref().label()),
+            sanitize(&r.id)
+        );
     }
     let _ = writeln!(
         out,
@@ -661,5 +1009,142 @@ async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VendorId;
+
+    fn plan_of(names: &[(&str, &str)]) -> DeletePlan {
+        let all: Vec<Resource> = names
+            .iter()
+            .map(|(id, name)| {
+                Resource::new(VendorId::MicroStrategy, "prod", Kind::Datasources, id, name)
+            })
+            .collect();
+        let selected: Vec<(Kind, String)> = all.iter().map(|r| (r.kind, r.id.clone())).collect();
+        build_plan(&PlanRequest {
+            spec: vendors::spec(VendorId::MicroStrategy),
+            profile: "prod",
+            all: &all,
+            selected: &selected,
+            hidden: &[],
+            cascade: false,
+            skip_in_use: true,
+        })
+    }
+
+    #[test]
+    fn a_name_cannot_add_hide_or_rewrite_plan_lines() {
+        let plan = plan_of(&[
+            ("P1", "Prod Finance DW (DO NOT DELETE)"),
+            ("E1", "old_scratch_1\x1b[2K\r\x1b[1A\x1b[2K\r\x1b[1A"),
+            ("F1", "fake\n     9. Harmless  X9\u{202e}"),
+        ]);
+        let text = plan_text(&plan);
+        assert_eq!(plan.len(), 3);
+        // Title, one kind header, three steps, the irreversible warning: nothing more.
+        let numbered: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.trim_start()
+                    .split('.')
+                    .next()
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .collect();
+        assert_eq!(numbered.len(), 3, "{text}");
+        assert!(
+            text.contains("Prod Finance DW (DO NOT DELETE)  P1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("old_scratch_1␛[2K␍␛[1A␛[2K␍␛[1A  E1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fake␊     9. Harmless  X9\\u{202e}  F1"),
+            "{text}"
+        );
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && !crate::text::is_clean(&c.to_string())),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn left_out_names_requested_objects_missing_from_the_plan_with_the_reason() {
+        let mstr = |kind, id, name| Resource::new(VendorId::MicroStrategy, "prod", kind, id, name);
+        let conn = mstr(Kind::Connections, "C1", "Used");
+        let mut ds = mstr(Kind::Datasources, "D1", "Sales");
+        ds.depends_on = vec![conn.as_ref()];
+        let mut builtin = mstr(Kind::Connections, "C2", "Built-in");
+        builtin.deletable = Some(false);
+        let spare = mstr(Kind::Connections, "C3", "Spare");
+        let all = vec![ds, conn, builtin, spare];
+        let selected: Vec<(Kind, String)> = ["C1", "C2", "C3", "C2"]
+            .iter()
+            .map(|id| (Kind::Connections, id.to_string()))
+            .collect();
+        let plan = build_plan(&PlanRequest {
+            spec: vendors::spec(VendorId::MicroStrategy),
+            profile: "prod",
+            all: &all,
+            selected: &selected,
+            hidden: &[],
+            cascade: false,
+            skip_in_use: true,
+        });
+        assert_eq!(plan.len(), 1, "only the spare connection is deleted");
+        let out = left_out(&plan, &all, &selected);
+        let shown: Vec<(&str, &str, &str)> = out
+            .iter()
+            .map(|(r, why)| (r.id.as_str(), r.name.as_str(), *why))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "C1",
+                    "Used",
+                    "in use by objects this delete leaves (--skip-in-use): not sent"
+                ),
+                (
+                    "C2",
+                    "Built-in",
+                    "cannot be deleted (built-in or not permitted): not sent"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn tally_reads_as_the_summary_line() {
+        let outcomes = vec![
+            StepOutcome::Deleted,
+            StepOutcome::SoftDeleted,
+            StepOutcome::SoftDeleted,
+            StepOutcome::Running,
+            StepOutcome::Failed("refused".into()),
+            StepOutcome::NotStarted,
+        ];
+        let t = Tally::of(&outcomes, true, 1);
+        assert_eq!(
+            t.to_string(),
+            "1 deleted, 2 soft-deleted, 1 unknown, 1 failed, 0 skipped, 1 not started, 1 left out"
+        );
+        assert!(!t.complete());
+        let running = Tally::of(&outcomes, false, 0);
+        assert!(running.to_string().contains("1 running"), "{running}");
+        let ok = Tally::of(&[StepOutcome::Deleted, StepOutcome::AlreadyGone], true, 0);
+        assert!(ok.complete());
+        assert_eq!(
+            ok.to_string(),
+            "1 deleted, 1 already gone, 0 failed, 0 skipped, 0 not started"
+        );
     }
 }

@@ -26,18 +26,48 @@ pub fn init_file(data_dir: &Path) -> io::Result<PathBuf> {
     Ok(path)
 }
 
-/// CLI mode: log to stderr, filter from `$DSCONSOLE_LOG` (default `warn`).
+/// CLI mode: log to stderr, filter from `$DSCONSOLE_LOG` (default `warn`). Lines reach the
+/// terminal through `text::sanitize`, as everything else the CLI prints.
 /// Calling it again (or after `init_file`) is harmless.
 pub fn init_stderr() {
     let (filter, bad) = filter_from(std::env::var(LOG_ENV).ok().as_deref(), "warn");
-    let ok = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(false)
-        .try_init()
-        .is_ok();
-    if ok {
+    let subscriber = terminal_subscriber(|| Printable(io::stderr()), filter);
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
         warn_bad_filter(bad.as_deref());
+    }
+}
+
+fn terminal_subscriber<W>(make: W, filter: EnvFilter) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(make)
+        .with_ansi(false)
+        .finish()
+}
+
+/// A writer for a terminal: each formatted log event (one `write` of whole lines) goes out
+/// with server text made visible (`␛`, `\u{202e}`), keeping only its line breaks.
+struct Printable<W: io::Write>(W);
+
+impl<W: io::Write> io::Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&crate::text::sanitize(line));
+        }
+        self.0.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -152,6 +182,44 @@ mod tests {
         std::fs::write(&blocker, "x").expect("write");
         let err = open_log(&blocker.join("sub")).expect_err("must fail");
         assert!(err.to_string().contains("file/sub"), "{err}");
+    }
+
+    #[test]
+    fn terminal_log_lines_show_server_text_visibly() {
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().expect("buffer").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Shared::default();
+        let make = {
+            let buf = buf.clone();
+            move || Printable(buf.clone())
+        };
+        tracing::subscriber::with_default(
+            terminal_subscriber(make, EnvFilter::new("warn")),
+            || {
+                tracing::warn!("skipping 'a\u{1b}[2K\r\u{202e}b\u{200b}'");
+                tracing::warn!(name = "x\u{202e}y\u{9b}z", "second");
+            },
+        );
+        let bytes = buf.0.lock().expect("buffer").clone();
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && !crate::text::is_clean(&c.to_string())),
+            "raw controls in {text:?}"
+        );
+        assert!(text.contains("␍\\u{202e}b\\u{200b}'"), "{text:?}");
+        assert!(text.contains("\\u{202e}y"), "{text:?}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::app::effect::Effect;
 use crate::app::msg::Msg;
 use crate::app::runtime::Runtime;
-use crate::app::state::Model;
+use crate::app::state::{JobKind, Model};
 use crate::app::update::{init, update};
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
 use crossterm::terminal::{
@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use std::sync::Once;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
 
 /// Put the terminal back as we found it. Safe to call more than once.
 pub fn restore_terminal() {
@@ -61,18 +62,40 @@ pub fn install_panic_hook() {
     });
 }
 
+/// How long requests in flight may take to finish once the TUI is leaving.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// How the TUI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TuiEnd {
+    /// The signal that ended it, if one did.
+    pub signal: Option<StopSignal>,
+    /// A delete or create was running when the signal arrived: the run was cut short.
+    pub cut_short: bool,
+}
+
+/// Whether a job that changes vendor state (a delete or a create) is running.
+fn mutation_running(model: &Model) -> bool {
+    model
+        .jobs
+        .values()
+        .any(|j| j.running() && matches!(j.kind, JobKind::Delete(_) | JobKind::Create { .. }))
+}
+
 /// Run the TUI until the user quits or a signal arrives. Cancels jobs and logs out before
-/// returning.
+/// returning. SIGINT, SIGTERM and SIGHUP all end it the same way: nothing new starts, the
+/// terminal is restored, requests in flight get up to 10 s and are then recorded as
+/// "unknown" in the audit log.
 pub async fn run(
     mut model: Model,
     mut runtime: Runtime,
     tx: UnboundedSender<Msg>,
     mut rx: UnboundedReceiver<Msg>,
-) -> io::Result<()> {
+) -> io::Result<TuiEnd> {
     install_panic_hook();
     enable_raw_mode()?;
     let guard = TerminalGuard;
@@ -85,7 +108,11 @@ pub async fn run(
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
 
-    spawn_signal_listeners(tx.clone());
+    let (sig_tx, mut signals) = tokio::sync::mpsc::unbounded_channel();
+    let listeners = listen_for_stop_signals(sig_tx);
+    let mut end = TuiEnd::default();
+    // The runtime holds its own sender; the loop only reads.
+    drop(tx);
 
     let size = terminal.size()?;
     model.now = now_secs();
@@ -155,6 +182,17 @@ pub async fn run(
                     dirty = true;
                 }
             }
+            Some(sig) = signals.recv() => {
+                tracing::warn!("{} received: leaving", sig.name());
+                if end.signal.is_none() {
+                    end = TuiEnd {
+                        signal: Some(sig),
+                        cut_short: mutation_running(&model),
+                    };
+                }
+                effects = update(&mut model, Msg::Terminate);
+                dirty = true;
+            }
             _ = tick.tick() => {
                 effects = update(&mut model, Msg::Tick { now: now_secs() });
                 dirty = true;
@@ -164,23 +202,76 @@ pub async fn run(
     // Restore first so the user has their shell back while jobs wind down and we log out.
     drop(terminal);
     drop(guard);
-    runtime.shutdown(Duration::from_secs(10)).await;
-    Ok(())
-}
-
-fn spawn_signal_listeners(tx: UnboundedSender<Msg>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    for kind in [SignalKind::terminate(), SignalKind::hangup()] {
-        let tx = tx.clone();
-        if let Ok(mut s) = signal(kind) {
-            tokio::spawn(async move {
-                if s.recv().await.is_some() {
-                    tracing::warn!("signal received: leaving");
-                    let _ = tx.send(Msg::Terminate);
-                }
-            });
+    // Requests in flight get a grace period; another signal ends it at once. Either way
+    // what is still open is recorded as "unknown" in the audit log.
+    tokio::select! {
+        () = runtime.shutdown(SHUTDOWN_GRACE) => {}
+        Some(sig) = signals.recv() => {
+            tracing::warn!("{} received again: not waiting for requests in flight", sig.name());
+            runtime.shutdown(Duration::ZERO).await;
         }
     }
+    for l in listeners {
+        l.abort();
+    }
+    Ok(end)
+}
+
+/// A signal that asks dsconsole to stop: SIGINT, SIGTERM or SIGHUP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    Interrupt,
+    Terminate,
+    Hangup,
+}
+
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+
+    /// The exit status of a run this signal cut short: 128 + the signal number, as a shell
+    /// reports a process the signal ended (130, 143, 129).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Interrupt => 130,
+            StopSignal::Terminate => 143,
+            StopSignal::Hangup => 129,
+        }
+    }
+}
+
+/// From now on, SIGINT, SIGTERM and SIGHUP no longer end the process at once: each one that
+/// arrives is sent to `tx`. Returns the listening tasks; abort them when done (the signals
+/// stay caught for the rest of the process).
+pub fn listen_for_stop_signals(tx: UnboundedSender<StopSignal>) -> Vec<JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::interrupt(), StopSignal::Interrupt),
+        (SignalKind::terminate(), StopSignal::Terminate),
+        (SignalKind::hangup(), StopSignal::Hangup),
+    ];
+    let mut tasks = Vec::new();
+    for (kind, which) in kinds {
+        match signal(kind) {
+            Ok(mut s) => {
+                let tx = tx.clone();
+                tasks.push(tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        if tx.send(which).is_err() {
+                            break;
+                        }
+                    }
+                }));
+            }
+            Err(e) => tracing::warn!("cannot handle {}: {e}", which.name()),
+        }
+    }
+    tasks
 }
 
 fn copy_osc52(text: &str) {

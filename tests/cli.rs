@@ -1300,3 +1300,270 @@ fn every_command_logs_out_of_the_sessions_it_opens() {
     assert_eq!(logins(&w), 4);
     assert_eq!(logouts(&w), logins(&w), "one logout per login");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Server text in human-readable output; exit codes; secrets in config errors
+// ---------------------------------------------------------------------------------------------
+
+/// A datasource name that, printed raw, erases itself and the line above it.
+const ERASING_NAME: &str = "old_scratch_1\x1b[2K\r\x1b[1A\x1b[2K\r\x1b[1A";
+/// The same name as a terminal must show it.
+const ERASING_SHOWN: &str = "old_scratch_1␛[2K␍␛[1A␛[2K␍␛[1A";
+/// A connection name with a bidi override, a zero-width space and the 8-bit CSI.
+const REORDERING_NAME: &str = "orders\u{202e}exe.gpj\u{200b}\u{9b}2J";
+const REORDERING_SHOWN: &str = "orders\\u{202e}exe.gpj\\u{200b}\\u{9b}2J";
+
+/// Characters that must never reach a terminal from server text (line feeds are the
+/// output's own line breaks).
+fn hostile_chars(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+                || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+        })
+        .collect()
+}
+
+fn assert_printable(text: &str, what: &str) {
+    let bad = hostile_chars(text);
+    assert!(
+        bad.is_empty(),
+        "{what} passes {bad:?} to the terminal:\n{text:?}"
+    );
+}
+
+impl World {
+    /// `create` one object of `kind` named `name` (a wire-format body with that name);
+    /// returns the created object as printed on stdout.
+    fn create_named(&self, kind: &str, name: &str) -> (Resource, Out) {
+        let body = serde_json::json!({ "name": name }).to_string();
+        let file = self.write_file(&format!("{kind}-{}.json", name.len()), &body);
+        let out = self.run(&["create", PROFILE, kind, "--from", path_str(&file)]);
+        out.expect_code(0);
+        let created: Resource =
+            serde_json::from_str(&out.stdout).expect("create prints one Resource");
+        (created, out)
+    }
+}
+
+#[test]
+fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
+    let w = World::new("hostile_names", "", "");
+    let (ds, out) = w.create_named("datasources", ERASING_NAME);
+    assert_eq!(ds.name, ERASING_NAME, "create's JSON keeps the exact name");
+    assert_printable(&out.stderr, "create's message");
+    assert!(out.stderr.contains(ERASING_SHOWN), "{}", out.stderr);
+    let (conn, _) = w.create_named("connections", REORDERING_NAME);
+    assert_eq!(conn.name, REORDERING_NAME);
+
+    // list: the table shows the names visibly, JSON and ndjson keep them exactly.
+    let out = w.run(&["list", PROFILE]);
+    out.expect_code(0);
+    assert_printable(&out.both(), "list --output table");
+    assert!(out.stdout.contains(ERASING_SHOWN), "{}", out.stdout);
+    assert!(out.stdout.contains(REORDERING_SHOWN), "{}", out.stdout);
+    let out = w.run(&["list", PROFILE, "--output", "json"]);
+    out.expect_code(0);
+    let rs: Vec<Resource> = serde_json::from_str(&out.stdout).expect("JSON array");
+    assert!(rs.iter().any(|r| r.id == ds.id && r.name == ERASING_NAME));
+    assert!(rs
+        .iter()
+        .any(|r| r.id == conn.id && r.name == REORDERING_NAME));
+    let out = w.run(&["list", PROFILE, "--output", "ndjson"]);
+    out.expect_code(0);
+    let rs: Vec<Resource> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one Resource per line"))
+        .collect();
+    assert!(rs.iter().any(|r| r.id == ds.id && r.name == ERASING_NAME));
+    assert!(rs
+        .iter()
+        .any(|r| r.id == conn.id && r.name == REORDERING_NAME));
+
+    // check: the orphan connection and a failing test's message.
+    w.sim
+        .control
+        .set_connection_test_failure(&conn.id, Some("refused \x1b[2J\x1b[H\u{2067}by host"));
+    let out = w.run(&["check", PROFILE]);
+    out.expect_code(1);
+    assert_printable(&out.both(), "check");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("UNHEALTHY") && l.contains(&conn.id))
+        .unwrap_or_else(|| panic!("the connection is unhealthy:\n{}", out.stdout));
+    assert!(line.contains(REORDERING_SHOWN), "{line}");
+    // The vendor's message, however the client shortened it, keeps no control visible as
+    // itself (checked above) and shows the isolate.
+    assert!(line.contains("\\u{2067}by host"), "{line}");
+
+    // delete --dry-run, then the real delete: plan, report and summary.
+    let out = w.run(&["delete", PROFILE, "datasources", &ds.id, "--dry-run"]);
+    out.expect_code(0);
+    assert_printable(&out.both(), "delete --dry-run");
+    assert!(out.stdout.contains(ERASING_SHOWN), "{}", out.stdout);
+    let out = w.run(&["delete", PROFILE, "connections", &conn.id, "--yes"]);
+    out.expect_code(0);
+    assert_printable(&out.both(), "delete --yes");
+    assert!(
+        out.stderr.contains(REORDERING_SHOWN),
+        "plan: {}",
+        out.stderr
+    );
+    let report = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&conn.id))
+        .unwrap_or_else(|| panic!("report names the connection:\n{}", out.stdout));
+    assert!(report.starts_with("deleted"), "{report}");
+    assert!(report.contains(REORDERING_SHOWN), "{report}");
+    // The audit log keeps the exact name.
+    let audit = w.audit_lines();
+    assert!(audit_for(&audit, &conn.id)
+        .iter()
+        .all(|l| l["name"] == REORDERING_NAME));
+
+    // An argument echoed in an error is shown visibly too.
+    let out = w.run(&["delete", PROFILE, "datasources", "gone\x1b[2Jx", "--yes"]);
+    out.expect_code(2);
+    assert_printable(&out.both(), "an error naming the argument");
+    assert!(out.stderr.contains("gone␛[2Jx"), "{}", out.stderr);
+}
+
+#[test]
+fn delete_exits_1_when_a_requested_object_is_left_out() {
+    let w = World::new("left_out", "", "");
+    w.assert_seed_object("connections", STAGING_CONN);
+    w.assert_seed_object("connections", FINANCE_CONN);
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "connections",
+        STAGING_CONN.1,
+        FINANCE_CONN.1,
+        "--skip-in-use",
+        "--yes",
+    ]);
+    out.expect_code(1);
+    assert!(!w.sim.control.contains("connections", STAGING_CONN.1));
+    assert!(w.sim.control.contains("connections", FINANCE_CONN.1));
+    assert_eq!(w.deletes().len(), 1, "the in-use connection was not sent");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(FINANCE_CONN.1))
+        .unwrap_or_else(|| panic!("the report names the left-out one:\n{}", out.stdout));
+    assert!(line.starts_with("left out"), "{line}");
+    assert!(out.stderr.contains("1 left out"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 deleted"), "{}", out.stderr);
+}
+
+#[test]
+fn soft_deletes_are_reported_as_soft_deleted() {
+    let w = World::new("soft_delete", "", "");
+    let bd =
+        w.rt.block_on(dsconsole::sim::basedash::start(&SimOptions::default()))
+            .expect("basedash simulator starts");
+    let token_var = "DSCONSOLE_CLI_TEST_BD_TOKEN";
+    w.write_config(
+        &w.sim.base_url,
+        "",
+        &format!(
+            "[[profiles]]\nname = \"bd\"\nvendor = \"basedash\"\nbase_url = \"{}\"\n\
+             token_env = \"{token_var}\"\n",
+            bd.base_url
+        ),
+    );
+    let id = bd.control.ids().into_iter().next().expect("a data source");
+    let out = run(w
+        .cmd()
+        .env(token_var, dsconsole::sim::basedash::DEMO_TOKEN)
+        .args(["delete", "bd", "datasources", &id, "--yes"]));
+    out.expect_code(0);
+    assert!(
+        bd.control.is_soft_deleted(&id),
+        "soft-deleted at the server"
+    );
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("the report names it:\n{}", out.stdout));
+    assert!(line.starts_with("soft-deleted"), "{line}");
+    assert!(out.stderr.contains("1 soft-deleted"), "{}", out.stderr);
+    assert!(out.stderr.contains("0 failed"), "{}", out.stderr);
+}
+
+#[test]
+fn a_base_url_with_a_query_or_credentials_is_refused_without_echoing_them() {
+    let w = World::new("url_secret", "", "");
+    for (url, secret) in [
+        (
+            "https://bi.example.com/MicroStrategyLibrary?token=qs3cr3t-1",
+            "qs3cr3t-1",
+        ),
+        (
+            "https://bi.example.com/MicroStrategyLibrary#access_token=fs3cr3t-2",
+            "fs3cr3t-2",
+        ),
+        (
+            "bi.example.com/MicroStrategyLibrary?token=ns3cr3t-3",
+            "ns3cr3t-3",
+        ),
+        ("https://bad host/x?token=vs3cr3t-4", "vs3cr3t-4"),
+        (
+            "admin:us3cr3t-5@bi.example.com/MicroStrategyLibrary",
+            "us3cr3t-5",
+        ),
+    ] {
+        w.write_config(url, "", "");
+        for args in [&["config", "check"][..], &["list", PROFILE][..]] {
+            let out = w.run(args);
+            out.expect_code(2);
+            assert!(
+                !out.both().contains(secret),
+                "{args:?} with base_url {url:?} echoes the secret: {}",
+                out.both()
+            );
+            let at = format!("{}:", w.config.display());
+            assert!(out.stderr.contains(&at), "names the file: {}", out.stderr);
+            assert!(out.stderr.contains("base_url"), "{}", out.stderr);
+        }
+    }
+    w.write_config(
+        "https://bi.example.com/MicroStrategyLibrary?token=qs3cr3t-1",
+        "",
+        "",
+    );
+    let out = w.run(&["config", "check"]);
+    assert!(out.stderr.contains("query"), "says why: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("https://bi.example.com/MicroStrategyLibrary"),
+        "shows the URL without its query: {}",
+        out.stderr
+    );
+    assert!(w.requests().is_empty());
+}
+
+#[test]
+fn config_check_shows_control_characters_of_the_file_visibly() {
+    let w = World::new("config_controls", "", "");
+    let extra = format!(
+        "[[profiles]]\nname = \"odd\"\nvendor = \"microstrategy\"\n\
+         base_url = \"https://bi.example.com/MicroStrategyLibrary\"\n\
+         username = \"ops\\u001b]0;pwned\\u0007\\u202e\"\npassword_env = \"{}\"\n",
+        w.pw_var
+    );
+    w.write_config(&w.sim.base_url, "", &extra);
+    let out = w.run(&["config", "check"]);
+    out.expect_code(0);
+    assert_printable(&out.both(), "config check");
+    assert!(
+        out.stdout.contains("ops␛]0;pwned␇\\u{202e}"),
+        "{}",
+        out.stdout
+    );
+}

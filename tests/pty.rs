@@ -694,9 +694,10 @@ fn sighup_during_a_bulk_delete_restores_the_terminal_and_audits_in_flight() {
         status.signal().is_none(),
         "SIGHUP is handled, not fatal: {status:?}"
     );
-    assert!(
-        status.code().is_some(),
-        "dsconsole exits with a code: {status:?}"
+    assert_eq!(
+        status.code(),
+        Some(129),
+        "signalled mid-delete: 128 + SIGHUP: {status:?}"
     );
     s.assert_terminal_restored();
 
@@ -946,4 +947,356 @@ fn resize_burst_repaints_the_whole_screen() {
         s.send(b"q");
     }
     s.assert_quit_ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CLI in a terminal: hostile names in the plan, declining, signals mid-run
+// ---------------------------------------------------------------------------------------------
+
+/// A datasource name that, printed raw, erases itself and the line above it.
+const ERASING_NAME: &str = "old_scratch_1\x1b[2K\r\x1b[1A\x1b[2K\r\x1b[1A";
+const ERASING_SHOWN: &str = "old_scratch_1␛[2K␍␛[1A␛[2K␍␛[1A";
+const PROD_NAME: &str = "Prod Finance DW (DO NOT DELETE)";
+
+/// Run the binary without a terminal on `config` (e.g. `create`); returns stdout.
+fn run_cli(config: &Path, data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dsconsole"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("DSCONSOLE_PTY_TEST_PW", DEMO_PASSWORD)
+        .env("DSCONSOLE_DATA_DIR", data)
+        .env_remove("DSCONSOLE_CONFIG")
+        .env_remove("DSCONSOLE_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run dsconsole");
+    assert!(
+        out.status.success(),
+        "{args:?}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// `create` a datasource named `name`; returns its id.
+fn create_datasource(config: &Path, data: &Path, name: &str) -> String {
+    let file = data.with_file_name(format!("ds-{}.json", name.len()));
+    let body = serde_json::json!({ "name": name }).to_string();
+    std::fs::write(&file, body).expect("write body");
+    let path = file.to_str().expect("UTF-8 path");
+    let stdout = run_cli(
+        config,
+        data,
+        &["create", "sim-mstr", "datasources", "--from", path],
+    );
+    let v: Value = serde_json::from_str(&stdout).expect("create prints JSON");
+    v["id"].as_str().expect("created id").to_string()
+}
+
+/// The three datasources of the issue: a protected-looking one, one whose name erases the
+/// line above it, and a harmless one.
+fn hostile_world() -> (SimWorld, tempfile::TempDir, PathBuf, [String; 3]) {
+    let world = SimWorld::start(0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let data = dir.path().join("data");
+    let ids =
+        [PROD_NAME, ERASING_NAME, "old_scratch_2"].map(|n| create_datasource(&config, &data, n));
+    // Only the delete's own audit lines count below.
+    let _ = std::fs::remove_file(data.join("audit.jsonl"));
+    (world, dir, config, ids)
+}
+
+/// The screen shows the whole plan: three numbered lines, every name (the hostile one
+/// visibly) and every id.
+fn assert_whole_plan_visible(s: &Session, ids: &[String; 3]) {
+    let t = s.text();
+    for needle in [PROD_NAME, ERASING_SHOWN, "old_scratch_2"]
+        .iter()
+        .copied()
+        .chain(ids.iter().map(String::as_str))
+    {
+        assert!(t.contains(needle), "{needle:?} is not on the screen:\n{t}");
+    }
+    for n in 1..=3 {
+        let numbered = t
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&format!("{n}. ")))
+            .count();
+        assert_eq!(numbered, 1, "plan line {n} on the screen:\n{t}");
+    }
+    assert!(t.contains("Datasources (3)"), "{t}");
+}
+
+#[test]
+fn cli_plan_shows_every_line_and_hostile_names_visibly_and_declining_exits_1() {
+    let (world, dir, config, ids) = hostile_world();
+    let data = dir.path().join("data");
+    let args = |cmd: &mut Command| {
+        configured(&config)(cmd);
+        cmd.args(["delete", "sim-mstr", "datasources"]).args(&ids);
+    };
+
+    // Declined: exit 1 (not a usage error), nothing deleted.
+    let mut s = Session::spawn(120, 40, tempfile::tempdir().expect("temp dir"), |cmd| {
+        args(cmd);
+        cmd.env("DSCONSOLE_DATA_DIR", &data);
+    });
+    s.wait_for_text("Type 3 to delete 3 object(s)");
+    assert_whole_plan_visible(&s, &ids);
+    s.send(b"no\r");
+    let status = s.wait_exit();
+    assert_eq!(status.code(), Some(1), "declining exits 1: {status:?}");
+    s.wait_output_closed();
+    assert!(s.text().contains("nothing deleted"), "{}", s.text());
+    for id in &ids {
+        assert!(world.sim.control.contains("datasources", id));
+    }
+    assert!(!data.join("audit.jsonl").exists(), "nothing audited");
+
+    // Confirmed: the report shows all three, the hostile one visibly.
+    let mut s = Session::spawn(120, 40, tempfile::tempdir().expect("temp dir"), |cmd| {
+        args(cmd);
+        cmd.env("DSCONSOLE_DATA_DIR", &data);
+    });
+    s.wait_for_text("Type 3 to delete 3 object(s)");
+    assert_whole_plan_visible(&s, &ids);
+    s.send(b"3\r");
+    let status = s.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    s.wait_output_closed();
+    let t = s.text();
+    for id in &ids {
+        let line = t
+            .lines()
+            .find(|l| l.contains(id.as_str()) && l.starts_with("deleted"))
+            .unwrap_or_else(|| panic!("report line of {id}:\n{t}"));
+        assert!(!world.sim.control.contains("datasources", id), "{line}");
+    }
+    assert!(
+        t.contains(&format!("deleted       datasource '{ERASING_SHOWN}'")),
+        "{t}"
+    );
+    let raw = s.raw_text();
+    assert!(
+        !raw.contains(ERASING_NAME),
+        "the raw name reached the terminal"
+    );
+    drop(dir);
+}
+
+/// A simulator with `total` datasources whose DELETEs each wait `delay` before they are
+/// handled, and the CLI deleting all of them (`--yes`) in a terminal, with the run started.
+fn cli_bulk_delete(total: usize, delay: Duration) -> (SimWorld, Session, Vec<String>) {
+    let world = SimWorld::start(total);
+    let ids = world.sim.control.ids("datasources");
+    assert_eq!(ids.len(), total);
+    world.sim.control.faults.add(
+        dsconsole::sim::faults::FaultRule::new(dsconsole::sim::faults::Fault::Delay(delay))
+            .method("DELETE"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let mut s = Session::spawn(120, 40, dir, |cmd| {
+        configured(&config)(cmd);
+        cmd.args(["delete", "sim-mstr", "datasources", "--yes"])
+            .args(&ids);
+    });
+    // The progress line counts a step as running only after its audit "before" line.
+    s.wait_for("a running delete", |sc| {
+        sc.contents().lines().any(|l| l.contains(" running"))
+    });
+    (world, s, ids)
+}
+
+/// After a signalled CLI run: the summary is titled "Cancelled", every audit "before" has
+/// its "after", nothing new started, the server agrees with every "deleted". Returns the
+/// audited outcomes.
+fn assert_cancelled_run(world: &SimWorld, s: &mut Session, ids: &[String]) -> Vec<String> {
+    s.wait_output_closed();
+    let t = s.text();
+    let summary = t
+        .lines()
+        .find(|l| l.starts_with("Cancelled"))
+        .unwrap_or_else(|| panic!("a summary titled Cancelled:\n{t}"));
+    assert!(summary.contains("not started"), "{summary}");
+    let lines = read_audit(&s.audit_path());
+    let pairs = delete_pairs(&lines);
+    assert!(!pairs.is_empty(), "deletes were started: {lines:#?}");
+    assert!(
+        pairs.len() < ids.len(),
+        "nothing new starts after the signal: {} of {} started",
+        pairs.len(),
+        ids.len()
+    );
+    let present: BTreeSet<String> = world.sim.control.ids("datasources").into_iter().collect();
+    let mut outcomes = Vec::new();
+    let mut audited = BTreeSet::new();
+    for (seq, pair) in &pairs {
+        let (Some(b), Some(a)) = pair else {
+            panic!("seq {seq}: a before line without an after line: {pair:?}");
+        };
+        let id = b["id"].as_str().expect("id").to_string();
+        let outcome = a["outcome"].as_str().unwrap_or("").to_string();
+        if outcome == "deleted" {
+            assert!(!present.contains(&id), "{id} audited deleted but present");
+        }
+        audited.insert(id);
+        outcomes.push(outcome);
+    }
+    for id in ids.iter().filter(|id| !audited.contains(*id)) {
+        assert!(present.contains(id), "{id} is gone without an audit line");
+    }
+    outcomes
+}
+
+#[test]
+fn cli_ctrl_c_mid_run_prints_the_summary_settles_the_audit_and_exits_130() {
+    let (world, mut s, ids) = cli_bulk_delete(40, Duration::from_millis(700));
+    // Ctrl-C on the terminal: the line discipline sends SIGINT.
+    s.send(b"\x03");
+    let status = s.wait_exit();
+    assert!(status.signal().is_none(), "SIGINT is handled: {status:?}");
+    assert_eq!(status.code(), Some(130), "{status:?}\n{}", s.text());
+    let outcomes = assert_cancelled_run(&world, &mut s, &ids);
+    // The requests in flight finished within the grace period.
+    assert!(outcomes.iter().all(|o| o == "deleted"), "{outcomes:?}");
+}
+
+#[test]
+fn cli_sigterm_mid_run_records_parked_requests_as_unknown_and_exits_143() {
+    let (world, mut s, ids) = cli_bulk_delete(40, Duration::from_secs(120));
+    // SAFETY: plain kill(2) on our own, still unreaped child.
+    let rc = unsafe { libc::kill(s.pid(), libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+    let status = s.wait_exit();
+    assert!(status.signal().is_none(), "SIGTERM is handled: {status:?}");
+    assert_eq!(status.code(), Some(143), "{status:?}\n{}", s.text());
+    let outcomes = assert_cancelled_run(&world, &mut s, &ids);
+    assert!(
+        outcomes.iter().any(|o| o == "unknown"),
+        "parked requests are unknown: {outcomes:?}"
+    );
+    assert!(s.text().contains("unknown"), "{}", s.text());
+}
+
+#[test]
+fn cli_second_sighup_stops_waiting_and_exits_129() {
+    let (world, mut s, ids) = cli_bulk_delete(40, Duration::from_secs(120));
+    // SAFETY: plain kill(2) on our own, still unreaped child.
+    let rc = unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+    s.wait_for_text("cancelling");
+    // SAFETY: as above.
+    let rc = unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+    let started = Instant::now();
+    let status = s.wait_exit();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the second signal stops the wait for requests in flight"
+    );
+    assert!(status.signal().is_none(), "SIGHUP is handled: {status:?}");
+    assert_eq!(status.code(), Some(129), "{status:?}\n{}", s.text());
+    let outcomes = assert_cancelled_run(&world, &mut s, &ids);
+    assert!(outcomes.iter().any(|o| o == "unknown"), "{outcomes:?}");
+}
+
+#[test]
+fn tui_sigint_mid_delete_restores_the_terminal_and_exits_non_zero() {
+    const TOTAL: usize = 40;
+    let world = SimWorld::start(TOTAL);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let mut s = Session::spawn(100, 30, dir, configured(&config));
+    s.wait_for_datasources(TOTAL);
+    world.sim.control.faults.add(
+        dsconsole::sim::faults::FaultRule::new(dsconsole::sim::faults::Fault::Delay(
+            Duration::from_secs(120),
+        ))
+        .method("DELETE"),
+    );
+    s.send(b"A");
+    s.wait_for_text(&format!("{TOTAL} marked"));
+    s.send(CTRL_D);
+    s.wait_for_text(&format!("Type {TOTAL} and press Enter to delete:"));
+    s.send(TOTAL.to_string().as_bytes());
+    s.wait_for_text(&format!("delete: {TOTAL}"));
+    s.send(ENTER);
+    s.wait_for("a running delete", |sc| {
+        sc.contents()
+            .lines()
+            .any(|l| l.contains('…') && l.contains("running"))
+    });
+
+    // SAFETY: plain kill(2) on our own, still unreaped child.
+    let rc = unsafe { libc::kill(s.pid(), libc::SIGINT) };
+    assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+    let status = s.wait_exit();
+    assert!(status.signal().is_none(), "SIGINT is handled: {status:?}");
+    assert_eq!(status.code(), Some(130), "signalled mid-delete: {status:?}");
+    s.assert_terminal_restored();
+    let lines = read_audit(&s.audit_path());
+    let pairs = delete_pairs(&lines);
+    assert!(!pairs.is_empty() && pairs.len() < TOTAL, "{lines:#?}");
+    for (seq, pair) in &pairs {
+        let (Some(_), Some(a)) = pair else {
+            panic!("seq {seq}: every before line has an after line: {pair:?}");
+        };
+        assert_eq!(a["outcome"], "unknown", "seq {seq}: parked at the server");
+    }
+}
+
+#[test]
+fn cli_create_cut_short_by_signals_settles_the_audit_and_exits_143() {
+    let world = SimWorld::start(0);
+    world.sim.control.faults.add(
+        dsconsole::sim::faults::FaultRule::new(dsconsole::sim::faults::Fault::Delay(
+            Duration::from_secs(120),
+        ))
+        .method("POST")
+        .path("/api/datasources/logins"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let body = dir.path().join("login.json");
+    std::fs::write(
+        &body,
+        r#"{"name": "Parked Login", "username": "parked", "password": "p4rked-pw"}"#,
+    )
+    .expect("write body");
+    let mut s = Session::spawn(120, 40, dir, |cmd| {
+        configured(&config)(cmd);
+        cmd.args(["create", "sim-mstr", "logins", "--from"])
+            .arg(&body);
+    });
+    // The audit "before" line is written just before the request leaves.
+    let audit = s.audit_path();
+    let deadline = Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string(&audit).is_ok_and(|t| t.contains("\"before\"")) {
+        assert!(Instant::now() < deadline, "the create never started");
+        s.assert_running("before the create was sent");
+        thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..2 {
+        // SAFETY: plain kill(2) on our own, still unreaped child.
+        let rc = unsafe { libc::kill(s.pid(), libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+        s.wait_for_text("SIGTERM");
+    }
+    let status = s.wait_exit();
+    assert!(status.signal().is_none(), "SIGTERM is handled: {status:?}");
+    assert_eq!(status.code(), Some(143), "{status:?}\n{}", s.text());
+    s.wait_output_closed();
+    assert!(s.text().contains("unknown"), "{}", s.text());
+    let lines = read_audit(&audit);
+    let phases: Vec<&str> = lines.iter().filter_map(|l| l["phase"].as_str()).collect();
+    assert_eq!(phases, ["before", "after"], "{lines:#?}");
+    assert_eq!(lines[1]["outcome"], "unknown", "{lines:#?}");
+    assert!(
+        !s.raw_text().contains("p4rked-pw"),
+        "the password reached the terminal"
+    );
 }
