@@ -11,7 +11,7 @@ use crate::vendors::forms::FieldKind;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Wrap};
 use ratatui::Frame;
 
 pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -57,7 +57,7 @@ fn framed(f: &mut Frame, rect: Rect, title: &str, style: Style) -> Rect {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(style)
-        .title(Span::styled(
+        .title(super::safe::span(
             title.to_string(),
             style.add_modifier(Modifier::BOLD),
         ));
@@ -69,7 +69,7 @@ fn framed(f: &mut Frame, rect: Rect, title: &str, style: Style) -> Rect {
 fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &str) {
     let rect = centered(area, 60, 8);
     let inner = framed(f, rect, title, theme.border());
-    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
+    f.render_widget(super::safe::para(text).wrap(Wrap { trim: false }), inner);
 }
 
 fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -262,13 +262,13 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     let max_scroll = body.len().saturating_sub(body_h as usize);
     let scroll = c.scroll.min(max_scroll) as u16;
     f.render_widget(
-        Paragraph::new(body)
+        super::safe::para(body)
             .wrap(Wrap { trim: false })
             .scroll((scroll, 0)),
         body_rect,
     );
     f.render_widget(
-        Paragraph::new(footer).wrap(Wrap { trim: false }),
+        super::safe::para(footer).wrap(Wrap { trim: false }),
         footer_rect,
     );
 }
@@ -369,7 +369,7 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         .min(max_scroll)
         .min(lines.len().saturating_sub(header_h + 1) + header_h);
     f.render_widget(
-        Paragraph::new(lines)
+        super::safe::para(lines)
             .scroll((scroll as u16, 0))
             .wrap(Wrap { trim: false }),
         list_rect,
@@ -379,7 +379,7 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         height: 1,
         ..inner
     };
-    f.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), key_rect);
+    f.render_widget(super::safe::para(Span::styled(keys, theme.dim())), key_rect);
 }
 
 fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
@@ -415,7 +415,7 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
         "  c (Ctrl-T) toggles the cascade; Esc cancels; a bare Enter never confirms",
     ));
     let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
-    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
+    f.render_widget(super::safe::para(lines).scroll((scroll as u16, 0)), inner);
 }
 
 fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
@@ -451,11 +451,11 @@ fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) 
     let visible: Vec<Line> = lines.into_iter().skip(start).take(h).collect();
     if visible.is_empty() {
         f.render_widget(
-            Paragraph::new("Nothing logged yet.").style(theme.dim()),
+            super::safe::para("Nothing logged yet.").style(theme.dim()),
             inner,
         );
     } else {
-        f.render_widget(Paragraph::new(visible), inner);
+        f.render_widget(super::safe::para(visible), inner);
     }
 }
 
@@ -514,7 +514,7 @@ fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
         theme.dim(),
     )));
     f.render_widget(
-        Paragraph::new(lines)
+        super::safe::para(lines)
             .alignment(Alignment::Left)
             .wrap(Wrap { trim: false }),
         inner,

@@ -6,7 +6,7 @@ use crate::model::{CellCtx, ColWidth};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, Wrap};
 use ratatui::Frame;
 
 /// Offset of the first visible row: the stored offset, corrected so the cursor is on screen
@@ -122,7 +122,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             });
             for (c, w) in columns.iter().zip(&col_widths) {
                 let cell = (c.cell)(r, &ctx);
-                let text = fit(&cell.text, *w as usize);
+                let text = fit(&super::safe::clean(&cell.text), *w as usize);
                 cells.push(Cell::from(Span::styled(text, theme.tone(cell.tone))));
             }
             let mut style = Style::default();
@@ -158,7 +158,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             height: area.height.saturating_sub(1),
             ..area
         };
-        f.render_widget(Paragraph::new(msg).style(theme.dim()), a);
+        f.render_widget(super::safe::para(msg).style(theme.dim()), a);
     }
 }
 
@@ -168,7 +168,7 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
         .border_style(theme.border())
         .title(" Detail (J/K scroll, Enter close) ");
     let Some(r) = tab.current() else {
-        f.render_widget(Paragraph::new("No row selected.").block(block), area);
+        f.render_widget(super::safe::para("No row selected.").block(block), area);
         return;
     };
     let mut lines: Vec<Line> = Vec::new();
@@ -209,7 +209,7 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
     lines.push(Line::from(Span::styled("JSON", theme.key())));
     let json = serde_json::to_string_pretty(&r.raw).unwrap_or_else(|_| "(unprintable)".into());
     lines.extend(json.lines().map(|l| Line::from(l.to_string())));
-    let p = Paragraph::new(lines)
+    let p = super::safe::para(lines)
         .block(block)
         .wrap(Wrap { trim: false })
         .scroll((m.detail_scroll, 0));

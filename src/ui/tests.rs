@@ -316,3 +316,77 @@ fn qlik_tab() {
     assert!(out.contains("cannot be deleted"), "{out}");
     assert!(!out.contains("1 marked"), "{out}");
 }
+
+/// A name built to fool a terminal: an escape sequence, a right-to-left override and a
+/// zero-width space.
+const EVIL: &str = "Ev\u{1b}[2Jil\u{202e}gnp.exe\u{200b}x";
+/// How the screen must show it.
+const EVIL_SHOWN: &str = "Ev␛[2Jil\\u{202e}gnp.exe\\u{200b}x";
+
+fn evil_model(w: u16, h: u16) -> Model {
+    let mut m = sized(w, h);
+    if let Some(tab) = m.tab_mut() {
+        for r in tab.resources.iter_mut().filter(|r| r.id == "D2") {
+            r.name = EVIL.to_string();
+            r.raw = serde_json::json!({"id": "D2", "name": EVIL, "note": "a\u{2066}b"}).into();
+            r.health = crate::model::Health::Unhealthy(format!("refused by {EVIL}"));
+        }
+        tab.reindex(NOW);
+    }
+    m
+}
+
+#[test]
+fn server_text_is_shown_visibly_in_table_detail_and_confirmation() {
+    let mut m = evil_model(140, 40);
+    let out = render(&m, 140, 40);
+    assert!(out.contains(EVIL_SHOWN), "table:\n{out}");
+    // The evil row sorts first: open its detail.
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 140, 40);
+    assert!(out.contains(&format!("datasource '{EVIL_SHOWN}'")), "detail:\n{out}");
+    assert!(out.contains("a\\u{2066}b"), "detail JSON:\n{out}");
+    assert!(out.contains(&format!("refused by {EVIL_SHOWN}")), "detail health:\n{out}");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let out = render(&m, 140, 40);
+    assert!(out.contains(EVIL_SHOWN), "confirmation:\n{out}");
+    for bad in ['\u{1b}', '\u{202e}', '\u{200b}', '\u{2066}'] {
+        assert!(!out.contains(bad), "{bad:?} reached the screen");
+    }
+    insta::assert_snapshot!("evil_name_confirmation", out);
+}
+
+#[test]
+fn server_text_is_shown_visibly_in_status_log_and_tabs() {
+    let mut m = evil_model(100, 24);
+    m.set_status(crate::app::state::Level::Error, format!("load failed: {EVIL}"));
+    let out = render(&m, 100, 24);
+    assert!(out.contains(EVIL_SHOWN), "status:\n{out}");
+    chars(&mut m, "L");
+    let out = render(&m, 100, 24);
+    assert!(out.contains(EVIL_SHOWN), "log pane:\n{out}");
+    key(&mut m, KeyCode::Esc, KeyModifiers::NONE);
+    chars(&mut m, ":");
+    update(&mut m, Msg::Paste("x\u{202e}y".into()));
+    let out = render(&m, 100, 24);
+    assert!(out.contains("x\\u{202e}y"), "command line:\n{out}");
+}
+
+#[test]
+fn every_paragraph_of_the_ui_goes_through_the_sanitizer() {
+    // One door: only `safe.rs` may build a paragraph from text.
+    let dir = format!("{}/src/ui", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !name.ends_with(".rs") || name == "safe.rs" || name == "tests.rs" {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !src.contains("Paragraph::new("),
+            "{name} builds a paragraph without the sanitizer"
+        );
+    }
+}
