@@ -464,12 +464,21 @@ pub struct ConfirmDelete {
     pub selected: Vec<(Kind, String)>,
     pub hidden: Vec<(Kind, String)>,
     pub protected: bool,
-    /// Focus is on Delete (true) or Cancel (false, the start).
+    /// Focus is on Delete (true) or Cancel (false, the start). Typing the count (or the
+    /// profile name) moves it to Delete; Enter does what the focused button says.
     pub focus_delete: bool,
     pub typed: LineInput,
     pub scroll: usize,
     /// A hint after a key that did not confirm.
     pub hint: Option<String>,
+}
+
+/// The marks last cleared with `U`, kept so that one `Ctrl-Z` can bring them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearedMarks {
+    pub profile: usize,
+    pub kind: Kind,
+    pub ids: BTreeSet<String>,
 }
 
 /// A create form being filled in.
@@ -605,6 +614,8 @@ pub struct Model {
     pub no_color: bool,
     /// Shown under the table when set (the demo's "how to configure" hint).
     pub banner: Option<String>,
+    /// The marks last cleared, restorable once.
+    pub cleared_marks: Option<ClearedMarks>,
 }
 
 impl Model {
@@ -631,6 +642,7 @@ impl Model {
             refresh_seconds: 0,
             no_color: false,
             banner: None,
+            cleared_marks: None,
         }
     }
 

@@ -6,6 +6,7 @@ mod modal;
 mod safe;
 mod table;
 
+pub use modal::confirm_max_scroll;
 pub use table::fit;
 pub mod theme;
 

@@ -1,6 +1,7 @@
 //! Modal layers: delete confirmation, progress and summary, create form, help, log, and
 //! the small yes/no questions. Drawn bottom to top; the top one has the keys.
 
+use super::safe;
 use super::theme::Theme;
 use crate::app::keymap::BINDINGS;
 use crate::app::state::{ConfirmDelete, CreateForm, Job, JobKind, Level, Modal, Model};
@@ -72,24 +73,41 @@ fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &s
     f.render_widget(super::safe::para(text).wrap(Wrap { trim: false }), inner);
 }
 
-fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
-    let plan = &c.plan;
-    let rect = centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(2),
-    );
-    let title = format!(
-        " Delete {} object{} from {} ({}) ",
-        plan.len(),
-        if plan.len() == 1 { "" } else { "s" },
-        plan.profile,
-        plan.vendor.display()
-    );
-    let inner = framed(f, rect, &title, theme.danger_border());
-    let tab = m.profiles.get(c.profile);
-    let soft = tab.is_some_and(|t| t.spec.soft_delete);
+/// How many hidden-by-filter names the dialog lists in its summary line (each hidden step
+/// is also tagged in the list).
+const HIDDEN_NAMES_SHOWN: usize = 5;
 
+/// The delete confirmation, laid out for one screen size: a body that scrolls (the plan)
+/// and a footer that is always drawn (options, irreversible / soft-delete line, what to
+/// type, hint, buttons).
+pub struct ConfirmLayout {
+    pub rect: Rect,
+    /// Pre-wrapped to the dialog's inner width.
+    pub body: Vec<Line<'static>>,
+    pub footer: Vec<Line<'static>>,
+    /// Rows the body text gets (the "↓ N more" marker, when needed, is below them).
+    pub body_rows: usize,
+    /// Largest useful scroll of the body (0 when it fits).
+    pub max_scroll: usize,
+}
+
+impl ConfirmLayout {
+    pub fn overflows(&self) -> bool {
+        self.max_scroll > 0
+    }
+}
+
+pub fn confirm_layout(m: &Model, c: &ConfirmDelete, area: Rect, theme: &Theme) -> ConfirmLayout {
+    let plan = &c.plan;
+    let width = area.width.saturating_sub(4).min(100);
+    let inner_w = width.saturating_sub(2).max(1) as usize;
+    let tab = m.profiles.get(c.profile);
+    let spec = tab
+        .map(|t| t.spec)
+        .unwrap_or(crate::vendors::spec(plan.vendor));
+    let need = plan.confirmation(c.protected);
+
+    // ---- body: the plan in execution order ----
     let mut body: Vec<Line> = Vec::new();
     body.push(Line::from(Span::styled(
         "In execution order:",
@@ -106,14 +124,13 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
                 continue;
             };
             n += 1;
+            let text = format!("  {n:>3}. {}", plan.step_line(i));
             let why = match &step.reason {
                 StepReason::Selected => String::new(),
-                StepReason::Cascade { needed_by } => {
-                    format!(
-                        "  [cascade: freed by {}; nothing else uses it]",
-                        needed_by.label()
-                    )
-                }
+                StepReason::Cascade { needed_by } => format!(
+                    "  [cascade: freed by {}; nothing else uses it]",
+                    needed_by.label()
+                ),
             };
             let hidden = if plan
                 .hidden
@@ -124,96 +141,132 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
             } else {
                 ""
             };
-            body.push(Line::from(vec![
-                Span::raw(format!("  {n:>3}. {}", step.target.name)),
-                Span::styled(
-                    if step.target.id == step.target.name {
-                        String::new()
-                    } else {
-                        format!("  {}", step.target.id)
-                    },
-                    theme.dim(),
-                ),
+            // The id, dimmed, when the line has room for it (a same-named step already
+            // carries it in its line).
+            let id = if plan.id_in_line(i) || step.target.id == step.target.name {
+                String::new()
+            } else {
+                format!("  {}", safe::clean(&step.target.id))
+            };
+            let fits = safe::width(&text) + safe::width(&id) + why.chars().count() + hidden.len()
+                <= inner_w;
+            let line = Line::from(vec![
+                Span::raw(text),
+                Span::styled(if fits { id } else { String::new() }, theme.dim()),
                 Span::styled(why, theme.warn()),
-                Span::styled(hidden.to_string(), theme.warn()),
-            ]));
+                Span::styled(hidden, theme.warn()),
+            ]);
+            body.extend(safe::wrap(line, inner_w, 7));
             if let Some(w) = &step.warning {
-                body.push(Line::from(Span::styled(
-                    format!("       ⚠ {w}"),
-                    theme.error(),
-                )));
+                body.extend(safe::wrap(
+                    Line::from(Span::styled(format!("       ⚠ {w}"), theme.error())),
+                    inner_w,
+                    9,
+                ));
             }
         }
     }
     if !plan.hidden.is_empty() {
-        let names: Vec<String> = plan
+        let mut names: Vec<String> = plan
             .hidden
             .iter()
+            .take(HIDDEN_NAMES_SHOWN)
             .map(|r| format!("'{}'", r.name))
             .collect();
-        body.push(Line::from(Span::styled(
-            format!(
-                "⚠ {} of these are marked but hidden by the filter: {}",
-                plan.hidden.len(),
-                names.join(", ")
-            ),
-            theme.warn(),
-        )));
+        if plan.hidden.len() > HIDDEN_NAMES_SHOWN {
+            names.push(format!(
+                "and {} more (tagged above)",
+                plan.hidden.len() - HIDDEN_NAMES_SHOWN
+            ));
+        }
+        body.extend(safe::wrap(
+            Line::from(Span::styled(
+                format!(
+                    "⚠ {} of these are marked but hidden by the filter: {}",
+                    plan.hidden.len(),
+                    names.join(", ")
+                ),
+                theme.warn(),
+            )),
+            inner_w,
+            2,
+        ));
     }
     if !plan.kept.is_empty() {
         body.push(Line::from(Span::styled("Kept:", theme.key())));
         for k in &plan.kept {
-            body.push(Line::from(format!("  {} — {}", k.target.label(), k.reason)));
+            body.extend(safe::wrap(
+                Line::from(format!("  {} — {}", k.target.label(), k.reason)),
+                inner_w,
+                4,
+            ));
         }
     }
-    for w in &plan.warnings {
-        body.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warn())));
+    for w in plan.other_warnings() {
+        body.extend(safe::wrap(
+            Line::from(Span::styled(format!("⚠ {w}"), theme.warn())),
+            inner_w,
+            2,
+        ));
     }
-    if !soft {
-        body.push(Line::from(Span::styled(
-            "  the audit log keeps each object's JSON as last fetched",
-            theme.dim(),
-        )));
+    if !spec.soft_delete {
+        body.extend(safe::wrap(
+            Line::from(Span::styled(
+                "  the audit log keeps each object's JSON as last fetched",
+                theme.dim(),
+            )),
+            inner_w,
+            2,
+        ));
     }
 
-    // Footer: cascade offer, how to confirm, buttons.
-    let need = plan.confirmation(c.protected);
-    let cascade_key = if matches!(need, Confirmation::TypeProfile(_)) {
-        "Ctrl-T"
-    } else {
-        "c"
-    };
+    // ---- footer: always drawn; the most important lines last (kept when space is short) ----
+    let letters = matches!(need, Confirmation::TypeProfile(_));
     let mut footer: Vec<Line> = Vec::new();
     if plan.cascade || !plan.cascade_extra.is_empty() {
-        let extra = crate::ops::plan::DeletePlan::describe_counts(
-            tab.map(|t| t.spec)
-                .unwrap_or(crate::vendors::spec(plan.vendor)),
-            &plan.cascade_extra,
-        );
+        let key = if letters { "Ctrl-T" } else { "c" };
+        let extra = crate::ops::plan::DeletePlan::describe_counts(spec, &plan.cascade_extra);
         let text = if plan.cascade {
-            format!("{cascade_key}: cascade ON — also deleting {extra} that nothing else uses (press to turn off)")
+            format!("{key}: cascade ON — also deleting {extra} that nothing else uses (press to turn off)")
         } else {
-            format!(
-                "{cascade_key}: cascade off — press to also delete {extra} that nothing else uses"
-            )
+            format!("{key}: cascade off — press to also delete {extra} that nothing else uses")
         };
-        footer.push(Line::from(Span::styled(text, theme.key())));
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(text, theme.key())),
+            inner_w,
+            2,
+        ));
     }
     if plan.in_use_selected > 0 {
-        let key = if matches!(need, Confirmation::TypeProfile(_)) {
-            "Ctrl-X"
-        } else {
-            "x"
-        };
+        let key = if letters { "Ctrl-X" } else { "x" };
         let text = if plan.skip_in_use {
-            format!("{key}: {} in-use object(s) left out — press to try them anyway (the server will refuse)", plan.in_use_selected)
+            format!(
+                "{key}: {} in-use object(s) left out — press to try them anyway (the server will refuse)",
+                plan.in_use_selected
+            )
         } else {
             format!(
                 "{key}: {} object(s) are in use and will be refused — press to leave them out",
                 plan.in_use_selected
             )
         };
-        footer.push(Line::from(Span::styled(text, theme.key())));
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(text, theme.key())),
+            inner_w,
+            2,
+        ));
+    }
+    if let Some(fin) = plan.finality() {
+        let style = if spec.soft_delete {
+            theme.warn()
+        } else {
+            theme.error()
+        };
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(format!("⚠ {fin}"), style)),
+            inner_w,
+            2,
+        ));
     }
     let prompt = match &need {
         Confirmation::PressY => "Press y to delete, Esc to cancel.".to_string(),
@@ -227,9 +280,13 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     if !matches!(need, Confirmation::PressY) {
         prompt_line.push(Span::styled(format!("{}▏", c.typed.text), theme.key()));
     }
-    footer.push(Line::from(prompt_line));
+    footer.extend(safe::wrap(Line::from(prompt_line), inner_w, 2));
     if let Some(h) = &c.hint {
-        footer.push(Line::from(Span::styled(h.clone(), theme.warn())));
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(h.clone(), theme.warn())),
+            inner_w,
+            2,
+        ));
     }
     let cancel_style = if c.focus_delete {
         Style::default()
@@ -241,36 +298,121 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     } else {
         theme.error()
     };
-    footer.push(Line::from(vec![
+    let delete_label = if matches!(need, Confirmation::PressY) {
+        "[ Delete: y ]"
+    } else {
+        "[ Delete ]"
+    };
+    let mut buttons = vec![
         Span::styled("[ Cancel ]", cancel_style),
         Span::raw("   "),
-        Span::styled("[ Delete ]", delete_style),
-        Span::styled("   Tab switch · ↑/↓ scroll · Esc cancel", theme.dim()),
-    ]));
+        Span::styled(delete_label, delete_style),
+    ];
+    let keys = if matches!(need, Confirmation::PressY) {
+        "   Esc cancel · ↑/↓ scroll"
+    } else {
+        "   Tab switch · Esc cancel · ↑/↓ scroll"
+    };
+    if 10 + 3 + delete_label.len() + keys.chars().count() <= inner_w {
+        buttons.push(Span::styled(keys, theme.dim()));
+    }
+    footer.push(safe::line(Line::from(buttons)));
 
-    let footer_h = footer.len() as u16;
-    let body_h = inner.height.saturating_sub(footer_h + 1);
-    let body_rect = Rect {
-        height: body_h,
-        ..inner
+    // ---- sizes: as tall as the plan needs, at most the screen ----
+    let max_h = area.height.saturating_sub(2).max(3);
+    let max_inner = max_h.saturating_sub(2) as usize;
+    // The footer keeps its last lines when even it does not fit (buttons and prompt first).
+    let footer_room = max_inner.saturating_sub(2).max(1);
+    if footer.len() > footer_room {
+        footer.drain(..footer.len() - footer_room);
+    }
+    let body_room = max_inner.saturating_sub(footer.len());
+    // One blank row between body and footer when there is room for it.
+    let wanted = body.len() + 1;
+    let (body_rows, max_scroll, inner_h) = if wanted <= body_room {
+        (body.len(), 0, body.len() + 1 + footer.len())
+    } else {
+        let rows = body_room.saturating_sub(1);
+        (rows, body.len().saturating_sub(rows), max_inner)
     };
+    let height = (inner_h + 2).min(max_h as usize) as u16;
+    let rect = centered(area, width, height);
+    ConfirmLayout {
+        rect,
+        body,
+        footer,
+        body_rows,
+        max_scroll,
+    }
+}
+
+/// The largest scroll the confirmation's body can use at the model's screen size.
+pub fn confirm_max_scroll(m: &Model, c: &ConfirmDelete) -> usize {
+    let area = Rect::new(0, 0, m.width, m.height);
+    let theme = Theme {
+        no_color: m.no_color,
+    };
+    confirm_layout(m, c, area, &theme).max_scroll
+}
+
+fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
+    let plan = &c.plan;
+    let layout = confirm_layout(m, c, area, theme);
+    let title = format!(
+        " Delete {} object{} from {} ({}) ",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        plan.profile,
+        plan.vendor.display()
+    );
+    let inner = framed(f, layout.rect, &title, theme.danger_border());
+    let footer_h = (layout.footer.len() as u16).min(inner.height);
     let footer_rect = Rect {
-        y: inner.y + inner.height.saturating_sub(footer_h),
-        height: footer_h.min(inner.height),
+        y: inner.y + inner.height - footer_h,
+        height: footer_h,
         ..inner
     };
-    let max_scroll = body.len().saturating_sub(body_h as usize);
-    let scroll = c.scroll.min(max_scroll) as u16;
+    let scroll = c.scroll.min(layout.max_scroll);
+    let rows = layout
+        .body_rows
+        .min(inner.height.saturating_sub(footer_h) as usize);
+    let visible: Vec<Line> = layout
+        .body
+        .iter()
+        .skip(scroll)
+        .take(rows)
+        .cloned()
+        .collect();
     f.render_widget(
-        super::safe::para(body)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        body_rect,
+        safe::para(visible),
+        Rect {
+            height: rows as u16,
+            ..inner
+        },
     );
-    f.render_widget(
-        super::safe::para(footer).wrap(Wrap { trim: false }),
-        footer_rect,
-    );
+    if layout.overflows() {
+        let below = layout.body.len().saturating_sub(scroll + rows);
+        let mut parts = Vec::new();
+        if scroll > 0 {
+            parts.push(format!("↑ {scroll} above"));
+        }
+        if below > 0 {
+            parts.push(format!("↓ {below} more"));
+        }
+        parts.push("↑/↓ PgUp/PgDn scroll".to_string());
+        let marker = Rect {
+            y: inner.y + rows as u16,
+            height: 1,
+            ..inner
+        };
+        if marker.y < footer_rect.y {
+            f.render_widget(
+                safe::para(Line::from(Span::styled(parts.join(" · "), theme.key()))),
+                marker,
+            );
+        }
+    }
+    f.render_widget(safe::para(layout.footer), footer_rect);
 }
 
 fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -409,10 +551,17 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
         theme.header(),
     )));
     lines.push(Line::from(
-        "  y confirms one object; otherwise type the count (protected: the profile name) and Enter",
+        "  y confirms one object; otherwise type the count (protected: the profile name): Delete",
     ));
     lines.push(Line::from(
-        "  c (Ctrl-T) toggles the cascade; Esc cancels; a bare Enter never confirms",
+        "  is then highlighted and Enter deletes. Enter does what the highlighted button says;",
+    ));
+    lines.push(Line::from(
+        "  a bare Enter cancels. c (Ctrl-T) toggles the cascade; Esc cancels; pasted text is text",
+    ));
+    lines.push(Line::from(Span::styled("Marks", theme.header())));
+    lines.push(Line::from(
+        "  Esc never clears marks: U clears them, Ctrl-Z (or :marks restore) brings them back",
     ));
     let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
     f.render_widget(super::safe::para(lines).scroll((scroll as u16, 0)), inner);

@@ -64,15 +64,6 @@ pub fn para<'a>(text: impl Into<Text<'a>>) -> Paragraph<'a> {
     Paragraph::new(clean)
 }
 
-/// Multi-line text from a server (a vendor message): one line per line of the text, each
-/// made safe, tabs expanded and indentation kept.
-pub fn text_lines(s: &str, style: Style) -> Vec<Line<'static>> {
-    crate::text::sanitize_lines(s)
-        .into_iter()
-        .map(|l| Line::from(Span::styled(l, style)))
-        .collect()
-}
-
 /// Display width of `s` in terminal cells.
 pub fn width(s: &str) -> usize {
     s.chars().map(|c| c.width().unwrap_or(0)).sum()
@@ -138,7 +129,10 @@ pub fn wrap(l: Line<'_>, width: usize, indent: usize) -> Vec<Line<'static>> {
             let mut style: Option<Style> = None;
             for (c, st) in cells {
                 if style.is_some_and(|s| s != st) {
-                    spans.push(Span::styled(std::mem::take(&mut text), style.unwrap_or_default()));
+                    spans.push(Span::styled(
+                        std::mem::take(&mut text),
+                        style.unwrap_or_default(),
+                    ));
                 }
                 style = Some(st);
                 text.push(c);
@@ -148,14 +142,6 @@ pub fn wrap(l: Line<'_>, width: usize, indent: usize) -> Vec<Line<'static>> {
             }
             Line::from(spans).style(line_style)
         })
-        .collect()
-}
-
-/// Wrap every line of `lines` (see [`wrap`]).
-pub fn wrap_all(lines: Vec<Line<'_>>, width: usize, indent: usize) -> Vec<Line<'static>> {
-    lines
-        .into_iter()
-        .flat_map(|l| wrap(l, width, indent))
         .collect()
 }
 
@@ -183,7 +169,10 @@ mod tests {
     #[test]
     fn wrap_breaks_at_spaces_and_indents_continuations() {
         let l = Line::from("one two three four five");
-        assert_eq!(texts(&wrap(l, 10, 2)), vec!["one two", "  three", "  four", "  five"]);
+        assert_eq!(
+            texts(&wrap(l, 10, 2)),
+            vec!["one two", "  three", "  four", "  five"]
+        );
         let long = Line::from("abcdefghijkl");
         assert_eq!(texts(&wrap(long, 5, 0)), vec!["abcde", "fghij", "kl"]);
         assert_eq!(texts(&wrap(Line::from(""), 5, 0)), vec![""]);

@@ -344,9 +344,15 @@ fn server_text_is_shown_visibly_in_table_detail_and_confirmation() {
     // The evil row sorts first: open its detail.
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
     let out = render(&m, 140, 40);
-    assert!(out.contains(&format!("datasource '{EVIL_SHOWN}'")), "detail:\n{out}");
+    assert!(
+        out.contains(&format!("datasource '{EVIL_SHOWN}'")),
+        "detail:\n{out}"
+    );
     assert!(out.contains("a\\u{2066}b"), "detail JSON:\n{out}");
-    assert!(out.contains(&format!("refused by {EVIL_SHOWN}")), "detail health:\n{out}");
+    assert!(
+        out.contains(&format!("refused by {EVIL_SHOWN}")),
+        "detail health:\n{out}"
+    );
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
     key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
     let out = render(&m, 140, 40);
@@ -360,7 +366,10 @@ fn server_text_is_shown_visibly_in_table_detail_and_confirmation() {
 #[test]
 fn server_text_is_shown_visibly_in_status_log_and_tabs() {
     let mut m = evil_model(100, 24);
-    m.set_status(crate::app::state::Level::Error, format!("load failed: {EVIL}"));
+    m.set_status(
+        crate::app::state::Level::Error,
+        format!("load failed: {EVIL}"),
+    );
     let out = render(&m, 100, 24);
     assert!(out.contains(EVIL_SHOWN), "status:\n{out}");
     chars(&mut m, "L");
@@ -388,5 +397,207 @@ fn every_paragraph_of_the_ui_goes_through_the_sanitizer() {
             !src.contains("Paragraph::new("),
             "{name} builds a paragraph without the sanitizer"
         );
+    }
+}
+
+/// A MicroStrategy profile with `n` datasources, each on its own connection and login, named
+/// like generated objects (a long shared prefix).
+fn bulk_model(n: usize, w: u16, h: u16) -> Model {
+    use crate::model::{Kind, Resource, VendorId};
+    let mut all = Vec::new();
+    for i in 1..=n {
+        let mk = |kind: Kind, prefix: &str, noun: &str| {
+            let mut r = Resource::new(
+                VendorId::MicroStrategy,
+                "prod",
+                kind,
+                &format!("{prefix}{i:030}"),
+                &format!("Generated {noun} {i:05}"),
+            );
+            r.raw = serde_json::json!({"id": r.id, "name": r.name}).into();
+            r
+        };
+        let login = mk(Kind::Logins, "L", "Login");
+        let mut conn = mk(Kind::Connections, "C", "Connection");
+        conn.depends_on.push(login.as_ref());
+        let mut ds = mk(Kind::Datasources, "D", "Datasource");
+        ds.depends_on.push(conn.as_ref());
+        all.extend([ds, conn, login]);
+    }
+    crate::model::link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+    let mut m = Model::new(vec![info("prod")], NOW);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: w,
+            height: h,
+        },
+    );
+    crate::app::update::init(&mut m);
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation: 1,
+            at: NOW - 5,
+            result: Ok(crate::vendors::Snapshot {
+                resources: all,
+                warnings: vec![],
+            }),
+        },
+    );
+    m
+}
+
+/// N of the dialog's "↓ N more" marker.
+fn more_below(screen: &str) -> Option<usize> {
+    let at = screen.find(" more")?;
+    let head = &screen[..at];
+    let start = head.rfind("↓ ")? + "↓ ".len();
+    head[start..].parse().ok()
+}
+
+/// The confirmation of each case at each size: the footer (irreversible line, what to
+/// type, buttons) is always on screen, and a body that does not fit says how much more
+/// there is.
+#[test]
+fn the_confirmation_never_hides_its_own_prompt() {
+    for (w, h) in [(60u16, 16u16), (80, 24), (140, 40)] {
+        for case in ["single", "bulk", "cascade", "hidden"] {
+            let mut m = bulk_model(46, w, h);
+            match case {
+                "single" => {}
+                "bulk" | "cascade" => chars(&mut m, "A"),
+                _ => {
+                    chars(&mut m, "A/00001");
+                    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+                }
+            }
+            key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+            if case == "cascade" {
+                chars(&mut m, "c");
+            }
+            let out = render(&m, w, h);
+            let at = format!("{case} at {w}x{h}");
+            let prompt = match case {
+                "single" => "Press y to delete",
+                "cascade" => "Type 138 and press Enter",
+                _ => "Type 46 and press Enter",
+            };
+            assert!(out.contains(prompt), "{at}: no prompt\n{out}");
+            assert!(
+                out.contains("irreversible"),
+                "{at}: no irreversible line\n{out}"
+            );
+            assert!(
+                out.contains("[ Cancel ]") && out.contains("[ Delete"),
+                "{at}: no buttons\n{out}"
+            );
+            if case != "single" {
+                assert!(
+                    more_below(&out).is_some(),
+                    "{at}: no '↓ N more' marker\n{out}"
+                );
+            }
+            if case == "hidden" {
+                assert!(out.contains("hidden by filter"), "{at}\n{out}");
+            }
+            insta::assert_snapshot!(format!("confirm_{case}_{w}x{h}"), out);
+        }
+    }
+}
+
+#[test]
+fn scrolling_the_confirmation_shows_the_rest_and_stops_at_the_end() {
+    let mut m = bulk_model(46, 80, 24);
+    chars(&mut m, "A");
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    key(&mut m, KeyCode::End, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert!(out.contains("Generated Datasource 00046"), "{out}");
+    assert!(out.contains(" above"), "{out}");
+    assert_eq!(
+        more_below(&out),
+        None,
+        "at the end nothing is below:\n{out}"
+    );
+    // One step up from the end shows one line below: the scroll was clamped.
+    key(&mut m, KeyCode::Up, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert_eq!(more_below(&out), Some(1), "{out}");
+}
+
+/// Every row of a table shows what tells it apart from the others.
+#[test]
+fn generated_names_stay_distinguishable_at_80x24() {
+    let mut m = bulk_model(46, 80, 24);
+    chars(&mut m, "]");
+    let out = render(&m, 80, 24);
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("Generated")).collect();
+    assert!(rows.len() >= 15, "{out}");
+    for (i, row) in rows.iter().enumerate() {
+        let n = format!("{:05}", i + 1);
+        assert!(row.contains(&n), "row {i} lost its number {n}:\n{out}");
+    }
+    insta::assert_snapshot!("generated_connections_80x24", out);
+}
+
+#[test]
+fn the_name_column_gets_the_most_room() {
+    let m = bulk_model(46, 80, 24);
+    let out = render(&m, 80, 24);
+    // The full names fit: nothing else is wider than the name.
+    assert!(out.contains("Generated Datasource 00001"), "{out}");
+}
+
+#[test]
+fn basedash_rows_show_their_organization_and_the_vendors_message() {
+    use crate::vendors::basedash;
+    let org = basedash::OrgRef {
+        id: "o1".into(),
+        name: "Acme Analytics".into(),
+    };
+    let ds = serde_json::json!({
+        "id": "b1",
+        "displayName": "Billing MySQL",
+        "dialect": "MYSQL",
+        "host": "billing-db",
+        "lastHealthStatus": "UNHEALTHY",
+        "lastSyncStatus": "FAILED",
+        "syncErrorMessage": "ERROR: sync failed\n\tat host billing-db (port 3306) while reading the schema of every table in the database\n  caused by: Access denied for user 'bd_reader'"
+    });
+    let Some(r) = basedash::parse_data_source("demo-basedash", &org, &ds) else {
+        panic!("parse")
+    };
+    let mut m = vendor_model(crate::model::VendorId::Basedash, vec![r], NOW);
+    let out = render(&m, 120, 24);
+    assert!(out.contains("Organization"), "{out}");
+    assert!(out.contains("Acme Analytics"), "{out}");
+    assert!(
+        out.contains("ERROR: sync failed"),
+        "sync error cell:\n{out}"
+    );
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 120, 24);
+    assert!(
+        out.contains("organization: Acme Analytics"),
+        "detail:\n{out}"
+    );
+    // The full message, one line per line, indentation kept, wrapped under itself.
+    assert!(out.contains("  ERROR: sync failed"), "{out}");
+    assert!(out.contains("      at host billing-db"), "{out}");
+    assert!(out.contains("    caused by: Access denied"), "{out}");
+    insta::assert_snapshot!("basedash_detail_sync_error", out);
+}
+
+#[test]
+fn every_vendor_puts_the_name_first() {
+    use crate::model::VendorId;
+    for v in VendorId::ALL {
+        let spec = crate::vendors::spec(v);
+        for k in spec.kinds {
+            let cols = (spec.columns)(*k);
+            assert_eq!(cols.first().map(|c| c.title), Some("Name"), "{v} {k}");
+        }
     }
 }
