@@ -490,9 +490,38 @@ pub struct CreateForm {
     pub texts: Vec<LineInput>,
     /// Chosen index of choice fields.
     pub choices: Vec<Option<usize>>,
+    /// What was typed into each choice field: only matching options are offered.
+    pub filters: Vec<LineInput>,
     pub focus: usize,
     pub error: Option<String>,
+    /// What the form did on its own ("DBMS set to … from connection …").
+    pub note: Option<String>,
+    /// The operator was told that a linked pair of choices does not match; the next Ctrl-S
+    /// sends it as chosen.
+    pub mismatch_warned: bool,
     pub submitting: bool,
+}
+
+impl CreateForm {
+    /// Indices of the options of choice field `i` that its filter lets through, in order.
+    pub fn matching_options(&self, i: usize) -> Vec<usize> {
+        let Some(crate::vendors::forms::FieldKind::Choice(options)) =
+            self.spec.fields.get(i).map(|fs| &fs.kind)
+        else {
+            return Vec::new();
+        };
+        let query = self.filters.get(i).map(|l| l.text.as_str()).unwrap_or("");
+        if query.trim().is_empty() {
+            return (0..options.len()).collect();
+        }
+        let mut filter = RowFilter::new(query);
+        options
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| filter.matches(&c.label))
+            .map(|(k, _)| k)
+            .collect()
+    }
 }
 
 /// Modal layers; the top one gets keys first.

@@ -464,6 +464,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
                 m.input = LineInput::new(&f);
             }
         }
+        Action::Mark | Action::MarkRange | Action::MarkAll if refuse_read_only_kind(m) => {}
         Action::Mark => {
             let mut refused = None;
             if let Some(tab) = m.tab_mut() {
@@ -692,6 +693,27 @@ fn on_paste(m: &mut Model, text: &str) {
             ),
         },
     }
+}
+
+/// Kinds the vendor never deletes (Databrain datamarts) cannot be marked: says so and
+/// returns true. The rule comes from the vendor's delete order, not from each object.
+fn refuse_read_only_kind(m: &mut Model) -> bool {
+    let Some(tab) = m.tab() else {
+        return false;
+    };
+    let Some(kind) = tab.view().map(|v| v.kind) else {
+        return false;
+    };
+    if tab.spec.delete_order.contains(&kind) {
+        return false;
+    }
+    let text = format!(
+        "{} are read-only in {}: they cannot be marked or deleted",
+        kind,
+        tab.spec.vendor.display()
+    );
+    m.set_status(Level::Warn, text);
+    true
 }
 
 /// Esc in the table: close the detail pane, else clear the filter. Marks are never thrown
@@ -1501,79 +1523,208 @@ fn open_create(m: &mut Model) -> Vec<Effect> {
         spec,
         texts: vec![LineInput::default(); n],
         choices: vec![None; n],
+        filters: vec![LineInput::default(); n],
         focus: 0,
         error: None,
+        note: None,
+        mismatch_warned: false,
         submitting: false,
     })));
     Vec::new()
 }
 
-/// Pasted text into the focused field of a form: text and secret fields take it as typed.
+/// Pasted text into the focused field of a form: text and secret fields take it as typed,
+/// a choice field as its filter.
 fn paste_into_form(f: &mut CreateForm, text: &str) {
-    let Some(field) = f.spec.fields.get(f.focus) else {
+    let focus = f.focus;
+    let Some(field) = f.spec.fields.get(focus) else {
         return;
     };
-    if matches!(field.kind, FieldKind::Choice(_)) {
-        return;
-    }
-    if let Some(input) = f.texts.get_mut(f.focus) {
+    let input = if matches!(field.kind, FieldKind::Choice(_)) {
+        f.filters.get_mut(focus)
+    } else {
+        f.texts.get_mut(focus)
+    };
+    if let Some(input) = input {
         for ch in text.chars() {
             input.insert(ch);
         }
-        f.error = None;
     }
+    f.error = None;
+    f.mismatch_warned = false;
+    if matches!(field.kind, FieldKind::Choice(_)) {
+        refilter_choice(f, focus);
+    }
+}
+
+/// After choice field `i`'s filter changed: keep the choice if it still matches, else take
+/// the first match, else choose nothing (so nothing unintended can be sent).
+fn refilter_choice(f: &mut CreateForm, i: usize) {
+    let matches = f.matching_options(i);
+    let current = f.choices.get(i).copied().flatten();
+    let next = match current {
+        Some(c) if matches.contains(&c) => Some(c),
+        _ => matches.first().copied(),
+    };
+    set_choice(f, i, next);
+}
+
+/// Choose option `choice` of field `i`, and let the fields that follow it follow.
+fn set_choice(f: &mut CreateForm, i: usize, choice: Option<usize>) {
+    let Some(slot) = f.choices.get_mut(i) else {
+        return;
+    };
+    if *slot == choice {
+        return;
+    }
+    *slot = choice;
+    f.mismatch_warned = false;
+    let leader = choice.and_then(|c| match &f.spec.fields[i].kind {
+        FieldKind::Choice(options) => options.get(c).cloned(),
+        _ => None,
+    });
+    let Some(leader) = leader else {
+        return;
+    };
+    for j in 0..f.spec.fields.len() {
+        let Some(follow) = f.spec.fields[j].follows.filter(|fl| fl.field == i) else {
+            continue;
+        };
+        let FieldKind::Choice(options) = &f.spec.fields[j].kind else {
+            continue;
+        };
+        let Some(want) = leader.value.get(follow.key).filter(|v| !v.is_null()) else {
+            f.note = Some(format!(
+                "{} does not say {}: choose the {} yourself",
+                leader.label, follow.what, f.spec.fields[j].label
+            ));
+            continue;
+        };
+        // Of the options of the wanted kind, the one that agrees on most else (a version).
+        let agree = |o: &crate::vendors::forms::Choice| -> usize {
+            match (o.value.as_object(), leader.value.as_object()) {
+                (Some(a), Some(b)) => a.iter().filter(|(k, v)| b.get(*k) == Some(*v)).count(),
+                _ => 0,
+            }
+        };
+        let best = options
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.value.get(follow.key) == Some(want))
+            .max_by_key(|(k, o)| (agree(o), std::cmp::Reverse(*k)))
+            .map(|(k, _)| k);
+        match best {
+            Some(k) => {
+                f.choices[j] = Some(k);
+                f.filters[j].clear();
+                f.note = Some(format!(
+                    "{} set to {} from {} {}",
+                    f.spec.fields[j].label, options[k].label, f.spec.fields[i].label, leader.label
+                ));
+            }
+            None => {
+                f.choices[j] = None;
+                f.note = Some(format!(
+                    "no {} matches {} ({}): choose one",
+                    f.spec.fields[j].label,
+                    follow.what,
+                    want.as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+}
+
+/// A linked pair of choices that differ (a DBMS that is not the connection's type), as a
+/// sentence, or `None` when every pair matches.
+fn choice_mismatch(f: &CreateForm) -> Option<String> {
+    let chosen = |i: usize| -> Option<&crate::vendors::forms::Choice> {
+        match &f.spec.fields.get(i)?.kind {
+            FieldKind::Choice(options) => options.get(f.choices.get(i).copied().flatten()?),
+            _ => None,
+        }
+    };
+    f.spec.fields.iter().enumerate().find_map(|(j, field)| {
+        let follow = field.follows?;
+        let (lead, mine) = (chosen(follow.field)?, chosen(j)?);
+        let want = lead.value.get(follow.key).filter(|v| !v.is_null())?;
+        let have = mine.value.get(follow.key).filter(|v| !v.is_null())?;
+        (want != have).then(|| {
+            format!(
+                "{} {} is not {} ({}): Ctrl-S again to create it anyway, or choose another",
+                field.label,
+                mine.label,
+                follow.what,
+                want.as_str().unwrap_or("?")
+            )
+        })
+    })
 }
 
 fn on_form_key(m: &mut Model, f: &mut CreateForm, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let n = f.spec.fields.len();
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    let n = f.spec.fields.len().max(1);
     if f.submitting {
         if key.code == KeyCode::Esc {
             f.error = Some("waiting for the server; the request was already sent".into());
         }
         return Vec::new();
     }
-    let field_kind = f.spec.fields.get(f.focus).map(|fs| fs.kind.clone());
+    let focus = f.focus;
+    let is_choice = matches!(
+        f.spec.fields.get(focus).map(|fs| &fs.kind),
+        Some(FieldKind::Choice(_))
+    );
     match key.code {
         KeyCode::Esc => {
             m.modals.pop();
             m.set_status(Level::Info, "create cancelled: nothing was sent");
         }
-        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n.max(1),
-        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n.max(1) - 1) % n.max(1),
+        KeyCode::Tab if shift => f.focus = (focus + n - 1) % n,
+        KeyCode::BackTab | KeyCode::Up => f.focus = (focus + n - 1) % n,
+        KeyCode::Tab | KeyCode::Down => f.focus = (focus + 1) % n,
         KeyCode::Char('s') if ctrl => return submit_form(m, f),
         KeyCode::Enter => {
-            if f.focus + 1 >= n {
+            if focus + 1 >= n {
                 return submit_form(m, f);
             }
             f.focus += 1;
         }
-        KeyCode::Left | KeyCode::Right => match field_kind {
-            Some(FieldKind::Choice(options)) if !options.is_empty() => {
-                let len = options.len();
-                let cur = f.choices[f.focus];
-                f.choices[f.focus] = Some(match (cur, key.code) {
+        KeyCode::Left | KeyCode::Right if is_choice => {
+            let matches = f.matching_options(focus);
+            if !matches.is_empty() {
+                let len = matches.len();
+                let at = f.choices[focus].and_then(|c| matches.iter().position(|&k| k == c));
+                let next = match (at, key.code) {
                     (None, KeyCode::Right) => 0,
                     (None, _) => len - 1,
-                    (Some(i), KeyCode::Right) => (i + 1) % len,
-                    (Some(i), _) => (i + len - 1) % len,
-                });
+                    (Some(p), KeyCode::Right) => (p + 1) % len,
+                    (Some(p), _) => (p + len - 1) % len,
+                };
+                set_choice(f, focus, Some(matches[next]));
+                f.error = None;
             }
-            Some(FieldKind::Choice(_)) => {}
-            _ => {
-                if key.code == KeyCode::Left {
-                    f.texts[f.focus].left()
-                } else {
-                    f.texts[f.focus].right()
-                }
-            }
-        },
-        KeyCode::Backspace if !matches!(field_kind, Some(FieldKind::Choice(_))) => {
-            f.texts[f.focus].backspace();
         }
-        KeyCode::Char(c) if !ctrl && !matches!(field_kind, Some(FieldKind::Choice(_))) => {
-            f.texts[f.focus].insert(c);
+        KeyCode::Left => f.texts[focus].left(),
+        KeyCode::Right => f.texts[focus].right(),
+        KeyCode::Backspace if is_choice => {
+            f.filters[focus].backspace();
+            refilter_choice(f, focus);
+        }
+        KeyCode::Backspace => {
+            f.texts[focus].backspace();
+            f.mismatch_warned = false;
+        }
+        KeyCode::Char(c) if !ctrl && is_choice => {
+            f.filters[focus].insert(c);
             f.error = None;
+            refilter_choice(f, focus);
+        }
+        KeyCode::Char(c) if !ctrl => {
+            f.texts[focus].insert(c);
+            f.error = None;
+            f.mismatch_warned = false;
         }
         _ => {}
     }
@@ -1581,6 +1732,13 @@ fn on_form_key(m: &mut Model, f: &mut CreateForm, key: KeyEvent) -> Vec<Effect> 
 }
 
 fn submit_form(m: &mut Model, f: &mut CreateForm) -> Vec<Effect> {
+    if !f.mismatch_warned {
+        if let Some(why) = choice_mismatch(f) {
+            f.error = Some(why);
+            f.mismatch_warned = true;
+            return Vec::new();
+        }
+    }
     let values: Vec<serde_json::Value> = f
         .spec
         .fields

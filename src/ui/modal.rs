@@ -609,63 +609,123 @@ fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) 
 }
 
 fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
-    let h = (form.spec.fields.len() as u16) * 2 + 6;
-    let rect = centered(area, 76, h);
-    let inner = framed(f, rect, &format!(" {} ", form.spec.title), theme.border());
+    let width = area.width.saturating_sub(4).min(80);
+    let inner_w = width.saturating_sub(2) as usize;
+    let value_w = inner_w.saturating_sub(20);
     let mut lines: Vec<Line> = Vec::new();
     for (i, field) in form.spec.fields.iter().enumerate() {
         let focused = i == form.focus;
         let label = format!("{}{}", field.label, if field.required { " *" } else { "" });
-        let value = match &field.kind {
-            FieldKind::Text => form.texts[i].text.clone(),
-            FieldKind::Secret => "•".repeat(form.texts[i].text.chars().count()),
-            FieldKind::Choice(options) => match form.choices[i].and_then(|c| options.get(c)) {
-                Some(c) => format!("◀ {} ▶", c.label),
-                None if options.is_empty() => "(nothing to choose from)".into(),
-                None => "◀ choose with ←/→ ▶".into(),
-            },
-        };
-        let cursor = if focused && !matches!(field.kind, FieldKind::Choice(_)) {
-            "▏"
-        } else {
-            ""
-        };
         let value_style = if focused {
             theme.selected()
         } else {
             Style::default()
         };
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{label:<20}"),
-                if focused {
-                    theme.key()
+        let mut value: Vec<Span> = Vec::new();
+        let mut under: Vec<Span> = Vec::new();
+        match &field.kind {
+            FieldKind::Text | FieldKind::Secret => {
+                let text = match field.kind {
+                    FieldKind::Secret => "•".repeat(form.texts[i].text.chars().count()),
+                    _ => form.texts[i].text.clone(),
+                };
+                let cursor = if focused { "▏" } else { "" };
+                value.push(Span::styled(format!("{text}{cursor}"), value_style));
+                under.push(Span::styled(field.hint, theme.dim()));
+            }
+            FieldKind::Choice(options) => {
+                let matches = form.matching_options(i);
+                let chosen = form.choices[i].and_then(|c| options.get(c));
+                let filter = &form.filters[i].text;
+                value.push(Span::styled(
+                    match chosen {
+                        Some(c) => format!("◀ {} ▶", c.label),
+                        None if options.is_empty() => "(nothing to choose from)".into(),
+                        None if matches.is_empty() => format!("no choice matches '{filter}'"),
+                        None => "◀ not chosen ▶".into(),
+                    },
+                    value_style,
+                ));
+                if focused && !filter.is_empty() {
+                    value.push(Span::styled(
+                        format!("  /{filter}▏ {} of {}", matches.len(), options.len()),
+                        theme.key(),
+                    ));
+                }
+                if focused && !matches.is_empty() {
+                    // The matching options, the chosen one highlighted, as many as fit.
+                    let mut used = 0;
+                    for (n, &k) in matches.iter().enumerate() {
+                        let Some(o) = options.get(k) else { continue };
+                        let text = safe::clean(&o.label).into_owned();
+                        let w = safe::width(&text) + 3;
+                        if used + w > value_w.saturating_sub(2) {
+                            under.push(Span::styled(
+                                format!("… +{}", matches.len() - n),
+                                theme.dim(),
+                            ));
+                            break;
+                        }
+                        let style = if form.choices[i] == Some(k) {
+                            theme.selected()
+                        } else {
+                            theme.dim()
+                        };
+                        under.push(Span::styled(text, style));
+                        under.push(Span::raw(" · "));
+                        used += w;
+                    }
+                    if matches!(under.last(), Some(s) if s.content == " · ") {
+                        under.pop();
+                    }
                 } else {
-                    Style::default()
-                },
-            ),
-            Span::styled(format!("{value}{cursor}"), value_style),
-        ]));
-        lines.push(Line::from(Span::styled(
-            format!("{:<20}{}", "", field.hint),
-            theme.dim(),
-        )));
+                    under.push(Span::styled(field.hint, theme.dim()));
+                }
+            }
+        }
+        let mut head = vec![Span::styled(
+            format!("{label:<20}"),
+            if focused {
+                theme.key()
+            } else {
+                Style::default()
+            },
+        )];
+        head.extend(value);
+        lines.push(Line::from(head));
+        let mut second = vec![Span::raw(format!("{:<20}", ""))];
+        second.extend(under);
+        lines.push(Line::from(second));
+    }
+    if let Some(note) = &form.note {
+        lines.extend(safe::wrap(
+            Line::from(Span::styled(format!("ℹ {note}"), theme.key())),
+            inner_w,
+            2,
+        ));
     }
     if let Some(e) = &form.error {
-        lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
+        lines.extend(safe::wrap(
+            Line::from(Span::styled(format!("✗ {e}"), theme.error())),
+            inner_w,
+            2,
+        ));
     } else if form.submitting {
         lines.push(Line::from(Span::styled("sending…", theme.warn())));
     } else {
         lines.push(Line::from(""));
     }
-    lines.push(Line::from(Span::styled(
-        "Tab/↓ next · ←/→ choose · Enter next (on the last field: create) · Ctrl-S create · Esc cancel",
-        theme.dim(),
-    )));
-    f.render_widget(
-        super::safe::para(lines)
-            .alignment(Alignment::Left)
-            .wrap(Wrap { trim: false }),
-        inner,
-    );
+    lines.extend(safe::wrap(
+        Line::from(Span::styled(
+            "Tab/↓ next · Shift-Tab/↑ back · type to filter a choice, ←/→ choose · \
+             Enter next (last field: create) · Ctrl-S create · Esc cancel",
+            theme.dim(),
+        )),
+        inner_w,
+        0,
+    ));
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, width, height);
+    let inner = framed(f, rect, &format!(" {} ", form.spec.title), theme.border());
+    f.render_widget(safe::para(lines).alignment(Alignment::Left), inner);
 }

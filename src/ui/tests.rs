@@ -315,6 +315,21 @@ fn qlik_tab() {
     let out = render(&m, 120, 24);
     assert!(out.contains("cannot be deleted"), "{out}");
     assert!(!out.contains("1 marked"), "{out}");
+    // Two connections of one name in two spaces: the plan tells them apart.
+    key(&mut m, KeyCode::Esc, KeyModifiers::NONE);
+    chars(&mut m, "/^Snowflake_Warehouse$");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    chars(&mut m, "A");
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let out = render(&m, 120, 24);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("connection 'Snowflake_Warehouse' in space '"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines.iter().all(|l| l.contains("[id ")), "{out}");
+    assert_ne!(lines[0], lines[1]);
+    insta::assert_snapshot!("qlik_same_name_in_two_spaces", out);
 }
 
 /// A name built to fool a terminal: an escape sequence, a right-to-left override and a
@@ -600,4 +615,28 @@ fn every_vendor_puts_the_name_first() {
             assert_eq!(cols.first().map(|c| c.title), Some("Name"), "{v} {k}");
         }
     }
+}
+
+#[test]
+fn create_datasource_form_filters_choices_and_says_what_it_set() {
+    let mut m = sized(80, 24);
+    if let Some(tab) = m.tab_mut() {
+        for r in tab.resources.iter_mut() {
+            let mut raw = serde_json::json!({"id": r.id, "name": r.name,
+                "database": {"type": "snow_flake", "version": "snowflake_1x"}});
+            if r.kind == crate::model::Kind::Datasources {
+                raw["dbms"] = serde_json::json!({"id": "SF", "name": "Snowflake"});
+            }
+            r.raw = raw.into();
+        }
+    }
+    chars(&mut m, "n");
+    chars(&mut m, "Orders");
+    key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    chars(&mut m, "conn");
+    let out = render(&m, 80, 24);
+    assert!(out.contains("/conn▏ 3 of 3"), "{out}");
+    assert!(out.contains("DBMS set to Snowflake"), "{out}");
+    assert!(out.contains("Shift-Tab/↑ back"), "{out}");
+    insta::assert_snapshot!("create_datasource_form_80x24", out);
 }
