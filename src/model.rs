@@ -465,6 +465,9 @@ pub enum ColWidth {
     Fixed(u16),
     /// Takes a share of the remaining width, at least this many cells.
     Fill(u16),
+    /// Like `Fill`, for names (of the row or of what it refers to): a name that shares a
+    /// long prefix with another one on screen is cut in the middle, so its end stays visible.
+    Names(u16),
 }
 
 /// One table column of a vendor kind: what it is called and how a row fills it.

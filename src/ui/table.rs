@@ -88,22 +88,35 @@ pub fn fit_middle(text: &str, width: usize, shared: usize) -> String {
     out
 }
 
-/// Length in chars of the prefix every one of `texts` starts with.
-fn shared_prefix(texts: &[&str]) -> usize {
-    let Some(first) = texts.first() else {
-        return 0;
-    };
-    let mut n = first.chars().count();
-    for t in &texts[1..] {
-        n = n.min(
-            first
-                .chars()
-                .zip(t.chars())
-                .take_while(|(a, b)| a == b)
-                .count(),
-        );
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// For each of `texts`, the length (in chars) of the longest prefix it shares with another
+/// of them, when it differs from that one after it (identical values share nothing worth a
+/// middle cut). Sorted neighbours give the longest shared prefix of each.
+fn shared_prefixes(texts: &[&str]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by(|&a, &b| texts[a].cmp(texts[b]));
+    let mut out = vec![0; texts.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        let t = texts[i];
+        let len = t.chars().count();
+        let mut best = 0;
+        for n in [pos.checked_sub(1), pos.checked_add(1)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(&j) = order.get(n) {
+                let p = common_prefix(t, texts[j]);
+                if p < len {
+                    best = best.max(p);
+                }
+            }
+        }
+        out[i] = best;
     }
-    n
+    out
 }
 
 /// Share `available` cells among columns. `wants` is each column's content width (title and
@@ -125,7 +138,9 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
             ColWidth::Fixed(k) => {
                 u32::from(*k).min(u32::from(wants.get(i).copied().unwrap_or(0)).max(3))
             }
-            ColWidth::Fill(_) => u32::from(wants.get(i).copied().unwrap_or(0)).max(3),
+            ColWidth::Fill(_) | ColWidth::Names(_) => {
+                u32::from(wants.get(i).copied().unwrap_or(0)).max(3)
+            }
         })
         .collect();
     let total: u32 = want.iter().sum();
@@ -134,7 +149,7 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
         let weights: Vec<u32> = rules
             .iter()
             .map(|r| match r {
-                ColWidth::Fill(k) => u32::from(*k),
+                ColWidth::Fill(k) | ColWidth::Names(k) => u32::from(*k),
                 ColWidth::Fixed(_) => 0,
             })
             .collect();
@@ -151,26 +166,36 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
         }
         return out.into_iter().map(|w| w as u16).collect();
     }
-    // Too wide: the name first, then the others water-filled: each is cut to at most
-    // `level` x its weight (its `ColWidth` number), so a message column keeps more than a
-    // short status column.
+    // Too wide: the name first, then the others water-filled. Each keeps up to `SHORT`
+    // cells of its content (so a short status column stays whole); above that, each is cut
+    // to `level` x its weight (its `ColWidth` number), so a message column keeps more than a
+    // date. When even the short parts do not fit, every column is cut evenly.
+    const SHORT: u32 = 10;
     let name = want[0].min((avail * 2 / 5).max(want[0].min(12))).min(avail);
     let rest = avail.saturating_sub(name);
     let weights: Vec<u32> = rules[1..]
         .iter()
         .map(|r| match r {
-            ColWidth::Fixed(k) | ColWidth::Fill(k) => u32::from(*k).max(1),
+            ColWidth::Fixed(k) | ColWidth::Fill(k) | ColWidth::Names(k) => u32::from(*k).max(1),
         })
         .collect();
     let others = &want[1..];
+    let short_total: u32 = others.iter().map(|w| (*w).min(SHORT)).sum();
     let cut = |level: u32| -> Vec<u32> {
         others
             .iter()
             .zip(&weights)
-            .map(|(w, k)| (*w).min(level * k / 16))
+            .map(|(w, k)| {
+                if short_total > rest {
+                    (*w).min(level)
+                } else {
+                    (*w).min((*w).min(SHORT).max(level * k / 16))
+                }
+            })
             .collect()
     };
-    let (mut lo, mut hi) = (0u32, 16 * others.iter().copied().max().unwrap_or(0));
+    let top = others.iter().copied().max().unwrap_or(0);
+    let (mut lo, mut hi) = (0u32, if short_total > rest { top } else { 16 * top });
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
         if cut(mid).iter().sum::<u32>() <= rest {
@@ -258,23 +283,20 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     let available = area.width.saturating_sub(1 + spacing);
     let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
     let col_widths = column_widths(&rules, &wants, available);
-    // Columns whose values share a long prefix are cut in the middle, so what tells the
-    // rows apart stays on screen.
-    let shared: Vec<Option<usize>> = col_widths
-        .iter()
-        .enumerate()
-        .map(|(c, w)| {
+    // A value that shares a long prefix with another visible one is cut in the middle, so
+    // what tells the rows apart stays on screen.
+    let shared: Vec<Vec<usize>> = (0..columns.len())
+        .map(|c| {
+            if !matches!(columns[c].width, ColWidth::Names(_)) {
+                return Vec::new();
+            }
             let texts: Vec<&str> = window
                 .iter()
-                .filter_map(|(_, cells)| cells.get(c))
-                .map(|cell| cell.text.as_str())
+                .map(|(_, cells)| cells.get(c).map_or("", |cell| cell.text.as_str()))
                 .collect();
-            let cut = texts.iter().any(|t| safe::width(t) > *w as usize);
-            let p = shared_prefix(&texts);
-            (cut && texts.len() > 1 && p >= (*w as usize) / 2).then_some(p)
+            shared_prefixes(&texts)
         })
         .collect();
-
     let mut header: Vec<Cell> = vec![Cell::from(" ")];
     header.extend(titles.into_iter().map(Cell::from));
     let header = Row::new(header).style(theme.header());
@@ -293,9 +315,11 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             });
             for (c, cell) in cells.into_iter().enumerate() {
                 let w = col_widths.get(c).copied().unwrap_or(0) as usize;
-                let text = match shared.get(c).copied().flatten() {
-                    Some(p) => fit_middle(&cell.text, w, p),
-                    None => fit(&cell.text, w),
+                let p = shared.get(c).and_then(|v| v.get(pos)).copied().unwrap_or(0);
+                let text = if p >= w / 2 && p > 0 {
+                    fit_middle(&cell.text, w, p)
+                } else {
+                    fit(&cell.text, w)
                 };
                 out.push(Cell::from(Span::styled(text, theme.tone(cell.tone))));
             }
@@ -470,6 +494,18 @@ mod tests {
         assert_eq!(w[4], 10, "the short health column stays whole: {w:?}");
         assert_eq!(w.iter().sum::<u16>(), 74, "{w:?}");
         assert!(w.iter().skip(1).all(|x| *x <= w[0]), "{w:?}");
+    }
+
+    #[test]
+    fn shared_prefixes_are_per_value_and_ignore_identical_ones() {
+        let texts = [
+            "Generated Connection 00001",
+            "Snowflake Analytics",
+            "Generated Connection 00002",
+            "? untested",
+            "? untested",
+        ];
+        assert_eq!(super::shared_prefixes(&texts), vec![25, 0, 25, 0, 0]);
     }
 
     #[test]

@@ -192,7 +192,7 @@ pub fn endpoint_cell(r: &Resource, _: &CellCtx) -> Cell {
 static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(18),
+        width: ColWidth::Names(18),
         cell: cells::name,
         sort_key: None,
     },
