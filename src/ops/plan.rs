@@ -516,6 +516,19 @@ impl DeletePlan {
     /// its kind and name, where it lives (space, organization), and its id when another
     /// step of the same kind has the same name. Safe to print (server text is sanitized).
     pub fn step_line(&self, i: usize) -> String {
+        self.line_of(i, self.id_in_line(i))
+    }
+
+    /// Every step's line, in step order (one pass, whatever the size of the plan).
+    pub fn step_lines(&self) -> Vec<String> {
+        self.ids_in_lines()
+            .into_iter()
+            .enumerate()
+            .map(|(i, with_id)| self.line_of(i, with_id))
+            .collect()
+    }
+
+    fn line_of(&self, i: usize, with_id: bool) -> String {
         use crate::text::sanitize;
         let Some(step) = self.steps.get(i) else {
             return String::new();
@@ -529,7 +542,7 @@ impl DeletePlan {
                 sanitize(c)
             ));
         }
-        if self.id_in_line(i) {
+        if with_id {
             line.push_str(&format!(" [id {}]", sanitize(&t.id)));
         }
         line
@@ -547,6 +560,23 @@ impl DeletePlan {
                 .iter()
                 .enumerate()
                 .any(|(j, s)| j != i && s.target.kind == t.kind && s.target.name == t.name)
+    }
+
+    /// [`id_in_line`](Self::id_in_line) of every step, in one pass.
+    pub fn ids_in_lines(&self) -> Vec<bool> {
+        let mut count: HashMap<(Kind, &str), usize> = HashMap::new();
+        for s in &self.steps {
+            *count
+                .entry((s.target.kind, s.target.name.as_str()))
+                .or_default() += 1;
+        }
+        self.steps
+            .iter()
+            .map(|s| {
+                let t = &s.target;
+                t.id != t.name && count.get(&(t.kind, t.name.as_str())).copied().unwrap_or(0) > 1
+            })
+            .collect()
     }
 
     /// Whether deleting is final or recoverable, in one sentence ("irreversible: …",
@@ -587,6 +617,8 @@ impl DeletePlan {
             self.profile,
             self.vendor.display()
         );
+        let lines = self.step_lines();
+        let with_ids = self.ids_in_lines();
         let mut n = 0;
         for (kind, idxs) in self.groups() {
             out.push_str(&format!("{} ({})\n", kind.title(), idxs.len()));
@@ -600,12 +632,13 @@ impl DeletePlan {
                     StepReason::Cascade { .. } => "  [cascade]",
                 };
                 // The dialog's line, plus the id for scripts (unless the line has it).
-                let id = if self.id_in_line(i) {
+                let id = if with_ids.get(i).copied().unwrap_or(false) {
                     String::new()
                 } else {
                     format!("  {}", crate::text::sanitize(&step.target.id))
                 };
-                out.push_str(&format!("  {n:>4}. {}{id}{why}\n", self.step_line(i)));
+                let line = lines.get(i).map(String::as_str).unwrap_or("");
+                out.push_str(&format!("  {n:>4}. {line}{id}{why}\n"));
                 if let Some(w) = &step.warning {
                     out.push_str(&format!("        warning: {w}\n"));
                 }
@@ -1109,6 +1142,8 @@ mod tests {
             false,
         );
         let lines: Vec<String> = (0..p.len()).map(|i| p.step_line(i)).collect();
+        assert_eq!(p.step_lines(), lines);
+        assert_eq!(p.ids_in_lines(), vec![false, true, true]);
         assert_eq!(
             lines,
             vec![

@@ -7,7 +7,7 @@ use crate::app::keymap::BINDINGS;
 use crate::app::state::{ConfirmDelete, CreateForm, Job, JobKind, Level, Modal, Model};
 use crate::model::format_age;
 use crate::ops::executor::{RunSummary, StepOutcome};
-use crate::ops::plan::{Confirmation, StepReason};
+use crate::ops::plan::{Confirmation, DeletePlan, StepReason};
 use crate::vendors::forms::FieldKind;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
@@ -77,28 +77,157 @@ fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &s
 /// is also tagged in the list).
 const HIDDEN_NAMES_SHOWN: usize = 5;
 
-/// The delete confirmation, laid out for one screen size: a body that scrolls (the plan)
-/// and a footer that is always drawn (options, irreversible / soft-delete line, what to
-/// type, hint, buttons).
-pub struct ConfirmLayout {
-    pub rect: Rect,
-    /// Pre-wrapped to the dialog's inner width.
-    pub body: Vec<Line<'static>>,
-    pub footer: Vec<Line<'static>>,
-    /// Rows the body text gets (the "↓ N more" marker, when needed, is below them).
-    pub body_rows: usize,
-    /// Largest useful scroll of the body (0 when it fits).
-    pub max_scroll: usize,
+/// A part of the confirmation's body: lines built once (headings, warnings, kept), or one
+/// step of the plan, built only when it is on screen (a plan may hold thousands).
+enum Piece {
+    Lines(Vec<Line<'static>>),
+    Step { n: usize, i: usize, rows: usize },
 }
 
-impl ConfirmLayout {
-    pub fn overflows(&self) -> bool {
-        self.max_scroll > 0
+impl Piece {
+    fn rows(&self) -> usize {
+        match self {
+            Piece::Lines(l) => l.len(),
+            Piece::Step { rows, .. } => *rows,
+        }
     }
 }
 
-pub fn confirm_layout(m: &Model, c: &ConfirmDelete, area: Rect, theme: &Theme) -> ConfirmLayout {
-    let plan = &c.plan;
+/// The delete confirmation, laid out for one screen size: a body that scrolls (the plan)
+/// and a footer that is always drawn (options, irreversible / soft-delete line, what to
+/// type, hint, buttons).
+pub struct ConfirmLayout<'a> {
+    pub rect: Rect,
+    pub footer: Vec<Line<'static>>,
+    /// Rows the body text gets (the "↓ N more" marker, when needed, is below them).
+    pub body_rows: usize,
+    /// Rows the whole body takes at this width.
+    pub body_len: usize,
+    /// Largest useful scroll of the body (0 when it fits).
+    pub max_scroll: usize,
+    steps: StepText<'a>,
+    pieces: Vec<Piece>,
+}
+
+/// What a step's line is made of, computed once per layout for every step.
+struct StepText<'a> {
+    plan: &'a DeletePlan,
+    lines: Vec<String>,
+    ids: Vec<String>,
+    whys: Vec<String>,
+    hidden: Vec<bool>,
+    show_ids: bool,
+    width: usize,
+    theme: Theme,
+}
+
+impl StepText<'_> {
+    fn head(&self, n: usize, i: usize) -> Line<'static> {
+        let at = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+        Line::from(vec![
+            Span::raw(format!("  {n:>3}. {}", at(&self.lines))),
+            Span::styled(
+                if self.show_ids {
+                    at(&self.ids)
+                } else {
+                    String::new()
+                },
+                self.theme.dim(),
+            ),
+            Span::styled(at(&self.whys), self.theme.warn()),
+            Span::styled(
+                if self.hidden.get(i).copied().unwrap_or(false) {
+                    "  [hidden by filter]"
+                } else {
+                    ""
+                },
+                self.theme.warn(),
+            ),
+        ])
+    }
+
+    fn warning(&self, i: usize) -> Option<Line<'static>> {
+        let w = self.plan.steps.get(i)?.warning.as_ref()?;
+        Some(Line::from(Span::styled(
+            format!("       ⚠ {w}"),
+            self.theme.error(),
+        )))
+    }
+
+    /// The rows of step `i`, numbered `n`, wrapped.
+    fn build(&self, n: usize, i: usize) -> Vec<Line<'static>> {
+        let mut out = safe::wrap(self.head(n, i), self.width, 7);
+        if let Some(w) = self.warning(i) {
+            out.extend(safe::wrap(w, self.width, 9));
+        }
+        out
+    }
+
+    /// How many rows step `i` takes, without building it.
+    fn rows(&self, n: usize, i: usize) -> usize {
+        let number = format!("  {n:>3}. ");
+        fn get(v: &[String], i: usize) -> &str {
+            v.get(i).map(String::as_str).unwrap_or("")
+        }
+        let id = if self.show_ids { get(&self.ids, i) } else { "" };
+        let tag = if self.hidden.get(i).copied().unwrap_or(false) {
+            "  [hidden by filter]"
+        } else {
+            ""
+        };
+        let parts = [
+            number.as_str(),
+            get(&self.lines, i),
+            id,
+            get(&self.whys, i),
+            tag,
+        ];
+        let mut rows = safe::wrapped_rows(&parts, self.width, 7);
+        if let Some(w) = self.plan.steps.get(i).and_then(|s| s.warning.as_ref()) {
+            let text = safe::clean(w);
+            rows += safe::wrapped_rows(&["       ⚠ ", &text], self.width, 9);
+        }
+        rows
+    }
+}
+
+impl ConfirmLayout<'_> {
+    pub fn overflows(&self) -> bool {
+        self.max_scroll > 0
+    }
+
+    /// Body rows `from..from + count`, built.
+    pub fn body(&self, from: usize, count: usize) -> Vec<Line<'static>> {
+        let mut out = Vec::with_capacity(count);
+        let mut at = 0;
+        for piece in &self.pieces {
+            let rows = piece.rows();
+            if at + rows <= from {
+                at += rows;
+                continue;
+            }
+            if out.len() >= count {
+                break;
+            }
+            let lines = match piece {
+                Piece::Lines(l) => l.clone(),
+                Piece::Step { n, i, .. } => self.steps.build(*n, *i),
+            };
+            let skip = from.saturating_sub(at);
+            out.extend(lines.into_iter().skip(skip).take(count - out.len()));
+            at += rows;
+        }
+        out
+    }
+}
+
+pub fn confirm_layout<'a>(
+    m: &Model,
+    c: &'a ConfirmDelete,
+    area: Rect,
+    theme: &Theme,
+) -> ConfirmLayout<'a> {
+    let plan: &'a DeletePlan = &c.plan;
     let width = area.width.saturating_sub(4).min(100);
     let inner_w = width.saturating_sub(2).max(1) as usize;
     let tab = m.profiles.get(c.profile);
@@ -108,64 +237,71 @@ pub fn confirm_layout(m: &Model, c: &ConfirmDelete, area: Rect, theme: &Theme) -
     let need = plan.confirmation(c.protected);
 
     // ---- body: the plan in execution order ----
-    let mut body: Vec<Line> = Vec::new();
-    body.push(Line::from(Span::styled(
+    let with_ids = plan.ids_in_lines();
+    let hidden_keys: std::collections::HashSet<(crate::model::Kind, &str)> = plan
+        .hidden
+        .iter()
+        .map(|h| (h.kind, h.id.as_str()))
+        .collect();
+    let mut steps = StepText {
+        plan,
+        lines: plan.step_lines(),
+        // Ids (dimmed) only when every line has room for its id, so the list reads evenly;
+        // a same-named step carries its id in its line anyway.
+        ids: plan
+            .steps
+            .iter()
+            .zip(&with_ids)
+            .map(|(s, with)| {
+                if *with || s.target.id == s.target.name {
+                    String::new()
+                } else {
+                    format!("  {}", safe::clean(&s.target.id))
+                }
+            })
+            .collect(),
+        whys: plan
+            .steps
+            .iter()
+            .map(|s| match &s.reason {
+                StepReason::Selected => String::new(),
+                StepReason::Cascade { needed_by } => {
+                    format!("  [cascade: freed by {}]", needed_by.label())
+                }
+            })
+            .collect(),
+        hidden: plan
+            .steps
+            .iter()
+            .map(|s| hidden_keys.contains(&(s.target.kind, s.target.id.as_str())))
+            .collect(),
+        show_ids: true,
+        width: inner_w,
+        theme: *theme,
+    };
+    steps.show_ids = (0..plan.steps.len()).all(|i| {
+        let len = |v: &Vec<String>| v.get(i).map_or(0, |s| safe::width(s));
+        let tag = if steps.hidden[i] { 20 } else { 0 };
+        7 + len(&steps.lines) + len(&steps.ids) + len(&steps.whys) + tag <= inner_w
+    });
+    let mut pieces: Vec<Piece> = Vec::new();
+    pieces.push(Piece::Lines(vec![Line::from(Span::styled(
         "In execution order:",
         theme.header(),
-    )));
+    ))]));
     let mut n = 0;
     for (kind, idxs) in plan.groups() {
-        body.push(Line::from(Span::styled(
+        pieces.push(Piece::Lines(vec![Line::from(Span::styled(
             format!("{} ({})", kind.title(), idxs.len()),
             theme.key(),
-        )));
+        ))]));
         for i in idxs {
-            let Some(step) = plan.steps.get(i) else {
-                continue;
-            };
             n += 1;
-            let text = format!("  {n:>3}. {}", plan.step_line(i));
-            let why = match &step.reason {
-                StepReason::Selected => String::new(),
-                StepReason::Cascade { needed_by } => format!(
-                    "  [cascade: freed by {}; nothing else uses it]",
-                    needed_by.label()
-                ),
-            };
-            let hidden = if plan
-                .hidden
-                .iter()
-                .any(|h| h.id == step.target.id && h.kind == step.target.kind)
-            {
-                "  [hidden by filter]"
-            } else {
-                ""
-            };
-            // The id, dimmed, when the line has room for it (a same-named step already
-            // carries it in its line).
-            let id = if plan.id_in_line(i) || step.target.id == step.target.name {
-                String::new()
-            } else {
-                format!("  {}", safe::clean(&step.target.id))
-            };
-            let fits = safe::width(&text) + safe::width(&id) + why.chars().count() + hidden.len()
-                <= inner_w;
-            let line = Line::from(vec![
-                Span::raw(text),
-                Span::styled(if fits { id } else { String::new() }, theme.dim()),
-                Span::styled(why, theme.warn()),
-                Span::styled(hidden, theme.warn()),
-            ]);
-            body.extend(safe::wrap(line, inner_w, 7));
-            if let Some(w) = &step.warning {
-                body.extend(safe::wrap(
-                    Line::from(Span::styled(format!("       ⚠ {w}"), theme.error())),
-                    inner_w,
-                    9,
-                ));
-            }
+            let rows = steps.rows(n, i);
+            pieces.push(Piece::Step { n, i, rows });
         }
     }
+    let mut body: Vec<Line<'static>> = Vec::new();
     if !plan.hidden.is_empty() {
         let mut names: Vec<String> = plan
             .hidden
@@ -219,6 +355,8 @@ pub fn confirm_layout(m: &Model, c: &ConfirmDelete, area: Rect, theme: &Theme) -
             2,
         ));
     }
+    pieces.push(Piece::Lines(body));
+    let body_len: usize = pieces.iter().map(Piece::rows).sum();
 
     // ---- footer: always drawn; the most important lines last (kept when space is short) ----
     let letters = matches!(need, Confirmation::TypeProfile(_));
@@ -328,21 +466,22 @@ pub fn confirm_layout(m: &Model, c: &ConfirmDelete, area: Rect, theme: &Theme) -
     }
     let body_room = max_inner.saturating_sub(footer.len());
     // One blank row between body and footer when there is room for it.
-    let wanted = body.len() + 1;
-    let (body_rows, max_scroll, inner_h) = if wanted <= body_room {
-        (body.len(), 0, body.len() + 1 + footer.len())
+    let (body_rows, max_scroll, inner_h) = if body_len < body_room {
+        (body_len, 0, body_len + 1 + footer.len())
     } else {
         let rows = body_room.saturating_sub(1);
-        (rows, body.len().saturating_sub(rows), max_inner)
+        (rows, body_len.saturating_sub(rows), max_inner)
     };
     let height = (inner_h + 2).min(max_h as usize) as u16;
     let rect = centered(area, width, height);
     ConfirmLayout {
         rect,
-        body,
         footer,
         body_rows,
+        body_len,
         max_scroll,
+        steps,
+        pieces,
     }
 }
 
@@ -376,22 +515,15 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     let rows = layout
         .body_rows
         .min(inner.height.saturating_sub(footer_h) as usize);
-    let visible: Vec<Line> = layout
-        .body
-        .iter()
-        .skip(scroll)
-        .take(rows)
-        .cloned()
-        .collect();
     f.render_widget(
-        safe::para(visible),
+        safe::para(layout.body(scroll, rows)),
         Rect {
             height: rows as u16,
             ..inner
         },
     );
     if layout.overflows() {
-        let below = layout.body.len().saturating_sub(scroll + rows);
+        let below = layout.body_len.saturating_sub(scroll + rows);
         let mut parts = Vec::new();
         if scroll > 0 {
             parts.push(format!("↑ {scroll} above"));

@@ -73,11 +73,26 @@ pub fn width(s: &str) -> usize {
 /// fits when there is one, else mid-word. Continuation lines start with `indent` spaces.
 /// Pre-wrapping (instead of letting the paragraph wrap) lets a dialog know exactly how many
 /// rows its text takes.
-pub fn wrap(l: Line<'_>, width: usize, indent: usize) -> Vec<Line<'static>> {
-    let width = width.max(1);
+pub fn wrap(l: Line<'_>, max_width: usize, indent: usize) -> Vec<Line<'static>> {
+    let width = max_width.max(1);
     let indent = if indent * 2 >= width { 0 } else { indent };
     let line_style = l.style;
-    let chars: Vec<(char, Style)> = line(l)
+    let l = line(l);
+    // Most lines fit: no need to take them apart.
+    if l.spans
+        .iter()
+        .map(|s| self::width(&s.content))
+        .sum::<usize>()
+        <= width
+    {
+        let spans: Vec<Span<'static>> = l
+            .spans
+            .into_iter()
+            .map(|s| Span::styled(s.content.into_owned(), s.style))
+            .collect();
+        return vec![Line::from(spans).style(line_style)];
+    }
+    let chars: Vec<(char, Style)> = l
         .spans
         .iter()
         .flat_map(|s| {
@@ -145,6 +160,52 @@ pub fn wrap(l: Line<'_>, width: usize, indent: usize) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// How many rows [`wrap`] makes of the text `parts` (the spans of one line, already safe),
+/// without building them: the same breaks, no allocation per line.
+pub fn wrapped_rows(parts: &[&str], max_width: usize, indent: usize) -> usize {
+    let width = max_width.max(1);
+    let indent = if indent * 2 >= width { 0 } else { indent };
+    let total: usize = parts.iter().map(|p| self::width(p)).sum();
+    if total <= width {
+        return 1;
+    }
+    let mut rows = 0;
+    // The current row: each char's width and whether it is a space.
+    let mut cur: Vec<(usize, bool)> = Vec::with_capacity(width + 1);
+    let mut used = 0usize;
+    for c in parts.iter().flat_map(|p| p.chars()) {
+        let w = c.width().unwrap_or(0);
+        if used + w > width && !cur.is_empty() {
+            let start = if rows == 0 { 0 } else { indent };
+            let cut = cur
+                .iter()
+                .enumerate()
+                .skip(start + 1)
+                .rev()
+                .find(|(_, (_, space))| *space)
+                .map(|(i, _)| i);
+            let rest: Vec<(usize, bool)> = match cut {
+                Some(i) => cur.split_off(i).into_iter().skip(1).collect(),
+                None => Vec::new(),
+            };
+            rows += 1;
+            cur.clear();
+            cur.extend(std::iter::repeat_n((1, true), indent));
+            cur.extend(rest);
+            used = cur.iter().map(|(w, _)| w).sum();
+            if c == ' ' && cur.len() == indent {
+                continue;
+            }
+        }
+        cur.push((w, c == ' '));
+        used += w;
+    }
+    if !cur.is_empty() || rows == 0 {
+        rows += 1;
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +237,31 @@ mod tests {
         let long = Line::from("abcdefghijkl");
         assert_eq!(texts(&wrap(long, 5, 0)), vec!["abcde", "fghij", "kl"]);
         assert_eq!(texts(&wrap(Line::from(""), 5, 0)), vec![""]);
+    }
+
+    #[test]
+    fn wrapped_rows_counts_what_wrap_makes() {
+        let cases = [
+            "one two three four five",
+            "abcdefghijkl",
+            "",
+            "  12. connection 'Generated Connection 00001'  [cascade: freed by datasource 'G 1']",
+            "a  b  c  d  e  f  g  h  i  j  k  l  m  n  o  p",
+            "       ⚠ in use by datamart 'customer-360' and 1 more, which this plan does not",
+            "日本語のテキストはとても長いです日本語のテキスト",
+        ];
+        for text in cases {
+            for width in [1, 3, 5, 7, 10, 17, 40] {
+                for indent in [0, 2, 7] {
+                    let made = wrap(Line::from(text), width, indent).len();
+                    assert_eq!(
+                        wrapped_rows(&[text], width, indent),
+                        made,
+                        "{text:?} at {width}, indent {indent}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
