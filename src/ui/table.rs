@@ -179,12 +179,25 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
             ColWidth::Fixed(k) | ColWidth::Fill(k) | ColWidth::Names(k) => u32::from(*k).max(1),
         })
         .collect();
-    let others = &want[1..];
+    // Columns come in order of importance: when even their short parts do not fit, the
+    // last ones give way entirely (width 0) so that the others stay readable.
+    let mut kept = want.len() - 1;
+    while kept > 1
+        && want[1..=kept]
+            .iter()
+            .map(|w| (*w).min(SHORT) + 1)
+            .sum::<u32>()
+            > rest + 1
+    {
+        kept -= 1;
+    }
+    let others = &want[1..=kept];
     let short_total: u32 = others.iter().map(|w| (*w).min(SHORT)).sum();
+    let weights = &weights[..kept];
     let cut = |level: u32| -> Vec<u32> {
         others
             .iter()
-            .zip(&weights)
+            .zip(weights)
             .map(|(w, k)| {
                 if short_total > rest {
                     (*w).min(level)
@@ -204,10 +217,13 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
             hi = mid - 1;
         }
     }
-    let mut out: Vec<u32> = std::iter::once(name).chain(cut(lo)).collect();
+    let mut out: Vec<u32> = std::iter::once(name)
+        .chain(cut(lo))
+        .chain(std::iter::repeat_n(0, want.len() - 1 - kept))
+        .collect();
     // What the cap leaves over goes to the columns that were cut, left to right.
     let mut left = avail.saturating_sub(out.iter().sum());
-    for (o, w) in out.iter_mut().zip(&want).skip(1) {
+    for (o, w) in out.iter_mut().zip(&want).skip(1).take(kept) {
         if left == 0 {
             break;
         }
@@ -218,7 +234,7 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
     }
     out[0] += left;
     // Never below 3 cells: the others give way to keep each column readable.
-    for o in out.iter_mut().skip(1) {
+    for o in out.iter_mut().skip(1).take(kept) {
         *o = (*o).max(3);
     }
     let over = out.iter().sum::<u32>().saturating_sub(avail);
@@ -297,8 +313,16 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             shared_prefixes(&texts)
         })
         .collect();
+    // Columns that gave way (width 0) are left out altogether.
+    let shown = |c: usize| col_widths.get(c).copied().unwrap_or(0) > 0;
     let mut header: Vec<Cell> = vec![Cell::from(" ")];
-    header.extend(titles.into_iter().map(Cell::from));
+    header.extend(
+        titles
+            .into_iter()
+            .enumerate()
+            .filter(|(c, _)| shown(*c))
+            .map(|(_, t)| Cell::from(t)),
+    );
     let header = Row::new(header).style(theme.header());
 
     let rows: Vec<Row> = window
@@ -313,7 +337,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             } else {
                 Cell::from(" ")
             });
-            for (c, cell) in cells.into_iter().enumerate() {
+            for (c, cell) in cells.into_iter().enumerate().filter(|(c, _)| shown(*c)) {
                 let w = col_widths.get(c).copied().unwrap_or(0) as usize;
                 let p = shared.get(c).and_then(|v| v.get(pos)).copied().unwrap_or(0);
                 let text = if p >= w / 2 && p > 0 {
@@ -335,7 +359,12 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         .collect();
 
     let mut widths: Vec<Constraint> = vec![Constraint::Length(1)];
-    widths.extend(col_widths.into_iter().map(Constraint::Length));
+    widths.extend(
+        col_widths
+            .iter()
+            .filter(|w| **w > 0)
+            .map(|w| Constraint::Length(*w)),
+    );
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     f.render_widget(table, area);
     if view.rows.is_empty() {
@@ -476,8 +505,10 @@ mod tests {
         assert_eq!(column_widths(&rules, &[12, 0, 6], 70), vec![45, 3, 22]);
         // Too narrow: the name keeps two fifths, the others are cut from the widest.
         assert_eq!(column_widths(&rules, &[20, 10, 30], 40), vec![16, 10, 14]);
+        // Narrower still: the last column gives way, the others keep at least 3 cells.
         let narrow = column_widths(&rules, &[30, 0, 30], 20);
-        assert!(narrow.iter().sum::<u16>() <= 21 && narrow.iter().all(|w| *w >= 3));
+        assert_eq!(narrow[2], 0, "{narrow:?}");
+        assert!(narrow.iter().sum::<u16>() <= 20 && narrow[..2].iter().all(|w| *w >= 3));
     }
 
     #[test]

@@ -240,6 +240,30 @@ fn basedash_tab() {
     assert!(all.len() >= 12);
     let mut m = vendor_model(crate::model::VendorId::Basedash, all, now);
     insta::assert_snapshot!("basedash_datasources", render(&m, 120, 24));
+    // At 80 columns the organization and the vendor's sync error still read; the least
+    // important columns give way instead.
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let out = render(&m, 80, 24);
+    assert!(
+        out.contains("Acme Analy") && out.contains("Northwind"),
+        "{out}"
+    );
+    assert!(out.contains("Access denied for"), "{out}");
+    assert!(out.contains("JWT token is invalid"), "{out}");
+    insta::assert_snapshot!("basedash_datasources_80x24", out);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 120,
+            height: 24,
+        },
+    );
     // Unhealthy only: UNHEALTHY, FAILED and never synced.
     key(&mut m, KeyCode::Char('u'), KeyModifiers::NONE);
     insta::assert_snapshot!("basedash_unhealthy_only", render(&m, 120, 24));

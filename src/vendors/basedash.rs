@@ -189,6 +189,7 @@ pub fn endpoint_cell(r: &Resource, _: &CellCtx) -> Cell {
     }
 }
 
+// In order of importance: at narrow widths the last columns give way.
 static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
     ColumnDef {
         title: "Name",
@@ -200,18 +201,6 @@ static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
         title: "Organization",
         width: ColWidth::Fill(12),
         cell: cells::container,
-        sort_key: None,
-    },
-    ColumnDef {
-        title: "Dialect",
-        width: ColWidth::Fixed(11),
-        cell: cells::type_,
-        sort_key: None,
-    },
-    ColumnDef {
-        title: "Host / Database",
-        width: ColWidth::Fill(10),
-        cell: endpoint_cell,
         sort_key: None,
     },
     ColumnDef {
@@ -230,6 +219,18 @@ static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
         title: "Sync error",
         width: ColWidth::Fill(24),
         cell: sync_error_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Dialect",
+        width: ColWidth::Fixed(11),
+        cell: cells::type_,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Host / Database",
+        width: ColWidth::Fill(10),
+        cell: endpoint_cell,
         sort_key: None,
     },
 ];
@@ -1421,11 +1422,11 @@ mod tests {
             [
                 "Name",
                 "Organization",
-                "Dialect",
-                "Host / Database",
                 "Health",
                 "Sync",
-                "Sync error"
+                "Sync error",
+                "Dialect",
+                "Host / Database"
             ]
         );
         assert!((SPEC.columns)(Kind::Connections).is_empty());
