@@ -60,7 +60,9 @@ pub fn fit_middle(text: &str, width: usize, shared: usize) -> String {
         return fit(text, width);
     }
     let distinct = chars.len().saturating_sub(shared);
-    let tail_w = distinct.max((width - 1) / 2).min(width - 2);
+    // At least a third of the cells keep the start, so the value stays recognisable.
+    let head_min = ((width - 1) / 3).max(1);
+    let tail_w = distinct.max((width - 1) / 2).min(width - 1 - head_min);
     let mut tail: Vec<char> = Vec::new();
     let mut used = 0;
     for &c in chars.iter().rev() {
@@ -548,6 +550,7 @@ mod tests {
         );
         assert_eq!(fit_middle("short", 13, 3), "short");
         assert_eq!(fit_middle("abcdefghij", 4, 2), "abc…");
+        assert_eq!(fit_middle("Snowflake Analytics", 12, 10), "Sno…nalytics");
     }
 
     #[test]
