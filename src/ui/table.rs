@@ -94,31 +94,28 @@ fn common_prefix(a: &str, b: &str) -> usize {
     a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
 
-/// For each of `texts`, the length (in chars) of the longest prefix it shares with another
-/// of them, when it differs from that one after it (identical values share nothing worth a
-/// middle cut). Sorted neighbours give the longest shared prefix of each.
+/// For each of `texts`, the length (in chars) of the longest prefix it shares with another,
+/// different, value among them (equal values get the same answer). Neighbours in sorted
+/// order give the longest shared prefix of each.
 fn shared_prefixes(texts: &[&str]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by(|&a, &b| texts[a].cmp(texts[b]));
-    let mut out = vec![0; texts.len()];
-    for (pos, &i) in order.iter().enumerate() {
-        let t = texts[i];
-        let len = t.chars().count();
-        let mut best = 0;
-        for n in [pos.checked_sub(1), pos.checked_add(1)]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(&j) = order.get(n) {
-                let p = common_prefix(t, texts[j]);
-                if p < len {
-                    best = best.max(p);
-                }
-            }
-        }
-        out[i] = best;
-    }
-    out
+    let mut distinct: Vec<&str> = texts.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let best: std::collections::HashMap<&str, usize> = distinct
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let before = k
+                .checked_sub(1)
+                .map_or(0, |j| common_prefix(t, distinct[j]));
+            let after = distinct.get(k + 1).map_or(0, |n| common_prefix(t, n));
+            (*t, before.max(after))
+        })
+        .collect();
+    texts
+        .iter()
+        .map(|t| best.get(t).copied().unwrap_or(0))
+        .collect()
 }
 
 /// Share `available` cells among columns. `wants` is each column's content width (title and
@@ -537,8 +534,14 @@ mod tests {
             "Generated Connection 00002",
             "? untested",
             "? untested",
+            "Snowflake Finance Prod",
+            "Snowflake Finance Prod",
+            "Snowflake Finance Dev",
         ];
-        assert_eq!(super::shared_prefixes(&texts), vec![25, 0, 25, 0, 0]);
+        assert_eq!(
+            super::shared_prefixes(&texts),
+            vec![25, 10, 25, 0, 0, 18, 18, 18]
+        );
     }
 
     #[test]
