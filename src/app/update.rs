@@ -708,8 +708,7 @@ fn refuse_read_only_kind(m: &mut Model) -> bool {
         return false;
     }
     let text = format!(
-        "{} are read-only in {}: they cannot be marked or deleted",
-        kind,
+        "{kind} are read-only ({}): not marked",
         tab.spec.vendor.display()
     );
     m.set_status(Level::Warn, text);

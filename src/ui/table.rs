@@ -480,7 +480,8 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
         .into_iter()
         .flat_map(|l| {
             let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            let indent = text.chars().take_while(|c| *c == ' ').count();
+            // Continuations sit two cells in from the line's own indentation.
+            let indent = text.chars().take_while(|c| *c == ' ').count() + 2;
             safe::wrap(l, width, indent)
         })
         .collect();
