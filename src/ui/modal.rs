@@ -695,8 +695,18 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
     lines.push(Line::from(
         "  Esc never clears marks: U clears them, Ctrl-Z (or :marks restore) brings them back",
     ));
+    // Wrapped under their description (key lines) or their own indentation (the rest).
+    let width = inner.width as usize;
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            let indent = if i < BINDINGS.len() { 18 } else { 2 };
+            safe::wrap(l, width, indent)
+        })
+        .collect();
     let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
-    f.render_widget(super::safe::para(lines).scroll((scroll as u16, 0)), inner);
+    f.render_widget(safe::para(lines).scroll((scroll as u16, 0)), inner);
 }
 
 fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
