@@ -465,6 +465,9 @@ pub enum ColWidth {
     Fixed(u16),
     /// Takes a share of the remaining width, at least this many cells.
     Fill(u16),
+    /// Like `Fill`, for names (of the row or of what it refers to): a name that shares a
+    /// long prefix with another one on screen is cut in the middle, so its end stays visible.
+    Names(u16),
 }
 
 /// One table column of a vendor kind: what it is called and how a row fills it.
@@ -488,6 +491,23 @@ impl fmt::Debug for ColumnDef {
 /// Shared cell helpers for the common columns.
 pub mod cells {
     use super::*;
+
+    /// What a vendor calls the place an object lives in (`Resource::container`).
+    pub fn container_noun(vendor: VendorId) -> &'static str {
+        match vendor {
+            VendorId::Qlik => "space",
+            VendorId::Basedash => "organization",
+            VendorId::MicroStrategy | VendorId::Databrain => "container",
+        }
+    }
+
+    /// The space or organization an object lives in.
+    pub fn container(r: &Resource, _: &CellCtx) -> Cell {
+        match r.container.as_deref() {
+            Some(c) if !c.is_empty() => Cell::plain(c),
+            _ => Cell::tone("-", CellTone::Dim),
+        }
+    }
 
     pub fn name(r: &Resource, _: &CellCtx) -> Cell {
         Cell::plain(r.name.clone())
@@ -523,12 +543,25 @@ pub mod cells {
         format!("{:020}", r.created.unwrap_or(0))
     }
 
+    /// A vendor message for a one-line cell: its first non-blank line, trimmed, with " …"
+    /// when more lines follow (the detail pane shows them all).
+    pub fn first_line(message: &str) -> String {
+        let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+        let first = lines.next().unwrap_or("").to_string();
+        if lines.next().is_some() {
+            first + " …"
+        } else {
+            first
+        }
+    }
+
+    /// "✗ " and the vendor's own message when unhealthy.
     pub fn health(r: &Resource, _: &CellCtx) -> Cell {
         match &r.health {
             Health::Unknown => Cell::tone("? untested", CellTone::Dim),
             Health::Testing => Cell::tone("… testing", CellTone::Warn),
             Health::Healthy => Cell::tone("✓ ok", CellTone::Good),
-            Health::Unhealthy(why) => Cell::tone(format!("✗ {why}"), CellTone::Bad),
+            Health::Unhealthy(why) => Cell::tone(format!("✗ {}", first_line(why)), CellTone::Bad),
         }
     }
 
@@ -596,6 +629,24 @@ mod tests {
     fn printable_removes_control_characters() {
         assert_eq!(printable("plain"), "plain");
         assert_eq!(printable("a\u{1b}[2Jb\nc"), "a␛[2Jb␊c");
+    }
+
+    #[test]
+    fn cells_show_the_first_line_of_a_vendor_message() {
+        assert_eq!(
+            cells::first_line("JWT token is invalid."),
+            "JWT token is invalid."
+        );
+        assert_eq!(
+            cells::first_line("\n  ERROR: sync failed\n\tat host db1\n"),
+            "ERROR: sync failed …"
+        );
+        let mut r = Resource::new(VendorId::MicroStrategy, "p", Kind::Connections, "C", "c");
+        r.health = Health::Unhealthy("login failed\n  at db1".into());
+        assert_eq!(
+            cells::health(&r, &CellCtx { now: 0 }).text,
+            "✗ login failed …"
+        );
     }
 
     #[test]

@@ -22,7 +22,11 @@ pub enum Action {
     Mark,
     MarkRange,
     MarkAll,
+    /// Esc: close the detail pane, else clear the filter. Never touches marks.
+    Back,
     ClearMarks,
+    /// Bring back the marks last cleared with `ClearMarks` (once).
+    RestoreMarks,
     Delete,
     Detail,
     DetailDown,
@@ -109,9 +113,19 @@ pub const BINDINGS: &[Binding] = &[
     b("V", Action::MarkRange, "mark the range from the last mark"),
     b("A", Action::MarkAll, "mark all visible rows"),
     b(
-        "Esc",
+        "U",
         Action::ClearMarks,
-        "clear marks (and close the detail pane)",
+        "clear all marks of this view (Ctrl-Z brings them back)",
+    ),
+    b(
+        "Ctrl-Z",
+        Action::RestoreMarks,
+        "restore the marks last cleared (once; also :marks restore)",
+    ),
+    b(
+        "Esc",
+        Action::Back,
+        "close the detail pane, else clear the filter (marks are kept)",
     ),
     m(
         "Ctrl-D / Delete",
@@ -151,7 +165,7 @@ pub const BINDINGS: &[Binding] = &[
     b(
         ":",
         Action::Command,
-        "command: :profile NAME, :kind NAME, :filter TEXT, :q",
+        "command: :profile NAME, :kind NAME, :filter TEXT, :marks clear|restore, :q",
     ),
     b(
         "L",
@@ -189,6 +203,7 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('c') if ctrl => Action::Quit,
         KeyCode::Char('d') if ctrl => Action::Delete,
         KeyCode::Char('r') if ctrl => Action::Refresh,
+        KeyCode::Char('z') if ctrl => Action::RestoreMarks,
         _ if ctrl => return None,
         KeyCode::Char(c @ '1'..='9') => Action::ProfileNumber(c as usize - '1' as usize),
         KeyCode::Tab => Action::ProfileNext,
@@ -205,7 +220,8 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char(' ') => Action::Mark,
         KeyCode::Char('V') => Action::MarkRange,
         KeyCode::Char('A') => Action::MarkAll,
-        KeyCode::Esc => Action::ClearMarks,
+        KeyCode::Char('U') => Action::ClearMarks,
+        KeyCode::Esc => Action::Back,
         KeyCode::Delete => Action::Delete,
         KeyCode::Enter => Action::Detail,
         KeyCode::Char('J') => Action::DetailDown,
@@ -260,6 +276,15 @@ mod tests {
             None
         );
         assert_eq!(action_for(&key(KeyCode::Char('z'), none)), None);
+        assert_eq!(
+            action_for(&key(KeyCode::Char('z'), KeyModifiers::CONTROL)),
+            Some(Action::RestoreMarks)
+        );
+        assert_eq!(action_for(&key(KeyCode::Esc, none)), Some(Action::Back));
+        assert_eq!(
+            action_for(&key(KeyCode::Char('U'), none)),
+            Some(Action::ClearMarks)
+        );
     }
 
     #[test]
@@ -280,7 +305,7 @@ mod tests {
             KeyCode::Delete,
             KeyCode::Enter,
         ];
-        let chars = "/ VAjkgGyrsStnouLp?q:JK[]";
+        let chars = "/ VAUjkgGyrsStnouLp?q:JK[]";
         let mut actions: Vec<Action> = probe
             .iter()
             .filter_map(|c| action_for(&key(*c, KeyModifiers::NONE)))

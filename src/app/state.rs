@@ -464,12 +464,21 @@ pub struct ConfirmDelete {
     pub selected: Vec<(Kind, String)>,
     pub hidden: Vec<(Kind, String)>,
     pub protected: bool,
-    /// Focus is on Delete (true) or Cancel (false, the start).
+    /// Focus is on Delete (true) or Cancel (false, the start). Typing the count (or the
+    /// profile name) moves it to Delete; Enter does what the focused button says.
     pub focus_delete: bool,
     pub typed: LineInput,
     pub scroll: usize,
     /// A hint after a key that did not confirm.
     pub hint: Option<String>,
+}
+
+/// The marks last cleared with `U`, kept so that one `Ctrl-Z` can bring them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearedMarks {
+    pub profile: usize,
+    pub kind: Kind,
+    pub ids: BTreeSet<String>,
 }
 
 /// A create form being filled in.
@@ -481,9 +490,38 @@ pub struct CreateForm {
     pub texts: Vec<LineInput>,
     /// Chosen index of choice fields.
     pub choices: Vec<Option<usize>>,
+    /// What was typed into each choice field: only matching options are offered.
+    pub filters: Vec<LineInput>,
     pub focus: usize,
     pub error: Option<String>,
+    /// What the form did on its own ("DBMS set to … from connection …").
+    pub note: Option<String>,
+    /// The operator was told that a linked pair of choices does not match; the next Ctrl-S
+    /// sends it as chosen.
+    pub mismatch_warned: bool,
     pub submitting: bool,
+}
+
+impl CreateForm {
+    /// Indices of the options of choice field `i` that its filter lets through, in order.
+    pub fn matching_options(&self, i: usize) -> Vec<usize> {
+        let Some(crate::vendors::forms::FieldKind::Choice(options)) =
+            self.spec.fields.get(i).map(|fs| &fs.kind)
+        else {
+            return Vec::new();
+        };
+        let query = self.filters.get(i).map(|l| l.text.as_str()).unwrap_or("");
+        if query.trim().is_empty() {
+            return (0..options.len()).collect();
+        }
+        let mut filter = RowFilter::new(query);
+        options
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| filter.matches(&c.label))
+            .map(|(k, _)| k)
+            .collect()
+    }
 }
 
 /// Modal layers; the top one gets keys first.
@@ -605,6 +643,8 @@ pub struct Model {
     pub no_color: bool,
     /// Shown under the table when set (the demo's "how to configure" hint).
     pub banner: Option<String>,
+    /// The marks last cleared, restorable once.
+    pub cleared_marks: Option<ClearedMarks>,
 }
 
 impl Model {
@@ -631,6 +671,7 @@ impl Model {
             refresh_seconds: 0,
             no_color: false,
             banner: None,
+            cleared_marks: None,
         }
     }
 

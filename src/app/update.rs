@@ -41,15 +41,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             on_key(m, key)
         }
         Msg::Paste(text) => {
-            for c in text.chars().filter(|c| !c.is_control()) {
-                let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
-                // Pasted text goes only into text inputs, never triggers normal-mode keys.
-                if m.mode != Mode::Normal
-                    || matches!(m.modals.last(), Some(Modal::Create(_) | Modal::Confirm(_)))
-                {
-                    on_key(m, key);
-                }
-            }
+            on_paste(m, &text);
             Vec::new()
         }
         Msg::Resize { width, height } => {
@@ -416,7 +408,11 @@ fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
     let effects = run_action(m, action);
     if matches!(
         action,
-        Action::Mark | Action::MarkRange | Action::MarkAll | Action::ClearMarks
+        Action::Mark
+            | Action::MarkRange
+            | Action::MarkAll
+            | Action::ClearMarks
+            | Action::RestoreMarks
     ) {
         if let Some(tab) = m.tab_mut() {
             let k = tab.kind_index;
@@ -468,6 +464,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
                 m.input = LineInput::new(&f);
             }
         }
+        Action::Mark | Action::MarkRange | Action::MarkAll if refuse_read_only_kind(m) => {}
         Action::Mark => {
             let mut refused = None;
             if let Some(tab) = m.tab_mut() {
@@ -547,16 +544,9 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
                 }
             }
         }
-        Action::ClearMarks => {
-            if m.detail_open {
-                m.detail_open = false;
-                m.page_rows = table_rows(m) as usize;
-            } else if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
-                v.marks.clear();
-                v.anchor = None;
-            }
-            m.status = None;
-        }
+        Action::Back => back(m),
+        Action::ClearMarks => clear_marks(m),
+        Action::RestoreMarks => restore_marks(m),
         Action::Delete => return open_delete(m),
         Action::Detail => {
             m.detail_open = !m.detail_open;
@@ -650,6 +640,186 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
         Action::Quit => return request_quit(m),
     }
     Vec::new()
+}
+
+/// Pasted text is text: it goes into the text input that has the focus (filter, `:` line,
+/// form field, typed confirmation), never into key handling, so no paste can confirm,
+/// mark, quit or switch anything.
+fn on_paste(m: &mut Model, text: &str) {
+    // One line: line breaks and tabs become spaces, other controls are dropped.
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|c| !c.is_control())
+        .collect();
+    if text.is_empty() {
+        return;
+    }
+    match m.modals.last_mut() {
+        Some(Modal::Confirm(c)) => {
+            if c.plan.confirmation(c.protected) == Confirmation::PressY {
+                c.hint = Some("pasted text ignored: press y to delete, Esc to cancel".into());
+            } else {
+                for ch in text.trim().chars() {
+                    c.typed.insert(ch);
+                }
+                after_typing(c);
+            }
+        }
+        Some(Modal::Create(f)) => {
+            if !f.submitting {
+                paste_into_form(f, &text);
+            }
+        }
+        Some(_) => {}
+        None => match m.mode {
+            Mode::Filter | Mode::Command => {
+                for ch in text.chars() {
+                    m.input.insert(ch);
+                }
+                if m.mode == Mode::Filter {
+                    apply_filter(m);
+                }
+            }
+            Mode::Normal => m.set_status(
+                Level::Info,
+                "pasted text ignored: press / to filter or : for a command first",
+            ),
+        },
+    }
+}
+
+/// Kinds the vendor never deletes (Databrain datamarts) cannot be marked: says so and
+/// returns true. The rule comes from the vendor's delete order, not from each object.
+fn refuse_read_only_kind(m: &mut Model) -> bool {
+    let Some(tab) = m.tab() else {
+        return false;
+    };
+    let Some(kind) = tab.view().map(|v| v.kind) else {
+        return false;
+    };
+    if tab.spec.delete_order.contains(&kind) {
+        return false;
+    }
+    let text = format!(
+        "{kind} are read-only ({}): not marked",
+        tab.spec.vendor.display()
+    );
+    m.set_status(Level::Warn, text);
+    true
+}
+
+/// Esc in the table: close the detail pane, else clear the filter. Marks are never thrown
+/// away by Esc (`U` clears them, `Ctrl-Z` brings them back).
+fn back(m: &mut Model) {
+    if m.detail_open {
+        m.detail_open = false;
+        m.page_rows = table_rows(m) as usize;
+        m.status = None;
+        return;
+    }
+    let filtered = m
+        .tab()
+        .and_then(|t| t.view())
+        .is_some_and(|v| !v.filter.is_empty());
+    if filtered {
+        m.input.clear();
+        apply_filter(m);
+        m.set_status(Level::Info, "filter cleared");
+        return;
+    }
+    let marked = m.tab().and_then(|t| t.view()).map_or(0, |v| v.marks.len());
+    if marked > 0 {
+        m.status = Some(LogEntry {
+            at: m.now,
+            level: Level::Info,
+            text: format!("{marked} marked (Esc keeps marks: U clears them)"),
+        });
+    } else {
+        m.status = None;
+    }
+}
+
+/// `U`: clear every mark of the current view, keeping them for one `Ctrl-Z`.
+fn clear_marks(m: &mut Model) {
+    let p = m.active;
+    let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) else {
+        return;
+    };
+    if v.marks.is_empty() {
+        m.set_status(Level::Info, "no marks to clear");
+        return;
+    }
+    let ids = std::mem::take(&mut v.marks);
+    v.anchor = None;
+    let kind = v.kind;
+    let n = ids.len();
+    m.cleared_marks = Some(ClearedMarks {
+        profile: p,
+        kind,
+        ids,
+    });
+    if let Some(tab) = m.tab_mut() {
+        let k = tab.kind_index;
+        tab.recount_hidden(k);
+    }
+    m.set_status(
+        Level::Info,
+        format!(
+            "cleared {n} mark{} — Ctrl-Z brings {} back",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
+        ),
+    );
+}
+
+/// `Ctrl-Z` / `:marks restore`: the marks last cleared come back to the view they were
+/// cleared from (only objects still loaded), once.
+fn restore_marks(m: &mut Model) {
+    let Some(cleared) = m.cleared_marks.take() else {
+        m.set_status(
+            Level::Info,
+            "nothing to restore (the last cleared marks come back once)",
+        );
+        return;
+    };
+    let Some(tab) = m.profiles.get_mut(cleared.profile) else {
+        return;
+    };
+    let Some(k) = tab.views.iter().position(|v| v.kind == cleared.kind) else {
+        return;
+    };
+    let present: BTreeSet<&str> = tab.views[k]
+        .members
+        .iter()
+        .filter_map(|&i| tab.resources.get(i))
+        .map(|r| r.id.as_str())
+        .collect();
+    let back: BTreeSet<String> = cleared
+        .ids
+        .iter()
+        .filter(|id| present.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let n = back.len();
+    let gone = cleared.ids.len() - n;
+    tab.views[k].marks.extend(back);
+    tab.recount_hidden(k);
+    let place = format!("{} {}", tab.info.name, cleared.kind);
+    let mut text = format!(
+        "restored {n} mark{} on {place}",
+        if n == 1 { "" } else { "s" }
+    );
+    if gone > 0 {
+        text.push_str(&format!(" ({gone} no longer loaded)"));
+    }
+    m.set_status(Level::Info, text);
 }
 
 fn request_quit(m: &mut Model) -> Vec<Effect> {
@@ -754,9 +924,17 @@ fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             apply_filter(m);
             m.input.clear();
         }
+        "marks" | "m" => match arg {
+            "clear" => clear_marks(m),
+            "restore" => restore_marks(m),
+            _ => m.set_status(Level::Error, "usage: :marks clear, :marks restore"),
+        },
         other => m.set_status(
             Level::Error,
-            format!("unknown command ':{other}' (try :profile NAME, :kind NAME, :filter TEXT, :q)"),
+            format!(
+                "unknown command ':{other}' (try :profile NAME, :kind NAME, :filter TEXT, \
+                 :marks clear|restore, :q)"
+            ),
         ),
     }
     Vec::new()
@@ -859,6 +1037,7 @@ fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool, skip_in
     c.plan = Arc::new(plan);
     c.typed.clear();
     c.hint = None;
+    c.focus_delete = false;
 }
 
 fn on_modal_key(m: &mut Model, top: Modal, key: KeyEvent) -> Vec<Effect> {
@@ -975,24 +1154,61 @@ fn set_top_scroll(m: &mut Model, value: usize) {
     }
 }
 
+fn typed_matches(c: &ConfirmDelete) -> bool {
+    match c.plan.confirmation(c.protected) {
+        Confirmation::PressY => false,
+        Confirmation::TypeCount(n) => c.typed.text == n.to_string(),
+        Confirmation::TypeProfile(name) => c.typed.text == name,
+    }
+}
+
+/// What to type to confirm, as the hint says it: "type 46 to confirm".
+fn type_to_confirm(need: &Confirmation) -> String {
+    match need {
+        Confirmation::PressY => "press y to delete, Esc to cancel".to_string(),
+        Confirmation::TypeCount(n) => format!("type {n} to confirm"),
+        Confirmation::TypeProfile(p) => format!("type '{p}' to confirm"),
+    }
+}
+
+/// After the typed text changed: the right count (or profile name) moves the focus to
+/// Delete and says so; anything else puts it back on Cancel.
+fn after_typing(c: &mut ConfirmDelete) {
+    if typed_matches(c) {
+        c.focus_delete = true;
+        let what = match c.plan.confirmation(c.protected) {
+            Confirmation::TypeProfile(_) => "profile name",
+            _ => "count",
+        };
+        c.hint = Some(format!(
+            "✓ {what} typed: [ Delete ] is highlighted — Enter deletes, Tab goes back to Cancel"
+        ));
+    } else {
+        c.focus_delete = false;
+        c.hint = None;
+    }
+}
+
+fn cancel_confirm(m: &mut Model) {
+    m.modals.pop();
+    m.set_status(Level::Info, "delete cancelled: nothing was sent");
+}
+
 fn on_confirm_key(m: &mut Model, c: &mut ConfirmDelete, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let need = c.plan.confirmation(c.protected);
     let typing_letters = matches!(need, Confirmation::TypeProfile(_));
-    let matches_typed = match &need {
-        Confirmation::PressY => false,
-        Confirmation::TypeCount(n) => c.typed.text == n.to_string(),
-        Confirmation::TypeProfile(name) => &c.typed.text == name,
+    let scroll_max = crate::ui::confirm_max_scroll(m, c);
+    let scroll = |c: &mut ConfirmDelete, down: bool, n: usize| {
+        c.scroll = if down {
+            c.scroll.saturating_add(n).min(scroll_max)
+        } else {
+            c.scroll.min(scroll_max).saturating_sub(n)
+        };
     };
     match key.code {
-        KeyCode::Esc => {
-            m.modals.pop();
-            m.set_status(Level::Info, "delete cancelled: nothing was sent");
-        }
-        KeyCode::Char('c') if ctrl => {
-            m.modals.pop();
-            m.set_status(Level::Info, "delete cancelled: nothing was sent");
-        }
+        KeyCode::Esc => cancel_confirm(m),
+        KeyCode::Char('c') if ctrl => cancel_confirm(m),
         KeyCode::Char('t') if ctrl => {
             let (on, skip) = (!c.plan.cascade, c.plan.skip_in_use);
             rebuild_confirm_plan(m, c, on, skip);
@@ -1009,53 +1225,52 @@ fn on_confirm_key(m: &mut Model, c: &mut ConfirmDelete, key: KeyEvent) -> Vec<Ef
             let (on, skip) = (c.plan.cascade, !c.plan.skip_in_use);
             rebuild_confirm_plan(m, c, on, skip);
         }
-        KeyCode::Char('n') | KeyCode::Char('q') if !typing_letters => {
-            m.modals.pop();
-            m.set_status(Level::Info, "delete cancelled: nothing was sent");
-        }
+        KeyCode::Char('n') | KeyCode::Char('q') if !typing_letters => cancel_confirm(m),
         KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
-            c.focus_delete = !c.focus_delete;
+            if need == Confirmation::PressY {
+                // One object: only y deletes, so Enter can never reach Delete.
+                c.hint = Some("one object: press y to delete (Enter cancels)".into());
+            } else {
+                c.focus_delete = !c.focus_delete;
+            }
         }
-        KeyCode::Up => c.scroll = c.scroll.saturating_sub(1),
-        KeyCode::Down => c.scroll = c.scroll.saturating_add(1),
-        KeyCode::PageUp => c.scroll = c.scroll.saturating_sub(10),
-        KeyCode::PageDown => c.scroll = c.scroll.saturating_add(10),
+        KeyCode::Up => scroll(c, false, 1),
+        KeyCode::Down => scroll(c, true, 1),
+        KeyCode::PageUp => scroll(c, false, 10),
+        KeyCode::PageDown => scroll(c, true, 10),
+        KeyCode::Home => scroll(c, false, usize::MAX),
+        KeyCode::End => scroll(c, true, usize::MAX),
         KeyCode::Char('y') if need == Confirmation::PressY => return confirm_delete(m, c),
-        KeyCode::Char('j') if !typing_letters => c.scroll = c.scroll.saturating_add(1),
-        KeyCode::Char('k') if !typing_letters => c.scroll = c.scroll.saturating_sub(1),
-        KeyCode::Backspace => c.typed.backspace(),
+        KeyCode::Char('j') if !typing_letters => scroll(c, true, 1),
+        KeyCode::Char('k') if !typing_letters => scroll(c, false, 1),
+        KeyCode::Backspace => {
+            c.typed.backspace();
+            after_typing(c);
+        }
         KeyCode::Char(ch) if !ctrl => match &need {
-            Confirmation::TypeCount(n) if ch.is_ascii_digit() => {
+            Confirmation::TypeCount(_) if ch.is_ascii_digit() => {
                 c.typed.insert(ch);
-                c.hint = None;
-                let _ = n;
+                after_typing(c);
             }
             Confirmation::TypeProfile(_) => {
                 c.typed.insert(ch);
-                c.hint = None;
+                after_typing(c);
             }
             Confirmation::TypeCount(n) => {
                 c.hint = Some(format!("type {n} and press Enter to delete"));
             }
             Confirmation::PressY => c.hint = Some("press y to delete, Esc to cancel".into()),
         },
-        KeyCode::Enter => {
-            if matches_typed {
-                return confirm_delete(m, c);
+        KeyCode::Enter => match &need {
+            // One object: Cancel is the only button Enter can press.
+            Confirmation::PressY => cancel_confirm(m),
+            _ if typed_matches(c) && c.focus_delete => return confirm_delete(m, c),
+            _ if typed_matches(c) => cancel_confirm(m),
+            _ if !c.typed.text.is_empty() || c.focus_delete => {
+                c.hint = Some(type_to_confirm(&need));
             }
-            if !c.focus_delete {
-                m.modals.pop();
-                m.set_status(Level::Info, "delete cancelled: nothing was sent");
-            } else {
-                c.hint = Some(match &need {
-                    Confirmation::PressY => "press y to delete".to_string(),
-                    Confirmation::TypeCount(n) => format!("type {n} and press Enter to delete"),
-                    Confirmation::TypeProfile(p) => {
-                        format!("protected profile: type its name '{p}' and press Enter")
-                    }
-                });
-            }
-        }
+            _ => cancel_confirm(m),
+        },
         _ => {}
     }
     Vec::new()
@@ -1307,63 +1522,208 @@ fn open_create(m: &mut Model) -> Vec<Effect> {
         spec,
         texts: vec![LineInput::default(); n],
         choices: vec![None; n],
+        filters: vec![LineInput::default(); n],
         focus: 0,
         error: None,
+        note: None,
+        mismatch_warned: false,
         submitting: false,
     })));
     Vec::new()
 }
 
+/// Pasted text into the focused field of a form: text and secret fields take it as typed,
+/// a choice field as its filter.
+fn paste_into_form(f: &mut CreateForm, text: &str) {
+    let focus = f.focus;
+    let Some(field) = f.spec.fields.get(focus) else {
+        return;
+    };
+    let input = if matches!(field.kind, FieldKind::Choice(_)) {
+        f.filters.get_mut(focus)
+    } else {
+        f.texts.get_mut(focus)
+    };
+    if let Some(input) = input {
+        for ch in text.chars() {
+            input.insert(ch);
+        }
+    }
+    f.error = None;
+    f.mismatch_warned = false;
+    if matches!(field.kind, FieldKind::Choice(_)) {
+        refilter_choice(f, focus);
+    }
+}
+
+/// After choice field `i`'s filter changed: keep the choice if it still matches, else take
+/// the first match, else choose nothing (so nothing unintended can be sent).
+fn refilter_choice(f: &mut CreateForm, i: usize) {
+    let matches = f.matching_options(i);
+    let current = f.choices.get(i).copied().flatten();
+    let next = match current {
+        Some(c) if matches.contains(&c) => Some(c),
+        _ => matches.first().copied(),
+    };
+    set_choice(f, i, next);
+}
+
+/// Choose option `choice` of field `i`, and let the fields that follow it follow.
+fn set_choice(f: &mut CreateForm, i: usize, choice: Option<usize>) {
+    let Some(slot) = f.choices.get_mut(i) else {
+        return;
+    };
+    if *slot == choice {
+        return;
+    }
+    *slot = choice;
+    f.mismatch_warned = false;
+    let leader = choice.and_then(|c| match &f.spec.fields[i].kind {
+        FieldKind::Choice(options) => options.get(c).cloned(),
+        _ => None,
+    });
+    let Some(leader) = leader else {
+        return;
+    };
+    for j in 0..f.spec.fields.len() {
+        let Some(follow) = f.spec.fields[j].follows.filter(|fl| fl.field == i) else {
+            continue;
+        };
+        let FieldKind::Choice(options) = &f.spec.fields[j].kind else {
+            continue;
+        };
+        let Some(want) = leader.value.get(follow.key).filter(|v| !v.is_null()) else {
+            f.note = Some(format!(
+                "{} does not say {}: choose the {} yourself",
+                leader.label, follow.what, f.spec.fields[j].label
+            ));
+            continue;
+        };
+        // Of the options of the wanted kind, the one that agrees on most else (a version).
+        let agree = |o: &crate::vendors::forms::Choice| -> usize {
+            match (o.value.as_object(), leader.value.as_object()) {
+                (Some(a), Some(b)) => a.iter().filter(|(k, v)| b.get(*k) == Some(*v)).count(),
+                _ => 0,
+            }
+        };
+        let best = options
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.value.get(follow.key) == Some(want))
+            .max_by_key(|(k, o)| (agree(o), std::cmp::Reverse(*k)))
+            .map(|(k, _)| k);
+        match best {
+            Some(k) => {
+                f.choices[j] = Some(k);
+                f.filters[j].clear();
+                f.note = Some(format!(
+                    "{} set to {} from {} {}",
+                    f.spec.fields[j].label, options[k].label, f.spec.fields[i].label, leader.label
+                ));
+            }
+            None => {
+                f.choices[j] = None;
+                f.note = Some(format!(
+                    "no {} matches {} ({}): choose one",
+                    f.spec.fields[j].label,
+                    follow.what,
+                    want.as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+}
+
+/// A linked pair of choices that differ (a DBMS that is not the connection's type), as a
+/// sentence, or `None` when every pair matches.
+fn choice_mismatch(f: &CreateForm) -> Option<String> {
+    let chosen = |i: usize| -> Option<&crate::vendors::forms::Choice> {
+        match &f.spec.fields.get(i)?.kind {
+            FieldKind::Choice(options) => options.get(f.choices.get(i).copied().flatten()?),
+            _ => None,
+        }
+    };
+    f.spec.fields.iter().enumerate().find_map(|(j, field)| {
+        let follow = field.follows?;
+        let (lead, mine) = (chosen(follow.field)?, chosen(j)?);
+        let want = lead.value.get(follow.key).filter(|v| !v.is_null())?;
+        let have = mine.value.get(follow.key).filter(|v| !v.is_null())?;
+        (want != have).then(|| {
+            format!(
+                "{} {} is not {} ({}): Ctrl-S again to create it anyway, or choose another",
+                field.label,
+                mine.label,
+                follow.what,
+                want.as_str().unwrap_or("?")
+            )
+        })
+    })
+}
+
 fn on_form_key(m: &mut Model, f: &mut CreateForm, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let n = f.spec.fields.len();
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    let n = f.spec.fields.len().max(1);
     if f.submitting {
         if key.code == KeyCode::Esc {
             f.error = Some("waiting for the server; the request was already sent".into());
         }
         return Vec::new();
     }
-    let field_kind = f.spec.fields.get(f.focus).map(|fs| fs.kind.clone());
+    let focus = f.focus;
+    let is_choice = matches!(
+        f.spec.fields.get(focus).map(|fs| &fs.kind),
+        Some(FieldKind::Choice(_))
+    );
     match key.code {
         KeyCode::Esc => {
             m.modals.pop();
             m.set_status(Level::Info, "create cancelled: nothing was sent");
         }
-        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n.max(1),
-        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n.max(1) - 1) % n.max(1),
+        KeyCode::Tab if shift => f.focus = (focus + n - 1) % n,
+        KeyCode::BackTab | KeyCode::Up => f.focus = (focus + n - 1) % n,
+        KeyCode::Tab | KeyCode::Down => f.focus = (focus + 1) % n,
         KeyCode::Char('s') if ctrl => return submit_form(m, f),
         KeyCode::Enter => {
-            if f.focus + 1 >= n {
+            if focus + 1 >= n {
                 return submit_form(m, f);
             }
             f.focus += 1;
         }
-        KeyCode::Left | KeyCode::Right => match field_kind {
-            Some(FieldKind::Choice(options)) if !options.is_empty() => {
-                let len = options.len();
-                let cur = f.choices[f.focus];
-                f.choices[f.focus] = Some(match (cur, key.code) {
+        KeyCode::Left | KeyCode::Right if is_choice => {
+            let matches = f.matching_options(focus);
+            if !matches.is_empty() {
+                let len = matches.len();
+                let at = f.choices[focus].and_then(|c| matches.iter().position(|&k| k == c));
+                let next = match (at, key.code) {
                     (None, KeyCode::Right) => 0,
                     (None, _) => len - 1,
-                    (Some(i), KeyCode::Right) => (i + 1) % len,
-                    (Some(i), _) => (i + len - 1) % len,
-                });
+                    (Some(p), KeyCode::Right) => (p + 1) % len,
+                    (Some(p), _) => (p + len - 1) % len,
+                };
+                set_choice(f, focus, Some(matches[next]));
+                f.error = None;
             }
-            Some(FieldKind::Choice(_)) => {}
-            _ => {
-                if key.code == KeyCode::Left {
-                    f.texts[f.focus].left()
-                } else {
-                    f.texts[f.focus].right()
-                }
-            }
-        },
-        KeyCode::Backspace if !matches!(field_kind, Some(FieldKind::Choice(_))) => {
-            f.texts[f.focus].backspace();
         }
-        KeyCode::Char(c) if !ctrl && !matches!(field_kind, Some(FieldKind::Choice(_))) => {
-            f.texts[f.focus].insert(c);
+        KeyCode::Left => f.texts[focus].left(),
+        KeyCode::Right => f.texts[focus].right(),
+        KeyCode::Backspace if is_choice => {
+            f.filters[focus].backspace();
+            refilter_choice(f, focus);
+        }
+        KeyCode::Backspace => {
+            f.texts[focus].backspace();
+            f.mismatch_warned = false;
+        }
+        KeyCode::Char(c) if !ctrl && is_choice => {
+            f.filters[focus].insert(c);
             f.error = None;
+            refilter_choice(f, focus);
+        }
+        KeyCode::Char(c) if !ctrl => {
+            f.texts[focus].insert(c);
+            f.error = None;
+            f.mismatch_warned = false;
         }
         _ => {}
     }
@@ -1371,6 +1731,13 @@ fn on_form_key(m: &mut Model, f: &mut CreateForm, key: KeyEvent) -> Vec<Effect> 
 }
 
 fn submit_form(m: &mut Model, f: &mut CreateForm) -> Vec<Effect> {
+    if !f.mismatch_warned {
+        if let Some(why) = choice_mismatch(f) {
+            f.error = Some(why);
+            f.mismatch_warned = true;
+            return Vec::new();
+        }
+    }
     let values: Vec<serde_json::Value> = f
         .spec
         .fields

@@ -22,6 +22,8 @@ pub enum StepReason {
 #[derive(Clone, PartialEq)]
 pub struct PlanStep {
     pub target: Ref,
+    /// The space or organization the object lives in, where the vendor has one.
+    pub container: Option<String>,
     /// The object as last fetched, for the audit log.
     pub raw: serde_json::Value,
     pub reason: StepReason,
@@ -38,6 +40,7 @@ impl fmt::Debug for PlanStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PlanStep")
             .field("target", &self.target)
+            .field("container", &self.container)
             .field("raw", &crate::ops::audit::strip_secrets(&self.raw))
             .field("reason", &self.reason)
             .field("after", &self.after)
@@ -337,6 +340,7 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         });
         steps.push(PlanStep {
             target: r.as_ref(),
+            container: r.container.clone().filter(|c| !c.is_empty()),
             raw: r.raw.value(),
             reason,
             after,
@@ -508,6 +512,89 @@ impl DeletePlan {
         }
     }
 
+    /// The line that names step `i`, in the confirmation dialog and in the CLI plan alike:
+    /// its kind and name, where it lives (space, organization), and its id when another
+    /// step of the same kind has the same name. Safe to print (server text is sanitized).
+    pub fn step_line(&self, i: usize) -> String {
+        self.line_of(i, self.id_in_line(i))
+    }
+
+    /// Every step's line, in step order (one pass, whatever the size of the plan).
+    pub fn step_lines(&self) -> Vec<String> {
+        self.ids_in_lines()
+            .into_iter()
+            .enumerate()
+            .map(|(i, with_id)| self.line_of(i, with_id))
+            .collect()
+    }
+
+    fn line_of(&self, i: usize, with_id: bool) -> String {
+        use crate::text::sanitize;
+        let Some(step) = self.steps.get(i) else {
+            return String::new();
+        };
+        let t = &step.target;
+        let mut line = format!("{} '{}'", t.kind.singular(), sanitize(&t.name));
+        if let Some(c) = &step.container {
+            line.push_str(&format!(
+                " in {} '{}'",
+                crate::model::cells::container_noun(self.vendor),
+                sanitize(c)
+            ));
+        }
+        if with_id {
+            line.push_str(&format!(" [id {}]", sanitize(&t.id)));
+        }
+        line
+    }
+
+    /// Whether step `i`'s line carries its id: another step of the same kind has its name.
+    pub fn id_in_line(&self, i: usize) -> bool {
+        let Some(step) = self.steps.get(i) else {
+            return false;
+        };
+        let t = &step.target;
+        t.id != t.name
+            && self
+                .steps
+                .iter()
+                .enumerate()
+                .any(|(j, s)| j != i && s.target.kind == t.kind && s.target.name == t.name)
+    }
+
+    /// [`id_in_line`](Self::id_in_line) of every step, in one pass.
+    pub fn ids_in_lines(&self) -> Vec<bool> {
+        let mut count: HashMap<(Kind, &str), usize> = HashMap::new();
+        for s in &self.steps {
+            *count
+                .entry((s.target.kind, s.target.name.as_str()))
+                .or_default() += 1;
+        }
+        self.steps
+            .iter()
+            .map(|s| {
+                let t = &s.target;
+                t.id != t.name && count.get(&(t.kind, t.name.as_str())).copied().unwrap_or(0) > 1
+            })
+            .collect()
+    }
+
+    /// Whether deleting is final or recoverable, in one sentence ("irreversible: …",
+    /// "soft delete: …"); `None` for an empty plan.
+    pub fn finality(&self) -> Option<&str> {
+        if self.steps.is_empty() {
+            None
+        } else {
+            self.warnings.first().map(String::as_str)
+        }
+    }
+
+    /// The warnings other than [`finality`](Self::finality).
+    pub fn other_warnings(&self) -> &[String] {
+        let skip = usize::from(self.finality().is_some());
+        self.warnings.get(skip..).unwrap_or(&[])
+    }
+
     /// Steps grouped by kind, in execution order (consecutive steps of one kind form a group).
     pub fn groups(&self) -> Vec<(Kind, Vec<usize>)> {
         let mut out: Vec<(Kind, Vec<usize>)> = Vec::new();
@@ -530,6 +617,8 @@ impl DeletePlan {
             self.profile,
             self.vendor.display()
         );
+        let lines = self.step_lines();
+        let with_ids = self.ids_in_lines();
         let mut n = 0;
         for (kind, idxs) in self.groups() {
             out.push_str(&format!("{} ({})\n", kind.title(), idxs.len()));
@@ -542,10 +631,14 @@ impl DeletePlan {
                     StepReason::Selected => "",
                     StepReason::Cascade { .. } => "  [cascade]",
                 };
-                out.push_str(&format!(
-                    "  {n:>4}. {}  {}{why}\n",
-                    step.target.name, step.target.id
-                ));
+                // The dialog's line, plus the id for scripts (unless the line has it).
+                let id = if with_ids.get(i).copied().unwrap_or(false) {
+                    String::new()
+                } else {
+                    format!("  {}", crate::text::sanitize(&step.target.id))
+                };
+                let line = lines.get(i).map(String::as_str).unwrap_or("");
+                out.push_str(&format!("  {n:>4}. {line}{id}{why}\n"));
                 if let Some(w) = &step.warning {
                     out.push_str(&format!("        warning: {w}\n"));
                 }
@@ -566,7 +659,10 @@ impl DeletePlan {
         for w in &self.warnings {
             out.push_str(&format!("warning: {w}\n"));
         }
-        out
+        // Names, ids and reasons come from servers: every line is made safe to print.
+        out.lines()
+            .map(|l| crate::text::sanitize(l).into_owned() + "\n")
+            .collect()
     }
 
     /// "2 connections and 1 login": a count of refs by kind, in plan order.
@@ -988,6 +1084,147 @@ mod tests {
         assert_eq!(p.vendor, VendorId::Basedash);
         assert!(p.warnings[0].starts_with("soft delete"));
         assert!(!p.warnings.iter().any(|w| w.contains("irreversible")));
+    }
+
+    static QLIK_SPEC: VendorSpec = VendorSpec {
+        vendor: VendorId::Qlik,
+        kinds: &[Kind::Connections],
+        orphan_kinds: &[],
+        delete_order: &[Kind::Connections],
+        columns: no_columns,
+        can_create: false,
+        can_test: false,
+        soft_delete: false,
+        supported: true,
+    };
+
+    fn placed(vendor: VendorId, kind: Kind, id: &str, name: &str, container: &str) -> Resource {
+        let mut r = Resource::new(vendor, "p", kind, id, name);
+        r.container = Some(container.to_string());
+        r.raw = serde_json::json!({ "id": id }).into();
+        r
+    }
+
+    #[test]
+    fn plan_lines_say_where_each_object_lives_and_tell_same_names_apart() {
+        let all = vec![
+            placed(
+                VendorId::Qlik,
+                Kind::Connections,
+                "q-fin",
+                "Snowflake_Warehouse",
+                "Finance",
+            ),
+            placed(
+                VendorId::Qlik,
+                Kind::Connections,
+                "q-sales",
+                "Snowflake_Warehouse",
+                "Sales Ops",
+            ),
+            placed(
+                VendorId::Qlik,
+                Kind::Connections,
+                "q-other",
+                "Postgres_CRM",
+                "Sales Ops",
+            ),
+        ];
+        let p = plan_with(
+            &QLIK_SPEC,
+            &all,
+            &[
+                (Kind::Connections, "q-fin"),
+                (Kind::Connections, "q-sales"),
+                (Kind::Connections, "q-other"),
+            ],
+            &[],
+            false,
+        );
+        let lines: Vec<String> = (0..p.len()).map(|i| p.step_line(i)).collect();
+        assert_eq!(p.step_lines(), lines);
+        assert_eq!(p.ids_in_lines(), vec![false, true, true]);
+        assert_eq!(
+            lines,
+            vec![
+                "connection 'Postgres_CRM' in space 'Sales Ops'",
+                "connection 'Snowflake_Warehouse' in space 'Finance' [id q-fin]",
+                "connection 'Snowflake_Warehouse' in space 'Sales Ops' [id q-sales]",
+            ]
+        );
+        assert!(!p.id_in_line(0) && p.id_in_line(1) && p.id_in_line(2));
+        // The CLI plan prints the same lines.
+        let text = p.render_text();
+        for l in &lines {
+            assert!(
+                text.contains(l.as_str()),
+                "{l:?} not in:
+{text}"
+            );
+        }
+        assert!(
+            text.contains("q-other"),
+            "ids stay in the CLI plan:
+{text}"
+        );
+
+        let bd = vec![placed(
+            VendorId::Basedash,
+            Kind::Datasources,
+            "b1",
+            "Prod DB",
+            "Acme",
+        )];
+        let p = plan_with(&SOFT_SPEC, &bd, &[(Kind::Datasources, "b1")], &[], false);
+        assert_eq!(
+            p.step_line(0),
+            "datasource 'Prod DB' in organization 'Acme'"
+        );
+
+        let all = world();
+        let p = plan(&all, &[(Kind::Datasources, "D1")], true);
+        assert_eq!(p.step_line(0), "datasource 'Sales'");
+        assert_eq!(p.step_line(1), "connection 'sales conn'");
+        assert!(p.render_text().contains("connection 'sales conn'  C1"));
+    }
+
+    #[test]
+    fn plan_lines_are_safe_to_print() {
+        let all = vec![placed(
+            VendorId::Qlik,
+            Kind::Connections,
+            "q\u{1b}",
+            "a\u{1b}[2Jb\u{202e}",
+            "sp\u{200b}",
+        )];
+        let p = plan_with(
+            &QLIK_SPEC,
+            &all,
+            &[(Kind::Connections, "q\u{1b}")],
+            &[],
+            false,
+        );
+        assert_eq!(
+            p.step_line(0),
+            "connection 'a␛[2Jb\\u{202e}' in space 'sp\\u{200b}'"
+        );
+        assert!(!p.render_text().contains('\u{1b}'));
+    }
+
+    #[test]
+    fn finality_is_the_first_warning_of_a_plan_with_steps() {
+        let all = world();
+        let p = plan(&all, &[(Kind::Datasources, "D1")], false);
+        assert_eq!(
+            p.finality(),
+            Some("irreversible: deleted objects cannot be restored")
+        );
+        assert!(p
+            .other_warnings()
+            .iter()
+            .all(|w| !w.contains("irreversible")));
+        let empty = plan(&all, &[], false);
+        assert_eq!(empty.finality(), None);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! at 100,000.
 
 mod modal;
+mod safe;
 mod table;
 
+pub use modal::confirm_max_scroll;
 pub use table::fit;
 pub mod theme;
 
@@ -17,7 +19,7 @@ use crate::model::format_age;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Wrap;
 use ratatui::Frame;
 use theme::Theme;
 
@@ -39,7 +41,7 @@ pub fn draw(m: &Model, f: &mut Frame) {
             "terminal too small: {}x{} (need at least {MIN_WIDTH}x{MIN_HEIGHT})",
             area.width, area.height
         );
-        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        f.render_widget(safe::para(msg).wrap(Wrap { trim: true }), area);
         return;
     }
     let rows = Layout::default()
@@ -113,8 +115,8 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         .direction(Direction::Horizontal)
         .constraints([Constraint::Min(1), Constraint::Length(badge_width)])
         .split(area);
-    f.render_widget(Paragraph::new(Line::from(spans)), cols[0]);
-    f.render_widget(Paragraph::new(Line::from(badges)), cols[1]);
+    f.render_widget(safe::para(Line::from(spans)), cols[0]);
+    f.render_widget(safe::para(Line::from(badges)), cols[1]);
 }
 
 fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -154,19 +156,19 @@ fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             ));
         }
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    f.render_widget(safe::para(Line::from(spans)), area);
 }
 
 fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(tab) = m.tab() else {
         let text =
             "No profiles. Copy config.example.toml to your config file, or run `dsconsole demo`.";
-        f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        f.render_widget(safe::para(text).wrap(Wrap { trim: true }), area);
         return;
     };
     if let Some(msg) = unusable_message(tab) {
         f.render_widget(
-            Paragraph::new(msg)
+            safe::para(msg)
                 .style(theme.warn())
                 .wrap(Wrap { trim: true }),
             area,
@@ -190,7 +192,7 @@ fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             Style::default()
         };
         f.render_widget(
-            Paragraph::new(text).style(style).wrap(Wrap { trim: true }),
+            safe::para(text).style(style).wrap(Wrap { trim: true }),
             area,
         );
         return;
@@ -201,7 +203,7 @@ fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         table::draw_detail(m, tab, f, d, theme);
     }
     if let (Some(b), Some(text)) = (banner_area, &m.banner) {
-        f.render_widget(Paragraph::new(text.as_str()).style(theme.dim()), b);
+        f.render_widget(safe::para(text.as_str()).style(theme.dim()), b);
     }
 }
 
@@ -288,7 +290,7 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         left.push(Span::raw(" │ "));
         left.push(Span::styled(st.text.clone(), style));
     }
-    f.render_widget(Paragraph::new(Line::from(left)), area);
+    f.render_widget(safe::para(Line::from(left)), area);
 }
 
 fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -299,15 +301,10 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 Span::styled(prefix, theme.key()),
                 Span::raw(m.input.text.clone()),
             ]);
-            f.render_widget(Paragraph::new(line), area);
-            let x = area.x
-                + 1
-                + m.input
-                    .text
-                    .chars()
-                    .take(m.input.cursor)
-                    .map(char_width)
-                    .sum::<u16>();
+            f.render_widget(safe::para(line), area);
+            // The cursor sits after the prefix as it is shown (sanitized), not as typed.
+            let prefix: String = m.input.text.chars().take(m.input.cursor).collect();
+            let x = area.x + 1 + safe::width(&safe::clean(&prefix)) as u16;
             f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         }
         Mode::Normal => {
@@ -348,11 +345,7 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 spans.push(Span::styled(k.to_string(), theme.key()));
                 spans.push(Span::raw(format!(" {l}  ")));
             }
-            f.render_widget(Paragraph::new(Line::from(spans)), area);
+            f.render_widget(safe::para(Line::from(spans)), area);
         }
     }
-}
-
-fn char_width(c: char) -> u16 {
-    Span::raw(c.to_string()).width() as u16
 }

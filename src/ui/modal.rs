@@ -1,17 +1,18 @@
 //! Modal layers: delete confirmation, progress and summary, create form, help, log, and
 //! the small yes/no questions. Drawn bottom to top; the top one has the keys.
 
+use super::safe;
 use super::theme::Theme;
 use crate::app::keymap::BINDINGS;
 use crate::app::state::{ConfirmDelete, CreateForm, Job, JobKind, Level, Modal, Model};
 use crate::model::format_age;
 use crate::ops::executor::{RunSummary, StepOutcome};
-use crate::ops::plan::{Confirmation, StepReason};
+use crate::ops::plan::{Confirmation, DeletePlan, StepReason};
 use crate::vendors::forms::FieldKind;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Wrap};
 use ratatui::Frame;
 
 pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -57,7 +58,7 @@ fn framed(f: &mut Frame, rect: Rect, title: &str, style: Style) -> Rect {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(style)
-        .title(Span::styled(
+        .title(super::safe::span(
             title.to_string(),
             style.add_modifier(Modifier::BOLD),
         ));
@@ -69,151 +70,341 @@ fn framed(f: &mut Frame, rect: Rect, title: &str, style: Style) -> Rect {
 fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &str) {
     let rect = centered(area, 60, 8);
     let inner = framed(f, rect, title, theme.border());
-    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
+    f.render_widget(super::safe::para(text).wrap(Wrap { trim: false }), inner);
 }
 
-fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
-    let plan = &c.plan;
-    let rect = centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(2),
-    );
-    let title = format!(
-        " Delete {} object{} from {} ({}) ",
-        plan.len(),
-        if plan.len() == 1 { "" } else { "s" },
-        plan.profile,
-        plan.vendor.display()
-    );
-    let inner = framed(f, rect, &title, theme.danger_border());
-    let tab = m.profiles.get(c.profile);
-    let soft = tab.is_some_and(|t| t.spec.soft_delete);
+/// How many hidden-by-filter names the dialog lists in its summary line (each hidden step
+/// is also tagged in the list).
+const HIDDEN_NAMES_SHOWN: usize = 5;
 
-    let mut body: Vec<Line> = Vec::new();
-    body.push(Line::from(Span::styled(
-        "In execution order:",
-        theme.header(),
-    )));
-    let mut n = 0;
-    for (kind, idxs) in plan.groups() {
-        body.push(Line::from(Span::styled(
-            format!("{} ({})", kind.title(), idxs.len()),
-            theme.key(),
-        )));
-        for i in idxs {
-            let Some(step) = plan.steps.get(i) else {
-                continue;
-            };
-            n += 1;
-            let why = match &step.reason {
-                StepReason::Selected => String::new(),
-                StepReason::Cascade { needed_by } => {
-                    format!(
-                        "  [cascade: freed by {}; nothing else uses it]",
-                        needed_by.label()
-                    )
-                }
-            };
-            let hidden = if plan
-                .hidden
-                .iter()
-                .any(|h| h.id == step.target.id && h.kind == step.target.kind)
-            {
-                "  [hidden by filter]"
-            } else {
-                ""
-            };
-            body.push(Line::from(vec![
-                Span::raw(format!("  {n:>3}. {}", step.target.name)),
-                Span::styled(
-                    if step.target.id == step.target.name {
-                        String::new()
-                    } else {
-                        format!("  {}", step.target.id)
-                    },
-                    theme.dim(),
-                ),
-                Span::styled(why, theme.warn()),
-                Span::styled(hidden.to_string(), theme.warn()),
-            ]));
-            if let Some(w) = &step.warning {
-                body.push(Line::from(Span::styled(
-                    format!("       ⚠ {w}"),
-                    theme.error(),
-                )));
-            }
+/// A part of the confirmation's body: lines built once (headings, warnings, kept), or one
+/// step of the plan, built only when it is on screen (a plan may hold thousands).
+enum Piece {
+    Lines(Vec<Line<'static>>),
+    Step { n: usize, i: usize, rows: usize },
+}
+
+impl Piece {
+    fn rows(&self) -> usize {
+        match self {
+            Piece::Lines(l) => l.len(),
+            Piece::Step { rows, .. } => *rows,
         }
     }
+}
+
+/// The delete confirmation, laid out for one screen size: a body that scrolls (the plan)
+/// and a footer that is always drawn (options, irreversible / soft-delete line, what to
+/// type, hint, buttons).
+pub struct ConfirmLayout<'a> {
+    pub rect: Rect,
+    pub footer: Vec<Line<'static>>,
+    /// Rows the body text gets (the "↓ N more" marker, when needed, is below them).
+    pub body_rows: usize,
+    /// Rows the whole body takes at this width.
+    pub body_len: usize,
+    /// Largest useful scroll of the body (0 when it fits).
+    pub max_scroll: usize,
+    steps: StepText<'a>,
+    pieces: Vec<Piece>,
+}
+
+/// What a step's line is made of, computed once per layout for every step.
+struct StepText<'a> {
+    plan: &'a DeletePlan,
+    lines: Vec<String>,
+    ids: Vec<String>,
+    whys: Vec<String>,
+    hidden: Vec<bool>,
+    show_ids: bool,
+    width: usize,
+    theme: Theme,
+}
+
+impl StepText<'_> {
+    fn head(&self, n: usize, i: usize) -> Line<'static> {
+        let at = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+        Line::from(vec![
+            Span::raw(format!("  {n:>3}. {}", at(&self.lines))),
+            Span::styled(
+                if self.show_ids {
+                    at(&self.ids)
+                } else {
+                    String::new()
+                },
+                self.theme.dim(),
+            ),
+            Span::styled(at(&self.whys), self.theme.warn()),
+            Span::styled(
+                if self.hidden.get(i).copied().unwrap_or(false) {
+                    "  [hidden by filter]"
+                } else {
+                    ""
+                },
+                self.theme.warn(),
+            ),
+        ])
+    }
+
+    fn warning(&self, i: usize) -> Option<Line<'static>> {
+        let w = self.plan.steps.get(i)?.warning.as_ref()?;
+        Some(Line::from(Span::styled(
+            format!("       ⚠ {w}"),
+            self.theme.error(),
+        )))
+    }
+
+    /// The rows of step `i`, numbered `n`, wrapped.
+    fn build(&self, n: usize, i: usize) -> Vec<Line<'static>> {
+        let mut out = safe::wrap(self.head(n, i), self.width, 7);
+        if let Some(w) = self.warning(i) {
+            out.extend(safe::wrap(w, self.width, 9));
+        }
+        out
+    }
+
+    /// How many rows step `i` takes, without building it.
+    fn rows(&self, n: usize, i: usize) -> usize {
+        let number = format!("  {n:>3}. ");
+        fn get(v: &[String], i: usize) -> &str {
+            v.get(i).map(String::as_str).unwrap_or("")
+        }
+        let id = if self.show_ids { get(&self.ids, i) } else { "" };
+        let tag = if self.hidden.get(i).copied().unwrap_or(false) {
+            "  [hidden by filter]"
+        } else {
+            ""
+        };
+        let parts = [
+            number.as_str(),
+            get(&self.lines, i),
+            id,
+            get(&self.whys, i),
+            tag,
+        ];
+        let mut rows = safe::wrapped_rows(&parts, self.width, 7);
+        if let Some(w) = self.plan.steps.get(i).and_then(|s| s.warning.as_ref()) {
+            let text = safe::clean(w);
+            rows += safe::wrapped_rows(&["       ⚠ ", &text], self.width, 9);
+        }
+        rows
+    }
+}
+
+impl ConfirmLayout<'_> {
+    pub fn overflows(&self) -> bool {
+        self.max_scroll > 0
+    }
+
+    /// Body rows `from..from + count`, built.
+    pub fn body(&self, from: usize, count: usize) -> Vec<Line<'static>> {
+        let mut out = Vec::with_capacity(count);
+        let mut at = 0;
+        for piece in &self.pieces {
+            let rows = piece.rows();
+            if at + rows <= from {
+                at += rows;
+                continue;
+            }
+            if out.len() >= count {
+                break;
+            }
+            let lines = match piece {
+                Piece::Lines(l) => l.clone(),
+                Piece::Step { n, i, .. } => self.steps.build(*n, *i),
+            };
+            let skip = from.saturating_sub(at);
+            out.extend(lines.into_iter().skip(skip).take(count - out.len()));
+            at += rows;
+        }
+        out
+    }
+}
+
+pub fn confirm_layout<'a>(
+    m: &Model,
+    c: &'a ConfirmDelete,
+    area: Rect,
+    theme: &Theme,
+) -> ConfirmLayout<'a> {
+    let plan: &'a DeletePlan = &c.plan;
+    let width = area.width.saturating_sub(4).min(100);
+    let inner_w = width.saturating_sub(2).max(1) as usize;
+    let tab = m.profiles.get(c.profile);
+    let spec = tab
+        .map(|t| t.spec)
+        .unwrap_or(crate::vendors::spec(plan.vendor));
+    let need = plan.confirmation(c.protected);
+
+    // ---- body: the plan in execution order ----
+    let with_ids = plan.ids_in_lines();
+    let hidden_keys: std::collections::HashSet<(crate::model::Kind, &str)> = plan
+        .hidden
+        .iter()
+        .map(|h| (h.kind, h.id.as_str()))
+        .collect();
+    let mut steps = StepText {
+        plan,
+        lines: plan.step_lines(),
+        // Ids (dimmed) only when every line has room for its id, so the list reads evenly;
+        // a same-named step carries its id in its line anyway.
+        ids: plan
+            .steps
+            .iter()
+            .zip(&with_ids)
+            .map(|(s, with)| {
+                if *with || s.target.id == s.target.name {
+                    String::new()
+                } else {
+                    format!("  {}", safe::clean(&s.target.id))
+                }
+            })
+            .collect(),
+        whys: plan
+            .steps
+            .iter()
+            .map(|s| match &s.reason {
+                StepReason::Selected => String::new(),
+                StepReason::Cascade { needed_by } => {
+                    format!("  [cascade: freed by {}]", needed_by.label())
+                }
+            })
+            .collect(),
+        hidden: plan
+            .steps
+            .iter()
+            .map(|s| hidden_keys.contains(&(s.target.kind, s.target.id.as_str())))
+            .collect(),
+        show_ids: true,
+        width: inner_w,
+        theme: *theme,
+    };
+    steps.show_ids = (0..plan.steps.len()).all(|i| {
+        let len = |v: &Vec<String>| v.get(i).map_or(0, |s| safe::width(s));
+        let tag = if steps.hidden[i] { 20 } else { 0 };
+        7 + len(&steps.lines) + len(&steps.ids) + len(&steps.whys) + tag <= inner_w
+    });
+    let mut pieces: Vec<Piece> = Vec::new();
+    pieces.push(Piece::Lines(vec![Line::from(Span::styled(
+        "In execution order:",
+        theme.header(),
+    ))]));
+    let mut n = 0;
+    for (kind, idxs) in plan.groups() {
+        pieces.push(Piece::Lines(vec![Line::from(Span::styled(
+            format!("{} ({})", kind.title(), idxs.len()),
+            theme.key(),
+        ))]));
+        for i in idxs {
+            n += 1;
+            let rows = steps.rows(n, i);
+            pieces.push(Piece::Step { n, i, rows });
+        }
+    }
+    let mut body: Vec<Line<'static>> = Vec::new();
     if !plan.hidden.is_empty() {
-        let names: Vec<String> = plan
+        let mut names: Vec<String> = plan
             .hidden
             .iter()
+            .take(HIDDEN_NAMES_SHOWN)
             .map(|r| format!("'{}'", r.name))
             .collect();
-        body.push(Line::from(Span::styled(
-            format!(
-                "⚠ {} of these are marked but hidden by the filter: {}",
-                plan.hidden.len(),
-                names.join(", ")
-            ),
-            theme.warn(),
-        )));
+        if plan.hidden.len() > HIDDEN_NAMES_SHOWN {
+            names.push(format!(
+                "and {} more (tagged above)",
+                plan.hidden.len() - HIDDEN_NAMES_SHOWN
+            ));
+        }
+        body.extend(safe::wrap(
+            Line::from(Span::styled(
+                format!(
+                    "⚠ {} of these are marked but hidden by the filter: {}",
+                    plan.hidden.len(),
+                    names.join(", ")
+                ),
+                theme.warn(),
+            )),
+            inner_w,
+            2,
+        ));
     }
     if !plan.kept.is_empty() {
         body.push(Line::from(Span::styled("Kept:", theme.key())));
         for k in &plan.kept {
-            body.push(Line::from(format!("  {} — {}", k.target.label(), k.reason)));
+            body.extend(safe::wrap(
+                Line::from(format!("  {} — {}", k.target.label(), k.reason)),
+                inner_w,
+                4,
+            ));
         }
     }
-    for w in &plan.warnings {
-        body.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warn())));
+    for w in plan.other_warnings() {
+        body.extend(safe::wrap(
+            Line::from(Span::styled(format!("⚠ {w}"), theme.warn())),
+            inner_w,
+            2,
+        ));
     }
-    if !soft {
-        body.push(Line::from(Span::styled(
-            "  the audit log keeps each object's JSON as last fetched",
-            theme.dim(),
-        )));
+    if !spec.soft_delete {
+        body.extend(safe::wrap(
+            Line::from(Span::styled(
+                "  the audit log keeps each object's JSON as last fetched",
+                theme.dim(),
+            )),
+            inner_w,
+            2,
+        ));
     }
+    pieces.push(Piece::Lines(body));
+    let body_len: usize = pieces.iter().map(Piece::rows).sum();
 
-    // Footer: cascade offer, how to confirm, buttons.
-    let need = plan.confirmation(c.protected);
-    let cascade_key = if matches!(need, Confirmation::TypeProfile(_)) {
-        "Ctrl-T"
-    } else {
-        "c"
-    };
+    // ---- footer: always drawn; the most important lines last (kept when space is short) ----
+    let letters = matches!(need, Confirmation::TypeProfile(_));
     let mut footer: Vec<Line> = Vec::new();
     if plan.cascade || !plan.cascade_extra.is_empty() {
-        let extra = crate::ops::plan::DeletePlan::describe_counts(
-            tab.map(|t| t.spec)
-                .unwrap_or(crate::vendors::spec(plan.vendor)),
-            &plan.cascade_extra,
-        );
+        let key = if letters { "Ctrl-T" } else { "c" };
+        let extra = crate::ops::plan::DeletePlan::describe_counts(spec, &plan.cascade_extra);
         let text = if plan.cascade {
-            format!("{cascade_key}: cascade ON — also deleting {extra} that nothing else uses (press to turn off)")
+            format!("{key}: cascade ON — also deleting {extra} that nothing else uses (press to turn off)")
         } else {
-            format!(
-                "{cascade_key}: cascade off — press to also delete {extra} that nothing else uses"
-            )
+            format!("{key}: cascade off — press to also delete {extra} that nothing else uses")
         };
-        footer.push(Line::from(Span::styled(text, theme.key())));
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(text, theme.key())),
+            inner_w,
+            2,
+        ));
     }
     if plan.in_use_selected > 0 {
-        let key = if matches!(need, Confirmation::TypeProfile(_)) {
-            "Ctrl-X"
-        } else {
-            "x"
-        };
+        let key = if letters { "Ctrl-X" } else { "x" };
         let text = if plan.skip_in_use {
-            format!("{key}: {} in-use object(s) left out — press to try them anyway (the server will refuse)", plan.in_use_selected)
+            format!(
+                "{key}: {} in-use object(s) left out — press to try them anyway (the server will refuse)",
+                plan.in_use_selected
+            )
         } else {
             format!(
                 "{key}: {} object(s) are in use and will be refused — press to leave them out",
                 plan.in_use_selected
             )
         };
-        footer.push(Line::from(Span::styled(text, theme.key())));
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(text, theme.key())),
+            inner_w,
+            2,
+        ));
+    }
+    if let Some(fin) = plan.finality() {
+        let style = if spec.soft_delete {
+            theme.warn()
+        } else {
+            theme.error()
+        };
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(format!("⚠ {fin}"), style)),
+            inner_w,
+            2,
+        ));
     }
     let prompt = match &need {
         Confirmation::PressY => "Press y to delete, Esc to cancel.".to_string(),
@@ -227,9 +418,13 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     if !matches!(need, Confirmation::PressY) {
         prompt_line.push(Span::styled(format!("{}▏", c.typed.text), theme.key()));
     }
-    footer.push(Line::from(prompt_line));
+    footer.extend(safe::wrap(Line::from(prompt_line), inner_w, 2));
     if let Some(h) = &c.hint {
-        footer.push(Line::from(Span::styled(h.clone(), theme.warn())));
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(h.clone(), theme.warn())),
+            inner_w,
+            2,
+        ));
     }
     let cancel_style = if c.focus_delete {
         Style::default()
@@ -241,36 +436,115 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
     } else {
         theme.error()
     };
-    footer.push(Line::from(vec![
+    let delete_label = if matches!(need, Confirmation::PressY) {
+        "[ Delete: y ]"
+    } else {
+        "[ Delete ]"
+    };
+    let mut buttons = vec![
         Span::styled("[ Cancel ]", cancel_style),
         Span::raw("   "),
-        Span::styled("[ Delete ]", delete_style),
-        Span::styled("   Tab switch · ↑/↓ scroll · Esc cancel", theme.dim()),
-    ]));
+        Span::styled(delete_label, delete_style),
+    ];
+    let keys = if matches!(need, Confirmation::PressY) {
+        "   Esc cancel · ↑/↓ scroll"
+    } else {
+        "   Tab switch · Esc cancel · ↑/↓ scroll"
+    };
+    if 10 + 3 + delete_label.len() + keys.chars().count() <= inner_w {
+        buttons.push(Span::styled(keys, theme.dim()));
+    }
+    footer.push(safe::line(Line::from(buttons)));
 
-    let footer_h = footer.len() as u16;
-    let body_h = inner.height.saturating_sub(footer_h + 1);
-    let body_rect = Rect {
-        height: body_h,
-        ..inner
+    // ---- sizes: as tall as the plan needs, at most the screen ----
+    let max_h = area.height.saturating_sub(2).max(3);
+    let max_inner = max_h.saturating_sub(2) as usize;
+    // The footer keeps its last lines when even it does not fit (buttons and prompt first).
+    let footer_room = max_inner.saturating_sub(2).max(1);
+    if footer.len() > footer_room {
+        footer.drain(..footer.len() - footer_room);
+    }
+    let body_room = max_inner.saturating_sub(footer.len());
+    // One blank row between body and footer when there is room for it.
+    let (body_rows, max_scroll, inner_h) = if body_len < body_room {
+        (body_len, 0, body_len + 1 + footer.len())
+    } else {
+        let rows = body_room.saturating_sub(1);
+        (rows, body_len.saturating_sub(rows), max_inner)
     };
+    let height = (inner_h + 2).min(max_h as usize) as u16;
+    let rect = centered(area, width, height);
+    ConfirmLayout {
+        rect,
+        footer,
+        body_rows,
+        body_len,
+        max_scroll,
+        steps,
+        pieces,
+    }
+}
+
+/// The largest scroll the confirmation's body can use at the model's screen size.
+pub fn confirm_max_scroll(m: &Model, c: &ConfirmDelete) -> usize {
+    let area = Rect::new(0, 0, m.width, m.height);
+    let theme = Theme {
+        no_color: m.no_color,
+    };
+    confirm_layout(m, c, area, &theme).max_scroll
+}
+
+fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
+    let plan = &c.plan;
+    let layout = confirm_layout(m, c, area, theme);
+    let title = format!(
+        " Delete {} object{} from {} ({}) ",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        plan.profile,
+        plan.vendor.display()
+    );
+    let inner = framed(f, layout.rect, &title, theme.danger_border());
+    let footer_h = (layout.footer.len() as u16).min(inner.height);
     let footer_rect = Rect {
-        y: inner.y + inner.height.saturating_sub(footer_h),
-        height: footer_h.min(inner.height),
+        y: inner.y + inner.height - footer_h,
+        height: footer_h,
         ..inner
     };
-    let max_scroll = body.len().saturating_sub(body_h as usize);
-    let scroll = c.scroll.min(max_scroll) as u16;
+    let scroll = c.scroll.min(layout.max_scroll);
+    let rows = layout
+        .body_rows
+        .min(inner.height.saturating_sub(footer_h) as usize);
     f.render_widget(
-        Paragraph::new(body)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        body_rect,
+        safe::para(layout.body(scroll, rows)),
+        Rect {
+            height: rows as u16,
+            ..inner
+        },
     );
-    f.render_widget(
-        Paragraph::new(footer).wrap(Wrap { trim: false }),
-        footer_rect,
-    );
+    if layout.overflows() {
+        let below = layout.body_len.saturating_sub(scroll + rows);
+        let mut parts = Vec::new();
+        if scroll > 0 {
+            parts.push(format!("↑ {scroll} above"));
+        }
+        if below > 0 {
+            parts.push(format!("↓ {below} more"));
+        }
+        parts.push("↑/↓ PgUp/PgDn scroll".to_string());
+        let marker = Rect {
+            y: inner.y + rows as u16,
+            height: 1,
+            ..inner
+        };
+        if marker.y < footer_rect.y {
+            f.render_widget(
+                safe::para(Line::from(Span::styled(parts.join(" · "), theme.key()))),
+                marker,
+            );
+        }
+    }
+    f.render_widget(safe::para(layout.footer), footer_rect);
 }
 
 fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -369,7 +643,7 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         .min(max_scroll)
         .min(lines.len().saturating_sub(header_h + 1) + header_h);
     f.render_widget(
-        Paragraph::new(lines)
+        super::safe::para(lines)
             .scroll((scroll as u16, 0))
             .wrap(Wrap { trim: false }),
         list_rect,
@@ -379,7 +653,7 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         height: 1,
         ..inner
     };
-    f.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), key_rect);
+    f.render_widget(super::safe::para(Span::styled(keys, theme.dim())), key_rect);
 }
 
 fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
@@ -409,13 +683,30 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
         theme.header(),
     )));
     lines.push(Line::from(
-        "  y confirms one object; otherwise type the count (protected: the profile name) and Enter",
+        "  y confirms one object; otherwise type the count (protected: the profile name): Delete",
     ));
     lines.push(Line::from(
-        "  c (Ctrl-T) toggles the cascade; Esc cancels; a bare Enter never confirms",
+        "  is then highlighted and Enter deletes. Enter does what the highlighted button says;",
     ));
+    lines.push(Line::from(
+        "  a bare Enter cancels. c (Ctrl-T) toggles the cascade; Esc cancels; pasted text is text",
+    ));
+    lines.push(Line::from(Span::styled("Marks", theme.header())));
+    lines.push(Line::from(
+        "  Esc never clears marks: U clears them, Ctrl-Z (or :marks restore) brings them back",
+    ));
+    // Wrapped under their description (key lines) or their own indentation (the rest).
+    let width = inner.width as usize;
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            let indent = if i < BINDINGS.len() { 18 } else { 2 };
+            safe::wrap(l, width, indent)
+        })
+        .collect();
     let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
-    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
+    f.render_widget(safe::para(lines).scroll((scroll as u16, 0)), inner);
 }
 
 fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
@@ -451,72 +742,132 @@ fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) 
     let visible: Vec<Line> = lines.into_iter().skip(start).take(h).collect();
     if visible.is_empty() {
         f.render_widget(
-            Paragraph::new("Nothing logged yet.").style(theme.dim()),
+            super::safe::para("Nothing logged yet.").style(theme.dim()),
             inner,
         );
     } else {
-        f.render_widget(Paragraph::new(visible), inner);
+        f.render_widget(super::safe::para(visible), inner);
     }
 }
 
 fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
-    let h = (form.spec.fields.len() as u16) * 2 + 6;
-    let rect = centered(area, 76, h);
-    let inner = framed(f, rect, &format!(" {} ", form.spec.title), theme.border());
+    let width = area.width.saturating_sub(4).min(80);
+    let inner_w = width.saturating_sub(2) as usize;
+    let value_w = inner_w.saturating_sub(20);
     let mut lines: Vec<Line> = Vec::new();
     for (i, field) in form.spec.fields.iter().enumerate() {
         let focused = i == form.focus;
         let label = format!("{}{}", field.label, if field.required { " *" } else { "" });
-        let value = match &field.kind {
-            FieldKind::Text => form.texts[i].text.clone(),
-            FieldKind::Secret => "•".repeat(form.texts[i].text.chars().count()),
-            FieldKind::Choice(options) => match form.choices[i].and_then(|c| options.get(c)) {
-                Some(c) => format!("◀ {} ▶", c.label),
-                None if options.is_empty() => "(nothing to choose from)".into(),
-                None => "◀ choose with ←/→ ▶".into(),
-            },
-        };
-        let cursor = if focused && !matches!(field.kind, FieldKind::Choice(_)) {
-            "▏"
-        } else {
-            ""
-        };
         let value_style = if focused {
             theme.selected()
         } else {
             Style::default()
         };
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{label:<20}"),
-                if focused {
-                    theme.key()
+        let mut value: Vec<Span> = Vec::new();
+        let mut under: Vec<Span> = Vec::new();
+        match &field.kind {
+            FieldKind::Text | FieldKind::Secret => {
+                let text = match field.kind {
+                    FieldKind::Secret => "•".repeat(form.texts[i].text.chars().count()),
+                    _ => form.texts[i].text.clone(),
+                };
+                let cursor = if focused { "▏" } else { "" };
+                value.push(Span::styled(format!("{text}{cursor}"), value_style));
+                under.push(Span::styled(field.hint, theme.dim()));
+            }
+            FieldKind::Choice(options) => {
+                let matches = form.matching_options(i);
+                let chosen = form.choices[i].and_then(|c| options.get(c));
+                let filter = &form.filters[i].text;
+                value.push(Span::styled(
+                    match chosen {
+                        Some(c) => format!("◀ {} ▶", c.label),
+                        None if options.is_empty() => "(nothing to choose from)".into(),
+                        None if matches.is_empty() => format!("no choice matches '{filter}'"),
+                        None => "◀ not chosen ▶".into(),
+                    },
+                    value_style,
+                ));
+                if focused && !filter.is_empty() {
+                    value.push(Span::styled(
+                        format!("  /{filter}▏ {} of {}", matches.len(), options.len()),
+                        theme.key(),
+                    ));
+                }
+                if focused && !matches.is_empty() {
+                    // The matching options, the chosen one highlighted, as many as fit.
+                    let mut used = 0;
+                    for (n, &k) in matches.iter().enumerate() {
+                        let Some(o) = options.get(k) else { continue };
+                        let text = safe::clean(&o.label).into_owned();
+                        let w = safe::width(&text) + 3;
+                        if used + w > value_w.saturating_sub(2) {
+                            under.push(Span::styled(
+                                format!("… +{}", matches.len() - n),
+                                theme.dim(),
+                            ));
+                            break;
+                        }
+                        let style = if form.choices[i] == Some(k) {
+                            theme.selected()
+                        } else {
+                            theme.dim()
+                        };
+                        under.push(Span::styled(text, style));
+                        under.push(Span::raw(" · "));
+                        used += w;
+                    }
+                    if matches!(under.last(), Some(s) if s.content == " · ") {
+                        under.pop();
+                    }
                 } else {
-                    Style::default()
-                },
-            ),
-            Span::styled(format!("{value}{cursor}"), value_style),
-        ]));
-        lines.push(Line::from(Span::styled(
-            format!("{:<20}{}", "", field.hint),
-            theme.dim(),
-        )));
+                    under.push(Span::styled(field.hint, theme.dim()));
+                }
+            }
+        }
+        let mut head = vec![Span::styled(
+            format!("{label:<20}"),
+            if focused {
+                theme.key()
+            } else {
+                Style::default()
+            },
+        )];
+        head.extend(value);
+        lines.push(Line::from(head));
+        let mut second = vec![Span::raw(format!("{:<20}", ""))];
+        second.extend(under);
+        lines.push(Line::from(second));
+    }
+    if let Some(note) = &form.note {
+        lines.extend(safe::wrap(
+            Line::from(Span::styled(format!("ℹ {note}"), theme.key())),
+            inner_w,
+            2,
+        ));
     }
     if let Some(e) = &form.error {
-        lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
+        lines.extend(safe::wrap(
+            Line::from(Span::styled(format!("✗ {e}"), theme.error())),
+            inner_w,
+            2,
+        ));
     } else if form.submitting {
         lines.push(Line::from(Span::styled("sending…", theme.warn())));
     } else {
         lines.push(Line::from(""));
     }
-    lines.push(Line::from(Span::styled(
-        "Tab/↓ next · ←/→ choose · Enter next (on the last field: create) · Ctrl-S create · Esc cancel",
-        theme.dim(),
-    )));
-    f.render_widget(
-        Paragraph::new(lines)
-            .alignment(Alignment::Left)
-            .wrap(Wrap { trim: false }),
-        inner,
-    );
+    lines.extend(safe::wrap(
+        Line::from(Span::styled(
+            "Tab/↓ next · Shift-Tab/↑ back · type to filter a choice, ←/→ choose · \
+             Enter next (last field: create) · Ctrl-S create · Esc cancel",
+            theme.dim(),
+        )),
+        inner_w,
+        0,
+    ));
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, width, height);
+    let inner = framed(f, rect, &format!(" {} ", form.spec.title), theme.border());
+    f.render_widget(safe::para(lines).alignment(Alignment::Left), inner);
 }

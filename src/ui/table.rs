@@ -6,7 +6,7 @@ use crate::model::{CellCtx, ColWidth};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 
 /// Offset of the first visible row: the stored offset, corrected so the cursor is on screen
@@ -46,45 +46,203 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
-/// Share `available` cells among columns: fixed columns get their width and fill columns
-/// their minimum plus a share of what is left, in proportion to their minimum. When even
-/// that does not fit, every column shrinks in proportion (never below 3 cells).
-pub fn column_widths(rules: &[ColWidth], available: u16) -> Vec<u16> {
-    let base: Vec<u32> = rules
+/// `text` cut to `width` cells in the middle ("Generated…n 00046"): the end, where names
+/// that share a long prefix differ, stays visible. `shared` is the length (in chars) of the
+/// prefix the column's values have in common.
+pub fn fit_middle(text: &str, width: usize, shared: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let chars: Vec<char> = text.chars().collect();
+    let total: usize = chars.iter().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return text.to_string();
+    }
+    if width < 5 {
+        return fit(text, width);
+    }
+    let distinct = chars.len().saturating_sub(shared);
+    // At least a third of the cells keep the start, so the value stays recognisable.
+    let head_min = ((width - 1) / 3).max(1);
+    let tail_w = distinct.max((width - 1) / 2).min(width - 1 - head_min);
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for &c in chars.iter().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > tail_w {
+            break;
+        }
+        tail.push(c);
+        used += w;
+    }
+    tail.reverse();
+    let head_w = width - 1 - used;
+    let mut out = String::new();
+    let mut head_used = 0;
+    for &c in &chars {
+        let w = c.width().unwrap_or(0);
+        if head_used + w > head_w {
+            break;
+        }
+        out.push(c);
+        head_used += w;
+    }
+    out.push('…');
+    out.extend(tail);
+    out
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// For each of `texts`, the length (in chars) of the longest prefix it shares with another,
+/// different, value among them (equal values get the same answer). Neighbours in sorted
+/// order give the longest shared prefix of each.
+fn shared_prefixes(texts: &[&str]) -> Vec<usize> {
+    let mut distinct: Vec<&str> = texts.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let best: std::collections::HashMap<&str, usize> = distinct
         .iter()
-        .map(|r| match r {
-            ColWidth::Fixed(n) | ColWidth::Fill(n) => u32::from(*n),
+        .enumerate()
+        .map(|(k, t)| {
+            let before = k
+                .checked_sub(1)
+                .map_or(0, |j| common_prefix(t, distinct[j]));
+            let after = distinct.get(k + 1).map_or(0, |n| common_prefix(t, n));
+            (*t, before.max(after))
         })
         .collect();
-    let total: u32 = base.iter().sum();
-    let available = u32::from(available);
-    if total == 0 {
-        return vec![0; rules.len()];
-    }
-    if total >= available {
-        return base
-            .iter()
-            .map(|b| ((b * available) / total).max(3) as u16)
-            .collect();
-    }
-    let extra = available - total;
-    let fill_total: u32 = rules
+    texts
         .iter()
-        .zip(&base)
-        .filter(|(r, _)| matches!(r, ColWidth::Fill(_)))
-        .map(|(_, b)| *b)
-        .sum();
-    rules
-        .iter()
-        .zip(&base)
-        .map(|(r, b)| match r {
-            ColWidth::Fill(_) if fill_total > 0 => (b + extra * b / fill_total) as u16,
-            _ => *b as u16,
-        })
+        .map(|t| best.get(t).copied().unwrap_or(0))
         .collect()
 }
 
+/// Share `available` cells among columns. `wants` is each column's content width (title and
+/// the visible cells). When everything fits, each column gets what it needs and the rest goes
+/// to the fill columns in proportion to their minimum. When not, the first column (the name)
+/// keeps its content width up to two fifths of the table, and the others are cut from the
+/// widest down, so that short columns stay whole and long ones lose the least.
+pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u16> {
+    let n = rules.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let avail = u32::from(available);
+    let want: Vec<u32> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            // A fixed column is at most its width: an empty one gives its room away.
+            ColWidth::Fixed(k) => {
+                u32::from(*k).min(u32::from(wants.get(i).copied().unwrap_or(0)).max(3))
+            }
+            ColWidth::Fill(_) | ColWidth::Names(_) => {
+                u32::from(wants.get(i).copied().unwrap_or(0)).max(3)
+            }
+        })
+        .collect();
+    let total: u32 = want.iter().sum();
+    if total <= avail {
+        let mut out = want.clone();
+        let weights: Vec<u32> = rules
+            .iter()
+            .map(|r| match r {
+                ColWidth::Fill(k) | ColWidth::Names(k) => u32::from(*k),
+                ColWidth::Fixed(_) => 0,
+            })
+            .collect();
+        let weight_total: u32 = weights.iter().sum();
+        let extra = avail - total;
+        let mut given = 0;
+        for (o, w) in out.iter_mut().zip(&weights) {
+            let add = (extra * w).checked_div(weight_total).unwrap_or(0);
+            *o += add;
+            given += add;
+        }
+        if weight_total > 0 {
+            out[0] += extra - given;
+        }
+        return out.into_iter().map(|w| w as u16).collect();
+    }
+    // Too wide: the name first, then the others water-filled. Each keeps up to `SHORT`
+    // cells of its content (so a short status column stays whole); above that, each is cut
+    // to `level` x its weight (its `ColWidth` number), so a message column keeps more than a
+    // date. When even the short parts do not fit, every column is cut evenly.
+    const SHORT: u32 = 10;
+    let name = want[0].min((avail * 2 / 5).max(want[0].min(12))).min(avail);
+    let rest = avail.saturating_sub(name);
+    let weights: Vec<u32> = rules[1..]
+        .iter()
+        .map(|r| match r {
+            ColWidth::Fixed(k) | ColWidth::Fill(k) | ColWidth::Names(k) => u32::from(*k).max(1),
+        })
+        .collect();
+    // Columns come in order of importance: when even their short parts do not fit, the
+    // last ones give way entirely (width 0) so that the others stay readable.
+    let mut kept = want.len() - 1;
+    while kept > 1
+        && want[1..=kept]
+            .iter()
+            .map(|w| (*w).min(SHORT) + 1)
+            .sum::<u32>()
+            > rest + 1
+    {
+        kept -= 1;
+    }
+    let others = &want[1..=kept];
+    let short_total: u32 = others.iter().map(|w| (*w).min(SHORT)).sum();
+    let weights = &weights[..kept];
+    let cut = |level: u32| -> Vec<u32> {
+        others
+            .iter()
+            .zip(weights)
+            .map(|(w, k)| {
+                if short_total > rest {
+                    (*w).min(level)
+                } else {
+                    (*w).min((*w).min(SHORT).max(level * k / 16))
+                }
+            })
+            .collect()
+    };
+    let top = others.iter().copied().max().unwrap_or(0);
+    let (mut lo, mut hi) = (0u32, if short_total > rest { top } else { 16 * top });
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if cut(mid).iter().sum::<u32>() <= rest {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let mut out: Vec<u32> = std::iter::once(name)
+        .chain(cut(lo))
+        .chain(std::iter::repeat_n(0, want.len() - 1 - kept))
+        .collect();
+    // What the cap leaves over goes to the columns that were cut, left to right.
+    let mut left = avail.saturating_sub(out.iter().sum());
+    for (o, w) in out.iter_mut().zip(&want).skip(1).take(kept) {
+        if left == 0 {
+            break;
+        }
+        if *o < *w {
+            *o += 1;
+            left -= 1;
+        }
+    }
+    out[0] += left;
+    // Never below 3 cells: the others give way to keep each column readable.
+    for o in out.iter_mut().skip(1).take(kept) {
+        *o = (*o).max(3);
+    }
+    let over = out.iter().sum::<u32>().saturating_sub(avail);
+    out[0] = out[0].saturating_sub(over).max(3);
+    out.into_iter().map(|w| w as u16).collect()
+}
+
 pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme: &Theme) {
+    use super::safe;
     let Some(view) = tab.view() else {
         return;
     };
@@ -93,37 +251,100 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     let body_height = area.height.saturating_sub(1) as usize;
     let offset = effective_offset(view.offset, view.cursor, view.rows.len(), body_height);
     let end = (offset + body_height).min(view.rows.len());
+
+    // The visible window's cells, made safe once: their widths decide the columns'.
+    let window: Vec<(usize, Vec<crate::model::Cell>)> = view.rows[offset..end]
+        .iter()
+        .filter_map(|&i| tab.resources.get(i).map(|r| (i, r)))
+        .map(|(i, r)| {
+            let cells = columns
+                .iter()
+                .map(|c| {
+                    let mut cell = (c.cell)(r, &ctx);
+                    if let std::borrow::Cow::Owned(clean) = safe::clean(&cell.text) {
+                        cell.text = clean;
+                    }
+                    cell
+                })
+                .collect();
+            (i, cells)
+        })
+        .collect();
+    let titles: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut title = c.title.to_string();
+            if i == view.sort_col {
+                title.push_str(if view.sort_desc { " ▼" } else { " ▲" });
+            }
+            title
+        })
+        .collect();
+    let wants: Vec<u16> = (0..columns.len())
+        .map(|c| {
+            let cells = window
+                .iter()
+                .filter_map(|(_, cells)| cells.get(c))
+                .map(|cell| safe::width(&cell.text));
+            cells
+                .chain(std::iter::once(safe::width(&titles[c])))
+                .max()
+                .unwrap_or(0)
+                .min(u16::MAX as usize) as u16
+        })
+        .collect();
     let spacing = columns.len() as u16;
     let available = area.width.saturating_sub(1 + spacing);
     let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
-    let col_widths = column_widths(&rules, available);
-
+    let col_widths = column_widths(&rules, &wants, available);
+    // A value that shares a long prefix with another visible one is cut in the middle, so
+    // what tells the rows apart stays on screen.
+    let shared: Vec<Vec<usize>> = (0..columns.len())
+        .map(|c| {
+            if !matches!(columns[c].width, ColWidth::Names(_)) {
+                return Vec::new();
+            }
+            let texts: Vec<&str> = window
+                .iter()
+                .map(|(_, cells)| cells.get(c).map_or("", |cell| cell.text.as_str()))
+                .collect();
+            shared_prefixes(&texts)
+        })
+        .collect();
+    // Columns that gave way (width 0) are left out altogether.
+    let shown = |c: usize| col_widths.get(c).copied().unwrap_or(0) > 0;
     let mut header: Vec<Cell> = vec![Cell::from(" ")];
-    for (i, c) in columns.iter().enumerate() {
-        let mut title = c.title.to_string();
-        if i == view.sort_col {
-            title.push_str(if view.sort_desc { " ▼" } else { " ▲" });
-        }
-        header.push(Cell::from(title));
-    }
+    header.extend(
+        titles
+            .into_iter()
+            .enumerate()
+            .filter(|(c, _)| shown(*c))
+            .map(|(_, t)| Cell::from(t)),
+    );
     let header = Row::new(header).style(theme.header());
 
-    let rows: Vec<Row> = view.rows[offset..end]
-        .iter()
+    let rows: Vec<Row> = window
+        .into_iter()
         .enumerate()
-        .map(|(pos, &i)| {
+        .map(|(pos, (i, cells))| {
             let r = &tab.resources[i];
             let marked = view.marks.contains(&r.id);
-            let mut cells: Vec<Cell> = Vec::with_capacity(columns.len() + 1);
-            cells.push(if marked {
+            let mut out: Vec<Cell> = Vec::with_capacity(columns.len() + 1);
+            out.push(if marked {
                 Cell::from(Span::styled("●", theme.marked()))
             } else {
                 Cell::from(" ")
             });
-            for (c, w) in columns.iter().zip(&col_widths) {
-                let cell = (c.cell)(r, &ctx);
-                let text = fit(&cell.text, *w as usize);
-                cells.push(Cell::from(Span::styled(text, theme.tone(cell.tone))));
+            for (c, cell) in cells.into_iter().enumerate().filter(|(c, _)| shown(*c)) {
+                let w = col_widths.get(c).copied().unwrap_or(0) as usize;
+                let p = shared.get(c).and_then(|v| v.get(pos)).copied().unwrap_or(0);
+                let text = if p >= w / 2 && p > 0 {
+                    fit_middle(&cell.text, w, p)
+                } else {
+                    fit(&cell.text, w)
+                };
+                out.push(Cell::from(Span::styled(text, theme.tone(cell.tone))));
             }
             let mut style = Style::default();
             if marked {
@@ -132,18 +353,16 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             if offset + pos == view.cursor {
                 style = style.patch(theme.selected());
             }
-            Row::new(cells).style(style)
+            Row::new(out).style(style)
         })
         .collect();
 
-    let spacing = columns.len() as u16;
-    let available = area.width.saturating_sub(1 + spacing);
-    let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
     let mut widths: Vec<Constraint> = vec![Constraint::Length(1)];
     widths.extend(
-        column_widths(&rules, available)
-            .into_iter()
-            .map(Constraint::Length),
+        col_widths
+            .iter()
+            .filter(|w| **w > 0)
+            .map(|w| Constraint::Length(*w)),
     );
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     f.render_widget(table, area);
@@ -151,24 +370,47 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         let msg = if view.members.is_empty() {
             "Nothing here."
         } else {
-            "No rows match the filter or toggles (Esc in the filter clears it; o / u toggle)."
+            "No rows match the filter or toggles (Esc clears the filter; o / u toggle)."
         };
         let a = Rect {
             y: area.y + 1,
             height: area.height.saturating_sub(1),
             ..area
         };
-        f.render_widget(Paragraph::new(msg).style(theme.dim()), a);
+        f.render_widget(super::safe::para(msg).style(theme.dim()), a);
+    }
+}
+
+/// A labelled vendor message for the detail pane: on the label's line when it is one line,
+/// else below it, one line per line, indentation kept.
+fn message_lines(label: &str, message: &str, style: Style, out: &mut Vec<Line<'static>>) {
+    let lines = crate::text::sanitize_lines(message.trim_end());
+    if lines.len() <= 1 {
+        out.push(Line::from(Span::styled(
+            format!(
+                "{label} {}",
+                lines.first().map(String::as_str).unwrap_or("").trim()
+            ),
+            style,
+        )));
+    } else {
+        out.push(Line::from(Span::styled(label.to_string(), style)));
+        out.extend(
+            lines
+                .into_iter()
+                .map(|l| Line::from(Span::styled(format!("  {l}"), style))),
+        );
     }
 }
 
 pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme: &Theme) {
+    use super::safe;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border())
         .title(" Detail (J/K scroll, Enter close) ");
     let Some(r) = tab.current() else {
-        f.render_widget(Paragraph::new("No row selected.").block(block), area);
+        f.render_widget(safe::para("No row selected.").block(block), area);
         return;
     };
     let mut lines: Vec<Line> = Vec::new();
@@ -180,6 +422,13 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
     if let Some(t) = &r.type_ {
         lines.push(Line::from(format!("type: {t}")));
     }
+    if let Some(c) = r.container.as_deref().filter(|c| !c.is_empty()) {
+        let noun = crate::model::cells::container_noun(r.vendor);
+        lines.push(Line::from(format!("{noun}: {c}")));
+    }
+    if let Some(o) = r.owner.as_deref().filter(|o| !o.is_empty()) {
+        lines.push(Line::from(format!("owner: {o}")));
+    }
     if r.is_orphan() {
         lines.push(Line::from(Span::styled(
             "○ orphan: nothing uses it",
@@ -187,10 +436,26 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
         )));
     }
     if let crate::model::Health::Unhealthy(why) = &r.health {
+        message_lines("✗ unhealthy:", why, theme.error(), &mut lines);
+    }
+    if let Some(sync) = &r.sync {
+        let status = sync.status.as_deref().unwrap_or("never synced");
+        let last = sync
+            .last_success
+            .map(|t| format!(", last ok {} UTC", crate::model::format_time(t)))
+            .unwrap_or_default();
+        let style = if sync.is_failed() {
+            theme.error()
+        } else {
+            Style::default()
+        };
         lines.push(Line::from(Span::styled(
-            format!("✗ unhealthy: {why}"),
-            theme.error(),
+            format!("sync: {status}{last}"),
+            style,
         )));
+        if let Some(e) = &sync.error {
+            message_lines("sync error:", e, style, &mut lines);
+        }
     }
     lines.push(Line::from(Span::styled(
         format!("depends on ({})", r.depends_on.len()),
@@ -209,9 +474,19 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
     lines.push(Line::from(Span::styled("JSON", theme.key())));
     let json = serde_json::to_string_pretty(&r.raw).unwrap_or_else(|_| "(unprintable)".into());
     lines.extend(json.lines().map(|l| Line::from(l.to_string())));
-    let p = Paragraph::new(lines)
+    // Wrapped here so a long line continues under its own indentation.
+    let width = area.width.saturating_sub(2) as usize;
+    let wrapped: Vec<Line> = lines
+        .into_iter()
+        .flat_map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            // Continuations sit two cells in from the line's own indentation.
+            let indent = text.chars().take_while(|c| *c == ' ').count() + 2;
+            safe::wrap(l, width, indent)
+        })
+        .collect();
+    let p = safe::para(wrapped)
         .block(block)
-        .wrap(Wrap { trim: false })
         .scroll((m.detail_scroll, 0));
     f.render_widget(p, area);
 }
@@ -222,12 +497,64 @@ mod tests {
     use crate::model::ColWidth;
 
     #[test]
-    fn widths_share_extra_space_among_fill_columns_and_shrink_when_narrow() {
+    fn widths_fit_the_content_and_share_the_rest() {
         let rules = [ColWidth::Fill(20), ColWidth::Fixed(10), ColWidth::Fill(10)];
-        assert_eq!(column_widths(&rules, 70), vec![40, 10, 20]);
-        assert_eq!(column_widths(&rules, 40), vec![20, 10, 10]);
-        let narrow = column_widths(&rules, 20);
-        assert!(narrow.iter().sum::<u16>() <= 21 && narrow.iter().all(|w| *w >= 3));
+        // Content 12 / 10 / 6 wide: 28, the 42 left go 2:1 to the fill columns.
+        assert_eq!(column_widths(&rules, &[12, 10, 6], 70), vec![40, 10, 20]);
+        // An empty fixed column gives its room away.
+        assert_eq!(column_widths(&rules, &[12, 0, 6], 70), vec![45, 3, 22]);
+        // Too narrow: the name keeps two fifths, the others are cut from the widest.
+        assert_eq!(column_widths(&rules, &[20, 10, 30], 40), vec![16, 10, 14]);
+        // Narrower still: the last column gives way, the others keep at least 3 cells.
+        let narrow = column_widths(&rules, &[30, 0, 30], 20);
+        assert_eq!(narrow[2], 0, "{narrow:?}");
+        assert!(narrow.iter().sum::<u16>() <= 20 && narrow[..2].iter().all(|w| *w >= 3));
+    }
+
+    #[test]
+    fn the_name_keeps_its_width_and_short_columns_stay_whole() {
+        let rules = [
+            ColWidth::Fill(24),
+            ColWidth::Fixed(8),
+            ColWidth::Fill(16),
+            ColWidth::Fill(20),
+            ColWidth::Fill(14),
+        ];
+        let w = column_widths(&rules, &[26, 8, 21, 29, 10], 74);
+        assert_eq!(w[0], 26, "{w:?}");
+        assert_eq!(w[4], 10, "the short health column stays whole: {w:?}");
+        assert_eq!(w.iter().sum::<u16>(), 74, "{w:?}");
+        assert!(w.iter().skip(1).all(|x| *x <= w[0]), "{w:?}");
+    }
+
+    #[test]
+    fn shared_prefixes_are_per_value_and_ignore_identical_ones() {
+        let texts = [
+            "Generated Connection 00001",
+            "Snowflake Analytics",
+            "Generated Connection 00002",
+            "? untested",
+            "? untested",
+            "Snowflake Finance Prod",
+            "Snowflake Finance Prod",
+            "Snowflake Finance Dev",
+        ];
+        assert_eq!(
+            super::shared_prefixes(&texts),
+            vec![25, 10, 25, 0, 0, 18, 18, 18]
+        );
+    }
+
+    #[test]
+    fn fit_middle_keeps_the_end_of_names_that_share_a_prefix() {
+        use super::fit_middle;
+        assert_eq!(
+            fit_middle("Generated Connection 00046", 13, 22),
+            "Genera… 00046"
+        );
+        assert_eq!(fit_middle("short", 13, 3), "short");
+        assert_eq!(fit_middle("abcdefghij", 4, 2), "abc…");
+        assert_eq!(fit_middle("Snowflake Analytics", 12, 10), "Sno…nalytics");
     }
 
     #[test]

@@ -240,6 +240,30 @@ fn basedash_tab() {
     assert!(all.len() >= 12);
     let mut m = vendor_model(crate::model::VendorId::Basedash, all, now);
     insta::assert_snapshot!("basedash_datasources", render(&m, 120, 24));
+    // At 80 columns the organization and the vendor's sync error still read; the least
+    // important columns give way instead.
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let out = render(&m, 80, 24);
+    assert!(
+        out.contains("Acme Analy") && out.contains("Northwind"),
+        "{out}"
+    );
+    assert!(out.contains("Access denied for"), "{out}");
+    assert!(out.contains("JWT token is invalid"), "{out}");
+    insta::assert_snapshot!("basedash_datasources_80x24", out);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 120,
+            height: 24,
+        },
+    );
     // Unhealthy only: UNHEALTHY, FAILED and never synced.
     key(&mut m, KeyCode::Char('u'), KeyModifiers::NONE);
     insta::assert_snapshot!("basedash_unhealthy_only", render(&m, 120, 24));
@@ -315,4 +339,328 @@ fn qlik_tab() {
     let out = render(&m, 120, 24);
     assert!(out.contains("cannot be deleted"), "{out}");
     assert!(!out.contains("1 marked"), "{out}");
+    // Two connections of one name in two spaces: the plan tells them apart.
+    key(&mut m, KeyCode::Esc, KeyModifiers::NONE);
+    chars(&mut m, "/^Snowflake_Warehouse$");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    chars(&mut m, "A");
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let out = render(&m, 120, 24);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("connection 'Snowflake_Warehouse' in space '"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines.iter().all(|l| l.contains("[id ")), "{out}");
+    assert_ne!(lines[0], lines[1]);
+    insta::assert_snapshot!("qlik_same_name_in_two_spaces", out);
+}
+
+/// A name built to fool a terminal: an escape sequence, a right-to-left override and a
+/// zero-width space.
+const EVIL: &str = "Ev\u{1b}[2Jil\u{202e}gnp.exe\u{200b}x";
+/// How the screen must show it.
+const EVIL_SHOWN: &str = "Ev␛[2Jil\\u{202e}gnp.exe\\u{200b}x";
+
+fn evil_model(w: u16, h: u16) -> Model {
+    let mut m = sized(w, h);
+    if let Some(tab) = m.tab_mut() {
+        for r in tab.resources.iter_mut().filter(|r| r.id == "D2") {
+            r.name = EVIL.to_string();
+            r.raw = serde_json::json!({"id": "D2", "name": EVIL, "note": "a\u{2066}b"}).into();
+            r.health = crate::model::Health::Unhealthy(format!("refused by {EVIL}"));
+        }
+        tab.reindex(NOW);
+    }
+    m
+}
+
+#[test]
+fn server_text_is_shown_visibly_in_table_detail_and_confirmation() {
+    let mut m = evil_model(140, 40);
+    let out = render(&m, 140, 40);
+    assert!(out.contains(EVIL_SHOWN), "table:\n{out}");
+    // The evil row sorts first: open its detail.
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 140, 40);
+    assert!(
+        out.contains(&format!("datasource '{EVIL_SHOWN}'")),
+        "detail:\n{out}"
+    );
+    assert!(out.contains("a\\u{2066}b"), "detail JSON:\n{out}");
+    assert!(
+        out.contains(&format!("refused by {EVIL_SHOWN}")),
+        "detail health:\n{out}"
+    );
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let out = render(&m, 140, 40);
+    assert!(out.contains(EVIL_SHOWN), "confirmation:\n{out}");
+    for bad in ['\u{1b}', '\u{202e}', '\u{200b}', '\u{2066}'] {
+        assert!(!out.contains(bad), "{bad:?} reached the screen");
+    }
+    insta::assert_snapshot!("evil_name_confirmation", out);
+}
+
+#[test]
+fn server_text_is_shown_visibly_in_status_log_and_tabs() {
+    let mut m = evil_model(100, 24);
+    m.set_status(
+        crate::app::state::Level::Error,
+        format!("load failed: {EVIL}"),
+    );
+    let out = render(&m, 100, 24);
+    assert!(out.contains(EVIL_SHOWN), "status:\n{out}");
+    chars(&mut m, "L");
+    let out = render(&m, 100, 24);
+    assert!(out.contains(EVIL_SHOWN), "log pane:\n{out}");
+    key(&mut m, KeyCode::Esc, KeyModifiers::NONE);
+    chars(&mut m, ":");
+    update(&mut m, Msg::Paste("x\u{202e}y".into()));
+    let out = render(&m, 100, 24);
+    assert!(out.contains("x\\u{202e}y"), "command line:\n{out}");
+}
+
+#[test]
+fn every_paragraph_of_the_ui_goes_through_the_sanitizer() {
+    // One door: only `safe.rs` may build a paragraph from text.
+    let dir = format!("{}/src/ui", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !name.ends_with(".rs") || name == "safe.rs" || name == "tests.rs" {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !src.contains("Paragraph::new("),
+            "{name} builds a paragraph without the sanitizer"
+        );
+    }
+}
+
+/// A MicroStrategy profile with `n` datasources, each on its own connection and login, named
+/// like generated objects (a long shared prefix).
+fn bulk_model(n: usize, w: u16, h: u16) -> Model {
+    use crate::model::{Kind, Resource, VendorId};
+    let mut all = Vec::new();
+    for i in 1..=n {
+        let mk = |kind: Kind, prefix: &str, noun: &str| {
+            let mut r = Resource::new(
+                VendorId::MicroStrategy,
+                "prod",
+                kind,
+                &format!("{prefix}{i:030}"),
+                &format!("Generated {noun} {i:05}"),
+            );
+            r.raw = serde_json::json!({"id": r.id, "name": r.name}).into();
+            r
+        };
+        let login = mk(Kind::Logins, "L", "Login");
+        let mut conn = mk(Kind::Connections, "C", "Connection");
+        conn.depends_on.push(login.as_ref());
+        let mut ds = mk(Kind::Datasources, "D", "Datasource");
+        ds.depends_on.push(conn.as_ref());
+        all.extend([ds, conn, login]);
+    }
+    crate::model::link_references(&mut all, &[Kind::Connections, Kind::Logins]);
+    let mut m = Model::new(vec![info("prod")], NOW);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: w,
+            height: h,
+        },
+    );
+    crate::app::update::init(&mut m);
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation: 1,
+            at: NOW - 5,
+            result: Ok(crate::vendors::Snapshot {
+                resources: all,
+                warnings: vec![],
+            }),
+        },
+    );
+    m
+}
+
+/// N of the dialog's "↓ N more" marker.
+fn more_below(screen: &str) -> Option<usize> {
+    let at = screen.find(" more")?;
+    let head = &screen[..at];
+    let start = head.rfind("↓ ")? + "↓ ".len();
+    head[start..].parse().ok()
+}
+
+/// The confirmation of each case at each size: the footer (irreversible line, what to
+/// type, buttons) is always on screen, and a body that does not fit says how much more
+/// there is.
+#[test]
+fn the_confirmation_never_hides_its_own_prompt() {
+    for (w, h) in [(60u16, 16u16), (80, 24), (140, 40)] {
+        for case in ["single", "bulk", "cascade", "hidden"] {
+            let mut m = bulk_model(46, w, h);
+            match case {
+                "single" => {}
+                "bulk" | "cascade" => chars(&mut m, "A"),
+                _ => {
+                    chars(&mut m, "A/00001");
+                    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+                }
+            }
+            key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+            if case == "cascade" {
+                chars(&mut m, "c");
+            }
+            let out = render(&m, w, h);
+            let at = format!("{case} at {w}x{h}");
+            let prompt = match case {
+                "single" => "Press y to delete",
+                "cascade" => "Type 138 and press Enter",
+                _ => "Type 46 and press Enter",
+            };
+            assert!(out.contains(prompt), "{at}: no prompt\n{out}");
+            assert!(
+                out.contains("irreversible"),
+                "{at}: no irreversible line\n{out}"
+            );
+            assert!(
+                out.contains("[ Cancel ]") && out.contains("[ Delete"),
+                "{at}: no buttons\n{out}"
+            );
+            if case != "single" {
+                assert!(
+                    more_below(&out).is_some(),
+                    "{at}: no '↓ N more' marker\n{out}"
+                );
+            }
+            if case == "hidden" {
+                assert!(out.contains("hidden by filter"), "{at}\n{out}");
+            }
+            insta::assert_snapshot!(format!("confirm_{case}_{w}x{h}"), out);
+        }
+    }
+}
+
+#[test]
+fn scrolling_the_confirmation_shows_the_rest_and_stops_at_the_end() {
+    let mut m = bulk_model(46, 80, 24);
+    chars(&mut m, "A");
+    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    key(&mut m, KeyCode::End, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert!(out.contains("Generated Datasource 00046"), "{out}");
+    assert!(out.contains(" above"), "{out}");
+    assert_eq!(
+        more_below(&out),
+        None,
+        "at the end nothing is below:\n{out}"
+    );
+    // One step up from the end shows one line below: the scroll was clamped.
+    key(&mut m, KeyCode::Up, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert_eq!(more_below(&out), Some(1), "{out}");
+}
+
+/// Every row of a table shows what tells it apart from the others.
+#[test]
+fn generated_names_stay_distinguishable_at_80x24() {
+    let mut m = bulk_model(46, 80, 24);
+    chars(&mut m, "]");
+    let out = render(&m, 80, 24);
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("Generated")).collect();
+    assert!(rows.len() >= 15, "{out}");
+    for (i, row) in rows.iter().enumerate() {
+        let n = format!("{:05}", i + 1);
+        assert!(row.contains(&n), "row {i} lost its number {n}:\n{out}");
+    }
+    insta::assert_snapshot!("generated_connections_80x24", out);
+}
+
+#[test]
+fn the_name_column_gets_the_most_room() {
+    let m = bulk_model(46, 80, 24);
+    let out = render(&m, 80, 24);
+    // The full names fit: nothing else is wider than the name.
+    assert!(out.contains("Generated Datasource 00001"), "{out}");
+}
+
+#[test]
+fn basedash_rows_show_their_organization_and_the_vendors_message() {
+    use crate::vendors::basedash;
+    let org = basedash::OrgRef {
+        id: "o1".into(),
+        name: "Acme Analytics".into(),
+    };
+    let ds = serde_json::json!({
+        "id": "b1",
+        "displayName": "Billing MySQL",
+        "dialect": "MYSQL",
+        "host": "billing-db",
+        "lastHealthStatus": "UNHEALTHY",
+        "lastSyncStatus": "FAILED",
+        "syncErrorMessage": "ERROR: sync failed\n\tat host billing-db (port 3306) while reading the schema of every table in the database\n  caused by: Access denied for user 'bd_reader'"
+    });
+    let Some(r) = basedash::parse_data_source("demo-basedash", &org, &ds) else {
+        panic!("parse")
+    };
+    let mut m = vendor_model(crate::model::VendorId::Basedash, vec![r], NOW);
+    let out = render(&m, 120, 24);
+    assert!(out.contains("Organization"), "{out}");
+    assert!(out.contains("Acme Analytics"), "{out}");
+    assert!(
+        out.contains("ERROR: sync failed"),
+        "sync error cell:\n{out}"
+    );
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 120, 24);
+    assert!(
+        out.contains("organization: Acme Analytics"),
+        "detail:\n{out}"
+    );
+    // The full message, one line per line, indentation kept, wrapped under itself.
+    assert!(out.contains("  ERROR: sync failed"), "{out}");
+    assert!(out.contains("      at host billing-db"), "{out}");
+    assert!(out.contains("    caused by: Access denied"), "{out}");
+    insta::assert_snapshot!("basedash_detail_sync_error", out);
+}
+
+#[test]
+fn every_vendor_puts_the_name_first() {
+    use crate::model::VendorId;
+    for v in VendorId::ALL {
+        let spec = crate::vendors::spec(v);
+        for k in spec.kinds {
+            let cols = (spec.columns)(*k);
+            assert_eq!(cols.first().map(|c| c.title), Some("Name"), "{v} {k}");
+        }
+    }
+}
+
+#[test]
+fn create_datasource_form_filters_choices_and_says_what_it_set() {
+    let mut m = sized(80, 24);
+    if let Some(tab) = m.tab_mut() {
+        for r in tab.resources.iter_mut() {
+            let mut raw = serde_json::json!({"id": r.id, "name": r.name,
+                "database": {"type": "snow_flake", "version": "snowflake_1x"}});
+            if r.kind == crate::model::Kind::Datasources {
+                raw["dbms"] = serde_json::json!({"id": "SF", "name": "Snowflake"});
+            }
+            r.raw = raw.into();
+        }
+    }
+    chars(&mut m, "n");
+    chars(&mut m, "Orders");
+    key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    chars(&mut m, "conn");
+    let out = render(&m, 80, 24);
+    assert!(out.contains("/conn▏ 3 of 3"), "{out}");
+    assert!(out.contains("DBMS set to Snowflake"), "{out}");
+    assert!(out.contains("Shift-Tab/↑ back"), "{out}");
+    insta::assert_snapshot!("create_datasource_form_80x24", out);
 }

@@ -145,15 +145,16 @@ pub fn sync_key(r: &Resource) -> String {
     format!("{rank}{:020}", sync.last_success.unwrap_or(0).max(0))
 }
 
-/// The error of the last sync: red when the sync failed, yellow when it is a leftover.
+/// The error of the last sync in the vendor's words (its first line; the detail pane shows
+/// all of it): red when the sync failed, yellow when it is a leftover.
 pub fn sync_error_cell(r: &Resource, _: &CellCtx) -> Cell {
     match r
         .sync
         .as_ref()
         .and_then(|s| s.error.as_deref().map(|e| (s, e)))
     {
-        Some((s, e)) if s.is_failed() => Cell::tone(e, CellTone::Bad),
-        Some((_, e)) => Cell::tone(e, CellTone::Warn),
+        Some((s, e)) if s.is_failed() => Cell::tone(cells::first_line(e), CellTone::Bad),
+        Some((_, e)) => Cell::tone(cells::first_line(e), CellTone::Warn),
         None => Cell::tone("-", CellTone::Dim),
     }
 }
@@ -188,23 +189,18 @@ pub fn endpoint_cell(r: &Resource, _: &CellCtx) -> Cell {
     }
 }
 
-static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
+// In order of importance: at narrow widths the last columns give way.
+static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(16),
+        width: ColWidth::Names(18),
         cell: cells::name,
         sort_key: None,
     },
     ColumnDef {
-        title: "Dialect",
-        width: ColWidth::Fixed(11),
-        cell: cells::type_,
-        sort_key: None,
-    },
-    ColumnDef {
-        title: "Host / Database",
-        width: ColWidth::Fill(14),
-        cell: endpoint_cell,
+        title: "Organization",
+        width: ColWidth::Fill(12),
+        cell: cells::container,
         sort_key: None,
     },
     ColumnDef {
@@ -221,8 +217,20 @@ static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
     },
     ColumnDef {
         title: "Sync error",
-        width: ColWidth::Fill(8),
+        width: ColWidth::Fill(24),
         cell: sync_error_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Dialect",
+        width: ColWidth::Fixed(11),
+        cell: cells::type_,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Host / Database",
+        width: ColWidth::Fill(10),
+        cell: endpoint_cell,
         sort_key: None,
     },
 ];
@@ -1413,11 +1421,12 @@ mod tests {
             titles,
             [
                 "Name",
-                "Dialect",
-                "Host / Database",
+                "Organization",
                 "Health",
                 "Sync",
-                "Sync error"
+                "Sync error",
+                "Dialect",
+                "Host / Database"
             ]
         );
         assert!((SPEC.columns)(Kind::Connections).is_empty());

@@ -93,7 +93,7 @@ fn dm_tables_key(r: &Resource) -> String {
 static DATASOURCE_COLUMNS: [ColumnDef; 2] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(28),
+        width: ColWidth::Names(28),
         cell: cells::name,
         sort_key: None,
     },
@@ -108,13 +108,13 @@ static DATASOURCE_COLUMNS: [ColumnDef; 2] = [
 static DATAMART_COLUMNS: [ColumnDef; 4] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(24),
+        width: ColWidth::Names(24),
         cell: cells::name,
         sort_key: None,
     },
     ColumnDef {
         title: "Datasource",
-        width: ColWidth::Fill(22),
+        width: ColWidth::Names(22),
         cell: dm_datasource,
         sort_key: None,
     },

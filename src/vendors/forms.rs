@@ -19,6 +19,17 @@ pub enum FieldKind {
     Choice(Vec<Choice>),
 }
 
+/// A choice that follows another: when field `field` gets a value, this field takes the
+/// option whose `value[key]` is the same (a datasource's DBMS follows its connection's
+/// database type), and the form warns before sending a pair that differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    pub field: usize,
+    pub key: &'static str,
+    /// How the form names the leader's value in sentences ("the connection's type").
+    pub what: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {
     pub key: &'static str,
@@ -26,6 +37,27 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     pub required: bool,
     pub hint: &'static str,
+    pub follows: Option<Follow>,
+}
+
+impl FieldSpec {
+    /// A field with no link to another.
+    pub fn new(
+        key: &'static str,
+        label: &'static str,
+        kind: FieldKind,
+        required: bool,
+        hint: &'static str,
+    ) -> FieldSpec {
+        FieldSpec {
+            key,
+            label,
+            kind,
+            required,
+            hint,
+            follows: None,
+        }
+    }
 }
 
 /// A create form: its fields and the function that validates values into a request body.

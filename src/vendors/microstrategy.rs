@@ -50,7 +50,7 @@ fn login_username(r: &Resource, _: &CellCtx) -> Cell {
 static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(20),
+        width: ColWidth::Names(20),
         cell: cells::name,
         sort_key: None,
     },
@@ -62,7 +62,7 @@ static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
     },
     ColumnDef {
         title: "Connection",
-        width: ColWidth::Fill(16),
+        width: ColWidth::Names(16),
         cell: ds_connection,
         sort_key: None,
     },
@@ -89,7 +89,7 @@ static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
 static CONNECTION_COLUMNS: [ColumnDef; 5] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(24),
+        width: ColWidth::Names(24),
         cell: cells::name,
         sort_key: None,
     },
@@ -101,13 +101,13 @@ static CONNECTION_COLUMNS: [ColumnDef; 5] = [
     },
     ColumnDef {
         title: "Login",
-        width: ColWidth::Fill(16),
+        width: ColWidth::Names(16),
         cell: conn_login,
         sort_key: None,
     },
     ColumnDef {
         title: "Used by",
-        width: ColWidth::Fill(20),
+        width: ColWidth::Names(20),
         cell: cells::used_by,
         sort_key: Some(cells::used_by_key),
     },
@@ -122,7 +122,7 @@ static CONNECTION_COLUMNS: [ColumnDef; 5] = [
 static LOGIN_COLUMNS: [ColumnDef; 3] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(24),
+        width: ColWidth::Names(24),
         cell: cells::name,
         sort_key: None,
     },
@@ -134,7 +134,7 @@ static LOGIN_COLUMNS: [ColumnDef; 3] = [
     },
     ColumnDef {
         title: "Used by",
-        width: ColWidth::Fill(24),
+        width: ColWidth::Names(24),
         cell: cells::used_by,
         sort_key: Some(cells::used_by_key),
     },

@@ -2,7 +2,7 @@
 //! datasource (pick its connection and DBMS). Choices come from the loaded objects, so the
 //! ids sent are ids this server already knows.
 
-use super::forms::{choice, text, Choice, FieldKind, FieldSpec, FormSpec};
+use super::forms::{choice, text, Choice, FieldKind, FieldSpec, Follow, FormSpec};
 use crate::model::{Kind, Resource};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -72,14 +72,14 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
                     "Database type",
                     FieldKind::Choice(type_choices(loaded)),
                     true,
-                    "Left/Right to choose",
+                    "type to filter, Left/Right to choose",
                 ),
                 field(
                     "login",
                     "Login",
                     FieldKind::Choice(login_choices(loaded)),
                     true,
-                    "Left/Right to choose",
+                    "type to filter, Left/Right to choose",
                 ),
                 field("description", "Description", FieldKind::Text, false, ""),
             ],
@@ -95,15 +95,22 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
                     "Connection",
                     FieldKind::Choice(connection_choices(loaded)),
                     true,
-                    "Left/Right to choose",
+                    "type to filter, Left/Right to choose",
                 ),
-                field(
-                    "dbms",
-                    "DBMS",
-                    FieldKind::Choice(dbms_choices(loaded)),
-                    true,
-                    "Left/Right to choose",
-                ),
+                FieldSpec {
+                    follows: Some(Follow {
+                        field: 1,
+                        key: "type",
+                        what: "the connection's database type",
+                    }),
+                    ..field(
+                        "dbms",
+                        "DBMS",
+                        FieldKind::Choice(dbms_choices(loaded)),
+                        true,
+                        "set from the connection; type to filter",
+                    )
+                },
                 field("description", "Description", FieldKind::Text, false, ""),
             ],
             build: build_datasource,
@@ -119,13 +126,7 @@ fn field(
     required: bool,
     hint: &'static str,
 ) -> FieldSpec {
-    FieldSpec {
-        key,
-        label,
-        kind,
-        required,
-        hint,
-    }
+    FieldSpec::new(key, label, kind, required, hint)
 }
 
 fn build_login(v: &[Value]) -> Result<Value, String> {
@@ -195,9 +196,23 @@ fn login_choices(loaded: &[Resource]) -> Vec<Choice> {
 
 fn connection_choices(loaded: &[Resource]) -> Vec<Choice> {
     let mut out: Vec<Choice> = of_kind(loaded, Kind::Connections)
-        .map(|r| Choice {
-            label: format!("{} [{}]", r.name, r.type_.as_deref().unwrap_or("?")),
-            value: json!({"id": r.id}),
+        .map(|r| {
+            // The database type rides along so the DBMS can follow it (the body sends the
+            // id only).
+            let raw = r.raw.value();
+            let mut value = json!({"id": r.id});
+            for key in ["type", "version"] {
+                if let Some(t) = raw
+                    .pointer(&format!("/database/{key}"))
+                    .and_then(Value::as_str)
+                {
+                    value[key] = json!(t);
+                }
+            }
+            Choice {
+                label: format!("{} [{}]", r.name, r.type_.as_deref().unwrap_or("?")),
+                value,
+            }
         })
         .collect();
     out.sort_by(|a, b| a.label.cmp(&b.label));
@@ -235,7 +250,11 @@ fn dbms_choices(loaded: &[Resource]) -> Vec<Choice> {
             }
         });
     }
+    // The documented ones fill in types this server shows none of.
     for (name, id, t, v) in KNOWN_DBMS {
+        if seen.values().any(|d| d["type"] == *t) {
+            continue;
+        }
         seen.entry(name.to_string())
             .or_insert_with(|| json!({"id": id, "type": t, "version": v}));
     }

@@ -93,7 +93,7 @@ fn created_date(r: &Resource, _: &CellCtx) -> Cell {
 static CONNECTION_COLUMNS: [ColumnDef; 7] = [
     ColumnDef {
         title: "Name",
-        width: ColWidth::Fill(20),
+        width: ColWidth::Names(20),
         cell: cells::name,
         sort_key: None,
     },
