@@ -584,50 +584,10 @@ impl std::fmt::Display for Tally {
     }
 }
 
-/// The plan as the CLI prints it: every string from the server (names, ids, reasons,
-/// warnings) shown visibly, so no line can hide, move or rewrite another.
+/// The plan as the CLI prints it: the dialog's lines (`DeletePlan::render_text`), where every
+/// string from the server is shown visibly, so no line can hide, move or rewrite another.
 fn plan_text(plan: &DeletePlan) -> String {
-    let clean = |s: &str| sanitize(s).into_owned();
-    let clean_ref = |r: &Ref| Ref {
-        kind: r.kind,
-        id: clean(&r.id),
-        name: clean(&r.name),
-    };
-    let mut shown = plan.clone();
-    shown.profile = clean(&plan.profile);
-    for step in &mut shown.steps {
-        step.target = clean_ref(&step.target);
-        step.warning = step.warning.as_deref().map(clean);
-        if let crate::ops::plan::StepReason::Cascade { needed_by } = &mut step.reason {
-            *needed_by = clean_ref(needed_by);
-        }
-    }
-    for k in &mut shown.kept {
-        k.target = clean_ref(&k.target);
-        k.reason = clean(&k.reason);
-    }
-    for list in [
-        &mut shown.hidden,
-        &mut shown.left_out,
-        &mut shown.cascade_extra,
-    ] {
-        for r in list.iter_mut() {
-            *r = clean_ref(r);
-        }
-    }
-    for w in &mut shown.warnings {
-        *w = clean(w);
-    }
-    for (_, id) in &mut shown.not_found {
-        *id = clean(id);
-    }
-    // And line by line, for anything the rendering adds.
-    let mut out = String::new();
-    for line in shown.render_text().lines() {
-        out.push_str(&sanitize(line));
-        out.push('\n');
-    }
-    out
+    plan.render_text()
 }
 
 fn open_audit() -> Result<Arc<AuditLog>, Fail> {
@@ -1057,15 +1017,15 @@ mod tests {
             .collect();
         assert_eq!(numbered.len(), 3, "{text}");
         assert!(
-            text.contains("Prod Finance DW (DO NOT DELETE)  P1"),
+            text.contains("datasource 'Prod Finance DW (DO NOT DELETE)'  P1"),
             "{text}"
         );
         assert!(
-            text.contains("old_scratch_1␛[2K␍␛[1A␛[2K␍␛[1A  E1"),
+            text.contains("datasource 'old_scratch_1␛[2K␍␛[1A␛[2K␍␛[1A'  E1"),
             "{text}"
         );
         assert!(
-            text.contains("fake␊     9. Harmless  X9\\u{202e}  F1"),
+            text.contains("datasource 'fake␊     9. Harmless  X9\\u{202e}'  F1"),
             "{text}"
         );
         assert!(

@@ -610,11 +610,14 @@ impl DeletePlan {
     /// The plan as plain text, in execution order: what `delete --dry-run` prints and what
     /// the CLI asks to confirm. Same facts as the TUI confirmation.
     pub fn render_text(&self) -> String {
+        // Names, ids, reasons and warnings come from servers: each is made safe to print
+        // before it is placed, so none can add, hide or rewrite a line.
+        use crate::text::sanitize;
         let mut out = format!(
             "Delete {} object{} from {} ({}), in this order:\n",
             self.len(),
             if self.len() == 1 { "" } else { "s" },
-            self.profile,
+            sanitize(&self.profile),
             self.vendor.display()
         );
         let lines = self.step_lines();
@@ -635,17 +638,21 @@ impl DeletePlan {
                 let id = if with_ids.get(i).copied().unwrap_or(false) {
                     String::new()
                 } else {
-                    format!("  {}", crate::text::sanitize(&step.target.id))
+                    format!("  {}", sanitize(&step.target.id))
                 };
                 let line = lines.get(i).map(String::as_str).unwrap_or("");
                 out.push_str(&format!("  {n:>4}. {line}{id}{why}\n"));
                 if let Some(w) = &step.warning {
-                    out.push_str(&format!("        warning: {w}\n"));
+                    out.push_str(&format!("        warning: {}\n", sanitize(w)));
                 }
             }
         }
         for k in &self.kept {
-            out.push_str(&format!("kept: {} — {}\n", k.target.label(), k.reason));
+            out.push_str(&format!(
+                "kept: {} — {}\n",
+                sanitize(&k.target.label()),
+                sanitize(&k.reason)
+            ));
         }
         if !self.cascade && !self.cascade_extra.is_empty() {
             out.push_str(&format!(
@@ -654,15 +661,16 @@ impl DeletePlan {
             ));
         }
         for (kind, id) in &self.not_found {
-            out.push_str(&format!("not found: {} {id}\n", kind.singular()));
+            out.push_str(&format!(
+                "not found: {} {}\n",
+                kind.singular(),
+                sanitize(id)
+            ));
         }
         for w in &self.warnings {
-            out.push_str(&format!("warning: {w}\n"));
+            out.push_str(&format!("warning: {}\n", sanitize(w)));
         }
-        // Names, ids and reasons come from servers: every line is made safe to print.
-        out.lines()
-            .map(|l| crate::text::sanitize(l).into_owned() + "\n")
-            .collect()
+        out
     }
 
     /// "2 connections and 1 login": a count of refs by kind, in plan order.
