@@ -182,11 +182,18 @@ async fn faults_during_a_bulk_delete_leave_an_exact_report_and_a_complete_audit(
     let audit_path = dir.path().join("audit.jsonl");
     let audit = Arc::new(AuditLog::open(&audit_path).expect("audit"));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel::<StepUpdate>();
+    // About one DELETE in five fails before the server acts (429 every 7th, 503 every 17th,
+    // counted across all steps), so a step fails all of four attempts about once in 600:
+    // with 200 steps that is a run in four. Eight attempts make it one in 2,000 runs.
+    let cfg = ExecConfig {
+        max_attempts: 8,
+        ..fast(6)
+    };
     let outcomes = execute(
         plan.clone(),
         api.clone(),
         audit,
-        fast(6),
+        cfg,
         CancellationToken::new(),
         tx,
     )

@@ -293,7 +293,7 @@ async fn forward_pages(
 /// Create one object with an audit line before the request and one after it.
 pub async fn create_audited(
     client: &dyn VendorApi,
-    audit: &AuditLog,
+    audit: &Arc<AuditLog>,
     profile: String,
     kind: Kind,
     body: serde_json::Value,
@@ -311,11 +311,14 @@ pub async fn create_audited(
             .to_string(),
         object: body.clone(),
     };
-    let seq = audit.before(&entry).map_err(|e| ApiError::Setup {
+    let lines = crate::ops::request_lines::RequestLines::new(audit.clone());
+    let seq = lines.begin(0, &entry).map_err(|e| ApiError::Setup {
         vendor: client.vendor(),
         message: format!("audit log not writable; not sent: {e}"),
     })?;
-    let result = client.create(kind, body).await;
+    let result =
+        crate::vendors::request_audit::scoped(lines.scope(vec![0]), client.create(kind, body))
+            .await;
     let (outcome, error) = match &result {
         Ok(_) => ("created", None),
         Err(e) => ("failed", Some(e.to_string())),
@@ -323,5 +326,6 @@ pub async fn create_audited(
     if let Err(e) = audit.after(seq, &entry, outcome, error.as_deref()) {
         tracing::error!("audit log write failed after create: {e}");
     }
+    lines.finish(0, outcome, error.as_deref());
     result
 }

@@ -168,8 +168,24 @@ impl AuditLog {
     /// Written and flushed BEFORE a mutating request. Returns the entry's sequence id, which
     /// the matching `after` line repeats. If this fails, the request must not be sent.
     pub fn before(&self, e: &AuditEntry) -> io::Result<u64> {
+        self.before_attempt(e, 1, None)
+    }
+
+    /// `before` for the `attempt`-th request (1-based, counting every request sent for this
+    /// object in this run); `request` ("DELETE /api/…") when the client sent it on its own,
+    /// e.g. re-sent after a re-login.
+    pub fn before_attempt(
+        &self,
+        e: &AuditEntry,
+        attempt: u32,
+        request: Option<&str>,
+    ) -> io::Result<u64> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let mut line = self.common(seq, "before", e);
+        line.insert("attempt".into(), Value::from(attempt));
+        if let Some(r) = request {
+            line.insert("request".into(), Value::String(r.to_string()));
+        }
         line.insert("object".into(), strip_secrets(&e.object));
         self.write_line(Value::Object(line))?;
         lock(&self.open).insert(seq, e.clone());

@@ -6,6 +6,8 @@
 use crate::model::Kind;
 use crate::ops::audit::{AuditEntry, AuditLog};
 use crate::ops::plan::{DeletePlan, PlanStep};
+use crate::ops::request_lines::RequestLines;
+use crate::vendors::request_audit;
 use crate::vendors::{ApiError, DeleteOutcome, VendorApi};
 use futures::stream::{self, StreamExt};
 use std::fmt;
@@ -116,6 +118,8 @@ struct Ctx<'a> {
     plan: &'a DeletePlan,
     api: &'a dyn VendorApi,
     audit: &'a AuditLog,
+    /// Numbers every request per step and writes the lines of requests a client re-sends.
+    lines: Arc<RequestLines>,
     cfg: &'a ExecConfig,
     cancel: &'a CancellationToken,
     progress: &'a UnboundedSender<StepUpdate>,
@@ -162,6 +166,7 @@ pub async fn execute(
         plan: &plan,
         api: api.as_ref(),
         audit: &audit,
+        lines: RequestLines::new(audit.clone()),
         cfg: &cfg,
         cancel: &cancel,
         progress: &progress,
@@ -309,7 +314,7 @@ async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)
             continue;
         };
         let entry = entry_of(ctx.plan, step);
-        match ctx.audit.before(&entry) {
+        match ctx.lines.begin(i, &entry) {
             Ok(seq) => {
                 ctx.report(i, StepOutcome::Running, 1);
                 sent.push((i, seq, entry));
@@ -328,7 +333,10 @@ async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)
         .iter()
         .filter_map(|(i, _, _)| ctx.plan.steps.get(*i).map(|s| s.target.clone()))
         .collect();
-    let mut results = ctx.api.delete_batch(targets).await.into_iter();
+    let hook = ctx.lines.scope(sent.iter().map(|(i, _, _)| *i).collect());
+    let mut results = request_audit::scoped(hook, ctx.api.delete_batch(targets))
+        .await
+        .into_iter();
     let mut retry = Vec::new();
     for (i, seq, entry) in sent {
         let result = results.next().unwrap_or_else(|| {
@@ -348,6 +356,8 @@ async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)
                 entry.name
             );
         }
+        ctx.lines
+            .finish(i, audit_outcome(&result), error_text.as_deref());
         match result {
             Ok(o) => {
                 let outcome = outcome_of(o);
@@ -429,7 +439,7 @@ async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32, ambiguous: bool) ->
     let mut ambiguous = ambiguous;
     loop {
         attempt += 1;
-        let seq = match ctx.audit.before(&entry) {
+        let seq = match ctx.lines.begin(index, &entry) {
             Ok(seq) => seq,
             Err(e) => {
                 let outcome = StepOutcome::Failed(format!("audit log not writable; not sent: {e}"));
@@ -438,7 +448,8 @@ async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32, ambiguous: bool) ->
             }
         };
         ctx.report(index, StepOutcome::Running, attempt);
-        let result = ctx.api.delete(step.target.clone()).await;
+        let hook = ctx.lines.scope(vec![index]);
+        let result = request_audit::scoped(hook, ctx.api.delete(step.target.clone())).await;
         let error_text = result.as_ref().err().map(ToString::to_string);
         if let Err(e) = ctx
             .audit
@@ -449,6 +460,8 @@ async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32, ambiguous: bool) ->
                 step.target.label()
             );
         }
+        ctx.lines
+            .finish(index, audit_outcome(&result), error_text.as_deref());
         let err = match result {
             Ok(o) => {
                 let outcome = outcome_of(o);

@@ -3,3 +3,4 @@
 pub mod audit;
 pub mod executor;
 pub mod plan;
+pub mod request_lines;

@@ -263,11 +263,7 @@ impl HttpCore {
         }
         let parsed = self.parse_url(url)?;
         let path = parsed.path();
-        let allowed = self
-            .allowed_writes
-            .iter()
-            .any(|(m, suffix)| m == method && path_has_suffix(path, suffix));
-        if allowed {
+        if self.is_session_write(method, path) {
             Ok(())
         } else {
             Err(ApiError::ReadOnly {
@@ -278,8 +274,14 @@ impl HttpCore {
         }
     }
 
-    /// Send one request and read the whole response. Any status is returned as `Ok`;
-    /// transport failures become `ApiError::Transport`.
+    /// Whether a non-GET call is one of the vendor's session or test calls (login, logout,
+    /// connection test), which change no object: allowed when read-only, not audited.
+    fn is_session_write(&self, method: &Method, path: &str) -> bool {
+        self.allowed_writes
+            .iter()
+            .any(|(m, suffix)| m == method && path_has_suffix(path, suffix))
+    }
+
     /// Limit write requests (anything but GET/HEAD) to `per_minute`, e.g. Qlik's tier-2
     /// limit. 0 = no limit.
     pub fn set_write_limit(&mut self, per_minute: u32) {
@@ -287,12 +289,24 @@ impl HttpCore {
             super::ratelimit::RateLimiter::per_minute(per_minute).map(std::sync::Arc::new);
     }
 
+    /// Send one request and read the whole response. Any status is returned as `Ok`;
+    /// transport failures become `ApiError::Transport`. An object-changing request is first
+    /// told to the audit hook (`request_audit`); no line, no request.
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, ApiError> {
         self.check_allowed(&req.method, &req.url)?;
         let url = self.parse_url(&req.url)?;
         if req.method != Method::GET && req.method != Method::HEAD {
             if let Some(l) = &self.write_limiter {
                 l.acquire().await;
+            }
+            if !self.is_session_write(&req.method, url.path()) {
+                // Its own audit line, written right before it leaves (after any pacing).
+                super::request_audit::before_request(req.method.as_str(), url.path()).map_err(
+                    |e| ApiError::Setup {
+                        vendor: self.vendor,
+                        message: format!("audit log not writable; not sent: {e}"),
+                    },
+                )?;
             }
         }
         let shown = display_url(&url);

@@ -11,6 +11,7 @@ pub mod microstrategy;
 mod microstrategy_forms;
 pub mod qlik;
 pub mod ratelimit;
+pub mod request_audit;
 
 use crate::model::{printable, ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
