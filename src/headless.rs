@@ -843,7 +843,7 @@ async fn create_opened(
     let code = |ok: u8| signal.map_or(ExitCode::from(ok), |s| ExitCode::from(s.exit_code()));
     match result {
         Some(Ok(mut r)) => {
-            r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
+            r.raw = crate::redact::strip_secrets(&r.raw.value()).into();
             let text = serde_json::to_string_pretty(&r).map_err(|e| Fail::op(e.to_string()))?;
             println!("{text}");
             eprintln!(

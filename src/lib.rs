@@ -13,6 +13,7 @@ pub mod headless;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod redact;
 pub mod sim;
 pub mod text;
 pub mod tui;

@@ -199,7 +199,7 @@ impl Runtime {
                     let result = create_audited(&*client, &audit, name, kind, body)
                         .await
                         .map(|mut r| {
-                            r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
+                            r.raw = crate::redact::strip_secrets(&r.raw.value()).into();
                             Box::new(r)
                         })
                         .map_err(|e| e.to_string());

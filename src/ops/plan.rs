@@ -41,7 +41,7 @@ impl fmt::Debug for PlanStep {
         f.debug_struct("PlanStep")
             .field("target", &self.target)
             .field("container", &self.container)
-            .field("raw", &crate::ops::audit::strip_secrets(&self.raw))
+            .field("raw", &crate::redact::strip_secrets(&self.raw))
             .field("reason", &self.reason)
             .field("after", &self.after)
             .field("warning", &self.warning)

@@ -166,8 +166,8 @@ impl Snapshot {
     /// that nothing above the clients (screen, CLI output, logs) can ever show one.
     pub fn redacted(mut self) -> Snapshot {
         for r in self.resources.iter_mut() {
-            if crate::ops::audit::may_hold_secret(r.raw.as_str()) {
-                r.raw = crate::ops::audit::strip_secrets(&r.raw.value()).into();
+            if crate::redact::may_hold_secret(r.raw.as_str()) {
+                r.raw = crate::redact::strip_secrets(&r.raw.value()).into();
             }
         }
         self
