@@ -1,15 +1,14 @@
 //! Command line: clap definitions and the launch of the TUI, the demo, the simulators and
 //! `config check`.
 
-use crate::app::runtime::{Runtime, RuntimeProfile};
-use crate::app::state::{Model, ProfileInfo};
 use crate::config::{self, Config};
 use crate::headless::{self, finish, DeleteArgs, Output};
 use crate::model::VendorId;
 use crate::ops::audit::AuditLog;
 use crate::sim::{self, SimOptions};
 use crate::text::sanitize;
-use crate::vendors::{self, ClientSettings};
+use crate::tui::LaunchProfile;
+use crate::vendors::ClientSettings;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use std::path::PathBuf;
@@ -123,61 +122,6 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate the config and print resolved profiles, without secrets.
     Check,
-}
-
-/// A profile ready for the TUI: what the tab shows and the client (or why there is none).
-pub struct LaunchProfile {
-    pub info: ProfileInfo,
-    pub client: Option<Arc<dyn vendors::VendorApi>>,
-    pub concurrency: usize,
-}
-
-impl LaunchProfile {
-    pub fn from_settings(
-        settings: Result<ClientSettings, (VendorId, String, String)>,
-        protected: bool,
-        concurrency: usize,
-    ) -> Self {
-        match settings {
-            Ok(s) => {
-                let info = ProfileInfo {
-                    name: s.profile.clone(),
-                    vendor: s.vendor,
-                    read_only: s.read_only,
-                    protected,
-                    insecure_tls: s.insecure_tls,
-                    setup_error: None,
-                };
-                match vendors::connect(s) {
-                    Ok(client) => LaunchProfile {
-                        info,
-                        client: Some(client),
-                        concurrency,
-                    },
-                    Err(e) => LaunchProfile {
-                        info: ProfileInfo {
-                            setup_error: Some(e.to_string()),
-                            ..info
-                        },
-                        client: None,
-                        concurrency,
-                    },
-                }
-            }
-            Err((vendor, name, error)) => LaunchProfile {
-                info: ProfileInfo {
-                    name,
-                    vendor,
-                    read_only: true,
-                    protected,
-                    insecure_tls: false,
-                    setup_error: Some(error),
-                },
-                client: None,
-                concurrency,
-            },
-        }
-    }
 }
 
 pub async fn main_with(cli: Cli) -> ExitCode {
@@ -307,23 +251,13 @@ async fn run_tui(
     banner: Option<String>,
     refresh_seconds: u64,
 ) -> ExitCode {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let infos: Vec<ProfileInfo> = profiles.iter().map(|p| p.info.clone()).collect();
-    let runtime_profiles = profiles
-        .into_iter()
-        .map(|p| RuntimeProfile {
-            name: p.info.name,
-            client: p.client,
-            concurrency: p.concurrency,
-        })
-        .collect();
-    let runtime = Runtime::new(runtime_profiles, open_audit(), tx.clone());
-    let mut model = Model::new(infos, chrono::Utc::now().timestamp());
-    model.demo = demo;
-    model.banner = banner;
-    model.refresh_seconds = refresh_seconds;
-    model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    match crate::tui::run(model, runtime, tx, rx).await {
+    let options = crate::tui::LaunchOptions {
+        demo,
+        banner,
+        refresh_seconds,
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    };
+    match crate::tui::launch(profiles, options, open_audit()).await {
         Ok(crate::tui::TuiEnd {
             signal: Some(sig),
             cut_short: true,

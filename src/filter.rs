@@ -5,6 +5,7 @@
 //! `!^foo`, `!foo$`), terms separated by spaces must all match; `\ ` is a literal space.
 //! Case is smart: the match ignores case unless the query contains an upper-case letter.
 
+use crate::model::Resource;
 use nucleo_matcher::chars;
 use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
@@ -320,6 +321,27 @@ fn contains_folded(hay: Utf32Str<'_>, sub: &SubstringTerm, folded: &mut Vec<char
         AtomKind::Exact => folded.as_slice() == needle,
         _ => folded.len() >= n && folded.windows(n).any(|w| w == needle),
     }
+}
+
+/// Call `f` with the fields the filter searches (see `search_fields`), without allocating.
+pub fn with_search_fields<T>(r: &Resource, f: impl FnOnce(&[&str]) -> T) -> T {
+    let mut buf: [&str; 3] = [r.name.as_str(), "", ""];
+    let mut n = 1;
+    for extra in [&r.type_, &r.container].into_iter().flatten() {
+        buf[n] = extra.as_str();
+        n += 1;
+    }
+    f(&buf[..n])
+}
+
+/// What the filter searches, field by field: the name, then the type (so `snow` finds
+/// Snowflake sources) and the space or organization. Each filter term must match within one
+/// field, so `^foo` anchors on the name (or type) and fuzzy terms never span fields.
+pub fn search_fields(r: &Resource) -> Vec<&str> {
+    let mut f = vec![r.name.as_str()];
+    f.extend(r.type_.as_deref());
+    f.extend(r.container.as_deref());
+    f
 }
 
 #[cfg(test)]

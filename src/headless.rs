@@ -13,8 +13,8 @@ use crate::model::{CellCtx, Kind, Ref, Resource};
 use crate::ops::audit::AuditLog;
 use crate::ops::executor::{execute, ExecConfig, StepOutcome, StepUpdate};
 use crate::ops::plan::{build_plan, DeletePlan, PlanRequest};
+use crate::signals::StopSignal;
 use crate::text::{sanitize, sanitize_lines};
-use crate::tui::StopSignal;
 use crate::vendors::{self, VendorApi, VendorSpec};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -183,7 +183,7 @@ async fn list_opened(
         .filter(|r| !unhealthy || r.is_unhealthy())
         .filter(|r| !orphans || r.is_orphan())
         .filter(|r| match rf.as_mut() {
-            Some(f) => f.matches_fields(&crate::app::state::search_fields(r)),
+            Some(f) => f.matches_fields(&crate::filter::search_fields(r)),
             None => true,
         })
         .collect();
@@ -250,7 +250,7 @@ fn write_table(
     for line in &cells {
         let mut text = String::new();
         for (i, cell) in line.iter().enumerate() {
-            let cut = crate::ui::fit(cell, widths[i]);
+            let cut = crate::text::fit(cell, widths[i]);
             if i + 1 == ncol {
                 text.push_str(&cut);
             } else {
@@ -458,7 +458,7 @@ const UNKNOWN_OUTCOME: &str =
 const ABANDONED: &str = "dsconsole stopped before the answer arrived: the outcome is unknown";
 
 /// How long requests in flight may take to finish once a signal cancelled the run.
-const CANCEL_GRACE: Duration = crate::tui::SHUTDOWN_GRACE;
+const CANCEL_GRACE: Duration = crate::signals::SHUTDOWN_GRACE;
 
 /// The word for one step's outcome in the report. `Running` only remains after a run was
 /// abandoned with requests in flight: their outcome is unknown.
@@ -732,7 +732,7 @@ async fn under_signals<F: std::future::Future + Unpin>(
     mut cancel: impl FnMut(),
 ) -> (Option<F::Output>, Option<StopSignal>) {
     let (sig_tx, mut signals) = tokio::sync::mpsc::unbounded_channel();
-    let listeners = crate::tui::listen_for_stop_signals(sig_tx);
+    let listeners = crate::signals::listen_for_stop_signals(sig_tx);
     let mut signal: Option<StopSignal> = None;
     let mut give_up_at: Option<tokio::time::Instant> = None;
     let output = loop {
@@ -836,7 +836,7 @@ async fn create_opened(
     }
     let audit = open_audit()?;
     let create =
-        crate::app::runtime::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body);
+        crate::ops::create::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body);
     let (result, signal) = under_signals(Box::pin(create), "create request", || {}).await;
     settle(&audit);
     o.client.logout().await;
@@ -889,29 +889,17 @@ async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
             .map(|r| r.id.clone())
             .collect();
         let concurrency = o.profile.concurrency(&o.config.defaults);
-        use futures::stream::{self, StreamExt};
-        let client = o.client.clone();
-        let results: Vec<(String, Result<(), vendors::ApiError>)> = stream::iter(ids)
-            .map(|id| {
-                let client = client.clone();
-                async move {
-                    let r = client.test_connection(id.clone()).await;
-                    (id, r)
-                }
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        let health: std::collections::HashMap<String, crate::model::Health> = results
-            .into_iter()
-            .map(|(id, r)| {
-                let h = match r {
-                    Ok(()) => crate::model::Health::Healthy,
-                    Err(e) => crate::model::Health::Unhealthy(e.reason()),
-                };
-                (id, h)
-            })
-            .collect();
+        let mut health = std::collections::HashMap::new();
+        crate::ops::connection_tests::run(
+            o.client.clone(),
+            ids,
+            concurrency,
+            tokio_util::sync::CancellationToken::new(),
+            |id, result| {
+                health.insert(id, crate::ops::connection_tests::health_of(&result));
+            },
+        )
+        .await;
         crate::model::apply_connection_health(&mut all, &health);
     }
     let mut out = std::io::stdout().lock();

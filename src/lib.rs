@@ -14,6 +14,7 @@ pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod redact;
+pub mod signals;
 pub mod sim;
 pub mod text;
 pub mod tui;

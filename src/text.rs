@@ -75,6 +75,74 @@ pub fn is_clean(s: &str) -> bool {
     matches!(sanitize(s), Cow::Borrowed(_))
 }
 
+/// `text` cut to `width` display cells, ending in "…" when something was cut.
+pub fn fit(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// `text` cut to `width` cells in the middle ("Generated…n 00046"): the end, where names
+/// that share a long prefix differ, stays visible. `shared` is the length (in chars) of the
+/// prefix the column's values have in common.
+pub fn fit_middle(text: &str, width: usize, shared: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let chars: Vec<char> = text.chars().collect();
+    let total: usize = chars.iter().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return text.to_string();
+    }
+    if width < 5 {
+        return fit(text, width);
+    }
+    let distinct = chars.len().saturating_sub(shared);
+    // At least a third of the cells keep the start, so the value stays recognisable.
+    let head_min = ((width - 1) / 3).max(1);
+    let tail_w = distinct.max((width - 1) / 2).min(width - 1 - head_min);
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for &c in chars.iter().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > tail_w {
+            break;
+        }
+        tail.push(c);
+        used += w;
+    }
+    tail.reverse();
+    let head_w = width - 1 - used;
+    let mut out = String::new();
+    let mut head_used = 0;
+    for &c in &chars {
+        let w = c.width().unwrap_or(0);
+        if head_used + w > head_w {
+            break;
+        }
+        out.push(c);
+        head_used += w;
+    }
+    out.push('…');
+    out.extend(tail);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +212,24 @@ mod tests {
                 "  caused by: ␛[31mtimeout".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn fit_middle_keeps_the_end_of_names_that_share_a_prefix() {
+        assert_eq!(
+            fit_middle("Generated Connection 00046", 13, 22),
+            "Genera… 00046"
+        );
+        assert_eq!(fit_middle("short", 13, 3), "short");
+        assert_eq!(fit_middle("abcdefghij", 4, 2), "abc…");
+        assert_eq!(fit_middle("Snowflake Analytics", 12, 10), "Sno…nalytics");
+    }
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis() {
+        assert_eq!(fit("Customer 360", 20), "Customer 360");
+        assert_eq!(fit("Customer 360", 8), "Custome…");
+        assert_eq!(fit("Umsätze Köln", 6), "Umsät…");
+        assert_eq!(fit("abc", 0), "");
     }
 }

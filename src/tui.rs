@@ -3,9 +3,12 @@
 
 use crate::app::effect::Effect;
 use crate::app::msg::Msg;
-use crate::app::runtime::Runtime;
-use crate::app::state::{JobKind, Model};
+use crate::app::runtime::{Runtime, RuntimeProfile};
+use crate::app::state::{JobKind, Model, ProfileInfo};
 use crate::app::update::{init, update};
+use crate::model::VendorId;
+use crate::signals::{listen_for_stop_signals, StopSignal, SHUTDOWN_GRACE};
+use crate::vendors::{self, ClientSettings};
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -15,10 +18,10 @@ use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::sync::Once;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
 
 /// Put the terminal back as we found it. Safe to call more than once.
 pub fn restore_terminal() {
@@ -61,9 +64,6 @@ pub fn install_panic_hook() {
         }));
     });
 }
-
-/// How long requests in flight may take to finish once the TUI is leaving.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
@@ -217,61 +217,96 @@ pub async fn run(
     Ok(end)
 }
 
-/// A signal that asks dsconsole to stop: SIGINT, SIGTERM or SIGHUP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopSignal {
-    Interrupt,
-    Terminate,
-    Hangup,
+/// A profile ready for the TUI: what the tab shows and the client (or why there is none).
+pub struct LaunchProfile {
+    pub info: ProfileInfo,
+    pub client: Option<Arc<dyn vendors::VendorApi>>,
+    pub concurrency: usize,
 }
 
-impl StopSignal {
-    pub fn name(self) -> &'static str {
-        match self {
-            StopSignal::Interrupt => "SIGINT",
-            StopSignal::Terminate => "SIGTERM",
-            StopSignal::Hangup => "SIGHUP",
-        }
-    }
-
-    /// The exit status of a run this signal cut short: 128 + the signal number, as a shell
-    /// reports a process the signal ended (130, 143, 129).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            StopSignal::Interrupt => 130,
-            StopSignal::Terminate => 143,
-            StopSignal::Hangup => 129,
-        }
-    }
-}
-
-/// From now on, SIGINT, SIGTERM and SIGHUP no longer end the process at once: each one that
-/// arrives is sent to `tx`. Returns the listening tasks; abort them when done (the signals
-/// stay caught for the rest of the process).
-pub fn listen_for_stop_signals(tx: UnboundedSender<StopSignal>) -> Vec<JoinHandle<()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let kinds = [
-        (SignalKind::interrupt(), StopSignal::Interrupt),
-        (SignalKind::terminate(), StopSignal::Terminate),
-        (SignalKind::hangup(), StopSignal::Hangup),
-    ];
-    let mut tasks = Vec::new();
-    for (kind, which) in kinds {
-        match signal(kind) {
-            Ok(mut s) => {
-                let tx = tx.clone();
-                tasks.push(tokio::spawn(async move {
-                    while s.recv().await.is_some() {
-                        if tx.send(which).is_err() {
-                            break;
-                        }
-                    }
-                }));
+impl LaunchProfile {
+    pub fn from_settings(
+        settings: Result<ClientSettings, (VendorId, String, String)>,
+        protected: bool,
+        concurrency: usize,
+    ) -> Self {
+        match settings {
+            Ok(s) => {
+                let info = ProfileInfo {
+                    name: s.profile.clone(),
+                    vendor: s.vendor,
+                    read_only: s.read_only,
+                    protected,
+                    insecure_tls: s.insecure_tls,
+                    setup_error: None,
+                };
+                match vendors::connect(s) {
+                    Ok(client) => LaunchProfile {
+                        info,
+                        client: Some(client),
+                        concurrency,
+                    },
+                    Err(e) => LaunchProfile {
+                        info: ProfileInfo {
+                            setup_error: Some(e.to_string()),
+                            ..info
+                        },
+                        client: None,
+                        concurrency,
+                    },
+                }
             }
-            Err(e) => tracing::warn!("cannot handle {}: {e}", which.name()),
+            Err((vendor, name, error)) => LaunchProfile {
+                info: ProfileInfo {
+                    name,
+                    vendor,
+                    read_only: true,
+                    protected,
+                    insecure_tls: false,
+                    setup_error: Some(error),
+                },
+                client: None,
+                concurrency,
+            },
         }
     }
-    tasks
+}
+
+/// How the TUI starts, besides its profiles.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    /// Profiles are the built-in simulators.
+    pub demo: bool,
+    /// A line shown above the tabs (e.g. where the config would go).
+    pub banner: Option<String>,
+    /// Reload every N seconds (0 = never).
+    pub refresh_seconds: u64,
+    pub no_color: bool,
+}
+
+/// Build the model and the runtime for `profiles` and run the TUI until it ends.
+pub async fn launch(
+    profiles: Vec<LaunchProfile>,
+    options: LaunchOptions,
+    audit: std::sync::Arc<crate::ops::audit::AuditLog>,
+) -> io::Result<TuiEnd> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let infos: Vec<ProfileInfo> = profiles.iter().map(|p| p.info.clone()).collect();
+    let runtime_profiles = profiles
+        .into_iter()
+        .map(|p| RuntimeProfile {
+            name: p.info.name,
+            client: p.client,
+            concurrency: p.concurrency,
+        })
+        .collect();
+    let runtime = Runtime::new(runtime_profiles, audit, tx.clone());
+    let mut model = Model::new(infos, chrono::Utc::now().timestamp());
+    model.demo = options.demo;
+    model.banner = options.banner;
+    model.refresh_seconds = options.refresh_seconds;
+    model.no_color = options.no_color;
+    run(model, runtime, tx, rx).await
 }
 
 fn copy_osc52(text: &str) {

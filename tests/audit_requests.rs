@@ -204,7 +204,7 @@ async fn a_create_resent_after_a_microstrategy_relogin_has_its_own_line() {
     sim.control.expire_all_sessions();
     let audit = Arc::new(AuditLog::disabled());
     let body = serde_json::json!({"name": "etl_audit", "username": "etl", "password": "s3cret-pw", "description": ""});
-    let created = dsconsole::app::runtime::create_audited(
+    let created = dsconsole::ops::create::create_audited(
         &*api,
         &audit,
         "audit-it".into(),

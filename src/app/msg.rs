@@ -5,13 +5,7 @@ use crate::ops::executor::{StepOutcome, StepUpdate};
 use crate::vendors::Snapshot;
 use crossterm::event::KeyEvent;
 
-/// Why a connection test failed: the vendor's words for the health cell, and the full
-/// sentence (vendor, status, code) for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestFailure {
-    pub reason: String,
-    pub sentence: String,
-}
+pub use crate::ops::connection_tests::TestFailure;
 
 #[derive(Debug, Clone)]
 pub enum Msg {

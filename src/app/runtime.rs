@@ -3,12 +3,12 @@
 //! under a root token.
 
 use super::effect::Effect;
-use super::msg::{Msg, TestFailure};
-use crate::model::Kind;
-use crate::ops::audit::{AuditEntry, AuditLog};
+use super::msg::Msg;
+use crate::ops::audit::AuditLog;
+use crate::ops::connection_tests;
+use crate::ops::create::create_audited;
 use crate::ops::executor::{execute, ExecConfig};
-use crate::vendors::{ApiError, VendorApi};
-use futures::stream::{self, StreamExt};
+use crate::vendors::VendorApi;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -160,28 +160,15 @@ impl Runtime {
                 let concurrency = self.profiles[profile].concurrency.max(1);
                 let cancel = self.root.child_token();
                 self.reads.spawn(async move {
-                    stream::iter(ids)
-                        .map(|id| {
-                            let client = client.clone();
-                            let tx = tx.clone();
-                            let cancel = cancel.clone();
-                            async move {
-                                let result = tokio::select! {
-                                    r = client.test_connection(id.clone()) => r.map_err(|e| TestFailure {
-                                        reason: e.reason(),
-                                        sentence: e.to_string(),
-                                    }),
-                                    _ = cancel.cancelled() => Err(TestFailure {
-                                        reason: "test cancelled".into(),
-                                        sentence: "connection test cancelled".into(),
-                                    }),
-                                };
-                                let _ = tx.send(Msg::TestResult { job, profile, id, result });
-                            }
-                        })
-                        .buffer_unordered(concurrency)
-                        .collect::<Vec<()>>()
-                        .await;
+                    connection_tests::run(client, ids, concurrency, cancel, |id, result| {
+                        let _ = tx.send(Msg::TestResult {
+                            job,
+                            profile,
+                            id,
+                            result,
+                        });
+                    })
+                    .await;
                 });
             }
             Effect::Create {
@@ -288,44 +275,4 @@ async fn forward_pages(
         }
     }
     // What is left is in the final snapshot anyway.
-}
-
-/// Create one object with an audit line before the request and one after it.
-pub async fn create_audited(
-    client: &dyn VendorApi,
-    audit: &Arc<AuditLog>,
-    profile: String,
-    kind: Kind,
-    body: serde_json::Value,
-) -> Result<crate::model::Resource, ApiError> {
-    let entry = AuditEntry {
-        profile,
-        vendor: client.vendor(),
-        operation: "create".into(),
-        kind,
-        id: String::new(),
-        name: body
-            .get("name")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string(),
-        object: body.clone(),
-    };
-    let lines = crate::ops::request_lines::RequestLines::new(audit.clone());
-    let seq = lines.begin(0, &entry).map_err(|e| ApiError::Setup {
-        vendor: client.vendor(),
-        message: format!("audit log not writable; not sent: {e}"),
-    })?;
-    let result =
-        crate::vendors::request_audit::scoped(lines.scope(vec![0]), client.create(kind, body))
-            .await;
-    let (outcome, error) = match &result {
-        Ok(_) => ("created", None),
-        Err(e) => ("failed", Some(e.to_string())),
-    };
-    if let Err(e) = audit.after(seq, &entry, outcome, error.as_deref()) {
-        tracing::error!("audit log write failed after create: {e}");
-    }
-    lines.finish(0, outcome, error.as_deref());
-    result
 }

@@ -184,10 +184,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     m.set_status(level, text);
                 }
             }
-            let health = match &result {
-                Ok(()) => Health::Healthy,
-                Err(e) => Health::Unhealthy(e.reason.clone()),
-            };
+            let health = crate::ops::connection_tests::health_of(&result);
             if let Err(e) = &result {
                 m.push_log(Level::Warn, format!("connection test {id}: {}", e.sentence));
             }

@@ -1,6 +1,8 @@
 //! Operations that change vendor state: delete plans, the bulk executor, the audit log.
 
 pub mod audit;
+pub mod connection_tests;
+pub mod create;
 pub mod executor;
 pub mod plan;
 pub mod request_lines;

@@ -7,7 +7,6 @@ mod safe;
 mod table;
 
 pub use modal::confirm_max_scroll;
-pub use table::fit;
 pub mod theme;
 
 #[cfg(test)]
