@@ -272,7 +272,10 @@ async fn run_tui(
         }
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dsconsole: terminal error: {e}");
+            eprintln!(
+                "dsconsole: {}",
+                crate::tui::unexpected_error_report("terminal error", e)
+            );
             ExitCode::from(1)
         }
     }

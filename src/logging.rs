@@ -1,20 +1,25 @@
-//! Logging setup: to `<data dir>/dsconsole.log` while the TUI runs (never to the terminal),
-//! to stderr for CLI commands. The filter comes from `$DSCONSOLE_LOG` (tracing `EnvFilter`
+//! Logging setup: to a daily log file in the data dir while the TUI runs (never to the
+//! terminal), to stderr for CLI commands. The file rotates at midnight (UTC), named
+//! `dsconsole.YYYY-MM-DD.log`, the last `LOG_FILES_KEPT` kept; `dsconsole.log` is a link to
+//! the current one. The filter comes from `$DSCONSOLE_LOG` (tracing `EnvFilter`
 //! syntax, e.g. `debug` or `dsconsole::vendors=trace`).
 
-use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
 
 /// The environment variable holding the log filter.
 pub const LOG_ENV: &str = "DSCONSOLE_LOG";
-/// The log file name inside the data directory.
+/// The name inside the data directory that always leads to the current log file.
 pub const LOG_FILE: &str = "dsconsole.log";
+/// How many daily log files are kept (older ones are deleted at rotation).
+pub const LOG_FILES_KEPT: usize = 7;
 
-/// TUI mode: log to `<data_dir>/dsconsole.log` (directory created, file appended), filter
-/// from `$DSCONSOLE_LOG` (default `info`), never to the terminal. Returns the log path.
+/// TUI mode: log to today's file in `data_dir` (directory created owner-only, file appended,
+/// `dsconsole.log` leading to it), filter from `$DSCONSOLE_LOG` (default `info`), never to
+/// the terminal. Returns the path of `dsconsole.log`.
 /// Calling it again (or after `init_stderr`) is harmless: the first subscriber stays.
 pub fn init_file(data_dir: &Path) -> io::Result<PathBuf> {
     let (path, file) = open_log(data_dir)?;
@@ -77,26 +82,51 @@ fn warn_bad_filter(bad: Option<&str>) {
     }
 }
 
-/// Create the directory and open the log file for appending (owner-only on unix).
-fn open_log(data_dir: &Path) -> io::Result<(PathBuf, File)> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
+/// Create the directory (owner-only on unix) and the rolling appender; the current file is
+/// made owner-only too. A `dsconsole.log` left as a plain file by a version without rotation
+/// is kept as `dsconsole.before-rotation.log`.
+fn open_log(data_dir: &Path) -> io::Result<(PathBuf, RollingFileAppender)> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        dir.mode(0o700);
+    }
+    dir.create(data_dir).map_err(|e| {
         io::Error::new(
             e.kind(),
             format!("cannot create {}: {e}", data_dir.display()),
         )
     })?;
     let path = data_dir.join(LOG_FILE);
-    let mut opts = OpenOptions::new();
-    opts.create(true).append(true);
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        let keep = data_dir.join("dsconsole.before-rotation.log");
+        std::fs::rename(&path, &keep).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot move the old {} aside: {e}", path.display()),
+            )
+        })?;
+    }
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix("dsconsole")
+        .filename_suffix("log")
+        .max_log_files(LOG_FILES_KEPT)
+        .latest_symlink(LOG_FILE)
+        .build(data_dir)
+        .map_err(|e| io::Error::other(format!("cannot open {}: {e}", path.display())))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        use std::os::unix::fs::PermissionsExt;
+        // The appender creates files with the default mode; today's is tightened here (and
+        // the directory is owner-only, so later ones are private too).
+        if let Ok(current) = std::fs::canonicalize(&path) {
+            let _ = std::fs::set_permissions(current, std::fs::Permissions::from_mode(0o600));
+        }
     }
-    let file = opts
-        .open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
-    Ok((path, file))
+    Ok((path, appender))
 }
 
 /// Parse the filter text; on a missing or invalid value use `default`. The second value is
@@ -111,7 +141,10 @@ fn filter_from(value: Option<&str>, default: &str) -> (EnvFilter, Option<String>
     }
 }
 
-fn file_subscriber(file: File, filter: EnvFilter) -> impl tracing::Subscriber + Send + Sync {
+fn file_subscriber(
+    file: RollingFileAppender,
+    filter: EnvFilter,
+) -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Mutex::new(file))
@@ -151,12 +184,48 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn log_file_is_owner_only() {
+    fn log_file_and_its_directory_are_owner_only() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
-        let (path, _file) = open_log(dir.path()).expect("open");
+        let data = dir.path().join("dsconsole");
+        let (path, _file) = open_log(&data).expect("open");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+        assert_eq!(mode & 0o077, 0, "file mode {mode:o}");
+        let mode = std::fs::metadata(&data).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "directory mode {mode:o}");
+    }
+
+    #[test]
+    fn the_log_rotates_daily_and_dsconsole_log_leads_to_todays_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A log written by a version without rotation is kept, not overwritten.
+        std::fs::write(dir.path().join("dsconsole.log"), "old line\n").expect("write");
+        let (path, file) = open_log(dir.path()).expect("open");
+        tracing::subscriber::with_default(file_subscriber(file, EnvFilter::new("info")), || {
+            tracing::info!("new line");
+        });
+        let today = chrono::Utc::now()
+            .format("dsconsole.%Y-%m-%d.log")
+            .to_string();
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .expect("link")
+                .file_type()
+                .is_symlink(),
+            "dsconsole.log is a link"
+        );
+        assert_eq!(
+            std::fs::canonicalize(&path).expect("target"),
+            std::fs::canonicalize(dir.path().join(&today)).expect("today's file")
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.contains("new line") && !text.contains("old line"),
+            "{text}"
+        );
+        let old = std::fs::read_to_string(dir.path().join("dsconsole.before-rotation.log"))
+            .expect("old log kept");
+        assert_eq!(old, "old line\n");
     }
 
     #[test]

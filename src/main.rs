@@ -13,7 +13,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("dsconsole: cannot start the async runtime: {e}");
+            eprintln!(
+                "dsconsole: {}",
+                dsconsole::tui::unexpected_error_report("cannot start the async runtime", e)
+            );
             return ExitCode::from(1);
         }
     };

@@ -23,8 +23,16 @@ use std::sync::Once;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-/// Put the terminal back as we found it. Safe to call more than once.
+/// Whether the TUI owns the terminal (raw mode, alternate screen) right now.
+static TERMINAL_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Put the terminal back as we found it. Safe to call more than once: only the first call
+/// after the TUI took the terminal does anything (leaving the alternate screen twice would
+/// move the cursor back over what was printed in between, such as a panic report).
 pub fn restore_terminal() {
+    if !TERMINAL_TAKEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let mut out = io::stdout();
     let _ = execute!(
@@ -45,24 +53,46 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Make panics of the thread that owns the terminal restore it before the message is
-/// printed. A panic in a background task (a tokio worker) must not touch the terminal the
-/// UI is still drawing on: it goes to the log, and the runtime reports the failed task.
+/// Make panics of the thread that owns the terminal restore it before the report is
+/// printed (color-eyre's panic report: message, location, how to get a backtrace; no colours,
+/// through the sanitizer). A panic in a background task (a tokio worker) must not touch the
+/// terminal the UI is still drawing on: its report goes to the log, and the runtime reports
+/// the failed task. Also installs color-eyre's error report for unexpected top-level errors.
 /// Call it from the main thread.
 pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
+            .theme(color_eyre::config::Theme::new())
+            .display_env_section(false)
+            .into_hooks();
+        if let Err(e) = eyre_hook.install() {
+            tracing::debug!("error report hook already installed: {e}");
+        }
         let main = std::thread::current().id();
-        let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            let report = panic_hook.panic_report(info).to_string();
             if std::thread::current().id() == main {
                 restore_terminal();
-                previous(info);
+                let mut err = io::stderr().lock();
+                for line in crate::text::sanitize_lines(&report) {
+                    let _ = writeln!(err, "{line}");
+                }
             } else {
-                tracing::error!("panic in a background task: {info}");
+                tracing::error!("panic in a background task: {report}");
             }
         }));
     });
+}
+
+/// The report of an unexpected top-level error (not one of the expected failures, which
+/// keep their one sentence): color-eyre's chain of causes, sanitized.
+pub fn unexpected_error_report(
+    context: &str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> String {
+    let report = color_eyre::eyre::Report::new(error).wrap_err(context.to_string());
+    crate::text::sanitize_lines(&format!("{report:?}")).join("\n")
 }
 
 fn now_secs() -> i64 {
@@ -98,6 +128,7 @@ pub async fn run(
 ) -> io::Result<TuiEnd> {
     install_panic_hook();
     enable_raw_mode()?;
+    TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
     let guard = TerminalGuard;
     execute!(
         io::stdout(),
