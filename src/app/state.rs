@@ -645,6 +645,8 @@ pub struct Model {
     pub banner: Option<String>,
     /// The marks last cleared, restorable once.
     pub cleared_marks: Option<ClearedMarks>,
+    /// Sizes only the drawing code can measure; the TUI hands them in.
+    pub measures: super::layout::Measures,
 }
 
 impl Model {
@@ -672,6 +674,7 @@ impl Model {
             no_color: false,
             banner: None,
             cleared_marks: None,
+            measures: super::layout::Measures::UNMEASURED,
         }
     }
 

@@ -41,6 +41,7 @@ fn chars(m: &mut Model, s: &str) {
 
 fn sized(w: u16, h: u16) -> Model {
     let mut m = loaded_model();
+    m.measures = super::MEASURES;
     update(
         &mut m,
         Msg::Resize {
@@ -191,6 +192,7 @@ fn vendor_model(
     let mut i = info(&format!("demo-{}", vendor.id()));
     i.vendor = vendor;
     let mut m = Model::new(vec![i], now);
+    m.measures = super::MEASURES;
     update(
         &mut m,
         Msg::Resize {
@@ -465,6 +467,7 @@ fn bulk_model(n: usize, w: u16, h: u16) -> Model {
     }
     crate::model::link_references(&mut all, &[Kind::Connections, Kind::Logins]);
     let mut m = Model::new(vec![info("prod")], NOW);
+    m.measures = super::MEASURES;
     update(
         &mut m,
         Msg::Resize {
