@@ -15,6 +15,7 @@ pub mod normal;
 pub mod router;
 pub mod runtime;
 pub mod state;
+pub mod tab;
 pub mod update;
 pub mod view;
 

@@ -61,7 +61,7 @@ pub const BINDINGS: &[Binding<Action>] = &[
             Code(KeyCode::Left),
             Code(KeyCode::Right),
         ],
-        "Tab / Left / Right",
+        "Tab / Left/Right",
         Action::SwitchButton,
         "move between [ Cancel ] and [ Delete ]",
     ),
