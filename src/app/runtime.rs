@@ -139,22 +139,10 @@ impl Runtime {
                 let audit = self.audit.clone();
                 let token = cancel.clone();
                 let task = self.tasks.spawn(async move {
-                    // The job's own task reports each step into the message channel while
-                    // the run goes on; the last steps are sent before the end.
-                    let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-                    let run = execute(plan, client, audit, cfg, cancel, ptx);
-                    tokio::pin!(run);
-                    let outcomes = loop {
-                        tokio::select! {
-                            Some(update) = prx.recv() => {
-                                let _ = tx.send(Msg::DeleteStep { job, update });
-                            }
-                            outcomes = &mut run => break outcomes,
-                        }
-                    };
-                    while let Ok(update) = prx.try_recv() {
-                        let _ = tx.send(Msg::DeleteStep { job, update });
-                    }
+                    // Each step goes straight into the message channel.
+                    let steps = tx.clone();
+                    let progress = move |update| drop(steps.send(Msg::DeleteStep { job, update }));
+                    let outcomes = execute(plan, client, audit, cfg, cancel, progress).await;
                     let _ = tx.send(Msg::DeleteFinished { job, outcomes });
                 });
                 self.jobs.insert(job, (token, task));
