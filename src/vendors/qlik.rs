@@ -83,6 +83,20 @@ fn deletable_key(r: &Resource) -> String {
     }
 }
 
+/// "disabled" for a connection whose datasource is disabled on the tenant; empty otherwise
+/// (Qlik has no health to show: there is no test endpoint).
+fn status_cell(r: &Resource, _: &CellCtx) -> Cell {
+    if r.disabled {
+        Cell::tone("⊘ disabled", CellTone::Warn)
+    } else {
+        Cell::plain("")
+    }
+}
+
+fn status_key(r: &Resource) -> String {
+    if r.disabled { "0" } else { "1" }.into()
+}
+
 fn created_date(r: &Resource, _: &CellCtx) -> Cell {
     match r.created {
         Some(t) => Cell::plain(format_date(t)),
@@ -90,7 +104,7 @@ fn created_date(r: &Resource, _: &CellCtx) -> Cell {
     }
 }
 
-static CONNECTION_COLUMNS: [ColumnDef; 7] = [
+static CONNECTION_COLUMNS: [ColumnDef; 8] = [
     ColumnDef {
         title: "Name",
         width: ColWidth::Names(20),
@@ -114,6 +128,12 @@ static CONNECTION_COLUMNS: [ColumnDef; 7] = [
         width: ColWidth::Fixed(14),
         cell: cells::owner,
         sort_key: None,
+    },
+    ColumnDef {
+        title: "Status",
+        width: ColWidth::Fixed(10),
+        cell: status_cell,
+        sort_key: Some(status_key),
     },
     ColumnDef {
         title: "Delete?",
@@ -435,6 +455,21 @@ enum Lookup {
     User,
 }
 
+/// The first page of the list without `includeDisabled`.
+struct EnabledProbe {
+    /// Its URL (the origin its next links keep to).
+    first: String,
+    ids: HashSet<String>,
+    /// `meta.count`: the total the server reports.
+    count: Option<usize>,
+    next: Option<String>,
+}
+
+/// `qID` (or `id`) of a wire connection.
+fn connection_id(v: &Value) -> Option<&str> {
+    str_at(v, "/qID").or_else(|| str_at(v, "/id"))
+}
+
 /// The pages of one list, merged.
 struct Listed {
     items: Vec<Value>,
@@ -455,6 +490,9 @@ pub struct QlikClient {
     pacer_turn: tokio::sync::Mutex<()>,
     /// Set once `actions/delete` answered 403: later batches go straight to single deletes.
     bulk_refused: AtomicBool,
+    /// Ids of the connections the last load found disabled (listed only with
+    /// `includeDisabled=true`): a connection fetched alone keeps its mark.
+    disabled: std::sync::Mutex<HashSet<String>>,
     /// `space_id` of the profile: the view starts filtered to that space.
     start_space: Option<String>,
 }
@@ -530,6 +568,7 @@ impl QlikClient {
             )),
             pacer_turn: tokio::sync::Mutex::new(()),
             bulk_refused: AtomicBool::new(false),
+            disabled: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -644,12 +683,44 @@ impl QlikClient {
         pages: Option<&super::PageSink>,
     ) -> Result<Listed, ApiError> {
         let first = self.url(first_path);
-        let mut url = first.clone();
-        let mut seen: HashSet<String> = HashSet::from([first.clone()]);
         let mut listed = Listed {
             items: Vec::new(),
             errors: Vec::new(),
         };
+        self.walk(&first, first.clone(), |items, errors| {
+            if let Some(sink) = pages {
+                let names = lock(&self.names).clone();
+                let disabled = lock(&self.disabled).clone();
+                let page: Vec<Resource> = items
+                    .iter()
+                    .filter_map(|v| parse_connection(&self.profile, v, &names))
+                    .map(|mut r| {
+                        r.disabled = disabled.contains(&r.id);
+                        r
+                    })
+                    .collect();
+                let _ = sink.send(page);
+            }
+            listed.items.extend(items.iter().cloned());
+            listed.errors.extend(errors);
+            true
+        })
+        .await?;
+        Ok(listed)
+    }
+
+    /// Follow a list from `start` (`first` is the list's first URL: the origin next links
+    /// must keep to) page by page; `on_page` gets each page's `data` items and `errors[]`
+    /// sentences and says whether to go on. Returns the next page's URL when it stopped
+    /// early, `None` at the end of the list.
+    async fn walk(
+        &self,
+        first: &str,
+        start: String,
+        mut on_page: impl FnMut(&[Value], Vec<String>) -> bool,
+    ) -> Result<Option<String>, ApiError> {
+        let mut url = start;
+        let mut seen: HashSet<String> = HashSet::from([url.clone()]);
         let decode = |status: u16, message: String| ApiError::Decode {
             vendor: V,
             status,
@@ -667,47 +738,41 @@ impl QlikClient {
                     ),
                 ));
             };
-            match obj.get("data") {
-                Some(Value::Array(items)) => {
-                    if let Some(sink) = pages {
-                        let names = lock(&self.names).clone();
-                        let page: Vec<Resource> = items
-                            .iter()
-                            .filter_map(|v| parse_connection(&self.profile, v, &names))
-                            .collect();
-                        let _ = sink.send(page);
-                    }
-                    listed.items.extend(items.iter().cloned());
-                }
-                None | Some(Value::Null) => {}
+            let items: &[Value] = match obj.get("data") {
+                Some(Value::Array(items)) => items,
+                None | Some(Value::Null) => &[],
                 Some(_) => {
                     return Err(decode(
                         resp.status,
                         format!("GET {}: 'data' is not an array", strip(&url)),
                     ))
                 }
-            }
-            if let Some(Value::Array(errors)) = obj.get("errors") {
-                for e in errors {
+            };
+            let mut errors = Vec::new();
+            if let Some(Value::Array(entries)) = obj.get("errors") {
+                for e in entries {
                     let status = status_of(e.get("status")).unwrap_or(resp.status);
-                    listed.errors.push(entry_error(status, e).to_string());
+                    errors.push(entry_error(status, e).to_string());
                 }
             }
+            let go_on = on_page(items, errors);
             let Some(href) = str_at(&body, "/links/next/href") else {
-                return Ok(listed);
+                return Ok(None);
             };
-            let (next, rebased) =
-                next_page_url(&first, href).map_err(|m| decode(resp.status, m))?;
+            let (next, rebased) = next_page_url(first, href).map_err(|m| decode(resp.status, m))?;
             if rebased {
                 tracing::debug!(profile = %self.profile,
                     "Qlik: next link names another host; its cursor is followed on the tenant");
+            }
+            if !go_on {
+                return Ok(Some(next));
             }
             if !seen.insert(next.clone()) {
                 return Err(decode(
                     resp.status,
                     format!(
                         "GET {}: the next link repeats an earlier page; paging stopped",
-                        strip(&first)
+                        strip(first)
                     ),
                 ));
             }
@@ -716,12 +781,87 @@ impl QlikClient {
                     resp.status,
                     format!(
                         "GET {}: more than {MAX_PAGES} pages; paging stopped",
-                        strip(&first)
+                        strip(first)
                     ),
                 ));
             }
             url = next;
         }
+    }
+
+    /// The first page of the list *without* `includeDisabled`: its ids, `meta.count`, and
+    /// the next page. Run beside the main list, so that a tenant with nothing disabled (the
+    /// count says so) or with one page of connections costs one request more.
+    async fn enabled_probe(&self) -> Result<EnabledProbe, ApiError> {
+        let first = self.url(&format!("/data-connections?limit={PAGE_LIMIT}"));
+        let resp = self.get_url(&first).await?;
+        let body: Value = resp.json(V)?;
+        let count = body
+            .pointer("/meta/count")
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok());
+        let ids = body
+            .get("data")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(connection_id)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let next = match str_at(&body, "/links/next/href") {
+            Some(href) => Some(
+                next_page_url(&first, href)
+                    .map_err(|message| ApiError::Decode {
+                        vendor: V,
+                        status: resp.status,
+                        message,
+                    })?
+                    .0,
+            ),
+            None => None,
+        };
+        Ok(EnabledProbe {
+            first,
+            ids,
+            count,
+            next,
+        })
+    }
+
+    /// Which of `listed` (ids of the list with `includeDisabled=true`, DataFiles left out)
+    /// the list without it does not have: the connections whose datasource is disabled. Only
+    /// ids are kept; the rest of the plain list is walked only when the probe's count says
+    /// something is missing.
+    async fn disabled_among(
+        &self,
+        probe: EnabledProbe,
+        listed: &HashSet<String>,
+        listed_total: usize,
+    ) -> Result<HashSet<String>, ApiError> {
+        let EnabledProbe {
+            first,
+            mut ids,
+            count,
+            next,
+        } = probe;
+        if let Some(next) = next {
+            if count.is_some_and(|n| n >= listed_total) {
+                return Ok(HashSet::new());
+            }
+            self.walk(&first, next, |items, _| {
+                ids.extend(items.iter().filter_map(connection_id).map(str::to_string));
+                true
+            })
+            .await?;
+        }
+        Ok(listed
+            .iter()
+            .filter(|id| !ids.contains(*id))
+            .cloned()
+            .collect())
     }
 
     /// Every space the key can see (personal spaces are not listed by Qlik).
@@ -776,11 +916,14 @@ impl QlikClient {
         )
         .await;
         let names = lock(&self.names).clone();
-        parse_connection(&self.profile, &v, &names).ok_or_else(|| ApiError::Decode {
-            vendor: V,
-            status: resp.status,
-            message: "the data connection has no qID".into(),
-        })
+        let mut r =
+            parse_connection(&self.profile, &v, &names).ok_or_else(|| ApiError::Decode {
+                vendor: V,
+                status: resp.status,
+                message: "the data connection has no qID".into(),
+            })?;
+        r.disabled = lock(&self.disabled).contains(&r.id);
+        Ok(r)
     }
 
     /// Look up the names of spaces and users not known yet, without failing. Returns the
@@ -853,9 +996,11 @@ impl QlikClient {
     }
 
     async fn do_load(&self, pages: Option<super::PageSink>) -> Result<Snapshot, ApiError> {
-        let first_page = format!("/data-connections?limit={PAGE_LIMIT}");
-        let (conns, spaces, me) = tokio::join!(
+        // Connections whose datasource is disabled are listed only with includeDisabled.
+        let first_page = format!("/data-connections?limit={PAGE_LIMIT}&includeDisabled=true");
+        let (conns, probe, spaces, me) = tokio::join!(
             self.list_pages(&first_page, pages.as_ref()),
+            self.enabled_probe(),
             self.spaces(),
             self.get_json("/users/me"),
         );
@@ -911,6 +1056,27 @@ impl QlikClient {
                 self.profile
             ));
         }
+        let candidates: HashSet<String> = items
+            .iter()
+            .filter(|v| !is_datafiles(v))
+            .filter_map(connection_id)
+            .map(str::to_string)
+            .collect();
+        let disabled = match probe {
+            Ok(p) => self.disabled_among(p, &candidates, ids.len()).await,
+            Err(e) => Err(e),
+        };
+        let disabled = match disabled {
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: could not tell which data connections are disabled (none is marked): {e}",
+                    self.profile
+                ));
+                HashSet::new()
+            }
+        };
+        *lock(&self.disabled) = disabled.clone();
 
         let space_ids: Vec<String> = if spaces.is_ok() {
             items
@@ -964,6 +1130,10 @@ impl QlikClient {
         let mut resources: Vec<Resource> = items
             .iter()
             .filter_map(|v| parse_connection(&self.profile, v, &names))
+            .map(|mut r| {
+                r.disabled = disabled.contains(&r.id);
+                r
+            })
             .collect();
         link_references(&mut resources, SPEC.orphan_kinds);
         Ok(Snapshot {
@@ -1334,6 +1504,7 @@ mod tests {
                 "Datasource",
                 "Space",
                 "Owner",
+                "Status",
                 "Delete?",
                 "Created",
                 "Updated"
