@@ -146,3 +146,50 @@ fn delete_of_a_disabled_connection_by_id_exits_0() {
     out.expect_code(0);
     assert!(!w.sim.control.contains(DISABLED_ID), "gone at the server");
 }
+
+#[test]
+fn delete_whose_bulk_answer_is_unreadable_exits_0_when_all_are_gone() {
+    let ids = [
+        "bba64ab4-4704-44f9-9c5f-f31e569c467f", // Athena_Access_Logs
+        "c27ef617-02da-4d9d-936d-30afcb424749", // AzureSQL_Staging
+        "62f2c9dd-8bec-4f00-be4b-a5c87427b278", // MySQL_Events
+    ];
+    for (what, fault) in [
+        ("truncated JSON", Fault::MalformedJson),
+        ("HTML page", Fault::Html { status: 200 }),
+        ("connection reset", Fault::Reset),
+    ] {
+        let w = World::new("bulk_unreadable");
+        w.sim.control.faults.add(
+            FaultRule::new(fault)
+                .method("POST")
+                .path("/actions/delete")
+                .after()
+                .times(1),
+        );
+        let mut args = vec!["delete", PROFILE, "connections", "--yes"];
+        args.extend(ids);
+        let out = w.run(&args);
+        out.expect_code(0);
+        assert_eq!(w.sim.control.faults.fired(), 1, "{what}");
+        for id in ids {
+            assert!(!w.sim.control.contains(id), "{what}: {id} is gone");
+        }
+        assert!(
+            !w.sim
+                .control
+                .requests()
+                .iter()
+                .any(|r| r.method == "DELETE"),
+            "{what}: nothing left to retry"
+        );
+        for id in ids {
+            let line = out
+                .stdout
+                .lines()
+                .find(|l| l.contains(id))
+                .unwrap_or_else(|| panic!("{what}: a report line for {id}:\n{}", out.stdout));
+            assert!(line.starts_with("already gone"), "{what}: {line}");
+        }
+    }
+}

@@ -1174,7 +1174,10 @@ impl QlikClient {
             .await
     }
 
-    /// One `actions/delete` request for at most `BULK_LIMIT` connections.
+    /// One `actions/delete` request for at most `BULK_LIMIT` connections. An answer that
+    /// cannot be read (the connection dropped, a 2xx that is not the 207 JSON, items missing
+    /// from it) is settled connection by connection (`settle_bulk`), never reported failed as
+    /// a whole: the server may have acted.
     async fn delete_chunk(&self, targets: &[Ref]) -> Vec<Result<DeleteOutcome, ApiError>> {
         if self.bulk_refused.load(Ordering::Relaxed) {
             return self.delete_singly(targets).await;
@@ -1187,6 +1190,8 @@ impl QlikClient {
             .await
         {
             Ok(r) => r,
+            // The request may have reached the server before the connection failed.
+            Err(e @ ApiError::Transport { .. }) => return self.settle_bulk(targets, &e).await,
             Err(e) => return targets.iter().map(|_| Err(e.clone())).collect(),
         };
         if resp.status == 403 {
@@ -1201,7 +1206,7 @@ impl QlikClient {
         }
         let body: Value = match resp.json(V) {
             Ok(v) => v,
-            Err(e) => return targets.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return self.settle_bulk(targets, &e).await,
         };
         let mut by_id: HashMap<&str, &Value> = HashMap::new();
         if let Some(items) = body.get("data").and_then(Value::as_array) {
@@ -1211,7 +1216,7 @@ impl QlikClient {
                 }
             }
         }
-        targets
+        let mut out: Vec<Result<DeleteOutcome, ApiError>> = targets
             .iter()
             .map(|t| match by_id.get(t.id.as_str()) {
                 Some(item) => bulk_item_outcome(item),
@@ -1219,12 +1224,88 @@ impl QlikClient {
                     vendor: V,
                     status: resp.status,
                     message: format!(
-                        "the bulk delete answer has no result for connection {}; it may or may not be deleted",
+                        "the bulk delete answer has no result for connection {}",
                         t.id
                     ),
                 }),
             })
+            .collect();
+        // Results that say nothing (no entry, no status): settled like a lost answer.
+        let unread: Vec<usize> = (0..out.len())
+            .filter(|&i| matches!(out[i], Err(ApiError::Decode { .. })))
+            .collect();
+        if !unread.is_empty() {
+            let cause = out[unread[0]]
+                .as_ref()
+                .err()
+                .cloned()
+                .unwrap_or_else(|| unreadable(resp.status));
+            let refs: Vec<Ref> = unread.iter().map(|&i| targets[i].clone()).collect();
+            for (i, r) in unread
+                .into_iter()
+                .zip(self.settle_bulk(&refs, &cause).await)
+            {
+                out[i] = r;
+            }
+        }
+        out
+    }
+
+    /// The answer to a bulk delete could not be read (`cause`): the server may have deleted
+    /// all, some or none of `targets`. Each is looked up (reads, not writes: tier 1):
+    /// - gone (404 in Qlik's format): `AlreadyGone`, as a single delete that failed
+    ///   ambiguously is settled;
+    /// - still there: not deleted; a transient error, so the executor retries it alone;
+    /// - the lookup failed: still uncertain; a transient error too (the retry's single
+    ///   DELETE settles it: 404 there means gone). Once the server is unreachable the
+    ///   remaining connections are not looked up.
+    async fn settle_bulk(
+        &self,
+        targets: &[Ref],
+        cause: &ApiError,
+    ) -> Vec<Result<DeleteOutcome, ApiError>> {
+        tracing::info!(profile = %self.profile, count = targets.len(),
+            "Qlik: the bulk delete answer could not be read ({cause}); checking each connection");
+        let unreachable = AtomicBool::new(false);
+        let unreachable = &unreachable;
+        stream::iter(targets.to_vec())
+            .map(|t| async move {
+                let uncertain = |why: String| {
+                    Err(ApiError::Transport {
+                        vendor: V,
+                        message: format!(
+                            "the bulk delete answer could not be read ({}); {why}",
+                            cause.reason()
+                        ),
+                    })
+                };
+                if unreachable.load(Ordering::Relaxed) {
+                    return uncertain(format!(
+                        "whether connection {} was deleted is not known yet",
+                        t.id
+                    ));
+                }
+                let url = self.url(&format!("/data-connections/{}", path_segment(&t.id)));
+                match self.get_url(&url).await {
+                    Ok(_) => uncertain(format!("connection {} still exists", t.id)),
+                    Err(e) if e.status() == Some(404) && e.code().is_some() => {
+                        Ok(DeleteOutcome::AlreadyGone)
+                    }
+                    Err(e) => {
+                        if matches!(e, ApiError::Transport { .. }) {
+                            unreachable.store(true, Ordering::Relaxed);
+                        }
+                        uncertain(format!(
+                            "whether connection {} was deleted is not known ({})",
+                            t.id,
+                            e.reason()
+                        ))
+                    }
+                }
+            })
+            .buffered(LOOKUP_CONCURRENCY)
             .collect()
+            .await
     }
 
     async fn do_delete_batch(&self, targets: Vec<Ref>) -> Vec<Result<DeleteOutcome, ApiError>> {
@@ -1266,6 +1347,14 @@ impl QlikClient {
             .await?
             .error_for_status(V)?;
         self.resource_from(&resp).await
+    }
+}
+
+fn unreadable(status: u16) -> ApiError {
+    ApiError::Decode {
+        vendor: V,
+        status,
+        message: "the bulk delete answer could not be read".into(),
     }
 }
 
