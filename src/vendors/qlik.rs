@@ -789,9 +789,21 @@ impl QlikClient {
         }
     }
 
+    /// The connections among `listed` (ids listed with `includeDisabled=true`, `listed_total`
+    /// objects in all) that a plain list does not have: those whose datasource is disabled.
+    /// A tenant with nothing disabled (the plain list's count says so) or with one page of
+    /// connections costs one request.
+    async fn find_disabled(
+        &self,
+        listed: &HashSet<String>,
+        listed_total: usize,
+    ) -> Result<HashSet<String>, ApiError> {
+        let probe = self.enabled_probe().await?;
+        self.disabled_among(probe, listed, listed_total).await
+    }
+
     /// The first page of the list *without* `includeDisabled`: its ids, `meta.count`, and
-    /// the next page. Run beside the main list, so that a tenant with nothing disabled (the
-    /// count says so) or with one page of connections costs one request more.
+    /// the next page.
     async fn enabled_probe(&self) -> Result<EnabledProbe, ApiError> {
         let first = self.url(&format!("/data-connections?limit={PAGE_LIMIT}"));
         let resp = self.get_url(&first).await?;
@@ -998,9 +1010,8 @@ impl QlikClient {
     async fn do_load(&self, pages: Option<super::PageSink>) -> Result<Snapshot, ApiError> {
         // Connections whose datasource is disabled are listed only with includeDisabled.
         let first_page = format!("/data-connections?limit={PAGE_LIMIT}&includeDisabled=true");
-        let (conns, probe, spaces, me) = tokio::join!(
+        let (conns, spaces, me) = tokio::join!(
             self.list_pages(&first_page, pages.as_ref()),
-            self.enabled_probe(),
             self.spaces(),
             self.get_json("/users/me"),
         );
@@ -1062,22 +1073,6 @@ impl QlikClient {
             .filter_map(connection_id)
             .map(str::to_string)
             .collect();
-        let disabled = match probe {
-            Ok(p) => self.disabled_among(p, &candidates, ids.len()).await,
-            Err(e) => Err(e),
-        };
-        let disabled = match disabled {
-            Ok(d) => d,
-            Err(e) => {
-                warnings.push(format!(
-                    "{}: could not tell which data connections are disabled (none is marked): {e}",
-                    self.profile
-                ));
-                HashSet::new()
-            }
-        };
-        *lock(&self.disabled) = disabled.clone();
-
         let space_ids: Vec<String> = if spaces.is_ok() {
             items
                 .iter()
@@ -1092,7 +1087,23 @@ impl QlikClient {
             .filter_map(|v| str_at(v, "/user"))
             .map(str::to_string)
             .collect();
-        let failures = self.learn_names(space_ids.clone(), user_ids.clone()).await;
+        // Which connections are disabled is asked once the list is complete (a list that
+        // fails costs nothing more), beside the name lookups.
+        let (failures, disabled) = tokio::join!(
+            self.learn_names(space_ids.clone(), user_ids.clone()),
+            self.find_disabled(&candidates, ids.len()),
+        );
+        let disabled = match disabled {
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: could not tell which data connections are disabled (none is marked): {e}",
+                    self.profile
+                ));
+                HashSet::new()
+            }
+        };
+        *lock(&self.disabled) = disabled.clone();
         let names = lock(&self.names).clone();
         for (what, ids) in [(Lookup::Space, space_ids), (Lookup::User, user_ids)] {
             let unresolved: Vec<String> = ids
