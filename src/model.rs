@@ -649,8 +649,11 @@ pub mod cells {
         if n == 0 {
             return if r.used_by_unknown {
                 Cell::tone("? unknown", CellTone::Dim)
-            } else {
+            } else if r.orphan {
                 Cell::tone("○ orphan", CellTone::Warn)
+            } else {
+                // A kind that is not expected to be used by others.
+                Cell::tone("-", CellTone::Dim)
             };
         }
         let names: Vec<&str> = r
