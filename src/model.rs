@@ -426,7 +426,8 @@ pub fn link_graph(
         }
     }
     for r in resources.iter_mut() {
-        r.used_by.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        r.used_by
+            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         r.used_by.dedup();
         r.used_by_other
             .sort_by(|a, b| (&a.what, &a.name, &a.id).cmp(&(&b.what, &b.name, &b.id)));
@@ -750,7 +751,12 @@ mod tests {
         );
 
         // The same graph when the projects could not be read: nothing is an orphan.
-        link_graph(&mut all, &[Kind::Datasources], Vec::new(), &[Kind::Datasources]);
+        link_graph(
+            &mut all,
+            &[Kind::Datasources],
+            Vec::new(),
+            &[Kind::Datasources],
+        );
         assert!(all.iter().all(|r| !r.is_orphan() && r.used_by_unknown));
         assert_eq!(cells::used_by(&all[2], &ctx).text, "? unknown");
         assert_eq!(cells::used_by(&all[0], &ctx).text, "1+?: Replica");

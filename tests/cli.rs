@@ -1445,7 +1445,14 @@ fn list_orphan_datasources_finds_legacy_warehouse_only_among_unused_ones() {
     let w = World::new("list_orphan_ds", "", "");
     w.assert_seed_object("datasources", LEGACY_DS);
     w.assert_seed_object("datasources", REPORTING_DS);
-    let out = w.run(&["list", PROFILE, "datasources", "--orphans", "--output", "json"]);
+    let out = w.run(&[
+        "list",
+        PROFILE,
+        "datasources",
+        "--orphans",
+        "--output",
+        "json",
+    ]);
     out.expect_code(0);
     let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     let names: Vec<&str> = rows
@@ -1457,7 +1464,10 @@ fn list_orphan_datasources_finds_legacy_warehouse_only_among_unused_ones() {
     assert!(names.contains(&LEGACY_DS.0), "{names:?}");
     assert!(!names.contains(&REPORTING_DS.0), "{names:?}");
     assert!(!names.contains(&"Reporting Postgres Replica"), "{names:?}");
-    assert!(!names.contains(&"Snowflake Finance Prod"), "a primary datasource: {names:?}");
+    assert!(
+        !names.contains(&"Snowflake Finance Prod"),
+        "a primary datasource: {names:?}"
+    );
     // The JSON says who uses the in-use one.
     let out = w.run(&["list", PROFILE, "datasources", "--output", "json"]);
     let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");

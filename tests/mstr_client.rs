@@ -116,10 +116,13 @@ async fn load_matches_the_simulator_and_links_references() {
             .filter(|d| d.kind == Kind::Datasources)
             .map(|d| d.id.as_str())
             .collect();
-        let want_links: Vec<&str> = ["/database/primaryDatasource/id", "/database/dataMartDatasource/id"]
-            .iter()
-            .filter_map(|p| str_at(&raw, p))
-            .collect();
+        let want_links: Vec<&str> = [
+            "/database/primaryDatasource/id",
+            "/database/dataMartDatasource/id",
+        ]
+        .iter()
+        .filter_map(|p| str_at(&raw, p))
+        .collect();
         assert_eq!(ds_deps, want_links, "{}", r.name);
         let want_type = str_at(&raw, "/dbms/name").or_else(|| str_at(&raw, "/database/type"));
         assert_eq!(r.type_.as_deref(), want_type, "{}", r.name);
@@ -228,7 +231,10 @@ async fn reporting_postgres_is_used_by_its_replica_and_two_projects() {
         .filter(|r| r.is_orphan())
         .map(|r| r.name.as_str())
         .collect();
-    assert!(orphans.contains(&"Legacy Warehouse (unused)"), "{orphans:?}");
+    assert!(
+        orphans.contains(&"Legacy Warehouse (unused)"),
+        "{orphans:?}"
+    );
     assert!(!orphans.contains(&"Reporting Postgres Replica"));
 
     // Mappings make a login and a connection "in use".
@@ -264,7 +270,10 @@ async fn usage_is_unknown_not_unused_when_the_projects_list_is_refused() {
         .path("/api/projects"),
     );
     let c = client(&sim);
-    let snap = c.load().await.expect("a refused projects list does not fail the load");
+    let snap = c
+        .load()
+        .await
+        .expect("a refused projects list does not fail the load");
     assert!(
         snap.warnings
             .iter()
@@ -276,14 +285,21 @@ async fn usage_is_unknown_not_unused_when_the_projects_list_is_refused() {
         assert!(r.used_by_unknown, "{}", r.name);
         assert!(!r.is_orphan(), "{} must not look unused", r.name);
     }
-    let legacy = named(&snap.resources, Kind::Datasources, "Legacy Warehouse (unused)");
+    let legacy = named(
+        &snap.resources,
+        Kind::Datasources,
+        "Legacy Warehouse (unused)",
+    );
     assert_eq!(
         dsconsole::model::cells::used_by(legacy, &dsconsole::model::CellCtx { now: 0 }).text,
         "? unknown"
     );
     // Without projects, their default connection maps are unknown too: nothing is an
     // orphan, but what is known is still shown.
-    assert!(snap.resources.iter().all(|r| r.used_by_unknown && !r.is_orphan()));
+    assert!(snap
+        .resources
+        .iter()
+        .all(|r| r.used_by_unknown && !r.is_orphan()));
     let reporting = named(&snap.resources, Kind::Datasources, "Reporting Postgres");
     assert_eq!(
         dsconsole::model::cells::used_by(reporting, &dsconsole::model::CellCtx { now: 0 }).text,
@@ -295,9 +311,9 @@ async fn usage_is_unknown_not_unused_when_the_projects_list_is_refused() {
 async fn usage_is_unknown_everywhere_when_the_mappings_cannot_be_read() {
     use dsconsole::sim::faults::{Fault, FaultRule};
     let sim = sim().await;
-    sim.control.faults.add(
-        FaultRule::new(Fault::Html { status: 502 }).path("/api/datasources/mappings"),
-    );
+    sim.control
+        .faults
+        .add(FaultRule::new(Fault::Html { status: 502 }).path("/api/datasources/mappings"));
     let c = client(&sim);
     let snap = c.load().await.expect("load");
     assert!(
@@ -307,7 +323,10 @@ async fn usage_is_unknown_everywhere_when_the_mappings_cannot_be_read() {
         "{:?}",
         snap.warnings
     );
-    assert!(snap.resources.iter().all(|r| r.used_by_unknown && !r.is_orphan()));
+    assert!(snap
+        .resources
+        .iter()
+        .all(|r| r.used_by_unknown && !r.is_orphan()));
 }
 
 #[tokio::test]

@@ -1109,11 +1109,17 @@ async fn projects_and_their_datasources_are_served_with_is_allow_to_remove() {
 async fn mappings_are_listed_and_a_missing_default_map_is_a_404() {
     let sim = start().await;
     let s = Session::open(&sim).await;
-    let body = json_of(s.get("/api/datasources/mappings?defaultConnectionMap=false").await).await;
+    let body = json_of(
+        s.get("/api/datasources/mappings?defaultConnectionMap=false")
+            .await,
+    )
+    .await;
     let mappings = body["mappings"].as_array().expect("mappings");
     assert_eq!(mappings.len(), seed_count("mappings"));
     let contractor = seed_id("logins", "Temp Contractor Login");
-    assert!(mappings.iter().any(|m| m["login"]["id"] == contractor.as_str()));
+    assert!(mappings
+        .iter()
+        .any(|m| m["login"]["id"] == contractor.as_str()));
 
     let projects = json_of(s.get("/api/projects").await).await;
     let pid = |name: &str| {
@@ -1175,7 +1181,11 @@ async fn deleting_a_datasource_in_use_is_refused_naming_the_replica_and_projects
     ] {
         assert!(msg.contains(part), "{part} missing from {msg}");
     }
-    assert_eq!(body["subErrors"].as_array().map(Vec::len), Some(3), "{body}");
+    assert_eq!(
+        body["subErrors"].as_array().map(Vec::len),
+        Some(3),
+        "{body}"
+    );
     assert!(sim.control.contains("datasources", &reporting));
 
     // The generic route refuses the same way; the status is configurable.
@@ -1201,7 +1211,10 @@ async fn deleting_a_datasource_in_use_is_refused_naming_the_replica_and_projects
     assert!(error_of(resp, StatusCode::BAD_REQUEST, "ERR001")
         .await
         .contains("connection mapping 'Contractors' in project 'Operations'"));
-    let mapping = seed()["mappings"][0]["id"].as_str().expect("id").to_string();
+    let mapping = seed()["mappings"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let resp = s
         .delete(&format!("/api/datasources/mappings/{mapping}"))
         .await;
@@ -1223,7 +1236,10 @@ async fn scale_adds_projects_mappings_and_replicas_in_proportion() {
     let s = Session::open(&sim).await;
     let projects = json_of(s.get("/api/projects").await).await;
     let projects = projects.as_array().expect("array").clone();
-    assert!(projects.len() > seed_count("projects"), "generated projects");
+    assert!(
+        projects.len() > seed_count("projects"),
+        "generated projects"
+    );
     assert!(projects.len() < 50, "{} projects", projects.len());
     let mut attached = 0;
     for p in &projects {
@@ -1231,10 +1247,20 @@ async fn scale_adds_projects_mappings_and_replicas_in_proportion() {
         let body = json_of(s.get(&format!("/api/projects/{pid}/datasources")).await).await;
         attached += body["datasources"].as_array().expect("datasources").len();
     }
-    assert!(attached >= scale / 12 && attached <= scale / 8, "{attached} attached");
-    let body = json_of(s.get("/api/datasources/mappings?defaultConnectionMap=false").await).await;
+    assert!(
+        attached >= scale / 12 && attached <= scale / 8,
+        "{attached} attached"
+    );
+    let body = json_of(
+        s.get("/api/datasources/mappings?defaultConnectionMap=false")
+            .await,
+    )
+    .await;
     let mappings = body["mappings"].as_array().expect("mappings").len();
-    assert!(mappings >= scale / 150 && mappings <= scale / 50, "{mappings} mappings");
+    assert!(
+        mappings >= scale / 150 && mappings <= scale / 50,
+        "{mappings} mappings"
+    );
     let all = json_of(s.get("/api/datasources").await).await;
     let replicas = all["datasources"]
         .as_array()

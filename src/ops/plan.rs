@@ -1313,7 +1313,12 @@ mod tests {
             "Reporting Postgres Replica",
             &[&conn, &primary],
         );
-        let legacy = res(Kind::Datasources, "LW", "Legacy Warehouse (unused)", &[&conn]);
+        let legacy = res(
+            Kind::Datasources,
+            "LW",
+            "Legacy Warehouse (unused)",
+            &[&conn],
+        );
         let project = |id: &str, name: &str| crate::model::OtherEdge {
             target: (Kind::Datasources, "RP".into()),
             user: crate::model::OtherUser {
@@ -1326,7 +1331,10 @@ mod tests {
         crate::model::link_graph(
             &mut all,
             &[Kind::Datasources, Kind::Connections, Kind::Logins],
-            vec![project("P1", "Sales Analytics"), project("P2", "Finance Reporting")],
+            vec![
+                project("P1", "Sales Analytics"),
+                project("P2", "Finance Reporting"),
+            ],
             unknown,
         );
         all
@@ -1432,7 +1440,9 @@ mod tests {
             Some("what uses it could not be read, so the server may refuse")
         );
         assert!(
-            p.warnings.iter().any(|w| w.contains("1 object has unknown usage")),
+            p.warnings
+                .iter()
+                .any(|w| w.contains("1 object has unknown usage")),
             "{:?}",
             p.warnings
         );

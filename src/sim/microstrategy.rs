@@ -188,6 +188,15 @@ impl MstrControl {
             .collect()
     }
 
+    /// Whether the server would refuse to delete this object because something uses it
+    /// (another object, a project, a connection mapping).
+    pub fn in_use(&self, kind: &str, id: &str) -> bool {
+        let Some(k) = Kind::from_list_key(kind) else {
+            return false;
+        };
+        !lock(&self.shared).users_of(k, id).is_empty()
+    }
+
     /// Number of projects served by `GET /api/projects`.
     pub fn project_count(&self) -> usize {
         lock(&self.shared).projects.len()
@@ -347,12 +356,15 @@ struct Entry {
 
 /// The datasource ids a datasource links to (primary and data-mart datasources).
 fn datasource_links(v: &Value) -> Option<Box<[Arc<str>]>> {
-    let links: Vec<Arc<str>> = ["/database/primaryDatasource/id", "/database/dataMartDatasource/id"]
-        .iter()
-        .filter_map(|p| v.pointer(p).and_then(Value::as_str))
-        .filter(|id| !id.is_empty())
-        .map(Arc::from)
-        .collect();
+    let links: Vec<Arc<str>> = [
+        "/database/primaryDatasource/id",
+        "/database/dataMartDatasource/id",
+    ]
+    .iter()
+    .filter_map(|p| v.pointer(p).and_then(Value::as_str))
+    .filter(|id| !id.is_empty())
+    .map(Arc::from)
+    .collect();
     (!links.is_empty()).then(|| links.into_boxed_slice())
 }
 
@@ -761,7 +773,12 @@ impl SimState {
             st.add_project(wire, attached);
         }
         for (key, default) in [("mappings", false), ("defaultMappings", true)] {
-            for m in seed.get(key).and_then(Value::as_array).into_iter().flatten() {
+            for m in seed
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 st.mappings.push(default, m.clone());
             }
         }
@@ -846,7 +863,8 @@ impl SimState {
                 .pointer("/user/name")
                 .and_then(Value::as_str)
                 .unwrap_or("default");
-            let project = self.project_name(m.get("projectId").and_then(Value::as_str).unwrap_or(""));
+            let project =
+                self.project_name(m.get("projectId").and_then(Value::as_str).unwrap_or(""));
             out.push(format!("connection mapping '{who}' in project '{project}'"));
         }
         out
@@ -2790,7 +2808,11 @@ fn generate_projects_and_mappings(
         .skip(st.connections.len().saturating_sub(extra_connections))
         .map(|e| (e.id.clone(), e.reference.clone()))
         .collect();
-    for (k, (conn, login)) in connections.iter().enumerate().filter(|(k, _)| k % 100 == 50) {
+    for (k, (conn, login)) in connections
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 100 == 50)
+    {
         let Some(login) = login.clone().or_else(|| used_logins.first().cloned()) else {
             continue;
         };

@@ -252,7 +252,10 @@ pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> 
             }
             // A replica needs its primary (and data-mart) datasource: the server refuses to
             // delete one while the other exists.
-            for link in ["/database/primaryDatasource", "/database/dataMartDatasource"] {
+            for link in [
+                "/database/primaryDatasource",
+                "/database/dataMartDatasource",
+            ] {
                 r.depends_on
                     .extend(ref_at(v, link, Kind::Datasources).filter(|d| d.id != id));
             }
@@ -1034,7 +1037,15 @@ mod tests {
         };
         assert_eq!(
             titles(Kind::Datasources),
-            ["Name", "DBMS", "Connection", "Used by", "Health", "Owner", "Modified"]
+            [
+                "Name",
+                "DBMS",
+                "Connection",
+                "Used by",
+                "Health",
+                "Owner",
+                "Modified"
+            ]
         );
         assert_eq!(
             titles(Kind::Connections),
