@@ -678,7 +678,9 @@ async fn logout_ends_the_session_and_a_later_call_logs_in_again() {
         vec![SimRequest {
             method: "POST".into(),
             path: "/MicroStrategyLibrary/api/auth/logout".into(),
+            query: String::new(),
             status: 204,
+            credential: (),
         }]
     );
     // A second logout has no session to end: nothing is sent.
