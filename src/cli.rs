@@ -5,6 +5,7 @@ use crate::config::{self, Config};
 use crate::headless::{self, finish, DeleteArgs, Output};
 use crate::model::VendorId;
 use crate::ops::audit::AuditLog;
+#[cfg(feature = "sim")]
 use crate::sim::{self, SimOptions};
 use crate::text::sanitize;
 use crate::tui::LaunchProfile;
@@ -281,6 +282,7 @@ async fn run_tui(
     }
 }
 
+#[cfg(feature = "sim")]
 async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> ExitCode {
     start_logging();
     let sims = match sim::start_all(&SimOptions {
@@ -302,6 +304,7 @@ async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> Exit
 }
 
 /// The demo's profiles: one per running simulator.
+#[cfg(feature = "sim")]
 pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfile> {
     let mstr = ClientSettings {
         profile: "demo-mstr".into(),
@@ -360,6 +363,7 @@ pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfi
     ]
 }
 
+#[cfg(feature = "sim")]
 async fn run_sim(port: u16, scale: usize) -> ExitCode {
     crate::logging::init_stderr();
     let sims = match sim::start_all(&SimOptions {
@@ -401,6 +405,29 @@ async fn run_sim(port: u16, scale: usize) -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     drop(sims);
     ExitCode::SUCCESS
+}
+
+/// Without the `sim` feature there are no simulators: the demo (also the fallback when there
+/// is no config) and `sim` say so and what to build instead.
+#[cfg(not(feature = "sim"))]
+async fn run_demo(_read_only: bool, _scale: usize, banner: Option<String>) -> ExitCode {
+    if let Some(banner) = banner {
+        eprintln!("dsconsole: {}", banner.trim_start_matches("DEMO: "));
+    }
+    needs_sim("demo")
+}
+
+#[cfg(not(feature = "sim"))]
+async fn run_sim(_port: u16, _scale: usize) -> ExitCode {
+    needs_sim("sim")
+}
+
+#[cfg(not(feature = "sim"))]
+fn needs_sim(command: &str) -> ExitCode {
+    eprintln!(
+        "dsconsole: `{command}` needs the built-in simulators, and this binary was built without them; build it with the `sim` feature (on by default: cargo build --release)"
+    );
+    ExitCode::from(2)
 }
 
 fn load_config(path: Option<PathBuf>) -> Result<Config, ExitCode> {

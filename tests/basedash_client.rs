@@ -1,6 +1,8 @@
 //! Integration tests of the Basedash client against the in-process simulator: loading every
 //! organization's data sources page by page, one organization only, get, soft delete and
 //! already-gone deletes, non-admin 404s, error decoding, 429 handling and the read-only guard.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 use dsconsole::model::{Health, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::basedash::{self as bsim, BasedashSim, SimFault, SimRequest};

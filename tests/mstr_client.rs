@@ -1,6 +1,8 @@
 //! Integration tests of the MicroStrategy client against the in-process simulator: loading
 //! and linking, sessions (token + cookie, expiry, one re-login), create/delete, connection
 //! tests, the read-only guard and logout.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 use dsconsole::model::{Kind, Ref, Resource};
 use dsconsole::sim::microstrategy::{self as msim, MstrSim, SimRequest};
