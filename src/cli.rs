@@ -303,35 +303,16 @@ async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> Exit
 
 /// The demo's profiles: one per running simulator.
 pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfile> {
-    let mstr = ClientSettings {
-        profile: "demo-mstr".into(),
-        vendor: VendorId::MicroStrategy,
-        base_url: sims.mstr.base_url.clone(),
-        username: Some(sim::microstrategy::DEMO_USERNAME.into()),
-        secret: SecretString::from(sim::microstrategy::DEMO_PASSWORD),
-        login_mode: 1,
-        read_only,
-        timeout: Duration::from_secs(30),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    };
-    let token = |name: &str, vendor: VendorId, base_url: &str, token: &str| ClientSettings {
-        profile: name.into(),
-        vendor,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token),
-        login_mode: 1,
-        read_only,
-        timeout: Duration::from_secs(30),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
+    let mstr = ClientSettings::new(
+        "demo-mstr",
+        VendorId::MicroStrategy,
+        sims.mstr.base_url.clone(),
+        SecretString::from(sim::microstrategy::DEMO_PASSWORD),
+    )
+    .username(sim::microstrategy::DEMO_USERNAME)
+    .read_only(read_only);
+    let token = |name: &str, vendor: VendorId, base_url: &str, token: &str| {
+        ClientSettings::new(name, vendor, base_url, SecretString::from(token)).read_only(read_only)
     };
     let qlik = token(
         "demo-qlik",
@@ -345,13 +326,16 @@ pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfi
         &sims.basedash.base_url,
         sim::basedash::DEMO_TOKEN,
     );
-    let mut databrain = token(
+    let databrain = token(
         "demo-databrain",
         VendorId::Databrain,
         &sims.databrain.base_url,
         sim::databrain::DEMO_TOKEN,
+    )
+    .secret_option(
+        "data_app_key",
+        SecretString::from(sim::databrain::DEMO_DATA_APP_KEY),
     );
-    databrain.data_app_key = Some(SecretString::from(sim::databrain::DEMO_DATA_APP_KEY));
     vec![
         LaunchProfile::from_settings(Ok(mstr), false, 4),
         LaunchProfile::from_settings(Ok(qlik), false, 4),

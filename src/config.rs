@@ -463,21 +463,30 @@ impl ProfileConfig {
     ) -> Result<ClientSettings, String> {
         let secret = self.resolve_secret()?;
         let data_app_key = self.resolve_data_app_key()?;
-        Ok(ClientSettings {
-            profile: self.name.clone(),
-            vendor: self.vendor,
-            base_url: self.base_url.clone(),
-            username: self.username.clone(),
+        let mut settings = ClientSettings::new(
+            self.name.clone(),
+            self.vendor,
+            self.base_url.clone(),
             secret,
-            login_mode: self.login_mode,
-            read_only: self.read_only || global_read_only,
-            timeout: Duration::from_secs(self.timeout_seconds(defaults)),
-            insecure_tls: self.insecure_tls,
-            space_id: self.space_id.clone(),
-            org_id: self.org_id.clone(),
-            data_app_key,
-            rate_limit_per_minute: self.rate_limit_per_minute,
-        })
+        )
+        .read_only(self.read_only || global_read_only)
+        .timeout(Duration::from_secs(self.timeout_seconds(defaults)))
+        .insecure_tls(self.insecure_tls)
+        .rate_limit_per_minute(self.rate_limit_per_minute);
+        settings.username = self.username.clone();
+        if self.vendor == VendorId::MicroStrategy {
+            settings = settings.option("login_mode", self.login_mode.to_string());
+        }
+        if let Some(s) = &self.space_id {
+            settings = settings.option("space_id", s.clone());
+        }
+        if let Some(s) = &self.org_id {
+            settings = settings.option("org_id", s.clone());
+        }
+        if let Some(k) = data_app_key {
+            settings = settings.secret_option("data_app_key", k);
+        }
+        Ok(settings)
     }
 
     /// Parallel requests for bulk work: the profile's own value, else the default.
@@ -2100,7 +2109,11 @@ data_app_key_cmd = "echo key"
         assert_eq!(s.base_url, "https://bi.example.com/MicroStrategyLibrary");
         assert_eq!(s.username.as_deref(), Some("admin"));
         assert_eq!(s.secret.expose_secret(), "hunter2-SECRET");
-        assert_eq!(s.login_mode, 1);
+        assert_eq!(
+            crate::vendors::microstrategy::MstrSettings::from_options(&s.options)
+                .map(|m| m.login_mode),
+            Ok(1)
+        );
         assert!(!s.read_only);
         assert!(s.insecure_tls);
         assert_eq!(s.timeout, Duration::from_secs(12));

@@ -17,21 +17,15 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn settings(vendor: VendorId, base_url: &str, user: Option<&str>, secret: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "audit-it".into(),
+    let mut s = ClientSettings::new(
+        "audit-it",
         vendor,
-        base_url: base_url.into(),
-        username: user.map(str::to_string),
-        secret: SecretString::from(secret.to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+        base_url,
+        SecretString::from(secret.to_string()),
+    )
+    .timeout(Duration::from_secs(10));
+    s.username = user.map(str::to_string);
+    s
 }
 
 fn plan_for(vendor: VendorId, all: &[Resource], selected: &[(Kind, String)]) -> DeletePlan {

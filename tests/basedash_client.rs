@@ -19,21 +19,13 @@ async fn sim() -> BasedashSim {
 }
 
 fn settings(base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "it-basedash".into(),
-        vendor: VendorId::Basedash,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 0,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    ClientSettings::new(
+        "it-basedash",
+        VendorId::Basedash,
+        base_url,
+        SecretString::from(token.to_string()),
+    )
+    .timeout(Duration::from_secs(10))
 }
 
 fn client(sim: &BasedashSim) -> BasedashClient {
@@ -137,7 +129,7 @@ async fn org_id_limits_the_load_to_one_organization() {
     let sim = sim().await;
     let orgs = sim.control.org_ids();
     let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
-    s.org_id = Some(orgs[1].clone());
+    s.options.set_value("org_id", orgs[1].clone());
     let c = BasedashClient::new(s).expect("client");
     let snap = c.load().await.expect("load");
     let ids: Vec<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
@@ -152,7 +144,7 @@ async fn org_id_limits_the_load_to_one_organization() {
     assert!(requests_matching(&sim, |r| r.path == "/api/public/organizations").is_empty());
 
     let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
-    s.org_id = Some("org_unknown".into());
+    s.options.set_value("org_id", "org_unknown");
     let err = BasedashClient::new(s)
         .expect("client")
         .load()

@@ -19,21 +19,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn settings(base_url: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "bulk".into(),
-        vendor: dsconsole::model::VendorId::MicroStrategy,
-        base_url: base_url.into(),
-        username: Some(msim::DEMO_USERNAME.into()),
-        secret: SecretString::from(msim::DEMO_PASSWORD),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    ClientSettings::new(
+        "bulk",
+        dsconsole::model::VendorId::MicroStrategy,
+        base_url,
+        SecretString::from(msim::DEMO_PASSWORD),
+    )
+    .username(msim::DEMO_USERNAME)
+    .timeout(Duration::from_secs(10))
 }
 
 async fn setup(scale: usize) -> (MstrSim, Arc<dyn VendorApi>, Vec<Resource>) {

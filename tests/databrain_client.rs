@@ -22,21 +22,18 @@ async fn sim() -> DatabrainSim {
 }
 
 fn settings(base_url: &str, token: &str, key: Option<&str>, read_only: bool) -> ClientSettings {
-    ClientSettings {
-        profile: "it-brain".into(),
-        vendor: VendorId::Databrain,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 0,
-        read_only,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: key.map(|k| SecretString::from(k.to_string())),
-        rate_limit_per_minute: None,
+    let mut s = ClientSettings::new(
+        "it-brain",
+        VendorId::Databrain,
+        base_url,
+        SecretString::from(token.to_string()),
+    )
+    .read_only(read_only)
+    .timeout(Duration::from_secs(10));
+    if let Some(k) = key {
+        s = s.secret_option("data_app_key", SecretString::from(k.to_string()));
     }
+    s
 }
 
 fn client(sim: &DatabrainSim) -> DatabrainClient {

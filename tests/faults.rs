@@ -147,21 +147,15 @@ fn settings(vendor: VendorId, base_url: &str, timeout: Duration) -> ClientSettin
         VendorId::Basedash => (None, bsim::DEMO_TOKEN),
         VendorId::Databrain => (None, dsim::DEMO_TOKEN),
     };
-    ClientSettings {
-        profile: format!("faults-{}", vendor.id()),
+    let mut s = ClientSettings::new(
+        format!("faults-{}", vendor.id()),
         vendor,
-        base_url: base_url.to_string(),
-        username,
-        secret: SecretString::from(secret.to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout,
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+        base_url.to_string(),
+        SecretString::from(secret.to_string()),
+    )
+    .timeout(timeout);
+    s.username = username;
+    s
 }
 
 // ---------------------------------------------------------------------------------------------

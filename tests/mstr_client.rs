@@ -19,21 +19,15 @@ async fn sim() -> MstrSim {
 }
 
 fn settings(base_url: &str, password: &str, read_only: bool) -> ClientSettings {
-    ClientSettings {
-        profile: "it-mstr".into(),
-        vendor: dsconsole::model::VendorId::MicroStrategy,
-        base_url: base_url.into(),
-        username: Some(msim::DEMO_USERNAME.into()),
-        secret: SecretString::from(password.to_string()),
-        login_mode: 1,
-        read_only,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    ClientSettings::new(
+        "it-mstr",
+        dsconsole::model::VendorId::MicroStrategy,
+        base_url,
+        SecretString::from(password.to_string()),
+    )
+    .username(msim::DEMO_USERNAME)
+    .read_only(read_only)
+    .timeout(Duration::from_secs(10))
 }
 
 fn client(sim: &MstrSim) -> MstrClient {

@@ -31,21 +31,13 @@ async fn sim() -> QlikSim {
 }
 
 fn settings(base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "it-qlik".into(),
-        vendor: VendorId::Qlik,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 0,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    ClientSettings::new(
+        "it-qlik",
+        VendorId::Qlik,
+        base_url,
+        SecretString::from(token.to_string()),
+    )
+    .timeout(Duration::from_secs(10))
 }
 
 fn admin(sim: &QlikSim) -> QlikClient {

@@ -533,6 +533,21 @@ impl std::fmt::Debug for BasedashClient {
     }
 }
 
+/// Basedash's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BasedashSettings {
+    /// `org_id`: only this organization is loaded.
+    pub org_id: Option<String>,
+}
+
+impl BasedashSettings {
+    pub fn from_options(options: &super::VendorOptions) -> BasedashSettings {
+        BasedashSettings {
+            org_id: options.text("org_id"),
+        }
+    }
+}
+
 impl BasedashClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -547,12 +562,7 @@ impl BasedashClient {
             )));
         }
         let auth = sensitive_value(V, "API key", &format!("Bearer {key}"))?;
-        let org_id = settings
-            .org_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_string);
+        let org_id = BasedashSettings::from_options(&settings.options).org_id;
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
         let http = HttpCore::new(&http_settings, &[])?;
@@ -1050,21 +1060,13 @@ mod tests {
     use serde_json::json;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "bd".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new(
+            "bd",
+            V,
+            base_url,
+            secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
+        )
+        .timeout(Duration::from_secs(5))
     }
 
     fn org() -> OrgRef {

@@ -869,21 +869,10 @@ mod tests {
     const V: VendorId = VendorId::MicroStrategy;
 
     fn settings(read_only: bool, timeout: Duration) -> ClientSettings {
-        ClientSettings {
-            profile: "prod".into(),
-            vendor: V,
-            base_url: "http://127.0.0.1".into(),
-            username: Some("admin".into()),
-            secret: SecretString::from("pw"),
-            login_mode: 1,
-            read_only,
-            timeout,
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("prod", V, "http://127.0.0.1", SecretString::from("pw"))
+            .username("admin")
+            .read_only(read_only)
+            .timeout(timeout)
     }
 
     fn mstr_allow() -> Vec<(Method, &'static str)> {

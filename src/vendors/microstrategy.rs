@@ -255,6 +255,27 @@ struct Session {
     generation: u64,
 }
 
+/// MicroStrategy's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MstrSettings {
+    /// `login_mode` (1 standard, 8 guest, 16 LDAP, ...); 1 when not set.
+    pub login_mode: u32,
+}
+
+impl MstrSettings {
+    pub fn from_options(options: &super::VendorOptions) -> Result<MstrSettings, String> {
+        match options.value("login_mode").map(str::trim) {
+            None => Ok(MstrSettings { login_mode: 1 }),
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|login_mode| MstrSettings { login_mode })
+                .ok_or_else(|| format!("login_mode \"{s}\" is not a login mode number")),
+        }
+    }
+}
+
 /// A MicroStrategy client of one profile. Cheap to share (`Arc`); safe to call concurrently.
 pub struct MstrClient {
     http: HttpCore,
@@ -289,13 +310,15 @@ impl MstrClient {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(str::to_string);
+        let own = MstrSettings::from_options(&settings.options)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
         if username.is_none()
-            && settings.login_mode != LOGIN_MODE_API_TOKEN
-            && settings.login_mode != LOGIN_MODE_ANONYMOUS
+            && own.login_mode != LOGIN_MODE_API_TOKEN
+            && own.login_mode != LOGIN_MODE_ANONYMOUS
         {
             return Err(setup(format!(
                 "profile '{}' has no username (needed for login mode {})",
-                settings.profile, settings.login_mode
+                settings.profile, own.login_mode
             )));
         }
         let mut http_settings = settings.clone();
@@ -315,7 +338,7 @@ impl MstrClient {
             api: format!("{base}/api"),
             username,
             secret: settings.secret,
-            login_mode: settings.login_mode,
+            login_mode: own.login_mode,
             session: Mutex::new(Session {
                 token: None,
                 generation: 0,
@@ -642,21 +665,9 @@ mod tests {
     use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "prod".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: Some("administrator".into()),
-            secret: SecretString::from("s3cret-pw"),
-            login_mode: 1,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("prod", V, base_url, SecretString::from("s3cret-pw"))
+            .username("administrator")
+            .timeout(Duration::from_secs(5))
     }
 
     #[test]

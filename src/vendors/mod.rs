@@ -16,6 +16,7 @@ pub mod request_audit;
 use crate::model::{printable, ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
 use secrecy::SecretString;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -275,27 +276,87 @@ pub fn create_form(vendor: VendorId, kind: Kind, loaded: &[Resource]) -> Option<
 }
 
 /// What a client needs to talk to one profile. Built from the config; holds the secret.
+/// The fields every vendor shares are here; what only one vendor uses travels in `options`
+/// (its own config keys and secrets), which that vendor's client parses into its own typed
+/// settings (`MstrSettings`, `QlikSettings`, ...). Build one with `ClientSettings::new` and
+/// the chained setters.
 #[derive(Clone)]
 pub struct ClientSettings {
     pub profile: String,
     pub vendor: VendorId,
     pub base_url: String,
     pub username: Option<String>,
-    /// Password (MicroStrategy) or token (the others).
+    /// Password (MicroStrategy) or token (the others): the vendor's `secret` in its spec.
     pub secret: SecretString,
-    pub login_mode: u32,
     /// Enforced in the HTTP layer: no mutating request leaves the client.
     pub read_only: bool,
     pub timeout: Duration,
     pub insecure_tls: bool,
-    /// Qlik: start in this space (others: ignored).
-    pub space_id: Option<String>,
-    /// Basedash: only this organization (others: ignored).
-    pub org_id: Option<String>,
-    /// Databrain: data-app key, used for the datamart list if the service token is refused.
-    pub data_app_key: Option<SecretString>,
     /// Write requests per minute for this tenant (Qlik default 100).
     pub rate_limit_per_minute: Option<u32>,
+    /// The vendor's own config keys and secrets (`login_mode`, `space_id`, `data_app_key`).
+    pub options: VendorOptions,
+}
+
+impl ClientSettings {
+    /// Settings with the defaults of a profile that sets nothing else: no username, writable,
+    /// 30 s timeout, certificates verified, no write pacing, no vendor options.
+    pub fn new(
+        profile: impl Into<String>,
+        vendor: VendorId,
+        base_url: impl Into<String>,
+        secret: SecretString,
+    ) -> ClientSettings {
+        ClientSettings {
+            profile: profile.into(),
+            vendor,
+            base_url: base_url.into(),
+            username: None,
+            secret,
+            read_only: false,
+            timeout: Duration::from_secs(30),
+            insecure_tls: false,
+            rate_limit_per_minute: None,
+            options: VendorOptions::default(),
+        }
+    }
+
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn insecure_tls(mut self, insecure_tls: bool) -> Self {
+        self.insecure_tls = insecure_tls;
+        self
+    }
+
+    pub fn rate_limit_per_minute(mut self, per_minute: Option<u32>) -> Self {
+        self.rate_limit_per_minute = per_minute;
+        self
+    }
+
+    /// One of the vendor's own config keys (`space_id = "..."`).
+    pub fn option(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.options.set_value(key, value);
+        self
+    }
+
+    /// One of the vendor's own named secrets (`data_app_key`).
+    pub fn secret_option(mut self, key: &str, secret: SecretString) -> Self {
+        self.options.set_secret(key, secret);
+        self
+    }
 }
 
 impl fmt::Debug for ClientSettings {
@@ -307,6 +368,50 @@ impl fmt::Debug for ClientSettings {
             .field("username", &self.username)
             .field("secret", &"[redacted]")
             .field("read_only", &self.read_only)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// A profile's vendor-specific config keys (validated by the config against the vendor's
+/// `ConfigSpec`) and named secrets, handed to the vendor's client as they are.
+#[derive(Clone, Default)]
+pub struct VendorOptions {
+    values: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretString>,
+}
+
+impl VendorOptions {
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    pub fn secret(&self, key: &str) -> Option<&SecretString> {
+        self.secrets.get(key)
+    }
+
+    pub fn set_value(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_owned(), value.into());
+    }
+
+    pub fn set_secret(&mut self, key: &str, secret: SecretString) {
+        self.secrets.insert(key.to_owned(), secret);
+    }
+
+    /// A trimmed, non-blank value.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.value(key)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+impl fmt::Debug for VendorOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorOptions")
+            .field("values", &self.values)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish()
     }
 }

@@ -487,6 +487,21 @@ fn not_connections(kind: Kind) -> ApiError {
     }
 }
 
+/// Qlik's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QlikSettings {
+    /// `space_id`: the view starts filtered to this space.
+    pub space_id: Option<String>,
+}
+
+impl QlikSettings {
+    pub fn from_options(options: &super::VendorOptions) -> QlikSettings {
+        QlikSettings {
+            space_id: options.text("space_id"),
+        }
+    }
+}
+
 impl QlikClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -510,12 +525,7 @@ impl QlikClient {
         // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
         http_settings.rate_limit_per_minute = None;
         let http = HttpCore::new(&http_settings, &[])?;
-        let start_space = settings
-            .space_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let start_space = QlikSettings::from_options(&settings.options).space_id;
         Ok(QlikClient {
             start_space,
             http,
@@ -1176,21 +1186,8 @@ mod tests {
     use super::*;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "qlik-eu".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: SecretString::from("k3y-s3cret"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("qlik-eu", V, base_url, SecretString::from("k3y-s3cret"))
+            .timeout(Duration::from_secs(5))
     }
 
     const DOC_EXAMPLE: &str = r#"{"created":"2023-06-08T18:02:20.392Z","datasourceID":"File_GoogleCloudStorageConnector","id":"3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10",
