@@ -238,7 +238,7 @@ static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
 fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Datasources => &DATASOURCE_COLUMNS,
-        Kind::Connections | Kind::Logins | Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -252,6 +252,45 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: true,
     supported: true,
+};
+
+/// Basedash in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "org_id",
+            value: super::registry::KeyValue::Text,
+            shown_default: None,
+        }],
+        aliases: &[("org", "org_id"), ("organization_id", "org_id")],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(BasedashClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"error":{"title":"ValidationError","detail":"Invalid credentials","fieldErrors":{"host":"Host not found"}}}"#,
+        code: Some("ValidationError"),
+        message: "Invalid credentials (host: Host not found)",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::basedash::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-basedash",
+            username: None,
+            secret: crate::sim::basedash::DEMO_TOKEN,
+            secrets: &[],
+        },
+    },
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Datamarts => &DATAMART_COLUMNS,
-        Kind::Connections | Kind::Logins => &[],
+        _ => &[],
     }
 }
 
@@ -151,6 +151,45 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     supported: true,
+};
+
+/// Databrain in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "data_app_key",
+            value: super::registry::KeyValue::Secret,
+            shown_default: None,
+        }],
+        aliases: &[],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(DatabrainClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"error":{"code":"DATASOURCE_IN_USE","message":"Datasource is being used by other resources"}}"#,
+        code: Some("DATASOURCE_IN_USE"),
+        message: "Datasource is being used by other resources",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::databrain::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-databrain",
+            username: None,
+            secret: crate::sim::databrain::DEMO_TOKEN,
+            secrets: &[("data_app_key", crate::sim::databrain::DEMO_DATA_APP_KEY)],
+        },
+    },
 };
 
 // ---------------------------------------------------------------------------------------------

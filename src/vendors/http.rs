@@ -155,9 +155,10 @@ impl HttpResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The error this response stands for (call only for non-2xx).
+    /// The error this response stands for (call only for non-2xx), read by the vendor's
+    /// error decoder.
     pub fn to_error(&self, vendor: VendorId) -> ApiError {
-        decode_error(vendor, self.status, &self.headers, &self.body)
+        (super::registry::vendor(vendor).decode_error)(self.status, &self.headers, &self.body)
     }
 
     /// `Ok(self)` for 2xx, else the decoded vendor error.
@@ -447,7 +448,8 @@ struct ErrorParts {
 }
 
 /// Turn a non-2xx response into one `ApiError::Http` sentence. Understands the error
-/// bodies of all four vendors, HTML pages from proxies, empty and truncated bodies.
+/// bodies of all four vendors, HTML pages from proxies, empty and truncated bodies: the
+/// shared decoder each vendor's `Vendor::decode_error` starts from.
 pub fn decode_error(vendor: VendorId, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let reason = reqwest::StatusCode::from_u16(status)
         .ok()

@@ -145,7 +145,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Connections => &CONNECTION_COLUMNS,
         Kind::Logins => &LOGIN_COLUMNS,
-        Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -159,6 +159,51 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: true,
     soft_delete: false,
     supported: true,
+};
+
+/// MicroStrategy in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "password",
+        username: true,
+        keys: &[super::registry::ConfigKey {
+            name: "login_mode",
+            value: super::registry::KeyValue::Integer {
+                min: 1,
+                max: u32::MAX as i64,
+            },
+            shown_default: Some("1"),
+        }],
+        aliases: &[],
+        // Guest login (mode 8) sends no password.
+        secret_optional: |options| {
+            MstrSettings::from_options(options).is_ok_and(|s| s.login_mode == LOGIN_MODE_ANONYMOUS)
+        },
+    },
+    connect: |s| Ok(std::sync::Arc::new(MstrClient::new(s)?)),
+    create_form: super::microstrategy_forms::form,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 401,
+        body: r#"{"code":"ERR009","message":"The user's session has expired, please reauthenticate","ticketId":"f39db2e12d5b4cb9b4d32fc6e439045e"}"#,
+        code: Some("ERR009"),
+        message: "The user's session has expired, please reauthenticate",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::microstrategy::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-mstr",
+            username: Some(crate::sim::microstrategy::DEMO_USERNAME),
+            secret: crate::sim::microstrategy::DEMO_PASSWORD,
+            secrets: &[],
+        },
+    },
 };
 
 /// Normalise a base URL the way mstrio does: `^https?://` required; everything from the

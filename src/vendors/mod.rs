@@ -1,7 +1,8 @@
 //! Vendor clients behind one interface. The UI and the executor know vendors only through
-//! `VendorApi` (what a live client can do) and `VendorSpec` (static facts: kinds, columns,
-//! delete order). Adding a vendor means one client file, one simulator, a seed file and a
-//! line in `spec()` and `connect()`.
+//! `VendorApi` (what a live client can do), `VendorSpec` (static facts: kinds, columns,
+//! delete order) and the registry (`registry::VENDORS`: config keys, secrets, `connect`,
+//! forms, error decoder, simulator and demo login). Adding a vendor means one client file,
+//! one simulator, a seed file, its `VendorId` and one line in `VENDORS`.
 
 pub mod basedash;
 pub mod databrain;
@@ -11,14 +12,16 @@ pub mod microstrategy;
 mod microstrategy_forms;
 pub mod qlik;
 pub mod ratelimit;
+pub mod registry;
 pub mod request_audit;
+
+pub use registry::{connect, create_form, spec, vendor, Vendor, VENDORS};
 
 use crate::model::{printable, ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Every failure of a vendor call, as one clear sentence (see `Display`).
@@ -256,25 +259,6 @@ impl fmt::Debug for VendorSpec {
     }
 }
 
-/// The registry of vendor facts.
-pub fn spec(vendor: VendorId) -> &'static VendorSpec {
-    match vendor {
-        VendorId::MicroStrategy => &microstrategy::SPEC,
-        VendorId::Qlik => &qlik::SPEC,
-        VendorId::Basedash => &basedash::SPEC,
-        VendorId::Databrain => &databrain::SPEC,
-    }
-}
-
-/// The create form of a kind, filled with choices from the loaded objects; `None` when the
-/// vendor cannot create that kind.
-pub fn create_form(vendor: VendorId, kind: Kind, loaded: &[Resource]) -> Option<forms::FormSpec> {
-    match vendor {
-        VendorId::MicroStrategy => microstrategy_forms::form(kind, loaded),
-        _ => None,
-    }
-}
-
 /// What a client needs to talk to one profile. Built from the config; holds the secret.
 /// The fields every vendor shares are here; what only one vendor uses travels in `options`
 /// (its own config keys and secrets), which that vendor's client parses into its own typed
@@ -413,16 +397,6 @@ impl fmt::Debug for VendorOptions {
             .field("values", &self.values)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish()
-    }
-}
-
-/// Build the client of a profile. Does no I/O (login happens on first use).
-pub fn connect(settings: ClientSettings) -> Result<Arc<dyn VendorApi>, ApiError> {
-    match settings.vendor {
-        VendorId::MicroStrategy => Ok(Arc::new(microstrategy::MstrClient::new(settings)?)),
-        VendorId::Qlik => Ok(Arc::new(qlik::QlikClient::new(settings)?)),
-        VendorId::Basedash => Ok(Arc::new(basedash::BasedashClient::new(settings)?)),
-        VendorId::Databrain => Ok(Arc::new(databrain::DatabrainClient::new(settings)?)),
     }
 }
 

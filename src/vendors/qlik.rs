@@ -138,7 +138,7 @@ static CONNECTION_COLUMNS: [ColumnDef; 7] = [
 fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Connections => &CONNECTION_COLUMNS,
-        Kind::Datasources | Kind::Logins | Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -152,6 +152,45 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     supported: true,
+};
+
+/// Qlik Cloud in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "space_id",
+            value: super::registry::KeyValue::Text,
+            shown_default: None,
+        }],
+        aliases: &[("space", "space_id")],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(QlikClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"errors":[{"code":"DCERROR-0010","title":"Bad or invalid request","detail":"Field xxx is missing in the request","status":400}]}"#,
+        code: Some("DCERROR-0010"),
+        message: "Bad or invalid request: Field xxx is missing in the request",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::qlik::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-qlik",
+            username: None,
+            secret: crate::sim::qlik::DEMO_TOKEN,
+            secrets: &[],
+        },
+    },
 };
 
 /// Normalise a tenant URL like `@qlik/api` does: a bare host gets `https://`; the query,
