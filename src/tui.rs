@@ -147,6 +147,7 @@ pub async fn run(
 
     let size = terminal.size()?;
     model.now = now_secs();
+    model.measures = crate::ui::MEASURES;
     let mut effects = update(
         &mut model,
         Msg::Resize {

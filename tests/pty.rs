@@ -4,391 +4,21 @@
 //! configured profiles on simulators served by the test (a hung server, a missing secret,
 //! SIGHUP in the middle of a bulk delete, checked against the server's state).
 
+mod common {
+    pub mod pty;
+}
+
+use common::pty::{kind_count, read_audit, Session, CTRL_D, ENTER, ESC, TIMEOUT};
 use dsconsole::sim::microstrategy::{self, MstrSim, DEMO_PASSWORD, DEMO_USERNAME};
 use dsconsole::sim::SimOptions;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// How long any one expectation may take. Generous: CI machines are slow. Never asserted.
-const TIMEOUT: Duration = Duration::from_secs(30);
-const CTRL_D: &[u8] = b"\x04";
-const ESC: &[u8] = b"\x1b";
-const ENTER: &[u8] = b"\r";
-
-/// Serialises "open a pty, spawn a child" across the test threads, so that no child forked
-/// by a parallel test inherits another test's pty descriptors before they are close-on-exec.
-static SPAWN_LOCK: Mutex<()> = Mutex::new(());
-
-fn winsize(cols: u16, rows: u16) -> libc::winsize {
-    libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    }
-}
-
-fn set_cloexec(fd: &OwnedFd) {
-    // SAFETY: `fd` is an open descriptor we own; F_SETFD only changes its flags.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-    assert_ne!(rc, -1, "fcntl(FD_CLOEXEC): {}", io::Error::last_os_error());
-}
-
-/// A new pseudo-terminal pair `(master, slave)` of the given size, both close-on-exec.
-fn open_pty(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    let ws = winsize(cols, rows);
-    let (name, termp) = (std::ptr::null_mut(), std::ptr::null());
-    // SAFETY: the two out-pointers are valid for writes, `name` and `termp` may be null, and
-    // `ws` outlives the call.
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, name, termp, &ws) };
-    assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
-    // SAFETY: openpty succeeded, so both are fresh descriptors that nothing else owns.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    set_cloexec(&master);
-    set_cloexec(&slave);
-    (master, slave)
-}
-
-/// The binary running in a pty, with the emulated screen. Dropping it kills the child if it
-/// still runs and, when the test is failing, prints the last screen.
-struct Session {
-    child: Child,
-    master: File,
-    /// One message per chunk of output the emulator has processed; closed at EOF.
-    output: Receiver<()>,
-    parser: Arc<Mutex<vt100::Parser>>,
-    status: Option<ExitStatus>,
-    dir: tempfile::TempDir,
-    /// Every byte the program wrote to the terminal, in order.
-    raw: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Session {
-    /// `dsconsole demo` in a `cols` x `rows` terminal, with a private HOME and data dir.
-    fn demo(cols: u16, rows: u16) -> Session {
-        Session::spawn(cols, rows, tempfile::tempdir().expect("temp dir"), |cmd| {
-            cmd.arg("demo");
-        })
-    }
-
-    /// The binary in a `cols` x `rows` terminal with HOME and the data dir inside `dir`;
-    /// `configure` adds the arguments and any environment.
-    fn spawn(
-        cols: u16,
-        rows: u16,
-        dir: tempfile::TempDir,
-        configure: impl FnOnce(&mut Command),
-    ) -> Session {
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(&home).expect("home dir");
-        let data = dir.path().join("data");
-        let guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let (master, slave) = open_pty(cols, rows);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsconsole"));
-        cmd.env("TERM", "xterm-256color")
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("DSCONSOLE_DATA_DIR", &data)
-            .env_remove("DSCONSOLE_CONFIG")
-            .env_remove("DSCONSOLE_LOG")
-            .env_remove("DSCONSOLE_TEST_PANIC")
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::from(slave.try_clone().expect("dup slave")))
-            .stdout(Stdio::from(slave.try_clone().expect("dup slave")))
-            .stderr(Stdio::from(slave));
-        configure(&mut cmd);
-        // SAFETY: the closure runs in the forked child before exec and calls only
-        // async-signal-safe functions (setsid, ioctl). Std has already made the pty slave the
-        // child's fd 0, so TIOCSCTTY makes it the controlling terminal of the new session,
-        // which lets the child receive SIGWINCH and open /dev/tty.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("spawn dsconsole");
-        // Close our copies of the slave so the reader sees EOF/EIO once the child is gone.
-        drop(cmd);
-        drop(guard);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
-        let reader = File::from(master.try_clone().expect("dup master"));
-        let answers = File::from(master.try_clone().expect("dup master"));
-        let (tx, output) = mpsc::channel();
-        let shared = Arc::clone(&parser);
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let raw_out = Arc::clone(&raw);
-        thread::spawn(move || emulate(reader, answers, &shared, &raw_out, &tx));
-        Session {
-            child,
-            master: File::from(master),
-            output,
-            parser,
-            status: None,
-            dir,
-            raw,
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn audit_path(&self) -> PathBuf {
-        self.data_dir().join("audit.jsonl")
-    }
-
-    /// Everything written to the terminal so far, lossily decoded.
-    fn raw_text(&self) -> String {
-        let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&raw).into_owned()
-    }
-
-    /// Wait until the output is closed (the program and all its descriptors are gone), so
-    /// that `raw_text` and the screen hold everything it wrote.
-    fn wait_output_closed(&mut self) {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the terminal output was not closed");
-            if let Err(RecvTimeoutError::Disconnected) = self.output.recv_timeout(left) {
-                return;
-            }
-        }
-    }
-
-    fn assert_running(&mut self, when: &str) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
-            self.status = Some(status);
-            panic!("dsconsole exited {when}: {status:?}");
-        }
-    }
-
-    fn pid(&self) -> libc::pid_t {
-        libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t")
-    }
-
-    fn parser(&self) -> MutexGuard<'_, vt100::Parser> {
-        self.parser.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn text(&self) -> String {
-        self.parser().screen().contents()
-    }
-
-    /// Type bytes into the terminal.
-    fn send(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).expect("write to pty");
-        self.master.flush().expect("flush pty");
-    }
-
-    /// Wait until `pred` holds for the screen; fails after `TIMEOUT` or at end of output.
-    fn wait_for(&mut self, what: &str, pred: impl Fn(&vt100::Screen) -> bool) {
-        let deadline = Instant::now() + TIMEOUT;
-        let mut open = true;
-        while !pred(self.parser().screen()) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                open && !left.is_zero(),
-                "no {what} within {TIMEOUT:?} (output open: {open})"
-            );
-            let got = self.output.recv_timeout(left);
-            open = !matches!(got, Err(RecvTimeoutError::Disconnected));
-        }
-    }
-
-    fn wait_for_text(&mut self, needle: &str) {
-        self.wait_for(&format!("{needle:?}"), |s| s.contents().contains(needle));
-    }
-
-    fn wait_gone(&mut self, needle: &str) {
-        self.wait_for(&format!("{needle:?} to disappear"), |s| {
-            !s.contents().contains(needle)
-        });
-    }
-
-    /// Wait for the demo's first load; returns the datasource count. Fails at once on a
-    /// load error instead of waiting for the timeout.
-    fn wait_for_table(&mut self) -> usize {
-        self.wait_for("the datasource table", |s| {
-            let t = s.contents();
-            t.contains("Load failed")
-                || (t.contains("DEMO") && kind_count(&t, "Datasources") > Some(0))
-        });
-        let t = self.text();
-        assert!(!t.contains("Load failed"), "the demo failed to load");
-        kind_count(&t, "Datasources").unwrap_or(0)
-    }
-
-    /// Wait until the datasource tab shows exactly `n` loaded rows. Fails at once on a load
-    /// error.
-    fn wait_for_datasources(&mut self, n: usize) {
-        self.wait_for(&format!("Datasources ({n})"), |s| {
-            let t = s.contents();
-            t.contains("Load failed") || kind_count(&t, "Datasources") == Some(n)
-        });
-        assert!(!self.text().contains("Load failed"), "the load failed");
-    }
-
-    /// Whether the line discipline is cooked (canonical, echo), as a shell needs it. Read on
-    /// the master: on Linux that reports the slave's settings.
-    fn cooked(&self) -> bool {
-        // SAFETY: termios is plain data, so all-zero is a valid value; tcgetattr overwrites it.
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: the master descriptor is open and `t` is valid for writes.
-        let rc = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
-        assert_eq!(rc, 0, "tcgetattr: {}", io::Error::last_os_error());
-        t.c_lflag & (libc::ICANON | libc::ECHO) == libc::ICANON | libc::ECHO
-    }
-
-    /// Change the window size the way a terminal emulator does: TIOCSWINSZ on the master,
-    /// and the kernel sends SIGWINCH to the foreground process group (the child's session).
-    fn resize(&mut self, cols: u16, rows: u16) {
-        let ws = winsize(cols, rows);
-        // vt100 0.15 overflows when a line wraps on a 1-row screen (or a double-width
-        // character lands on a 1-column one): the emulated screen keeps at least 2x2. The
-        // program still sees `cols` x `rows`.
-        self.parser().set_size(rows.max(2), cols.max(2));
-        // SAFETY: the master descriptor is open and `ws` is a valid winsize for the call.
-        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        assert_ne!(rc, -1, "TIOCSWINSZ: {}", io::Error::last_os_error());
-    }
-
-    /// The exit status once the child exits within `limit`, else None.
-    fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                self.status = Some(status);
-                return Some(status);
-            }
-            let _ = self.output.recv_timeout(Duration::from_millis(50));
-        }
-        None
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        let status = self.exit_within(TIMEOUT);
-        status.unwrap_or_else(|| panic!("dsconsole did not exit within {TIMEOUT:?}"))
-    }
-
-    /// Press q: the program exits with status 0 and gives the terminal back.
-    fn quit_with_q(&mut self) {
-        self.send(b"q");
-        self.assert_quit_ok();
-    }
-
-    fn assert_quit_ok(&mut self) {
-        let status = self.wait_exit();
-        assert!(status.success(), "q exits with status 0, got {status:?}");
-        self.assert_terminal_restored();
-    }
-
-    /// The terminal as the user's shell gets it back: main screen, visible cursor, cooked.
-    fn assert_terminal_restored(&mut self) {
-        self.wait_for("the terminal to be restored", |s| {
-            !s.alternate_screen() && !s.hide_cursor()
-        });
-        let t = self.text();
-        assert!(
-            !t.contains("Datasources ("),
-            "the TUI is still on the main screen"
-        );
-        assert!(self.cooked(), "raw mode was left on");
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!("--- last screen ---\n{}\n-------------------", self.text());
-        }
-        if self.status.is_none() && matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// The terminal side of the pty: feeds the program's output to the emulator and answers
-/// cursor-position queries (`ESC [ 6 n`) as a real terminal does; ratatui asks at start-up.
-fn emulate(
-    mut reader: File,
-    mut answers: File,
-    parser: &Mutex<vt100::Parser>,
-    raw: &Mutex<Vec<u8>>,
-    processed: &Sender<()>,
-) {
-    const DSR: &[u8] = b"\x1b[6n";
-    let mut buf = [0u8; 16 * 1024];
-    // The end of the previous chunk, so a query split across two reads is still seen.
-    let mut tail: Vec<u8> = Vec::new();
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // EIO: every slave descriptor is closed, the program is gone.
-            Err(_) => return,
-        };
-        let chunk = &buf[..n];
-        raw.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(chunk);
-        let (row, col) = {
-            let mut p = parser.lock().unwrap_or_else(|e| e.into_inner());
-            p.process(chunk);
-            p.screen().cursor_position()
-        };
-        tail.extend_from_slice(chunk);
-        let queries = tail.windows(DSR.len()).filter(|w| *w == DSR).count();
-        let keep = tail.len().saturating_sub(DSR.len() - 1);
-        tail.drain(..keep);
-        for _ in 0..queries {
-            let reply = format!("\x1b[{};{}R", row + 1, col + 1);
-            if answers.write_all(reply.as_bytes()).is_err() {
-                return;
-            }
-        }
-        if processed.send(()).is_err() {
-            return;
-        }
-    }
-}
-
-/// The total in a kind tab label such as "Datasources (14)" or "Datasources (3/14)".
-fn kind_count(screen: &str, kind: &str) -> Option<usize> {
-    let start = screen.find(&format!("{kind} ("))? + kind.len() + 2;
-    let inner = &screen[start..start + screen[start..].find(')')?];
-    inner.rsplit('/').next()?.parse().ok()
-}
-
-fn read_audit(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
-        .collect()
-}
 
 #[test]
 fn demo_starts_browses_and_quits_restoring_the_terminal() {
@@ -405,7 +35,7 @@ fn demo_starts_browses_and_quits_restoring_the_terminal() {
     assert!(no_used_by, "datasources have no 'Used by' column");
 
     s.send(b"]");
-    s.wait_for("the Connections table", |sc| {
+    s.wait_screen("the Connections table", |sc| {
         let t = sc.contents();
         t.contains("Used by") && kind_count(&t, "Connections") > Some(0)
     });
@@ -417,7 +47,7 @@ fn demo_starts_browses_and_quits_restoring_the_terminal() {
     s.wait_gone("Keys (Esc closes)");
     s.wait_for_text("Used by");
 
-    s.quit_with_q();
+    s.quit();
 }
 
 #[test]
@@ -431,7 +61,7 @@ fn delete_one_datasource_in_the_demo() {
     // A frame can arrive in several reads: wait for each part rather than assert on it.
     s.wait_for_text("Press y to delete, Esc to cancel.");
     s.send(b"y");
-    s.wait_for("the summary", |sc| {
+    s.wait_screen("the summary", |sc| {
         let t = sc.contents();
         t.contains("Delete finished — demo-mstr")
             && t.contains("1 deleted")
@@ -442,7 +72,7 @@ fn delete_one_datasource_in_the_demo() {
     s.wait_gone("Delete finished");
     // Once reloaded from the simulator (status "loaded …"), one datasource fewer.
     let expected = before - 1;
-    s.wait_for(
+    s.wait_screen(
         &format!("Datasources ({expected}) after the reload"),
         |sc| {
             let t = sc.contents();
@@ -469,7 +99,7 @@ fn delete_one_datasource_in_the_demo() {
         && b["object"].is_object();
     assert!(ok, "audit lines of the delete: {lines:#?}");
 
-    s.quit_with_q();
+    s.quit();
 }
 
 #[test]
@@ -530,10 +160,10 @@ fn delete_pairs(lines: &[Value]) -> BTreeMap<u64, (Option<&Value>, Option<&Value
 
 #[test]
 fn bulk_delete_of_50_datasources() {
-    let mut s = Session::spawn(100, 30, tempfile::tempdir().expect("temp dir"), |cmd| {
+    let mut s = Session::spawn_in(100, 30, tempfile::tempdir().expect("temp dir"), |cmd| {
         cmd.args(["demo", "--scale", "50"]);
     });
-    s.wait_for("Datasources (50)", |sc| {
+    s.wait_screen("Datasources (50)", |sc| {
         let t = sc.contents();
         t.contains("Load failed") || (t.contains("DEMO") && t.contains("Datasources (50)"))
     });
@@ -547,7 +177,7 @@ fn bulk_delete_of_50_datasources() {
     s.send(b"50");
     s.wait_for_text("delete: 50");
     s.send(ENTER);
-    s.wait_for("the summary", |sc| {
+    s.wait_screen("the summary", |sc| {
         let t = sc.contents();
         t.contains("Delete finished — demo-mstr")
             && t.contains("50 deleted")
@@ -557,7 +187,7 @@ fn bulk_delete_of_50_datasources() {
 
     s.send(ENTER);
     s.wait_gone("Delete finished");
-    s.wait_for("Datasources (0) after the reload", |sc| {
+    s.wait_screen("Datasources (0) after the reload", |sc| {
         let t = sc.contents();
         kind_count(&t, "Datasources") == Some(0) && t.contains("loaded ")
     });
@@ -581,7 +211,7 @@ fn bulk_delete_of_50_datasources() {
     }
     assert_eq!(ids.len(), 50, "50 different datasources were deleted");
 
-    s.quit_with_q();
+    s.quit();
 }
 
 /// A MicroStrategy simulator served from the test process, so a test can read its state
@@ -660,7 +290,7 @@ fn sighup_during_a_bulk_delete_restores_the_terminal_and_audits_in_flight() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
-    let mut s = Session::spawn(100, 30, dir, configured(&config));
+    let mut s = Session::spawn_in(100, 30, dir, configured(&config));
     s.wait_for_datasources(TOTAL);
     s.wait_for_text("1 MicroStrategy · sim-mstr");
 
@@ -680,7 +310,7 @@ fn sighup_during_a_bulk_delete_restores_the_terminal_and_audits_in_flight() {
     s.send(ENTER);
     s.wait_for_text(&format!("Deleting {TOTAL} objects — sim-mstr"));
     // A step shows "running" only after its audit "before" line is written.
-    s.wait_for("a running delete", |sc| {
+    s.wait_screen("a running delete", |sc| {
         sc.contents()
             .lines()
             .any(|l| l.contains('…') && l.contains("running"))
@@ -776,12 +406,12 @@ fn a_hung_profile_does_not_block_the_other_or_the_keys() {
         dir.path(),
         &[hung.profile("hung-mstr"), healthy.profile("ok-mstr")],
     );
-    let mut s = Session::spawn(140, 30, dir, configured(&config));
+    let mut s = Session::spawn_in(140, 30, dir, configured(&config));
     // Tab 1 (the hung profile) is shown first and stays loading.
     s.wait_for_text("1 MicroStrategy · hung-mstr");
     s.wait_for_text("Loading ");
     s.send(b"2");
-    s.wait_for("the healthy profile's datasources", |sc| {
+    s.wait_screen("the healthy profile's datasources", |sc| {
         let t = sc.contents();
         t.contains("Load failed") || kind_count(&t, "Datasources") > Some(0)
     });
@@ -797,7 +427,7 @@ fn a_hung_profile_does_not_block_the_other_or_the_keys() {
         hung.sim.control.requests().is_empty(),
         "the hung server has answered nothing"
     );
-    s.quit_with_q();
+    s.quit();
 }
 
 /// A profile whose password variable is not set still gets its tab, which says why; the
@@ -810,14 +440,14 @@ fn a_profile_without_its_secret_gets_a_tab_saying_why() {
         .profile("no-secret")
         .replace("DSCONSOLE_PTY_TEST_PW", "DSCONSOLE_PTY_TEST_UNSET_PW");
     let config = write_config(dir.path(), &[broken, world.profile("ok-mstr")]);
-    let mut s = Session::spawn(140, 30, dir, |cmd| {
+    let mut s = Session::spawn_in(140, 30, dir, |cmd| {
         configured(&config)(cmd);
         cmd.env_remove("DSCONSOLE_PTY_TEST_UNSET_PW");
     });
     s.wait_for_text("1 MicroStrategy · no-secret");
     s.wait_for_text("DSCONSOLE_PTY_TEST_UNSET_PW is not set");
     s.send(b"2");
-    s.wait_for("the working profile's datasources", |sc| {
+    s.wait_screen("the working profile's datasources", |sc| {
         let t = sc.contents();
         t.contains("Load failed") || kind_count(&t, "Datasources") > Some(0)
     });
@@ -825,12 +455,12 @@ fn a_profile_without_its_secret_gets_a_tab_saying_why() {
         !s.text().contains("Load failed"),
         "the working profile failed"
     );
-    s.quit_with_q();
+    s.quit();
 }
 
 #[test]
 fn panic_restores_the_terminal_and_prints_no_secret() {
-    let mut s = Session::spawn(100, 30, tempfile::tempdir().expect("temp dir"), |cmd| {
+    let mut s = Session::spawn_in(100, 30, tempfile::tempdir().expect("temp dir"), |cmd| {
         cmd.arg("demo")
             .env("DSCONSOLE_TEST_PANIC", "after-load")
             .env("DSCONSOLE_LOG", "trace")
@@ -902,7 +532,7 @@ fn resize_to_1x1_and_back() {
             // Wait until the program has drawn for this size (the start of "terminal too
             // small", wrapped), so that no two resizes merge into one event.
             let want = too_small_corner(cols, rows);
-            s.wait_for(
+            s.wait_screen(
                 &format!("{want:?} at {cols}x{rows} (round {round})"),
                 |sc| sc.contents() == want,
             );
@@ -910,7 +540,7 @@ fn resize_to_1x1_and_back() {
         }
         s.resize(100, 30);
         // The emulator dropped everything outside 1x1, so the table is a fresh drawing.
-        s.wait_for(&format!("the table again (round {round})"), |sc| {
+        s.wait_screen(&format!("the table again (round {round})"), |sc| {
             let t = sc.contents();
             kind_count(&t, "Datasources") == Some(rows)
                 && t.contains("Name")
@@ -937,7 +567,7 @@ fn resize_burst_repaints_the_whole_screen() {
     for round in 0..4 {
         s.resize(1, 1);
         s.resize(100, 30);
-        s.wait_for(&format!("the table again (round {round})"), |sc| {
+        s.wait_screen(&format!("the table again (round {round})"), |sc| {
             let t = sc.contents();
             kind_count(&t, "Datasources") == Some(rows) && t.contains("Name")
         });
@@ -1040,7 +670,7 @@ fn cli_plan_shows_every_line_and_hostile_names_visibly_and_declining_exits_1() {
     };
 
     // Declined: exit 1 (not a usage error), nothing deleted.
-    let mut s = Session::spawn(120, 40, tempfile::tempdir().expect("temp dir"), |cmd| {
+    let mut s = Session::spawn_in(120, 40, tempfile::tempdir().expect("temp dir"), |cmd| {
         args(cmd);
         cmd.env("DSCONSOLE_DATA_DIR", &data);
     });
@@ -1057,7 +687,7 @@ fn cli_plan_shows_every_line_and_hostile_names_visibly_and_declining_exits_1() {
     assert!(!data.join("audit.jsonl").exists(), "nothing audited");
 
     // Confirmed: the report shows all three, the hostile one visibly.
-    let mut s = Session::spawn(120, 40, tempfile::tempdir().expect("temp dir"), |cmd| {
+    let mut s = Session::spawn_in(120, 40, tempfile::tempdir().expect("temp dir"), |cmd| {
         args(cmd);
         cmd.env("DSCONSOLE_DATA_DIR", &data);
     });
@@ -1099,13 +729,13 @@ fn cli_bulk_delete(total: usize, delay: Duration) -> (SimWorld, Session, Vec<Str
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
-    let mut s = Session::spawn(120, 40, dir, |cmd| {
+    let mut s = Session::spawn_in(120, 40, dir, |cmd| {
         configured(&config)(cmd);
         cmd.args(["delete", "sim-mstr", "datasources", "--yes"])
             .args(&ids);
     });
     // The progress line counts a step as running only after its audit "before" line.
-    s.wait_for("a running delete", |sc| {
+    s.wait_screen("a running delete", |sc| {
         sc.contents().lines().any(|l| l.contains(" running"))
     });
     (world, s, ids)
@@ -1210,7 +840,7 @@ fn tui_sigint_mid_delete_restores_the_terminal_and_exits_non_zero() {
     let world = SimWorld::start(TOTAL);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
-    let mut s = Session::spawn(100, 30, dir, configured(&config));
+    let mut s = Session::spawn_in(100, 30, dir, configured(&config));
     s.wait_for_datasources(TOTAL);
     world.sim.control.faults.add(
         dsconsole::sim::faults::FaultRule::new(dsconsole::sim::faults::Fault::Delay(
@@ -1225,7 +855,7 @@ fn tui_sigint_mid_delete_restores_the_terminal_and_exits_non_zero() {
     s.send(TOTAL.to_string().as_bytes());
     s.wait_for_text(&format!("delete: {TOTAL}"));
     s.send(ENTER);
-    s.wait_for("a running delete", |sc| {
+    s.wait_screen("a running delete", |sc| {
         sc.contents()
             .lines()
             .any(|l| l.contains('…') && l.contains("running"))
@@ -1267,7 +897,7 @@ fn cli_create_cut_short_by_signals_settles_the_audit_and_exits_143() {
         r#"{"name": "Parked Login", "username": "parked", "password": "p4rked-pw"}"#,
     )
     .expect("write body");
-    let mut s = Session::spawn(120, 40, dir, |cmd| {
+    let mut s = Session::spawn_in(120, 40, dir, |cmd| {
         configured(&config)(cmd);
         cmd.args(["create", "sim-mstr", "logins", "--from"])
             .arg(&body);

@@ -4,19 +4,19 @@
 //! every other file it wrote, the terminal output and `Debug` of the parsed config are
 //! searched for each secret value.
 
+mod common {
+    pub mod pty;
+}
+
 use dsconsole::config::Config;
 use dsconsole::sim::microstrategy::{self, MstrSim, DEMO_PASSWORD, DEMO_USERNAME};
 use dsconsole::sim::SimOptions;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Password of profile `mstr-env`, from an environment variable.
 const ENV_PW: &str = "envPW-4f1c9e7a2b8d4c06-Kq7Zt3Lw9Xv2Rn5Jp8Hs";
@@ -291,23 +291,23 @@ fn no_secret_reaches_any_output_of_any_command_or_the_tui() {
 
     // The TUI on the same config: tabs of all three profiles, the logins with the created
     // one, its detail view, then q. It logs to the data dir's file.
-    let mut tui = pty::Session::start(w.cmd(), 140, 40);
+    let mut tui = common::pty::Session::start(w.cmd(), 140, 40, None);
     let mut screens = Vec::new();
     tui.wait_for("the mstr-env datasources", |t| {
         t.contains("mstr-env") && t.contains("Analytics Sandbox") && t.contains("loaded ")
     });
     assert!(
-        !tui.screen().contains(DELETE_DS),
+        !tui.text().contains(DELETE_DS),
         "the TUI shows the server's state after the CLI delete"
     );
     tui.send(b"3");
     tui.wait_for("the refused login of mstr-wrong", |t| t.contains("ERR003"));
-    screens.push(tui.screen());
+    screens.push(tui.text());
     tui.send(b"2");
     tui.wait_for("the mstr-inline tab", |t| {
         !t.contains("ERR003") && t.contains("loaded ")
     });
-    screens.push(tui.screen());
+    screens.push(tui.text());
     tui.send(b"1");
     tui.send(b"]");
     tui.send(b"]");
@@ -322,18 +322,19 @@ fn no_secret_reaches_any_output_of_any_command_or_the_tui() {
     tui.wait_for("the detail view", |t| {
         t.contains(" Detail (") && t.contains("login 'Secrets Test Login'")
     });
-    screens.push(tui.screen());
+    screens.push(tui.text());
     tui.send(b"L");
     tui.wait_for("the log pane", |t| t.contains("Log of this run"));
-    screens.push(tui.screen());
+    screens.push(tui.text());
     tui.send(b"q");
     tui.wait_for("the log pane to close", |t| !t.contains("Log of this run"));
     tui.send(b"q");
-    tui.wait_exit();
+    let status = tui.wait_exit();
+    assert!(status.success(), "dsconsole exited with {status:?}");
     for screen in screens {
         outputs.push(("the TUI's screen".into(), screen));
     }
-    outputs.push(("the TUI's terminal output".into(), tui.raw()));
+    outputs.push(("the TUI's terminal output".into(), tui.raw_text()));
 
     // The secrets were really in play: each password reached the server side.
     let sent = w.proxy.passwords();
@@ -579,183 +580,5 @@ mod proxy {
         builder
             .body(Body::from(bytes))
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A small pseudo-terminal runner (tests/pty.rs has the full harness)
-// ---------------------------------------------------------------------------------------------
-
-mod pty {
-    use super::*;
-
-    /// Serialises "open a pty, spawn a child", so no child forked by a parallel test keeps
-    /// another test's pty descriptors open.
-    static SPAWN_LOCK: Mutex<()> = Mutex::new(());
-
-    pub struct Session {
-        child: std::process::Child,
-        master: File,
-        output: mpsc::Receiver<()>,
-        parser: Arc<Mutex<vt100::Parser>>,
-        raw: Arc<Mutex<Vec<u8>>>,
-        exited: bool,
-    }
-
-    fn open_pty(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
-        let (mut master, mut slave): (libc::c_int, libc::c_int) = (-1, -1);
-        let ws = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: the out-pointers are valid for writes, name and termios may be null, and
-        // `ws` outlives the call.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
-        // SAFETY: openpty succeeded; both descriptors are fresh and owned by nobody else.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        for fd in [&master, &slave] {
-            // SAFETY: an open descriptor we own; F_SETFD only changes its flags.
-            let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-            assert_ne!(rc, -1, "fcntl: {}", io::Error::last_os_error());
-        }
-        (master, slave)
-    }
-
-    impl Session {
-        /// Run `cmd` with the pty as its controlling terminal and stdin/stdout/stderr.
-        pub fn start(mut cmd: Command, cols: u16, rows: u16) -> Session {
-            let guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            let (master, slave) = open_pty(cols, rows);
-            cmd.env("TERM", "xterm-256color")
-                .stdin(Stdio::from(slave.try_clone().expect("dup slave")))
-                .stdout(Stdio::from(slave.try_clone().expect("dup slave")))
-                .stderr(Stdio::from(slave));
-            // SAFETY: runs in the forked child before exec and calls only async-signal-safe
-            // functions; fd 0 is already the pty slave, which becomes the controlling tty.
-            unsafe {
-                cmd.pre_exec(|| {
-                    if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-            let child = cmd.spawn().expect("spawn dsconsole");
-            drop(cmd);
-            drop(guard);
-            let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
-            let raw = Arc::new(Mutex::new(Vec::new()));
-            let mut reader = File::from(master.try_clone().expect("dup master"));
-            let mut answers = File::from(master.try_clone().expect("dup master"));
-            let (tx, output) = mpsc::channel();
-            let (p, r) = (Arc::clone(&parser), Arc::clone(&raw));
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 16 * 1024];
-                loop {
-                    let n = match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    let chunk = &buf[..n];
-                    r.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend_from_slice(chunk);
-                    let (row, col) = {
-                        let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
-                        p.process(chunk);
-                        p.screen().cursor_position()
-                    };
-                    // Answer cursor-position queries as a terminal does (ratatui asks).
-                    let queries = chunk.windows(4).filter(|w| *w == b"\x1b[6n").count();
-                    for _ in 0..queries {
-                        let reply = format!("\x1b[{};{}R", row + 1, col + 1);
-                        if answers.write_all(reply.as_bytes()).is_err() {
-                            return;
-                        }
-                    }
-                    if tx.send(()).is_err() {
-                        return;
-                    }
-                }
-            });
-            Session {
-                child,
-                master: File::from(master),
-                output,
-                parser,
-                raw,
-                exited: false,
-            }
-        }
-
-        pub fn screen(&self) -> String {
-            let p = self.parser.lock().unwrap_or_else(|e| e.into_inner());
-            p.screen().contents()
-        }
-
-        pub fn raw(&self) -> String {
-            let r = self.raw.lock().unwrap_or_else(|e| e.into_inner());
-            String::from_utf8_lossy(&r).into_owned()
-        }
-
-        pub fn send(&mut self, bytes: &[u8]) {
-            self.master.write_all(bytes).expect("write to pty");
-            self.master.flush().expect("flush pty");
-        }
-
-        pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) {
-            let deadline = Instant::now() + TIMEOUT;
-            let mut open = true;
-            while !pred(&self.screen()) {
-                let left = deadline.saturating_duration_since(Instant::now());
-                assert!(
-                    open && !left.is_zero(),
-                    "no {what} within {TIMEOUT:?} (output open: {open})"
-                );
-                let got = self.output.recv_timeout(left);
-                open = !matches!(got, Err(RecvTimeoutError::Disconnected));
-            }
-        }
-
-        /// Wait for the program to exit with status 0.
-        pub fn wait_exit(&mut self) {
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                if let Some(status) = self.child.try_wait().expect("try_wait") {
-                    self.exited = true;
-                    assert!(status.success(), "dsconsole exited with {status:?}");
-                    return;
-                }
-                assert!(Instant::now() < deadline, "dsconsole did not exit");
-                let _ = self.output.recv_timeout(Duration::from_millis(50));
-            }
-        }
-    }
-
-    impl Drop for Session {
-        fn drop(&mut self) {
-            if std::thread::panicking() {
-                eprintln!(
-                    "--- last screen ---\n{}\n-------------------",
-                    self.screen()
-                );
-            }
-            if !self.exited {
-                let _ = self.child.kill();
-            }
-            let _ = self.child.wait();
-        }
     }
 }

@@ -1,7 +1,10 @@
 //! The keymap of normal mode: one table that drives key dispatch, the `?` help screen and
 //! the key-hint line, so the three can never disagree.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use super::keys::Key;
+#[cfg(test)]
+use crossterm::event::KeyModifiers;
+use crossterm::event::{KeyCode, KeyEvent};
 
 /// What a key in normal mode does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,144 +50,252 @@ pub enum Action {
     Quit,
 }
 
-/// One binding: the keys, the action, and how it is described.
-#[derive(Debug, Clone, Copy)]
-pub struct Binding {
-    /// Shown in help, e.g. "j / Down".
-    pub keys: &'static str,
-    pub action: Action,
-    pub help: &'static str,
-    /// Short label for the hint line, when the action deserves a place there.
-    pub hint: Option<&'static str>,
-    /// Whether the action changes vendor state (shown as "read-only" on read-only profiles).
-    pub mutating: bool,
+/// One binding of normal mode.
+pub type Binding = super::keys::Binding<Action>;
+
+const fn b(
+    keys: &'static [Key],
+    label: &'static str,
+    action: Action,
+    help: &'static str,
+) -> Binding {
+    Binding::new(keys, label, action, help)
 }
 
-const fn b(keys: &'static str, action: Action, help: &'static str) -> Binding {
-    Binding {
-        keys,
-        action,
-        help,
-        hint: None,
-        mutating: false,
-    }
+const fn h(
+    keys: &'static [Key],
+    label: &'static str,
+    action: Action,
+    help: &'static str,
+    hint: &'static str,
+) -> Binding {
+    Binding::new(keys, label, action, help).hint(hint)
 }
 
-const fn h(keys: &'static str, action: Action, help: &'static str, hint: &'static str) -> Binding {
-    Binding {
-        keys,
-        action,
-        help,
-        hint: Some(hint),
-        mutating: false,
-    }
+const fn m(
+    keys: &'static [Key],
+    label: &'static str,
+    action: Action,
+    help: &'static str,
+    hint: &'static str,
+) -> Binding {
+    Binding::new(keys, label, action, help)
+        .hint(hint)
+        .mutating()
 }
 
-const fn m(keys: &'static str, action: Action, help: &'static str, hint: &'static str) -> Binding {
-    Binding {
-        keys,
-        action,
-        help,
-        hint: Some(hint),
-        mutating: true,
-    }
-}
+use Key::{Char, Code, Ctrl};
 
-/// Every normal-mode binding, in the order help shows them.
+/// Every normal-mode binding, in the order help shows them. Dispatch takes the first
+/// binding that answers to a key.
 pub const BINDINGS: &[Binding] = &[
-    b("1-9", Action::ProfileNumber(0), "switch to profile tab N"),
-    b("Tab", Action::ProfileNext, "next profile tab"),
-    b("Shift-Tab", Action::ProfilePrev, "previous profile tab"),
-    b("] / Right", Action::KindNext, "next resource kind"),
-    b("[ / Left", Action::KindPrev, "previous resource kind"),
-    b("j / Down", Action::Down, "move down"),
-    b("k / Up", Action::Up, "move up"),
-    b("g / Home", Action::Top, "first row"),
-    b("G / End", Action::Bottom, "last row"),
-    b("PgDn", Action::PageDown, "page down"),
-    b("PgUp", Action::PageUp, "page up"),
+    b(
+        &[Key::Digit19],
+        "1-9",
+        Action::ProfileNumber(0),
+        "switch to profile tab N",
+    ),
+    b(
+        &[Code(KeyCode::Tab)],
+        "Tab",
+        Action::ProfileNext,
+        "next profile tab",
+    ),
+    b(
+        &[Code(KeyCode::BackTab)],
+        "Shift-Tab",
+        Action::ProfilePrev,
+        "previous profile tab",
+    ),
+    b(
+        &[Char(']'), Code(KeyCode::Right)],
+        "] / Right",
+        Action::KindNext,
+        "next resource kind",
+    ),
+    b(
+        &[Char('['), Code(KeyCode::Left)],
+        "[ / Left",
+        Action::KindPrev,
+        "previous resource kind",
+    ),
+    b(
+        &[Char('j'), Code(KeyCode::Down)],
+        "j / Down",
+        Action::Down,
+        "move down",
+    ),
+    b(
+        &[Char('k'), Code(KeyCode::Up)],
+        "k / Up",
+        Action::Up,
+        "move up",
+    ),
+    b(
+        &[Char('g'), Code(KeyCode::Home)],
+        "g / Home",
+        Action::Top,
+        "first row",
+    ),
+    b(
+        &[Char('G'), Code(KeyCode::End)],
+        "G / End",
+        Action::Bottom,
+        "last row",
+    ),
+    b(
+        &[Code(KeyCode::PageDown)],
+        "PgDn",
+        Action::PageDown,
+        "page down",
+    ),
+    b(&[Code(KeyCode::PageUp)], "PgUp", Action::PageUp, "page up"),
     h(
+        &[Char('/')],
         "/",
         Action::Filter,
         "filter (fzf syntax: foo 'exact ^prefix suffix$ !not)",
         "filter",
     ),
-    h("Space", Action::Mark, "mark / unmark row", "mark"),
-    b("V", Action::MarkRange, "mark the range from the last mark"),
-    b("A", Action::MarkAll, "mark all visible rows"),
+    h(
+        &[Char(' ')],
+        "Space",
+        Action::Mark,
+        "mark / unmark row",
+        "mark",
+    ),
     b(
+        &[Char('V')],
+        "V",
+        Action::MarkRange,
+        "mark the range from the last mark",
+    ),
+    b(&[Char('A')], "A", Action::MarkAll, "mark all visible rows"),
+    b(
+        &[Char('U')],
         "U",
         Action::ClearMarks,
         "clear all marks of this view (Ctrl-Z brings them back)",
     ),
     b(
+        &[Ctrl('z')],
         "Ctrl-Z",
         Action::RestoreMarks,
         "restore the marks last cleared (once; also :marks restore)",
     ),
     b(
+        &[Code(KeyCode::Esc)],
         "Esc",
         Action::Back,
         "close the detail pane, else clear the filter (marks are kept)",
     ),
     m(
+        &[Ctrl('d'), Code(KeyCode::Delete)],
         "Ctrl-D / Delete",
         Action::Delete,
         "delete marked rows (or the current row)",
         "delete",
     ),
     h(
+        &[Code(KeyCode::Enter)],
         "Enter",
         Action::Detail,
         "detail pane: full JSON, depends on / used by",
         "detail",
     ),
-    b("J / K", Action::DetailDown, "scroll the detail pane"),
     b(
+        &[Char('J')],
+        "J / K",
+        Action::DetailDown,
+        "scroll the detail pane",
+    ),
+    b(&[Char('K')], "", Action::DetailUp, ""),
+    b(
+        &[Char('y')],
         "y",
         Action::CopyId,
         "copy the id of the current row (OSC 52)",
     ),
-    h("r / Ctrl-R", Action::Refresh, "refresh", "refresh"),
-    h("s", Action::SortNext, "sort by next column", "sort"),
-    b("S", Action::SortReverse, "reverse sort order"),
     h(
+        &[Char('r'), Ctrl('r')],
+        "r / Ctrl-R",
+        Action::Refresh,
+        "refresh",
+        "refresh",
+    ),
+    h(
+        &[Char('s')],
+        "s",
+        Action::SortNext,
+        "sort by next column",
+        "sort",
+    ),
+    b(&[Char('S')], "S", Action::SortReverse, "reverse sort order"),
+    h(
+        &[Char('t')],
         "t",
         Action::Test,
         "test connection(s) of marked or current rows",
         "test",
     ),
     m(
+        &[Char('n')],
         "n",
         Action::Create,
         "create (login, connection, datasource)",
         "new",
     ),
-    h("o", Action::ToggleOrphans, "toggle orphans only", "orphans"),
-    b("u", Action::ToggleUnhealthy, "toggle unhealthy only"),
+    h(
+        &[Char('o')],
+        "o",
+        Action::ToggleOrphans,
+        "toggle orphans only",
+        "orphans",
+    ),
     b(
+        &[Char('u')],
+        "u",
+        Action::ToggleUnhealthy,
+        "toggle unhealthy only",
+    ),
+    b(
+        &[Char(':')],
         ":",
         Action::Command,
         "command: :profile NAME, :kind NAME, :filter TEXT, :marks clear|restore, :q",
     ),
     b(
+        &[Char('L')],
         "L",
         Action::LogPane,
         "log pane: errors, warnings, outcome of every delete",
     ),
     b(
+        &[Char('p')],
         "p",
         Action::Jobs,
         "progress / summary of the latest delete (R there retries failures)",
     ),
-    h("?", Action::Help, "help", "help"),
+    h(&[Char('?')], "?", Action::Help, "help", "help"),
     h(
+        &[Char('q'), Ctrl('c')],
         "q / Ctrl-C",
         Action::Quit,
         "quit (asks while a job runs)",
         "quit",
     ),
 ];
+
+/// Normal mode's keys as help lists them (a binding with no label shares the line above).
+pub fn help() -> super::keys::HelpSection {
+    let mut section = super::keys::HelpSection::of(
+        "In the table",
+        BINDINGS,
+        &["Esc never clears marks: U clears them, Ctrl-Z (or :marks restore) brings them back"],
+    );
+    section.rows.retain(|(label, _)| !label.is_empty());
+    section
+}
 
 /// Whether an action means anything for a vendor (the hint line leaves out the others).
 pub fn applies(action: Action, spec: &crate::vendors::VendorSpec) -> bool {
@@ -196,52 +307,15 @@ pub fn applies(action: Action, spec: &crate::vendors::VendorSpec) -> bool {
     }
 }
 
-/// Map a key event to a normal-mode action.
+/// Map a key event to a normal-mode action, from `BINDINGS`.
 pub fn action_for(key: &KeyEvent) -> Option<Action> {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let action = match key.code {
-        KeyCode::Char('c') if ctrl => Action::Quit,
-        KeyCode::Char('d') if ctrl => Action::Delete,
-        KeyCode::Char('r') if ctrl => Action::Refresh,
-        KeyCode::Char('z') if ctrl => Action::RestoreMarks,
-        _ if ctrl => return None,
-        KeyCode::Char(c @ '1'..='9') => Action::ProfileNumber(c as usize - '1' as usize),
-        KeyCode::Tab => Action::ProfileNext,
-        KeyCode::BackTab => Action::ProfilePrev,
-        KeyCode::Char(']') | KeyCode::Right => Action::KindNext,
-        KeyCode::Char('[') | KeyCode::Left => Action::KindPrev,
-        KeyCode::Char('j') | KeyCode::Down => Action::Down,
-        KeyCode::Char('k') | KeyCode::Up => Action::Up,
-        KeyCode::Char('g') | KeyCode::Home => Action::Top,
-        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::PageDown => Action::PageDown,
-        KeyCode::PageUp => Action::PageUp,
-        KeyCode::Char('/') => Action::Filter,
-        KeyCode::Char(' ') => Action::Mark,
-        KeyCode::Char('V') => Action::MarkRange,
-        KeyCode::Char('A') => Action::MarkAll,
-        KeyCode::Char('U') => Action::ClearMarks,
-        KeyCode::Esc => Action::Back,
-        KeyCode::Delete => Action::Delete,
-        KeyCode::Enter => Action::Detail,
-        KeyCode::Char('J') => Action::DetailDown,
-        KeyCode::Char('K') => Action::DetailUp,
-        KeyCode::Char('y') => Action::CopyId,
-        KeyCode::Char('r') => Action::Refresh,
-        KeyCode::Char('s') => Action::SortNext,
-        KeyCode::Char('S') => Action::SortReverse,
-        KeyCode::Char('t') => Action::Test,
-        KeyCode::Char('n') => Action::Create,
-        KeyCode::Char('o') => Action::ToggleOrphans,
-        KeyCode::Char('u') => Action::ToggleUnhealthy,
-        KeyCode::Char(':') => Action::Command,
-        KeyCode::Char('L') => Action::LogPane,
-        KeyCode::Char('p') => Action::Jobs,
-        KeyCode::Char('?') => Action::Help,
-        KeyCode::Char('q') => Action::Quit,
-        _ => return None,
-    };
-    Some(action)
+    let binding = super::keys::lookup(BINDINGS, key)?;
+    Some(match (binding.action, key.code) {
+        (Action::ProfileNumber(_), KeyCode::Char(c)) => {
+            Action::ProfileNumber((c as usize).saturating_sub('1' as usize))
+        }
+        (action, _) => action,
+    })
 }
 
 #[cfg(test)]

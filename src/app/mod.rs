@@ -1,11 +1,23 @@
 //! Application state machine: Msg -> update -> Effects, and the runtime that runs effects.
 
+pub mod command;
 pub mod effect;
+pub mod input;
+pub mod jobs;
 pub mod keymap;
+pub mod keys;
+pub mod layout;
+pub mod load;
+pub mod marks;
+pub mod modals;
 pub mod msg;
+pub mod normal;
+pub mod router;
 pub mod runtime;
 pub mod state;
+pub mod tab;
 pub mod update;
+pub mod view;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

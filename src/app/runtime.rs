@@ -28,7 +28,8 @@ pub struct Runtime {
     audit: Arc<AuditLog>,
     tx: UnboundedSender<Msg>,
     root: CancellationToken,
-    jobs: HashMap<u64, CancellationToken>,
+    /// The cancellation token of each job still running; a finished job's is dropped.
+    jobs: HashMap<u64, (CancellationToken, tokio::task::AbortHandle)>,
     /// Tasks that may change vendor state (deletes, creates): waited for at shutdown.
     tasks: JoinSet<()>,
     /// Read-only tasks (loads, connection tests): dropped at once at shutdown.
@@ -78,6 +79,8 @@ impl Runtime {
                 }
             }
         }
+        // Finished jobs can no longer be cancelled: drop their tokens.
+        self.jobs.retain(|_, (_, task)| !task.is_finished());
         let tx = self.tx.clone();
         match effect {
             Effect::Load {
@@ -121,8 +124,6 @@ impl Runtime {
                 });
             }
             Effect::Delete { job, profile, plan } => {
-                let cancel = self.root.child_token();
-                self.jobs.insert(job, cancel.clone());
                 let Some(client) = self.client(profile) else {
                     let _ = tx.send(Msg::Notice {
                         error: true,
@@ -130,26 +131,24 @@ impl Runtime {
                     });
                     return;
                 };
+                let cancel = self.root.child_token();
                 let cfg = ExecConfig {
                     concurrency: self.profiles[profile].concurrency.max(1),
                     ..ExecConfig::default()
                 };
                 let audit = self.audit.clone();
-                self.tasks.spawn(async move {
-                    let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-                    let forward_tx = tx.clone();
-                    let forward = tokio::spawn(async move {
-                        while let Some(update) = prx.recv().await {
-                            let _ = forward_tx.send(Msg::DeleteStep { job, update });
-                        }
-                    });
-                    let outcomes = execute(plan, client, audit, cfg, cancel, ptx).await;
-                    let _ = forward.await;
+                let token = cancel.clone();
+                let task = self.tasks.spawn(async move {
+                    // Each step goes straight into the message channel.
+                    let steps = tx.clone();
+                    let progress = move |update| drop(steps.send(Msg::DeleteStep { job, update }));
+                    let outcomes = execute(plan, client, audit, cfg, cancel, progress).await;
                     let _ = tx.send(Msg::DeleteFinished { job, outcomes });
                 });
+                self.jobs.insert(job, (token, task));
             }
             Effect::CancelJob { job } => {
-                if let Some(token) = self.jobs.get(&job) {
+                if let Some((token, _)) = self.jobs.get(&job) {
                     token.cancel();
                 }
             }
@@ -275,4 +274,106 @@ async fn forward_pages(
         }
     }
     // What is left is in the final snapshot anyway.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use crate::model::{Ref, Resource, VendorId};
+    use crate::ops::plan::{build_plan, PlanRequest};
+    use crate::vendors::{ApiError, DeleteOutcome, Snapshot};
+    use futures::future::BoxFuture;
+
+    /// A client that deletes everything at once.
+    struct Obliging;
+
+    fn refused() -> ApiError {
+        ApiError::Setup {
+            vendor: VendorId::MicroStrategy,
+            message: "not in this test".into(),
+        }
+    }
+
+    impl VendorApi for Obliging {
+        fn vendor(&self) -> VendorId {
+            VendorId::MicroStrategy
+        }
+        fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
+            Box::pin(async { Ok(Snapshot::default()) })
+        }
+        fn get(&self, _: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
+            Box::pin(async { Err(refused()) })
+        }
+        fn delete(&self, _: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
+            Box::pin(async { Ok(DeleteOutcome::Deleted) })
+        }
+        fn create(
+            &self,
+            _: Kind,
+            _: serde_json::Value,
+        ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+            Box::pin(async { Err(refused()) })
+        }
+        fn test_connection(&self, _: String) -> BoxFuture<'_, Result<(), ApiError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn logout(&self) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delete_job_reports_its_steps_then_its_end_and_its_token_is_dropped() {
+        let all = crate::app::fixtures::resources();
+        let target = all
+            .iter()
+            .find(|r| r.kind == Kind::Datasources)
+            .map(|r| (r.kind, r.id.clone()))
+            .expect("a datasource");
+        let plan = build_plan(&PlanRequest {
+            spec: crate::vendors::spec(VendorId::MicroStrategy),
+            profile: "prod",
+            all: &all,
+            selected: &[target],
+            hidden: &[],
+            cascade: false,
+            skip_in_use: false,
+        });
+        assert_eq!(plan.steps.len(), 1);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut rt = Runtime::new(
+            vec![RuntimeProfile {
+                name: "prod".into(),
+                client: Some(Arc::new(Obliging)),
+                concurrency: 1,
+            }],
+            Arc::new(AuditLog::disabled()),
+            tx,
+        );
+        rt.run(Effect::Delete {
+            job: 1,
+            profile: 0,
+            plan: Arc::new(plan),
+        });
+        assert_eq!(rt.jobs.len(), 1, "a running job can be cancelled");
+        let mut steps = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Msg::DeleteStep { job: 1, .. })) => steps += 1,
+                Ok(Some(Msg::DeleteFinished { job: 1, outcomes })) => {
+                    assert!(outcomes[0].is_success(), "{outcomes:?}");
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(steps >= 1, "each step is reported before the end");
+        while !rt.tasks.is_empty() {
+            let _ = rt.tasks.join_next().await;
+        }
+        // The next effect finds the job finished and drops its token.
+        rt.run(Effect::CancelJob { job: 1 });
+        assert!(rt.jobs.is_empty(), "finished jobs keep no token");
+    }
 }

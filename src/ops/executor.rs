@@ -122,17 +122,35 @@ struct Ctx<'a> {
     lines: Arc<RequestLines>,
     cfg: &'a ExecConfig,
     cancel: &'a CancellationToken,
-    progress: &'a UnboundedSender<StepUpdate>,
+    progress: &'a dyn Progress,
 }
 
 impl Ctx<'_> {
     fn report(&self, index: usize, outcome: StepOutcome, attempt: u32) {
-        // The receiver may be gone (the UI closed the view): the run goes on regardless.
-        let _ = self.progress.send(StepUpdate {
+        self.progress.report(StepUpdate {
             index,
             outcome,
             attempt,
         });
+    }
+}
+
+/// Where a run reports each step as it changes: a channel, or a function (the TUI's runtime
+/// wraps each update into its own message and sends it on, with no task in between).
+pub trait Progress: Send + Sync {
+    /// Must not block. A receiver that is gone (the UI closed the view) does not stop the run.
+    fn report(&self, update: StepUpdate);
+}
+
+impl Progress for UnboundedSender<StepUpdate> {
+    fn report(&self, update: StepUpdate) {
+        let _ = self.send(update);
+    }
+}
+
+impl<F: Fn(StepUpdate) + Send + Sync> Progress for F {
+    fn report(&self, update: StepUpdate) {
+        self(update)
     }
 }
 
@@ -148,7 +166,7 @@ pub async fn execute(
     audit: Arc<AuditLog>,
     cfg: ExecConfig,
     cancel: CancellationToken,
-    progress: UnboundedSender<StepUpdate>,
+    progress: impl Progress,
 ) -> Vec<StepOutcome> {
     // The deadline cancels a child token, so it stops this run only.
     let cancel = cancel.child_token();

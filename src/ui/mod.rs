@@ -22,11 +22,12 @@ use ratatui::widgets::Wrap;
 use ratatui::Frame;
 use theme::Theme;
 
-/// Below this size the screen says "terminal too small".
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 16;
-/// From this width the detail pane sits beside the table; below it, under the table.
-pub const DETAIL_SIDE_MIN_WIDTH: u16 = 120;
+pub use crate::app::layout::{DETAIL_SIDE_MIN_WIDTH, MIN_HEIGHT, MIN_WIDTH};
+
+/// What `app` asks the drawing code to measure.
+pub const MEASURES: crate::app::layout::Measures = crate::app::layout::Measures {
+    confirm_max_scroll: modal::confirm_max_scroll,
+};
 
 const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
 
@@ -316,7 +317,7 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 })
                 .filter_map(|b| {
                     let hint = b.hint?;
-                    let key = b.keys.split(" / ").next().unwrap_or(b.keys);
+                    let key = b.label.split(" / ").next().unwrap_or(b.label);
                     Some((
                         key,
                         if b.mutating && read_only {

@@ -3,7 +3,6 @@
 
 use super::safe;
 use super::theme::Theme;
-use crate::app::keymap::BINDINGS;
 use crate::app::state::{ConfirmDelete, CreateForm, Job, JobKind, Level, Modal, Model};
 use crate::model::format_age;
 use crate::ops::executor::{RunSummary, StepOutcome};
@@ -663,47 +662,31 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
         area.height.saturating_sub(2),
     );
     let inner = framed(f, rect, " Keys (Esc closes) ", theme.border());
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!("{:<18}", b.keys), theme.key()),
-                Span::raw(b.help),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "In the filter (/)",
-        theme.header(),
-    )));
-    lines.push(Line::from("  Enter keeps the filter, Esc clears it; foo fuzzy, 'foo exact, ^foo prefix, foo$ suffix, !foo exclude"));
-    lines.push(Line::from(Span::styled(
-        "In the delete confirmation",
-        theme.header(),
-    )));
-    lines.push(Line::from(
-        "  y confirms one object; otherwise type the count (protected: the profile name): Delete",
-    ));
-    lines.push(Line::from(
-        "  is then highlighted and Enter deletes. Enter does what the highlighted button says;",
-    ));
-    lines.push(Line::from(
-        "  a bare Enter cancels. c (Ctrl-T) toggles the cascade; Esc cancels; pasted text is text",
-    ));
-    lines.push(Line::from(Span::styled("Marks", theme.header())));
-    lines.push(Line::from(
-        "  Esc never clears marks: U clears them, Ctrl-Z (or :marks restore) brings them back",
-    ));
-    // Wrapped under their description (key lines) or their own indentation (the rest).
+    // Every layer's keys, from the tables that dispatch them; each section's title, then
+    // its keys (wrapped under their description), then its notes.
+    let mut lines: Vec<(Line, usize)> = Vec::new();
+    for (n, section) in crate::app::keys::help_sections().iter().enumerate() {
+        if n > 0 {
+            lines.push((Line::from(""), 0));
+        }
+        lines.push((Line::from(Span::styled(section.title, theme.header())), 0));
+        for (keys, help) in &section.rows {
+            lines.push((
+                Line::from(vec![
+                    Span::styled(format!("{keys:<18}"), theme.key()),
+                    Span::raw(*help),
+                ]),
+                18,
+            ));
+        }
+        for note in section.notes {
+            lines.push((Line::from(format!("  {note}")), 2));
+        }
+    }
     let width = inner.width as usize;
     let lines: Vec<Line> = lines
         .into_iter()
-        .enumerate()
-        .flat_map(|(i, l)| {
-            let indent = if i < BINDINGS.len() { 18 } else { 2 };
-            safe::wrap(l, width, indent)
-        })
+        .flat_map(|(l, indent)| safe::wrap(l, width, indent))
         .collect();
     let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
     f.render_widget(safe::para(lines).scroll((scroll as u16, 0)), inner);

@@ -41,6 +41,7 @@ fn chars(m: &mut Model, s: &str) {
 
 fn sized(w: u16, h: u16) -> Model {
     let mut m = loaded_model();
+    m.measures = super::MEASURES;
     update(
         &mut m,
         Msg::Resize {
@@ -191,6 +192,7 @@ fn vendor_model(
     let mut i = info(&format!("demo-{}", vendor.id()));
     i.vendor = vendor;
     let mut m = Model::new(vec![i], now);
+    m.measures = super::MEASURES;
     update(
         &mut m,
         Msg::Resize {
@@ -457,6 +459,7 @@ fn bulk_model(n: usize, w: u16, h: u16) -> Model {
     }
     crate::model::link_references(&mut all, &[Kind::Connections, Kind::Logins]);
     let mut m = Model::new(vec![info("prod")], NOW);
+    m.measures = super::MEASURES;
     update(
         &mut m,
         Msg::Resize {
@@ -655,4 +658,35 @@ fn create_datasource_form_filters_choices_and_says_what_it_set() {
     assert!(out.contains("DBMS set to Snowflake"), "{out}");
     assert!(out.contains("Shift-Tab/↑ back"), "{out}");
     insta::assert_snapshot!("create_datasource_form_80x24", out);
+}
+
+/// Help lists the keys of every layer, from the tables that dispatch them: a binding added
+/// to any table shows up here.
+#[test]
+fn help_lists_every_layers_keys_from_their_tables() {
+    let mut m = sized(110, 48);
+    chars(&mut m, "?");
+    let out = render(&m, 110, 400);
+    let sections = crate::app::keys::help_sections();
+    assert!(sections.len() >= 8, "{sections:?}");
+    for s in &sections {
+        assert!(
+            out.contains(s.title),
+            "help lacks the section {:?}\n{out}",
+            s.title
+        );
+        assert!(!s.rows.is_empty(), "{:?} lists no keys", s.title);
+        for (keys, help) in &s.rows {
+            let line = format!("{keys:<18}{help}");
+            let line = line.get(..60.min(line.len())).unwrap_or(&line).trim_end();
+            assert!(
+                out.contains(line),
+                "help lacks {line:?} of {:?}\n{out}",
+                s.title
+            );
+        }
+    }
+    for key in ["Ctrl-S", "c / Ctrl-T", "n / Esc / Enter", "R", "Ctrl-U"] {
+        assert!(out.contains(key), "help lacks {key}\n{out}");
+    }
 }

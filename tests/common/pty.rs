@@ -1,14 +1,15 @@
 //! A pseudo-terminal harness for end-to-end tests: runs the real `dsconsole` binary in a
 //! pty, types keys (and bracketed pastes) as a user would, and reads the screen back through
-//! a vt100 emulator.
+//! a vt100 emulator. Shared by tests/pty.rs, tests/pty_dialogs.rs and tests/secrets.rs.
 
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,8 +23,8 @@ pub const ESC: &[u8] = b"\x1b";
 pub const ENTER: &[u8] = b"\r";
 pub const TAB: &[u8] = b"\t";
 
-/// Serialises "open a pty, spawn a child" across test threads, so that no child inherits
-/// another test's pty descriptors before they are close-on-exec.
+/// Serialises "open a pty, spawn a child" across the test threads, so that no child forked
+/// by a parallel test inherits another test's pty descriptors before they are close-on-exec.
 static SPAWN_LOCK: Mutex<()> = Mutex::new(());
 
 fn winsize(cols: u16, rows: u16) -> libc::winsize {
@@ -46,17 +47,10 @@ fn open_pty(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
     let mut master: libc::c_int = -1;
     let mut slave: libc::c_int = -1;
     let ws = winsize(cols, rows);
-    // SAFETY: the out-pointers are valid for writes, name and termp may be null, and `ws`
-    // outlives the call.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
+    let (name, termp) = (std::ptr::null_mut(), std::ptr::null());
+    // SAFETY: the two out-pointers are valid for writes, `name` and `termp` may be null, and
+    // `ws` outlives the call.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, name, termp, &ws) };
     assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
     // SAFETY: openpty succeeded, so both are fresh descriptors that nothing else owns.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
@@ -74,7 +68,10 @@ pub struct Session {
     output: Receiver<()>,
     parser: Arc<Mutex<vt100::Parser>>,
     status: Option<ExitStatus>,
-    dir: tempfile::TempDir,
+    /// Private HOME and data dir (None for a command the caller prepared).
+    dir: Option<tempfile::TempDir>,
+    /// Every byte the program wrote to the terminal, in order.
+    raw: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Session {
@@ -85,32 +82,59 @@ impl Session {
         })
     }
 
-    /// The binary in a `cols` x `rows` terminal with HOME and the data dir in a temporary
-    /// directory; `configure` adds the arguments.
+    /// The binary in a `cols` x `rows` terminal with HOME and the data dir in a new
+    /// temporary directory; `configure` adds the arguments and any environment.
     pub fn spawn(cols: u16, rows: u16, configure: impl FnOnce(&mut Command)) -> Session {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Session::spawn_in(
+            cols,
+            rows,
+            tempfile::tempdir().expect("temp dir"),
+            configure,
+        )
+    }
+
+    /// The binary in a `cols` x `rows` terminal with HOME and the data dir inside `dir`;
+    /// `configure` adds the arguments and any environment.
+    pub fn spawn_in(
+        cols: u16,
+        rows: u16,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Command),
+    ) -> Session {
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home dir");
         let data = dir.path().join("data");
-        let guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let (master, slave) = open_pty(cols, rows);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsconsole"));
-        cmd.env("TERM", "xterm-256color")
-            .env("HOME", &home)
+        cmd.env("HOME", &home)
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("DSCONSOLE_DATA_DIR", &data)
             .env_remove("DSCONSOLE_CONFIG")
             .env_remove("DSCONSOLE_LOG")
             .env_remove("DSCONSOLE_TEST_PANIC")
-            .env_remove("NO_COLOR")
+            .env_remove("NO_COLOR");
+        configure(&mut cmd);
+        Session::start(cmd, cols, rows, Some(dir))
+    }
+
+    /// Run `cmd` (environment and arguments already set) in a `cols` x `rows` terminal that
+    /// is its controlling terminal and its stdin, stdout and stderr.
+    pub fn start(
+        mut cmd: Command,
+        cols: u16,
+        rows: u16,
+        dir: Option<tempfile::TempDir>,
+    ) -> Session {
+        let guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let (master, slave) = open_pty(cols, rows);
+        cmd.env("TERM", "xterm-256color")
             .stdin(Stdio::from(slave.try_clone().expect("dup slave")))
             .stdout(Stdio::from(slave.try_clone().expect("dup slave")))
             .stderr(Stdio::from(slave));
-        configure(&mut cmd);
         // SAFETY: the closure runs in the forked child before exec and calls only
-        // async-signal-safe functions (setsid, ioctl): the pty becomes the controlling
-        // terminal of a new session.
+        // async-signal-safe functions (setsid, ioctl). Std has already made the pty slave the
+        // child's fd 0, so TIOCSCTTY makes it the controlling terminal of the new session,
+        // which lets the child receive SIGWINCH and open /dev/tty.
         unsafe {
             cmd.pre_exec(|| {
                 if libc::setsid() == -1 {
@@ -123,6 +147,7 @@ impl Session {
             });
         }
         let child = cmd.spawn().expect("spawn dsconsole");
+        // Close our copies of the slave so the reader sees EOF/EIO once the child is gone.
         drop(cmd);
         drop(guard);
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
@@ -130,7 +155,9 @@ impl Session {
         let answers = File::from(master.try_clone().expect("dup master"));
         let (tx, output) = mpsc::channel();
         let shared = Arc::clone(&parser);
-        thread::spawn(move || emulate(reader, answers, &shared, &tx));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let raw_out = Arc::clone(&raw);
+        thread::spawn(move || emulate(reader, answers, &shared, &raw_out, &tx));
         Session {
             child,
             master: File::from(master),
@@ -138,11 +165,21 @@ impl Session {
             parser,
             status: None,
             dir,
+            raw,
         }
     }
 
+    /// The data dir of a session started by `spawn` / `spawn_in`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir
+            .as_ref()
+            .expect("a session with its own directory")
+            .path()
+            .join("data")
+    }
+
     pub fn audit_path(&self) -> PathBuf {
-        self.dir.path().join("data").join("audit.jsonl")
+        self.data_dir().join("audit.jsonl")
     }
 
     /// The audit log's lines (none when the file does not exist).
@@ -152,7 +189,37 @@ impl Session {
             .unwrap_or_default()
     }
 
-    fn parser(&self) -> MutexGuard<'_, vt100::Parser> {
+    /// Everything written to the terminal so far, lossily decoded.
+    pub fn raw_text(&self) -> String {
+        let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+
+    /// Wait until the output is closed (the program and all its descriptors are gone), so
+    /// that `raw_text` and the screen hold everything it wrote.
+    pub fn wait_output_closed(&mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the terminal output was not closed");
+            if let Err(RecvTimeoutError::Disconnected) = self.output.recv_timeout(left) {
+                return;
+            }
+        }
+    }
+
+    pub fn assert_running(&mut self, when: &str) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            self.status = Some(status);
+            panic!("dsconsole exited {when}: {status:?}");
+        }
+    }
+
+    pub fn pid(&self) -> libc::pid_t {
+        libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t")
+    }
+
+    pub fn parser(&self) -> MutexGuard<'_, vt100::Parser> {
         self.parser.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -174,11 +241,12 @@ impl Session {
         self.send(&bytes);
     }
 
-    /// Wait until `pred` holds for the screen; fails after `TIMEOUT` or at end of output.
-    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) {
+    /// Wait until `pred` holds for the emulated screen; fails after `TIMEOUT` or at end of
+    /// output.
+    pub fn wait_screen(&mut self, what: &str, pred: impl Fn(&vt100::Screen) -> bool) {
         let deadline = Instant::now() + TIMEOUT;
         let mut open = true;
-        while !pred(&self.text()) {
+        while !pred(self.parser().screen()) {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 open && !left.is_zero(),
@@ -191,12 +259,9 @@ impl Session {
         }
     }
 
-    pub fn wait_for_text(&mut self, needle: &str) {
-        self.wait_for(&format!("{needle:?}"), |s| s.contains(needle));
-    }
-
-    pub fn wait_gone(&mut self, needle: &str) {
-        self.wait_for(&format!("{needle:?} to disappear"), |s| !s.contains(needle));
+    /// Wait until `pred` holds for the screen's text.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) {
+        self.wait_screen(what, |s| pred(&s.contents()));
     }
 
     /// Give the program `d` to act on what was sent (the screen keeps updating meanwhile).
@@ -214,7 +279,16 @@ impl Session {
         }
     }
 
-    /// Wait for the demo's first load; returns the datasource count.
+    pub fn wait_for_text(&mut self, needle: &str) {
+        self.wait_for(&format!("{needle:?}"), |s| s.contains(needle));
+    }
+
+    pub fn wait_gone(&mut self, needle: &str) {
+        self.wait_for(&format!("{needle:?} to disappear"), |s| !s.contains(needle));
+    }
+
+    /// Wait for the demo's first load; returns the datasource count. Fails at once on a
+    /// load error instead of waiting for the timeout.
     pub fn wait_for_table(&mut self) -> usize {
         self.wait_for("the datasource table", |t| {
             t.contains("Load failed")
@@ -225,19 +299,80 @@ impl Session {
         kind_count(&t, "Datasources").unwrap_or(0)
     }
 
-    /// Press q and wait for a clean exit.
-    pub fn quit(&mut self) {
-        self.send(b"q");
-        let deadline = Instant::now() + TIMEOUT;
+    /// Wait until the datasource tab shows exactly `n` loaded rows. Fails at once on a load
+    /// error.
+    pub fn wait_for_datasources(&mut self, n: usize) {
+        self.wait_for(&format!("Datasources ({n})"), |t| {
+            t.contains("Load failed") || kind_count(t, "Datasources") == Some(n)
+        });
+        assert!(!self.text().contains("Load failed"), "the load failed");
+    }
+
+    /// Whether the line discipline is cooked (canonical, echo), as a shell needs it. Read on
+    /// the master: on Linux that reports the slave's settings.
+    pub fn cooked(&self) -> bool {
+        // SAFETY: termios is plain data, so all-zero is a valid value; tcgetattr overwrites it.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: the master descriptor is open and `t` is valid for writes.
+        let rc = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
+        assert_eq!(rc, 0, "tcgetattr: {}", io::Error::last_os_error());
+        t.c_lflag & (libc::ICANON | libc::ECHO) == libc::ICANON | libc::ECHO
+    }
+
+    /// Change the window size the way a terminal emulator does: TIOCSWINSZ on the master,
+    /// and the kernel sends SIGWINCH to the foreground process group (the child's session).
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        let ws = winsize(cols, rows);
+        // vt100 0.15 overflows when a line wraps on a 1-row screen (or a double-width
+        // character lands on a 1-column one): the emulated screen keeps at least 2x2. The
+        // program still sees `cols` x `rows`.
+        self.parser().set_size(rows.max(2), cols.max(2));
+        // SAFETY: the master descriptor is open and `ws` is a valid winsize for the call.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_ne!(rc, -1, "TIOCSWINSZ: {}", io::Error::last_os_error());
+    }
+
+    /// The exit status once the child exits within `limit`, else None.
+    pub fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 self.status = Some(status);
-                assert!(status.success(), "q exits with status 0, got {status:?}");
-                return;
+                return Some(status);
             }
             let _ = self.output.recv_timeout(Duration::from_millis(50));
         }
-        panic!("dsconsole did not exit within {TIMEOUT:?}");
+        None
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let status = self.exit_within(TIMEOUT);
+        status.unwrap_or_else(|| panic!("dsconsole did not exit within {TIMEOUT:?}"))
+    }
+
+    /// Press q: the program exits with status 0 and gives the terminal back.
+    pub fn quit(&mut self) {
+        self.send(b"q");
+        self.assert_quit_ok();
+    }
+
+    pub fn assert_quit_ok(&mut self) {
+        let status = self.wait_exit();
+        assert!(status.success(), "q exits with status 0, got {status:?}");
+        self.assert_terminal_restored();
+    }
+
+    /// The terminal as the user's shell gets it back: main screen, visible cursor, cooked.
+    pub fn assert_terminal_restored(&mut self) {
+        self.wait_screen("the terminal to be restored", |s| {
+            !s.alternate_screen() && !s.hide_cursor()
+        });
+        let t = self.text();
+        assert!(
+            !t.contains("Datasources ("),
+            "the TUI is still on the main screen"
+        );
+        assert!(self.cooked(), "raw mode was left on");
     }
 }
 
@@ -254,24 +389,30 @@ impl Drop for Session {
 }
 
 /// The terminal side of the pty: feeds the program's output to the emulator and answers
-/// cursor-position queries (`ESC [ 6 n`) as a real terminal does.
+/// cursor-position queries (`ESC [ 6 n`) as a real terminal does; ratatui asks at start-up.
 fn emulate(
     mut reader: File,
     mut answers: File,
     parser: &Mutex<vt100::Parser>,
+    raw: &Mutex<Vec<u8>>,
     processed: &Sender<()>,
 ) {
     const DSR: &[u8] = b"\x1b[6n";
     let mut buf = [0u8; 16 * 1024];
+    // The end of the previous chunk, so a query split across two reads is still seen.
     let mut tail: Vec<u8> = Vec::new();
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // EIO: every slave descriptor is closed, the program is gone.
             Err(_) => return,
         };
         let chunk = &buf[..n];
+        raw.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(chunk);
         let (row, col) = {
             let mut p = parser.lock().unwrap_or_else(|e| e.into_inner());
             p.process(chunk);
@@ -298,4 +439,13 @@ pub fn kind_count(screen: &str, kind: &str) -> Option<usize> {
     let start = screen.find(&format!("{kind} ("))? + kind.len() + 2;
     let inner = &screen[start..start + screen[start..].find(')')?];
     inner.rsplit('/').next()?.parse().ok()
+}
+
+pub fn read_audit(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
+        .collect()
 }

@@ -1,0 +1,61 @@
+//! The `:` commands: `:profile`, `:kind`, `:filter`, `:marks`, `:q`.
+
+use super::effect::Effect;
+use super::marks::{clear_marks, restore_marks};
+use super::modals::question::request_quit;
+use super::state::*;
+use super::view::{apply_filter, switch_profile};
+use crate::model::Kind;
+
+pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
+    let (cmd, arg) = match line.split_once(char::is_whitespace) {
+        Some((c, a)) => (c, a.trim()),
+        None => (line, ""),
+    };
+    match cmd {
+        "" => {}
+        "q" | "q!" | "quit" => return request_quit(m),
+        "profile" | "p" => match m.profiles.iter().position(|t| t.info.name == arg) {
+            Some(p) => return switch_profile(m, p),
+            None => {
+                let names: Vec<&str> = m.profiles.iter().map(|t| t.info.name.as_str()).collect();
+                m.set_status(
+                    Level::Error,
+                    format!("no profile '{arg}' (profiles: {})", names.join(", ")),
+                );
+            }
+        },
+        "kind" | "k" => {
+            let found = Kind::parse(arg).and_then(|k| {
+                m.tab()
+                    .and_then(|t| t.views.iter().position(|v| v.kind == k))
+            });
+            match found {
+                Some(i) => {
+                    if let Some(t) = m.tab_mut() {
+                        t.kind_index = i;
+                    }
+                }
+                None => m.set_status(Level::Error, format!("no kind '{arg}' in this profile")),
+            }
+        }
+        "filter" | "f" => {
+            m.input = LineInput::new(arg);
+            apply_filter(m);
+            m.input.clear();
+        }
+        "marks" | "m" => match arg {
+            "clear" => clear_marks(m),
+            "restore" => restore_marks(m),
+            _ => m.set_status(Level::Error, "usage: :marks clear, :marks restore"),
+        },
+        other => m.set_status(
+            Level::Error,
+            format!(
+                "unknown command ':{other}' (try :profile NAME, :kind NAME, :filter TEXT, \
+                 :marks clear|restore, :q)"
+            ),
+        ),
+    }
+    Vec::new()
+}
