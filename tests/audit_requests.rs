@@ -1,6 +1,9 @@
 //! Every request has its own audit line: a DELETE re-sent after a MicroStrategy re-login and
 //! the single DELETEs that follow a refused Qlik bulk request each get a "before" line with
 //! their attempt number and the request, and every line is closed.
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Resource, VendorId};
 use dsconsole::ops::audit::AuditLog;
@@ -10,20 +13,13 @@ use dsconsole::sim::microstrategy as msim;
 use dsconsole::sim::qlik as qsim;
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::{self, ClientSettings, VendorApi};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn settings(vendor: VendorId, base_url: &str, user: Option<&str>, secret: &str) -> ClientSettings {
-    let mut s = ClientSettings::new(
-        "audit-it",
-        vendor,
-        base_url,
-        SecretString::from(secret.to_string()),
-    )
-    .timeout(Duration::from_secs(10));
+    let mut s = common::settings::client("audit-it", vendor, base_url, secret);
     s.username = user.map(str::to_string);
     s
 }

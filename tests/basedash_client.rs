@@ -1,13 +1,15 @@
 //! Integration tests of the Basedash client against the in-process simulator: loading every
 //! organization's data sources page by page, one organization only, get, soft delete and
 //! already-gone deletes, non-admin 404s, error decoding, 429 handling and the read-only guard.
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Health, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::basedash::{self as bsim, BasedashSim, SimFault, SimRequest};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::basedash::BasedashClient;
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -19,13 +21,7 @@ async fn sim() -> BasedashSim {
 }
 
 fn settings(base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings::new(
-        "it-basedash",
-        VendorId::Basedash,
-        base_url,
-        SecretString::from(token.to_string()),
-    )
-    .timeout(Duration::from_secs(10))
+    common::settings::client("it-basedash", VendorId::Basedash, base_url, token)
 }
 
 fn client(sim: &BasedashSim) -> BasedashClient {

@@ -2,6 +2,9 @@
 //! end, datamarts and in-use linking, deletes by (URL-encoded) name, the in-use and not-found
 //! refusals, refused tokens, the data-app key fallback, the older datamart route, faults and
 //! the read-only guard.
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{CellCtx, CellTone, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::databrain::{self as dsim, Credential, DatabrainSim, SimFault, SimRequest};
@@ -10,7 +13,6 @@ use dsconsole::vendors::databrain::{DatabrainClient, SPEC};
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi};
 use secrecy::SecretString;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 const DS_PATH: &str = "/api/v2/datasource";
 const DM_PATH: &str = "/api/v2/data-app/datamarts";
@@ -22,18 +24,12 @@ async fn sim() -> DatabrainSim {
 }
 
 fn settings(base_url: &str, token: &str, key: Option<&str>, read_only: bool) -> ClientSettings {
-    let mut s = ClientSettings::new(
-        "it-brain",
-        VendorId::Databrain,
-        base_url,
-        SecretString::from(token.to_string()),
-    )
-    .read_only(read_only)
-    .timeout(Duration::from_secs(10));
-    if let Some(k) = key {
-        s = s.secret_option("data_app_key", SecretString::from(k.to_string()));
+    let s = common::settings::client("it-brain", VendorId::Databrain, base_url, token)
+        .read_only(read_only);
+    match key {
+        Some(k) => s.secret_option("data_app_key", SecretString::from(k.to_string())),
+        None => s,
     }
-    s
 }
 
 fn client(sim: &DatabrainSim) -> DatabrainClient {

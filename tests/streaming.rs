@@ -1,22 +1,18 @@
 //! Streaming loads: paged vendors send each page as it arrives, and the pages add up to the
 //! final snapshot.
 
+mod common {
+    pub mod settings;
+}
+
 use dsconsole::model::{Resource, VendorId};
 use dsconsole::sim::{self, SimOptions};
 use dsconsole::vendors::{self, ClientSettings, VendorApi};
-use secrecy::SecretString;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn settings(vendor: VendorId, base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings::new(
-        format!("stream-{}", vendor.id()),
-        vendor,
-        base_url,
-        SecretString::from(token.to_string()),
-    )
-    .timeout(Duration::from_secs(10))
+    common::settings::client(&format!("stream-{}", vendor.id()), vendor, base_url, token)
 }
 
 /// Load with a page sink; return (pages received, ids seen in pages, final ids).
