@@ -422,6 +422,52 @@ mod tests {
         );
     }
 
+    /// Each vendor reads its own keys from the settings' options into its typed settings;
+    /// a value it cannot use is a setup error naming the profile.
+    #[test]
+    fn vendor_options_become_each_vendors_typed_settings() {
+        use secrecy::ExposeSecret;
+        let base = |vendor| {
+            ClientSettings::new("p", vendor, "https://h", SecretString::from("s")).username("u")
+        };
+        let mstr = |s: &ClientSettings| microstrategy::MstrSettings::from_options(&s.options);
+        assert_eq!(
+            mstr(&base(VendorId::MicroStrategy)).map(|m| m.login_mode),
+            Ok(1)
+        );
+        let s = base(VendorId::MicroStrategy).option("login_mode", "16");
+        assert_eq!(mstr(&s).map(|m| m.login_mode), Ok(16));
+        let s = base(VendorId::MicroStrategy).option("login_mode", "ldap");
+        assert!(mstr(&s).is_err());
+        let e = connect(s).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("profile 'p'") && e.contains("login_mode"), "{e}");
+
+        let s = base(VendorId::Qlik).option("space_id", "  sp1 ");
+        let q = qlik::QlikSettings::from_options(&s.options);
+        assert_eq!(q.space_id.as_deref(), Some("sp1"));
+        let s = base(VendorId::Qlik).option("space_id", "  ");
+        assert_eq!(qlik::QlikSettings::from_options(&s.options).space_id, None);
+
+        let s = base(VendorId::Basedash).option("org_id", "org_1");
+        let b = basedash::BasedashSettings::from_options(&s.options);
+        assert_eq!(b.org_id.as_deref(), Some("org_1"));
+
+        let s = base(VendorId::Databrain).secret_option("data_app_key", " k ".into());
+        let d = databrain::DatabrainSettings::from_options(&s.options);
+        assert_eq!(
+            d.data_app_key
+                .map(|k| k.expose_secret().to_owned())
+                .as_deref(),
+            Some("k")
+        );
+        // The options' Debug names the secret, never its value.
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("data_app_key") && !shown.contains(" k "),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn error_sentences_name_vendor_status_code_and_ticket() {
         let e = ApiError::Http {
