@@ -4,6 +4,24 @@
 
 use serde_json::Value;
 
+/// JSON that may hold secrets (a create body with the password typed into a form): used as
+/// the value it holds, printed by `Debug` with its secrets stripped.
+#[derive(Clone, PartialEq)]
+pub struct SensitiveJson(pub Value);
+
+impl std::ops::Deref for SensitiveJson {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SensitiveJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", strip_secrets(&self.0))
+    }
+}
+
 /// The text that replaces a secret value.
 pub const REDACTED: &str = "[redacted]";
 

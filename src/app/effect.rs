@@ -26,7 +26,8 @@ pub enum Effect {
         job: u64,
         profile: usize,
         kind: Kind,
-        body: serde_json::Value,
+        /// The wire body; `Debug` strips its secrets.
+        body: crate::redact::SensitiveJson,
     },
     /// OSC 52 copy.
     Copy(String),

@@ -182,7 +182,7 @@ impl Runtime {
                 let audit = self.audit.clone();
                 let name = self.profiles[profile].name.clone();
                 self.tasks.spawn(async move {
-                    let result = create_audited(&*client, &audit, name, kind, body)
+                    let result = create_audited(&*client, &audit, name, kind, body.0)
                         .await
                         .map(|mut r| {
                             r.raw = crate::redact::strip_secrets(&r.raw.value()).into();

@@ -5,6 +5,7 @@ use crate::model::{Kind, VendorId};
 use crate::ops::executor::StepOutcome;
 use crate::ops::plan::DeletePlan;
 use crate::vendors::forms::FormSpec;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -109,6 +110,76 @@ impl LineInput {
     }
 }
 
+/// A single-line input for a secret (a password typed into a create form): held as a
+/// `SecretString` (zeroized when replaced or dropped), never printed by `Debug`, shown only
+/// as its length.
+#[derive(Clone, Default)]
+pub struct SecretInput {
+    value: SecretString,
+    cursor: usize,
+}
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretInput([redacted], {} chars)", self.len())
+    }
+}
+
+impl SecretInput {
+    /// Length in chars (what the form shows as bullets).
+    pub fn len(&self) -> usize {
+        self.value.expose_secret().chars().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.value.expose_secret().is_empty()
+    }
+
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// The secret, for the request body only.
+    pub fn expose(&self) -> &str {
+        self.value.expose_secret()
+    }
+
+    /// Edit a copy that is wiped once the new value is stored.
+    fn edit(&mut self, f: impl FnOnce(&mut Vec<char>, &mut usize)) {
+        let mut chars: zeroize::Zeroizing<Vec<char>> =
+            zeroize::Zeroizing::new(self.value.expose_secret().chars().collect());
+        let mut cursor = self.cursor.min(chars.len());
+        f(&mut chars, &mut cursor);
+        let text: String = chars.iter().collect();
+        self.value = SecretString::from(text);
+        self.cursor = cursor;
+    }
+
+    pub fn insert(&mut self, c: char) {
+        self.edit(|chars, cursor| {
+            chars.insert(*cursor, c);
+            *cursor += 1;
+        });
+    }
+
+    pub fn backspace(&mut self) {
+        self.edit(|chars, cursor| {
+            if *cursor > 0 {
+                chars.remove(*cursor - 1);
+                *cursor -= 1;
+            }
+        });
+    }
+
+    pub fn left(&mut self) {
+        self.cursor = self.cursor.saturating_sub(1);
+    }
+
+    pub fn right(&mut self) {
+        self.cursor = (self.cursor + 1).min(self.len());
+    }
+}
+
 /// The delete confirmation. It holds the plan it will run: what is shown is what runs.
 #[derive(Debug, Clone)]
 pub struct ConfirmDelete {
@@ -140,8 +211,10 @@ pub struct ClearedMarks {
 pub struct CreateForm {
     pub profile: usize,
     pub spec: FormSpec,
-    /// Text of text and secret fields.
+    /// Text of text fields.
     pub texts: Vec<LineInput>,
+    /// Value of secret fields (empty for the others).
+    pub secrets: Vec<SecretInput>,
     /// Chosen index of choice fields.
     pub choices: Vec<Option<usize>>,
     /// What was typed into each choice field: only matching options are offered.
@@ -157,6 +230,14 @@ pub struct CreateForm {
 }
 
 impl CreateForm {
+    /// Whether field `i` is a secret (typed into `secrets`, never into `texts`).
+    pub fn is_secret(&self, i: usize) -> bool {
+        self.spec
+            .fields
+            .get(i)
+            .is_some_and(|f| f.kind == crate::vendors::forms::FieldKind::Secret)
+    }
+
     /// Indices of the options of choice field `i` that its filter lets through, in order.
     pub fn matching_options(&self, i: usize) -> Vec<usize> {
         let Some(crate::vendors::forms::FieldKind::Choice(options)) =

@@ -751,7 +751,7 @@ fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
         match &field.kind {
             FieldKind::Text | FieldKind::Secret => {
                 let text = match field.kind {
-                    FieldKind::Secret => "•".repeat(form.texts[i].text.chars().count()),
+                    FieldKind::Secret => "•".repeat(form.secrets[i].len()),
                     _ => form.texts[i].text.clone(),
                 };
                 let cursor = if focused { "▏" } else { "" };

@@ -106,6 +106,7 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
         profile: p,
         spec,
         texts: vec![LineInput::default(); n],
+        secrets: vec![SecretInput::default(); n],
         choices: vec![None; n],
         filters: vec![LineInput::default(); n],
         focus: 0,
@@ -166,6 +167,8 @@ pub fn on_key(m: &mut Model, f: &mut CreateForm, key: &KeyEvent) -> (Step, Vec<E
                 f.error = None;
             }
         }
+        Action::Left if f.is_secret(focus) => f.secrets[focus].left(),
+        Action::Right if f.is_secret(focus) => f.secrets[focus].right(),
         Action::Left => f.texts[focus].left(),
         Action::Right => f.texts[focus].right(),
         Action::Backspace if is_choice => {
@@ -173,7 +176,11 @@ pub fn on_key(m: &mut Model, f: &mut CreateForm, key: &KeyEvent) -> (Step, Vec<E
             refilter_choice(f, focus);
         }
         Action::Backspace => {
-            f.texts[focus].backspace();
+            if f.is_secret(focus) {
+                f.secrets[focus].backspace();
+            } else {
+                f.texts[focus].backspace();
+            }
             f.mismatch_warned = false;
         }
         Action::Type => {
@@ -185,7 +192,11 @@ pub fn on_key(m: &mut Model, f: &mut CreateForm, key: &KeyEvent) -> (Step, Vec<E
                 f.error = None;
                 refilter_choice(f, focus);
             } else {
-                f.texts[focus].insert(c);
+                if f.is_secret(focus) {
+                    f.secrets[focus].insert(c);
+                } else {
+                    f.texts[focus].insert(c);
+                }
                 f.error = None;
                 f.mismatch_warned = false;
             }
@@ -208,6 +219,14 @@ fn paste_into_form(f: &mut CreateForm, text: &str) {
     let Some(field) = f.spec.fields.get(focus) else {
         return;
     };
+    if field.kind == FieldKind::Secret {
+        if let Some(secret) = f.secrets.get_mut(focus) {
+            for ch in text.chars() {
+                secret.insert(ch);
+            }
+        }
+        return;
+    }
     let input = if matches!(field.kind, FieldKind::Choice(_)) {
         f.filters.get_mut(focus)
     } else {
@@ -347,7 +366,8 @@ fn submit_form(m: &mut Model, f: &mut CreateForm) -> Vec<Effect> {
                 .and_then(|c| options.get(c))
                 .map(|c| c.value.clone())
                 .unwrap_or(serde_json::Value::Null),
-            _ => serde_json::Value::String(f.texts[i].text.clone()),
+            FieldKind::Secret => serde_json::Value::String(f.secrets[i].expose().to_string()),
+            FieldKind::Text => serde_json::Value::String(f.texts[i].text.clone()),
         })
         .collect();
     match (f.spec.build)(&values) {
@@ -381,7 +401,7 @@ fn submit_form(m: &mut Model, f: &mut CreateForm) -> Vec<Effect> {
                 job,
                 profile: f.profile,
                 kind: f.spec.kind,
-                body,
+                body: crate::redact::SensitiveJson(body),
             }]
         }
     }

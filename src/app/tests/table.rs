@@ -359,7 +359,18 @@ fn create_form_validates_before_sending() {
     typed(&mut m, "etl_user");
     key(&mut m, KeyCode::Tab);
     typed(&mut m, "s3cret");
+    // The typed password is a SecretString: no Debug of the model shows it.
+    let shown = format!("{m:?}");
+    assert!(!shown.contains("s3cret"), "the password in Debug output");
+    assert!(
+        shown.contains("SecretInput([redacted], 6 chars)"),
+        "{shown}"
+    );
     let fx = ctrl(&mut m, 's');
+    assert!(
+        !format!("{fx:?}").contains("s3cret"),
+        "the password in the effect's Debug"
+    );
     match fx.as_slice() {
         [Effect::Create {
             kind: Kind::Logins,
