@@ -325,22 +325,33 @@ fn contains_folded(hay: Utf32Str<'_>, sub: &SubstringTerm, folded: &mut Vec<char
 
 /// Call `f` with the fields the filter searches (see `search_fields`), without allocating.
 pub fn with_search_fields<T>(r: &Resource, f: impl FnOnce(&[&str]) -> T) -> T {
-    let mut buf: [&str; 3] = [r.name.as_str(), "", ""];
+    let mut buf: [&str; 4] = [r.name.as_str(), "", "", ""];
     let mut n = 1;
     for extra in [&r.type_, &r.container].into_iter().flatten() {
         buf[n] = extra.as_str();
         n += 1;
     }
+    if r.disabled {
+        buf[n] = DISABLED;
+        n += 1;
+    }
     f(&buf[..n])
 }
 
+/// The word a disabled object is found by.
+const DISABLED: &str = "disabled";
+
 /// What the filter searches, field by field: the name, then the type (so `snow` finds
 /// Snowflake sources) and the space or organization. Each filter term must match within one
-/// field, so `^foo` anchors on the name (or type) and fuzzy terms never span fields.
+/// field, so `^foo` anchors on the name (or type) and fuzzy terms never span fields. A
+/// disabled object also has the field "disabled".
 pub fn search_fields(r: &Resource) -> Vec<&str> {
     let mut f = vec![r.name.as_str()];
     f.extend(r.type_.as_deref());
     f.extend(r.container.as_deref());
+    if r.disabled {
+        f.push(DISABLED);
+    }
     f
 }
 

@@ -687,6 +687,9 @@ async fn run_with_progress(
         deadline,
         ..ExecConfig::default()
     };
+    // Caught before the first request can leave: a signal right after it must not kill
+    // the process.
+    let stop = crate::signals::StopSignals::listen();
     let mut exec = tokio::spawn(execute(
         plan,
         client,
@@ -696,7 +699,7 @@ async fn run_with_progress(
         tx,
     ));
     let (finished, signal) =
-        under_signals(&mut exec, "requests in flight", || cancel.cancel()).await;
+        under_signals(&mut exec, stop, "requests in flight", || cancel.cancel()).await;
     let last_reported = |p: Result<Vec<StepOutcome>, tokio::task::JoinError>| {
         p.unwrap_or_else(|_| vec![StepOutcome::NotStarted; total])
     };
@@ -728,11 +731,11 @@ async fn run_with_progress(
 /// first signal. `waiting_for` names what the grace is for, in the message.
 async fn under_signals<F: std::future::Future + Unpin>(
     mut work: F,
+    mut stop: crate::signals::StopSignals,
     waiting_for: &str,
     mut cancel: impl FnMut(),
 ) -> (Option<F::Output>, Option<StopSignal>) {
-    let (sig_tx, mut signals) = tokio::sync::mpsc::unbounded_channel();
-    let listeners = crate::signals::listen_for_stop_signals(sig_tx);
+    let signals = &mut stop.rx;
     let mut signal: Option<StopSignal> = None;
     let mut give_up_at: Option<tokio::time::Instant> = None;
     let output = loop {
@@ -763,9 +766,7 @@ async fn under_signals<F: std::future::Future + Unpin>(
             }
         }
     };
-    for l in listeners {
-        l.abort();
-    }
+    drop(stop);
     (output, signal)
 }
 
@@ -837,7 +838,8 @@ async fn create_opened(
     let audit = open_audit()?;
     let create =
         crate::ops::create::create_audited(&*o.client, &audit, o.profile.name.clone(), kind, body);
-    let (result, signal) = under_signals(Box::pin(create), "create request", || {}).await;
+    let stop = crate::signals::StopSignals::listen();
+    let (result, signal) = under_signals(Box::pin(create), stop, "create request", || {}).await;
     settle(&audit);
     o.client.logout().await;
     let code = |ok: u8| signal.map_or(ExitCode::from(ok), |s| ExitCode::from(s.exit_code()));

@@ -207,6 +207,10 @@ pub struct Resource {
     /// Set by `link_references` for kinds the vendor expects to be used by others.
     #[serde(default)]
     pub orphan: bool,
+    /// Switched off on purpose (Qlik: its datasource is disabled on the tenant). A state,
+    /// not a failure: not unhealthy, but shown and found by the filter text "disabled".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
     /// The JSON the server returned (as compact text: see `RawJson`).
     pub raw: RawJson,
 }
@@ -230,6 +234,7 @@ impl Resource {
             used_by: Vec::new(),
             deletable: None,
             orphan: false,
+            disabled: false,
             raw: RawJson::default(),
         }
     }

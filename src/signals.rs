@@ -64,3 +64,28 @@ pub fn listen_for_stop_signals(tx: UnboundedSender<StopSignal>) -> Vec<JoinHandl
     }
     tasks
 }
+
+/// Stop signals caught from `listen()` on, until dropped: listen before starting the work
+/// they should stop, so that none arrives before it is caught.
+pub struct StopSignals {
+    pub rx: tokio::sync::mpsc::UnboundedReceiver<StopSignal>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl StopSignals {
+    pub fn listen() -> StopSignals {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        StopSignals {
+            rx,
+            tasks: listen_for_stop_signals(tx),
+        }
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

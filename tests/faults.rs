@@ -880,9 +880,137 @@ async fn qlik_bulk_answer_lost_after_the_server_acted() {
         }
     }
     assert_eq!(sim.count("POST", "/actions/delete"), 1);
+    // Each object was looked up (the refused one once more, by the executor's last check
+    // after its single DELETE failed); only the one still there was retried alone.
+    assert_eq!(
+        sim.count("GET", "/api/v1/data-connections/"),
+        plan.steps.len() + 1
+    );
     let singles = sim.count("DELETE", "/api/v1/data-connections/");
-    assert_eq!(singles, plan.steps.len(), "each object was retried once");
+    assert_eq!(
+        singles, 1,
+        "only the refused DataFiles connection is retried"
+    );
     assert_eq!(run.total_before_lines(), plan.steps.len() + singles);
+}
+
+/// The answers to a bulk delete that cannot be read, each after the server acted: 200 with
+/// JSON cut short, a 200 HTML page, the connection dropped before the answer, and dropped
+/// halfway through it.
+fn unreadable_answers() -> Vec<(&'static str, Fault)> {
+    vec![
+        ("truncated JSON", Fault::MalformedJson),
+        ("HTML page", Fault::Html { status: 200 }),
+        ("connection reset", Fault::Reset),
+        ("dropped mid-answer", Fault::Truncated),
+    ]
+}
+
+/// Ids of the single DELETEs the server saw.
+fn single_deletes(sim: &Sim) -> BTreeSet<String> {
+    sim.requests()
+        .into_iter()
+        .filter(|(m, p)| m == "DELETE" && p.starts_with("/api/v1/data-connections/"))
+        .filter_map(|(_, p)| p.rsplit('/').next().map(str::to_string))
+        .collect()
+}
+
+/// The server deleted everything it could, then its answer could not be read: each object
+/// is settled with a GET (gone = already gone, no write), and only the one still there (the
+/// refused DataFiles connection) is retried, alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qlik_unreadable_bulk_answers_after_the_server_acted_are_settled() {
+    for (what, fault) in unreadable_answers() {
+        let sim = Sim::start(VendorId::Qlik, 60).await;
+        let (api, plan, victim) = qlik_bulk_setup(&sim).await;
+        sim.faults().add(
+            FaultRule::new(fault)
+                .method("POST")
+                .path("/actions/delete")
+                .after()
+                .times(1),
+        );
+        let run = run_plan(api, plan.clone()).await;
+        assert_eq!(sim.faults().fired(), 1, "{what}");
+        assert_report_matches(&sim, &plan, &run);
+        assert_audit_complete(&plan, &run);
+        assert_qlik_victim(&failures(&plan, &run), &victim);
+        for (step, outcome) in plan.steps.iter().zip(&run.outcomes) {
+            if step.target.id != victim.id {
+                assert_eq!(
+                    *outcome,
+                    StepOutcome::AlreadyGone,
+                    "{what}: {} was deleted by the bulk request",
+                    step.target.label()
+                );
+            }
+        }
+        assert_eq!(sim.count("POST", "/actions/delete"), 1, "{what}");
+        assert_eq!(
+            single_deletes(&sim),
+            BTreeSet::from([victim.id.clone()]),
+            "{what}: only what still exists is retried"
+        );
+    }
+}
+
+/// The server stopped partway through the bulk request (it deleted the first 20), then its
+/// answer could not be read: the 20 are reported gone without another write, the rest are
+/// retried one by one and deleted, and the report equals the server's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qlik_bulk_request_cut_short_retries_only_what_remains() {
+    const KEPT: usize = 20;
+    for (what, fault) in unreadable_answers() {
+        let sim = Sim::start(VendorId::Qlik, 60).await;
+        let (api, plan, victim) = qlik_bulk_setup(&sim).await;
+        sim.faults().add(
+            FaultRule::new(Fault::CutShort {
+                keep: KEPT,
+                then: Box::new(fault),
+            })
+            .method("POST")
+            .path("/actions/delete")
+            .times(1),
+        );
+        let run = run_plan(api, plan.clone()).await;
+        assert_eq!(sim.faults().fired(), 1, "{what}");
+        assert_report_matches(&sim, &plan, &run);
+        assert_audit_complete(&plan, &run);
+        assert_qlik_victim(&failures(&plan, &run), &victim);
+        // The bulk request carried the steps in plan order; the server acted on the first 20.
+        let acted: BTreeSet<String> = plan.steps[..KEPT]
+            .iter()
+            .map(|s| s.target.id.clone())
+            .filter(|id| *id != victim.id)
+            .collect();
+        let rest: BTreeSet<String> = plan
+            .steps
+            .iter()
+            .map(|s| s.target.id.clone())
+            .filter(|id| !acted.contains(id))
+            .collect();
+        assert!(acted.len() >= KEPT - 1 && rest.len() >= 25, "{what}");
+        for (step, outcome) in plan.steps.iter().zip(&run.outcomes) {
+            let expected = if acted.contains(&step.target.id) {
+                StepOutcome::AlreadyGone
+            } else if step.target.id == victim.id {
+                continue;
+            } else {
+                StepOutcome::Deleted
+            };
+            assert_eq!(*outcome, expected, "{what}: {}", step.target.label());
+        }
+        assert_eq!(
+            single_deletes(&sim),
+            rest,
+            "{what}: exactly the connections still there were retried"
+        );
+        assert_eq!(
+            run.total_before_lines(),
+            plan.steps.len() + rest.len(),
+            "{what}: one audit pair per object of the bulk request and per single DELETE"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

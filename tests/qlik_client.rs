@@ -52,6 +52,11 @@ fn is_list(r: &SimRequest) -> bool {
     r.method == "GET" && r.path == "/api/v1/data-connections"
 }
 
+/// The load's list of every connection (with `includeDisabled=true`), not its plain probe.
+fn is_main_list(r: &SimRequest) -> bool {
+    is_list(r) && r.query.contains("includeDisabled=true")
+}
+
 fn by_name<'a>(rs: &'a [Resource], name: &str) -> Vec<&'a Resource> {
     rs.iter().filter(|r| r.name == name).collect()
 }
@@ -155,11 +160,13 @@ async fn admin_load_matches_the_simulator_with_space_and_owner_names() {
         Some(PERSONAL_SPACE)
     );
 
-    // The list was asked for in pages of 100, and the caller's name came from users/me.
-    let lists = requests(&sim, is_list);
+    // The list was asked for in pages of 100 with disabled connections (and once without,
+    // to tell them apart), and the caller's name came from users/me.
+    let lists = requests(&sim, is_main_list);
     assert_eq!(lists.len(), 1, "{lists:?}");
-    assert_eq!(lists[0].query, "limit=100");
+    assert_eq!(lists[0].query, "limit=100&includeDisabled=true");
     assert_eq!(lists[0].status, 200);
+    assert_eq!(requests(&sim, is_list).len(), 2);
     assert_eq!(requests(&sim, |r| r.path == "/api/v1/users/me").len(), 1);
 
     // The missing user is not asked for again on a reload, and still reported.
@@ -203,9 +210,9 @@ async fn paging_follows_next_links_to_the_end() {
         .iter()
         .all(|r| r.type_.as_deref() == Some("DataFiles")));
 
-    let lists = requests(&sim, is_list);
+    let lists = requests(&sim, is_main_list);
     assert_eq!(lists.len(), theirs.len().div_ceil(100), "{lists:?}");
-    assert_eq!(lists[0].query, "limit=100");
+    assert_eq!(lists[0].query, "limit=100&includeDisabled=true");
     for r in &lists[1..] {
         assert!(
             r.query.contains("limit=100") && r.query.contains("page="),
@@ -580,8 +587,9 @@ async fn reads_wait_for_retry_after_then_succeed() {
         "{:?}",
         snap.warnings
     );
+    // The list was retried; the plain page that tells disabled connections apart followed.
     let lists: Vec<u16> = requests(&sim, is_list).iter().map(|r| r.status).collect();
-    assert_eq!(lists, vec![429, 200]);
+    assert_eq!(lists, vec![429, 200, 200]);
     let spaces: Vec<u16> = requests(&sim, |r| r.path == "/api/v1/spaces")
         .iter()
         .map(|r| r.status)
@@ -843,4 +851,155 @@ async fn simulator_speaks_the_documented_wire_format() {
     assert!((1..=60).contains(&ra), "{ra}");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["errors"][0]["code"], json!("HTTP-429"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections whose datasource is disabled
+// ---------------------------------------------------------------------------------------------
+
+const REDSHIFT_LEGACY: &str = "b88d0238-96fa-493f-8e96-4de6201ce9c0";
+
+#[tokio::test]
+async fn disabled_connections_are_listed_and_marked_not_unhealthy() {
+    let sim = sim().await;
+    // The simulator hides a disabled datasource's connection from a plain list, as Qlik does.
+    assert_eq!(
+        sim.control.disabled_ids(),
+        vec![REDSHIFT_LEGACY.to_string()]
+    );
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let theirs: HashSet<String> = sim
+        .control
+        .visible_ids(qsim::DEMO_TOKEN)
+        .into_iter()
+        .collect();
+    assert_eq!(ours, theirs, "every connection, the disabled one included");
+    assert!(ours.contains(REDSHIFT_LEGACY));
+    let marked: Vec<&str> = snap
+        .resources
+        .iter()
+        .filter(|r| r.disabled)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(marked, vec![REDSHIFT_LEGACY]);
+    let legacy = one(&snap.resources, "Redshift_Legacy");
+    assert!(!legacy.is_unhealthy(), "disabled is a state, not a failure");
+    assert_eq!(legacy.deletable, Some(true));
+    let json = serde_json::to_value(legacy).expect("serialises");
+    assert_eq!(json["disabled"], json!(true));
+    let other = serde_json::to_value(one(&snap.resources, "Athena_Access_Logs")).unwrap();
+    assert!(other.get("disabled").is_none(), "{other}");
+    // The table shows it, and the filter text "disabled" finds it (and nothing else).
+    let cols = (dsconsole::vendors::qlik::SPEC.columns)(Kind::Connections);
+    let status = cols
+        .iter()
+        .find(|c| c.title == "Status")
+        .expect("a Status column");
+    let ctx = dsconsole::model::CellCtx { now: 0 };
+    assert!((status.cell)(legacy, &ctx).text.contains("disabled"));
+    assert_eq!(
+        (status.cell)(one(&snap.resources, "Athena_Access_Logs"), &ctx).text,
+        ""
+    );
+    let mut f = dsconsole::filter::RowFilter::new("disabled");
+    let found: Vec<&str> = snap
+        .resources
+        .iter()
+        .filter(|r| f.matches_fields(&dsconsole::app::state::search_fields(r)))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(found, vec!["Redshift_Legacy"]);
+    // A GET of it alone keeps the mark.
+    let got = VendorApi::get(&c, target(legacy)).await.expect("get");
+    assert!(got.disabled);
+    // The list asked for disabled connections, plus one plain page to tell them apart.
+    let lists = requests(&sim, is_list);
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert!(lists
+        .iter()
+        .any(|r| r.query == "limit=100&includeDisabled=true"));
+    assert!(lists.iter().any(|r| r.query == "limit=100"));
+
+    // Deleting it by id works, in bulk and alone.
+    let r = c.delete_batch(vec![target(legacy)]).await;
+    assert_eq!(r, vec![Ok(DeleteOutcome::Deleted)]);
+    assert!(!sim.control.contains(REDSHIFT_LEGACY));
+}
+
+#[tokio::test]
+async fn a_disabled_connection_can_be_deleted_alone() {
+    let sim = sim().await;
+    let c = analyst(&sim);
+    // The analyst owns no disabled connection: disable one of his.
+    let mine = c.load().await.expect("load");
+    let pg = one(&mine.resources, "Postgres_Ledger_Replica").clone();
+    assert!(!pg.disabled);
+    sim.control.set_datasource_disabled("postgres", true);
+    let snap = c.load().await.expect("reload");
+    let disabled: HashSet<&str> = snap
+        .resources
+        .iter()
+        .filter(|r| r.disabled)
+        .map(|r| r.name.as_str())
+        .collect();
+    let postgres: HashSet<&str> = snap
+        .resources
+        .iter()
+        .filter(|r| r.type_.as_deref() == Some("postgres"))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(disabled.contains("Postgres_Ledger_Replica"), "{disabled:?}");
+    assert_eq!(disabled, postgres);
+    // Non-admins delete one by one (the bulk endpoint is refused).
+    let r = c.delete_batch(vec![target(&pg)]).await;
+    assert_eq!(r, vec![Ok(DeleteOutcome::Deleted)]);
+    assert!(!sim.control.contains(&pg.id));
+}
+
+#[tokio::test]
+async fn telling_disabled_connections_apart_stays_cheap_at_scale() {
+    // Nothing disabled: one plain page more than the list itself, whatever the size.
+    let sim = sim_with(1_000).await;
+    sim.control.set_datasource_disabled("redshift", false);
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.resources.iter().all(|r| !r.disabled));
+    let lists = requests(&sim, is_list);
+    let plain = lists
+        .iter()
+        .filter(|r| !r.query.contains("includeDisabled"))
+        .count();
+    assert_eq!(plain, 1, "only the probe page: {}", lists.len());
+    assert!(lists.len() >= 11);
+
+    // Something disabled: the plain list is walked, and exactly those are marked.
+    sim.control.set_datasource_disabled("redshift", true);
+    sim.control.set_datasource_disabled("rest", true);
+    sim.control.clear_requests();
+    let snap = c.load().await.expect("reload");
+    let ours: HashSet<String> = snap
+        .resources
+        .iter()
+        .filter(|r| r.disabled)
+        .map(|r| r.id.clone())
+        .collect();
+    let visible: HashSet<String> = sim
+        .control
+        .visible_ids(qsim::DEMO_TOKEN)
+        .into_iter()
+        .collect();
+    let theirs: HashSet<String> = sim
+        .control
+        .disabled_ids()
+        .into_iter()
+        .filter(|id| visible.contains(id))
+        .collect();
+    assert!(theirs.len() > 1, "{}", theirs.len());
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        snap.resources.len(),
+        sim.control.visible_ids(qsim::DEMO_TOKEN).len()
+    );
 }

@@ -33,6 +33,13 @@ pub enum Fault {
     SlowDrip { pause: Duration },
     /// The real response after this extra delay.
     Delay(Duration),
+    /// A server that stops partway through a bulk request and whose answer is lost: the
+    /// handler runs on only the first `keep` entries of the request body's JSON array (the
+    /// body itself when it is an array, else its first array-valued member, e.g. Qlik's
+    /// `connections`), then the client gets `then` (`Reset`, `Truncated`, `MalformedJson`,
+    /// a 200 `Html` page, ...) instead of the answer. Always runs the handler, whatever
+    /// `When` says. `keep` at or above the array's length: the whole request takes effect.
+    CutShort { keep: usize, then: Box<Fault> },
 }
 
 /// When a fault fires relative to the handler.
@@ -164,6 +171,11 @@ pub async fn layer(State(faults): State<Faults>, req: Request, next: Next) -> Re
     let path = req.uri().path().to_string();
     match faults.pick(&method, &path) {
         None => next.run(req).await,
+        Some((Fault::CutShort { keep, then }, _)) => {
+            let req = cut_request(req, keep).await;
+            let real = next.run(req).await;
+            render(*then, Some(real)).await
+        }
         // A delay or a slow drip is of the real response, whenever it is asked for.
         Some((fault @ (Fault::Delay(_) | Fault::SlowDrip { .. }), When::Before)) => {
             if let Fault::Delay(d) = fault {
@@ -181,8 +193,41 @@ pub async fn layer(State(faults): State<Faults>, req: Request, next: Next) -> Re
     }
 }
 
+/// The request with its body's JSON array cut to its first `keep` entries (a body that is
+/// not JSON, or has no array, is passed on unchanged).
+async fn cut_request(req: Request, keep: usize) -> Request {
+    use serde_json::Value;
+    let (mut parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let cut = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut v) => {
+            let array = match &mut v {
+                Value::Array(a) => Some(a),
+                Value::Object(m) => m.values_mut().find_map(Value::as_array_mut),
+                _ => None,
+            };
+            match array {
+                Some(a) => {
+                    a.truncate(keep);
+                    serde_json::to_vec(&v).map(Bytes::from).unwrap_or(bytes)
+                }
+                None => bytes,
+            }
+        }
+        Err(_) => bytes,
+    };
+    if let Ok(len) = HeaderValue::from_str(&cut.len().to_string()) {
+        parts.headers.insert(header::CONTENT_LENGTH, len);
+    }
+    Request::from_parts(parts, Body::from(cut))
+}
+
 async fn render(fault: Fault, real: Option<Response>) -> Response {
     match fault {
+        // Unwrapped by `layer`; nested, it is an error page.
+        Fault::CutShort { .. } => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         Fault::Status {
             status,
             body,

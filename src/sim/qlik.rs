@@ -6,7 +6,9 @@
 //! when a scale is requested), never as the client's types. The server reproduces what a
 //! client has to cope with: absolute `links.next.href` on its own origin with an opaque `page`
 //! cursor, `limit` capped at 100, built-in DataFiles connections listed last and never
-//! deletable, personal connections visible to their owner only, names unique per space
+//! deletable, personal connections visible to their owner only, connections of a disabled
+//! datasource (`disabledDatasources` in the seed) listed only with `includeDisabled=true`
+//! but reachable by id, names unique per space
 //! (409), `{errors:[...]}` bodies with the status as an integer (data-connections) or a
 //! string (gateway), per-user rate limits per tier answered with 429 + `retry-after` that
 //! block the whole tier, and fault switches (429 storms, 5xx, HTML pages, truncated bodies).
@@ -161,7 +163,8 @@ impl QlikControl {
         Some(st.render(c, &caller, Render::List { qri: false }))
     }
 
-    /// Ids of the connections `token` would list without filters (DataFiles included).
+    /// Ids of the connections `token` would list with `includeDisabled=true` and no other
+    /// filter (DataFiles and connections of disabled datasources included).
     pub fn visible_ids(&self, token: &str) -> Vec<String> {
         let st = lock(&self.shared);
         let Some(caller) = st.caller_of_token(token) else {
@@ -235,6 +238,27 @@ impl QlikControl {
         } else {
             st.broken.remove(id);
         }
+    }
+
+    /// Disable (or enable again) a datasource on the tenant: its connections are listed only
+    /// with `includeDisabled=true`; get, delete and bulk delete by id still reach them.
+    pub fn set_datasource_disabled(&self, datasource_id: &str, disabled: bool) {
+        let mut st = lock(&self.shared);
+        if disabled {
+            st.disabled_datasources.insert(datasource_id.to_string());
+        } else {
+            st.disabled_datasources.remove(datasource_id);
+        }
+    }
+
+    /// Ids of the stored connections whose datasource is disabled, in creation order.
+    pub fn disabled_ids(&self) -> Vec<String> {
+        let st = lock(&self.shared);
+        st.conns
+            .entries()
+            .filter(|c| st.disabled(c))
+            .map(|c| c.id.to_string())
+            .collect()
     }
 
     /// Number of stored connections.
@@ -333,6 +357,16 @@ struct Conn {
     created: Option<String>,
     updated: Option<String>,
     body: Held,
+}
+
+impl Conn {
+    /// `datasourceID` (DataFiles connections have none).
+    fn datasource(&self) -> Option<&str> {
+        match &self.body {
+            Held::Json(m) => m.get("datasourceID").and_then(Value::as_str),
+            Held::Generated(n) => Some(GENERATED_TYPES[*n as usize % GENERATED_TYPES.len()].0),
+        }
+    }
 }
 
 /// Data connections in creation order (deleted slots stay empty), indexed by id and by
@@ -437,6 +471,9 @@ struct SimState {
     assignments: Vec<(String, String, Vec<String>)>,
     conns: Store,
     broken: HashSet<String>,
+    /// Datasource ids (`datasourceID`) disabled on the tenant: their connections are listed
+    /// only with `includeDisabled=true`, and stay reachable by id.
+    disabled_datasources: HashSet<String>,
     latency: Duration,
     faults: Vec<FaultRule>,
     limits: RateLimits,
@@ -498,6 +535,16 @@ impl SimState {
             assignments,
             conns: Store::default(),
             broken: HashSet::new(),
+            disabled_datasources: seed
+                .get("disabledDatasources")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             latency: opts.latency,
             faults: Vec::new(),
             limits: RateLimits {
@@ -574,6 +621,13 @@ impl SimState {
             None => c.user.as_deref() == Some(&*caller.user),
             Some(s) => self.space_visible(s, caller),
         }
+    }
+
+    /// Whether the connection's datasource is disabled on the tenant.
+    fn disabled(&self, c: &Conn) -> bool {
+        !self.disabled_datasources.is_empty()
+            && c.datasource()
+                .is_some_and(|d| self.disabled_datasources.contains(d))
     }
 
     fn privileges(&self, c: &Conn, caller: &Caller) -> Vec<&'static str> {
@@ -1401,6 +1455,7 @@ async fn list_connections(
     let personal = bool_param(&pairs, "personal")?;
     let owned_by_me = bool_param(&pairs, "ownedByMe")?;
     let include_qris = bool_param(&pairs, "includeQris")?;
+    let include_disabled = bool_param(&pairs, "includeDisabled")?;
     if query_value(&pairs, "filter").is_some_and(|f| !f.trim().is_empty()) {
         return Err(ApiError::bad_request(
             "Query parameter 'filter' is not supported by this simulator",
@@ -1454,6 +1509,9 @@ async fn list_connections(
         if !visible || st.broken.contains(&*c.id) {
             return false;
         }
+        if !include_disabled && st.disabled(c) {
+            return false;
+        }
         if c.datafiles && (no_datafiles || owned_by_me || user_filter.is_some()) {
             return false;
         }
@@ -1487,7 +1545,11 @@ async fn list_connections(
     let errors: Vec<Value> = st
         .conns
         .entries()
-        .filter(|c| st.broken.contains(&*c.id) && st.visible(c, &caller))
+        .filter(|c| {
+            st.broken.contains(&*c.id)
+                && st.visible(c, &caller)
+                && (include_disabled || !st.disabled(c))
+        })
         .map(|c| {
             let mut e = ApiError::decryption_failed(&c.id).entry();
             if let Value::Object(m) = &mut e {

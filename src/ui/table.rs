@@ -368,6 +368,12 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
             theme.warn(),
         )));
     }
+    if r.disabled {
+        lines.push(Line::from(Span::styled(
+            "⊘ disabled: its datasource is switched off on the tenant (not a failure)",
+            theme.warn(),
+        )));
+    }
     if let crate::model::Health::Unhealthy(why) = &r.health {
         message_lines("✗ unhealthy:", why, theme.error(), &mut lines);
     }

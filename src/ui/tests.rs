@@ -296,8 +296,8 @@ fn databrain_tabs() {
     insta::assert_snapshot!("databrain_in_use_confirmation", out);
 }
 
-#[test]
-fn qlik_tab() {
+/// The Qlik simulator's seed, loaded by the real client.
+fn qlik_resources() -> Vec<crate::model::Resource> {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -305,7 +305,7 @@ fn qlik_tab() {
         Ok(rt) => rt,
         Err(e) => panic!("runtime: {e}"),
     };
-    let resources = rt.block_on(async {
+    rt.block_on(async {
         let sim = crate::sim::qlik::start(&crate::sim::SimOptions::default())
             .await
             .unwrap_or_else(|e| panic!("qlik sim: {e}"));
@@ -322,7 +322,37 @@ fn qlik_tab() {
             .await
             .unwrap_or_else(|e| panic!("load: {e}"))
             .resources
-    });
+    })
+}
+
+#[test]
+fn qlik_disabled_connection_is_marked_found_and_explained() {
+    let mut m = vendor_model(
+        crate::model::VendorId::Qlik,
+        qlik_resources(),
+        1_795_392_000,
+    );
+    chars(&mut m, "/disabled");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 120, 24);
+    assert!(out.contains("Connections (1/29)"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("Redshift_Legacy"))
+        .unwrap_or_else(|| panic!("its row: {out}"));
+    assert!(row.contains("⊘ disabled"), "{row}");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 120, 40);
+    assert!(
+        out.contains("⊘ disabled: its datasource is switched off"),
+        "{out}"
+    );
+    assert!(!out.contains("unhealthy"), "{out}");
+}
+
+#[test]
+fn qlik_tab() {
+    let resources = qlik_resources();
     // The Qlik seed's dates run into 2026: look at them from late 2026.
     let mut m = vendor_model(crate::model::VendorId::Qlik, resources, 1_795_392_000);
     insta::assert_snapshot!("qlik_connections", render(&m, 120, 24));

@@ -83,6 +83,20 @@ fn deletable_key(r: &Resource) -> String {
     }
 }
 
+/// "disabled" for a connection whose datasource is disabled on the tenant; empty otherwise
+/// (Qlik has no health to show: there is no test endpoint).
+fn status_cell(r: &Resource, _: &CellCtx) -> Cell {
+    if r.disabled {
+        Cell::tone("⊘ disabled", CellTone::Warn)
+    } else {
+        Cell::plain("")
+    }
+}
+
+fn status_key(r: &Resource) -> String {
+    if r.disabled { "0" } else { "1" }.into()
+}
+
 fn created_date(r: &Resource, _: &CellCtx) -> Cell {
     match r.created {
         Some(t) => Cell::plain(format_date(t)),
@@ -90,7 +104,7 @@ fn created_date(r: &Resource, _: &CellCtx) -> Cell {
     }
 }
 
-static CONNECTION_COLUMNS: [ColumnDef; 7] = [
+static CONNECTION_COLUMNS: [ColumnDef; 8] = [
     ColumnDef {
         title: "Name",
         width: ColWidth::Names(20),
@@ -114,6 +128,12 @@ static CONNECTION_COLUMNS: [ColumnDef; 7] = [
         width: ColWidth::Fixed(14),
         cell: cells::owner,
         sort_key: None,
+    },
+    ColumnDef {
+        title: "Status",
+        width: ColWidth::Fixed(10),
+        cell: status_cell,
+        sort_key: Some(status_key),
     },
     ColumnDef {
         title: "Delete?",
@@ -474,6 +494,21 @@ enum Lookup {
     User,
 }
 
+/// The first page of the list without `includeDisabled`.
+struct EnabledProbe {
+    /// Its URL (the origin its next links keep to).
+    first: String,
+    ids: HashSet<String>,
+    /// `meta.count`: the total the server reports.
+    count: Option<usize>,
+    next: Option<String>,
+}
+
+/// `qID` (or `id`) of a wire connection.
+fn connection_id(v: &Value) -> Option<&str> {
+    str_at(v, "/qID").or_else(|| str_at(v, "/id"))
+}
+
 /// The pages of one list, merged.
 struct Listed {
     items: Vec<Value>,
@@ -494,6 +529,9 @@ pub struct QlikClient {
     pacer_turn: tokio::sync::Mutex<()>,
     /// Set once `actions/delete` answered 403: later batches go straight to single deletes.
     bulk_refused: AtomicBool,
+    /// Ids of the connections the last load found disabled (listed only with
+    /// `includeDisabled=true`): a connection fetched alone keeps its mark.
+    disabled: std::sync::Mutex<HashSet<String>>,
     /// `space_id` of the profile: the view starts filtered to that space.
     start_space: Option<String>,
 }
@@ -579,6 +617,7 @@ impl QlikClient {
             )),
             pacer_turn: tokio::sync::Mutex::new(()),
             bulk_refused: AtomicBool::new(false),
+            disabled: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -693,12 +732,44 @@ impl QlikClient {
         pages: Option<&super::PageSink>,
     ) -> Result<Listed, ApiError> {
         let first = self.url(first_path);
-        let mut url = first.clone();
-        let mut seen: HashSet<String> = HashSet::from([first.clone()]);
         let mut listed = Listed {
             items: Vec::new(),
             errors: Vec::new(),
         };
+        self.walk(&first, first.clone(), |items, errors| {
+            if let Some(sink) = pages {
+                let names = lock(&self.names).clone();
+                let disabled = lock(&self.disabled).clone();
+                let page: Vec<Resource> = items
+                    .iter()
+                    .filter_map(|v| parse_connection(&self.profile, v, &names))
+                    .map(|mut r| {
+                        r.disabled = disabled.contains(&r.id);
+                        r
+                    })
+                    .collect();
+                let _ = sink.send(page);
+            }
+            listed.items.extend(items.iter().cloned());
+            listed.errors.extend(errors);
+            true
+        })
+        .await?;
+        Ok(listed)
+    }
+
+    /// Follow a list from `start` (`first` is the list's first URL: the origin next links
+    /// must keep to) page by page; `on_page` gets each page's `data` items and `errors[]`
+    /// sentences and says whether to go on. Returns the next page's URL when it stopped
+    /// early, `None` at the end of the list.
+    async fn walk(
+        &self,
+        first: &str,
+        start: String,
+        mut on_page: impl FnMut(&[Value], Vec<String>) -> bool,
+    ) -> Result<Option<String>, ApiError> {
+        let mut url = start;
+        let mut seen: HashSet<String> = HashSet::from([url.clone()]);
         let decode = |status: u16, message: String| ApiError::Decode {
             vendor: V,
             status,
@@ -716,47 +787,41 @@ impl QlikClient {
                     ),
                 ));
             };
-            match obj.get("data") {
-                Some(Value::Array(items)) => {
-                    if let Some(sink) = pages {
-                        let names = lock(&self.names).clone();
-                        let page: Vec<Resource> = items
-                            .iter()
-                            .filter_map(|v| parse_connection(&self.profile, v, &names))
-                            .collect();
-                        let _ = sink.send(page);
-                    }
-                    listed.items.extend(items.iter().cloned());
-                }
-                None | Some(Value::Null) => {}
+            let items: &[Value] = match obj.get("data") {
+                Some(Value::Array(items)) => items,
+                None | Some(Value::Null) => &[],
                 Some(_) => {
                     return Err(decode(
                         resp.status,
                         format!("GET {}: 'data' is not an array", strip(&url)),
                     ))
                 }
-            }
-            if let Some(Value::Array(errors)) = obj.get("errors") {
-                for e in errors {
+            };
+            let mut errors = Vec::new();
+            if let Some(Value::Array(entries)) = obj.get("errors") {
+                for e in entries {
                     let status = status_of(e.get("status")).unwrap_or(resp.status);
-                    listed.errors.push(entry_error(status, e).to_string());
+                    errors.push(entry_error(status, e).to_string());
                 }
             }
+            let go_on = on_page(items, errors);
             let Some(href) = str_at(&body, "/links/next/href") else {
-                return Ok(listed);
+                return Ok(None);
             };
-            let (next, rebased) =
-                next_page_url(&first, href).map_err(|m| decode(resp.status, m))?;
+            let (next, rebased) = next_page_url(first, href).map_err(|m| decode(resp.status, m))?;
             if rebased {
                 tracing::debug!(profile = %self.profile,
                     "Qlik: next link names another host; its cursor is followed on the tenant");
+            }
+            if !go_on {
+                return Ok(Some(next));
             }
             if !seen.insert(next.clone()) {
                 return Err(decode(
                     resp.status,
                     format!(
                         "GET {}: the next link repeats an earlier page; paging stopped",
-                        strip(&first)
+                        strip(first)
                     ),
                 ));
             }
@@ -765,12 +830,99 @@ impl QlikClient {
                     resp.status,
                     format!(
                         "GET {}: more than {MAX_PAGES} pages; paging stopped",
-                        strip(&first)
+                        strip(first)
                     ),
                 ));
             }
             url = next;
         }
+    }
+
+    /// The connections among `listed` (ids listed with `includeDisabled=true`, `listed_total`
+    /// objects in all) that a plain list does not have: those whose datasource is disabled.
+    /// A tenant with nothing disabled (the plain list's count says so) or with one page of
+    /// connections costs one request.
+    async fn find_disabled(
+        &self,
+        listed: &HashSet<String>,
+        listed_total: usize,
+    ) -> Result<HashSet<String>, ApiError> {
+        let probe = self.enabled_probe().await?;
+        self.disabled_among(probe, listed, listed_total).await
+    }
+
+    /// The first page of the list *without* `includeDisabled`: its ids, `meta.count`, and
+    /// the next page.
+    async fn enabled_probe(&self) -> Result<EnabledProbe, ApiError> {
+        let first = self.url(&format!("/data-connections?limit={PAGE_LIMIT}"));
+        let resp = self.get_url(&first).await?;
+        let body: Value = resp.json(V)?;
+        let count = body
+            .pointer("/meta/count")
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok());
+        let ids = body
+            .get("data")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(connection_id)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let next = match str_at(&body, "/links/next/href") {
+            Some(href) => Some(
+                next_page_url(&first, href)
+                    .map_err(|message| ApiError::Decode {
+                        vendor: V,
+                        status: resp.status,
+                        message,
+                    })?
+                    .0,
+            ),
+            None => None,
+        };
+        Ok(EnabledProbe {
+            first,
+            ids,
+            count,
+            next,
+        })
+    }
+
+    /// Which of `listed` (ids of the list with `includeDisabled=true`, DataFiles left out)
+    /// the list without it does not have: the connections whose datasource is disabled. Only
+    /// ids are kept; the rest of the plain list is walked only when the probe's count says
+    /// something is missing.
+    async fn disabled_among(
+        &self,
+        probe: EnabledProbe,
+        listed: &HashSet<String>,
+        listed_total: usize,
+    ) -> Result<HashSet<String>, ApiError> {
+        let EnabledProbe {
+            first,
+            mut ids,
+            count,
+            next,
+        } = probe;
+        if let Some(next) = next {
+            if count.is_some_and(|n| n >= listed_total) {
+                return Ok(HashSet::new());
+            }
+            self.walk(&first, next, |items, _| {
+                ids.extend(items.iter().filter_map(connection_id).map(str::to_string));
+                true
+            })
+            .await?;
+        }
+        Ok(listed
+            .iter()
+            .filter(|id| !ids.contains(*id))
+            .cloned()
+            .collect())
     }
 
     /// Every space the key can see (personal spaces are not listed by Qlik).
@@ -825,11 +977,14 @@ impl QlikClient {
         )
         .await;
         let names = lock(&self.names).clone();
-        parse_connection(&self.profile, &v, &names).ok_or_else(|| ApiError::Decode {
-            vendor: V,
-            status: resp.status,
-            message: "the data connection has no qID".into(),
-        })
+        let mut r =
+            parse_connection(&self.profile, &v, &names).ok_or_else(|| ApiError::Decode {
+                vendor: V,
+                status: resp.status,
+                message: "the data connection has no qID".into(),
+            })?;
+        r.disabled = lock(&self.disabled).contains(&r.id);
+        Ok(r)
     }
 
     /// Look up the names of spaces and users not known yet, without failing. Returns the
@@ -902,7 +1057,8 @@ impl QlikClient {
     }
 
     async fn do_load(&self, pages: Option<super::PageSink>) -> Result<Snapshot, ApiError> {
-        let first_page = format!("/data-connections?limit={PAGE_LIMIT}");
+        // Connections whose datasource is disabled are listed only with includeDisabled.
+        let first_page = format!("/data-connections?limit={PAGE_LIMIT}&includeDisabled=true");
         let (conns, spaces, me) = tokio::join!(
             self.list_pages(&first_page, pages.as_ref()),
             self.spaces(),
@@ -960,7 +1116,12 @@ impl QlikClient {
                 self.profile
             ));
         }
-
+        let candidates: HashSet<String> = items
+            .iter()
+            .filter(|v| !is_datafiles(v))
+            .filter_map(connection_id)
+            .map(str::to_string)
+            .collect();
         let space_ids: Vec<String> = if spaces.is_ok() {
             items
                 .iter()
@@ -975,7 +1136,23 @@ impl QlikClient {
             .filter_map(|v| str_at(v, "/user"))
             .map(str::to_string)
             .collect();
-        let failures = self.learn_names(space_ids.clone(), user_ids.clone()).await;
+        // Which connections are disabled is asked once the list is complete (a list that
+        // fails costs nothing more), beside the name lookups.
+        let (failures, disabled) = tokio::join!(
+            self.learn_names(space_ids.clone(), user_ids.clone()),
+            self.find_disabled(&candidates, ids.len()),
+        );
+        let disabled = match disabled {
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: could not tell which data connections are disabled (none is marked): {e}",
+                    self.profile
+                ));
+                HashSet::new()
+            }
+        };
+        *lock(&self.disabled) = disabled.clone();
         let names = lock(&self.names).clone();
         for (what, ids) in [(Lookup::Space, space_ids), (Lookup::User, user_ids)] {
             let unresolved: Vec<String> = ids
@@ -1013,6 +1190,10 @@ impl QlikClient {
         let mut resources: Vec<Resource> = items
             .iter()
             .filter_map(|v| parse_connection(&self.profile, v, &names))
+            .map(|mut r| {
+                r.disabled = disabled.contains(&r.id);
+                r
+            })
             .collect();
         link_references(&mut resources, SPEC.orphan_kinds);
         Ok(Snapshot {
@@ -1053,7 +1234,10 @@ impl QlikClient {
             .await
     }
 
-    /// One `actions/delete` request for at most `BULK_LIMIT` connections.
+    /// One `actions/delete` request for at most `BULK_LIMIT` connections. An answer that
+    /// cannot be read (the connection dropped, a 2xx that is not the 207 JSON, items missing
+    /// from it) is settled connection by connection (`settle_bulk`), never reported failed as
+    /// a whole: the server may have acted.
     async fn delete_chunk(&self, targets: &[Ref]) -> Vec<Result<DeleteOutcome, ApiError>> {
         if self.bulk_refused.load(Ordering::Relaxed) {
             return self.delete_singly(targets).await;
@@ -1066,6 +1250,8 @@ impl QlikClient {
             .await
         {
             Ok(r) => r,
+            // The request may have reached the server before the connection failed.
+            Err(e @ ApiError::Transport { .. }) => return self.settle_bulk(targets, &e).await,
             Err(e) => return targets.iter().map(|_| Err(e.clone())).collect(),
         };
         if resp.status == 403 {
@@ -1080,7 +1266,7 @@ impl QlikClient {
         }
         let body: Value = match resp.json(V) {
             Ok(v) => v,
-            Err(e) => return targets.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return self.settle_bulk(targets, &e).await,
         };
         let mut by_id: HashMap<&str, &Value> = HashMap::new();
         if let Some(items) = body.get("data").and_then(Value::as_array) {
@@ -1090,7 +1276,7 @@ impl QlikClient {
                 }
             }
         }
-        targets
+        let mut out: Vec<Result<DeleteOutcome, ApiError>> = targets
             .iter()
             .map(|t| match by_id.get(t.id.as_str()) {
                 Some(item) => bulk_item_outcome(item),
@@ -1098,12 +1284,88 @@ impl QlikClient {
                     vendor: V,
                     status: resp.status,
                     message: format!(
-                        "the bulk delete answer has no result for connection {}; it may or may not be deleted",
+                        "the bulk delete answer has no result for connection {}",
                         t.id
                     ),
                 }),
             })
+            .collect();
+        // Results that say nothing (no entry, no status): settled like a lost answer.
+        let unread: Vec<usize> = (0..out.len())
+            .filter(|&i| matches!(out[i], Err(ApiError::Decode { .. })))
+            .collect();
+        if !unread.is_empty() {
+            let cause = out[unread[0]]
+                .as_ref()
+                .err()
+                .cloned()
+                .unwrap_or_else(|| unreadable(resp.status));
+            let refs: Vec<Ref> = unread.iter().map(|&i| targets[i].clone()).collect();
+            for (i, r) in unread
+                .into_iter()
+                .zip(self.settle_bulk(&refs, &cause).await)
+            {
+                out[i] = r;
+            }
+        }
+        out
+    }
+
+    /// The answer to a bulk delete could not be read (`cause`): the server may have deleted
+    /// all, some or none of `targets`. Each is looked up (reads, not writes: tier 1):
+    /// - gone (404 in Qlik's format): `AlreadyGone`, as a single delete that failed
+    ///   ambiguously is settled;
+    /// - still there: not deleted; a transient error, so the executor retries it alone;
+    /// - the lookup failed: still uncertain; a transient error too (the retry's single
+    ///   DELETE settles it: 404 there means gone). Once the server is unreachable the
+    ///   remaining connections are not looked up.
+    async fn settle_bulk(
+        &self,
+        targets: &[Ref],
+        cause: &ApiError,
+    ) -> Vec<Result<DeleteOutcome, ApiError>> {
+        tracing::info!(profile = %self.profile, count = targets.len(),
+            "Qlik: the bulk delete answer could not be read ({cause}); checking each connection");
+        let unreachable = AtomicBool::new(false);
+        let unreachable = &unreachable;
+        stream::iter(targets.to_vec())
+            .map(|t| async move {
+                let uncertain = |why: String| {
+                    Err(ApiError::Transport {
+                        vendor: V,
+                        message: format!(
+                            "the bulk delete answer could not be read ({}); {why}",
+                            cause.reason()
+                        ),
+                    })
+                };
+                if unreachable.load(Ordering::Relaxed) {
+                    return uncertain(format!(
+                        "whether connection {} was deleted is not known yet",
+                        t.id
+                    ));
+                }
+                let url = self.url(&format!("/data-connections/{}", path_segment(&t.id)));
+                match self.get_url(&url).await {
+                    Ok(_) => uncertain(format!("connection {} still exists", t.id)),
+                    Err(e) if e.status() == Some(404) && e.code().is_some() => {
+                        Ok(DeleteOutcome::AlreadyGone)
+                    }
+                    Err(e) => {
+                        if matches!(e, ApiError::Transport { .. }) {
+                            unreachable.store(true, Ordering::Relaxed);
+                        }
+                        uncertain(format!(
+                            "whether connection {} was deleted is not known ({})",
+                            t.id,
+                            e.reason()
+                        ))
+                    }
+                }
+            })
+            .buffered(LOOKUP_CONCURRENCY)
             .collect()
+            .await
     }
 
     async fn do_delete_batch(&self, targets: Vec<Ref>) -> Vec<Result<DeleteOutcome, ApiError>> {
@@ -1145,6 +1407,14 @@ impl QlikClient {
             .await?
             .error_for_status(V)?;
         self.resource_from(&resp).await
+    }
+}
+
+fn unreadable(status: u16) -> ApiError {
+    ApiError::Decode {
+        vendor: V,
+        status,
+        message: "the bulk delete answer could not be read".into(),
     }
 }
 
@@ -1370,6 +1640,7 @@ mod tests {
                 "Datasource",
                 "Space",
                 "Owner",
+                "Status",
                 "Delete?",
                 "Created",
                 "Updated"

@@ -1,0 +1,195 @@
+//! CLI tests of the real `dsconsole` binary against the in-process Qlik Cloud simulator:
+//! connections whose datasource is disabled are listed and marked, do not make `check`
+//! fail, and can be deleted by id; bulk answers that cannot be read are settled.
+
+use assert_cmd::Command;
+use dsconsole::model::Resource;
+use dsconsole::sim::faults::{Fault, FaultRule};
+use dsconsole::sim::qlik::{self as qsim, QlikSim};
+use dsconsole::sim::SimOptions;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Safety net against a hung child; never a timing assertion.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+const PROFILE: &str = "qlik";
+/// `Redshift_Legacy`: its datasource (`redshift`) is disabled in the seed.
+const DISABLED_ID: &str = "b88d0238-96fa-493f-8e96-4de6201ce9c0";
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+struct World {
+    sim: QlikSim,
+    _rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    token_var: String,
+}
+
+impl World {
+    fn new(test: &str) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let sim = rt
+            .block_on(qsim::start(&SimOptions::default()))
+            .expect("simulator starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let token_var = format!("DSCONSOLE_QLIK_CLI_TEST_{}", test.to_ascii_uppercase());
+        let config = dir.path().join("config.toml");
+        let text = format!(
+            "[defaults]\nconcurrency = 4\ntimeout_seconds = 30\n\n\
+             [[profiles]]\nname = \"{PROFILE}\"\nvendor = \"qlik\"\n\
+             base_url = \"{}\"\ntoken_env = \"{token_var}\"\n",
+            sim.base_url
+        );
+        std::fs::write(&config, text).expect("write config");
+        World {
+            sim,
+            _rt: rt,
+            dir,
+            config,
+            token_var,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let home = self.dir.path().join("home");
+        let out = Command::new(env!("CARGO_BIN_EXE_dsconsole"))
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("DSCONSOLE_CONFIG")
+            .env_remove("DSCONSOLE_LOG")
+            .env_remove("NO_COLOR")
+            .env("DSCONSOLE_DATA_DIR", self.dir.path().join("data"))
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env(&self.token_var, qsim::DEMO_TOKEN)
+            .timeout(CHILD_TIMEOUT)
+            .args(args)
+            .output()
+            .expect("run dsconsole");
+        Out {
+            code: out.status.code().expect("dsconsole exited with a code"),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+}
+
+#[test]
+fn list_shows_disabled_connections_and_check_does_not_fail_on_them() {
+    let w = World::new("list_disabled");
+    let out = w.run(&["list", PROFILE, "connections", "--output", "json"]);
+    out.expect_code(0);
+    let rs: Vec<Value> = serde_json::from_str(&out.stdout).expect("a JSON array");
+    assert_eq!(
+        rs.len(),
+        w.sim.control.visible_ids(qsim::DEMO_TOKEN).len(),
+        "every connection"
+    );
+    let disabled: Vec<&Value> = rs.iter().filter(|r| r["disabled"] == true).collect();
+    assert_eq!(disabled.len(), 1, "{disabled:?}");
+    assert_eq!(disabled[0]["id"], DISABLED_ID);
+    assert_eq!(disabled[0]["name"], "Redshift_Legacy");
+    let _: Vec<Resource> = serde_json::from_str(&out.stdout).expect("parses as resources");
+
+    // The table marks it; the filter "disabled" finds only it.
+    let out = w.run(&["list", PROFILE, "connections"]);
+    out.expect_code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(DISABLED_ID))
+        .expect("its row");
+    assert!(line.contains("disabled"), "{line}");
+    assert!(out.stdout.lines().next().unwrap_or("").contains("Status"));
+    let out = w.run(&["list", PROFILE, "connections", "--filter", "disabled"]);
+    out.expect_code(0);
+    let rows: Vec<&str> = out.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert!(rows[0].contains("Redshift_Legacy"));
+
+    // A deliberate state, not a failure.
+    let out = w.run(&["check", PROFILE]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("0 unhealthy"), "{}", out.stdout);
+    let out = w.run(&["list", PROFILE, "--unhealthy", "--output", "json"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout.trim(), "[]");
+}
+
+#[test]
+fn delete_of_a_disabled_connection_by_id_exits_0() {
+    let w = World::new("delete_disabled");
+    assert!(w.sim.control.contains(DISABLED_ID));
+    let out = w.run(&["delete", PROFILE, "connections", DISABLED_ID, "--yes"]);
+    out.expect_code(0);
+    assert!(!w.sim.control.contains(DISABLED_ID), "gone at the server");
+}
+
+#[test]
+fn delete_whose_bulk_answer_is_unreadable_exits_0_when_all_are_gone() {
+    let ids = [
+        "bba64ab4-4704-44f9-9c5f-f31e569c467f", // Athena_Access_Logs
+        "c27ef617-02da-4d9d-936d-30afcb424749", // AzureSQL_Staging
+        "62f2c9dd-8bec-4f00-be4b-a5c87427b278", // MySQL_Events
+    ];
+    for (what, fault) in [
+        ("truncated JSON", Fault::MalformedJson),
+        ("HTML page", Fault::Html { status: 200 }),
+        ("connection reset", Fault::Reset),
+    ] {
+        let w = World::new("bulk_unreadable");
+        w.sim.control.faults.add(
+            FaultRule::new(fault)
+                .method("POST")
+                .path("/actions/delete")
+                .after()
+                .times(1),
+        );
+        let mut args = vec!["delete", PROFILE, "connections", "--yes"];
+        args.extend(ids);
+        let out = w.run(&args);
+        out.expect_code(0);
+        assert_eq!(w.sim.control.faults.fired(), 1, "{what}");
+        for id in ids {
+            assert!(!w.sim.control.contains(id), "{what}: {id} is gone");
+        }
+        assert!(
+            !w.sim
+                .control
+                .requests()
+                .iter()
+                .any(|r| r.method == "DELETE"),
+            "{what}: nothing left to retry"
+        );
+        for id in ids {
+            let line = out
+                .stdout
+                .lines()
+                .find(|l| l.contains(id))
+                .unwrap_or_else(|| panic!("{what}: a report line for {id}:\n{}", out.stdout));
+            assert!(line.starts_with("already gone"), "{what}: {line}");
+        }
+    }
+}
