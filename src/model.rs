@@ -169,6 +169,31 @@ impl Ref {
     }
 }
 
+/// Something that uses a resource without being one of the vendor's listed kinds: a
+/// MicroStrategy project a datasource is attached to, or a connection mapping. It is never
+/// deleted by a plan, so a resource it uses is in use whatever the plan holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OtherUser {
+    /// What it is, as a noun ("project", "connection mapping").
+    pub what: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl OtherUser {
+    pub fn label(&self) -> String {
+        format!("{} '{}'", self.what, self.name)
+    }
+}
+
+/// One "used by" edge that `link_graph` cannot derive from `depends_on`: `target` (a loaded
+/// resource) is used by `user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherEdge {
+    pub target: (Kind, String),
+    pub user: OtherUser,
+}
+
 /// One datasource, connection or login of one profile, in the neutral model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
@@ -197,14 +222,22 @@ pub struct Resource {
     /// Objects this one needs (a datasource depends on its connection).
     #[serde(default)]
     pub depends_on: Vec<Ref>,
-    /// Objects that need this one (filled by `link_references`).
+    /// Objects that need this one (filled by `link_graph`).
     #[serde(default)]
     pub used_by: Vec<Ref>,
+    /// Users that are not listed resources (MicroStrategy projects, connection mappings),
+    /// filled by `link_graph`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub used_by_other: Vec<OtherUser>,
+    /// What uses this object could not be fully read (a list the graph needs was refused):
+    /// `used_by` may be incomplete, and the object is never called an orphan.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub used_by_unknown: bool,
     /// Whether the vendor would let this object be deleted at all (Qlik privileges,
     /// built-in DataFiles). `None` when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletable: Option<bool>,
-    /// Set by `link_references` for kinds the vendor expects to be used by others.
+    /// Set by `link_graph` for kinds the vendor expects to be used by others.
     #[serde(default)]
     pub orphan: bool,
     /// Switched off on purpose (Qlik: its datasource is disabled on the tenant). A state,
@@ -232,6 +265,8 @@ impl Resource {
             sync: None,
             depends_on: Vec::new(),
             used_by: Vec::new(),
+            used_by_other: Vec::new(),
+            used_by_unknown: false,
             deletable: None,
             orphan: false,
             disabled: false,
@@ -250,6 +285,21 @@ impl Resource {
     /// Orphan: an object of a kind that exists to be used by others, that nothing uses.
     pub fn is_orphan(&self) -> bool {
         self.orphan
+    }
+
+    /// Known users: listed resources and others (projects, mappings).
+    pub fn users_count(&self) -> usize {
+        self.used_by.len() + self.used_by_other.len()
+    }
+
+    /// Every known user's label ("project 'Sales'", "datasource 'Replica'"): other users
+    /// first (nothing in a plan deletes them), then resources, each group in name order.
+    pub fn user_labels(&self) -> Vec<String> {
+        self.used_by_other
+            .iter()
+            .map(OtherUser::label)
+            .chain(self.used_by.iter().map(Ref::label))
+            .collect()
     }
 
     pub fn is_unhealthy(&self) -> bool {
@@ -337,15 +387,32 @@ impl<'de> Deserialize<'de> for RawJson {
 }
 
 /// Fill every resource's `used_by` from the others' `depends_on`, and mark as orphans the
-/// objects of `orphan_kinds` that nothing uses.
-/// References to objects not in the list are kept in `depends_on` (they may be dangling).
+/// objects of `orphan_kinds` that nothing uses. Same as `link_graph` without other users.
 pub fn link_references(resources: &mut [Resource], orphan_kinds: &[Kind]) {
+    link_graph(resources, orphan_kinds, Vec::new(), &[]);
+}
+
+/// The one builder of the dependency graph: every resource's `used_by` (from the others'
+/// `depends_on`), `used_by_other` (from `others`, e.g. projects and mappings) and
+/// `used_by_unknown` (its kind is in `unknown_kinds`: a list the graph needs could not be
+/// read), and `orphan`: an object of `orphan_kinds` that nothing is known to use, while what
+/// uses it is fully known. The usage column, the detail pane, `o`, the delete plan (cascade,
+/// "kept because", in-use warnings) and the CLI's `--orphans` / `--skip-in-use` all read
+/// these fields. References to objects not in the list stay in `depends_on` (they may be
+/// dangling); edges to objects not in the list are dropped.
+pub fn link_graph(
+    resources: &mut [Resource],
+    orphan_kinds: &[Kind],
+    others: Vec<OtherEdge>,
+    unknown_kinds: &[Kind],
+) {
     let mut index: HashMap<(Kind, String), usize> = HashMap::with_capacity(resources.len());
     for (i, r) in resources.iter().enumerate() {
         index.insert((r.kind, r.id.clone()), i);
     }
     for r in resources.iter_mut() {
         r.used_by.clear();
+        r.used_by_other.clear();
     }
     let mut edges: Vec<(usize, Ref)> = Vec::new();
     for r in resources.iter() {
@@ -358,9 +425,20 @@ pub fn link_references(resources: &mut [Resource], orphan_kinds: &[Kind]) {
     for (j, user) in edges {
         resources[j].used_by.push(user);
     }
+    for e in others {
+        if let Some(&j) = index.get(&e.target) {
+            resources[j].used_by_other.push(e.user);
+        }
+    }
     for r in resources.iter_mut() {
-        r.used_by.sort_by(|a, b| a.name.cmp(&b.name));
-        r.orphan = orphan_kinds.contains(&r.kind) && r.used_by.is_empty();
+        r.used_by
+            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        r.used_by.dedup();
+        r.used_by_other
+            .sort_by(|a, b| (&a.what, &a.name, &a.id).cmp(&(&b.what, &b.name, &b.id)));
+        r.used_by_other.dedup();
+        r.used_by_unknown = unknown_kinds.contains(&r.kind);
+        r.orphan = orphan_kinds.contains(&r.kind) && r.users_count() == 0 && !r.used_by_unknown;
     }
 }
 
@@ -570,19 +648,34 @@ pub mod cells {
         }
     }
 
-    /// "3: a, b, c" or "- orphan".
+    /// "3: a, b, c", "○ orphan", or "? unknown" when what uses it could not be read
+    /// ("2+?: a, b" when some users are known but the list may be incomplete).
     pub fn used_by(r: &Resource, _: &CellCtx) -> Cell {
-        if r.used_by.is_empty() {
-            Cell::tone("○ orphan", CellTone::Warn)
-        } else {
-            let names: Vec<&str> = r.used_by.iter().take(3).map(|u| u.name.as_str()).collect();
-            let more = if r.used_by.len() > 3 { ", …" } else { "" };
-            Cell::plain(format!("{}: {}{}", r.used_by.len(), names.join(", "), more))
+        let n = r.users_count();
+        if n == 0 {
+            return if r.used_by_unknown {
+                Cell::tone("? unknown", CellTone::Dim)
+            } else if r.orphan {
+                Cell::tone("○ orphan", CellTone::Warn)
+            } else {
+                // A kind that is not expected to be used by others.
+                Cell::tone("-", CellTone::Dim)
+            };
         }
+        let names: Vec<&str> = r
+            .used_by_other
+            .iter()
+            .map(|u| u.name.as_str())
+            .chain(r.used_by.iter().map(|u| u.name.as_str()))
+            .take(3)
+            .collect();
+        let more = if n > 3 { ", …" } else { "" };
+        let unknown = if r.used_by_unknown { "+?" } else { "" };
+        Cell::plain(format!("{n}{unknown}: {}{more}", names.join(", ")))
     }
 
     pub fn used_by_key(r: &Resource) -> String {
-        format!("{:08}", r.used_by.len())
+        format!("{:08}", r.users_count())
     }
 
     /// Name of the first dependency of the given kind.
@@ -621,6 +714,57 @@ mod tests {
         assert!(!all[1].is_orphan());
         assert!(all[2].is_orphan());
         assert!(!all[0].is_orphan());
+    }
+
+    #[test]
+    fn link_graph_adds_other_users_and_never_calls_unknown_usage_orphan() {
+        let v = VendorId::MicroStrategy;
+        let primary = Resource::new(v, "p", Kind::Datasources, "D1", "Reporting Postgres");
+        let mut replica = Resource::new(v, "p", Kind::Datasources, "D2", "Replica");
+        replica.depends_on.push(primary.as_ref());
+        let lonely = Resource::new(v, "p", Kind::Datasources, "D3", "Legacy");
+        let project = |id: &str, name: &str| OtherEdge {
+            target: (Kind::Datasources, "D1".into()),
+            user: OtherUser {
+                what: "project".into(),
+                id: id.into(),
+                name: name.into(),
+            },
+        };
+        let mut all = vec![primary, replica, lonely];
+        link_graph(
+            &mut all,
+            &[Kind::Datasources],
+            vec![project("P2", "Sales"), project("P1", "Finance")],
+            &[],
+        );
+        assert_eq!(
+            all[0].user_labels(),
+            [
+                "project 'Finance'",
+                "project 'Sales'",
+                "datasource 'Replica'"
+            ]
+        );
+        assert!(!all[0].is_orphan());
+        assert!(all[1].is_orphan(), "nothing uses the replica");
+        assert!(all[2].is_orphan());
+        let ctx = CellCtx { now: 0 };
+        assert_eq!(
+            cells::used_by(&all[0], &ctx).text,
+            "3: Finance, Sales, Replica"
+        );
+
+        // The same graph when the projects could not be read: nothing is an orphan.
+        link_graph(
+            &mut all,
+            &[Kind::Datasources],
+            Vec::new(),
+            &[Kind::Datasources],
+        );
+        assert!(all.iter().all(|r| !r.is_orphan() && r.used_by_unknown));
+        assert_eq!(cells::used_by(&all[2], &ctx).text, "? unknown");
+        assert_eq!(cells::used_by(&all[0], &ctx).text, "1+?: Replica");
     }
 
     #[test]

@@ -95,8 +95,8 @@ async fn a_delete_resent_after_a_microstrategy_relogin_has_its_own_line() {
     let all = api.load().await.expect("load").resources;
     let target = all
         .iter()
-        .find(|r| r.kind == Kind::Datasources)
-        .expect("a datasource")
+        .find(|r| r.kind == Kind::Datasources && r.is_orphan())
+        .expect("a datasource nothing uses")
         .clone();
     let plan = plan_for(
         VendorId::MicroStrategy,

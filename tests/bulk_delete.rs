@@ -115,10 +115,11 @@ fn delete_requests(sim: &MstrSim) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_during_a_bulk_delete_leave_an_exact_report_and_a_complete_audit() {
-    let (sim, api, all) = setup(240).await;
+    let (sim, api, all) = setup(260).await;
     let selected: Vec<(Kind, String)> = all
         .iter()
-        .filter(|r| r.kind == Kind::Datasources)
+        // In use (projects, replicas, mappings): the server would refuse it.
+        .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(200)
         .map(|r| (r.kind, r.id.clone()))
         .collect();
@@ -201,7 +202,7 @@ async fn faults_during_a_bulk_delete_leave_an_exact_report_and_a_complete_audit(
     assert_eq!(failed, 1, "transient faults are retried to success");
     // Nothing outside the plan was touched.
     let remaining = sim.control.ids("datasources").len();
-    assert_eq!(remaining, 240 - 199);
+    assert_eq!(remaining, 260 - 199);
     // One before and one after line per request, and as many requests as the server saw
     // (faults injected before the handler are requests too: count the audit's attempts).
     let pairs = audit_pairs(&audit_path);
@@ -228,10 +229,11 @@ async fn faults_during_a_bulk_delete_leave_an_exact_report_and_a_complete_audit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_500_object_delete_midway_reports_exactly_what_happened() {
-    let (sim, api, all) = setup(520).await;
+    let (sim, api, all) = setup(640).await;
     let selected: Vec<(Kind, String)> = all
         .iter()
-        .filter(|r| r.kind == Kind::Datasources)
+        // In use (projects, replicas, mappings): the server would refuse it.
+        .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(500)
         .map(|r| (r.kind, r.id.clone()))
         .collect();

@@ -1432,6 +1432,96 @@ fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
     assert!(out.stderr.contains("gone␛[2Jx"), "{}", out.stderr);
 }
 
+/// Attached to two projects and the primary datasource of a replica: the server refuses.
+const REPORTING_DS: (&str, &str) = ("Reporting Postgres", "5A0E6C1D2B3F4A5B8C9D0E1F2A3B4C5D");
+/// Attached to no project, no links, no mappings: a real orphan.
+const LEGACY_DS: (&str, &str) = (
+    "Legacy Warehouse (unused)",
+    "7C2A8E3F4D5B6C7D0EBF2A31425364F7",
+);
+
+#[test]
+fn list_orphan_datasources_finds_legacy_warehouse_only_among_unused_ones() {
+    let w = World::new("list_orphan_ds", "", "");
+    w.assert_seed_object("datasources", LEGACY_DS);
+    w.assert_seed_object("datasources", REPORTING_DS);
+    let out = w.run(&[
+        "list",
+        PROFILE,
+        "datasources",
+        "--orphans",
+        "--output",
+        "json",
+    ]);
+    out.expect_code(0);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let names: Vec<&str> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&LEGACY_DS.0), "{names:?}");
+    assert!(!names.contains(&REPORTING_DS.0), "{names:?}");
+    assert!(!names.contains(&"Reporting Postgres Replica"), "{names:?}");
+    assert!(
+        !names.contains(&"Snowflake Finance Prod"),
+        "a primary datasource: {names:?}"
+    );
+    // The JSON says who uses the in-use one.
+    let out = w.run(&["list", PROFILE, "datasources", "--output", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let reporting = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["id"] == REPORTING_DS.1)
+        .expect("listed");
+    assert_eq!(reporting["used_by_other"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn skip_in_use_leaves_out_a_datasource_projects_use_and_exits_1() {
+    let w = World::new("skip_reporting", "", "");
+    w.assert_seed_object("datasources", REPORTING_DS);
+    w.assert_seed_object("datasources", LEGACY_DS);
+    // Without --skip-in-use, the plan warns before anything is sent.
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        REPORTING_DS.1,
+        "--dry-run",
+    ]);
+    assert!(
+        out.stdout.contains(
+            "in use by project 'Finance Reporting', project 'Sales Analytics' and datasource \
+             'Reporting Postgres Replica', which this plan does not delete: the server will refuse"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "datasources",
+        REPORTING_DS.1,
+        LEGACY_DS.1,
+        "--skip-in-use",
+        "--yes",
+    ]);
+    out.expect_code(1);
+    assert!(!w.sim.control.contains("datasources", LEGACY_DS.1));
+    assert!(w.sim.control.contains("datasources", REPORTING_DS.1));
+    assert_eq!(w.deletes().len(), 1, "the in-use datasource was not sent");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(REPORTING_DS.1))
+        .unwrap_or_else(|| panic!("the report names the left-out one:\n{}", out.stdout));
+    assert!(line.starts_with("left out"), "{line}");
+}
+
 #[test]
 fn delete_exits_1_when_a_requested_object_is_left_out() {
     let w = World::new("left_out", "", "");

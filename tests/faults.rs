@@ -734,7 +734,8 @@ async fn mstr_bulk_delete_through_faults_matches_the_server() {
     let (api, all) = load_all(&sim).await;
     let selected: Vec<(Kind, String)> = all
         .iter()
-        .filter(|r| r.kind == Kind::Datasources)
+        // In use (projects, replicas, mappings): the server would refuse it.
+        .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(45)
         .map(|r| (r.kind, r.id.clone()))
         .collect();
@@ -1223,7 +1224,8 @@ async fn a_bulk_run_against_a_slow_server_stops_at_its_deadline() {
     let (api, all) = load_all(&sim).await;
     let selected: Vec<(Kind, String)> = all
         .iter()
-        .filter(|r| r.kind == Kind::Datasources)
+        // In use (projects, replicas, mappings): the server would refuse it.
+        .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(40)
         .map(|r| (r.kind, r.id.clone()))
         .collect();

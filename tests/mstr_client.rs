@@ -77,10 +77,16 @@ async fn load_matches_the_simulator_and_links_references() {
         assert_eq!(r.raw, raw, "raw is the server's JSON");
         assert_eq!(Some(r.name.as_str()), str_at(&raw, "/name"));
         let embedded = raw.pointer("/database/connection/isEmbedded") == Some(&json!(true));
+        let conn_deps: Vec<Ref> = r
+            .depends_on
+            .iter()
+            .filter(|d| d.kind == Kind::Connections)
+            .cloned()
+            .collect();
         match str_at(&raw, "/database/connection/id") {
             Some(cid) if !embedded => {
                 assert_eq!(
-                    r.depends_on,
+                    conn_deps,
                     vec![Ref {
                         kind: Kind::Connections,
                         id: cid.to_string(),
@@ -96,11 +102,37 @@ async fn load_matches_the_simulator_and_links_references() {
                     .or_default()
                     .push(r.id.clone());
             }
-            _ => assert!(r.depends_on.is_empty(), "{}", r.name),
+            _ => assert!(conn_deps.is_empty(), "{}", r.name),
         }
+        // A replica depends on its primary datasource.
+        let ds_deps: Vec<&str> = r
+            .depends_on
+            .iter()
+            .filter(|d| d.kind == Kind::Datasources)
+            .map(|d| d.id.as_str())
+            .collect();
+        let want_links: Vec<&str> = [
+            "/database/primaryDatasource/id",
+            "/database/dataMartDatasource/id",
+        ]
+        .iter()
+        .filter_map(|p| str_at(&raw, p))
+        .collect();
+        assert_eq!(ds_deps, want_links, "{}", r.name);
         let want_type = str_at(&raw, "/dbms/name").or_else(|| str_at(&raw, "/database/type"));
         assert_eq!(r.type_.as_deref(), want_type, "{}", r.name);
-        assert!(!r.is_orphan(), "datasources are never orphans");
+        let projects = sim.control.projects_of(&r.id);
+        let other: Vec<&str> = r
+            .used_by_other
+            .iter()
+            .filter(|o| o.what == "project")
+            .map(|o| o.name.as_str())
+            .collect();
+        let mut want = projects.clone();
+        want.sort();
+        assert_eq!(other, want, "projects of {}", r.name);
+        assert!(!r.used_by_unknown);
+        assert_eq!(r.is_orphan(), r.users_count() == 0, "{}", r.name);
     }
     for r in by_kind(&snap.resources, Kind::Connections) {
         let raw = sim.control.object("connections", &r.id).expect("stored");
@@ -121,7 +153,7 @@ async fn load_matches_the_simulator_and_links_references() {
         let mut want = ds_users_of_conn.get(&r.id).cloned().unwrap_or_default();
         want.sort();
         assert_eq!(users, want, "used_by of connection {}", r.name);
-        assert_eq!(r.is_orphan(), want.is_empty(), "{}", r.name);
+        assert_eq!(r.is_orphan(), r.users_count() == 0, "{}", r.name);
         assert!(r.used_by.iter().all(|u| u.kind == Kind::Datasources));
     }
     for r in by_kind(&snap.resources, Kind::Logins) {
@@ -130,7 +162,7 @@ async fn load_matches_the_simulator_and_links_references() {
         let mut want = conn_users_of_login.get(&r.id).cloned().unwrap_or_default();
         want.sort();
         assert_eq!(users, want, "used_by of login {}", r.name);
-        assert_eq!(r.is_orphan(), want.is_empty(), "{}", r.name);
+        assert_eq!(r.is_orphan(), r.users_count() == 0, "{}", r.name);
     }
 
     // The seed exercises every case, so the checks above were not vacuous.
@@ -156,6 +188,140 @@ async fn load_matches_the_simulator_and_links_references() {
             .any(|r| r.depends_on.is_empty()),
         "an embedded datasource"
     );
+}
+
+fn named<'a>(rs: &'a [Resource], kind: Kind, name: &str) -> &'a Resource {
+    rs.iter()
+        .find(|r| r.kind == kind && r.name == name)
+        .unwrap_or_else(|| panic!("{kind} {name}"))
+}
+
+#[tokio::test]
+async fn reporting_postgres_is_used_by_its_replica_and_two_projects() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    let rs = &snap.resources;
+    let reporting = named(rs, Kind::Datasources, "Reporting Postgres");
+    assert_eq!(
+        reporting.user_labels(),
+        [
+            "project 'Finance Reporting'",
+            "project 'Sales Analytics'",
+            "datasource 'Reporting Postgres Replica'",
+        ]
+    );
+    assert!(!reporting.is_orphan());
+    // The other seed link: a datasource that is another's primary datasource.
+    let finance = named(rs, Kind::Datasources, "Snowflake Finance Prod");
+    assert!(finance
+        .used_by
+        .iter()
+        .any(|u| u.name == "Finance Month-End Close"));
+
+    // The real orphan, and only it among the datasources.
+    let orphans: Vec<&str> = by_kind(rs, Kind::Datasources)
+        .iter()
+        .filter(|r| r.is_orphan())
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(
+        orphans.contains(&"Legacy Warehouse (unused)"),
+        "{orphans:?}"
+    );
+    assert!(!orphans.contains(&"Reporting Postgres Replica"));
+
+    // Mappings make a login and a connection "in use".
+    let contractor = named(rs, Kind::Logins, "Temp Contractor Login");
+    assert_eq!(
+        contractor.user_labels(),
+        ["connection mapping 'Contractors in Operations'"]
+    );
+    assert!(!contractor.is_orphan());
+    let erp = named(rs, Kind::Connections, "SQL Server ERP");
+    assert!(erp
+        .user_labels()
+        .contains(&"connection mapping 'default in Finance Reporting'".to_string()));
+    // Projects are read once, each project's datasources and default map once.
+    let projects = sim.control.project_count();
+    let reqs = |p: &str| requests_matching(&sim, |r| r.method == "GET" && r.path.ends_with(p));
+    assert_eq!(reqs("/api/projects").len(), 1);
+    assert_eq!(reqs("/datasources").len(), 1 + projects);
+    assert_eq!(reqs("/api/datasources/mappings").len(), 1 + projects);
+}
+
+#[tokio::test]
+async fn usage_is_unknown_not_unused_when_the_projects_list_is_refused() {
+    use dsconsole::sim::faults::{Fault, FaultRule};
+    let sim = sim().await;
+    sim.control.faults.add(
+        FaultRule::new(Fault::Status {
+            status: 403,
+            body: r#"{"code":"ERR017","message":"(You do not have Browse access to projects)","ticketId":"0f3c"}"#
+                .into(),
+            retry_after: None,
+        })
+        .path("/api/projects"),
+    );
+    let c = client(&sim);
+    let snap = c
+        .load()
+        .await
+        .expect("a refused projects list does not fail the load");
+    assert!(
+        snap.warnings
+            .iter()
+            .any(|w| w.contains("projects") && w.contains("unknown") && w.contains("HTTP 403")),
+        "{:?}",
+        snap.warnings
+    );
+    for r in by_kind(&snap.resources, Kind::Datasources) {
+        assert!(r.used_by_unknown, "{}", r.name);
+        assert!(!r.is_orphan(), "{} must not look unused", r.name);
+    }
+    let legacy = named(
+        &snap.resources,
+        Kind::Datasources,
+        "Legacy Warehouse (unused)",
+    );
+    assert_eq!(
+        dsconsole::model::cells::used_by(legacy, &dsconsole::model::CellCtx { now: 0 }).text,
+        "? unknown"
+    );
+    // Without projects, their default connection maps are unknown too: nothing is an
+    // orphan, but what is known is still shown.
+    assert!(snap
+        .resources
+        .iter()
+        .all(|r| r.used_by_unknown && !r.is_orphan()));
+    let reporting = named(&snap.resources, Kind::Datasources, "Reporting Postgres");
+    assert_eq!(
+        dsconsole::model::cells::used_by(reporting, &dsconsole::model::CellCtx { now: 0 }).text,
+        "1+?: Reporting Postgres Replica"
+    );
+}
+
+#[tokio::test]
+async fn usage_is_unknown_everywhere_when_the_mappings_cannot_be_read() {
+    use dsconsole::sim::faults::{Fault, FaultRule};
+    let sim = sim().await;
+    sim.control
+        .faults
+        .add(FaultRule::new(Fault::Html { status: 502 }).path("/api/datasources/mappings"));
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    assert!(
+        snap.warnings
+            .iter()
+            .any(|w| w.contains("connection mappings") && w.contains("unknown")),
+        "{:?}",
+        snap.warnings
+    );
+    assert!(snap
+        .resources
+        .iter()
+        .all(|r| r.used_by_unknown && !r.is_orphan()));
 }
 
 #[tokio::test]

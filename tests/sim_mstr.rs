@@ -640,7 +640,7 @@ async fn deleting_objects_in_use_is_refused() {
     let resp = s
         .delete(&format!("/api/datasources/connections/{conn_id}"))
         .await;
-    let msg = error_of(resp, StatusCode::BAD_REQUEST, "ERR001").await;
+    let msg = error_of(resp, StatusCode::CONFLICT, "ERR001").await;
     assert!(msg.contains(conn["name"].as_str().expect("name")), "{msg}");
     assert!(msg.contains(ds["name"].as_str().expect("name")), "{msg}");
     assert!(sim.control.contains("connections", conn_id));
@@ -652,7 +652,7 @@ async fn deleting_objects_in_use_is_refused() {
     );
 
     let resp = s.delete(&format!("/api/objects/{login_id}?type=30")).await;
-    let msg = error_of(resp, StatusCode::BAD_REQUEST, "ERR001").await;
+    let msg = error_of(resp, StatusCode::CONFLICT, "ERR001").await;
     assert!(msg.contains(conn["name"].as_str().expect("name")), "{msg}");
     assert!(sim.control.contains("logins", login_id));
 }
@@ -711,7 +711,9 @@ async fn generic_object_delete_by_type() {
     let sim = start().await;
     let s = Session::open(&sim).await;
     let seed = seed();
-    let ds_id = seed["datasources"][0]["id"].as_str().expect("id");
+    // A datasource nothing uses (no project, datasource or mapping).
+    let legacy = seed_id("datasources", LEGACY);
+    let ds_id = legacy.as_str();
     // Wrong type: the datasource is not a connection.
     let resp = s.delete(&format!("/api/objects/{ds_id}?type=31")).await;
     let msg = error_of(resp, StatusCode::NOT_FOUND, "ERR004").await;
@@ -1045,4 +1047,227 @@ async fn dropping_every_handle_stops_the_server() {
         refused,
         "the simulator still answers after every handle was dropped"
     );
+}
+
+fn seed_id(kind: &str, name: &str) -> String {
+    seed()[kind]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|o| o["name"] == name)
+        .and_then(|o| o["id"].as_str())
+        .unwrap_or_else(|| panic!("{name} in seed {kind}"))
+        .to_string()
+}
+
+const REPORTING: &str = "Reporting Postgres";
+const REPLICA: &str = "Reporting Postgres Replica";
+const LEGACY: &str = "Legacy Warehouse (unused)";
+
+#[tokio::test]
+async fn projects_and_their_datasources_are_served_with_is_allow_to_remove() {
+    let sim = start().await;
+    let s = Session::open(&sim).await;
+    let projects = json_of(s.get("/api/projects").await).await;
+    let projects = projects.as_array().expect("a bare array").clone();
+    assert_eq!(projects.len(), seed_count("projects"));
+    for p in &projects {
+        assert!(is_hex32(p["id"].as_str().expect("id"), true));
+        for key in ["name", "alias", "description", "status"] {
+            assert!(p.get(key).is_some(), "{key} in {p}");
+        }
+        assert!(p.get("datasources").is_none(), "{p}");
+    }
+    let reporting = seed_id("datasources", REPORTING);
+    let mut attached_to = Vec::new();
+    for p in &projects {
+        let pid = p["id"].as_str().expect("id");
+        let body = json_of(s.get(&format!("/api/projects/{pid}/datasources")).await).await;
+        for d in body["datasources"].as_array().expect("datasources") {
+            assert!(d["isAllowToRemove"].is_boolean(), "{d}");
+            assert!(d["database"].is_object(), "a full datasource: {d}");
+            if d["id"] == reporting.as_str() {
+                attached_to.push(p["name"].as_str().expect("name").to_string());
+            }
+        }
+    }
+    attached_to.sort();
+    assert_eq!(attached_to, ["Finance Reporting", "Sales Analytics"]);
+    assert_eq!(sim.control.projects_of(&reporting).len(), 2);
+    let legacy = seed_id("datasources", LEGACY);
+    assert!(sim.control.projects_of(&legacy).is_empty());
+
+    // An unknown project is an object-404, not the route-404.
+    let resp = s
+        .get("/api/projects/00000000000000000000000000000000/datasources")
+        .await;
+    let msg = error_of(resp, StatusCode::NOT_FOUND, "ERR004").await;
+    assert_ne!(msg, "HTTP 404 Not Found");
+}
+
+#[tokio::test]
+async fn mappings_are_listed_and_a_missing_default_map_is_a_404() {
+    let sim = start().await;
+    let s = Session::open(&sim).await;
+    let body = json_of(
+        s.get("/api/datasources/mappings?defaultConnectionMap=false")
+            .await,
+    )
+    .await;
+    let mappings = body["mappings"].as_array().expect("mappings");
+    assert_eq!(mappings.len(), seed_count("mappings"));
+    let contractor = seed_id("logins", "Temp Contractor Login");
+    assert!(mappings
+        .iter()
+        .any(|m| m["login"]["id"] == contractor.as_str()));
+
+    let projects = json_of(s.get("/api/projects").await).await;
+    let pid = |name: &str| {
+        projects
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["id"].as_str())
+            .expect("project")
+            .to_string()
+    };
+    let fin = pid("Finance Reporting");
+    let body = json_of(
+        s.get(&format!(
+            "/api/datasources/mappings?defaultConnectionMap=true&projectId={fin}"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(body["mappings"].as_array().expect("mappings").len(), 1);
+    assert_eq!(body["mappings"][0]["projectId"], fin.as_str());
+
+    // No default map: 404, which clients must read as "none".
+    let sales = pid("Sales Analytics");
+    let resp = s
+        .get(&format!(
+            "/api/datasources/mappings?defaultConnectionMap=True&projectId={sales}"
+        ))
+        .await;
+    let msg = error_of(resp, StatusCode::NOT_FOUND, "ERR004").await;
+    assert_ne!(msg, "HTTP 404 Not Found");
+    // Per project, the per-user maps.
+    let body = json_of(
+        s.get(&format!(
+            "/api/datasources/mappings?defaultConnectionMap=false&projectId={sales}"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(body["mappings"], json!([]));
+}
+
+#[tokio::test]
+async fn deleting_a_datasource_in_use_is_refused_naming_the_replica_and_projects() {
+    let sim = start().await;
+    let s = Session::open(&sim).await;
+    let reporting = seed_id("datasources", REPORTING);
+    let resp = s.delete(&format!("/api/datasources/{reporting}")).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body = json_of(resp).await;
+    assert_eq!(body["code"], "ERR001");
+    let msg = body["message"].as_str().expect("message");
+    for part in [
+        "Reporting Postgres",
+        "datasource 'Reporting Postgres Replica'",
+        "project 'Finance Reporting'",
+        "project 'Sales Analytics'",
+    ] {
+        assert!(msg.contains(part), "{part} missing from {msg}");
+    }
+    assert_eq!(
+        body["subErrors"].as_array().map(Vec::len),
+        Some(3),
+        "{body}"
+    );
+    assert!(sim.control.contains("datasources", &reporting));
+
+    // The generic route refuses the same way; the status is configurable.
+    sim.control.set_in_use_status(400);
+    let resp = s.delete(&format!("/api/objects/{reporting}?type=29")).await;
+    assert!(error_of(resp, StatusCode::BAD_REQUEST, "ERR001")
+        .await
+        .contains("project 'Sales Analytics'"));
+
+    // The replica is attached to a project too; the unused one goes.
+    let replica = seed_id("datasources", REPLICA);
+    let resp = s.delete(&format!("/api/datasources/{replica}")).await;
+    assert!(error_of(resp, StatusCode::BAD_REQUEST, "ERR001")
+        .await
+        .contains("project 'Operations'"));
+    let legacy = seed_id("datasources", LEGACY);
+    let resp = s.delete(&format!("/api/datasources/{legacy}")).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    // A login only a connection mapping uses is in use until the mapping goes.
+    let login = seed_id("logins", "Temp Contractor Login");
+    let resp = s.delete(&format!("/api/datasources/logins/{login}")).await;
+    assert!(error_of(resp, StatusCode::BAD_REQUEST, "ERR001")
+        .await
+        .contains("connection mapping 'Contractors' in project 'Operations'"));
+    let mapping = seed()["mappings"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let resp = s
+        .delete(&format!("/api/datasources/mappings/{mapping}"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = s.delete(&format!("/api/datasources/logins/{login}")).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn scale_adds_projects_mappings_and_replicas_in_proportion() {
+    let scale = 5000;
+    let started = std::time::Instant::now();
+    let sim = microstrategy::start(&SimOptions {
+        scale,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator starts");
+    let s = Session::open(&sim).await;
+    let projects = json_of(s.get("/api/projects").await).await;
+    let projects = projects.as_array().expect("array").clone();
+    assert!(
+        projects.len() > seed_count("projects"),
+        "generated projects"
+    );
+    assert!(projects.len() < 50, "{} projects", projects.len());
+    let mut attached = 0;
+    for p in &projects {
+        let pid = p["id"].as_str().expect("id");
+        let body = json_of(s.get(&format!("/api/projects/{pid}/datasources")).await).await;
+        attached += body["datasources"].as_array().expect("datasources").len();
+    }
+    assert!(
+        attached >= scale / 12 && attached <= scale / 8,
+        "{attached} attached"
+    );
+    let body = json_of(
+        s.get("/api/datasources/mappings?defaultConnectionMap=false")
+            .await,
+    )
+    .await;
+    let mappings = body["mappings"].as_array().expect("mappings").len();
+    assert!(
+        mappings >= scale / 150 && mappings <= scale / 50,
+        "{mappings} mappings"
+    );
+    let all = json_of(s.get("/api/datasources").await).await;
+    let replicas = all["datasources"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|d| d["database"]["primaryDatasource"]["id"].is_string())
+        .count();
+    assert!(replicas >= scale / 25, "{replicas} replicas");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

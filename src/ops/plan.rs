@@ -187,7 +187,10 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         let refused: Vec<usize> = selected
             .iter()
             .copied()
-            .filter(|&i| users_of(i).iter().any(|u| !selected.contains(u)))
+            .filter(|&i| {
+                !req.all[i].used_by_other.is_empty()
+                    || users_of(i).iter().any(|u| !selected.contains(u))
+            })
             .collect();
         if refused.is_empty() {
             break;
@@ -198,10 +201,16 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         }
         for i in refused {
             selected.remove(&i);
-            let user = users_of(i)
-                .iter()
-                .find(|u| !selected.contains(u))
-                .map(|&u| req.all[u].as_ref().label())
+            let user = req.all[i]
+                .used_by_other
+                .first()
+                .map(|o| o.label())
+                .or_else(|| {
+                    users_of(i)
+                        .iter()
+                        .find(|u| !selected.contains(u))
+                        .map(|&u| req.all[u].as_ref().label())
+                })
                 .unwrap_or_default();
             warnings.push(format!(
                 "left out: {} is in use by {user}",
@@ -226,9 +235,13 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
                     }
                     continue;
                 };
+                // Used by something no plan deletes (a project, a mapping), or by objects
+                // that could not all be read: never cascaded.
                 if in_plan.contains(&c)
                     || req.all[c].deletable == Some(false)
                     || !req.spec.delete_order.contains(&req.all[c].kind)
+                    || !req.all[c].used_by_other.is_empty()
+                    || req.all[c].used_by_unknown
                 {
                     continue;
                 }
@@ -275,9 +288,12 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
                 let r = &req.all[c];
                 let reason = if r.deletable == Some(false) {
                     "cannot be deleted (built-in or not permitted)".to_string()
+                } else if let Some(o) = r.used_by_other.first() {
+                    format!("still used by {}", o.label())
                 } else {
                     match users_of(c).iter().find(|x| !in_plan.contains(x)) {
                         Some(&u) => format!("still used by {}", req.all[u].as_ref().label()),
+                        None if r.used_by_unknown => "what else uses it is unknown".to_string(),
                         None => "still in use".to_string(),
                     }
                 };
@@ -301,6 +317,7 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &i)| (i, p)).collect();
 
     let mut in_use_count = 0usize;
+    let mut unknown_count = 0usize;
     let mut steps = Vec::with_capacity(order.len());
     for (p, &i) in order.iter().enumerate() {
         let r = &req.all[i];
@@ -321,23 +338,31 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
                 .unwrap_or_else(|| r.as_ref());
             StepReason::Cascade { needed_by }
         };
-        let outside: Vec<usize> = users_of(i)
+        // What still uses it once the plan has run: other users (projects, mappings) first,
+        // then listed objects the plan does not delete.
+        let outside: Vec<String> = r
+            .used_by_other
             .iter()
-            .copied()
-            .filter(|u| !in_plan.contains(u))
-            .collect();
-        let warning = outside.first().map(|&u| {
-            in_use_count += 1;
-            let more = match outside.len() - 1 {
-                0 => String::new(),
-                1 => " and 1 more".to_string(),
-                n => format!(" and {n} more"),
-            };
-            format!(
-                "in use by {}{more}, which this plan does not delete: the server will refuse",
-                req.all[u].as_ref().label()
+            .map(|o| o.label())
+            .chain(
+                users_of(i)
+                    .iter()
+                    .filter(|u| !in_plan.contains(u))
+                    .map(|&u| req.all[u].as_ref().label()),
             )
-        });
+            .collect();
+        let warning = if !outside.is_empty() {
+            in_use_count += 1;
+            Some(format!(
+                "in use by {}, which this plan does not delete: the server will refuse",
+                name_list(&outside)
+            ))
+        } else if r.used_by_unknown {
+            unknown_count += 1;
+            Some("what uses it could not be read, so the server may refuse".to_string())
+        } else {
+            None
+        };
         steps.push(PlanStep {
             target: r.as_ref(),
             container: r.container.clone().filter(|c| !c.is_empty()),
@@ -357,6 +382,18 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         n => warnings.push(format!(
             "{n} objects are in use by objects this plan does not delete: \
              expect those deletes to fail"
+        )),
+    }
+    match unknown_count {
+        0 => {}
+        1 => warnings.push(
+            "1 object has unknown usage (what uses it could not be read): its delete may be \
+             refused"
+                .to_string(),
+        ),
+        n => warnings.push(format!(
+            "{n} objects have unknown usage (what uses them could not be read): their deletes \
+             may be refused"
         )),
     }
     if !steps.is_empty() {
@@ -403,6 +440,24 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         cascade_extra,
         warnings,
         not_found,
+    }
+}
+
+/// "a", "a and b", "a, b and c", "a, b, c and 2 more".
+fn name_list(labels: &[String]) -> String {
+    const SHOWN: usize = 3;
+    match labels {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ if labels.len() <= SHOWN => {
+            let (last, rest) = labels.split_last().unwrap_or((&labels[0], &[]));
+            format!("{} and {last}", rest.join(", "))
+        }
+        _ => format!(
+            "{} and {} more",
+            labels[..SHOWN].join(", "),
+            labels.len() - SHOWN
+        ),
     }
 }
 
@@ -908,8 +963,8 @@ mod tests {
         assert_eq!(
             p.steps[0].warning.as_deref(),
             Some(
-                "in use by datasource 'Warehouse A' and 1 more, which this plan does not \
-                 delete: the server will refuse"
+                "in use by datasource 'Warehouse A' and datasource 'Warehouse B', which this \
+                 plan does not delete: the server will refuse"
             )
         );
         assert!(p.warnings.iter().any(|w| w.contains("1 object is in use")));
@@ -1244,5 +1299,168 @@ mod tests {
             "2 connections and 1 login"
         );
         assert_eq!(DeletePlan::describe_counts(&SPEC, &[]), "nothing");
+    }
+
+    /// MicroStrategy as the server sees it: `Reporting Postgres` is the primary datasource
+    /// of a replica and attached to two projects; `Legacy Warehouse` is used by nothing.
+    fn mstr_world(unknown: &[Kind]) -> Vec<Resource> {
+        let login = res(Kind::Logins, "L1", "pg login", &[]);
+        let conn = res(Kind::Connections, "C1", "pg conn", &[&login]);
+        let primary = res(Kind::Datasources, "RP", "Reporting Postgres", &[&conn]);
+        let replica = res(
+            Kind::Datasources,
+            "RR",
+            "Reporting Postgres Replica",
+            &[&conn, &primary],
+        );
+        let legacy = res(
+            Kind::Datasources,
+            "LW",
+            "Legacy Warehouse (unused)",
+            &[&conn],
+        );
+        let project = |id: &str, name: &str| crate::model::OtherEdge {
+            target: (Kind::Datasources, "RP".into()),
+            user: crate::model::OtherUser {
+                what: "project".into(),
+                id: id.into(),
+                name: name.into(),
+            },
+        };
+        let mut all = vec![login, conn, primary, replica, legacy];
+        crate::model::link_graph(
+            &mut all,
+            &[Kind::Datasources, Kind::Connections, Kind::Logins],
+            vec![
+                project("P1", "Sales Analytics"),
+                project("P2", "Finance Reporting"),
+            ],
+            unknown,
+        );
+        all
+    }
+
+    fn plan_skipping(all: &[Resource], selected: &[(Kind, &str)], cascade: bool) -> DeletePlan {
+        let selected = sel(selected);
+        build_plan(&PlanRequest {
+            spec: &SPEC,
+            profile: "prod",
+            all,
+            selected: &selected,
+            hidden: &[],
+            cascade,
+            skip_in_use: true,
+        })
+    }
+
+    #[test]
+    fn datasource_used_by_projects_and_a_replica_is_warned_before_confirming() {
+        let all = mstr_world(&[]);
+        let p = plan(&all, &[(Kind::Datasources, "RP")], false);
+        assert_eq!(ids(&p), ["RP"]);
+        assert_eq!(
+            p.steps[0].warning.as_deref(),
+            Some(
+                "in use by project 'Finance Reporting', project 'Sales Analytics' and \
+                 datasource 'Reporting Postgres Replica', which this plan does not delete: \
+                 the server will refuse"
+            )
+        );
+        assert_eq!(p.in_use_selected, 1);
+        assert!(p.warnings.iter().any(|w| w.contains("1 object is in use")));
+        assert!(p.render_text().contains("project 'Sales Analytics'"));
+
+        // Deleting the replica too still leaves the projects.
+        let p = plan(
+            &all,
+            &[(Kind::Datasources, "RP"), (Kind::Datasources, "RR")],
+            false,
+        );
+        assert_eq!(ids(&p), ["RR", "RP"], "the replica goes first");
+        assert_eq!(p.steps[1].after, vec![0]);
+        assert_eq!(
+            p.steps[1].warning.as_deref(),
+            Some(
+                "in use by project 'Finance Reporting' and project 'Sales Analytics', which \
+                 this plan does not delete: the server will refuse"
+            )
+        );
+
+        // The orphan is clean.
+        let p = plan(&all, &[(Kind::Datasources, "LW")], false);
+        assert_eq!(p.steps[0].warning, None);
+        assert_eq!(p.in_use_selected, 0);
+    }
+
+    #[test]
+    fn skip_in_use_leaves_out_a_datasource_only_projects_use() {
+        let all = mstr_world(&[]);
+        let p = plan_skipping(
+            &all,
+            &[
+                (Kind::Datasources, "RP"),
+                (Kind::Datasources, "RR"),
+                (Kind::Datasources, "LW"),
+            ],
+            false,
+        );
+        assert_eq!(ids(&p), ["LW", "RR"]);
+        assert_eq!(p.left_out, vec![all[2].as_ref()]);
+        assert!(
+            p.warnings.iter().any(|w| w
+                == "left out: datasource 'Reporting Postgres' is in use by project 'Finance Reporting'"),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn cascade_keeps_a_primary_datasource_that_projects_use() {
+        let all = mstr_world(&[]);
+        let p = plan(&all, &[(Kind::Datasources, "RR")], true);
+        assert_eq!(ids(&p), ["RR"]);
+        let kept: Vec<(&str, &str)> = p
+            .kept
+            .iter()
+            .map(|k| (k.target.id.as_str(), k.reason.as_str()))
+            .collect();
+        assert!(
+            kept.contains(&("RP", "still used by project 'Finance Reporting'")),
+            "{kept:?}"
+        );
+        assert!(p.cascade_extra.is_empty(), "{:?}", p.cascade_extra);
+    }
+
+    #[test]
+    fn unknown_usage_is_warned_and_never_cascaded() {
+        let all = mstr_world(&[Kind::Datasources, Kind::Connections, Kind::Logins]);
+        let p = plan(&all, &[(Kind::Datasources, "LW")], false);
+        assert_eq!(
+            p.steps[0].warning.as_deref(),
+            Some("what uses it could not be read, so the server may refuse")
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("1 object has unknown usage")),
+            "{:?}",
+            p.warnings
+        );
+        // Everything using the connection is selected, but its other users are unknown.
+        let p = plan(
+            &all,
+            &[
+                (Kind::Datasources, "RP"),
+                (Kind::Datasources, "RR"),
+                (Kind::Datasources, "LW"),
+            ],
+            true,
+        );
+        assert!(p.steps.iter().all(|s| s.target.kind == Kind::Datasources));
+        assert!(p.cascade_extra.is_empty());
+        assert!(p
+            .kept
+            .iter()
+            .any(|k| k.target.id == "C1" && k.reason == "what else uses it is unknown"));
     }
 }

@@ -168,6 +168,40 @@ impl MstrControl {
         lock(&self.shared).object(k, id)
     }
 
+    /// HTTP status of the refusal to delete an object still in use (default 409; the REST
+    /// status is undocumented, 400 is the other plausible answer).
+    pub fn set_in_use_status(&self, status: u16) {
+        if let Ok(s) = StatusCode::from_u16(status) {
+            lock(&self.shared).in_use_status = s;
+        }
+    }
+
+    /// Names of the projects the datasource `id` is attached to, in project order.
+    pub fn projects_of(&self, id: &str) -> Vec<String> {
+        let st = lock(&self.shared);
+        st.attached
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| st.projects.get(i))
+            .map(|p| p.name.to_string())
+            .collect()
+    }
+
+    /// Whether the server would refuse to delete this object because something uses it
+    /// (another object, a project, a connection mapping).
+    pub fn in_use(&self, kind: &str, id: &str) -> bool {
+        let Some(k) = Kind::from_list_key(kind) else {
+            return false;
+        };
+        !lock(&self.shared).users_of(k, id).is_empty()
+    }
+
+    /// Number of projects served by `GET /api/projects`.
+    pub fn project_count(&self) -> usize {
+        lock(&self.shared).projects.len()
+    }
+
     /// Number of successful `POST /api/auth/login` so far.
     pub fn login_count(&self) -> usize {
         lock(&self.shared).login_count
@@ -314,7 +348,24 @@ struct Entry {
     id: Arc<str>,
     /// The id this object references in the next kind down (see `Kind::reference`).
     reference: Option<Arc<str>>,
+    /// Datasources of the same kind this one needs (`database.primaryDatasource`,
+    /// `database.dataMartDatasource`); they cannot be deleted while this one exists.
+    links: Option<Box<[Arc<str>]>>,
     body: Held,
+}
+
+/// The datasource ids a datasource links to (primary and data-mart datasources).
+fn datasource_links(v: &Value) -> Option<Box<[Arc<str>]>> {
+    let links: Vec<Arc<str>> = [
+        "/database/primaryDatasource/id",
+        "/database/dataMartDatasource/id",
+    ]
+    .iter()
+    .filter_map(|p| v.pointer(p).and_then(Value::as_str))
+    .filter(|id| !id.is_empty())
+    .map(Arc::from)
+    .collect();
+    (!links.is_empty()).then(|| links.into_boxed_slice())
 }
 
 impl Entry {
@@ -322,6 +373,11 @@ impl Entry {
         Entry {
             id: Arc::from(id_of(v)),
             reference: kind.reference(v).map(Arc::from),
+            links: if kind == Kind::Datasource {
+                datasource_links(v)
+            } else {
+                None
+            },
             body: Held::Json {
                 name: name_of(v).into(),
                 text: v.to_string().into(),
@@ -348,6 +404,8 @@ struct Store {
     by_id: HashMap<Arc<str>, usize>,
     by_name: HashMap<Box<str>, usize>,
     users_of: HashMap<Arc<str>, Vec<usize>>,
+    /// Objects of this kind that link to an object of this kind (datasource → datasource).
+    linked_by: HashMap<Arc<str>, Vec<usize>>,
 }
 
 fn name_key(name: &str) -> Box<str> {
@@ -371,6 +429,7 @@ impl Store {
             by_id: HashMap::new(),
             by_name: HashMap::new(),
             users_of: HashMap::new(),
+            linked_by: HashMap::new(),
         }
     }
 
@@ -422,6 +481,7 @@ impl Store {
 
     /// Objects that reference `target`: the name of the first one (in creation order) and
     /// how many there are.
+    #[cfg(test)]
     fn users(&self, target: &str) -> Option<(String, usize)> {
         let users = self.users_of.get(target)?;
         let first = self.slots.get(*users.first()?)?.as_ref()?;
@@ -441,9 +501,44 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// Names of the objects of this kind that link to `target`, in creation order.
+    fn linker_names(&self, target: &str) -> Vec<String> {
+        self.linked_by
+            .get(target)
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
+                    .map(|e| self.entry_name(e).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Names of the objects that reference `target` (see `Kind::reference`), in creation
+    /// order.
+    fn user_names(&self, target: &str) -> Vec<String> {
+        self.users_of
+            .get(target)
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
+                    .map(|e| self.entry_name(e).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn index(&mut self, slot: usize, e: &Entry) {
         let key = name_key(&self.entry_name(e));
         self.by_name.entry(key).or_insert(slot);
+        for target in e.links.iter().flatten() {
+            let users = self.linked_by.entry(target.clone()).or_default();
+            if let Err(pos) = users.binary_search(&slot) {
+                users.insert(pos, slot);
+            }
+        }
         if let Some(target) = &e.reference {
             let users = self.users_of.entry(target.clone()).or_default();
             if let Err(pos) = users.binary_search(&slot) {
@@ -456,6 +551,16 @@ impl Store {
         let key = name_key(&self.entry_name(e));
         if self.by_name.get(&key) == Some(&slot) {
             self.by_name.remove(&key);
+        }
+        for target in e.links.iter().flatten() {
+            if let Some(users) = self.linked_by.get_mut(target) {
+                if let Ok(pos) = users.binary_search(&slot) {
+                    users.remove(pos);
+                }
+                if users.is_empty() {
+                    self.linked_by.remove(target);
+                }
+            }
         }
         if let Some(target) = &e.reference {
             if let Some(users) = self.users_of.get_mut(target) {
@@ -521,10 +626,75 @@ struct Session {
     last_seen: Instant,
 }
 
+/// A project: its wire object (`{id,name,alias,description,status}`) and the datasources
+/// attached to it, each with `isAllowToRemove`.
+struct Project {
+    id: Arc<str>,
+    name: Box<str>,
+    wire: Value,
+    datasources: Vec<(Arc<str>, bool)>,
+}
+
+/// Connection mappings: per-user ones and each project's default ones, as wire objects;
+/// deleted ones leave an empty slot. `uses` indexes them by every id they reference
+/// (connection, login, datasource).
+#[derive(Default)]
+struct Mappings {
+    slots: Vec<Option<(bool, Value)>>,
+    uses: HashMap<String, Vec<usize>>,
+}
+
+impl Mappings {
+    fn push(&mut self, default: bool, v: Value) {
+        let slot = self.slots.len();
+        for p in ["/connection/id", "/login/id", "/datasource/id"] {
+            if let Some(id) = v.pointer(p).and_then(Value::as_str) {
+                self.uses.entry(id.to_string()).or_default().push(slot);
+            }
+        }
+        self.slots.push(Some((default, v)));
+    }
+
+    fn live(&self) -> impl Iterator<Item = &(bool, Value)> {
+        self.slots.iter().flatten()
+    }
+
+    /// Mappings that reference `id`.
+    fn using(&self, id: &str) -> impl Iterator<Item = &Value> {
+        self.uses
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
+            .map(|(_, v)| v)
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        match self
+            .slots
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|(_, v)| id_of(v) == id))
+        {
+            Some(slot) => {
+                *slot = None;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 struct SimState {
     datasources: Store,
     connections: Store,
     logins: Store,
+    projects: Vec<Project>,
+    /// Datasource id → indices of the projects it is attached to.
+    attached: HashMap<Arc<str>, Vec<usize>>,
+    mappings: Mappings,
+    /// Status of the refusal to delete an object still in use (the REST status is not
+    /// documented; 409 is what servers were seen to answer).
+    in_use_status: StatusCode,
     dbmss: Vec<Value>,
     /// Login passwords by login id: stored, never emitted.
     passwords: HashMap<String, String>,
@@ -551,6 +721,10 @@ impl SimState {
             datasources: Store::new(Kind::Datasource),
             connections: Store::new(Kind::Connection),
             logins: Store::new(Kind::Login),
+            projects: Vec::new(),
+            attached: HashMap::new(),
+            mappings: Mappings::default(),
+            in_use_status: StatusCode::CONFLICT,
             dbmss: seed
                 .get("dbmss")
                 .and_then(Value::as_array)
@@ -573,6 +747,39 @@ impl SimState {
                 for v in objects {
                     store.insert_value(v);
                 }
+            }
+        }
+        for p in seed
+            .get("projects")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let attached = p
+                .get("datasources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|a| {
+                    let id = a.get("id").and_then(Value::as_str)?;
+                    let allow = a.get("isAllowToRemove").and_then(Value::as_bool) != Some(false);
+                    Some((Arc::from(id), allow))
+                })
+                .collect();
+            let mut wire = p.clone();
+            if let Some(o) = wire.as_object_mut() {
+                o.remove("datasources");
+            }
+            st.add_project(wire, attached);
+        }
+        for (key, default) in [("mappings", false), ("defaultMappings", true)] {
+            for m in seed
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                st.mappings.push(default, m.clone());
             }
         }
         if let Some(failing) = seed
@@ -603,6 +810,64 @@ impl SimState {
             Kind::Connection => &mut self.connections,
             Kind::Login => &mut self.logins,
         }
+    }
+
+    fn add_project(&mut self, wire: Value, datasources: Vec<(Arc<str>, bool)>) {
+        let idx = self.projects.len();
+        for (ds, _) in &datasources {
+            self.attached.entry(ds.clone()).or_default().push(idx);
+        }
+        self.projects.push(Project {
+            id: Arc::from(id_of(&wire)),
+            name: name_of(&wire).into(),
+            wire,
+            datasources,
+        });
+    }
+
+    fn project_name(&self, id: &str) -> String {
+        self.projects
+            .iter()
+            .find(|p| &*p.id == id)
+            .map(|p| p.name.to_string())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// What keeps an object from being deleted, as "datasource 'X'", "project 'Y'",
+    /// "connection mapping 'Contractors' in project 'Operations'" phrases: listed objects
+    /// first, then projects, then mappings.
+    fn users_of(&self, kind: Kind, id: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let quoted = |noun: &str, names: Vec<String>| -> Vec<String> {
+            names.into_iter().map(|n| format!("{noun} '{n}'")).collect()
+        };
+        match kind {
+            Kind::Login => out.extend(quoted("connection", self.connections.user_names(id))),
+            Kind::Connection => out.extend(quoted("datasource", self.datasources.user_names(id))),
+            Kind::Datasource => {
+                out.extend(quoted("datasource", self.datasources.linker_names(id)));
+                let mut projects: Vec<String> = self
+                    .attached
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&i| self.projects.get(i))
+                    .map(|p| p.name.to_string())
+                    .collect();
+                projects.sort();
+                out.extend(quoted("project", projects));
+            }
+        }
+        for m in self.mappings.using(id) {
+            let who = m
+                .pointer("/user/name")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let project =
+                self.project_name(m.get("projectId").and_then(Value::as_str).unwrap_or(""));
+            out.push(format!("connection mapping '{who}' in project '{project}'"));
+        }
+        out
     }
 
     fn id_taken(&self, id: &str) -> bool {
@@ -753,6 +1018,13 @@ impl SimState {
                     out.push_str(",\"id\":");
                     push_json_str(out, conn_id);
                     out.push_str(",\"isEmbedded\":false}");
+                }
+                if let Some(primary) = e.links.as_deref().and_then(<[Arc<str>]>::first) {
+                    out.push_str(",\"primaryDatasource\":{\"id\":");
+                    push_json_str(out, primary);
+                    out.push_str(",\"name\":");
+                    push_json_str(out, &self.datasources.name(primary).unwrap_or_default());
+                    out.push('}');
                 }
                 out.push('}');
                 if let Some(d) = dbms {
@@ -913,6 +1185,8 @@ struct ApiError {
     code: &'static str,
     message: String,
     iserver_code: Option<i64>,
+    /// One `subErrors` entry per message (what uses an object that cannot be deleted).
+    sub_errors: Vec<String>,
 }
 
 impl ApiError {
@@ -922,6 +1196,7 @@ impl ApiError {
             code,
             message: message.into(),
             iserver_code: None,
+            sub_errors: Vec::new(),
         }
     }
 
@@ -1006,6 +1281,14 @@ impl IntoResponse for ApiError {
             body.insert("iServerCode".into(), Value::from(c));
         }
         body.insert("message".into(), Value::from(self.message));
+        if !self.sub_errors.is_empty() {
+            let subs: Vec<Value> = self
+                .sub_errors
+                .into_iter()
+                .map(|m| json!({"iServerCode": ISERVER_IN_USE, "message": m}))
+                .collect();
+            body.insert("subErrors".into(), Value::Array(subs));
+        }
         body.insert("ticketId".into(), Value::from(random_hex32()));
         json_value_response(self.status, &Value::Object(body))
     }
@@ -1083,6 +1366,10 @@ fn api_routes() -> Router<Arc<Shared>> {
                 .delete(delete_object::<LOGIN>),
         )
         .route("/api/objects/{id}", delete(delete_generic_object))
+        .route("/api/projects", get(list_projects))
+        .route("/api/projects/{id}/datasources", get(project_datasources))
+        .route("/api/datasources/mappings", get(list_mappings))
+        .route("/api/datasources/mappings/{id}", delete(delete_mapping))
         .route("/api/dbobjects/dbmss", get(list_dbmss))
 }
 
@@ -2095,34 +2382,42 @@ async fn patch_object<const K: u8>(
     Ok(resp)
 }
 
-/// Delete an object unless something still references it.
+/// "a", "a and b", "a, b and c", "a, b, c and 2 others".
+fn phrase_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ if items.len() <= 3 => {
+            let (last, rest) = items.split_last().unwrap_or((&items[0], &[]));
+            format!("{} and {last}", rest.join(", "))
+        }
+        _ => format!("{} and {} others", items[..3].join(", "), items.len() - 3),
+    }
+}
+
+/// Delete an object unless something still references it: another object, a project it is
+/// attached to, or a connection mapping. The refusal names what uses it, in the message and
+/// in `subErrors` (one per user, as the documented error model allows).
 fn delete_stored(st: &mut SimState, kind: Kind, id: &str) -> ApiResult {
     let name = st
         .store(kind)
         .name(id)
         .ok_or_else(|| ApiError::object_not_found(kind.object_type(), id))?
         .into_owned();
-    let dependents = match kind {
-        Kind::Login => Some((Kind::Connection, st.connections.users(id))),
-        Kind::Connection => Some((Kind::Datasource, st.datasources.users(id))),
-        Kind::Datasource => None,
-    };
-    if let Some((dep_kind, Some((dep_name, count)))) = dependents {
-        let others = match count {
-            1 => String::new(),
-            2 => format!(" and 1 other {}", dep_kind.noun()),
-            n => format!(" and {} other {}s", n - 1, dep_kind.noun()),
-        };
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+    let users = st.users_of(kind, id);
+    if !users.is_empty() {
+        let mut err = ApiError::new(
+            st.in_use_status,
             "ERR001",
             format!(
-                "(Cannot delete {} '{name}' because it is used by {} '{dep_name}'{others}.)",
+                "(Cannot delete {} '{name}' because it is used by {}.)",
                 kind.noun(),
-                dep_kind.noun()
+                phrase_list(&users)
             ),
         )
-        .with_iserver(ISERVER_IN_USE));
+        .with_iserver(ISERVER_IN_USE);
+        err.sub_errors = users;
+        return Err(err);
     }
     st.store_mut(kind).remove(id);
     if kind == Kind::Login {
@@ -2161,6 +2456,122 @@ async fn delete_generic_object(
         .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
     let mut st = lock(&shared);
     delete_stored(&mut st, kind, &id)
+}
+
+/// `GET /api/projects`: a bare array of `{id,name,alias,description,status}`.
+async fn list_projects(AxState(shared): AxState<Arc<Shared>>) -> ApiResult {
+    let st = lock(&shared);
+    let all: Vec<&Value> = st.projects.iter().map(|p| &p.wire).collect();
+    Ok(json_value_response(
+        StatusCode::OK,
+        &serde_json::to_value(all).unwrap_or(Value::Null),
+    ))
+}
+
+/// `GET /api/projects/{id}/datasources`: the attached datasources, each with
+/// `isAllowToRemove`.
+async fn project_datasources(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let st = lock(&shared);
+    let project = st
+        .projects
+        .iter()
+        .find(|p| &*p.id == id.as_str())
+        .ok_or_else(|| ApiError::object_not_found(32, &id))?;
+    let mut out = String::with_capacity(64 + 900 * project.datasources.len());
+    out.push_str("{\"datasources\":[");
+    let mut first = true;
+    for (ds, allow) in &project.datasources {
+        let Some(e) = st.datasources.entry(ds) else {
+            continue;
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        st.render_into(Kind::Datasource, e, &mut out);
+        if out.ends_with('}') {
+            out.pop();
+            let _ = write!(out, ",\"isAllowToRemove\":{allow}}}");
+        }
+    }
+    out.push_str("]}");
+    Ok(json_bytes_response(StatusCode::OK, out.into_bytes()))
+}
+
+/// `GET /api/datasources/mappings?defaultConnectionMap=false[&projectId=P]`: the per-user
+/// mappings; `defaultConnectionMap=true&projectId=P`: the project's default mappings, or
+/// 404 when it has none (mstrio turns that 404 into an empty list).
+async fn list_mappings(
+    AxState(shared): AxState<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let pairs = parse_form(query.as_deref().unwrap_or(""));
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let default = match param("defaultConnectionMap").as_deref() {
+        None | Some("") => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value for 'defaultConnectionMap': '{v}'."
+            )))
+        }
+    };
+    let project = param("projectId").filter(|p| !p.is_empty());
+    let st = lock(&shared);
+    if default && project.is_none() {
+        return Err(ApiError::missing("projectId"));
+    }
+    let list: Vec<&Value> = st
+        .mappings
+        .live()
+        .filter(|(d, _)| *d == default)
+        .map(|(_, v)| v)
+        .filter(|v| {
+            project
+                .as_deref()
+                .is_none_or(|p| v.get("projectId").and_then(Value::as_str) == Some(p))
+        })
+        .collect();
+    if default && list.is_empty() {
+        let pid = project.unwrap_or_default();
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ERR004",
+            format!("(The default connection mapping of project '{pid}' is not found.)"),
+        )
+        .with_iserver(ISERVER_NOT_FOUND));
+    }
+    Ok(json_value_response(
+        StatusCode::OK,
+        &json!({ "mappings": list }),
+    ))
+}
+
+/// `DELETE /api/datasources/mappings/{id}` → 204.
+async fn delete_mapping(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let mut st = lock(&shared);
+    if st.mappings.remove(&id) {
+        Ok(no_content())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ERR004",
+            format!("(The connection mapping '{id}' is not found.)"),
+        )
+        .with_iserver(ISERVER_NOT_FOUND))
+    }
 }
 
 async fn test_connection(AxState(shared): AxState<Arc<Shared>>, body: Bytes) -> ApiResult {
@@ -2281,6 +2692,7 @@ fn generate(st: &mut SimState, scale: usize) {
         st.logins.push(Entry {
             id,
             reference: None,
+            links: None,
             body: Held::Generated {
                 n: index(n),
                 dbms: NO_DBMS,
@@ -2311,6 +2723,7 @@ fn generate(st: &mut SimState, scale: usize) {
         st.connections.push(Entry {
             id,
             reference,
+            links: None,
             body: Held::Generated { n: index(n), dbms },
         });
     }
@@ -2332,17 +2745,86 @@ fn generate(st: &mut SimState, scale: usize) {
     }
 
     st.datasources.reserve(extra_datasources);
+    let mut previous: Option<Arc<str>> = None;
+    let mut attach: Vec<(Arc<str>, bool)> = Vec::with_capacity(extra_datasources / 10 + 1);
     for n in 0..extra_datasources {
         let id = unique_generated_id(st, kind_tag(Kind::Datasource), n as u64);
         let (reference, dbms) = match used_connections.get(n % used_connections.len().max(1)) {
             Some((conn_id, dbms)) => (Some(conn_id.clone()), *dbms),
             None => (None, NO_DBMS),
         };
+        // Every 20th is a replica whose primary datasource is the one before it.
+        let links = match &previous {
+            Some(p) if n % 20 == 19 => Some(vec![p.clone()].into_boxed_slice()),
+            _ => None,
+        };
+        // Every 10th is attached to a project (every other one of those for good).
+        if n % 10 == 5 {
+            attach.push((id.clone(), n % 20 != 5));
+        }
+        previous = Some(id.clone());
         st.datasources.push(Entry {
             id,
             reference,
+            links,
             body: Held::Generated { n: index(n), dbms },
         });
+    }
+    generate_projects_and_mappings(st, attach, &used_logins, extra_connections);
+}
+
+/// One generated project per 1,000 generated datasources (at least one), holding the
+/// attached datasources in turn; one connection mapping per 100 generated connections.
+/// Linear in the scale.
+fn generate_projects_and_mappings(
+    st: &mut SimState,
+    attach: Vec<(Arc<str>, bool)>,
+    used_logins: &[Arc<str>],
+    extra_connections: usize,
+) {
+    if attach.is_empty() && extra_connections < 100 {
+        return;
+    }
+    let count = (attach.len() / 100).max(1);
+    let mut lists: Vec<Vec<(Arc<str>, bool)>> = vec![Vec::new(); count];
+    for (i, a) in attach.into_iter().enumerate() {
+        lists[i % count].push(a);
+    }
+    let first = st.projects.len();
+    for (i, list) in lists.into_iter().enumerate() {
+        let id = unique_generated_id(st, 5, i as u64);
+        let wire = json!({
+            "id": &*id,
+            "name": format!("Generated Project {:03}", i + 1),
+            "alias": "",
+            "description": "Generated by the simulator",
+            "status": 0,
+        });
+        st.add_project(wire, list);
+    }
+    let connections: Vec<(Arc<str>, Option<Arc<str>>)> = st
+        .connections
+        .entries()
+        .skip(st.connections.len().saturating_sub(extra_connections))
+        .map(|e| (e.id.clone(), e.reference.clone()))
+        .collect();
+    for (k, (conn, login)) in connections
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 100 == 50)
+    {
+        let Some(login) = login.clone().or_else(|| used_logins.first().cloned()) else {
+            continue;
+        };
+        let project = &st.projects[first + k % count];
+        let m = json!({
+            "id": &*unique_generated_id(st, 6, k as u64),
+            "projectId": &*project.id,
+            "connection": {"id": &**conn, "name": st.connections.name(conn).unwrap_or_default()},
+            "user": {"id": GENERATED_OWNERS[1].1, "name": GENERATED_OWNERS[1].0, "subtype": 8704},
+            "login": {"id": &*login, "name": st.logins.name(&login).unwrap_or_default()},
+        });
+        st.mappings.push(false, m);
     }
 }
 

@@ -403,12 +403,22 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
     for d in &r.depends_on {
         lines.push(Line::from(format!("  → {} ({})", d.label(), d.id)));
     }
+    let unknown = if r.used_by_unknown { "+?" } else { "" };
     lines.push(Line::from(Span::styled(
-        format!("used by ({})", r.used_by.len()),
+        format!("used by ({}{unknown})", r.users_count()),
         theme.key(),
     )));
+    for u in &r.used_by_other {
+        lines.push(Line::from(format!("  ← {} ({})", u.label(), u.id)));
+    }
     for u in &r.used_by {
         lines.push(Line::from(format!("  ← {} ({})", u.label(), u.id)));
+    }
+    if r.used_by_unknown {
+        lines.push(Line::from(Span::styled(
+            "  ? what else uses it could not be read (see the load warning)",
+            theme.warn(),
+        )));
     }
     lines.push(Line::from(Span::styled("JSON", theme.key())));
     let json = serde_json::to_string_pretty(&r.raw).unwrap_or_else(|_| "(unprintable)".into());

@@ -7,10 +7,11 @@ use super::http::{
 };
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
-    cells, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, Ref,
-    Resource, VendorId,
+    cells, link_graph, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, OtherEdge,
+    OtherUser, Ref, Resource, VendorId,
 };
 use futures::future::BoxFuture;
+use futures::StreamExt;
 use reqwest::header::HeaderName;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -27,6 +28,11 @@ const LOGIN_MODE_API_TOKEN: u32 = 4096;
 const LOGIN_MODE_ANONYMOUS: u32 = 8;
 /// The message of MicroStrategy's 404 for a missing route (as opposed to a missing object).
 const ROUTE_MISSING: &str = "HTTP 404 Not Found";
+/// Projects whose datasources and default connection map are read at the same time.
+const PROJECT_CONCURRENCY: usize = 4;
+/// What `OtherUser::what` says for the two kinds of users that are not listed objects.
+const PROJECT: &str = "project";
+const MAPPING: &str = "connection mapping";
 
 fn ds_connection(r: &Resource, _: &CellCtx) -> Cell {
     if r.raw.value().pointer("/database/connection/isEmbedded") == Some(&Value::Bool(true)) {
@@ -47,7 +53,7 @@ fn login_username(r: &Resource, _: &CellCtx) -> Cell {
     }
 }
 
-static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
+static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
     ColumnDef {
         title: "Name",
         width: ColWidth::Names(20),
@@ -65,6 +71,12 @@ static DATASOURCE_COLUMNS: [ColumnDef; 6] = [
         width: ColWidth::Names(16),
         cell: ds_connection,
         sort_key: None,
+    },
+    ColumnDef {
+        title: "Used by",
+        width: ColWidth::Names(12),
+        cell: cells::used_by,
+        sort_key: Some(cells::used_by_key),
     },
     ColumnDef {
         title: "Health",
@@ -152,7 +164,8 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
 pub static SPEC: VendorSpec = VendorSpec {
     vendor: VendorId::MicroStrategy,
     kinds: &[Kind::Datasources, Kind::Connections, Kind::Logins],
-    orphan_kinds: &[Kind::Connections, Kind::Logins],
+    // A datasource no project, datasource or connection mapping uses is an orphan too.
+    orphan_kinds: &[Kind::Datasources, Kind::Connections, Kind::Logins],
     delete_order: &[Kind::Datasources, Kind::Connections, Kind::Logins],
     columns,
     can_create: true,
@@ -281,6 +294,15 @@ pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> 
             if !embedded {
                 r.depends_on
                     .extend(ref_at(v, "/database/connection", Kind::Connections));
+            }
+            // A replica needs its primary (and data-mart) datasource: the server refuses to
+            // delete one while the other exists.
+            for link in [
+                "/database/primaryDatasource",
+                "/database/dataMartDatasource",
+            ] {
+                r.depends_on
+                    .extend(ref_at(v, link, Kind::Datasources).filter(|d| d.id != id));
             }
         }
         Kind::Connections => {
@@ -569,7 +591,9 @@ impl MstrClient {
             self.list(Kind::Logins),
         )
         .await?;
-        let mut warnings = Vec::new();
+        // After the lists: they logged in (or failed to) once for everyone.
+        let graph = self.load_usage().await;
+        let mut warnings = graph.warnings;
         let mut resources = Vec::with_capacity(ds.0.len() + conns.0.len() + logins.0.len());
         for (kind, (list, skipped)) in [
             (Kind::Datasources, ds),
@@ -585,7 +609,12 @@ impl MstrClient {
             }
             resources.extend(list);
         }
-        link_references(&mut resources, SPEC.orphan_kinds);
+        link_graph(
+            &mut resources,
+            SPEC.orphan_kinds,
+            graph.edges,
+            &graph.unknown,
+        );
         Ok(Snapshot {
             resources,
             // Warnings quote the server (names, cursors): make them safe to print.
@@ -594,6 +623,146 @@ impl MstrClient {
                 .map(|w| crate::model::printable(w).into_owned())
                 .collect(),
         })
+    }
+
+    /// A GET under `/api` answered with JSON.
+    async fn get_json(&self, path: &str) -> Result<Value, ApiError> {
+        let resp = self.call(Method::GET, path, None).await?;
+        resp.json(V)
+    }
+
+    /// `GET /api/projects`: a bare array of `{id,name,...}`.
+    async fn list_projects(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let body = self.get_json("/projects").await?;
+        let items = body.as_array().ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: 200,
+            message: "GET /projects: expected an array of projects".into(),
+        })?;
+        Ok(items
+            .iter()
+            .filter_map(|p| {
+                let id = id_at(p, "/id")?;
+                let name = str_at(p, "/name").unwrap_or(&id).to_string();
+                Some((id, name))
+            })
+            .collect())
+    }
+
+    /// `GET /api/projects/{id}/datasources`: ids of the datasources attached to a project.
+    async fn project_datasources(&self, project: &str) -> Result<Vec<String>, ApiError> {
+        let path = format!("/projects/{}/datasources", path_segment(project));
+        let body = self.get_json(&path).await?;
+        let items = body
+            .get("datasources")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::Decode {
+                vendor: V,
+                status: 200,
+                message: format!("GET {path}: expected an object with a 'datasources' array"),
+            })?;
+        Ok(items.iter().filter_map(|d| id_at(d, "/id")).collect())
+    }
+
+    /// `GET /api/datasources/mappings?...`: the `mappings` array.
+    async fn list_mappings(&self, query: &str) -> Result<Vec<Value>, ApiError> {
+        let path = format!("/datasources/mappings?{query}");
+        let body = self.get_json(&path).await?;
+        match body.get("mappings") {
+            Some(Value::Array(items)) => Ok(items.clone()),
+            _ => Err(ApiError::Decode {
+                vendor: V,
+                status: 200,
+                message: "GET /datasources/mappings: expected an object with a 'mappings' array"
+                    .into(),
+            }),
+        }
+    }
+
+    /// A project's default connection map; a 404 means it has none (as mstrio reads it).
+    async fn default_mappings(&self, project: &str) -> Result<Vec<Value>, ApiError> {
+        let query = format!(
+            "defaultConnectionMap=true&projectId={}",
+            path_segment(project)
+        );
+        match self.list_mappings(&query).await {
+            Err(ApiError::Http { status: 404, .. }) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    /// What uses datasources, connections and logins besides each other: projects (a
+    /// datasource attached to one) and connection mappings (per user and each project's
+    /// default map). Never fails: what cannot be read makes the usage of the kinds it
+    /// concerns unknown, with a warning saying why.
+    async fn load_usage(&self) -> Usage {
+        let mut usage = Usage::default();
+        let (projects, mappings) = futures::join!(
+            self.list_projects(),
+            self.list_mappings("defaultConnectionMap=false")
+        );
+        let mut project_names: std::collections::HashMap<String, String> = Default::default();
+        match projects {
+            Ok(projects) => {
+                project_names.extend(projects.iter().cloned());
+                let results: Vec<_> = futures::stream::iter(projects)
+                    .map(|(id, name)| async move {
+                        let (ds, maps) =
+                            futures::join!(self.project_datasources(&id), self.default_mappings(&id));
+                        (id, name, ds, maps)
+                    })
+                    .buffer_unordered(PROJECT_CONCURRENCY)
+                    .collect()
+                    .await;
+                for (pid, pname, ds, maps) in results {
+                    match ds {
+                        Ok(ids) => usage.edges.extend(ids.into_iter().map(|ds| OtherEdge {
+                            target: (Kind::Datasources, ds),
+                            user: OtherUser {
+                                what: PROJECT.into(),
+                                id: pid.clone(),
+                                name: pname.clone(),
+                            },
+                        })),
+                        Err(e) => usage.unknown_because(
+                            &[Kind::Datasources],
+                            format!(
+                                "{}: the datasources of project '{pname}' could not be read, so                                  which datasources are in use is unknown (the server refuses to                                  delete a datasource a project uses): {e}",
+                                self.profile
+                            ),
+                        ),
+                    }
+                    match maps {
+                        Ok(maps) => usage.add_mappings(&maps, &project_names, true),
+                        Err(e) => usage.unknown_because(
+                            &[Kind::Datasources, Kind::Connections, Kind::Logins],
+                            format!(
+                                "{}: the default connection map of project '{pname}' could not                                  be read, so what is in use is unknown: {e}",
+                                self.profile
+                            ),
+                        ),
+                    }
+                }
+            }
+            Err(e) => usage.unknown_because(
+                &[Kind::Datasources, Kind::Connections, Kind::Logins],
+                format!(
+                    "{}: projects could not be read, so which projects and default connection                      maps use each object is unknown (the server refuses to delete what they                      use): {e}",
+                    self.profile
+                ),
+            ),
+        }
+        match mappings {
+            Ok(maps) => usage.add_mappings(&maps, &project_names, false),
+            Err(e) => usage.unknown_because(
+                &[Kind::Datasources, Kind::Connections, Kind::Logins],
+                format!(
+                    "{}: connection mappings could not be read, so which logins, connections                      and datasources they use is unknown: {e}",
+                    self.profile
+                ),
+            ),
+        }
+        usage
     }
 
     async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
@@ -642,6 +811,71 @@ impl MstrClient {
                 r.to_error(V)
             ),
             Err(e) => tracing::debug!(profile = %self.profile, "MicroStrategy: logout failed: {e}"),
+        }
+    }
+}
+
+/// Usage edges the lists of datasources, connections and logins do not carry.
+#[derive(Default)]
+struct Usage {
+    edges: Vec<OtherEdge>,
+    /// Kinds whose usage could not be fully read.
+    unknown: Vec<Kind>,
+    warnings: Vec<String>,
+}
+
+impl Usage {
+    fn unknown_because(&mut self, kinds: &[Kind], warning: String) {
+        tracing::warn!("MicroStrategy: {warning}");
+        for k in kinds {
+            if !self.unknown.contains(k) {
+                self.unknown.push(*k);
+            }
+        }
+        self.warnings.push(warning);
+    }
+
+    /// A mapping uses its connection, its login and its datasource. Its name says whose it
+    /// is and where: "Contractors in Operations", "default in Finance Reporting".
+    fn add_mappings(
+        &mut self,
+        maps: &[Value],
+        project_names: &std::collections::HashMap<String, String>,
+        default: bool,
+    ) {
+        for m in maps {
+            let Some(id) = id_at(m, "/id") else { continue };
+            let who = if default {
+                "default".to_string()
+            } else {
+                str_at(m, "/user/name")
+                    .map(str::to_string)
+                    .or_else(|| id_at(m, "/user/id"))
+                    .unwrap_or_else(|| "default".to_string())
+            };
+            let name = match id_at(m, "/projectId") {
+                Some(pid) => format!(
+                    "{who} in {}",
+                    project_names.get(&pid).cloned().unwrap_or(pid)
+                ),
+                None => who,
+            };
+            for (pointer, kind) in [
+                ("/connection/id", Kind::Connections),
+                ("/login/id", Kind::Logins),
+                ("/datasource/id", Kind::Datasources),
+            ] {
+                if let Some(target) = id_at(m, pointer) {
+                    self.edges.push(OtherEdge {
+                        target: (kind, target),
+                        user: OtherUser {
+                            what: MAPPING.into(),
+                            id: id.clone(),
+                            name: name.clone(),
+                        },
+                    });
+                }
+            }
         }
     }
 }
@@ -859,7 +1093,15 @@ mod tests {
         };
         assert_eq!(
             titles(Kind::Datasources),
-            ["Name", "DBMS", "Connection", "Health", "Owner", "Modified"]
+            [
+                "Name",
+                "DBMS",
+                "Connection",
+                "Used by",
+                "Health",
+                "Owner",
+                "Modified"
+            ]
         );
         assert_eq!(
             titles(Kind::Connections),
