@@ -3,9 +3,8 @@
 //! neutral model, GETs retried on 429 (honouring `retryAfterMs` / `Retry-After`), 5xx and
 //! transport failures, and the read-only guard of the shared HTTP layer.
 
-use super::http::{
-    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
-};
+use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, format_age, format_time, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth,
@@ -19,19 +18,14 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 const V: VendorId = VendorId::Basedash;
 /// Everything of the public API lives under this path of the host root.
 const API_PREFIX: &str = "/api/public";
 /// Page size asked for (the API's maximum).
 const PAGE_LIMIT: u32 = 100;
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 3;
-/// Longest wait before a retry, whatever the server asks for.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
-/// Random extra wait added to every retry, so parallel callers do not retry in lockstep.
-const RETRY_JITTER_MS: u64 = 250;
+/// Retries of a GET after the first attempt (see `retry`).
+const READS: RetryPolicy = RetryPolicy::reads(3);
 /// A list stops after this many pages even if the server keeps saying there are more.
 const MAX_PAGES: usize = 20_000;
 /// Organizations whose data sources are listed at the same time.
@@ -461,14 +455,6 @@ fn data_object(status: u16, what: &str, body: Value) -> Result<Value, ApiError> 
     }
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 /// A 404/405 that is not a Basedash error body: the route itself is missing (a proxy or
 /// an API without the single-object GET), not the object.
 fn is_route_missing(e: &ApiError) -> bool {
@@ -480,25 +466,6 @@ fn is_route_missing(e: &ApiError) -> bool {
             ..
         }
     )
-}
-
-/// The wait before retry `attempt` (0-based): what the server asked for (`retryAfterMs`,
-/// else `Retry-After`), else exponential backoff; plus jitter; at most a minute.
-fn retry_wait(attempt: u32, e: &ApiError) -> Duration {
-    let base = match e.retry_after() {
-        Some(d) => d,
-        None => backoff_delay(attempt, None),
-    };
-    base.saturating_add(jitter()).min(MAX_RETRY_WAIT)
-}
-
-fn jitter() -> Duration {
-    use std::collections::hash_map::RandomState;
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Duration::from_millis(RandomState::new().hash_one(n) % (RETRY_JITTER_MS + 1))
 }
 
 /// The same HTTP error with a sentence added to its message.
@@ -626,41 +593,17 @@ impl BasedashClient {
     }
 
     /// One authenticated call under `/api/public`; 2xx or the decoded error. GETs are
-    /// retried on 429 (after the wait the server asks for), 5xx and transport failures.
+    /// retried under `READS`.
     async fn call(&self, method: Method, path: &str) -> Result<HttpResponse, ApiError> {
         let url = self.url(path);
         self.http.check_allowed(&method, &url)?;
-        let retries = if method == Method::GET {
-            GET_RETRIES
-        } else {
-            0
-        };
-        let mut attempt = 0;
-        loop {
-            let req = HttpRequest::new(method.clone(), url.as_str())
-                .header(AUTHORIZATION, self.auth.clone());
-            let result = match self.http.send(req).await {
-                Ok(resp) => resp.error_for_status(V),
-                Err(e) => Err(e),
-            };
-            match result {
-                Err(e) if attempt < retries && is_retryable(&e) => {
-                    let wait = retry_wait(attempt, &e);
-                    tracing::debug!(
-                        profile = %self.profile,
-                        %method,
-                        path = path.split('?').next().unwrap_or(path),
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        error = %e,
-                        "Basedash: retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.http
+            .retrying(&READS, &method, &url, || async {
+                let req = HttpRequest::new(method.clone(), url.as_str())
+                    .header(AUTHORIZATION, self.auth.clone());
+                self.http.send(req).await?.error_for_status(V)
+            })
+            .await
     }
 
     /// GET a single object and unwrap `data`.
@@ -1097,6 +1040,7 @@ impl VendorApi for BasedashClient {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
         ClientSettings::new(
@@ -1498,7 +1442,7 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_errors_retry_and_waits_follow_the_server() {
+    fn reads_retry_transient_errors_after_the_servers_wait() {
         let http = |status: u16, code: Option<&str>, retry: Option<u64>| ApiError::Http {
             vendor: V,
             status,
@@ -1507,23 +1451,20 @@ mod tests {
             ticket: None,
             retry_after_ms: retry,
         };
-        assert!(is_retryable(&http(
-            429,
-            Some("RateLimitExceeded"),
-            Some(10)
-        )));
-        assert!(is_retryable(&http(502, None, None)));
-        assert!(!is_retryable(&http(404, Some("NotFound"), None)));
-        assert!(!is_retryable(&http(401, Some("Unauthorized"), None)));
-        let w = retry_wait(0, &http(429, None, Some(1200)));
-        assert!(
-            w >= Duration::from_millis(1200) && w <= Duration::from_millis(1200 + RETRY_JITTER_MS)
+        let rate_limited = http(429, Some("RateLimitExceeded"), Some(1200));
+        let w = READS.wait_before_retry(&rate_limited, 0).unwrap();
+        assert!(w >= Duration::from_millis(1200) && w <= Duration::from_millis(1500));
+        assert!(READS.wait_before_retry(&rate_limited, 2).is_some());
+        assert_eq!(READS.wait_before_retry(&rate_limited, 3), None);
+        assert!(READS.wait_before_retry(&http(502, None, None), 0).is_some());
+        assert_eq!(
+            READS.wait_before_retry(&http(404, Some("NotFound"), None), 0),
+            None
         );
         assert_eq!(
-            retry_wait(0, &http(429, None, Some(3_600_000))),
-            MAX_RETRY_WAIT
+            READS.wait_before_retry(&http(401, Some("Unauthorized"), None), 0),
+            None
         );
-        assert!(retry_wait(2, &http(503, None, None)) >= backoff_delay(2, None));
         assert!(is_route_missing(&http(404, None, None)));
         assert!(!is_route_missing(&http(404, Some("NotFound"), None)));
         let e = with_note(http(404, Some("NotFound"), None), "more");

@@ -4,9 +4,8 @@
 //! sentences. Datamarts are read-only here: they are listed to know which datasources are in
 //! use, never deleted.
 
-use super::http::{
-    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
-};
+use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, link_references, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, Ref, Resource,
@@ -26,8 +25,8 @@ const V: VendorId = VendorId::Databrain;
 pub const PAGE_SIZE: usize = 10;
 /// Last page requested from one list, whatever the server answers (200,000 objects).
 const MAX_PAGES: u32 = 20_000;
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 2;
+/// Retries of a GET after the first attempt (see `retry`).
+const READS: RetryPolicy = RetryPolicy::reads(2);
 const DATASOURCE_PATH: &str = "/api/v2/datasource";
 const DATAMARTS_PATH: &str = "/api/v2/data-app/datamarts";
 /// The camelCase route older installations still serve (being replaced by the kebab-case one).
@@ -309,14 +308,6 @@ fn is_refused(e: &ApiError) -> bool {
     is_auth_refusal(e) || e.status() == Some(403)
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 /// The same error with a new message (status, code and retry hints kept).
 fn with_message(e: ApiError, new_message: impl FnOnce(&str) -> String) -> ApiError {
     match e {
@@ -512,36 +503,20 @@ impl DatabrainClient {
             .await
     }
 
-    /// `GET` a JSON object, retried on 429, 5xx and transport failures. Errors are explained
+    /// `GET` a JSON object, retried under `READS`. Errors are explained
     /// (refused credential, missing route).
     async fn get_json(&self, path_and_query: &str, cred: Cred) -> Result<Value, ApiError> {
         let url = self.url(path_and_query);
         let path = path_and_query.split('?').next().unwrap_or(path_and_query);
-        let mut attempt = 0;
-        let resp = loop {
-            let result = match self.send(Method::GET, &url, cred).await {
-                Ok(r) if r.is_success() => Ok(r),
-                Ok(r) => Err(r.to_error(V)),
-                Err(e) => Err(e),
-            };
-            match result {
-                Err(e) if attempt < GET_RETRIES && is_retryable(&e) => {
-                    let wait = backoff_delay(attempt, e.retry_after());
-                    tracing::debug!(
-                        profile = %self.profile,
-                        path,
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        error = %e,
-                        "Databrain: retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(explain_missing_route(explain_auth(e, cred), path)),
-                Ok(r) => break r,
-            }
-        };
+        let resp = self
+            .http
+            .retrying(&READS, &Method::GET, &url, || async {
+                self.send(Method::GET, &url, cred)
+                    .await?
+                    .error_for_status(V)
+            })
+            .await
+            .map_err(|e| explain_missing_route(explain_auth(e, cred), path))?;
         let body: Value = resp.json(V)?;
         if let Some(e) = embedded_error(&resp, &body) {
             return Err(explain_auth(e, cred));
@@ -1285,15 +1260,16 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_errors_are_retried() {
-        assert!(is_retryable(&http(503, None, "")));
-        assert!(is_retryable(&http(429, None, "")));
-        assert!(!is_retryable(&http(400, Some("INVALID_REQUEST_BODY"), "")));
-        assert!(!is_retryable(&http(401, Some("AUTHENTICATION_ERROR"), "")));
-        assert!(is_retryable(&ApiError::Transport {
-            vendor: V,
-            message: "x".into()
-        }));
+    fn refusals_are_final_and_outages_retried_twice() {
+        for code in [CODE_INVALID_BODY, "AUTHENTICATION_ERROR"] {
+            let status = if code == CODE_INVALID_BODY { 400 } else { 401 };
+            assert_eq!(
+                READS.wait_before_retry(&http(status, Some(code), ""), 0),
+                None
+            );
+        }
+        assert!(READS.wait_before_retry(&http(503, None, ""), 1).is_some());
+        assert_eq!(READS.wait_before_retry(&http(503, None, ""), 2), None);
     }
 
     #[tokio::test]

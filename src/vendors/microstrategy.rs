@@ -2,9 +2,8 @@
 //! login, token + cookie session, one re-login on session expiry (401 ERR009), retries of
 //! idempotent reads, and the read-only guard of the shared HTTP layer.
 
-use super::http::{
-    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
-};
+use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, link_graph, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, OtherEdge,
@@ -20,8 +19,8 @@ use tokio::sync::Mutex;
 
 const V: VendorId = VendorId::MicroStrategy;
 const TOKEN_HEADER: &str = "x-mstr-authtoken";
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 2;
+/// Retries of a GET after the first attempt (see `retry`).
+const READS: RetryPolicy = RetryPolicy::reads(2);
 /// Login mode whose "username" is an API token.
 const LOGIN_MODE_API_TOKEN: u32 = 4096;
 /// Guest login: no credentials.
@@ -512,7 +511,7 @@ impl MstrClient {
             .error_for_status(V)
     }
 
-    /// A call under `/api`, guarded, authenticated; GETs retried on transient failures.
+    /// A call under `/api`, guarded, authenticated; GETs retried under `READS`.
     async fn call(
         &self,
         method: Method,
@@ -522,31 +521,11 @@ impl MstrClient {
         let url = self.url(path);
         // Refuse before logging in: a read-only profile sends nothing for a mutation.
         self.http.check_allowed(&method, &url)?;
-        let retries = if method == Method::GET {
-            GET_RETRIES
-        } else {
-            0
-        };
-        let mut attempt = 0;
-        loop {
-            match self.call_authed(&method, &url, body.as_ref()).await {
-                Err(e) if attempt < retries && is_retryable(&e) => {
-                    let wait = backoff_delay(attempt, e.retry_after());
-                    tracing::debug!(
-                        profile = %self.profile,
-                        %method,
-                        path,
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        error = %e,
-                        "MicroStrategy: retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.http
+            .retrying(&READS, &method, &url, || {
+                self.call_authed(&method, &url, body.as_ref())
+            })
+            .await
     }
 
     async fn list(&self, kind: Kind) -> Result<(Vec<Resource>, usize), ApiError> {
@@ -884,14 +863,6 @@ fn is_session_expired(e: &ApiError) -> bool {
     e.status() == Some(401) && e.code() == Some("ERR009")
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 impl VendorApi for MstrClient {
     fn vendor(&self) -> VendorId {
         V
@@ -1123,14 +1094,13 @@ mod tests {
         assert!(is_session_expired(&http(401, Some("ERR009"))));
         assert!(!is_session_expired(&http(401, Some("ERR003"))));
         assert!(!is_session_expired(&http(403, Some("ERR009"))));
-        assert!(is_retryable(&http(503, None)));
-        assert!(is_retryable(&http(429, None)));
-        assert!(!is_retryable(&http(400, Some("ERR006"))));
-        assert!(!is_retryable(&http(401, Some("ERR009"))));
-        assert!(is_retryable(&ApiError::Transport {
-            vendor: V,
-            message: "x".into()
-        }));
+        // A session expiry is the re-login's business, never a retry's.
+        assert_eq!(READS.wait_before_retry(&http(401, Some("ERR009")), 0), None);
+        assert_eq!(READS.wait_before_retry(&http(400, Some("ERR006")), 0), None);
+        assert!(READS
+            .wait_before_retry(&http(503, Some("ERR001")), 1)
+            .is_some());
+        assert_eq!(READS.wait_before_retry(&http(503, Some("ERR001")), 2), None);
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ pub mod qlik;
 pub mod ratelimit;
 pub mod registry;
 pub mod request_audit;
+pub mod retry;
 
 pub use registry::{connect, create_form, spec, vendor, Vendor, VENDORS};
 
@@ -136,10 +137,12 @@ impl ApiError {
         }
     }
 
-    /// Worth retrying an idempotent call: 429, 5xx, transport failures.
+    /// Worth retrying: 429, 500, 502, 503, 504 and transport failures. The one rule of the
+    /// clients' read retries (`retry::RetryPolicy`) and the executor's. Other statuses (501
+    /// not implemented, 505 version not supported, 4xx) answer the same way every time.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApiError::Http { status, .. } => *status == 429 || *status >= 500,
+            ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
             ApiError::Transport { .. } => true,
             _ => false,
         }

@@ -5,8 +5,9 @@
 //! `retry-after`, and writes paced under the tenant's tier-2 rate limit.
 
 use super::http::{
-    backoff_delay, decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
+    decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
 };
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, format_date, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef,
@@ -28,10 +29,10 @@ const PAGE_LIMIT: usize = 100;
 /// Connections per `actions/delete` request. The API documents no maximum; this keeps one
 /// request (and one audit chunk) small and equal to the list page size.
 const BULK_LIMIT: usize = 100;
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 3;
-/// A read asked to wait longer than this is not retried: the 429 is reported instead.
-const MAX_READ_WAIT: Duration = Duration::from_secs(120);
+/// Retries of a GET after the first attempt (see `retry`). A read asked to wait longer
+/// than two minutes is not retried: the 429 is reported instead (Qlik's rate windows are a
+/// minute long, so its `retry-after` may exceed the usual one-minute cap).
+const READS: RetryPolicy = RetryPolicy::reads(3).max_wait(Duration::from_secs(120));
 /// A server whose next links never end is cut off after this many pages.
 const MAX_PAGES: usize = 100_000;
 /// Owner names looked up one by one at most per load; the rest are shown by id.
@@ -549,14 +550,6 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 fn not_connections(kind: Kind) -> ApiError {
     ApiError::Setup {
         vendor: V,
@@ -644,35 +637,13 @@ impl QlikClient {
         self.http.send(req).await
     }
 
-    /// A GET of an absolute URL, retried on 429 (after `retry-after`), 5xx and transport
-    /// failures; `Ok` only for 2xx.
+    /// A GET of an absolute URL, retried under `READS`; `Ok` only for 2xx.
     async fn get_url(&self, url: &str) -> Result<HttpResponse, ApiError> {
-        let mut attempt = 0;
-        loop {
-            let outcome = match self.send(Method::GET, url, None).await {
-                Ok(resp) => resp.error_for_status(V),
-                Err(e) => Err(e),
-            };
-            let err = match outcome {
-                Ok(resp) => return Ok(resp),
-                Err(e) if attempt < GET_RETRIES && is_retryable(&e) => e,
-                Err(e) => return Err(e),
-            };
-            let wait = match (err.status(), err.retry_after()) {
-                (Some(429), Some(ra)) if ra > MAX_READ_WAIT => return Err(err),
-                (Some(429), Some(ra)) if !ra.is_zero() => ra,
-                (_, ra) => backoff_delay(attempt, ra),
-            };
-            tracing::debug!(
-                profile = %self.profile,
-                attempt = attempt + 1,
-                wait_ms = wait.as_millis() as u64,
-                error = %err,
-                "Qlik: retrying a read"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        self.http
+            .retrying(&READS, &Method::GET, url, || async {
+                self.send(Method::GET, url, None).await?.error_for_status(V)
+            })
+            .await
     }
 
     async fn get_json(&self, path: &str) -> Result<Value, ApiError> {
