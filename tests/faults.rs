@@ -6,6 +6,9 @@
 //! failure is one sentence naming vendor, status and the vendor's code, the final report of a
 //! bulk delete equals the server's state, and the audit log holds a before and an after line
 //! for every request the server saw.
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Ref, Resource, VendorId};
 use dsconsole::ops::audit::AuditLog;
@@ -19,7 +22,6 @@ use dsconsole::sim::qlik::{self as qsim, QlikSim};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::{self, ApiError, ClientSettings, Snapshot, VendorApi};
 use futures::future::Either;
-use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -141,27 +143,7 @@ impl Sim {
 }
 
 fn settings(vendor: VendorId, base_url: &str, timeout: Duration) -> ClientSettings {
-    let (username, secret) = match vendor {
-        VendorId::MicroStrategy => (Some(msim::DEMO_USERNAME.to_string()), msim::DEMO_PASSWORD),
-        VendorId::Qlik => (None, qsim::DEMO_TOKEN),
-        VendorId::Basedash => (None, bsim::DEMO_TOKEN),
-        VendorId::Databrain => (None, dsim::DEMO_TOKEN),
-    };
-    ClientSettings {
-        profile: format!("faults-{}", vendor.id()),
-        vendor,
-        base_url: base_url.to_string(),
-        username,
-        secret: SecretString::from(secret.to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout,
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::demo(&format!("faults-{}", vendor.id()), vendor, base_url).timeout(timeout)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
 fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Datasources => &DATASOURCE_COLUMNS,
-        Kind::Connections | Kind::Logins | Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -246,6 +246,45 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: true,
     supported: true,
+};
+
+/// Basedash in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "org_id",
+            value: super::registry::KeyValue::Text,
+            shown_default: None,
+        }],
+        aliases: &[("org", "org_id"), ("organization_id", "org_id")],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(BasedashClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"error":{"title":"ValidationError","detail":"Invalid credentials","fieldErrors":{"host":"Host not found"}}}"#,
+        code: Some("ValidationError"),
+        message: "Invalid credentials (host: Host not found)",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::basedash::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-basedash",
+            username: None,
+            secret: crate::sim::basedash::DEMO_TOKEN,
+            secrets: &[],
+        },
+    },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -500,6 +539,21 @@ impl std::fmt::Debug for BasedashClient {
     }
 }
 
+/// Basedash's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BasedashSettings {
+    /// `org_id`: only this organization is loaded.
+    pub org_id: Option<String>,
+}
+
+impl BasedashSettings {
+    pub fn from_options(options: &super::VendorOptions) -> BasedashSettings {
+        BasedashSettings {
+            org_id: options.text("org_id"),
+        }
+    }
+}
+
 impl BasedashClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -514,12 +568,7 @@ impl BasedashClient {
             )));
         }
         let auth = sensitive_value(V, "API key", &format!("Bearer {key}"))?;
-        let org_id = settings
-            .org_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_string);
+        let org_id = BasedashSettings::from_options(&settings.options).org_id;
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
         let http = HttpCore::new(&http_settings, &[])?;
@@ -994,21 +1043,13 @@ mod tests {
     use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "bd".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new(
+            "bd",
+            V,
+            base_url,
+            secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
+        )
+        .timeout(Duration::from_secs(5))
     }
 
     fn org() -> OrgRef {

@@ -135,7 +135,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Datamarts => &DATAMART_COLUMNS,
-        Kind::Connections | Kind::Logins => &[],
+        _ => &[],
     }
 }
 
@@ -150,6 +150,45 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     supported: true,
+};
+
+/// Databrain in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "data_app_key",
+            value: super::registry::KeyValue::Secret,
+            shown_default: None,
+        }],
+        aliases: &[],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(DatabrainClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"error":{"code":"DATASOURCE_IN_USE","message":"Datasource is being used by other resources"}}"#,
+        code: Some("DATASOURCE_IN_USE"),
+        message: "Datasource is being used by other resources",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::databrain::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-databrain",
+            username: None,
+            secret: crate::sim::databrain::DEMO_TOKEN,
+            secrets: &[("data_app_key", crate::sim::databrain::DEMO_DATA_APP_KEY)],
+        },
+    },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +424,26 @@ impl std::fmt::Debug for DatabrainClient {
     }
 }
 
+/// Databrain's own profile settings, parsed from its config keys and secrets.
+#[derive(Clone, Default)]
+pub struct DatabrainSettings {
+    /// `data_app_key`, trimmed; a blank key is no key. Used for the datamart list when the
+    /// service token is refused.
+    pub data_app_key: Option<SecretString>,
+}
+
+impl DatabrainSettings {
+    pub fn from_options(options: &super::VendorOptions) -> DatabrainSettings {
+        DatabrainSettings {
+            data_app_key: options
+                .secret("data_app_key")
+                .map(|k| k.expose_secret().trim())
+                .filter(|k| !k.is_empty())
+                .map(|k| SecretString::from(k.to_string())),
+        }
+    }
+}
+
 impl DatabrainClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -400,14 +459,10 @@ impl DatabrainClient {
         let token = SecretString::from(settings.secret.expose_secret().trim().to_string());
         // Refuse a token that cannot be sent, now rather than on every call.
         sensitive_value(V, "service token", &bearer(&token))?;
-        let data_app_key = match &settings.data_app_key {
-            Some(k) if !k.expose_secret().trim().is_empty() => {
-                let k = SecretString::from(k.expose_secret().trim().to_string());
-                sensitive_value(V, "data-app key", &bearer(&k))?;
-                Some(k)
-            }
-            _ => None,
-        };
+        let data_app_key = DatabrainSettings::from_options(&settings.options).data_app_key;
+        if let Some(k) = &data_app_key {
+            sensitive_value(V, "data-app key", &bearer(k))?;
+        }
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
         let http = HttpCore::new(&http_settings, &[])?;
@@ -965,21 +1020,8 @@ mod tests {
     use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "brain".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: SecretString::from("dbn_live_s3cret"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("brain", V, base_url, SecretString::from("dbn_live_s3cret"))
+            .timeout(Duration::from_secs(5))
     }
 
     fn http(status: u16, code: Option<&str>, message: &str) -> ApiError {
@@ -1059,7 +1101,7 @@ mod tests {
 
         // A blank data-app key is no key.
         let mut s = settings("https://h");
-        s.data_app_key = Some(SecretString::from(""));
+        s.options.set_secret("data_app_key", SecretString::from(""));
         let c = DatabrainClient::new(s).unwrap();
         assert!(c.data_app_key.is_none());
     }

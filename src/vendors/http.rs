@@ -153,9 +153,10 @@ impl HttpResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The error this response stands for (call only for non-2xx).
+    /// The error this response stands for (call only for non-2xx), read by the vendor's
+    /// error decoder.
     pub fn to_error(&self, vendor: VendorId) -> ApiError {
-        decode_error(vendor, self.status, &self.headers, &self.body)
+        (super::registry::vendor(vendor).decode_error)(self.status, &self.headers, &self.body)
     }
 
     /// `Ok(self)` for 2xx, else the decoded vendor error.
@@ -477,7 +478,8 @@ struct ErrorParts {
 }
 
 /// Turn a non-2xx response into one `ApiError::Http` sentence. Understands the error
-/// bodies of all four vendors, HTML pages from proxies, empty and truncated bodies.
+/// bodies of all four vendors, HTML pages from proxies, empty and truncated bodies: the
+/// shared decoder each vendor's `Vendor::decode_error` starts from.
 pub fn decode_error(vendor: VendorId, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let reason = reqwest::StatusCode::from_u16(status)
         .ok()
@@ -899,21 +901,10 @@ mod tests {
     const V: VendorId = VendorId::MicroStrategy;
 
     fn settings(read_only: bool, timeout: Duration) -> ClientSettings {
-        ClientSettings {
-            profile: "prod".into(),
-            vendor: V,
-            base_url: "http://127.0.0.1".into(),
-            username: Some("admin".into()),
-            secret: SecretString::from("pw"),
-            login_mode: 1,
-            read_only,
-            timeout,
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("prod", V, "http://127.0.0.1", SecretString::from("pw"))
+            .username("admin")
+            .read_only(read_only)
+            .timeout(timeout)
     }
 
     fn mstr_allow() -> Vec<(Method, &'static str)> {

@@ -156,7 +156,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Connections => &CONNECTION_COLUMNS,
         Kind::Logins => &LOGIN_COLUMNS,
-        Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -171,6 +171,51 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: true,
     soft_delete: false,
     supported: true,
+};
+
+/// MicroStrategy in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "password",
+        username: true,
+        keys: &[super::registry::ConfigKey {
+            name: "login_mode",
+            value: super::registry::KeyValue::Integer {
+                min: 1,
+                max: u32::MAX as i64,
+            },
+            shown_default: Some("1"),
+        }],
+        aliases: &[],
+        // Guest login (mode 8) sends no password.
+        secret_optional: |options| {
+            MstrSettings::from_options(options).is_ok_and(|s| s.login_mode == LOGIN_MODE_ANONYMOUS)
+        },
+    },
+    connect: |s| Ok(std::sync::Arc::new(MstrClient::new(s)?)),
+    create_form: super::microstrategy_forms::form,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 401,
+        body: r#"{"code":"ERR009","message":"The user's session has expired, please reauthenticate","ticketId":"f39db2e12d5b4cb9b4d32fc6e439045e"}"#,
+        code: Some("ERR009"),
+        message: "The user's session has expired, please reauthenticate",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::microstrategy::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-mstr",
+            username: Some(crate::sim::microstrategy::DEMO_USERNAME),
+            secret: crate::sim::microstrategy::DEMO_PASSWORD,
+            secrets: &[],
+        },
+    },
 };
 
 /// Normalise a base URL the way mstrio does: `^https?://` required; everything from the
@@ -276,6 +321,27 @@ struct Session {
     generation: u64,
 }
 
+/// MicroStrategy's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MstrSettings {
+    /// `login_mode` (1 standard, 8 guest, 16 LDAP, ...); 1 when not set.
+    pub login_mode: u32,
+}
+
+impl MstrSettings {
+    pub fn from_options(options: &super::VendorOptions) -> Result<MstrSettings, String> {
+        match options.value("login_mode").map(str::trim) {
+            None => Ok(MstrSettings { login_mode: 1 }),
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|login_mode| MstrSettings { login_mode })
+                .ok_or_else(|| format!("login_mode \"{s}\" is not a login mode number")),
+        }
+    }
+}
+
 /// A MicroStrategy client of one profile. Cheap to share (`Arc`); safe to call concurrently.
 pub struct MstrClient {
     http: HttpCore,
@@ -310,13 +376,15 @@ impl MstrClient {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(str::to_string);
+        let own = MstrSettings::from_options(&settings.options)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
         if username.is_none()
-            && settings.login_mode != LOGIN_MODE_API_TOKEN
-            && settings.login_mode != LOGIN_MODE_ANONYMOUS
+            && own.login_mode != LOGIN_MODE_API_TOKEN
+            && own.login_mode != LOGIN_MODE_ANONYMOUS
         {
             return Err(setup(format!(
                 "profile '{}' has no username (needed for login mode {})",
-                settings.profile, settings.login_mode
+                settings.profile, own.login_mode
             )));
         }
         let mut http_settings = settings.clone();
@@ -336,7 +404,7 @@ impl MstrClient {
             api: format!("{base}/api"),
             username,
             secret: settings.secret,
-            login_mode: settings.login_mode,
+            login_mode: own.login_mode,
             session: Mutex::new(Session {
                 token: None,
                 generation: 0,
@@ -847,21 +915,9 @@ mod tests {
     use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "prod".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: Some("administrator".into()),
-            secret: SecretString::from("s3cret-pw"),
-            login_mode: 1,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("prod", V, base_url, SecretString::from("s3cret-pw"))
+            .username("administrator")
+            .timeout(Duration::from_secs(5))
     }
 
     #[test]

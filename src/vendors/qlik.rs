@@ -159,7 +159,7 @@ static CONNECTION_COLUMNS: [ColumnDef; 8] = [
 fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Connections => &CONNECTION_COLUMNS,
-        Kind::Datasources | Kind::Logins | Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -173,6 +173,45 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     supported: true,
+};
+
+/// Qlik Cloud in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "space_id",
+            value: super::registry::KeyValue::Text,
+            shown_default: None,
+        }],
+        aliases: &[("space", "space_id")],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(QlikClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"errors":[{"code":"DCERROR-0010","title":"Bad or invalid request","detail":"Field xxx is missing in the request","status":400}]}"#,
+        code: Some("DCERROR-0010"),
+        message: "Bad or invalid request: Field xxx is missing in the request",
+    },
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::qlik::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-qlik",
+            username: None,
+            secret: crate::sim::qlik::DEMO_TOKEN,
+            secrets: &[],
+        },
+    },
 };
 
 /// Normalise a tenant URL like `@qlik/api` does: a bare host gets `https://`; the query,
@@ -518,6 +557,21 @@ fn not_connections(kind: Kind) -> ApiError {
     }
 }
 
+/// Qlik's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QlikSettings {
+    /// `space_id`: the view starts filtered to this space.
+    pub space_id: Option<String>,
+}
+
+impl QlikSettings {
+    pub fn from_options(options: &super::VendorOptions) -> QlikSettings {
+        QlikSettings {
+            space_id: options.text("space_id"),
+        }
+    }
+}
+
 impl QlikClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -541,12 +595,7 @@ impl QlikClient {
         // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
         http_settings.rate_limit_per_minute = None;
         let http = HttpCore::new(&http_settings, &[])?;
-        let start_space = settings
-            .space_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let start_space = QlikSettings::from_options(&settings.options).space_id;
         Ok(QlikClient {
             start_space,
             http,
@@ -1417,21 +1466,8 @@ mod tests {
     use super::*;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "qlik-eu".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: SecretString::from("k3y-s3cret"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("qlik-eu", V, base_url, SecretString::from("k3y-s3cret"))
+            .timeout(Duration::from_secs(5))
     }
 
     const DOC_EXAMPLE: &str = r#"{"created":"2023-06-08T18:02:20.392Z","datasourceID":"File_GoogleCloudStorageConnector","id":"3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10",
