@@ -30,21 +30,13 @@ const LATENCY: Duration = Duration::from_millis(20);
 type Res<T> = Result<T, Box<dyn Error>>;
 
 fn settings(base_url: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "bench".into(),
-        vendor: VendorId::MicroStrategy,
-        base_url: base_url.into(),
-        username: Some(msim::DEMO_USERNAME.into()),
-        secret: SecretString::from(msim::DEMO_PASSWORD),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(30),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    ClientSettings::new(
+        "bench",
+        VendorId::MicroStrategy,
+        base_url,
+        SecretString::from(msim::DEMO_PASSWORD),
+    )
+    .username(msim::DEMO_USERNAME)
 }
 
 /// What one run measured.

@@ -151,21 +151,16 @@ fn measure(url: &str) -> Res<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let api = vendors::connect(ClientSettings {
-        profile: "bench".into(),
-        vendor: VendorId::MicroStrategy,
-        base_url: url.to_string(),
-        username: Some(msim::DEMO_USERNAME.into()),
-        secret: SecretString::from(msim::DEMO_PASSWORD),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(120),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    })?;
+    let api = vendors::connect(
+        ClientSettings::new(
+            "bench",
+            VendorId::MicroStrategy,
+            url.to_string(),
+            SecretString::from(msim::DEMO_PASSWORD),
+        )
+        .username(msim::DEMO_USERNAME)
+        .timeout(Duration::from_secs(120)),
+    )?;
     let before = live();
     PEAK.store(before, Ordering::Relaxed);
     let blocks_before = BLOCKS.load(Ordering::Relaxed);

@@ -3,15 +3,14 @@
 
 use crate::config::{self, Config};
 use crate::headless::{self, finish, DeleteArgs, Output};
-use crate::model::VendorId;
 use crate::ops::audit::AuditLog;
 #[cfg(feature = "sim")]
-use crate::sim::{self, SimOptions};
+use crate::sim::SimOptions;
 use crate::text::sanitize;
 use crate::tui::LaunchProfile;
-use crate::vendors::ClientSettings;
+#[cfg(feature = "sim")]
+use crate::vendors::registry::{self, StartedSim};
 use clap::{Parser, Subcommand};
-use secrecy::SecretString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -285,7 +284,7 @@ async fn run_tui(
 #[cfg(feature = "sim")]
 async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> ExitCode {
     start_logging();
-    let sims = match sim::start_all(&SimOptions {
+    let sims = match registry::start_simulators(&SimOptions {
         scale,
         ..SimOptions::default()
     })
@@ -303,70 +302,21 @@ async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> Exit
     code
 }
 
-/// The demo's profiles: one per running simulator.
 #[cfg(feature = "sim")]
-pub fn demo_profiles(sims: &sim::Simulators, read_only: bool) -> Vec<LaunchProfile> {
-    let mstr = ClientSettings {
-        profile: "demo-mstr".into(),
-        vendor: VendorId::MicroStrategy,
-        base_url: sims.mstr.base_url.clone(),
-        username: Some(sim::microstrategy::DEMO_USERNAME.into()),
-        secret: SecretString::from(sim::microstrategy::DEMO_PASSWORD),
-        login_mode: 1,
-        read_only,
-        timeout: Duration::from_secs(30),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    };
-    let token = |name: &str, vendor: VendorId, base_url: &str, token: &str| ClientSettings {
-        profile: name.into(),
-        vendor,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token),
-        login_mode: 1,
-        read_only,
-        timeout: Duration::from_secs(30),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    };
-    let qlik = token(
-        "demo-qlik",
-        VendorId::Qlik,
-        &sims.qlik.base_url,
-        sim::qlik::DEMO_TOKEN,
-    );
-    let basedash = token(
-        "demo-basedash",
-        VendorId::Basedash,
-        &sims.basedash.base_url,
-        sim::basedash::DEMO_TOKEN,
-    );
-    let mut databrain = token(
-        "demo-databrain",
-        VendorId::Databrain,
-        &sims.databrain.base_url,
-        sim::databrain::DEMO_TOKEN,
-    );
-    databrain.data_app_key = Some(SecretString::from(sim::databrain::DEMO_DATA_APP_KEY));
-    vec![
-        LaunchProfile::from_settings(Ok(mstr), false, 4),
-        LaunchProfile::from_settings(Ok(qlik), false, 4),
-        LaunchProfile::from_settings(Ok(basedash), false, 4),
-        LaunchProfile::from_settings(Ok(databrain), false, 4),
-    ]
+/// The demo's profiles: one per running simulator, with the vendor's demo login.
+pub fn demo_profiles(sims: &[StartedSim], read_only: bool) -> Vec<LaunchProfile> {
+    sims.iter()
+        .map(|s| {
+            let settings = registry::demo_settings(s.vendor, &s.sim.base_url, read_only);
+            LaunchProfile::from_settings(Ok(settings), false, 4)
+        })
+        .collect()
 }
 
 #[cfg(feature = "sim")]
 async fn run_sim(port: u16, scale: usize) -> ExitCode {
     crate::logging::init_stderr();
-    let sims = match sim::start_all(&SimOptions {
+    let sims = match registry::start_simulators(&SimOptions {
         scale,
         port,
         ..SimOptions::default()
@@ -379,28 +329,14 @@ async fn run_sim(port: u16, scale: usize) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
-        "microstrategy {}  (username {}, password {})",
-        sims.mstr.base_url,
-        sim::microstrategy::DEMO_USERNAME,
-        sim::microstrategy::DEMO_PASSWORD
-    );
-    println!(
-        "qlik          {}  (token {})",
-        sims.qlik.base_url,
-        sim::qlik::DEMO_TOKEN
-    );
-    println!(
-        "basedash      {}  (token {})",
-        sims.basedash.base_url,
-        sim::basedash::DEMO_TOKEN
-    );
-    println!(
-        "databrain     {}  (token {}, data app key {})",
-        sims.databrain.base_url,
-        sim::databrain::DEMO_TOKEN,
-        sim::databrain::DEMO_DATA_APP_KEY
-    );
+    for s in &sims {
+        println!(
+            "{:<13} {}  ({})",
+            s.vendor.id().id(),
+            s.sim.base_url,
+            s.vendor.sim.demo.describe(s.vendor.config.secret)
+        );
+    }
     eprintln!("simulators running; Ctrl-C stops them");
     let _ = tokio::signal::ctrl_c().await;
     drop(sims);

@@ -4,9 +4,10 @@
 //! Secrets are held as `SecretString` and never appear in `Debug`, errors or `describe()`.
 
 use crate::model::VendorId;
-use crate::vendors::ClientSettings;
+use crate::vendors::registry::{self, KeyValue, VENDORS};
+use crate::vendors::{ClientSettings, VendorOptions};
 use secrecy::SecretString;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Read;
 use std::ops::Range;
@@ -26,38 +27,58 @@ pub const SECRET_CMD_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_REFRESH_SECONDS: u64 = 60;
 const DEFAULT_CONCURRENCY: usize = 4;
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
-const DEFAULT_LOGIN_MODE: u32 = 1;
 const MAX_CONCURRENCY: i64 = 256;
-const MSTR_GUEST_LOGIN_MODE: u32 = 8;
 
 const TOP_KEYS: &[&str] = &["ui", "defaults", "profiles"];
 const UI_KEYS: &[&str] = &["refresh_seconds"];
 const DEFAULTS_KEYS: &[&str] = &["concurrency", "timeout_seconds"];
-const PROFILE_KEYS: &[&str] = &[
-    "name",
-    "vendor",
-    "base_url",
-    "username",
-    "password",
-    "password_env",
-    "password_cmd",
-    "token",
-    "token_env",
-    "token_cmd",
-    "login_mode",
+/// Keys every profile may have (whether `username` applies is the vendor's choice).
+const COMMON_KEYS: &[&str] = &["name", "vendor", "base_url", "username"];
+/// Settings every profile may have, after the secrets.
+const COMMON_SETTINGS: &[&str] = &[
     "read_only",
     "protected",
     "concurrency",
     "timeout_seconds",
     "rate_limit_per_minute",
     "insecure_tls",
-    "space_id",
-    "org_id",
-    "data_app_key",
-    "data_app_key_env",
-    "data_app_key_cmd",
 ];
-/// Names people reach for that are not ours, and what they meant.
+
+/// Every key a `[[profiles]]` entry may hold, for some vendor: the common keys, each
+/// vendor's main secret (with `_env` and `_cmd`), the common settings, then the vendors' own
+/// keys, from the registry. Built once (the `_env` / `_cmd` names are made once and kept).
+fn profile_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys: Vec<&'static str> = COMMON_KEYS.to_vec();
+        let secret = |keys: &mut Vec<&'static str>, family: &'static str| {
+            if keys.contains(&family) {
+                return;
+            }
+            keys.push(family);
+            for suffix in ["_env", "_cmd"] {
+                keys.push(Box::leak(format!("{family}{suffix}").into_boxed_str()));
+            }
+        };
+        for v in VENDORS {
+            secret(&mut keys, v.config.secret);
+        }
+        keys.extend(COMMON_SETTINGS);
+        for v in VENDORS {
+            for ck in v.config.keys {
+                if ck.value == KeyValue::Secret {
+                    secret(&mut keys, ck.name);
+                } else if !keys.contains(&ck.name) {
+                    keys.push(ck.name);
+                }
+            }
+        }
+        keys
+    })
+}
+
+/// Names people reach for that are not ours, and what they meant (vendors add their own in
+/// the registry).
 const ALIASES: &[(&str, &str)] = &[
     ("url", "base_url"),
     ("host", "base_url"),
@@ -73,9 +94,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("timeout", "timeout_seconds"),
     ("refresh", "refresh_seconds"),
     ("readonly", "read_only"),
-    ("space", "space_id"),
-    ("org", "org_id"),
-    ("organization_id", "org_id"),
     ("profile", "profiles"),
     ("rate_limit", "rate_limit_per_minute"),
 ];
@@ -132,19 +150,18 @@ pub struct ProfileConfig {
     /// Without trailing `/`.
     pub base_url: String,
     pub username: Option<String>,
-    /// Password (MicroStrategy) or token (the others).
+    /// The vendor's main secret: password (MicroStrategy) or token (the others).
     pub secret: SecretSource,
-    pub login_mode: u32,
     pub read_only: bool,
     pub protected: bool,
     pub concurrency: Option<usize>,
     pub timeout_seconds: Option<u64>,
     pub rate_limit_per_minute: Option<u32>,
     pub insecure_tls: bool,
-    pub space_id: Option<String>,
-    pub org_id: Option<String>,
-    /// Databrain only.
-    pub data_app_key: Option<SecretSource>,
+    /// The vendor's own keys (`login_mode`, `space_id`, ...), validated, as written.
+    pub options: BTreeMap<String, String>,
+    /// The vendor's own named secrets (`data_app_key`).
+    pub secret_options: BTreeMap<String, SecretSource>,
     /// Line of its `[[profiles]]` header.
     pub line: usize,
 }
@@ -343,7 +360,7 @@ impl Config {
                 }
                 seen.insert(profile.name.clone(), profile.line);
                 if matches!(profile.secret, SecretSource::Missing) && !profile.needs_no_password() {
-                    let family = secret_key(profile.vendor);
+                    let family = registry::vendor(profile.vendor).config.secret;
                     config.warnings.push(format!(
                         "{}:{}: profile '{}' has no {family}; set {family}_env, {family}_cmd or {family}",
                         path.display(),
@@ -411,13 +428,16 @@ impl Config {
                 return;
             }
             for p in &self.profiles {
-                let main = p.secret.is_inline().then(|| secret_key(p.vendor));
-                let app = p
-                    .data_app_key
-                    .as_ref()
-                    .is_some_and(SecretSource::is_inline)
-                    .then_some("data_app_key");
-                for family in main.into_iter().chain(app) {
+                let main = p
+                    .secret
+                    .is_inline()
+                    .then(|| registry::vendor(p.vendor).config.secret);
+                let named = p
+                    .secret_options
+                    .iter()
+                    .filter(|(_, src)| src.is_inline())
+                    .map(|(name, _)| name.as_str());
+                for family in main.into_iter().chain(named) {
                     self.warnings.push(format!(
                         "{}: inline secret in profile '{}' and the file is readable by others (mode {mode:o}); use {family}_env or chmod 600",
                         path.display(),
@@ -432,29 +452,49 @@ impl Config {
 }
 
 impl ProfileConfig {
+    /// One of the vendor's own keys, as validated.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+
+    /// One of the vendor's own named secrets, as configured.
+    pub fn secret_option(&self, key: &str) -> Option<&SecretSource> {
+        self.secret_options.get(key)
+    }
+
+    /// The vendor's own keys (no secrets), as the vendor reads them.
+    fn vendor_values(&self) -> VendorOptions {
+        let mut o = VendorOptions::default();
+        for (k, v) in &self.options {
+            o.set_value(k, v.clone());
+        }
+        o
+    }
+
     /// Fetch the password/token. Runs the command for `*_cmd` (blocking): call it from a
     /// blocking context (`spawn_blocking`) in async code.
     pub fn resolve_secret(&self) -> Result<SecretString, String> {
         if matches!(self.secret, SecretSource::Missing) && self.needs_no_password() {
             return Ok(SecretString::from(""));
         }
-        self.secret.resolve(secret_key(self.vendor))
+        self.secret
+            .resolve(registry::vendor(self.vendor).config.secret)
     }
 
-    /// MicroStrategy guest login (mode 8) sends no password.
+    /// The vendor says these settings need no secret (MicroStrategy guest login).
     fn needs_no_password(&self) -> bool {
-        self.vendor == VendorId::MicroStrategy && self.login_mode == MSTR_GUEST_LOGIN_MODE
+        (registry::vendor(self.vendor).config.secret_optional)(&self.vendor_values())
     }
 
-    /// Fetch the Databrain data-app key, if one is configured.
-    pub fn resolve_data_app_key(&self) -> Result<Option<SecretString>, String> {
-        match &self.data_app_key {
+    /// Fetch one of the vendor's named secrets (Databrain's `data_app_key`), if configured.
+    pub fn resolve_secret_option(&self, key: &str) -> Result<Option<SecretString>, String> {
+        match self.secret_options.get(key) {
             None | Some(SecretSource::Missing) => Ok(None),
-            Some(src) => src.resolve("data_app_key").map(Some),
+            Some(src) => src.resolve(key).map(Some),
         }
     }
 
-    /// Everything a vendor client needs, secret resolved. Read-only when the profile or the
+    /// Everything a vendor client needs, secrets resolved. Read-only when the profile or the
     /// command line says so.
     pub fn client_settings(
         &self,
@@ -462,22 +502,24 @@ impl ProfileConfig {
         global_read_only: bool,
     ) -> Result<ClientSettings, String> {
         let secret = self.resolve_secret()?;
-        let data_app_key = self.resolve_data_app_key()?;
-        Ok(ClientSettings {
-            profile: self.name.clone(),
-            vendor: self.vendor,
-            base_url: self.base_url.clone(),
-            username: self.username.clone(),
+        let mut settings = ClientSettings::new(
+            self.name.clone(),
+            self.vendor,
+            self.base_url.clone(),
             secret,
-            login_mode: self.login_mode,
-            read_only: self.read_only || global_read_only,
-            timeout: Duration::from_secs(self.timeout_seconds(defaults)),
-            insecure_tls: self.insecure_tls,
-            space_id: self.space_id.clone(),
-            org_id: self.org_id.clone(),
-            data_app_key,
-            rate_limit_per_minute: self.rate_limit_per_minute,
-        })
+        )
+        .read_only(self.read_only || global_read_only)
+        .timeout(Duration::from_secs(self.timeout_seconds(defaults)))
+        .insecure_tls(self.insecure_tls)
+        .rate_limit_per_minute(self.rate_limit_per_minute);
+        settings.username = self.username.clone();
+        settings.options = self.vendor_values();
+        for name in self.secret_options.keys() {
+            if let Some(secret) = self.resolve_secret_option(name)? {
+                settings = settings.secret_option(name, secret);
+            }
+        }
+        Ok(settings)
     }
 
     /// Parallel requests for bulk work: the profile's own value, else the default.
@@ -492,25 +534,26 @@ impl ProfileConfig {
     /// The block `describe()` prints for this profile.
     fn describe(&self, defaults: &Defaults) -> String {
         let yes_no = |b: bool| if b { "yes" } else { "no" };
+        let config = &registry::vendor(self.vendor).config;
         let mut rows: Vec<(&str, String)> = vec![("base_url", self.base_url.clone())];
-        if self.vendor == VendorId::MicroStrategy {
+        if config.username {
             rows.push((
                 "username",
                 self.username.clone().unwrap_or_else(|| "(none)".into()),
             ));
         }
-        rows.push((secret_key(self.vendor), self.secret.describe()));
-        if let Some(src) = &self.data_app_key {
-            rows.push(("data_app_key", src.describe()));
-        }
-        if self.vendor == VendorId::MicroStrategy {
-            rows.push(("login_mode", self.login_mode.to_string()));
-        }
-        if let Some(s) = &self.space_id {
-            rows.push(("space_id", s.clone()));
-        }
-        if let Some(s) = &self.org_id {
-            rows.push(("org_id", s.clone()));
+        rows.push((config.secret, self.secret.describe()));
+        for key in config.keys {
+            let shown = match key.value {
+                KeyValue::Secret => self.secret_option(key.name).map(SecretSource::describe),
+                _ => self
+                    .option(key.name)
+                    .or(key.shown_default)
+                    .map(str::to_owned),
+            };
+            if let Some(v) = shown {
+                rows.push((key.name, v));
+            }
         }
         rows.push(("read_only", yes_no(self.read_only).into()));
         rows.push(("protected", yes_no(self.protected).into()));
@@ -571,14 +614,6 @@ pub fn data_dir() -> PathBuf {
     match directories::BaseDirs::new() {
         Some(d) => d.data_dir().join("dsconsole"),
         None => PathBuf::from(".dsconsole"),
-    }
-}
-
-/// `password` for MicroStrategy, `token` for the others.
-fn secret_key(vendor: VendorId) -> &'static str {
-    match vendor {
-        VendorId::MicroStrategy => "password",
-        _ => "token",
     }
 }
 
@@ -683,8 +718,10 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 /// Which secret a key configures.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SecretSlot {
+    /// The vendor's main secret (password or token).
     Main,
-    DataAppKey,
+    /// One of the vendor's named secrets (`data_app_key`).
+    Named(&'static str),
 }
 
 #[derive(Clone, Copy)]
@@ -694,26 +731,38 @@ enum SourceKind {
     Cmd,
 }
 
-/// `password_env` -> (Main, "password", Env), ...
-fn secret_key_parts(key: &str) -> Option<(SecretSlot, &'static str, SourceKind)> {
-    let (family, kind) = match key {
-        "password" => ("password", SourceKind::Inline),
-        "password_env" => ("password", SourceKind::Env),
-        "password_cmd" => ("password", SourceKind::Cmd),
-        "token" => ("token", SourceKind::Inline),
-        "token_env" => ("token", SourceKind::Env),
-        "token_cmd" => ("token", SourceKind::Cmd),
-        "data_app_key" => ("data_app_key", SourceKind::Inline),
-        "data_app_key_env" => ("data_app_key", SourceKind::Env),
-        "data_app_key_cmd" => ("data_app_key", SourceKind::Cmd),
-        _ => return None,
-    };
-    let slot = if family == "data_app_key" {
-        SecretSlot::DataAppKey
+/// `password_env` -> ("password", Env), ...: for every secret family some vendor has.
+fn secret_key_parts(key: &str) -> Option<(&'static str, SourceKind)> {
+    let (family, kind) = if let Some(f) = key.strip_suffix("_env") {
+        (f, SourceKind::Env)
+    } else if let Some(f) = key.strip_suffix("_cmd") {
+        (f, SourceKind::Cmd)
     } else {
-        SecretSlot::Main
+        (key, SourceKind::Inline)
     };
-    Some((slot, family, kind))
+    VENDORS
+        .iter()
+        .flat_map(|v| {
+            std::iter::once(v.config.secret).chain(
+                v.config
+                    .keys
+                    .iter()
+                    .filter(|k| k.value == KeyValue::Secret)
+                    .map(|k| k.name),
+            )
+        })
+        .find(|f| *f == family)
+        .map(|f| (f, kind))
+}
+
+/// The first vendor whose profiles use `key` (a vendor key or a named secret's family).
+fn owner_of(key: &str) -> Option<VendorId> {
+    VENDORS
+        .iter()
+        .find(|v| {
+            (key == "username" && v.config.username) || v.config.keys.iter().any(|k| k.name == key)
+        })
+        .map(|v| v.id())
 }
 
 impl Cx<'_> {
@@ -921,9 +970,10 @@ impl Cx<'_> {
         let entries = sorted(table);
 
         // 1. Unknown keys (typos) first.
+        let known = profile_keys();
         for (k, _) in &entries {
-            if !PROFILE_KEYS.contains(&k.get_ref().as_ref()) {
-                return Err(self.unknown(k, PROFILE_KEYS, "in [[profiles]]"));
+            if !known.contains(&k.get_ref().as_ref()) {
+                return Err(self.unknown(k, known, "in [[profiles]]"));
             }
         }
         // 2. The vendor decides which other keys apply.
@@ -937,13 +987,18 @@ impl Cx<'_> {
             }
             Some(v) => {
                 let s = self.string("vendor", v)?;
-                VendorId::parse(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
-                    self.err(
-                        v.span(),
-                        "vendor",
-                        format!("unknown vendor \"{s}\"; valid vendors: {}", vendor_list()),
-                    )
-                })?
+                let id = s.trim().to_ascii_lowercase();
+                VENDORS
+                    .iter()
+                    .map(|v| v.id())
+                    .find(|v| v.id() == id)
+                    .ok_or_else(|| {
+                        self.err(
+                            v.span(),
+                            "vendor",
+                            format!("unknown vendor \"{s}\"; valid vendors: {}", vendor_list()),
+                        )
+                    })?
             }
         };
 
@@ -953,33 +1008,32 @@ impl Cx<'_> {
             base_url: String::new(),
             username: None,
             secret: SecretSource::Missing,
-            login_mode: DEFAULT_LOGIN_MODE,
             read_only: false,
             protected: false,
             concurrency: None,
             timeout_seconds: None,
             rate_limit_per_minute: None,
             insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
+            options: BTreeMap::new(),
+            secret_options: BTreeMap::new(),
             line,
         };
+        let config = &registry::vendor(vendor).config;
         let mut have_name = false;
         let mut have_url = false;
         let mut main_source: Option<(String, usize)> = None;
-        let mut app_source: Option<(String, usize)> = None;
+        let mut named_sources: HashMap<&'static str, (String, usize)> = HashMap::new();
 
         // 3. Every key, in file order.
         for (k, v) in &entries {
             let key: &str = k.get_ref();
-            if let Some((slot, family, kind)) = secret_key_parts(key) {
-                self.check_secret_family(k, vendor, slot, family)?;
+            if let Some((family, kind)) = secret_key_parts(key) {
+                let slot = self.check_secret_family(k, vendor, family)?;
                 let first = match slot {
-                    SecretSlot::Main => &mut main_source,
-                    SecretSlot::DataAppKey => &mut app_source,
+                    SecretSlot::Main => main_source.as_ref(),
+                    SecretSlot::Named(name) => named_sources.get(name),
                 };
-                if let Some((other, other_line)) = first.as_ref() {
+                if let Some((other, other_line)) = first {
                     return Err(self.err(
                         k.span(),
                         key,
@@ -988,11 +1042,17 @@ impl Cx<'_> {
                         ),
                     ));
                 }
-                *first = Some((key.to_owned(), self.line(k.span().start)));
+                let seen = (key.to_owned(), self.line(k.span().start));
                 let source = self.secret_source(key, kind, v)?;
                 match slot {
-                    SecretSlot::Main => p.secret = source,
-                    SecretSlot::DataAppKey => p.data_app_key = Some(source),
+                    SecretSlot::Main => {
+                        main_source = Some(seen);
+                        p.secret = source;
+                    }
+                    SecretSlot::Named(name) => {
+                        named_sources.insert(name, seen);
+                        p.secret_options.insert(name.to_owned(), source);
+                    }
                 }
                 continue;
             }
@@ -1007,13 +1067,10 @@ impl Cx<'_> {
                     have_url = true;
                 }
                 "username" => {
-                    self.only_for(k, vendor, VendorId::MicroStrategy)?;
+                    if !config.username {
+                        return Err(self.only_for(k, vendor));
+                    }
                     p.username = Some(self.text(key, v)?);
-                }
-                "login_mode" => {
-                    self.only_for(k, vendor, VendorId::MicroStrategy)?;
-                    let n = self.integer(key, v, 1, i64::from(u32::MAX))?;
-                    p.login_mode = u32::try_from(n).unwrap_or(DEFAULT_LOGIN_MODE);
                 }
                 "read_only" => p.read_only = self.boolean(key, v)?,
                 "protected" => p.protected = self.boolean(key, v)?,
@@ -1030,15 +1087,20 @@ impl Cx<'_> {
                     let n = self.integer(key, v, 1, 100_000)?;
                     p.rate_limit_per_minute = u32::try_from(n).ok();
                 }
-                "space_id" => {
-                    self.only_for(k, vendor, VendorId::Qlik)?;
-                    p.space_id = Some(self.text(key, v)?.trim().to_owned());
+                _ => {
+                    // The vendor's own keys (its secrets were handled above).
+                    let Some(own) = config.keys.iter().find(|c| c.name == key) else {
+                        return Err(self.only_for(k, vendor));
+                    };
+                    let value = match own.value {
+                        KeyValue::Text => self.text(key, v)?.trim().to_owned(),
+                        KeyValue::Integer { min, max } => {
+                            self.integer(key, v, min, max)?.to_string()
+                        }
+                        KeyValue::Secret => continue,
+                    };
+                    p.options.insert(key.to_owned(), value);
                 }
-                "org_id" => {
-                    self.only_for(k, vendor, VendorId::Basedash)?;
-                    p.org_id = Some(self.text(key, v)?.trim().to_owned());
-                }
-                _ => return Err(self.unknown(k, PROFILE_KEYS, "in [[profiles]]")),
             }
         }
 
@@ -1056,58 +1118,65 @@ impl Cx<'_> {
         Ok(p)
     }
 
+    /// Which of this vendor's secrets a secret key sets; an error naming the right key when
+    /// the key belongs to another vendor.
     fn check_secret_family(
         &self,
         k: &Spanned<DeString<'_>>,
         vendor: VendorId,
-        slot: SecretSlot,
-        family: &str,
-    ) -> Result<(), ConfigError> {
+        family: &'static str,
+    ) -> Result<SecretSlot, ConfigError> {
         let key: &str = k.get_ref();
-        match slot {
-            SecretSlot::DataAppKey if vendor != VendorId::Databrain => Err(self.err(
+        let config = &registry::vendor(vendor).config;
+        if family == config.secret {
+            return Ok(SecretSlot::Main);
+        }
+        if config
+            .keys
+            .iter()
+            .any(|c| c.name == family && c.value == KeyValue::Secret)
+        {
+            return Ok(SecretSlot::Named(family));
+        }
+        if VENDORS.iter().any(|v| v.config.secret == family) {
+            let right = config.secret;
+            let suffix = key.strip_prefix(family).unwrap_or("");
+            return Err(self.err(
                 k.span(),
                 key,
                 format!(
-                    "only databrain profiles use {key} (this profile is {})",
+                    "{} profiles take a {right}, not a {family}; use {right}{suffix}",
                     vendor.id()
                 ),
-            )),
-            SecretSlot::Main if family != secret_key(vendor) => {
-                let right = secret_key(vendor);
-                let suffix = key.strip_prefix(family).unwrap_or("");
-                Err(self.err(
-                    k.span(),
-                    key,
-                    format!(
-                        "{} profiles take a {right}, not a {family}; use {right}{suffix}",
-                        vendor.id()
-                    ),
-                ))
-            }
-            _ => Ok(()),
+            ));
         }
+        Err(self.only_for_owner(k, vendor, owner_of(family)))
     }
 
-    fn only_for(
+    /// A key this vendor does not take: the error names the vendor that does.
+    fn only_for(&self, k: &Spanned<DeString<'_>>, vendor: VendorId) -> ConfigError {
+        self.only_for_owner(k, vendor, owner_of(k.get_ref()))
+    }
+
+    fn only_for_owner(
         &self,
         k: &Spanned<DeString<'_>>,
         vendor: VendorId,
-        wanted: VendorId,
-    ) -> Result<(), ConfigError> {
-        if vendor == wanted {
-            return Ok(());
-        }
+        owner: Option<VendorId>,
+    ) -> ConfigError {
         let key: &str = k.get_ref();
-        Err(self.err(
-            k.span(),
-            key,
-            format!(
-                "only {} profiles use {key} (this profile is {})",
-                wanted.id(),
-                vendor.id()
+        match owner {
+            Some(owner) => self.err(
+                k.span(),
+                key,
+                format!(
+                    "only {} profiles use {key} (this profile is {})",
+                    owner.id(),
+                    vendor.id()
+                ),
             ),
-        ))
+            None => self.unknown(k, profile_keys(), "in [[profiles]]"),
+        }
     }
 
     fn secret_source(
@@ -1240,9 +1309,9 @@ fn is_env_name(s: &str) -> bool {
 }
 
 fn vendor_list() -> String {
-    VendorId::ALL
+    VENDORS
         .iter()
-        .map(|v| v.id())
+        .map(|v| v.id().id())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1253,7 +1322,12 @@ fn suggest(key: &str, known: &[&'static str]) -> Option<&'static str> {
     if let Some(k) = known.iter().find(|k| **k == norm) {
         return Some(k);
     }
-    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == norm) {
+    let vendor_aliases = VENDORS.iter().flat_map(|v| v.config.aliases.iter());
+    if let Some((_, target)) = ALIASES
+        .iter()
+        .chain(vendor_aliases)
+        .find(|(alias, _)| *alias == norm)
+    {
         if let Some(k) = known.iter().find(|k| *k == target) {
             return Some(k);
         }
@@ -1357,7 +1431,7 @@ mod tests {
             "one profile per vendor, in order"
         );
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-        for key in PROFILE_KEYS.iter().chain(UI_KEYS).chain(DEFAULTS_KEYS) {
+        for key in profile_keys().iter().chain(UI_KEYS).chain(DEFAULTS_KEYS) {
             assert!(
                 EXAMPLE.contains(&format!("{key} =")),
                 "config.example.toml does not document `{key}`"
@@ -1427,7 +1501,7 @@ data_app_key_cmd = "echo key"
         assert_eq!(m.base_url, "https://bi.example.com/MicroStrategyLibrary");
         assert_eq!(m.username.as_deref(), Some("administrator"));
         assert!(matches!(&m.secret, SecretSource::Env(v) if v == "MSTR_PASSWORD"));
-        assert_eq!(m.login_mode, 16);
+        assert_eq!(m.option("login_mode"), Some("16"));
         assert!(m.read_only && m.protected && !m.insecure_tls);
         assert_eq!(m.line, 9);
         assert_eq!(m.concurrency(&c.defaults), 8);
@@ -1435,23 +1509,74 @@ data_app_key_cmd = "echo key"
 
         let q = c.profile("qlik-eu").expect("qlik");
         assert!(matches!(&q.secret, SecretSource::Cmd(cmd) if cmd == "pass show qlik"));
-        assert_eq!(q.space_id.as_deref(), Some("space-1"));
+        assert_eq!(q.option("space_id"), Some("space-1"));
         assert_eq!(q.concurrency(&c.defaults), 2);
         assert_eq!(q.timeout_seconds(&c.defaults), 5);
         assert_eq!(q.rate_limit_per_minute, Some(100));
         assert!(q.insecure_tls && !q.read_only);
-        assert_eq!(q.login_mode, 1);
+        assert_eq!(q.option("login_mode"), None);
         assert_eq!(q.line, 19);
 
         let b = c.profile("basedash").expect("basedash");
         assert!(b.secret.is_inline());
-        assert_eq!(b.org_id.as_deref(), Some("org-1"));
+        assert_eq!(b.option("org_id"), Some("org-1"));
 
         let d = c.profile("databrain").expect("databrain");
-        assert!(matches!(&d.data_app_key, Some(SecretSource::Cmd(cmd)) if cmd == "echo key"));
+        assert!(
+            matches!(d.secret_option("data_app_key"), Some(SecretSource::Cmd(cmd)) if cmd == "echo key")
+        );
         assert_eq!(d.base_url, "http://localhost:8080");
         assert!(c.profile("nope").is_none());
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    /// Each vendor's own keys (from the registry) are accepted for that vendor, shown by
+    /// `config check`, handed to its client, and refused for the others with the owner named.
+    #[test]
+    fn every_vendor_key_is_accepted_for_its_vendor_only() {
+        let profile = |vendor: VendorId, line: &str| {
+            format!(
+                "[[profiles]]\nname = \"p\"\nvendor = \"{}\"\nbase_url = \"https://x\"\n{line}\n{}_env = \"PATH\"\n",
+                vendor.id(),
+                registry::vendor(vendor).config.secret
+            )
+        };
+        for v in VENDORS {
+            for k in v.config.keys {
+                let (key, line) = match k.value {
+                    KeyValue::Text => (k.name.to_owned(), format!("{} = \"x\"", k.name)),
+                    KeyValue::Integer { min, .. } => {
+                        (k.name.to_owned(), format!("{} = {min}", k.name))
+                    }
+                    KeyValue::Secret => (
+                        format!("{}_env", k.name),
+                        format!("{}_env = \"PATH\"", k.name),
+                    ),
+                };
+                let c = parse(&profile(v.id(), &line)).expect("valid");
+                let shown = c.describe();
+                assert!(shown.contains(&format!("  {:<22} ", k.name)), "{shown}");
+                let settings = c.profiles[0]
+                    .client_settings(&c.defaults, false)
+                    .expect("settings");
+                match k.value {
+                    KeyValue::Secret => assert!(settings.options.secret(k.name).is_some()),
+                    _ => assert!(settings.options.value(k.name).is_some()),
+                }
+                for other in VENDORS.iter().filter(|o| o.id() != v.id()) {
+                    expect_err(
+                        &profile(other.id(), &line),
+                        5,
+                        &key,
+                        &format!(
+                            "only {} profiles use {key} (this profile is {})",
+                            v.id().id(),
+                            other.id().id()
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -2100,7 +2225,11 @@ data_app_key_cmd = "echo key"
         assert_eq!(s.base_url, "https://bi.example.com/MicroStrategyLibrary");
         assert_eq!(s.username.as_deref(), Some("admin"));
         assert_eq!(s.secret.expose_secret(), "hunter2-SECRET");
-        assert_eq!(s.login_mode, 1);
+        assert_eq!(
+            crate::vendors::microstrategy::MstrSettings::from_options(&s.options)
+                .map(|m| m.login_mode),
+            Ok(1)
+        );
         assert!(!s.read_only);
         assert!(s.insecure_tls);
         assert_eq!(s.timeout, Duration::from_secs(12));
@@ -2131,12 +2260,15 @@ data_app_key_cmd = "echo key"
         let db = "[[profiles]]\nname = \"d\"\nvendor = \"databrain\"\nbase_url = \"https://x\"\ntoken = \"t\"\ndata_app_key = \"dak\"\n";
         let c = parse(db).expect("valid");
         let key = c.profiles[0]
-            .resolve_data_app_key()
+            .resolve_secret_option("data_app_key")
             .expect("ok")
             .expect("some");
         assert_eq!(key.expose_secret(), "dak");
         let c = parse(&db.replace("data_app_key = \"dak\"\n", "")).expect("valid");
-        assert!(c.profiles[0].resolve_data_app_key().expect("ok").is_none());
+        assert!(c.profiles[0]
+            .resolve_secret_option("data_app_key")
+            .expect("ok")
+            .is_none());
     }
 
     #[test]
@@ -2151,7 +2283,7 @@ data_app_key_cmd = "echo key"
             format!("{c:#?}"),
             format!("{:?}", c.profiles[0]),
             format!("{:?}", c.profiles[1].secret),
-            format!("{:?}", c.profiles[1].data_app_key),
+            format!("{:?}", c.profiles[1].secret_options),
             format!(
                 "{:?}",
                 c.profiles[0]
@@ -2218,11 +2350,11 @@ data_app_key_cmd = "echo key"
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("base-url", PROFILE_KEYS), Some("base_url"));
-        assert_eq!(suggest("pasword_env", PROFILE_KEYS), Some("password_env"));
-        assert_eq!(suggest("tokenenv", PROFILE_KEYS), Some("token_env"));
-        assert_eq!(suggest("user", PROFILE_KEYS), Some("username"));
-        assert_eq!(suggest("zzz", PROFILE_KEYS), None);
+        assert_eq!(suggest("base-url", profile_keys()), Some("base_url"));
+        assert_eq!(suggest("pasword_env", profile_keys()), Some("password_env"));
+        assert_eq!(suggest("tokenenv", profile_keys()), Some("token_env"));
+        assert_eq!(suggest("user", profile_keys()), Some("username"));
+        assert_eq!(suggest("zzz", profile_keys()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
     }

@@ -5,45 +5,45 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
-/// The vendors dsconsole knows. The string ids are user-facing (config `vendor = "..."`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum VendorId {
-    #[serde(rename = "microstrategy")]
-    MicroStrategy,
-    Qlik,
-    Basedash,
-    Databrain,
+/// Declares `VendorId`: one line per vendor (variant, config/JSON id, product name). Every
+/// other fact about a vendor lives in its registry entry (`vendors::registry::VENDORS`).
+macro_rules! vendor_ids {
+    ($($variant:ident => $id:literal, $name:literal;)+) => {
+        /// The vendors dsconsole knows. The string ids are user-facing (config
+        /// `vendor = "..."`, JSON output).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+        pub enum VendorId {
+            $(#[serde(rename = $id)] $variant,)+
+        }
+
+        impl VendorId {
+            pub const ALL: [VendorId; [$(VendorId::$variant),+].len()] = [$(VendorId::$variant),+];
+
+            /// The id used in config files and JSON output.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(VendorId::$variant => $id,)+
+                }
+            }
+
+            /// The product name shown to people.
+            pub fn display(self) -> &'static str {
+                match self {
+                    $(VendorId::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+vendor_ids! {
+    MicroStrategy => "microstrategy", "MicroStrategy";
+    Qlik => "qlik", "Qlik Cloud";
+    Basedash => "basedash", "Basedash";
+    Databrain => "databrain", "Databrain";
 }
 
 impl VendorId {
-    pub const ALL: [VendorId; 4] = [
-        VendorId::MicroStrategy,
-        VendorId::Qlik,
-        VendorId::Basedash,
-        VendorId::Databrain,
-    ];
-
-    /// The id used in config files and JSON output.
-    pub fn id(self) -> &'static str {
-        match self {
-            VendorId::MicroStrategy => "microstrategy",
-            VendorId::Qlik => "qlik",
-            VendorId::Basedash => "basedash",
-            VendorId::Databrain => "databrain",
-        }
-    }
-
-    /// The product name shown to people.
-    pub fn display(self) -> &'static str {
-        match self {
-            VendorId::MicroStrategy => "MicroStrategy",
-            VendorId::Qlik => "Qlik Cloud",
-            VendorId::Basedash => "Basedash",
-            VendorId::Databrain => "Databrain",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<VendorId> {
         VendorId::ALL.into_iter().find(|v| v.id() == s)
     }
@@ -580,7 +580,7 @@ pub mod cells {
         match vendor {
             VendorId::Qlik => "space",
             VendorId::Basedash => "organization",
-            VendorId::MicroStrategy | VendorId::Databrain => "container",
+            _ => "container",
         }
     }
 

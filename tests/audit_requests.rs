@@ -3,6 +3,9 @@
 //! their attempt number and the request, and every line is closed.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Resource, VendorId};
 use dsconsole::ops::audit::AuditLog;
@@ -12,28 +15,15 @@ use dsconsole::sim::microstrategy as msim;
 use dsconsole::sim::qlik as qsim;
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::{self, ClientSettings, VendorApi};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn settings(vendor: VendorId, base_url: &str, user: Option<&str>, secret: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "audit-it".into(),
-        vendor,
-        base_url: base_url.into(),
-        username: user.map(str::to_string),
-        secret: SecretString::from(secret.to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    let mut s = common::settings::client("audit-it", vendor, base_url, secret);
+    s.username = user.map(str::to_string);
+    s
 }
 
 fn plan_for(vendor: VendorId, all: &[Resource], selected: &[(Kind, String)]) -> DeletePlan {

@@ -3,13 +3,15 @@
 //! already-gone deletes, non-admin 404s, error decoding, 429 handling and the read-only guard.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Health, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::basedash::{self as bsim, BasedashSim, SimFault, SimRequest};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::basedash::BasedashClient;
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -21,21 +23,7 @@ async fn sim() -> BasedashSim {
 }
 
 fn settings(base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "it-basedash".into(),
-        vendor: VendorId::Basedash,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 0,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::client("it-basedash", VendorId::Basedash, base_url, token)
 }
 
 fn client(sim: &BasedashSim) -> BasedashClient {
@@ -137,7 +125,7 @@ async fn org_id_limits_the_load_to_one_organization() {
     let sim = sim().await;
     let orgs = sim.control.org_ids();
     let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
-    s.org_id = Some(orgs[1].clone());
+    s.options.set_value("org_id", orgs[1].clone());
     let c = BasedashClient::new(s).expect("client");
     let snap = c.load().await.expect("load");
     let ids: Vec<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
@@ -152,7 +140,7 @@ async fn org_id_limits_the_load_to_one_organization() {
     assert!(requests_matching(&sim, |r| r.path == "/api/public/organizations").is_empty());
 
     let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
-    s.org_id = Some("org_unknown".into());
+    s.options.set_value("org_id", "org_unknown");
     let err = BasedashClient::new(s)
         .expect("client")
         .load()

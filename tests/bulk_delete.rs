@@ -3,6 +3,9 @@
 //! the audit log must hold a line before and after every request.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Resource};
 use dsconsole::ops::audit::AuditLog;
@@ -12,7 +15,6 @@ use dsconsole::sim::faults::{Fault, FaultRule};
 use dsconsole::sim::microstrategy::{self as msim, MstrSim};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::{self, ClientSettings, VendorApi};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,21 +23,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn settings(base_url: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "bulk".into(),
-        vendor: dsconsole::model::VendorId::MicroStrategy,
-        base_url: base_url.into(),
-        username: Some(msim::DEMO_USERNAME.into()),
-        secret: SecretString::from(msim::DEMO_PASSWORD),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::demo("bulk", dsconsole::model::VendorId::MicroStrategy, base_url)
 }
 
 async fn setup(scale: usize) -> (MstrSim, Arc<dyn VendorApi>, Vec<Resource>) {

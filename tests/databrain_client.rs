@@ -4,6 +4,9 @@
 //! the read-only guard.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{CellCtx, CellTone, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::databrain::{self as dsim, Credential, DatabrainSim, SimFault, SimRequest};
@@ -12,7 +15,6 @@ use dsconsole::vendors::databrain::{DatabrainClient, SPEC};
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi};
 use secrecy::SecretString;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 const DS_PATH: &str = "/api/v2/datasource";
 const DM_PATH: &str = "/api/v2/data-app/datamarts";
@@ -24,20 +26,11 @@ async fn sim() -> DatabrainSim {
 }
 
 fn settings(base_url: &str, token: &str, key: Option<&str>, read_only: bool) -> ClientSettings {
-    ClientSettings {
-        profile: "it-brain".into(),
-        vendor: VendorId::Databrain,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 0,
-        read_only,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: key.map(|k| SecretString::from(k.to_string())),
-        rate_limit_per_minute: None,
+    let s = common::settings::client("it-brain", VendorId::Databrain, base_url, token)
+        .read_only(read_only);
+    match key {
+        Some(k) => s.secret_option("data_app_key", SecretString::from(k.to_string())),
+        None => s,
     }
 }
 

@@ -8,6 +8,9 @@
 //! for every request the server saw.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Ref, Resource, VendorId};
 use dsconsole::ops::audit::AuditLog;
@@ -21,7 +24,6 @@ use dsconsole::sim::qlik::{self as qsim, QlikSim};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::{self, ApiError, ClientSettings, Snapshot, VendorApi};
 use futures::future::Either;
-use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -143,27 +145,7 @@ impl Sim {
 }
 
 fn settings(vendor: VendorId, base_url: &str, timeout: Duration) -> ClientSettings {
-    let (username, secret) = match vendor {
-        VendorId::MicroStrategy => (Some(msim::DEMO_USERNAME.to_string()), msim::DEMO_PASSWORD),
-        VendorId::Qlik => (None, qsim::DEMO_TOKEN),
-        VendorId::Basedash => (None, bsim::DEMO_TOKEN),
-        VendorId::Databrain => (None, dsim::DEMO_TOKEN),
-    };
-    ClientSettings {
-        profile: format!("faults-{}", vendor.id()),
-        vendor,
-        base_url: base_url.to_string(),
-        username,
-        secret: SecretString::from(secret.to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout,
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::demo(&format!("faults-{}", vendor.id()), vendor, base_url).timeout(timeout)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1610,4 +1592,63 @@ async fn a_rate_limited_bulk_request_waits_once_not_once_per_object() {
         waited < Duration::from_secs(30),
         "20 objects waited {waited:?} of virtual time after one 429"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One retry rule
+// ---------------------------------------------------------------------------------------------
+
+/// Which failures are worth another try is one rule (`ApiError::is_transient`), and each
+/// client's read retries follow it: a read failing with a transient status is asked again up
+/// to the vendor's budget, one failing with a final status is asked once, and the error the
+/// load reports says the same to the executor. 501 (not implemented) and 505 (version not
+/// supported) will answer the same way however often they are asked; 500 and 504 may not.
+/// (Before the shared policy, every client stopped at a 501 while `is_transient` called it
+/// worth retrying, so the executor retried deletes that the clients would not.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_vendor_retries_exactly_what_is_transient() {
+    let cases: Vec<(VendorId, u16, bool)> = VendorId::ALL
+        .into_iter()
+        .flat_map(|v| {
+            [(501, false), (505, false), (500, true), (504, true)]
+                .into_iter()
+                .map(move |(status, transient)| (v, status, transient))
+        })
+        .collect();
+    let results = futures::future::join_all(cases.into_iter().map(
+        |(vendor, status, transient)| async move {
+            let sim = Sim::start(vendor, 0).await;
+            let (fault, _) = server_error(vendor, status);
+            sim.faults()
+                .add(FaultRule::new(fault).method("GET").path(list_path(vendor)));
+            let err = match guarded("load", sim.client(TIMEOUT).load()).await {
+                Ok(_) => return Err(format!("{vendor} {status}: the load did not fail")),
+                Err(e) => e,
+            };
+            let asked = sim.faults().fired();
+            let want_asked = if transient {
+                read_retries(vendor) + 1
+            } else {
+                1
+            };
+            if err.status() != Some(status) {
+                return Err(format!("{vendor} {status}: reported {err}"));
+            }
+            if err.is_transient() != transient {
+                return Err(format!(
+                    "{vendor} {status}: is_transient() = {}, expected {transient}",
+                    err.is_transient()
+                ));
+            }
+            if asked != want_asked {
+                return Err(format!(
+                    "{vendor} {status}: asked {asked} times, expected {want_asked}"
+                ));
+            }
+            Ok(())
+        },
+    ))
+    .await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -3,13 +3,15 @@
 //! tests, the read-only guard and logout.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Ref, Resource};
 use dsconsole::sim::microstrategy::{self as msim, MstrSim, SimRequest};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::microstrategy::{MstrClient, SPEC};
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -21,21 +23,14 @@ async fn sim() -> MstrSim {
 }
 
 fn settings(base_url: &str, password: &str, read_only: bool) -> ClientSettings {
-    ClientSettings {
-        profile: "it-mstr".into(),
-        vendor: dsconsole::model::VendorId::MicroStrategy,
-        base_url: base_url.into(),
-        username: Some(msim::DEMO_USERNAME.into()),
-        secret: SecretString::from(password.to_string()),
-        login_mode: 1,
-        read_only,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::client(
+        "it-mstr",
+        dsconsole::model::VendorId::MicroStrategy,
+        base_url,
+        password,
+    )
+    .username(msim::DEMO_USERNAME)
+    .read_only(read_only)
 }
 
 fn client(sim: &MstrSim) -> MstrClient {

@@ -5,6 +5,9 @@
 //! and delete handling. Nothing may panic or hang; every failure is an `ApiError` value that
 //! reads as one line naming its vendor.
 
+// The stub server is axum, which comes with the `sim` feature (on by default).
+#![cfg(feature = "sim")]
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -710,21 +713,20 @@ async fn start_stub(vendor: &'static StubVendor) -> (String, Arc<Mutex<StubState
 }
 
 fn client(vendor: VendorId, base_url: &str) -> Arc<dyn VendorApi> {
-    vendors::connect(ClientSettings {
-        profile: "fuzz".into(),
-        vendor,
-        base_url: base_url.to_string(),
-        username: Some("admin".into()),
-        secret: SecretString::from("stub-secret".to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(5),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: Some(SecretString::from("stub-app-key".to_string())),
-        rate_limit_per_minute: None,
-    })
+    vendors::connect(
+        ClientSettings::new(
+            "fuzz",
+            vendor,
+            base_url.to_string(),
+            SecretString::from("stub-secret".to_string()),
+        )
+        .username("admin")
+        .timeout(Duration::from_secs(5))
+        .secret_option(
+            "data_app_key",
+            SecretString::from("stub-app-key".to_string()),
+        ),
+    )
     .expect("client")
 }
 

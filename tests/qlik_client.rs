@@ -4,13 +4,15 @@
 //! decoding, retries of reads after 429 `retry-after`, and the write rate limit.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
 
 use dsconsole::model::{Kind, Ref, Resource, VendorId};
 use dsconsole::sim::qlik::{self as qsim, Fault, QlikSim, SimRequest};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::qlik::{QlikClient, PERSONAL_SPACE};
 use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -33,21 +35,7 @@ async fn sim() -> QlikSim {
 }
 
 fn settings(base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings {
-        profile: "it-qlik".into(),
-        vendor: VendorId::Qlik,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 0,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::client("it-qlik", VendorId::Qlik, base_url, token)
 }
 
 fn admin(sim: &QlikSim) -> QlikClient {

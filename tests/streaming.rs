@@ -3,30 +3,18 @@
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
 
+mod common {
+    pub mod settings;
+}
+
 use dsconsole::model::{Resource, VendorId};
 use dsconsole::sim::{self, SimOptions};
 use dsconsole::vendors::{self, ClientSettings, VendorApi};
-use secrecy::SecretString;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn settings(vendor: VendorId, base_url: &str, token: &str) -> ClientSettings {
-    ClientSettings {
-        profile: format!("stream-{}", vendor.id()),
-        vendor,
-        base_url: base_url.into(),
-        username: None,
-        secret: SecretString::from(token.to_string()),
-        login_mode: 1,
-        read_only: false,
-        timeout: Duration::from_secs(10),
-        insecure_tls: false,
-        space_id: None,
-        org_id: None,
-        data_app_key: None,
-        rate_limit_per_minute: None,
-    }
+    common::settings::client(&format!("stream-{}", vendor.id()), vendor, base_url, token)
 }
 
 /// Load with a page sink; return (pages received, ids seen in pages, final ids).
@@ -106,7 +94,7 @@ async fn a_qlik_space_id_becomes_the_starting_filter() {
         .expect("qlik sim");
     let mut s = settings(VendorId::Qlik, &qlik.base_url, sim::qlik::DEMO_TOKEN);
     // "Finance Analytics" in assets/qlik.json.
-    s.space_id = Some("65cf6b6c51618b6abd5848d1".into());
+    s.options.set_value("space_id", "65cf6b6c51618b6abd5848d1");
     let api = vendors::connect(s).expect("client");
     assert_eq!(
         api.start_filter(),

@@ -87,7 +87,7 @@ pub struct ExecConfig {
     pub concurrency: usize,
     /// Attempts per step, first included (values below 1 count as 1).
     pub max_attempts: u32,
-    /// First retry wait when the server gives none; doubles each retry, +-25% jitter.
+    /// First retry wait when the server gives none; doubles each retry, up to 25% jitter.
     pub base_backoff: Duration,
     /// Time limit of the whole run: when it passes, nothing new starts (as on cancel) and
     /// requests in flight finish. `None` = no limit.
@@ -401,7 +401,7 @@ async fn run_batch(ctx: &Ctx<'_>, chunk: Vec<usize>) -> Vec<(usize, StepOutcome)
     // one by one, at the configured concurrency.
     let wait = retry
         .iter()
-        .map(|(i, e)| retry_wait(e, ctx.cfg.base_backoff, *i, 1))
+        .map(|(_, e)| retry_wait(e, ctx.cfg.base_backoff, 1))
         .max()
         .unwrap_or_default();
     let cancelled = tokio::select! {
@@ -495,7 +495,7 @@ async fn attempts(ctx: &Ctx<'_>, index: usize, already: u32, ambiguous: bool) ->
             ctx.report(index, outcome.clone(), attempt);
             return outcome;
         }
-        let wait = retry_wait(&err, ctx.cfg.base_backoff, index, attempt);
+        let wait = retry_wait(&err, ctx.cfg.base_backoff, attempt);
         tracing::debug!(
             "retrying delete of {} in {} ms (attempt {attempt} failed: {text})",
             step.target.label(),
@@ -552,27 +552,16 @@ async fn settle(ctx: &Ctx<'_>, step: &PlanStep, text: String, ambiguous: bool) -
     }
 }
 
-/// A number in [0, 1) that differs per step and attempt, without a random-number crate.
-fn unit_noise(index: usize, attempt: u32) -> f64 {
-    use std::hash::BuildHasher;
-    let h = std::collections::hash_map::RandomState::new().hash_one((index, attempt));
-    (h % 1_000_000) as f64 / 1_000_000.0
-}
-
-/// How long to wait after failed attempt number `attempt` (1-based): the server's
-/// `Retry-After` plus up to 25% (never earlier than asked), else `base * 2^(attempt-1)` +-25%.
-/// Never more than `MAX_RETRY_WAIT`.
-fn retry_wait(err: &ApiError, base: Duration, index: usize, attempt: u32) -> Duration {
-    let noise = unit_noise(index, attempt);
-    let secs = match err.retry_after() {
-        Some(asked) => asked.as_secs_f64() * (1.0 + 0.25 * noise),
-        None => {
-            let factor = 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
-            base.as_secs_f64() * factor * (0.75 + 0.5 * noise)
-        }
-    };
-    let secs = secs.clamp(0.0, MAX_RETRY_WAIT.as_secs_f64());
-    Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_WAIT)
+/// How long to wait after failed attempt number `attempt` (1-based): the shared backoff of
+/// `vendors::retry` (the server's `Retry-After`, never less, else `base * 2^(attempt-1)`;
+/// plus up to 25%), never more than `MAX_RETRY_WAIT`.
+fn retry_wait(err: &ApiError, base: Duration, attempt: u32) -> Duration {
+    crate::vendors::retry::backoff(
+        base,
+        attempt.saturating_sub(1),
+        err.retry_after(),
+        MAX_RETRY_WAIT,
+    )
 }
 
 /// Counts of a run's outcomes, for the summary line and the exit code.
@@ -1440,7 +1429,7 @@ mod tests {
     fn retry_wait_honours_retry_after_and_backs_off() {
         let base = Duration::from_millis(100);
         for attempt in 1..=4u32 {
-            let w = retry_wait(&http(503, None), base, 7, attempt);
+            let w = retry_wait(&http(503, None), base, attempt);
             let nominal = 100.0 * 2f64.powi(attempt as i32 - 1);
             let ms = w.as_secs_f64() * 1000.0;
             assert!(
@@ -1448,11 +1437,11 @@ mod tests {
                 "{ms}"
             );
         }
-        let w = retry_wait(&http(429, Some(2_000)), base, 1, 1);
+        let w = retry_wait(&http(429, Some(2_000)), base, 1);
         assert!(w >= Duration::from_secs(2) && w <= Duration::from_millis(2_500));
-        let w = retry_wait(&http(429, Some(u64::MAX)), base, 1, 1);
+        let w = retry_wait(&http(429, Some(u64::MAX)), base, 1);
         assert_eq!(w, MAX_RETRY_WAIT);
-        let w = retry_wait(&http(503, None), Duration::from_secs(3600), 1, 40);
+        let w = retry_wait(&http(503, None), Duration::from_secs(3600), 40);
         assert_eq!(w, MAX_RETRY_WAIT);
     }
 

@@ -23,13 +23,13 @@ pub struct SimOptions {
     /// Total objects per kind to serve (0 = only the seed data); extra objects are generated
     /// deterministically.
     pub scale: usize,
-    /// Port to listen on (0 = any free port). `start_all` gives each simulator its own:
+    /// Port to listen on (0 = any free port). `start_simulators` gives each simulator its own:
     /// this one to the first, the next ones above it.
     pub port: u16,
 }
 
 impl SimOptions {
-    /// The options for the `n`-th simulator started by `start_all`.
+    /// The options for the `n`-th simulator started by `start_simulators`.
     pub fn nth(&self, n: u16) -> SimOptions {
         SimOptions {
             port: if self.port == 0 {
@@ -42,27 +42,34 @@ impl SimOptions {
     }
 }
 
-/// All running simulators.
-#[derive(Debug)]
-pub struct Simulators {
-    pub mstr: microstrategy::MstrSim,
-    pub qlik: qlik::QlikSim,
-    pub basedash: basedash::BasedashSim,
-    pub databrain: databrain::DatabrainSim,
+/// A running simulator of any vendor: its base URL, and the simulator itself, which stops
+/// serving when this is dropped. Vendors' `SimSpec::start` return one; the demo and the
+/// `sim` command start one per vendor from the registry.
+pub struct RunningSim {
+    pub base_url: String,
+    server: Box<dyn std::any::Any + Send + Sync>,
 }
 
-/// Start every simulator on its own random port of 127.0.0.1.
-pub async fn start_all(opts: &SimOptions) -> std::io::Result<Simulators> {
-    let mstr = microstrategy::start(&opts.nth(0)).await?;
-    let qlik = qlik::start(&opts.nth(1)).await?;
-    let basedash = basedash::start(&opts.nth(2)).await?;
-    let databrain = databrain::start(&opts.nth(3)).await?;
-    Ok(Simulators {
-        mstr,
-        qlik,
-        basedash,
-        databrain,
-    })
+impl RunningSim {
+    pub fn new<S: Send + Sync + 'static>(base_url: String, sim: S) -> RunningSim {
+        RunningSim {
+            base_url,
+            server: Box::new(sim),
+        }
+    }
+
+    /// The vendor's own simulator type (`MstrSim`, ...), for its control surface.
+    pub fn downcast_ref<S: 'static>(&self) -> Option<&S> {
+        self.server.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for RunningSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSim")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
 }
 
 /// Stops a simulator's server when `stop()` is called or the last handle is dropped.

@@ -310,21 +310,13 @@ fn qlik_resources() -> Vec<crate::model::Resource> {
         let sim = crate::sim::qlik::start(&crate::sim::SimOptions::default())
             .await
             .unwrap_or_else(|e| panic!("qlik sim: {e}"));
-        let settings = crate::vendors::ClientSettings {
-            profile: "demo-qlik".into(),
-            vendor: crate::model::VendorId::Qlik,
-            base_url: sim.base_url.clone(),
-            username: None,
-            secret: secrecy::SecretString::from(crate::sim::qlik::DEMO_TOKEN),
-            login_mode: 1,
-            read_only: false,
-            timeout: std::time::Duration::from_secs(10),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        };
+        let settings = crate::vendors::ClientSettings::new(
+            "demo-qlik",
+            crate::model::VendorId::Qlik,
+            sim.base_url.clone(),
+            secrecy::SecretString::from(crate::sim::qlik::DEMO_TOKEN),
+        )
+        .timeout(std::time::Duration::from_secs(10));
         let client = crate::vendors::connect(settings).unwrap_or_else(|e| panic!("client: {e}"));
         client
             .load()

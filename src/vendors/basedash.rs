@@ -3,9 +3,8 @@
 //! neutral model, GETs retried on 429 (honouring `retryAfterMs` / `Retry-After`), 5xx and
 //! transport failures, and the read-only guard of the shared HTTP layer.
 
-use super::http::{
-    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
-};
+use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, format_age, format_time, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth,
@@ -19,19 +18,14 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 const V: VendorId = VendorId::Basedash;
 /// Everything of the public API lives under this path of the host root.
 const API_PREFIX: &str = "/api/public";
 /// Page size asked for (the API's maximum).
 const PAGE_LIMIT: u32 = 100;
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 3;
-/// Longest wait before a retry, whatever the server asks for.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
-/// Random extra wait added to every retry, so parallel callers do not retry in lockstep.
-const RETRY_JITTER_MS: u64 = 250;
+/// Retries of a GET after the first attempt (see `retry`).
+const READS: RetryPolicy = RetryPolicy::reads(3);
 /// A list stops after this many pages even if the server keeps saying there are more.
 const MAX_PAGES: usize = 20_000;
 /// Organizations whose data sources are listed at the same time.
@@ -238,7 +232,7 @@ static DATASOURCE_COLUMNS: [ColumnDef; 7] = [
 fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Datasources => &DATASOURCE_COLUMNS,
-        Kind::Connections | Kind::Logins | Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -252,6 +246,46 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: true,
     supported: true,
+};
+
+/// Basedash in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "org_id",
+            value: super::registry::KeyValue::Text,
+            shown_default: None,
+        }],
+        aliases: &[("org", "org_id"), ("organization_id", "org_id")],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(BasedashClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"error":{"title":"ValidationError","detail":"Invalid credentials","fieldErrors":{"host":"Host not found"}}}"#,
+        code: Some("ValidationError"),
+        message: "Invalid credentials (host: Host not found)",
+    },
+    #[cfg(feature = "sim")]
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::basedash::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-basedash",
+            username: None,
+            secret: crate::sim::basedash::DEMO_TOKEN,
+            secrets: &[],
+        },
+    },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -422,14 +456,6 @@ fn data_object(status: u16, what: &str, body: Value) -> Result<Value, ApiError> 
     }
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 /// A 404/405 that is not a Basedash error body: the route itself is missing (a proxy or
 /// an API without the single-object GET), not the object.
 fn is_route_missing(e: &ApiError) -> bool {
@@ -441,25 +467,6 @@ fn is_route_missing(e: &ApiError) -> bool {
             ..
         }
     )
-}
-
-/// The wait before retry `attempt` (0-based): what the server asked for (`retryAfterMs`,
-/// else `Retry-After`), else exponential backoff; plus jitter; at most a minute.
-fn retry_wait(attempt: u32, e: &ApiError) -> Duration {
-    let base = match e.retry_after() {
-        Some(d) => d,
-        None => backoff_delay(attempt, None),
-    };
-    base.saturating_add(jitter()).min(MAX_RETRY_WAIT)
-}
-
-fn jitter() -> Duration {
-    use std::collections::hash_map::RandomState;
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Duration::from_millis(RandomState::new().hash_one(n) % (RETRY_JITTER_MS + 1))
 }
 
 /// The same HTTP error with a sentence added to its message.
@@ -533,6 +540,21 @@ impl std::fmt::Debug for BasedashClient {
     }
 }
 
+/// Basedash's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BasedashSettings {
+    /// `org_id`: only this organization is loaded.
+    pub org_id: Option<String>,
+}
+
+impl BasedashSettings {
+    pub fn from_options(options: &super::VendorOptions) -> BasedashSettings {
+        BasedashSettings {
+            org_id: options.text("org_id"),
+        }
+    }
+}
+
 impl BasedashClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -547,12 +569,7 @@ impl BasedashClient {
             )));
         }
         let auth = sensitive_value(V, "API key", &format!("Bearer {key}"))?;
-        let org_id = settings
-            .org_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_string);
+        let org_id = BasedashSettings::from_options(&settings.options).org_id;
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
         let http = HttpCore::new(&http_settings, &[])?;
@@ -577,41 +594,17 @@ impl BasedashClient {
     }
 
     /// One authenticated call under `/api/public`; 2xx or the decoded error. GETs are
-    /// retried on 429 (after the wait the server asks for), 5xx and transport failures.
+    /// retried under `READS`.
     async fn call(&self, method: Method, path: &str) -> Result<HttpResponse, ApiError> {
         let url = self.url(path);
         self.http.check_allowed(&method, &url)?;
-        let retries = if method == Method::GET {
-            GET_RETRIES
-        } else {
-            0
-        };
-        let mut attempt = 0;
-        loop {
-            let req = HttpRequest::new(method.clone(), url.as_str())
-                .header(AUTHORIZATION, self.auth.clone());
-            let result = match self.http.send(req).await {
-                Ok(resp) => resp.error_for_status(V),
-                Err(e) => Err(e),
-            };
-            match result {
-                Err(e) if attempt < retries && is_retryable(&e) => {
-                    let wait = retry_wait(attempt, &e);
-                    tracing::debug!(
-                        profile = %self.profile,
-                        %method,
-                        path = path.split('?').next().unwrap_or(path),
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        error = %e,
-                        "Basedash: retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.http
+            .retrying(&READS, &method, &url, || async {
+                let req = HttpRequest::new(method.clone(), url.as_str())
+                    .header(AUTHORIZATION, self.auth.clone());
+                self.http.send(req).await?.error_for_status(V)
+            })
+            .await
     }
 
     /// GET a single object and unwrap `data`.
@@ -1048,23 +1041,16 @@ impl VendorApi for BasedashClient {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "bd".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new(
+            "bd",
+            V,
+            base_url,
+            secrecy::SecretString::from("bd_key_0123456789abcdef0123456789abcdef"),
+        )
+        .timeout(Duration::from_secs(5))
     }
 
     fn org() -> OrgRef {
@@ -1457,7 +1443,7 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_errors_retry_and_waits_follow_the_server() {
+    fn reads_retry_transient_errors_after_the_servers_wait() {
         let http = |status: u16, code: Option<&str>, retry: Option<u64>| ApiError::Http {
             vendor: V,
             status,
@@ -1466,23 +1452,20 @@ mod tests {
             ticket: None,
             retry_after_ms: retry,
         };
-        assert!(is_retryable(&http(
-            429,
-            Some("RateLimitExceeded"),
-            Some(10)
-        )));
-        assert!(is_retryable(&http(502, None, None)));
-        assert!(!is_retryable(&http(404, Some("NotFound"), None)));
-        assert!(!is_retryable(&http(401, Some("Unauthorized"), None)));
-        let w = retry_wait(0, &http(429, None, Some(1200)));
-        assert!(
-            w >= Duration::from_millis(1200) && w <= Duration::from_millis(1200 + RETRY_JITTER_MS)
+        let rate_limited = http(429, Some("RateLimitExceeded"), Some(1200));
+        let w = READS.wait_before_retry(&rate_limited, 0).unwrap();
+        assert!(w >= Duration::from_millis(1200) && w <= Duration::from_millis(1500));
+        assert!(READS.wait_before_retry(&rate_limited, 2).is_some());
+        assert_eq!(READS.wait_before_retry(&rate_limited, 3), None);
+        assert!(READS.wait_before_retry(&http(502, None, None), 0).is_some());
+        assert_eq!(
+            READS.wait_before_retry(&http(404, Some("NotFound"), None), 0),
+            None
         );
         assert_eq!(
-            retry_wait(0, &http(429, None, Some(3_600_000))),
-            MAX_RETRY_WAIT
+            READS.wait_before_retry(&http(401, Some("Unauthorized"), None), 0),
+            None
         );
-        assert!(retry_wait(2, &http(503, None, None)) >= backoff_delay(2, None));
         assert!(is_route_missing(&http(404, None, None)));
         assert!(!is_route_missing(&http(404, Some("NotFound"), None)));
         let e = with_note(http(404, Some("NotFound"), None), "more");

@@ -4,9 +4,8 @@
 //! sentences. Datamarts are read-only here: they are listed to know which datasources are in
 //! use, never deleted.
 
-use super::http::{
-    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
-};
+use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, link_references, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, Ref, Resource,
@@ -26,8 +25,8 @@ const V: VendorId = VendorId::Databrain;
 pub const PAGE_SIZE: usize = 10;
 /// Last page requested from one list, whatever the server answers (200,000 objects).
 const MAX_PAGES: u32 = 20_000;
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 2;
+/// Retries of a GET after the first attempt (see `retry`).
+const READS: RetryPolicy = RetryPolicy::reads(2);
 const DATASOURCE_PATH: &str = "/api/v2/datasource";
 const DATAMARTS_PATH: &str = "/api/v2/data-app/datamarts";
 /// The camelCase route older installations still serve (being replaced by the kebab-case one).
@@ -136,7 +135,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Datamarts => &DATAMART_COLUMNS,
-        Kind::Connections | Kind::Logins => &[],
+        _ => &[],
     }
 }
 
@@ -151,6 +150,46 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     supported: true,
+};
+
+/// Databrain in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "data_app_key",
+            value: super::registry::KeyValue::Secret,
+            shown_default: None,
+        }],
+        aliases: &[],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(DatabrainClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"error":{"code":"DATASOURCE_IN_USE","message":"Datasource is being used by other resources"}}"#,
+        code: Some("DATASOURCE_IN_USE"),
+        message: "Datasource is being used by other resources",
+    },
+    #[cfg(feature = "sim")]
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::databrain::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-databrain",
+            username: None,
+            secret: crate::sim::databrain::DEMO_TOKEN,
+            secrets: &[("data_app_key", crate::sim::databrain::DEMO_DATA_APP_KEY)],
+        },
+    },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -270,14 +309,6 @@ fn is_refused(e: &ApiError) -> bool {
     is_auth_refusal(e) || e.status() == Some(403)
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 /// The same error with a new message (status, code and retry hints kept).
 fn with_message(e: ApiError, new_message: impl FnOnce(&str) -> String) -> ApiError {
     match e {
@@ -394,6 +425,26 @@ impl std::fmt::Debug for DatabrainClient {
     }
 }
 
+/// Databrain's own profile settings, parsed from its config keys and secrets.
+#[derive(Clone, Default)]
+pub struct DatabrainSettings {
+    /// `data_app_key`, trimmed; a blank key is no key. Used for the datamart list when the
+    /// service token is refused.
+    pub data_app_key: Option<SecretString>,
+}
+
+impl DatabrainSettings {
+    pub fn from_options(options: &super::VendorOptions) -> DatabrainSettings {
+        DatabrainSettings {
+            data_app_key: options
+                .secret("data_app_key")
+                .map(|k| k.expose_secret().trim())
+                .filter(|k| !k.is_empty())
+                .map(|k| SecretString::from(k.to_string())),
+        }
+    }
+}
+
 impl DatabrainClient {
     /// Build the client. No I/O.
     pub fn new(settings: ClientSettings) -> Result<Self, ApiError> {
@@ -409,14 +460,10 @@ impl DatabrainClient {
         let token = SecretString::from(settings.secret.expose_secret().trim().to_string());
         // Refuse a token that cannot be sent, now rather than on every call.
         sensitive_value(V, "service token", &bearer(&token))?;
-        let data_app_key = match &settings.data_app_key {
-            Some(k) if !k.expose_secret().trim().is_empty() => {
-                let k = SecretString::from(k.expose_secret().trim().to_string());
-                sensitive_value(V, "data-app key", &bearer(&k))?;
-                Some(k)
-            }
-            _ => None,
-        };
+        let data_app_key = DatabrainSettings::from_options(&settings.options).data_app_key;
+        if let Some(k) = &data_app_key {
+            sensitive_value(V, "data-app key", &bearer(k))?;
+        }
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
         let http = HttpCore::new(&http_settings, &[])?;
@@ -457,36 +504,20 @@ impl DatabrainClient {
             .await
     }
 
-    /// `GET` a JSON object, retried on 429, 5xx and transport failures. Errors are explained
+    /// `GET` a JSON object, retried under `READS`. Errors are explained
     /// (refused credential, missing route).
     async fn get_json(&self, path_and_query: &str, cred: Cred) -> Result<Value, ApiError> {
         let url = self.url(path_and_query);
         let path = path_and_query.split('?').next().unwrap_or(path_and_query);
-        let mut attempt = 0;
-        let resp = loop {
-            let result = match self.send(Method::GET, &url, cred).await {
-                Ok(r) if r.is_success() => Ok(r),
-                Ok(r) => Err(r.to_error(V)),
-                Err(e) => Err(e),
-            };
-            match result {
-                Err(e) if attempt < GET_RETRIES && is_retryable(&e) => {
-                    let wait = backoff_delay(attempt, e.retry_after());
-                    tracing::debug!(
-                        profile = %self.profile,
-                        path,
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        error = %e,
-                        "Databrain: retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(explain_missing_route(explain_auth(e, cred), path)),
-                Ok(r) => break r,
-            }
-        };
+        let resp = self
+            .http
+            .retrying(&READS, &Method::GET, &url, || async {
+                self.send(Method::GET, &url, cred)
+                    .await?
+                    .error_for_status(V)
+            })
+            .await
+            .map_err(|e| explain_missing_route(explain_auth(e, cred), path))?;
         let body: Value = resp.json(V)?;
         if let Some(e) = embedded_error(&resp, &body) {
             return Err(explain_auth(e, cred));
@@ -990,21 +1021,8 @@ mod tests {
     use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "brain".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: SecretString::from("dbn_live_s3cret"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("brain", V, base_url, SecretString::from("dbn_live_s3cret"))
+            .timeout(Duration::from_secs(5))
     }
 
     fn http(status: u16, code: Option<&str>, message: &str) -> ApiError {
@@ -1084,7 +1102,7 @@ mod tests {
 
         // A blank data-app key is no key.
         let mut s = settings("https://h");
-        s.data_app_key = Some(SecretString::from(""));
+        s.options.set_secret("data_app_key", SecretString::from(""));
         let c = DatabrainClient::new(s).unwrap();
         assert!(c.data_app_key.is_none());
     }
@@ -1243,15 +1261,16 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_errors_are_retried() {
-        assert!(is_retryable(&http(503, None, "")));
-        assert!(is_retryable(&http(429, None, "")));
-        assert!(!is_retryable(&http(400, Some("INVALID_REQUEST_BODY"), "")));
-        assert!(!is_retryable(&http(401, Some("AUTHENTICATION_ERROR"), "")));
-        assert!(is_retryable(&ApiError::Transport {
-            vendor: V,
-            message: "x".into()
-        }));
+    fn refusals_are_final_and_outages_retried_twice() {
+        for code in [CODE_INVALID_BODY, "AUTHENTICATION_ERROR"] {
+            let status = if code == CODE_INVALID_BODY { 400 } else { 401 };
+            assert_eq!(
+                READS.wait_before_retry(&http(status, Some(code), ""), 0),
+                None
+            );
+        }
+        assert!(READS.wait_before_retry(&http(503, None, ""), 1).is_some());
+        assert_eq!(READS.wait_before_retry(&http(503, None, ""), 2), None);
     }
 
     #[tokio::test]

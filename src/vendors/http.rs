@@ -2,6 +2,7 @@
 //! timeouts, TLS), the read-only guard every request passes through, and the decoding of
 //! vendor error bodies and transport failures into one-sentence `ApiError`s.
 
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings};
 use crate::model::VendorId;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
@@ -9,6 +10,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// Longest vendor message kept in an error sentence (characters).
@@ -55,10 +57,6 @@ impl<'a> BaseUrl<'a> {
 
 /// Upper bound of a connect timeout, whatever the request timeout is.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Base of the exponential backoff between retries of idempotent calls.
-const BACKOFF_BASE: Duration = Duration::from_millis(300);
-/// Longest wait between two attempts, even when the server asks for more.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// One request, built by a vendor client and sent through `HttpCore::send`.
 #[derive(Clone)]
@@ -155,9 +153,10 @@ impl HttpResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The error this response stands for (call only for non-2xx).
+    /// The error this response stands for (call only for non-2xx), read by the vendor's
+    /// error decoder.
     pub fn to_error(&self, vendor: VendorId) -> ApiError {
-        decode_error(vendor, self.status, &self.headers, &self.body)
+        (super::registry::vendor(vendor).decode_error)(self.status, &self.headers, &self.body)
     }
 
     /// `Ok(self)` for 2xx, else the decoded vendor error.
@@ -361,6 +360,46 @@ impl HttpCore {
         }
     }
 
+    /// One call under the vendor's retry `policy` (see `retry`): `attempt` sends it once and
+    /// gives `Ok` for 2xx only. An idempotent call (GET, HEAD) failing transiently is sent
+    /// again after the policy's wait; anything else is returned as it came.
+    pub async fn retrying<F, Fut>(
+        &self,
+        policy: &RetryPolicy,
+        method: &Method,
+        url: &str,
+        mut attempt: F,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<HttpResponse, ApiError>>,
+    {
+        let idempotent = *method == Method::GET || *method == Method::HEAD;
+        let mut retry = 0;
+        loop {
+            let err = match attempt().await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e,
+            };
+            let wait = match policy.wait_before_retry(&err, retry) {
+                Some(wait) if idempotent => wait,
+                _ => return Err(err),
+            };
+            tracing::debug!(
+                vendor = %self.vendor,
+                profile = %self.profile,
+                %method,
+                path = strip_query(url),
+                attempt = retry + 1,
+                wait_ms = wait.as_millis() as u64,
+                error = %err,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
     fn parse_url(&self, url: &str) -> Result<Url, ApiError> {
         Url::parse(url).map_err(|e| ApiError::Setup {
             vendor: self.vendor,
@@ -409,14 +448,6 @@ pub fn path_segment(s: &str) -> String {
     out
 }
 
-/// Wait before retry number `attempt` (0-based) of an idempotent call: 300ms * 2^attempt,
-/// plus what the server asked for, at most a minute.
-pub fn backoff_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.min(10));
-    exp.saturating_add(retry_after.unwrap_or_default())
-        .min(MAX_RETRY_WAIT)
-}
-
 /// Parse a 2xx body as JSON; failure is `ApiError::Decode` with the parser's reason.
 pub fn decode_json<T: DeserializeOwned>(
     vendor: VendorId,
@@ -447,7 +478,8 @@ struct ErrorParts {
 }
 
 /// Turn a non-2xx response into one `ApiError::Http` sentence. Understands the error
-/// bodies of all four vendors, HTML pages from proxies, empty and truncated bodies.
+/// bodies of all four vendors, HTML pages from proxies, empty and truncated bodies: the
+/// shared decoder each vendor's `Vendor::decode_error` starts from.
 pub fn decode_error(vendor: VendorId, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let reason = reqwest::StatusCode::from_u16(status)
         .ok()
@@ -869,21 +901,10 @@ mod tests {
     const V: VendorId = VendorId::MicroStrategy;
 
     fn settings(read_only: bool, timeout: Duration) -> ClientSettings {
-        ClientSettings {
-            profile: "prod".into(),
-            vendor: V,
-            base_url: "http://127.0.0.1".into(),
-            username: Some("admin".into()),
-            secret: SecretString::from("pw"),
-            login_mode: 1,
-            read_only,
-            timeout,
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("prod", V, "http://127.0.0.1", SecretString::from("pw"))
+            .username("admin")
+            .read_only(read_only)
+            .timeout(timeout)
     }
 
     fn mstr_allow() -> Vec<(Method, &'static str)> {
@@ -933,6 +954,33 @@ mod tests {
 
     const OK_REPLY: &str =
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+
+    const UNAVAILABLE_REPLY: &str =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn retrying_repeats_only_idempotent_calls() {
+        let (base, seen) = server(UNAVAILABLE_REPLY).await;
+        let core = HttpCore::new(&settings(false, Duration::from_secs(5)), &[]).unwrap();
+        let policy = RetryPolicy {
+            base: Duration::from_millis(1),
+            ..RetryPolicy::reads(2)
+        };
+        for (method, sent) in [(Method::GET, 3), (Method::DELETE, 1), (Method::POST, 1)] {
+            seen.lock().unwrap().clear();
+            let url = format!("{base}/api/x?secret=1");
+            let err = core
+                .retrying(&policy, &method, &url, || async {
+                    core.send(HttpRequest::new(method.clone(), url.as_str()))
+                        .await?
+                        .error_for_status(V)
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), Some(503));
+            assert_eq!(seen.lock().unwrap().len(), sent, "{method}");
+        }
+    }
 
     #[tokio::test]
     async fn read_only_refuses_mutations_before_sending() {
@@ -1249,20 +1297,6 @@ mod tests {
         assert_eq!(
             decode_json::<Value>(V, 200, b"[1]").unwrap(),
             serde_json::json!([1])
-        );
-    }
-
-    #[test]
-    fn backoff_grows_and_adds_retry_after() {
-        assert_eq!(backoff_delay(0, None), Duration::from_millis(300));
-        assert_eq!(backoff_delay(1, None), Duration::from_millis(600));
-        assert_eq!(
-            backoff_delay(1, Some(Duration::from_secs(2))),
-            Duration::from_millis(2600)
-        );
-        assert_eq!(
-            backoff_delay(3, Some(Duration::from_secs(3600))),
-            MAX_RETRY_WAIT
         );
     }
 

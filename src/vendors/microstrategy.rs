@@ -2,9 +2,8 @@
 //! login, token + cookie session, one re-login on session expiry (401 ERR009), retries of
 //! idempotent reads, and the read-only guard of the shared HTTP layer.
 
-use super::http::{
-    backoff_delay, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
-};
+use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, link_graph, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, OtherEdge,
@@ -20,8 +19,8 @@ use tokio::sync::Mutex;
 
 const V: VendorId = VendorId::MicroStrategy;
 const TOKEN_HEADER: &str = "x-mstr-authtoken";
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 2;
+/// Retries of a GET after the first attempt (see `retry`).
+const READS: RetryPolicy = RetryPolicy::reads(2);
 /// Login mode whose "username" is an API token.
 const LOGIN_MODE_API_TOKEN: u32 = 4096;
 /// Guest login: no credentials.
@@ -157,7 +156,7 @@ fn columns(kind: Kind) -> &'static [ColumnDef] {
         Kind::Datasources => &DATASOURCE_COLUMNS,
         Kind::Connections => &CONNECTION_COLUMNS,
         Kind::Logins => &LOGIN_COLUMNS,
-        Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -172,6 +171,52 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: true,
     soft_delete: false,
     supported: true,
+};
+
+/// MicroStrategy in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "password",
+        username: true,
+        keys: &[super::registry::ConfigKey {
+            name: "login_mode",
+            value: super::registry::KeyValue::Integer {
+                min: 1,
+                max: u32::MAX as i64,
+            },
+            shown_default: Some("1"),
+        }],
+        aliases: &[],
+        // Guest login (mode 8) sends no password.
+        secret_optional: |options| {
+            MstrSettings::from_options(options).is_ok_and(|s| s.login_mode == LOGIN_MODE_ANONYMOUS)
+        },
+    },
+    connect: |s| Ok(std::sync::Arc::new(MstrClient::new(s)?)),
+    create_form: super::microstrategy_forms::form,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 401,
+        body: r#"{"code":"ERR009","message":"The user's session has expired, please reauthenticate","ticketId":"f39db2e12d5b4cb9b4d32fc6e439045e"}"#,
+        code: Some("ERR009"),
+        message: "The user's session has expired, please reauthenticate",
+    },
+    #[cfg(feature = "sim")]
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::microstrategy::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-mstr",
+            username: Some(crate::sim::microstrategy::DEMO_USERNAME),
+            secret: crate::sim::microstrategy::DEMO_PASSWORD,
+            secrets: &[],
+        },
+    },
 };
 
 /// Normalise a base URL the way mstrio does: `^https?://` required; everything from the
@@ -277,6 +322,27 @@ struct Session {
     generation: u64,
 }
 
+/// MicroStrategy's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MstrSettings {
+    /// `login_mode` (1 standard, 8 guest, 16 LDAP, ...); 1 when not set.
+    pub login_mode: u32,
+}
+
+impl MstrSettings {
+    pub fn from_options(options: &super::VendorOptions) -> Result<MstrSettings, String> {
+        match options.value("login_mode").map(str::trim) {
+            None => Ok(MstrSettings { login_mode: 1 }),
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|login_mode| MstrSettings { login_mode })
+                .ok_or_else(|| format!("login_mode \"{s}\" is not a login mode number")),
+        }
+    }
+}
+
 /// A MicroStrategy client of one profile. Cheap to share (`Arc`); safe to call concurrently.
 pub struct MstrClient {
     http: HttpCore,
@@ -311,13 +377,15 @@ impl MstrClient {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(str::to_string);
+        let own = MstrSettings::from_options(&settings.options)
+            .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
         if username.is_none()
-            && settings.login_mode != LOGIN_MODE_API_TOKEN
-            && settings.login_mode != LOGIN_MODE_ANONYMOUS
+            && own.login_mode != LOGIN_MODE_API_TOKEN
+            && own.login_mode != LOGIN_MODE_ANONYMOUS
         {
             return Err(setup(format!(
                 "profile '{}' has no username (needed for login mode {})",
-                settings.profile, settings.login_mode
+                settings.profile, own.login_mode
             )));
         }
         let mut http_settings = settings.clone();
@@ -337,7 +405,7 @@ impl MstrClient {
             api: format!("{base}/api"),
             username,
             secret: settings.secret,
-            login_mode: settings.login_mode,
+            login_mode: own.login_mode,
             session: Mutex::new(Session {
                 token: None,
                 generation: 0,
@@ -444,7 +512,7 @@ impl MstrClient {
             .error_for_status(V)
     }
 
-    /// A call under `/api`, guarded, authenticated; GETs retried on transient failures.
+    /// A call under `/api`, guarded, authenticated; GETs retried under `READS`.
     async fn call(
         &self,
         method: Method,
@@ -454,31 +522,11 @@ impl MstrClient {
         let url = self.url(path);
         // Refuse before logging in: a read-only profile sends nothing for a mutation.
         self.http.check_allowed(&method, &url)?;
-        let retries = if method == Method::GET {
-            GET_RETRIES
-        } else {
-            0
-        };
-        let mut attempt = 0;
-        loop {
-            match self.call_authed(&method, &url, body.as_ref()).await {
-                Err(e) if attempt < retries && is_retryable(&e) => {
-                    let wait = backoff_delay(attempt, e.retry_after());
-                    tracing::debug!(
-                        profile = %self.profile,
-                        %method,
-                        path,
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        error = %e,
-                        "MicroStrategy: retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.http
+            .retrying(&READS, &method, &url, || {
+                self.call_authed(&method, &url, body.as_ref())
+            })
+            .await
     }
 
     async fn list(&self, kind: Kind) -> Result<(Vec<Resource>, usize), ApiError> {
@@ -816,14 +864,6 @@ fn is_session_expired(e: &ApiError) -> bool {
     e.status() == Some(401) && e.code() == Some("ERR009")
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 impl VendorApi for MstrClient {
     fn vendor(&self) -> VendorId {
         V
@@ -876,21 +916,9 @@ mod tests {
     use std::time::Duration;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "prod".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: Some("administrator".into()),
-            secret: SecretString::from("s3cret-pw"),
-            login_mode: 1,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("prod", V, base_url, SecretString::from("s3cret-pw"))
+            .username("administrator")
+            .timeout(Duration::from_secs(5))
     }
 
     #[test]
@@ -1067,14 +1095,13 @@ mod tests {
         assert!(is_session_expired(&http(401, Some("ERR009"))));
         assert!(!is_session_expired(&http(401, Some("ERR003"))));
         assert!(!is_session_expired(&http(403, Some("ERR009"))));
-        assert!(is_retryable(&http(503, None)));
-        assert!(is_retryable(&http(429, None)));
-        assert!(!is_retryable(&http(400, Some("ERR006"))));
-        assert!(!is_retryable(&http(401, Some("ERR009"))));
-        assert!(is_retryable(&ApiError::Transport {
-            vendor: V,
-            message: "x".into()
-        }));
+        // A session expiry is the re-login's business, never a retry's.
+        assert_eq!(READS.wait_before_retry(&http(401, Some("ERR009")), 0), None);
+        assert_eq!(READS.wait_before_retry(&http(400, Some("ERR006")), 0), None);
+        assert!(READS
+            .wait_before_retry(&http(503, Some("ERR001")), 1)
+            .is_some());
+        assert_eq!(READS.wait_before_retry(&http(503, Some("ERR001")), 2), None);
     }
 
     #[tokio::test]

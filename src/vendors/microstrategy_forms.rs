@@ -115,7 +115,7 @@ pub fn form(kind: Kind, loaded: &[Resource]) -> Option<FormSpec> {
             ],
             build: build_datasource,
         },
-        Kind::Datamarts => return None,
+        _ => return None,
     })
 }
 

@@ -1,7 +1,8 @@
 //! Vendor clients behind one interface. The UI and the executor know vendors only through
-//! `VendorApi` (what a live client can do) and `VendorSpec` (static facts: kinds, columns,
-//! delete order). Adding a vendor means one client file, one simulator, a seed file and a
-//! line in `spec()` and `connect()`.
+//! `VendorApi` (what a live client can do), `VendorSpec` (static facts: kinds, columns,
+//! delete order) and the registry (`registry::VENDORS`: config keys, secrets, `connect`,
+//! forms, error decoder, simulator and demo login). Adding a vendor means one client file,
+//! one simulator, a seed file, its `VendorId` and one line in `VENDORS`.
 
 pub mod basedash;
 pub mod databrain;
@@ -11,13 +12,17 @@ pub mod microstrategy;
 mod microstrategy_forms;
 pub mod qlik;
 pub mod ratelimit;
+pub mod registry;
 pub mod request_audit;
+pub mod retry;
+
+pub use registry::{connect, create_form, spec, vendor, Vendor, VENDORS};
 
 use crate::model::{printable, ColumnDef, Kind, Ref, Resource, VendorId};
 use futures::future::BoxFuture;
 use secrecy::SecretString;
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Every failure of a vendor call, as one clear sentence (see `Display`).
@@ -132,10 +137,12 @@ impl ApiError {
         }
     }
 
-    /// Worth retrying an idempotent call: 429, 5xx, transport failures.
+    /// Worth retrying: 429, 500, 502, 503, 504 and transport failures. The one rule of the
+    /// clients' read retries (`retry::RetryPolicy`) and the executor's. Other statuses (501
+    /// not implemented, 505 version not supported, 4xx) answer the same way every time.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApiError::Http { status, .. } => *status == 429 || *status >= 500,
+            ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
             ApiError::Transport { .. } => true,
             _ => false,
         }
@@ -255,47 +262,88 @@ impl fmt::Debug for VendorSpec {
     }
 }
 
-/// The registry of vendor facts.
-pub fn spec(vendor: VendorId) -> &'static VendorSpec {
-    match vendor {
-        VendorId::MicroStrategy => &microstrategy::SPEC,
-        VendorId::Qlik => &qlik::SPEC,
-        VendorId::Basedash => &basedash::SPEC,
-        VendorId::Databrain => &databrain::SPEC,
-    }
-}
-
-/// The create form of a kind, filled with choices from the loaded objects; `None` when the
-/// vendor cannot create that kind.
-pub fn create_form(vendor: VendorId, kind: Kind, loaded: &[Resource]) -> Option<forms::FormSpec> {
-    match vendor {
-        VendorId::MicroStrategy => microstrategy_forms::form(kind, loaded),
-        _ => None,
-    }
-}
-
 /// What a client needs to talk to one profile. Built from the config; holds the secret.
+/// The fields every vendor shares are here; what only one vendor uses travels in `options`
+/// (its own config keys and secrets), which that vendor's client parses into its own typed
+/// settings (`MstrSettings`, `QlikSettings`, ...). Build one with `ClientSettings::new` and
+/// the chained setters.
 #[derive(Clone)]
 pub struct ClientSettings {
     pub profile: String,
     pub vendor: VendorId,
     pub base_url: String,
     pub username: Option<String>,
-    /// Password (MicroStrategy) or token (the others).
+    /// Password (MicroStrategy) or token (the others): the vendor's `secret` in its spec.
     pub secret: SecretString,
-    pub login_mode: u32,
     /// Enforced in the HTTP layer: no mutating request leaves the client.
     pub read_only: bool,
     pub timeout: Duration,
     pub insecure_tls: bool,
-    /// Qlik: start in this space (others: ignored).
-    pub space_id: Option<String>,
-    /// Basedash: only this organization (others: ignored).
-    pub org_id: Option<String>,
-    /// Databrain: data-app key, used for the datamart list if the service token is refused.
-    pub data_app_key: Option<SecretString>,
     /// Write requests per minute for this tenant (Qlik default 100).
     pub rate_limit_per_minute: Option<u32>,
+    /// The vendor's own config keys and secrets (`login_mode`, `space_id`, `data_app_key`).
+    pub options: VendorOptions,
+}
+
+impl ClientSettings {
+    /// Settings with the defaults of a profile that sets nothing else: no username, writable,
+    /// 30 s timeout, certificates verified, no write pacing, no vendor options.
+    pub fn new(
+        profile: impl Into<String>,
+        vendor: VendorId,
+        base_url: impl Into<String>,
+        secret: SecretString,
+    ) -> ClientSettings {
+        ClientSettings {
+            profile: profile.into(),
+            vendor,
+            base_url: base_url.into(),
+            username: None,
+            secret,
+            read_only: false,
+            timeout: Duration::from_secs(30),
+            insecure_tls: false,
+            rate_limit_per_minute: None,
+            options: VendorOptions::default(),
+        }
+    }
+
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn insecure_tls(mut self, insecure_tls: bool) -> Self {
+        self.insecure_tls = insecure_tls;
+        self
+    }
+
+    pub fn rate_limit_per_minute(mut self, per_minute: Option<u32>) -> Self {
+        self.rate_limit_per_minute = per_minute;
+        self
+    }
+
+    /// One of the vendor's own config keys (`space_id = "..."`).
+    pub fn option(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.options.set_value(key, value);
+        self
+    }
+
+    /// One of the vendor's own named secrets (`data_app_key`).
+    pub fn secret_option(mut self, key: &str, secret: SecretString) -> Self {
+        self.options.set_secret(key, secret);
+        self
+    }
 }
 
 impl fmt::Debug for ClientSettings {
@@ -307,17 +355,51 @@ impl fmt::Debug for ClientSettings {
             .field("username", &self.username)
             .field("secret", &"[redacted]")
             .field("read_only", &self.read_only)
+            .field("options", &self.options)
             .finish()
     }
 }
 
-/// Build the client of a profile. Does no I/O (login happens on first use).
-pub fn connect(settings: ClientSettings) -> Result<Arc<dyn VendorApi>, ApiError> {
-    match settings.vendor {
-        VendorId::MicroStrategy => Ok(Arc::new(microstrategy::MstrClient::new(settings)?)),
-        VendorId::Qlik => Ok(Arc::new(qlik::QlikClient::new(settings)?)),
-        VendorId::Basedash => Ok(Arc::new(basedash::BasedashClient::new(settings)?)),
-        VendorId::Databrain => Ok(Arc::new(databrain::DatabrainClient::new(settings)?)),
+/// A profile's vendor-specific config keys (validated by the config against the vendor's
+/// `ConfigSpec`) and named secrets, handed to the vendor's client as they are.
+#[derive(Clone, Default)]
+pub struct VendorOptions {
+    values: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretString>,
+}
+
+impl VendorOptions {
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    pub fn secret(&self, key: &str) -> Option<&SecretString> {
+        self.secrets.get(key)
+    }
+
+    pub fn set_value(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_owned(), value.into());
+    }
+
+    pub fn set_secret(&mut self, key: &str, secret: SecretString) {
+        self.secrets.insert(key.to_owned(), secret);
+    }
+
+    /// A trimmed, non-blank value.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.value(key)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+impl fmt::Debug for VendorOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorOptions")
+            .field("values", &self.values)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -340,6 +422,52 @@ mod tests {
         assert!(
             text.contains("\"host\":\"db\""),
             "other fields are kept: {text}"
+        );
+    }
+
+    /// Each vendor reads its own keys from the settings' options into its typed settings;
+    /// a value it cannot use is a setup error naming the profile.
+    #[test]
+    fn vendor_options_become_each_vendors_typed_settings() {
+        use secrecy::ExposeSecret;
+        let base = |vendor| {
+            ClientSettings::new("p", vendor, "https://h", SecretString::from("s")).username("u")
+        };
+        let mstr = |s: &ClientSettings| microstrategy::MstrSettings::from_options(&s.options);
+        assert_eq!(
+            mstr(&base(VendorId::MicroStrategy)).map(|m| m.login_mode),
+            Ok(1)
+        );
+        let s = base(VendorId::MicroStrategy).option("login_mode", "16");
+        assert_eq!(mstr(&s).map(|m| m.login_mode), Ok(16));
+        let s = base(VendorId::MicroStrategy).option("login_mode", "ldap");
+        assert!(mstr(&s).is_err());
+        let e = connect(s).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("profile 'p'") && e.contains("login_mode"), "{e}");
+
+        let s = base(VendorId::Qlik).option("space_id", "  sp1 ");
+        let q = qlik::QlikSettings::from_options(&s.options);
+        assert_eq!(q.space_id.as_deref(), Some("sp1"));
+        let s = base(VendorId::Qlik).option("space_id", "  ");
+        assert_eq!(qlik::QlikSettings::from_options(&s.options).space_id, None);
+
+        let s = base(VendorId::Basedash).option("org_id", "org_1");
+        let b = basedash::BasedashSettings::from_options(&s.options);
+        assert_eq!(b.org_id.as_deref(), Some("org_1"));
+
+        let s = base(VendorId::Databrain).secret_option("data_app_key", " k ".into());
+        let d = databrain::DatabrainSettings::from_options(&s.options);
+        assert_eq!(
+            d.data_app_key
+                .map(|k| k.expose_secret().to_owned())
+                .as_deref(),
+            Some("k")
+        );
+        // The options' Debug names the secret, never its value.
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("data_app_key") && !shown.contains(" k "),
+            "{shown}"
         );
     }
 

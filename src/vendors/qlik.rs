@@ -5,8 +5,9 @@
 //! `retry-after`, and writes paced under the tenant's tier-2 rate limit.
 
 use super::http::{
-    backoff_delay, decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
+    decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
 };
+use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, format_date, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef,
@@ -28,10 +29,10 @@ const PAGE_LIMIT: usize = 100;
 /// Connections per `actions/delete` request. The API documents no maximum; this keeps one
 /// request (and one audit chunk) small and equal to the list page size.
 const BULK_LIMIT: usize = 100;
-/// Retries of a GET after the first attempt (429, 5xx, transport failures).
-const GET_RETRIES: u32 = 3;
-/// A read asked to wait longer than this is not retried: the 429 is reported instead.
-const MAX_READ_WAIT: Duration = Duration::from_secs(120);
+/// Retries of a GET after the first attempt (see `retry`). A read asked to wait longer
+/// than two minutes is not retried: the 429 is reported instead (Qlik's rate windows are a
+/// minute long, so its `retry-after` may exceed the usual one-minute cap).
+const READS: RetryPolicy = RetryPolicy::reads(3).max_wait(Duration::from_secs(120));
 /// A server whose next links never end is cut off after this many pages.
 const MAX_PAGES: usize = 100_000;
 /// Owner names looked up one by one at most per load; the rest are shown by id.
@@ -158,7 +159,7 @@ static CONNECTION_COLUMNS: [ColumnDef; 8] = [
 fn columns(kind: Kind) -> &'static [ColumnDef] {
     match kind {
         Kind::Connections => &CONNECTION_COLUMNS,
-        Kind::Datasources | Kind::Logins | Kind::Datamarts => &[],
+        _ => &[],
     }
 }
 
@@ -172,6 +173,46 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     supported: true,
+};
+
+/// Qlik Cloud in the vendor registry.
+pub static VENDOR: super::Vendor = super::Vendor {
+    spec: &SPEC,
+    config: super::registry::ConfigSpec {
+        secret: "token",
+        username: false,
+        keys: &[super::registry::ConfigKey {
+            name: "space_id",
+            value: super::registry::KeyValue::Text,
+            shown_default: None,
+        }],
+        aliases: &[("space", "space_id")],
+        secret_optional: |_| false,
+    },
+    connect: |s| Ok(std::sync::Arc::new(QlikClient::new(s)?)),
+    create_form: |_, _| None,
+    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
+    error_example: super::registry::ErrorExample {
+        status: 400,
+        body: r#"{"errors":[{"code":"DCERROR-0010","title":"Bad or invalid request","detail":"Field xxx is missing in the request","status":400}]}"#,
+        code: Some("DCERROR-0010"),
+        message: "Bad or invalid request: Field xxx is missing in the request",
+    },
+    #[cfg(feature = "sim")]
+    sim: super::registry::SimSpec {
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::qlik::start(&opts).await?;
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        },
+        demo: super::registry::DemoLogin {
+            profile: "demo-qlik",
+            username: None,
+            secret: crate::sim::qlik::DEMO_TOKEN,
+            secrets: &[],
+        },
+    },
 };
 
 /// Normalise a tenant URL like `@qlik/api` does: a bare host gets `https://`; the query,
@@ -510,18 +551,25 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn is_retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        ApiError::Transport { .. } => true,
-        _ => false,
-    }
-}
-
 fn not_connections(kind: Kind) -> ApiError {
     ApiError::Setup {
         vendor: V,
         message: format!("Qlik Cloud has no {kind}, only data connections"),
+    }
+}
+
+/// Qlik's own profile settings, parsed from its config keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QlikSettings {
+    /// `space_id`: the view starts filtered to this space.
+    pub space_id: Option<String>,
+}
+
+impl QlikSettings {
+    pub fn from_options(options: &super::VendorOptions) -> QlikSettings {
+        QlikSettings {
+            space_id: options.text("space_id"),
+        }
     }
 }
 
@@ -548,12 +596,7 @@ impl QlikClient {
         // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
         http_settings.rate_limit_per_minute = None;
         let http = HttpCore::new(&http_settings, &[])?;
-        let start_space = settings
-            .space_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let start_space = QlikSettings::from_options(&settings.options).space_id;
         Ok(QlikClient {
             start_space,
             http,
@@ -595,35 +638,13 @@ impl QlikClient {
         self.http.send(req).await
     }
 
-    /// A GET of an absolute URL, retried on 429 (after `retry-after`), 5xx and transport
-    /// failures; `Ok` only for 2xx.
+    /// A GET of an absolute URL, retried under `READS`; `Ok` only for 2xx.
     async fn get_url(&self, url: &str) -> Result<HttpResponse, ApiError> {
-        let mut attempt = 0;
-        loop {
-            let outcome = match self.send(Method::GET, url, None).await {
-                Ok(resp) => resp.error_for_status(V),
-                Err(e) => Err(e),
-            };
-            let err = match outcome {
-                Ok(resp) => return Ok(resp),
-                Err(e) if attempt < GET_RETRIES && is_retryable(&e) => e,
-                Err(e) => return Err(e),
-            };
-            let wait = match (err.status(), err.retry_after()) {
-                (Some(429), Some(ra)) if ra > MAX_READ_WAIT => return Err(err),
-                (Some(429), Some(ra)) if !ra.is_zero() => ra,
-                (_, ra) => backoff_delay(attempt, ra),
-            };
-            tracing::debug!(
-                profile = %self.profile,
-                attempt = attempt + 1,
-                wait_ms = wait.as_millis() as u64,
-                error = %err,
-                "Qlik: retrying a read"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        self.http
+            .retrying(&READS, &Method::GET, url, || async {
+                self.send(Method::GET, url, None).await?.error_for_status(V)
+            })
+            .await
     }
 
     async fn get_json(&self, path: &str) -> Result<Value, ApiError> {
@@ -1446,21 +1467,8 @@ mod tests {
     use super::*;
 
     fn settings(base_url: &str) -> ClientSettings {
-        ClientSettings {
-            profile: "qlik-eu".into(),
-            vendor: V,
-            base_url: base_url.into(),
-            username: None,
-            secret: SecretString::from("k3y-s3cret"),
-            login_mode: 0,
-            read_only: false,
-            timeout: Duration::from_secs(5),
-            insecure_tls: false,
-            space_id: None,
-            org_id: None,
-            data_app_key: None,
-            rate_limit_per_minute: None,
-        }
+        ClientSettings::new("qlik-eu", V, base_url, SecretString::from("k3y-s3cret"))
+            .timeout(Duration::from_secs(5))
     }
 
     const DOC_EXAMPLE: &str = r#"{"created":"2023-06-08T18:02:20.392Z","datasourceID":"File_GoogleCloudStorageConnector","id":"3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10",
