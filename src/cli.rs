@@ -4,9 +4,11 @@
 use crate::config::{self, Config};
 use crate::headless::{self, finish, DeleteArgs, Output};
 use crate::ops::audit::AuditLog;
+#[cfg(feature = "sim")]
 use crate::sim::SimOptions;
 use crate::text::sanitize;
 use crate::tui::LaunchProfile;
+#[cfg(feature = "sim")]
 use crate::vendors::registry::{self, StartedSim};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -279,6 +281,7 @@ async fn run_tui(
     }
 }
 
+#[cfg(feature = "sim")]
 async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> ExitCode {
     start_logging();
     let sims = match registry::start_simulators(&SimOptions {
@@ -299,6 +302,7 @@ async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> Exit
     code
 }
 
+#[cfg(feature = "sim")]
 /// The demo's profiles: one per running simulator, with the vendor's demo login.
 pub fn demo_profiles(sims: &[StartedSim], read_only: bool) -> Vec<LaunchProfile> {
     sims.iter()
@@ -309,6 +313,7 @@ pub fn demo_profiles(sims: &[StartedSim], read_only: bool) -> Vec<LaunchProfile>
         .collect()
 }
 
+#[cfg(feature = "sim")]
 async fn run_sim(port: u16, scale: usize) -> ExitCode {
     crate::logging::init_stderr();
     let sims = match registry::start_simulators(&SimOptions {
@@ -336,6 +341,29 @@ async fn run_sim(port: u16, scale: usize) -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     drop(sims);
     ExitCode::SUCCESS
+}
+
+/// Without the `sim` feature there are no simulators: the demo (also the fallback when there
+/// is no config) and `sim` say so and what to build instead.
+#[cfg(not(feature = "sim"))]
+async fn run_demo(_read_only: bool, _scale: usize, banner: Option<String>) -> ExitCode {
+    if let Some(banner) = banner {
+        eprintln!("dsconsole: {}", banner.trim_start_matches("DEMO: "));
+    }
+    needs_sim("demo")
+}
+
+#[cfg(not(feature = "sim"))]
+async fn run_sim(_port: u16, _scale: usize) -> ExitCode {
+    needs_sim("sim")
+}
+
+#[cfg(not(feature = "sim"))]
+fn needs_sim(command: &str) -> ExitCode {
+    eprintln!(
+        "dsconsole: `{command}` needs the built-in simulators, and this binary was built without them; build it with the `sim` feature (on by default: cargo build --release)"
+    );
+    ExitCode::from(2)
 }
 
 fn load_config(path: Option<PathBuf>) -> Result<Config, ExitCode> {

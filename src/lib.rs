@@ -15,6 +15,7 @@ pub mod model;
 pub mod ops;
 pub mod redact;
 pub mod signals;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod text;
 pub mod tui;

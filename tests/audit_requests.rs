@@ -1,6 +1,8 @@
 //! Every request has its own audit line: a DELETE re-sent after a MicroStrategy re-login and
 //! the single DELETEs that follow a refused Qlik bulk request each get a "before" line with
 //! their attempt number and the request, and every line is closed.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 mod common {
     pub mod settings;
 }

@@ -1,6 +1,8 @@
 //! Bulk deletion against the MicroStrategy simulator with injected latency, 429s, 5xx and
 //! dropped connections: the final per-object report must equal the simulator's state, and
 //! the audit log must hold a line before and after every request.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 mod common {
     pub mod settings;
 }

@@ -1,6 +1,8 @@
 //! CLI tests: every headless command of the real `dsconsole` binary, run against the
 //! in-process MicroStrategy simulator, checking exit codes, what goes to stdout and stderr,
 //! what reaches the server (its request log) and what the audit log records.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 use assert_cmd::Command;
 use dsconsole::model::{Kind, Resource, VendorId};

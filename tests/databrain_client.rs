@@ -2,6 +2,8 @@
 //! end, datamarts and in-use linking, deletes by (URL-encoded) name, the in-use and not-found
 //! refusals, refused tokens, the data-app key fallback, the older datamart route, faults and
 //! the read-only guard.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 mod common {
     pub mod settings;
 }

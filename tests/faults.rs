@@ -6,6 +6,8 @@
 //! failure is one sentence naming vendor, status and the vendor's code, the final report of a
 //! bulk delete equals the server's state, and the audit log holds a before and an after line
 //! for every request the server saw.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 mod common {
     pub mod settings;
 }

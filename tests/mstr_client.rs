@@ -1,6 +1,8 @@
 //! Integration tests of the MicroStrategy client against the in-process simulator: loading
 //! and linking, sessions (token + cookie, expiry, one re-login), create/delete, connection
 //! tests, the read-only guard and logout.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 mod common {
     pub mod settings;
 }
@@ -673,7 +675,9 @@ async fn logout_ends_the_session_and_a_later_call_logs_in_again() {
         vec![SimRequest {
             method: "POST".into(),
             path: "/MicroStrategyLibrary/api/auth/logout".into(),
+            query: String::new(),
             status: 204,
+            credential: (),
         }]
     );
     // A second logout has no session to end: nothing is sent.

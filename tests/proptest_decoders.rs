@@ -5,6 +5,9 @@
 //! and delete handling. Nothing may panic or hang; every failure is an `ApiError` value that
 //! reads as one line naming its vendor.
 
+// The stub server is axum, which comes with the `sim` feature (on by default).
+#![cfg(feature = "sim")]
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;

@@ -3,6 +3,8 @@
 //! and fifty objects, signals and panics restoring the terminal, extreme resizes, and
 //! configured profiles on simulators served by the test (a hung server, a missing secret,
 //! SIGHUP in the middle of a bulk delete, checked against the server's state).
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 mod common {
     pub mod pty;

@@ -2,6 +2,8 @@
 //! pseudo-terminal as an operator would: a pasted `y` never confirms, Enter does what the
 //! highlighted button says, Esc never throws marks away, and the dialog's prompt and
 //! buttons stay on screen at the smallest supported size.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 mod common {
     pub mod pty;

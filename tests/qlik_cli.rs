@@ -1,6 +1,8 @@
 //! CLI tests of the real `dsconsole` binary against the in-process Qlik Cloud simulator:
 //! connections whose datasource is disabled are listed and marked, do not make `check`
 //! fail, and can be deleted by id; bulk answers that cannot be read are settled.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 use assert_cmd::Command;
 use dsconsole::model::Resource;

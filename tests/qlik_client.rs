@@ -2,6 +2,8 @@
 //! paging to the end, space and owner names, admin and non-admin keys, get by id and by name
 //! within a space, single and bulk deletes (207, fallback on 403, chunks), create, error
 //! decoding, retries of reads after 429 `retry-after`, and the write rate limit.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 mod common {
     pub mod settings;
 }

@@ -3,6 +3,8 @@
 //! the config, in a create body and wrong; then stdout, stderr, the log file, the audit log,
 //! every other file it wrote, the terminal output and `Debug` of the parsed config are
 //! searched for each secret value.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 mod common {
     pub mod pty;

@@ -1,4 +1,6 @@
 //! Raw-HTTP tests of the MicroStrategy simulator (independent of the client in src/vendors).
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 use dsconsole::sim::microstrategy::{self, MstrSim, DEMO_PASSWORD, DEMO_USERNAME};
 use dsconsole::sim::SimOptions;

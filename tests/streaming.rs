@@ -1,5 +1,7 @@
 //! Streaming loads: paged vendors send each page as it arrives, and the pages add up to the
 //! final snapshot.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 
 mod common {
     pub mod settings;

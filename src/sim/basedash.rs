@@ -11,22 +11,22 @@
 //! starts, which keeps ages ("healthy 3d ago") realistic.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State as AxState};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::SimOptions;
+use super::{kit, SimOptions};
 
 /// The API key the simulator accepts (`Authorization: Bearer <DEMO_TOKEN>`).
 pub const DEMO_TOKEN: &str = "bd_key_dsconsoleDemo7f3a9c2e5b8d140a2c6";
@@ -151,20 +151,12 @@ pub struct BasedashSim {
 impl BasedashSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop();
+        self.control.shutdown();
     }
 }
 
 /// One request the simulator answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimRequest {
-    pub method: String,
-    /// Path without the query string, as received.
-    pub path: String,
-    /// The raw query string, if any (`limit=100&cursor=...`).
-    pub query: Option<String>,
-    pub status: u16,
-}
+pub type SimRequest = kit::SimRequest;
 
 /// A failure the simulator serves instead of the next request (see `fail_next`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,15 +178,20 @@ pub enum SimFault {
 }
 
 /// Cloneable handle to the simulator's state. The server runs while any handle is alive.
+/// Derefs to the kit's control core: `requests`, `clear_requests`, `set_latency` and the
+/// shared fault layer `faults` (which runs after the API key and rate-limit checks;
+/// `fail_next` is the older, Basedash-shaped switch and fires first).
 #[derive(Clone)]
 pub struct BasedashControl {
     shared: Arc<Shared>,
-    guard: Arc<super::ServerGuard>,
-    /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips,
-    /// delays), switchable at runtime. Runs after the API key and rate-limit checks, inside
-    /// the request log, so injected failures are logged too. `fail_next` is the older,
-    /// Basedash-shaped switch and fires first.
-    pub faults: super::faults::Faults,
+    core: kit::Control,
+}
+
+impl std::ops::Deref for BasedashControl {
+    type Target = kit::Control;
+    fn deref(&self) -> &kit::Control {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for BasedashControl {
@@ -204,17 +201,6 @@ impl std::fmt::Debug for BasedashControl {
 }
 
 impl BasedashControl {
-    /// Every request served so far (the most recent million), in the order the responses
-    /// were produced.
-    pub fn requests(&self) -> Vec<SimRequest> {
-        lock(&self.shared).requests.iter().cloned().collect()
-    }
-
-    /// Forget the request log.
-    pub fn clear_requests(&self) {
-        lock(&self.shared).requests.clear();
-    }
-
     /// Ids of the organizations, in list order (newest first).
     pub fn org_ids(&self) -> Vec<String> {
         lock(&self.shared)
@@ -267,22 +253,14 @@ impl BasedashControl {
         Some(st.orgs.get(s.org)?.id.to_string())
     }
 
-    /// Delay added to every request.
-    pub fn set_latency(&self, d: Duration) {
-        lock(&self.shared).latency = d;
-    }
-
     /// Serve `fault` instead of the next `n` requests (queued after earlier faults).
     pub fn fail_next(&self, n: usize, fault: SimFault) {
-        let mut st = lock(&self.shared);
-        for _ in 0..n {
-            st.faults.push_back(fault.clone());
-        }
+        lock(&self.shared).faults.push(None, "", fault, n);
     }
 
     /// Faults still queued.
     pub fn pending_faults(&self) -> usize {
-        lock(&self.shared).faults.len()
+        lock(&self.shared).faults.pending()
     }
 
     /// At most this many requests per API key per minute (`None`, the default: no limit);
@@ -385,17 +363,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    let addr = listener.local_addr()?;
-    let faults = super::faults::Faults::default();
-    let app = router(shared.clone(), faults.clone());
-    let guard = super::serve(listener, app, "Basedash");
+    let (listener, base_url) = kit::bind(opts.port).await?;
+    let kit = kit::Kit::new(opts, MAX_LOGGED_REQUESTS);
+    let app = router(shared.clone(), &kit);
     Ok(BasedashSim {
-        base_url: format!("http://{addr}"),
+        base_url,
         control: BasedashControl {
             shared,
-            guard: Arc::new(guard),
-            faults,
+            core: kit.serve(listener, app, "Basedash"),
         },
     })
 }
@@ -445,11 +420,6 @@ struct PendingSync {
     failure: Option<String>,
 }
 
-struct RateWindow {
-    started: Instant,
-    count: u32,
-}
-
 struct SimState {
     /// Newest first, as listed.
     orgs: Vec<Org>,
@@ -457,17 +427,15 @@ struct SimState {
     by_id: HashMap<Arc<str>, usize>,
     access: HashMap<String, Value>,
     keys: HashSet<String>,
-    latency: Duration,
-    faults: VecDeque<SimFault>,
+    faults: kit::FaultQueue<SimFault>,
     rate_limit: Option<u32>,
-    windows: HashMap<String, RateWindow>,
+    windows: kit::RateWindows<String>,
     page_cap: Option<usize>,
     single_get: bool,
     sync_delay: Duration,
     first_sync_failure: Option<String>,
     verify_failure: Option<Vec<(String, String)>>,
     pending: Vec<PendingSync>,
-    requests: VecDeque<SimRequest>,
     /// Unix milliseconds the generated sources are dated from (the start of the simulator).
     generated_now_ms: i64,
     /// Creation time of the newest generated source (older than every seed source).
@@ -497,17 +465,15 @@ impl SimState {
             by_id: HashMap::new(),
             access: HashMap::new(),
             keys: HashSet::from([DEMO_TOKEN.to_string()]),
-            latency: opts.latency,
-            faults: VecDeque::new(),
+            faults: kit::FaultQueue::default(),
             rate_limit: None,
-            windows: HashMap::new(),
+            windows: kit::RateWindows::new(kit::Window::Fixed),
             page_cap: None,
             single_get: true,
             sync_delay: DEFAULT_SYNC_DELAY,
             first_sync_failure: None,
             verify_failure: None,
             pending: Vec::new(),
-            requests: VecDeque::new(),
             generated_now_ms: now_ms,
             generated_newest_ms: now_ms,
             generated_count: 0,
@@ -710,21 +676,13 @@ impl SimState {
         let Some(limit) = self.rate_limit else {
             return Ok(());
         };
-        let w = self.windows.entry(key.to_string()).or_insert(RateWindow {
-            started: now,
-            count: 0,
-        });
-        if now.saturating_duration_since(w.started) >= RATE_WINDOW {
-            w.started = now;
-            w.count = 0;
-        }
-        w.count += 1;
-        if w.count <= limit {
-            return Ok(());
-        }
-        let left = RATE_WINDOW.saturating_sub(now.saturating_duration_since(w.started));
-        let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
-        Err(ApiError::rate_limited(ms, Some(ms.div_ceil(1000))))
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.windows
+            .admit(key.to_string(), limit, RATE_WINDOW, now)
+            .map_err(|left| {
+                let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+                ApiError::rate_limited(ms, Some(ms.div_ceil(1000)))
+            })
     }
 
     fn render_generated(&self, n: u32) -> Value {
@@ -962,29 +920,16 @@ impl IntoResponse for ApiError {
         error.insert("title".into(), Value::from(self.title));
         error.insert("detail".into(), Value::from(self.detail));
         error.extend(self.extra);
-        let mut resp = json_response(self.status, &json!({ "error": error }));
-        if let Some(secs) = self.retry_after_header {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        let resp = json_response(self.status, &json!({ "error": error }));
+        match self.retry_after_header {
+            Some(secs) => kit::retry_after(resp, secs),
+            None => resp,
         }
-        resp
     }
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(bytes) => bytes_response(status, JSON_CONTENT_TYPE, bytes),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-fn bytes_response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
+    kit::json(status, JSON_CONTENT_TYPE, v)
 }
 
 fn data(status: StatusCode, v: Value) -> Response {
@@ -993,18 +938,10 @@ fn data(status: StatusCode, v: Value) -> Response {
 
 /// The HTML page the web app serves for a path it has no route for.
 fn html_not_found() -> Response {
-    bytes_response(
+    kit::bytes(
         StatusCode::NOT_FOUND,
         "text/html; charset=utf-8",
-        b"<!DOCTYPE html><html><head><meta charSet=\"utf-8\"/><title>404: This page could not be found.</title></head><body><div><h1>404</h1><div><h2>This page could not be found.</h2></div></div></body></html>".to_vec(),
-    )
-}
-
-fn html_bad_gateway() -> Response {
-    bytes_response(
-        StatusCode::BAD_GATEWAY,
-        "text/html",
-        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n".to_vec(),
+        &b"<!DOCTYPE html><html><head><meta charSet=\"utf-8\"/><title>404: This page could not be found.</title></head><body><div><h1>404</h1><div><h2>This page could not be found.</h2></div></div></body></html>"[..],
     )
 }
 
@@ -1015,12 +952,12 @@ fn fault_response(fault: SimFault) -> Response {
             retry_after_header,
         } => ApiError::rate_limited(retry_after_ms, retry_after_header).into_response(),
         SimFault::ServerError => ApiError::internal().into_response(),
-        SimFault::BadGatewayHtml => html_bad_gateway(),
+        SimFault::BadGatewayHtml => kit::proxy_page(StatusCode::BAD_GATEWAY, "cloudflare"),
         SimFault::HtmlNotFound => html_not_found(),
-        SimFault::TruncatedJson => bytes_response(
+        SimFault::TruncatedJson => kit::bytes(
             StatusCode::OK,
             JSON_CONTENT_TYPE,
-            br#"{"data":[{"id":"cm5x2k9q80001ab12cd34ef56","displayName":"Produc"#.to_vec(),
+            &br#"{"data":[{"id":"cm5x2k9q80001ab12cd34ef56","displayName":"Produc"#[..],
         ),
     }
 }
@@ -1031,7 +968,7 @@ type ApiResult = Result<Response, ApiError>;
 // Router and middleware
 // ---------------------------------------------------------------------------------------------
 
-fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
+fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
     let api = Router::new()
         .route(
             "/organizations",
@@ -1054,13 +991,11 @@ fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
             "/organizations/{org}/data-sources/{id}/access",
             get(get_access).put(put_access),
         );
-    Router::new()
-        .nest(API, api)
-        .fallback(route_not_found)
-        // Shared faults inside the frame, so injected failures are in the request log too.
-        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
-        .layer(middleware::from_fn_with_state(shared.clone(), frame))
-        .with_state(shared)
+    let app = Router::new().nest(API, api).fallback(route_not_found);
+    kit.router(app, |app| {
+        app.layer(middleware::from_fn_with_state(shared.clone(), frame))
+            .with_state(shared)
+    })
 }
 
 async fn route_not_found() -> Response {
@@ -1077,20 +1012,14 @@ fn bearer(req: &Request) -> Option<String> {
         .filter(|k| !k.is_empty())
 }
 
-/// Runs around every request: latency, queued faults, API key, rate limit, error
-/// normalisation, request log.
+/// Runs around every request inside the kit's frame: queued faults, API key, rate limit,
+/// error normalisation.
 async fn frame(AxState(shared): AxState<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
-    let latency = lock(&shared).latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
     let gate = {
         let mut st = lock(&shared);
         let now = Instant::now();
-        match st.faults.pop_front() {
+        let path = req.uri().path();
+        match st.faults.take(req.method().as_str(), path) {
             Some(f) => Err(fault_response(f)),
             None if !path.starts_with(API) => Ok(()),
             None => match bearer(&req) {
@@ -1101,55 +1030,20 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, req: Request, next: Next) 
             },
         }
     };
-    let resp = match gate {
-        Ok(()) => normalise_error(next.run(req).await),
+    match gate {
+        Ok(()) => kit::normalise(next.run(req).await, |status| match status {
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ApiError::new(status, "MethodNotAllowed", "Method not allowed").into_response()
+            }
+            s if s.is_client_error() => ApiError::invalid(format!(
+                "Invalid request ({})",
+                s.canonical_reason().unwrap_or("client error")
+            ))
+            .into_response(),
+            _ => ApiError::internal().into_response(),
+        }),
         Err(r) => r,
-    };
-    let status = resp.status().as_u16();
-    let mut st = lock(&shared);
-    if st.requests.len() >= MAX_LOGGED_REQUESTS {
-        st.requests.pop_front();
     }
-    st.requests.push_back(SimRequest {
-        method,
-        path,
-        query,
-        status,
-    });
-    drop(st);
-    resp
-}
-
-/// Turn axum's plain-text rejections (bad JSON, bad query, 405) into the API's error body.
-fn normalise_error(resp: Response) -> Response {
-    let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
-    let has_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
-    if has_type {
-        return resp;
-    }
-    let allow = resp.headers().get(header::ALLOW).cloned();
-    let mut out = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::new(status, "MethodNotAllowed", "Method not allowed").into_response()
-        }
-        s if s.is_client_error() => ApiError::invalid(format!(
-            "Invalid request ({})",
-            s.canonical_reason().unwrap_or("client error")
-        ))
-        .into_response(),
-        _ => ApiError::internal().into_response(),
-    };
-    if let Some(allow) = allow {
-        out.headers_mut().insert(header::ALLOW, allow);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

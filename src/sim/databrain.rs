@@ -10,22 +10,21 @@
 //! latency, 5xx, 429, HTML proxy pages and malformed JSON.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, Request, State as AxState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::SimOptions;
+use super::{kit, SimOptions};
 
 /// The service token the simulator accepts.
 pub const DEMO_TOKEN: &str = "dbn_live_demo_5f8c2a91e7b34d06a1c9";
@@ -78,7 +77,7 @@ pub struct DatabrainSim {
 impl DatabrainSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop();
+        self.control.shutdown();
     }
 }
 
@@ -95,27 +94,8 @@ pub enum Credential {
     Invalid,
 }
 
-/// One request the simulator answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimRequest {
-    pub method: String,
-    /// Path without the query string, as received.
-    pub path: String,
-    /// The raw query string, as received (empty when none).
-    pub query: String,
-    pub status: u16,
-    pub credential: Credential,
-}
-
-impl SimRequest {
-    /// A query parameter, percent-decoded (`+` is a space).
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        parse_query(&self.query)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-    }
-}
+/// One request the simulator answered, with the credential it carried.
+pub type SimRequest = kit::SimRequest<Credential>;
 
 /// A failure the simulator answers with instead of handling a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,13 +117,20 @@ pub enum SimFault {
 }
 
 /// Cloneable handle to the simulator's state. The server runs while any handle is alive.
+/// Derefs to the kit's control core: `requests`, `clear_requests`, `set_latency` and the
+/// shared fault layer `faults`, besides this simulator's own `fail_next` switches, which
+/// are checked first.
 #[derive(Clone)]
 pub struct DatabrainControl {
     shared: Arc<Shared>,
-    guard: Arc<super::ServerGuard>,
-    /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips),
-    /// besides this simulator's own `fail_next` switches, which are checked first.
-    pub faults: super::faults::Faults,
+    core: kit::Control<Credential>,
+}
+
+impl std::ops::Deref for DatabrainControl {
+    type Target = kit::Control<Credential>;
+    fn deref(&self) -> &kit::Control<Credential> {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for DatabrainControl {
@@ -153,17 +140,6 @@ impl std::fmt::Debug for DatabrainControl {
 }
 
 impl DatabrainControl {
-    /// Every request served so far (the most recent 200,000), in the order the responses
-    /// were produced.
-    pub fn requests(&self) -> Vec<SimRequest> {
-        lock(&self.shared).requests.iter().cloned().collect()
-    }
-
-    /// Forget the request log.
-    pub fn clear_requests(&self) {
-        lock(&self.shared).requests.clear();
-    }
-
     /// Datasource names, in creation order (the order of the list).
     pub fn ids(&self) -> Vec<String> {
         lock(&self.shared)
@@ -257,27 +233,16 @@ impl DatabrainControl {
         lock(&self.shared).remove_datamart(name)
     }
 
-    /// Delay added to every request.
-    pub fn set_latency(&self, d: Duration) {
-        lock(&self.shared).latency = d;
-    }
-
     /// Answer the next `times` requests (any route) with `fault`.
     pub fn fail_next(&self, fault: SimFault, times: usize) {
-        lock(&self.shared).faults.push(FaultRule {
-            path_prefix: None,
-            fault,
-            remaining: times,
-        });
+        lock(&self.shared).faults.push(None, "", fault, times);
     }
 
     /// Answer the next `times` requests whose path starts with `path_prefix` with `fault`.
     pub fn fail_next_on(&self, path_prefix: &str, fault: SimFault, times: usize) {
-        lock(&self.shared).faults.push(FaultRule {
-            path_prefix: Some(path_prefix.to_string()),
-            fault,
-            remaining: times,
-        });
+        lock(&self.shared)
+            .faults
+            .push(None, path_prefix, fault, times);
     }
 
     /// Drop every pending fault.
@@ -314,17 +279,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    let addr = listener.local_addr()?;
-    let faults = super::faults::Faults::default();
-    let app = router(shared.clone(), faults.clone());
-    let guard = super::serve(listener, app, "Databrain");
+    let (listener, base_url) = kit::bind(opts.port).await?;
+    let kit = kit::Kit::with_credential(opts, MAX_LOGGED_REQUESTS, classify);
+    let app = router(shared.clone(), &kit);
     Ok(DatabrainSim {
-        base_url: format!("http://{addr}"),
+        base_url,
         control: DatabrainControl {
             shared,
-            guard: Arc::new(guard),
-            faults,
+            core: kit.serve(listener, app, "Databrain"),
         },
     })
 }
@@ -402,12 +364,6 @@ impl DmEntry {
     }
 }
 
-struct FaultRule {
-    path_prefix: Option<String>,
-    fault: SimFault,
-    remaining: usize,
-}
-
 struct SimState {
     datasources: Vec<DsEntry>,
     /// Name → position in `datasources` (rebuilt after a removal).
@@ -415,13 +371,11 @@ struct SimState {
     datamarts: Vec<DmEntry>,
     /// Datasource name → number of datamarts using it.
     use_count: HashMap<String, usize>,
-    latency: Duration,
-    faults: Vec<FaultRule>,
+    faults: kit::FaultQueue<SimFault>,
     ignore_page_number: bool,
     datamarts_require_app_key: bool,
     kebab_route: bool,
     credential_test_failure: Option<String>,
-    requests: VecDeque<SimRequest>,
     uuid_seed: u64,
     uuid_counter: AtomicU64,
 }
@@ -439,13 +393,11 @@ impl SimState {
             ds_by_name: HashMap::new(),
             datamarts: Vec::new(),
             use_count: HashMap::new(),
-            latency: opts.latency,
-            faults: Vec::new(),
+            faults: kit::FaultQueue::default(),
             ignore_page_number: false,
             datamarts_require_app_key: false,
             kebab_route: true,
             credential_test_failure: None,
-            requests: VecDeque::new(),
             uuid_seed: RandomState::new().hash_one(0x000D_A7AB_2A14_u64),
             uuid_counter: AtomicU64::new(0),
         };
@@ -526,17 +478,6 @@ impl SimState {
         let hi = splitmix64(self.uuid_seed ^ n.wrapping_mul(2));
         let lo = splitmix64(self.uuid_seed ^ n.wrapping_mul(2).wrapping_add(1));
         uuid_from(hi, lo)
-    }
-
-    /// The first fault rule matching `path` (consumed), if any.
-    fn take_fault(&mut self, path: &str) -> Option<SimFault> {
-        let rule = self.faults.iter_mut().find(|r| {
-            r.remaining > 0 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
-        })?;
-        rule.remaining -= 1;
-        let fault = rule.fault;
-        self.faults.retain(|r| r.remaining > 0);
-        Some(fault)
     }
 }
 
@@ -657,8 +598,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(
+        kit::json(
             self.status,
+            JSON_CONTENT_TYPE,
             &json!({"error": {"code": self.code, "message": self.message}}),
         )
     }
@@ -666,25 +608,8 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(JSON_CONTENT_TYPE),
-    );
-    resp
-}
-
-fn json_response(status: StatusCode, v: &Value) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(bytes) => json_bytes(status, bytes),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
 fn ok_json(v: &Value) -> ApiResult {
-    Ok(json_response(StatusCode::OK, v))
+    Ok(kit::json(StatusCode::OK, JSON_CONTENT_TYPE, v))
 }
 
 /// Express's default answer to an unknown route.
@@ -698,13 +623,7 @@ fn express_404(method: &str, path: &str) -> Response {
          <title>Error</title>\n</head>\n<body>\n<pre>Cannot {method} {escaped}</pre>\n\
          </body>\n</html>\n"
     );
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = StatusCode::NOT_FOUND;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    resp
+    kit::bytes(StatusCode::NOT_FOUND, "text/html; charset=utf-8", body)
 }
 
 fn fault_response(fault: SimFault) -> Response {
@@ -719,29 +638,16 @@ fn fault_response(fault: SimFault) -> Response {
             };
             ApiError::new(status, code, message).into_response()
         }
-        SimFault::RateLimited { retry_after_secs } => {
-            let mut resp = ApiError::new(
+        SimFault::RateLimited { retry_after_secs } => kit::retry_after(
+            ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOO_MANY_REQUESTS",
                 "Too many requests, please try again later",
             )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
-        }
-        SimFault::HtmlPage => {
-            let mut resp = Response::new(Body::from(
-                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
-                 <center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n\
-                 </body>\r\n</html>\r\n",
-            ));
-            *resp.status_mut() = StatusCode::BAD_GATEWAY;
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            resp
-        }
+            .into_response(),
+            retry_after_secs,
+        ),
+        SimFault::HtmlPage => kit::proxy_page(StatusCode::BAD_GATEWAY, "nginx"),
         SimFault::Error {
             status,
             code,
@@ -752,9 +658,10 @@ fn fault_response(fault: SimFault) -> Response {
             message,
         )
         .into_response(),
-        SimFault::MalformedJson => json_bytes(
+        SimFault::MalformedJson => kit::bytes(
             StatusCode::OK,
-            b"{\"data\":[{\"name\":\"postgres-pr".to_vec(),
+            JSON_CONTENT_TYPE,
+            "{\"data\":[{\"name\":\"postgres-pr",
         ),
     }
 }
@@ -876,8 +783,8 @@ fn require_datamart_access(st: &SimState, cred: Credential) -> Result<(), ApiErr
 // Router and middleware
 // ---------------------------------------------------------------------------------------------
 
-fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
-    Router::new()
+fn router(shared: Arc<Shared>, kit: &kit::Kit<Credential>) -> Router {
+    let app = Router::new()
         .route(
             "/api/v2/datasource",
             get(list_datasources)
@@ -892,33 +799,26 @@ fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
         )
         .route("/api/v2/dataApp/datamarts", get(list_datamarts::<false>))
         .route("/api/v2/data-app/datamart", delete(delete_datamart))
-        .fallback(unknown_route)
-        // Shared faults inside the frame, so injected failures are in the request log too.
-        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
-        .layer(middleware::from_fn_with_state(shared.clone(), frame))
-        .with_state(shared)
+        .fallback(unknown_route);
+    kit.router(app, |app| {
+        app.layer(middleware::from_fn_with_state(shared.clone(), frame))
+            .with_state(shared)
+    })
 }
 
 async fn unknown_route(req: Request) -> Response {
     express_404(req.method().as_str(), req.uri().path())
 }
 
-/// Runs around every request: latency, faults, the credential, Express-style 404s for
-/// unsupported methods, the request log.
-async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+/// Runs around every request inside the kit's frame (which has recorded the credential):
+/// Databrain-shaped faults, Express-style 404s for unsupported methods.
+async fn frame(AxState(shared): AxState<Arc<Shared>>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let credential = classify(req.headers());
-    let latency = lock(&shared).latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let fault = lock(&shared).take_fault(&path);
-    let resp = match fault {
+    let fault = lock(&shared).faults.take(&method, &path);
+    match fault {
         Some(f) => fault_response(f),
         None => {
-            req.extensions_mut().insert(credential);
             let resp = next.run(req).await;
             if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
                 express_404(&method, &path)
@@ -926,21 +826,7 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
                 resp
             }
         }
-    };
-    let status = resp.status().as_u16();
-    let mut st = lock(&shared);
-    if st.requests.len() >= MAX_LOGGED_REQUESTS {
-        st.requests.pop_front();
     }
-    st.requests.push_back(SimRequest {
-        method,
-        path,
-        query,
-        status,
-        credential,
-    });
-    drop(st);
-    resp
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -967,7 +853,7 @@ async fn list_datasources(
         out.push('}');
     }
     out.push_str("]}");
-    Ok(json_bytes(StatusCode::OK, out.into_bytes()))
+    Ok(kit::bytes(StatusCode::OK, JSON_CONTENT_TYPE, out))
 }
 
 fn tenancy_error(code: &'static str, message: &str) -> ApiError {
@@ -1300,6 +1186,7 @@ async fn delete_datamart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn seed_has_the_documented_mix() {

@@ -12,6 +12,10 @@ use axum::response::{IntoResponse, Response};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::kit;
+
+const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
 /// What a fault does to a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -234,30 +238,21 @@ async fn render(fault: Fault, real: Option<Response>) -> Response {
             retry_after,
         } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = (code, body).into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json;charset=UTF-8"),
-            );
-            if let Some(secs) = retry_after {
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+            let resp = kit::bytes(code, JSON_CONTENT_TYPE, body);
+            match retry_after {
+                Some(secs) => kit::retry_after(resp, secs),
+                None => resp,
             }
-            resp
         }
-        Fault::Html { status } => {
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let reason = code.canonical_reason().unwrap_or("Error");
-            let page = format!(
-                "<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1></center><hr><center>nginx</center></body></html>"
-            );
-            let mut resp = (code, page).into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            resp
-        }
-        Fault::MalformedJson => json_body("{\"items\": [{\"id\": \"A1\", \"name\": }"),
+        Fault::Html { status } => kit::proxy_page(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            "nginx",
+        ),
+        Fault::MalformedJson => kit::bytes(
+            StatusCode::OK,
+            JSON_CONTENT_TYPE,
+            "{\"items\": [{\"id\": \"A1\", \"name\": }",
+        ),
         Fault::Truncated => {
             // Headers and half a body go out; a moment later the connection drops. (Both at
             // once would let the server drop it before sending the headers.)
@@ -276,12 +271,7 @@ async fn render(fault: Fault, real: Option<Response>) -> Response {
                     _ => None,
                 }
             });
-            let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json;charset=UTF-8"),
-            );
-            resp
+            kit::bytes(StatusCode::OK, JSON_CONTENT_TYPE, Body::from_stream(stream))
         }
         Fault::Reset => {
             let chunks: Vec<Result<Bytes, std::io::Error>> =
@@ -327,15 +317,6 @@ impl Fault {
             _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
     }
-}
-
-fn json_body(text: &'static str) -> Response {
-    let mut resp = (StatusCode::OK, text).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
-    resp
 }
 
 #[cfg(test)]

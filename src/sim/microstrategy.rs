@@ -9,14 +9,14 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State as AxState};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -26,6 +26,7 @@ use axum::Router;
 use chrono::{Datelike, Timelike};
 use serde_json::{json, Map, Value};
 
+use super::kit::{self, no_content};
 use super::SimOptions;
 
 /// User name the simulator accepts (standard login mode).
@@ -70,17 +71,24 @@ pub struct MstrSim {
 impl MstrSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop();
+        self.control.shutdown();
     }
 }
 
 /// Cloneable handle to the simulator's state. The server runs while any handle is alive.
+/// Derefs to the kit's control core: `requests`, `clear_requests`, `set_latency` and the
+/// shared fault layer `faults`.
 #[derive(Clone)]
 pub struct MstrControl {
     shared: Arc<Shared>,
-    guard: Arc<super::ServerGuard>,
-    /// Fault injection, switchable at runtime.
-    pub faults: super::faults::Faults,
+    core: kit::Control,
+}
+
+impl std::ops::Deref for MstrControl {
+    type Target = kit::Control;
+    fn deref(&self) -> &kit::Control {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for MstrControl {
@@ -90,13 +98,7 @@ impl std::fmt::Debug for MstrControl {
 }
 
 /// One request the simulator answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimRequest {
-    pub method: String,
-    /// Path without the query string, as received.
-    pub path: String,
-    pub status: u16,
-}
+pub type SimRequest = kit::SimRequest;
 
 impl MstrControl {
     /// Invalidate every session: the next call with any old token gets 401 ERR009.
@@ -114,11 +116,6 @@ impl MstrControl {
         lock(&self.shared).require_cookie = on;
     }
 
-    /// Delay added to every request.
-    pub fn set_latency(&self, d: Duration) {
-        lock(&self.shared).latency = d;
-    }
-
     /// `Some(message)`: testing this connection fails with a 400 carrying `message`;
     /// `None`: the connection tests healthy.
     pub fn set_connection_test_failure(&self, connection_id: &str, message: Option<&str>) {
@@ -132,17 +129,6 @@ impl MstrControl {
                 st.test_failures.remove(connection_id);
             }
         }
-    }
-
-    /// Every request served so far (the most recent million), in the order the responses
-    /// were produced.
-    pub fn requests(&self) -> Vec<SimRequest> {
-        lock(&self.shared).requests.iter().cloned().collect()
-    }
-
-    /// Forget the request log.
-    pub fn clear_requests(&self) {
-        lock(&self.shared).requests.clear();
     }
 
     /// Ids currently stored for `kind` ("datasources", "connections" or "logins"), in
@@ -214,17 +200,14 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    let addr = listener.local_addr()?;
-    let faults = super::faults::Faults::default();
-    let app = router(shared.clone(), faults.clone());
-    let guard = super::serve(listener, app, "MicroStrategy");
+    let (listener, root) = kit::bind(opts.port).await?;
+    let kit = kit::Kit::new(opts, MAX_LOGGED_REQUESTS);
+    let app = router(shared.clone(), &kit);
     Ok(MstrSim {
-        base_url: format!("http://{addr}{CONTEXT_PATH}"),
+        base_url: format!("{root}{CONTEXT_PATH}"),
         control: MstrControl {
             shared,
-            guard: Arc::new(guard),
-            faults,
+            core: kit.serve(listener, app, "MicroStrategy"),
         },
     })
 }
@@ -701,9 +684,7 @@ struct SimState {
     sessions: HashMap<String, Session>,
     idle_timeout: Option<Duration>,
     require_cookie: bool,
-    latency: Duration,
     test_failures: HashMap<String, String>,
-    requests: VecDeque<SimRequest>,
     login_count: usize,
     started: Instant,
     started_epoch_ms: i64,
@@ -734,9 +715,7 @@ impl SimState {
             sessions: HashMap::new(),
             idle_timeout: None,
             require_cookie: true,
-            latency: opts.latency,
             test_failures: HashMap::new(),
-            requests: VecDeque::new(),
             login_count: 0,
             started: Instant::now(),
             started_epoch_ms: chrono::Utc::now().timestamp_millis(),
@@ -1295,26 +1274,11 @@ impl IntoResponse for ApiError {
 }
 
 fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(JSON_CONTENT_TYPE),
-    );
-    resp
+    kit::bytes(status, JSON_CONTENT_TYPE, body)
 }
 
 fn json_value_response(status: StatusCode, v: &Value) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(bytes) => json_bytes_response(status, bytes),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-fn no_content() -> Response {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    resp
+    kit::json(status, JSON_CONTENT_TYPE, v)
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -1373,16 +1337,16 @@ fn api_routes() -> Router<Arc<Shared>> {
         .route("/api/dbobjects/dbmss", get(list_dbmss))
 }
 
-fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
+fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
     let api = api_routes();
-    Router::new()
+    let app = Router::new()
         .nest(CONTEXT_PATH, api.clone())
         .merge(api)
-        .fallback(route_not_found)
-        // Faults inside the frame, so injected failures are in the request log too.
-        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
-        .layer(middleware::from_fn_with_state(shared.clone(), frame))
-        .with_state(shared)
+        .fallback(route_not_found);
+    kit.router(app, |app| {
+        app.layer(middleware::from_fn_with_state(shared.clone(), frame))
+            .with_state(shared)
+    })
 }
 
 async fn route_not_found() -> ApiError {
@@ -1397,15 +1361,10 @@ fn split_context(path: &str) -> (&str, bool) {
     }
 }
 
-/// Runs around every request: latency, session check, error normalisation, headers, log.
+/// Runs around every request inside the kit's frame: session check, error normalisation,
+/// headers.
 async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let latency = lock(&shared).latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let (api_path, via_context) = split_context(&path);
+    let (api_path, via_context) = split_context(req.uri().path());
     let needs_session = api_path.starts_with("/api/") && api_path != "/api/auth/login";
     req.extensions_mut().insert(ViaContextPath(via_context));
     let session = if needs_session {
@@ -1413,11 +1372,22 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
     } else {
         Ok(())
     };
-    let mut resp = match session {
+    let resp = match session {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     };
-    resp = normalise_error(resp);
+    let mut resp = kit::normalise(resp, |status| {
+        let reason = status.canonical_reason().unwrap_or("Error");
+        match status {
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
+            StatusCode::NOT_FOUND => ApiError::route_not_found(),
+            s if s.is_client_error() => {
+                ApiError::new(s, "ERR006", format!("HTTP {} {reason}", s.as_u16()))
+            }
+            s => ApiError::new(s, "ERR001", format!("HTTP {} {reason}", s.as_u16())),
+        }
+        .into_response()
+    });
     let headers = resp.headers_mut();
     headers.insert(header::SERVER, HeaderValue::from_static("MicroStrategy"));
     headers.insert(
@@ -1426,51 +1396,7 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
     );
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
-    let status = resp.status().as_u16();
-    let mut st = lock(&shared);
-    if st.requests.len() >= MAX_LOGGED_REQUESTS {
-        st.requests.pop_front();
-    }
-    st.requests.push_back(SimRequest {
-        method,
-        path,
-        status,
-    });
-    drop(st);
     resp
-}
-
-/// Turn axum's own plain-text rejections into the vendor's JSON error shape.
-fn normalise_error(resp: Response) -> Response {
-    let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // JSON is already the vendor's format; HTML pages come from the fault layer playing a
-    // proxy in front of the server, and must reach the client as they are.
-    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
-        return resp;
-    }
-    let allow = resp.headers().get(header::ALLOW).cloned();
-    let reason = status.canonical_reason().unwrap_or("Error");
-    let err = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
-        StatusCode::NOT_FOUND => ApiError::route_not_found(),
-        s if s.is_client_error() => {
-            ApiError::new(s, "ERR006", format!("HTTP {} {reason}", s.as_u16()))
-        }
-        s => ApiError::new(s, "ERR001", format!("HTTP {} {reason}", s.as_u16())),
-    };
-    let mut out = err.into_response();
-    if let Some(allow) = allow {
-        out.headers_mut().insert(header::ALLOW, allow);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@
 pub mod basedash;
 pub mod databrain;
 pub mod faults;
+pub mod kit;
 pub mod microstrategy;
 pub mod qlik;
+
+pub use kit::SimRequest;
 
 use std::time::Duration;
 

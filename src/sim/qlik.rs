@@ -14,22 +14,22 @@
 //! block the whole tier, and fault switches (429 storms, 5xx, HTML pages, truncated bodies).
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State as AxState};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
 
-use super::SimOptions;
+use super::{kit, SimOptions};
 
 /// API key of the tenant admin (Ava Lindqvist): sees every space, may bulk delete.
 pub const DEMO_TOKEN: &str = "qlik-demo-admin-api-key";
@@ -80,20 +80,12 @@ pub struct QlikSim {
 impl QlikSim {
     /// Stop serving: the listener closes once in-flight requests have finished.
     pub fn shutdown(&self) {
-        self.control.guard.stop();
+        self.control.shutdown();
     }
 }
 
 /// One request the simulator answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimRequest {
-    pub method: String,
-    /// Path without the query string, as received (percent-encoding kept).
-    pub path: String,
-    /// The raw query string (empty when there was none).
-    pub query: String,
-    pub status: u16,
-}
+pub type SimRequest = kit::SimRequest;
 
 /// A failure the simulator can be told to produce instead of answering normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,15 +103,20 @@ pub enum Fault {
 }
 
 /// Cloneable handle to the simulator's state. The server runs while any handle is alive.
+/// Derefs to the kit's control core: `requests`, `clear_requests`, `set_latency` and the
+/// shared fault layer `faults` (which runs after authentication and rate limiting;
+/// `inject` / `fail_next` are the older, Qlik-shaped switches and fire first).
 #[derive(Clone)]
 pub struct QlikControl {
     shared: Arc<Shared>,
-    guard: Arc<super::ServerGuard>,
-    /// The shared fault layer (after-handler faults, resets, truncated bodies, slow drips,
-    /// delays), switchable at runtime. Runs after authentication and rate limiting, inside
-    /// the request log, so injected failures are logged too. `inject` / `fail_next` are the
-    /// older, Qlik-shaped switches and fire first.
-    pub faults: super::faults::Faults,
+    core: kit::Control,
+}
+
+impl std::ops::Deref for QlikControl {
+    type Target = kit::Control;
+    fn deref(&self) -> &kit::Control {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for QlikControl {
@@ -129,17 +126,6 @@ impl std::fmt::Debug for QlikControl {
 }
 
 impl QlikControl {
-    /// Every request served so far (the most recent million), in the order the responses were
-    /// produced.
-    pub fn requests(&self) -> Vec<SimRequest> {
-        lock(&self.shared).requests.iter().cloned().collect()
-    }
-
-    /// Forget the request log.
-    pub fn clear_requests(&self) {
-        lock(&self.shared).requests.clear();
-    }
-
     /// Ids (`qID`) of every stored data connection, DataFiles included, in creation order,
     /// whoever may see them.
     pub fn ids(&self) -> Vec<String> {
@@ -177,23 +163,12 @@ impl QlikControl {
             .collect()
     }
 
-    /// Delay added to every request.
-    pub fn set_latency(&self, d: Duration) {
-        lock(&self.shared).latency = d;
-    }
-
     /// Answer the next `times` requests under `/api/` matching `method` (any when `None`) and
     /// starting with `path_prefix` with `fault` instead. Rules are tried in the order given.
     pub fn inject(&self, fault: Fault, method: Option<&str>, path_prefix: &str, times: usize) {
-        if times == 0 {
-            return;
-        }
-        lock(&self.shared).faults.push(FaultRule {
-            method: method.map(|m| m.to_ascii_uppercase()),
-            path_prefix: path_prefix.to_string(),
-            fault,
-            remaining: times,
-        });
+        lock(&self.shared)
+            .faults
+            .push(method, path_prefix, fault, times);
     }
 
     /// Answer the next `times` API requests, whatever they are, with `fault`.
@@ -270,22 +245,18 @@ impl QlikControl {
 /// Start the simulator on 127.0.0.1 (`opts.port`, 0 = any free port), serving in a
 /// background task.
 pub async fn start(opts: &SimOptions) -> std::io::Result<QlikSim> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    let addr = listener.local_addr()?;
-    let base_url = format!("http://{addr}");
+    let (listener, base_url) = kit::bind(opts.port).await?;
     let state = SimState::from_seed(opts, &base_url)?;
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
     });
-    let faults = super::faults::Faults::default();
-    let app = router(shared.clone(), faults.clone());
-    let guard = super::serve(listener, app, "Qlik");
+    let kit = kit::Kit::new(opts, MAX_LOGGED_REQUESTS);
+    let app = router(shared.clone(), &kit);
     Ok(QlikSim {
         base_url,
         control: QlikControl {
             shared,
-            guard: Arc::new(guard),
-            faults,
+            core: kit.serve(listener, app, "Qlik"),
         },
     })
 }
@@ -322,20 +293,6 @@ struct RateLimits {
     reads_per_minute: u32,
     writes_per_minute: u32,
     window: Duration,
-}
-
-/// Admitted requests of one user and tier within the window, and the end of a block.
-#[derive(Default)]
-struct RateWindow {
-    admitted: VecDeque<Instant>,
-    blocked_until: Option<Instant>,
-}
-
-struct FaultRule {
-    method: Option<String>,
-    path_prefix: String,
-    fault: Fault,
-    remaining: usize,
 }
 
 /// How a connection object is held: seed and created ones as their wire JSON (without the
@@ -474,11 +431,9 @@ struct SimState {
     /// Datasource ids (`datasourceID`) disabled on the tenant: their connections are listed
     /// only with `includeDisabled=true`, and stay reachable by id.
     disabled_datasources: HashSet<String>,
-    latency: Duration,
-    faults: Vec<FaultRule>,
+    faults: kit::FaultQueue<Fault>,
     limits: RateLimits,
-    windows: HashMap<(Arc<str>, Tier), RateWindow>,
-    requests: VecDeque<SimRequest>,
+    windows: kit::RateWindows<(Arc<str>, Tier)>,
     tokens: Vec<(&'static str, Arc<str>)>,
 }
 
@@ -545,15 +500,13 @@ impl SimState {
                         .collect()
                 })
                 .unwrap_or_default(),
-            latency: opts.latency,
-            faults: Vec::new(),
+            faults: kit::FaultQueue::default(),
             limits: RateLimits {
                 reads_per_minute: DEFAULT_READS_PER_MINUTE,
                 writes_per_minute: DEFAULT_WRITES_PER_MINUTE,
                 window: DEFAULT_RATE_WINDOW,
             },
-            windows: HashMap::new(),
-            requests: VecDeque::new(),
+            windows: kit::RateWindows::new(kit::Window::Sliding),
             tokens: vec![
                 (DEMO_TOKEN, Arc::from(ADMIN_USER_ID)),
                 (NON_ADMIN_TOKEN, Arc::from(NON_ADMIN_USER_ID)),
@@ -699,51 +652,10 @@ impl SimState {
         }
         let window = self.limits.window;
         let capacity = ((u128::from(per_minute) * window.as_millis()) / 60_000).max(1);
-        let w = self.windows.entry((user.clone(), tier)).or_default();
-        if let Some(until) = w.blocked_until {
-            if until > now {
-                return Err(ceil_secs(until - now));
-            }
-            w.blocked_until = None;
-        }
-        while w
-            .admitted
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            w.admitted.pop_front();
-        }
-        if (w.admitted.len() as u128) < capacity {
-            w.admitted.push_back(now);
-            return Ok(());
-        }
-        let oldest = w.admitted.front().copied().unwrap_or(now);
-        let wait = (oldest + window).saturating_duration_since(now);
-        let secs = ceil_secs(wait).max(1);
-        w.blocked_until = Some(now + Duration::from_secs(secs));
-        Err(secs)
-    }
-
-    fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
-        let pos = self.faults.iter().position(|r| {
-            r.remaining > 0
-                && r.method.as_deref().is_none_or(|m| m == method)
-                && path.starts_with(&r.path_prefix)
-        })?;
-        let rule = &mut self.faults[pos];
-        rule.remaining -= 1;
-        let fault = rule.fault.clone();
-        if rule.remaining == 0 {
-            self.faults.remove(pos);
-        }
-        Some(fault)
-    }
-
-    fn log(&mut self, req: SimRequest) {
-        if self.requests.len() >= MAX_LOGGED_REQUESTS {
-            self.requests.pop_front();
-        }
-        self.requests.push_back(req);
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        self.windows
+            .admit((user.clone(), tier), capacity, window, now)
+            .map_err(kit::ceil_secs)
     }
 }
 
@@ -753,15 +665,6 @@ enum Render {
     List { qri: bool },
     /// As the answer of a get-one.
     One,
-}
-
-fn ceil_secs(d: Duration) -> u64 {
-    let s = d.as_secs();
-    if d.subsec_nanos() > 0 {
-        s + 1
-    } else {
-        s
-    }
 }
 
 fn is_admin_user(u: &Value) -> bool {
@@ -1105,35 +1008,16 @@ impl IntoResponse for ApiError {
         if matches!(self.form, ErrorForm::Gateway) {
             body.insert("traceId".into(), Value::from(random_hex(16)));
         }
-        let mut resp = json_response(self.status, &Value::Object(body));
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        let resp = json_response(self.status, &Value::Object(body));
+        match self.retry_after {
+            Some(secs) => kit::retry_after(resp, secs),
+            None => resp,
         }
-        resp
     }
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(bytes) => {
-            let mut resp = Response::new(Body::from(bytes));
-            *resp.status_mut() = status;
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(JSON_CONTENT_TYPE),
-            );
-            resp
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-fn no_content() -> Response {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    resp
+    kit::json(status, JSON_CONTENT_TYPE, v)
 }
 
 fn fault_response(fault: &Fault) -> Response {
@@ -1154,35 +1038,13 @@ fn fault_response(fault: &Fault) -> Response {
             }
             .into_response()
         }
-        Fault::Html(code) => {
-            let status = status_of(*code);
-            let title = format!(
-                "{} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("Error")
-            );
-            let page = format!(
-                "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-            );
-            let mut resp = Response::new(Body::from(page));
-            *resp.status_mut() = status;
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            resp
-        }
-        Fault::Empty(code) => {
-            let mut resp = Response::new(Body::empty());
-            *resp.status_mut() = status_of(*code);
-            resp
-        }
-        Fault::Truncated => {
-            let mut resp = Response::new(Body::from(r#"{"data":[{"qID":"3f1c2a9e-6b1d-4a5"#));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(JSON_CONTENT_TYPE),
-            );
-            resp
-        }
+        Fault::Html(code) => kit::proxy_page(status_of(*code), "nginx"),
+        Fault::Empty(code) => kit::empty(status_of(*code)),
+        Fault::Truncated => kit::bytes(
+            StatusCode::OK,
+            JSON_CONTENT_TYPE,
+            r#"{"data":[{"qID":"3f1c2a9e-6b1d-4a5"#,
+        ),
     }
 }
 
@@ -1192,8 +1054,8 @@ type ApiResult = Result<Response, ApiError>;
 // Router and middleware
 // ---------------------------------------------------------------------------------------------
 
-fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
-    Router::new()
+fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
+    let app = Router::new()
         .route(
             "/resources/autogenerated/product-info.json",
             get(product_info),
@@ -1213,11 +1075,11 @@ fn router(shared: Arc<Shared>, faults: super::faults::Faults) -> Router {
         .route("/api/v1/spaces/{id}", get(get_space))
         .route("/api/v1/users/me", get(get_me))
         .route("/api/v1/users/{id}", get(get_user))
-        .fallback(route_not_found)
-        // Shared faults inside the frame, so injected failures are in the request log too.
-        .layer(middleware::from_fn_with_state(faults, super::faults::layer))
-        .layer(middleware::from_fn_with_state(shared.clone(), frame))
-        .with_state(shared)
+        .fallback(route_not_found);
+    kit.router(app, |app| {
+        app.layer(middleware::from_fn_with_state(shared.clone(), frame))
+            .with_state(shared)
+    })
 }
 
 async fn route_not_found() -> ApiError {
@@ -1237,19 +1099,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Runs around every request: latency, faults, authentication, rate limits, error
-/// normalisation, request log.
+/// Runs around every request inside the kit's frame: Qlik-shaped faults, authentication,
+/// rate limits, error normalisation. HTML pages (a proxy's error page from the fault layer)
+/// pass as they are: that is what a client would get.
 async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let latency = lock(&shared).latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let early = if path.starts_with("/api/") {
+    let early = if req.uri().path().starts_with("/api/") {
         let mut st = lock(&shared);
-        if let Some(fault) = st.take_fault(&method, &path) {
+        if let Some(fault) = st.faults.take(req.method().as_str(), req.uri().path()) {
             Some(fault_response(&fault))
         } else {
             match bearer(req.headers()).and_then(|t| st.caller_of_token(t)) {
@@ -1273,49 +1129,20 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
     } else {
         None
     };
-    let resp = match early {
+    match early {
         Some(r) => r,
-        None => normalise_error(next.run(req).await),
-    };
-    let status = resp.status().as_u16();
-    lock(&shared).log(SimRequest {
-        method,
-        path,
-        query,
-        status,
-    });
-    resp
-}
-
-/// Turn axum's own plain-text rejections into Qlik's JSON error shape. HTML pages (a proxy's
-/// error page from the fault layer) pass as they are: that is what a client would get.
-fn normalise_error(resp: Response) -> Response {
-    let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
+        None => kit::normalise(next.run(req).await, |status| {
+            ApiError {
+                status,
+                code: format!("HTTP-{}", status.as_u16()),
+                title: status.canonical_reason().unwrap_or("Error").to_string(),
+                detail: None,
+                form: ErrorForm::Gateway,
+                retry_after: None,
+            }
+            .into_response()
+        }),
     }
-    let keep = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
-    if keep {
-        return resp;
-    }
-    let allow = resp.headers().get(header::ALLOW).cloned();
-    let mut out = ApiError {
-        status,
-        code: format!("HTTP-{}", status.as_u16()),
-        title: status.canonical_reason().unwrap_or("Error").to_string(),
-        detail: None,
-        form: ErrorForm::Gateway,
-        retry_after: None,
-    }
-    .into_response();
-    if let Some(allow) = allow {
-        out.headers_mut().insert(header::ALLOW, allow);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1741,7 +1568,7 @@ async fn delete_connection(
     check_deletable(&st, &caller, &id)?;
     st.conns.remove(&id);
     st.broken.remove(&*id);
-    Ok(no_content())
+    Ok(kit::no_content())
 }
 
 fn check_deletable(st: &SimState, caller: &Caller, id: &str) -> Result<(), ApiError> {
@@ -2183,7 +2010,7 @@ async fn patch_connection(
         }
         m.insert("updated".into(), Value::from(now));
     }
-    Ok(no_content())
+    Ok(kit::no_content())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -297,6 +297,7 @@ fn databrain_tabs() {
 }
 
 /// The Qlik simulator's seed, loaded by the real client.
+#[cfg(feature = "sim")]
 fn qlik_resources() -> Vec<crate::model::Resource> {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -325,6 +326,7 @@ fn qlik_resources() -> Vec<crate::model::Resource> {
     })
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn qlik_disabled_connection_is_marked_found_and_explained() {
     let mut m = vendor_model(
@@ -350,6 +352,7 @@ fn qlik_disabled_connection_is_marked_found_and_explained() {
     assert!(!out.contains("unhealthy"), "{out}");
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn qlik_tab() {
     let resources = qlik_resources();

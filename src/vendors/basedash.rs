@@ -271,6 +271,7 @@ pub static VENDOR: super::Vendor = super::Vendor {
         code: Some("ValidationError"),
         message: "Invalid credentials (host: Host not found)",
     },
+    #[cfg(feature = "sim")]
     sim: super::registry::SimSpec {
         start: |opts| {
             Box::pin(async move {

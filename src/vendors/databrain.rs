@@ -175,6 +175,7 @@ pub static VENDOR: super::Vendor = super::Vendor {
         code: Some("DATASOURCE_IN_USE"),
         message: "Datasource is being used by other resources",
     },
+    #[cfg(feature = "sim")]
     sim: super::registry::SimSpec {
         start: |opts| {
             Box::pin(async move {

@@ -202,6 +202,7 @@ pub static VENDOR: super::Vendor = super::Vendor {
         code: Some("ERR009"),
         message: "The user's session has expired, please reauthenticate",
     },
+    #[cfg(feature = "sim")]
     sim: super::registry::SimSpec {
         start: |opts| {
             Box::pin(async move {

@@ -198,6 +198,7 @@ pub static VENDOR: super::Vendor = super::Vendor {
         code: Some("DCERROR-0010"),
         message: "Bad or invalid request: Field xxx is missing in the request",
     },
+    #[cfg(feature = "sim")]
     sim: super::registry::SimSpec {
         start: |opts| {
             Box::pin(async move {

@@ -13,9 +13,12 @@ use super::{
     VendorSpec,
 };
 use crate::model::{Kind, Resource, VendorId};
+#[cfg(feature = "sim")]
 use crate::sim::{RunningSim, SimOptions};
+#[cfg(feature = "sim")]
 use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
+#[cfg(feature = "sim")]
 use secrecy::SecretString;
 use std::fmt;
 use std::sync::Arc;
@@ -42,6 +45,8 @@ pub struct Vendor {
     pub decode_error: fn(u16, &HeaderMap, &[u8]) -> ApiError,
     /// An error body as the vendor sends it, and what `decode_error` must read from it.
     pub error_example: ErrorExample,
+    /// Its built-in simulator (only with the `sim` feature).
+    #[cfg(feature = "sim")]
     pub sim: SimSpec,
 }
 
@@ -104,6 +109,7 @@ pub struct ErrorExample {
     pub message: &'static str,
 }
 
+#[cfg(feature = "sim")]
 /// The vendor's built-in simulator and the demo profile that talks to it.
 #[derive(Debug)]
 pub struct SimSpec {
@@ -112,6 +118,7 @@ pub struct SimSpec {
     pub demo: DemoLogin,
 }
 
+#[cfg(feature = "sim")]
 /// The demo profile's name and the simulator's credentials.
 #[derive(Debug)]
 pub struct DemoLogin {
@@ -123,6 +130,7 @@ pub struct DemoLogin {
     pub secrets: &'static [(&'static str, &'static str)],
 }
 
+#[cfg(feature = "sim")]
 impl DemoLogin {
     /// `username administrator, password demo-password`: what `dsconsole sim` prints.
     pub fn describe(&self, secret_name: &str) -> String {
@@ -162,6 +170,7 @@ pub fn create_form(id: VendorId, kind: Kind, loaded: &[Resource]) -> Option<Form
     (vendor(id).create_form)(kind, loaded)
 }
 
+#[cfg(feature = "sim")]
 /// The settings of a vendor's demo profile against its simulator at `base_url`.
 pub fn demo_settings(v: &Vendor, base_url: &str, read_only: bool) -> ClientSettings {
     let demo = &v.sim.demo;
@@ -181,6 +190,7 @@ pub fn demo_settings(v: &Vendor, base_url: &str, read_only: bool) -> ClientSetti
     s
 }
 
+#[cfg(feature = "sim")]
 /// A running simulator and the vendor it simulates.
 #[derive(Debug)]
 pub struct StartedSim {
@@ -188,6 +198,7 @@ pub struct StartedSim {
     pub sim: RunningSim,
 }
 
+#[cfg(feature = "sim")]
 /// Start every vendor's simulator on 127.0.0.1: the first on `opts.port` (0 = any free
 /// port), the next ones above it. They stop when dropped.
 pub async fn start_simulators(opts: &SimOptions) -> std::io::Result<Vec<StartedSim>> {
@@ -270,6 +281,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "sim")]
     /// Every vendor's simulator starts, its demo login gets in, and the seed loads through
     /// its client: something for every kind the vendor shows.
     #[tokio::test]
@@ -305,6 +317,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "sim")]
     #[test]
     fn sim_command_lines_name_every_credential() {
         let d = &databrain::VENDOR;
