@@ -647,30 +647,16 @@ impl fmt::Display for RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{link_references, ColumnDef, Ref, Resource, VendorId};
+    use crate::model::{link_references, Ref, Resource, VendorId};
     use crate::ops::plan::{build_plan, PlanRequest};
-    use crate::vendors::{Snapshot, VendorSpec};
+    use crate::vendors::Snapshot;
     use futures::future::BoxFuture;
     use serde_json::Value;
     use std::collections::{HashMap, HashSet, VecDeque};
     use std::sync::Mutex;
     use tokio::sync::mpsc;
 
-    fn no_columns(_: Kind) -> &'static [ColumnDef] {
-        &[]
-    }
-
-    static SPEC: VendorSpec = VendorSpec {
-        vendor: VendorId::MicroStrategy,
-        kinds: &[Kind::Datasources, Kind::Connections, Kind::Logins],
-        orphan_kinds: &[Kind::Connections, Kind::Logins],
-        delete_order: &[Kind::Datasources, Kind::Connections, Kind::Logins],
-        columns: no_columns,
-        can_create: true,
-        can_test: true,
-        soft_delete: false,
-        supported: true,
-    };
+    use crate::ops::fixtures::SPEC;
 
     /// What the fake answers to a delete of one id, in order; once the script runs out the
     /// object is deleted (or already gone when it no longer exists).
@@ -878,6 +864,30 @@ mod tests {
         (all, ids)
     }
 
+    /// `n` unlinked datasources, a plan deleting all of them, their ids, and a fake that
+    /// holds them.
+    fn many_planned(n: usize) -> (Arc<DeletePlan>, Vec<String>, FakeApi) {
+        let (all, ids) = many(n);
+        let sel: Vec<(Kind, &str)> = ids
+            .iter()
+            .map(|i| (Kind::Datasources, i.as_str()))
+            .collect();
+        let plan = make_plan(&all, &sel, false);
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let fake = FakeApi::new(&id_refs);
+        (plan, ids, fake)
+    }
+
+    /// A plan deleting datasources D2 and D3 of `chain()`, and a fake holding both.
+    fn d2_and_d3() -> (Arc<DeletePlan>, Arc<FakeApi>) {
+        let plan = make_plan(
+            &chain(),
+            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
+            false,
+        );
+        (plan, Arc::new(FakeApi::new(&["D2", "D3"])))
+    }
+
     fn fast() -> ExecConfig {
         ExecConfig {
             concurrency: 4,
@@ -985,13 +995,7 @@ mod tests {
 
     #[tokio::test]
     async fn transient_errors_are_retried_until_success() {
-        let all = chain();
-        let plan = make_plan(
-            &all,
-            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
-            false,
-        );
-        let api = Arc::new(FakeApi::new(&["D2", "D3"]));
+        let (plan, api) = d2_and_d3();
         api.script(
             "D2",
             vec![Answer::Fail(http(503, None)), Answer::Fail(http(503, None))],
@@ -1028,13 +1032,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_stop_at_max_attempts_and_permanent_errors_are_not_retried() {
-        let all = chain();
-        let plan = make_plan(
-            &all,
-            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
-            false,
-        );
-        let api = Arc::new(FakeApi::new(&["D2", "D3"]));
+        let (plan, api) = d2_and_d3();
         api.script("D2", vec![Answer::Fail(http(502, None)); 5]);
         api.script("D3", vec![Answer::Fail(http(403, None))]);
         let r = run(
@@ -1107,14 +1105,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrency_bound_is_respected() {
-        let (all, ids) = many(24);
-        let sel: Vec<(Kind, &str)> = ids
-            .iter()
-            .map(|i| (Kind::Datasources, i.as_str()))
-            .collect();
-        let plan = make_plan(&all, &sel, false);
-        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut fake = FakeApi::new(&id_refs);
+        let (plan, _, mut fake) = many_planned(24);
         fake.delay = Duration::from_millis(5);
         let api = Arc::new(fake);
         let cfg = ExecConfig {
@@ -1138,15 +1129,8 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_mid_run_stops_new_work_and_reports_exactly() {
-        let (all, ids) = many(100);
-        let sel: Vec<(Kind, &str)> = ids
-            .iter()
-            .map(|i| (Kind::Datasources, i.as_str()))
-            .collect();
-        let plan = make_plan(&all, &sel, false);
-        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (plan, _, mut fake) = many_planned(100);
         let cancel = CancellationToken::new();
-        let mut fake = FakeApi::new(&id_refs);
         fake.delay = Duration::from_millis(2);
         fake.cancel_after = Some((10, cancel.clone()));
         let api = Arc::new(fake);
@@ -1214,13 +1198,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_delete_that_acted_before_failing_is_reported_already_gone() {
-        let all = chain();
-        let plan = make_plan(
-            &all,
-            &[(Kind::Datasources, "D2"), (Kind::Datasources, "D3")],
-            false,
-        );
-        let api = Arc::new(FakeApi::new(&["D2", "D3"]));
+        let (plan, api) = d2_and_d3();
         // D2: deleted, but every answer is a 502 (first after acting, then before).
         api.script(
             "D2",
@@ -1251,14 +1229,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_run_stops_starting_requests_at_its_deadline() {
-        let (all, ids) = many(40);
-        let sel: Vec<(Kind, &str)> = ids
-            .iter()
-            .map(|i| (Kind::Datasources, i.as_str()))
-            .collect();
-        let plan = make_plan(&all, &sel, false);
-        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut fake = FakeApi::new(&id_refs);
+        let (plan, _, mut fake) = many_planned(40);
         fake.delay = Duration::from_secs(1);
         let api = Arc::new(fake);
         let cfg = ExecConfig {
@@ -1288,14 +1259,7 @@ mod tests {
 
     #[tokio::test]
     async fn bulk_vendors_get_chunks_and_transient_item_failures_are_retried_alone() {
-        let (all, ids) = many(7);
-        let sel: Vec<(Kind, &str)> = ids
-            .iter()
-            .map(|i| (Kind::Datasources, i.as_str()))
-            .collect();
-        let plan = make_plan(&all, &sel, false);
-        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut fake = FakeApi::new(&id_refs);
+        let (plan, ids, mut fake) = many_planned(7);
         fake.bulk = 3;
         let api = Arc::new(fake);
         api.script(&ids[1], vec![Answer::Fail(http(503, None))]);

@@ -4,5 +4,7 @@ pub mod audit;
 pub mod connection_tests;
 pub mod create;
 pub mod executor;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod plan;
 pub mod request_lines;

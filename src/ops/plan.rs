@@ -762,23 +762,9 @@ impl DeletePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{link_references, ColumnDef};
+    use crate::model::link_references;
 
-    fn no_columns(_: Kind) -> &'static [ColumnDef] {
-        &[]
-    }
-
-    static SPEC: VendorSpec = VendorSpec {
-        vendor: VendorId::MicroStrategy,
-        kinds: &[Kind::Datasources, Kind::Connections, Kind::Logins],
-        orphan_kinds: &[Kind::Connections, Kind::Logins],
-        delete_order: &[Kind::Datasources, Kind::Connections, Kind::Logins],
-        columns: no_columns,
-        can_create: true,
-        can_test: true,
-        soft_delete: false,
-        supported: true,
-    };
+    use crate::ops::fixtures::{no_columns, SPEC};
 
     static SOFT_SPEC: VendorSpec = VendorSpec {
         vendor: VendorId::Basedash,

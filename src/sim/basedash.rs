@@ -14,7 +14,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -187,18 +187,7 @@ pub struct BasedashControl {
     core: kit::Control,
 }
 
-impl std::ops::Deref for BasedashControl {
-    type Target = kit::Control;
-    fn deref(&self) -> &kit::Control {
-        &self.core
-    }
-}
-
-impl std::fmt::Debug for BasedashControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasedashControl").finish_non_exhaustive()
-    }
-}
+kit::control_handle!(BasedashControl, kit::Control);
 
 impl BasedashControl {
     /// Ids of the organizations, in list order (newest first).
@@ -360,9 +349,7 @@ impl BasedashControl {
 /// background task.
 pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
     let state = SimState::from_seed(opts)?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(state),
-    });
+    let shared = Arc::new(Shared::new(state));
     let (listener, base_url) = kit::bind(opts.port).await?;
     let kit = kit::Kit::new(opts, MAX_LOGGED_REQUESTS);
     let app = router(shared.clone(), &kit);
@@ -379,15 +366,10 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<BasedashSim> {
 // State
 // ---------------------------------------------------------------------------------------------
 
-struct Shared {
-    state: Mutex<SimState>,
-}
+type Shared = kit::Shared<SimState>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
-    shared
-        .state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared.lock()
 }
 
 struct Org {

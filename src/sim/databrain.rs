@@ -13,7 +13,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, Request, State as AxState};
@@ -126,18 +126,7 @@ pub struct DatabrainControl {
     core: kit::Control<Credential>,
 }
 
-impl std::ops::Deref for DatabrainControl {
-    type Target = kit::Control<Credential>;
-    fn deref(&self) -> &kit::Control<Credential> {
-        &self.core
-    }
-}
-
-impl std::fmt::Debug for DatabrainControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabrainControl").finish_non_exhaustive()
-    }
-}
+kit::control_handle!(DatabrainControl, kit::Control<Credential>);
 
 impl DatabrainControl {
     /// Datasource names, in creation order (the order of the list).
@@ -276,9 +265,7 @@ impl DatabrainControl {
 /// background task.
 pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
     let state = SimState::from_seed(opts)?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(state),
-    });
+    let shared = Arc::new(Shared::new(state));
     let (listener, base_url) = kit::bind(opts.port).await?;
     let kit = kit::Kit::with_credential(opts, MAX_LOGGED_REQUESTS, classify);
     let app = router(shared.clone(), &kit);
@@ -295,15 +282,10 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<DatabrainSim> {
 // State
 // ---------------------------------------------------------------------------------------------
 
-struct Shared {
-    state: Mutex<SimState>,
-}
+type Shared = kit::Shared<SimState>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
-    shared
-        .state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared.lock()
 }
 
 struct DsEntry {

@@ -197,6 +197,46 @@ async fn frame<C: Clone + Send + Sync + 'static>(
     resp
 }
 
+/// A simulator's state behind its lock. A handler that panicked mid-request leaves the state
+/// as it was at the panic; the next request goes on with it (poisoning is ignored).
+pub struct Shared<S> {
+    state: std::sync::Mutex<S>,
+}
+
+impl<S> Shared<S> {
+    pub fn new(state: S) -> Self {
+        Shared {
+            state: std::sync::Mutex::new(state),
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, S> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A vendor's control handle (`struct XControl { core: kit::Control<C>, .. }`) derefs to the
+/// kit's control core and debugs by its name only (it holds the vendor's whole state).
+macro_rules! control_handle {
+    ($name:ident, $core:ty) => {
+        impl std::ops::Deref for $name {
+            type Target = $core;
+            fn deref(&self) -> &$core {
+                &self.core
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use control_handle;
+
 /// The control core of a running simulator: the kit's switches plus `shutdown`. The server
 /// runs while any clone is alive. A vendor's control derefs to it.
 pub struct Control<C = ()> {

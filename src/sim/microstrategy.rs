@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -84,18 +84,7 @@ pub struct MstrControl {
     core: kit::Control,
 }
 
-impl std::ops::Deref for MstrControl {
-    type Target = kit::Control;
-    fn deref(&self) -> &kit::Control {
-        &self.core
-    }
-}
-
-impl std::fmt::Debug for MstrControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MstrControl").finish_non_exhaustive()
-    }
-}
+kit::control_handle!(MstrControl, kit::Control);
 
 /// One request the simulator answered.
 pub type SimRequest = kit::SimRequest;
@@ -197,9 +186,7 @@ impl MstrControl {
 /// Start the simulator on a random port of 127.0.0.1, serving in a background task.
 pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
     let state = SimState::from_seed(opts)?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(state),
-    });
+    let shared = Arc::new(Shared::new(state));
     let (listener, root) = kit::bind(opts.port).await?;
     let kit = kit::Kit::new(opts, MAX_LOGGED_REQUESTS);
     let app = router(shared.clone(), &kit);
@@ -216,15 +203,10 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<MstrSim> {
 // State
 // ---------------------------------------------------------------------------------------------
 
-struct Shared {
-    state: Mutex<SimState>,
-}
+type Shared = kit::Shared<SimState>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
-    shared
-        .state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared.lock()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -486,31 +468,23 @@ impl Store {
 
     /// Names of the objects of this kind that link to `target`, in creation order.
     fn linker_names(&self, target: &str) -> Vec<String> {
-        self.linked_by
-            .get(target)
-            .map(|slots| {
-                slots
-                    .iter()
-                    .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
-                    .map(|e| self.entry_name(e).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.names_in(self.linked_by.get(target))
     }
 
     /// Names of the objects that reference `target` (see `Kind::reference`), in creation
     /// order.
     fn user_names(&self, target: &str) -> Vec<String> {
-        self.users_of
-            .get(target)
-            .map(|slots| {
-                slots
-                    .iter()
-                    .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
-                    .map(|e| self.entry_name(e).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.names_in(self.users_of.get(target))
+    }
+
+    /// Names of the live entries in these slots, in slot order.
+    fn names_in(&self, slots: Option<&Vec<usize>>) -> Vec<String> {
+        slots
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.slots.get(i).and_then(Option::as_ref))
+            .map(|e| self.entry_name(e).into_owned())
+            .collect()
     }
 
     fn index(&mut self, slot: usize, e: &Entry) {

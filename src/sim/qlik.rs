@@ -17,7 +17,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -112,18 +112,7 @@ pub struct QlikControl {
     core: kit::Control,
 }
 
-impl std::ops::Deref for QlikControl {
-    type Target = kit::Control;
-    fn deref(&self) -> &kit::Control {
-        &self.core
-    }
-}
-
-impl std::fmt::Debug for QlikControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QlikControl").finish_non_exhaustive()
-    }
-}
+kit::control_handle!(QlikControl, kit::Control);
 
 impl QlikControl {
     /// Ids (`qID`) of every stored data connection, DataFiles included, in creation order,
@@ -247,9 +236,7 @@ impl QlikControl {
 pub async fn start(opts: &SimOptions) -> std::io::Result<QlikSim> {
     let (listener, base_url) = kit::bind(opts.port).await?;
     let state = SimState::from_seed(opts, &base_url)?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(state),
-    });
+    let shared = Arc::new(Shared::new(state));
     let kit = kit::Kit::new(opts, MAX_LOGGED_REQUESTS);
     let app = router(shared.clone(), &kit);
     Ok(QlikSim {
@@ -265,15 +252,10 @@ pub async fn start(opts: &SimOptions) -> std::io::Result<QlikSim> {
 // State
 // ---------------------------------------------------------------------------------------------
 
-struct Shared {
-    state: Mutex<SimState>,
-}
+type Shared = kit::Shared<SimState>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
-    shared
-        .state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared.lock()
 }
 
 /// Who is calling, resolved from the API key.

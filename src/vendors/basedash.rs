@@ -1008,18 +1008,6 @@ impl VendorApi for BasedashClient {
         Box::pin(async move { self.do_delete(&target).await })
     }
 
-    fn create(&self, kind: Kind, _body: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
-        Box::pin(async move {
-            Err(ApiError::Setup {
-                vendor: V,
-                message: format!(
-                    "dsconsole does not create Basedash {} (create them in Basedash)",
-                    kind.id()
-                ),
-            })
-        })
-    }
-
     fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
         Box::pin(async move {
             Err(ApiError::Setup {
@@ -1029,11 +1017,6 @@ impl VendorApi for BasedashClient {
                     .into(),
             })
         })
-    }
-
-    fn logout(&self) -> BoxFuture<'_, ()> {
-        // API keys have no session.
-        Box::pin(async {})
     }
 }
 

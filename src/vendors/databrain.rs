@@ -989,29 +989,6 @@ impl VendorApi for DatabrainClient {
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
         Box::pin(async move { self.do_delete(&target).await })
     }
-
-    fn create(&self, kind: Kind, _body: Value) -> BoxFuture<'_, Result<Resource, ApiError>> {
-        Box::pin(async move {
-            Err(ApiError::Setup {
-                vendor: V,
-                message: format!("dsconsole does not create Databrain {kind}"),
-            })
-        })
-    }
-
-    fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
-        Box::pin(async move {
-            Err(ApiError::Setup {
-                vendor: V,
-                message: "Databrain has no connection-test endpoint".into(),
-            })
-        })
-    }
-
-    /// Tokens are long-lived: there is no session to end.
-    fn logout(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
 }
 
 #[cfg(test)]

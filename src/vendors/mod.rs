@@ -206,11 +206,23 @@ pub trait VendorApi: Send + Sync {
     /// Delete one object. 404 → `Ok(AlreadyGone)`.
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>>;
     /// Create one object from a vendor wire-format body; returns the stored object.
+    /// Default (vendors whose spec says `can_create: false`): refused as a setup error.
     fn create(
         &self,
         kind: Kind,
         body: serde_json::Value,
-    ) -> BoxFuture<'_, Result<Resource, ApiError>>;
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        drop(body);
+        let vendor = self.vendor();
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor,
+                message: format!(
+                    "dsconsole does not create {vendor} {kind} (create them in {vendor})"
+                ),
+            })
+        })
+    }
     /// Largest batch `delete_batch` accepts in one request; 1 when the vendor has no bulk
     /// delete endpoint.
     fn bulk_limit(&self) -> usize {
@@ -231,9 +243,22 @@ pub trait VendorApi: Send + Sync {
         })
     }
     /// Test one connection: `Ok(())` healthy, `Err` with the server's reason.
-    fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>>;
-    /// End the session; errors are ignored (already logged out is fine).
-    fn logout(&self) -> BoxFuture<'_, ()>;
+    /// Default (vendors whose spec says `can_test: false`): refused as a setup error.
+    fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        drop(id);
+        let vendor = self.vendor();
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor,
+                message: format!("{vendor} has no API to test a connection"),
+            })
+        })
+    }
+    /// End the session; errors are ignored (already logged out is fine). Default: nothing
+    /// to end (token and API-key vendors have no session).
+    fn logout(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Static facts about a vendor, usable without a live client.

@@ -1446,20 +1446,6 @@ impl VendorApi for QlikClient {
     ) -> BoxFuture<'_, Vec<Result<DeleteOutcome, ApiError>>> {
         Box::pin(self.do_delete_batch(targets))
     }
-
-    fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
-        Box::pin(async {
-            Err(ApiError::Setup {
-                vendor: V,
-                message: "Qlik Cloud has no API to test a data connection".into(),
-            })
-        })
-    }
-
-    /// API keys have no session: nothing to end.
-    fn logout(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
 }
 
 #[cfg(test)]

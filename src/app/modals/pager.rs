@@ -63,6 +63,13 @@ pub const SCROLL: [Binding<Action>; 7] = [
     ),
 ];
 
+/// A pane's table: its close binding, then the shared scrolling keys.
+pub const fn with_scroll(close: Binding<Action>) -> [Binding<Action>; 8] {
+    [
+        close, SCROLL[0], SCROLL[1], SCROLL[2], SCROLL[3], SCROLL[4], SCROLL[5], SCROLL[6],
+    ]
+}
+
 /// A key for a pane on top whose keys are `table`.
 pub fn on_key(
     m: &mut Model,
