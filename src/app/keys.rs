@@ -120,17 +120,3 @@ impl HelpSection {
         }
     }
 }
-
-/// Every layer's keys, top layer last: what `?` shows.
-pub fn help_sections() -> Vec<HelpSection> {
-    vec![
-        super::keymap::help(),
-        super::input::help(),
-        super::modals::confirm::help(),
-        super::modals::progress::help(),
-        super::modals::question::help(),
-        super::modals::form::help(),
-        super::modals::help::help(),
-        super::modals::log::help(),
-    ]
-}

@@ -3,7 +3,6 @@
 
 use super::effect::Effect;
 use super::state::*;
-use super::view::ensure_visible;
 use crate::model::{Health, Kind, Resource};
 
 pub fn start_load(m: &mut Model, p: usize) -> Vec<Effect> {
@@ -92,7 +91,7 @@ pub fn on_loaded(
             }
             let page = m.page_rows;
             if let Some(v) = m.profiles.get_mut(p).and_then(|t| t.view_mut()) {
-                ensure_visible(v, page);
+                v.ensure_visible(page);
             }
             // Freeing 100,000 objects takes long enough to be felt: not on the event loop.
             // (Also after a first load: the runtime then returns freed memory to the system.)
@@ -132,7 +131,7 @@ pub fn on_page(m: &mut Model, profile: usize, generation: u64, resources: Vec<Re
             tab.resources.extend(resources);
             tab.reindex(now);
             if let Some(v) = tab.view_mut() {
-                ensure_visible(v, page);
+                v.ensure_visible(page);
             }
         }
     }

@@ -70,7 +70,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
             m.detail_scroll = 0;
             let page = m.page_rows;
             if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
-                ensure_visible(v, page);
+                v.ensure_visible(page);
             }
         }
         Action::Down => move_cursor(m, |c, _, _| c + 1),
@@ -100,7 +100,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
             m.page_rows = super::layout::table_rows(m) as usize;
             let page = m.page_rows;
             if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
-                ensure_visible(v, page);
+                v.ensure_visible(page);
             }
         }
         Action::DetailDown => {
@@ -217,23 +217,4 @@ fn back(m: &mut Model) {
     } else {
         m.status = None;
     }
-}
-
-/// Refuse to `what` (delete, create) on a read-only profile or one with nothing loaded:
-/// says why and returns true.
-pub fn read_only_refusal(m: &mut Model, what: &str) -> bool {
-    let Some(tab) = m.tab() else {
-        return true;
-    };
-    if tab.info.read_only {
-        let text = format!("read-only: profile '{}' does not {what}", tab.info.name);
-        m.set_status(Level::Warn, text);
-        return true;
-    }
-    if !tab.usable() || tab.load != LoadState::Loaded && tab.resources.is_empty() {
-        let text = format!("profile '{}' has nothing loaded", tab.info.name);
-        m.set_status(Level::Warn, text);
-        return true;
-    }
-    false
 }

@@ -41,3 +41,17 @@ pub fn on_paste(m: &mut Model, text: &str) {
     }
     normal::on_paste(m);
 }
+
+/// Every layer's keys, top layer last: what `?` shows.
+pub fn help_sections() -> Vec<super::keys::HelpSection> {
+    vec![
+        super::keymap::help(),
+        super::input::help(),
+        super::modals::confirm::help(),
+        super::modals::progress::help(),
+        super::modals::question::help(),
+        super::modals::form::help(),
+        super::modals::help::help(),
+        super::modals::log::help(),
+    ]
+}

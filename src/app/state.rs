@@ -1,7 +1,7 @@
 //! The application model: everything the screen shows, owned by `update` alone.
 
 use crate::filter::RowFilter;
-use crate::model::{Kind, VendorId};
+use crate::model::Kind;
 use crate::ops::executor::StepOutcome;
 use crate::ops::plan::DeletePlan;
 use crate::vendors::forms::FormSpec;
@@ -11,27 +11,6 @@ use std::sync::Arc;
 
 /// How many log lines the log pane keeps.
 pub const LOG_CAPACITY: usize = 1000;
-
-/// Static facts about a profile tab, as configured.
-#[derive(Debug, Clone)]
-pub struct ProfileInfo {
-    pub name: String,
-    pub vendor: VendorId,
-    pub read_only: bool,
-    pub protected: bool,
-    pub insecure_tls: bool,
-    /// Why this profile cannot be used (missing secret, vendor not supported yet).
-    pub setup_error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoadState {
-    /// Never loaded.
-    Idle,
-    Loading,
-    Loaded,
-    Failed(String),
-}
 
 pub use super::tab::*;
 
@@ -381,10 +360,29 @@ pub struct Model {
     /// The marks last cleared, restorable once.
     pub cleared_marks: Option<ClearedMarks>,
     /// Sizes only the drawing code can measure; the TUI hands them in.
-    pub measures: super::layout::Measures,
+    pub measures: Measures,
 }
 
 impl Model {
+    /// Refuse to `what` (delete, create) on a read-only profile or one with nothing loaded:
+    /// says why and returns true.
+    pub fn refuses_change(&mut self, what: &str) -> bool {
+        let Some(tab) = self.tab() else {
+            return true;
+        };
+        if tab.info.read_only {
+            let text = format!("read-only: profile '{}' does not {what}", tab.info.name);
+            self.set_status(Level::Warn, text);
+            return true;
+        }
+        if !tab.usable() || tab.load != LoadState::Loaded && tab.resources.is_empty() {
+            let text = format!("profile '{}' has nothing loaded", tab.info.name);
+            self.set_status(Level::Warn, text);
+            return true;
+        }
+        false
+    }
+
     pub fn new(profiles: Vec<ProfileInfo>, now: i64) -> Self {
         Model {
             profiles: profiles.into_iter().map(ProfileTab::new).collect(),
@@ -409,7 +407,7 @@ impl Model {
             no_color: false,
             banner: None,
             cleared_marks: None,
-            measures: super::layout::Measures::UNMEASURED,
+            measures: Measures::UNMEASURED,
         }
     }
 
@@ -446,5 +444,26 @@ impl Model {
             level,
             text,
         });
+    }
+}
+
+/// Sizes only the drawing code can measure (they depend on how text wraps), handed to the
+/// model by whoever owns both (the TUI, a test): `app` asks, `ui` answers.
+#[derive(Clone, Copy)]
+pub struct Measures {
+    /// The largest scroll of the delete confirmation's body at the model's screen size.
+    pub confirm_max_scroll: fn(&Model, &ConfirmDelete) -> usize,
+}
+
+impl Measures {
+    /// Nothing measured: scrolling is not clamped (the drawing clamps what it shows).
+    pub const UNMEASURED: Measures = Measures {
+        confirm_max_scroll: |_, _| usize::MAX / 2,
+    };
+}
+
+impl std::fmt::Debug for Measures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Measures")
     }
 }

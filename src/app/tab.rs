@@ -1,10 +1,30 @@
 //! A profile tab and its kind views: rows, sort, filter, marks, and keeping them current.
 
-use super::state::{LoadState, ProfileInfo};
 use crate::filter::RowFilter;
-use crate::model::{CellCtx, Kind, Resource};
+use crate::model::{CellCtx, Kind, Resource, VendorId};
 use crate::vendors::{spec, VendorSpec};
 use std::collections::BTreeSet;
+
+/// Static facts about a profile tab, as configured.
+#[derive(Debug, Clone)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub vendor: VendorId,
+    pub read_only: bool,
+    pub protected: bool,
+    pub insecure_tls: bool,
+    /// Why this profile cannot be used (missing secret, vendor not supported yet).
+    pub setup_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadState {
+    /// Never loaded.
+    Idle,
+    Loading,
+    Loaded,
+    Failed(String),
+}
 
 /// One kind sub-tab of a profile: its rows, filter, sort, marks and cursor.
 #[derive(Debug, Clone)]
@@ -36,6 +56,18 @@ pub struct KindView {
 }
 
 impl KindView {
+    /// Scroll so the cursor is on a page of `page` rows, without scrolling past the end.
+    pub fn ensure_visible(&mut self, page: usize) {
+        let page = page.max(1);
+        if self.cursor < self.offset {
+            self.offset = self.cursor;
+        } else if self.cursor >= self.offset + page {
+            self.offset = self.cursor + 1 - page;
+        }
+        let max_offset = self.rows.len().saturating_sub(page);
+        self.offset = self.offset.min(max_offset);
+    }
+
     pub fn new(kind: Kind) -> Self {
         KindView {
             kind,

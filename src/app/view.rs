@@ -6,22 +6,11 @@ use super::layout::table_rows;
 use super::load::start_load;
 use super::state::*;
 
-pub fn ensure_visible(v: &mut KindView, page: usize) {
-    let page = page.max(1);
-    if v.cursor < v.offset {
-        v.offset = v.cursor;
-    } else if v.cursor >= v.offset + page {
-        v.offset = v.cursor + 1 - page;
-    }
-    let max_offset = v.rows.len().saturating_sub(page);
-    v.offset = v.offset.min(max_offset);
-}
-
 /// Keep the current view's cursor on screen.
 pub fn ensure_current_visible(m: &mut Model) {
     let page = m.page_rows;
     if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
-        ensure_visible(v, page);
+        v.ensure_visible(page);
     }
 }
 
@@ -60,7 +49,7 @@ pub fn move_cursor(m: &mut Model, f: impl FnOnce(usize, usize, usize) -> usize) 
         }
         let last = v.rows.len() - 1;
         v.cursor = f(v.cursor, last, page).min(last);
-        ensure_visible(v, page);
+        v.ensure_visible(page);
     }
     m.detail_scroll = 0;
 }
@@ -77,7 +66,7 @@ pub fn rebuild_current(m: &mut Model, resort: bool) {
             tab.rebuild_rows(k);
         }
         if let Some(v) = tab.view_mut() {
-            ensure_visible(v, page);
+            v.ensure_visible(page);
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::kit;
+use super::framing;
 
 const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
@@ -238,17 +238,17 @@ async fn render(fault: Fault, real: Option<Response>) -> Response {
             retry_after,
         } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let resp = kit::bytes(code, JSON_CONTENT_TYPE, body);
+            let resp = framing::bytes(code, JSON_CONTENT_TYPE, body);
             match retry_after {
-                Some(secs) => kit::retry_after(resp, secs),
+                Some(secs) => framing::retry_after(resp, secs),
                 None => resp,
             }
         }
-        Fault::Html { status } => kit::proxy_page(
+        Fault::Html { status } => framing::proxy_page(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
             "nginx",
         ),
-        Fault::MalformedJson => kit::bytes(
+        Fault::MalformedJson => framing::bytes(
             StatusCode::OK,
             JSON_CONTENT_TYPE,
             "{\"items\": [{\"id\": \"A1\", \"name\": }",
@@ -271,7 +271,7 @@ async fn render(fault: Fault, real: Option<Response>) -> Response {
                     _ => None,
                 }
             });
-            kit::bytes(StatusCode::OK, JSON_CONTENT_TYPE, Body::from_stream(stream))
+            framing::bytes(StatusCode::OK, JSON_CONTENT_TYPE, Body::from_stream(stream))
         }
         Fault::Reset => {
             let chunks: Vec<Result<Bytes, std::io::Error>> =

@@ -7,6 +7,7 @@
 pub mod basedash;
 pub mod databrain;
 pub mod faults;
+pub mod framing;
 pub mod kit;
 pub mod microstrategy;
 pub mod qlik;

@@ -25,7 +25,7 @@ use theme::Theme;
 pub use crate::app::layout::{DETAIL_SIDE_MIN_WIDTH, MIN_HEIGHT, MIN_WIDTH};
 
 /// What `app` asks the drawing code to measure.
-pub const MEASURES: crate::app::layout::Measures = crate::app::layout::Measures {
+pub const MEASURES: crate::app::state::Measures = crate::app::state::Measures {
     confirm_max_scroll: modal::confirm_max_scroll,
 };
 

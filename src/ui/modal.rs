@@ -665,7 +665,7 @@ fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) {
     // Every layer's keys, from the tables that dispatch them; each section's title, then
     // its keys (wrapped under their description), then its notes.
     let mut lines: Vec<(Line, usize)> = Vec::new();
-    for (n, section) in crate::app::keys::help_sections().iter().enumerate() {
+    for (n, section) in crate::app::router::help_sections().iter().enumerate() {
         if n > 0 {
             lines.push((Line::from(""), 0));
         }

@@ -700,7 +700,7 @@ fn help_lists_every_layers_keys_from_their_tables() {
     let mut m = sized(110, 48);
     chars(&mut m, "?");
     let out = render(&m, 110, 400);
-    let sections = crate::app::keys::help_sections();
+    let sections = crate::app::router::help_sections();
     assert!(sections.len() >= 8, "{sections:?}");
     for s in &sections {
         assert!(

@@ -249,14 +249,14 @@ pub static SPEC: VendorSpec = VendorSpec {
 };
 
 /// Basedash in the vendor registry.
-pub static VENDOR: super::Vendor = super::Vendor {
+pub static VENDOR: super::entry::Vendor = super::Vendor {
     spec: &SPEC,
-    config: super::registry::ConfigSpec {
+    config: super::entry::ConfigSpec {
         secret: "token",
         username: false,
-        keys: &[super::registry::ConfigKey {
+        keys: &[super::entry::ConfigKey {
             name: "org_id",
-            value: super::registry::KeyValue::Text,
+            value: super::entry::KeyValue::Text,
             shown_default: None,
         }],
         aliases: &[("org", "org_id"), ("organization_id", "org_id")],
@@ -264,22 +264,22 @@ pub static VENDOR: super::Vendor = super::Vendor {
     },
     connect: |s| Ok(std::sync::Arc::new(BasedashClient::new(s)?)),
     create_form: |_, _| None,
-    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
-    error_example: super::registry::ErrorExample {
+    decode_error: super::http::decode_error,
+    error_example: super::entry::ErrorExample {
         status: 400,
         body: r#"{"error":{"title":"ValidationError","detail":"Invalid credentials","fieldErrors":{"host":"Host not found"}}}"#,
         code: Some("ValidationError"),
         message: "Invalid credentials (host: Host not found)",
     },
     #[cfg(feature = "sim")]
-    sim: super::registry::SimSpec {
+    sim: super::entry::SimSpec {
         start: |opts| {
             Box::pin(async move {
                 let sim = crate::sim::basedash::start(&opts).await?;
                 Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
             })
         },
-        demo: super::registry::DemoLogin {
+        demo: super::entry::DemoLogin {
             profile: "demo-basedash",
             username: None,
             secret: crate::sim::basedash::DEMO_TOKEN,
@@ -572,7 +572,7 @@ impl BasedashClient {
         let org_id = BasedashSettings::from_options(&settings.options).org_id;
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
-        let http = HttpCore::new(&http_settings, &[])?;
+        let http = HttpCore::new(&http_settings, &[], VENDOR.decode_error)?;
         Ok(BasedashClient {
             http,
             profile: settings.profile,
@@ -602,7 +602,7 @@ impl BasedashClient {
             .retrying(&READS, &method, &url, || async {
                 let req = HttpRequest::new(method.clone(), url.as_str())
                     .header(AUTHORIZATION, self.auth.clone());
-                self.http.send(req).await?.error_for_status(V)
+                self.http.send(req).await?.error_for_status()
             })
             .await
     }

@@ -153,14 +153,14 @@ pub static SPEC: VendorSpec = VendorSpec {
 };
 
 /// Databrain in the vendor registry.
-pub static VENDOR: super::Vendor = super::Vendor {
+pub static VENDOR: super::entry::Vendor = super::Vendor {
     spec: &SPEC,
-    config: super::registry::ConfigSpec {
+    config: super::entry::ConfigSpec {
         secret: "token",
         username: false,
-        keys: &[super::registry::ConfigKey {
+        keys: &[super::entry::ConfigKey {
             name: "data_app_key",
-            value: super::registry::KeyValue::Secret,
+            value: super::entry::KeyValue::Secret,
             shown_default: None,
         }],
         aliases: &[],
@@ -168,22 +168,22 @@ pub static VENDOR: super::Vendor = super::Vendor {
     },
     connect: |s| Ok(std::sync::Arc::new(DatabrainClient::new(s)?)),
     create_form: |_, _| None,
-    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
-    error_example: super::registry::ErrorExample {
+    decode_error: super::http::decode_error,
+    error_example: super::entry::ErrorExample {
         status: 400,
         body: r#"{"error":{"code":"DATASOURCE_IN_USE","message":"Datasource is being used by other resources"}}"#,
         code: Some("DATASOURCE_IN_USE"),
         message: "Datasource is being used by other resources",
     },
     #[cfg(feature = "sim")]
-    sim: super::registry::SimSpec {
+    sim: super::entry::SimSpec {
         start: |opts| {
             Box::pin(async move {
                 let sim = crate::sim::databrain::start(&opts).await?;
                 Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
             })
         },
-        demo: super::registry::DemoLogin {
+        demo: super::entry::DemoLogin {
             profile: "demo-databrain",
             username: None,
             secret: crate::sim::databrain::DEMO_TOKEN,
@@ -466,7 +466,7 @@ impl DatabrainClient {
         }
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
-        let http = HttpCore::new(&http_settings, &[])?;
+        let http = HttpCore::new(&http_settings, &[], VENDOR.decode_error)?;
         Ok(DatabrainClient {
             http,
             profile: settings.profile,
@@ -512,9 +512,7 @@ impl DatabrainClient {
         let resp = self
             .http
             .retrying(&READS, &Method::GET, &url, || async {
-                self.send(Method::GET, &url, cred)
-                    .await?
-                    .error_for_status(V)
+                self.send(Method::GET, &url, cred).await?.error_for_status()
             })
             .await
             .map_err(|e| explain_missing_route(explain_auth(e, cred), path))?;
@@ -853,7 +851,7 @@ impl DatabrainClient {
         if resp.is_success() {
             return deleted(&resp, name);
         }
-        let err = resp.to_error(V);
+        let err = resp.to_error();
         if is_auth_refusal(&err) {
             return Err(explain_auth(err, Cred::ServiceToken));
         }
@@ -1303,10 +1301,14 @@ mod tests {
 
     #[test]
     fn delete_answers_are_read_strictly() {
-        let resp = |status: u16, body: &str| HttpResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
+        let resp = |status: u16, body: &str| {
+            HttpResponse::new(
+                V,
+                VENDOR.decode_error,
+                status,
+                reqwest::header::HeaderMap::new(),
+                body.as_bytes().to_vec(),
+            )
         };
         assert_eq!(
             deleted(

@@ -105,12 +105,19 @@ impl HttpRequest {
     }
 }
 
+/// A vendor's reading of a non-2xx answer (vendor, status, headers, body) as one `ApiError`;
+/// each client hands its registry entry's to its `HttpCore` (most use `decode_error`).
+pub type ErrorDecoder = fn(VendorId, u16, &HeaderMap, &[u8]) -> ApiError;
+
 /// A fully read response (any status).
 #[derive(Clone)]
 pub struct HttpResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    vendor: VendorId,
+    /// How the vendor's errors read (from the `HttpCore` that sent the request).
+    decode: ErrorDecoder,
 }
 
 impl fmt::Debug for HttpResponse {
@@ -124,6 +131,23 @@ impl fmt::Debug for HttpResponse {
 }
 
 impl HttpResponse {
+    /// An answer as `vendor` sent it, its errors read by `decode`.
+    pub fn new(
+        vendor: VendorId,
+        decode: ErrorDecoder,
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Self {
+        HttpResponse {
+            status,
+            headers,
+            body,
+            vendor,
+            decode,
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -155,16 +179,16 @@ impl HttpResponse {
 
     /// The error this response stands for (call only for non-2xx), read by the vendor's
     /// error decoder.
-    pub fn to_error(&self, vendor: VendorId) -> ApiError {
-        (super::registry::vendor(vendor).decode_error)(self.status, &self.headers, &self.body)
+    pub fn to_error(&self) -> ApiError {
+        (self.decode)(self.vendor, self.status, &self.headers, &self.body)
     }
 
     /// `Ok(self)` for 2xx, else the decoded vendor error.
-    pub fn error_for_status(self, vendor: VendorId) -> Result<Self, ApiError> {
+    pub fn error_for_status(self) -> Result<Self, ApiError> {
         if self.is_success() {
             Ok(self)
         } else {
-            Err(self.to_error(vendor))
+            Err(self.to_error())
         }
     }
 
@@ -187,6 +211,7 @@ pub struct HttpCore {
     /// `rate_limit_per_minute` of the profile: every write (non-GET/HEAD) request, so bulk
     /// work at any concurrency stays under the tenant's limit while reads stay fast.
     write_limiter: Option<std::sync::Arc<super::ratelimit::RateLimiter>>,
+    decode: ErrorDecoder,
 }
 
 impl fmt::Debug for HttpCore {
@@ -203,9 +228,11 @@ impl HttpCore {
     /// Build the client of a profile. `allowed_writes` lists the non-GET calls that do not
     /// change server state (login, logout, connection test, keep-alive) as (method, path
     /// suffix such as "/api/auth/login"); they stay allowed on a read-only profile.
+    /// `decode` reads the vendor's error answers.
     pub fn new(
         settings: &ClientSettings,
         allowed_writes: &[(Method, &str)],
+        decode: ErrorDecoder,
     ) -> Result<HttpCore, ApiError> {
         let timeout = if settings.timeout.is_zero() {
             Duration::from_secs(30)
@@ -232,6 +259,7 @@ impl HttpCore {
         Ok(HttpCore {
             client,
             vendor: settings.vendor,
+            decode,
             profile: settings.profile.clone(),
             read_only: settings.read_only,
             allowed_writes: allowed_writes
@@ -327,6 +355,8 @@ impl HttpCore {
                 status,
                 headers,
                 body: body.to_vec(),
+                vendor: self.vendor,
+                decode: self.decode,
             })
         }
         .await;
@@ -961,7 +991,8 @@ mod tests {
     #[tokio::test]
     async fn retrying_repeats_only_idempotent_calls() {
         let (base, seen) = server(UNAVAILABLE_REPLY).await;
-        let core = HttpCore::new(&settings(false, Duration::from_secs(5)), &[]).unwrap();
+        let core =
+            HttpCore::new(&settings(false, Duration::from_secs(5)), &[], decode_error).unwrap();
         let policy = RetryPolicy {
             base: Duration::from_millis(1),
             ..RetryPolicy::reads(2)
@@ -973,7 +1004,7 @@ mod tests {
                 .retrying(&policy, &method, &url, || async {
                     core.send(HttpRequest::new(method.clone(), url.as_str()))
                         .await?
-                        .error_for_status(V)
+                        .error_for_status()
                 })
                 .await
                 .unwrap_err();
@@ -985,7 +1016,12 @@ mod tests {
     #[tokio::test]
     async fn read_only_refuses_mutations_before_sending() {
         let (base, seen) = server(OK_REPLY).await;
-        let core = HttpCore::new(&settings(true, Duration::from_secs(5)), &mstr_allow()).unwrap();
+        let core = HttpCore::new(
+            &settings(true, Duration::from_secs(5)),
+            &mstr_allow(),
+            decode_error,
+        )
+        .unwrap();
         for (m, p) in [
             (Method::DELETE, "/MicroStrategyLibrary/api/datasources/ABC"),
             (Method::POST, "/MicroStrategyLibrary/api/datasources"),
@@ -1052,7 +1088,8 @@ mod tests {
     #[tokio::test]
     async fn writable_profile_sends_everything() {
         let (base, seen) = server(OK_REPLY).await;
-        let core = HttpCore::new(&settings(false, Duration::from_secs(5)), &[]).unwrap();
+        let core =
+            HttpCore::new(&settings(false, Duration::from_secs(5)), &[], decode_error).unwrap();
         let resp = core
             .send(HttpRequest::new(
                 Method::DELETE,
@@ -1337,7 +1374,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let core = HttpCore::new(&settings(false, Duration::from_secs(5)), &[]).unwrap();
+        let core =
+            HttpCore::new(&settings(false, Duration::from_secs(5)), &[], decode_error).unwrap();
         let err = core
             .send(HttpRequest::get(format!(
                 "http://{addr}/api/x?token=secret"
@@ -1363,7 +1401,12 @@ mod tests {
                 socks.push(s);
             }
         });
-        let core = HttpCore::new(&settings(false, Duration::from_millis(300)), &[]).unwrap();
+        let core = HttpCore::new(
+            &settings(false, Duration::from_millis(300)),
+            &[],
+            decode_error,
+        )
+        .unwrap();
         let err = core
             .send(HttpRequest::get(format!("http://{addr}/api/x?secret=1")))
             .await
@@ -1390,7 +1433,8 @@ mod tests {
             }
         });
         let https = format!("https://{addr}");
-        let core = HttpCore::new(&settings(false, Duration::from_secs(5)), &[]).unwrap();
+        let core =
+            HttpCore::new(&settings(false, Duration::from_secs(5)), &[], decode_error).unwrap();
         let err = core
             .send(HttpRequest::get(format!("{https}/api/x")))
             .await
@@ -1414,7 +1458,8 @@ mod tests {
                 drop(s);
             }
         });
-        let core = HttpCore::new(&settings(false, Duration::from_secs(5)), &[]).unwrap();
+        let core =
+            HttpCore::new(&settings(false, Duration::from_secs(5)), &[], decode_error).unwrap();
         let err = core
             .send(HttpRequest::get(format!("http://{addr}/api/x")))
             .await

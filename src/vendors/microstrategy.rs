@@ -174,14 +174,14 @@ pub static SPEC: VendorSpec = VendorSpec {
 };
 
 /// MicroStrategy in the vendor registry.
-pub static VENDOR: super::Vendor = super::Vendor {
+pub static VENDOR: super::entry::Vendor = super::Vendor {
     spec: &SPEC,
-    config: super::registry::ConfigSpec {
+    config: super::entry::ConfigSpec {
         secret: "password",
         username: true,
-        keys: &[super::registry::ConfigKey {
+        keys: &[super::entry::ConfigKey {
             name: "login_mode",
-            value: super::registry::KeyValue::Integer {
+            value: super::entry::KeyValue::Integer {
                 min: 1,
                 max: u32::MAX as i64,
             },
@@ -195,22 +195,22 @@ pub static VENDOR: super::Vendor = super::Vendor {
     },
     connect: |s| Ok(std::sync::Arc::new(MstrClient::new(s)?)),
     create_form: super::microstrategy_forms::form,
-    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
-    error_example: super::registry::ErrorExample {
+    decode_error: super::http::decode_error,
+    error_example: super::entry::ErrorExample {
         status: 401,
         body: r#"{"code":"ERR009","message":"The user's session has expired, please reauthenticate","ticketId":"f39db2e12d5b4cb9b4d32fc6e439045e"}"#,
         code: Some("ERR009"),
         message: "The user's session has expired, please reauthenticate",
     },
     #[cfg(feature = "sim")]
-    sim: super::registry::SimSpec {
+    sim: super::entry::SimSpec {
         start: |opts| {
             Box::pin(async move {
                 let sim = crate::sim::microstrategy::start(&opts).await?;
                 Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
             })
         },
-        demo: super::registry::DemoLogin {
+        demo: super::entry::DemoLogin {
             profile: "demo-mstr",
             username: Some(crate::sim::microstrategy::DEMO_USERNAME),
             secret: crate::sim::microstrategy::DEMO_PASSWORD,
@@ -398,6 +398,7 @@ impl MstrClient {
                 (Method::POST, "/api/datasources/connections/test"),
                 (Method::PUT, "/api/sessions"),
             ],
+            VENDOR.decode_error,
         )?;
         Ok(MstrClient {
             http,
@@ -429,7 +430,7 @@ impl MstrClient {
             })
         };
         let req = HttpRequest::new(Method::POST, self.url("/auth/login")).json(body);
-        let resp = self.http.send(req).await?.error_for_status(V)?;
+        let resp = self.http.send(req).await?.error_for_status()?;
         match resp.header_str(TOKEN_HEADER).map(str::trim) {
             Some(t) if !t.is_empty() => {
                 tracing::info!(profile = %self.profile, "MicroStrategy: logged in");
@@ -502,14 +503,14 @@ impl MstrClient {
         if resp.is_success() {
             return Ok(resp);
         }
-        let err = resp.to_error(V);
+        let err = resp.to_error();
         if !is_session_expired(&err) {
             return Err(err);
         }
         let token = self.relogin(generation).await?;
         self.send_with_token(method, url, body, &token)
             .await?
-            .error_for_status(V)
+            .error_for_status()
     }
 
     /// A call under `/api`, guarded, authenticated; GETs retried under `READS`.
@@ -788,7 +789,7 @@ impl MstrClient {
             Ok(r) => tracing::debug!(
                 profile = %self.profile,
                 "MicroStrategy: logout answered: {}",
-                r.to_error(V)
+                r.to_error()
             ),
             Err(e) => tracing::debug!(profile = %self.profile, "MicroStrategy: logout failed: {e}"),
         }

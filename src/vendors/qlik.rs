@@ -176,14 +176,14 @@ pub static SPEC: VendorSpec = VendorSpec {
 };
 
 /// Qlik Cloud in the vendor registry.
-pub static VENDOR: super::Vendor = super::Vendor {
+pub static VENDOR: super::entry::Vendor = super::Vendor {
     spec: &SPEC,
-    config: super::registry::ConfigSpec {
+    config: super::entry::ConfigSpec {
         secret: "token",
         username: false,
-        keys: &[super::registry::ConfigKey {
+        keys: &[super::entry::ConfigKey {
             name: "space_id",
-            value: super::registry::KeyValue::Text,
+            value: super::entry::KeyValue::Text,
             shown_default: None,
         }],
         aliases: &[("space", "space_id")],
@@ -191,22 +191,22 @@ pub static VENDOR: super::Vendor = super::Vendor {
     },
     connect: |s| Ok(std::sync::Arc::new(QlikClient::new(s)?)),
     create_form: |_, _| None,
-    decode_error: |status, headers, body| super::http::decode_error(V, status, headers, body),
-    error_example: super::registry::ErrorExample {
+    decode_error: super::http::decode_error,
+    error_example: super::entry::ErrorExample {
         status: 400,
         body: r#"{"errors":[{"code":"DCERROR-0010","title":"Bad or invalid request","detail":"Field xxx is missing in the request","status":400}]}"#,
         code: Some("DCERROR-0010"),
         message: "Bad or invalid request: Field xxx is missing in the request",
     },
     #[cfg(feature = "sim")]
-    sim: super::registry::SimSpec {
+    sim: super::entry::SimSpec {
         start: |opts| {
             Box::pin(async move {
                 let sim = crate::sim::qlik::start(&opts).await?;
                 Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
             })
         },
-        demo: super::registry::DemoLogin {
+        demo: super::entry::DemoLogin {
             profile: "demo-qlik",
             username: None,
             secret: crate::sim::qlik::DEMO_TOKEN,
@@ -595,7 +595,7 @@ impl QlikClient {
         http_settings.vendor = V;
         // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
         http_settings.rate_limit_per_minute = None;
-        let http = HttpCore::new(&http_settings, &[])?;
+        let http = HttpCore::new(&http_settings, &[], VENDOR.decode_error)?;
         let start_space = QlikSettings::from_options(&settings.options).space_id;
         Ok(QlikClient {
             start_space,
@@ -642,7 +642,7 @@ impl QlikClient {
     async fn get_url(&self, url: &str) -> Result<HttpResponse, ApiError> {
         self.http
             .retrying(&READS, &Method::GET, url, || async {
-                self.send(Method::GET, url, None).await?.error_for_status(V)
+                self.send(Method::GET, url, None).await?.error_for_status()
             })
             .await
     }
@@ -664,10 +664,7 @@ impl QlikClient {
         self.wait_for_write_slot().await;
         let resp = self.send(method, &url, body).await?;
         if resp.status == 429 {
-            let wait = resp
-                .to_error(V)
-                .retry_after()
-                .unwrap_or(DEFAULT_WRITE_BLOCK);
+            let wait = resp.to_error().retry_after().unwrap_or(DEFAULT_WRITE_BLOCK);
             lock(&self.pacer).block(Instant::now(), wait);
             tracing::info!(
                 profile = %self.profile,
@@ -1187,7 +1184,7 @@ impl QlikClient {
         if resp.is_success() {
             return resp.expect_delete_ack(V).map(|()| DeleteOutcome::Deleted);
         }
-        let err = resp.to_error(V);
+        let err = resp.to_error();
         // A 404 in Qlik's error format is the object; anything else (a proxy page, an empty
         // answer) may be a wrong URL and is not taken as proof the connection is gone.
         if err.status() == Some(404) && err.code().is_some() {
@@ -1228,12 +1225,12 @@ impl QlikClient {
         };
         if resp.status == 403 {
             tracing::info!(profile = %self.profile, "Qlik: bulk delete refused ({}); deleting one by one",
-                resp.to_error(V));
+                resp.to_error());
             self.bulk_refused.store(true, Ordering::Relaxed);
             return self.delete_singly(targets).await;
         }
         if !resp.is_success() {
-            let e = resp.to_error(V);
+            let e = resp.to_error();
             return targets.iter().map(|_| Err(e.clone())).collect();
         }
         let body: Value = match resp.json(V) {
@@ -1377,7 +1374,7 @@ impl QlikClient {
         let resp = self
             .write(Method::POST, "/data-connections", Some(body))
             .await?
-            .error_for_status(V)?;
+            .error_for_status()?;
         self.resource_from(&resp).await
     }
 }

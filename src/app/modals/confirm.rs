@@ -5,7 +5,6 @@ use super::Step;
 use crate::app::effect::Effect;
 use crate::app::keys::{lookup, typed_char, Binding, HelpSection, Key};
 use crate::app::marks::selection;
-use crate::app::normal::read_only_refusal;
 use crate::app::state::*;
 use crate::model::Kind;
 use crate::ops::executor::StepOutcome;
@@ -127,7 +126,7 @@ pub fn help() -> HelpSection {
 
 /// Ctrl-D: open the confirmation for the marks (or the current row).
 pub fn open(m: &mut Model) -> Vec<Effect> {
-    if read_only_refusal(m, "delete") {
+    if m.refuses_change("delete") {
         return Vec::new();
     }
     let p = m.active;

@@ -3,7 +3,6 @@
 use super::Step;
 use crate::app::effect::Effect;
 use crate::app::keys::{lookup, typed_char, Binding, HelpSection, Key};
-use crate::app::normal::read_only_refusal;
 use crate::app::state::*;
 use crate::vendors::create_form;
 use crate::vendors::forms::FieldKind;
@@ -88,7 +87,7 @@ pub fn help() -> HelpSection {
 
 /// `n`: open the create form of the current kind.
 pub fn open(m: &mut Model) -> Vec<Effect> {
-    if read_only_refusal(m, "create") {
+    if m.refuses_change("create") {
         return Vec::new();
     }
     let p = m.active;
