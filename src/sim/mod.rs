@@ -51,6 +51,20 @@ pub struct RunningSim {
     server: Box<dyn std::any::Any + Send + Sync>,
 }
 
+/// The `start` of a vendor's registry `SimSpec`: start `crate::sim::<vendor>` and keep it
+/// running as a `RunningSim`.
+macro_rules! start_running {
+    ($vendor:ident) => {
+        |opts| {
+            Box::pin(async move {
+                let sim = $crate::sim::$vendor::start(&opts).await?;
+                Ok($crate::sim::RunningSim::new(sim.base_url.clone(), sim))
+            })
+        }
+    };
+}
+pub(crate) use start_running;
+
 impl RunningSim {
     pub fn new<S: Send + Sync + 'static>(base_url: String, sim: S) -> RunningSim {
         RunningSim {

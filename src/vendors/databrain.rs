@@ -177,12 +177,7 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     },
     #[cfg(feature = "sim")]
     sim: super::entry::SimSpec {
-        start: |opts| {
-            Box::pin(async move {
-                let sim = crate::sim::databrain::start(&opts).await?;
-                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
-            })
-        },
+        start: crate::sim::start_running!(databrain),
         demo: super::entry::DemoLogin {
             profile: "demo-databrain",
             username: None,

@@ -351,13 +351,13 @@ impl HttpCore {
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>(HttpResponse {
+            Ok::<_, reqwest::Error>(HttpResponse::new(
+                self.vendor,
+                self.decode,
                 status,
                 headers,
-                body: body.to_vec(),
-                vendor: self.vendor,
-                decode: self.decode,
-            })
+                body.to_vec(),
+            ))
         }
         .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;

@@ -204,12 +204,7 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     },
     #[cfg(feature = "sim")]
     sim: super::entry::SimSpec {
-        start: |opts| {
-            Box::pin(async move {
-                let sim = crate::sim::microstrategy::start(&opts).await?;
-                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
-            })
-        },
+        start: crate::sim::start_running!(microstrategy),
         demo: super::entry::DemoLogin {
             profile: "demo-mstr",
             username: Some(crate::sim::microstrategy::DEMO_USERNAME),

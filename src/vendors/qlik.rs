@@ -200,12 +200,7 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     },
     #[cfg(feature = "sim")]
     sim: super::entry::SimSpec {
-        start: |opts| {
-            Box::pin(async move {
-                let sim = crate::sim::qlik::start(&opts).await?;
-                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim))
-            })
-        },
+        start: crate::sim::start_running!(qlik),
         demo: super::entry::DemoLogin {
             profile: "demo-qlik",
             username: None,
