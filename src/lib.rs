@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod filter;
+pub mod impact;
 pub mod headless;
 pub mod logging;
 pub mod model;

@@ -775,6 +775,7 @@ mod tests {
         can_create: false,
         can_test: false,
         soft_delete: true,
+        impact_container: "project",
         supported: true,
     };
 
@@ -1144,6 +1145,7 @@ mod tests {
         can_create: false,
         can_test: false,
         soft_delete: false,
+        impact_container: "project",
         supported: true,
     };
 

@@ -245,6 +245,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_create: false,
     can_test: false,
     soft_delete: true,
+    impact_container: "organization",
     supported: true,
 };
 

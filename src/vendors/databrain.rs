@@ -149,6 +149,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_create: false,
     can_test: false,
     soft_delete: false,
+    impact_container: "data app",
     supported: true,
 };
 

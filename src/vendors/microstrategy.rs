@@ -170,6 +170,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_create: true,
     can_test: true,
     soft_delete: false,
+    impact_container: "project",
     supported: true,
 };
 

@@ -255,6 +255,19 @@ pub trait VendorApi: Send + Sync {
             })
         })
     }
+    /// What content breaks if the target is deleted. Clients run their searches one after
+    /// another (one per session at a time), pace rate-limited ones and never fail: what they
+    /// cannot find out is `Impact::unknown` with the reason. Default: the vendor has no API.
+    fn impact(&self, target: crate::impact::ImpactTarget) -> BoxFuture<'_, crate::impact::Impact> {
+        drop(target);
+        let vendor = self.vendor();
+        Box::pin(async move {
+            crate::impact::Impact::unknown(
+                format!("{vendor} has no API for it"),
+                chrono::Utc::now().timestamp(),
+            )
+        })
+    }
     /// End the session; errors are ignored (already logged out is fine). Default: nothing
     /// to end (token and API-key vendors have no session).
     fn logout(&self) -> BoxFuture<'_, ()> {
@@ -276,6 +289,8 @@ pub struct VendorSpec {
     pub can_test: bool,
     /// Deletes are soft (recoverable at the vendor).
     pub soft_delete: bool,
+    /// What the vendor calls the place content lives in, for impact ("project", "space").
+    pub impact_container: &'static str,
     /// False until the vendor's client lands: its tab says "not supported yet".
     pub supported: bool,
 }

@@ -172,6 +172,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_create: false,
     can_test: false,
     soft_delete: false,
+    impact_container: "space",
     supported: true,
 };
 
