@@ -29,6 +29,8 @@ use serde_json::{json, Map, Value};
 use super::kit::{self, no_content};
 use super::SimOptions;
 
+mod search;
+
 /// User name the simulator accepts (standard login mode).
 pub const DEMO_USERNAME: &str = "administrator";
 /// Password the simulator accepts.
@@ -90,6 +92,29 @@ kit::control_handle!(MstrControl, kit::Control);
 pub type SimRequest = kit::SimRequest;
 
 impl MstrControl {
+    /// Content using `datasource` in `project`: counts of reports, dashboards, documents,
+    /// cubes and datamarts (the search finds them only while the datasource is attached).
+    pub fn set_content(&self, project: &str, datasource: &str, counts: [usize; 5]) {
+        lock(&self.shared)
+            .searches
+            .set_content(project, datasource, counts);
+    }
+
+    /// Every metadata-search call waits this long before answering (a large project).
+    pub fn set_search_delay(&self, d: Option<Duration>) {
+        lock(&self.shared).searches.set_delay(d);
+    }
+
+    /// The most search calls one session ever had in flight at the same time.
+    pub fn max_concurrent_searches(&self) -> usize {
+        lock(&self.shared).searches.max_in_flight()
+    }
+
+    /// Searches stored (POSTs answered) so far.
+    pub fn searches_run(&self) -> usize {
+        lock(&self.shared).searches.posts
+    }
+
     /// Invalidate every session: the next call with any old token gets 401 ERR009.
     pub fn expire_all_sessions(&self) {
         lock(&self.shared).sessions.clear();
@@ -662,6 +687,8 @@ struct SimState {
     login_count: usize,
     started: Instant,
     started_epoch_ms: i64,
+    /// Content objects and the per-session metadata searches over them.
+    searches: search::Searches,
 }
 
 impl SimState {
@@ -693,6 +720,7 @@ impl SimState {
             login_count: 0,
             started: Instant::now(),
             started_epoch_ms: chrono::Utc::now().timestamp_millis(),
+            searches: search::Searches::from_seed(&seed),
         };
         for kind in [Kind::Login, Kind::Connection, Kind::Datasource] {
             if let Some(objects) = seed.get(kind.list_key()).and_then(Value::as_array) {
@@ -1309,6 +1337,14 @@ fn api_routes() -> Router<Arc<Shared>> {
         .route("/api/datasources/mappings", get(list_mappings))
         .route("/api/datasources/mappings/{id}", delete(delete_mapping))
         .route("/api/dbobjects/dbmss", get(list_dbmss))
+        .route(
+            "/api/metadataSearches/results",
+            get(search::search_results).post(search::store_search),
+        )
+        .route(
+            "/api/v2/metadataSearches/results",
+            post(search::store_search),
+        )
 }
 
 fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {

@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 const V: VendorId = VendorId::MicroStrategy;
+pub(super) const VENDOR_ID: VendorId = V;
 const TOKEN_HEADER: &str = "x-mstr-authtoken";
+const PROJECT_HEADER: &str = "x-mstr-projectid";
 /// Retries of a GET after the first attempt (see `retry`).
 const READS: RetryPolicy = RetryPolicy::reads(2);
 /// Login mode whose "username" is an API token.
@@ -349,6 +351,11 @@ pub struct MstrClient {
     secret: SecretString,
     login_mode: u32,
     session: Mutex<Session>,
+    /// Held for the whole of one metadata search (POST and its pages): the server runs one
+    /// search at a time per session.
+    pub(super) search_lock: Mutex<()>,
+    /// The longest the impact of one object may take.
+    pub(super) impact_budget: std::time::Duration,
 }
 
 impl std::fmt::Debug for MstrClient {
@@ -393,6 +400,10 @@ impl MstrClient {
                 (Method::POST, "/api/auth/logout"),
                 (Method::POST, "/api/datasources/connections/test"),
                 (Method::PUT, "/api/sessions"),
+                // Metadata searches store a search in the session and change no object:
+                // impact analysis runs on read-only profiles too.
+                (Method::POST, "/api/metadataSearches/results"),
+                (Method::POST, "/api/v2/metadataSearches/results"),
             ],
             VENDOR.decode_error,
         )?;
@@ -407,7 +418,14 @@ impl MstrClient {
                 token: None,
                 generation: 0,
             }),
+            search_lock: Mutex::new(()),
+            impact_budget: super::microstrategy_impact::IMPACT_BUDGET,
         })
+    }
+
+    /// Bound the time the impact of one object may take (searches hang on large projects).
+    pub fn set_impact_budget(&mut self, budget: std::time::Duration) {
+        self.impact_budget = budget;
     }
 
     fn url(&self, path: &str) -> String {
@@ -476,11 +494,21 @@ impl MstrClient {
         url: &str,
         body: Option<&Value>,
         token: &SecretString,
+        project: Option<&str>,
     ) -> Result<HttpResponse, ApiError> {
         let mut req = HttpRequest::new(method.clone(), url).header(
             HeaderName::from_static(TOKEN_HEADER),
             sensitive_value(V, "session token", token.expose_secret())?,
         );
+        if let Some(p) = project {
+            let value =
+                reqwest::header::HeaderValue::from_str(p).map_err(|_| ApiError::Decode {
+                    vendor: V,
+                    status: 0,
+                    message: "a project id is not a valid header value".into(),
+                })?;
+            req = req.header(HeaderName::from_static(PROJECT_HEADER), value);
+        }
         if let Some(b) = body {
             req = req.json(b.clone());
         }
@@ -493,9 +521,12 @@ impl MstrClient {
         method: &Method,
         url: &str,
         body: Option<&Value>,
+        project: Option<&str>,
     ) -> Result<HttpResponse, ApiError> {
         let (token, generation) = self.session_token().await?;
-        let resp = self.send_with_token(method, url, body, &token).await?;
+        let resp = self
+            .send_with_token(method, url, body, &token, project)
+            .await?;
         if resp.is_success() {
             return Ok(resp);
         }
@@ -504,7 +535,7 @@ impl MstrClient {
             return Err(err);
         }
         let token = self.relogin(generation).await?;
-        self.send_with_token(method, url, body, &token)
+        self.send_with_token(method, url, body, &token, project)
             .await?
             .error_for_status()
     }
@@ -516,12 +547,23 @@ impl MstrClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<HttpResponse, ApiError> {
+        self.call_in(method, path, body, None).await
+    }
+
+    /// `call` with `X-MSTR-ProjectID` set to `project`.
+    pub(super) async fn call_in(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        project: Option<&str>,
+    ) -> Result<HttpResponse, ApiError> {
         let url = self.url(path);
         // Refuse before logging in: a read-only profile sends nothing for a mutation.
         self.http.check_allowed(&method, &url)?;
         self.http
             .retrying(&READS, &method, &url, || {
-                self.call_authed(&method, &url, body.as_ref())
+                self.call_authed(&method, &url, body.as_ref(), project)
             })
             .await
     }
@@ -609,7 +651,7 @@ impl MstrClient {
     }
 
     /// `GET /api/projects`: a bare array of `{id,name,...}`.
-    async fn list_projects(&self) -> Result<Vec<(String, String)>, ApiError> {
+    pub(super) async fn list_projects(&self) -> Result<Vec<(String, String)>, ApiError> {
         let body = self.get_json("/projects").await?;
         let items = body.as_array().ok_or_else(|| ApiError::Decode {
             vendor: V,
@@ -776,7 +818,7 @@ impl MstrClient {
         let Some(token) = token else { return };
         let url = self.url("/auth/logout");
         match self
-            .send_with_token(&Method::POST, &url, None, &token)
+            .send_with_token(&Method::POST, &url, None, &token, None)
             .await
         {
             Ok(r) if r.is_success() => {
@@ -901,6 +943,9 @@ impl VendorApi for MstrClient {
         })
     }
 
+    fn impact(&self, target: crate::impact::ImpactTarget) -> BoxFuture<'_, crate::impact::Impact> {
+        Box::pin(self.impact_of(target))
+    }
     fn logout(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.do_logout())
     }

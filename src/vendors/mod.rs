@@ -11,6 +11,7 @@ pub mod forms;
 pub mod http;
 pub mod microstrategy;
 mod microstrategy_forms;
+mod microstrategy_impact;
 pub mod qlik;
 pub mod ratelimit;
 pub mod registry;
