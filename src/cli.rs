@@ -96,6 +96,18 @@ pub enum Command {
         /// Stop starting new deletes after this many seconds (requests in flight finish).
         #[arg(long, value_name = "SECONDS")]
         time_limit: Option<u64>,
+        /// With --yes: delete even when the plan breaks content or its impact is unknown.
+        #[arg(long)]
+        force_impact: bool,
+    },
+    /// What deleting objects would break: reports, dashboards, apps, datamarts that use them.
+    Impact {
+        profile: String,
+        kind: String,
+        #[arg(required = true, value_name = "ID_OR_NAME")]
+        targets: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
     /// Create an object from a JSON file in the vendor's wire format.
     Create {
@@ -164,6 +176,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             concurrency,
             confirm_profile,
             time_limit,
+            force_impact,
         }) => {
             crate::logging::init_stderr();
             let args = DeleteArgs {
@@ -177,6 +190,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 concurrency: concurrency.map(usize::from),
                 confirm_profile,
                 time_limit: time_limit.map(Duration::from_secs),
+                force_impact,
             };
             finish(headless::delete(cli.config.as_deref(), cli.read_only, args).await)
         }
@@ -190,6 +204,15 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 headless::create(cli.config.as_deref(), cli.read_only, &profile, &kind, &from)
                     .await,
             )
+        }
+        Some(Command::Impact {
+            profile,
+            kind,
+            targets,
+            output,
+        }) => {
+            crate::logging::init_stderr();
+            finish(headless::impact(cli.config.as_deref(), &profile, &kind, &targets, output).await)
         }
         Some(Command::Check { profile }) => {
             crate::logging::init_stderr();

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+mod impact;
+pub use impact::impact;
+
 /// Output format of `list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -187,6 +190,14 @@ async fn list_opened(
             None => true,
         })
         .collect();
+    // An orphan is also an object whose impact is "none found": nothing the admin lists
+    // uses it and no content does. Candidates that break content or whose impact is
+    // unknown are left out, and said so on stderr.
+    let rows = if orphans {
+        impact::orphans_without_content(o, &all, rows).await
+    } else {
+        rows
+    };
     let mut out = std::io::stdout().lock();
     let result = match output {
         Output::Json => serde_json::to_writer_pretty(&mut out, &rows)
@@ -319,6 +330,8 @@ pub struct DeleteArgs {
     pub concurrency: Option<usize>,
     pub confirm_profile: Option<String>,
     pub time_limit: Option<std::time::Duration>,
+    /// Delete even when the plan breaks content or its impact is unknown (with `--yes`).
+    pub force_impact: bool,
 }
 
 /// `dsconsole delete PROFILE KIND ID_OR_NAME...`.
@@ -350,7 +363,7 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
     }
     let all = load(o).await?;
     let selected = resolve_targets(&all, kind, &a.targets)?;
-    let plan = build_plan(&PlanRequest {
+    let mut plan = build_plan(&PlanRequest {
         spec: o.spec,
         profile: &o.profile.name,
         all: &all,
@@ -359,6 +372,11 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         cascade: a.cascade,
         skip_in_use: a.skip_in_use,
     });
+    if !plan.is_empty() {
+        let refs: Vec<Ref> = plan.steps.iter().map(|s| s.target.clone()).collect();
+        let impacts = impact::compute(o, &all, &refs).await;
+        plan.set_impacts(&impacts, chrono::Utc::now().timestamp());
+    }
     if a.dry_run {
         print!("{}", plan_text(&plan));
         println!("dry run: nothing was sent");
@@ -390,6 +408,9 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         confirm_on_terminal(&plan, o.profile.protected)?;
     } else {
         eprint!("{}", plan_text(&plan));
+        if let Some(refusal) = impact::unattended_refusal(&plan, a.force_impact) {
+            return Err(Fail::op(refusal));
+        }
     }
     let audit = open_audit()?;
     let concurrency = a

@@ -1569,10 +1569,32 @@ fn soft_deletes_are_reported_as_soft_deleted() {
         ),
     );
     let id = bd.control.ids().into_iter().next().expect("a data source");
-    let out = run(w
+    // Basedash cannot say what uses a data source: unattended, that is refused.
+    let refused = run(w
         .cmd()
         .env(token_var, dsconsole::sim::basedash::DEMO_TOKEN)
         .args(["delete", "bd", "datasources", &id, "--yes"]));
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("impact: unknown: Basedash has no API for it")
+            && refused.stderr.contains("add --force-impact"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!bd.control.is_soft_deleted(&id), "nothing was sent");
+    let out = run(w
+        .cmd()
+        .env(token_var, dsconsole::sim::basedash::DEMO_TOKEN)
+        .args([
+            "delete",
+            "bd",
+            "datasources",
+            &id,
+            "--yes",
+            "--force-impact",
+        ]));
     out.expect_code(0);
     assert!(
         bd.control.is_soft_deleted(&id),
@@ -1658,4 +1680,96 @@ fn config_check_shows_control_characters_of_the_file_visibly() {
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn impact_lists_content_per_project_and_json_keeps_the_counts() {
+    let w = World::new("impact", "", "");
+    let out = w.run(&["impact", "mstr", "datasources", "Reporting Postgres"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(
+            "breaks 20 reports, 3 dashboards, 2 documents, 2 super cubes, 1 datamart in 2 projects"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("  project 'Sales Analytics'"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("    dashboard '"), "{}", out.stdout);
+    assert!(out.stdout.contains("  owner "), "{}", out.stdout);
+    let json = w.run(&[
+        "impact",
+        "mstr",
+        "datasources",
+        "Reporting Postgres",
+        "Legacy Warehouse (unused)",
+        "--output",
+        "json",
+    ]);
+    json.expect_code(0);
+    let v: Value = serde_json::from_str(&json.stdout).expect("json");
+    let rows = v.as_array().expect("array");
+    assert_eq!(rows[0]["verdict"], "breaks");
+    assert_eq!(
+        rows[0]["impact"]["dependents"].as_array().unwrap().len(),
+        28
+    );
+    assert_eq!(rows[1]["verdict"], "none");
+    assert_eq!(rows[1]["summary"], "none found");
+    assert!(w.deletes().is_empty());
+}
+
+#[test]
+fn an_unattended_delete_that_breaks_content_is_refused_unless_forced() {
+    let w = World::new("impact_refusal", "", "");
+    let out = w.run(&[
+        "delete",
+        "mstr",
+        "datasources",
+        "Sales Commissions",
+        "--yes",
+    ]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("impact: breaks 2 reports, 1 dashboard in 1 project")
+            && out.stderr.contains("add --force-impact"),
+        "{}",
+        out.stderr
+    );
+    assert!(w.deletes().is_empty(), "nothing was sent");
+    // None found: it goes, and the audit line records what the operator was shown.
+    let legacy = w.run(&[
+        "delete",
+        "mstr",
+        "datasources",
+        "Legacy Warehouse (unused)",
+        "--yes",
+    ]);
+    legacy.expect_code(0);
+    let lines = w.audit_lines();
+    let before = lines
+        .iter()
+        .find(|l| l["phase"] == "before")
+        .expect("a before line");
+    assert_eq!(before["impact"], "none found");
+    // Forced: the plan is sent (the server then decides).
+    let forced = w.run(&[
+        "delete",
+        "mstr",
+        "datasources",
+        "Sales Commissions",
+        "--yes",
+        "--force-impact",
+    ]);
+    assert!(
+        forced.stderr.contains("impact: breaks"),
+        "{}",
+        forced.stderr
+    );
+    assert_eq!(w.deletes().len(), 2);
 }

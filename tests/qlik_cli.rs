@@ -144,7 +144,14 @@ fn list_shows_disabled_connections_and_check_does_not_fail_on_them() {
 fn delete_of_a_disabled_connection_by_id_exits_0() {
     let w = World::new("delete_disabled");
     assert!(w.sim.control.contains(DISABLED_ID));
-    let out = w.run(&["delete", PROFILE, "connections", DISABLED_ID, "--yes"]);
+    let out = w.run(&[
+        "delete",
+        PROFILE,
+        "connections",
+        DISABLED_ID,
+        "--yes",
+        "--force-impact",
+    ]);
     out.expect_code(0);
     assert!(!w.sim.control.contains(DISABLED_ID), "gone at the server");
 }
@@ -169,7 +176,7 @@ fn delete_whose_bulk_answer_is_unreadable_exits_0_when_all_are_gone() {
                 .after()
                 .times(1),
         );
-        let mut args = vec!["delete", PROFILE, "connections", "--yes"];
+        let mut args = vec!["delete", PROFILE, "connections", "--yes", "--force-impact"];
         args.extend(ids);
         let out = w.run(&args);
         out.expect_code(0);

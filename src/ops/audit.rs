@@ -30,6 +30,9 @@ pub struct AuditEntry {
     pub name: String,
     /// The object as last fetched (or the body sent, for a create). Stripped when written.
     pub object: Value,
+    /// The impact the operator was shown for it ("breaks 3 reports in 1 project", "none
+    /// found", "unknown: ..."), when it was computed.
+    pub impact: Option<String>,
 }
 
 impl fmt::Debug for AuditEntry {
@@ -42,6 +45,7 @@ impl fmt::Debug for AuditEntry {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("object", &strip_secrets(&self.object))
+            .field("impact", &self.impact)
             .finish()
     }
 }
@@ -186,6 +190,9 @@ impl AuditLog {
             line.insert("request".into(), Value::String(r.to_string()));
         }
         line.insert("object".into(), strip_secrets(&e.object));
+        if let Some(i) = &e.impact {
+            line.insert("impact".into(), Value::String(i.clone()));
+        }
         self.write_line(Value::Object(line))?;
         lock(&self.open).insert(seq, e.clone());
         Ok(seq)
@@ -284,6 +291,7 @@ mod tests {
 
     fn entry(object: Value) -> AuditEntry {
         AuditEntry {
+            impact: None,
             profile: "prod".into(),
             vendor: VendorId::MicroStrategy,
             operation: "delete".into(),
@@ -419,6 +427,7 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         let log = AuditLog::open(&path).expect("open");
         let e = AuditEntry {
+            impact: None,
             profile: "p".into(),
             vendor: VendorId::MicroStrategy,
             operation: "delete".into(),

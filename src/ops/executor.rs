@@ -272,6 +272,10 @@ fn entry_of(plan: &DeletePlan, step: &PlanStep) -> AuditEntry {
         id: step.target.id.clone(),
         name: step.target.name.clone(),
         object: step.raw.clone(),
+        impact: step
+            .impact
+            .as_ref()
+            .map(|i| i.summary(crate::vendors::spec(plan.vendor).impact_container)),
     }
 }
 

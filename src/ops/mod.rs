@@ -6,5 +6,6 @@ pub mod create;
 pub mod executor;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod impact_run;
 pub mod plan;
 pub mod request_lines;

@@ -4,10 +4,37 @@
 //!
 //! `build_plan` is pure: no I/O, no clock. What it returns is what runs.
 
+use crate::impact::{Impact, Totals};
 use crate::model::{Kind, Ref, Resource, VendorId};
 use crate::vendors::VendorSpec;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
+
+/// Dependents named under a step in the text plan; the rest are counted.
+const IMPACT_NAMES_SHOWN: usize = 10;
+
+/// A step's impact in the text plan: the summary, then the names (at most
+/// `IMPACT_NAMES_SHOWN`), each on its own line and sanitized.
+fn impact_text(impact: &Impact, noun: &str) -> String {
+    let mut out = format!("        impact: {}\n", impact.summary(noun));
+    let named = impact.dependents.iter().chain(&impact.possible);
+    let total = impact.dependents.len() + impact.possible.len();
+    for d in named.take(IMPACT_NAMES_SHOWN) {
+        let possible = if impact.dependents.contains(d) {
+            ""
+        } else {
+            "possibly "
+        };
+        out.push_str(&format!("          - {possible}{}\n", d.label(noun)));
+    }
+    if total > IMPACT_NAMES_SHOWN {
+        out.push_str(&format!(
+            "          … and {} more (dsconsole impact lists them all)\n",
+            total - IMPACT_NAMES_SHOWN
+        ));
+    }
+    out
+}
 
 /// Why a step is in the plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +57,8 @@ pub struct PlanStep {
     /// Indices of earlier steps that must succeed before this one may run (its dependents in
     /// this plan).
     pub after: Vec<usize>,
+    /// What deleting it breaks, once computed for the confirmation (None until then).
+    pub impact: Option<Impact>,
     /// E.g. "in use by datasource 'X', which this plan does not delete: the server will
     /// refuse".
     pub warning: Option<String>,
@@ -45,6 +74,7 @@ impl fmt::Debug for PlanStep {
             .field("reason", &self.reason)
             .field("after", &self.after)
             .field("warning", &self.warning)
+            .field("impact", &self.impact)
             .finish()
     }
 }
@@ -370,6 +400,7 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
             reason,
             after,
             warning,
+            impact: None,
         });
     }
 
@@ -557,14 +588,47 @@ impl DeletePlan {
 
     /// How the operator confirms this plan. An empty plan has nothing to confirm; it asks
     /// for `TypeCount(0)` so that no single key can ever run it.
+    /// A plan that breaks content, or whose impact is unknown, is typed even for one object.
     pub fn confirmation(&self, protected: bool) -> Confirmation {
+        let impact_typed = self
+            .impact_totals()
+            .is_some_and(|t| t.needs_typed_confirmation());
         if protected {
             Confirmation::TypeProfile(self.profile.clone())
-        } else if self.len() == 1 && self.cascaded_count() == 0 {
+        } else if self.len() == 1 && self.cascaded_count() == 0 && !impact_typed {
             Confirmation::PressY
         } else {
             Confirmation::TypeCount(self.len())
         }
+    }
+
+    /// Record the impact computed for each step (by kind and id). A step without an answer
+    /// gets "unknown": the plan never claims more than was found.
+    pub fn set_impacts(&mut self, impacts: &HashMap<(Kind, String), Impact>, at: i64) {
+        for s in &mut self.steps {
+            s.impact = Some(
+                impacts
+                    .get(&(s.target.kind, s.target.id.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| Impact::unknown("not computed", at)),
+            );
+        }
+    }
+
+    /// Whether impact was computed for this plan (every step has an answer).
+    pub fn has_impact(&self) -> bool {
+        !self.steps.is_empty() && self.steps.iter().all(|s| s.impact.is_some())
+    }
+
+    /// Totals over the plan's steps, once impact was computed.
+    pub fn impact_totals(&self) -> Option<Totals> {
+        self.has_impact()
+            .then(|| Totals::of(self.steps.iter().filter_map(|s| s.impact.as_ref())))
+    }
+
+    /// What the vendor calls the place its content lives in ("project", "space").
+    pub fn impact_container(&self) -> &'static str {
+        crate::vendors::spec(self.vendor).impact_container
     }
 
     /// The line that names step `i`, in the confirmation dialog and in the CLI plan alike:
@@ -700,6 +764,9 @@ impl DeletePlan {
                 if let Some(w) = &step.warning {
                     out.push_str(&format!("        warning: {}\n", sanitize(w)));
                 }
+                if let Some(impact) = &step.impact {
+                    out.push_str(&impact_text(impact, self.impact_container()));
+                }
             }
         }
         for k in &self.kept {
@@ -724,6 +791,12 @@ impl DeletePlan {
         }
         for w in &self.warnings {
             out.push_str(&format!("warning: {}\n", sanitize(w)));
+        }
+        if let Some(t) = self.impact_totals() {
+            out.push_str(&format!(
+                "impact: {}\n",
+                sanitize(&t.summary(self.impact_container()))
+            ));
         }
         out
     }

@@ -163,6 +163,7 @@ mod tests {
 
     fn entry(id: &str) -> AuditEntry {
         AuditEntry {
+            impact: None,
             profile: "p".into(),
             vendor: VendorId::Qlik,
             operation: "delete".into(),
