@@ -315,17 +315,17 @@ fn sighup_during_a_bulk_delete_restores_the_terminal_and_audits_in_flight() {
     s.wait_for_datasources(TOTAL);
     s.wait_for_text("1 MicroStrategy · sim-mstr");
 
+    s.send(b"A");
+    s.wait_for_text(&format!("{TOTAL} marked"));
+    s.send(CTRL_D);
+    // The impact of the plan is computed first; then the confirmation opens.
+    s.wait_for_text(&format!("Delete {TOTAL} objects from sim-mstr"));
+    s.wait_for_text(&format!("Type {TOTAL} and press Enter to delete:"));
     // From now on every request is parked far longer than dsconsole's 10 s shutdown grace
     // (but within the profile's 300 s timeout): the deletes in flight at the SIGHUP can
     // only end as "unknown".
     world.sim.control.set_latency(Duration::from_secs(120));
     world.sim.control.clear_requests();
-
-    s.send(b"A");
-    s.wait_for_text(&format!("{TOTAL} marked"));
-    s.send(CTRL_D);
-    s.wait_for_text(&format!("Delete {TOTAL} objects from sim-mstr"));
-    s.wait_for_text(&format!("Type {TOTAL} and press Enter to delete:"));
     s.send(TOTAL.to_string().as_bytes());
     s.wait_for_text(&format!("delete: {TOTAL}"));
     s.send(ENTER);

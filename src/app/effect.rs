@@ -29,6 +29,12 @@ pub enum Effect {
         /// The wire body; `Debug` strips its secrets.
         body: crate::redact::SensitiveJson,
     },
+    /// Compute the impact of each target (a few at a time; each answer is a `Msg::Impact`).
+    Impact {
+        job: u64,
+        profile: usize,
+        targets: Vec<crate::impact::ImpactTarget>,
+    },
     /// OSC 52 copy.
     Copy(String),
     /// Leave: cancel jobs, log out every profile.

@@ -105,3 +105,49 @@ pub fn loaded_model_with(info: ProfileInfo) -> Model {
     );
     m
 }
+
+/// Answer the impact jobs `fx` starts: `answer` gives each target's impact (None: "none
+/// found"). Returns the other effects.
+pub fn answer_impacts(
+    m: &mut Model,
+    fx: Vec<crate::app::Effect>,
+    answer: impl Fn(&crate::model::Ref) -> Option<crate::impact::Impact>,
+) -> Vec<crate::app::Effect> {
+    use crate::app::{update, Effect, Msg};
+    let mut rest = Vec::new();
+    for e in fx {
+        match e {
+            Effect::Impact {
+                job,
+                profile,
+                targets,
+            } => {
+                for t in targets {
+                    let impact =
+                        answer(&t.target).unwrap_or_else(|| crate::impact::Impact::none(m.now));
+                    rest.extend(update(
+                        m,
+                        Msg::Impact {
+                            job,
+                            profile,
+                            target: t.target,
+                            impact: Box::new(impact),
+                        },
+                    ));
+                }
+            }
+            other => rest.push(other),
+        }
+    }
+    rest
+}
+
+/// Ctrl-D with every impact it asks for answered "none found": the confirmation opens.
+pub fn ctrl_d(m: &mut Model) -> Vec<crate::app::Effect> {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let fx = crate::app::update(
+        m,
+        crate::app::Msg::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+    );
+    answer_impacts(m, fx, |_| None)
+}

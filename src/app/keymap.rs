@@ -41,6 +41,8 @@ pub enum Action {
     Test,
     Create,
     ToggleOrphans,
+    /// `i`: what deleting the marked (or current) rows would break.
+    Impact,
     ToggleUnhealthy,
     Command,
     LogPane,
@@ -244,6 +246,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::Create,
         "create (login, connection, datasource)",
         "new",
+    ),
+    h(
+        &[Char('i')],
+        "i",
+        Action::Impact,
+        "impact: what deleting marked rows (or the current row) breaks",
+        "impact",
     ),
     h(
         &[Char('o')],

@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod effect;
+pub mod impact;
 pub mod input;
 pub mod jobs;
 pub mod keymap;

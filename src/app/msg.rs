@@ -59,6 +59,13 @@ pub enum Msg {
         profile: usize,
         result: Result<Box<Resource>, String>,
     },
+    /// The impact of one object of an impact job.
+    Impact {
+        job: u64,
+        profile: usize,
+        target: crate::model::Ref,
+        impact: Box<crate::impact::Impact>,
+    },
     /// The runtime's own report (clipboard failed, a task panicked).
     Notice {
         error: bool,

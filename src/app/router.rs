@@ -48,6 +48,7 @@ pub fn help_sections() -> Vec<super::keys::HelpSection> {
         super::keymap::help(),
         super::input::help(),
         super::modals::confirm::help(),
+        super::modals::impact_check::help(),
         super::modals::progress::help(),
         super::modals::question::help(),
         super::modals::form::help(),

@@ -9,6 +9,7 @@ use crate::ops::connection_tests;
 use crate::ops::create::create_audited;
 use crate::ops::executor::{execute, ExecConfig};
 use crate::vendors::VendorApi;
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,6 +152,35 @@ impl Runtime {
                 if let Some((token, _)) = self.jobs.get(&job) {
                     token.cancel();
                 }
+            }
+            Effect::Impact {
+                job,
+                profile,
+                targets,
+            } => {
+                let Some(client) = self.client(profile) else {
+                    return;
+                };
+                let cancel = self.root.child_token();
+                let token = cancel.clone();
+                let task = self.reads.spawn(async move {
+                    let mut answers =
+                        Box::pin(crate::ops::impact_run::stream_targets(client, targets));
+                    loop {
+                        let next = tokio::select! {
+                            _ = cancel.cancelled() => None,
+                            next = answers.next() => next,
+                        };
+                        let Some((target, impact)) = next else { break };
+                        let _ = tx.send(Msg::Impact {
+                            job,
+                            profile,
+                            target,
+                            impact: Box::new(impact),
+                        });
+                    }
+                });
+                self.jobs.insert(job, (token, task));
             }
             Effect::TestConnections { job, profile, ids } => {
                 let Some(client) = self.client(profile) else {

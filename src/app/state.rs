@@ -259,6 +259,19 @@ pub enum Modal {
         scroll: usize,
     },
     Create(Box<CreateForm>),
+    /// Impact is being computed for a delete plan; the confirmation opens when it is done.
+    ImpactCheck(Box<ImpactCheck>),
+}
+
+/// A delete plan waiting for its impact before its confirmation opens.
+#[derive(Debug, Clone)]
+pub struct ImpactCheck {
+    pub job: u64,
+    pub profile: usize,
+    pub plan: DeletePlan,
+    pub selected: Vec<(Kind, String)>,
+    pub hidden: Vec<(Kind, String)>,
+    pub protected: bool,
 }
 
 /// A delete run.
@@ -294,6 +307,15 @@ pub enum JobKind {
     Create {
         label: String,
     },
+    /// Impact analysis of `total` objects; `for_delete` when a confirmation waits for it.
+    Impact {
+        total: usize,
+        done: usize,
+        for_delete: bool,
+        started_at: i64,
+        /// The objects asked about, by (kind, id).
+        keys: Vec<(Kind, String)>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -309,6 +331,7 @@ impl Job {
             JobKind::Delete(d) => !d.finished,
             JobKind::Test { total, done, .. } => done < total,
             JobKind::Create { .. } => true,
+            JobKind::Impact { total, done, .. } => done < total,
         }
     }
 }

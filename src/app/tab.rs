@@ -1,9 +1,10 @@
 //! A profile tab and its kind views: rows, sort, filter, marks, and keeping them current.
 
 use crate::filter::RowFilter;
+use crate::impact::{Impact, Verdict};
 use crate::model::{CellCtx, Kind, Resource, VendorId};
 use crate::vendors::{spec, VendorSpec};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Static facts about a profile tab, as configured.
 #[derive(Debug, Clone)]
@@ -106,6 +107,10 @@ pub struct ProfileTab {
     pub streaming: bool,
     /// The client's starting filter was applied (only ever once).
     pub start_filter_done: bool,
+    /// Impact answers by (kind, id), kept across reloads with the time they were computed.
+    pub impacts: HashMap<(Kind, String), Impact>,
+    /// Objects whose impact is being computed.
+    pub impact_pending: HashSet<(Kind, String)>,
 }
 
 impl ProfileTab {
@@ -124,6 +129,8 @@ impl ProfileTab {
             warnings: Vec::new(),
             streaming: false,
             start_filter_done: false,
+            impacts: HashMap::new(),
+            impact_pending: HashSet::new(),
         }
     }
 
@@ -307,6 +314,7 @@ impl ProfileTab {
             .and_then(|&i| self.resources.get(i))
             .map(|r| r.id.clone());
         let resources = &self.resources;
+        let impacts = &self.impacts;
         let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
         let indexed = view.search.len() == view.members.len();
         let rows: Vec<usize> = view
@@ -317,7 +325,13 @@ impl ProfileTab {
                 let toggles = view.orphans_only || view.unhealthy_only;
                 if toggles {
                     let r = &resources[i];
-                    if (view.orphans_only && !r.is_orphan())
+                    // An orphan whose content is known to break is not an orphan.
+                    let breaks = || {
+                        impacts
+                            .get(&(r.kind, r.id.clone()))
+                            .is_some_and(|i| i.verdict() == Verdict::Breaks)
+                    };
+                    if (view.orphans_only && (!r.is_orphan() || breaks()))
                         || (view.unhealthy_only && !r.is_unhealthy())
                     {
                         return false;

@@ -6,7 +6,7 @@ use super::effect::Effect;
 use super::msg::Msg;
 use super::state::*;
 use super::view::relayout;
-use super::{jobs, load, router};
+use super::{impact, jobs, load, router};
 use crossterm::event::KeyEventKind;
 
 /// Effects to run at start: load every usable profile.
@@ -84,6 +84,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             profile,
             result,
         } => jobs::on_created(m, job, profile, result),
+        Msg::Impact {
+            job,
+            profile,
+            target,
+            impact,
+        } => impact::on_result(m, job, profile, target, *impact),
         Msg::Notice { error, text } => {
             m.set_status(if error { Level::Error } else { Level::Info }, text);
             Vec::new()

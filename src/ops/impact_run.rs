@@ -3,7 +3,7 @@
 //! searches one at a time per session, Qlik paces its lineage calls), answers streamed as
 //! they come so a screen can show progress and stop early.
 
-use crate::impact::{targets_for, Impact};
+use crate::impact::{targets_for, Impact, ImpactTarget};
 use crate::model::{Kind, Ref, Resource};
 use crate::vendors::VendorApi;
 use futures::stream::{self, Stream, StreamExt};
@@ -20,7 +20,14 @@ pub fn stream(
     all: &[Resource],
     refs: &[Ref],
 ) -> impl Stream<Item = (Ref, Impact)> + Send + 'static {
-    let targets = targets_for(all, refs);
+    stream_targets(client, targets_for(all, refs))
+}
+
+/// The impact of each of `targets`, as answers arrive.
+pub fn stream_targets(
+    client: Arc<dyn VendorApi>,
+    targets: Vec<ImpactTarget>,
+) -> impl Stream<Item = (Ref, Impact)> + Send + 'static {
     stream::iter(targets)
         .map(move |t| {
             let client = client.clone();

@@ -29,7 +29,7 @@ pub const MEASURES: crate::app::state::Measures = crate::app::state::Measures {
     confirm_max_scroll: modal::confirm_max_scroll,
 };
 
-const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
+pub(crate) const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
 
 pub fn draw(m: &Model, f: &mut Frame) {
     let area = f.area();
@@ -278,6 +278,7 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             JobKind::Delete(d) => format!(" │ deleting {}/{}", d.done(), d.outcomes.len()),
             JobKind::Test { total, done, .. } => format!(" │ testing {done}/{total}"),
             JobKind::Create { label } => format!(" │ creating {label}"),
+            JobKind::Impact { total, done, .. } => format!(" │ impact {done}/{total}"),
         };
         left.push(Span::styled(text, theme.warn()));
     }

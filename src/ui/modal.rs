@@ -3,7 +3,9 @@
 
 use super::safe;
 use super::theme::Theme;
-use crate::app::state::{ConfirmDelete, CreateForm, Job, JobKind, Level, Modal, Model};
+use crate::app::state::{
+    ConfirmDelete, CreateForm, ImpactCheck, Job, JobKind, Level, Modal, Model,
+};
 use crate::model::format_age;
 use crate::ops::executor::{RunSummary, StepOutcome};
 use crate::ops::plan::{Confirmation, DeletePlan, StepReason};
@@ -36,6 +38,7 @@ pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             Modal::Help { scroll } => draw_help(f, area, theme, *scroll),
             Modal::Log { scroll } => draw_log(m, f, area, theme, *scroll),
             Modal::Create(form) => draw_create(form, f, area, theme),
+            Modal::ImpactCheck(c) => draw_impact_check(m, c, f, area, theme),
         }
     }
 }
@@ -70,6 +73,90 @@ fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &s
     let rect = centered(area, 60, 8);
     let inner = framed(f, rect, title, theme.border());
     f.render_widget(super::safe::para(text).wrap(Wrap { trim: false }), inner);
+}
+
+/// The wait before a confirmation: how many objects' impact is known, how long it takes.
+fn draw_impact_check(m: &Model, c: &ImpactCheck, f: &mut Frame, area: Rect, theme: &Theme) {
+    let Some(Job {
+        kind:
+            JobKind::Impact {
+                total,
+                done,
+                started_at,
+                ..
+            },
+        ..
+    }) = m.jobs.get(&c.job)
+    else {
+        return;
+    };
+    let rect = centered(area, area.width.saturating_sub(4).min(72), 8);
+    let title = format!(" Checking what the delete breaks — {} ", c.plan.profile);
+    let inner = framed(f, rect, &title, theme.border());
+    if inner.height < 3 {
+        return;
+    }
+    let gauge = Gauge::default()
+        .gauge_style(theme.key())
+        .ratio(*done as f64 / (*total).max(1) as f64)
+        .label(format!("{done}/{total}"));
+    f.render_widget(gauge, Rect { height: 1, ..inner });
+    let elapsed = (m.now - started_at).max(0);
+    let eta = if *done > 0 && done < total {
+        let left = (total - done) as i64 * elapsed / *done as i64;
+        format!(" · about {left}s left")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "Impact of {total} object{} ({} of them known) · {elapsed}s{eta}\n\nThe confirmation opens when every answer is in. Esc cancels: nothing is deleted.",
+        if *total == 1 { "" } else { "s" },
+        done
+    );
+    f.render_widget(
+        super::safe::para(text).wrap(Wrap { trim: false }),
+        Rect {
+            y: inner.y + 2,
+            height: inner.height - 2,
+            ..inner
+        },
+    );
+}
+
+/// Names of what breaks shown under a step of the confirmation; the rest are counted.
+const IMPACT_NAMES_SHOWN: usize = 8;
+
+fn impact_name_rows(imp: &crate::impact::Impact) -> usize {
+    let total = imp.dependents.len() + imp.possible.len();
+    total.min(IMPACT_NAMES_SHOWN) + usize::from(total > IMPACT_NAMES_SHOWN)
+}
+
+/// One row per name (cut to the width, never wrapped, so a step's rows are known without
+/// building them), then "… and N more".
+fn impact_names(imp: &crate::impact::Impact, noun: &str, width: usize) -> Vec<String> {
+    let certain = imp.dependents.len();
+    let total = certain + imp.possible.len();
+    let mut out: Vec<String> = imp
+        .dependents
+        .iter()
+        .chain(&imp.possible)
+        .take(IMPACT_NAMES_SHOWN)
+        .enumerate()
+        .map(|(k, d)| {
+            let maybe = if k < certain { "" } else { "possibly " };
+            crate::text::fit(&format!("           {maybe}{}", d.label(noun)), width)
+        })
+        .collect();
+    if total > IMPACT_NAMES_SHOWN {
+        out.push(crate::text::fit(
+            &format!(
+                "           … and {} more (the detail pane and `dsconsole impact` list them all)",
+                total - IMPACT_NAMES_SHOWN
+            ),
+            width,
+        ));
+    }
+    out
 }
 
 /// How many hidden-by-filter names the dialog lists in its summary line (each hidden step
@@ -153,12 +240,50 @@ impl StepText<'_> {
         )))
     }
 
+    /// Step `i`'s impact when it is worth a line: it breaks content or is unknown ("none
+    /// found" is said once for the whole plan, in the footer).
+    fn shown_impact(&self, i: usize) -> Option<&crate::impact::Impact> {
+        self.plan
+            .steps
+            .get(i)
+            .and_then(|s| s.impact.as_ref())
+            .filter(|imp| imp.verdict() != crate::impact::Verdict::None)
+    }
+
+    /// Step `i`'s impact: its summary, then the names of what breaks (at most
+    /// `IMPACT_NAMES_SHOWN`, one row each) and how many more.
+    fn impact(&self, i: usize) -> Vec<Line<'static>> {
+        use crate::impact::Verdict;
+        let Some(imp) = self.shown_impact(i) else {
+            return Vec::new();
+        };
+        let noun = self.plan.impact_container();
+        let (mark, style) = match imp.verdict() {
+            Verdict::Breaks => ("✗ impact:", self.theme.error()),
+            Verdict::Unknown => ("? impact:", self.theme.warn()),
+            Verdict::None => ("✓ impact:", self.theme.dim()),
+        };
+        let mut out = safe::wrap(
+            Line::from(Span::styled(
+                format!("       {mark} {}", imp.summary(noun)),
+                style,
+            )),
+            self.width,
+            9,
+        );
+        for line in impact_names(imp, noun, self.width) {
+            out.push(Line::from(Span::styled(line, self.theme.dim())));
+        }
+        out
+    }
+
     /// The rows of step `i`, numbered `n`, wrapped.
     fn build(&self, n: usize, i: usize) -> Vec<Line<'static>> {
         let mut out = safe::wrap(self.head(n, i), self.width, 7);
         if let Some(w) = self.warning(i) {
             out.extend(safe::wrap(w, self.width, 9));
         }
+        out.extend(self.impact(i));
         out
     }
 
@@ -185,6 +310,11 @@ impl StepText<'_> {
         if let Some(w) = self.plan.steps.get(i).and_then(|s| s.warning.as_ref()) {
             let text = safe::clean(w);
             rows += safe::wrapped_rows(&["       ⚠ ", &text], self.width, 9);
+        }
+        if let Some(imp) = self.shown_impact(i) {
+            let summary = imp.summary(self.plan.impact_container());
+            rows += safe::wrapped_rows(&["       ? impact: ", &summary], self.width, 9);
+            rows += impact_name_rows(imp);
         }
         rows
     }
@@ -389,6 +519,22 @@ pub fn confirm_layout<'a>(
         };
         footer.extend(safe::wrap(
             Line::from(Span::styled(text, theme.key())),
+            inner_w,
+            2,
+        ));
+    }
+    if let Some(t) = plan.impact_totals() {
+        let noun = spec.impact_container;
+        let (text, style) = if t.needs_typed_confirmation() {
+            (format!("⚠ impact: {}", t.summary(noun)), theme.error())
+        } else {
+            (
+                "✓ impact: no content found that uses these objects".to_string(),
+                theme.dim(),
+            )
+        };
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(text, style)),
             inner_w,
             2,
         ));

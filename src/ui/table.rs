@@ -181,6 +181,9 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     };
     let columns = (tab.spec.columns)(view.kind);
     let ctx = CellCtx { now: m.now };
+    // The Impact column, once anything was computed in this tab.
+    let with_impact = !tab.impacts.is_empty() || !tab.impact_pending.is_empty();
+    let ncols = columns.len() + usize::from(with_impact);
     let body_height = area.height.saturating_sub(1) as usize;
     let offset = effective_offset(view.offset, view.cursor, view.rows.len(), body_height);
     let end = (offset + body_height).min(view.rows.len());
@@ -199,11 +202,15 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
                     }
                     cell
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            let mut cells = cells;
+            if with_impact {
+                cells.push(impact_cell(m, tab, r));
+            }
             (i, cells)
         })
         .collect();
-    let titles: Vec<String> = columns
+    let mut titles: Vec<String> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -214,7 +221,10 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             title
         })
         .collect();
-    let wants: Vec<u16> = (0..columns.len())
+    if with_impact {
+        titles.push("Impact".into());
+    }
+    let wants: Vec<u16> = (0..ncols)
         .map(|c| {
             let cells = window
                 .iter()
@@ -227,15 +237,18 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
                 .min(u16::MAX as usize) as u16
         })
         .collect();
-    let spacing = columns.len() as u16;
+    let spacing = ncols as u16;
     let available = area.width.saturating_sub(1 + spacing);
-    let rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
+    let mut rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
+    if with_impact {
+        rules.push(ColWidth::Fixed(6));
+    }
     let col_widths = column_widths(&rules, &wants, available);
     // A value that shares a long prefix with another visible one is cut in the middle, so
     // what tells the rows apart stays on screen.
-    let shared: Vec<Vec<usize>> = (0..columns.len())
+    let shared: Vec<Vec<usize>> = (0..ncols)
         .map(|c| {
-            if !matches!(columns[c].width, ColWidth::Names(_)) {
+            if !matches!(rules[c], ColWidth::Names(_)) {
                 return Vec::new();
             }
             let texts: Vec<&str> = window
@@ -263,7 +276,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         .map(|(pos, (i, cells))| {
             let r = &tab.resources[i];
             let marked = view.marks.contains(&r.id);
-            let mut out: Vec<Cell> = Vec::with_capacity(columns.len() + 1);
+            let mut out: Vec<Cell> = Vec::with_capacity(ncols + 1);
             out.push(if marked {
                 Cell::from(Span::styled("●", theme.marked()))
             } else {
@@ -311,6 +324,107 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             ..area
         };
         f.render_widget(super::safe::para(msg).style(theme.dim()), a);
+    }
+}
+
+/// The Impact cell of a row: the count of content that breaks ("14"), "0" when none was
+/// found, "?" when unknown, a spinner while computing, empty when never asked.
+fn impact_cell(m: &Model, tab: &ProfileTab, r: &crate::model::Resource) -> crate::model::Cell {
+    use crate::impact::Verdict;
+    use crate::model::{Cell, CellTone};
+    let key = (r.kind, r.id.clone());
+    if tab.impact_pending.contains(&key) {
+        return Cell {
+            text: super::SPINNER[(m.tick % 4) as usize].to_string(),
+            tone: CellTone::Dim,
+        };
+    }
+    match tab.impacts.get(&key) {
+        None => Cell {
+            text: String::new(),
+            tone: CellTone::Dim,
+        },
+        Some(i) => Cell {
+            text: i.cell(),
+            tone: match i.verdict() {
+                Verdict::Breaks => CellTone::Bad,
+                Verdict::Unknown => CellTone::Warn,
+                Verdict::None => CellTone::Dim,
+            },
+        },
+    }
+}
+
+/// The detail pane's Impact section: the summary with its age, then the content per
+/// project (space, data app) and type, with owners.
+fn impact_lines(
+    m: &Model,
+    tab: &ProfileTab,
+    r: &crate::model::Resource,
+    theme: &Theme,
+    out: &mut Vec<Line<'static>>,
+) {
+    use crate::impact::{grouped, Verdict};
+    let key = (r.kind, r.id.clone());
+    let noun = tab.spec.impact_container;
+    if tab.impact_pending.contains(&key) {
+        out.push(Line::from(Span::styled(
+            format!(
+                "impact {} computing…",
+                super::SPINNER[(m.tick % 4) as usize]
+            ),
+            theme.key(),
+        )));
+        return;
+    }
+    let Some(i) = tab.impacts.get(&key) else {
+        out.push(Line::from(vec![
+            Span::styled("impact", theme.key()),
+            Span::styled(" not computed — press i", theme.dim()),
+        ]));
+        return;
+    };
+    out.push(Line::from(vec![
+        Span::styled("impact", theme.key()),
+        Span::styled(
+            format!(
+                " (computed {} ago · i to refresh)",
+                crate::model::format_age(m.now, i.at)
+            ),
+            theme.dim(),
+        ),
+    ]));
+    let style = match i.verdict() {
+        Verdict::Breaks => theme.error(),
+        Verdict::Unknown => theme.warn(),
+        Verdict::None => theme.dim(),
+    };
+    out.push(Line::from(Span::styled(
+        format!("  {}", i.summary(noun)),
+        style,
+    )));
+    for (title, deps) in [("", &i.dependents), ("possible users in ", &i.possible)] {
+        for (container, per_type) in grouped(deps) {
+            let place = if container.is_empty() {
+                format!("  {title}(no {noun})")
+            } else {
+                format!("  {title}{noun} '{container}'")
+            };
+            out.push(Line::from(Span::styled(place, theme.header())));
+            for (what, list) in per_type {
+                out.push(Line::from(format!("    {} ({})", what, list.len())));
+                for d in list {
+                    let mut text = format!("      {}", d.name);
+                    if let Some(o) = &d.owner {
+                        text.push_str(&format!(" · owner {o}"));
+                    }
+                    if let Some(v) = &d.via {
+                        text.push_str(&format!(" · via {v}"));
+                    }
+                    out.push(Line::from(text));
+                }
+            }
+        }
     }
 }
 
@@ -420,6 +534,7 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
             theme.warn(),
         )));
     }
+    impact_lines(m, tab, r, theme, &mut lines);
     lines.push(Line::from(Span::styled("JSON", theme.key())));
     let json = serde_json::to_string_pretty(&r.raw).unwrap_or_else(|_| "(unprintable)".into());
     lines.extend(json.lines().map(|l| Line::from(l.to_string())));

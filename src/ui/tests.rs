@@ -87,7 +87,7 @@ fn too_small_says_so() {
 #[test]
 fn delete_confirmation_single() {
     let mut m = sized(100, 24);
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     insta::assert_snapshot!(render(&m, 100, 24));
 }
 
@@ -96,7 +96,7 @@ fn delete_confirmation_cascade_with_hidden_marks() {
     let mut m = sized(100, 30);
     chars(&mut m, "A/mar");
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     chars(&mut m, "c");
     insta::assert_snapshot!(render(&m, 100, 30));
 }
@@ -132,7 +132,7 @@ fn progress_and_summary() {
     use crate::ops::executor::{StepOutcome, StepUpdate};
     let mut m = sized(100, 24);
     chars(&mut m, "A");
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     chars(&mut m, "3");
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
     let job = *m.jobs.keys().next().unwrap_or(&0);
@@ -290,7 +290,7 @@ fn databrain_tabs() {
     // The confirmation of an in-use datasource warns that the server will refuse it.
     chars(&mut m, "[/postgres-prod");
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     let out = render(&m, 120, 24);
     assert!(out.contains("will refuse"), "{out}");
     insta::assert_snapshot!("databrain_in_use_confirmation", out);
@@ -371,7 +371,7 @@ fn qlik_tab() {
     chars(&mut m, "/^Snowflake_Warehouse$");
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
     chars(&mut m, "A");
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     let out = render(&m, 120, 24);
     let lines: Vec<&str> = out
         .lines()
@@ -420,7 +420,7 @@ fn server_text_is_shown_visibly_in_table_detail_and_confirmation() {
         "detail health:\n{out}"
     );
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     let out = render(&m, 140, 40);
     assert!(out.contains(EVIL_SHOWN), "confirmation:\n{out}");
     for bad in ['\u{1b}', '\u{202e}', '\u{200b}', '\u{2066}'] {
@@ -540,7 +540,7 @@ fn the_confirmation_never_hides_its_own_prompt() {
                     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
                 }
             }
-            key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+            ctrl_d(&mut m);
             if case == "cascade" {
                 chars(&mut m, "c");
             }
@@ -578,7 +578,7 @@ fn the_confirmation_never_hides_its_own_prompt() {
 fn scrolling_the_confirmation_shows_the_rest_and_stops_at_the_end() {
     let mut m = bulk_model(46, 80, 24);
     chars(&mut m, "A");
-    key(&mut m, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    ctrl_d(&mut m);
     key(&mut m, KeyCode::End, KeyModifiers::NONE);
     let out = render(&m, 80, 24);
     assert!(out.contains("Generated Datasource 00046"), "{out}");

@@ -161,8 +161,7 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let protected = tab.info.protected;
-    push(m, p, plan, selected, hidden, protected);
-    Vec::new()
+    crate::app::impact::check_then_confirm(m, p, plan, selected, hidden, protected)
 }
 
 /// Open a confirmation of `plan` on top.
@@ -191,7 +190,7 @@ fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool, skip_in
     let Some(tab) = m.profiles.get(c.profile) else {
         return;
     };
-    let plan = build_plan(&PlanRequest {
+    let mut plan = build_plan(&PlanRequest {
         spec: tab.spec,
         profile: &tab.info.name,
         all: &tab.resources,
@@ -200,6 +199,8 @@ fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool, skip_in
         cascade,
         skip_in_use,
     });
+    // Impact was computed for every object the cascade can add before the dialog opened.
+    plan.set_impacts(&tab.impacts, m.now);
     c.plan = Arc::new(plan);
     c.typed.clear();
     c.hint = None;

@@ -6,6 +6,7 @@
 pub mod confirm;
 pub mod form;
 pub mod help;
+pub mod impact_check;
 pub mod log;
 pub mod pager;
 pub mod progress;
@@ -46,6 +47,7 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
         Modal::Help { scroll } => pager::on_key(m, help::BINDINGS, scroll, key),
         Modal::Log { scroll } => pager::on_key(m, log::BINDINGS, scroll, key),
         Modal::Create(f) => form::on_key(m, f, key),
+        Modal::ImpactCheck(c) => impact_check::on_key(m, c, key),
     })
 }
 
@@ -60,7 +62,8 @@ pub fn on_paste(m: &mut Model, text: &str) -> Option<()> {
             | Modal::CancelJob { .. }
             | Modal::ConfirmQuit
             | Modal::Help { .. }
-            | Modal::Log { .. } => {}
+            | Modal::Log { .. }
+            | Modal::ImpactCheck(_) => {}
         }
         (Step::Keep, ())
     })

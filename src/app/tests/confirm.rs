@@ -14,7 +14,7 @@ use crossterm::event::KeyCode;
 fn typing_the_count_moves_focus_to_delete_and_says_so() {
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     assert!(!confirm(&m).focus_delete);
     typed(&mut m, "3");
     assert!(
@@ -31,7 +31,7 @@ fn typing_the_count_moves_focus_to_delete_and_says_so() {
 fn enter_with_cancel_highlighted_after_typing_the_count_cancels() {
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     typed(&mut m, "3");
     key(&mut m, KeyCode::Tab);
     assert!(!confirm(&m).focus_delete, "Tab goes back to Cancel");
@@ -47,7 +47,7 @@ fn enter_with_cancel_highlighted_after_typing_the_count_cancels() {
 fn a_wrong_count_says_what_to_type_and_stays_open() {
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     typed(&mut m, "2");
     assert!(!confirm(&m).focus_delete);
     assert!(key(&mut m, KeyCode::Enter).is_empty());
@@ -70,7 +70,7 @@ fn the_protected_profile_name_moves_focus_too() {
     let mut i = info("prod");
     i.protected = true;
     let mut m = loaded_model_with(i);
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     typed(&mut m, "pro");
     assert!(!confirm(&m).focus_delete);
     assert!(key(&mut m, KeyCode::Enter).is_empty());
@@ -89,7 +89,7 @@ fn the_protected_profile_name_moves_focus_too() {
 #[test]
 fn one_object_is_confirmed_with_y_and_enter_always_cancels() {
     let mut m = loaded_model();
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     // Delete is not a place Enter can reach: y is the only way.
     key(&mut m, KeyCode::Tab);
     assert!(!confirm(&m).focus_delete);
@@ -109,7 +109,7 @@ fn pasting_y_into_a_one_object_confirmation_deletes_nothing_and_leaves_no_job() 
     let mut m = loaded_model();
     ch(&mut m, ' ');
     ch(&mut m, 'k');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     assert_eq!(confirm(&m).plan.len(), 1);
     let fx = update(&mut m, Msg::Paste("y".into()));
     assert!(fx.is_empty(), "{fx:?}");
@@ -133,7 +133,7 @@ fn pasting_y_into_a_one_object_confirmation_deletes_nothing_and_leaves_no_job() 
     assert_eq!(marks(&m), 1, "paste marked nothing");
     assert!(m.modals.is_empty());
     // Nor in the quit question while a job runs.
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     ch(&mut m, 'y');
     ch(&mut m, 'h');
     ch(&mut m, 'q');
@@ -151,7 +151,7 @@ fn paste_goes_into_text_inputs_as_text() {
     key(&mut m, KeyCode::Esc);
     // A typed confirmation takes the pasted count as text.
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     update(&mut m, Msg::Paste("3".into()));
     assert_eq!(confirm(&m).typed.text, "3");
     assert!(confirm(&m).focus_delete);
@@ -190,7 +190,7 @@ fn esc_clears_the_filter_first_and_never_the_marks() {
 fn esc_after_cancelling_a_confirmation_keeps_the_marks() {
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     key(&mut m, KeyCode::Esc);
     assert!(m.modals.is_empty(), "Esc closes the dialog");
     key(&mut m, KeyCode::Esc);
@@ -277,7 +277,7 @@ fn databrain_datamarts_cannot_be_marked() {
     ch(&mut m, 'V');
     assert_eq!(marks(&m), 0, "A and V mark nothing read-only either");
     // Delete on a datamart row opens no dialog.
-    assert!(ctrl(&mut m, 'd').is_empty());
+    assert!(ctrl_d(&mut m).is_empty());
     assert!(m.modals.is_empty());
     // Datasources still can be marked.
     ch(&mut m, '[');

@@ -96,7 +96,7 @@ fn a_dialog_closed_by_its_key_is_gone_and_one_left_open_keeps_its_state() {
     // A dialog that opens another is put back under it, with its own state kept.
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     let count = confirm(&m).plan.steps.len().to_string();
     typed(&mut m, &count);
     key(&mut m, KeyCode::Enter);

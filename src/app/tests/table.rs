@@ -134,7 +134,7 @@ fn marks_range_all_and_hidden_by_filter() {
 fn delete_one_row_confirms_with_y_and_runs_exactly_the_plan_shown() {
     let mut m = loaded_model();
     ch(&mut m, 'G'); // Sales
-    let fx = ctrl(&mut m, 'd');
+    let fx = ctrl_d(&mut m);
     assert!(fx.is_empty(), "opening the confirmation sends nothing");
     let shown = confirm(&m).plan.clone();
     assert_eq!(shown.steps.len(), 1);
@@ -160,7 +160,7 @@ fn delete_one_row_confirms_with_y_and_runs_exactly_the_plan_shown() {
 fn several_objects_need_the_typed_count() {
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     assert_eq!(confirm(&m).plan.steps.len(), 3);
     assert!(
         ch(&mut m, 'y').is_empty(),
@@ -183,7 +183,7 @@ fn cascade_adds_unused_connection_and_login_and_keeps_shared_ones() {
     // Marketing uses Mkt Conn, which alone uses login mkt.
     ch(&mut m, 'j');
     assert_eq!(current_name(&m), "Marketing");
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     assert_eq!(confirm(&m).plan.cascade_extra.len(), 2);
     ch(&mut m, 'c');
     let plan = confirm(&m).plan.clone();
@@ -204,7 +204,7 @@ fn cascade_adds_unused_connection_and_login_and_keeps_shared_ones() {
 fn cascade_from_sales_keeps_connection_still_used_by_finance() {
     let mut m = loaded_model();
     ch(&mut m, 'G'); // Sales
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     ch(&mut m, 'c');
     let plan = confirm(&m).plan.clone();
     assert_eq!(plan.steps.len(), 1);
@@ -219,7 +219,7 @@ fn protected_profile_needs_the_profile_name() {
     let mut i = info("prod");
     i.protected = true;
     let mut m = loaded_model_with(i);
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     assert!(ch(&mut m, 'y').is_empty());
     assert!(!m.modals.is_empty());
     key(&mut m, KeyCode::Backspace);
@@ -233,7 +233,7 @@ fn read_only_profile_refuses_delete_and_create_without_a_dialog() {
     let mut i = info("prod");
     i.read_only = true;
     let mut m = loaded_model_with(i);
-    assert!(ctrl(&mut m, 'd').is_empty());
+    assert!(ctrl_d(&mut m).is_empty());
     assert!(m.modals.is_empty());
     assert!(m
         .status
@@ -247,7 +247,7 @@ fn read_only_profile_refuses_delete_and_create_without_a_dialog() {
 fn delete_results_update_the_table_then_reload() {
     let mut m = loaded_model();
     ch(&mut m, 'A');
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     typed(&mut m, "3");
     let fx = key(&mut m, KeyCode::Enter);
     let Some(Effect::Delete { job, plan, .. }) = fx.into_iter().next() else {
@@ -417,7 +417,7 @@ fn failed_create_keeps_the_form_and_what_was_typed() {
 #[test]
 fn quit_asks_while_a_job_runs() {
     let mut m = loaded_model();
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     ch(&mut m, 'y');
     key(&mut m, KeyCode::Char('h')); // hide the progress view
     let fx = ch(&mut m, 'q');
@@ -436,7 +436,7 @@ fn quit_without_jobs_quits() {
 #[test]
 fn esc_in_progress_asks_then_cancels() {
     let mut m = loaded_model();
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     let fx = ch(&mut m, 'y');
     let Some(Effect::Delete { job, .. }) = fx.into_iter().next() else {
         panic!()
@@ -510,7 +510,7 @@ fn in_use_objects_can_be_left_out_in_the_confirmation() {
     let mut m = loaded_model();
     ch(&mut m, ']'); // connections
     ch(&mut m, 'A'); // Mkt Conn (used by Marketing), Old Conn (orphan), Sales Conn (used)
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     assert_eq!(confirm(&m).plan.in_use_selected, 2);
     assert_eq!(confirm(&m).plan.steps.len(), 3);
     ch(&mut m, 'x');
@@ -532,7 +532,7 @@ fn a_hidden_delete_can_be_reopened_with_p() {
     let mut m = loaded_model();
     assert!(ch(&mut m, 'p').is_empty());
     assert!(m.modals.is_empty());
-    ctrl(&mut m, 'd');
+    ctrl_d(&mut m);
     let fx = ch(&mut m, 'y');
     let Some(Effect::Delete { job, .. }) = fx.into_iter().next() else {
         panic!()

@@ -1,0 +1,253 @@
+//! Impact in the console: `i` computes what deleting the marked (or current) rows breaks;
+//! the delete confirmation waits for the impact of every object of its plan (progress
+//! shown, Esc cancels and deletes nothing). Answers are kept per tab with their time and
+//! shown in the Impact column and the detail pane.
+
+use super::effect::Effect;
+use super::marks::selection;
+use super::modals::confirm;
+use super::state::*;
+use crate::impact::{targets_for, Impact, Totals};
+use crate::model::{Kind, Ref};
+use crate::ops::plan::DeletePlan;
+use std::collections::{HashMap, HashSet};
+
+/// How long an answer is reused by the confirmation without asking again.
+pub const FRESH_SECS: i64 = 300;
+
+fn fresh(i: Option<&Impact>, now: i64) -> bool {
+    i.is_some_and(|i| now - i.at < FRESH_SECS)
+}
+
+/// `i`: compute the impact of the marked rows, or of the current one.
+pub fn run_for_selection(m: &mut Model) -> Vec<Effect> {
+    let p = m.active;
+    let Some(tab) = m.profiles.get(p) else {
+        return Vec::new();
+    };
+    if !tab.usable() {
+        return Vec::new();
+    }
+    let wanted: HashSet<(Kind, String)> = selection(tab).into_iter().collect();
+    let refs: Vec<Ref> = tab
+        .resources
+        .iter()
+        .filter(|r| wanted.contains(&(r.kind, r.id.clone())))
+        .filter(|r| !tab.impact_pending.contains(&(r.kind, r.id.clone())))
+        .map(|r| r.as_ref())
+        .collect();
+    if refs.is_empty() {
+        let text = if wanted.is_empty() {
+            "impact: nothing selected"
+        } else {
+            "impact: already being computed"
+        };
+        m.set_status(Level::Info, text);
+        return Vec::new();
+    }
+    let n = refs.len();
+    let (_, fx) = start(m, p, refs, false);
+    let text = format!(
+        "impact: checking what {} breaks — shown in the Impact column and the detail pane",
+        if n == 1 {
+            "deleting it".to_string()
+        } else {
+            format!("deleting these {n} objects")
+        }
+    );
+    m.set_status(Level::Info, text);
+    fx
+}
+
+/// Start an impact job for `refs` of profile `p`.
+fn start(m: &mut Model, p: usize, refs: Vec<Ref>, for_delete: bool) -> (u64, Vec<Effect>) {
+    let job = m.next_job;
+    m.next_job += 1;
+    let Some(tab) = m.profiles.get_mut(p) else {
+        return (job, Vec::new());
+    };
+    let targets = targets_for(&tab.resources, &refs);
+    let keys: Vec<(Kind, String)> = refs.iter().map(|r| (r.kind, r.id.clone())).collect();
+    tab.impact_pending.extend(keys.iter().cloned());
+    m.jobs.insert(
+        job,
+        Job {
+            id: job,
+            profile: p,
+            kind: JobKind::Impact {
+                total: keys.len(),
+                done: 0,
+                for_delete,
+                started_at: m.now,
+                keys,
+            },
+        },
+    );
+    (
+        job,
+        vec![Effect::Impact {
+            job,
+            profile: p,
+            targets,
+        }],
+    )
+}
+
+/// Ctrl-D with a plan: open its confirmation once every object's impact is known (fresh
+/// answers are reused; the others are computed first, with progress).
+pub fn check_then_confirm(
+    m: &mut Model,
+    p: usize,
+    plan: DeletePlan,
+    selected: Vec<(Kind, String)>,
+    hidden: Vec<(Kind, String)>,
+    protected: bool,
+) -> Vec<Effect> {
+    let Some(tab) = m.profiles.get(p) else {
+        return Vec::new();
+    };
+    // The cascade can be turned on in the dialog: what it would add is checked now too.
+    let mut seen = HashSet::new();
+    let missing: Vec<Ref> = plan
+        .steps
+        .iter()
+        .map(|s| &s.target)
+        .chain(&plan.cascade_extra)
+        .filter(|r| seen.insert((r.kind, r.id.clone())))
+        .filter(|r| !fresh(tab.impacts.get(&(r.kind, r.id.clone())), m.now))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        open_confirm(m, p, plan, selected, hidden, protected);
+        return Vec::new();
+    }
+    let (job, fx) = start(m, p, missing, true);
+    m.modals.push(Modal::ImpactCheck(Box::new(ImpactCheck {
+        job,
+        profile: p,
+        plan,
+        selected,
+        hidden,
+        protected,
+    })));
+    fx
+}
+
+fn open_confirm(
+    m: &mut Model,
+    p: usize,
+    mut plan: DeletePlan,
+    selected: Vec<(Kind, String)>,
+    hidden: Vec<(Kind, String)>,
+    protected: bool,
+) {
+    if let Some(tab) = m.profiles.get(p) {
+        plan.set_impacts(&tab.impacts, m.now);
+    }
+    confirm::push(m, p, plan, selected, hidden, protected);
+}
+
+/// The impacts a tab holds for `keys`.
+pub fn answers_for<'a>(
+    impacts: &'a HashMap<(Kind, String), Impact>,
+    keys: &'a [(Kind, String)],
+) -> impl Iterator<Item = &'a Impact> {
+    keys.iter().filter_map(|k| impacts.get(k))
+}
+
+/// One answer of an impact job.
+pub fn on_result(
+    m: &mut Model,
+    job: u64,
+    profile: usize,
+    target: Ref,
+    impact: Impact,
+) -> Vec<Effect> {
+    if let Some(tab) = m.profiles.get_mut(profile) {
+        let key = (target.kind, target.id.clone());
+        tab.impact_pending.remove(&key);
+        tab.impacts.insert(key, impact);
+        // The orphans view hides what is found to break content.
+        let views: Vec<usize> = tab
+            .views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.kind == target.kind && v.orphans_only)
+            .map(|(k, _)| k)
+            .collect();
+        for k in views {
+            tab.rebuild_rows(k);
+        }
+    }
+    let Some(Job {
+        kind:
+            JobKind::Impact {
+                total,
+                done,
+                for_delete,
+                keys,
+                ..
+            },
+        ..
+    }) = m.jobs.get_mut(&job)
+    else {
+        return Vec::new();
+    };
+    *done += 1;
+    if *done < *total {
+        return Vec::new();
+    }
+    let for_delete = *for_delete;
+    let keys = keys.clone();
+    // Done: an impact job leaves nothing to reopen or cancel.
+    m.jobs.remove(&job);
+    if for_delete {
+        let pos = m
+            .modals
+            .iter()
+            .position(|md| matches!(md, Modal::ImpactCheck(c) if c.job == job));
+        if let Some(pos) = pos {
+            if let Modal::ImpactCheck(c) = m.modals.remove(pos) {
+                let c = *c;
+                open_confirm(m, c.profile, c.plan, c.selected, c.hidden, c.protected);
+            }
+        }
+    } else if let Some(tab) = m.profiles.get(profile) {
+        let totals = Totals::of(answers_for(&tab.impacts, &keys));
+        let noun = tab.spec.impact_container;
+        let text = if keys.len() == 1 {
+            let i = tab.impacts.get(&keys[0]);
+            format!(
+                "impact of {}: {}",
+                target.label(),
+                i.map(|i| i.summary(noun)).unwrap_or_default()
+            )
+        } else {
+            format!("impact of {} objects: {}", keys.len(), totals.summary(noun))
+        };
+        let level = if totals.needs_typed_confirmation() {
+            Level::Warn
+        } else {
+            Level::Info
+        };
+        m.set_status(level, text);
+    }
+    Vec::new()
+}
+
+/// Stop an impact job: its objects are no longer pending (answers already in stay).
+pub fn cancel(m: &mut Model, job: u64) -> Vec<Effect> {
+    if let Some(Job {
+        profile,
+        kind: JobKind::Impact { keys, .. },
+        ..
+    }) = m.jobs.remove(&job)
+    {
+        if let Some(tab) = m.profiles.get_mut(profile) {
+            for k in &keys {
+                tab.impact_pending.remove(k);
+            }
+        }
+    }
+    vec![Effect::CancelJob { job }]
+}
