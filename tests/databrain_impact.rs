@@ -464,3 +464,37 @@ async fn an_older_install_serves_embeds_on_the_camel_case_route() {
     assert_eq!(pages(&on(&sim, "/api/v2/dataApp/embeds")), ["1", "2"]);
     sim.shutdown();
 }
+
+#[tokio::test]
+async fn embeds_fall_back_to_the_data_app_key_like_datamarts() {
+    let sim = sim().await;
+    sim.control.set_datamarts_require_app_key(true);
+    let c = DatabrainClient::new(settings(&sim).secret_option(
+        "data_app_key",
+        secrecy::SecretString::from(dsim::DEMO_DATA_APP_KEY.to_string()),
+    ))
+    .expect("client");
+    let i = c.impact(ds("postgres-prod")).await;
+    assert_eq!(i.unknown, None, "{i:?}");
+    assert_eq!(ids(&i, "datamart").len(), 2);
+    assert_eq!(i.possible.len(), sim.control.embed_ids().len());
+    let embeds = on(&sim, EMBEDS_PATH);
+    assert_eq!(
+        embeds.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [401, 200, 200],
+        "token refused once, then the key for both pages"
+    );
+    assert_eq!(embeds[2].credential, dsim::Credential::DataAppKey);
+
+    // Without a key, the refusal is the reason.
+    let c = client(&sim);
+    let i = c.impact(dm("sales-analytics")).await;
+    assert_eq!(i.verdict(), Verdict::Unknown);
+    assert!(
+        i.unknown
+            .as_deref()
+            .is_some_and(|w| w.contains("HTTP 401") && !w.contains(dsim::DEMO_TOKEN)),
+        "{i:?}"
+    );
+    sim.shutdown();
+}
