@@ -596,6 +596,13 @@ proptest! {
                 prop_assert_eq!(d.kind, Kind::Datasources);
             }
         }
+        if let Some(e) = dsconsole::vendors::databrain_impact::parse_embed(&v) {
+            prop_assert!(!e.id.trim().is_empty() && !e.name.trim().is_empty());
+            prop_assert_eq!(
+                dsconsole::vendors::databrain_impact::embed_id(&v),
+                Some(e.id.as_str())
+            );
+        }
     }
 
     #[test]

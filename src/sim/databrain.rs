@@ -6,8 +6,11 @@
 //! (`AUTHENTICATION_ERROR`), lists of names only, paging with `isPagination` / `pageNumber`
 //! (10 per 1-based page), deletes by exact name answered 200 `{id, message}`, the
 //! `DATASOURCE_NAME_ERROR` / `DATASOURCE_IN_USE` refusals with status 400, datamart routes that
-//! may want a data-app key, and Express-style HTML 404s for unknown routes. Fault switches add
-//! latency, 5xx, 429, HTML proxy pages and malformed JSON.
+//! may want a data-app key, and Express-style HTML 404s for unknown routes. The data app's
+//! embeds (dashboards and metrics) are listed like the datamarts; each is built on a datamart
+//! the simulator knows but, as documented, does not put in the list item (a switch does).
+//! Fault switches add latency, 5xx, 429, HTML proxy pages, malformed JSON and `error` bodies
+//! under 200.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -108,6 +111,11 @@ pub enum SimFault {
     HtmlPage,
     /// 200 with a JSON body cut in the middle.
     MalformedJson,
+    /// 200 whose body carries a non-null `error` (`{"data":null,"error":{"code","message"}}`).
+    OkWithError {
+        code: &'static str,
+        message: &'static str,
+    },
     /// A Databrain error body with this status, code and message.
     Error {
         status: u16,
@@ -175,6 +183,68 @@ impl DatabrainControl {
             .filter(|d| d.datasource == datasource)
             .map(|d| d.name.clone())
             .collect()
+    }
+
+    /// Embed ids, in list order.
+    pub fn embed_ids(&self) -> Vec<String> {
+        lock(&self.shared)
+            .embeds
+            .iter()
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
+    /// Ids of the embeds built on a datamart, in list order.
+    pub fn embeds_of(&self, datamart: &str) -> Vec<String> {
+        lock(&self.shared)
+            .embeds
+            .iter()
+            .filter(|e| e.datamart.as_deref() == Some(datamart))
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
+    /// An embed as the list returns it (with the current switches).
+    pub fn embed(&self, id: &str) -> Option<Value> {
+        let st = lock(&self.shared);
+        st.embeds
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.render(&st.data_app, st.embeds_show_datamart))
+    }
+
+    /// The name of the data app the embeds and datamarts belong to.
+    pub fn data_app(&self) -> String {
+        lock(&self.shared).data_app.clone()
+    }
+
+    /// Add a dashboard embed, built on `datamart` when given; false when the id is taken.
+    pub fn add_embed(&self, id: &str, name: &str, datamart: Option<&str>) -> bool {
+        let mut st = lock(&self.shared);
+        if id.is_empty() || st.embeds.iter().any(|e| e.id == id) {
+            return false;
+        }
+        st.embeds.push(EmbedEntry {
+            id: id.to_string(),
+            metric: false,
+            name: name.to_string(),
+            target_id: format!("dash-{id}"),
+            target_name: name.to_string(),
+            datamart: datamart.map(str::to_string),
+            sparse: false,
+        });
+        true
+    }
+
+    /// Remove every embed (a data app without any).
+    pub fn clear_embeds(&self) {
+        lock(&self.shared).embeds.clear();
+    }
+
+    /// On: embed list items carry `accessSettings.datamartName` (undocumented: the real list
+    /// does not say which datamart an embed is built on).
+    pub fn set_embed_datamarts_listed(&self, on: bool) {
+        lock(&self.shared).embeds_show_datamart = on;
     }
 
     /// Add a datasource with a minimal record; false when the name is taken.
@@ -249,8 +319,8 @@ impl DatabrainControl {
         lock(&self.shared).datamarts_require_app_key = on;
     }
 
-    /// Off: the kebab-case `/api/v2/data-app/datamarts` list is missing (an older install
-    /// serving only `/api/v2/dataApp/datamarts`).
+    /// Off: the kebab-case `/api/v2/data-app/datamarts` and `/api/v2/data-app/embeds` lists
+    /// are missing (an older install serving only the `/api/v2/dataApp/...` routes).
     pub fn set_kebab_datamart_route(&self, on: bool) {
         lock(&self.shared).kebab_route = on;
     }
@@ -346,6 +416,82 @@ impl DmEntry {
     }
 }
 
+/// One embed of the data app: a dashboard or a metric, built on a datamart.
+struct EmbedEntry {
+    id: String,
+    metric: bool,
+    name: String,
+    /// The embedded dashboard's or metric's id and name.
+    target_id: String,
+    target_name: String,
+    /// The datamart it is built on (`accessSettings.datamartName` at create), if any.
+    datamart: Option<String>,
+    /// Rendered like the sparse documented example: no `name`, no `embedMetadata`.
+    sparse: bool,
+}
+
+const EMBED_CREATED: &str = "2024-01-15T10:30:00Z";
+const EMBED_UPDATED: &str = "2024-01-20T14:45:00Z";
+
+impl EmbedEntry {
+    fn from_seed(v: &Value) -> Option<EmbedEntry> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let id = s("embedId").filter(|i| !i.is_empty())?;
+        let name = s("name").unwrap_or_else(|| id.clone());
+        Some(EmbedEntry {
+            metric: s("embedType").as_deref() == Some("metric"),
+            target_id: s("targetId").unwrap_or_else(|| format!("target-{id}")),
+            target_name: s("targetName").unwrap_or_else(|| name.clone()),
+            datamart: s("datamartName"),
+            sparse: v.get("sparse").and_then(Value::as_bool).unwrap_or(false),
+            id,
+            name,
+        })
+    }
+
+    /// The list item, as documented (`list-embed`).
+    fn render(&self, data_app: &str, show_datamart: bool) -> Value {
+        let ty = if self.metric { "metric" } else { "dashboard" };
+        let (dashboard, metric) = if self.metric {
+            (
+                Value::Null,
+                json!({"metricId": self.target_id, "name": self.target_name}),
+            )
+        } else {
+            (
+                json!({"externalDashboardId": self.target_id, "name": self.target_name,
+                       "metadata": {"createdAt": EMBED_CREATED, "updatedAt": EMBED_UPDATED}}),
+                Value::Null,
+            )
+        };
+        let mut item = json!({
+            "embedId": self.id,
+            "embedType": ty,
+            "externalDashboard": dashboard,
+            "externalMetric": metric,
+        });
+        if !self.sparse {
+            item["name"] = json!(self.name);
+            item["embedMetadata"] = json!({
+                "embedId": self.id,
+                "name": self.name,
+                "embedType": ty,
+                "dataAppName": data_app,
+                "metricId": if self.metric { json!(self.target_id) } else { Value::Null },
+                "dashboardId": if self.metric { Value::Null } else { json!(self.target_id) },
+                "createdAt": EMBED_CREATED,
+                "updatedAt": EMBED_UPDATED,
+            });
+        }
+        if show_datamart {
+            if let Some(dm) = &self.datamart {
+                item["accessSettings"] = json!({"datamartName": dm});
+            }
+        }
+        item
+    }
+}
+
 struct SimState {
     datasources: Vec<DsEntry>,
     /// Name → position in `datasources` (rebuilt after a removal).
@@ -353,6 +499,11 @@ struct SimState {
     datamarts: Vec<DmEntry>,
     /// Datasource name → number of datamarts using it.
     use_count: HashMap<String, usize>,
+    /// The data app's embeds, in list order.
+    embeds: Vec<EmbedEntry>,
+    /// `embedMetadata.dataAppName`.
+    data_app: String,
+    embeds_show_datamart: bool,
     faults: kit::FaultQueue<SimFault>,
     ignore_page_number: bool,
     datamarts_require_app_key: bool,
@@ -375,6 +526,13 @@ impl SimState {
             ds_by_name: HashMap::new(),
             datamarts: Vec::new(),
             use_count: HashMap::new(),
+            embeds: Vec::new(),
+            data_app: seed
+                .get("dataApp")
+                .and_then(Value::as_str)
+                .unwrap_or("Production Data App")
+                .to_string(),
+            embeds_show_datamart: false,
             faults: kit::FaultQueue::default(),
             ignore_page_number: false,
             datamarts_require_app_key: false,
@@ -404,6 +562,17 @@ impl SimState {
             let e = DmEntry::json(v.clone());
             if !e.name.is_empty() && st.dm_index(&e.name).is_none() {
                 st.push_datamart(e);
+            }
+        }
+        for e in seed
+            .get("embeds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(EmbedEntry::from_seed)
+        {
+            if !st.embeds.iter().any(|x| x.id == e.id) {
+                st.embeds.push(e);
             }
         }
         generate(&mut st, opts.scale);
@@ -509,7 +678,8 @@ fn datamart_item(name: &str, datasource: &str, organization: Value, tables: Vec<
 
 /// Add generated objects until there are `scale` datasources and `scale` datamarts.
 /// Generated datamart `n` uses datasource `(n / 2) * 3` (modulo the count): datamarts come in
-/// pairs on one datasource, and about half the generated datasources are not used.
+/// pairs on one datasource, and about half the generated datasources are not used. Every
+/// third generated datamart has one dashboard embed.
 fn generate(st: &mut SimState, scale: usize) {
     let scale = scale.min(MAX_SCALE);
     let mut n = 0u32;
@@ -540,6 +710,18 @@ fn generate(st: &mut SimState, scale: usize) {
             continue;
         }
         let datasource = st.datasources[target].name.clone();
+        if (m - 1).is_multiple_of(3) {
+            let id = format!("dashboard-gen-{m:06}");
+            st.embeds.push(EmbedEntry {
+                target_id: format!("dash-gen-{m:06}"),
+                target_name: format!("Generated dashboard {m}"),
+                name: format!("Generated embed {m}"),
+                datamart: Some(name.clone()),
+                metric: false,
+                sparse: false,
+                id,
+            });
+        }
         st.push_datamart(DmEntry {
             name,
             datasource,
@@ -640,6 +822,11 @@ fn fault_response(fault: SimFault) -> Response {
             message,
         )
         .into_response(),
+        SimFault::OkWithError { code, message } => kit::json(
+            StatusCode::OK,
+            JSON_CONTENT_TYPE,
+            &json!({"data": null, "error": {"code": code, "message": message}}),
+        ),
         SimFault::MalformedJson => kit::bytes(
             StatusCode::OK,
             JSON_CONTENT_TYPE,
@@ -781,6 +968,8 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit<Credential>) -> Router {
         )
         .route("/api/v2/dataApp/datamarts", get(list_datamarts::<false>))
         .route("/api/v2/data-app/datamart", delete(delete_datamart))
+        .route("/api/v2/data-app/embeds", get(list_embeds::<true>))
+        .route("/api/v2/dataApp/embeds", get(list_embeds::<false>))
         .fallback(unknown_route);
     kit.router(app, |app| {
         app.layer(middleware::from_fn_with_state(shared.clone(), frame))
@@ -1051,6 +1240,32 @@ async fn list_datamarts<const KEBAB: bool>(
     ok_json(&json!({"data": items, "error": null}))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Embeds
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /api/v2/data-app/embeds` (and the older camelCase route): the data app's embeds,
+/// `{"data":[...],"error":null}`, 10 per 1-based page with `isPagination=true`.
+async fn list_embeds<const KEBAB: bool>(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    RawQuery(query): RawQuery,
+    uri: Uri,
+) -> ApiResult {
+    let st = lock(&shared);
+    if KEBAB && !st.kebab_route {
+        return Ok(express_404("GET", uri.path()));
+    }
+    require_datamart_access(&st, cred)?;
+    let page = paging(query.as_deref(), st.ignore_page_number)?;
+    let range = page_range(st.embeds.len(), page);
+    let items: Vec<Value> = st.embeds[range]
+        .iter()
+        .map(|e| e.render(&st.data_app, st.embeds_show_datamart))
+        .collect();
+    ok_json(&json!({"data": items, "error": null}))
+}
+
 fn column_from_request(v: &Value) -> Option<Value> {
     let name = v
         .get("name")
@@ -1196,6 +1411,57 @@ mod tests {
             .filter_map(|d| d.record.get("id").and_then(Value::as_str))
             .collect();
         assert_eq!(ids.len(), st.datasources.len());
+    }
+
+    #[test]
+    fn seed_embeds_span_two_pages_and_name_existing_datamarts() {
+        let st = SimState::from_seed(&SimOptions::default()).expect("seed");
+        assert!(st.embeds.len() > PAGE_SIZE && st.embeds.len() < 2 * PAGE_SIZE);
+        for e in &st.embeds {
+            if let Some(dm) = &e.datamart {
+                assert!(st.dm_index(dm).is_some(), "{dm}");
+            }
+        }
+        // One datasource with several datamarts, each with several embeds; one embed on no
+        // datamart; one datamart without embeds.
+        let on = |dm: &str| {
+            st.embeds
+                .iter()
+                .filter(|e| e.datamart.as_deref() == Some(dm))
+                .count()
+        };
+        assert!(on("sales-analytics") >= 2 && on("customer-360") >= 2);
+        assert_eq!(on("ops-inventory"), 0);
+        assert!(st.embeds.iter().any(|e| e.datamart.is_none()));
+        assert!(st.embeds.iter().any(|e| e.sparse));
+        let ids: HashSet<&str> = st.embeds.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids.len(), st.embeds.len());
+    }
+
+    #[test]
+    fn embeds_render_the_documented_shapes() {
+        let st = SimState::from_seed(&SimOptions::default()).expect("seed");
+        let dash = st.embeds.iter().find(|e| !e.metric && !e.sparse).unwrap();
+        let v = dash.render("App", false);
+        assert_eq!(v["embedType"], "dashboard");
+        assert_eq!(v["externalMetric"], Value::Null);
+        assert_eq!(v.pointer("/embedMetadata/dataAppName"), Some(&json!("App")));
+        assert_eq!(
+            v.pointer("/externalDashboard/externalDashboardId"),
+            v.pointer("/embedMetadata/dashboardId")
+        );
+        assert!(v.get("accessSettings").is_none(), "not documented in lists");
+        let v = dash.render("App", true);
+        assert_eq!(
+            v.pointer("/accessSettings/datamartName")
+                .and_then(Value::as_str),
+            dash.datamart.as_deref()
+        );
+        let sparse = st.embeds.iter().find(|e| e.sparse && e.metric).unwrap();
+        let v = sparse.render("App", false);
+        assert!(v.get("name").is_none() && v.get("embedMetadata").is_none());
+        assert_eq!(v["externalDashboard"], Value::Null);
+        assert!(v.pointer("/externalMetric/name").is_some());
     }
 
     #[test]
@@ -1530,6 +1796,45 @@ mod tests {
         )
         .await;
         assert_eq!((s, code(&v)), (400, "DATASOURCE_NAME_ERROR"));
+
+        // Embeds: 10 per page, error: null, both routes, the data-app key too.
+        let embeds = sim.control.embed_ids();
+        let (s, _, v) = call(
+            b,
+            Method::GET,
+            "/api/v2/data-app/embeds?isPagination=true&pageNumber=1",
+            tok,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert!(v.get("error").is_some_and(Value::is_null), "{v}");
+        assert_eq!(v["data"].as_array().map(Vec::len), Some(PAGE_SIZE));
+        assert_eq!(v["data"][0]["embedId"], json!(embeds[0]));
+        let (_, _, v) = call(
+            b,
+            Method::GET,
+            "/api/v2/dataApp/embeds?isPagination=true&pageNumber=2",
+            Some(DEMO_DATA_APP_KEY),
+            None,
+        )
+        .await;
+        assert_eq!(
+            v["data"].as_array().map(Vec::len),
+            Some(embeds.len() - PAGE_SIZE)
+        );
+        let (s, _, v) = call(b, Method::GET, "/api/v2/data-app/embeds", None, None).await;
+        assert_eq!((s, code(&v)), (401, "AUTHENTICATION_ERROR"));
+        sim.control.fail_next_on(
+            "/api/v2/data-app/embeds",
+            SimFault::OkWithError {
+                code: "INTERNAL_SERVER_ERROR",
+                message: "GQL error",
+            },
+            1,
+        );
+        let (s, _, v) = call(b, Method::GET, "/api/v2/data-app/embeds", tok, None).await;
+        assert_eq!((s, code(&v)), (200, "INTERNAL_SERVER_ERROR"));
 
         // Unknown routes and methods: Express's HTML 404.
         let (s, ct, v) = call(b, Method::GET, "/api/v2/nothing", tok, None).await;

@@ -31,6 +31,10 @@ const DATASOURCE_PATH: &str = "/api/v2/datasource";
 const DATAMARTS_PATH: &str = "/api/v2/data-app/datamarts";
 /// The camelCase route older installations still serve (being replaced by the kebab-case one).
 const LEGACY_DATAMARTS_PATH: &str = "/api/v2/dataApp/datamarts";
+/// The data app's embeds (dashboards and metrics embedded in the customer's product).
+pub const EMBEDS_PATH: &str = "/api/v2/data-app/embeds";
+/// The camelCase embed route ("will be deprecated").
+const LEGACY_EMBEDS_PATH: &str = "/api/v2/dataApp/embeds";
 
 const CODE_IN_USE: &str = "DATASOURCE_IN_USE";
 const CODE_NAME_ERROR: &str = "DATASOURCE_NAME_ERROR";
@@ -384,15 +388,58 @@ fn embedded_error(resp: &HttpResponse, body: &Value) -> Option<ApiError> {
 // Client
 // ---------------------------------------------------------------------------------------------
 
-/// The items of one list, deduplicated by name, with what went wrong on the way.
-#[derive(Debug, Default)]
-struct Listed {
-    items: Vec<Value>,
-    /// Items without a usable name.
-    nameless: usize,
+/// The items of one list, deduplicated by name (embeds: by id), with what went wrong on the
+/// way.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Listed {
+    pub(super) items: Vec<Value>,
+    /// Items without a usable name (embeds: id).
+    pub(super) nameless: usize,
     /// Paging problems (repeated page, page cap): the list may be incomplete.
-    warnings: Vec<String>,
+    pub(super) warnings: Vec<String>,
 }
+
+/// The lists of a data app, served under a kebab-case route and an older camelCase one, with
+/// the service token or the data-app key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AppList {
+    Datamarts = 0,
+    Embeds = 1,
+}
+
+impl AppList {
+    fn path(self) -> &'static str {
+        match self {
+            AppList::Datamarts => DATAMARTS_PATH,
+            AppList::Embeds => EMBEDS_PATH,
+        }
+    }
+
+    fn legacy_path(self) -> &'static str {
+        match self {
+            AppList::Datamarts => LEGACY_DATAMARTS_PATH,
+            AppList::Embeds => LEGACY_EMBEDS_PATH,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            AppList::Datamarts => "datamart",
+            AppList::Embeds => "embed",
+        }
+    }
+
+    /// What tells two items apart: the datamart name, the embed id.
+    fn key(self) -> ItemKey {
+        match self {
+            AppList::Datamarts => item_name,
+            AppList::Embeds => super::databrain_impact::embed_id,
+        }
+    }
+}
+
+/// The identity of a list item, for dropping repeats across pages.
+type ItemKey = fn(&Value) -> Option<&str>;
 
 /// A Databrain client of one profile. Cheap to share (`Arc`); safe to call concurrently.
 pub struct DatabrainClient {
@@ -402,10 +449,14 @@ pub struct DatabrainClient {
     base: String,
     token: SecretString,
     data_app_key: Option<SecretString>,
-    /// The service token was refused for datamarts and the data-app key worked: use it first.
-    datamarts_with_key: AtomicBool,
-    /// The kebab-case datamart route is missing and the camelCase one works.
-    datamarts_legacy_route: AtomicBool,
+    /// Per data-app list (`AppList`): the service token was refused and the data-app key
+    /// worked, so it is used first.
+    with_key: [AtomicBool; 2],
+    /// Per data-app list: the kebab-case route is missing and the camelCase one works.
+    legacy_route: [AtomicBool; 2],
+    /// The last complete datamart and embed lists read for impact analysis, reused for a
+    /// short while (a plan asks about many datasources in a row).
+    pub(super) impact_cache: super::databrain_impact::Cache,
     /// Datamart names per datasource name, from the last successful datamart list (names the
     /// datamarts in a `DATASOURCE_IN_USE` refusal).
     last_users: Mutex<HashMap<String, Vec<String>>>,
@@ -469,10 +520,17 @@ impl DatabrainClient {
             base,
             token,
             data_app_key,
-            datamarts_with_key: AtomicBool::new(false),
-            datamarts_legacy_route: AtomicBool::new(false),
+            with_key: [AtomicBool::new(false), AtomicBool::new(false)],
+            legacy_route: [AtomicBool::new(false), AtomicBool::new(false)],
+            impact_cache: Default::default(),
             last_users: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Forget the datamart and embed lists impact analysis reuses for a short while
+    /// (`databrain_impact::CACHE_TTL`): the next answer reads them afresh.
+    pub fn clear_impact_cache(&self) {
+        self.impact_cache.clear();
     }
 
     fn url(&self, path_and_query: &str) -> String {
@@ -522,8 +580,14 @@ impl DatabrainClient {
     /// Every page of a list (`isPagination=true&pageNumber=N`, 1-based, 10 per page) until a
     /// short or empty page. A page that brings nothing new (a server ignoring `pageNumber`)
     /// or the page cap stops paging with a warning.
-    async fn list_pages(&self, path: &str, cred: Cred, what: &str) -> Result<Listed, ApiError> {
-        self.list_pages_with(path, cred, what, None).await
+    async fn list_pages(
+        &self,
+        path: &str,
+        cred: Cred,
+        what: &str,
+        key: ItemKey,
+    ) -> Result<Listed, ApiError> {
+        self.list_pages_with(path, cred, what, key, None).await
     }
 
     /// `list_pages`, sending each page's new datasources to `sink` as it arrives.
@@ -532,6 +596,7 @@ impl DatabrainClient {
         path: &str,
         cred: Cred,
         what: &str,
+        key: ItemKey,
         sink: Option<&super::PageSink>,
     ) -> Result<Listed, ApiError> {
         let mut out = Listed::default();
@@ -567,7 +632,7 @@ impl DatabrainClient {
             let mut fresh = 0usize;
             let before = out.items.len();
             for item in items {
-                match item_name(item) {
+                match key(item) {
                     Some(name) => {
                         if seen.insert(name.to_string()) {
                             fresh += 1;
@@ -613,32 +678,37 @@ impl DatabrainClient {
     }
 
     async fn list_datasources(&self, sink: Option<&super::PageSink>) -> Result<Listed, ApiError> {
-        self.list_pages_with(DATASOURCE_PATH, Cred::ServiceToken, "datasource", sink)
-            .await
+        self.list_pages_with(
+            DATASOURCE_PATH,
+            Cred::ServiceToken,
+            "datasource",
+            item_name,
+            sink,
+        )
+        .await
     }
 
-    /// The datamart list with one credential: the kebab-case route, or the camelCase one when
-    /// the former does not exist on this installation.
-    async fn list_datamarts_with(&self, cred: Cred) -> Result<Listed, ApiError> {
-        if self.datamarts_legacy_route.load(Ordering::Relaxed) {
-            return self
-                .list_pages(LEGACY_DATAMARTS_PATH, cred, "datamart")
-                .await;
+    /// One data-app list with one credential: the kebab-case route, or the camelCase one
+    /// when the former does not exist on this installation.
+    async fn list_app_with(&self, list: AppList, cred: Cred) -> Result<Listed, ApiError> {
+        let legacy_route = &self.legacy_route[list as usize];
+        let (what, key) = (list.what(), list.key());
+        if legacy_route.load(Ordering::Relaxed) {
+            return self.list_pages(list.legacy_path(), cred, what, key).await;
         }
-        match self.list_pages(DATAMARTS_PATH, cred, "datamart").await {
+        match self.list_pages(list.path(), cred, what, key).await {
             Err(e) if e.status() == Some(404) => {
-                let legacy = self
-                    .list_pages(LEGACY_DATAMARTS_PATH, cred, "datamart")
-                    .await;
+                let legacy = self.list_pages(list.legacy_path(), cred, what, key).await;
                 match legacy {
                     // Neither route exists: the first error names the documented one.
                     Err(e2) if e2.status() == Some(404) => Err(e),
                     // The older route exists (even if it refused this call): keep using it.
                     other => {
-                        self.datamarts_legacy_route.store(true, Ordering::Relaxed);
+                        legacy_route.store(true, Ordering::Relaxed);
                         tracing::info!(
                             profile = %self.profile,
-                            "Databrain: using the older {LEGACY_DATAMARTS_PATH} route"
+                            "Databrain: using the older {} route",
+                            list.legacy_path()
                         );
                         other
                     }
@@ -648,21 +718,23 @@ impl DatabrainClient {
         }
     }
 
-    /// The datamart list: with the service token, or with the data-app key when the token is
-    /// refused (or the key worked before).
-    async fn list_datamarts(&self) -> Result<Listed, ApiError> {
+    /// A data-app list (datamarts, embeds): with the service token, or with the data-app key
+    /// when the token is refused (or the key worked before).
+    pub(super) async fn list_app(&self, list: AppList) -> Result<Listed, ApiError> {
         let has_key = self.data_app_key.is_some();
-        if has_key && self.datamarts_with_key.load(Ordering::Relaxed) {
-            return self.list_datamarts_with(Cred::DataAppKey).await;
+        let with_key = &self.with_key[list as usize];
+        if has_key && with_key.load(Ordering::Relaxed) {
+            return self.list_app_with(list, Cred::DataAppKey).await;
         }
-        match self.list_datamarts_with(Cred::ServiceToken).await {
+        match self.list_app_with(list, Cred::ServiceToken).await {
             Err(e) if has_key && is_refused(&e) => {
-                match self.list_datamarts_with(Cred::DataAppKey).await {
+                match self.list_app_with(list, Cred::DataAppKey).await {
                     Ok(l) => {
-                        self.datamarts_with_key.store(true, Ordering::Relaxed);
+                        with_key.store(true, Ordering::Relaxed);
                         tracing::info!(
                             profile = %self.profile,
-                            "Databrain: datamarts listed with the data-app key (service token refused)"
+                            "Databrain: {}s listed with the data-app key (service token refused)",
+                            list.what()
                         );
                         Ok(l)
                     }
@@ -673,6 +745,11 @@ impl DatabrainClient {
             }
             other => other,
         }
+    }
+
+    /// The datamart list (see `list_app`).
+    pub(super) async fn list_datamarts(&self) -> Result<Listed, ApiError> {
+        self.list_app(AppList::Datamarts).await
     }
 
     fn remember_users(&self, resources: &[Resource]) {
@@ -982,6 +1059,12 @@ impl VendorApi for DatabrainClient {
 
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
         Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    /// A datasource breaks its datamarts and the embeds built on them; a datamart its
+    /// embeds (see `databrain_impact`).
+    fn impact(&self, target: crate::impact::ImpactTarget) -> BoxFuture<'_, crate::impact::Impact> {
+        Box::pin(super::databrain_impact::impact(self, target))
     }
 }
 

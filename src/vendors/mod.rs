@@ -6,6 +6,7 @@
 
 pub mod basedash;
 pub mod databrain;
+pub mod databrain_impact;
 pub mod entry;
 pub mod forms;
 pub mod http;
