@@ -161,7 +161,11 @@ impl Impact {
             });
         }
         // The answer is as old as its oldest part.
-        self.at = if self.at == 0 { other.at } else { self.at.min(other.at) };
+        self.at = if self.at == 0 {
+            other.at
+        } else {
+            self.at.min(other.at)
+        };
         self.normalise();
     }
 
@@ -324,7 +328,7 @@ pub fn targets_for(resources: &[Resource], refs: &[Ref]) -> Vec<ImpactTarget> {
                     }
                 }
             }
-            if by_key.get(&(target.kind, target.id.as_str())).is_none() {
+            if !by_key.contains_key(&(target.kind, target.id.as_str())) {
                 attached_known = false;
             }
             ImpactTarget {
@@ -478,7 +482,10 @@ mod tests {
             t.through.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
             ["C", "D"]
         );
-        assert_eq!(t.attached["D"], vec![("P1".to_string(), "Sales".to_string())]);
+        assert_eq!(
+            t.attached["D"],
+            vec![("P1".to_string(), "Sales".to_string())]
+        );
         assert!(t.attached_known);
         let gone = Ref {
             kind: Kind::Logins,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod microstrategy;
 mod microstrategy_forms;
 pub mod qlik;
+pub mod qlik_impact;
 pub mod ratelimit;
 pub mod registry;
 pub mod request_audit;
