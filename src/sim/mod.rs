@@ -11,6 +11,7 @@ pub mod framing;
 pub mod kit;
 pub mod microstrategy;
 pub mod qlik;
+pub mod qlik_lineage;
 
 pub use kit::SimRequest;
 

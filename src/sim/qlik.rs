@@ -12,6 +12,14 @@
 //! (409), `{errors:[...]}` bodies with the status as an integer (data-connections) or a
 //! string (gateway), per-user rate limits per tier answered with 429 + `retry-after` that
 //! block the whole tier, and fault switches (429 storms, 5xx, HTML pages, truncated bodies).
+//!
+//! Impact analysis: connections carry a `qri` (lists only with `includeQris=true`, get-one
+//! always); `/api/v1/lineage-graphs/impact/{qri}/overview|source|actions/expand|actions/search`
+//! answer from a graph configured per base QRI (`lineage` in the seed, `set_lineage`), take
+//! the QRI percent-encoded or raw, answer 403 to non-admin keys and to connections marked
+//! forbidden, 404 to unknown QRIs and connections marked missing, and sit behind their own
+//! rate window (20 per minute, 429 + `retry-after`). App items (`apps` in the seed) are listed
+//! by `GET /api/v1/items` (`resourceType`, `spaceId`, `ownerId`, `limit`, `next` cursor).
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -29,6 +37,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
 
+use super::qlik_lineage as lin;
+pub use super::qlik_lineage::{LineageAnswer, LineageNode};
 use super::{kit, SimOptions};
 
 /// API key of the tenant admin (Ava Lindqvist): sees every space, may bulk delete.
@@ -46,6 +56,10 @@ pub const DEFAULT_READS_PER_MINUTE: u32 = 1000;
 pub const DEFAULT_WRITES_PER_MINUTE: u32 = 100;
 /// Default window over which the limits are evaluated (Qlik: five minutes, bursts allowed).
 pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(300);
+/// Default limit of the lineage routes per user: requests per `DEFAULT_LINEAGE_WINDOW`.
+pub const DEFAULT_LINEAGE_LIMIT: u32 = 20;
+/// The lineage routes' own window (Qlik: "Special (20 requests per minute)").
+pub const DEFAULT_LINEAGE_WINDOW: Duration = Duration::from_secs(60);
 /// Largest `limit` the list endpoints accept.
 pub const MAX_LIMIT: usize = 100;
 
@@ -53,6 +67,9 @@ const SEED: &str = include_str!("../../assets/qlik.json");
 const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 const CONNECTIONS_PATH: &str = "/api/v1/data-connections";
 const SPACES_PATH: &str = "/api/v1/spaces";
+const ITEMS_PATH: &str = "/api/v1/items";
+/// Default page size of the items list.
+const ITEMS_DEFAULT_LIMIT: usize = 10;
 /// The request log keeps the most recent requests only.
 const MAX_LOGGED_REQUESTS: usize = 1_000_000;
 /// Upper bound on generated connections, so a mistyped scale cannot exhaust memory.
@@ -229,6 +246,77 @@ impl QlikControl {
     pub fn connection_count(&self) -> usize {
         lock(&self.shared).conns.live
     }
+
+    /// The connection's base QRI (what the impact routes are addressed by).
+    pub fn qri_of(&self, id: &str) -> Option<String> {
+        lock(&self.shared).conns.get(id).and_then(Conn::qri)
+    }
+
+    /// What the impact routes answer for this connection's QRI from now on. `false` when
+    /// the connection does not exist or has no QRI (DataFiles).
+    pub fn set_lineage(&self, id: &str, answer: LineageAnswer) -> bool {
+        let mut st = lock(&self.shared);
+        let Some(qri) = st.conns.get(id).and_then(Conn::qri) else {
+            return false;
+        };
+        st.lineage.answers.insert(qri, answer);
+        true
+    }
+
+    /// The lineage routes' limit per user: `limit` requests in any `window` (0 = off).
+    pub fn set_lineage_limit(&self, limit: u32, window: Duration) {
+        let mut st = lock(&self.shared);
+        st.limits.lineage_limit = limit;
+        st.limits.lineage_window = window.max(Duration::from_millis(100));
+        st.windows.clear();
+    }
+
+    /// Send `graph.nodes` as a JSON-encoded string and `edges` as `null` (the reference
+    /// page's form) instead of an object and an array.
+    pub fn set_lineage_nodes_as_string(&self, on: bool) {
+        lock(&self.shared).lineage.nodes_as_string = on;
+    }
+
+    /// App items of a space (`None`: personal apps), as (app id, name), in listing order.
+    pub fn apps_in(&self, space: Option<&str>) -> Vec<(String, String)> {
+        let st = lock(&self.shared);
+        st.apps
+            .iter()
+            .filter(|a| str_field(a, "spaceId") == space)
+            .filter_map(|a| {
+                Some((
+                    str_field(a, "resourceId")?.to_string(),
+                    str_field(a, "name")?.to_string(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Add `n` generated apps to a space, owned by the admin; their app ids.
+    pub fn add_apps(&self, space: &str, n: usize) -> Vec<String> {
+        let mut st = lock(&self.shared);
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = random_uuid();
+            let now = now_time();
+            let name = format!("Generated App {:04}", st.apps.len() + 1);
+            st.apps.push(json!({
+                "id": random_hex(24),
+                "name": name,
+                "resourceType": "app",
+                "resourceId": id,
+                "resourceSubType": "",
+                "spaceId": space,
+                "ownerId": ADMIN_USER_ID,
+                "creatorId": ADMIN_USER_ID,
+                "resourceReloadStatus": "ok",
+                "createdAt": now,
+                "updatedAt": now,
+            }));
+            ids.push(id);
+        }
+        ids
+    }
 }
 
 /// Start the simulator on 127.0.0.1 (`opts.port`, 0 = any free port), serving in a
@@ -269,12 +357,17 @@ struct Caller {
 enum Tier {
     Read,
     Write,
+    /// The lineage routes: their own limit and window, apart from the tiers.
+    Lineage,
 }
 
 struct RateLimits {
     reads_per_minute: u32,
     writes_per_minute: u32,
     window: Duration,
+    /// Lineage requests per user per `lineage_window` (0 = off).
+    lineage_limit: u32,
+    lineage_window: Duration,
 }
 
 /// How a connection object is held: seed and created ones as their wire JSON (without the
@@ -299,6 +392,18 @@ struct Conn {
 }
 
 impl Conn {
+    /// The base QRI (DataFiles connections have none).
+    fn qri(&self) -> Option<String> {
+        match &self.body {
+            Held::Json(m) => m
+                .get("qri")
+                .and_then(Value::as_str)
+                .filter(|q| !q.is_empty())
+                .map(str::to_string),
+            Held::Generated(n) => Some(generated_qri(*n)),
+        }
+    }
+
     /// `datasourceID` (DataFiles connections have none).
     fn datasource(&self) -> Option<&str> {
         match &self.body {
@@ -413,6 +518,10 @@ struct SimState {
     /// Datasource ids (`datasourceID`) disabled on the tenant: their connections are listed
     /// only with `includeDisabled=true`, and stay reachable by id.
     disabled_datasources: HashSet<String>,
+    /// App items (`/api/v1/items`), in the wire format, without `links` and `meta`.
+    apps: Vec<Value>,
+    /// Impact graphs by base QRI.
+    lineage: lin::Lineage,
     faults: kit::FaultQueue<Fault>,
     limits: RateLimits,
     windows: kit::RateWindows<(Arc<str>, Tier)>,
@@ -482,11 +591,19 @@ impl SimState {
                         .collect()
                 })
                 .unwrap_or_default(),
+            apps: seed
+                .get("apps")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            lineage: lin::Lineage::default(),
             faults: kit::FaultQueue::default(),
             limits: RateLimits {
                 reads_per_minute: DEFAULT_READS_PER_MINUTE,
                 writes_per_minute: DEFAULT_WRITES_PER_MINUTE,
                 window: DEFAULT_RATE_WINDOW,
+                lineage_limit: DEFAULT_LINEAGE_LIMIT,
+                lineage_window: DEFAULT_LINEAGE_WINDOW,
             },
             windows: kit::RateWindows::new(kit::Window::Sliding),
             tokens: vec![
@@ -504,8 +621,93 @@ impl SimState {
                 .ok_or_else(|| invalid_seed("assets/qlik.json: a connection has no qID".into()))?;
             st.conns.push(c);
         }
+        if let Some(entries) = seed.get("lineage").and_then(Value::as_array) {
+            for e in entries {
+                st.seed_lineage(e)?;
+            }
+        }
         generate(&mut st, opts.scale);
         Ok(st)
+    }
+
+    /// One `lineage` entry of the seed: `{"connection": qID, "forbidden": true}`,
+    /// `{"connection": qID, "missing": true}` or `{"connection": qID, "nodes": [...]}` where a
+    /// node is `{"app": appId, "level"?, "from"?}` (its label from the app item) or
+    /// `{"qri", "label", "type", "subtype"?, "level"?, "from"?}`.
+    fn seed_lineage(&mut self, e: &Value) -> std::io::Result<()> {
+        let conn = str_field(e, "connection").unwrap_or("");
+        let qri = self.conns.get(conn).and_then(Conn::qri).ok_or_else(|| {
+            invalid_seed(format!(
+                "assets/qlik.json: lineage of '{conn}': no such connection with a qri"
+            ))
+        })?;
+        let flag = |k: &str| e.get(k).and_then(Value::as_bool) == Some(true);
+        let answer = if flag("forbidden") {
+            LineageAnswer::Forbidden
+        } else if flag("missing") {
+            LineageAnswer::Missing
+        } else {
+            let mut nodes = Vec::new();
+            for n in e
+                .get("nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let mut node = match str_field(n, "app") {
+                    Some(app) => {
+                        let label = self
+                            .apps
+                            .iter()
+                            .find(|a| str_field(a, "resourceId") == Some(app))
+                            .and_then(|a| str_field(a, "name"))
+                            .ok_or_else(|| {
+                                invalid_seed(format!(
+                                    "assets/qlik.json: lineage node: no app '{app}'"
+                                ))
+                            })?;
+                        LineageNode::app(app, label)
+                    }
+                    None => {
+                        let q = str_field(n, "qri").ok_or_else(|| {
+                            invalid_seed("assets/qlik.json: a lineage node has no qri".into())
+                        })?;
+                        let mut d = LineageNode::dataset(q, str_field(n, "label").unwrap_or(q));
+                        if let Some(t) = str_field(n, "type") {
+                            d.node_type = t.to_string();
+                        }
+                        d.subtype = str_field(n, "subtype").map(str::to_string);
+                        d
+                    }
+                };
+                node.level = n
+                    .get("level")
+                    .and_then(Value::as_u64)
+                    .and_then(|l| u32::try_from(l).ok())
+                    .unwrap_or(1)
+                    .max(1);
+                node.from = str_field(n, "from").map(str::to_string);
+                nodes.push(node);
+            }
+            LineageAnswer::Graph(nodes)
+        };
+        self.lineage.answers.insert(qri, answer);
+        Ok(())
+    }
+
+    /// The connection whose base QRI this is, if any.
+    fn conn_by_qri(&self, qri: &str) -> Option<&Conn> {
+        self.conns
+            .entries()
+            .find(|c| c.qri().as_deref() == Some(qri))
+    }
+
+    /// Whether the caller may see this app item.
+    fn item_visible(&self, item: &Value, caller: &Caller) -> bool {
+        match str_field(item, "spaceId") {
+            Some(space) => self.space_visible(space, caller),
+            None => str_field(item, "ownerId") == Some(&*caller.user),
+        }
     }
 
     fn caller_of_user(&self, user: &str) -> Option<Caller> {
@@ -625,15 +827,30 @@ impl SimState {
 
     /// Count one request of `tier` for this user; `Err(seconds)` when it must be refused.
     fn admit(&mut self, user: &Arc<str>, tier: Tier, now: Instant) -> Result<(), u64> {
-        let per_minute = match tier {
-            Tier::Read => self.limits.reads_per_minute,
-            Tier::Write => self.limits.writes_per_minute,
+        let (capacity, window) = match tier {
+            Tier::Read | Tier::Write => {
+                let per_minute = if tier == Tier::Read {
+                    self.limits.reads_per_minute
+                } else {
+                    self.limits.writes_per_minute
+                };
+                if per_minute == 0 {
+                    return Ok(());
+                }
+                let window = self.limits.window;
+                let capacity = ((u128::from(per_minute) * window.as_millis()) / 60_000).max(1);
+                (capacity, window)
+            }
+            Tier::Lineage => {
+                if self.limits.lineage_limit == 0 {
+                    return Ok(());
+                }
+                (
+                    u128::from(self.limits.lineage_limit),
+                    self.limits.lineage_window,
+                )
+            }
         };
-        if per_minute == 0 {
-            return Ok(());
-        }
-        let window = self.limits.window;
-        let capacity = ((u128::from(per_minute) * window.as_millis()) / 60_000).max(1);
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         self.windows
             .admit((user.clone(), tier), capacity, window, now)
@@ -1057,6 +1274,8 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
         .route("/api/v1/spaces/{id}", get(get_space))
         .route("/api/v1/users/me", get(get_me))
         .route("/api/v1/users/{id}", get(get_user))
+        .route(ITEMS_PATH, get(list_items))
+        .route("/api/v1/lineage-graphs/impact/{*rest}", get(lineage_impact))
         .fallback(route_not_found);
     kit.router(app, |app| {
         app.layer(middleware::from_fn_with_state(shared.clone(), frame))
@@ -1093,7 +1312,9 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
             match bearer(req.headers()).and_then(|t| st.caller_of_token(t)) {
                 None => Some(ApiError::unauthorized().into_response()),
                 Some(caller) => {
-                    let tier = if req.method() == Method::GET || req.method() == Method::HEAD {
+                    let tier = if req.uri().path().starts_with("/api/v1/lineage-graphs/") {
+                        Tier::Lineage
+                    } else if req.method() == Method::GET || req.method() == Method::HEAD {
                         Tier::Read
                     } else {
                         Tier::Write
@@ -2170,6 +2391,174 @@ async fn get_user(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Items and lineage
+// ---------------------------------------------------------------------------------------------
+
+fn items_error(detail: String) -> ApiError {
+    ApiError::plain(
+        StatusCode::BAD_REQUEST,
+        "ITEMS-400",
+        "Bad request",
+        Some(detail),
+    )
+}
+
+/// `GET /api/v1/items`: the app items the caller can see, filtered, paged with `limit`
+/// (default 10, at most 100) and an opaque `next`/`prev` cursor in absolute links.
+async fn list_items(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let pairs = parse_query(query.as_deref());
+    let limit = query_limit(&pairs)
+        .map_err(|e| items_error(e.detail.unwrap_or_default()))?
+        .unwrap_or(ITEMS_DEFAULT_LIMIT);
+    let offset = match query_value(&pairs, "next")
+        .or_else(|| query_value(&pairs, "prev"))
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => lin::decode_items_cursor(c)
+            .ok_or_else(|| items_error(format!("Invalid cursor '{c}'")))?,
+        None => 0,
+    };
+    let text = |k: &str| {
+        query_value(&pairs, k)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let filter = lin::ItemsQuery {
+        resource_type: text("resourceType"),
+        space_id: text("spaceId"),
+        owner_id: text("ownerId"),
+        space_type: text("spaceType"),
+        name: text("name"),
+    };
+    let no_actions =
+        query_bool(&pairs, "noActions").map_err(|e| items_error(e.detail.unwrap_or_default()))?;
+    let st = lock(&shared);
+    let all: Vec<&Value> = st
+        .apps
+        .iter()
+        .filter(|a| st.item_visible(a, &caller) && filter.matches(a))
+        .collect();
+    let total = all.len();
+    let start = offset.min(total);
+    let end = (start + limit).min(total);
+    let data: Vec<Value> = all[start..end]
+        .iter()
+        .map(|a| lin::render_item(&st.base_url, a, no_actions))
+        .collect();
+    let keep: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "next" | "prev" | "limit"))
+        .cloned()
+        .collect();
+    let href = |cursor: Option<(&str, usize)>| {
+        let mut p = keep.clone();
+        p.push(("limit".into(), limit.to_string()));
+        if let Some((k, o)) = cursor {
+            p.push((k.to_string(), lin::encode_items_cursor(o)));
+        }
+        format!("{}{ITEMS_PATH}?{}", st.base_url, encode_query(&p))
+    };
+    let mut links = Map::new();
+    links.insert("self".into(), json!({"href": href(None)}));
+    if end < total {
+        links.insert("next".into(), json!({"href": href(Some(("next", end)))}));
+    }
+    if start > 0 {
+        links.insert(
+            "prev".into(),
+            json!({"href": href(Some(("prev", start.saturating_sub(limit))))}),
+        );
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"data": data, "links": links}),
+    ))
+}
+
+fn lineage_error(status: StatusCode, title: &str, detail: Option<String>) -> ApiError {
+    ApiError {
+        status,
+        code: format!("LINEAGE-{}", status.as_u16()),
+        title: title.to_string(),
+        detail,
+        form: ErrorForm::Gateway,
+        retry_after: None,
+    }
+}
+
+/// `GET /api/v1/lineage-graphs/impact/{qri}/...`: the QRI percent-encoded as one segment
+/// or raw; Tenant Admin only; the configured graph, an empty one for a known QRI without
+/// one, 404 for anything else.
+async fn lineage_impact(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    uri: axum::http::Uri,
+) -> ApiResult {
+    let bad = |d: String| lineage_error(StatusCode::BAD_REQUEST, "Bad Request", Some(d));
+    let not_found = || lineage_error(StatusCode::NOT_FOUND, "The record is not found", None);
+    let Some((qri, route)) = lin::parse_impact_path(uri.path()) else {
+        return Err(not_found());
+    };
+    let pairs = parse_query(uri.query());
+    let down = lin::parse_down(query_value(&pairs, "down")).map_err(bad)?;
+    if !caller.admin {
+        return Err(lineage_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            Some("User does not have access to the node".into()),
+        ));
+    }
+    let st = lock(&shared);
+    let nodes: Vec<LineageNode> = match st.lineage.answers.get(&qri) {
+        Some(LineageAnswer::Forbidden) => {
+            return Err(lineage_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                Some("User does not have access to the node".into()),
+            ))
+        }
+        Some(LineageAnswer::Missing) => return Err(not_found()),
+        Some(LineageAnswer::Graph(nodes)) => nodes.clone(),
+        None => {
+            let known_app = qri.strip_prefix("qri:app:sense://").is_some_and(|id| {
+                st.apps
+                    .iter()
+                    .any(|a| str_field(a, "resourceId") == Some(id))
+            });
+            if st.conn_by_qri(&qri).is_none() && !known_app {
+                return Err(not_found());
+            }
+            Vec::new()
+        }
+    };
+    let body = match route {
+        lin::ImpactRoute::Overview => lin::overview(&qri, &nodes, down, st.lineage.nodes_as_string),
+        lin::ImpactRoute::Source => {
+            let label = st
+                .conn_by_qri(&qri)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            lin::source(&qri, &label)
+        }
+        lin::ImpactRoute::Expand => lin::expand(
+            &qri,
+            &nodes,
+            query_value(&pairs, "node"),
+            query_value(&pairs, "level"),
+        )
+        .map_err(bad)?,
+        lin::ImpactRoute::Search => {
+            lin::search(&qri, &nodes, query_value(&pairs, "filter"), down).map_err(bad)?
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Scale: deterministic generated connections
 // ---------------------------------------------------------------------------------------------
 
@@ -2242,10 +2631,7 @@ fn render_generated(c: &Conn, n: u32) -> Map<String, Value> {
     m.insert("qName".into(), Value::from(c.name.clone()));
     m.insert("qSeparateCredentials".into(), Value::from(false));
     m.insert("qType".into(), Value::from(q_type));
-    m.insert(
-        "qri".into(),
-        Value::from(format!("qri:db:{}://gen{:08x}", dsid.to_lowercase(), n)),
-    );
+    m.insert("qri".into(), Value::from(generated_qri(n)));
     if let Some(s) = &c.space {
         m.insert("space".into(), Value::from(s.as_ref()));
     }
@@ -2258,6 +2644,11 @@ fn render_generated(c: &Conn, n: u32) -> Map<String, Value> {
     }
     m.insert("version".into(), Value::from("V1"));
     m
+}
+
+fn generated_qri(n: u32) -> String {
+    let (dsid, _, _) = GENERATED_TYPES[n as usize % GENERATED_TYPES.len()];
+    format!("qri:db:{}://gen{:08x}", dsid.to_lowercase(), n)
 }
 
 /// Add generated connections, spread over the seeded spaces and a few owners, until the
@@ -2421,6 +2812,8 @@ mod tests {
             reads_per_minute: 0,
             writes_per_minute: 2,
             window: Duration::from_secs(60),
+            lineage_limit: 0,
+            lineage_window: Duration::from_secs(60),
         };
         let u: Arc<str> = Arc::from(ADMIN_USER_ID);
         let t0 = Instant::now();

@@ -14,6 +14,7 @@ pub mod microstrategy;
 mod microstrategy_forms;
 mod microstrategy_impact;
 pub mod qlik;
+pub mod qlik_impact;
 pub mod ratelimit;
 pub mod registry;
 pub mod request_audit;

@@ -2,13 +2,18 @@
 //! `links.next.href` (never leaving the configured tenant), space and owner names, get by id
 //! or by name within a space, single deletes and the admin-only bulk `actions/delete` (207
 //! per-item results, single deletes when it answers 403), retries of reads on 429 after
-//! `retry-after`, and writes paced under the tenant's tier-2 rate limit.
+//! `retry-after`, and writes paced under the tenant's tier-2 rate limit. Impact analysis of a
+//! connection: lineage `overview`, paced on its own 20/min limiter and cached per connection,
+//! with the apps of its space as possible users when lineage cannot answer (`qlik_impact`).
 
 use super::http::{
     decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
 };
+use super::qlik_impact::{self as qi, ImpactCache, LineageFailure};
+use super::ratelimit::RateLimiter;
 use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
+use crate::impact::{Dependent, Impact, ImpactTarget};
 use crate::model::{
     cells, format_date, link_references, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef,
     Kind, Ref, Resource, VendorId,
@@ -532,6 +537,12 @@ pub struct QlikClient {
     disabled: std::sync::Mutex<HashSet<String>>,
     /// `space_id` of the profile: the view starts filtered to that space.
     start_space: Option<String>,
+    /// Paces lineage requests (their own limit, apart from reads and writes); `None`: unpaced.
+    lineage_limiter: Option<RateLimiter>,
+    /// Set by a lineage 429: no lineage request leaves before this.
+    lineage_blocked_until: std::sync::Mutex<Option<Instant>>,
+    /// Impact answers by connection id (`qi::IMPACT_CACHE_TTL`).
+    impact_cache: std::sync::Mutex<ImpactCache>,
 }
 
 impl std::fmt::Debug for QlikClient {
@@ -608,7 +619,44 @@ impl QlikClient {
             pacer_turn: tokio::sync::Mutex::new(()),
             bulk_refused: AtomicBool::new(false),
             disabled: std::sync::Mutex::new(HashSet::new()),
+            lineage_limiter: RateLimiter::per_minute(qi::LINEAGE_REQUESTS_PER_MINUTE),
+            lineage_blocked_until: std::sync::Mutex::new(None),
+            impact_cache: std::sync::Mutex::new(ImpactCache::new(qi::IMPACT_CACHE_TTL)),
         })
+    }
+
+    /// Pace lineage requests at `per_minute` instead of Qlik's 20 (0: unpaced, for a
+    /// tenant with a higher lineage tier, and for tests against the simulator).
+    pub fn with_lineage_limit(mut self, per_minute: u32) -> Self {
+        self.lineage_limiter = RateLimiter::per_minute(per_minute);
+        self
+    }
+
+    /// Lineage requests per minute this client sends at most (0: unpaced).
+    pub fn lineage_limit_per_minute(&self) -> u32 {
+        self.lineage_limiter
+            .as_ref()
+            .map_or(0, RateLimiter::limit_per_minute)
+    }
+
+    /// At least how long `impact` takes for these connections: one lineage request each,
+    /// under this client's lineage pace; connections answered from the cache cost nothing
+    /// (see `qlik_impact::impact_eta` for the budget without a client).
+    pub fn impact_eta(&self, connection_ids: &[String]) -> Duration {
+        let now = Instant::now();
+        let mut cache = lock(&self.impact_cache);
+        let uncached = connection_ids
+            .iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .filter(|id| !cache.contains(id, now))
+            .count();
+        qi::eta_at(self.lineage_limit_per_minute(), uncached)
+    }
+
+    /// Forget every cached impact answer (after a reload, say).
+    pub fn clear_impact_cache(&self) {
+        lock(&self.impact_cache).clear();
     }
 
     fn url(&self, path: &str) -> String {
@@ -1375,6 +1423,277 @@ impl QlikClient {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Impact analysis
+// ---------------------------------------------------------------------------------------------
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn rate_limited(wait: Duration) -> LineageFailure {
+    LineageFailure::passing(format!(
+        "lineage rate limit reached (retry after {} s)",
+        wait.as_secs().max(1)
+    ))
+}
+
+impl QlikClient {
+    async fn do_impact(&self, target: ImpactTarget) -> Impact {
+        let t = target.target;
+        if t.kind != Kind::Connections {
+            return Impact::unknown(
+                format!(
+                    "Qlik Cloud has lineage for data connections only, not {}",
+                    t.kind
+                ),
+                now_unix(),
+            );
+        }
+        if let Some(hit) = lock(&self.impact_cache).get(&t.id, Instant::now()) {
+            tracing::debug!(profile = %self.profile, id = %t.id, "Qlik: impact from the cache");
+            return hit;
+        }
+        let (impact, lasting) = self.search_impact(&t.id).await;
+        if lasting {
+            lock(&self.impact_cache).put(&t.id, Instant::now(), impact.clone());
+        }
+        impact
+    }
+
+    /// The answer for one connection and whether it may be cached.
+    async fn search_impact(&self, id: &str) -> (Impact, bool) {
+        let at = now_unix();
+        let path = format!("/data-connections/{}", path_segment(id));
+        let conn = match self.get_json(&path).await {
+            Ok(v) => v,
+            Err(e) => {
+                let why = if e.status() == Some(404) && e.code().is_some() {
+                    "the connection no longer exists".to_string()
+                } else {
+                    format!("the connection could not be read: {e}")
+                };
+                return (Impact::unknown(why, at), false);
+            }
+        };
+        let lineage = match str_at(&conn, "/qri") {
+            Some(qri) => self.lineage_overview(qri).await,
+            None if is_datafiles(&conn) => Err(LineageFailure::lasting(
+                "the built-in DataFiles connection has no lineage id (QRI)",
+            )),
+            None => Err(LineageFailure::lasting(
+                "the connection has no lineage id (QRI)",
+            )),
+        };
+        let space = str_at(&conn, "/space").map(str::to_string);
+        match lineage {
+            Ok(deps) if deps.is_empty() => (Impact::none(at), true),
+            Ok(deps) => (Impact::found(self.label_apps(deps, space).await, at), true),
+            Err(fail) => {
+                let (impact, listed) = self.possible_users(&conn, space, &fail.why, at).await;
+                (impact, fail.lasting && listed)
+            }
+        }
+    }
+
+    /// Wait out a lineage block left by a 429, if it fits in the budget (`waited` so far).
+    async fn wait_lineage_block(&self, waited: &mut Duration) -> Result<(), LineageFailure> {
+        let blocked = lock(&self.lineage_blocked_until)
+            .map(|until| until.saturating_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero());
+        if let Some(wait) = blocked {
+            if *waited + wait > qi::LINEAGE_MAX_WAIT {
+                return Err(rate_limited(wait));
+            }
+            tokio::time::sleep(wait).await;
+            *waited += wait;
+        }
+        Ok(())
+    }
+
+    /// The lineage `overview` of `qri`: its dependents, or why there are none to tell.
+    async fn lineage_overview(&self, qri: &str) -> Result<Vec<Dependent>, LineageFailure> {
+        let url = self.url(&format!(
+            "/lineage-graphs/impact/{}/overview?down=-1",
+            path_segment(qri)
+        ));
+        let unreadable =
+            |m: String| LineageFailure::passing(format!("lineage answer unreadable: {m}"));
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            // A 429 (this connection's or another's) holds every lineage request.
+            self.wait_lineage_block(&mut waited).await?;
+            if let Some(l) = &self.lineage_limiter {
+                l.acquire().await;
+            }
+            let failure = match self.send(Method::GET, &url, None).await {
+                Ok(resp) if resp.is_success() => {
+                    let body: Value = resp.json(V).map_err(|e| unreadable(e.reason()))?;
+                    let nodes = qi::parse_overview(&body).map_err(unreadable)?;
+                    return Ok(qi::graph_dependents(qri, &nodes));
+                }
+                Ok(resp) => resp.to_error(),
+                Err(e) => e,
+            };
+            let out_of_tries = attempt >= qi::LINEAGE_RETRIES;
+            match failure.status() {
+                Some(429) => {
+                    let wait = failure
+                        .retry_after()
+                        .filter(|d| !d.is_zero())
+                        .unwrap_or(qi::LINEAGE_DEFAULT_BLOCK);
+                    {
+                        let until = Instant::now() + wait.min(qi::LINEAGE_MAX_WAIT * 5);
+                        let mut b = lock(&self.lineage_blocked_until);
+                        if b.is_none_or(|u| u < until) {
+                            *b = Some(until);
+                        }
+                    }
+                    if out_of_tries || waited + wait > qi::LINEAGE_MAX_WAIT {
+                        return Err(rate_limited(wait));
+                    }
+                    tracing::info!(profile = %self.profile, wait_s = wait.as_secs(),
+                        "Qlik: lineage rate limit reached; waiting");
+                }
+                Some(s) if !failure.is_transient() => {
+                    return Err(LineageFailure::of_status(s, &failure.to_string()));
+                }
+                _ => {
+                    // 5xx or no answer: tried again after a short pause.
+                    let wait = super::retry::backoff(
+                        super::retry::BASE_WAIT,
+                        attempt,
+                        None,
+                        Duration::from_secs(5),
+                    );
+                    if out_of_tries || waited + wait > qi::LINEAGE_MAX_WAIT {
+                        return Err(LineageFailure::passing(format!(
+                            "lineage search failed: {failure}"
+                        )));
+                    }
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Every app item of a space (at most `qi::MAX_ITEM_PAGES` pages).
+    async fn space_apps(&self, space: &str) -> Result<Vec<qi::AppItem>, ApiError> {
+        let first = self.url(&format!(
+            "/items?resourceType=app&spaceId={}&limit={PAGE_LIMIT}&noActions=true",
+            path_segment(space)
+        ));
+        let mut items = Vec::new();
+        let mut pages = 0usize;
+        self.walk(&first, first.clone(), |page, _| {
+            items.extend(page.iter().cloned());
+            pages += 1;
+            pages < qi::MAX_ITEM_PAGES
+        })
+        .await?;
+        Ok(qi::app_items(&items))
+    }
+
+    /// The name of a space (looked up if not known yet), else its id.
+    async fn space_name(&self, space: &str) -> String {
+        self.learn_names(vec![space.to_string()], Vec::new()).await;
+        lock(&self.names)
+            .spaces
+            .get(space)
+            .cloned()
+            .unwrap_or_else(|| space.to_string())
+    }
+
+    /// Owner names of these apps (looked up when not known), by owner id.
+    async fn owner_names(&self, apps: &[qi::AppItem]) -> HashMap<String, String> {
+        let ids: Vec<String> = apps.iter().filter_map(|a| a.owner_id.clone()).collect();
+        self.learn_names(Vec::new(), ids.clone()).await;
+        let names = lock(&self.names);
+        ids.into_iter()
+            .map(|id| {
+                let name = names.users.get(&id).cloned().unwrap_or_else(|| id.clone());
+                (id, name)
+            })
+            .collect()
+    }
+
+    /// Space and owner of the apps lineage found, from the items of the connection's space
+    /// (best effort: apps elsewhere, or a list that fails, stay as lineage named them).
+    async fn label_apps(&self, mut deps: Vec<Dependent>, space: Option<String>) -> Vec<Dependent> {
+        let Some(space) = space else { return deps };
+        let apps = match self.space_apps(&space).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(profile = %self.profile, "Qlik: app items unavailable: {e}");
+                return deps;
+            }
+        };
+        let space_name = self.space_name(&space).await;
+        let owners = self.owner_names(&apps).await;
+        let by_id: HashMap<&str, &qi::AppItem> =
+            apps.iter().map(|a| (a.app_id.as_str(), a)).collect();
+        for d in deps.iter_mut().filter(|d| d.what == "app") {
+            if let Some(a) = by_id.get(d.id.as_str()) {
+                d.container = Some(space_name.clone());
+                d.owner = a.owner_id.as_ref().and_then(|o| owners.get(o).cloned());
+            }
+        }
+        deps
+    }
+
+    /// Lineage could not answer (`why`): the apps of the connection's space as possible
+    /// users, the answer unknown. Also says whether the apps could be listed.
+    async fn possible_users(
+        &self,
+        conn: &Value,
+        space: Option<String>,
+        why: &str,
+        at: i64,
+    ) -> (Impact, bool) {
+        let Some(space) = space else {
+            let whose = if is_datafiles(conn) {
+                ""
+            } else {
+                " (a personal connection: no space to list candidate apps from)"
+            };
+            return (Impact::unknown(format!("{why}{whose}"), at), true);
+        };
+        let space_name = self.space_name(&space).await;
+        let shown = crate::model::printable(&space_name).into_owned();
+        match self.space_apps(&space).await {
+            Ok(apps) => {
+                let owners = self.owner_names(&apps).await;
+                let note = if apps.is_empty() {
+                    format!("{why}; space '{shown}' has no apps (apps elsewhere may still use it)")
+                } else {
+                    format!("{why}; apps in space '{shown}' are listed as possible users")
+                };
+                let mut impact = Impact::unknown(note, at);
+                impact.possible = apps
+                    .iter()
+                    .map(|a| {
+                        Dependent::new("app", &a.app_id, &a.name)
+                            .container(Some(space_name.clone()))
+                            .owner(a.owner_id.as_ref().and_then(|o| owners.get(o).cloned()))
+                    })
+                    .collect();
+                impact.normalise();
+                (impact, true)
+            }
+            Err(e) => (
+                Impact::unknown(
+                    format!("{why}; the apps of space '{shown}' could not be listed either: {e}"),
+                    at,
+                ),
+                false,
+            ),
+        }
+    }
+}
+
 fn unreadable(status: u16) -> ApiError {
     ApiError::Decode {
         vendor: V,
@@ -1438,6 +1757,13 @@ impl VendorApi for QlikClient {
         targets: Vec<Ref>,
     ) -> BoxFuture<'_, Vec<Result<DeleteOutcome, ApiError>>> {
         Box::pin(self.do_delete_batch(targets))
+    }
+
+    /// The apps (and datasets, files) downstream of a data connection in Qlik's lineage;
+    /// the apps of its space as possible users when lineage cannot answer. Cached per
+    /// connection for five minutes.
+    fn impact(&self, target: ImpactTarget) -> BoxFuture<'_, Impact> {
+        Box::pin(self.do_impact(target))
     }
 }
 
