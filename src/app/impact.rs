@@ -19,6 +19,26 @@ fn fresh(i: Option<&Impact>, now: i64) -> bool {
     i.is_some_and(|i| now - i.at < FRESH_SECS)
 }
 
+/// Seconds left for an impact job: from the pace seen so far, and never less than the
+/// vendor's own limit allows (Qlik: 20 a minute). `None` before anything can be said.
+pub fn eta_secs(
+    spec: Option<&crate::vendors::VendorSpec>,
+    total: usize,
+    done: usize,
+    elapsed: i64,
+) -> Option<i64> {
+    let left = total.saturating_sub(done) as i64;
+    let seen = (done > 0).then(|| left * elapsed / done as i64);
+    let paced = spec
+        .and_then(|s| s.impact_per_minute)
+        .filter(|n| *n > 0)
+        .map(|n| left * 60 / i64::from(n));
+    match (seen, paced) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// `i`: compute the impact of the marked rows, or of the current one.
 pub fn run_for_selection(m: &mut Model) -> Vec<Effect> {
     let p = m.active;
@@ -46,9 +66,13 @@ pub fn run_for_selection(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let n = refs.len();
+    let eta = eta_secs(m.profiles.get(p).map(|t| t.spec), n, 0, 0)
+        .filter(|s| *s >= 10)
+        .map(|s| format!(" (about {})", crate::model::format_age(s, 0)))
+        .unwrap_or_default();
     let (_, fx) = start(m, p, refs, false);
     let text = format!(
-        "impact: checking what {} breaks — shown in the Impact column and the detail pane",
+        "impact: checking what {} breaks{eta} — shown in the Impact column and the detail pane",
         if n == 1 {
             "deleting it".to_string()
         } else {

@@ -19,5 +19,6 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: true,
     soft_delete: false,
     impact_container: "project",
+    impact_per_minute: None,
     supported: true,
 };

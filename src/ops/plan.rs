@@ -849,6 +849,7 @@ mod tests {
         can_test: false,
         soft_delete: true,
         impact_container: "project",
+        impact_per_minute: None,
         supported: true,
     };
 
@@ -1219,6 +1220,7 @@ mod tests {
         can_test: false,
         soft_delete: false,
         impact_container: "project",
+        impact_per_minute: None,
         supported: true,
     };
 

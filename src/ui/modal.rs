@@ -90,7 +90,7 @@ fn draw_impact_check(m: &Model, c: &ImpactCheck, f: &mut Frame, area: Rect, them
     else {
         return;
     };
-    let rect = centered(area, area.width.saturating_sub(4).min(72), 8);
+    let rect = centered(area, area.width.saturating_sub(4).min(72), 9);
     let title = format!(" Checking what the delete breaks — {} ", c.plan.profile);
     let inner = framed(f, rect, &title, theme.border());
     if inner.height < 3 {
@@ -102,14 +102,21 @@ fn draw_impact_check(m: &Model, c: &ImpactCheck, f: &mut Frame, area: Rect, them
         .label(format!("{done}/{total}"));
     f.render_widget(gauge, Rect { height: 1, ..inner });
     let elapsed = (m.now - started_at).max(0);
-    let eta = if *done > 0 && done < total {
-        let left = (total - done) as i64 * elapsed / *done as i64;
-        format!(" · about {left}s left")
-    } else {
-        String::new()
+    let vendor = m.profiles.get(c.profile).map(|t| t.spec);
+    let left = crate::app::impact::eta_secs(vendor, *total, *done, elapsed);
+    let eta = match left {
+        Some(s) if done < total => format!(" · about {} left", crate::model::format_age(s, 0)),
+        _ => String::new(),
+    };
+    let pace = match vendor.and_then(|v| v.impact_per_minute.map(|n| (v, n))) {
+        Some((v, n)) => format!(
+            "\n{} answers {n} impact questions a minute: large plans take a while.",
+            v.vendor.display()
+        ),
+        None => String::new(),
     };
     let text = format!(
-        "Impact of {total} object{} ({} of them known) · {elapsed}s{eta}\n\nThe confirmation opens when every answer is in. Esc cancels: nothing is deleted.",
+        "Impact of {total} object{} ({} of them known) · {elapsed}s{eta}{pace}\n\nThe confirmation opens when every answer is in. Esc cancels: nothing is deleted.",
         if *total == 1 { "" } else { "s" },
         done
     );

@@ -246,6 +246,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: true,
     impact_container: "organization",
+    impact_per_minute: None,
     supported: true,
 };
 

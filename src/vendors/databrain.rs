@@ -154,6 +154,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     impact_container: "data app",
+    impact_per_minute: None,
     supported: true,
 };
 

@@ -294,6 +294,9 @@ pub struct VendorSpec {
     pub soft_delete: bool,
     /// What the vendor calls the place content lives in, for impact ("project", "space").
     pub impact_container: &'static str,
+    /// Impact questions the vendor answers per minute when it limits them (Qlik lineage:
+    /// 20), for the "how long will it take" of a large plan.
+    pub impact_per_minute: Option<u32>,
     /// False until the vendor's client lands: its tab says "not supported yet".
     pub supported: bool,
 }

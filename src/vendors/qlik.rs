@@ -178,6 +178,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: false,
     soft_delete: false,
     impact_container: "space",
+    impact_per_minute: Some(crate::vendors::qlik_impact::LINEAGE_REQUESTS_PER_MINUTE),
     supported: true,
 };
 
