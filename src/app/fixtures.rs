@@ -151,3 +151,42 @@ pub fn ctrl_d(m: &mut Model) -> Vec<crate::app::Effect> {
     );
     answer_impacts(m, fx, |_| None)
 }
+
+/// What breaks when the fixture's "Finance" datasource (D2) goes: reports and a dashboard
+/// in two projects, with owners; everything else "none found".
+pub fn finance_breaks(r: &Ref) -> Option<crate::impact::Impact> {
+    use crate::impact::{Dependent, Impact};
+    let dep = |what: &str, id: &str, name: &str, project: &str, owner: &str| {
+        Dependent::new(what, id, name)
+            .container(Some(project.into()))
+            .owner(Some(owner.into()))
+    };
+    (r.id == "D2").then(|| {
+        Impact::found(
+            vec![
+                dep(
+                    "report",
+                    "R1",
+                    "Revenue by Region",
+                    "Finance Reporting",
+                    "Priya Raman",
+                ),
+                dep(
+                    "report",
+                    "R2",
+                    "Month-End Close",
+                    "Finance Reporting",
+                    "Marcus Holt",
+                ),
+                dep(
+                    "dashboard",
+                    "B1",
+                    "CFO Overview",
+                    "Executive",
+                    "Priya Raman",
+                ),
+            ],
+            NOW,
+        )
+    })
+}

@@ -205,7 +205,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
                 .collect::<Vec<_>>();
             let mut cells = cells;
             if with_impact {
-                cells.push(impact_cell(m, tab, r));
+                cells.insert(IMPACT_AT.min(cells.len()), impact_cell(m, tab, r));
             }
             (i, cells)
         })
@@ -222,7 +222,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         })
         .collect();
     if with_impact {
-        titles.push("Impact".into());
+        titles.insert(IMPACT_AT.min(titles.len()), "Impact".into());
     }
     let wants: Vec<u16> = (0..ncols)
         .map(|c| {
@@ -241,7 +241,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     let available = area.width.saturating_sub(1 + spacing);
     let mut rules: Vec<ColWidth> = columns.iter().map(|c| c.width).collect();
     if with_impact {
-        rules.push(ColWidth::Fixed(6));
+        rules.insert(IMPACT_AT.min(rules.len()), ColWidth::Fixed(6));
     }
     let col_widths = column_widths(&rules, &wants, available);
     // A value that shares a long prefix with another visible one is cut in the middle, so
@@ -326,6 +326,10 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         f.render_widget(super::safe::para(msg).style(theme.dim()), a);
     }
 }
+
+/// Where the Impact column goes: right after the name, ahead of the columns that give way
+/// first on a narrow screen (what breaks matters more than when it was modified).
+const IMPACT_AT: usize = 1;
 
 /// The Impact cell of a row: the count of content that breaks ("14"), "0" when none was
 /// found, "?" when unknown, a spinner while computing, empty when never asked.
@@ -510,6 +514,8 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
             message_lines("sync error:", e, style, &mut lines);
         }
     }
+    // What deleting it breaks comes before its links: it is what an operator looks for.
+    impact_lines(m, tab, r, theme, &mut lines);
     lines.push(Line::from(Span::styled(
         format!("depends on ({})", r.depends_on.len()),
         theme.key(),
@@ -534,7 +540,6 @@ pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme
             theme.warn(),
         )));
     }
-    impact_lines(m, tab, r, theme, &mut lines);
     lines.push(Line::from(Span::styled("JSON", theme.key())));
     let json = serde_json::to_string_pretty(&r.raw).unwrap_or_else(|_| "(unprintable)".into());
     lines.extend(json.lines().map(|l| Line::from(l.to_string())));

@@ -723,3 +723,50 @@ fn help_lists_every_layers_keys_from_their_tables() {
         assert!(out.contains(key), "help lacks {key}\n{out}");
     }
 }
+
+#[test]
+fn impact_check_then_a_confirmation_that_says_what_breaks_at_80x24() {
+    let mut m = sized(80, 24);
+    let fx = update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+    );
+    insta::assert_snapshot!("impact_check_80x24", render(&m, 80, 24));
+    answer_impacts(&mut m, fx, finance_breaks);
+    let out = render(&m, 80, 24);
+    assert!(out.contains("Type 1 and press Enter to delete"), "{out}");
+    assert!(
+        out.contains("breaks 2 reports, 1 dashboard in 2 projects"),
+        "{out}"
+    );
+    insta::assert_snapshot!("impact_confirmation_80x24", out);
+}
+
+#[test]
+fn detail_pane_shows_the_impact_per_project_and_type_at_80x24() {
+    let mut m = sized(80, 24);
+    let fx = update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Char('i'), KeyModifiers::NONE)),
+    );
+    let pending = render(&m, 80, 24);
+    answer_impacts(&mut m, fx, finance_breaks);
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert!(
+        out.contains("breaks 2 reports, 1 dashboard in 2 projects"),
+        "{out}"
+    );
+    assert!(out.contains("project 'Executive'"), "{out}");
+    assert_ne!(pending, out);
+    chars(&mut m, "JJJJ");
+    let names = render(&m, 80, 24);
+    assert!(
+        names.contains("Revenue by Region · owner Priya Raman"),
+        "{names}"
+    );
+    insta::assert_snapshot!("impact_detail_80x24", out);
+    // The table with its Impact column (no detail pane).
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    insta::assert_snapshot!("impact_column_80x24", render(&m, 80, 24));
+}

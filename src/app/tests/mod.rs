@@ -2,6 +2,7 @@
 
 mod confirm;
 mod forms;
+mod impact;
 mod layers;
 mod table;
 
