@@ -164,3 +164,29 @@ fn at_60x16_the_dialog_keeps_its_prompt_irreversible_line_and_buttons() {
     s.wait_gone("[ Cancel ]");
     s.quit();
 }
+
+#[test]
+fn backing_out_of_an_impact_warning_deletes_nothing() {
+    let mut s = Session::demo(110, 34);
+    let n = s.wait_for_table();
+    // Sales Commissions: two reports and a dashboard in Sales Analytics use it.
+    s.send(b"/Sales Commissions");
+    s.send(ENTER);
+    s.wait_for_text("Datasources (1/");
+    s.send(CTRL_D);
+    s.wait_for_text("impact: breaks 2 reports, 1 dashboard in 1 project");
+    // One object, but content breaks: the count must be typed; y does nothing.
+    s.wait_for_text("Type 1 and press Enter to delete:");
+    s.send(b"y");
+    s.settle(QUIET);
+    assert!(!s.text().contains("Deleting"), "y started a delete");
+    // The names of what breaks are on screen.
+    assert!(s.text().contains("(Sales Commissions) #1"), "{}", s.text());
+    s.send(ENTER);
+    s.wait_gone("Delete 1 object");
+    s.wait_for_text("delete cancelled: nothing was sent");
+    s.send(ESC);
+    s.wait_for_text(&format!("Datasources ({n})"));
+    assert_nothing_deleted(&mut s, n);
+    s.quit();
+}
