@@ -255,3 +255,34 @@ async fn searches_run_one_at_a_time_in_one_session_even_when_asked_at_once() {
     assert_eq!(sim.control.max_concurrent_searches(), 1);
     assert_eq!(sim.control.login_count(), 1, "one session for every search");
 }
+
+#[tokio::test]
+async fn a_429_or_a_proxy_error_page_is_unknown_and_the_next_object_still_searches() {
+    let sim = sim().await;
+    let c = client(&sim, false);
+    let rs = c.load().await.expect("load").resources;
+    sim.control.faults.add(
+        FaultRule::new(Fault::Status {
+            status: 429,
+            body: r#"{"code":"ERR001","message":"Too many requests"}"#.into(),
+            retry_after: Some(1),
+        })
+        .method("POST")
+        .path("/metadataSearches")
+        .times(1),
+    );
+    let first = impact_of(&c, &rs, named(&rs, Kind::Datasources, "Sales Commissions")).await;
+    assert_eq!(first.verdict(), Verdict::Unknown, "{first:?}");
+    assert!(first.unknown.unwrap().contains("429"));
+    sim.control.faults.add(
+        FaultRule::new(Fault::Html { status: 502 })
+            .method("GET")
+            .path("/metadataSearches")
+            .times(3),
+    );
+    let second = impact_of(&c, &rs, named(&rs, Kind::Datasources, "Sales Commissions")).await;
+    assert_eq!(second.verdict(), Verdict::Unknown, "{second:?}");
+    // Nothing is stuck: the next question gets its answer.
+    let third = impact_of(&c, &rs, named(&rs, Kind::Datasources, "Sales Commissions")).await;
+    assert_eq!(third.verdict(), Verdict::Breaks, "{third:?}");
+}

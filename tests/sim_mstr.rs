@@ -1273,3 +1273,82 @@ async fn scale_adds_projects_mappings_and_replicas_in_proportion() {
     assert!(replicas >= scale / 25, "{replicas} replicas");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+#[tokio::test]
+async fn metadata_search_is_stored_per_session_paged_and_replaced_by_the_next() {
+    let sim = start().await;
+    let s = Session::open(&sim).await;
+    let sales = "8D3B9F405E6C7D8E1FC03B42536475A8";
+    let reporting = "5A0E6C1D2B3F4A5B8C9D0E1F2A3B4C5D";
+    let search = |path: String| {
+        s.req(reqwest::Method::POST, &path)
+            .header("X-MSTR-ProjectID", sales)
+            .send()
+    };
+    // `;` sent encoded, booleans capitalised as mstrio sends them, repeated type.
+    let resp = search(format!(
+        "/api/metadataSearches/results?domain=2&usesObject={reporting}%3B29&usesRecursive=False&type=3&type=55"
+    ))
+    .await
+    .expect("POST");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let stored = json_of(resp).await;
+    let id = stored["id"].as_str().expect("id").to_string();
+    assert!(is_hex32(&id, false), "{id}");
+    assert_eq!(stored["totalItems"], 18, "14 reports, 3 dashboards, 1 cube");
+    // A bare array, paged; limit -1 is everything.
+    let page = json_of(
+        s.get(&format!(
+            "/api/metadataSearches/results?searchId={id}&offset=15&limit=10"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(page.as_array().map(Vec::len), Some(3));
+    let all = json_of(
+        s.get(&format!(
+            "/api/metadataSearches/results?searchId={id}&limit=-1"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(all.as_array().map(Vec::len), Some(18));
+    // Only reports asked for (raw `;`, the v2 path): the new search replaces the first.
+    let resp = search(format!(
+        "/api/v2/metadataSearches/results?domain=2&usesObject={reporting};29&type=3"
+    ))
+    .await
+    .expect("POST v2");
+    let second = json_of(resp).await;
+    assert_eq!(
+        second["totalItems"], 15,
+        "14 reports and the cube are type 3"
+    );
+    error_of(
+        s.get(&format!("/api/metadataSearches/results?searchId={id}"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "ERR004",
+    )
+    .await;
+    // Uses and used-by together are refused; a project search needs its project.
+    error_of(
+        search(format!(
+            "/api/metadataSearches/results?usesObject={reporting}%3B29&usedByObject={reporting}%3B29"
+        ))
+        .await
+        .expect("POST"),
+        StatusCode::BAD_REQUEST,
+        "ERR006",
+    )
+    .await;
+    let no_project = s
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/metadataSearches/results?domain=2&usesObject={reporting}%3B29"),
+        )
+        .send()
+        .await
+        .expect("POST");
+    error_of(no_project, StatusCode::BAD_REQUEST, "ERR006").await;
+}
