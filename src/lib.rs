@@ -14,6 +14,7 @@ pub mod impact;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod overview;
 pub mod redact;
 pub mod signals;
 #[cfg(feature = "sim")]
