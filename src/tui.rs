@@ -209,6 +209,9 @@ pub async fn run(
                     effects = update(&mut model, msg);
                     // Drain what else is waiting before drawing once.
                     while let Ok(more) = rx.try_recv() {
+                        if panic_after_load && matches!(more, Msg::Loaded { .. }) {
+                            panic!("forced test panic after a load (DSCONSOLE_TEST_PANIC)");
+                        }
                         effects.extend(update(&mut model, more));
                     }
                     dirty = true;
@@ -254,6 +257,8 @@ pub struct LaunchProfile {
     pub info: ProfileInfo,
     pub client: Option<Arc<dyn vendors::VendorApi>>,
     pub concurrency: usize,
+    /// The base URL's host, shown in the overview.
+    pub tenant: String,
 }
 
 impl LaunchProfile {
@@ -264,6 +269,7 @@ impl LaunchProfile {
     ) -> Self {
         match settings {
             Ok(s) => {
+                let tenant = crate::overview::tenant_of(&s.base_url);
                 let info = ProfileInfo {
                     name: s.profile.clone(),
                     vendor: s.vendor,
@@ -277,6 +283,7 @@ impl LaunchProfile {
                         info,
                         client: Some(client),
                         concurrency,
+                        tenant,
                     },
                     Err(e) => LaunchProfile {
                         info: ProfileInfo {
@@ -285,6 +292,7 @@ impl LaunchProfile {
                         },
                         client: None,
                         concurrency,
+                        tenant,
                     },
                 }
             }
@@ -299,6 +307,7 @@ impl LaunchProfile {
                 },
                 client: None,
                 concurrency,
+                tenant: String::new(),
             },
         }
     }
@@ -324,6 +333,7 @@ pub async fn launch(
 ) -> io::Result<TuiEnd> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let infos: Vec<ProfileInfo> = profiles.iter().map(|p| p.info.clone()).collect();
+    let tenants: Vec<String> = profiles.iter().map(|p| p.tenant.clone()).collect();
     let runtime_profiles = profiles
         .into_iter()
         .map(|p| RuntimeProfile {
@@ -338,6 +348,13 @@ pub async fn launch(
     model.banner = options.banner;
     model.refresh_seconds = options.refresh_seconds;
     model.no_color = options.no_color;
+    for (tab, tenant) in model.profiles.iter_mut().zip(tenants) {
+        tab.tenant = tenant;
+    }
+    // With more than one profile the on-call overview is the first screen.
+    if model.profiles.len() > 1 {
+        model.overview = Some(0);
+    }
     run(model, runtime, tx, rx).await
 }
 

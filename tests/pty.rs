@@ -164,6 +164,9 @@ fn bulk_delete_of_50_datasources() {
     let mut s = Session::spawn_in(100, 30, tempfile::tempdir().expect("temp dir"), |cmd| {
         cmd.args(["demo", "--scale", "50"]);
     });
+    // The demo starts on the overview: open the first profile.
+    s.wait_for_text("On call —");
+    s.send(b"1");
     s.wait_screen("Datasources (50)", |sc| {
         let t = sc.contents();
         t.contains("Load failed") || (t.contains("DEMO") && t.contains("Datasources (50)"))
@@ -428,8 +431,10 @@ fn a_hung_profile_does_not_block_the_other_or_the_keys() {
         &[hung.profile("hung-mstr"), healthy.profile("ok-mstr")],
     );
     let mut s = Session::spawn_in(140, 30, dir, configured(&config));
-    // Tab 1 (the hung profile) is shown first and stays loading.
+    // The overview comes first; tab 1 (the hung profile) stays loading.
     s.wait_for_text("1 MicroStrategy · hung-mstr");
+    s.wait_for_text("On call —");
+    s.send(b"1");
     s.wait_for_text("Loading ");
     s.send(b"2");
     s.wait_screen("the healthy profile's datasources", |sc| {

@@ -15,6 +15,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
     match cmd {
         "" => {}
         "q" | "q!" | "quit" => return request_quit(m),
+        "overview" | "o" | "home" => super::overview::show(m),
         "profile" | "p" => match m.profiles.iter().position(|t| t.info.name == arg) {
             Some(p) => return switch_profile(m, p),
             None => {
@@ -52,8 +53,8 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         other => m.set_status(
             Level::Error,
             format!(
-                "unknown command ':{other}' (try :profile NAME, :kind NAME, :filter TEXT, \
-                 :marks clear|restore, :q)"
+                "unknown command ':{other}' (try :overview, :profile NAME, :kind NAME, \
+                 :filter TEXT, :marks clear|restore, :q)"
             ),
         ),
     }

@@ -190,3 +190,73 @@ pub fn finance_breaks(r: &Ref) -> Option<crate::impact::Impact> {
         )
     })
 }
+
+/// Four profiles for the overview: "prod" (the MicroStrategy fixture, two connections
+/// failing their test), "qa" (the same objects, all healthy), "broken" (its load failed)
+/// and "no-secret" (its token did not resolve). Opened on the overview.
+pub fn overview_model() -> Model {
+    use crate::model::Health;
+    let mut no_secret = info("no-secret");
+    no_secret.vendor = VendorId::Basedash;
+    no_secret.setup_error = Some("environment variable BD_TOKEN is not set".into());
+    let mut qa = info("qa");
+    qa.read_only = true;
+    let mut prod = info("prod");
+    prod.protected = true;
+    let mut m = Model::new(vec![prod, qa, info("broken"), no_secret], NOW);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 120,
+            height: 30,
+        },
+    );
+    let fx = init(&mut m);
+    assert_eq!(fx.len(), 3, "init loads the usable profiles");
+    for (p, tenant) in [
+        "mstr.acme.example",
+        "mstr-qa.acme.example",
+        "mstr-old.acme.example",
+        "acme.basedash.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        m.profiles[p].tenant = tenant.to_string();
+    }
+    let mut failing = resources();
+    for r in failing.iter_mut().filter(|r| r.kind == Kind::Connections) {
+        r.health = if r.id == "C3" {
+            Health::Healthy
+        } else {
+            Health::Unhealthy("connection refused".into())
+        };
+    }
+    let load = |m: &mut Model, p: usize, result: Result<Vec<Resource>, String>| {
+        update(
+            m,
+            Msg::LoadTook {
+                profile: p,
+                generation: 1,
+                ms: 120 + p as u64 * 100,
+            },
+        );
+        update(
+            m,
+            Msg::Loaded {
+                profile: p,
+                generation: 1,
+                at: NOW - 30,
+                result: result.map(|resources| Snapshot {
+                    resources,
+                    warnings: vec![],
+                }),
+            },
+        );
+    };
+    load(&mut m, 0, Ok(failing));
+    load(&mut m, 1, Ok(resources()));
+    load(&mut m, 2, Err("HTTP 503 Service Unavailable".into()));
+    m.overview = Some(0);
+    m
+}

@@ -208,6 +208,7 @@ fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health)
     };
     let result = std::collections::HashMap::from([(conn_id.to_string(), health)]);
     crate::model::apply_connection_health(&mut tab.resources, &result);
+    tab.recount(m.now);
     // Health may change which rows "unhealthy only" shows.
     for k in 0..tab.views.len() {
         if tab.views[k].unhealthy_only {

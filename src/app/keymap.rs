@@ -41,6 +41,8 @@ pub enum Action {
     Test,
     Create,
     ToggleOrphans,
+    /// `0`: the on-call overview (every profile on one screen).
+    Overview,
     /// `i`: what deleting the marked (or current) rows would break.
     Impact,
     ToggleUnhealthy,
@@ -96,6 +98,12 @@ pub const BINDINGS: &[Binding] = &[
         "1-9",
         Action::ProfileNumber(0),
         "switch to profile tab N",
+    ),
+    b(
+        &[Char('0')],
+        "0",
+        Action::Overview,
+        "overview: every profile on one screen, worst first",
     ),
     b(
         &[Code(KeyCode::Tab)],

@@ -78,6 +78,7 @@ pub fn on_loaded(
             tab.streaming = false;
             tab.loaded_at = Some(at);
             tab.reindex(now);
+            tab.recount(now);
             let warnings = tab.warnings.clone();
             let name = tab.info.name.clone();
             for w in warnings {

@@ -13,6 +13,7 @@ pub mod marks;
 pub mod modals;
 pub mod msg;
 pub mod normal;
+pub mod overview;
 pub mod router;
 pub mod runtime;
 pub mod state;

@@ -26,6 +26,12 @@ pub enum Msg {
         at: i64,
         result: Result<Snapshot, String>,
     },
+    /// How long a profile's load took (sent just before its `Loaded`).
+    LoadTook {
+        profile: usize,
+        generation: u64,
+        ms: u64,
+    },
     /// Objects that arrived while a load runs (several pages, batched).
     LoadPage {
         profile: usize,

@@ -4,7 +4,7 @@
 
 use super::effect::Effect;
 use super::state::Model;
-use super::{input, modals, normal};
+use super::{input, modals, normal, overview};
 use crossterm::event::KeyEvent;
 
 pub fn on_key(m: &mut Model, key: KeyEvent) -> Vec<Effect> {
@@ -12,6 +12,9 @@ pub fn on_key(m: &mut Model, key: KeyEvent) -> Vec<Effect> {
         return fx;
     }
     if let Some(fx) = input::on_key(m, &key) {
+        return fx;
+    }
+    if let Some(fx) = overview::on_key(m, &key) {
         return fx;
     }
     normal::on_key(m, &key)
@@ -46,6 +49,7 @@ pub fn on_paste(m: &mut Model, text: &str) {
 pub fn help_sections() -> Vec<super::keys::HelpSection> {
     vec![
         super::keymap::help(),
+        super::overview::help(),
         super::input::help(),
         super::modals::confirm::help(),
         super::modals::impact_check::help(),

@@ -101,6 +101,7 @@ impl Runtime {
                 let pages_to = tx.clone();
                 let forward = tokio::spawn(forward_pages(page_rx, pages_to, profile, generation));
                 self.reads.spawn(async move {
+                    let started = std::time::Instant::now();
                     let result = client
                         .load_streaming(page_tx)
                         .await
@@ -116,6 +117,11 @@ impl Runtime {
                     // The load's response bodies and parse trees are freed by now: give the
                     // memory back, so a 100,000-object tenant does not keep its peak.
                     release_free_memory();
+                    let _ = tx.send(Msg::LoadTook {
+                        profile,
+                        generation,
+                        ms: started.elapsed().as_millis() as u64,
+                    });
                     let _ = tx.send(Msg::Loaded {
                         profile,
                         generation,

@@ -384,6 +384,9 @@ pub struct Model {
     pub cleared_marks: Option<ClearedMarks>,
     /// Sizes only the drawing code can measure; the TUI hands them in.
     pub measures: Measures,
+    /// The overview (every profile on one screen) is shown, with its cursor on this row of
+    /// the severity order; `None`: a profile tab is shown.
+    pub overview: Option<usize>,
 }
 
 impl Model {
@@ -431,6 +434,7 @@ impl Model {
             banner: None,
             cleared_marks: None,
             measures: Measures::UNMEASURED,
+            overview: None,
         }
     }
 

@@ -18,6 +18,20 @@ pub struct ProfileInfo {
     pub setup_error: Option<String>,
 }
 
+impl ProfileInfo {
+    /// The profile cannot be used because its secret did not resolve (an unset environment
+    /// variable, a failing secret command): badged "NO SECRET", not "READ-ONLY".
+    pub fn secret_missing(&self) -> bool {
+        self.setup_error.as_deref().is_some_and(|e| {
+            let e = e.to_ascii_lowercase();
+            e.contains("secret")
+                || e.contains("environment variable")
+                || e.contains("password")
+                || e.contains("token")
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadState {
     /// Never loaded.
@@ -111,6 +125,12 @@ pub struct ProfileTab {
     pub impacts: HashMap<(Kind, String), Impact>,
     /// Objects whose impact is being computed.
     pub impact_pending: HashSet<(Kind, String)>,
+    /// The overview's counts, kept current when objects or their health change.
+    pub counts: crate::overview::Counts,
+    /// How long the last successful load took.
+    pub load_ms: Option<u64>,
+    /// The base URL's host, for the overview.
+    pub tenant: String,
 }
 
 impl ProfileTab {
@@ -131,6 +151,41 @@ impl ProfileTab {
             start_filter_done: false,
             impacts: HashMap::new(),
             impact_pending: HashSet::new(),
+            counts: crate::overview::Counts::default(),
+            load_ms: None,
+            tenant: String::new(),
+        }
+    }
+
+    /// Count again what the overview shows (one pass over the objects).
+    pub fn recount(&mut self, now: i64) {
+        self.counts =
+            crate::overview::counts(&self.resources, self.spec.kinds, self.spec.can_test, now);
+    }
+
+    /// The overview's row for this tab.
+    pub fn summary(&self) -> crate::overview::ProfileSummary {
+        crate::overview::ProfileSummary {
+            profile: self.info.name.clone(),
+            vendor: self.info.vendor,
+            tenant: self.tenant.clone(),
+            counts: self.counts.clone(),
+            impact_unknown: self
+                .impacts
+                .values()
+                .filter(|i| i.verdict() == Verdict::Unknown)
+                .count(),
+            load_error: match (&self.load, &self.info.setup_error) {
+                (_, Some(e)) if !self.info.secret_missing() => Some(e.clone()),
+                (LoadState::Failed(e), _) => Some(e.clone()),
+                _ => None,
+            },
+            warnings: self.warnings.len(),
+            loaded_at: self.loaded_at,
+            load_ms: self.load_ms,
+            read_only: self.info.read_only,
+            protected: self.info.protected,
+            no_secret: self.info.secret_missing(),
         }
     }
 

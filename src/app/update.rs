@@ -53,6 +53,18 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => load::on_loaded(m, profile, generation, at, result),
+        Msg::LoadTook {
+            profile,
+            generation,
+            ms,
+        } => {
+            if let Some(tab) = m.profiles.get_mut(profile) {
+                if tab.generation == generation {
+                    tab.load_ms = Some(ms);
+                }
+            }
+            Vec::new()
+        }
         Msg::LoadPage {
             profile,
             generation,

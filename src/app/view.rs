@@ -21,7 +21,12 @@ pub fn relayout(m: &mut Model) {
 }
 
 pub fn switch_profile(m: &mut Model, p: usize) -> Vec<Effect> {
-    if p >= m.profiles.len() || p == m.active {
+    if p >= m.profiles.len() {
+        return Vec::new();
+    }
+    // A profile tab replaces the overview.
+    m.overview = None;
+    if p == m.active {
         return Vec::new();
     }
     m.active = p;

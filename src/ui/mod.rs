@@ -3,6 +3,7 @@
 //! at 100,000.
 
 mod modal;
+mod overview;
 mod safe;
 mod table;
 
@@ -75,13 +76,22 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         .map(|(i, t)| full_label(i, t).chars().count() + 1)
         .sum();
     let short = full + 14 > area.width as usize;
+    if m.profiles.len() > 1 {
+        let style = if m.overview.is_some() {
+            theme.tab_active()
+        } else {
+            theme.tab_inactive()
+        };
+        spans.push(Span::styled(" 0 Overview ", style));
+        spans.push(Span::raw(" "));
+    }
     for (i, tab) in m.profiles.iter().enumerate() {
         let label = if short {
             format!(" {} {} ", i + 1, tab.info.name)
         } else {
             full_label(i, tab)
         };
-        let style = if i == m.active {
+        let style = if i == m.active && m.overview.is_none() {
             theme.tab_active()
         } else {
             theme.tab_inactive()
@@ -96,8 +106,11 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     if m.demo {
         badges.push(Span::styled(" DEMO ", theme.badge(false)));
     }
-    if let Some(tab) = m.tab() {
-        if tab.info.read_only {
+    if let Some(tab) = m.tab().filter(|_| m.overview.is_none()) {
+        if tab.info.secret_missing() {
+            badges.push(Span::raw(" "));
+            badges.push(Span::styled(" NO SECRET ", theme.badge(true)));
+        } else if tab.info.read_only && tab.info.setup_error.is_none() {
             badges.push(Span::raw(" "));
             badges.push(Span::styled(" READ-ONLY ", theme.badge(false)));
         }
@@ -120,6 +133,10 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
+    if m.overview.is_some() {
+        f.render_widget(safe::para(overview::title(m)).style(theme.header()), area);
+        return;
+    }
     let Some(tab) = m.tab() else {
         return;
     };
@@ -160,6 +177,10 @@ fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
+    if m.overview.is_some() && !m.profiles.is_empty() {
+        overview::draw(m, f, area, theme);
+        return;
+    }
     let Some(tab) = m.tab() else {
         let text =
             "No profiles. Copy config.example.toml to your config file, or run `dsconsole demo`.";
@@ -307,6 +328,23 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             let prefix: String = m.input.text.chars().take(m.input.cursor).collect();
             let x = area.x + 1 + safe::width(&safe::clean(&prefix)) as u16;
             f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        }
+        Mode::Normal if m.overview.is_some() => {
+            let hints = [
+                ("Enter", "open"),
+                ("j/k", "move"),
+                ("1-9", "profile tab"),
+                ("r", "refresh all"),
+                (":", "command"),
+                ("?", "help"),
+                ("q", "quit"),
+            ];
+            let mut spans: Vec<Span> = Vec::new();
+            for (k, l) in hints {
+                spans.push(Span::styled(k.to_string(), theme.key()));
+                spans.push(Span::raw(format!(" {l}  ")));
+            }
+            f.render_widget(safe::para(Line::from(spans)), area);
         }
         Mode::Normal => {
             let read_only = m.tab().is_some_and(|t| t.info.read_only);

@@ -770,3 +770,20 @@ fn detail_pane_shows_the_impact_per_project_and_type_at_80x24() {
     key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
     insta::assert_snapshot!("impact_column_80x24", render(&m, 80, 24));
 }
+
+#[test]
+fn overview_at_120x30_and_80x24() {
+    let mut m = overview_model();
+    m.measures = super::MEASURES;
+    insta::assert_snapshot!("overview_120x30", render(&m, 120, 30));
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let small = render(&m, 80, 24);
+    assert!(small.contains("On call — 4 profiles"), "{small}");
+    insta::assert_snapshot!("overview_80x24", small);
+}

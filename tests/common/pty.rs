@@ -290,6 +290,13 @@ impl Session {
     /// Wait for the demo's first load; returns the datasource count. Fails at once on a
     /// load error instead of waiting for the timeout.
     pub fn wait_for_table(&mut self) -> usize {
+        // With several profiles the console starts on the overview: open the first tab.
+        self.wait_for("the overview or the datasource table", |t| {
+            t.contains("On call —") || kind_count(t, "Datasources").is_some()
+        });
+        if self.text().contains("On call —") {
+            self.send(b"1");
+        }
         self.wait_for("the datasource table", |t| {
             t.contains("Load failed")
                 || (t.contains("DEMO") && kind_count(t, "Datasources") > Some(0))

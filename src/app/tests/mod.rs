@@ -4,6 +4,7 @@ mod confirm;
 mod forms;
 mod impact;
 mod layers;
+mod overview;
 mod table;
 
 use super::effect::Effect;

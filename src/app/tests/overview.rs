@@ -1,0 +1,82 @@
+//! The on-call overview: severity order, opening a profile on what is broken, the keys
+//! that bring it back, and keys that must not reach the table below.
+
+use super::*;
+use crate::app::fixtures::*;
+
+fn overview_names(m: &Model) -> Vec<String> {
+    crate::app::overview::order(m)
+        .into_iter()
+        .map(|p| m.profiles[p].info.name.clone())
+        .collect()
+}
+
+#[test]
+fn profiles_are_sorted_worst_first() {
+    let m = overview_model();
+    assert_eq!(overview_names(&m), ["broken", "no-secret", "prod", "qa"]);
+    let prod = m.profiles[0].summary();
+    assert_eq!(prod.counts.unhealthy, 2);
+    assert_eq!(prod.state(), "2 unhealthy");
+    assert_eq!(prod.load_ms, Some(120));
+    assert!(m.profiles[3].summary().no_secret);
+    assert_eq!(m.profiles[3].summary().state(), "NO SECRET");
+}
+
+#[test]
+fn enter_opens_the_profile_on_its_unhealthy_objects() {
+    let mut m = overview_model();
+    ch(&mut m, 'j');
+    ch(&mut m, 'j');
+    assert_eq!(m.overview, Some(2), "the cursor is on prod");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.overview, None);
+    assert_eq!(m.active, 0);
+    let tab = m.tab().unwrap();
+    let v = tab.view().unwrap();
+    assert_eq!(v.kind, crate::model::Kind::Connections);
+    assert!(v.unhealthy_only);
+    assert_eq!(visible_names(&m), ["Mkt Conn", "Sales Conn"]);
+    assert!(
+        status_text(&m).contains("2 unhealthy"),
+        "{}",
+        status_text(&m)
+    );
+}
+
+#[test]
+fn zero_and_colon_overview_bring_it_back_and_digits_open_tabs() {
+    let mut m = overview_model();
+    ch(&mut m, '2');
+    assert_eq!((m.overview, m.active), (None, 1));
+    ch(&mut m, '0');
+    assert_eq!(m.overview, Some(0));
+    ch(&mut m, '1');
+    assert_eq!((m.overview, m.active), (None, 0));
+    ch(&mut m, ':');
+    typed(&mut m, "overview");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.overview, Some(0));
+}
+
+#[test]
+fn table_keys_do_not_leak_through_the_overview() {
+    let mut m = overview_model();
+    ch(&mut m, 'A');
+    ch(&mut m, ' ');
+    assert_eq!(m.overview, Some(0));
+    assert!(m
+        .profiles
+        .iter()
+        .all(|t| t.views.iter().all(|v| v.marks.is_empty())));
+    assert!(ctrl(&mut m, 'd').is_empty());
+    assert!(m.modals.is_empty());
+    // r refreshes every usable profile.
+    let fx = ch(&mut m, 'r');
+    assert_eq!(
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Load { .. }))
+            .count(),
+        3
+    );
+}
