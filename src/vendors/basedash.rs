@@ -244,6 +244,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns,
     can_create: false,
     can_test: false,
+    health_checks: &[(Kind::Datasources, super::CheckKind::Verify)],
     soft_delete: true,
     impact_container: "organization",
     impact_per_minute: None,

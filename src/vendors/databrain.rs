@@ -152,6 +152,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns,
     can_create: false,
     can_test: false,
+    health_checks: &[(Kind::Datasources, super::CheckKind::Sync)],
     soft_delete: false,
     impact_container: "data app",
     impact_per_minute: None,
