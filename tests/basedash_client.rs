@@ -11,7 +11,9 @@ use dsconsole::model::{Health, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::basedash::{self as bsim, BasedashSim, SimFault, SimRequest};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::basedash::BasedashClient;
-use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, VendorApi};
+use dsconsole::vendors::{
+    ApiError, CheckKind, ClientSettings, DeleteOutcome, HealthCheck, VendorApi,
+};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -522,4 +524,144 @@ async fn scaled_load_pages_through_hundreds_of_sources() {
     assert_eq!(pages.len(), 6);
     let resources: Vec<&Resource> = snap.resources.iter().collect();
     assert!(resources.iter().any(|r| r.is_unhealthy()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health check: verify
+// ---------------------------------------------------------------------------------------------
+
+/// A loaded source with a host (its connection fields tell it apart).
+async fn verifiable(c: &BasedashClient, sim: &BasedashSim) -> Ref {
+    let snap = c.load().await.expect("load");
+    let r = snap
+        .resources
+        .iter()
+        .find(|r| {
+            sim.control
+                .object(&r.id)
+                .is_some_and(|v| v["host"].is_string())
+        })
+        .expect("a source with a host");
+    r.as_ref()
+}
+
+fn verifies(sim: &BasedashSim) -> Vec<SimRequest> {
+    requests_matching(sim, |r| {
+        r.method == "POST" && r.path.ends_with("/data-sources/verify")
+    })
+}
+
+#[tokio::test]
+async fn verify_passes_and_the_source_shows_healthy_after_a_reload() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let t = verifiable(&c, &sim).await;
+    sim.control.set_health(&t.id, false);
+    sim.control.clear_requests();
+    let check = c.check_health(t.clone()).await.expect("verify runs");
+    assert_eq!(
+        check,
+        HealthCheck::Passed {
+            check: CheckKind::Verify,
+            detail: None
+        }
+    );
+    let sent = verifies(&sim);
+    assert_eq!(sent.len(), 1, "one verify, never retried");
+    assert_eq!(
+        sim.control.object(&t.id).expect("still there")["lastHealthStatus"],
+        "HEALTHY"
+    );
+    let again = c.get(t).await.expect("get");
+    assert_eq!(again.health, Health::Healthy);
+}
+
+#[tokio::test]
+async fn verify_failing_reports_the_vendors_words_in_either_envelope() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let t = verifiable(&c, &sim).await;
+    sim.control
+        .set_verify_failure_for(&t.id, Some(&[("host", "Host not found")]));
+    for as_200 in [false, true] {
+        sim.control.set_verify_failure_as_200(as_200);
+        let check = c.check_health(t.clone()).await.expect("verify runs");
+        match &check {
+            HealthCheck::Failed { check, reason } => {
+                assert_eq!(*check, CheckKind::Verify);
+                assert!(reason.contains("host: Host not found"), "{reason}");
+            }
+            other => panic!("as_200={as_200}: {other:?}"),
+        }
+        assert!(matches!(check.health(), Some(Health::Unhealthy(_))));
+    }
+    let reloaded = c.get(t.clone()).await.expect("get");
+    assert!(reloaded.health.is_unhealthy(), "{:?}", reloaded.health);
+    // Fixed at the vendor: the next verify passes.
+    sim.control.set_verify_failure_for(&t.id, None);
+    assert!(matches!(
+        c.check_health(t).await,
+        Ok(HealthCheck::Passed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn verify_of_a_missing_source_is_an_error_and_other_answers_too() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let err = c
+        .check_health(target("cm_no_such_source_000000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+    assert!(verifies(&sim).is_empty(), "nothing to verify");
+
+    let t = verifiable(&c, &sim).await;
+    // The GET answers, then the verify meets a 500 / a cut body / a proxy page.
+    for fault in [
+        SimFault::ServerError,
+        SimFault::TruncatedJson,
+        SimFault::BadGatewayHtml,
+    ] {
+        sim.control.fail_next_method("POST", 1, fault.clone());
+        let check = c.check_health(t.clone()).await;
+        assert!(check.is_err(), "{fault:?}: {check:?}");
+    }
+    assert_eq!(sim.control.pending_faults(), 0);
+}
+
+#[tokio::test]
+async fn read_only_profiles_may_verify() {
+    let sim = sim().await;
+    let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
+    s.read_only = true;
+    let c = BasedashClient::new(s).expect("client");
+    let t = verifiable(&c, &sim).await;
+    assert!(matches!(
+        c.check_health(t.clone()).await,
+        Ok(HealthCheck::Passed { .. })
+    ));
+    assert_eq!(verifies(&sim).len(), 1);
+    assert!(matches!(
+        c.delete(t).await.unwrap_err(),
+        ApiError::ReadOnly { .. }
+    ));
+}
+
+#[tokio::test]
+async fn datasources_are_the_kind_basedash_checks() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let mut conn = target("x");
+    conn.kind = Kind::Connections;
+    assert_eq!(c.check_health(conn).await, Ok(HealthCheck::NotOffered));
+    assert!(sim.control.requests().is_empty());
+    assert_eq!(
+        bsim_spec_checks(),
+        vec![(Kind::Datasources, CheckKind::Verify)]
+    );
+}
+
+fn bsim_spec_checks() -> Vec<(Kind, CheckKind)> {
+    dsconsole::vendors::basedash::SPEC.health_checks.to_vec()
 }

@@ -12,9 +12,12 @@ use dsconsole::model::{CellCtx, CellTone, Kind, Ref, Resource, VendorId};
 use dsconsole::sim::databrain::{self as dsim, Credential, DatabrainSim, SimFault, SimRequest};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::databrain::{DatabrainClient, SPEC};
-use dsconsole::vendors::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi};
+use dsconsole::vendors::{
+    ApiError, CheckKind, ClientSettings, DeleteOutcome, HealthCheck, Snapshot, VendorApi,
+};
 use secrecy::SecretString;
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 const DS_PATH: &str = "/api/v2/datasource";
 const DM_PATH: &str = "/api/v2/data-app/datamarts";
@@ -800,4 +803,166 @@ async fn bulk_delete_of_unused_datasources_leaves_exactly_the_rest() {
         assert_eq!(after.contains(name), in_use, "{name}");
         assert_eq!(outcome[name], !in_use, "{name}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health check: sync and its progress
+// ---------------------------------------------------------------------------------------------
+
+const SYNC: &str = "/api/v2/datasource/sync";
+const PROGRESS: &str = "/api/v2/datasource/getDatasourceProgress";
+
+/// A client that knows the UUIDs of every seeded datasource (`datasource_ids`), polling
+/// every 10 ms for at most `bound`.
+fn sync_client(sim: &DatabrainSim, read_only: bool, bound: Duration) -> DatabrainClient {
+    let ids: Vec<String> = sim
+        .control
+        .ids()
+        .iter()
+        .filter_map(|n| sim.control.uuid_of(n).map(|u| format!("{n}={u}")))
+        .collect();
+    let s = settings(&sim.base_url, dsim::DEMO_TOKEN, None, read_only)
+        .option("datasource_ids", ids.join(", "));
+    DatabrainClient::new(s)
+        .expect("client")
+        .with_sync_pacing(Duration::from_millis(10), bound)
+}
+
+fn first_datasource(sim: &DatabrainSim) -> String {
+    sim.control.ids().into_iter().next().expect("a datasource")
+}
+
+#[tokio::test]
+async fn sync_succeeds_after_progress_polls_and_a_reload_shows_it() {
+    let sim = sim().await;
+    sim.control.set_sync_steps(4);
+    let c = sync_client(&sim, false, Duration::from_secs(10));
+    let name = first_datasource(&sim);
+    let check = c.check_health(ds_ref(&name)).await.expect("sync runs");
+    assert_eq!(
+        check,
+        HealthCheck::Passed {
+            check: CheckKind::Sync,
+            detail: Some("16/16".into())
+        }
+    );
+    assert_eq!(on(&sim, "POST", SYNC).len(), 1);
+    assert_eq!(on(&sim, "POST", PROGRESS).len(), 4, "polled until done");
+    assert_eq!(
+        sim.control.datasource(&name).expect("there")["lastSync"]["status"],
+        "SUCCESS"
+    );
+    let snap = c.load().await.expect("load");
+    let sync = find(&snap, Kind::Datasources, &name)
+        .sync
+        .clone()
+        .expect("sync shown after a reload");
+    assert_eq!(sync.status.as_deref(), Some("SUCCESS"));
+}
+
+#[tokio::test]
+async fn a_failing_sync_reports_the_vendors_error() {
+    let sim = sim().await;
+    let name = first_datasource(&sim);
+    sim.control
+        .set_sync_failure(&name, Some("Error: Bind error data type"));
+    let c = sync_client(&sim, false, Duration::from_secs(10));
+    let check = c.check_health(ds_ref(&name)).await.expect("sync runs");
+    assert_eq!(
+        check,
+        HealthCheck::Failed {
+            check: CheckKind::Sync,
+            reason: "Error: Bind error data type".into()
+        }
+    );
+    let snap = c.load().await.expect("load");
+    let sync = find(&snap, Kind::Datasources, &name)
+        .sync
+        .clone()
+        .expect("sync");
+    assert!(sync.is_failed(), "{sync:?}");
+    assert_eq!(sync.error.as_deref(), Some("Error: Bind error data type"));
+}
+
+#[tokio::test]
+async fn a_sync_still_running_at_the_bound_is_neither_passed_nor_failed() {
+    let sim = sim().await;
+    sim.control.set_sync_steps(1000);
+    let c = sync_client(&sim, false, Duration::from_millis(60));
+    let name = first_datasource(&sim);
+    let started = std::time::Instant::now();
+    let check = c.check_health(ds_ref(&name)).await.expect("sync runs");
+    assert!(
+        matches!(&check, HealthCheck::Running { check: CheckKind::Sync, progress } if progress.ends_with("/16")),
+        "{check:?}"
+    );
+    assert_eq!(check.health(), None);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let polls = on(&sim, "POST", PROGRESS).len();
+    assert!((1..=8).contains(&polls), "paced: {polls} polls");
+}
+
+#[tokio::test]
+async fn sync_errors_5xx_unknown_ids_and_malformed_progress() {
+    let sim = sim().await;
+    let c = sync_client(&sim, false, Duration::from_secs(10));
+    let name = first_datasource(&sim);
+
+    sim.control.fail_next_on(SYNC, SimFault::Status(500), 1);
+    let err = c.check_health(ds_ref(&name)).await.unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err}");
+    assert_eq!(on(&sim, "POST", SYNC).len(), 1, "a sync is never retried");
+
+    sim.control
+        .fail_next_on(PROGRESS, SimFault::MalformedJson, 1);
+    assert!(matches!(
+        c.check_health(ds_ref(&name)).await,
+        Err(ApiError::Decode { .. })
+    ));
+    sim.control.fail_next_on(PROGRESS, SimFault::HtmlPage, 1);
+    assert!(c.check_health(ds_ref(&name)).await.is_err());
+    sim.control.fail_next_on(
+        SYNC,
+        SimFault::OkWithError {
+            code: "INTERNAL_SERVER_ERROR",
+            message: "GQL error",
+        },
+        1,
+    );
+    assert!(c.check_health(ds_ref(&name)).await.is_err());
+
+    // A UUID the server does not know.
+    let err = c
+        .check_health(ds_ref("00000000-0000-4000-8000-000000000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DATASOURCE_ID_ERROR"), "{err}");
+
+    // No UUID known for the name: nothing is sent, the profile key is named.
+    let plain = client(&sim);
+    sim.control.clear_requests();
+    let err = plain.check_health(ds_ref(&name)).await.unwrap_err();
+    assert!(err.to_string().contains("datasource_ids"), "{err}");
+    assert!(sim.control.requests().is_empty());
+
+    // Datamarts have no check.
+    let mut dm = ds_ref("x");
+    dm.kind = Kind::Datamarts;
+    assert_eq!(c.check_health(dm).await, Ok(HealthCheck::NotOffered));
+}
+
+#[tokio::test]
+async fn read_only_profiles_may_sync() {
+    let sim = sim().await;
+    sim.control.set_sync_steps(2);
+    let c = sync_client(&sim, true, Duration::from_secs(10));
+    let name = first_datasource(&sim);
+    assert!(matches!(
+        c.check_health(ds_ref(&name)).await,
+        Ok(HealthCheck::Passed { .. })
+    ));
+    assert!(matches!(
+        c.delete(ds_ref(&name)).await.unwrap_err(),
+        ApiError::ReadOnly { .. }
+    ));
 }

@@ -17,6 +17,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns: no_columns,
     can_create: true,
     can_test: true,
+    health_checks: &[],
     soft_delete: false,
     impact_container: "project",
     impact_per_minute: None,

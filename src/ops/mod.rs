@@ -6,6 +6,7 @@ pub mod create;
 pub mod executor;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod health_checks;
 pub mod impact_run;
 pub mod plan;
 pub mod request_lines;

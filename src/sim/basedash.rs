@@ -247,6 +247,12 @@ impl BasedashControl {
         lock(&self.shared).faults.push(None, "", fault, n);
     }
 
+    /// Serve `fault` instead of the next `n` requests with this method (e.g. "POST": the
+    /// next verifies).
+    pub fn fail_next_method(&self, method: &str, n: usize, fault: SimFault) {
+        lock(&self.shared).faults.push(Some(method), "", fault, n);
+    }
+
     /// Faults still queued.
     pub fn pending_faults(&self) -> usize {
         lock(&self.shared).faults.pending()
@@ -334,8 +340,35 @@ impl BasedashControl {
         lock(&self.shared).first_sync_failure = message.map(str::to_string);
     }
 
-    /// `Some(field errors)`: the verify endpoint fails with 400 and these `fieldErrors`;
-    /// `None` (default): it succeeds.
+    /// `Some(field errors)`: a verify whose connection fields match stored source `id`
+    /// fails with these `fieldErrors` (the vendor's words, e.g. `("host", "Host not
+    /// found")`); `None`: that source verifies again. A verify carries no id, so the
+    /// simulator matches its fields against the organization's sources.
+    pub fn set_verify_failure_for(&self, id: &str, field_errors: Option<&[(&str, &str)]>) {
+        let mut st = lock(&self.shared);
+        match field_errors {
+            Some(f) => {
+                let f = f
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                st.verify_failures.insert(id.to_string(), f);
+            }
+            None => {
+                st.verify_failures.remove(id);
+            }
+        }
+    }
+
+    /// How a failed verify is answered, which the docs do not show ([guess]): 400
+    /// `ValidationError` with `fieldErrors` (default), or (`true`) 200
+    /// `{"data":{"success":false,"fieldErrors":{...}}}`.
+    pub fn set_verify_failure_as_200(&self, on: bool) {
+        lock(&self.shared).verify_failure_as_200 = on;
+    }
+
+    /// `Some(field errors)`: every verify fails with 400 and these `fieldErrors`;
+    /// `None` (default): it succeeds (unless `set_verify_failure_for` says otherwise).
     pub fn set_verify_failure(&self, field_errors: Option<&[(&str, &str)]>) {
         lock(&self.shared).verify_failure = field_errors.map(|f| {
             f.iter()
@@ -417,6 +450,10 @@ struct SimState {
     sync_delay: Duration,
     first_sync_failure: Option<String>,
     verify_failure: Option<Vec<(String, String)>>,
+    /// Verify failures of the stored sources a verify body matches, by source id.
+    verify_failures: HashMap<String, Vec<(String, String)>>,
+    /// Failed verifies answer 200 `{"data":{"success":false,"fieldErrors"}}` instead of 400.
+    verify_failure_as_200: bool,
     pending: Vec<PendingSync>,
     /// Unix milliseconds the generated sources are dated from (the start of the simulator).
     generated_now_ms: i64,
@@ -455,6 +492,8 @@ impl SimState {
             sync_delay: DEFAULT_SYNC_DELAY,
             first_sync_failure: None,
             verify_failure: None,
+            verify_failures: HashMap::new(),
+            verify_failure_as_200: false,
             pending: Vec::new(),
             generated_now_ms: now_ms,
             generated_newest_ms: now_ms,
@@ -1424,6 +1463,10 @@ async fn patch_source(
     Ok(data(StatusCode::OK, st.render(i)))
 }
 
+/// Verify tests connection fields without saving. The simulator also finds the stored
+/// sources of the organization whose fields the body repeats (every connection field the
+/// body sends, `dialect` included) and records the result as their health check
+/// (`lastHealthStatus`, `lastHealthCheckAttemptAt`, `lastHealthyAt`), so a reload shows it.
 async fn verify_source(
     AxState(shared): AxState<Arc<Shared>>,
     Path(org): Path<String>,
@@ -1432,16 +1475,53 @@ async fn verify_source(
     let body = parse_body(&body)?;
     check_dialect(&body)?;
     check_connection_fields(&body)?;
-    let st = lock(&shared);
-    st.admin_org(&org)?;
-    match &st.verify_failure {
+    let mut st = lock(&shared);
+    let o = st.admin_org(&org)?;
+    st.settle(Instant::now());
+    let matching: Vec<String> = st.orgs[o]
+        .sources
+        .iter()
+        .filter(|&&i| !st.sources[i].deleted)
+        .filter(|&&i| {
+            let v = st.render(i);
+            body.iter()
+                .filter(|(k, _)| CONNECTION_FIELDS.contains(&k.as_str()) || *k == "dialect")
+                .all(|(k, want)| v.get(k) == Some(want))
+        })
+        .map(|&i| st.sources[i].id.to_string())
+        .collect();
+    let failure = st.verify_failure.clone().or_else(|| {
+        matching
+            .iter()
+            .find_map(|id| st.verify_failures.get(id).cloned())
+    });
+    for id in &matching {
+        let now = iso_now();
+        let healthy = failure.is_none();
+        st.edit(id, |m| {
+            m.insert("lastHealthCheckAttemptAt".into(), Value::from(now.clone()));
+            if healthy {
+                m.insert("lastHealthStatus".into(), Value::from("HEALTHY"));
+                m.insert("lastHealthyAt".into(), Value::from(now.clone()));
+            } else {
+                m.insert("lastHealthStatus".into(), Value::from("UNHEALTHY"));
+            }
+        });
+    }
+    match failure {
         None => Ok(data(StatusCode::OK, json!({"success": true}))),
         Some(fields) => {
-            let mut e = ApiError::invalid("Could not connect to the database");
             let errors: Map<String, Value> = fields
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::from(v.clone())))
                 .collect();
+            if st.verify_failure_as_200 {
+                return Ok(data(
+                    StatusCode::OK,
+                    json!({"success": false, "fieldErrors": errors}),
+                ));
+            }
+            let mut e = ApiError::invalid("Could not connect to the database");
             e.extra.insert("fieldErrors".into(), Value::Object(errors));
             Err(e)
         }

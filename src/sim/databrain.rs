@@ -325,6 +325,38 @@ impl DatabrainControl {
         lock(&self.shared).kebab_route = on;
     }
 
+    /// The UUID of a datasource (what sync takes), if it exists.
+    pub fn uuid_of(&self, name: &str) -> Option<String> {
+        let st = lock(&self.shared);
+        let at = st.ds_index(name)?;
+        st.datasources[at]
+            .record
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// How many progress reads a sync takes to finish (default 3; 0 or 1: done at the
+    /// first read). Progress moves `0/16` → ... → `16/16` over them.
+    pub fn set_sync_steps(&self, steps: usize) {
+        lock(&self.shared).sync_steps = steps;
+    }
+
+    /// `Some(message)`: syncs of this datasource fail, their progress answering
+    /// `{"progress":"0/16","error":message}` (the docs' example: `"Error: Bind error data
+    /// type"`); `None`: they succeed again.
+    pub fn set_sync_failure(&self, name: &str, message: Option<&str>) {
+        let mut st = lock(&self.shared);
+        match message {
+            Some(m) => {
+                st.sync_failures.insert(name.to_string(), m.to_string());
+            }
+            None => {
+                st.sync_failures.remove(name);
+            }
+        }
+    }
+
     /// `Some(message)`: creating or updating a datasource fails with `CREDENTIAL_TEST_FAILED`.
     pub fn set_credential_test_failure(&self, message: Option<&str>) {
         lock(&self.shared).credential_test_failure = message.map(str::to_string);
@@ -356,6 +388,16 @@ type Shared = kit::Shared<SimState>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
     shared.lock()
+}
+
+/// Tables a simulated sync goes through.
+const SYNC_TOTAL: usize = 16;
+
+/// A sync started by `POST /api/v2/datasource/sync`, moved on by each progress read.
+struct SyncRun {
+    name: String,
+    reads: usize,
+    failure: Option<String>,
 }
 
 struct DsEntry {
@@ -509,6 +551,12 @@ struct SimState {
     datamarts_require_app_key: bool,
     kebab_route: bool,
     credential_test_failure: Option<String>,
+    /// Progress reads a sync takes to finish.
+    sync_steps: usize,
+    /// Failing syncs by datasource name, with their error string.
+    sync_failures: HashMap<String, String>,
+    /// Syncs started, by datasource UUID.
+    syncs: HashMap<String, SyncRun>,
     uuid_seed: u64,
     uuid_counter: AtomicU64,
 }
@@ -538,6 +586,9 @@ impl SimState {
             datamarts_require_app_key: false,
             kebab_route: true,
             credential_test_failure: None,
+            sync_steps: 3,
+            sync_failures: HashMap::new(),
+            syncs: HashMap::new(),
             uuid_seed: RandomState::new().hash_one(0x000D_A7AB_2A14_u64),
             uuid_counter: AtomicU64::new(0),
         };
@@ -963,6 +1014,10 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit<Credential>) -> Router {
         )
         .route("/api/v2/datasource/sync", post(sync_datasource))
         .route(
+            "/api/v2/datasource/getDatasourceProgress",
+            post(sync_progress),
+        )
+        .route(
             "/api/v2/data-app/datamarts",
             get(list_datamarts::<true>).post(create_datamart),
         )
@@ -1191,32 +1246,95 @@ async fn delete_datasource(
     ok_json(&json!({"id": id, "message": "Datasource deleted successfully"}))
 }
 
-async fn sync_datasource(
-    AxState(shared): AxState<Arc<Shared>>,
-    Extension(cred): Extension<Credential>,
-    body: Bytes,
-) -> ApiResult {
-    require_service_token(cred)?;
-    let body = parse_body(&body)?;
+/// The datasource UUID of a sync body, and the index of the datasource it names.
+fn sync_target(st: &SimState, body: &[u8]) -> Result<(String, usize), ApiError> {
+    let body = parse_body(body)?;
     let id = body
         .get("input")
         .and_then(|i| i.get("datasourceId"))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad_request("input.datasourceId is required"))?;
-    let st = lock(&shared);
-    let known = st
-        .datasources
+    st.datasources
         .iter()
-        .any(|d| d.record.get("id").and_then(Value::as_str) == Some(id));
-    if !known {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "DATASOURCE_ID_ERROR",
-            "Invalid datasource id",
-        ));
+        .position(|d| d.record.get("id").and_then(Value::as_str) == Some(id))
+        .map(|at| (id.to_string(), at))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "DATASOURCE_ID_ERROR",
+                "Invalid datasource id",
+            )
+        })
+}
+
+/// Record a sync's state on the datasource's record (`lastSync`), which `datasource()`
+/// shows: the wire has no sync fields.
+fn record_sync(st: &mut SimState, name: &str, status: &str, progress: &str, error: &str) {
+    let Some(at) = st.ds_index(name) else { return };
+    if let Some(obj) = st.datasources[at].record.as_object_mut() {
+        obj.insert(
+            "lastSync".into(),
+            json!({"status": status, "progress": progress, "error": error,
+                   "at": chrono::Utc::now().to_rfc3339()}),
+        );
     }
+}
+
+/// Starts a sync and answers as documented, `{"data":{"message":"Sync completed"}}`, while
+/// the progress (`getDatasourceProgress`) moves over the next reads.
+async fn sync_datasource(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    body: Bytes,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let mut st = lock(&shared);
+    let (id, at) = sync_target(&st, &body)?;
+    let name = st.datasources[at].name.clone();
+    let failure = st.sync_failures.get(&name).cloned();
+    st.syncs.insert(
+        id,
+        SyncRun {
+            name: name.clone(),
+            reads: 0,
+            failure,
+        },
+    );
+    record_sync(&mut st, &name, "RUNNING", &format!("0/{SYNC_TOTAL}"), "");
     ok_json(&json!({"data": {"message": "Sync completed"}}))
+}
+
+/// `{"status":{"progress":"<done>/<total>","error":""}}`: `0/16` before any sync, then a
+/// step further per read until `16/16`; a failing sync stays at `0/16` with its error.
+async fn sync_progress(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(cred): Extension<Credential>,
+    body: Bytes,
+) -> ApiResult {
+    require_service_token(cred)?;
+    let mut st = lock(&shared);
+    let (id, _) = sync_target(&st, &body)?;
+    let steps = st.sync_steps.max(1);
+    let Some(run) = st.syncs.get_mut(&id) else {
+        return ok_json(&json!({"status": {"progress": format!("0/{SYNC_TOTAL}"), "error": ""}}));
+    };
+    run.reads += 1;
+    let name = run.name.clone();
+    let (status, progress, error) = match &run.failure {
+        Some(e) => ("FAILED", format!("0/{SYNC_TOTAL}"), e.clone()),
+        None => {
+            let done = SYNC_TOTAL * run.reads.min(steps) / steps;
+            let status = if done == SYNC_TOTAL {
+                "SUCCESS"
+            } else {
+                "RUNNING"
+            };
+            (status, format!("{done}/{SYNC_TOTAL}"), String::new())
+        }
+    };
+    record_sync(&mut st, &name, status, &progress, &error);
+    ok_json(&json!({"status": {"progress": progress, "error": error}}))
 }
 
 // ---------------------------------------------------------------------------------------------

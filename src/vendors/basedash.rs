@@ -28,6 +28,32 @@ const PAGE_LIMIT: u32 = 100;
 const READS: RetryPolicy = RetryPolicy::reads(3);
 /// A list stops after this many pages even if the server keeps saying there are more.
 const MAX_PAGES: usize = 20_000;
+/// The verify route, under an organization (`.../organizations/{orgId}/data-sources/verify`).
+const VERIFY_SUFFIX: &str = "/data-sources/verify";
+/// The connection fields of a stored data source that a verify sends back (the API takes
+/// the create fields minus `type` and `displayName`; secrets are never returned, so none
+/// are sent).
+const VERIFY_FIELDS: &[&str] = &[
+    "dialect",
+    "databaseName",
+    "username",
+    "host",
+    "port",
+    "sslEnabled",
+    "sslCustomCertificatesEnabled",
+    "sshEnabled",
+    "sshHost",
+    "sshPort",
+    "sshUsername",
+    "bigQueryProjectId",
+    "spannerInstanceId",
+    "athenaWorkgroup",
+    "athenaOutputLocation",
+    "athenaCatalog",
+    "snowflakeAccountId",
+    "snowflakeWarehouse",
+    "snowflakeRole",
+];
 /// Organizations whose data sources are listed at the same time.
 const ORG_CONCURRENCY: usize = 4;
 
@@ -244,6 +270,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns,
     can_create: false,
     can_test: false,
+    health_checks: &[(Kind::Datasources, super::CheckKind::Verify)],
     soft_delete: true,
     impact_container: "organization",
     impact_per_minute: None,
@@ -569,7 +596,13 @@ impl BasedashClient {
         let org_id = BasedashSettings::from_options(&settings.options).org_id;
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
-        let http = HttpCore::new(&http_settings, &[], VENDOR.decode_error)?;
+        // Read-only rule: a verify tests connection fields without saving anything, so it
+        // is the one POST a read-only profile may send (see `VendorApi::check_health`).
+        let http = HttpCore::new(
+            &http_settings,
+            &[(Method::POST, VERIFY_SUFFIX)],
+            VENDOR.decode_error,
+        )?;
         Ok(BasedashClient {
             http,
             profile: settings.profile,
@@ -984,6 +1017,118 @@ impl BasedashClient {
     }
 }
 
+/// The verify body for a stored data source: its non-null connection fields.
+pub fn verify_body(source: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in VERIFY_FIELDS {
+        match source.get(*key) {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                out.insert((*key).to_string(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// `fieldErrors` (field → message) as "host: Host not found; port: Incorrect port".
+fn field_errors(v: Option<&Value>) -> Option<String> {
+    let Some(Value::Object(m)) = v else {
+        return None;
+    };
+    let parts: Vec<String> = m
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}: {s}"),
+            other => format!("{k}: {other}"),
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A 2xx answer to a verify: `{"data":{"success":true}}` passes; `success:false` (with
+/// `fieldErrors`, [guess]) fails with the vendor's words; anything else is unreadable.
+pub fn read_verify(status: u16, body: &[u8]) -> Result<super::HealthCheck, ApiError> {
+    use super::{CheckKind, HealthCheck};
+    let unreadable = |m: &str| ApiError::Decode {
+        vendor: V,
+        status,
+        message: format!("verify: {m}"),
+    };
+    let v: Value = serde_json::from_slice(body).map_err(|_| unreadable("not JSON"))?;
+    let data = v
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| unreadable("expected an object with a 'data' object"))?;
+    match data.get("success") {
+        Some(Value::Bool(true)) => Ok(HealthCheck::Passed {
+            check: CheckKind::Verify,
+            detail: None,
+        }),
+        Some(Value::Bool(false)) => {
+            let detail = str_at(data, "detail")
+                .or_else(|| str_at(data, "message"))
+                .map(str::to_string);
+            let fields = field_errors(data.get("fieldErrors"));
+            let reason = match (detail, fields) {
+                (Some(d), Some(f)) => format!("{d} ({f})"),
+                (Some(d), None) => d,
+                (None, Some(f)) => f,
+                (None, None) => "verify failed (no reason given)".to_string(),
+            };
+            Ok(HealthCheck::Failed {
+                check: CheckKind::Verify,
+                reason,
+            })
+        }
+        _ => Err(unreadable("'data.success' is not a boolean")),
+    }
+}
+
+impl BasedashClient {
+    /// Verify a stored data source: fetch it (its organization and connection fields), then
+    /// `POST .../data-sources/verify` with those fields. A 400/422 `ValidationError` is the
+    /// vendor's verdict (failed, with its `fieldErrors`); 401, 404, 429 and 5xx mean the
+    /// verify could not run. Never retried: a POST.
+    ///
+    /// The API never returns secrets, so none are sent: a server that insists on the
+    /// password fails the verify with its own reason, which is what the operator sees.
+    async fn do_verify(&self, target: &Ref) -> Result<super::HealthCheck, ApiError> {
+        use super::{CheckKind, HealthCheck};
+        if target.kind != Kind::Datasources {
+            return Ok(HealthCheck::NotOffered);
+        }
+        let cached = self.orgs_cache().get(&target.id).cloned();
+        let (org, source) = match cached {
+            Some(org) => {
+                let v = self.fetch_source(&org, &target.id).await?;
+                (org, v)
+            }
+            None => match self.locate(&target.id).await? {
+                Lookup::Found(org, v) => (org, v),
+                Lookup::Missing(e) | Lookup::Unverifiable(e) => return Err(e),
+            },
+        };
+        let path = format!("/organizations/{}{VERIFY_SUFFIX}", path_segment(&org.id));
+        let url = self.url(&path);
+        let req = HttpRequest::new(Method::POST, url.as_str())
+            .header(AUTHORIZATION, self.auth.clone())
+            .json(verify_body(&source));
+        let resp = self.http.send(req).await?;
+        if resp.is_success() {
+            return read_verify(resp.status, &resp.body);
+        }
+        let e = resp.to_error();
+        match e.status() {
+            Some(400 | 422) => Ok(HealthCheck::Failed {
+                check: CheckKind::Verify,
+                reason: e.reason(),
+            }),
+            _ => Err(e),
+        }
+    }
+}
+
 impl VendorApi for BasedashClient {
     fn vendor(&self) -> VendorId {
         V
@@ -1003,6 +1148,11 @@ impl VendorApi for BasedashClient {
 
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
         Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    /// Basedash's health check is verify (see `do_verify`).
+    fn check_health(&self, target: Ref) -> BoxFuture<'_, Result<super::HealthCheck, ApiError>> {
+        Box::pin(async move { self.do_verify(&target).await })
     }
 
     fn test_connection(&self, _id: String) -> BoxFuture<'_, Result<(), ApiError>> {
@@ -1481,5 +1631,49 @@ mod tests {
         };
         assert!(c.get(other).await.is_err());
         c.logout().await;
+    }
+
+    #[test]
+    fn verify_answers_are_read_tolerantly_and_bodies_carry_no_secret() {
+        use crate::vendors::{CheckKind, HealthCheck};
+        let r = |b: &str| read_verify(200, b.as_bytes());
+        assert_eq!(
+            r(r#"{"data":{"success":true}}"#),
+            Ok(HealthCheck::Passed {
+                check: CheckKind::Verify,
+                detail: None
+            })
+        );
+        match r(r#"{"data":{"success":false,"fieldErrors":{"port":"Incorrect port"}}}"#) {
+            Ok(HealthCheck::Failed { reason, .. }) => assert_eq!(reason, "port: Incorrect port"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            r(r#"{"data":{"success":false}}"#),
+            Ok(HealthCheck::Failed { .. })
+        ));
+        for bad in [
+            "",
+            "<html>",
+            "[]",
+            r#"{"data":[]}"#,
+            r#"{"data":{"success":"yes"}}"#,
+        ] {
+            assert!(matches!(r(bad), Err(ApiError::Decode { .. })), "{bad}");
+        }
+        let mut v = sample();
+        v["password"] = json!("hunter2");
+        let body = verify_body(&v);
+        assert_eq!(body["host"], "replica.db.example.com");
+        assert_eq!(body["dialect"], "POSTGRES");
+        for absent in [
+            "password",
+            "displayName",
+            "id",
+            "bigQueryProjectId",
+            "lastHealthStatus",
+        ] {
+            assert!(body.get(absent).is_none(), "{absent}");
+        }
     }
 }

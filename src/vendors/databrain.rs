@@ -9,16 +9,17 @@ use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, link_references, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, Ref, Resource,
-    VendorId,
+    SyncInfo, VendorId,
 };
 use futures::future::BoxFuture;
 use reqwest::header::AUTHORIZATION;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 const V: VendorId = VendorId::Databrain;
 /// Items per page of the paginated lists (documented for datasources and datamarts).
@@ -36,6 +37,12 @@ pub const EMBEDS_PATH: &str = "/api/v2/data-app/embeds";
 /// The camelCase embed route ("will be deprecated").
 const LEGACY_EMBEDS_PATH: &str = "/api/v2/dataApp/embeds";
 
+const SYNC_PATH: &str = "/api/v2/datasource/sync";
+const PROGRESS_PATH: &str = "/api/v2/datasource/getDatasourceProgress";
+/// How often a running sync's progress is read, and for how long at most (the docs do not
+/// say how long a sync takes; [guess] ≥ 120 s).
+const SYNC_POLL: Duration = Duration::from_secs(2);
+const SYNC_BOUND: Duration = Duration::from_secs(120);
 const CODE_IN_USE: &str = "DATASOURCE_IN_USE";
 const CODE_NAME_ERROR: &str = "DATASOURCE_NAME_ERROR";
 const CODE_NOT_FOUND: &str = "DATASOURCE_NOT_FOUND";
@@ -152,6 +159,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns,
     can_create: false,
     can_test: false,
+    health_checks: &[(Kind::Datasources, super::CheckKind::Sync)],
     soft_delete: false,
     impact_container: "data app",
     impact_per_minute: None,
@@ -164,11 +172,19 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     config: super::entry::ConfigSpec {
         secret: "token",
         username: false,
-        keys: &[super::entry::ConfigKey {
-            name: "data_app_key",
-            value: super::entry::KeyValue::Secret,
-            shown_default: None,
-        }],
+        keys: &[
+            super::entry::ConfigKey {
+                name: "data_app_key",
+                value: super::entry::KeyValue::Secret,
+                shown_default: None,
+            },
+            // `name=uuid, name=uuid`: the UUIDs sync needs, which no list returns.
+            super::entry::ConfigKey {
+                name: "datasource_ids",
+                value: super::entry::KeyValue::Text,
+                shown_default: None,
+            },
+        ],
         aliases: &[],
         secret_optional: |_| false,
     },
@@ -461,6 +477,13 @@ pub struct DatabrainClient {
     /// Datamart names per datasource name, from the last successful datamart list (names the
     /// datamarts in a `DATASOURCE_IN_USE` refusal).
     last_users: Mutex<HashMap<String, Vec<String>>>,
+    /// Datasource name → UUID, for sync (`datasource_ids`).
+    datasource_ids: HashMap<String, String>,
+    /// The outcome of the last sync of each datasource this client ran: the API has no sync
+    /// fields, so a reload shows these.
+    last_sync: Mutex<HashMap<String, SyncInfo>>,
+    sync_poll: Duration,
+    sync_bound: Duration,
 }
 
 impl std::fmt::Debug for DatabrainClient {
@@ -479,6 +502,76 @@ pub struct DatabrainSettings {
     /// `data_app_key`, trimmed; a blank key is no key. Used for the datamart list when the
     /// service token is refused.
     pub data_app_key: Option<SecretString>,
+    /// `datasource_ids = "name=uuid, name=uuid"`: the UUID of each datasource to sync (the
+    /// sync endpoints take the UUID, which no list returns; the UI shows it as `?id=`).
+    pub datasource_ids: HashMap<String, String>,
+}
+
+/// `name=uuid` pairs separated by commas or newlines; blanks and pairs without `=` skipped.
+pub fn parse_datasource_ids(text: &str) -> HashMap<String, String> {
+    text.split([',', '\n'])
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, id)| (n.trim().to_string(), id.trim().to_string()))
+        .filter(|(n, id)| !n.is_empty() && !id.is_empty())
+        .collect()
+}
+
+/// A UUID as the sync endpoints take it (8-4-4-4-12 hex digits).
+pub fn is_uuid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `progress` of `getDatasourceProgress`: `"<done>/<total>"`, the total may be non-numeric
+/// ("0/..."). `Some((done, total))` when both are numbers.
+pub fn parse_progress(p: &str) -> Option<(u64, u64)> {
+    let (a, b) = p.split_once('/')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// What one progress answer says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncProgress {
+    Done(String),
+    Failed(String),
+    Running(String),
+}
+
+/// Read `{"status":{"progress":"16/16","error":""}}`: a non-empty `error` failed, equal
+/// numbers done (documented [guess]), anything else still running.
+pub fn read_progress(status: u16, body: &[u8]) -> Result<SyncProgress, ApiError> {
+    let unreadable = |m: &str| ApiError::Decode {
+        vendor: V,
+        status,
+        message: format!("sync progress: {m}"),
+    };
+    let v: Value = serde_json::from_slice(body).map_err(|_| unreadable("not JSON"))?;
+    let st = v
+        .get("status")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| unreadable("expected an object with a 'status' object"))?;
+    let progress = match st.get("progress") {
+        Some(Value::String(p)) => p.trim().to_string(),
+        None | Some(Value::Null) => String::new(),
+        Some(_) => return Err(unreadable("'status.progress' is not a string")),
+    };
+    let error = match st.get("error") {
+        Some(Value::String(e)) => e.trim().to_string(),
+        None | Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    };
+    if !error.is_empty() {
+        return Ok(SyncProgress::Failed(error));
+    }
+    match parse_progress(&progress) {
+        Some((done, total)) if done == total => Ok(SyncProgress::Done(progress)),
+        _ if progress.is_empty() => Ok(SyncProgress::Running("?".into())),
+        _ => Ok(SyncProgress::Running(progress)),
+    }
 }
 
 impl DatabrainSettings {
@@ -489,6 +582,10 @@ impl DatabrainSettings {
                 .map(|k| k.expose_secret().trim())
                 .filter(|k| !k.is_empty())
                 .map(|k| SecretString::from(k.to_string())),
+            datasource_ids: options
+                .value("datasource_ids")
+                .map(parse_datasource_ids)
+                .unwrap_or_default(),
         }
     }
 }
@@ -508,13 +605,23 @@ impl DatabrainClient {
         let token = SecretString::from(settings.secret.expose_secret().trim().to_string());
         // Refuse a token that cannot be sent, now rather than on every call.
         sensitive_value(V, "service token", &bearer(&token))?;
-        let data_app_key = DatabrainSettings::from_options(&settings.options).data_app_key;
+        let DatabrainSettings {
+            data_app_key,
+            datasource_ids,
+        } = DatabrainSettings::from_options(&settings.options);
         if let Some(k) = &data_app_key {
             sensitive_value(V, "data-app key", &bearer(k))?;
         }
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
-        let http = HttpCore::new(&http_settings, &[], VENDOR.decode_error)?;
+        // Read-only rule: a sync refreshes the cached schema and reading its progress
+        // changes nothing; neither changes a datasource's definition, so these are the
+        // POSTs a read-only profile may send (see `VendorApi::check_health`).
+        let http = HttpCore::new(
+            &http_settings,
+            &[(Method::POST, SYNC_PATH), (Method::POST, PROGRESS_PATH)],
+            VENDOR.decode_error,
+        )?;
         Ok(DatabrainClient {
             http,
             profile: settings.profile,
@@ -525,7 +632,143 @@ impl DatabrainClient {
             legacy_route: [AtomicBool::new(false), AtomicBool::new(false)],
             impact_cache: Default::default(),
             last_users: Mutex::new(HashMap::new()),
+            datasource_ids,
+            last_sync: Mutex::new(HashMap::new()),
+            sync_poll: SYNC_POLL,
+            sync_bound: SYNC_BOUND,
         })
+    }
+
+    /// Read a running sync's progress every `poll`, for at most `bound` (defaults 2 s and
+    /// 120 s).
+    pub fn with_sync_pacing(mut self, poll: Duration, bound: Duration) -> Self {
+        self.sync_poll = poll;
+        self.sync_bound = bound;
+        self
+    }
+
+    /// The UUID sync needs for a datasource: the target id when it is one, else
+    /// `datasource_ids`.
+    fn sync_id(&self, target: &Ref) -> Result<String, ApiError> {
+        if is_uuid(&target.id) {
+            return Ok(target.id.clone());
+        }
+        self.datasource_ids
+            .get(&target.id)
+            .cloned()
+            .ok_or_else(|| ApiError::Setup {
+                vendor: V,
+                message: format!(
+                    "datasource '{}' cannot be synced: Databrain's sync needs its UUID, which                      no list returns; add it to the profile as datasource_ids = \"{}=<uuid>\"                      (the UUID is the ?id= of the datasource page)",
+                    target.id, target.id
+                ),
+            })
+    }
+
+    /// One POST of a sync endpoint with `{"input":{"datasourceId"}}`; never retried.
+    async fn post_sync(&self, path: &str, id: &str) -> Result<HttpResponse, ApiError> {
+        let url = self.url(path);
+        let auth = sensitive_value(V, "service token", &bearer(&self.token))?;
+        let req = HttpRequest::new(Method::POST, url.as_str())
+            .header(AUTHORIZATION, auth)
+            .json(json!({"input": {"datasourceId": id}}));
+        let resp = self.http.send(req).await?;
+        if !resp.is_success() {
+            return Err(explain_auth(resp.to_error(), Cred::ServiceToken));
+        }
+        Ok(resp)
+    }
+
+    /// Databrain's health check: `POST /api/v2/datasource/sync`, then
+    /// `getDatasourceProgress` right away and every `sync_poll` until done, failed or
+    /// `sync_bound` (then reported as still running). A progress route that is missing or
+    /// refuses this datasource (documented for S3 only) leaves the sync's own answer.
+    async fn do_sync(&self, target: &Ref) -> Result<super::HealthCheck, ApiError> {
+        use super::{CheckKind, HealthCheck};
+        if target.kind != Kind::Datasources {
+            return Ok(HealthCheck::NotOffered);
+        }
+        let check = CheckKind::Sync;
+        let id = self.sync_id(target)?;
+        let resp = self.post_sync(SYNC_PATH, &id).await?;
+        let started = tokio::time::Instant::now();
+        let body: Value = serde_json::from_slice(&resp.body).map_err(|_| ApiError::Decode {
+            vendor: V,
+            status: resp.status,
+            message: "sync: the answer is not JSON".into(),
+        })?;
+        if let Some(e) = embedded_error(&resp, &body) {
+            return Err(e);
+        }
+        let said = str_at(&body, "/data/message").map(str::to_string);
+        let outcome = loop {
+            let progress = match self.post_sync(PROGRESS_PATH, &id).await {
+                Ok(r) => {
+                    let b: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                    if let Some(e) = embedded_error(&r, &b) {
+                        return Err(e);
+                    }
+                    read_progress(r.status, &r.body)?
+                }
+                Err(e)
+                    if (e.status() == Some(404) && e.code().is_none())
+                        || (e.status() == Some(400) && !code_is(&e, "DATASOURCE_ID_ERROR")) =>
+                {
+                    tracing::debug!(profile = %self.profile, "Databrain: no sync progress ({e})");
+                    break HealthCheck::Passed {
+                        check,
+                        detail: said.clone(),
+                    };
+                }
+                Err(e) => return Err(e),
+            };
+            match progress {
+                SyncProgress::Done(p) => {
+                    break HealthCheck::Passed {
+                        check,
+                        detail: Some(p),
+                    }
+                }
+                SyncProgress::Failed(reason) => break HealthCheck::Failed { check, reason },
+                SyncProgress::Running(p) => {
+                    if started.elapsed() + self.sync_poll > self.sync_bound {
+                        break HealthCheck::Running { check, progress: p };
+                    }
+                    tokio::time::sleep(self.sync_poll).await;
+                }
+            }
+        };
+        self.remember_sync(&target.id, &outcome);
+        Ok(outcome)
+    }
+
+    fn remember_sync(&self, name: &str, outcome: &super::HealthCheck) {
+        use super::HealthCheck;
+        let now = chrono::Utc::now().timestamp();
+        let mut last = self
+            .last_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = last.get(name).and_then(|s| s.last_success);
+        let info = match outcome {
+            HealthCheck::Passed { .. } => SyncInfo {
+                status: Some("SUCCESS".into()),
+                last_success: Some(now),
+                error: None,
+            },
+            HealthCheck::Failed { reason, .. } => SyncInfo {
+                status: Some("FAILED".into()),
+                last_success: before,
+                error: Some(reason.clone()),
+            },
+            HealthCheck::Running { progress, .. } => SyncInfo {
+                status: Some(format!("RUNNING {progress}")),
+                last_success: before,
+                error: None,
+            },
+            HealthCheck::NotOffered => return,
+        };
+        last.insert(name.to_string(), info);
     }
 
     /// Forget the datamart and embed lists impact analysis reuses for a short while
@@ -820,6 +1063,17 @@ impl DatabrainClient {
                 false
             }
         };
+        {
+            let last = self
+                .last_sync
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for r in resources.iter_mut().filter(|r| r.kind == Kind::Datasources) {
+                if let Some(s) = last.get(&r.id) {
+                    r.sync = Some(s.clone());
+                }
+            }
+        }
         link_references(&mut resources, SPEC.orphan_kinds);
         if datamarts_known {
             self.remember_users(&resources);
@@ -1064,6 +1318,11 @@ impl VendorApi for DatabrainClient {
 
     /// A datasource breaks its datamarts and the embeds built on them; a datamart its
     /// embeds (see `databrain_impact`).
+    /// Databrain's health check is a sync followed to its end (see `do_sync`).
+    fn check_health(&self, target: Ref) -> BoxFuture<'_, Result<super::HealthCheck, ApiError>> {
+        Box::pin(async move { self.do_sync(&target).await })
+    }
+
     fn impact(&self, target: crate::impact::ImpactTarget) -> BoxFuture<'_, crate::impact::Impact> {
         Box::pin(super::databrain_impact::impact(self, target))
     }
@@ -1424,5 +1683,40 @@ mod tests {
             e.to_string().contains("whether it was deleted is unknown"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn sync_progress_and_ids_are_read_tolerantly() {
+        let p = |b: &str| read_progress(200, b.as_bytes());
+        assert_eq!(
+            p(r#"{"status":{"progress":"16/16","error":""}}"#),
+            Ok(SyncProgress::Done("16/16".into()))
+        );
+        assert_eq!(
+            p(r#"{"status":{"progress":"0/...","error":""}}"#),
+            Ok(SyncProgress::Running("0/...".into()))
+        );
+        assert_eq!(
+            p(r#"{"status":{"progress":"0/16","error":"Error: Bind error data type"}}"#),
+            Ok(SyncProgress::Failed("Error: Bind error data type".into()))
+        );
+        assert_eq!(p(r#"{"status":{}}"#), Ok(SyncProgress::Running("?".into())));
+        for bad in [
+            "",
+            "nope",
+            "[]",
+            "{}",
+            r#"{"status":3}"#,
+            r#"{"status":{"progress":7}}"#,
+        ] {
+            assert!(matches!(p(bad), Err(ApiError::Decode { .. })), "{bad}");
+        }
+        assert_eq!(parse_progress(" 3 / 16 "), Some((3, 16)));
+        assert_eq!(parse_progress("3/x"), None);
+        assert!(is_uuid("ba8e6e45-d864-4d00-a07a-008507828114"));
+        assert!(!is_uuid("production-postgres") && !is_uuid("ba8e6e45-d864-4d00-a07a-00850782811"));
+        let ids = parse_datasource_ids(" pg = ba8e6e45-d864-4d00-a07a-008507828114,\nbad, =x, y= ");
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids["pg"], "ba8e6e45-d864-4d00-a07a-008507828114");
     }
 }

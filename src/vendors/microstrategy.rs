@@ -171,6 +171,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns,
     can_create: true,
     can_test: true,
+    health_checks: &[(Kind::Connections, super::CheckKind::ConnectionTest)],
     soft_delete: false,
     impact_container: "project",
     impact_per_minute: None,
@@ -941,6 +942,34 @@ impl VendorApi for MstrClient {
             )
             .await
             .map(|_| ())
+        })
+    }
+
+    /// A connection's health check is its connection test (`test_connection`, unchanged).
+    /// A 4xx answer other than 401/403/404/408/429 is the server's verdict (failed); those
+    /// and 5xx or transport failures mean the test could not run.
+    fn check_health(&self, target: Ref) -> BoxFuture<'_, Result<super::HealthCheck, ApiError>> {
+        use super::{CheckKind, HealthCheck};
+        Box::pin(async move {
+            if target.kind != Kind::Connections {
+                return Ok(HealthCheck::NotOffered);
+            }
+            match self.test_connection(target.id).await {
+                Ok(()) => Ok(HealthCheck::Passed {
+                    check: CheckKind::ConnectionTest,
+                    detail: None,
+                }),
+                Err(e)
+                    if matches!(e.status(), Some(s) if (400..500).contains(&s)
+                        && !matches!(s, 401 | 403 | 404 | 408 | 429)) =>
+                {
+                    Ok(HealthCheck::Failed {
+                        check: CheckKind::ConnectionTest,
+                        reason: e.reason(),
+                    })
+                }
+                Err(e) => Err(e),
+            }
         })
     }
 

@@ -258,6 +258,26 @@ pub trait VendorApi: Send + Sync {
             })
         })
     }
+    /// Run the health check the vendor offers for one object (see `HealthCheck`):
+    /// MicroStrategy tests a connection, Basedash verifies a data source's connection
+    /// fields, Databrain syncs a datasource and follows its progress. A caller runs "every
+    /// health check a vendor offers" by calling this for each object of a kind listed in
+    /// `VendorSpec::health_checks` (`ops::health_checks::run`); any other object answers
+    /// `Ok(HealthCheck::NotOffered)`, never an error, so a mixed list is fine.
+    ///
+    /// `Ok(Failed)`: the vendor ran the check and said no (its reason). `Err`: the check
+    /// could not be run or its answer read (object gone, refused key, 5xx, transport).
+    /// Checks change no object's definition, so read-only profiles may run them: each
+    /// client lists its check calls as allowed writes of its `HttpCore`.
+    ///
+    /// This sits beside `test_connection` instead of widening it: MicroStrategy's connection
+    /// test (the `t` key, `check`) keeps its signature and behaviour, and Basedash and
+    /// Databrain objects are datasources addressed by `Ref`, not connection ids.
+    /// Default: no health check.
+    fn check_health(&self, target: Ref) -> BoxFuture<'_, Result<HealthCheck, ApiError>> {
+        drop(target);
+        Box::pin(async { Ok(HealthCheck::NotOffered) })
+    }
     /// What content breaks if the target is deleted. Clients run their searches one after
     /// another (one per session at a time), pace rate-limited ones and never fail: what they
     /// cannot find out is `Impact::unknown` with the reason. Default: the vendor has no API.
@@ -278,6 +298,67 @@ pub trait VendorApi: Send + Sync {
     }
 }
 
+/// The health checks vendors offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// MicroStrategy `POST /api/datasources/connections/test`.
+    ConnectionTest,
+    /// Basedash `POST .../data-sources/verify`: the stored connection fields are tested.
+    Verify,
+    /// Databrain `POST /api/v2/datasource/sync`, then its progress.
+    Sync,
+}
+
+impl CheckKind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            CheckKind::ConnectionTest => "connection test",
+            CheckKind::Verify => "verify",
+            CheckKind::Sync => "sync",
+        }
+    }
+}
+
+/// The answer of one health check (`VendorApi::check_health`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// The vendor has no health check for this object.
+    NotOffered,
+    /// The check ran and passed; `detail` is what the vendor said ("16/16", "Sync completed").
+    Passed {
+        check: CheckKind,
+        detail: Option<String>,
+    },
+    /// The check ran and the vendor said no: its reason, in its words.
+    Failed { check: CheckKind, reason: String },
+    /// Still running when the client stopped following it (a sync past its time bound):
+    /// neither passed nor failed; `progress` as the vendor gave it ("3/16").
+    Running { check: CheckKind, progress: String },
+}
+
+impl HealthCheck {
+    /// The health this answer gives the object: `None` when it says nothing new (not
+    /// offered, still running).
+    pub fn health(&self) -> Option<crate::model::Health> {
+        use crate::model::Health;
+        match self {
+            HealthCheck::Passed { .. } => Some(Health::Healthy),
+            HealthCheck::Failed { reason, .. } => Some(Health::Unhealthy(reason.clone())),
+            HealthCheck::NotOffered | HealthCheck::Running { .. } => None,
+        }
+    }
+
+    pub fn check(&self) -> Option<CheckKind> {
+        match self {
+            HealthCheck::NotOffered => None,
+            HealthCheck::Passed { check, .. }
+            | HealthCheck::Failed { check, .. }
+            | HealthCheck::Running { check, .. } => Some(*check),
+        }
+    }
+}
+
 /// Static facts about a vendor, usable without a live client.
 pub struct VendorSpec {
     pub vendor: VendorId,
@@ -290,6 +371,9 @@ pub struct VendorSpec {
     pub columns: fn(Kind) -> &'static [ColumnDef],
     pub can_create: bool,
     pub can_test: bool,
+    /// The health check `VendorApi::check_health` runs, per kind it applies to; other kinds
+    /// have none.
+    pub health_checks: &'static [(Kind, CheckKind)],
     /// Deletes are soft (recoverable at the vendor).
     pub soft_delete: bool,
     /// What the vendor calls the place content lives in, for impact ("project", "space").

@@ -176,6 +176,7 @@ pub static SPEC: VendorSpec = VendorSpec {
     columns,
     can_create: false,
     can_test: false,
+    health_checks: &[],
     soft_delete: false,
     impact_container: "space",
     impact_per_minute: Some(crate::vendors::qlik_impact::LINEAGE_REQUESTS_PER_MINUTE),
