@@ -1771,6 +1771,25 @@ fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
     // The vendor's message, however the client shortened it, keeps no control visible as
     // itself (checked above) and shows the isolate.
     assert!(line.contains("\\u{2067}by host"), "{line}");
+    // check over every profile: the table and its UNHEALTHY lines show it visibly, JSON
+    // keeps the exact message.
+    let out = w.run(&["check"]);
+    out.expect_code(1);
+    assert_printable(&out.both(), "check over every profile");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("UNHEALTHY  mstr  ") && l.contains(&conn.id))
+        .unwrap_or_else(|| panic!("the connection is unhealthy:\n{}", out.stdout));
+    assert!(line.contains(REORDERING_SHOWN), "{line}");
+    let out = w.run(&["check", "--output", "json"]);
+    out.expect_code(1);
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let entry = v["unhealthy"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["id"] == conn.id.as_str()))
+        .unwrap_or_else(|| panic!("listed: {v}"));
+    assert_eq!(entry["name"], REORDERING_NAME);
 
     // delete --dry-run, then the real delete: plan, report and summary.
     let out = w.run(&["delete", PROFILE, "datasources", &ds.id, "--dry-run"]);
