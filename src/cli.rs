@@ -2,7 +2,7 @@
 //! `config check`.
 
 use crate::config::{self, Config};
-use crate::headless::{self, finish, DeleteArgs, Output};
+use crate::headless::{self, finish, CheckOutput, DeleteArgs, Output};
 use crate::ops::audit::AuditLog;
 #[cfg(feature = "sim")]
 use crate::sim::SimOptions;
@@ -116,8 +116,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE.json")]
         from: PathBuf,
     },
-    /// Health report; exit 1 when anything is unhealthy.
-    Check { profile: String },
+    /// Health report of a profile, or the overview of every profile when none is named;
+    /// exit 1 when anything is unhealthy, a profile failed to load or has no secret.
+    Check {
+        /// Every profile of the config (or those of --profile) when left out.
+        profile: Option<String>,
+        #[arg(long, value_enum, default_value_t = CheckOutput::Table)]
+        output: CheckOutput,
+        /// Check only these profiles (repeatable); without PROFILE.
+        #[arg(long = "profile", value_name = "NAME", conflicts_with = "profile")]
+        only: Vec<String>,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -214,9 +223,14 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             crate::logging::init_stderr();
             finish(headless::impact(cli.config.as_deref(), &profile, &kind, &targets, output).await)
         }
-        Some(Command::Check { profile }) => {
+        Some(Command::Check {
+            profile,
+            output,
+            only,
+        }) => {
             crate::logging::init_stderr();
-            finish(headless::check(cli.config.as_deref(), &profile).await)
+            let only: Vec<String> = cli.profiles.into_iter().chain(only).collect();
+            finish(headless::check(cli.config.as_deref(), profile.as_deref(), &only, output).await)
         }
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;

@@ -1,6 +1,6 @@
-//! Headless commands: `list`, `delete`, `create`, `check`. They share the vendor clients,
-//! the delete plan, the bulk executor and the audit log with the TUI. Data goes to stdout,
-//! messages to stderr; exit 0 when everything succeeded, 1 when an operation failed or a
+//! Headless commands: `list`, `delete`, `create`, `impact`, `check`. They share the vendor
+//! clients, the delete plan, the bulk executor and the audit log with the TUI. Data goes to
+//! stdout, messages to stderr; exit 0 when everything succeeded, 1 when an operation failed or a
 //! requested object was left out, 2 for usage and config errors, 128 + the signal number
 //! (130, 143, 129) when SIGINT, SIGTERM or SIGHUP cut a delete short.
 //!
@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+mod check;
 mod impact;
+pub use check::{check, CheckOutput};
 pub use impact::impact;
 
 /// Output format of `list`.
@@ -81,29 +83,9 @@ pub fn open_profile(
     name: &str,
     read_only: bool,
 ) -> Result<Opened, Fail> {
-    let path = config::resolve_path(config_path)
-        .ok_or_else(|| Fail::usage("no config file: pass --config PATH or set DSCONSOLE_CONFIG"))?;
-    if !path.exists() {
-        return Err(Fail::usage(format!(
-            "config file {} does not exist",
-            path.display()
-        )));
-    }
-    let cfg = Config::load(&path).map_err(|e| Fail::usage(e.to_string()))?;
-    for w in &cfg.warnings {
-        eprintln!("warning: {}", sanitize(w));
-    }
+    let (cfg, path) = load_config(config_path)?;
     let Some(profile) = cfg.profile(name).cloned() else {
-        let names: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
-        return Err(Fail::usage(format!(
-            "no profile '{name}' in {} (profiles: {})",
-            path.display(),
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        )));
+        return Err(no_such_profile(&cfg, &path, name));
     };
     let spec = vendors::spec(profile.vendor);
     if !spec.supported {
@@ -123,6 +105,36 @@ pub fn open_profile(
         spec,
         client,
     })
+}
+
+/// Load the config (printing its warnings) and say where it came from.
+fn load_config(config_path: Option<&Path>) -> Result<(Config, PathBuf), Fail> {
+    let path = config::resolve_path(config_path)
+        .ok_or_else(|| Fail::usage("no config file: pass --config PATH or set DSCONSOLE_CONFIG"))?;
+    if !path.exists() {
+        return Err(Fail::usage(format!(
+            "config file {} does not exist",
+            path.display()
+        )));
+    }
+    let cfg = Config::load(&path).map_err(|e| Fail::usage(e.to_string()))?;
+    for w in &cfg.warnings {
+        eprintln!("warning: {}", sanitize(w));
+    }
+    Ok((cfg, path))
+}
+
+fn no_such_profile(cfg: &Config, path: &Path, name: &str) -> Fail {
+    let names: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
+    Fail::usage(format!(
+        "no profile '{name}' in {} (profiles: {})",
+        path.display(),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 fn parse_kind(spec: &VendorSpec, kind: &str) -> Result<Kind, Fail> {
@@ -892,94 +904,6 @@ async fn create_opened(
             );
             Ok(code(1))
         }
-    }
-}
-
-/// `dsconsole check PROFILE`: a health report; exit 1 when anything is unhealthy.
-pub async fn check(config_path: Option<&Path>, profile: &str) -> Result<ExitCode, Fail> {
-    let o = open_profile(config_path, profile, true)?;
-    let result = check_opened(&o).await;
-    o.client.logout().await;
-    result
-}
-
-async fn check_opened(o: &Opened) -> Result<ExitCode, Fail> {
-    let mut all = load(o).await?;
-    if o.spec.can_test {
-        let ids: Vec<String> = all
-            .iter()
-            .filter(|r| r.kind == Kind::Connections)
-            .map(|r| r.id.clone())
-            .collect();
-        let concurrency = o.profile.concurrency(&o.config.defaults);
-        let mut health = std::collections::HashMap::new();
-        crate::ops::connection_tests::run(
-            o.client.clone(),
-            ids,
-            concurrency,
-            tokio_util::sync::CancellationToken::new(),
-            |id, result| {
-                health.insert(id, crate::ops::connection_tests::health_of(&result));
-            },
-        )
-        .await;
-        crate::model::apply_connection_health(&mut all, &health);
-    }
-    let mut out = std::io::stdout().lock();
-    let counts: Vec<String> = o
-        .spec
-        .kinds
-        .iter()
-        .map(|k| format!("{} {}", all.iter().filter(|r| r.kind == *k).count(), k.id()))
-        .collect();
-    let _ = writeln!(
-        out,
-        "{} ({}): {}",
-        sanitize(&o.profile.name),
-        o.spec.vendor.display(),
-        counts.join(", ")
-    );
-    let unhealthy: Vec<&Resource> = all.iter().filter(|r| r.is_unhealthy()).collect();
-    let orphans: Vec<&Resource> = all.iter().filter(|r| r.is_orphan()).collect();
-    for r in &unhealthy {
-        let why = match &r.health {
-            crate::model::Health::Unhealthy(w) => w.clone(),
-            _ => r
-                .sync
-                .as_ref()
-                .map(|s| match (&s.status, &s.error) {
-                    (Some(st), Some(e)) => format!("sync {st}: {e}"),
-                    (Some(st), None) => format!("sync {st}"),
-                    (None, _) => "never synced".to_string(),
-                })
-                .unwrap_or_default(),
-        };
-        let _ = writeln!(
-            out,
-            "UNHEALTHY  {}  {}: {}",
-            sanitize(&r.as_ref().label()),
-            sanitize(&r.id),
-            sanitize(&why)
-        );
-    }
-    for r in &orphans {
-        let _ = writeln!(
-            out,
-            "orphan     {}  {}",
-            sanitize(&r.as_ref().label()),
-            sanitize(&r.id)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{} unhealthy, {} orphan(s)",
-        unhealthy.len(),
-        orphans.len()
-    );
-    if unhealthy.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Ok(ExitCode::from(1))
     }
 }
 

@@ -137,6 +137,67 @@ impl ProfileSummary {
     }
 }
 
+/// The short name of a kind in a one-line count ("ds", "conn", "logins", "dm").
+pub fn kind_abbrev(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Datasources => "ds",
+        Kind::Connections => "conn",
+        Kind::Logins => "logins",
+        Kind::Datamarts => "dm",
+    }
+}
+
+/// Objects per kind in one line: "19 ds, 14 conn, 13 logins".
+pub fn objects_line(counts: &Counts) -> String {
+    counts
+        .objects
+        .iter()
+        .map(|(k, n)| format!("{n} {}", kind_abbrev(*k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The non-zero counts beside "unhealthy", in severity order: "1 failed sync, 2 stale
+/// syncs, 3 never tested, 4 orphans, 1 usage unknown". Empty when there is nothing to say.
+pub fn issues_line(counts: &Counts) -> String {
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut parts = Vec::new();
+    if counts.sync_failed > 0 {
+        parts.push(plural(counts.sync_failed, "failed sync", "failed syncs"));
+    }
+    if counts.sync_stale > 0 {
+        parts.push(plural(counts.sync_stale, "stale sync", "stale syncs"));
+    }
+    if counts.usage_unknown > 0 {
+        parts.push(format!("{} usage unknown", counts.usage_unknown));
+    }
+    if counts.never_tested > 0 {
+        parts.push(format!("{} never tested", counts.never_tested));
+    }
+    if counts.orphans > 0 {
+        parts.push(plural(counts.orphans, "orphan", "orphans"));
+    }
+    parts.join(", ")
+}
+
+/// The badges of a row: "read-only", "protected", both or none.
+pub fn badges(row: &ProfileSummary) -> Vec<&'static str> {
+    let mut b = Vec::new();
+    if row.read_only {
+        b.push("read-only");
+    }
+    if row.protected {
+        b.push("protected");
+    }
+    b
+}
+
 /// The host of a base URL ("https://acme.us.qlikcloud.com/api" → "acme.us.qlikcloud.com").
 pub fn tenant_of(base_url: &str) -> String {
     let rest = base_url
@@ -150,11 +211,14 @@ pub fn tenant_of(base_url: &str) -> String {
 
 /// Sort rows worst first; equal ones by profile name.
 pub fn sort_by_severity(rows: &mut [ProfileSummary]) {
-    rows.sort_by(|a, b| {
-        b.severity()
-            .cmp(&a.severity())
-            .then_with(|| a.profile.cmp(&b.profile))
-    });
+    rows.sort_by(severity_order);
+}
+
+/// The order of `sort_by_severity`: worst first, equal ones by profile name.
+pub fn severity_order(a: &ProfileSummary, b: &ProfileSummary) -> std::cmp::Ordering {
+    b.severity()
+        .cmp(&a.severity())
+        .then_with(|| a.profile.cmp(&b.profile))
 }
 
 #[cfg(test)]
@@ -228,5 +292,29 @@ mod tests {
             "acme.us.qlikcloud.com"
         );
         assert_eq!(tenant_of("acme.example:8443"), "acme.example:8443");
+    }
+
+    #[test]
+    fn objects_and_issues_read_as_one_line_each() {
+        let c = Counts {
+            objects: vec![
+                (Kind::Datasources, 19),
+                (Kind::Connections, 1),
+                (Kind::Logins, 13),
+            ],
+            unhealthy: 4,
+            sync_failed: 1,
+            sync_stale: 2,
+            never_tested: 3,
+            orphans: 1,
+            usage_unknown: 5,
+        };
+        assert_eq!(objects_line(&c), "19 ds, 1 conn, 13 logins");
+        assert_eq!(
+            issues_line(&c),
+            "1 failed sync, 2 stale syncs, 5 usage unknown, 3 never tested, 1 orphan"
+        );
+        assert_eq!(issues_line(&Counts::default()), "");
+        assert_eq!(objects_line(&Counts::default()), "");
     }
 }

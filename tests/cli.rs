@@ -1088,6 +1088,377 @@ fn check_exits_1_while_connection_tests_fail_and_0_when_they_pass() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// check over every profile
+// ---------------------------------------------------------------------------------------------
+
+const QLIK_TOKEN_VAR: &str = "DSCONSOLE_CLI_TEST_CHECK_QLIK_TOKEN";
+const BD_TOKEN_VAR: &str = "DSCONSOLE_CLI_TEST_CHECK_BD_TOKEN";
+
+/// The simulators beside the world's MicroStrategy one; dropped with the test.
+struct MoreSims {
+    _qlik: dsconsole::sim::qlik::QlikSim,
+    _bd: Option<dsconsole::sim::basedash::BasedashSim>,
+}
+
+impl World {
+    /// Add a Qlik Cloud profile `qlik` (healthy seed) and, with `basedash`, a Basedash
+    /// profile `bd` (its seed has failed and stale syncs) to the config, then `extra`.
+    fn add_qlik_and_basedash(&self, basedash: bool, extra: &str) -> MoreSims {
+        let qlik = self
+            .rt
+            .block_on(dsconsole::sim::qlik::start(&SimOptions::default()))
+            .expect("qlik simulator starts");
+        let mut toml = format!(
+            "[[profiles]]\nname = \"qlik\"\nvendor = \"qlik\"\nbase_url = \"{}\"\n\
+             token_env = \"{QLIK_TOKEN_VAR}\"\nprotected = true\n\n",
+            qlik.base_url
+        );
+        let bd = basedash.then(|| {
+            self.rt
+                .block_on(dsconsole::sim::basedash::start(&SimOptions::default()))
+                .expect("basedash simulator starts")
+        });
+        if let Some(bd) = &bd {
+            toml.push_str(&format!(
+                "[[profiles]]\nname = \"bd\"\nvendor = \"basedash\"\nbase_url = \"{}\"\n\
+                 token_env = \"{BD_TOKEN_VAR}\"\n\n",
+                bd.base_url
+            ));
+        }
+        toml.push_str(extra);
+        self.write_config(&self.sim.base_url, "read_only = true", &toml);
+        MoreSims {
+            _qlik: qlik,
+            _bd: bd,
+        }
+    }
+
+    /// The binary with every simulator's secret set.
+    fn check_cmd(&self) -> Command {
+        let mut c = self.cmd();
+        c.env(QLIK_TOKEN_VAR, dsconsole::sim::qlik::DEMO_TOKEN)
+            .env(BD_TOKEN_VAR, dsconsole::sim::basedash::DEMO_TOKEN);
+        c
+    }
+
+    fn pass_every_connection_test(&self) {
+        for (id, _) in seed_failing_connections() {
+            self.sim.control.set_connection_test_failure(&id, None);
+        }
+    }
+}
+
+/// The profile names of the overview table's rows, in order (the header is skipped).
+fn table_profiles(stdout: &str) -> Vec<String> {
+    let mut lines = stdout.lines();
+    let header = lines.next().expect("a header");
+    assert!(header.starts_with("PROFILE"), "{stdout}");
+    lines
+        .take_while(|l| !l.starts_with("NO SECRET") && !l.starts_with("LOAD FAILED"))
+        .take_while(|l| !l.starts_with("UNHEALTHY") && !l.contains(" profile(s): "))
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A sample of the text exposition format: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// Parse a Prometheus text exposition: every non-comment line is `name{labels} value`,
+/// HELP and TYPE come once per metric, before its samples.
+fn parse_prometheus(text: &str) -> Vec<Sample> {
+    let mut helped: Vec<String> = Vec::new();
+    let mut typed: Vec<String> = Vec::new();
+    let mut samples = Vec::new();
+    let is_name = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or("");
+            assert!(is_name(name), "{line}");
+            assert!(!helped.contains(&name.to_string()), "HELP twice: {line}");
+            helped.push(name.to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(is_name(name) && kind == "gauge", "{line}");
+            assert!(!typed.contains(&name.to_string()), "TYPE twice: {line}");
+            typed.push(name.to_string());
+            continue;
+        }
+        assert!(!line.starts_with('#') && !line.is_empty(), "{line:?}");
+        let (name, rest) = line.split_once('{').expect("name{labels} value");
+        assert!(is_name(name), "{line}");
+        assert!(
+            helped.contains(&name.to_string()) && typed.contains(&name.to_string()),
+            "HELP and TYPE before the samples of {name}"
+        );
+        // Labels: key="value" pairs, values with \\, \" and \n escapes.
+        let mut labels = Vec::new();
+        let mut chars = rest.chars().peekable();
+        loop {
+            let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+            assert!(is_name(&key), "label name {key:?} in {line}");
+            assert_eq!(chars.next(), Some('"'), "{line}");
+            let mut value = String::new();
+            loop {
+                match chars.next().expect("closed label value") {
+                    '\\' => match chars.next() {
+                        Some('\\') => value.push('\\'),
+                        Some('"') => value.push('"'),
+                        Some('n') => value.push('\n'),
+                        other => panic!("bad escape {other:?} in {line}"),
+                    },
+                    '"' => break,
+                    '\n' => panic!("raw newline in {line}"),
+                    c => value.push(c),
+                }
+            }
+            labels.push((key, value));
+            match chars.next() {
+                Some(',') => continue,
+                Some('}') => break,
+                other => panic!("unexpected {other:?} in {line}"),
+            }
+        }
+        let rest: String = chars.collect();
+        let value = rest
+            .strip_prefix(' ')
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("a value after the labels: {line}"));
+        samples.push((name.to_string(), labels, value));
+    }
+    samples
+}
+
+/// The value of `metric` for `profile` (and `kind`, for objects).
+fn sample(samples: &[Sample], metric: &str, profile: &str, kind: Option<&str>) -> Option<f64> {
+    let label = |ls: &[(String, String)], k: &str| {
+        ls.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+    };
+    samples
+        .iter()
+        .find(|(name, ls, _)| {
+            name == metric
+                && label(ls, "profile").as_deref() == Some(profile)
+                && kind.is_none_or(|k| label(ls, "kind").as_deref() == Some(k))
+        })
+        .map(|(_, _, v)| *v)
+}
+
+#[test]
+fn check_over_every_profile_sorts_by_severity_in_table_json_and_prometheus() {
+    let w = World::new("check_all", "", "");
+    let _sims = w.add_qlik_and_basedash(true, "");
+    let failing = seed_failing_connections();
+
+    // JSON: every profile, worst first; the unhealthy objects with exact strings.
+    let out = run(w.check_cmd().args(["check", "--output", "json"]));
+    out.expect_code(1);
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let profiles = v["profiles"].as_array().expect("profiles");
+    let names: Vec<&str> = profiles
+        .iter()
+        .map(|p| p["profile"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        sorted(names.iter().map(|n| n.to_string())),
+        ["bd", "mstr", "qlik"]
+    );
+    assert_eq!(
+        names.last(),
+        Some(&"qlik"),
+        "the healthy one last: {names:?}"
+    );
+    let unhealthy_of = |p: &Value| p["counts"]["unhealthy"].as_u64().unwrap_or(0);
+    let counts: Vec<u64> = profiles.iter().map(unhealthy_of).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    let by_name = |n: &str| profiles.iter().find(|p| p["profile"] == n).expect(n);
+    let mstr = by_name("mstr");
+    assert_eq!(mstr["vendor"], "microstrategy");
+    assert_eq!(mstr["read_only"], true);
+    assert!(
+        mstr["load_ms"].is_u64() && mstr["loaded_at"].is_i64(),
+        "{mstr}"
+    );
+    assert!(unhealthy_of(mstr) >= failing.len() as u64, "{mstr}");
+    assert_eq!(by_name("qlik")["state"], "ok");
+    assert_eq!(by_name("qlik")["protected"], true);
+    assert!(by_name("bd")["counts"]["sync_failed"].as_u64() > Some(0));
+    let listed = v["unhealthy"].as_array().expect("unhealthy");
+    let total: u64 = counts.iter().sum();
+    assert_eq!(listed.len() as u64, total, "one entry per unhealthy object");
+    for (id, message) in &failing {
+        let e = listed
+            .iter()
+            .find(|e| e["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} listed: {listed:?}"));
+        assert_eq!(e["profile"], "mstr");
+        assert_eq!(e["kind"], "connections");
+        let why = e["why"].as_str().unwrap_or("");
+        assert!(why.contains(message.as_str()), "{why}");
+    }
+    assert!(!out.both().contains(DEMO_PASSWORD));
+    assert!(!out.both().contains(dsconsole::sim::qlik::DEMO_TOKEN));
+
+    // Table: the same order, then the unhealthy objects prefixed with their profile.
+    let out = run(w.check_cmd().arg("check"));
+    out.expect_code(1);
+    assert_printable(&out.both(), "check");
+    assert_eq!(table_profiles(&out.stdout), names, "{}", out.stdout);
+    let header = out.stdout.lines().next().unwrap_or("");
+    for column in [
+        "VENDOR", "TENANT", "STATE", "LOAD", "OBJECTS", "BADGES", "ISSUES",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = |n: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("row of {n}:\n{}", out.stdout))
+    };
+    assert!(
+        row("mstr").contains("19 ds, 14 conn, 13 logins"),
+        "{}",
+        row("mstr")
+    );
+    assert!(row("mstr").contains("read-only"), "{}", row("mstr"));
+    assert!(row("mstr").contains(" unhealthy"), "{}", row("mstr"));
+    assert!(row("qlik").contains(" ok "), "{}", row("qlik"));
+    assert!(row("qlik").contains("protected"), "{}", row("qlik"));
+    assert!(row("bd").contains("failed sync"), "{}", row("bd"));
+    for (id, _) in &failing {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("UNHEALTHY  mstr  connection") && l.contains(id.as_str())),
+            "{id}:\n{}",
+            out.stdout
+        );
+    }
+
+    // Prometheus: parses; HELP and TYPE once per metric; one sample per profile.
+    let out = run(w.check_cmd().args(["check", "--output", "prometheus"]));
+    out.expect_code(1);
+    let samples = parse_prometheus(&out.stdout);
+    for p in ["mstr", "qlik", "bd"] {
+        assert_eq!(sample(&samples, "dsconsole_up", p, None), Some(1.0), "{p}");
+        assert!(sample(&samples, "dsconsole_load_seconds", p, None).is_some());
+        assert!(sample(&samples, "dsconsole_last_load_timestamp_seconds", p, None) > Some(0.0));
+    }
+    assert_eq!(
+        sample(&samples, "dsconsole_unhealthy", "mstr", None),
+        Some(unhealthy_of(mstr) as f64)
+    );
+    assert_eq!(
+        sample(&samples, "dsconsole_unhealthy", "qlik", None),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&samples, "dsconsole_objects", "mstr", Some("logins")),
+        Some(13.0)
+    );
+    assert!(sample(&samples, "dsconsole_sync_failed", "bd", None) > Some(0.0));
+    for metric in [
+        "dsconsole_sync_stale",
+        "dsconsole_never_tested",
+        "dsconsole_orphans",
+        "dsconsole_usage_unknown",
+    ] {
+        assert!(sample(&samples, metric, "qlik", None).is_some(), "{metric}");
+    }
+}
+
+#[test]
+fn check_over_every_profile_exits_0_when_healthy_and_1_without_a_secret() {
+    let w = World::new("check_all_ok", "", "");
+    let _sims = w.add_qlik_and_basedash(false, "");
+    w.pass_every_connection_test();
+    for output in ["table", "json", "prometheus"] {
+        let out = run(w.check_cmd().args(["check", "--output", output]));
+        out.expect_code(0);
+        assert!(
+            !out.stdout.contains("UNHEALTHY"),
+            "{output}: {}",
+            out.stdout
+        );
+    }
+    let out = run(w.check_cmd().arg("check"));
+    assert_eq!(
+        table_profiles(&out.stdout),
+        ["mstr", "qlik"],
+        "{}",
+        out.stdout
+    );
+    // One named profile: as before, and in the other outputs too.
+    let out = run(w.check_cmd().args(["check", "qlik", "--output", "json"]));
+    out.expect_code(0);
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(v["profiles"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["profiles"][0]["profile"], "qlik");
+    // --profile restricts the set.
+    let out = run(w
+        .check_cmd()
+        .args(["check", "--profile", "mstr", "--output", "prometheus"]));
+    out.expect_code(0);
+    let samples = parse_prometheus(&out.stdout);
+    assert_eq!(sample(&samples, "dsconsole_up", "mstr", None), Some(1.0));
+    assert_eq!(sample(&samples, "dsconsole_up", "qlik", None), None);
+    let out = run(w.check_cmd().args(["check", "--profile", "nope"]));
+    out.expect_code(2);
+    assert!(out.stderr.contains("'nope'"), "{}", out.stderr);
+
+    // The Qlik token's variable is missing: a NO SECRET row, exit 1, no crash.
+    for output in ["table", "json", "prometheus"] {
+        let out = run(w
+            .check_cmd()
+            .env_remove(QLIK_TOKEN_VAR)
+            .args(["check", "--output", output]));
+        out.expect_code(1);
+        assert!(!out.both().contains(dsconsole::sim::qlik::DEMO_TOKEN));
+        assert!(!out.both().contains(DEMO_PASSWORD));
+        match output {
+            "table" => {
+                assert_eq!(
+                    table_profiles(&out.stdout),
+                    ["qlik", "mstr"],
+                    "{}",
+                    out.stdout
+                );
+                let row = out.stdout.lines().nth(1).unwrap_or("");
+                assert!(row.contains("NO SECRET"), "{row}");
+                assert!(
+                    out.stdout.lines().any(|l| l.starts_with("NO SECRET")
+                        && l.contains("qlik")
+                        && l.contains(QLIK_TOKEN_VAR)),
+                    "names the variable:\n{}",
+                    out.stdout
+                );
+            }
+            "json" => {
+                let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+                let first = &v["profiles"][0];
+                assert_eq!(first["profile"], "qlik");
+                assert_eq!(first["state"], "NO SECRET");
+                assert_eq!(first["no_secret"], true);
+                assert_eq!(v["profiles"][1]["state"], "ok");
+            }
+            _ => {
+                let samples = parse_prometheus(&out.stdout);
+                assert_eq!(sample(&samples, "dsconsole_up", "qlik", None), Some(0.0));
+                assert_eq!(sample(&samples, "dsconsole_up", "mstr", None), Some(1.0));
+                assert_eq!(sample(&samples, "dsconsole_unhealthy", "qlik", None), None);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // config check, completions
 // ---------------------------------------------------------------------------------------------
 
@@ -1400,6 +1771,25 @@ fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
     // The vendor's message, however the client shortened it, keeps no control visible as
     // itself (checked above) and shows the isolate.
     assert!(line.contains("\\u{2067}by host"), "{line}");
+    // check over every profile: the table and its UNHEALTHY lines show it visibly, JSON
+    // keeps the exact message.
+    let out = w.run(&["check"]);
+    out.expect_code(1);
+    assert_printable(&out.both(), "check over every profile");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("UNHEALTHY  mstr  ") && l.contains(&conn.id))
+        .unwrap_or_else(|| panic!("the connection is unhealthy:\n{}", out.stdout));
+    assert!(line.contains(REORDERING_SHOWN), "{line}");
+    let out = w.run(&["check", "--output", "json"]);
+    out.expect_code(1);
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let entry = v["unhealthy"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["id"] == conn.id.as_str()))
+        .unwrap_or_else(|| panic!("listed: {v}"));
+    assert_eq!(entry["name"], REORDERING_NAME);
 
     // delete --dry-run, then the real delete: plan, report and summary.
     let out = w.run(&["delete", PROFILE, "datasources", &ds.id, "--dry-run"]);
