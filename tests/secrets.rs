@@ -296,7 +296,9 @@ fn no_secret_reaches_any_output_of_any_command_or_the_tui() {
     let mut tui = common::pty::Session::start(w.cmd(), 140, 40, None);
     let mut screens = Vec::new();
     // Several profiles: the overview comes first (and must show no secret either).
-    tui.wait_for("the overview", |t| t.contains("On call —") && t.contains("mstr-env"));
+    tui.wait_for("the overview", |t| {
+        t.contains("On call —") && t.contains("mstr-env")
+    });
     screens.push(tui.text());
     tui.send(b"1");
     tui.wait_for("the mstr-env datasources", |t| {
