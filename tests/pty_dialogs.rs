@@ -190,3 +190,38 @@ fn backing_out_of_an_impact_warning_deletes_nothing() {
     assert_nothing_deleted(&mut s, n);
     s.quit();
 }
+
+#[test]
+fn on_call_starts_on_the_overview_opens_the_worst_profile_and_exports_its_unhealthy_rows() {
+    let mut s = Session::demo(140, 34);
+    s.wait_for_text("On call — 4 profiles");
+    // Worst first: Basedash, whose data sources fail to sync.
+    s.wait_for("every profile loaded", |t| {
+        t.contains("7 unhealthy") && !t.contains("never ·")
+    });
+    let first_row = s
+        .text()
+        .lines()
+        .find(|l| l.contains("demo-"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(first_row.contains("demo-basedash"), "{first_row}");
+    s.send(ENTER);
+    s.wait_for_text("[unhealthy only]");
+    s.wait_for_text("Datasources (7/");
+    let out = s.data_dir().with_file_name("unhealthy.csv");
+    s.send(format!(":export {}", out.display()).as_bytes());
+    s.send(ENTER);
+    s.wait_for_text("exported 7 rows");
+    let csv = std::fs::read_to_string(&out).expect("the export file");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("profile,vendor,kind,id,name"), "{csv}");
+    assert_eq!(lines.len(), 8, "a header and the 7 unhealthy rows:\n{csv}");
+    assert!(lines[1..]
+        .iter()
+        .all(|l| l.starts_with("demo-basedash,basedash,datasources,")));
+    // 0 goes back to the overview.
+    s.send(b"0");
+    s.wait_for_text("On call — 4 profiles");
+    s.quit();
+}

@@ -45,6 +45,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             apply_filter(m);
             m.input.clear();
         }
+        "export" | "e" => return export(m, arg),
         "marks" | "m" => match arg {
             "clear" => clear_marks(m),
             "restore" => restore_marks(m),
@@ -54,9 +55,63 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             Level::Error,
             format!(
                 "unknown command ':{other}' (try :overview, :profile NAME, :kind NAME, \
-                 :filter TEXT, :marks clear|restore, :q)"
+                 :filter TEXT, :marks clear|restore, :export FILE.csv|FILE.json, :q)"
             ),
         ),
     }
     Vec::new()
+}
+
+/// `:export FILE.csv|FILE.json`: the marked rows of the current view, or its visible rows.
+fn export(m: &mut Model, arg: &str) -> Vec<Effect> {
+    use crate::ops::export::{expand, Format};
+    if arg.is_empty() {
+        m.set_status(Level::Error, "usage: :export FILE.csv or :export FILE.json");
+        return Vec::new();
+    }
+    let path = expand(arg);
+    let Some(format) = Format::of(&path) else {
+        m.set_status(
+            Level::Error,
+            format!("export: '{arg}' must end in .csv or .json"),
+        );
+        return Vec::new();
+    };
+    let Some(tab) = m.tab().filter(|_| m.overview.is_none()) else {
+        m.set_status(
+            Level::Error,
+            "export: open a profile first (the rows of its table are exported)",
+        );
+        return Vec::new();
+    };
+    let Some(v) = tab.view() else {
+        return Vec::new();
+    };
+    let rows: Vec<crate::model::Resource> = if v.marks.is_empty() {
+        v.rows
+            .iter()
+            .filter_map(|&i| tab.resources.get(i))
+            .cloned()
+            .collect()
+    } else {
+        tab.resources
+            .iter()
+            .filter(|r| r.kind == v.kind && v.marks.contains(&r.id))
+            .cloned()
+            .collect()
+    };
+    let what = if v.marks.is_empty() {
+        "visible"
+    } else {
+        "marked"
+    };
+    m.set_status(
+        Level::Info,
+        format!(
+            "exporting {} {what} rows to {}…",
+            rows.len(),
+            path.display()
+        ),
+    );
+    vec![Effect::Export { path, format, rows }]
 }

@@ -35,6 +35,12 @@ pub enum Effect {
         profile: usize,
         targets: Vec<crate::impact::ImpactTarget>,
     },
+    /// Write rows to a file (`:export`), off the event loop; the answer is a `Msg::Notice`.
+    Export {
+        path: std::path::PathBuf,
+        format: crate::ops::export::Format,
+        rows: Vec<crate::model::Resource>,
+    },
     /// OSC 52 copy.
     Copy(String),
     /// Leave: cancel jobs, log out every profile.

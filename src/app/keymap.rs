@@ -41,6 +41,8 @@ pub enum Action {
     Test,
     Create,
     ToggleOrphans,
+    /// `Y`: copy the names of the marked rows (or the current one).
+    CopyNames,
     /// `0`: the on-call overview (every profile on one screen).
     Overview,
     /// `i`: what deleting the marked (or current) rows would break.
@@ -225,6 +227,12 @@ pub const BINDINGS: &[Binding] = &[
         "y",
         Action::CopyId,
         "copy the id of the current row (OSC 52)",
+    ),
+    b(
+        &[Char('Y')],
+        "Y",
+        Action::CopyNames,
+        "copy the names of the marked rows (or the current row), one per line",
     ),
     h(
         &[Char('r'), Ctrl('r')],

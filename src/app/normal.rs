@@ -119,6 +119,24 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
                 return vec![Effect::Copy(id)];
             }
         }
+        Action::CopyNames => {
+            let names: Vec<String> = m
+                .tab()
+                .map(|t| {
+                    let keys: std::collections::HashSet<(crate::model::Kind, String)> =
+                        marks::selection(t).into_iter().collect();
+                    t.resources
+                        .iter()
+                        .filter(|r| keys.contains(&(r.kind, r.id.clone())))
+                        .map(|r| r.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !names.is_empty() {
+                m.set_status(Level::Info, format!("copied {} name(s)", names.len()));
+                return vec![Effect::Copy(names.join("\n"))];
+            }
+        }
         Action::Refresh => {
             let p = m.active;
             return start_load(m, p);

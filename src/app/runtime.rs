@@ -232,6 +232,26 @@ impl Runtime {
                     });
                 });
             }
+            Effect::Export { path, format, rows } => {
+                tokio::task::spawn_blocking(move || {
+                    let text = match crate::ops::export::write(&path, &rows, format) {
+                        Ok(bytes) => (
+                            false,
+                            format!(
+                                "exported {} row{} to {} ({bytes} bytes)",
+                                rows.len(),
+                                if rows.len() == 1 { "" } else { "s" },
+                                path.display()
+                            ),
+                        ),
+                        Err(e) => (true, format!("export failed: {e}")),
+                    };
+                    let _ = tx.send(Msg::Notice {
+                        error: text.0,
+                        text: text.1,
+                    });
+                });
+            }
             Effect::Discard(old) => {
                 tokio::task::spawn_blocking(move || {
                     drop(old);

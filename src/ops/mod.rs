@@ -4,6 +4,7 @@ pub mod audit;
 pub mod connection_tests;
 pub mod create;
 pub mod executor;
+pub mod export;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod health_checks;

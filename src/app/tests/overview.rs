@@ -80,3 +80,40 @@ fn table_keys_do_not_leak_through_the_overview() {
         3
     );
 }
+
+#[test]
+fn export_writes_the_visible_or_marked_rows_and_y_copies_names() {
+    let mut m = overview_model();
+    // Nothing to export from the overview itself.
+    ch(&mut m, ':');
+    typed(&mut m, "export out.csv");
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(status_text(&m).contains("open a profile first"));
+    // prod's unhealthy connections, as the overview opens them.
+    ch(&mut m, 'j');
+    ch(&mut m, 'j');
+    key(&mut m, KeyCode::Enter);
+    ch(&mut m, ':');
+    typed(&mut m, "export ~/oncall.json");
+    let fx = key(&mut m, KeyCode::Enter);
+    match fx.as_slice() {
+        [Effect::Export { path, format, rows }] => {
+            assert!(path.ends_with("oncall.json") && !path.starts_with("~"));
+            assert_eq!(*format, crate::ops::export::Format::Json);
+            let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, ["Mkt Conn", "Sales Conn"]);
+        }
+        other => panic!("expected one export, got {other:?}"),
+    }
+    ch(&mut m, ':');
+    typed(&mut m, "export out.txt");
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(status_text(&m).contains(".csv or .json"));
+    // Marked rows win over visible ones; Y copies their names.
+    ch(&mut m, ' ');
+    let fx = ch(&mut m, 'Y');
+    assert!(
+        matches!(fx.as_slice(), [Effect::Copy(t)] if t == "Mkt Conn"),
+        "{fx:?}"
+    );
+}
