@@ -41,6 +41,12 @@ pub enum Effect {
         format: crate::ops::export::Format,
         rows: Vec<crate::model::Resource>,
     },
+    /// Run every health check of `targets` (a `Msg::Checked` per answer).
+    CheckHealth {
+        job: u64,
+        profile: usize,
+        targets: Vec<crate::model::Ref>,
+    },
     /// OSC 52 copy.
     Copy(String),
     /// Leave: cancel jobs, log out every profile.

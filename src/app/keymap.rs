@@ -43,6 +43,8 @@ pub enum Action {
     ToggleOrphans,
     /// `Y`: copy the names of the marked rows (or the current one).
     CopyNames,
+    /// `T`: every health check of the profile (in the overview: of every profile).
+    CheckAll,
     /// `0`: the on-call overview (every profile on one screen).
     Overview,
     /// `i`: what deleting the marked (or current) rows would break.
@@ -255,6 +257,12 @@ pub const BINDINGS: &[Binding] = &[
         Action::Test,
         "test connection(s) of marked or current rows",
         "test",
+    ),
+    b(
+        &[Char('T')],
+        "T",
+        Action::CheckAll,
+        "test everything: every health check of this profile (T again stops)",
     ),
     m(
         &[Char('n')],

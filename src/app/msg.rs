@@ -72,6 +72,15 @@ pub enum Msg {
         target: crate::model::Ref,
         impact: Box<crate::impact::Impact>,
     },
+    /// One health check answered: the health it gives (None: nothing new), and the
+    /// sentence to log when it could not run.
+    Checked {
+        job: u64,
+        profile: usize,
+        target: crate::model::Ref,
+        health: Option<crate::model::Health>,
+        sentence: Option<String>,
+    },
     /// The runtime's own report (clipboard failed, a task panicked).
     Notice {
         error: bool,

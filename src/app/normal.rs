@@ -160,6 +160,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
         Action::Test => return start_tests(m),
         Action::Impact => return crate::app::impact::run_for_selection(m),
         Action::Overview => crate::app::overview::show(m),
+        Action::CheckAll => return crate::app::checks::check_all(m),
         Action::Create => return form::open(m),
         Action::ToggleOrphans | Action::ToggleUnhealthy => {
             let mut state = None;

@@ -71,6 +71,12 @@ pub const BINDINGS: &[Binding<Action>] = &[
         "refresh every profile",
     ),
     Binding::new(
+        &[Char('T')],
+        "T",
+        Action::Normal(NormalAction::CheckAll),
+        "test everything: every health check of every profile (T again stops)",
+    ),
+    Binding::new(
         &[Char(':')],
         ":",
         Action::Normal(NormalAction::Command),

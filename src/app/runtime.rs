@@ -188,6 +188,39 @@ impl Runtime {
                 });
                 self.jobs.insert(job, (token, task));
             }
+            Effect::CheckHealth {
+                job,
+                profile,
+                targets,
+            } => {
+                let Some(client) = self.client(profile) else {
+                    return;
+                };
+                let concurrency = self.profiles[profile].concurrency.max(1);
+                let cancel = self.root.child_token();
+                let token = cancel.clone();
+                let task = self.reads.spawn(async move {
+                    crate::ops::health_checks::run(
+                        client,
+                        targets,
+                        concurrency,
+                        cancel,
+                        |target, result| {
+                            let health = crate::ops::health_checks::health_of(&result);
+                            let sentence = result.err().map(|e| e.sentence);
+                            let _ = tx.send(Msg::Checked {
+                                job,
+                                profile,
+                                target,
+                                health,
+                                sentence,
+                            });
+                        },
+                    )
+                    .await;
+                });
+                self.jobs.insert(job, (token, task));
+            }
             Effect::TestConnections { job, profile, ids } => {
                 let Some(client) = self.client(profile) else {
                     return;

@@ -307,6 +307,12 @@ pub enum JobKind {
     Create {
         label: String,
     },
+    /// Every health check of a profile ("test everything").
+    Checks {
+        total: usize,
+        done: usize,
+        failed: usize,
+    },
     /// Impact analysis of `total` objects; `for_delete` when a confirmation waits for it.
     Impact {
         total: usize,
@@ -332,6 +338,7 @@ impl Job {
             JobKind::Test { total, done, .. } => done < total,
             JobKind::Create { .. } => true,
             JobKind::Impact { total, done, .. } => done < total,
+            JobKind::Checks { total, done, .. } => done < total,
         }
     }
 }

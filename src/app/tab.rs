@@ -131,6 +131,8 @@ pub struct ProfileTab {
     pub load_ms: Option<u64>,
     /// The base URL's host, for the overview.
     pub tenant: String,
+    /// When a health check last answered in this run.
+    pub last_checked: Option<i64>,
 }
 
 impl ProfileTab {
@@ -154,6 +156,7 @@ impl ProfileTab {
             counts: crate::overview::Counts::default(),
             load_ms: None,
             tenant: String::new(),
+            last_checked: None,
         }
     }
 

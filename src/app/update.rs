@@ -102,6 +102,16 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             target,
             impact,
         } => impact::on_result(m, job, profile, target, *impact),
+        Msg::Checked {
+            job,
+            profile,
+            target,
+            health,
+            sentence,
+        } => {
+            super::checks::on_checked(m, job, profile, target, health, sentence);
+            Vec::new()
+        }
         Msg::Notice { error, text } => {
             m.set_status(if error { Level::Error } else { Level::Info }, text);
             Vec::new()

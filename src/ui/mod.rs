@@ -300,6 +300,7 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             JobKind::Test { total, done, .. } => format!(" │ testing {done}/{total}"),
             JobKind::Create { label } => format!(" │ creating {label}"),
             JobKind::Impact { total, done, .. } => format!(" │ impact {done}/{total}"),
+            JobKind::Checks { total, done, .. } => format!(" │ checking {done}/{total}"),
         };
         left.push(Span::styled(text, theme.warn()));
     }

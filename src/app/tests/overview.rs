@@ -117,3 +117,57 @@ fn export_writes_the_visible_or_marked_rows_and_y_copies_names() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn t_tests_everything_in_every_profile_and_t_again_stops_it() {
+    use crate::model::{Health, Kind};
+    let mut m = overview_model();
+    let fx = ch(&mut m, 'T');
+    let jobs: Vec<(u64, usize, Vec<crate::model::Ref>)> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CheckHealth {
+                job,
+                profile,
+                targets,
+            } => Some((*job, *profile, targets.clone())),
+            _ => None,
+        })
+        .collect();
+    // prod and qa (qa is read-only: checks change nothing); broken has nothing loaded and
+    // no-secret cannot be used.
+    assert_eq!(jobs.iter().map(|(_, p, _)| *p).collect::<Vec<_>>(), [0, 1]);
+    assert!(jobs[0].2.iter().all(|t| t.kind == Kind::Connections));
+    assert_eq!(jobs[0].2.len(), 3);
+    // qa's Sales Conn fails; the datasources that use it show it too.
+    let (job, _, targets) = &jobs[1];
+    for t in targets {
+        let health = if t.id == "C1" {
+            Health::Unhealthy("login failed".into())
+        } else {
+            Health::Healthy
+        };
+        update(
+            &mut m,
+            Msg::Checked {
+                job: *job,
+                profile: 1,
+                target: t.clone(),
+                health: Some(health),
+                sentence: None,
+            },
+        );
+    }
+    let qa = &m.profiles[1];
+    assert_eq!(
+        qa.counts.unhealthy, 3,
+        "Sales Conn and the two datasources on it"
+    );
+    assert!(status_text(&m).contains("qa: health checks: 2 ok, 1 failed"));
+    // prod's job still runs: T stops it.
+    let fx = ch(&mut m, 'T');
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::CancelJob { job } if *job == jobs[0].0)));
+    assert!(status_text(&m).contains("stopped"));
+}
