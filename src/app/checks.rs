@@ -61,6 +61,7 @@ pub fn check_all(m: &mut Model) -> Vec<Effect> {
                     total: targets.len(),
                     done: 0,
                     failed: 0,
+                    skipped: 0,
                 },
             },
         );
@@ -112,6 +113,8 @@ pub fn on_checked(
 ) {
     let now = m.now;
     let failed = matches!(health, Some(Health::Unhealthy(_)));
+    // No health and a sentence: the check could not be asked (a missing setting).
+    let skipped = health.is_none() && sentence.is_some();
     if let Some(tab) = m.profiles.get_mut(profile) {
         match health {
             Some(h) => set_health(tab, &target, h),
@@ -135,6 +138,7 @@ pub fn on_checked(
                 total,
                 done,
                 failed: f,
+                skipped: s,
             },
         ..
     }) = m.jobs.get_mut(&job)
@@ -145,17 +149,28 @@ pub fn on_checked(
     if failed {
         *f += 1;
     }
+    if skipped {
+        *s += 1;
+    }
     if done == total {
-        let (total, f) = (*total, *f);
+        let (total, f, s) = (*total, *f, *s);
         let name = m
             .profiles
             .get(profile)
             .map(|t| t.info.name.clone())
             .unwrap_or_default();
-        let level = if f > 0 { Level::Warn } else { Level::Info };
+        let level = if f + s > 0 { Level::Warn } else { Level::Info };
+        let not_checked = if s > 0 {
+            format!(", {s} not checked (see the log: L)")
+        } else {
+            String::new()
+        };
         m.set_status(
             level,
-            format!("{name}: health checks: {} ok, {f} failed", total - f),
+            format!(
+                "{name}: health checks: {} ok, {f} failed{not_checked}",
+                total - f - s
+            ),
         );
     }
 }

@@ -312,6 +312,8 @@ pub enum JobKind {
         total: usize,
         done: usize,
         failed: usize,
+        /// Checks the profile could not ask (a missing setting).
+        skipped: usize,
     },
     /// Impact analysis of `total` objects; `for_delete` when a confirmation waits for it.
     Impact {

@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 pub struct TestFailure {
     pub reason: String,
     pub sentence: String,
+    /// The check could not even be asked (the profile lacks a setting it needs): it says
+    /// nothing about the object's health.
+    pub setup: bool,
 }
 
 /// The health a test result gives a connection (and the datasources that use it).
@@ -39,10 +42,12 @@ pub async fn run(
             async move {
                 let result = tokio::select! {
                     r = client.test_connection(id.clone()) => r.map_err(|e| TestFailure {
+                        setup: matches!(e, crate::vendors::ApiError::Setup { .. }),
                         reason: e.reason(),
                         sentence: e.to_string(),
                     }),
                     _ = cancel.cancelled() => Err(TestFailure {
+                        setup: false,
                         reason: "test cancelled".into(),
                         sentence: "connection test cancelled".into(),
                     }),

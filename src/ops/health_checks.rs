@@ -32,6 +32,8 @@ pub fn checkable<'a>(
 pub fn health_of(result: &Result<HealthCheck, TestFailure>) -> Option<Health> {
     match result {
         Ok(check) => check.health(),
+        // A check the profile cannot ask (a missing setting) says nothing of the object.
+        Err(e) if e.setup => None,
         Err(e) => Some(Health::Unhealthy(e.reason.clone())),
     }
 }
@@ -53,10 +55,12 @@ pub async fn run(
             async move {
                 let result = tokio::select! {
                     r = client.check_health(target.clone()) => r.map_err(|e| TestFailure {
+                        setup: matches!(e, crate::vendors::ApiError::Setup { .. }),
                         reason: e.reason(),
                         sentence: e.to_string(),
                     }),
                     _ = cancel.cancelled() => Err(TestFailure {
+                        setup: false,
                         reason: "check cancelled".into(),
                         sentence: format!("health check of {} cancelled", target.label()),
                     }),

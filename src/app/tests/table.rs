@@ -297,6 +297,7 @@ fn test_key_tests_the_connection_of_a_datasource_and_shows_health() {
             profile: 0,
             id: "C1".into(),
             result: Err(crate::app::msg::TestFailure {
+                setup: false,
                 reason: "JWT token is invalid".into(),
                 sentence: "MicroStrategy: HTTP 400 ERR002: JWT token is invalid".into(),
             }),
