@@ -5,7 +5,7 @@
 //! `!^foo`, `!foo$`), terms separated by spaces must all match; `\ ` is a literal space.
 //! Case is smart: the match ignores case unless the query contains an upper-case letter.
 
-use crate::model::Resource;
+use crate::model::{Kind, Resource};
 use nucleo_matcher::chars;
 use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
@@ -74,6 +74,144 @@ pub struct RowFilter {
     folded: Vec<char>,
     /// Scratch: the best score of each term over the fields of one row.
     best: Vec<Option<u16>>,
+    /// `vendor:qlik`, `health:unhealthy`, `updated:<1y`…: conditions on the object itself.
+    fields: Vec<FieldTerm>,
+}
+
+/// One `key:value` term of the query (`!key:value` negates it).
+#[derive(Debug, Clone, PartialEq)]
+struct FieldTerm {
+    negated: bool,
+    test: FieldTest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum FieldTest {
+    Vendor(String),
+    Profile(String),
+    Kind(Option<Kind>),
+    Health(String),
+    Owner(String),
+    /// Updated within (`<`) or longer ago than (`>`) this many seconds.
+    Updated {
+        within: bool,
+        secs: Option<i64>,
+    },
+}
+
+/// The field names a query may use, as `name:value`.
+pub const FIELDS: &[&str] = &["vendor", "profile", "kind", "health", "owner", "updated"];
+
+/// `*` matches any run of characters; case is ignored.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_lowercase(), text.to_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return t == p;
+    }
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else if let Some(at) = rest.find(part) {
+            rest = &rest[at + part.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// "30d", "2w", "6m", "1y", "12h" as seconds.
+fn duration_secs(s: &str) -> Option<i64> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let unit = match unit {
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "m" => 30 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return None,
+    };
+    Some(n * unit)
+}
+
+impl FieldTerm {
+    fn parse(token: &str) -> Option<FieldTerm> {
+        let (negated, token) = match token.strip_prefix('!') {
+            Some(t) => (true, t),
+            None => (false, token),
+        };
+        let (key, value) = token.split_once(':')?;
+        if value.is_empty() {
+            return None;
+        }
+        let test = match key.to_ascii_lowercase().as_str() {
+            "vendor" => FieldTest::Vendor(value.to_string()),
+            "profile" => FieldTest::Profile(value.to_string()),
+            "kind" => FieldTest::Kind(Kind::parse(value).or_else(|| {
+                let v = value.to_ascii_lowercase();
+                Kind::ALL.iter().copied().find(|k| k.id().starts_with(&v))
+            })),
+            "health" => FieldTest::Health(value.to_ascii_lowercase()),
+            "owner" => FieldTest::Owner(value.to_lowercase()),
+            "updated" => {
+                let (within, rest) = match value.as_bytes().first() {
+                    Some(b'<') => (true, &value[1..]),
+                    Some(b'>') => (false, &value[1..]),
+                    _ => (true, value),
+                };
+                FieldTest::Updated {
+                    within,
+                    secs: duration_secs(rest),
+                }
+            }
+            _ => return None,
+        };
+        Some(FieldTerm { negated, test })
+    }
+
+    fn matches(&self, r: &Resource, now: i64) -> bool {
+        use crate::model::Health;
+        let hit = match &self.test {
+            FieldTest::Vendor(v) => {
+                let v = v.to_lowercase();
+                glob(&v, r.vendor.id())
+                    || r.vendor.display().to_lowercase().starts_with(&v)
+                    || r.vendor.id().starts_with(&v)
+            }
+            FieldTest::Profile(p) => glob(p, &r.profile),
+            FieldTest::Kind(k) => *k == Some(r.kind),
+            FieldTest::Health(h) => match h.as_str() {
+                "unhealthy" | "bad" | "failed" => r.is_unhealthy(),
+                "healthy" | "ok" => r.health == Health::Healthy && !r.is_unhealthy(),
+                "unknown" | "untested" => r.health == Health::Unknown,
+                "testing" => r.health == Health::Testing,
+                _ => false,
+            },
+            FieldTest::Owner(o) => r
+                .owner
+                .as_deref()
+                .is_some_and(|own| own.to_lowercase().contains(o.as_str())),
+            FieldTest::Updated { within, secs } => match (secs, r.updated) {
+                (Some(s), Some(t)) => {
+                    if *within {
+                        now - t < *s
+                    } else {
+                        now - t > *s
+                    }
+                }
+                _ => false,
+            },
+        };
+        hit != self.negated
+    }
 }
 
 /// One space-separated term of the query.
@@ -115,6 +253,32 @@ impl Default for RowFilter {
 impl RowFilter {
     /// Parse `query`. Never fails: any text is a valid query.
     pub fn new(query: &str) -> RowFilter {
+        // `key:value` terms are conditions on the object; the rest is text to match.
+        let mut fields = Vec::new();
+        let mut text: Vec<&str> = Vec::new();
+        for token in query.split(' ').filter(|t| !t.is_empty()) {
+            match FieldTerm::parse(token) {
+                Some(f) => fields.push(f),
+                None => text.push(token),
+            }
+        }
+        let mut filter = RowFilter::text_only(&text.join(" "));
+        filter.query = query.to_owned();
+        filter.fields = fields;
+        filter
+    }
+
+    /// Whether the query has `key:value` terms (they need the object, not just its text).
+    pub fn has_fields(&self) -> bool {
+        !self.fields.is_empty()
+    }
+
+    /// The `key:value` terms against the object, at `now` (unix seconds, for `updated:`).
+    pub fn matches_resource(&self, r: &Resource, now: i64) -> bool {
+        self.fields.iter().all(|f| f.matches(r, now))
+    }
+
+    fn text_only(query: &str) -> RowFilter {
         let ignore_case = !query.chars().any(char::is_uppercase);
         let case = if ignore_case {
             CaseMatching::Ignore
@@ -181,13 +345,14 @@ impl RowFilter {
             buf: Vec::new(),
             folded: Vec::new(),
             best: Vec::new(),
+            fields: Vec::new(),
         }
     }
 
     /// True when the query has no effective term (empty, blanks, or only operators such as
     /// a lone `!`): every row matches.
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.terms.is_empty() && self.fields.is_empty()
     }
 
     /// The query as typed.
@@ -198,7 +363,7 @@ impl RowFilter {
     /// Indices (into `haystacks`) that match, best score first; ties keep input order.
     /// An empty query returns all indices in order.
     pub fn apply<'a>(&mut self, haystacks: impl Iterator<Item = &'a str>) -> Vec<usize> {
-        if self.is_empty() {
+        if self.terms.is_empty() {
             return haystacks.enumerate().map(|(i, _)| i).collect();
         }
         let mut hits: Vec<(usize, u32)> = Vec::new();
@@ -221,7 +386,7 @@ impl RowFilter {
     /// term must match one of the fields (`!` terms: none of them), so `^foo` and `foo$`
     /// anchor on a field, and a fuzzy term never spans two fields.
     pub fn matches_fields(&mut self, fields: &[&str]) -> bool {
-        if self.is_empty() {
+        if self.terms.is_empty() {
             return true;
         }
         if self.ignore_case_ascii_ready() && fields.iter().all(|f| f.is_ascii()) {
@@ -649,5 +814,63 @@ mod tests {
         let got = suffix.apply(names.iter().map(String::as_str));
         let expected = names.iter().filter(|n| n.ends_with("_12")).count();
         assert_eq!(got.len(), expected);
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+    use crate::model::{Health, VendorId};
+
+    fn res(vendor: VendorId, profile: &str, kind: Kind, name: &str) -> Resource {
+        Resource::new(vendor, profile, kind, name, name)
+    }
+
+    #[test]
+    fn key_value_terms_filter_on_the_object_and_the_rest_is_text() {
+        let now = 1_000_000_000;
+        let mut a = res(
+            VendorId::Qlik,
+            "prod-eu",
+            Kind::Connections,
+            "Snowflake_Sales",
+        );
+        a.owner = Some("Priya Raman".into());
+        a.updated = Some(now - 400 * 86_400);
+        a.health = Health::Unhealthy("refused".into());
+        let mut b = res(VendorId::MicroStrategy, "qa", Kind::Datasources, "Sales DW");
+        b.updated = Some(now - 3 * 86_400);
+        let pick = |q: &str| -> Vec<&str> {
+            let mut f = RowFilter::new(q);
+            [&a, &b]
+                .into_iter()
+                .filter(|r| f.matches_resource(r, now) && f.matches_fields(&search_fields(r)))
+                .map(|r| r.name.as_str())
+                .collect()
+        };
+        assert_eq!(pick("vendor:qlik"), ["Snowflake_Sales"]);
+        assert_eq!(pick("vendor:micro"), ["Sales DW"]);
+        assert_eq!(pick("profile:prod-*"), ["Snowflake_Sales"]);
+        assert_eq!(pick("kind:conn"), ["Snowflake_Sales"]);
+        assert_eq!(pick("health:unhealthy"), ["Snowflake_Sales"]);
+        assert_eq!(pick("!health:unhealthy"), ["Sales DW"]);
+        assert_eq!(pick("owner:priya"), ["Snowflake_Sales"]);
+        assert_eq!(pick("updated:<1y"), ["Sales DW"]);
+        assert_eq!(pick("updated:>1y"), ["Snowflake_Sales"]);
+        assert_eq!(pick("sales kind:datasources"), ["Sales DW"]);
+        // Not a field: plain text, so "http://x" still filters by text.
+        assert!(pick("nosuch:thing").is_empty());
+        assert!(!RowFilter::new("vendor:qlik").is_empty());
+        assert!(RowFilter::new("vendor:qlik").has_fields());
+        assert!(!RowFilter::new("sales").has_fields());
+    }
+
+    #[test]
+    fn globs_match_stars_anywhere() {
+        assert!(glob("prod-*", "PROD-eu"));
+        assert!(glob("*-eu", "prod-eu"));
+        assert!(glob("p*d*u", "prod-eu"));
+        assert!(!glob("prod", "prod-eu"));
+        assert!(glob("prod", "Prod"));
     }
 }

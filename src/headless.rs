@@ -198,7 +198,10 @@ async fn list_opened(
         .filter(|r| !unhealthy || r.is_unhealthy())
         .filter(|r| !orphans || r.is_orphan())
         .filter(|r| match rf.as_mut() {
-            Some(f) => f.matches_fields(&crate::filter::search_fields(r)),
+            Some(f) => {
+                f.matches_resource(r, chrono::Utc::now().timestamp())
+                    && f.matches_fields(&crate::filter::search_fields(r))
+            }
             None => true,
         })
         .collect();

@@ -133,6 +133,8 @@ pub struct ProfileTab {
     pub tenant: String,
     /// When a health check last answered in this run.
     pub last_checked: Option<i64>,
+    /// The time of the last count (the load's), for filters such as `updated:<1y`.
+    pub clock: i64,
 }
 
 impl ProfileTab {
@@ -157,11 +159,13 @@ impl ProfileTab {
             load_ms: None,
             tenant: String::new(),
             last_checked: None,
+            clock: 0,
         }
     }
 
     /// Count again what the overview shows (one pass over the objects).
     pub fn recount(&mut self, now: i64) {
+        self.clock = now;
         self.counts =
             crate::overview::counts(&self.resources, self.spec.kinds, self.spec.can_test, now);
     }
@@ -373,6 +377,7 @@ impl ProfileTab {
             .map(|r| r.id.clone());
         let resources = &self.resources;
         let impacts = &self.impacts;
+        let clock = self.clock;
         let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
         let indexed = view.search.len() == view.members.len();
         let rows: Vec<usize> = view
@@ -396,6 +401,9 @@ impl ProfileTab {
                     }
                 }
                 filter.as_mut().is_none_or(|f| {
+                    if f.has_fields() && !f.matches_resource(&resources[i], clock) {
+                        return false;
+                    }
                     if indexed {
                         f.matches_joined(&view.search[pos])
                     } else {

@@ -171,3 +171,20 @@ fn t_tests_everything_in_every_profile_and_t_again_stops_it() {
         .any(|e| matches!(e, Effect::CancelJob { job } if *job == jobs[0].0)));
     assert!(status_text(&m).contains("stopped"));
 }
+
+#[test]
+fn the_filter_takes_field_terms() {
+    let mut m = overview_model();
+    ch(&mut m, '1');
+    ch(&mut m, ']');
+    ch(&mut m, '/');
+    typed(&mut m, "health:unhealthy");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(visible_names(&m), ["Mkt Conn", "Sales Conn"]);
+    ch(&mut m, '/');
+    key(&mut m, KeyCode::Esc);
+    ch(&mut m, '/');
+    typed(&mut m, "!health:unhealthy kind:conn");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(visible_names(&m), ["Old Conn"]);
+}
