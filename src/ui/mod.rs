@@ -30,6 +30,10 @@ pub const MEASURES: crate::app::state::Measures = crate::app::state::Measures {
     confirm_max_scroll: modal::confirm_max_scroll,
 };
 
+/// How long a status message stays in the status line.
+const STATUS_INFO_SECS: i64 = 30;
+const STATUS_WARN_SECS: i64 = 120;
+
 pub(crate) const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
 
 pub fn draw(m: &Model, f: &mut Frame) {
@@ -147,7 +151,13 @@ fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         } else {
             v.members.len().to_string()
         };
-        let label = format!(" {} ({count}) ", v.kind.title());
+        // Marks of the other kinds stay visible: they are deleted with Ctrl-D there.
+        let marks = if !v.marks.is_empty() && i != tab.kind_index {
+            format!("●{}", v.marks.len())
+        } else {
+            String::new()
+        };
+        let label = format!(" {} ({count}){marks} ", v.kind.title());
         let style = if i == tab.kind_index {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         } else {
@@ -304,7 +314,17 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         };
         left.push(Span::styled(text, theme.warn()));
     }
-    if let Some(st) = &m.status {
+    // Old messages expire: information after 30 s, warnings and errors after 2 minutes
+    // (all of them stay in the log pane, L).
+    let fresh = |st: &&crate::app::state::LogEntry| {
+        let ttl = if st.level == Level::Info {
+            STATUS_INFO_SECS
+        } else {
+            STATUS_WARN_SECS
+        };
+        m.now - st.at < ttl
+    };
+    if let Some(st) = m.status.as_ref().filter(fresh) {
         let style = match st.level {
             Level::Error => theme.error(),
             Level::Warn => theme.warn(),

@@ -787,3 +787,25 @@ fn overview_at_120x30_and_80x24() {
     assert!(small.contains("On call — 4 profiles"), "{small}");
     insta::assert_snapshot!("overview_80x24", small);
 }
+
+#[test]
+fn marks_of_other_kinds_show_in_the_tab_bar_and_old_messages_expire() {
+    let mut m = sized(100, 24);
+    chars(&mut m, "] ");
+    chars(&mut m, "[y");
+    let out = render(&m, 100, 24);
+    assert!(out.contains("Connections (3)●1"), "{out}");
+    assert!(out.contains("copied id"), "a fresh status is shown:\n{out}");
+    let status = m.status.clone().expect("a status");
+    update(
+        &mut m,
+        Msg::Tick {
+            now: status.at + 31,
+        },
+    );
+    let later = render(&m, 100, 24);
+    assert!(
+        !later.contains(&status.text),
+        "an info message expires:\n{later}"
+    );
+}
