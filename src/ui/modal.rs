@@ -857,19 +857,29 @@ fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) 
         " Log of this run (newest last; Esc closes) ",
         theme.border(),
     );
+    // Each entry with its time to the second, wrapped under its own text.
+    let width = inner.width as usize;
     let lines: Vec<Line> = m
         .log
         .iter()
-        .map(|e| {
+        .flat_map(|e| {
             let style = match e.level {
                 Level::Error => theme.error(),
                 Level::Warn => theme.warn(),
                 Level::Info => Style::default(),
             };
-            Line::from(vec![
-                Span::styled(format!("{} ", crate::model::format_time(e.at)), theme.dim()),
-                Span::styled(e.text.clone(), style),
-            ])
+            let time = chrono::DateTime::from_timestamp(e.at, 0)
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S ").to_string())
+                .unwrap_or_default();
+            let indent = time.chars().count();
+            super::safe::wrap(
+                Line::from(vec![
+                    Span::styled(time, theme.dim()),
+                    Span::styled(e.text.clone(), style),
+                ]),
+                width,
+                indent,
+            )
         })
         .collect();
     // Default view shows the newest lines; scrolling moves back from the end.

@@ -809,3 +809,22 @@ fn marks_of_other_kinds_show_in_the_tab_bar_and_old_messages_expire() {
         "an info message expires:\n{later}"
     );
 }
+
+#[test]
+fn the_log_pane_shows_seconds_and_wraps_long_lines() {
+    let mut m = sized(80, 24);
+    m.push_log(
+        crate::app::state::Level::Warn,
+        "prod: the default connection map of project 'Finance Reporting' could not be read, so what is in use is unknown: HTTP 503 END-OF-LINE",
+    );
+    chars(&mut m, "L");
+    let out = render(&m, 80, 24);
+    assert!(
+        out.contains("2025-11-22 08:26:40 prod: the default"),
+        "{out}"
+    );
+    assert!(
+        out.contains("END-OF-LINE"),
+        "the long line wraps, nothing is cut:\n{out}"
+    );
+}
