@@ -46,6 +46,8 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             m.input.clear();
         }
         "export" | "e" => return export(m, arg),
+        "mark" => super::marks::by_query(m, arg, true),
+        "unmark" => super::marks::by_query(m, arg, false),
         "marks" | "m" => match arg {
             "clear" => clear_marks(m),
             "restore" => restore_marks(m),
@@ -55,7 +57,8 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             Level::Error,
             format!(
                 "unknown command ':{other}' (try :overview, :profile NAME, :kind NAME, \
-                 :filter TEXT, :marks clear|restore, :export FILE.csv|FILE.json, :q)"
+                 :filter TEXT, :mark QUERY, :unmark QUERY|all, :marks clear|restore, \
+                 :export FILE.csv|FILE.json, :q)"
             ),
         ),
     }

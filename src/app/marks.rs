@@ -199,3 +199,76 @@ pub fn selection(tab: &ProfileTab) -> Vec<(Kind, String)> {
         .map(|r| vec![(r.kind, r.id.clone())])
         .unwrap_or_default()
 }
+
+/// `:mark QUERY` / `:unmark QUERY`: (un)mark the visible rows of this view that match —
+/// `all`, `orphans`, `unhealthy`, or a filter query with field terms
+/// (`health:unhealthy updated:>1y`). `:unmark all` clears the view's marks (Ctrl-Z
+/// brings them back).
+pub fn by_query(m: &mut Model, query: &str, mark: bool) {
+    let query = query.trim();
+    if query.is_empty() {
+        let verb = if mark { "mark" } else { "unmark" };
+        m.set_status(
+            Level::Error,
+            format!("usage: :{verb} all | orphans | unhealthy | QUERY (e.g. health:unhealthy updated:>1y)"),
+        );
+        return;
+    }
+    if m.overview.is_some() {
+        m.set_status(
+            Level::Error,
+            "open a profile first: marks belong to its tables",
+        );
+        return;
+    }
+    if !mark && query == "all" {
+        clear_marks(m);
+        return;
+    }
+    if mark && refuse_read_only_kind(m) {
+        return;
+    }
+    let Some(tab) = m.tab_mut() else {
+        return;
+    };
+    let clock = tab.clock;
+    let mut filter = crate::filter::RowFilter::new(query);
+    let ids: Vec<String> = tab
+        .view()
+        .map(|v| {
+            v.rows
+                .iter()
+                .map(|&i| &tab.resources[i])
+                .filter(|r| r.deletable != Some(false))
+                .filter(|r| match query {
+                    "all" => true,
+                    "orphans" => r.is_orphan(),
+                    "unhealthy" => r.is_unhealthy(),
+                    _ => {
+                        filter.matches_resource(r, clock)
+                            && filter.matches_fields(&crate::filter::search_fields(r))
+                    }
+                })
+                .map(|r| r.id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = ids.len();
+    let k = tab.kind_index;
+    if let Some(v) = tab.view_mut() {
+        for id in ids {
+            if mark {
+                v.marks.insert(id);
+            } else {
+                v.marks.remove(&id);
+            }
+        }
+    }
+    tab.recount_hidden(k);
+    let text = format!(
+        "{} {n} row{} matching '{query}'",
+        if mark { "marked" } else { "unmarked" },
+        if n == 1 { "" } else { "s" }
+    );
+    m.set_status(Level::Info, text);
+}

@@ -188,3 +188,29 @@ fn the_filter_takes_field_terms() {
     key(&mut m, KeyCode::Enter);
     assert_eq!(visible_names(&m), ["Old Conn"]);
 }
+
+#[test]
+fn query_marks_mark_and_unmark_what_matches() {
+    let mut m = overview_model();
+    let run = |m: &mut Model, line: &str| {
+        ch(m, ':');
+        typed(m, line);
+        key(m, KeyCode::Enter);
+    };
+    run(&mut m, "mark orphans");
+    assert!(status_text(&m).contains("open a profile first"));
+    ch(&mut m, '1');
+    ch(&mut m, ']');
+    run(&mut m, "mark health:unhealthy");
+    assert_eq!(marks(&m), 2);
+    assert!(status_text(&m).contains("marked 2 rows matching 'health:unhealthy'"));
+    run(&mut m, "mark orphans");
+    assert_eq!(marks(&m), 3, "Old Conn, the orphan, too");
+    run(&mut m, "unmark mkt");
+    assert_eq!(marks(&m), 2);
+    run(&mut m, "unmark all");
+    assert_eq!(marks(&m), 0);
+    ch(&mut m, '[');
+    run(&mut m, "mark");
+    assert!(status_text(&m).starts_with("usage: :mark"));
+}
