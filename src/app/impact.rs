@@ -190,7 +190,7 @@ pub fn on_result(
     if let Some(tab) = m.profiles.get_mut(profile) {
         let key = (target.kind, target.id.clone());
         tab.impact_pending.remove(&key);
-        tab.impacts.insert(key, impact);
+        tab.set_impact(key, impact);
         // The orphans view hides what is found to break content.
         let views: Vec<usize> = tab
             .views

@@ -125,6 +125,8 @@ pub struct ProfileTab {
     pub impacts: HashMap<(Kind, String), Impact>,
     /// Objects whose impact is being computed.
     pub impact_pending: HashSet<(Kind, String)>,
+    /// How many of `impacts` are unknown, kept with them (the overview draws it each frame).
+    pub impact_unknown: usize,
     /// The overview's counts, kept current when objects or their health change.
     pub counts: crate::overview::Counts,
     /// How long the last successful load took.
@@ -155,6 +157,7 @@ impl ProfileTab {
             start_filter_done: false,
             impacts: HashMap::new(),
             impact_pending: HashSet::new(),
+            impact_unknown: 0,
             counts: crate::overview::Counts::default(),
             load_ms: None,
             tenant: String::new(),
@@ -177,11 +180,7 @@ impl ProfileTab {
             vendor: self.info.vendor,
             tenant: self.tenant.clone(),
             counts: self.counts.clone(),
-            impact_unknown: self
-                .impacts
-                .values()
-                .filter(|i| i.verdict() == Verdict::Unknown)
-                .count(),
+            impact_unknown: self.impact_unknown,
             load_error: match (&self.load, &self.info.setup_error) {
                 (_, Some(e)) if !self.info.secret_missing() => Some(e.clone()),
                 (LoadState::Failed(e), _) => Some(e.clone()),
@@ -193,6 +192,15 @@ impl ProfileTab {
             read_only: self.info.read_only,
             protected: self.info.protected,
             no_secret: self.info.secret_missing(),
+        }
+    }
+
+    /// Keep an impact answer, and the count of unknown ones with it.
+    pub fn set_impact(&mut self, key: (Kind, String), impact: Impact) {
+        let unknown = |i: &Impact| usize::from(i.verdict() == Verdict::Unknown);
+        self.impact_unknown += unknown(&impact);
+        if let Some(old) = self.impacts.insert(key, impact) {
+            self.impact_unknown -= unknown(&old);
         }
     }
 

@@ -270,8 +270,12 @@ impl Drop for InFlight {
     }
 }
 
-fn is_true(v: Option<&String>) -> bool {
-    v.is_some_and(|s| s.eq_ignore_ascii_case("true"))
+/// The first value of query parameter `name`.
+fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 /// `POST /api/metadataSearches/results` (and `/api/v2/...`, whose JSON body is ignored):
@@ -284,19 +288,15 @@ pub(super) async fn store_search(
     let token = token_of(&headers);
     let _busy = InFlight::enter(&shared, &token).await;
     let pairs = parse_form(query.as_deref().unwrap_or(""));
-    let one = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let one = |name: &str| param(&pairs, name);
     let uses = one("usesObject");
     if uses.is_some() && one("usedByObject").is_some() {
         return Err(ApiError::invalid(
             "usesObject and usedByObject cannot be used in the same search",
         ));
     }
-    let _ = is_true(one("usesRecursive").as_ref());
+    // `usesRecursive` (any case, as mstrio sends `False`) is accepted and ignored: the
+    // simulated content uses datasources directly.
     let domain = one("domain").unwrap_or_else(|| "2".into());
     let project = headers
         .get("x-mstr-projectid")
@@ -359,12 +359,7 @@ pub(super) async fn search_results(
     let token = token_of(&headers);
     let _busy = InFlight::enter(&shared, &token).await;
     let pairs = parse_form(query.as_deref().unwrap_or(""));
-    let one = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let one = |name: &str| param(&pairs, name);
     let search_id = one("searchId").ok_or_else(|| ApiError::missing("searchId"))?;
     let offset: usize = match one("offset") {
         None => 0,
