@@ -29,7 +29,7 @@ pub fn check_all(m: &mut Model) -> Vec<Effect> {
             .map(|job| Effect::CancelJob { job })
             .collect();
     }
-    let profiles: Vec<usize> = if m.overview.is_some() {
+    let profiles: Vec<usize> = if m.overview.is_some() || m.all.open {
         (0..m.profiles.len()).collect()
     } else {
         vec![m.active]

@@ -16,6 +16,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         "" => {}
         "q" | "q!" | "quit" => return request_quit(m),
         "overview" | "o" | "home" => super::overview::show(m),
+        "all" => super::all::show(m),
         "profile" | "p" => match m.profiles.iter().position(|t| t.info.name == arg) {
             Some(p) => return switch_profile(m, p),
             None => {
@@ -80,33 +81,36 @@ fn export(m: &mut Model, arg: &str) -> Vec<Effect> {
         );
         return Vec::new();
     };
-    let Some(tab) = m.tab().filter(|_| m.overview.is_none()) else {
-        m.set_status(
-            Level::Error,
-            "export: open a profile first (the rows of its table are exported)",
-        );
-        return Vec::new();
-    };
-    let Some(v) = tab.view() else {
-        return Vec::new();
-    };
-    let rows: Vec<crate::model::Resource> = if v.marks.is_empty() {
-        v.rows
-            .iter()
-            .filter_map(|&i| tab.resources.get(i))
-            .cloned()
-            .collect()
+    let (rows, what) = if m.all.open {
+        super::all::export_rows(m)
     } else {
-        tab.resources
-            .iter()
-            .filter(|r| r.kind == v.kind && v.marks.contains(&r.id))
-            .cloned()
-            .collect()
-    };
-    let what = if v.marks.is_empty() {
-        "visible"
-    } else {
-        "marked"
+        let Some(tab) = m.tab().filter(|_| m.overview.is_none()) else {
+            m.set_status(
+                Level::Error,
+                "export: open a profile first (the rows of its table are exported)",
+            );
+            return Vec::new();
+        };
+        let Some(v) = tab.view() else {
+            return Vec::new();
+        };
+        if v.marks.is_empty() {
+            let rows = v
+                .rows
+                .iter()
+                .filter_map(|&i| tab.resources.get(i))
+                .cloned()
+                .collect();
+            (rows, "visible")
+        } else {
+            let rows = tab
+                .resources
+                .iter()
+                .filter(|r| r.kind == v.kind && v.marks.contains(&r.id))
+                .cloned()
+                .collect();
+            (rows, "marked")
+        }
     };
     m.set_status(
         Level::Info,

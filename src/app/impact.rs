@@ -45,10 +45,19 @@ pub fn run_for_selection(m: &mut Model) -> Vec<Effect> {
     let Some(tab) = m.profiles.get(p) else {
         return Vec::new();
     };
-    if !tab.usable() {
-        return Vec::new();
-    }
     let wanted: HashSet<(Kind, String)> = selection(tab).into_iter().collect();
+    run_for(m, p, wanted).1
+}
+
+/// Compute the impact of the `wanted` objects of profile `p` (those not being computed
+/// already): how many were asked, and the effects.
+pub fn run_for(m: &mut Model, p: usize, wanted: HashSet<(Kind, String)>) -> (usize, Vec<Effect>) {
+    let Some(tab) = m.profiles.get(p) else {
+        return (0, Vec::new());
+    };
+    if !tab.usable() {
+        return (0, Vec::new());
+    }
     let refs: Vec<Ref> = tab
         .resources
         .iter()
@@ -63,7 +72,7 @@ pub fn run_for_selection(m: &mut Model) -> Vec<Effect> {
             "impact: already being computed"
         };
         m.set_status(Level::Info, text);
-        return Vec::new();
+        return (0, Vec::new());
     }
     let n = refs.len();
     let eta = eta_secs(m.profiles.get(p).map(|t| t.spec), n, 0, 0)
@@ -80,7 +89,7 @@ pub fn run_for_selection(m: &mut Model) -> Vec<Effect> {
         }
     );
     m.set_status(Level::Info, text);
-    fx
+    (n, fx)
 }
 
 /// Start an impact job for `refs` of profile `p`.

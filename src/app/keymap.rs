@@ -47,6 +47,10 @@ pub enum Action {
     CheckAll,
     /// `0`: the on-call overview (every profile on one screen).
     Overview,
+    /// `*`: the All tab (every object of every profile in one table).
+    AllTab,
+    /// `O` in the All tab: the current row in its profile's tab.
+    OpenInProfile,
     /// `i`: what deleting the marked (or current) rows would break.
     Impact,
     ToggleUnhealthy,
@@ -108,6 +112,18 @@ pub const BINDINGS: &[Binding] = &[
         "0",
         Action::Overview,
         "overview: every profile on one screen, worst first",
+    ),
+    b(
+        &[Char('*')],
+        "*",
+        Action::AllTab,
+        "All tab: every object of every profile in one table (also :all)",
+    ),
+    b(
+        &[Char('O')],
+        "O",
+        Action::OpenInProfile,
+        "All tab: open the current row in its profile's tab",
     ),
     b(
         &[Code(KeyCode::Tab)],

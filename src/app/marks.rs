@@ -112,6 +112,10 @@ pub fn refuse_read_only_kind(m: &mut Model) -> bool {
 
 /// `U`: clear every mark of the current view, keeping them for one `Ctrl-Z`.
 pub fn clear_marks(m: &mut Model) {
+    if m.all.open {
+        super::all::clear_all_marks(m);
+        return;
+    }
     let p = m.active;
     let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) else {
         return;
@@ -125,9 +129,11 @@ pub fn clear_marks(m: &mut Model) {
     let kind = v.kind;
     let n = ids.len();
     m.cleared_marks = Some(ClearedMarks {
-        profile: p,
-        kind,
-        ids,
+        sets: vec![MarkSet {
+            profile: p,
+            kind,
+            ids,
+        }],
     });
     if let Some(tab) = m.tab_mut() {
         let k = tab.kind_index;
@@ -143,7 +149,7 @@ pub fn clear_marks(m: &mut Model) {
     );
 }
 
-/// `Ctrl-Z` / `:marks restore`: the marks last cleared come back to the view they were
+/// `Ctrl-Z` / `:marks restore`: the marks last cleared come back to the views they were
 /// cleared from (only objects still loaded), once.
 pub fn restore_marks(m: &mut Model) {
     let Some(cleared) = m.cleared_marks.take() else {
@@ -153,29 +159,40 @@ pub fn restore_marks(m: &mut Model) {
         );
         return;
     };
-    let Some(tab) = m.profiles.get_mut(cleared.profile) else {
-        return;
+    let (mut n, mut gone) = (0, 0);
+    let mut places = Vec::new();
+    for set in cleared.sets {
+        let Some(tab) = m.profiles.get_mut(set.profile) else {
+            gone += set.ids.len();
+            continue;
+        };
+        let Some(k) = tab.views.iter().position(|v| v.kind == set.kind) else {
+            gone += set.ids.len();
+            continue;
+        };
+        let present: BTreeSet<&str> = tab.views[k]
+            .members
+            .iter()
+            .filter_map(|&i| tab.resources.get(i))
+            .map(|r| r.id.as_str())
+            .collect();
+        let back: BTreeSet<String> = set
+            .ids
+            .iter()
+            .filter(|id| present.contains(id.as_str()))
+            .cloned()
+            .collect();
+        n += back.len();
+        gone += set.ids.len() - back.len();
+        tab.views[k].marks.extend(back);
+        tab.recount_hidden(k);
+        places.push(format!("{} {}", tab.info.name, set.kind));
+    }
+    let place = if places.len() > 2 {
+        format!("{} views", places.len())
+    } else {
+        places.join(", ")
     };
-    let Some(k) = tab.views.iter().position(|v| v.kind == cleared.kind) else {
-        return;
-    };
-    let present: BTreeSet<&str> = tab.views[k]
-        .members
-        .iter()
-        .filter_map(|&i| tab.resources.get(i))
-        .map(|r| r.id.as_str())
-        .collect();
-    let back: BTreeSet<String> = cleared
-        .ids
-        .iter()
-        .filter(|id| present.contains(id.as_str()))
-        .cloned()
-        .collect();
-    let n = back.len();
-    let gone = cleared.ids.len() - n;
-    tab.views[k].marks.extend(back);
-    tab.recount_hidden(k);
-    let place = format!("{} {}", tab.info.name, cleared.kind);
     let mut text = format!(
         "restored {n} mark{} on {place}",
         if n == 1 { "" } else { "s" }
@@ -219,6 +236,10 @@ pub fn by_query(m: &mut Model, query: &str, mark: bool) {
             Level::Error,
             "open a profile first: marks belong to its tables",
         );
+        return;
+    }
+    if m.all.open && (mark || query != "all") {
+        super::all::mark_by_query(m, query, mark);
         return;
     }
     if !mark && query == "all" {

@@ -1,5 +1,6 @@
 //! Application state machine: Msg -> update -> Effects, and the runtime that runs effects.
 
+pub mod all;
 pub mod checks;
 pub mod command;
 pub mod effect;

@@ -27,6 +27,9 @@ pub fn on_paste(m: &mut Model) {
 }
 
 pub fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
+    if let Some(fx) = super::all::on_action(m, action) {
+        return fx;
+    }
     let effects = run_action(m, action);
     if matches!(
         action,
@@ -47,13 +50,49 @@ pub fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
 fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::ProfileNumber(n) => return switch_profile(m, n),
+        // Tab goes round the profile tabs and the All tab (with more than one profile).
         Action::ProfileNext if !m.profiles.is_empty() => {
-            let n = (m.active + 1) % m.profiles.len();
+            let last = m.profiles.len() - 1;
+            let all = m.profiles.len() > 1;
+            if m.all.open {
+                return switch_profile(m, 0);
+            }
+            if all && m.active == last && m.overview.is_none() {
+                super::all::show(m);
+                return Vec::new();
+            }
+            let n = if m.overview.is_some() {
+                m.active
+            } else {
+                (m.active + 1) % m.profiles.len()
+            };
             return switch_profile(m, n);
         }
         Action::ProfilePrev if !m.profiles.is_empty() => {
-            let n = (m.active + m.profiles.len() - 1) % m.profiles.len();
+            let last = m.profiles.len() - 1;
+            let all = m.profiles.len() > 1;
+            if m.all.open {
+                return switch_profile(m, last);
+            }
+            if all && m.active == 0 && m.overview.is_none() {
+                super::all::show(m);
+                return Vec::new();
+            }
+            let n = (m.active + last) % m.profiles.len();
             return switch_profile(m, n);
+        }
+        Action::AllTab => {
+            if m.profiles.is_empty() {
+                m.set_status(Level::Info, "no profiles");
+            } else {
+                super::all::show(m);
+            }
+        }
+        Action::OpenInProfile => {
+            m.set_status(
+                Level::Info,
+                "O opens a row of the All tab (*) in its profile's tab",
+            );
         }
         Action::ProfileNext | Action::ProfilePrev => {}
         Action::KindNext | Action::KindPrev => {

@@ -77,6 +77,18 @@ pub const BINDINGS: &[Binding<Action>] = &[
         "test everything: every health check of every profile (T again stops)",
     ),
     Binding::new(
+        &[Char('*')],
+        "*",
+        Action::Normal(NormalAction::AllTab),
+        "the All tab: every object of every profile in one table",
+    ),
+    Binding::new(
+        &[Code(KeyCode::Tab)],
+        "Tab",
+        Action::Normal(NormalAction::ProfileNext),
+        "the profile tabs (then the All tab)",
+    ),
+    Binding::new(
         &[Char(':')],
         ":",
         Action::Normal(NormalAction::Command),
@@ -129,6 +141,7 @@ pub fn order(m: &Model) -> Vec<usize> {
 /// `0` / `:overview`.
 pub fn show(m: &mut Model) {
     m.overview = Some(0);
+    m.all.open = false;
     m.detail_open = false;
 }
 

@@ -177,12 +177,19 @@ pub struct ConfirmDelete {
     pub hint: Option<String>,
 }
 
-/// The marks last cleared with `U`, kept so that one `Ctrl-Z` can bring them back.
+/// The marks of one profile's kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClearedMarks {
+pub struct MarkSet {
     pub profile: usize,
     pub kind: Kind,
     pub ids: BTreeSet<String>,
+}
+
+/// The marks last cleared with `U` (of one view, or of every profile in the All tab), kept
+/// so that one `Ctrl-Z` can bring them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearedMarks {
+    pub sets: Vec<MarkSet>,
 }
 
 /// A create form being filled in.
@@ -396,6 +403,8 @@ pub struct Model {
     /// The overview (every profile on one screen) is shown, with its cursor on this row of
     /// the severity order; `None`: a profile tab is shown.
     pub overview: Option<usize>,
+    /// The All tab (every object of every profile); shown when `all.open`.
+    pub all: super::all::AllView,
 }
 
 impl Model {
@@ -444,6 +453,7 @@ impl Model {
             cleared_marks: None,
             measures: Measures::UNMEASURED,
             overview: None,
+            all: Default::default(),
         }
     }
 

@@ -25,6 +25,13 @@ pub fn init(m: &mut Model) -> Vec<Effect> {
 }
 
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
+    let fx = dispatch(m, msg);
+    // The All tab follows the profiles' objects.
+    super::all::sync(m);
+    fx
+}
+
+fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => {
             if key.kind == KeyEventKind::Release {

@@ -9,6 +9,7 @@ use super::state::*;
 /// Keep the current view's cursor on screen.
 pub fn ensure_current_visible(m: &mut Model) {
     let page = m.page_rows;
+    m.all.ensure_visible(page);
     if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
         v.ensure_visible(page);
     }
@@ -24,8 +25,9 @@ pub fn switch_profile(m: &mut Model, p: usize) -> Vec<Effect> {
     if p >= m.profiles.len() {
         return Vec::new();
     }
-    // A profile tab replaces the overview.
+    // A profile tab replaces the overview and the All tab.
     m.overview = None;
+    m.all.open = false;
     if p == m.active {
         return Vec::new();
     }
@@ -79,6 +81,10 @@ pub fn rebuild_current(m: &mut Model, resort: bool) {
 /// Make the input line's text the current view's filter.
 pub fn apply_filter(m: &mut Model) {
     let text = m.input.text.clone();
+    if m.all.open {
+        super::all::set_filter(m, &text);
+        return;
+    }
     if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
         if v.filter == text {
             return;

@@ -2,6 +2,7 @@
 //! table builds rows only for the visible window, so a frame costs the same at 100 rows as
 //! at 100,000.
 
+mod all;
 mod modal;
 mod overview;
 mod safe;
@@ -95,13 +96,21 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         } else {
             full_label(i, tab)
         };
-        let style = if i == m.active && m.overview.is_none() {
+        let style = if i == m.active && m.overview.is_none() && !m.all.open {
             theme.tab_active()
         } else {
             theme.tab_inactive()
         };
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
+    }
+    if m.profiles.len() > 1 {
+        let style = if m.all.open {
+            theme.tab_active()
+        } else {
+            theme.tab_inactive()
+        };
+        spans.push(Span::styled(" * All ", style));
     }
     if m.profiles.is_empty() {
         spans.push(Span::styled(" no profiles configured ", theme.warn()));
@@ -110,7 +119,7 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     if m.demo {
         badges.push(Span::styled(" DEMO ", theme.badge(false)));
     }
-    if let Some(tab) = m.tab().filter(|_| m.overview.is_none()) {
+    if let Some(tab) = m.tab().filter(|_| m.overview.is_none() && !m.all.open) {
         if tab.info.secret_missing() {
             badges.push(Span::raw(" "));
             badges.push(Span::styled(" NO SECRET ", theme.badge(true)));
@@ -139,6 +148,10 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
 fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     if m.overview.is_some() {
         f.render_widget(safe::para(overview::title(m)).style(theme.header()), area);
+        return;
+    }
+    if m.all.open {
+        f.render_widget(safe::para(all::title(m, theme)), area);
         return;
     }
     let Some(tab) = m.tab() else {
@@ -191,6 +204,10 @@ fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         overview::draw(m, f, area, theme);
         return;
     }
+    if m.all.open {
+        all::draw(m, f, area, theme);
+        return;
+    }
     let Some(tab) = m.tab() else {
         let text =
             "No profiles. Copy config.example.toml to your config file, or run `dsconsole demo`.";
@@ -231,7 +248,7 @@ fn draw_body(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let (table_area, detail_area, banner_area) = split_body(m, area);
     table::draw_table(m, tab, f, table_area, theme);
     if let Some(d) = detail_area {
-        table::draw_detail(m, tab, f, d, theme);
+        table::draw_detail(m, tab, tab.current(), f, d, theme);
     }
     if let (Some(b), Some(text)) = (banner_area, &m.banner) {
         f.render_widget(safe::para(text.as_str()).style(theme.dim()), b);
@@ -252,7 +269,7 @@ fn unusable_message(tab: &ProfileTab) -> Option<String> {
         .map(|e| format!("Profile '{}' cannot be used: {e}", tab.info.name))
 }
 
-fn split_body(m: &Model, area: Rect) -> (Rect, Option<Rect>, Option<Rect>) {
+pub(crate) fn split_body(m: &Model, area: Rect) -> (Rect, Option<Rect>, Option<Rect>) {
     let (area, banner) = if m.banner.is_some() && area.height > 6 {
         let parts = Layout::default()
             .direction(Direction::Vertical)
@@ -279,7 +296,29 @@ fn split_body(m: &Model, area: Rect) -> (Rect, Option<Rect>, Option<Rect>) {
 
 fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut left: Vec<Span> = Vec::new();
-    if let Some(tab) = m.tab() {
+    if m.all.open {
+        let marked = crate::app::all::mark_count(m);
+        if marked > 0 {
+            let hidden = crate::app::all::hidden_marks(m);
+            let mut s = format!("{marked} marked in all profiles");
+            if hidden > 0 {
+                s.push_str(&format!(" ({hidden} hidden by filter)"));
+            }
+            left.push(Span::styled(s, theme.marked()));
+            left.push(Span::raw(" │ "));
+        }
+        let loaded: Vec<i64> = m.profiles.iter().filter_map(|t| t.loaded_at).collect();
+        let text = match loaded.iter().min() {
+            Some(&oldest) => format!(
+                "{}/{} profiles loaded, oldest {} ago",
+                loaded.len(),
+                m.profiles.len(),
+                format_age(m.now, oldest)
+            ),
+            None => "nothing loaded yet".to_string(),
+        };
+        left.push(Span::styled(text, theme.dim()));
+    } else if let Some(tab) = m.tab() {
         if let Some(v) = tab.view() {
             if !v.marks.is_empty() {
                 let hidden = v.hidden_marked;
@@ -349,6 +388,26 @@ fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             let prefix: String = m.input.text.chars().take(m.input.cursor).collect();
             let x = area.x + 1 + safe::width(&safe::clean(&prefix)) as u16;
             f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        }
+        Mode::Normal if m.all.open => {
+            let mut spans: Vec<Span> = Vec::new();
+            let mut used = 0;
+            let tail = all::HINTS.len() - 2;
+            for (n, (k, l)) in all::HINTS.iter().enumerate() {
+                let w = k.chars().count() + l.chars().count() + 3;
+                // Help and quit always fit: the others go from the end.
+                let rest: usize = all::HINTS[tail.max(n + 1)..]
+                    .iter()
+                    .map(|(k, l)| k.chars().count() + l.chars().count() + 3)
+                    .sum();
+                if n < tail && used + w + rest > area.width as usize {
+                    continue;
+                }
+                used += w;
+                spans.push(Span::styled(k.to_string(), theme.key()));
+                spans.push(Span::raw(format!(" {l}  ")));
+            }
+            f.render_widget(safe::para(Line::from(spans)), area);
         }
         Mode::Normal if m.overview.is_some() => {
             let hints = [

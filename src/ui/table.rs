@@ -2,7 +2,7 @@
 
 use super::theme::Theme;
 use crate::app::state::{Model, ProfileTab};
-use crate::model::{CellCtx, ColWidth};
+use crate::model::{CellCtx, ColWidth, ColumnDef, Resource};
 use crate::text::{fit, fit_middle};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -174,40 +174,100 @@ pub fn column_widths(rules: &[ColWidth], wants: &[u16], available: u16) -> Vec<u
     out.into_iter().map(|w| w as u16).collect()
 }
 
+/// What a table shows: its columns and sort, and where its window of rows is.
+pub struct Grid<'a> {
+    pub columns: &'a [ColumnDef],
+    pub sort_col: usize,
+    pub sort_desc: bool,
+    /// An Impact column after the name.
+    pub with_impact: bool,
+    /// How many rows there are (visible ones, after the filter).
+    pub len: usize,
+    pub offset: usize,
+    pub cursor: usize,
+    /// Shown when there are no rows.
+    pub empty: &'a str,
+}
+
+/// One row of a `Grid`: its object, whether it is marked, its Impact cell.
+pub struct GridRow<'a> {
+    pub r: &'a Resource,
+    pub marked: bool,
+    pub impact: Option<crate::model::Cell>,
+}
+
 pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme: &Theme) {
-    use super::safe;
     let Some(view) = tab.view() else {
         return;
     };
-    let columns = (tab.spec.columns)(view.kind);
-    let ctx = CellCtx { now: m.now };
     // The Impact column, once anything was computed in this tab.
     let with_impact = !tab.impacts.is_empty() || !tab.impact_pending.is_empty();
+    let grid = Grid {
+        columns: (tab.spec.columns)(view.kind),
+        sort_col: view.sort_col,
+        sort_desc: view.sort_desc,
+        with_impact,
+        len: view.rows.len(),
+        offset: view.offset,
+        cursor: view.cursor,
+        empty: if view.members.is_empty() {
+            "Nothing here."
+        } else {
+            "No rows match the filter or toggles (Esc clears the filter; o / u toggle)."
+        },
+    };
+    draw_grid(m, &grid, f, area, theme, |pos| {
+        let r = view.rows.get(pos).and_then(|&i| tab.resources.get(i))?;
+        Some(GridRow {
+            r,
+            marked: view.marks.contains(&r.id),
+            impact: with_impact.then(|| impact_cell(m, tab, r)),
+        })
+    });
+}
+
+/// Draw a table of resources: only the rows of its window are built.
+pub fn draw_grid<'a>(
+    m: &Model,
+    grid: &Grid,
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    row_at: impl Fn(usize) -> Option<GridRow<'a>>,
+) {
+    use super::safe;
+    let columns = grid.columns;
+    let ctx = CellCtx { now: m.now };
+    let with_impact = grid.with_impact;
     let ncols = columns.len() + usize::from(with_impact);
     let body_height = area.height.saturating_sub(1) as usize;
-    let offset = effective_offset(view.offset, view.cursor, view.rows.len(), body_height);
-    let end = (offset + body_height).min(view.rows.len());
+    let offset = effective_offset(grid.offset, grid.cursor, grid.len, body_height);
+    let end = (offset + body_height).min(grid.len);
 
     // The visible window's cells, made safe once: their widths decide the columns'.
-    let window: Vec<(usize, Vec<crate::model::Cell>)> = view.rows[offset..end]
-        .iter()
-        .filter_map(|&i| tab.resources.get(i).map(|r| (i, r)))
-        .map(|(i, r)| {
-            let cells = columns
+    let window: Vec<(bool, Vec<crate::model::Cell>)> = (offset..end)
+        .filter_map(&row_at)
+        .map(|row| {
+            let mut cells = columns
                 .iter()
                 .map(|c| {
-                    let mut cell = (c.cell)(r, &ctx);
+                    let mut cell = (c.cell)(row.r, &ctx);
                     if let std::borrow::Cow::Owned(clean) = safe::clean(&cell.text) {
                         cell.text = clean;
                     }
                     cell
                 })
                 .collect::<Vec<_>>();
-            let mut cells = cells;
             if with_impact {
-                cells.insert(IMPACT_AT.min(cells.len()), impact_cell(m, tab, r));
+                cells.insert(
+                    IMPACT_AT.min(cells.len()),
+                    row.impact.unwrap_or(crate::model::Cell {
+                        text: String::new(),
+                        tone: crate::model::CellTone::Dim,
+                    }),
+                );
             }
-            (i, cells)
+            (row.marked, cells)
         })
         .collect();
     let mut titles: Vec<String> = columns
@@ -215,8 +275,8 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         .enumerate()
         .map(|(i, c)| {
             let mut title = c.title.to_string();
-            if i == view.sort_col {
-                title.push_str(if view.sort_desc { " ▼" } else { " ▲" });
+            if i == grid.sort_col {
+                title.push_str(if grid.sort_desc { " ▼" } else { " ▲" });
             }
             title
         })
@@ -273,9 +333,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     let rows: Vec<Row> = window
         .into_iter()
         .enumerate()
-        .map(|(pos, (i, cells))| {
-            let r = &tab.resources[i];
-            let marked = view.marks.contains(&r.id);
+        .map(|(pos, (marked, cells))| {
             let mut out: Vec<Cell> = Vec::with_capacity(ncols + 1);
             out.push(if marked {
                 Cell::from(Span::styled("●", theme.marked()))
@@ -296,7 +354,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
             if marked {
                 style = style.patch(theme.marked());
             }
-            if offset + pos == view.cursor {
+            if offset + pos == grid.cursor {
                 style = style.patch(theme.selected());
             }
             Row::new(out).style(style)
@@ -312,18 +370,13 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
     );
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     f.render_widget(table, area);
-    if view.rows.is_empty() {
-        let msg = if view.members.is_empty() {
-            "Nothing here."
-        } else {
-            "No rows match the filter or toggles (Esc clears the filter; o / u toggle)."
-        };
+    if grid.len == 0 {
         let a = Rect {
             y: area.y + 1,
             height: area.height.saturating_sub(1),
             ..area
         };
-        f.render_widget(super::safe::para(msg).style(theme.dim()), a);
+        f.render_widget(super::safe::para(grid.empty).style(theme.dim()), a);
     }
 }
 
@@ -333,7 +386,7 @@ const IMPACT_AT: usize = 1;
 
 /// The Impact cell of a row: the count of content that breaks ("14"), "0" when none was
 /// found, "?" when unknown, a spinner while computing, empty when never asked.
-fn impact_cell(m: &Model, tab: &ProfileTab, r: &crate::model::Resource) -> crate::model::Cell {
+pub fn impact_cell(m: &Model, tab: &ProfileTab, r: &crate::model::Resource) -> crate::model::Cell {
     use crate::impact::Verdict;
     use crate::model::{Cell, CellTone};
     let key = (r.kind, r.id.clone());
@@ -454,13 +507,21 @@ fn message_lines(label: &str, message: &str, style: Style, out: &mut Vec<Line<'s
     }
 }
 
-pub fn draw_detail(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme: &Theme) {
+/// The detail pane of `current` (an object of `tab`).
+pub fn draw_detail(
+    m: &Model,
+    tab: &ProfileTab,
+    current: Option<&Resource>,
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
     use super::safe;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border())
         .title(" Detail (J/K scroll, Enter close) ");
-    let Some(r) = tab.current() else {
+    let Some(r) = current else {
         f.render_widget(safe::para("No row selected.").block(block), area);
         return;
     };

@@ -828,3 +828,41 @@ fn the_log_pane_shows_seconds_and_wraps_long_lines() {
         "the long line wraps, nothing is cut:\n{out}"
     );
 }
+
+#[test]
+fn all_tab_at_120x30_and_80x24() {
+    let mut m = overview_model();
+    m.measures = super::MEASURES;
+    for r in m.profiles[1].resources.iter_mut() {
+        r.profile = "qa".into();
+    }
+    chars(&mut m, "*");
+    // prod's failing connections, marked; the cursor on qa's Finance.
+    chars(&mut m, ":mark health:unhealthy");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    chars(&mut m, "jjj");
+    let wide = render(&m, 120, 30);
+    assert!(wide.contains("* All"), "{wide}");
+    assert!(
+        wide.contains("All (18) — every object of 4 profiles"),
+        "{wide}"
+    );
+    assert!(wide.contains("2 marked in all profiles"), "{wide}");
+    insta::assert_snapshot!("all_tab_120x30", wide);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    chars(&mut m, "/profile:prod");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let small = render(&m, 80, 24);
+    assert!(small.contains("[filter: profile:prod]"), "{small}");
+    assert!(
+        small.contains("Profile"),
+        "the profile column stays:\n{small}"
+    );
+    insta::assert_snapshot!("all_tab_80x24", small);
+}

@@ -1,0 +1,927 @@
+//! The All tab: every object of every profile in one table, with the neutral columns, the
+//! same filter (with field terms: `vendor:qlik profile:prod-*`), sort, marks and actions.
+//!
+//! It holds no objects of its own: its rows point into the profile tabs (`(profile, index)`),
+//! and its marks ARE the profile tabs' marks, so a mark set here shows in the profile's tab
+//! and the reverse. Its rows are rebuilt when a profile's objects change (a load, a delete).
+//! Actions are planned per profile: `i` starts one impact job per profile, Ctrl-D opens one
+//! confirmation holding one plan per profile.
+
+use super::effect::Effect;
+use super::keymap::Action;
+use super::state::*;
+use crate::filter::RowFilter;
+use crate::impact::Verdict;
+use crate::model::{cells, Cell, CellCtx, ColWidth, ColumnDef, Kind, Resource};
+use std::collections::{BTreeSet, HashSet};
+
+/// A row of the All tab: (profile index, index into that profile's resources).
+pub type RowRef = (u32, u32);
+
+/// One profile's part of a selection: (profile, selected keys, the keys among them that
+/// the filter hides).
+pub type Part = (usize, Vec<(Kind, String)>, Vec<(Kind, String)>);
+
+fn profile_cell(r: &Resource, _: &CellCtx) -> Cell {
+    Cell::plain(r.profile.clone())
+}
+
+fn vendor_cell(r: &Resource, _: &CellCtx) -> Cell {
+    Cell::plain(r.vendor.display())
+}
+
+fn kind_cell(r: &Resource, _: &CellCtx) -> Cell {
+    Cell::plain(r.kind.title())
+}
+
+/// Unhealthy first, then testing, untested, healthy.
+fn health_key(r: &Resource) -> String {
+    use crate::model::Health;
+    let rank = match &r.health {
+        Health::Unhealthy(_) => 0,
+        Health::Testing => 1,
+        Health::Unknown => 2,
+        Health::Healthy => 3,
+    };
+    format!("{rank}{}", r.name.to_lowercase())
+}
+
+/// The neutral columns, in order of importance (the last give way first on a narrow
+/// screen): what it is and where, then its state, then who and when.
+pub static COLUMNS: [ColumnDef; 10] = [
+    ColumnDef {
+        title: "Name",
+        width: ColWidth::Names(16),
+        cell: cells::name,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Profile",
+        width: ColWidth::Fill(14),
+        cell: profile_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Kind",
+        width: ColWidth::Fixed(11),
+        cell: kind_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Health",
+        width: ColWidth::Fill(10),
+        cell: cells::health,
+        sort_key: Some(health_key),
+    },
+    ColumnDef {
+        title: "Used by",
+        width: ColWidth::Fill(8),
+        cell: cells::used_by,
+        sort_key: Some(cells::used_by_key),
+    },
+    ColumnDef {
+        title: "Sync",
+        width: ColWidth::Fill(6),
+        cell: crate::vendors::basedash::sync_cell,
+        sort_key: Some(crate::vendors::basedash::sync_key),
+    },
+    ColumnDef {
+        title: "Owner",
+        width: ColWidth::Fill(6),
+        cell: cells::owner,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Container",
+        width: ColWidth::Fill(6),
+        cell: cells::container,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Vendor",
+        width: ColWidth::Fixed(14),
+        cell: vendor_cell,
+        sort_key: None,
+    },
+    ColumnDef {
+        title: "Updated",
+        width: ColWidth::Fixed(22),
+        cell: cells::updated,
+        sort_key: Some(cells::updated_key),
+    },
+];
+
+/// The All tab's state: its rows, filter, sort and cursor (marks live in the profile tabs).
+#[derive(Debug, Clone, Default)]
+pub struct AllView {
+    /// The All tab is on screen.
+    pub open: bool,
+    /// Every object of every profile, in sort order.
+    pub members: Vec<RowRef>,
+    /// The filter's search text of each member, in the same order.
+    search: Vec<Box<str>>,
+    /// The visible rows: members that pass the toggles and the filter.
+    pub rows: Vec<RowRef>,
+    pub filter: String,
+    pub sort_col: usize,
+    pub sort_desc: bool,
+    pub cursor: usize,
+    pub offset: usize,
+    pub orphans_only: bool,
+    pub unhealthy_only: bool,
+    /// The start of a `V` range: (profile, kind, id).
+    pub anchor: Option<(usize, Kind, String)>,
+    /// The object under the cursor, kept by identity: after a reload the indices in
+    /// `rows` no longer mean what they meant, this still does.
+    at: Option<(usize, Kind, String)>,
+    /// Per profile, what the rows were built from (its load generation and how many objects
+    /// its views hold): a difference means the rows must be built again.
+    stamp: Vec<(u64, usize, usize)>,
+}
+
+impl AllView {
+    pub fn ensure_visible(&mut self, page: usize) {
+        let page = page.max(1);
+        if self.cursor < self.offset {
+            self.offset = self.cursor;
+        } else if self.cursor >= self.offset + page {
+            self.offset = self.cursor + 1 - page;
+        }
+        self.offset = self.offset.min(self.rows.len().saturating_sub(page));
+    }
+}
+
+/// The object a row points at, if it is still there.
+pub fn resource(m: &Model, row: RowRef) -> Option<&Resource> {
+    m.profiles
+        .get(row.0 as usize)
+        .and_then(|t| t.resources.get(row.1 as usize))
+}
+
+/// The row under the cursor and its object.
+pub fn current(m: &Model) -> Option<(usize, &Resource)> {
+    let row = *m.all.rows.get(m.all.cursor)?;
+    resource(m, row).map(|r| (row.0 as usize, r))
+}
+
+/// Whether the object of a row is marked (in its profile's view of its kind).
+pub fn is_marked(m: &Model, p: usize, r: &Resource) -> bool {
+    m.profiles.get(p).is_some_and(|t| {
+        t.views
+            .iter()
+            .any(|v| v.kind == r.kind && v.marks.contains(&r.id))
+    })
+}
+
+/// Every mark of every profile, by profile: (kind, id).
+pub fn marks_by_profile(m: &Model) -> Vec<(usize, Vec<(Kind, String)>)> {
+    m.profiles
+        .iter()
+        .enumerate()
+        .map(|(p, t)| {
+            let keys: Vec<(Kind, String)> = t
+                .views
+                .iter()
+                .flat_map(|v| v.marks.iter().map(move |id| (v.kind, id.clone())))
+                .collect();
+            (p, keys)
+        })
+        .filter(|(_, keys)| !keys.is_empty())
+        .collect()
+}
+
+/// How many marks there are in all profiles.
+pub fn mark_count(m: &Model) -> usize {
+    m.profiles
+        .iter()
+        .flat_map(|t| t.views.iter())
+        .map(|v| v.marks.len())
+        .sum()
+}
+
+/// How many marks the All tab's rows do not show (hidden by its filter or toggles).
+pub fn hidden_marks(m: &Model) -> usize {
+    let total = mark_count(m);
+    if total == 0 {
+        return 0;
+    }
+    let shown = m
+        .all
+        .rows
+        .iter()
+        .filter_map(|&row| resource(m, row).map(|r| (row.0 as usize, r)))
+        .filter(|(p, r)| is_marked(m, *p, r))
+        .count();
+    total.saturating_sub(shown)
+}
+
+fn stamp(m: &Model) -> Vec<(u64, usize, usize)> {
+    m.profiles
+        .iter()
+        .map(|t| {
+            let members = t.views.iter().map(|v| v.members.len()).sum();
+            (t.generation, t.resources.len(), members)
+        })
+        .collect()
+}
+
+/// Open the All tab (`*`, `:all`).
+pub fn show(m: &mut Model) {
+    m.overview = None;
+    m.all.open = true;
+    m.detail_scroll = 0;
+    resort(m);
+    let page = m.page_rows;
+    m.all.ensure_visible(page);
+}
+
+/// After every message: when the All tab is shown and a profile's objects changed, build
+/// its rows again (the cursor stays on the same object where it can).
+pub fn sync(m: &mut Model) {
+    if m.all.open && m.all.stamp != stamp(m) {
+        resort(m);
+    }
+}
+
+/// The object under the cursor, as a key that survives a rebuild.
+fn cursor_key(m: &Model) -> Option<(usize, Kind, String)> {
+    current(m).map(|(p, r)| (p, r.kind, r.id.clone()))
+}
+
+/// The cursor moved (or the rows changed): remember which object it is on.
+fn remember(m: &mut Model) {
+    m.all.at = cursor_key(m);
+}
+
+/// Gather every object shown in a profile's views, in the order of the sort column (ties
+/// by name, then profile), with their search text; then rebuild the rows.
+pub fn resort(m: &mut Model) {
+    let now = m.now;
+    let ctx = CellCtx { now };
+    let col = COLUMNS.get(m.all.sort_col).unwrap_or(&COLUMNS[0]);
+    let mut keyed: Vec<(String, RowRef)> = Vec::new();
+    for (p, tab) in m.profiles.iter().enumerate() {
+        for v in &tab.views {
+            for &i in &v.members {
+                let Some(r) = tab.resources.get(i) else {
+                    continue;
+                };
+                let key = match col.sort_key {
+                    Some(f) => f(r),
+                    None => (col.cell)(r, &ctx).text.to_lowercase(),
+                };
+                keyed.push((key, (p as u32, i as u32)));
+            }
+        }
+    }
+    let profiles = &m.profiles;
+    let name = |row: &RowRef| {
+        profiles[row.0 as usize].resources[row.1 as usize]
+            .name
+            .as_str()
+    };
+    keyed.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| name(&a.1).cmp(name(&b.1)))
+            .then_with(|| a.1.cmp(&b.1))
+    });
+    let mut members: Vec<RowRef> = keyed.into_iter().map(|(_, row)| row).collect();
+    if m.all.sort_desc {
+        members.reverse();
+    }
+    let sep = crate::filter::FIELD_SEPARATOR.to_string();
+    m.all.search = members
+        .iter()
+        .map(|&(p, i)| {
+            let r = &m.profiles[p as usize].resources[i as usize];
+            crate::filter::with_search_fields(r, |fields| {
+                let mut all: Vec<&str> = fields.to_vec();
+                all.push(r.profile.as_str());
+                all.push(r.vendor.display());
+                all.join(&sep).into_boxed_str()
+            })
+        })
+        .collect();
+    m.all.members = members;
+    m.all.stamp = stamp(m);
+    rebuild_rows(m);
+}
+
+/// The members that pass the toggles and the filter, cursor kept on the same object.
+pub fn rebuild_rows(m: &mut Model) {
+    let keep = m.all.at.clone();
+    let view = &m.all;
+    let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
+    let indexed = view.search.len() == view.members.len();
+    let profiles = &m.profiles;
+    let rows: Vec<RowRef> = view
+        .members
+        .iter()
+        .enumerate()
+        .filter(|&(pos, &(p, i))| {
+            let Some(tab) = profiles.get(p as usize) else {
+                return false;
+            };
+            let Some(r) = tab.resources.get(i as usize) else {
+                return false;
+            };
+            if view.orphans_only {
+                let breaks = tab
+                    .impacts
+                    .get(&(r.kind, r.id.clone()))
+                    .is_some_and(|i| i.verdict() == Verdict::Breaks);
+                if !r.is_orphan() || breaks {
+                    return false;
+                }
+            }
+            if view.unhealthy_only && !r.is_unhealthy() {
+                return false;
+            }
+            filter.as_mut().is_none_or(|f| {
+                if f.has_fields() && !f.matches_resource(r, tab.clock) {
+                    return false;
+                }
+                if indexed {
+                    f.matches_joined(&view.search[pos])
+                } else {
+                    crate::filter::with_search_fields(r, |fields| f.matches_fields(fields))
+                }
+            })
+        })
+        .map(|(_, &row)| row)
+        .collect();
+    let cursor = keep
+        .and_then(|(p, kind, id)| {
+            rows.iter().position(|&row| {
+                row.0 as usize == p
+                    && resource(m, row).is_some_and(|r| r.kind == kind && r.id == id)
+            })
+        })
+        .unwrap_or(m.all.cursor)
+        .min(rows.len().saturating_sub(1));
+    m.all.rows = rows;
+    m.all.cursor = cursor;
+    let page = m.page_rows;
+    m.all.ensure_visible(page);
+    remember(m);
+}
+
+/// The filter line's text became the All tab's filter.
+pub fn set_filter(m: &mut Model, text: &str) {
+    if m.all.filter == text {
+        return;
+    }
+    m.all.filter = text.to_string();
+    rebuild_rows(m);
+    m.all.cursor = 0;
+    m.all.offset = 0;
+    remember(m);
+}
+
+fn move_cursor(m: &mut Model, f: impl FnOnce(usize, usize, usize) -> usize) {
+    let page = m.page_rows;
+    let v = &mut m.all;
+    if v.rows.is_empty() {
+        v.cursor = 0;
+        v.offset = 0;
+        return;
+    }
+    let last = v.rows.len() - 1;
+    v.cursor = f(v.cursor, last, page).min(last);
+    v.ensure_visible(page);
+    m.detail_scroll = 0;
+    remember(m);
+}
+
+/// Why an object cannot be marked (a kind the vendor never deletes, an object the server
+/// says cannot be deleted), or `None`.
+fn unmarkable(m: &Model, p: usize, r: &Resource) -> Option<String> {
+    let tab = m.profiles.get(p)?;
+    if !tab.spec.delete_order.contains(&r.kind) {
+        return Some(format!(
+            "{} are read-only ({}): not marked",
+            r.kind,
+            tab.spec.vendor.display()
+        ));
+    }
+    (r.deletable == Some(false)).then(|| {
+        format!(
+            "{} cannot be deleted (built-in or not permitted): not marked",
+            r.as_ref().label()
+        )
+    })
+}
+
+fn set_mark(m: &mut Model, p: usize, kind: Kind, id: &str, on: bool) {
+    if let Some(v) = m
+        .profiles
+        .get_mut(p)
+        .and_then(|t| t.views.iter_mut().find(|v| v.kind == kind))
+    {
+        if on {
+            v.marks.insert(id.to_string());
+        } else {
+            v.marks.remove(id);
+        }
+    }
+}
+
+/// After marks changed here: each profile view's count of hidden marks.
+fn recount_profiles(m: &mut Model) {
+    for tab in m.profiles.iter_mut() {
+        for k in 0..tab.views.len() {
+            tab.recount_hidden(k);
+        }
+    }
+}
+
+fn toggle_mark(m: &mut Model) {
+    let Some((p, r)) = current(m) else {
+        return;
+    };
+    let (kind, id) = (r.kind, r.id.clone());
+    if is_marked(m, p, r) {
+        set_mark(m, p, kind, &id, false);
+    } else if let Some(why) = unmarkable(m, p, r) {
+        m.set_status(Level::Warn, why);
+    } else {
+        set_mark(m, p, kind, &id, true);
+        m.all.anchor = Some((p, kind, id));
+    }
+    move_cursor(m, |c, _, _| c + 1);
+}
+
+/// The rows from `lo` to `hi` (positions in `rows`) that can be marked, as keys.
+fn markable(m: &Model, rows: &[RowRef]) -> Vec<(usize, Kind, String)> {
+    rows.iter()
+        .filter_map(|&row| resource(m, row).map(|r| (row.0 as usize, r)))
+        .filter(|(p, r)| unmarkable(m, *p, r).is_none())
+        .map(|(p, r)| (p, r.kind, r.id.clone()))
+        .collect()
+}
+
+fn mark_range(m: &mut Model) {
+    let anchor = m.all.anchor.clone().and_then(|(p, kind, id)| {
+        m.all.rows.iter().position(|&row| {
+            row.0 as usize == p && resource(m, row).is_some_and(|r| r.kind == kind && r.id == id)
+        })
+    });
+    let Some(a) = anchor else {
+        toggle_mark(m);
+        return;
+    };
+    let c = m.all.cursor.min(m.all.rows.len().saturating_sub(1));
+    let (lo, hi) = (a.min(c), a.max(c));
+    let keys = markable(m, &m.all.rows[lo..=hi]);
+    if let Some(last) = keys.last() {
+        m.all.anchor = Some(last.clone());
+    }
+    for (p, kind, id) in keys {
+        set_mark(m, p, kind, &id, true);
+    }
+}
+
+/// `A`: mark every visible row, or unmark them when all are marked.
+fn mark_all(m: &mut Model) {
+    let keys = markable(m, &m.all.rows);
+    let all_marked = keys.iter().all(|(p, kind, id)| {
+        m.profiles[*p]
+            .views
+            .iter()
+            .any(|v| v.kind == *kind && v.marks.contains(id))
+    });
+    for (p, kind, id) in &keys {
+        set_mark(m, *p, *kind, id, !all_marked);
+    }
+    let text = format!(
+        "{} {} rows",
+        if all_marked { "unmarked" } else { "marked" },
+        keys.len()
+    );
+    m.set_status(Level::Info, text);
+}
+
+/// `U`: clear every mark of every profile (Ctrl-Z brings them back, once).
+pub fn clear_all_marks(m: &mut Model) {
+    let mut cleared = Vec::new();
+    for (p, tab) in m.profiles.iter_mut().enumerate() {
+        for v in tab.views.iter_mut() {
+            if !v.marks.is_empty() {
+                cleared.push(MarkSet {
+                    profile: p,
+                    kind: v.kind,
+                    ids: std::mem::take(&mut v.marks),
+                });
+                v.anchor = None;
+            }
+        }
+    }
+    m.all.anchor = None;
+    recount_profiles(m);
+    let n: usize = cleared.iter().map(|s| s.ids.len()).sum();
+    if n == 0 {
+        m.set_status(Level::Info, "no marks to clear");
+        return;
+    }
+    m.cleared_marks = Some(ClearedMarks { sets: cleared });
+    m.set_status(
+        Level::Info,
+        format!(
+            "cleared {n} mark{} in every profile — Ctrl-Z brings {} back",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
+        ),
+    );
+}
+
+/// What an action applies to, per profile: every mark of every profile (shown or not),
+/// else the current row. Each entry: (profile, selected keys, keys hidden by the filter).
+pub fn selection(m: &Model) -> Vec<Part> {
+    let marks = marks_by_profile(m);
+    if marks.is_empty() {
+        return current(m)
+            .map(|(p, r)| vec![(p, vec![(r.kind, r.id.clone())], Vec::new())])
+            .unwrap_or_default();
+    }
+    let shown: HashSet<(usize, Kind, &str)> = m
+        .all
+        .rows
+        .iter()
+        .filter_map(|&row| resource(m, row).map(|r| (row.0 as usize, r.kind, r.id.as_str())))
+        .collect();
+    marks
+        .into_iter()
+        .map(|(p, keys)| {
+            let hidden = keys
+                .iter()
+                .filter(|(k, id)| !shown.contains(&(p, *k, id.as_str())))
+                .cloned()
+                .collect();
+            (p, keys, hidden)
+        })
+        .collect()
+}
+
+/// `i`: the impact of the selection, one job per profile.
+fn impact(m: &mut Model) -> Vec<Effect> {
+    let parts = selection(m);
+    if parts.is_empty() {
+        m.set_status(Level::Info, "impact: nothing selected");
+        return Vec::new();
+    }
+    let mut fx = Vec::new();
+    let mut asked = 0;
+    let mut profiles = 0;
+    for (p, keys, _) in parts {
+        let (n, more) = super::impact::run_for(m, p, keys.into_iter().collect());
+        if n > 0 {
+            asked += n;
+            profiles += 1;
+        }
+        fx.extend(more);
+    }
+    if profiles > 1 {
+        m.set_status(
+            Level::Info,
+            format!(
+                "impact: checking what deleting {asked} objects breaks, in {profiles} profiles — \
+                 shown in the Impact column and the detail pane"
+            ),
+        );
+    }
+    fx
+}
+
+/// Ctrl-D: one plan per profile of the selection, confirmed once.
+fn delete(m: &mut Model) -> Vec<Effect> {
+    let parts = selection(m);
+    if parts.is_empty() {
+        m.set_status(Level::Info, "nothing to delete");
+        return Vec::new();
+    }
+    if parts.len() > 1 {
+        let names: Vec<String> = parts
+            .iter()
+            .filter_map(|(p, _, _)| m.profiles.get(*p).map(|t| t.info.name.clone()))
+            .collect();
+        m.set_status(
+            Level::Warn,
+            format!(
+                "the marks span {} profiles ({}): delete them from one profile at a time",
+                names.len(),
+                names.join(", ")
+            ),
+        );
+        return Vec::new();
+    }
+    let Some((p, selected, hidden)) = parts.into_iter().next() else {
+        return Vec::new();
+    };
+    plan_one(m, p, selected, hidden)
+}
+
+/// The plan of one profile's part of the selection, then its confirmation (after impact).
+fn plan_one(
+    m: &mut Model,
+    p: usize,
+    selected: Vec<(Kind, String)>,
+    hidden: Vec<(Kind, String)>,
+) -> Vec<Effect> {
+    use crate::ops::plan::{build_plan, PlanRequest};
+    let Some(tab) = m.profiles.get(p) else {
+        return Vec::new();
+    };
+    let name = tab.info.name.clone();
+    if tab.info.read_only {
+        m.set_status(
+            Level::Warn,
+            format!("read-only: profile '{name}' does not delete"),
+        );
+        return Vec::new();
+    }
+    if !tab.usable() {
+        m.set_status(Level::Warn, format!("profile '{name}' cannot be used"));
+        return Vec::new();
+    }
+    let plan = build_plan(&PlanRequest {
+        spec: tab.spec,
+        profile: &tab.info.name,
+        all: &tab.resources,
+        selected: &selected,
+        hidden: &hidden,
+        cascade: false,
+        skip_in_use: false,
+    });
+    if plan.is_empty() {
+        let why = plan
+            .warnings
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "nothing deletable is selected".into());
+        m.set_status(Level::Warn, why);
+        return Vec::new();
+    }
+    let protected = tab.info.protected;
+    super::impact::check_then_confirm(m, p, plan, selected, hidden, protected)
+}
+
+/// `O`: the current object in its profile's tab, on its kind, cursor on it (the filter and
+/// toggles of that view are cleared when they hide it).
+pub fn open_in_profile(m: &mut Model) -> Vec<Effect> {
+    let Some((p, kind, id)) = cursor_key(m) else {
+        return Vec::new();
+    };
+    m.all.open = false;
+    let fx = super::view::switch_profile(m, p);
+    let page = m.page_rows;
+    let Some(tab) = m.profiles.get_mut(p) else {
+        return fx;
+    };
+    let Some(k) = tab.views.iter().position(|v| v.kind == kind) else {
+        return fx;
+    };
+    tab.kind_index = k;
+    let find = |tab: &ProfileTab| {
+        tab.views[k]
+            .rows
+            .iter()
+            .position(|&i| tab.resources.get(i).is_some_and(|r| r.id == id))
+    };
+    if find(tab).is_none() {
+        let v = &mut tab.views[k];
+        v.filter.clear();
+        v.orphans_only = false;
+        v.unhealthy_only = false;
+        tab.rebuild_rows(k);
+    }
+    if let Some(pos) = find(tab) {
+        tab.views[k].cursor = pos;
+        tab.views[k].ensure_visible(page);
+    }
+    fx
+}
+
+/// A normal-mode action while the All tab is shown: `None` when the profile tab's handling
+/// applies unchanged (switching, help, quit, the log…).
+pub fn on_action(m: &mut Model, action: Action) -> Option<Vec<Effect>> {
+    if !m.all.open {
+        return None;
+    }
+    let fx = match action {
+        Action::Down => {
+            move_cursor(m, |c, _, _| c + 1);
+            Vec::new()
+        }
+        Action::Up => {
+            move_cursor(m, |c, _, _| c.saturating_sub(1));
+            Vec::new()
+        }
+        Action::Top => {
+            move_cursor(m, |_, _, _| 0);
+            Vec::new()
+        }
+        Action::Bottom => {
+            move_cursor(m, |_, last, _| last);
+            Vec::new()
+        }
+        Action::PageDown => {
+            move_cursor(m, |c, _, p| c + p.max(1));
+            Vec::new()
+        }
+        Action::PageUp => {
+            move_cursor(m, |c, _, p| c.saturating_sub(p.max(1)));
+            Vec::new()
+        }
+        Action::Filter => {
+            m.mode = Mode::Filter;
+            m.input = LineInput::new(&m.all.filter.clone());
+            Vec::new()
+        }
+        Action::Mark => {
+            toggle_mark(m);
+            recount_profiles(m);
+            Vec::new()
+        }
+        Action::MarkRange => {
+            mark_range(m);
+            recount_profiles(m);
+            Vec::new()
+        }
+        Action::MarkAll => {
+            mark_all(m);
+            recount_profiles(m);
+            Vec::new()
+        }
+        Action::ClearMarks => {
+            clear_all_marks(m);
+            recount_profiles(m);
+            Vec::new()
+        }
+        Action::Delete => delete(m),
+        Action::Impact => impact(m),
+        Action::OpenInProfile => open_in_profile(m),
+        Action::Back => {
+            back(m);
+            Vec::new()
+        }
+        Action::CopyId => match current(m).map(|(_, r)| r.id.clone()) {
+            Some(id) => {
+                m.set_status(Level::Info, format!("copied id {id}"));
+                vec![Effect::Copy(id)]
+            }
+            None => Vec::new(),
+        },
+        Action::CopyNames => copy_names(m),
+        Action::Refresh => {
+            let mut fx = Vec::new();
+            for p in 0..m.profiles.len() {
+                fx.extend(super::load::start_load(m, p));
+            }
+            let n = m.profiles.len();
+            m.set_status(Level::Info, format!("refreshing {n} profiles"));
+            fx
+        }
+        Action::SortNext | Action::SortReverse => {
+            if action == Action::SortNext {
+                m.all.sort_col = (m.all.sort_col + 1) % COLUMNS.len();
+            } else {
+                m.all.sort_desc = !m.all.sort_desc;
+            }
+            resort(m);
+            Vec::new()
+        }
+        Action::ToggleOrphans | Action::ToggleUnhealthy => {
+            let (flag, what) = if action == Action::ToggleOrphans {
+                (&mut m.all.orphans_only, "orphans only")
+            } else {
+                (&mut m.all.unhealthy_only, "unhealthy only")
+            };
+            *flag = !*flag;
+            let on = *flag;
+            m.set_status(
+                Level::Info,
+                format!("{what}: {}", if on { "on" } else { "off" }),
+            );
+            rebuild_rows(m);
+            Vec::new()
+        }
+        Action::KindNext | Action::KindPrev => {
+            m.set_status(
+                Level::Info,
+                "the All tab shows every kind: filter with kind:connections (or O to open the row's profile)",
+            );
+            Vec::new()
+        }
+        Action::Test | Action::Create => {
+            m.set_status(
+                Level::Info,
+                "open the row's profile with O to test or create there (T checks every profile)",
+            );
+            Vec::new()
+        }
+        _ => return None,
+    };
+    Some(fx)
+}
+
+fn back(m: &mut Model) {
+    if m.detail_open {
+        m.detail_open = false;
+        m.page_rows = super::layout::table_rows(m) as usize;
+        m.status = None;
+        return;
+    }
+    if !m.all.filter.is_empty() {
+        m.input.clear();
+        set_filter(m, "");
+        m.set_status(Level::Info, "filter cleared");
+        return;
+    }
+    let marked = mark_count(m);
+    m.status = (marked > 0).then(|| LogEntry {
+        at: m.now,
+        level: Level::Info,
+        text: format!("{marked} marked in all profiles (Esc keeps marks: U clears them)"),
+    });
+}
+
+fn copy_names(m: &mut Model) -> Vec<Effect> {
+    let wanted: BTreeSet<(usize, Kind, String)> = selection(m)
+        .into_iter()
+        .flat_map(|(p, keys, _)| keys.into_iter().map(move |(k, id)| (p, k, id)))
+        .collect();
+    let names: Vec<String> = wanted
+        .iter()
+        .filter_map(|(p, k, id)| {
+            m.profiles
+                .get(*p)?
+                .resources
+                .iter()
+                .find(|r| r.kind == *k && &r.id == id)
+                .map(|r| r.name.clone())
+        })
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    m.set_status(Level::Info, format!("copied {} name(s)", names.len()));
+    vec![Effect::Copy(names.join("\n"))]
+}
+
+/// The rows `:export` writes from the All tab: the marked ones, else the visible ones.
+pub fn export_rows(m: &Model) -> (Vec<Resource>, &'static str) {
+    if mark_count(m) > 0 {
+        let rows = m
+            .all
+            .members
+            .iter()
+            .filter_map(|&row| resource(m, row).map(|r| (row.0 as usize, r)))
+            .filter(|(p, r)| is_marked(m, *p, r))
+            .map(|(_, r)| r.clone())
+            .collect();
+        (rows, "marked")
+    } else {
+        let rows = m
+            .all
+            .rows
+            .iter()
+            .filter_map(|&row| resource(m, row))
+            .cloned()
+            .collect();
+        (rows, "visible")
+    }
+}
+
+/// `:mark QUERY` / `:unmark QUERY` on the All tab's visible rows.
+pub fn mark_by_query(m: &mut Model, query: &str, mark: bool) {
+    let mut filter = RowFilter::new(query);
+    let keys: Vec<(usize, Kind, String)> = m
+        .all
+        .rows
+        .iter()
+        .filter_map(|&row| resource(m, row).map(|r| (row.0 as usize, r)))
+        .filter(|(p, r)| !mark || unmarkable(m, *p, r).is_none())
+        .filter(|(p, r)| match query {
+            "all" => true,
+            "orphans" => r.is_orphan(),
+            "unhealthy" => r.is_unhealthy(),
+            _ => {
+                let clock = m.profiles[*p].clock;
+                filter.matches_resource(r, clock)
+                    && filter.matches_fields(&crate::filter::search_fields(r))
+            }
+        })
+        .map(|(p, r)| (p, r.kind, r.id.clone()))
+        .collect();
+    let n = keys.len();
+    for (p, kind, id) in keys {
+        set_mark(m, p, kind, &id, mark);
+    }
+    recount_profiles(m);
+    let text = format!(
+        "{} {n} row{} matching '{query}' in all profiles",
+        if mark { "marked" } else { "unmarked" },
+        if n == 1 { "" } else { "s" }
+    );
+    m.set_status(Level::Info, text);
+}
