@@ -134,9 +134,10 @@ pub struct AllView {
     /// The object under the cursor, kept by identity: after a reload the indices in
     /// `rows` no longer mean what they meant, this still does.
     at: Option<(usize, Kind, String)>,
-    /// Per profile, what the rows were built from (its load generation and how many objects
-    /// its views hold): a difference means the rows must be built again.
-    stamp: Vec<(u64, usize, usize)>,
+    /// Per profile, what the rows were built from (its load generation, when it loaded, how
+    /// many objects it has and its views hold): a difference means the rows must be built
+    /// again (a reload replaces every object, even when their number stays the same).
+    stamp: Vec<Stamp>,
 }
 
 impl AllView {
@@ -215,12 +216,14 @@ pub fn hidden_marks(m: &Model) -> usize {
     total.saturating_sub(shown)
 }
 
-fn stamp(m: &Model) -> Vec<(u64, usize, usize)> {
+type Stamp = (u64, Option<i64>, usize, usize);
+
+fn stamp(m: &Model) -> Vec<Stamp> {
     m.profiles
         .iter()
         .map(|t| {
             let members = t.views.iter().map(|v| v.members.len()).sum();
-            (t.generation, t.resources.len(), members)
+            (t.generation, t.loaded_at, t.resources.len(), members)
         })
         .collect()
 }

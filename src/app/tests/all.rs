@@ -291,3 +291,30 @@ fn export_writes_the_rows_of_every_profile() {
         other => panic!("expected one export, got {other:?}"),
     }
 }
+
+#[test]
+fn a_refresh_with_as_many_objects_is_still_a_new_table() {
+    let mut m = all_model();
+    go_to(&mut m, "prod/Old Conn");
+    // prod comes back with the same number of objects, in another order and one renamed.
+    let mut again = resources();
+    again.reverse();
+    for r in again.iter_mut().filter(|r| r.name == "Finance") {
+        r.name = "Finance 2026".into();
+    }
+    let generation = m.profiles[0].generation;
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation,
+            at: NOW + 60,
+            result: Ok(crate::vendors::Snapshot {
+                resources: again,
+                warnings: vec![],
+            }),
+        },
+    );
+    assert!(rows(&m).contains(&"prod/Finance 2026".to_string()));
+    assert_eq!(rows(&m)[m.all.cursor], "prod/Old Conn");
+}
