@@ -225,3 +225,40 @@ fn on_call_starts_on_the_overview_opens_the_worst_profile_and_exports_its_unheal
     s.wait_for_text("On call — 4 profiles");
     s.quit();
 }
+
+#[test]
+fn the_all_tab_filters_every_profile_at_once_and_deletes_from_one() {
+    let mut s = Session::demo(140, 34);
+    s.wait_for_text("On call — 4 profiles");
+    s.wait_for("every profile loaded", |t| {
+        t.contains("7 unhealthy") && !t.contains("never ·")
+    });
+    s.send(b"*");
+    s.wait_for_text("every object of 4 profiles");
+    // One filter over every vendor: the unhealthy objects are all Basedash's here.
+    s.send(b"/health:unhealthy kind:datasources");
+    s.send(ENTER);
+    s.wait_for_text("[filter: health:unhealthy kind:datasources]");
+    let text = s.text();
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("demo-")).collect();
+    assert!(!rows.is_empty(), "{text}");
+    assert!(rows.iter().all(|l| l.contains("demo-basedash")), "{text}");
+    // Two marks, one confirmation for that profile; nothing sent until the count is typed.
+    s.send(b"  ");
+    s.wait_for_text("2 marked in all profiles");
+    s.send(CTRL_D);
+    s.wait_for_text("Delete 2 objects from demo-basedash");
+    s.send(b"2");
+    s.send(ENTER);
+    s.wait_for_text("Delete finished — demo-basedash");
+    s.wait_for_text("2 deleted");
+    s.wait_gone("2 marked in all profiles");
+    // The reload that follows shows what is left; O opens the current row in its own tab.
+    s.send(ESC);
+    s.wait_gone("Delete finished");
+    s.wait_for_text("All (5/109)");
+    s.send(b"O");
+    s.wait_for_text("Datasources (");
+    s.wait_gone("every object of 4 profiles");
+    s.quit();
+}
