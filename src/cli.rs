@@ -344,7 +344,10 @@ async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> Exit
 pub fn demo_profiles(sims: &[StartedSim], read_only: bool) -> Vec<LaunchProfile> {
     sims.iter()
         .map(|s| {
-            let settings = registry::demo_settings(s.vendor, &s.sim.base_url, read_only);
+            let mut settings = registry::demo_settings(s.vendor, &s.sim.base_url, read_only);
+            for (key, value) in &s.sim.demo_options {
+                settings = settings.option(key, value.clone());
+            }
             LaunchProfile::from_settings(Ok(settings), false, 4)
         })
         .collect()

@@ -325,6 +325,22 @@ impl DatabrainControl {
         lock(&self.shared).kebab_route = on;
     }
 
+    /// `name=uuid, name=uuid`: the demo profile's `datasource_ids`, so that "test
+    /// everything" can sync every datasource (a name the key's syntax cannot hold is left
+    /// out).
+    pub fn datasource_ids(&self) -> String {
+        let st = lock(&self.shared);
+        st.datasources
+            .iter()
+            .filter_map(|d| {
+                let name = d.record.get("name").and_then(Value::as_str)?;
+                let id = d.record.get("id").and_then(Value::as_str)?;
+                (!name.contains([',', '='])).then(|| format!("{name}={id}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The UUID of a datasource (what sync takes), if it exists.
     pub fn uuid_of(&self, name: &str) -> Option<String> {
         let st = lock(&self.shared);

@@ -49,6 +49,9 @@ impl SimOptions {
 /// `sim` command start one per vendor from the registry.
 pub struct RunningSim {
     pub base_url: String,
+    /// Profile keys the demo profile of this simulator needs besides its login (Databrain's
+    /// `datasource_ids`, which only the running simulator knows).
+    pub demo_options: Vec<(String, String)>,
     server: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -70,8 +73,15 @@ impl RunningSim {
     pub fn new<S: Send + Sync + 'static>(base_url: String, sim: S) -> RunningSim {
         RunningSim {
             base_url,
+            demo_options: Vec::new(),
             server: Box::new(sim),
         }
+    }
+
+    /// The demo profile also gets these keys.
+    pub fn with_demo_options(mut self, options: Vec<(String, String)>) -> RunningSim {
+        self.demo_options = options;
+        self
     }
 
     /// The vendor's own simulator type (`MstrSim`, ...), for its control surface.

@@ -80,7 +80,8 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         .enumerate()
         .map(|(i, t)| full_label(i, t).chars().count() + 1)
         .sum();
-    let short = full + 14 > area.width as usize;
+    // The overview tab (13 cells), the All tab (8) and a badge or two take the rest.
+    let short = full + 30 > area.width as usize;
     if m.profiles.len() > 1 {
         let style = if m.overview.is_some() {
             theme.tab_active()

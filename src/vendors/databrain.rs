@@ -199,7 +199,14 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     },
     #[cfg(feature = "sim")]
     sim: super::entry::SimSpec {
-        start: crate::sim::start_running!(databrain),
+        start: |opts| {
+            Box::pin(async move {
+                let sim = crate::sim::databrain::start(&opts).await?;
+                let ids = sim.control.datasource_ids();
+                Ok(crate::sim::RunningSim::new(sim.base_url.clone(), sim)
+                    .with_demo_options(vec![("datasource_ids".into(), ids)]))
+            })
+        },
         demo: super::entry::DemoLogin {
             profile: "demo-databrain",
             username: None,
