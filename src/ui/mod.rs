@@ -69,6 +69,27 @@ pub fn draw(m: &Model, f: &mut Frame) {
 }
 
 fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
+    let mut badges: Vec<Span> = Vec::new();
+    if m.demo {
+        badges.push(Span::styled(" DEMO ", theme.badge(false)));
+    }
+    if let Some(tab) = m.tab().filter(|_| m.overview.is_none() && !m.all.open) {
+        if tab.info.secret_missing() {
+            badges.push(Span::raw(" "));
+            badges.push(Span::styled(" NO SECRET ", theme.badge(true)));
+        } else if tab.info.read_only && tab.info.setup_error.is_none() {
+            badges.push(Span::raw(" "));
+            badges.push(Span::styled(" READ-ONLY ", theme.badge(false)));
+        }
+        if tab.info.protected {
+            badges.push(Span::raw(" "));
+            badges.push(Span::styled(" PROTECTED ", theme.badge(false)));
+        }
+        if tab.info.insecure_tls {
+            badges.push(Span::raw(" "));
+            badges.push(Span::styled(" INSECURE TLS ", theme.badge(true)));
+        }
+    }
     let mut spans: Vec<Span> = Vec::new();
     // Full labels when they fit ("1 MicroStrategy · prod-mstr"), else the profile names only.
     let full_label = |i: usize, t: &ProfileTab| {
@@ -80,8 +101,10 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         .enumerate()
         .map(|(i, t)| full_label(i, t).chars().count() + 1)
         .sum();
-    // The overview tab (13 cells), the All tab (8) and a badge or two take the rest.
-    let short = full + 30 > area.width as usize;
+    // Besides the profile tabs: the overview tab (13 cells), the All tab (7), the badges.
+    let others = if m.profiles.len() > 1 { 20 } else { 0 };
+    let badges_w: usize = badges.iter().map(|s| s.width()).sum();
+    let short = full + others + badges_w > area.width as usize;
     if m.profiles.len() > 1 {
         let style = if m.overview.is_some() {
             theme.tab_active()
@@ -115,27 +138,6 @@ fn draw_profile_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     }
     if m.profiles.is_empty() {
         spans.push(Span::styled(" no profiles configured ", theme.warn()));
-    }
-    let mut badges: Vec<Span> = Vec::new();
-    if m.demo {
-        badges.push(Span::styled(" DEMO ", theme.badge(false)));
-    }
-    if let Some(tab) = m.tab().filter(|_| m.overview.is_none() && !m.all.open) {
-        if tab.info.secret_missing() {
-            badges.push(Span::raw(" "));
-            badges.push(Span::styled(" NO SECRET ", theme.badge(true)));
-        } else if tab.info.read_only && tab.info.setup_error.is_none() {
-            badges.push(Span::raw(" "));
-            badges.push(Span::styled(" READ-ONLY ", theme.badge(false)));
-        }
-        if tab.info.protected {
-            badges.push(Span::raw(" "));
-            badges.push(Span::styled(" PROTECTED ", theme.badge(false)));
-        }
-        if tab.info.insecure_tls {
-            badges.push(Span::raw(" "));
-            badges.push(Span::styled(" INSECURE TLS ", theme.badge(true)));
-        }
     }
     let badge_width: u16 = badges.iter().map(|s| s.width() as u16).sum();
     let cols = Layout::default()
