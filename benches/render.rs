@@ -552,8 +552,57 @@ fn subsequence(hay: &[u8], needle: &[u8]) -> bool {
     want.peek().is_none()
 }
 
+/// The All tab at the large size, each next to its baseline in the profile tab, measured in
+/// the same run: opening it (every object of every kind gathered, sorted by name and indexed
+/// for the filter) against `s` in the profile tab (its datasources sorted again); the first
+/// filter keystroke; one frame. The All tab holds every kind (N datasources, N/20
+/// connections, N/100 logins), the profile tab's view the N datasources.
+fn bench_all_tab(c: &mut Criterion) {
+    let rows = big();
+    let mut g = c.benchmark_group(format!("all_tab_{rows}"));
+    g.sample_size(20)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(8));
+    let base = loaded_model(rows);
+    let mut all = base.clone();
+    update(&mut all, key('*'));
+    assert!(all.all.open, "'*' opens the All tab");
+    eprintln!(
+        "all_tab_{rows}: {} rows in the All tab, {} in the profile tab",
+        all.all.rows.len(),
+        visible(&base)
+    );
+    let timed_key = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, m: &Model, c: char| {
+        g.bench_with_input(BenchmarkId::new(name, rows), m, |b, m| {
+            b.iter_batched(
+                || m.clone(),
+                |mut m| {
+                    black_box(update(&mut m, key(c)));
+                    m
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    };
+    timed_key(&mut g, "open_all_tab", &base, '*');
+    timed_key(&mut g, "baseline_sort_profile_tab", &base, 's');
+    for (name, m) in [("all_tab", &all), ("baseline_profile_tab", &base)] {
+        let mut m = m.clone();
+        update(&mut m, key('/'));
+        timed_key(&mut g, &format!("filter_first_char_{name}"), &m, 's');
+    }
+    for (name, m) in [("all_tab", &all), ("baseline_profile_tab", &base)] {
+        let mut term = terminal();
+        g.bench_with_input(BenchmarkId::new(format!("draw_{name}"), rows), m, |b, m| {
+            b.iter(|| draw(&mut term, m))
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    bench_all_tab,
     bench_draw,
     bench_filter,
     bench_filter_substeps,
