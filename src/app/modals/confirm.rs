@@ -258,11 +258,7 @@ pub fn open_batch(m: &mut Model, parts: Vec<BatchRequest>) -> Vec<Effect> {
                 m.set_status(Level::Warn, why);
                 return Vec::new();
             }
-            left_out.push(format!(
-                "profile '{}': {why} ({} left out)",
-                tab.info.name,
-                marked(r.selected.len())
-            ));
+            left_out.push(format!("profile '{}': {why}", tab.info.name));
             continue;
         }
         plans.push(PlanPart {

@@ -1,5 +1,6 @@
 //! `update` tests: keys and task results in, model and effects out.
 
+mod batch;
 mod confirm;
 mod forms;
 mod impact;
