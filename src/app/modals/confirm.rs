@@ -120,7 +120,10 @@ pub fn help() -> HelpSection {
     HelpSection::of(
         "In the delete confirmation",
         BINDINGS,
-        &["pasted text is text: it goes into what is typed, never into a key"],
+        &[
+            "pasted text is text: it goes into what is typed, never into a key",
+            "a delete over several profiles is always typed: the total count, or the protected profiles' names separated by spaces; y never confirms it",
+        ],
     )
 }
 

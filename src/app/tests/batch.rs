@@ -357,3 +357,40 @@ fn a_batch_of_one_profile_is_the_ctrl_d_path() {
     assert_eq!(status_text(&m), said);
     assert!(m.modals.is_empty());
 }
+
+#[test]
+fn cancelling_one_job_of_a_batch_stops_every_job_still_running() {
+    let mut m = batch_model(false);
+    open_answered(&mut m, vec![ds(0, &["D1"]), ds(1, &["D1"]), ds(2, &["b1"])]);
+    typed(&mut m, "3");
+    let jobs: Vec<u64> = deletes(&key(&mut m, KeyCode::Enter))
+        .iter()
+        .map(|j| j.0)
+        .collect();
+    assert_eq!(jobs.len(), 3);
+    // The third one already ended: nothing to stop there.
+    update(
+        &mut m,
+        Msg::DeleteFinished {
+            job: jobs[2],
+            outcomes: vec![StepOutcome::SoftDeleted],
+        },
+    );
+    key(&mut m, KeyCode::Esc);
+    assert!(matches!(m.modals.last(), Some(Modal::CancelJob { .. })));
+    let fx = ch(&mut m, 'y');
+    let stopped: Vec<u64> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CancelJob { job } => Some(*job),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped, jobs[..2]);
+    for j in &jobs[..2] {
+        assert!(matches!(
+            &m.jobs[j].kind,
+            JobKind::Delete(d) if d.cancel_requested
+        ));
+    }
+}
