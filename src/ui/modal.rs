@@ -950,7 +950,7 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
 }
 
 /// A delete of several profiles: where this job is among them and how each is doing
-/// ("job 1 of 2 · prod ✓ 3/3 · qa … 1/2 · Tab next profile").
+/// ("job 1 of 2 · prod ✓ 3/3 · qa … 1/2").
 fn batch_line(m: &Model, shown: u64, batch: &[u64]) -> String {
     let at = batch.iter().position(|j| *j == shown).map_or(0, |k| k + 1);
     let mut parts = vec![format!("job {at} of {}", batch.len())];
@@ -976,7 +976,6 @@ fn batch_line(m: &Model, shown: u64, batch: &[u64]) -> String {
             ));
         }
     }
-    parts.push("Tab next profile".into());
     parts.join(" · ")
 }
 
@@ -1068,10 +1067,11 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
             Span::styled(format!("{}{}", outcome.label(), detail), style),
         ]));
     }
-    let keys = if d.finished {
-        "R retry failed · j/k scroll · Enter close"
-    } else {
-        "Esc cancel · h hide (keeps running) · j/k scroll"
+    let keys = match (d.finished, d.batch.len() > 1) {
+        (true, false) => "R retry failed · j/k scroll · Enter close",
+        (false, false) => "Esc cancel · h hide (keeps running) · j/k scroll",
+        (true, true) => "R retry failed · Tab next profile · j/k scroll · Enter close",
+        (false, true) => "Esc cancel all · Tab next profile · h hide · j/k scroll",
     };
     let list_rect = Rect {
         y: inner.y + 1,
