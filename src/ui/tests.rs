@@ -886,6 +886,14 @@ fn batch_confirmation_lists_every_profile_and_keeps_its_prompt_at_80x24() {
         assert!(out.contains("prod: breaks 2 reports"), "{at}\n{out}");
         insta::assert_snapshot!(format!("batch_confirm_{w}x{h}"), out);
     }
+    // The smallest screen drawn keeps what to type and the buttons.
+    let m = batch_confirmation(60, 16, true);
+    let out = render(&m, 60, 16);
+    assert!(out.contains("and press Enter"), "{out}");
+    assert!(
+        out.contains("[ Cancel ]") && out.contains("[ Delete ]"),
+        "{out}"
+    );
     // Scrolled to the end, the last profile's plan shows.
     let mut m = batch_confirmation(80, 24, false);
     key(&mut m, KeyCode::End, KeyModifiers::NONE);
