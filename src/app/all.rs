@@ -595,77 +595,25 @@ fn impact(m: &mut Model) -> Vec<Effect> {
     fx
 }
 
-/// Ctrl-D: one plan per profile of the selection, confirmed once.
+/// Ctrl-D: one plan per profile of the selection, confirmed once (read-only profiles are
+/// left out, and the dialog says so).
 fn delete(m: &mut Model) -> Vec<Effect> {
     let parts = selection(m);
     if parts.is_empty() {
         m.set_status(Level::Info, "nothing to delete");
         return Vec::new();
     }
-    if parts.len() > 1 {
-        let names: Vec<String> = parts
-            .iter()
-            .filter_map(|(p, _, _)| m.profiles.get(*p).map(|t| t.info.name.clone()))
-            .collect();
-        m.set_status(
-            Level::Warn,
-            format!(
-                "the marks span {} profiles ({}): delete them from one profile at a time",
-                names.len(),
-                names.join(", ")
-            ),
-        );
-        return Vec::new();
-    }
-    let Some((p, selected, hidden)) = parts.into_iter().next() else {
-        return Vec::new();
-    };
-    plan_one(m, p, selected, hidden)
-}
-
-/// The plan of one profile's part of the selection, then its confirmation (after impact).
-fn plan_one(
-    m: &mut Model,
-    p: usize,
-    selected: Vec<(Kind, String)>,
-    hidden: Vec<(Kind, String)>,
-) -> Vec<Effect> {
-    use crate::ops::plan::{build_plan, PlanRequest};
-    let Some(tab) = m.profiles.get(p) else {
-        return Vec::new();
-    };
-    let name = tab.info.name.clone();
-    if tab.info.read_only {
-        m.set_status(
-            Level::Warn,
-            format!("read-only: profile '{name}' does not delete"),
-        );
-        return Vec::new();
-    }
-    if !tab.usable() {
-        m.set_status(Level::Warn, format!("profile '{name}' cannot be used"));
-        return Vec::new();
-    }
-    let plan = build_plan(&PlanRequest {
-        spec: tab.spec,
-        profile: &tab.info.name,
-        all: &tab.resources,
-        selected: &selected,
-        hidden: &hidden,
-        cascade: false,
-        skip_in_use: false,
-    });
-    if plan.is_empty() {
-        let why = plan
-            .warnings
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "nothing deletable is selected".into());
-        m.set_status(Level::Warn, why);
-        return Vec::new();
-    }
-    let protected = tab.info.protected;
-    super::impact::check_then_confirm(m, p, plan, selected, hidden, protected)
+    let requests = parts
+        .into_iter()
+        .map(
+            |(profile, selected, hidden)| super::modals::confirm::BatchRequest {
+                profile,
+                selected,
+                hidden,
+            },
+        )
+        .collect();
+    super::modals::confirm::open_batch(m, requests)
 }
 
 /// `O`: the current object in its profile's tab, on its kind, cursor on it (the filter and

@@ -260,3 +260,51 @@ pub fn overview_model() -> Model {
     m.overview = Some(0);
     m
 }
+
+/// Four loaded profiles for deletes over several profiles, sized 100x30: "prod" and "qa"
+/// (the MicroStrategy fixture each), "bd" (Basedash: datasources "Billing MySQL" b1 and
+/// "Events PG" b2, soft delete) and "ro" (the MicroStrategy fixture, read-only). `qa` is
+/// protected when `qa_protected`.
+pub fn batch_model(qa_protected: bool) -> Model {
+    let mut qa = info("qa");
+    qa.protected = qa_protected;
+    let mut bd = info("bd");
+    bd.vendor = VendorId::Basedash;
+    let mut ro = info("ro");
+    ro.read_only = true;
+    let mut m = Model::new(vec![info("prod"), qa, bd, ro], NOW);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
+    let fx = init(&mut m);
+    assert_eq!(fx.len(), 4, "init loads every profile");
+    let basedash = ["b1:Billing MySQL", "b2:Events PG"]
+        .iter()
+        .filter_map(|s| s.split_once(':'))
+        .map(|(id, name)| {
+            let mut r = Resource::new(VendorId::Basedash, "bd", Kind::Datasources, id, name);
+            r.raw = json!({"id": id, "displayName": name}).into();
+            r
+        })
+        .collect::<Vec<_>>();
+    let loads = [resources(), resources(), basedash, resources()];
+    for (p, resources) in loads.into_iter().enumerate() {
+        update(
+            &mut m,
+            Msg::Loaded {
+                profile: p,
+                generation: 1,
+                at: NOW - 5,
+                result: Ok(Snapshot {
+                    resources,
+                    warnings: vec![],
+                }),
+            },
+        );
+    }
+    m
+}

@@ -11,6 +11,7 @@ use crate::impact::{targets_for, Impact, Totals};
 use crate::model::{Kind, Ref};
 use crate::ops::plan::DeletePlan;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// How long an answer is reused by the confirmation without asking again.
 pub const FRESH_SECS: i64 = 300;
@@ -136,48 +137,94 @@ pub fn check_then_confirm(
     hidden: Vec<(Kind, String)>,
     protected: bool,
 ) -> Vec<Effect> {
-    let Some(tab) = m.profiles.get(p) else {
+    if m.profiles.get(p).is_none() {
         return Vec::new();
+    }
+    let part = PlanPart {
+        profile: p,
+        plan: Arc::new(plan),
+        selected,
+        hidden,
+        protected,
     };
-    // The cascade can be turned on in the dialog: what it would add is checked now too.
+    check_then_confirm_batch(m, vec![part], Vec::new())
+}
+
+/// The objects of `plan` whose impact is not known fresh: its steps and what the cascade
+/// could add (the cascade can be turned on in the dialog, so that is checked now too).
+fn missing_impacts(tab: &ProfileTab, plan: &DeletePlan, now: i64) -> Vec<Ref> {
     let mut seen = HashSet::new();
-    let missing: Vec<Ref> = plan
-        .steps
+    plan.steps
         .iter()
         .map(|s| &s.target)
         .chain(&plan.cascade_extra)
         .filter(|r| seen.insert((r.kind, r.id.clone())))
-        .filter(|r| !fresh(tab.impacts.get(&(r.kind, r.id.clone())), m.now))
+        .filter(|r| !fresh(tab.impacts.get(&(r.kind, r.id.clone())), now))
         .cloned()
-        .collect();
-    if missing.is_empty() {
-        open_confirm(m, p, plan, selected, hidden, protected);
-        return Vec::new();
+        .collect()
+}
+
+/// The plans of one or more profiles (the first one first), confirmed once: one impact job
+/// per profile with missing answers, one wait over all of them (Esc stops every one), then
+/// one confirmation. `left_out` says what was asked for but is not in the plans.
+pub fn check_then_confirm_batch(
+    m: &mut Model,
+    parts: Vec<PlanPart>,
+    left_out: Vec<String>,
+) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    let mut waits = Vec::new();
+    for part in &parts {
+        let Some(tab) = m.profiles.get(part.profile) else {
+            continue;
+        };
+        let missing = missing_impacts(tab, &part.plan, m.now);
+        if missing.is_empty() {
+            continue;
+        }
+        let n = missing.len();
+        let (job, started) = start(m, part.profile, missing, true);
+        waits.push((job, n));
+        fx.extend(started);
     }
-    let (job, fx) = start(m, p, missing, true);
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return fx;
+    };
+    let more: Vec<PlanPart> = parts.collect();
+    let Some(&(job, _)) = waits.first() else {
+        open_confirm(m, first, more, left_out);
+        return fx;
+    };
     m.modals.push(Modal::ImpactCheck(Box::new(ImpactCheck {
         job,
-        profile: p,
-        plan,
-        selected,
-        hidden,
-        protected,
+        profile: first.profile,
+        plan: Arc::unwrap_or_clone(first.plan),
+        selected: first.selected,
+        hidden: first.hidden,
+        protected: first.protected,
+        more,
+        left_out,
+        waits,
     })));
     fx
 }
 
-fn open_confirm(
-    m: &mut Model,
-    p: usize,
-    mut plan: DeletePlan,
-    selected: Vec<(Kind, String)>,
-    hidden: Vec<(Kind, String)>,
-    protected: bool,
-) {
-    if let Some(tab) = m.profiles.get(p) {
-        plan.set_impacts(&tab.impacts, m.now);
-    }
-    confirm::push(m, p, plan, selected, hidden, protected);
+/// Open the confirmation of every part, each plan with its profile's impact answers.
+fn open_confirm(m: &mut Model, first: PlanPart, more: Vec<PlanPart>, left_out: Vec<String>) {
+    let with_impacts = |m: &Model, part: PlanPart| {
+        let mut plan = Arc::unwrap_or_clone(part.plan);
+        if let Some(tab) = m.profiles.get(part.profile) {
+            plan.set_impacts(&tab.impacts, m.now);
+        }
+        PlanPart {
+            plan: Arc::new(plan),
+            ..part
+        }
+    };
+    let first = with_impacts(m, first);
+    let more = more.into_iter().map(|p| with_impacts(m, p)).collect();
+    confirm::push_parts(m, first, more, left_out);
 }
 
 /// The impacts a tab holds for `keys`.
@@ -235,14 +282,25 @@ pub fn on_result(
     // Done: an impact job leaves nothing to reopen or cancel.
     m.jobs.remove(&job);
     if for_delete {
-        let pos = m
-            .modals
-            .iter()
-            .position(|md| matches!(md, Modal::ImpactCheck(c) if c.job == job));
-        if let Some(pos) = pos {
+        let pos = m.modals.iter().position(
+            |md| matches!(md, Modal::ImpactCheck(c) if c.waits.iter().any(|(j, _)| *j == job)),
+        );
+        // A batch waits for every profile's answers before its one confirmation opens.
+        let waiting = pos.is_some_and(|pos| {
+            matches!(&m.modals[pos], Modal::ImpactCheck(c)
+                if c.waits.iter().any(|(j, _)| m.jobs.contains_key(j)))
+        });
+        if let (Some(pos), false) = (pos, waiting) {
             if let Modal::ImpactCheck(c) = m.modals.remove(pos) {
                 let c = *c;
-                open_confirm(m, c.profile, c.plan, c.selected, c.hidden, c.protected);
+                let first = PlanPart {
+                    profile: c.profile,
+                    plan: Arc::new(c.plan),
+                    selected: c.selected,
+                    hidden: c.hidden,
+                    protected: c.protected,
+                };
+                open_confirm(m, first, c.more, c.left_out);
             }
         }
     } else if let Some(tab) = m.profiles.get(profile) {

@@ -128,7 +128,13 @@ pub fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -
     };
     let shown = matches!(m.modals.last(), Some(Modal::Progress { job: j, .. }) if *j == job);
     let hint = if shown { "" } else { " (p: details)" };
-    m.set_status(level, format!("delete finished: {summary}{hint}"));
+    // A job of a batch names its profile: the others finish on their own.
+    let on = if d.batch.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", d.plan.profile)
+    };
+    m.set_status(level, format!("delete finished{on}: {summary}{hint}"));
     if let Some(tab) = m.profiles.get_mut(profile) {
         tab.hide(&gone);
     }

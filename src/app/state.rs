@@ -175,6 +175,61 @@ pub struct ConfirmDelete {
     pub scroll: usize,
     /// A hint after a key that did not confirm.
     pub hint: Option<String>,
+    /// A batch (several profiles, confirmed once): the plans of the other profiles, in the
+    /// order the dialog lists them, after the first one above. Empty for one profile.
+    pub more: Vec<PlanPart>,
+    /// A batch: what was asked for but is not in this delete, and why ("'qa' is
+    /// read-only: 2 marked objects left out"). Shown first in the dialog.
+    pub left_out: Vec<String>,
+}
+
+/// One profile's plan in a batch delete: each part runs as its own delete job.
+#[derive(Debug, Clone)]
+pub struct PlanPart {
+    pub profile: usize,
+    pub plan: Arc<DeletePlan>,
+    pub selected: Vec<(Kind, String)>,
+    pub hidden: Vec<(Kind, String)>,
+    pub protected: bool,
+}
+
+impl ConfirmDelete {
+    /// Whether this confirmation was asked for several profiles at once (even if only one
+    /// of them is left): it is then always typed, and `y` never confirms it.
+    pub fn is_batch(&self) -> bool {
+        !self.more.is_empty() || !self.left_out.is_empty()
+    }
+
+    /// Every part's (profile, plan, protected), the first one first.
+    pub fn parts(&self) -> impl Iterator<Item = (usize, &Arc<DeletePlan>, bool)> {
+        std::iter::once((self.profile, &self.plan, self.protected))
+            .chain(self.more.iter().map(|p| (p.profile, &p.plan, p.protected)))
+    }
+
+    /// Objects to delete over every part.
+    pub fn total(&self) -> usize {
+        self.parts().map(|(_, plan, _)| plan.len()).sum()
+    }
+
+    /// How the operator confirms. One profile: as its plan says. A batch: the total count
+    /// typed; when a part with something to delete is protected, the names of the
+    /// protected profiles instead, separated by spaces, in the order the dialog lists them.
+    pub fn confirmation(&self) -> crate::ops::plan::Confirmation {
+        use crate::ops::plan::Confirmation;
+        if !self.is_batch() {
+            return self.plan.confirmation(self.protected);
+        }
+        let names: Vec<&str> = self
+            .parts()
+            .filter(|(_, plan, protected)| *protected && !plan.is_empty())
+            .map(|(_, plan, _)| plan.profile.as_str())
+            .collect();
+        if names.is_empty() {
+            Confirmation::TypeCount(self.total())
+        } else {
+            Confirmation::TypeProfile(names.join(" "))
+        }
+    }
 }
 
 /// The marks of one profile's kind.
@@ -279,6 +334,13 @@ pub struct ImpactCheck {
     pub selected: Vec<(Kind, String)>,
     pub hidden: Vec<(Kind, String)>,
     pub protected: bool,
+    /// A batch: the other profiles' plans (impact not yet set), in dialog order.
+    pub more: Vec<PlanPart>,
+    /// A batch: what is not in this delete and why (see `ConfirmDelete::left_out`).
+    pub left_out: Vec<String>,
+    /// Every impact job this wait is for, with how many objects it asks about (`job` is
+    /// the first). The confirmation opens when none of them is left in `Model::jobs`.
+    pub waits: Vec<(u64, usize)>,
 }
 
 /// A delete run.
@@ -292,6 +354,9 @@ pub struct DeleteJob {
     pub finished_at: Option<i64>,
     /// Latest error sentences, newest last.
     pub errors: Vec<String>,
+    /// A batch: every job of the batch (this one included), in dialog order; empty for a
+    /// delete of one profile.
+    pub batch: Vec<u64>,
 }
 
 impl DeleteJob {

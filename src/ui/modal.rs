@@ -21,13 +21,15 @@ pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         match modal {
             Modal::Confirm(c) => draw_confirm(m, c, f, area, theme),
             Modal::Progress { job, scroll } => draw_progress(m, *job, *scroll, f, area, theme),
-            Modal::CancelJob { .. } => draw_question(
-                f,
-                area,
-                theme,
-                " Cancel the delete? ",
-                "Nothing new will start; requests already sent finish and are reported.\n\ny cancel the run · n keep going",
-            ),
+            Modal::CancelJob { job } => {
+                let batch = crate::app::modals::progress::batch_of(m, *job).len();
+                let text = if batch > 1 {
+                    format!("This delete runs as {batch} jobs, one per profile: nothing new will start in any of them; requests already sent finish and are reported.\n\ny cancel them all · n keep going")
+                } else {
+                    "Nothing new will start; requests already sent finish and are reported.\n\ny cancel the run · n keep going".to_string()
+                };
+                draw_question(f, area, theme, " Cancel the delete? ", &text)
+            }
             Modal::ConfirmQuit => draw_question(
                 f,
                 area,
@@ -76,39 +78,75 @@ fn draw_question(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &s
 }
 
 /// The wait before a confirmation: how many objects' impact is known, how long it takes.
+/// A batch waits for one impact job per profile; the numbers add up over all of them.
 fn draw_impact_check(m: &Model, c: &ImpactCheck, f: &mut Frame, area: Rect, theme: &Theme) {
-    let Some(Job {
-        kind:
-            JobKind::Impact {
-                total,
-                done,
-                started_at,
-                ..
-            },
-        ..
-    }) = m.jobs.get(&c.job)
-    else {
+    let running: Vec<(&Job, usize, usize, i64)> = c
+        .waits
+        .iter()
+        .filter_map(|(job, _)| match m.jobs.get(job) {
+            Some(
+                j @ Job {
+                    kind:
+                        JobKind::Impact {
+                            total,
+                            done,
+                            started_at,
+                            ..
+                        },
+                    ..
+                },
+            ) => Some((j, *total, *done, *started_at)),
+            _ => None,
+        })
+        .collect();
+    if running.is_empty() {
         return;
-    };
+    }
+    let finished: usize = c
+        .waits
+        .iter()
+        .filter(|(job, _)| !m.jobs.contains_key(job))
+        .map(|(_, n)| n)
+        .sum();
+    let total = finished + running.iter().map(|r| r.1).sum::<usize>();
+    let done = finished + running.iter().map(|r| r.2).sum::<usize>();
+    let started_at = running.iter().map(|r| r.3).min().unwrap_or(m.now);
     let rect = centered(area, area.width.saturating_sub(4).min(72), 9);
-    let title = format!(" Checking what the delete breaks — {} ", c.plan.profile);
+    let title = if c.more.is_empty() {
+        format!(" Checking what the delete breaks — {} ", c.plan.profile)
+    } else {
+        format!(
+            " Checking what the delete breaks — {} profiles ",
+            c.more.len() + 1
+        )
+    };
     let inner = framed(f, rect, &title, theme.border());
     if inner.height < 3 {
         return;
     }
     let gauge = Gauge::default()
         .gauge_style(theme.key())
-        .ratio(*done as f64 / (*total).max(1) as f64)
+        .ratio(done as f64 / total.max(1) as f64)
         .label(format!("{done}/{total}"));
     f.render_widget(gauge, Rect { height: 1, ..inner });
     let elapsed = (m.now - started_at).max(0);
-    let vendor = m.profiles.get(c.profile).map(|t| t.spec);
-    let left = crate::app::impact::eta_secs(vendor, *total, *done, elapsed);
+    let spec_of_job = |j: &Job| m.profiles.get(j.profile).map(|t| t.spec);
+    // Profiles are asked at once: the slowest one says how long is left.
+    let left = running
+        .iter()
+        .filter_map(|(j, t, d, at)| {
+            crate::app::impact::eta_secs(spec_of_job(j), *t, *d, (m.now - at).max(0))
+        })
+        .max();
     let eta = match left {
         Some(s) if done < total => format!(" · about {} left", crate::model::format_age(s, 0)),
         _ => String::new(),
     };
-    let pace = match vendor.and_then(|v| v.impact_per_minute.map(|n| (v, n))) {
+    let paced = running
+        .iter()
+        .filter_map(|(j, ..)| spec_of_job(j))
+        .find_map(|v| v.impact_per_minute.map(|n| (v, n)));
+    let pace = match paced {
         Some((v, n)) => format!(
             "\n{} answers {n} impact questions a minute: large plans take a while.",
             v.vendor.display()
@@ -117,7 +155,7 @@ fn draw_impact_check(m: &Model, c: &ImpactCheck, f: &mut Frame, area: Rect, them
     };
     let text = format!(
         "Impact of {total} object{} ({} of them known) · {elapsed}s{eta}{pace}\n\nThe confirmation opens when every answer is in. Esc cancels: nothing is deleted.",
-        if *total == 1 { "" } else { "s" },
+        if total == 1 { "" } else { "s" },
         done
     );
     f.render_widget(
@@ -174,7 +212,12 @@ const HIDDEN_NAMES_SHOWN: usize = 5;
 /// step of the plan, built only when it is on screen (a plan may hold thousands).
 enum Piece {
     Lines(Vec<Line<'static>>),
-    Step { n: usize, i: usize, rows: usize },
+    Step {
+        part: usize,
+        n: usize,
+        i: usize,
+        rows: usize,
+    },
 }
 
 impl Piece {
@@ -198,7 +241,8 @@ pub struct ConfirmLayout<'a> {
     pub body_len: usize,
     /// Largest useful scroll of the body (0 when it fits).
     pub max_scroll: usize,
-    steps: StepText<'a>,
+    /// Each part's step text (one plan: one).
+    steps: Vec<StepText<'a>>,
     pieces: Vec<Piece>,
 }
 
@@ -347,7 +391,11 @@ impl ConfirmLayout<'_> {
             }
             let lines = match piece {
                 Piece::Lines(l) => l.clone(),
-                Piece::Step { n, i, .. } => self.steps.build(*n, *i),
+                Piece::Step { part, n, i, .. } => self
+                    .steps
+                    .get(*part)
+                    .map(|s| s.build(*n, *i))
+                    .unwrap_or_default(),
             };
             let skip = from.saturating_sub(at);
             out.extend(lines.into_iter().skip(skip).take(count - out.len()));
@@ -357,22 +405,18 @@ impl ConfirmLayout<'_> {
     }
 }
 
-pub fn confirm_layout<'a>(
-    m: &Model,
-    c: &'a ConfirmDelete,
-    area: Rect,
+/// The body of one plan: `heading`, its steps grouped by kind in execution order (built
+/// only when on screen), then what is hidden by the filter, kept, warned about.
+#[allow(clippy::too_many_arguments)]
+fn plan_pieces<'a>(
+    plan: &'a DeletePlan,
+    part: usize,
+    spec: &crate::vendors::VendorSpec,
+    heading: Vec<Line<'static>>,
+    inner_w: usize,
     theme: &Theme,
-) -> ConfirmLayout<'a> {
-    let plan: &'a DeletePlan = &c.plan;
-    let width = area.width.saturating_sub(4).min(100);
-    let inner_w = width.saturating_sub(2).max(1) as usize;
-    let tab = m.profiles.get(c.profile);
-    let spec = tab
-        .map(|t| t.spec)
-        .unwrap_or(crate::vendors::spec(plan.vendor));
-    let need = plan.confirmation(c.protected);
-
-    // ---- body: the plan in execution order ----
+    pieces: &mut Vec<Piece>,
+) -> StepText<'a> {
     let with_ids = plan.ids_in_lines();
     let hidden_keys: std::collections::HashSet<(crate::model::Kind, &str)> = plan
         .hidden
@@ -420,11 +464,7 @@ pub fn confirm_layout<'a>(
         let tag = if steps.hidden[i] { 20 } else { 0 };
         7 + len(&steps.lines) + len(&steps.ids) + len(&steps.whys) + tag <= inner_w
     });
-    let mut pieces: Vec<Piece> = Vec::new();
-    pieces.push(Piece::Lines(vec![Line::from(Span::styled(
-        "In execution order:",
-        theme.header(),
-    ))]));
+    pieces.push(Piece::Lines(heading));
     let mut n = 0;
     for (kind, idxs) in plan.groups() {
         pieces.push(Piece::Lines(vec![Line::from(Span::styled(
@@ -434,7 +474,7 @@ pub fn confirm_layout<'a>(
         for i in idxs {
             n += 1;
             let rows = steps.rows(n, i);
-            pieces.push(Piece::Step { n, i, rows });
+            pieces.push(Piece::Step { part, n, i, rows });
         }
     }
     let mut body: Vec<Line<'static>> = Vec::new();
@@ -492,11 +532,18 @@ pub fn confirm_layout<'a>(
         ));
     }
     pieces.push(Piece::Lines(body));
-    let body_len: usize = pieces.iter().map(Piece::rows).sum();
+    steps
+}
 
-    // ---- footer: always drawn; the most important lines last (kept when space is short) ----
-    let letters = matches!(need, Confirmation::TypeProfile(_));
-    let mut footer: Vec<Line> = Vec::new();
+/// The options and warnings of one plan's footer: cascade, in use, impact, finality.
+fn plan_footer(
+    plan: &DeletePlan,
+    spec: &crate::vendors::VendorSpec,
+    letters: bool,
+    inner_w: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let mut footer: Vec<Line<'static>> = Vec::new();
     if plan.cascade || !plan.cascade_extra.is_empty() {
         let key = if letters { "Ctrl-T" } else { "c" };
         let extra = crate::ops::plan::DeletePlan::describe_counts(spec, &plan.cascade_extra);
@@ -558,9 +605,33 @@ pub fn confirm_layout<'a>(
             2,
         ));
     }
-    let prompt = match &need {
+    footer
+}
+
+/// A batch with more than one protected profile to type.
+fn several_protected(c: &ConfirmDelete) -> bool {
+    c.is_batch()
+        && c.parts()
+            .filter(|(_, plan, protected)| *protected && !plan.is_empty())
+            .count()
+            > 1
+}
+
+/// The end of the footer, the same for one plan and a batch: what to type, the hint, the
+/// buttons.
+fn prompt_footer(
+    c: &ConfirmDelete,
+    need: &Confirmation,
+    inner_w: usize,
+    theme: &Theme,
+    footer: &mut Vec<Line<'static>>,
+) {
+    let prompt = match need {
         Confirmation::PressY => "Press y to delete, Esc to cancel.".to_string(),
         Confirmation::TypeCount(k) => format!("Type {k} and press Enter to delete: "),
+        Confirmation::TypeProfile(p) if several_protected(c) => {
+            format!("Protected profiles: type '{p}' and press Enter: ")
+        }
         Confirmation::TypeProfile(p) => format!("Protected profile: type '{p}' and press Enter: "),
     };
     let mut prompt_line = vec![Span::styled(
@@ -607,6 +678,180 @@ pub fn confirm_layout<'a>(
         buttons.push(Span::styled(keys, theme.dim()));
     }
     footer.push(safe::line(Line::from(buttons)));
+}
+
+/// The vendor spec of profile `p`, or of the plan's vendor when the profile is gone.
+fn spec_of(m: &Model, p: usize, plan: &DeletePlan) -> &'static crate::vendors::VendorSpec {
+    m.profiles
+        .get(p)
+        .map(|t| t.spec)
+        .unwrap_or(crate::vendors::spec(plan.vendor))
+}
+
+/// "1 object" / "4 objects".
+fn objects(n: usize) -> String {
+    format!("{n} object{}", if n == 1 { "" } else { "s" })
+}
+
+/// A batch: what was left out, then each profile's plan under its heading; the footer says
+/// for every part at once what the options do, what breaks and what is final.
+fn batch_body_and_footer<'a>(
+    m: &Model,
+    c: &'a ConfirmDelete,
+    letters: bool,
+    inner_w: usize,
+    theme: &Theme,
+    pieces: &mut Vec<Piece>,
+) -> (Vec<StepText<'a>>, Vec<Line<'static>>) {
+    let warn_lines =
+        |text: String, style: Style| safe::wrap(Line::from(Span::styled(text, style)), inner_w, 2);
+    let mut top: Vec<Line<'static>> = Vec::new();
+    for why in &c.left_out {
+        top.extend(warn_lines(
+            format!("⚠ not in this delete — {why}"),
+            theme.warn(),
+        ));
+    }
+    top.push(Line::from(Span::styled(
+        "One delete job per profile, each in execution order:",
+        theme.header(),
+    )));
+    pieces.push(Piece::Lines(top));
+    let parts: Vec<(usize, &'a DeletePlan, bool)> = c
+        .parts()
+        .map(|(p, plan, protected)| (p, plan.as_ref(), protected))
+        .collect();
+    let mut steps = Vec::new();
+    for (k, &(p, plan, protected)) in parts.iter().enumerate() {
+        let spec = spec_of(m, p, plan);
+        let mut head = format!(
+            "{} ({}) — {}",
+            plan.profile,
+            plan.vendor.display(),
+            objects(plan.len())
+        );
+        if plan.is_empty() {
+            head.push_str(": nothing left to delete here");
+        }
+        if protected {
+            head.push_str(" · protected");
+        }
+        let mut heading = Vec::new();
+        if k > 0 {
+            heading.push(Line::from(""));
+        }
+        heading.extend(safe::wrap(
+            Line::from(Span::styled(head, theme.header())),
+            inner_w,
+            2,
+        ));
+        steps.push(plan_pieces(plan, k, spec, heading, inner_w, theme, pieces));
+    }
+
+    // ---- footer: every part at once ----
+    let mut footer: Vec<Line<'static>> = Vec::new();
+    let named = |f: &dyn Fn(&DeletePlan) -> Option<String>| -> Vec<String> {
+        parts
+            .iter()
+            .filter_map(|(_, plan, _)| f(plan).map(|t| format!("{}: {t}", plan.profile)))
+            .collect()
+    };
+    let cascade_on = parts.iter().any(|(_, plan, _)| plan.cascade);
+    let extra = named(&|plan| {
+        (!plan.cascade_extra.is_empty()).then(|| {
+            DeletePlan::describe_counts(crate::vendors::spec(plan.vendor), &plan.cascade_extra)
+        })
+    });
+    if cascade_on || !extra.is_empty() {
+        let key = if letters { "Ctrl-T" } else { "c" };
+        let extra = if extra.is_empty() {
+            "nothing more".to_string()
+        } else {
+            extra.join(" · ")
+        };
+        let text = if cascade_on {
+            format!("{key}: cascade ON in every profile — also deleting what nothing else uses ({extra}); press to turn off")
+        } else {
+            format!("{key}: cascade off — press to also delete, in every profile, what nothing else uses ({extra})")
+        };
+        footer.extend(warn_lines(text, theme.key()));
+    }
+    let in_use: usize = parts.iter().map(|(_, plan, _)| plan.in_use_selected).sum();
+    if in_use > 0 {
+        let key = if letters { "Ctrl-X" } else { "x" };
+        let skipping = parts.iter().any(|(_, plan, _)| plan.skip_in_use);
+        let text = if skipping {
+            format!("{key}: {in_use} in-use object(s) left out in every profile — press to try them anyway (the servers will refuse)")
+        } else {
+            format!("{key}: {in_use} object(s) are in use and will be refused — press to leave them out in every profile")
+        };
+        footer.extend(warn_lines(text, theme.key()));
+    }
+    let with_impact: Vec<_> = parts
+        .iter()
+        .filter_map(|(_, plan, _)| plan.impact_totals().map(|t| (plan, t)))
+        .collect();
+    if !with_impact.is_empty() {
+        let breaking: Vec<String> = with_impact
+            .iter()
+            .filter(|(_, t)| t.needs_typed_confirmation())
+            .map(|(plan, t)| format!("{}: {}", plan.profile, t.summary(plan.impact_container())))
+            .collect();
+        let (text, style) = if breaking.is_empty() {
+            (
+                "✓ impact: no content found that uses these objects".to_string(),
+                theme.dim(),
+            )
+        } else {
+            (format!("⚠ impact: {}", breaking.join(" · ")), theme.error())
+        };
+        footer.extend(warn_lines(text, style));
+    }
+    // Final or recoverable: one line per kind of delete, naming its profiles.
+    let mut finality: Vec<(&str, Vec<&str>, bool)> = Vec::new();
+    for (_, plan, _) in &parts {
+        let Some(fin) = plan.finality() else { continue };
+        let soft = crate::vendors::spec(plan.vendor).soft_delete;
+        match finality.iter_mut().find(|(f, _, _)| *f == fin) {
+            Some((_, names, _)) => names.push(&plan.profile),
+            None => finality.push((fin, vec![plan.profile.as_str()], soft)),
+        }
+    }
+    for (fin, names, soft) in finality {
+        let style = if soft { theme.warn() } else { theme.error() };
+        footer.extend(warn_lines(format!("⚠ {} — {fin}", names.join(", ")), style));
+    }
+    (steps, footer)
+}
+
+pub fn confirm_layout<'a>(
+    m: &Model,
+    c: &'a ConfirmDelete,
+    area: Rect,
+    theme: &Theme,
+) -> ConfirmLayout<'a> {
+    let width = area.width.saturating_sub(4).min(100);
+    let inner_w = width.saturating_sub(2).max(1) as usize;
+    let need = c.confirmation();
+    let letters = matches!(need, Confirmation::TypeProfile(_));
+    let mut pieces: Vec<Piece> = Vec::new();
+    let (steps, mut footer) = if c.is_batch() {
+        batch_body_and_footer(m, c, letters, inner_w, theme, &mut pieces)
+    } else {
+        let plan: &'a DeletePlan = &c.plan;
+        let spec = spec_of(m, c.profile, plan);
+        let heading = vec![Line::from(Span::styled(
+            "In execution order:",
+            theme.header(),
+        ))];
+        let steps = plan_pieces(plan, 0, spec, heading, inner_w, theme, &mut pieces);
+        (
+            vec![steps],
+            plan_footer(plan, spec, letters, inner_w, theme),
+        )
+    };
+    let body_len: usize = pieces.iter().map(Piece::rows).sum();
+    prompt_footer(c, &need, inner_w, theme, &mut footer);
 
     // ---- sizes: as tall as the plan needs, at most the screen ----
     let max_h = area.height.saturating_sub(2).max(3);
@@ -649,13 +894,18 @@ pub fn confirm_max_scroll(m: &Model, c: &ConfirmDelete) -> usize {
 fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: &Theme) {
     let plan = &c.plan;
     let layout = confirm_layout(m, c, area, theme);
-    let title = format!(
-        " Delete {} object{} from {} ({}) ",
-        plan.len(),
-        if plan.len() == 1 { "" } else { "s" },
-        plan.profile,
-        plan.vendor.display()
-    );
+    let profiles = c.more.len() + 1;
+    let title = if profiles > 1 {
+        format!(" Delete {} from {profiles} profiles ", objects(c.total()))
+    } else {
+        format!(
+            " Delete {} object{} from {} ({}) ",
+            plan.len(),
+            if plan.len() == 1 { "" } else { "s" },
+            plan.profile,
+            plan.vendor.display()
+        )
+    };
     let inner = framed(f, layout.rect, &title, theme.danger_border());
     let footer_h = (layout.footer.len() as u16).min(inner.height);
     let footer_rect = Rect {
@@ -697,6 +947,36 @@ fn draw_confirm(m: &Model, c: &ConfirmDelete, f: &mut Frame, area: Rect, theme: 
         }
     }
     f.render_widget(safe::para(layout.footer), footer_rect);
+}
+
+/// A delete of several profiles: where this job is among them and how each is doing
+/// ("job 1 of 2 · prod ✓ 3/3 · qa … 1/2").
+fn batch_line(m: &Model, shown: u64, batch: &[u64]) -> String {
+    let at = batch.iter().position(|j| *j == shown).map_or(0, |k| k + 1);
+    let mut parts = vec![format!("job {at} of {}", batch.len())];
+    for j in batch {
+        if let Some(Job {
+            kind: JobKind::Delete(d),
+            ..
+        }) = m.jobs.get(j)
+        {
+            let summary = RunSummary::from(d.outcomes.as_slice());
+            let glyph = if !d.finished {
+                "…"
+            } else if summary.failed > 0 {
+                "✗"
+            } else {
+                "✓"
+            };
+            parts.push(format!(
+                "{} {glyph} {}/{}",
+                d.plan.profile,
+                d.done(),
+                d.outcomes.len()
+            ));
+        }
+    }
+    parts.join(" · ")
 }
 
 fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -754,6 +1034,13 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
         elapsed,
         eta
     ))];
+    if d.batch.len() > 1 {
+        lines.extend(safe::wrap(
+            Line::from(Span::styled(batch_line(m, job, &d.batch), theme.key())),
+            inner.width as usize,
+            2,
+        ));
+    }
     for e in d.errors.iter().rev().take(3) {
         lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
     }
@@ -780,10 +1067,11 @@ fn draw_progress(m: &Model, job: u64, scroll: usize, f: &mut Frame, area: Rect, 
             Span::styled(format!("{}{}", outcome.label(), detail), style),
         ]));
     }
-    let keys = if d.finished {
-        "R retry failed · j/k scroll · Enter close"
-    } else {
-        "Esc cancel · h hide (keeps running) · j/k scroll"
+    let keys = match (d.finished, d.batch.len() > 1) {
+        (true, false) => "R retry failed · j/k scroll · Enter close",
+        (false, false) => "Esc cancel · h hide (keeps running) · j/k scroll",
+        (true, true) => "R retry failed · Tab next profile · j/k scroll · Enter close",
+        (false, true) => "Esc cancel all · Tab next profile · h hide · j/k scroll",
     };
     let list_rect = Rect {
         y: inner.y + 1,

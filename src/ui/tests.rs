@@ -866,3 +866,125 @@ fn all_tab_at_120x30_and_80x24() {
     );
     insta::assert_snapshot!("all_tab_80x24", small);
 }
+
+/// A delete over several profiles, `qa` protected when asked: prod's Sales and Finance, qa's
+/// Marketing, bd's Billing MySQL; every impact answered (Finance breaks content).
+fn batch_confirmation(w: u16, h: u16, qa_protected: bool) -> Model {
+    use crate::app::modals::confirm::{open_batch, BatchRequest};
+    let mut m = batch_model(qa_protected);
+    m.measures = super::MEASURES;
+    update(
+        &mut m,
+        Msg::Resize {
+            width: w,
+            height: h,
+        },
+    );
+    let ds = |profile, ids: &[&str]| BatchRequest {
+        profile,
+        selected: ids
+            .iter()
+            .map(|id| (crate::model::Kind::Datasources, id.to_string()))
+            .collect(),
+        hidden: Vec::new(),
+    };
+    let fx = open_batch(
+        &mut m,
+        vec![
+            ds(0, &["D1", "D2"]),
+            ds(1, &["D3"]),
+            ds(2, &["b1"]),
+            ds(3, &["D1"]),
+        ],
+    );
+    answer_impacts(&mut m, fx, finance_breaks);
+    m
+}
+
+#[test]
+fn batch_confirmation_lists_every_profile_and_keeps_its_prompt_at_80x24() {
+    for (w, h) in [(80u16, 24u16), (100, 40)] {
+        let m = batch_confirmation(w, h, false);
+        let out = render(&m, w, h);
+        let at = format!("{w}x{h}");
+        assert!(
+            out.contains("Delete 4 objects from 3 profiles"),
+            "{at}\n{out}"
+        );
+        assert!(
+            out.contains("Type 4 and press Enter to delete"),
+            "{at}\n{out}"
+        );
+        assert!(
+            out.contains("[ Cancel ]") && out.contains("[ Delete ]"),
+            "{at}\n{out}"
+        );
+        assert!(out.contains("irreversible"), "{at}\n{out}");
+        assert!(out.contains("soft delete"), "{at}\n{out}");
+        assert!(out.contains("prod: breaks 2 reports"), "{at}\n{out}");
+        insta::assert_snapshot!(format!("batch_confirm_{w}x{h}"), out);
+    }
+    // The smallest screen drawn keeps what to type and the buttons.
+    let m = batch_confirmation(60, 16, true);
+    let out = render(&m, 60, 16);
+    assert!(out.contains("and press Enter"), "{out}");
+    assert!(
+        out.contains("[ Cancel ]") && out.contains("[ Delete ]"),
+        "{out}"
+    );
+    // Scrolled to the end, the last profile's plan shows.
+    let mut m = batch_confirmation(80, 24, false);
+    key(&mut m, KeyCode::End, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert!(out.contains("bd (Basedash) — 1 object"), "{out}");
+    assert!(out.contains("Billing MySQL"), "{out}");
+}
+
+#[test]
+fn batch_confirmation_with_a_protected_profile_and_the_cascade_at_80x24() {
+    let mut m = batch_confirmation(80, 24, true);
+    key(&mut m, KeyCode::Char('t'), KeyModifiers::CONTROL);
+    let out = render(&m, 80, 24);
+    assert!(
+        out.contains("Protected profile: type 'qa' and press Enter"),
+        "{out}"
+    );
+    assert!(out.contains("Ctrl-T: cascade ON in every profile"), "{out}");
+    insta::assert_snapshot!("batch_confirm_protected_cascade_80x24", out);
+}
+
+#[test]
+fn batch_impact_wait_and_progress_at_80x24() {
+    use crate::app::modals::confirm::{open_batch, BatchRequest};
+    let mut m = batch_model(false);
+    m.measures = super::MEASURES;
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let ds = |profile, id: &str| BatchRequest {
+        profile,
+        selected: vec![(crate::model::Kind::Datasources, id.to_string())],
+        hidden: Vec::new(),
+    };
+    let fx = open_batch(&mut m, vec![ds(0, "D1"), ds(2, "b1")]);
+    let wait = render(&m, 80, 24);
+    assert!(
+        wait.contains("Checking what the delete breaks — 2 profiles"),
+        "{wait}"
+    );
+    assert!(wait.contains("0/2"), "{wait}");
+    insta::assert_snapshot!("batch_impact_wait_80x24", wait);
+    answer_impacts(&mut m, fx, |_| None);
+    chars(&mut m, "2");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let out = render(&m, 80, 24);
+    assert!(out.contains("job 1 of 2 · prod … 0/1 · bd … 0/1"), "{out}");
+    insta::assert_snapshot!("batch_progress_80x24", out);
+    key(&mut m, KeyCode::Esc, KeyModifiers::NONE);
+    let ask = render(&m, 80, 24);
+    assert!(ask.contains("y cancel them all"), "{ask}");
+}

@@ -8,7 +8,7 @@ use crate::app::marks::selection;
 use crate::app::state::*;
 use crate::model::Kind;
 use crate::ops::executor::StepOutcome;
-use crate::ops::plan::{build_plan, Confirmation, PlanRequest};
+use crate::ops::plan::{build_plan, Confirmation, DeletePlan, PlanRequest};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::sync::Arc;
 
@@ -120,7 +120,10 @@ pub fn help() -> HelpSection {
     HelpSection::of(
         "In the delete confirmation",
         BINDINGS,
-        &["pasted text is text: it goes into what is typed, never into a key"],
+        &[
+            "pasted text is text: it goes into what is typed, never into a key",
+            "a delete over several profiles is always typed: the total count, or the protected profiles' names separated by spaces; y never confirms it",
+        ],
     )
 }
 
@@ -142,26 +145,147 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
         .into_iter()
         .map(|id| (kind, id))
         .collect();
-    let plan = build_plan(&PlanRequest {
-        spec: tab.spec,
-        profile: &tab.info.name,
-        all: &tab.resources,
-        selected: &selected,
-        hidden: &hidden,
-        cascade: false,
-        skip_in_use: false,
-    });
-    if plan.is_empty() {
-        let why = plan
-            .warnings
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "nothing deletable is selected".into());
-        m.set_status(Level::Warn, why);
+    open_batch(
+        m,
+        vec![BatchRequest {
+            profile: p,
+            selected,
+            hidden,
+        }],
+    )
+}
+
+/// What one profile contributes to a delete asked for over several profiles (the All tab):
+/// the objects asked for, and which of them are marked but hidden by the filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchRequest {
+    pub profile: usize,
+    pub selected: Vec<(Kind, String)>,
+    pub hidden: Vec<(Kind, String)>,
+}
+
+/// Why profile `p` takes no part in a delete, in the words of the one-profile path: a
+/// read-only profile, one with nothing loaded (or missing).
+fn refusal(m: &Model, p: usize) -> Option<String> {
+    let Some(tab) = m.profiles.get(p) else {
+        return Some(format!("profile #{} is not configured", p + 1));
+    };
+    if tab.info.read_only {
+        return Some(format!(
+            "read-only: profile '{}' does not delete",
+            tab.info.name
+        ));
+    }
+    if !tab.usable() || tab.load != LoadState::Loaded && tab.resources.is_empty() {
+        return Some(format!("profile '{}' has nothing loaded", tab.info.name));
+    }
+    None
+}
+
+/// "1 marked object" / "3 marked objects".
+fn marked(n: usize) -> String {
+    format!("{n} marked object{}", if n == 1 { "" } else { "s" })
+}
+
+/// Open one confirmation for objects of one or more profiles: each profile's plan is built
+/// as `Ctrl-D` builds it, the impact of every part is awaited (one impact job per profile,
+/// one wait; Esc stops them all and deletes nothing), then ONE dialog lists every plan and
+/// is confirmed once, by typing (see [`ConfirmDelete::confirmation`]); confirming starts
+/// one delete job per profile.
+///
+/// Requests of the same profile are merged; the dialog lists profiles in the order given.
+/// A read-only profile, one with nothing loaded, or one whose plan is empty is left out:
+/// the rest goes on, and the status line and the dialog say what was left out and why
+/// (nothing of a read-only profile is ever planned). When nothing is left, nothing opens.
+/// With objects of one profile only, this is exactly `Ctrl-D`.
+pub fn open_batch(m: &mut Model, parts: Vec<BatchRequest>) -> Vec<Effect> {
+    let mut requests: Vec<BatchRequest> = Vec::new();
+    for r in parts {
+        match requests.iter_mut().find(|q| q.profile == r.profile) {
+            Some(q) => {
+                for k in r.selected {
+                    if !q.selected.contains(&k) {
+                        q.selected.push(k);
+                    }
+                }
+                for k in r.hidden {
+                    if !q.hidden.contains(&k) {
+                        q.hidden.push(k);
+                    }
+                }
+            }
+            None => requests.push(r),
+        }
+    }
+    // A profile nothing was asked of takes no part.
+    if requests.len() > 1 {
+        requests.retain(|r| !r.selected.is_empty());
+    }
+    if requests.is_empty() {
+        m.set_status(Level::Info, "nothing to delete");
         return Vec::new();
     }
-    let protected = tab.info.protected;
-    crate::app::impact::check_then_confirm(m, p, plan, selected, hidden, protected)
+    let one = requests.len() == 1;
+    let mut plans: Vec<PlanPart> = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for r in requests {
+        if let Some(why) = refusal(m, r.profile) {
+            if one {
+                m.set_status(Level::Warn, why);
+                return Vec::new();
+            }
+            left_out.push(format!("{why}: {} left out", marked(r.selected.len())));
+            continue;
+        }
+        if r.selected.is_empty() {
+            m.set_status(Level::Info, "nothing to delete");
+            return Vec::new();
+        }
+        let tab = &m.profiles[r.profile];
+        let plan = build_plan(&PlanRequest {
+            spec: tab.spec,
+            profile: &tab.info.name,
+            all: &tab.resources,
+            selected: &r.selected,
+            hidden: &r.hidden,
+            cascade: false,
+            skip_in_use: false,
+        });
+        if plan.is_empty() {
+            let why = plan
+                .warnings
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "nothing deletable is selected".into());
+            if one {
+                m.set_status(Level::Warn, why);
+                return Vec::new();
+            }
+            left_out.push(format!("profile '{}': {why}", tab.info.name));
+            continue;
+        }
+        plans.push(PlanPart {
+            profile: r.profile,
+            plan: Arc::new(plan),
+            selected: r.selected,
+            hidden: r.hidden,
+            protected: tab.info.protected,
+        });
+    }
+    if plans.is_empty() {
+        m.set_status(
+            Level::Warn,
+            format!("nothing to delete: {}", left_out.join("; ")),
+        );
+        return Vec::new();
+    }
+    if !left_out.is_empty() {
+        m.set_status(
+            Level::Warn,
+            format!("left out of the delete: {}", left_out.join("; ")),
+        );
+    }
+    crate::app::impact::check_then_confirm_batch(m, plans, left_out)
 }
 
 /// Open a confirmation of `plan` on top.
@@ -173,42 +297,83 @@ pub fn push(
     hidden: Vec<(Kind, String)>,
     protected: bool,
 ) {
-    m.modals.push(Modal::Confirm(Box::new(ConfirmDelete {
+    let first = PlanPart {
         profile,
         plan: Arc::new(plan),
         selected,
         hidden,
         protected,
+    };
+    push_parts(m, first, Vec::new(), Vec::new());
+}
+
+/// Open a confirmation of one or more profiles' plans on top (`more` empty: one profile).
+pub fn push_parts(m: &mut Model, first: PlanPart, more: Vec<PlanPart>, left_out: Vec<String>) {
+    m.modals.push(Modal::Confirm(Box::new(ConfirmDelete {
+        profile: first.profile,
+        plan: first.plan,
+        selected: first.selected,
+        hidden: first.hidden,
+        protected: first.protected,
         focus_delete: false,
         typed: LineInput::default(),
         scroll: 0,
         hint: None,
+        more,
+        left_out,
     })));
 }
 
-fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool, skip_in_use: bool) {
-    let Some(tab) = m.profiles.get(c.profile) else {
-        return;
-    };
+/// Profile `p`'s plan for `selected`, with the impact answers its tab holds.
+fn rebuilt_plan(
+    m: &Model,
+    p: usize,
+    selected: &[(Kind, String)],
+    hidden: &[(Kind, String)],
+    cascade: bool,
+    skip_in_use: bool,
+) -> Option<Arc<crate::ops::plan::DeletePlan>> {
+    let tab = m.profiles.get(p)?;
     let mut plan = build_plan(&PlanRequest {
         spec: tab.spec,
         profile: &tab.info.name,
         all: &tab.resources,
-        selected: &c.selected,
-        hidden: &c.hidden,
+        selected,
+        hidden,
         cascade,
         skip_in_use,
     });
     // Impact was computed for every object the cascade can add before the dialog opened.
     plan.set_impacts(&tab.impacts, m.now);
-    c.plan = Arc::new(plan);
+    Some(Arc::new(plan))
+}
+
+/// Rebuild every part's plan with these options (a batch toggles them for all parts).
+fn rebuild_confirm_plan(m: &Model, c: &mut ConfirmDelete, cascade: bool, skip_in_use: bool) {
+    let Some(plan) = rebuilt_plan(m, c.profile, &c.selected, &c.hidden, cascade, skip_in_use)
+    else {
+        return;
+    };
+    c.plan = plan;
+    for part in c.more.iter_mut() {
+        if let Some(plan) = rebuilt_plan(
+            m,
+            part.profile,
+            &part.selected,
+            &part.hidden,
+            cascade,
+            skip_in_use,
+        ) {
+            part.plan = plan;
+        }
+    }
     c.typed.clear();
     c.hint = None;
     c.focus_delete = false;
 }
 
 fn typed_matches(c: &ConfirmDelete) -> bool {
-    match c.plan.confirmation(c.protected) {
+    match c.confirmation() {
         Confirmation::PressY => false,
         Confirmation::TypeCount(n) => c.typed.text == n.to_string(),
         Confirmation::TypeProfile(name) => c.typed.text == name,
@@ -229,7 +394,8 @@ fn type_to_confirm(need: &Confirmation) -> String {
 fn after_typing(c: &mut ConfirmDelete) {
     if typed_matches(c) {
         c.focus_delete = true;
-        let what = match c.plan.confirmation(c.protected) {
+        let what = match c.confirmation() {
+            Confirmation::TypeProfile(n) if n.contains(' ') && c.is_batch() => "profile names",
             Confirmation::TypeProfile(_) => "profile name",
             _ => "count",
         };
@@ -250,7 +416,7 @@ fn cancel(m: &mut Model) -> Step {
 /// A key for the confirmation on top. Every key stops here: what the table does not know
 /// is typed text or nothing.
 pub fn on_key(m: &mut Model, c: &mut ConfirmDelete, key: &KeyEvent) -> (Step, Vec<Effect>) {
-    let need = c.plan.confirmation(c.protected);
+    let need = c.confirmation();
     // The profile name is asked for: letters are text before they are keys.
     if matches!(need, Confirmation::TypeProfile(_)) {
         if let Some(ch) = typed_char(key) {
@@ -278,7 +444,7 @@ pub fn on_key(m: &mut Model, c: &mut ConfirmDelete, key: &KeyEvent) -> (Step, Ve
             let (on, skip) = (!c.plan.cascade, c.plan.skip_in_use);
             rebuild_confirm_plan(m, c, on, skip);
         }
-        Action::ToggleSkipInUse if c.plan.in_use_selected > 0 => {
+        Action::ToggleSkipInUse if c.parts().any(|(_, plan, _)| plan.in_use_selected > 0) => {
             let (on, skip) = (c.plan.cascade, !c.plan.skip_in_use);
             rebuild_confirm_plan(m, c, on, skip);
         }
@@ -343,7 +509,7 @@ fn type_char(c: &mut ConfirmDelete, need: &Confirmation, ch: char) {
 /// Pasted text: typed text where something is to be typed; with one object (press y)
 /// ignored, and the dialog says so.
 pub fn on_paste(c: &mut ConfirmDelete, text: &str) {
-    if c.plan.confirmation(c.protected) == Confirmation::PressY {
+    if c.confirmation() == Confirmation::PressY {
         c.hint = Some("pasted text ignored: press y to delete, Esc to cancel".into());
     } else {
         for ch in text.trim().chars() {
@@ -353,51 +519,77 @@ pub fn on_paste(c: &mut ConfirmDelete, text: &str) {
     }
 }
 
-/// Start the delete: the dialog closes and the progress view opens above where it was.
+/// Start the delete: the dialog closes and the progress view opens above where it was. A
+/// batch starts one delete job per profile (an emptied part starts none) and shows the
+/// first one's progress.
 fn confirm_delete(m: &mut Model, c: &mut ConfirmDelete) -> (Step, Vec<Effect>) {
-    if c.plan.is_empty() {
+    if c.total() == 0 {
         c.hint = Some("nothing left to delete: Esc to close".into());
         return (Step::Keep, Vec::new());
     }
-    let job = m.next_job;
-    m.next_job += 1;
-    let plan = c.plan.clone();
-    let n = plan.steps.len();
-    m.jobs.insert(
-        job,
-        Job {
-            id: job,
-            profile: c.profile,
-            kind: JobKind::Delete(DeleteJob {
-                plan: plan.clone(),
-                outcomes: vec![StepOutcome::NotStarted; n],
-                finished: false,
-                cancel_requested: false,
-                started_at: m.now,
-                finished_at: None,
-                errors: Vec::new(),
-            }),
-        },
-    );
-    // Marks that were acted on are spent.
-    if let Some(tab) = m.profiles.get_mut(c.profile) {
-        for v in tab.views.iter_mut() {
-            v.marks.clear();
-            v.hidden_marked = 0;
-            v.anchor = None;
-        }
-    }
-    m.modals.push(Modal::Progress { job, scroll: 0 });
-    m.push_log(
-        Level::Info,
-        format!("delete job {job}: {n} objects on {}", plan.profile),
-    );
-    (
-        Step::Close,
-        vec![Effect::Delete {
+    let parts: Vec<(usize, Arc<DeletePlan>)> = c
+        .parts()
+        .filter(|(_, plan, _)| !plan.is_empty())
+        .map(|(p, plan, _)| (p, plan.clone()))
+        .collect();
+    let first = m.next_job;
+    m.next_job += parts.len() as u64;
+    let batch: Vec<u64> = if c.is_batch() {
+        (first..m.next_job).collect()
+    } else {
+        Vec::new()
+    };
+    let mut effects = Vec::new();
+    let mut started = Vec::new();
+    for (k, (profile, plan)) in parts.into_iter().enumerate() {
+        let job = first + k as u64;
+        let n = plan.steps.len();
+        m.jobs.insert(
             job,
-            profile: c.profile,
-            plan,
-        }],
-    )
+            Job {
+                id: job,
+                profile,
+                kind: JobKind::Delete(DeleteJob {
+                    plan: plan.clone(),
+                    outcomes: vec![StepOutcome::NotStarted; n],
+                    finished: false,
+                    cancel_requested: false,
+                    started_at: m.now,
+                    finished_at: None,
+                    errors: Vec::new(),
+                    batch: batch.clone(),
+                }),
+            },
+        );
+        // Marks that were acted on are spent.
+        if let Some(tab) = m.profiles.get_mut(profile) {
+            for v in tab.views.iter_mut() {
+                v.marks.clear();
+                v.hidden_marked = 0;
+                v.anchor = None;
+            }
+        }
+        m.push_log(
+            Level::Info,
+            format!("delete job {job}: {n} objects on {}", plan.profile),
+        );
+        started.push(format!("{} {n}", plan.profile));
+        effects.push(Effect::Delete { job, profile, plan });
+    }
+    m.modals.push(Modal::Progress {
+        job: first,
+        scroll: 0,
+    });
+    if c.is_batch() {
+        let jobs = started.len();
+        m.set_status(
+            Level::Info,
+            format!(
+                "{jobs} delete job{} started: {} (Tab in the progress view shows each)",
+                if jobs == 1 { "" } else { "s" },
+                started.join(", ")
+            ),
+        );
+    }
+    (Step::Close, effects)
 }

@@ -32,7 +32,13 @@ pub fn help() -> HelpSection {
 pub fn on_key(m: &mut Model, c: &ImpactCheck, key: &KeyEvent) -> (Step, Vec<Effect>) {
     match lookup(BINDINGS, key).map(|b| b.action) {
         Some(Action::Cancel) => {
-            let fx = crate::app::impact::cancel(m, c.job);
+            // Every impact job the wait is for stops (a batch has one per profile).
+            let mut fx = Vec::new();
+            for (job, _) in &c.waits {
+                if m.jobs.contains_key(job) {
+                    fx.extend(crate::app::impact::cancel(m, *job));
+                }
+            }
             m.set_status(
                 Level::Info,
                 "delete cancelled while checking its impact: nothing was sent",

@@ -41,7 +41,7 @@ fn with_top<T>(m: &mut Model, f: impl FnOnce(&mut Model, &mut Modal) -> (Step, T
 pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
     with_top(m, |m, top| match top {
         Modal::Confirm(c) => confirm::on_key(m, c, key),
-        Modal::Progress { job, scroll } => progress::on_key(m, *job, scroll, key),
+        Modal::Progress { job, scroll } => progress::on_key(m, job, scroll, key),
         Modal::CancelJob { job } => question::on_cancel_job_key(m, *job, key),
         Modal::ConfirmQuit => question::on_quit_key(m, key),
         Modal::Help { scroll } => pager::on_key(m, help::BINDINGS, scroll, key),

@@ -24,6 +24,9 @@ pub enum Action {
     PageDown,
     PageUp,
     CancelJob,
+    /// A batch: the next (previous) profile's delete job.
+    NextJob,
+    PrevJob,
 }
 
 use Key::{Char, Code, Ctrl};
@@ -79,6 +82,18 @@ pub const BINDINGS: &[Binding<Action>] = &[
         Action::CancelJob,
         "ask to cancel the delete",
     ),
+    Binding::new(
+        &[Code(KeyCode::Tab), Char(']')],
+        "Tab / ]",
+        Action::NextJob,
+        "a delete of several profiles: the next profile's job",
+    ),
+    Binding::new(
+        &[Code(KeyCode::BackTab), Char('[')],
+        "Shift-Tab / [",
+        Action::PrevJob,
+        "a delete of several profiles: the previous profile's job",
+    ),
 ];
 
 pub fn help() -> HelpSection {
@@ -86,7 +101,13 @@ pub fn help() -> HelpSection {
 }
 
 /// A key for the progress view of `job` on top.
-pub fn on_key(m: &mut Model, job: u64, scroll: &mut usize, key: &KeyEvent) -> (Step, Vec<Effect>) {
+pub fn on_key(
+    m: &mut Model,
+    shown: &mut u64,
+    scroll: &mut usize,
+    key: &KeyEvent,
+) -> (Step, Vec<Effect>) {
+    let job = *shown;
     let finished = match m.jobs.get(&job) {
         Some(Job {
             kind: JobKind::Delete(d),
@@ -121,8 +142,33 @@ pub fn on_key(m: &mut Model, job: u64, scroll: &mut usize, key: &KeyEvent) -> (S
             m.modals.push(Modal::CancelJob { job });
             Step::Keep
         }
+        Action::NextJob | Action::PrevJob => {
+            let batch = batch_of(m, job);
+            if let Some(at) = batch.iter().position(|j| *j == job) {
+                let n = batch.len();
+                let to = if action == Action::NextJob {
+                    (at + 1) % n
+                } else {
+                    (at + n - 1) % n
+                };
+                *shown = batch[to];
+                *scroll = 0;
+            }
+            Step::Keep
+        }
     };
     (step, Vec::new())
+}
+
+/// The jobs of the batch `job` belongs to, in dialog order (empty: not a batch).
+pub fn batch_of(m: &Model, job: u64) -> Vec<u64> {
+    match m.jobs.get(&job) {
+        Some(Job {
+            kind: JobKind::Delete(d),
+            ..
+        }) => d.batch.clone(),
+        _ => Vec::new(),
+    }
 }
 
 fn scrolled(scroll: &mut usize, to: usize) -> Step {

@@ -48,18 +48,31 @@ pub fn request_quit(m: &mut Model) -> Vec<Effect> {
 pub fn on_cancel_job_key(m: &mut Model, job: u64, key: &KeyEvent) -> (Step, Vec<Effect>) {
     match lookup(BINDINGS, key).map(|b| b.action) {
         Some(Answer::Yes) => {
-            if let Some(Job {
-                kind: JobKind::Delete(d),
-                ..
-            }) = m.jobs.get_mut(&job)
-            {
-                d.cancel_requested = true;
+            // A delete confirmed once over several profiles is cancelled at once: every
+            // job of its batch that still runs.
+            let mut jobs = super::progress::batch_of(m, job);
+            if jobs.is_empty() {
+                jobs.push(job);
+            }
+            let mut effects = Vec::new();
+            for j in jobs {
+                if let Some(Job {
+                    kind: JobKind::Delete(d),
+                    ..
+                }) = m.jobs.get_mut(&j)
+                {
+                    if j != job && d.finished {
+                        continue;
+                    }
+                    d.cancel_requested = true;
+                }
+                effects.push(Effect::CancelJob { job: j });
             }
             m.set_status(
                 Level::Warn,
                 "cancelling: nothing new starts; requests in flight finish",
             );
-            (Step::Close, vec![Effect::CancelJob { job }])
+            (Step::Close, effects)
         }
         Some(Answer::No) => (Step::Close, Vec::new()),
         None => (Step::Keep, Vec::new()),

@@ -318,3 +318,37 @@ fn a_refresh_with_as_many_objects_is_still_a_new_table() {
     assert!(rows(&m).contains(&"prod/Finance 2026".to_string()));
     assert_eq!(rows(&m)[m.all.cursor], "prod/Old Conn");
 }
+
+#[test]
+fn delete_over_two_profiles_is_one_confirmation_with_a_plan_each() {
+    let mut m = all_model();
+    m.profiles[1].info.read_only = false;
+    go_to(&mut m, "prod/Finance");
+    ch(&mut m, ' ');
+    go_to(&mut m, "qa/Old Conn");
+    ch(&mut m, ' ');
+    ctrl_d(&mut m);
+    let c = confirm(&m);
+    assert!(c.is_batch());
+    let parts: Vec<(String, Vec<String>)> = c
+        .parts()
+        .map(|p| {
+            (
+                p.1.profile.clone(),
+                p.1.steps.iter().map(|s| s.target.id.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("prod".to_string(), vec!["D2".to_string()]),
+            ("qa".to_string(), vec!["C3".to_string()]),
+        ]
+    );
+    // prod is protected: its name is what confirms the whole batch.
+    assert_eq!(
+        c.confirmation(),
+        crate::ops::plan::Confirmation::TypeProfile("prod".into())
+    );
+}

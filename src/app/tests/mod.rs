@@ -1,6 +1,7 @@
 //! `update` tests: keys and task results in, model and effects out.
 
 mod all;
+mod batch;
 mod confirm;
 mod forms;
 mod impact;
