@@ -396,6 +396,10 @@ pub struct Model {
     /// The overview (every profile on one screen) is shown, with its cursor on this row of
     /// the severity order; `None`: a profile tab is shown.
     pub overview: Option<usize>,
+    /// The `:` line's history (this run's and earlier runs').
+    pub history: super::history::CommandHistory,
+    /// Tab completion candidates on offer in the open line.
+    pub completion: Option<super::completion::Completion>,
 }
 
 impl Model {
@@ -444,6 +448,8 @@ impl Model {
             cleared_marks: None,
             measures: Measures::UNMEASURED,
             overview: None,
+            history: Default::default(),
+            completion: None,
         }
     }
 
