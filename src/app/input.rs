@@ -167,7 +167,11 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
                 m.input.clear();
                 let line = line.trim();
                 let mut fx = run_command(m, line);
-                if m.history.remember(line) {
+                // Only lines that named a command: a password pasted into the wrong
+                // place (an unknown command) is not kept on disk.
+                let word = line.split_whitespace().next().unwrap_or("");
+                let known = super::command::Cmd::resolve(word).is_ok();
+                if known && m.history.remember(line) {
                     fx.push(Effect::RememberCommand(line.to_string()));
                 }
                 return Some(fx);

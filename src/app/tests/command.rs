@@ -255,6 +255,11 @@ fn up_and_down_walk_the_history_and_come_back_to_the_draft() {
     let fx = key(&mut m, KeyCode::Enter);
     assert!(fx.is_empty(), "a repeat is not stored: {fx:?}");
     assert_eq!(m.history.entries.len(), 3);
+    // A line that names no command (a password pasted at the wrong prompt) is not kept.
+    ch(&mut m, ':');
+    typed(&mut m, "hunter2");
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert_eq!(m.history.entries.len(), 3);
 
     ch(&mut m, ':');
     typed(&mut m, "fil");
