@@ -141,8 +141,13 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
     };
     match action {
         Action::Complete | Action::CompleteBack => {}
-        // Walking the history keeps the walk; every other key ends it.
-        Action::Older | Action::Newer => m.completion = None,
+        // Walking the history and moving the cursor keep the walk; an edit ends it.
+        Action::Older
+        | Action::Newer
+        | Action::Left
+        | Action::Right
+        | Action::Home
+        | Action::End => m.completion = None,
         _ => {
             m.completion = None;
             m.history.stop_walking();

@@ -265,8 +265,9 @@ fn up_and_down_walk_the_history_and_come_back_to_the_draft() {
     typed(&mut m, "fil");
     key(&mut m, KeyCode::Up);
     assert_eq!(line(&m), "kind logins");
+    key(&mut m, KeyCode::Left);
     key(&mut m, KeyCode::Up);
-    assert_eq!(line(&m), "kind conn");
+    assert_eq!(line(&m), "kind conn", "moving the cursor keeps the walk");
     key(&mut m, KeyCode::Up);
     key(&mut m, KeyCode::Up);
     assert_eq!(line(&m), "overview", "the oldest stays");
