@@ -233,8 +233,8 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             finish(headless::check(cli.config.as_deref(), profile.as_deref(), &only, output).await)
         }
         Some(Command::Completions { shell }) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
+            let profiles = completion_profiles(cli.config.as_deref());
+            let mut cmd = completion_command(&profiles);
             clap_complete::generate(shell, &mut cmd, "dsconsole", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
@@ -262,6 +262,88 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// The profile names of the config, for the completion script: none when there is no
+/// config (a fresh machine) or it does not parse (said on stderr; the script is still
+/// printed, completing everything but profile names).
+fn completion_profiles(path: Option<&std::path::Path>) -> Vec<String> {
+    let Some(path) = config::resolve_path(path) else {
+        return Vec::new();
+    };
+    if !path.exists() {
+        return Vec::new();
+    }
+    match Config::load(&path) {
+        Ok(cfg) => {
+            // The names are written into a shell script: only plain ones (a `$(…)` or a
+            // quote in a name would run or break when the shell completes).
+            let (plain, odd): (Vec<String>, Vec<String>) = cfg
+                .profiles
+                .into_iter()
+                .map(|p| p.name)
+                .partition(|n| n.chars().all(shell_plain));
+            for n in odd {
+                eprintln!(
+                    "dsconsole: profile '{}' is not completed (only letters, digits and . _ - + @ are)",
+                    sanitize(&n)
+                );
+            }
+            plain
+        }
+        Err(e) => {
+            eprintln!(
+                "dsconsole: profile names are not completed: {}",
+                sanitize(&e.to_string())
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn shell_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-+@".contains(c)
+}
+
+/// The command line as the completion script describes it: profile arguments (`PROFILE`,
+/// `--profile`, `--confirm-profile`) offer the config's profiles and `KIND` arguments every
+/// kind. Only the script sees these lists; parsing keeps its own checks (and its messages).
+pub fn completion_command(profiles: &[String]) -> clap::Command {
+    use clap::builder::{PossibleValue, PossibleValuesParser};
+    use clap::CommandFactory;
+    let kinds = PossibleValuesParser::new(crate::model::Kind::ALL.map(|k| k.id()));
+    let names: Vec<PossibleValue> = profiles
+        .iter()
+        .map(|p| PossibleValue::new(p.clone()))
+        .collect();
+    let names = PossibleValuesParser::new(names);
+    // `mut_args` changes each argument in its place (`mut_arg` would move it to the end,
+    // reordering positionals).
+    let values = |profile_ids: &'static [&'static str], kind: bool| {
+        let (names, kinds) = (names.clone(), kinds.clone());
+        move |a: clap::Arg| {
+            let id = a.get_id().as_str();
+            if !profiles.is_empty() && profile_ids.contains(&id) {
+                a.value_parser(names.clone())
+            } else if kind && id == "kind" {
+                a.value_parser(kinds.clone())
+            } else {
+                a
+            }
+        }
+    };
+    let mut cmd = Cli::command().mut_args(values(&["profiles"], false));
+    for (sub, profile_ids, kind) in [
+        ("list", &["profile"][..], true),
+        ("delete", &["profile", "confirm_profile"][..], true),
+        ("impact", &["profile"][..], true),
+        ("create", &["profile"][..], true),
+        ("check", &["profile", "only"][..], false),
+    ] {
+        let f = values(profile_ids, kind);
+        cmd = cmd.mut_subcommand(sub, |s| s.mut_args(f));
+    }
+    cmd
 }
 
 fn open_audit() -> Arc<AuditLog> {

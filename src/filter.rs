@@ -195,10 +195,14 @@ impl FieldTerm {
                 "testing" => r.health == Health::Testing,
                 _ => false,
             },
-            FieldTest::Owner(o) => r
-                .owner
-                .as_deref()
-                .is_some_and(|own| own.to_lowercase().contains(o.as_str())),
+            // `*` stands for any run (a space, in names completion offers: `mstr*user`).
+            FieldTest::Owner(o) => r.owner.as_deref().is_some_and(|own| {
+                if o.contains('*') {
+                    glob(&format!("*{o}*"), own)
+                } else {
+                    own.to_lowercase().contains(o.as_str())
+                }
+            }),
             FieldTest::Updated { within, secs } => match (secs, r.updated) {
                 (Some(s), Some(t)) => {
                     if *within {
@@ -855,6 +859,8 @@ mod field_tests {
         assert_eq!(pick("health:unhealthy"), ["Snowflake_Sales"]);
         assert_eq!(pick("!health:unhealthy"), ["Sales DW"]);
         assert_eq!(pick("owner:priya"), ["Snowflake_Sales"]);
+        assert_eq!(pick("owner:priya*raman"), ["Snowflake_Sales"]);
+        assert!(pick("owner:priya*sales").is_empty());
         assert_eq!(pick("updated:<1y"), ["Sales DW"]);
         assert_eq!(pick("updated:>1y"), ["Snowflake_Sales"]);
         assert_eq!(pick("sales kind:datasources"), ["Sales DW"]);

@@ -342,7 +342,8 @@ pub async fn launch(
             concurrency: p.concurrency,
         })
         .collect();
-    let runtime = Runtime::new(runtime_profiles, audit, tx.clone());
+    let history = crate::ops::command_history::path_in(&crate::config::data_dir());
+    let runtime = Runtime::new(runtime_profiles, audit, tx.clone()).with_history(history);
     let mut model = Model::new(infos, chrono::Utc::now().timestamp());
     model.demo = options.demo;
     model.banner = options.banner;

@@ -1515,6 +1515,74 @@ fn completions_for_bash_name_the_binary() {
     assert!(out.stdout.contains("delete"), "subcommands completed");
 }
 
+#[test]
+fn completions_offer_the_configs_profiles_and_every_kind() {
+    let extra = "[[profiles]]\nname = \"prod-eu\"\nvendor = \"qlik\"\n\
+                 base_url = \"https://eu.example.com\"\n\n\
+                 [[profiles]]\nname = \"qa$(reboot)\"\nvendor = \"qlik\"\n\
+                 base_url = \"https://qa.example.com\"\n";
+    let w = World::new("completions_profiles", "", extra);
+    let out = w.run(&["completions", "bash"]);
+    out.expect_code(0);
+    // `list`'s PROFILE and KIND, delete's --confirm-profile, the top-level --profile.
+    let words = |line: &str| -> Vec<String> {
+        line.split(['"', ' '])
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let list_line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("opts=") && l.contains("--unhealthy"))
+        .unwrap_or_else(|| panic!("list's options in:\n{}", out.stdout));
+    for want in [
+        PROFILE,
+        "prod-eu",
+        "datasources",
+        "connections",
+        "logins",
+        "datamarts",
+    ] {
+        assert!(
+            words(list_line).iter().any(|w| w == want),
+            "{want} in {list_line}"
+        );
+    }
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("compgen -W") && l.contains("mstr prod-eu")),
+        "--profile values:\n{}",
+        out.stdout
+    );
+    // A name that is not plain stays out of the script, and says so.
+    assert!(!out.stdout.contains("reboot"), "{}", out.stdout);
+    assert!(out.stderr.contains("is not completed"), "{}", out.stderr);
+
+    // zsh and fish get the same values.
+    for shell in ["zsh", "fish"] {
+        let out = w.run(&["completions", shell]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("prod-eu"), "{shell}: {}", out.stdout);
+        assert!(out.stdout.contains("datamarts"), "{shell}");
+    }
+
+    // No config (a fresh machine): kinds are still completed, and nothing fails.
+    let home = w.dir.path().join("fresh-home");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_dsconsole"))
+        .env("DSCONSOLE_CONFIG", w.dir.path().join("missing.toml"))
+        .env("DSCONSOLE_DATA_DIR", w.data_dir())
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .timeout(CHILD_TIMEOUT)
+        .args(["completions", "bash"]));
+    out.expect_code(0);
+    assert!(out.stdout.contains("datamarts"));
+    assert!(!out.stdout.contains("prod-eu"));
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A proxy that renames one datasource in list responses
 // ---------------------------------------------------------------------------------------------

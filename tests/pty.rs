@@ -10,12 +10,13 @@ mod common {
     pub mod pty;
 }
 
-use common::pty::{kind_count, read_audit, Session, CTRL_D, ENTER, ESC, TIMEOUT};
+use common::pty::{kind_count, read_audit, Session, CTRL_D, ENTER, ESC, TAB, TIMEOUT};
 use dsconsole::sim::microstrategy::{self, MstrSim, DEMO_PASSWORD, DEMO_USERNAME};
 use dsconsole::sim::SimOptions;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,6 +49,48 @@ fn demo_starts_browses_and_quits_restoring_the_terminal() {
     s.wait_gone("Keys (Esc closes)");
     s.wait_for_text("Used by");
 
+    s.quit();
+}
+
+#[test]
+fn the_command_line_completes_and_keeps_its_history_between_runs() {
+    let shared = tempfile::tempdir().expect("temp dir");
+    let data = shared.path().join("data");
+    let demo = |cmd: &mut Command| {
+        cmd.arg("demo").env("DSCONSOLE_DATA_DIR", &data);
+    };
+    let mut s = Session::spawn(100, 30, demo);
+    s.wait_for_table();
+    // Tab completes the command and its argument; Enter runs it.
+    s.send(b":ki");
+    s.send(TAB);
+    s.send(b"con");
+    s.send(TAB);
+    s.wait_for_text(":kind connections");
+    s.send(ENTER);
+    s.wait_for("the Connections table", |t| {
+        t.contains("Used by") && !t.contains(":kind")
+    });
+    s.quit();
+    let history = data.join("command_history");
+    assert_eq!(
+        std::fs::read_to_string(&history).expect("the history file"),
+        "kind connections\n"
+    );
+    let mode = std::fs::metadata(&history)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "owner-only: {mode:o}");
+
+    // The next run offers it with Up.
+    let mut s = Session::spawn(100, 30, demo);
+    s.wait_for_table();
+    s.send(b":");
+    s.send(b"\x1b[A");
+    s.wait_for_text(":kind connections");
+    s.send(ESC);
+    s.wait_gone(":kind connections");
     s.quit();
 }
 

@@ -47,6 +47,8 @@ pub enum Effect {
         profile: usize,
         targets: Vec<crate::model::Ref>,
     },
+    /// Add a command line run to the history file in the data dir (off the event loop).
+    RememberCommand(String),
     /// OSC 52 copy.
     Copy(String),
     /// Leave: cancel jobs, log out every profile.

@@ -26,9 +26,17 @@ pub enum Action {
     End,
     /// A typed character (not a key of the table: any text).
     Type,
+    /// Complete the word before the cursor; again: the next candidate.
+    Complete,
+    /// The previous candidate.
+    CompleteBack,
+    /// Command: the previous line run (Up).
+    Older,
+    /// Command: the next line run, then the line being edited (Down).
+    Newer,
 }
 
-use Key::{Code, Ctrl};
+use Key::{Code, Ctrl, Shift};
 
 pub const BINDINGS: &[Binding<Action>] = &[
     Binding::new(
@@ -71,6 +79,30 @@ pub const BINDINGS: &[Binding<Action>] = &[
     ),
     Binding::new(&[Code(KeyCode::End)], "End", Action::End, "end of the line"),
     Binding::new(
+        &[Shift(KeyCode::Tab), Code(KeyCode::BackTab)],
+        "Shift-Tab",
+        Action::CompleteBack,
+        "previous completion candidate (listed on the status line)",
+    ),
+    Binding::new(
+        &[Code(KeyCode::Tab)],
+        "Tab",
+        Action::Complete,
+        "complete the word (command, profile, kind, field:value); again: next candidate",
+    ),
+    Binding::new(
+        &[Code(KeyCode::Up)],
+        "Up",
+        Action::Older,
+        "command: the previous command run (kept between runs)",
+    ),
+    Binding::new(
+        &[Code(KeyCode::Down)],
+        "Down",
+        Action::Newer,
+        "command: the next command run, then the line you were typing",
+    ),
+    Binding::new(
         &[Ctrl('c')],
         "Ctrl-C",
         Action::Quit,
@@ -108,6 +140,20 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
         None => return Some(Vec::new()),
     };
     match action {
+        Action::Complete | Action::CompleteBack => {}
+        // Walking the history and moving the cursor keep the walk; an edit ends it.
+        Action::Older
+        | Action::Newer
+        | Action::Left
+        | Action::Right
+        | Action::Home
+        | Action::End => m.completion = None,
+        _ => {
+            m.completion = None;
+            m.history.stop_walking();
+        }
+    }
+    match action {
         Action::Quit => return Some(request_quit(m)),
         Action::ClearLine => m.input.clear(),
         Action::Close => {
@@ -124,10 +170,32 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
             if mode == Mode::Command {
                 let line = std::mem::take(&mut m.input.text);
                 m.input.clear();
-                return Some(run_command(m, line.trim()));
+                let line = line.trim();
+                let mut fx = run_command(m, line);
+                // Only lines that named a command: a password pasted into the wrong
+                // place (an unknown command) is not kept on disk.
+                let word = line.split_whitespace().next().unwrap_or("");
+                let known = super::command::Cmd::resolve(word).is_ok();
+                if known && m.history.remember(line) {
+                    fx.push(Effect::RememberCommand(line.to_string()));
+                }
+                return Some(fx);
             }
             return Some(Vec::new());
         }
+        Action::Complete => super::completion::complete(m, true),
+        Action::CompleteBack => super::completion::complete(m, false),
+        Action::Older | Action::Newer if m.mode == Mode::Command => {
+            let recalled = if action == Action::Older {
+                m.history.older(&m.input)
+            } else {
+                m.history.newer()
+            };
+            if let Some(line) = recalled {
+                m.input = line;
+            }
+        }
+        Action::Older | Action::Newer => {}
         Action::Backspace => m.input.backspace(),
         Action::Delete => m.input.delete(),
         Action::Left => m.input.left(),
@@ -151,6 +219,8 @@ pub fn on_paste(m: &mut Model, text: &str) -> Option<()> {
     if !open(m) {
         return None;
     }
+    m.completion = None;
+    m.history.stop_walking();
     for ch in text.chars() {
         m.input.insert(ch);
     }

@@ -3,7 +3,9 @@
 pub mod all;
 pub mod checks;
 pub mod command;
+pub mod completion;
 pub mod effect;
+pub mod history;
 pub mod impact;
 pub mod input;
 pub mod jobs;

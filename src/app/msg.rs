@@ -86,6 +86,12 @@ pub enum Msg {
         error: bool,
         text: String,
     },
+    /// The command history of earlier runs was read at start (empty when there is none);
+    /// `warning` when the file could not be read.
+    HistoryLoaded {
+        entries: Vec<String>,
+        warning: Option<String>,
+    },
     /// SIGTERM / SIGHUP: leave now, cancelling jobs.
     Terminate,
 }

@@ -35,6 +35,8 @@ pub struct Runtime {
     tasks: JoinSet<()>,
     /// Read-only tasks (loads, connection tests): dropped at once at shutdown.
     reads: JoinSet<()>,
+    /// Command lines for the history file's writer (none: no history file).
+    history: Option<UnboundedSender<String>>,
 }
 
 fn now_secs() -> i64 {
@@ -55,7 +57,51 @@ impl Runtime {
             jobs: HashMap::new(),
             tasks: JoinSet::new(),
             reads: JoinSet::new(),
+            history: None,
         }
+    }
+
+    /// Keep the `:` history in the file at `path`: read it now (a `Msg::HistoryLoaded`
+    /// follows) and add each command run to it, one at a time, off the event loop. A file
+    /// that cannot be read or written costs the history, with a warning in the log.
+    pub fn with_history(mut self, path: std::path::PathBuf) -> Self {
+        use crate::ops::command_history;
+        let tx = self.tx.clone();
+        let from = path.clone();
+        let shown = path.display().to_string();
+        self.reads.spawn(async move {
+            let read = tokio::task::spawn_blocking(move || command_history::load(&from)).await;
+            let (entries, warning) = match read {
+                Ok(Ok(entries)) => (entries, None),
+                Ok(Err(e)) => (
+                    Vec::new(),
+                    Some(format!("command history not read ({shown}): {e}")),
+                ),
+                Err(e) => (Vec::new(), Some(format!("command history not read: {e}"))),
+            };
+            if let Some(w) = &warning {
+                tracing::warn!("{w}");
+            }
+            let _ = tx.send(Msg::HistoryLoaded { entries, warning });
+        });
+        let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+        // A change-free task, but waited for at shutdown so the last lines reach the file.
+        self.tasks.spawn(async move {
+            let mut warned = false;
+            while let Some(line) = lines.recv().await {
+                let to = path.clone();
+                let wrote =
+                    tokio::task::spawn_blocking(move || command_history::append(&to, &line)).await;
+                if let Ok(Err(e)) = wrote {
+                    if !warned {
+                        tracing::warn!("command history not written ({}): {e}", path.display());
+                        warned = true;
+                    }
+                }
+            }
+        });
+        self.history = Some(line_tx);
+        self
     }
 
     fn client(&self, profile: usize) -> Option<Arc<dyn VendorApi>> {
@@ -291,6 +337,11 @@ impl Runtime {
                     release_free_memory();
                 });
             }
+            Effect::RememberCommand(line) => {
+                if let Some(history) = &self.history {
+                    let _ = history.send(line);
+                }
+            }
             Effect::Copy(_) | Effect::Quit => {}
         }
     }
@@ -298,6 +349,8 @@ impl Runtime {
     /// Cancel every job, wait up to `grace` for in-flight requests, then log out.
     pub async fn shutdown(&mut self, grace: Duration) {
         self.root.cancel();
+        // The history writer ends once its sender is gone and what it holds is written.
+        self.history = None;
         // Reads change nothing: no reason to wait for them.
         self.reads.abort_all();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
@@ -409,6 +462,44 @@ mod tests {
         }
         fn logout(&self) -> BoxFuture<'_, ()> {
             Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn the_history_is_read_at_start_and_each_command_reaches_the_file_by_shutdown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = crate::ops::command_history::path_in(dir.path());
+        std::fs::write(&path, "kind conn\n").expect("seed");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut rt =
+            Runtime::new(Vec::new(), Arc::new(AuditLog::disabled()), tx).with_history(path.clone());
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(Msg::HistoryLoaded { entries, warning })) => {
+                assert_eq!(entries, ["kind conn"]);
+                assert_eq!(warning, None);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        rt.run(Effect::RememberCommand("overview".into()));
+        rt.run(Effect::RememberCommand("profile qa".into()));
+        rt.shutdown(Duration::from_secs(10)).await;
+        let kept = crate::ops::command_history::load(&path).expect("load");
+        assert_eq!(kept, ["kind conn", "overview", "profile qa"]);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_history_arrives_empty_with_a_warning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = crate::ops::command_history::path_in(dir.path());
+        std::fs::create_dir(&path).expect("a directory in its place");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _rt = Runtime::new(Vec::new(), Arc::new(AuditLog::disabled()), tx).with_history(path);
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(Msg::HistoryLoaded { entries, warning })) => {
+                assert!(entries.is_empty());
+                assert!(warning.is_some_and(|w| w.contains("command history not read")));
+            }
+            other => panic!("unexpected {other:?}"),
         }
     }
 

@@ -470,6 +470,10 @@ pub struct Model {
     pub overview: Option<usize>,
     /// The All tab (every object of every profile); shown when `all.open`.
     pub all: super::all::AllView,
+    /// The `:` line's history (this run's and earlier runs').
+    pub history: super::history::CommandHistory,
+    /// Tab completion candidates on offer in the open line.
+    pub completion: Option<super::completion::Completion>,
 }
 
 impl Model {
@@ -519,6 +523,8 @@ impl Model {
             measures: Measures::UNMEASURED,
             overview: None,
             all: Default::default(),
+            history: Default::default(),
+            completion: None,
         }
     }
 

@@ -123,6 +123,13 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.set_status(if error { Level::Error } else { Level::Info }, text);
             Vec::new()
         }
+        Msg::HistoryLoaded { entries, warning } => {
+            m.history.loaded(entries);
+            if let Some(w) = warning {
+                m.push_log(Level::Warn, w);
+            }
+            Vec::new()
+        }
         Msg::Terminate => {
             m.should_quit = true;
             vec![Effect::Quit]

@@ -298,6 +298,14 @@ pub(crate) fn split_body(m: &Model, area: Rect) -> (Rect, Option<Rect>, Option<R
 }
 
 fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
+    if let Some(c) = m
+        .completion
+        .as_ref()
+        .filter(|c| m.mode != Mode::Normal && c.candidates.len() > 1)
+    {
+        draw_candidates(c, f, area, theme);
+        return;
+    }
     let mut left: Vec<Span> = Vec::new();
     if m.all.open {
         let marked = crate::app::all::mark_count(m);
@@ -376,6 +384,63 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         left.push(Span::styled(st.text.clone(), style));
     }
     f.render_widget(safe::para(Line::from(left)), area);
+}
+
+/// Completion candidates in place of the status line: as many as fit, the one in the line
+/// highlighted and always shown, "…" where some are left out. Each is sanitized (owner names
+/// come from the server).
+fn draw_candidates(
+    c: &crate::app::completion::Completion,
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    use crate::app::completion::label;
+    const GAP: usize = 2;
+    let widths: Vec<usize> = c
+        .candidates
+        .iter()
+        .map(|s| safe::width(&safe::clean(label(s))))
+        .collect();
+    let room = area.width as usize;
+    // The window starts where the selected candidate (if any) still fits with "… " before it.
+    let fits = |from: usize, to: usize| -> bool {
+        let lead = if from > 0 { GAP } else { 0 };
+        lead + widths[from..=to].iter().map(|w| w + GAP).sum::<usize>() <= room
+    };
+    let mut start = 0;
+    if let Some(sel) = c.selected {
+        while start < sel && !fits(start, sel) {
+            start += 1;
+        }
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0;
+    if start > 0 {
+        spans.push(Span::styled("… ", theme.dim()));
+        used += GAP;
+    }
+    for (i, cand) in c.candidates.iter().enumerate().skip(start) {
+        let more = i + 1 < c.candidates.len();
+        // Keep room for a closing "…" when more follow.
+        let need = widths[i] + if more { GAP + 1 } else { 0 };
+        if used + need > room && !spans.is_empty() {
+            spans.push(Span::styled("…", theme.dim()));
+            break;
+        }
+        let style = if c.selected == Some(i) {
+            theme.selected()
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(
+            crate::text::fit(&safe::clean(label(cand)), room.saturating_sub(used)),
+            style,
+        ));
+        spans.push(Span::raw("  "));
+        used += widths[i] + GAP;
+    }
+    f.render_widget(safe::para(Line::from(spans)), area);
 }
 
 fn draw_bottom_line(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {

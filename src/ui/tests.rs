@@ -988,3 +988,34 @@ fn batch_impact_wait_and_progress_at_80x24() {
     let ask = render(&m, 80, 24);
     assert!(ask.contains("y cancel them all"), "{ask}");
 }
+
+#[test]
+fn the_command_line_lists_completion_candidates_sanitized_and_cut_to_width() {
+    let mut m = sized(100, 20);
+    {
+        let t = m.tab_mut().expect("tab");
+        t.resources[0].owner = Some("Priya Raman".into());
+        t.resources[1].owner = Some("priya shah".into());
+        t.resources[2].owner = Some("Pat\u{1b}[31mRed".into());
+    }
+    chars(&mut m, ":mark owner:p");
+    key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    let out = render(&m, 100, 20);
+    assert!(!out.contains('\u{1b}'), "{out}");
+    insta::assert_snapshot!("command_completion_owners", out);
+
+    // At 80x24 with more candidates than fit: the one in the line stays shown.
+    let mut m = sized(80, 24);
+    if let Some(t) = m.tab_mut() {
+        for (i, r) in t.resources.iter_mut().enumerate() {
+            r.owner = Some(format!("Owner Number {:02}", i + 1));
+        }
+    }
+    chars(&mut m, ":mark owner:");
+    key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    insta::assert_snapshot!("command_completion_80x24", render(&m, 80, 24));
+    for _ in 0..7 {
+        key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    }
+    insta::assert_snapshot!("command_completion_cycled_80x24", render(&m, 80, 24));
+}

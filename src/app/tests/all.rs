@@ -279,7 +279,7 @@ fn export_writes_the_rows_of_every_profile() {
     filter(&mut m, "kind:logins");
     ch(&mut m, ':');
     typed(&mut m, "export logins.csv");
-    let fx = key(&mut m, KeyCode::Enter);
+    let fx = run_line_effects(key(&mut m, KeyCode::Enter));
     match fx.as_slice() {
         [Effect::Export { rows, .. }] => {
             let mut profiles: Vec<&str> = rows.iter().map(|r| r.profile.as_str()).collect();

@@ -2,6 +2,7 @@
 
 mod all;
 mod batch;
+mod command;
 mod confirm;
 mod forms;
 mod impact;
@@ -28,6 +29,13 @@ pub(super) fn ctrl(m: &mut Model, c: char) -> Vec<Effect> {
         m,
         Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
     )
+}
+
+/// The effects of a `:` line run, without the one that adds it to the history file.
+pub(super) fn run_line_effects(fx: Vec<Effect>) -> Vec<Effect> {
+    fx.into_iter()
+        .filter(|e| !matches!(e, Effect::RememberCommand(_)))
+        .collect()
 }
 
 pub(super) fn typed(m: &mut Model, s: &str) {

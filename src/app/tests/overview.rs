@@ -87,7 +87,7 @@ fn export_writes_the_visible_or_marked_rows_and_y_copies_names() {
     // Nothing to export from the overview itself.
     ch(&mut m, ':');
     typed(&mut m, "export out.csv");
-    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(run_line_effects(key(&mut m, KeyCode::Enter)).is_empty());
     assert!(status_text(&m).contains("open a profile first"));
     // prod's unhealthy connections, as the overview opens them.
     ch(&mut m, 'j');
@@ -95,7 +95,7 @@ fn export_writes_the_visible_or_marked_rows_and_y_copies_names() {
     key(&mut m, KeyCode::Enter);
     ch(&mut m, ':');
     typed(&mut m, "export ~/oncall.json");
-    let fx = key(&mut m, KeyCode::Enter);
+    let fx = run_line_effects(key(&mut m, KeyCode::Enter));
     match fx.as_slice() {
         [Effect::Export { path, format, rows }] => {
             assert!(path.ends_with("oncall.json") && !path.starts_with("~"));
@@ -107,7 +107,7 @@ fn export_writes_the_visible_or_marked_rows_and_y_copies_names() {
     }
     ch(&mut m, ':');
     typed(&mut m, "export out.txt");
-    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(run_line_effects(key(&mut m, KeyCode::Enter)).is_empty());
     assert!(status_text(&m).contains(".csv or .json"));
     // Marked rows win over visible ones; Y copies their names.
     ch(&mut m, ' ');
