@@ -69,11 +69,14 @@ pub fn counts(resources: &[Resource], kinds: &[Kind], testable: bool, now: i64) 
 }
 
 /// How bad a profile's state is, worst first when sorted descending: a profile that could
-/// not be loaded, then unhealthy objects, failed syncs, stale syncs, unknown usage, never
+/// not be loaded, then objects that became unhealthy since the operator last looked, then
+/// unhealthy objects, failed syncs, stale syncs, unknown usage, never
 /// tested, orphans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Severity {
     pub load_failed: bool,
+    /// Became unhealthy since the operator last looked.
+    pub new_unhealthy: usize,
     pub unhealthy: usize,
     pub sync_stale: usize,
     pub usage_unknown: usize,
@@ -101,6 +104,12 @@ pub struct ProfileSummary {
     pub protected: bool,
     /// The profile's secret did not resolve: it cannot be used.
     pub no_secret: bool,
+    /// Unhealthy objects that became so since the operator last looked (the console only).
+    #[serde(skip)]
+    pub new_unhealthy: usize,
+    /// When the operator last looked at the profile (the console only).
+    #[serde(skip)]
+    pub looked_at: Option<i64>,
 }
 
 impl ProfileSummary {
@@ -108,6 +117,7 @@ impl ProfileSummary {
         let c = &self.counts;
         Severity {
             load_failed: self.load_error.is_some() || self.no_secret,
+            new_unhealthy: self.new_unhealthy,
             unhealthy: c.unhealthy,
             sync_stale: c.sync_stale,
             usage_unknown: c.usage_unknown + self.impact_unknown,
@@ -279,6 +289,8 @@ mod tests {
             read_only: false,
             protected: false,
             no_secret: false,
+            new_unhealthy: 0,
+            looked_at: None,
         };
         let mut rows = vec![row("a", 0, false), row("b", 3, false), row("c", 0, true)];
         sort_by_severity(&mut rows);

@@ -342,9 +342,16 @@ pub async fn launch(
             concurrency: p.concurrency,
         })
         .collect();
-    let history = crate::ops::command_history::path_in(&crate::config::data_dir());
-    let runtime = Runtime::new(runtime_profiles, audit, tx.clone()).with_history(history);
+    let data_dir = crate::config::data_dir();
+    let history = crate::ops::command_history::path_in(&data_dir);
+    let runtime = Runtime::new(runtime_profiles, audit, tx.clone())
+        .with_history(history)
+        .with_watch(data_dir);
     let mut model = Model::new(infos, chrono::Utc::now().timestamp());
+    // Each profile observes once its history of earlier runs has been read.
+    for tab in model.profiles.iter_mut() {
+        tab.watch.ready = false;
+    }
     model.demo = options.demo;
     model.banner = options.banner;
     model.refresh_seconds = options.refresh_seconds;

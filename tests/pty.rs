@@ -1001,3 +1001,84 @@ fn cli_create_cut_short_by_signals_settles_the_audit_and_exits_143() {
         "the password reached the terminal"
     );
 }
+
+/// Watch across runs: the first run tests every connection and quits (having looked); a
+/// connection starts failing between runs; the second run shows the last tests as they
+/// were, and once `T` finds the failure the row is ✚ new, counted on the status line, found
+/// with `n`, and its detail says since when. The history is owner-only.
+#[test]
+fn a_connection_that_fails_between_runs_is_new_and_found_with_n() {
+    let world = SimWorld::start(0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let data = dir.path().join("data");
+    let spawn = || {
+        Session::spawn_in(160, 36, tempfile::tempdir().expect("temp dir"), |cmd| {
+            configured(&config)(cmd);
+            cmd.env("DSCONSOLE_DATA_DIR", &data);
+        })
+    };
+    let mut s = spawn();
+    s.wait_for("the datasources", |t| {
+        kind_count(t, "Datasources") > Some(0)
+    });
+    s.send(b"T");
+    s.wait_for_text("health checks:");
+    assert!(!s.text().contains('✚'), "nothing is new in the first look");
+    s.quit();
+    let file = data.join("watch").join("sim-mstr.json");
+    let mode = std::fs::metadata(&file)
+        .expect("history")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let history: Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    assert!(history["looked_at"].is_i64(), "{history}");
+
+    // Between the runs (the watch counts in seconds: a failure in the second the operator
+    // looked is not after the look), one connection starts failing its test.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let conn = world.sim.control.ids("connections")[0].clone();
+    let name = world
+        .sim
+        .control
+        .object("connections", &conn)
+        .expect("conn")["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    world
+        .sim
+        .control
+        .set_connection_test_failure(&conn, Some("Login failed for user 'etl_watch'"));
+
+    let mut s = spawn();
+    s.wait_for("the datasources", |t| {
+        kind_count(t, "Datasources") > Some(0)
+    });
+    s.send(b"]");
+    s.wait_for_text("Used by");
+    s.send(b"T");
+    s.wait_for_text("new since");
+    s.wait_for_text("health checks:");
+    s.send(b"n");
+    s.send(ENTER);
+    s.wait_for_text("— ✚ new since");
+    let t = s.text();
+    assert!(
+        t.contains(&format!("connection '{name}'")),
+        "n went to the failing one:\n{t}"
+    );
+    assert!(t.contains("seen unhealthy since"), "{t}");
+    assert!(t.contains("last tested"), "{t}");
+    assert!(t.contains('✚'), "{t}");
+    s.send(ENTER);
+    s.wait_gone("— ✚ new since");
+    s.quit();
+    let history = std::fs::read_to_string(&file).expect("read");
+    assert!(
+        history.contains("etl_watch"),
+        "the failed test is kept: {history}"
+    );
+}

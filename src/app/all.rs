@@ -381,6 +381,11 @@ pub fn set_filter(m: &mut Model, text: &str) {
     remember(m);
 }
 
+/// Put the cursor on row `pos`.
+pub fn move_to(m: &mut Model, pos: usize) {
+    move_cursor(m, |_, _, _| pos);
+}
+
 fn move_cursor(m: &mut Model, f: impl FnOnce(usize, usize, usize) -> usize) {
     let page = m.page_rows;
     let v = &mut m.all;

@@ -117,7 +117,10 @@ pub fn on_checked(
     let skipped = health.is_none() && sentence.is_some();
     if let Some(tab) = m.profiles.get_mut(profile) {
         match health {
-            Some(h) => set_health(tab, &target, h),
+            Some(h) => {
+                super::watch::tested(tab, target.kind, &target.id, &h, now);
+                set_health(tab, &target, h)
+            }
             // Nothing new (no check for it, still running at the vendor): what it was.
             None => set_health(tab, &target, Health::Unknown),
         }

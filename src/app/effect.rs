@@ -49,6 +49,8 @@ pub enum Effect {
     },
     /// Add a command line run to the history file in the data dir (off the event loop).
     RememberCommand(String),
+    /// Write a profile's watch history to the data dir (off the event loop, in order).
+    SaveWatch(Box<crate::ops::watch_file::WatchFile>),
     /// OSC 52 copy.
     Copy(String),
     /// Leave: cancel jobs, log out every profile.

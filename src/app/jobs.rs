@@ -212,6 +212,13 @@ fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health)
     let Some(tab) = m.profiles.get_mut(p) else {
         return;
     };
+    super::watch::tested(
+        tab,
+        crate::model::Kind::Connections,
+        conn_id,
+        &health,
+        m.now,
+    );
     let result = std::collections::HashMap::from([(conn_id.to_string(), health)]);
     crate::model::apply_connection_health(&mut tab.resources, &result);
     tab.recount(m.now);

@@ -54,6 +54,10 @@ pub enum Action {
     /// `i`: what deleting the marked (or current) rows would break.
     Impact,
     ToggleUnhealthy,
+    /// `n` / `N`: the next / previous object that became unhealthy since the operator
+    /// last looked.
+    NextNew,
+    PrevNew,
     Command,
     LogPane,
     /// Reopen the progress / summary view of the latest delete job.
@@ -281,12 +285,19 @@ pub const BINDINGS: &[Binding] = &[
         "test everything: every health check of this profile (T again stops)",
     ),
     m(
-        &[Char('n')],
-        "n",
+        &[Char('a')],
+        "a",
         Action::Create,
-        "create (login, connection, datasource)",
-        "new",
+        "add: create a login, connection or datasource",
+        "add",
     ),
+    b(
+        &[Char('n')],
+        "n / N",
+        Action::NextNew,
+        "next / previous row that became unhealthy since you last looked (✚)",
+    ),
+    b(&[Char('N')], "", Action::PrevNew, ""),
     h(
         &[Char('i')],
         "i",

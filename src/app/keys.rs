@@ -115,7 +115,12 @@ impl HelpSection {
     ) -> Self {
         HelpSection {
             title,
-            rows: table.iter().map(|b| (b.label, b.help)).collect(),
+            // A binding with no label is an alias listed with its sibling ("n / N").
+            rows: table
+                .iter()
+                .filter(|b| !b.label.is_empty())
+                .map(|b| (b.label, b.help))
+                .collect(),
             notes,
         }
     }

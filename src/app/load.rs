@@ -20,25 +20,31 @@ pub fn start_load(m: &mut Model, p: usize) -> Vec<Effect> {
     }]
 }
 
+/// Reload the profile on screen when `refresh_seconds` have passed since its last load;
+/// in the overview and the All tab, which show every profile, each profile that is due.
+/// Not while a job of the profile runs (its answers would land in a replaced list).
 pub fn auto_refresh(m: &mut Model) -> Vec<Effect> {
     if m.refresh_seconds == 0 {
         return Vec::new();
     }
-    let p = m.active;
-    let busy = m.jobs.values().any(|j| j.profile == p && j.running());
-    let due = match m.tab() {
-        Some(t) => {
+    let profiles: Vec<usize> = if m.overview.is_some() || m.all.open {
+        (0..m.profiles.len()).collect()
+    } else {
+        vec![m.active]
+    };
+    let mut fx = Vec::new();
+    for p in profiles {
+        let busy = m.jobs.values().any(|j| j.profile == p && j.running());
+        let due = m.profiles.get(p).is_some_and(|t| {
             t.load == LoadState::Loaded
                 && t.loaded_at
                     .is_some_and(|at| m.now - at >= m.refresh_seconds as i64)
+        });
+        if due && !busy {
+            fx.extend(start_load(m, p));
         }
-        None => false,
-    };
-    if due && !busy {
-        start_load(m, p)
-    } else {
-        Vec::new()
     }
+    fx
 }
 
 pub fn on_loaded(
@@ -79,6 +85,7 @@ pub fn on_loaded(
             tab.loaded_at = Some(at);
             tab.reindex(now);
             tab.recount(now);
+            super::watch::observe(tab, now);
             let warnings = tab.warnings.clone();
             let name = tab.info.name.clone();
             for w in warnings {

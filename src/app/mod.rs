@@ -24,6 +24,7 @@ pub mod state;
 pub mod tab;
 pub mod update;
 pub mod view;
+pub mod watch;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

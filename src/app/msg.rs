@@ -92,6 +92,11 @@ pub enum Msg {
         entries: Vec<String>,
         warning: Option<String>,
     },
+    /// A profile's watch history of earlier runs was read at start (`None`: there is none).
+    WatchLoaded {
+        profile: usize,
+        file: Result<Option<crate::ops::watch_file::WatchFile>, String>,
+    },
     /// SIGTERM / SIGHUP: leave now, cancelling jobs.
     Terminate,
 }

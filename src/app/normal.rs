@@ -49,6 +49,9 @@ pub fn on_action(m: &mut Model, action: Action) -> Vec<Effect> {
 
 fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
     match action {
+        // In every screen (the All tab's rows too: its layer passes them on).
+        Action::NextNew => return super::watch::jump(m, true),
+        Action::PrevNew => return super::watch::jump(m, false),
         Action::ProfileNumber(n) => return switch_profile(m, n),
         // Tab goes round the profile tabs and the All tab (with more than one profile).
         Action::ProfileNext if !m.profiles.is_empty() => {

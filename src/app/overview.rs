@@ -65,6 +65,13 @@ pub const BINDINGS: &[Binding<Action>] = &[
         "open profile tab N",
     ),
     Binding::new(
+        &[Char('n')],
+        "n / N",
+        Action::Normal(NormalAction::NextNew),
+        "next / previous profile with objects that became unhealthy since you last looked",
+    ),
+    Binding::new(&[Char('N')], "", Action::Normal(NormalAction::PrevNew), ""),
+    Binding::new(
         &[Char('r'), Ctrl('r')],
         "r / Ctrl-R",
         Action::RefreshAll,

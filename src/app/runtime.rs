@@ -37,6 +37,8 @@ pub struct Runtime {
     reads: JoinSet<()>,
     /// Command lines for the history file's writer (none: no history file).
     history: Option<UnboundedSender<String>>,
+    /// Watch histories for their writer (none: not kept).
+    watch: Option<UnboundedSender<Box<crate::ops::watch_file::WatchFile>>>,
 }
 
 fn now_secs() -> i64 {
@@ -58,6 +60,7 @@ impl Runtime {
             tasks: JoinSet::new(),
             reads: JoinSet::new(),
             history: None,
+            watch: None,
         }
     }
 
@@ -101,6 +104,54 @@ impl Runtime {
             }
         });
         self.history = Some(line_tx);
+        self
+    }
+
+    /// Keep each profile's watch history in `data_dir`: read them now (a
+    /// `Msg::WatchLoaded` per profile follows) and write each one asked for, one at a time,
+    /// off the event loop. A history that cannot be written is said once in the log.
+    pub fn with_watch(mut self, data_dir: std::path::PathBuf) -> Self {
+        use crate::ops::watch_file;
+        let names: Vec<String> = self.profiles.iter().map(|p| p.name.clone()).collect();
+        let tx = self.tx.clone();
+        let dir = data_dir.clone();
+        self.reads.spawn(async move {
+            for (profile, name) in names.into_iter().enumerate() {
+                let path = watch_file::path_in(&dir, &name);
+                let read =
+                    tokio::task::spawn_blocking(move || watch_file::load(&path, &name)).await;
+                let file = match read {
+                    Ok(Ok(file)) => Ok(file),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = tx.send(Msg::WatchLoaded { profile, file });
+            }
+        });
+        let (file_tx, mut files) =
+            tokio::sync::mpsc::unbounded_channel::<Box<watch_file::WatchFile>>();
+        let tx = self.tx.clone();
+        // Waited for at shutdown, so the histories written as the console ends are kept.
+        self.tasks.spawn(async move {
+            let mut warned = false;
+            while let Some(file) = files.recv().await {
+                let path = watch_file::path_in(&data_dir, &file.profile);
+                let shown = path.display().to_string();
+                let wrote =
+                    tokio::task::spawn_blocking(move || watch_file::save(&path, &file)).await;
+                if let Ok(Err(e)) = wrote {
+                    if !warned {
+                        warned = true;
+                        tracing::warn!("watch history not written ({shown}): {e}");
+                        let _ = tx.send(Msg::Notice {
+                            error: true,
+                            text: format!("watch history not written ({shown}): {e}"),
+                        });
+                    }
+                }
+            }
+        });
+        self.watch = Some(file_tx);
         self
     }
 
@@ -342,6 +393,11 @@ impl Runtime {
                     let _ = history.send(line);
                 }
             }
+            Effect::SaveWatch(file) => {
+                if let Some(watch) = &self.watch {
+                    let _ = watch.send(file);
+                }
+            }
             Effect::Copy(_) | Effect::Quit => {}
         }
     }
@@ -351,6 +407,7 @@ impl Runtime {
         self.root.cancel();
         // The history writer ends once its sender is gone and what it holds is written.
         self.history = None;
+        self.watch = None;
         // Reads change nothing: no reason to wait for them.
         self.reads.abort_all();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
@@ -485,6 +542,50 @@ mod tests {
         rt.shutdown(Duration::from_secs(10)).await;
         let kept = crate::ops::command_history::load(&path).expect("load");
         assert_eq!(kept, ["kind conn", "overview", "profile qa"]);
+    }
+
+    #[tokio::test]
+    async fn watch_histories_are_read_per_profile_at_start_and_written_by_shutdown() {
+        use crate::ops::watch_file::{self, WatchFile, VERSION};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |profile: &str, looked_at: i64| WatchFile {
+            version: VERSION,
+            profile: profile.into(),
+            looked_at: Some(looked_at),
+            objects: Vec::new(),
+        };
+        watch_file::save(&watch_file::path_in(dir.path(), "prod"), &file("prod", 5)).expect("seed");
+        std::fs::write(watch_file::path_in(dir.path(), "qa"), "{").expect("seed broken");
+        let profiles = ["prod", "qa", "new"]
+            .map(|name| RuntimeProfile {
+                name: name.into(),
+                client: None,
+                concurrency: 1,
+            })
+            .into_iter()
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut rt = Runtime::new(profiles, Arc::new(AuditLog::disabled()), tx)
+            .with_watch(dir.path().to_path_buf());
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Msg::WatchLoaded { profile, file })) => got.push((profile, file)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(got[0], (0, Ok(Some(file("prod", 5)))));
+        assert!(
+            matches!(&got[1], (1, Err(e)) if e.contains("not a watch history")),
+            "{got:?}"
+        );
+        assert_eq!(got[2], (2, Ok(None)));
+        rt.run(Effect::SaveWatch(Box::new(file("new", 7))));
+        rt.run(Effect::SaveWatch(Box::new(file("prod", 9))));
+        rt.shutdown(Duration::from_secs(10)).await;
+        let read = |name: &str| watch_file::load(&watch_file::path_in(dir.path(), name), name);
+        assert_eq!(read("new").expect("new"), Some(file("new", 7)));
+        assert_eq!(read("prod").expect("prod"), Some(file("prod", 9)));
     }
 
     #[tokio::test]

@@ -474,6 +474,8 @@ pub struct Model {
     pub history: super::history::CommandHistory,
     /// Tab completion candidates on offer in the open line.
     pub completion: Option<super::completion::Completion>,
+    /// The watch histories were written as the console ends (once).
+    pub watch_flushed: bool,
 }
 
 impl Model {
@@ -525,6 +527,7 @@ impl Model {
             all: Default::default(),
             history: Default::default(),
             completion: None,
+            watch_flushed: false,
         }
     }
 

@@ -137,6 +137,8 @@ pub struct ProfileTab {
     pub last_checked: Option<i64>,
     /// The time of the last count (the load's), for filters such as `updated:<1y`.
     pub clock: i64,
+    /// What became unhealthy since the operator last looked (kept between runs).
+    pub watch: super::watch::Watch,
 }
 
 impl ProfileTab {
@@ -163,6 +165,7 @@ impl ProfileTab {
             tenant: String::new(),
             last_checked: None,
             clock: 0,
+            watch: Default::default(),
         }
     }
 
@@ -192,6 +195,8 @@ impl ProfileTab {
             read_only: self.info.read_only,
             protected: self.info.protected,
             no_secret: self.info.secret_missing(),
+            new_unhealthy: self.watch.new_count,
+            looked_at: self.watch.looked_at,
         }
     }
 

@@ -25,9 +25,12 @@ pub fn init(m: &mut Model) -> Vec<Effect> {
 }
 
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
-    let fx = dispatch(m, msg);
+    let before = super::watch::viewing(m);
+    let mut fx = dispatch(m, msg);
     // The All tab follows the profiles' objects.
     super::all::sync(m);
+    // Leaving a screen is having looked at it; the end of the run writes the histories.
+    fx.extend(super::watch::follow(m, before));
     fx
 }
 
@@ -52,7 +55,9 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick { now } => {
             m.now = now;
             m.tick = m.tick.wrapping_add(1);
-            load::auto_refresh(m)
+            let mut fx = load::auto_refresh(m);
+            fx.extend(super::watch::on_tick(m));
+            fx
         }
         Msg::Loaded {
             profile,
@@ -128,6 +133,10 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             if let Some(w) = warning {
                 m.push_log(Level::Warn, w);
             }
+            Vec::new()
+        }
+        Msg::WatchLoaded { profile, file } => {
+            super::watch::on_file(m, profile, file);
             Vec::new()
         }
         Msg::Terminate => {

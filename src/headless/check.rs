@@ -36,6 +36,8 @@ impl Checked {
     fn unloaded(profile: &ProfileConfig) -> Checked {
         Checked {
             summary: ProfileSummary {
+                new_unhealthy: 0,
+                looked_at: None,
                 profile: profile.name.clone(),
                 vendor: profile.vendor,
                 tenant: overview::tenant_of(&profile.base_url),
@@ -593,6 +595,8 @@ mod tests {
     fn row(name: &str, vendor: VendorId) -> Checked {
         let mut c = Checked {
             summary: ProfileSummary {
+                new_unhealthy: 0,
+                looked_at: None,
                 profile: name.into(),
                 vendor,
                 tenant: "acme.example.com".into(),

@@ -12,3 +12,4 @@ pub mod health_checks;
 pub mod impact_run;
 pub mod plan;
 pub mod request_lines;
+pub mod watch_file;

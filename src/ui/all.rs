@@ -42,6 +42,7 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         Some(GridRow {
             r,
             marked: all::is_marked(m, p as usize, r),
+            new: tab.watch.is_new(r),
             impact: with_impact.then(|| impact_cell(m, tab, r)),
         })
     });

@@ -329,6 +329,14 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             None => "nothing loaded yet".to_string(),
         };
         left.push(Span::styled(text, theme.dim()));
+        let new = crate::app::watch::new_total(m);
+        if new > 0 {
+            left.push(Span::raw(" │ "));
+            left.push(Span::styled(
+                format!("✚{new} new since you last looked (n/N)"),
+                theme.new_row(),
+            ));
+        }
     } else if let Some(tab) = m.tab() {
         if let Some(v) = tab.view() {
             if !v.marks.is_empty() {
@@ -353,6 +361,16 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             _ => "not loaded".into(),
         };
         left.push(Span::styled(age, theme.dim()));
+        if let (n @ 1.., Some(t)) = (tab.watch.new_count, tab.watch.looked_at) {
+            left.push(Span::raw(" │ "));
+            left.push(Span::styled(
+                format!(
+                    "✚{n} new since {} (n/N)",
+                    crate::app::watch::since_label(m.now, t)
+                ),
+                theme.new_row(),
+            ));
+        }
     }
     for job in m.jobs.values().filter(|j| j.running()) {
         let text = match &job.kind {

@@ -57,6 +57,17 @@ fn loaded(m: &Model, s: &ProfileSummary, loading: bool) -> (String, CellTone) {
     (text, CellTone::Normal)
 }
 
+/// "3 since 14:02": objects that became unhealthy since the operator last looked.
+fn new_cell(m: &Model, s: &ProfileSummary) -> (String, CellTone) {
+    match (s.new_unhealthy, s.looked_at) {
+        (0, _) | (_, None) => ("-".into(), CellTone::Dim),
+        (n, Some(t)) => (
+            format!("✚{n} since {}", crate::app::watch::since_label(m.now, t)),
+            CellTone::Bad,
+        ),
+    }
+}
+
 fn badges(s: &ProfileSummary) -> String {
     let mut b = Vec::new();
     if s.no_secret {
@@ -71,13 +82,14 @@ fn badges(s: &ProfileSummary) -> String {
 }
 
 pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
-    const TITLES: [&str; 12] = [
+    const TITLES: [&str; 13] = [
         "Profile",
         "Vendor",
         "Tenant",
         "State",
         "Objects",
         "Unhealthy",
+        "New",
         "Sync ✗/old",
         "Untested",
         "Orphans",
@@ -86,7 +98,7 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
         "",
     ];
     /// The widest each column may grow (the profile's name and the load error the most).
-    const CAPS: [usize; 12] = [28, 13, 22, 14, 24, 9, 10, 8, 7, 7, 28, 20];
+    const CAPS: [usize; 13] = [28, 13, 22, 14, 24, 9, 16, 10, 8, 7, 7, 28, 20];
     let order = crate::app::overview::order(m);
     let cursor = m.overview.unwrap_or(0).min(order.len().saturating_sub(1));
     let height = area.height.saturating_sub(1) as usize;
@@ -116,6 +128,7 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 (s.state(), state_tone),
                 (objects(&s), CellTone::Normal),
                 number(c.unhealthy, CellTone::Bad),
+                new_cell(m, &s),
                 if c.sync_failed + c.sync_stale == 0 {
                     ("-".into(), CellTone::Dim)
                 } else {
@@ -150,8 +163,12 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 .min(CAPS[c])
         })
         .collect();
+    // The New column only when something is new.
+    if window.iter().all(|(_, cells)| cells[6].0 == "-") {
+        widths[6] = 0;
+    }
     // On a narrow screen the least telling columns give way, in this order.
-    const GIVE_WAY: [usize; 9] = [2, 11, 7, 9, 8, 1, 6, 4, 10];
+    const GIVE_WAY: [usize; 9] = [2, 12, 8, 10, 9, 1, 7, 4, 11];
     let fits = |w: &[usize]| {
         let shown: Vec<&usize> = w.iter().filter(|w| **w > 0).collect();
         shown.iter().map(|w| **w).sum::<usize>() + shown.len() <= area.width as usize
@@ -207,8 +224,14 @@ pub fn title(m: &Model) -> Line<'static> {
         .filter(|t| t.summary().is_broken())
         .count();
     let unhealthy: usize = m.profiles.iter().map(|t| t.counts.unhealthy).sum();
+    let new = crate::app::watch::new_total(m);
+    let new = if new > 0 {
+        format!("· ✚{new} new since you last looked (n) ")
+    } else {
+        String::new()
+    };
     let text = format!(
-        " On call — {} profile{} · {} need{} attention · {} unhealthy object{} ",
+        " On call — {} profile{} · {} need{} attention · {} unhealthy object{} {new}",
         m.profiles.len(),
         if m.profiles.len() == 1 { "" } else { "s" },
         broken,

@@ -189,10 +189,12 @@ pub struct Grid<'a> {
     pub empty: &'a str,
 }
 
-/// One row of a `Grid`: its object, whether it is marked, its Impact cell.
+/// One row of a `Grid`: its object, whether it is marked, whether it became unhealthy since
+/// the operator last looked, its Impact cell.
 pub struct GridRow<'a> {
     pub r: &'a Resource,
     pub marked: bool,
+    pub new: bool,
     pub impact: Option<crate::model::Cell>,
 }
 
@@ -221,6 +223,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         Some(GridRow {
             r,
             marked: view.marks.contains(&r.id),
+            new: tab.watch.is_new(r),
             impact: with_impact.then(|| impact_cell(m, tab, r)),
         })
     });
@@ -245,7 +248,7 @@ pub fn draw_grid<'a>(
     let end = (offset + body_height).min(grid.len);
 
     // The visible window's cells, made safe once: their widths decide the columns'.
-    let window: Vec<(bool, Vec<crate::model::Cell>)> = (offset..end)
+    let window: Vec<((bool, bool), Vec<crate::model::Cell>)> = (offset..end)
         .filter_map(&row_at)
         .map(|row| {
             let mut cells = columns
@@ -267,7 +270,7 @@ pub fn draw_grid<'a>(
                     }),
                 );
             }
-            (row.marked, cells)
+            ((row.marked, row.new), cells)
         })
         .collect();
     let mut titles: Vec<String> = columns
@@ -333,10 +336,12 @@ pub fn draw_grid<'a>(
     let rows: Vec<Row> = window
         .into_iter()
         .enumerate()
-        .map(|(pos, (marked, cells))| {
+        .map(|(pos, ((marked, new), cells))| {
             let mut out: Vec<Cell> = Vec::with_capacity(ncols + 1);
             out.push(if marked {
                 Cell::from(Span::styled("●", theme.marked()))
+            } else if new {
+                Cell::from(Span::styled("✚", theme.new_row()))
             } else {
                 Cell::from(" ")
             });
@@ -351,6 +356,9 @@ pub fn draw_grid<'a>(
                 out.push(Cell::from(Span::styled(text, theme.tone(cell.tone))));
             }
             let mut style = Style::default();
+            if new {
+                style = style.patch(theme.new_row());
+            }
             if marked {
                 style = style.patch(theme.marked());
             }
@@ -507,6 +515,67 @@ fn message_lines(label: &str, message: &str, style: Style, out: &mut Vec<Line<'s
     }
 }
 
+/// What the watch remembers of `r`: since when it is unhealthy (and whether that is new),
+/// when a health check last answered, its last health changes.
+fn watch_lines(m: &Model, tab: &ProfileTab, r: &Resource, theme: &Theme, out: &mut Vec<Line>) {
+    use crate::model::format_time;
+    let Some(seen) = tab.watch.seen(r.kind, &r.id) else {
+        return;
+    };
+    if let Some(t) = seen.bad_since.filter(|_| r.is_unhealthy()) {
+        let new = if tab.watch.is_new(r) {
+            " — ✚ new since you last looked"
+        } else {
+            ""
+        };
+        out.push(Line::from(Span::styled(
+            format!(
+                "seen unhealthy since {} UTC ({} ago){new}",
+                format_time(t),
+                crate::model::format_age(m.now, t)
+            ),
+            if new.is_empty() {
+                theme.warn()
+            } else {
+                theme.new_row()
+            },
+        )));
+    }
+    if let Some(t) = seen.tested_at {
+        let said = match &seen.test_failed {
+            Some(_) => "failed",
+            None => "ok",
+        };
+        out.push(Line::from(format!(
+            "last tested {} UTC ({} ago): {said}",
+            format_time(t),
+            crate::model::format_age(m.now, t)
+        )));
+    }
+    // One change is the line above; the history is worth a line once there are more.
+    if seen.changes.len() > 1 {
+        let changes: Vec<String> = seen
+            .changes
+            .iter()
+            .rev()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    format_time(c.at),
+                    if c.unhealthy { "unhealthy" } else { "ok" }
+                )
+            })
+            .collect();
+        out.push(Line::from(Span::styled(
+            format!(
+                "health changes (newest first, UTC): {}",
+                changes.join(" · ")
+            ),
+            theme.dim(),
+        )));
+    }
+}
+
 /// The detail pane of `current` (an object of `tab`).
 pub fn draw_detail(
     m: &Model,
@@ -556,6 +625,7 @@ pub fn draw_detail(
     if let crate::model::Health::Unhealthy(why) = &r.health {
         message_lines("✗ unhealthy:", why, theme.error(), &mut lines);
     }
+    watch_lines(m, tab, r, theme, &mut lines);
     if let Some(sync) = &r.sync {
         let status = sync.status.as_deref().unwrap_or("never synced");
         let last = sync

@@ -122,7 +122,7 @@ fn help_is_generated_from_the_keymap() {
 #[test]
 fn create_connection_form() {
     let mut m = sized(100, 24);
-    chars(&mut m, "]n");
+    chars(&mut m, "]a");
     chars(&mut m, "New Conn");
     insta::assert_snapshot!(render(&m, 100, 24));
 }
@@ -682,7 +682,7 @@ fn create_datasource_form_filters_choices_and_says_what_it_set() {
             r.raw = raw.into();
         }
     }
-    chars(&mut m, "n");
+    chars(&mut m, "a");
     chars(&mut m, "Orders");
     key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
     chars(&mut m, "conn");
@@ -1018,4 +1018,78 @@ fn the_command_line_lists_completion_candidates_sanitized_and_cut_to_width() {
         key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
     }
     insta::assert_snapshot!("command_completion_cycled_80x24", render(&m, 80, 24));
+}
+
+/// Watch: a connection that failed after the operator last looked is counted in the
+/// overview ("✚1 since 22:33"), marked ✚ in its tab with the count on the status line, and
+/// its detail says since when and its last test.
+#[test]
+fn watch_new_failures_in_the_overview_the_table_and_the_detail() {
+    use crate::model::{Health, Kind};
+    let mut m = overview_model();
+    m.measures = super::MEASURES;
+    update(&mut m, Msg::Tick { now: NOW + 600 });
+    let mut objects = resources();
+    for r in objects.iter_mut().filter(|r| r.kind == Kind::Connections) {
+        r.health = Health::Unhealthy("connection refused".into());
+    }
+    m.profiles[0].generation += 1;
+    let generation = m.profiles[0].generation;
+    update(
+        &mut m,
+        Msg::Loaded {
+            profile: 0,
+            generation,
+            at: NOW + 600,
+            result: Ok(crate::vendors::Snapshot {
+                resources: objects,
+                warnings: vec![],
+            }),
+        },
+    );
+    update(
+        &mut m,
+        Msg::TestResult {
+            job: 7,
+            profile: 0,
+            id: "C3".into(),
+            result: Err(crate::ops::connection_tests::TestFailure {
+                reason: "connection refused".into(),
+                sentence: "connection 'Old Conn': connection refused".into(),
+                setup: false,
+            }),
+        },
+    );
+    update(&mut m, Msg::Tick { now: NOW + 660 });
+    let overview = render(&m, 120, 30);
+    assert!(overview.contains("✚1 since 08:26"), "{overview}");
+    assert!(
+        overview.contains("✚1 new since you last looked (n)"),
+        "{overview}"
+    );
+    insta::assert_snapshot!("watch_overview_120x30", overview);
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    chars(&mut m, "1]n");
+    let table = render(&m, 80, 24);
+    assert!(table.contains("✚"), "{table}");
+    assert!(table.contains("✚1 new since 08:26 (n/N)"), "{table}");
+    insta::assert_snapshot!("watch_table_80x24", table);
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let detail = render(&m, 120, 30);
+    assert!(
+        detail.contains("seen unhealthy since 2025-11-22 08:36 UTC"),
+        "{detail}"
+    );
+    assert!(detail.contains("new since you last looked"), "{detail}");
+    assert!(
+        detail.contains("last tested 2025-11-22 08:36 UTC"),
+        "{detail}"
+    );
+    insta::assert_snapshot!("watch_detail_120x30", detail);
 }

@@ -55,6 +55,11 @@ impl Theme {
         self.color(Color::Magenta).add_modifier(Modifier::BOLD)
     }
 
+    /// A row that became unhealthy since the operator last looked (with its ✚ glyph).
+    pub fn new_row(&self) -> Style {
+        self.color(Color::LightRed).add_modifier(Modifier::BOLD)
+    }
+
     pub fn badge(&self, danger: bool) -> Style {
         if self.no_color {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)

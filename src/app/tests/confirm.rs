@@ -159,7 +159,7 @@ fn paste_goes_into_text_inputs_as_text() {
     // A form field takes it too.
     ch(&mut m, ']');
     ch(&mut m, ']');
-    ch(&mut m, 'n');
+    ch(&mut m, 'a');
     update(&mut m, Msg::Paste("etl login".into()));
     let Some(Modal::Create(f)) = m.modals.last() else {
         panic!("form")

@@ -56,7 +56,7 @@ fn model_with_database_types() -> Model {
 #[test]
 fn create_form_goes_back_with_shift_tab_and_up() {
     let mut m = loaded_model();
-    ch(&mut m, 'n'); // datasource form: Name, Connection, DBMS, Description
+    ch(&mut m, 'a'); // datasource form: Name, Connection, DBMS, Description
     key(&mut m, KeyCode::Tab);
     key(&mut m, KeyCode::Tab);
     assert_eq!(form(&m).focus, 2);
@@ -77,7 +77,7 @@ fn create_form_goes_back_with_shift_tab_and_up() {
 #[test]
 fn choice_fields_filter_as_you_type() {
     let mut m = loaded_model();
-    ch(&mut m, 'n');
+    ch(&mut m, 'a');
     key(&mut m, KeyCode::Tab); // Connection
     typed(&mut m, "mkt");
     assert_eq!(chosen_label(&m, 1).as_deref(), Some("Mkt Conn [?]"));
@@ -104,7 +104,7 @@ fn choice_fields_filter_as_you_type() {
 #[test]
 fn the_datasource_form_takes_the_dbms_from_the_connection_and_says_so() {
     let mut m = model_with_database_types();
-    ch(&mut m, 'n');
+    ch(&mut m, 'a');
     typed(&mut m, "New DS");
     key(&mut m, KeyCode::Tab);
     typed(&mut m, "mkt");

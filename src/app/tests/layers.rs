@@ -64,7 +64,7 @@ fn a_key_the_top_dialog_does_not_know_never_reaches_the_table() {
         Modal::Log { scroll: 0 },
         Modal::Progress { job: 1, scroll: 0 },
     ] {
-        for c in ['/', ' ', 'A', 'n', 't', ']', 'o', ':', 's'] {
+        for c in ['/', ' ', 'A', 'a', 'n', 't', ']', 'o', ':', 's'] {
             let mut m = loaded_model();
             m.modals.push(dialog.clone());
             let before = table_state(&m);
@@ -81,7 +81,7 @@ fn a_key_the_top_dialog_does_not_know_never_reaches_the_table() {
 fn a_dialog_closed_by_its_key_is_gone_and_one_left_open_keeps_its_state() {
     let mut m = loaded_model();
     ch(&mut m, ']'); // connections
-    ch(&mut m, 'n');
+    ch(&mut m, 'a');
     typed(&mut m, "New Conn");
     key(&mut m, KeyCode::Tab);
     let Some(Modal::Create(f)) = m.modals.last() else {

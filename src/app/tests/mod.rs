@@ -9,6 +9,7 @@ mod impact;
 mod layers;
 mod overview;
 mod table;
+mod watch;
 
 use super::effect::Effect;
 use super::msg::Msg;
