@@ -600,9 +600,50 @@ fn bench_all_tab(c: &mut Criterion) {
     g.finish();
 }
 
+/// Watch at 100,000 objects, one in ten unhealthy: `watch::observe`, the pass each load (and
+/// each tick after health answers) runs on the event loop, beside the overview's recount of
+/// the same objects measured in the same run (the pass every load already made); and the
+/// copy of the history handed to the writer, with its JSON encoding (done by the writer,
+/// off the event loop).
+fn bench_watch(c: &mut Criterion) {
+    let rows = big();
+    let mut g = c.benchmark_group(format!("watch_{rows}"));
+    g.sample_size(20)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(8));
+    let mut m = loading_model();
+    let mut resources = generate(rows);
+    for r in resources.iter_mut().step_by(10) {
+        r.health = dsconsole::model::Health::Unhealthy("connection refused".into());
+    }
+    let objects = resources.len();
+    update(&mut m, loaded_msg(resources));
+    let Some(tab) = m.tab_mut() else {
+        return;
+    };
+    assert_eq!(
+        tab.watch.objects.values().map(|o| o.len()).sum::<usize>(),
+        objects.div_ceil(10),
+        "the load observed every unhealthy object"
+    );
+    g.bench_function("observe", |b| {
+        b.iter(|| dsconsole::app::watch::observe(tab, NOW))
+    });
+    g.bench_function("baseline_recount", |b| b.iter(|| tab.recount(NOW)));
+    g.bench_function("history_to_file", |b| {
+        b.iter(|| black_box(tab.watch.to_file("bench")))
+    });
+    let file = tab.watch.to_file("bench");
+    g.bench_function("history_json_writer_side", |b| {
+        b.iter(|| black_box(serde_json::to_vec(&file).map(|v| v.len())))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_all_tab,
+    bench_watch,
     bench_draw,
     bench_filter,
     bench_filter_substeps,

@@ -19,6 +19,21 @@ use std::collections::HashMap;
 /// always when it ends.
 pub const SAVE_EVERY: i64 = 10;
 
+/// An object missing from the loads is forgotten once nothing happened to it for this long.
+pub const FORGET_AFTER: i64 = 30 * 86_400;
+
+/// The last time anything happened to an object.
+fn latest(seen: &Seen) -> Option<i64> {
+    [
+        seen.bad_since,
+        seen.tested_at,
+        seen.changes.last().map(|c| c.at),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+}
+
 /// One profile's watch state.
 #[derive(Debug, Clone)]
 pub struct Watch {
@@ -35,6 +50,8 @@ pub struct Watch {
     /// Changed since the last save.
     pub dirty: bool,
     pub saved_at: i64,
+    /// When objects long missing were last forgotten (once a day).
+    pub pruned_at: i64,
 }
 
 impl Default for Watch {
@@ -47,6 +64,7 @@ impl Default for Watch {
             observe_due: false,
             dirty: false,
             saved_at: 0,
+            pruned_at: 0,
         }
     }
 }
@@ -108,9 +126,11 @@ fn observed(r: &Resource) -> Option<bool> {
 }
 
 /// Compare the profile's objects with what the watch remembers: note who became unhealthy
-/// (and since when) or healthy again, forget objects that are gone, bring back the last
-/// health check of earlier runs for objects that have none yet, and count the new ones.
-/// Only a complete list is observed (not one still streaming in).
+/// (and since when) or healthy again, bring back the last health check of earlier runs for
+/// objects that have none yet, and count the new ones; once a day, forget objects missing
+/// from the loads for `FORGET_AFTER`. Only a complete list is observed (not one still
+/// streaming in). Cost: a lookup per object with health (unhealthy, healthy, synced), none
+/// for the others — not a pass over the history.
 pub fn observe(tab: &mut ProfileTab, now: i64) {
     if !tab.watch.ready || tab.streaming || tab.loaded_at.is_none() {
         return;
@@ -123,41 +143,53 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
     }
     // Last runs' check answers, for objects this run has not checked (the server keeps no
     // health for them): an operator sees yesterday's failed test, not "untested".
-    let mut connections: HashMap<String, Health> = HashMap::new();
     let mut restored = false;
-    for r in tab.resources.iter_mut() {
-        if r.health != Health::Unknown {
-            continue;
+    if w.objects
+        .values()
+        .flatten()
+        .any(|(_, s)| s.tested_at.is_some())
+    {
+        let mut connections: HashMap<String, Health> = HashMap::new();
+        for r in tab.resources.iter_mut() {
+            if r.health != Health::Unknown {
+                continue;
+            }
+            let Some(seen) = w.seen(r.kind, &r.id).filter(|s| s.tested_at.is_some()) else {
+                continue;
+            };
+            let health = match &seen.test_failed {
+                Some(why) => Health::Unhealthy(why.clone()),
+                None => Health::Healthy,
+            };
+            restored = true;
+            if r.kind == Kind::Connections {
+                connections.insert(r.id.clone(), health);
+            } else {
+                r.health = health;
+            }
         }
-        let Some(seen) = w.seen(r.kind, &r.id).filter(|s| s.tested_at.is_some()) else {
-            continue;
-        };
-        let health = match &seen.test_failed {
-            Some(why) => Health::Unhealthy(why.clone()),
-            None => Health::Healthy,
-        };
-        restored = true;
-        if r.kind == Kind::Connections {
-            connections.insert(r.id.clone(), health);
-        } else {
-            r.health = health;
+        if !connections.is_empty() {
+            crate::model::apply_connection_health(&mut tab.resources, &connections);
         }
     }
-    if !connections.is_empty() {
-        crate::model::apply_connection_health(&mut tab.resources, &connections);
-    }
-    let mut old = std::mem::take(&mut w.objects);
     let mut new_count = 0;
     for r in &tab.resources {
-        let state = observed(r);
-        let seen = old.get_mut(&r.kind).and_then(|m| m.remove(&r.id));
-        let mut seen = match (seen, state) {
-            (Some(s), _) => s,
-            (None, Some(true)) => Seen::default(),
-            (None, _) => continue,
+        let Some(bad) = observed(r) else {
+            continue;
         };
-        match state {
-            Some(true) if seen.bad_since.is_none() => {
+        let known = w.objects.get_mut(&r.kind).and_then(|m| m.get_mut(&r.id));
+        let seen = match (known, bad) {
+            (Some(seen), _) => seen,
+            (None, true) => w
+                .objects
+                .entry(r.kind)
+                .or_default()
+                .entry(r.id.clone())
+                .or_default(),
+            (None, false) => continue,
+        };
+        match (bad, seen.bad_since) {
+            (true, None) => {
                 // A failed check is when it was seen failing (it may have answered before
                 // this pass, or in an earlier run).
                 let at = match (&seen.test_failed, seen.tested_at) {
@@ -171,7 +203,7 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
                 });
                 w.dirty = true;
             }
-            Some(false) if seen.bad_since.is_some() => {
+            (false, Some(_)) => {
                 seen.bad_since = None;
                 seen.push_change(Change {
                     at: now,
@@ -181,23 +213,36 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
             }
             _ => {}
         }
-        if state == Some(true) && w.is_new_seen(&seen) {
+        if bad && matches!((seen.bad_since, w.looked_at), (Some(t), Some(l)) if t > l) {
             new_count += 1;
         }
-        if !seen.is_empty() {
-            w.objects
-                .entry(r.kind)
-                .or_default()
-                .insert(r.id.clone(), seen);
-        }
-    }
-    // Objects that are gone are forgotten.
-    if old.values().any(|m| !m.is_empty()) {
-        w.dirty = true;
     }
     w.new_count = new_count;
+    if now - w.pruned_at >= 86_400 {
+        w.pruned_at = now;
+        forget_missing(w, &tab.resources, now);
+    }
     if restored {
         tab.recount(now);
+    }
+}
+
+/// Forget what is known of objects missing from `resources` that nothing happened to for
+/// `FORGET_AFTER` (a list that failed for one kind, or a moment of missing permission, must
+/// not turn every failure into a new one when it comes back).
+fn forget_missing(w: &mut Watch, resources: &[Resource], now: i64) {
+    let old = |s: &Seen| latest(s).is_none_or(|t| now - t >= FORGET_AFTER);
+    if !w.objects.values().flatten().any(|(_, s)| old(s)) {
+        return;
+    }
+    let present: std::collections::HashSet<(Kind, &str)> =
+        resources.iter().map(|r| (r.kind, r.id.as_str())).collect();
+    for (kind, m) in w.objects.iter_mut() {
+        let before = m.len();
+        m.retain(|id, s| !old(s) || present.contains(&(*kind, id.as_str())));
+        if m.len() != before {
+            w.dirty = true;
+        }
     }
 }
 

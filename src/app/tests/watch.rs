@@ -235,10 +235,19 @@ fn the_history_of_earlier_runs_brings_back_last_tests_and_what_is_new_since_then
                     changes: vec![],
                 },
             },
-            // Gone from the server: forgotten.
+            // Missing from the server for a while: forgotten.
             Entry {
                 kind: Kind::Connections,
                 id: "C9".into(),
+                seen: Seen {
+                    bad_since: Some(NOW - 31 * 86_400),
+                    ..Seen::default()
+                },
+            },
+            // Missing only lately (a list that failed, say): kept.
+            Entry {
+                kind: Kind::Connections,
+                id: "C8".into(),
                 seen: Seen {
                     bad_since: Some(NOW - 600),
                     ..Seen::default()
@@ -264,6 +273,7 @@ fn the_history_of_earlier_runs_brings_back_last_tests_and_what_is_new_since_then
         Some(NOW - 7200)
     );
     assert!(w.seen(Kind::Connections, "C9").is_none());
+    assert!(w.seen(Kind::Connections, "C8").is_some());
     // C1 failed before the last look; C2 (not failing then) and L3 failed after it.
     assert_eq!(w.new_count, 2);
     assert!(!name_of(&m, 0, Kind::Connections, "C1"));
