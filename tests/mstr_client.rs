@@ -719,3 +719,123 @@ async fn a_dead_server_is_a_transport_error() {
     assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
     assert!(err.to_string().contains("connection refused"), "{err}");
 }
+
+// ---- Changing instead of deleting (issue 16) ------------------------------------------------
+
+use dsconsole::vendors::change::{Change, FieldValue};
+use secrecy::SecretString;
+
+fn text(field: &str, value: &str) -> Change {
+    Change::default().set(field, FieldValue::Text(value.into()))
+}
+
+#[tokio::test]
+async fn a_rename_is_one_patch_and_a_name_clash_is_refused_in_the_servers_words() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    let conns = by_kind(&snap.resources, Kind::Connections);
+    let (a, b) = (conns[0].as_ref().clone(), conns[1]);
+    let renamed = c
+        .update(a.clone(), text("name", "Renamed Warehouse"))
+        .await
+        .expect("renamed");
+    assert_eq!(renamed.name, "Renamed Warehouse");
+    assert_eq!(renamed.id, a.id);
+    let stored = sim.control.object("connections", &a.id).expect("stored");
+    assert_eq!(stored["name"], "Renamed Warehouse");
+    let patches = requests_matching(&sim, |r| r.method == "PATCH");
+    assert_eq!(patches.len(), 1, "{patches:?}");
+
+    // Another object's name: refused, and nothing changed.
+    let err = c
+        .update(a.clone(), text("name", &b.name))
+        .await
+        .expect_err("clash");
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(
+        err.to_string().contains("already"),
+        "the server's words: {err}"
+    );
+    let stored = sim.control.object("connections", &a.id).expect("stored");
+    assert_eq!(stored["name"], "Renamed Warehouse");
+}
+
+#[tokio::test]
+async fn a_rotated_password_makes_the_connections_that_use_the_login_pass_their_test_again() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    // A login and a connection that uses it.
+    let (conn, login) = by_kind(&snap.resources, Kind::Connections)
+        .into_iter()
+        .find_map(|conn| {
+            let login = conn.depends_on.iter().find(|d| d.kind == Kind::Logins)?;
+            Some((conn.id.clone(), login.clone()))
+        })
+        .expect("a connection with a login");
+    sim.control.set_connection_test_failure(&conn, None);
+    sim.control
+        .set_database_password(&login.id, Some("n3w-s3cret-4"));
+    let err = c
+        .test_connection(conn.clone())
+        .await
+        .expect_err("old password");
+    assert!(err.to_string().contains("Login failed"), "{err}");
+
+    let change = Change::default().set(
+        "password",
+        FieldValue::Secret(SecretString::from("n3w-s3cret-4")),
+    );
+    let after = c.update(login.clone(), change).await.expect("rotated");
+    assert_eq!(after.id, login.id);
+    assert!(
+        !after.raw.as_str().contains("n3w-s3cret-4"),
+        "the answer carries no password"
+    );
+    assert_eq!(
+        sim.control.login_password(&login.id).as_deref(),
+        Some("n3w-s3cret-4")
+    );
+    c.test_connection(conn)
+        .await
+        .expect("the new password works");
+    // One request: the operationList's PATCH.
+    let patch = requests_matching(&sim, |r| r.method == "PATCH");
+    assert_eq!(patch.len(), 1, "{patch:?}");
+    assert!(patch[0]
+        .path
+        .ends_with(&format!("/api/datasources/logins/{}", login.id)));
+}
+
+#[tokio::test]
+async fn fields_map_to_their_paths_and_read_only_sends_no_patch() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    let login = by_kind(&snap.resources, Kind::Logins)[0].as_ref().clone();
+    let after = c
+        .update(
+            login.clone(),
+            text("username", "etl_rotated").set("description", FieldValue::Text("moved".into())),
+        )
+        .await
+        .expect("changed");
+    assert_eq!(after.raw.value()["username"], "etl_rotated");
+    assert_eq!(after.raw.value()["description"], "moved");
+    // A field MicroStrategy does not have: refused before anything is sent.
+    let err = c
+        .update(login.clone(), text("owner", "x"))
+        .await
+        .expect_err("unknown field");
+    assert!(err.to_string().contains("no field 'owner'"), "{err}");
+    assert_eq!(requests_matching(&sim, |r| r.method == "PATCH").len(), 1);
+
+    let ro = MstrClient::new(settings(&sim.base_url, msim::DEMO_PASSWORD, true)).unwrap();
+    let err = ro
+        .update(login, text("name", "nope"))
+        .await
+        .expect_err("read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert_eq!(requests_matching(&sim, |r| r.method == "PATCH").len(), 1);
+}

@@ -22,4 +22,6 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "project",
     impact_per_minute: None,
     supported: true,
+    edit_fields: crate::vendors::change::no_edit,
+    update_tests_credentials: false,
 };

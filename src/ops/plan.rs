@@ -852,6 +852,8 @@ mod tests {
         impact_container: "project",
         impact_per_minute: None,
         supported: true,
+        edit_fields: crate::vendors::change::no_edit,
+        update_tests_credentials: false,
     };
 
     fn res(kind: Kind, id: &str, name: &str, deps: &[&Resource]) -> Resource {
@@ -1224,6 +1226,8 @@ mod tests {
         impact_container: "project",
         impact_per_minute: None,
         supported: true,
+        edit_fields: crate::vendors::change::no_edit,
+        update_tests_credentials: false,
     };
 
     fn placed(vendor: VendorId, kind: Kind, id: &str, name: &str, container: &str) -> Resource {

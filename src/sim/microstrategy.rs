@@ -145,6 +145,27 @@ impl MstrControl {
         }
     }
 
+    /// `Some(password)`: the database behind this login now expects `password`, so every
+    /// connection using the login fails its test until the login's password is changed to
+    /// it (`PATCH` with `/password`); `None`: no expectation.
+    pub fn set_database_password(&self, login_id: &str, password: Option<&str>) {
+        let mut st = lock(&self.shared);
+        match password {
+            Some(p) => {
+                st.database_passwords
+                    .insert(login_id.to_string(), p.to_string());
+            }
+            None => {
+                st.database_passwords.remove(login_id);
+            }
+        }
+    }
+
+    /// The password last set on a login (by create or `PATCH`), if any.
+    pub fn login_password(&self, login_id: &str) -> Option<String> {
+        lock(&self.shared).passwords.get(login_id).cloned()
+    }
+
     /// Ids currently stored for `kind` ("datasources", "connections" or "logins"), in
     /// creation order. An unknown kind has no ids.
     pub fn ids(&self, kind: &str) -> Vec<String> {
@@ -684,6 +705,9 @@ struct SimState {
     idle_timeout: Option<Duration>,
     require_cookie: bool,
     test_failures: HashMap<String, String>,
+    /// Per login id, the password its database expects: a connection using the login fails
+    /// its test until the login's stored password is this one (rotation, end to end).
+    database_passwords: HashMap<String, String>,
     login_count: usize,
     started: Instant,
     started_epoch_ms: i64,
@@ -717,6 +741,7 @@ impl SimState {
             idle_timeout: None,
             require_cookie: true,
             test_failures: HashMap::new(),
+            database_passwords: HashMap::new(),
             login_count: 0,
             started: Instant::now(),
             started_epoch_ms: chrono::Utc::now().timestamp_millis(),
@@ -2533,6 +2558,28 @@ async fn test_connection(AxState(shared): AxState<Arc<Shared>>, body: Bytes) -> 
             Kind::Connection.object_type(),
             &id,
         ));
+    }
+    // A database whose password changed refuses the login until the login follows.
+    let conn = st.object(Kind::Connection, &id).unwrap_or_default();
+    if let Some(login) = conn.pointer("/database/login/id").and_then(Value::as_str) {
+        if let Some(expected) = st.database_passwords.get(login) {
+            if st.passwords.get(login) != Some(expected) {
+                let user = st
+                    .object(Kind::Login, login)
+                    .and_then(|l| {
+                        l.get("username")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_default();
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ERR002",
+                    format!("Login failed for user '{user}': password authentication failed"),
+                )
+                .with_iserver(ISERVER_TEST_FAILED));
+            }
+        }
     }
     match st.test_failures.get(&id) {
         Some(message) => Err(

@@ -275,6 +275,8 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "organization",
     impact_per_minute: None,
     supported: true,
+    edit_fields: crate::vendors::change::no_edit,
+    update_tests_credentials: false,
 };
 
 /// Basedash in the vendor registry.

@@ -164,6 +164,8 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "data app",
     impact_per_minute: None,
     supported: true,
+    edit_fields: crate::vendors::change::no_edit,
+    update_tests_credentials: false,
 };
 
 /// Databrain in the vendor registry.

@@ -176,7 +176,77 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "project",
     impact_per_minute: None,
     supported: true,
+    edit_fields,
+    update_tests_credentials: false,
 };
+
+use super::change::{EditField, FieldValue};
+
+const LOGIN_EDIT: &[EditField] = &[
+    EditField::text("name", "Name", "/name"),
+    EditField::text("username", "Database user", "/username").verified(),
+    EditField::secret("password", "Database password").help(
+        "not validated by MicroStrategy: the connections that use the login are tested after",
+    ),
+    EditField::text("description", "Description", "/description"),
+];
+
+const CONNECTION_EDIT: &[EditField] = &[
+    EditField::text("name", "Name", "/name"),
+    EditField::text(
+        "connection_string",
+        "Connection string",
+        "/connectionString",
+    )
+    .verified(),
+    EditField::text("login", "Login id", "/database/login/id")
+        .verified()
+        .help("the id of the database login the connection uses"),
+    EditField::text("description", "Description", "/description"),
+];
+
+const DATASOURCE_EDIT: &[EditField] = &[
+    EditField::text("name", "Name", "/name"),
+    EditField::text("connection", "Connection id", "/database/connection/id")
+        .verified()
+        .help("the id of the database connection the datasource uses"),
+    EditField::text("dbms", "DBMS id", "/dbms/id"),
+    EditField::text("description", "Description", "/description"),
+];
+
+/// What MicroStrategy lets a client change (`PATCH` with an `operationList`).
+fn edit_fields(kind: Kind) -> &'static [EditField] {
+    match kind {
+        Kind::Logins => LOGIN_EDIT,
+        Kind::Connections => CONNECTION_EDIT,
+        Kind::Datasources => DATASOURCE_EDIT,
+        Kind::Datamarts => &[],
+    }
+}
+
+/// The `operationList` of a change: one `replace` per field, the password only here.
+fn operations(kind: Kind, change: &super::change::Change) -> Result<Vec<Value>, String> {
+    let mut ops = Vec::new();
+    for c in &change.fields {
+        let path = match (kind, c.field.as_str()) {
+            (_, "name") => "/name",
+            (_, "description") => "/description",
+            (Kind::Logins, "username") => "/username",
+            (Kind::Logins, "password") => "/password",
+            (Kind::Connections, "connection_string") => "/connectionString",
+            (Kind::Connections, "login") => "/databaseLoginId",
+            (Kind::Datasources, "connection") => "/databaseConnectionId",
+            (Kind::Datasources, "dbms") => "/dbmsId",
+            (k, f) => return Err(format!("MicroStrategy {k} have no field '{f}' to change")),
+        };
+        let value = match &c.value {
+            FieldValue::Unset => return Err(format!("'{}' cannot be cleared", c.field)),
+            v => v.expose().unwrap_or_default().to_string(),
+        };
+        ops.push(json!({"op": "replace", "path": path, "value": value}));
+    }
+    Ok(ops)
+}
 
 /// MicroStrategy in the vendor registry.
 pub static VENDOR: super::entry::Vendor = super::Vendor {
@@ -930,6 +1000,21 @@ impl VendorApi for MstrClient {
         Box::pin(async move {
             let resp = self.call(Method::POST, list_path(kind), Some(body)).await?;
             self.parse_one(kind, &resp)
+        })
+    }
+
+    fn update(
+        &self,
+        target: Ref,
+        change: super::change::Change,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move {
+            let ops = operations(target.kind, &change)
+                .map_err(|message| ApiError::Setup { vendor: V, message })?;
+            let body = json!({ "operationList": ops });
+            let path = object_path(target.kind, &target.id);
+            let resp = self.call(Method::PATCH, &path, Some(body)).await?;
+            self.parse_one(target.kind, &resp)
         })
     }
 

@@ -5,6 +5,7 @@
 //! one simulator, a seed file, its `VendorId` and one line in `VENDORS`.
 
 pub mod basedash;
+pub mod change;
 pub mod databrain;
 pub mod databrain_impact;
 pub mod entry;
@@ -246,6 +247,25 @@ pub trait VendorApi: Send + Sync {
             out
         })
     }
+    /// Change one object: only the fields in `change` (checked against
+    /// `VendorSpec::edit_fields` by the caller), in the vendor's wire format; returns the
+    /// object as the server has it afterwards. Refusals (name clash, failed credential
+    /// test) are `Err` in the vendor's words, and nothing changed.
+    /// Default (vendors with no update API): refused as a setup error.
+    fn update(
+        &self,
+        target: Ref,
+        change: change::Change,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        drop(change);
+        let vendor = self.vendor();
+        Box::pin(async move {
+            Err(ApiError::Setup {
+                vendor,
+                message: format!("{vendor} has no API to change {}", target.kind),
+            })
+        })
+    }
     /// Test one connection: `Ok(())` healthy, `Err` with the server's reason.
     /// Default (vendors whose spec says `can_test: false`): refused as a setup error.
     fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>> {
@@ -383,6 +403,12 @@ pub struct VendorSpec {
     pub impact_per_minute: Option<u32>,
     /// False until the vendor's client lands: its tab says "not supported yet".
     pub supported: bool,
+    /// The fields a client may change on an object of a kind (`VendorApi::update`); none:
+    /// the kind cannot be changed through the API.
+    pub edit_fields: fn(Kind) -> &'static [change::EditField],
+    /// The vendor tests new credentials itself before it applies them (Databrain's PUT):
+    /// a change that was applied is verified.
+    pub update_tests_credentials: bool,
 }
 
 impl fmt::Debug for VendorSpec {

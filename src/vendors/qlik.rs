@@ -181,6 +181,8 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "space",
     impact_per_minute: Some(crate::vendors::qlik_impact::LINEAGE_REQUESTS_PER_MINUTE),
     supported: true,
+    edit_fields: crate::vendors::change::no_edit,
+    update_tests_credentials: false,
 };
 
 /// Qlik Cloud in the vendor registry.
