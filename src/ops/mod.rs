@@ -1,6 +1,7 @@
 //! Operations that change vendor state: delete plans, the bulk executor, the audit log.
 
 pub mod audit;
+pub mod change;
 pub mod command_history;
 pub mod connection_tests;
 pub mod create;

@@ -1,0 +1,356 @@
+//! Changing objects through `ops::change` against the MicroStrategy simulator: a plan that
+//! says what is tested afterwards, a password rotation verified by the connections that use
+//! the login, answers lost before and after the server acted (settled by reading the object
+//! again or by the test after it), refusals in the vendor's words, and the audit log: a line
+//! before and after every request, never the secret.
+// These run the built-in simulators, which need the `sim` feature (on by default).
+#![cfg(feature = "sim")]
+mod common {
+    pub mod settings;
+}
+
+use dsconsole::model::{Kind, Resource};
+use dsconsole::ops::audit::AuditLog;
+use dsconsole::ops::change::{self, ChangeOutcome, Verification, Verify};
+use dsconsole::sim::faults::{Fault, FaultRule};
+use dsconsole::sim::microstrategy::{self as msim, MstrSim};
+use dsconsole::sim::SimOptions;
+use dsconsole::vendors::change::{Change, FieldValue};
+use dsconsole::vendors::microstrategy::{MstrClient, SPEC};
+use dsconsole::vendors::VendorApi;
+use secrecy::SecretString;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const NEW_PASSWORD: &str = "r0tated-Pa55";
+
+async fn world() -> (MstrSim, Arc<dyn VendorApi>, Vec<Resource>) {
+    let sim = msim::start(&SimOptions::default())
+        .await
+        .expect("simulator starts");
+    let settings = common::settings::client(
+        "it-mstr",
+        dsconsole::model::VendorId::MicroStrategy,
+        &sim.base_url,
+        msim::DEMO_PASSWORD,
+    )
+    .username(msim::DEMO_USERNAME)
+    .timeout(Duration::from_secs(2));
+    let client: Arc<dyn VendorApi> = Arc::new(MstrClient::new(settings).expect("client"));
+    let all = client.load().await.expect("load").resources;
+    (sim, client, all)
+}
+
+/// A login used by at least two connections, and those connections (their tests pass).
+fn shared_login(sim: &MstrSim, all: &[Resource]) -> (Resource, Vec<String>) {
+    let login = all
+        .iter()
+        .filter(|r| r.kind == Kind::Logins)
+        .max_by_key(|l| {
+            all.iter()
+                .filter(|c| {
+                    c.kind == Kind::Connections && c.depends_on.iter().any(|d| d.id == l.id)
+                })
+                .count()
+        })
+        .expect("a login")
+        .clone();
+    let conns: Vec<String> = all
+        .iter()
+        .filter(|c| c.kind == Kind::Connections && c.depends_on.iter().any(|d| d.id == login.id))
+        .map(|c| c.id.clone())
+        .collect();
+    assert!(conns.len() >= 2, "the seed shares a login: {conns:?}");
+    for c in &conns {
+        sim.control.set_connection_test_failure(c, None);
+    }
+    (login, conns)
+}
+
+fn secret(field: &str, value: &str) -> Change {
+    Change::default().set(
+        field,
+        FieldValue::Secret(SecretString::from(value.to_string())),
+    )
+}
+
+fn text(field: &str, value: &str) -> Change {
+    Change::default().set(field, FieldValue::Text(value.to_string()))
+}
+
+fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+async fn run(
+    client: &Arc<dyn VendorApi>,
+    audit: &Arc<AuditLog>,
+    plan: &change::ChangePlan,
+) -> Vec<ChangeOutcome> {
+    change::execute(
+        client.clone(),
+        &SPEC,
+        audit.clone(),
+        plan,
+        CancellationToken::new(),
+        |_, _| {},
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_rotation_is_planned_with_its_tests_sent_once_verified_and_audited_without_the_secret() {
+    let (sim, client, all) = world().await;
+    let (login, conns) = shared_login(&sim, &all);
+    sim.control
+        .set_database_password(&login.id, Some(NEW_PASSWORD));
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(login.as_ref(), secret("password", NEW_PASSWORD))],
+    )
+    .expect("plan");
+    match &plan.items[0].verify {
+        Verify::Users(refs) => assert_eq!(refs.len(), conns.len(), "{refs:?}"),
+        other => panic!("the connections of the login are tested: {other:?}"),
+    }
+    let text = change::plan_text(&plan);
+    assert!(text.contains("password → (new secret)"), "{text}");
+    assert!(text.contains("cannot put it back"), "{text}");
+    assert!(!text.contains(NEW_PASSWORD), "{text}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let audit = Arc::new(AuditLog::open(&path).expect("audit"));
+    let outcomes = run(&client, &audit, &plan).await;
+    match &outcomes[0] {
+        ChangeOutcome::Changed(Verification::Passed(what)) => {
+            assert_eq!(what.len(), conns.len(), "{what:?}")
+        }
+        other => panic!("changed and verified: {other:?}"),
+    }
+    assert_eq!(
+        sim.control.login_password(&login.id).as_deref(),
+        Some(NEW_PASSWORD)
+    );
+    let report = change::report_text(&plan, &outcomes);
+    assert!(report.starts_with("changed, verified"), "{report}");
+    let lines = audit_lines(&path);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["phase"], "before");
+    assert_eq!(lines[0]["operation"], "update");
+    assert_eq!(lines[0]["object"]["before"]["id"], login.id.as_str());
+    assert_eq!(lines[1]["outcome"], "changed");
+    let raw = std::fs::read_to_string(&path).expect("audit");
+    assert!(!raw.contains(NEW_PASSWORD), "{raw}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_changed_but_its_failed_test_is_reported_in_the_vendors_words() {
+    let (sim, client, all) = world().await;
+    let (login, _) = shared_login(&sim, &all);
+    sim.control
+        .set_database_password(&login.id, Some(NEW_PASSWORD));
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(login.as_ref(), secret("password", "not-the-one"))],
+    )
+    .expect("plan");
+    let audit = Arc::new(AuditLog::disabled());
+    let outcomes = run(&client, &audit, &plan).await;
+    match &outcomes[0] {
+        ChangeOutcome::Changed(Verification::Failed(fails)) => {
+            assert!(fails[0].1.contains("Login failed"), "{fails:?}")
+        }
+        other => panic!("changed, test failed: {other:?}"),
+    }
+    assert!(!outcomes[0].is_success());
+    assert_eq!(outcomes[0].word(), "changed, test failed");
+}
+
+#[tokio::test]
+async fn answers_lost_after_and_before_the_server_acted_are_settled_by_reading_again() {
+    let (sim, client, all) = world().await;
+    let conns: Vec<&Resource> = all.iter().filter(|r| r.kind == Kind::Connections).collect();
+    let (a, b) = (conns[0], conns[1]);
+    // Applied, then the connection dropped: reading again finds the new name.
+    sim.control.faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("PATCH")
+            .path(&a.id)
+            .after()
+            .times(1),
+    );
+    // Dropped before the server saw it: reading again finds the old name.
+    sim.control.faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("PATCH")
+            .path(&b.id)
+            .times(1),
+    );
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![
+            (a.as_ref(), text("name", "Applied Then Lost")),
+            (b.as_ref(), text("name", "Never Applied")),
+        ],
+    )
+    .expect("plan");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let audit = Arc::new(AuditLog::open(&path).expect("audit"));
+    let outcomes = run(&client, &audit, &plan).await;
+    assert_eq!(
+        outcomes[0],
+        ChangeOutcome::Changed(Verification::NotNeeded),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[1], ChangeOutcome::Failed(why) if why.contains("did not apply")),
+        "{outcomes:?}"
+    );
+    // The report equals the server's state.
+    let stored = |id: &str| sim.control.object("connections", id).expect("stored")["name"].clone();
+    assert_eq!(stored(&a.id), "Applied Then Lost");
+    assert_eq!(stored(&b.id), b.name.as_str());
+    let lines = audit_lines(&path);
+    let outcomes: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["phase"] == "after")
+        .filter_map(|l| l["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["changed", "failed"], "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_secret_alone_is_decided_by_the_test_after_it() {
+    let (sim, client, all) = world().await;
+    let (login, _) = shared_login(&sim, &all);
+    sim.control
+        .set_database_password(&login.id, Some(NEW_PASSWORD));
+    sim.control.faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("PATCH")
+            .path(&login.id)
+            .after()
+            .times(1),
+    );
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(login.as_ref(), secret("password", NEW_PASSWORD))],
+    )
+    .expect("plan");
+    let outcomes = run(&client, &Arc::new(AuditLog::disabled()), &plan).await;
+    assert!(
+        matches!(
+            &outcomes[0],
+            ChangeOutcome::Changed(Verification::Passed(_))
+        ),
+        "the connections pass with the new password: {outcomes:?}"
+    );
+
+    // Lost before the server acted: the test fails, so the outcome stays unknown.
+    let (login2, _) = (login.clone(), ());
+    sim.control
+        .set_database_password(&login2.id, Some("yet-another-1"));
+    sim.control.faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("PATCH")
+            .path(&login2.id)
+            .times(1),
+    );
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(login2.as_ref(), secret("password", "yet-another-1"))],
+    )
+    .expect("plan");
+    let outcomes = run(&client, &Arc::new(AuditLog::disabled()), &plan).await;
+    match &outcomes[0] {
+        ChangeOutcome::Unknown(why) => {
+            assert!(why.contains("cannot be read back"), "{why}");
+            assert!(!why.contains("yet-another-1"), "{why}");
+        }
+        other => panic!("unknown: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn refusals_and_bad_plans_change_nothing() {
+    let (_sim, client, all) = world().await;
+    let conns: Vec<&Resource> = all.iter().filter(|r| r.kind == Kind::Connections).collect();
+    // A name clash: refused in the server's words.
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(conns[0].as_ref(), text("name", &conns[1].name))],
+    )
+    .expect("plan");
+    let outcomes = run(&client, &Arc::new(AuditLog::disabled()), &plan).await;
+    assert!(
+        matches!(&outcomes[0], ChangeOutcome::Failed(why) if why.contains("already")),
+        "{outcomes:?}"
+    );
+    // Fields the vendor does not have, secrets given as text: refused before planning.
+    let e = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(conns[0].as_ref(), text("owner", "x"))],
+    )
+    .expect_err("unknown field");
+    assert!(
+        e.contains("it can change: name, connection_string, login, description"),
+        "{e}"
+    );
+    let login = all.iter().find(|r| r.kind == Kind::Logins).expect("login");
+    let e = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(login.as_ref(), text("password", "on-the-command-line"))],
+    )
+    .expect_err("secret as text");
+    assert!(e.contains("--secret-env password=VAR"), "{e}");
+    // An audit log that cannot be written: nothing is sent.
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(conns[0].as_ref(), text("name", "Not Sent"))],
+    )
+    .expect("plan");
+    let outcomes = run(&client, &Arc::new(AuditLog::failing()), &plan).await;
+    assert!(
+        matches!(&outcomes[0], ChangeOutcome::Failed(why) if why.contains("not sent")),
+        "{outcomes:?}"
+    );
+    // Cancelled before the first: nothing starts.
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let outcomes = change::execute(
+        client.clone(),
+        &SPEC,
+        Arc::new(AuditLog::disabled()),
+        &plan,
+        cancel,
+        |_, _| {},
+    )
+    .await;
+    assert_eq!(outcomes, vec![ChangeOutcome::NotStarted]);
+}
