@@ -109,6 +109,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Change one object: rename it, give it new credentials, point it elsewhere; only
+    /// the fields given are sent, with the same plan and confirmation as a delete.
+    Update {
+        profile: String,
+        kind: String,
+        #[arg(value_name = "ID_OR_NAME")]
+        target: String,
+        #[command(flatten)]
+        values: ValueFlags,
+        #[command(flatten)]
+        confirm: ConfirmFlags,
+    },
+    /// A new password (and optionally user name) everywhere the same database account is
+    /// used, across profiles and vendors, as one plan; each change is tested afterwards
+    /// where the vendor can test it. The password is read once: --secret-env, --secret-cmd,
+    /// or a masked prompt.
+    Rotate {
+        /// The profiles to rotate in (repeatable).
+        #[arg(long = "profile", value_name = "NAME", required = true)]
+        profiles: Vec<String>,
+        /// Which objects: FIELD=VALUE, all must hold (e.g. username=etl_user; repeatable).
+        #[arg(long = "match", value_name = "FIELD=VALUE", required = true)]
+        matches: Vec<String>,
+        #[command(flatten)]
+        values: ValueFlags,
+        #[command(flatten)]
+        confirm: ConfirmFlags,
+    },
     /// Create an object from a JSON file in the vendor's wire format.
     Create {
         profile: String,
@@ -137,6 +165,58 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Where the new values of `update` and `rotate` come from.
+#[derive(Debug, clap::Args)]
+pub struct ValueFlags {
+    /// A new value: FIELD=VALUE (repeatable; an empty value clears a clearable secret).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+    /// A secret from an environment variable: FIELD=VAR (repeatable).
+    #[arg(long = "secret-env", value_name = "FIELD=VAR")]
+    secret_env: Vec<String>,
+    /// A secret from what a command prints: FIELD=COMMAND (repeatable).
+    #[arg(long = "secret-cmd", value_name = "FIELD=COMMAND")]
+    secret_cmd: Vec<String>,
+    /// A secret typed at a masked prompt: FIELD (repeatable).
+    #[arg(long = "secret-prompt", value_name = "FIELD")]
+    secret_prompt: Vec<String>,
+}
+
+/// How `update` and `rotate` are confirmed.
+#[derive(Debug, clap::Args)]
+pub struct ConfirmFlags {
+    /// Print the plan; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask. Required when stdin is not a terminal.
+    #[arg(long)]
+    yes: bool,
+    /// Protected profiles: each one's name, in addition to --yes (repeatable).
+    #[arg(long, value_name = "NAME")]
+    confirm_profile: Vec<String>,
+}
+
+impl ValueFlags {
+    fn args(self) -> headless::ValueArgs {
+        headless::ValueArgs {
+            set: self.set,
+            secret_env: self.secret_env,
+            secret_cmd: self.secret_cmd,
+            secret_prompt: self.secret_prompt,
+        }
+    }
+}
+
+impl ConfirmFlags {
+    fn args(self) -> headless::ConfirmArgs {
+        headless::ConfirmArgs {
+            dry_run: self.dry_run,
+            yes: self.yes,
+            confirm_profile: self.confirm_profile,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +282,46 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 force_impact,
             };
             finish(headless::delete(cli.config.as_deref(), cli.read_only, args).await)
+        }
+        Some(Command::Update {
+            profile,
+            kind,
+            target,
+            values,
+            confirm,
+        }) => {
+            crate::logging::init_stderr();
+            finish(
+                headless::update(
+                    cli.config.as_deref(),
+                    cli.read_only,
+                    &profile,
+                    &kind,
+                    &target,
+                    &values.args(),
+                    &confirm.args(),
+                )
+                .await,
+            )
+        }
+        Some(Command::Rotate {
+            profiles,
+            matches,
+            values,
+            confirm,
+        }) => {
+            crate::logging::init_stderr();
+            finish(
+                headless::rotate(
+                    cli.config.as_deref(),
+                    cli.read_only,
+                    &profiles,
+                    &matches,
+                    &values.args(),
+                    &confirm.args(),
+                )
+                .await,
+            )
         }
         Some(Command::Create {
             profile,

@@ -617,6 +617,12 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
+/// The secret a command prints (`--secret-cmd`), with the config's rules: stdout trimmed,
+/// errors that name the command and its status, never its output; 30 s at most.
+pub fn secret_from_command(what: &str, cmd: &str) -> Result<SecretString, String> {
+    run_secret_command(what, cmd, Duration::from_secs(30))
+}
+
 /// Run a secret command: stdout trimmed is the secret. Errors name the command and its exit
 /// status, never its output. stdin and stderr are detached so it cannot disturb the TUI.
 fn run_secret_command(key: &str, cmd: &str, timeout: Duration) -> Result<SecretString, String> {

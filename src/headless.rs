@@ -25,8 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 mod check;
 mod impact;
+mod update;
 pub use check::{check, CheckOutput};
 pub use impact::impact;
+pub use update::{rotate, update, ConfirmArgs, ValueArgs};
 
 /// Output format of `list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

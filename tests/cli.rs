@@ -2231,3 +2231,231 @@ fn an_unattended_delete_that_breaks_content_is_refused_unless_forced() {
     );
     assert_eq!(w.deletes().len(), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// update and rotate (issue 16)
+// ---------------------------------------------------------------------------------------------
+
+/// The seed login used by the most connections: (id, username, its connection ids).
+fn busiest_login(w: &World) -> (String, String, Vec<String>) {
+    let conns: Vec<(String, String)> = w
+        .sim
+        .control
+        .ids("connections")
+        .into_iter()
+        .filter_map(|c| {
+            let v = w.sim.control.object("connections", &c)?;
+            let login = v.pointer("/database/login/id")?.as_str()?.to_string();
+            Some((c, login))
+        })
+        .collect();
+    let login = w
+        .sim
+        .control
+        .ids("logins")
+        .into_iter()
+        .max_by_key(|l| conns.iter().filter(|(_, x)| x == l).count())
+        .expect("a login");
+    let username = w.sim.control.object("logins", &login).expect("login")["username"]
+        .as_str()
+        .expect("username")
+        .to_string();
+    let used: Vec<String> = conns
+        .into_iter()
+        .filter(|(_, x)| *x == login)
+        .map(|(c, _)| c)
+        .collect();
+    (login, username, used)
+}
+
+#[test]
+fn update_renames_by_name_prints_the_plan_and_report_and_audits_the_change() {
+    let w = World::new("update_rename", "", "");
+    w.assert_seed_object("datasources", REDSHIFT_DS);
+    let out = w.run(&[
+        "update",
+        PROFILE,
+        "datasources",
+        REDSHIFT_DS.0,
+        "--set",
+        "name=Redshift Attribution (renamed)",
+        "--yes",
+    ]);
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("name → 'Redshift Attribution (renamed)'"),
+        "the plan: {}",
+        out.stderr
+    );
+    assert!(out.stdout.starts_with("changed"), "{}", out.stdout);
+    assert_eq!(
+        w.sim
+            .control
+            .object("datasources", REDSHIFT_DS.1)
+            .expect("kept")["name"],
+        "Redshift Attribution (renamed)"
+    );
+    let lines = w.audit_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["operation"], "update");
+    assert_eq!(
+        lines[0]["object"]["change"]["name"],
+        "Redshift Attribution (renamed)"
+    );
+    assert_eq!(lines[0]["object"]["before"]["name"], REDSHIFT_DS.0);
+    assert_eq!(lines[1]["outcome"], "changed");
+}
+
+#[test]
+fn update_refuses_bad_changes_and_sends_nothing_without_confirmation() {
+    let w = World::new("update_refusals", "", "");
+    let (login, _, _) = busiest_login(&w);
+    // A secret on the command line, a field MicroStrategy does not have, a bad --set.
+    for (args, needle) in [
+        (
+            vec!["--set", "password=hunter22"],
+            "--secret-env password=VAR",
+        ),
+        (
+            vec!["--set", "owner=priya"],
+            "it can change: name, username, password, description",
+        ),
+        (vec!["--set", "nameonly"], "--set takes FIELD=VALUE"),
+        (
+            vec!["--secret-env", "password=DSCONSOLE_UNSET_VAR_X"],
+            "is not set",
+        ),
+    ] {
+        let mut all = vec!["update", PROFILE, "logins", login.as_str()];
+        all.extend(args);
+        all.push("--yes");
+        let out = w.run(&all);
+        out.expect_code(2);
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+        assert!(!out.both().contains("hunter22"), "{}", out.both());
+    }
+    // No --yes and no terminal: refused after the plan.
+    let out = w.run(&[
+        "update",
+        PROFILE,
+        "logins",
+        &login,
+        "--set",
+        "name=Renamed Login",
+    ]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("refusing to change without --yes"),
+        "{}",
+        out.stderr
+    );
+    // A dry run prints the plan.
+    let out = w.run(&[
+        "update",
+        PROFILE,
+        "logins",
+        &login,
+        "--set",
+        "name=Renamed Login",
+        "--dry-run",
+    ]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("dry run: nothing was sent"),
+        "{}",
+        out.stdout
+    );
+    assert!(w.mutations().is_empty(), "{:?}", w.mutations());
+    w.assert_nothing_audited();
+    // Read-only: refused, dry run allowed.
+    let out = w.run(&[
+        "--read-only",
+        "update",
+        PROFILE,
+        "logins",
+        &login,
+        "--set",
+        "name=x",
+        "--yes",
+    ]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("read-only"), "{}", out.stderr);
+    assert!(w.mutations().is_empty());
+}
+
+#[test]
+fn rotate_changes_the_password_everywhere_the_account_is_used_and_verifies_each_connection() {
+    let w = World::new("rotate", "protected = true", "");
+    let (login, username, conns) = busiest_login(&w);
+    for c in &conns {
+        w.sim.control.set_connection_test_failure(c, None);
+    }
+    let new_password = "Rot4ted-by-cli-9";
+    w.sim
+        .control
+        .set_database_password(&login, Some(new_password));
+    let matching = format!("username={username}");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "rotate",
+            "--profile",
+            PROFILE,
+            "--match",
+            matching.as_str(),
+            "--secret-env",
+            "password=DSCONSOLE_CLI_ROTATE_NEW",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // Protected: --yes alone is not enough.
+    let out = run(w
+        .cmd()
+        .args(args(&["--yes"]))
+        .env("DSCONSOLE_CLI_ROTATE_NEW", new_password));
+    out.expect_code(2);
+    assert!(out.stderr.contains("--confirm-profile"), "{}", out.stderr);
+    assert!(w.mutations().is_empty());
+
+    let out = run(w
+        .cmd()
+        .args(args(&["--yes", "--confirm-profile", PROFILE]))
+        .env("DSCONSOLE_CLI_ROTATE_NEW", new_password));
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains("password → (new secret)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("cannot put it back"), "{}", out.stderr);
+    let report = out.stdout.lines().next().unwrap_or_default();
+    assert!(report.starts_with("changed, verified"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("verified: {} tests passed", conns.len())),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        w.sim.control.login_password(&login).as_deref(),
+        Some(new_password)
+    );
+    assert!(!out.both().contains(new_password), "{}", out.both());
+    let audit = std::fs::read_to_string(w.audit_path()).expect("audit");
+    assert!(!audit.contains(new_password), "{audit}");
+    // Nothing matches: said, nothing sent.
+    let out = run(w.cmd().args([
+        "rotate",
+        "--profile",
+        PROFILE,
+        "--match",
+        "username=nobody_at_all",
+        "--dry-run",
+    ]));
+    out.expect_code(1);
+    assert!(out.stderr.contains("nothing matches"), "{}", out.stderr);
+}

@@ -255,7 +255,11 @@ impl Verification {
     pub fn sentence(&self) -> String {
         match self {
             Verification::NotNeeded => "nothing to test".into(),
-            Verification::Passed(what) => format!("verified: {} passed", what.join(", ")),
+            Verification::Passed(what) => format!(
+                "verified: {} passed — {}",
+                plural(what.len(), "test"),
+                what.join(", ")
+            ),
             Verification::Failed(fails) => format!(
                 "test failed: {}",
                 fails
@@ -293,7 +297,7 @@ async fn run_tests(client: &dyn VendorApi, refs: Vec<Ref>) -> Verification {
         let what = r.label();
         match client.check_health(r).await {
             Ok(HealthCheck::Passed { check, .. }) => {
-                passed.push(format!("{} of {what}", check.noun()))
+                passed.push(format!("{what} ({})", check.noun()))
             }
             Ok(HealthCheck::Failed { reason, .. }) => failed.push((what, reason)),
             Ok(HealthCheck::Running { progress, .. }) => {
