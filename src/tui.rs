@@ -110,10 +110,13 @@ pub struct TuiEnd {
 
 /// Whether a job that changes vendor state (a delete or a create) is running.
 fn mutation_running(model: &Model) -> bool {
-    model
-        .jobs
-        .values()
-        .any(|j| j.running() && matches!(j.kind, JobKind::Delete(_) | JobKind::Create { .. }))
+    model.jobs.values().any(|j| {
+        j.running()
+            && matches!(
+                j.kind,
+                JobKind::Delete(_) | JobKind::Create { .. } | JobKind::Change { .. }
+            )
+    })
 }
 
 /// Run the TUI until the user quits or a signal arrives. Cancels jobs and logs out before

@@ -768,10 +768,10 @@ pub fn on_action(m: &mut Model, action: Action) -> Option<Vec<Effect>> {
             );
             Vec::new()
         }
-        Action::Test | Action::Create => {
+        Action::Test | Action::Create | Action::Edit => {
             m.set_status(
                 Level::Info,
-                "open the row's profile with O to test or create there (T checks every profile)",
+                "open the row's profile with O to test, create or edit there (T checks every profile)",
             );
             Vec::new()
         }

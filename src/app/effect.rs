@@ -29,6 +29,13 @@ pub enum Effect {
         /// The wire body; `Debug` strips its secrets.
         body: crate::redact::SensitiveJson,
     },
+    /// Run a confirmed change plan (a `Msg::ChangeStep` per object, then
+    /// `Msg::ChangeFinished`).
+    Update {
+        job: u64,
+        profile: usize,
+        plan: Arc<crate::ops::change::ChangePlan>,
+    },
     /// Compute the impact of each target (a few at a time; each answer is a `Msg::Impact`).
     Impact {
         job: u64,

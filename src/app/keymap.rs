@@ -40,6 +40,8 @@ pub enum Action {
     SortReverse,
     Test,
     Create,
+    /// `e`: change the current row (the fields the vendor lets a client change).
+    Edit,
     ToggleOrphans,
     /// `Y`: copy the names of the marked rows (or the current one).
     CopyNames,
@@ -285,6 +287,13 @@ pub const BINDINGS: &[Binding] = &[
         "test everything: every health check of this profile (T again stops)",
     ),
     m(
+        &[Char('e')],
+        "e",
+        Action::Edit,
+        "edit the current row: name, credentials, connection or login",
+        "edit",
+    ),
+    m(
         &[Char('a')],
         "a",
         Action::Create,
@@ -362,6 +371,10 @@ pub fn applies(action: Action, spec: &crate::vendors::VendorSpec) -> bool {
     match action {
         Action::Test => spec.can_test,
         Action::Create => spec.can_create,
+        Action::Edit => spec
+            .kinds
+            .iter()
+            .any(|k| !(spec.edit_fields)(*k).is_empty()),
         Action::ToggleOrphans => !spec.orphan_kinds.is_empty(),
         _ => true,
     }

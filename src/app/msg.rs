@@ -97,6 +97,18 @@ pub enum Msg {
         profile: usize,
         file: Result<Option<crate::ops::watch_file::WatchFile>, String>,
     },
+    /// One object of a change job has its outcome.
+    ChangeStep {
+        job: u64,
+        index: usize,
+        outcome: crate::ops::change::ChangeOutcome,
+    },
+    /// A change job ended: every outcome, in plan order.
+    ChangeFinished {
+        job: u64,
+        profile: usize,
+        outcomes: Vec<crate::ops::change::ChangeOutcome>,
+    },
     /// SIGTERM / SIGHUP: leave now, cancelling jobs.
     Terminate,
 }

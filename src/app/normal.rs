@@ -204,6 +204,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
         Action::Overview => crate::app::overview::show(m),
         Action::CheckAll => return crate::app::checks::check_all(m),
         Action::Create => return form::open(m),
+        Action::Edit => return super::modals::edit::open(m),
         Action::ToggleOrphans | Action::ToggleUnhealthy => {
             let mut state = None;
             if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {

@@ -251,6 +251,43 @@ impl Runtime {
                 });
                 self.jobs.insert(job, (token, task));
             }
+            Effect::Update { job, profile, plan } => {
+                let Some(client) = self.client(profile) else {
+                    let _ = tx.send(Msg::ChangeFinished {
+                        job,
+                        profile,
+                        outcomes: vec![
+                            crate::ops::change::ChangeOutcome::Failed(
+                                "profile has no client: nothing was sent".into()
+                            );
+                            plan.items.len()
+                        ],
+                    });
+                    return;
+                };
+                let spec = crate::vendors::spec(client.vendor());
+                let cancel = self.root.child_token();
+                let audit = self.audit.clone();
+                let token = cancel.clone();
+                let task = self.tasks.spawn(async move {
+                    let steps = tx.clone();
+                    let each = move |index: usize, outcome: &crate::ops::change::ChangeOutcome| {
+                        let _ = steps.send(Msg::ChangeStep {
+                            job,
+                            index,
+                            outcome: outcome.clone(),
+                        });
+                    };
+                    let outcomes =
+                        crate::ops::change::execute(client, spec, audit, &plan, cancel, each).await;
+                    let _ = tx.send(Msg::ChangeFinished {
+                        job,
+                        profile,
+                        outcomes,
+                    });
+                });
+                self.jobs.insert(job, (token, task));
+            }
             Effect::CancelJob { job } => {
                 if let Some((token, _)) = self.jobs.get(&job) {
                     token.cancel();

@@ -268,6 +268,44 @@ pub struct CreateForm {
     /// sends it as chosen.
     pub mismatch_warned: bool,
     pub submitting: bool,
+    /// An edit form (`e`) of this object, with the text each field had when it opened:
+    /// submitting it reviews the change instead of creating.
+    pub edit: Option<Box<EditTarget>>,
+}
+
+/// The object an edit form changes.
+#[derive(Debug, Clone)]
+pub struct EditTarget {
+    pub target: crate::model::Ref,
+    /// Each field's text when the form opened (empty for secrets).
+    pub initial: Vec<String>,
+}
+
+/// The confirmation of a change plan (`e`, rotate): typed like a delete's.
+#[derive(Debug, Clone)]
+pub struct ConfirmChange {
+    /// One plan per profile, run one after another.
+    pub plans: Vec<(usize, Arc<crate::ops::change::ChangePlan>)>,
+    /// Names to type instead of the count: the protected profiles of the plans.
+    pub protected: Vec<String>,
+    pub typed: LineInput,
+    pub hint: Option<String>,
+    pub scroll: usize,
+}
+
+impl ConfirmChange {
+    pub fn total(&self) -> usize {
+        self.plans.iter().map(|(_, p)| p.items.len()).sum()
+    }
+
+    /// What must be typed: the count, or the protected profiles' names separated by a space.
+    pub fn expected(&self) -> String {
+        if self.protected.is_empty() {
+            self.total().to_string()
+        } else {
+            self.protected.join(" ")
+        }
+    }
 }
 
 impl CreateForm {
@@ -323,6 +361,8 @@ pub enum Modal {
     Create(Box<CreateForm>),
     /// Impact is being computed for a delete plan; the confirmation opens when it is done.
     ImpactCheck(Box<ImpactCheck>),
+    /// A change plan waiting to be confirmed.
+    ConfirmChange(Box<ConfirmChange>),
 }
 
 /// A delete plan waiting for its impact before its confirmation opens.
@@ -387,6 +427,13 @@ pub enum JobKind {
         /// Checks the profile could not ask (a missing setting).
         skipped: usize,
     },
+    /// Changes of `total` objects (edit, rotate).
+    Change {
+        total: usize,
+        done: usize,
+        failed: usize,
+        plan: Arc<crate::ops::change::ChangePlan>,
+    },
     /// Impact analysis of `total` objects; `for_delete` when a confirmation waits for it.
     Impact {
         total: usize,
@@ -411,6 +458,7 @@ impl Job {
             JobKind::Delete(d) => !d.finished,
             JobKind::Test { total, done, .. } => done < total,
             JobKind::Create { .. } => true,
+            JobKind::Change { total, done, .. } => done < total,
             JobKind::Impact { total, done, .. } => done < total,
             JobKind::Checks { total, done, .. } => done < total,
         }

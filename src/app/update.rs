@@ -135,6 +135,15 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::ChangeStep { job, outcome, .. } => {
+            super::modals::edit::on_step(m, job, &outcome);
+            Vec::new()
+        }
+        Msg::ChangeFinished {
+            job,
+            profile,
+            outcomes,
+        } => super::modals::edit::on_finished(m, job, profile, &outcomes),
         Msg::WatchLoaded { profile, file } => {
             super::watch::on_file(m, profile, file);
             Vec::new()

@@ -41,6 +41,7 @@ pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             Modal::Log { scroll } => draw_log(m, f, area, theme, *scroll),
             Modal::Create(form) => draw_create(form, f, area, theme),
             Modal::ImpactCheck(c) => draw_impact_check(m, c, f, area, theme),
+            Modal::ConfirmChange(c) => draw_confirm_change(c, f, area, theme),
         }
     }
 }
@@ -1184,6 +1185,81 @@ fn draw_log(m: &Model, f: &mut Frame, area: Rect, theme: &Theme, scroll: usize) 
     }
 }
 
+/// The confirmation of a change plan: the plan (scrolling when it does not fit), then the
+/// prompt, the answer and the keys, always on screen.
+fn draw_confirm_change(
+    c: &crate::app::state::ConfirmChange,
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    let width = area.width.saturating_sub(4).min(100);
+    let inner_w = width.saturating_sub(2) as usize;
+    let mut body: Vec<Line> = Vec::new();
+    for (_, plan) in &c.plans {
+        for l in crate::ops::change::plan_text(plan).lines() {
+            let style = if l.trim_start().starts_with('!') {
+                theme.warn()
+            } else {
+                Style::default()
+            };
+            let indent = l.chars().take_while(|c| *c == ' ').count() + 2;
+            body.extend(safe::wrap(
+                Line::from(Span::styled(l.to_string(), style)),
+                inner_w,
+                indent,
+            ));
+        }
+    }
+    let mut footer: Vec<Line> = Vec::new();
+    footer.push(Line::from(""));
+    let prompt = crate::app::modals::edit::prompt(c);
+    footer.extend(safe::wrap(
+        Line::from(Span::styled(prompt, theme.key())),
+        inner_w,
+        2,
+    ));
+    footer.push(Line::from(vec![
+        Span::raw("> "),
+        Span::styled(format!("{}▏", c.typed.text), theme.selected()),
+    ]));
+    if let Some(h) = &c.hint {
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(h.clone(), theme.warn())),
+            inner_w,
+            2,
+        ));
+    }
+    footer.push(Line::from(Span::styled(
+        "Esc cancels (nothing is sent) · ↑/↓ scroll · a paste only fills the answer",
+        theme.dim(),
+    )));
+    let height = (body.len() + footer.len() + 2).min(area.height as usize) as u16;
+    let rect = centered(area, width, height);
+    let danger = !c.protected.is_empty();
+    let border = if danger {
+        theme.danger_border()
+    } else {
+        theme.border()
+    };
+    let inner = framed(f, rect, " Change — review the plan ", border);
+    let room = (inner.height as usize).saturating_sub(footer.len());
+    let scroll = c.scroll.min(body.len().saturating_sub(room));
+    let mut lines: Vec<Line> = body.into_iter().skip(scroll).collect();
+    let more = lines.len().saturating_sub(room);
+    lines.truncate(room);
+    if more > 0 {
+        if let Some(last) = lines.last_mut() {
+            *last = Line::from(Span::styled(
+                format!("… {more} more line(s): ↓ scrolls"),
+                theme.dim(),
+            ));
+        }
+    }
+    lines.extend(footer);
+    f.render_widget(safe::para(lines).alignment(Alignment::Left), inner);
+}
+
 fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
     let width = area.width.saturating_sub(4).min(80);
     let inner_w = width.saturating_sub(2) as usize;
@@ -1291,12 +1367,15 @@ fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
     } else {
         lines.push(Line::from(""));
     }
+    let keys = if form.edit.is_some() {
+        "Tab/↓ next · Shift-Tab/↑ back · Enter next (last field: review) · \
+         Ctrl-S review the change · Esc cancel"
+    } else {
+        "Tab/↓ next · Shift-Tab/↑ back · type to filter a choice, ←/→ choose · \
+         Enter next (last field: create) · Ctrl-S create · Esc cancel"
+    };
     lines.extend(safe::wrap(
-        Line::from(Span::styled(
-            "Tab/↓ next · Shift-Tab/↑ back · type to filter a choice, ←/→ choose · \
-             Enter next (last field: create) · Ctrl-S create · Esc cancel",
-            theme.dim(),
-        )),
+        Line::from(Span::styled(keys, theme.dim())),
         inner_w,
         0,
     ));

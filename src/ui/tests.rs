@@ -110,9 +110,9 @@ fn detail_pane() {
 
 #[test]
 fn help_is_generated_from_the_keymap() {
-    let mut m = sized(110, 48);
+    let mut m = sized(110, 52);
     chars(&mut m, "?");
-    let out = render(&m, 110, 48);
+    let out = render(&m, 110, 52);
     for b in crate::app::keymap::BINDINGS {
         assert!(out.contains(b.help), "help lacks {:?}", b.help);
     }
@@ -1092,4 +1092,33 @@ fn watch_new_failures_in_the_overview_the_table_and_the_detail() {
         "{detail}"
     );
     insta::assert_snapshot!("watch_detail_120x30", detail);
+}
+
+/// Edit (`e`): the form with what the login has (the password write-only), then the plan
+/// of what changed with its prompt, at 80x24.
+#[test]
+fn edit_form_and_change_confirmation_at_80x24() {
+    let mut m = sized(80, 24);
+    chars(&mut m, "]]j");
+    chars(&mut m, "e");
+    let out = render(&m, 80, 24);
+    assert!(out.contains("Edit login 'shared'"), "{out}");
+    assert!(out.contains("review the change"), "{out}");
+    insta::assert_snapshot!("edit_form_80x24", out);
+    for _ in 0..10 {
+        key(&mut m, KeyCode::Backspace, KeyModifiers::NONE);
+    }
+    chars(&mut m, "shared-etl");
+    key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
+    chars(&mut m, "s3cret-value");
+    key(&mut m, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    let out = render(&m, 80, 24);
+    assert!(out.contains("password → (new secret)"), "{out}");
+    assert!(!out.contains("s3cret-value"), "{out}");
+    assert!(
+        out.contains("Type 1 and Enter (or y) to change 1 object"),
+        "{out}"
+    );
+    insta::assert_snapshot!("change_confirmation_80x24", out);
 }

@@ -185,9 +185,8 @@ use super::change::{EditField, FieldValue};
 const LOGIN_EDIT: &[EditField] = &[
     EditField::text("name", "Name", "/name"),
     EditField::text("username", "Database user", "/username").verified(),
-    EditField::secret("password", "Database password").help(
-        "not validated by MicroStrategy: the connections that use the login are tested after",
-    ),
+    EditField::secret("password", "Database password")
+        .help("tested after, on the connections that use it"),
     EditField::text("description", "Description", "/description"),
 ];
 

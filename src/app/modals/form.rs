@@ -113,6 +113,7 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
         note: None,
         mismatch_warned: false,
         submitting: false,
+        edit: None,
     })));
     Vec::new()
 }
@@ -138,9 +139,12 @@ pub fn on_key(m: &mut Model, f: &mut CreateForm, key: &KeyEvent) -> (Step, Vec<E
     );
     match action {
         Action::Cancel => {
-            m.set_status(Level::Info, "create cancelled: nothing was sent");
+            let what = if f.edit.is_some() { "edit" } else { "create" };
+            m.set_status(Level::Info, format!("{what} cancelled: nothing was sent"));
             return (Step::Close, Vec::new());
         }
+        Action::Submit if f.edit.is_some() => return super::edit::review(m, f),
+        Action::Enter if f.edit.is_some() && focus + 1 >= n => return super::edit::review(m, f),
         Action::Prev => f.focus = (focus + n - 1) % n,
         Action::Next => f.focus = (focus + 1) % n,
         Action::Submit => return (Step::Keep, submit_form(m, f)),

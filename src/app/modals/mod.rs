@@ -4,6 +4,7 @@
 //! layer below.
 
 pub mod confirm;
+pub mod edit;
 pub mod form;
 pub mod help;
 pub mod impact_check;
@@ -48,6 +49,7 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
         Modal::Log { scroll } => pager::on_key(m, log::BINDINGS, scroll, key),
         Modal::Create(f) => form::on_key(m, f, key),
         Modal::ImpactCheck(c) => impact_check::on_key(m, c, key),
+        Modal::ConfirmChange(c) => edit::on_confirm_key(m, c, key),
     })
 }
 
@@ -58,6 +60,7 @@ pub fn on_paste(m: &mut Model, text: &str) -> Option<()> {
         match top {
             Modal::Confirm(c) => confirm::on_paste(c, text),
             Modal::Create(f) => form::on_paste(f, text),
+            Modal::ConfirmChange(c) => edit::on_confirm_paste(c, text),
             Modal::Progress { .. }
             | Modal::CancelJob { .. }
             | Modal::ConfirmQuit

@@ -4,6 +4,7 @@ mod all;
 mod batch;
 mod command;
 mod confirm;
+mod edit;
 mod forms;
 mod impact;
 mod layers;

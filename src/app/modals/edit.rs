@@ -1,0 +1,319 @@
+//! Edit (`e`): the fields the vendor lets a client change, filled in with what the object
+//! has (secrets empty: write-only). Submitting reviews the change — only the fields that
+//! differ — as a plan confirmed like a delete (typed count, or the protected profile's
+//! name; a paste or a stray Enter never confirms); it runs as a job with an audit line
+//! before and after each request, and the profile reloads to show the server's state.
+
+use super::Step;
+use crate::app::effect::Effect;
+use crate::app::keys::typed_char;
+use crate::app::state::*;
+use crate::ops::change::{ChangeOutcome, ChangePlan};
+use crate::vendors::change::{Change, FieldValue};
+use crate::vendors::forms::{FieldKind, FieldSpec, FormSpec};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use secrecy::SecretString;
+use std::sync::Arc;
+
+const SECRET_HINT: &str = "write-only: leave empty to keep it";
+
+/// `e`: the edit form of the current row.
+pub fn open(m: &mut Model) -> Vec<Effect> {
+    if m.refuses_change("change objects") {
+        return Vec::new();
+    }
+    let p = m.active;
+    let tab = &m.profiles[p];
+    let Some(r) = tab.current() else {
+        m.set_status(Level::Info, "no row to edit");
+        return Vec::new();
+    };
+    let fields = (tab.spec.edit_fields)(r.kind);
+    if fields.is_empty() {
+        let text = format!(
+            "{} {} cannot be changed through the API",
+            tab.spec.vendor.display(),
+            r.kind
+        );
+        m.set_status(Level::Info, text);
+        return Vec::new();
+    }
+    let specs: Vec<FieldSpec> = fields
+        .iter()
+        .map(|f| {
+            let hint = match (f.help.is_empty(), f.secret) {
+                (false, _) => f.help,
+                (true, true) => SECRET_HINT,
+                (true, false) => "",
+            };
+            let kind = if f.secret {
+                FieldKind::Secret
+            } else {
+                FieldKind::Text
+            };
+            FieldSpec::new(f.name, f.label, kind, false, hint)
+        })
+        .collect();
+    let initial: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.secret || f.pointer.is_empty() {
+                String::new()
+            } else {
+                r.raw.pointer_str(f.pointer).unwrap_or_default()
+            }
+        })
+        .collect();
+    let n = specs.len();
+    let form = CreateForm {
+        profile: p,
+        spec: FormSpec {
+            kind: r.kind,
+            title: format!("Edit {}", r.as_ref().label()),
+            fields: specs,
+            build: |_| Err("an edit form is reviewed, not built".into()),
+        },
+        texts: initial.iter().map(|t| LineInput::new(t)).collect(),
+        secrets: vec![SecretInput::default(); n],
+        choices: vec![None; n],
+        filters: vec![LineInput::default(); n],
+        focus: 0,
+        error: None,
+        note: None,
+        mismatch_warned: false,
+        submitting: false,
+        edit: Some(Box::new(EditTarget {
+            target: r.as_ref(),
+            initial,
+        })),
+    };
+    m.modals.push(Modal::Create(Box::new(form)));
+    Vec::new()
+}
+
+/// The change the form describes: the text fields that differ from what they were, the
+/// secrets that were typed.
+fn change_of(f: &CreateForm, edit: &EditTarget) -> Change {
+    let mut change = Change::default();
+    for (i, field) in f.spec.fields.iter().enumerate() {
+        if f.is_secret(i) {
+            if !f.secrets[i].is_empty() {
+                let secret = SecretString::from(f.secrets[i].expose().to_string());
+                change = change.set(field.key, FieldValue::Secret(secret));
+            }
+            continue;
+        }
+        let now = f.texts[i].text.trim();
+        let was = edit.initial.get(i).map(|s| s.trim()).unwrap_or("");
+        if now != was {
+            let value = if now.is_empty() {
+                FieldValue::Unset
+            } else {
+                FieldValue::Text(now.to_string())
+            };
+            change = change.set(field.key, value);
+        }
+    }
+    change
+}
+
+/// Ctrl-S (or Enter on the last field) in an edit form: the plan of what changed, in its
+/// confirmation; the form closes. A change the vendor would not take stays in the form
+/// with the reason.
+pub fn review(m: &mut Model, f: &mut CreateForm) -> (Step, Vec<Effect>) {
+    let Some(edit) = f.edit.as_deref() else {
+        return (Step::Keep, Vec::new());
+    };
+    let change = change_of(f, edit);
+    if change.is_empty() {
+        f.error = Some("nothing changed: edit a field (or Esc to leave)".into());
+        return (Step::Keep, Vec::new());
+    }
+    let Some(tab) = m.profiles.get(f.profile) else {
+        return (Step::Close, Vec::new());
+    };
+    match crate::ops::change::plan(
+        tab.spec,
+        &tab.info.name,
+        &tab.resources,
+        vec![(edit.target.clone(), change)],
+    ) {
+        Err(e) => {
+            f.error = Some(e);
+            (Step::Keep, Vec::new())
+        }
+        Ok(plan) => {
+            open_confirm(m, vec![(f.profile, plan)]);
+            (Step::Close, Vec::new())
+        }
+    }
+}
+
+/// Open the confirmation of `plans` (one per profile).
+pub fn open_confirm(m: &mut Model, plans: Vec<(usize, ChangePlan)>) {
+    let protected: Vec<String> = plans
+        .iter()
+        .filter_map(|(p, _)| m.profiles.get(*p))
+        .filter(|t| t.info.protected)
+        .map(|t| t.info.name.clone())
+        .collect();
+    m.modals.push(Modal::ConfirmChange(Box::new(ConfirmChange {
+        plans: plans
+            .into_iter()
+            .map(|(p, plan)| (p, Arc::new(plan)))
+            .collect(),
+        protected,
+        typed: LineInput::default(),
+        hint: None,
+        scroll: 0,
+    })));
+}
+
+/// A key in the change confirmation. Esc / Ctrl-C cancel; what is typed goes into the
+/// answer; Enter confirms only when the answer is right; `y` confirms one object of an
+/// unprotected profile.
+pub fn on_confirm_key(m: &mut Model, c: &mut ConfirmChange, key: &KeyEvent) -> (Step, Vec<Effect>) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => return cancel(m),
+        KeyCode::Char('c') if ctrl => return cancel(m),
+        KeyCode::Enter => {
+            if c.typed.text.trim() == c.expected() {
+                return (Step::Close, start(m, c));
+            }
+            c.hint = Some(prompt(c));
+        }
+        KeyCode::Backspace => c.typed.backspace(),
+        KeyCode::Left => c.typed.left(),
+        KeyCode::Right => c.typed.right(),
+        KeyCode::Down => c.scroll += 1,
+        KeyCode::Up => c.scroll = c.scroll.saturating_sub(1),
+        KeyCode::PageDown => c.scroll += 10,
+        KeyCode::PageUp => c.scroll = c.scroll.saturating_sub(10),
+        _ => {
+            if let Some(ch) = typed_char(key) {
+                if ch == 'y' && c.typed.text.is_empty() && c.protected.is_empty() && c.total() == 1
+                {
+                    return (Step::Close, start(m, c));
+                }
+                c.typed.insert(ch);
+                c.hint = None;
+            }
+        }
+    }
+    (Step::Keep, Vec::new())
+}
+
+/// Pasted text is only text: it fills the answer, it never confirms.
+pub fn on_confirm_paste(c: &mut ConfirmChange, text: &str) {
+    for ch in text.chars().filter(|ch| !ch.is_control()) {
+        c.typed.insert(ch);
+    }
+}
+
+/// "Type 3 and Enter to change 3 objects" (or the protected names).
+pub fn prompt(c: &ConfirmChange) -> String {
+    let total = c.total();
+    let objects = format!("{total} object{}", if total == 1 { "" } else { "s" });
+    if c.protected.is_empty() {
+        let y = if total == 1 { " (or y)" } else { "" };
+        format!("Type {total} and Enter{y} to change {objects}")
+    } else {
+        format!(
+            "Protected: type '{}' and Enter to change {objects}",
+            c.expected()
+        )
+    }
+}
+
+fn cancel(m: &mut Model) -> (Step, Vec<Effect>) {
+    m.set_status(Level::Info, "change cancelled: nothing was sent");
+    (Step::Close, Vec::new())
+}
+
+/// One change job per plan.
+fn start(m: &mut Model, c: &ConfirmChange) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    for (p, plan) in &c.plans {
+        let job = m.next_job;
+        m.next_job += 1;
+        m.jobs.insert(
+            job,
+            Job {
+                id: job,
+                profile: *p,
+                kind: JobKind::Change {
+                    total: plan.items.len(),
+                    done: 0,
+                    failed: 0,
+                    plan: plan.clone(),
+                },
+            },
+        );
+        fx.push(Effect::Update {
+            job,
+            profile: *p,
+            plan: plan.clone(),
+        });
+    }
+    m.set_status(Level::Info, format!("changing {} object(s)…", c.total()));
+    fx
+}
+
+/// One object of a change job is done.
+pub fn on_step(m: &mut Model, job: u64, outcome: &ChangeOutcome) {
+    if let Some(Job {
+        kind: JobKind::Change { done, failed, .. },
+        ..
+    }) = m.jobs.get_mut(&job)
+    {
+        *done += 1;
+        if !outcome.is_success() {
+            *failed += 1;
+        }
+    }
+}
+
+/// A change job ended: its report goes to the log pane, its summary to the status line,
+/// and the profile reloads so the table shows what the server has.
+pub fn on_finished(
+    m: &mut Model,
+    job: u64,
+    profile: usize,
+    outcomes: &[ChangeOutcome],
+) -> Vec<Effect> {
+    let plan = match m.jobs.remove(&job) {
+        Some(Job {
+            kind: JobKind::Change { plan, .. },
+            ..
+        }) => plan,
+        _ => return Vec::new(),
+    };
+    let name = m
+        .profiles
+        .get(profile)
+        .map(|t| t.info.name.clone())
+        .unwrap_or_default();
+    let ok = outcomes.iter().filter(|o| o.is_success()).count();
+    let level = if ok == outcomes.len() {
+        Level::Info
+    } else {
+        Level::Warn
+    };
+    for line in crate::ops::change::report_text(&plan, outcomes).lines() {
+        m.push_log(level, format!("{name}: {line}"));
+    }
+    let text = match (outcomes, plan.items.as_slice()) {
+        ([o], [item]) => format!(
+            "{name}: {} {} (L shows the report)",
+            item.target.label(),
+            o.word()
+        ),
+        _ => format!(
+            "{name}: {ok} of {} changed without a failed test (L shows the report)",
+            outcomes.len()
+        ),
+    };
+    m.set_status(level, text);
+    crate::app::load::start_load(m, profile)
+}

@@ -1,0 +1,195 @@
+//! Edit (`e`): the form with the fields the vendor lets a client change, the plan of what
+//! changed, its typed confirmation (never a paste or a stray Enter), the job and the reload.
+
+use super::*;
+use crate::app::fixtures::*;
+use crate::ops::change::{ChangeOutcome, Verification};
+
+fn form(m: &Model) -> &CreateForm {
+    match m.modals.last() {
+        Some(Modal::Create(f)) => f,
+        other => panic!("expected the edit form, got {other:?}"),
+    }
+}
+
+fn confirmation(m: &Model) -> &ConfirmChange {
+    match m.modals.last() {
+        Some(Modal::ConfirmChange(c)) => c,
+        other => panic!("expected the change confirmation, got {other:?}"),
+    }
+}
+
+/// The logins tab, on "shared" (L1), with its edit form open.
+fn editing_login(m: &mut Model) {
+    ch(m, ']');
+    ch(m, ']');
+    assert_eq!(current_name(m), "mkt");
+    ch(m, 'j');
+    assert_eq!(current_name(m), "shared");
+    ch(m, 'e');
+}
+
+fn select_all(m: &mut Model) {
+    for _ in 0..40 {
+        key(m, KeyCode::Backspace);
+    }
+}
+
+#[test]
+fn the_form_holds_the_vendors_fields_and_only_what_changed_is_planned() {
+    let mut m = loaded_model();
+    editing_login(&mut m);
+    let f = form(&m);
+    let keys: Vec<&str> = f.spec.fields.iter().map(|f| f.key).collect();
+    assert_eq!(keys, ["name", "username", "password", "description"]);
+    assert_eq!(f.texts[0].text, "shared", "filled in with what it has");
+    assert!(f.is_secret(2));
+    // Nothing changed: said, nothing planned.
+    ctrl(&mut m, 's');
+    assert!(form(&m)
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("nothing changed")));
+    // A new name and a password.
+    select_all(&mut m);
+    typed(&mut m, "shared-etl");
+    key(&mut m, KeyCode::Tab);
+    key(&mut m, KeyCode::Tab);
+    typed(&mut m, "n3w-Secret");
+    ctrl(&mut m, 's');
+    let c = confirmation(&m);
+    assert_eq!(c.total(), 1);
+    let item = &c.plans[0].1.items[0];
+    assert_eq!(item.target.id, "L1");
+    assert_eq!(
+        item.change.summary(),
+        "name → 'shared-etl', password → (new secret)"
+    );
+    assert!(
+        !format!("{:?}", m.modals).contains("n3w-Secret"),
+        "no secret in Debug"
+    );
+    // The connections that use the login are tested after.
+    assert!(item.verify.sentence().contains("connection 'Sales Conn'"));
+}
+
+#[test]
+fn a_stray_enter_or_a_paste_never_confirms_typing_the_count_does() {
+    let mut m = loaded_model();
+    editing_login(&mut m);
+    select_all(&mut m);
+    typed(&mut m, "renamed");
+    ctrl(&mut m, 's');
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(
+        confirmation(&m).hint.is_some(),
+        "Enter alone says what to type"
+    );
+    assert!(update(&mut m, Msg::Paste("1\r".into())).is_empty());
+    assert_eq!(confirmation(&m).typed.text.trim(), "1");
+    let fx = key(&mut m, KeyCode::Enter);
+    match fx.as_slice() {
+        [Effect::Update {
+            profile: 0, plan, ..
+        }] => {
+            assert_eq!(plan.items[0].change.text("name"), Some("renamed"))
+        }
+        other => panic!("one change job: {other:?}"),
+    }
+    assert!(m.modals.is_empty());
+    assert!(m.running_jobs() == 1);
+    // y confirms one object of an unprotected profile.
+    let mut m = loaded_model();
+    editing_login(&mut m);
+    select_all(&mut m);
+    typed(&mut m, "renamed");
+    ctrl(&mut m, 's');
+    assert!(matches!(
+        ch(&mut m, 'y').as_slice(),
+        [Effect::Update { .. }]
+    ));
+    // Esc cancels: nothing sent.
+    let mut m = loaded_model();
+    editing_login(&mut m);
+    typed(&mut m, "x");
+    ctrl(&mut m, 's');
+    assert!(key(&mut m, KeyCode::Esc).is_empty());
+    assert!(m.modals.is_empty());
+    assert!(status_text(&m).contains("nothing was sent"));
+}
+
+#[test]
+fn a_protected_profile_types_its_name_and_a_read_only_one_does_not_edit() {
+    let mut prod = info("prod");
+    prod.protected = true;
+    let mut m = loaded_model_with(prod);
+    editing_login(&mut m);
+    typed(&mut m, "2");
+    ctrl(&mut m, 's');
+    assert!(
+        ch(&mut m, 'y').is_empty(),
+        "y never confirms a protected profile"
+    );
+    assert_eq!(confirmation(&m).typed.text, "y");
+    key(&mut m, KeyCode::Backspace);
+    assert!(update(&mut m, Msg::Paste("1".into())).is_empty());
+    assert!(
+        key(&mut m, KeyCode::Enter).is_empty(),
+        "the count is not the name"
+    );
+    key(&mut m, KeyCode::Backspace);
+    typed(&mut m, "prod");
+    assert!(matches!(
+        key(&mut m, KeyCode::Enter).as_slice(),
+        [Effect::Update { .. }]
+    ));
+
+    let mut ro = info("prod");
+    ro.read_only = true;
+    let mut m = loaded_model_with(ro);
+    ch(&mut m, 'e');
+    assert!(m.modals.is_empty());
+    assert!(status_text(&m).contains("read-only"), "{}", status_text(&m));
+}
+
+#[test]
+fn a_finished_change_is_reported_and_the_profile_reloads() {
+    let mut m = loaded_model();
+    editing_login(&mut m);
+    select_all(&mut m);
+    typed(&mut m, "renamed");
+    ctrl(&mut m, 's');
+    let fx = ch(&mut m, 'y');
+    let Some(Effect::Update { job, .. }) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    let job = *job;
+    update(
+        &mut m,
+        Msg::ChangeStep {
+            job,
+            index: 0,
+            outcome: ChangeOutcome::Changed(Verification::NotNeeded),
+        },
+    );
+    let fx = update(
+        &mut m,
+        Msg::ChangeFinished {
+            job,
+            profile: 0,
+            outcomes: vec![ChangeOutcome::Changed(Verification::NotNeeded)],
+        },
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Load { profile: 0, .. })),
+        "reload: {fx:?}"
+    );
+    assert!(
+        status_text(&m).contains("login 'shared' changed"),
+        "{}",
+        status_text(&m)
+    );
+    assert!(m.log.iter().any(|l| l.text.contains("prod: changed")));
+    assert_eq!(m.running_jobs(), 0);
+}
