@@ -775,6 +775,7 @@ pub fn on_action(m: &mut Model, action: Action) -> Option<Vec<Effect>> {
             );
             Vec::new()
         }
+        Action::Rotate => super::modals::edit::open_rotate(m),
         _ => return None,
     };
     Some(fx)

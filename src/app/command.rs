@@ -21,6 +21,7 @@ pub enum Cmd {
     Mark,
     Unmark,
     Marks,
+    Rotate,
 }
 
 /// Every name a command answers to, its own name first. Any of them may be shortened to an
@@ -46,11 +47,13 @@ const NAMES: &[(&str, Cmd)] = &[
     ("unmark", Cmd::Unmark),
     ("marks", Cmd::Marks),
     ("m", Cmd::Marks),
+    ("rotate", Cmd::Rotate),
 ];
 
 /// The commands' own names, as completion offers them.
 pub const COMMANDS: &[&str] = &[
-    "overview", "all", "profile", "kind", "filter", "mark", "unmark", "marks", "export", "quit",
+    "overview", "all", "profile", "kind", "filter", "mark", "unmark", "marks", "export", "rotate",
+    "quit",
 ];
 
 /// The arguments of `:marks`.
@@ -220,6 +223,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             m.input.clear();
         }
         Cmd::Export => return export(m, arg),
+        Cmd::Rotate => return super::modals::edit::open_rotate(m),
         Cmd::Mark => super::marks::by_query(m, arg, true),
         Cmd::Unmark => super::marks::by_query(m, arg, false),
         Cmd::Marks => match pick(arg, MARKS_ARGS) {

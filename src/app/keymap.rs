@@ -42,6 +42,8 @@ pub enum Action {
     Create,
     /// `e`: change the current row (the fields the vendor lets a client change).
     Edit,
+    /// `P`: a new password for the marked rows (in the All tab: of every profile).
+    Rotate,
     ToggleOrphans,
     /// `Y`: copy the names of the marked rows (or the current one).
     CopyNames,
@@ -294,6 +296,13 @@ pub const BINDINGS: &[Binding] = &[
         "edit",
     ),
     m(
+        &[Char('P')],
+        "P",
+        Action::Rotate,
+        "rotate: a new password for the marked rows (All tab: every profile)",
+        "rotate",
+    ),
+    m(
         &[Char('a')],
         "a",
         Action::Create,
@@ -375,6 +384,11 @@ pub fn applies(action: Action, spec: &crate::vendors::VendorSpec) -> bool {
             .kinds
             .iter()
             .any(|k| !(spec.edit_fields)(*k).is_empty()),
+        Action::Rotate => spec.kinds.iter().any(|k| {
+            (spec.edit_fields)(*k)
+                .iter()
+                .any(|f| f.name == "password" && f.secret)
+        }),
         Action::ToggleOrphans => !spec.orphan_kinds.is_empty(),
         _ => true,
     }

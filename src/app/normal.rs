@@ -205,6 +205,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
         Action::CheckAll => return crate::app::checks::check_all(m),
         Action::Create => return form::open(m),
         Action::Edit => return super::modals::edit::open(m),
+        Action::Rotate => return super::modals::edit::open_rotate(m),
         Action::ToggleOrphans | Action::ToggleUnhealthy => {
             let mut state = None;
             if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {

@@ -273,10 +273,11 @@ pub struct CreateForm {
     pub edit: Option<Box<EditTarget>>,
 }
 
-/// The object an edit form changes.
+/// The objects an edit form changes: one (`e`), or every marked one of several profiles
+/// (rotate), each with its profile.
 #[derive(Debug, Clone)]
 pub struct EditTarget {
-    pub target: crate::model::Ref,
+    pub targets: Vec<(usize, crate::model::Ref)>,
     /// Each field's text when the form opened (empty for secrets).
     pub initial: Vec<String>,
 }

@@ -83,8 +83,138 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
         mismatch_warned: false,
         submitting: false,
         edit: Some(Box::new(EditTarget {
-            target: r.as_ref(),
+            targets: vec![(p, r.as_ref())],
             initial,
+        })),
+    };
+    m.modals.push(Modal::Create(Box::new(form)));
+    Vec::new()
+}
+
+/// `P` / `:rotate`: a new password (and, if typed, user name) for the marked rows — in the
+/// All tab, the marked rows of every profile — or the current row, as one plan per profile
+/// confirmed once. Only objects whose vendor lets a client change their password are
+/// taken; read-only profiles are left out, and the status line says so.
+pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
+    use crate::model::Ref;
+    let groups: Vec<(usize, Vec<(crate::model::Kind, String)>)> = if m.all.open {
+        let marked = crate::app::all::marks_by_profile(m);
+        if marked.is_empty() {
+            match crate::app::all::current(m) {
+                Some((p, r)) => vec![(p, vec![(r.kind, r.id.clone())])],
+                None => Vec::new(),
+            }
+        } else {
+            marked
+        }
+    } else {
+        let p = m.active;
+        let Some(tab) = m.tab() else {
+            return Vec::new();
+        };
+        let Some(view) = tab.view() else {
+            return Vec::new();
+        };
+        let keys: Vec<_> = if view.marks.is_empty() {
+            tab.current()
+                .map(|r| vec![(r.kind, r.id.clone())])
+                .unwrap_or_default()
+        } else {
+            view.marks
+                .iter()
+                .map(|id| (view.kind, id.clone()))
+                .collect()
+        };
+        vec![(p, keys)]
+    };
+    let mut targets: Vec<(usize, Ref)> = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for (p, keys) in groups {
+        let Some(tab) = m.profiles.get(p) else {
+            continue;
+        };
+        if tab.info.read_only {
+            left_out.push(format!("'{}' is read-only", tab.info.name));
+            continue;
+        }
+        let mut skipped = 0;
+        for (kind, id) in keys {
+            let rotatable = (tab.spec.edit_fields)(kind)
+                .iter()
+                .any(|f| f.name == "password" && f.secret);
+            match tab.resources.iter().find(|r| r.kind == kind && r.id == id) {
+                Some(r) if rotatable => targets.push((p, r.as_ref())),
+                _ => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            left_out.push(format!(
+                "{skipped} in '{}' have no password dsconsole can change",
+                tab.info.name
+            ));
+        }
+    }
+    if targets.is_empty() {
+        let why = if left_out.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", left_out.join("; "))
+        };
+        m.set_status(
+            Level::Warn,
+            format!(
+                "nothing to rotate{why}: mark MicroStrategy logins, Qlik connections, Basedash or Databrain datasources"
+            ),
+        );
+        return Vec::new();
+    }
+    if !left_out.is_empty() {
+        m.set_status(Level::Warn, format!("left out: {}", left_out.join("; ")));
+    }
+    let profiles = {
+        let mut ps: Vec<usize> = targets.iter().map(|(p, _)| *p).collect();
+        ps.dedup();
+        ps.len()
+    };
+    let n = 2;
+    let form = CreateForm {
+        profile: targets[0].0,
+        spec: FormSpec {
+            kind: targets[0].1.kind,
+            title: format!(
+                "Rotate the password of {} object(s) in {profiles} profile(s)",
+                targets.len()
+            ),
+            fields: vec![
+                FieldSpec::new(
+                    "password",
+                    "New password",
+                    FieldKind::Secret,
+                    true,
+                    "read once, never shown or logged",
+                ),
+                FieldSpec::new(
+                    "username",
+                    "New user name",
+                    FieldKind::Text,
+                    false,
+                    "leave empty to keep each object's",
+                ),
+            ],
+            build: |_| Err("a rotation is reviewed, not built".into()),
+        },
+        texts: vec![LineInput::default(); n],
+        secrets: vec![SecretInput::default(); n],
+        choices: vec![None; n],
+        filters: vec![LineInput::default(); n],
+        focus: 0,
+        error: None,
+        note: None,
+        mismatch_warned: false,
+        submitting: false,
+        edit: Some(Box::new(EditTarget {
+            targets,
+            initial: vec![String::new(); n],
         })),
     };
     m.modals.push(Modal::Create(Box::new(form)));
@@ -125,28 +255,51 @@ pub fn review(m: &mut Model, f: &mut CreateForm) -> (Step, Vec<Effect>) {
         return (Step::Keep, Vec::new());
     };
     let change = change_of(f, edit);
+    let rotating = f
+        .spec
+        .fields
+        .first()
+        .is_some_and(|s| s.required && f.is_secret(0));
+    if rotating && f.secrets[0].is_empty() {
+        f.error = Some("type the new password (it is read once, never shown)".into());
+        return (Step::Keep, Vec::new());
+    }
     if change.is_empty() {
         f.error = Some("nothing changed: edit a field (or Esc to leave)".into());
         return (Step::Keep, Vec::new());
     }
-    let Some(tab) = m.profiles.get(f.profile) else {
-        return (Step::Close, Vec::new());
-    };
-    match crate::ops::change::plan(
-        tab.spec,
-        &tab.info.name,
-        &tab.resources,
-        vec![(edit.target.clone(), change)],
-    ) {
-        Err(e) => {
-            f.error = Some(e);
-            (Step::Keep, Vec::new())
-        }
-        Ok(plan) => {
-            open_confirm(m, vec![(f.profile, plan)]);
-            (Step::Close, Vec::new())
+    // One plan per profile, in the order the targets came.
+    let mut profiles: Vec<usize> = Vec::new();
+    for (p, _) in &edit.targets {
+        if !profiles.contains(p) {
+            profiles.push(*p);
         }
     }
+    let mut plans = Vec::new();
+    for p in profiles {
+        let Some(tab) = m.profiles.get(p) else {
+            continue;
+        };
+        let changes: Vec<_> = edit
+            .targets
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, r)| (r.clone(), change.clone()))
+            .collect();
+        match crate::ops::change::plan(tab.spec, &tab.info.name, &tab.resources, changes) {
+            Ok(plan) => plans.push((p, plan)),
+            Err(e) => {
+                f.error = Some(if edit.targets.len() > 1 {
+                    format!("{}: {e}", tab.info.name)
+                } else {
+                    e
+                });
+                return (Step::Keep, Vec::new());
+            }
+        }
+    }
+    open_confirm(m, plans);
+    (Step::Close, Vec::new())
 }
 
 /// Open the confirmation of `plans` (one per profile).

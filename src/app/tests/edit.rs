@@ -193,3 +193,100 @@ fn a_finished_change_is_reported_and_the_profile_reloads() {
     assert!(m.log.iter().any(|l| l.text.contains("prod: changed")));
     assert_eq!(m.running_jobs(), 0);
 }
+
+#[test]
+fn rotate_plans_every_marked_login_of_every_profile_and_is_confirmed_once() {
+    // prod, qa (protected), bd (Basedash), ro (read-only).
+    let mut m = batch_model(true);
+    for p in [0usize, 1, 3] {
+        let tab = &mut m.profiles[p];
+        let k = tab
+            .views
+            .iter()
+            .position(|v| v.kind == crate::model::Kind::Logins)
+            .expect("logins");
+        tab.views[k]
+            .marks
+            .extend(["L1".to_string(), "L2".to_string()]);
+        // A connection too: it has no password of its own.
+        tab.views[k - 1].marks.insert("C3".to_string());
+    }
+    ch(&mut m, '*');
+    assert!(m.all.open);
+    ch(&mut m, 'P');
+    let f = form(&m);
+    assert_eq!(
+        f.edit.as_ref().map(|e| e.targets.len()),
+        Some(4),
+        "two logins in prod and qa; ro is read-only"
+    );
+    assert!(
+        status_text(&m).contains("'ro' is read-only"),
+        "{}",
+        status_text(&m)
+    );
+    assert!(
+        status_text(&m).contains("have no password"),
+        "{}",
+        status_text(&m)
+    );
+    // The password is required.
+    key(&mut m, KeyCode::Enter);
+    key(&mut m, KeyCode::Enter);
+    assert!(form(&m)
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("type the new password")));
+    key(&mut m, KeyCode::Up);
+    typed(&mut m, "Rot4ted-pw");
+    ctrl(&mut m, 's');
+    let c = confirmation(&m);
+    assert_eq!(c.plans.len(), 2);
+    assert_eq!(c.total(), 4);
+    assert_eq!(c.expected(), "qa", "the protected profile's name");
+    assert!(ch(&mut m, 'y').is_empty());
+    key(&mut m, KeyCode::Backspace);
+    typed(&mut m, "qa");
+    let fx = key(&mut m, KeyCode::Enter);
+    let jobs: Vec<usize> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Update { profile, plan, .. } => {
+                assert!(plan
+                    .items
+                    .iter()
+                    .all(|i| i.change.get("password").is_some()));
+                Some(*profile)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(jobs, [0, 1], "one job per profile");
+}
+
+#[test]
+fn rotate_in_a_profile_tab_takes_the_current_row_and_says_what_cannot_rotate() {
+    let mut m = loaded_model();
+    // On a datasource: MicroStrategy datasources have no password.
+    ch(&mut m, 'P');
+    assert!(m.modals.is_empty());
+    assert!(
+        status_text(&m).contains("nothing to rotate"),
+        "{}",
+        status_text(&m)
+    );
+    ch(&mut m, ']');
+    ch(&mut m, ']');
+    ch(&mut m, 'P');
+    let f = form(&m);
+    assert_eq!(f.edit.as_ref().map(|e| e.targets.len()), Some(1));
+    typed(&mut m, "another-pw");
+    key(&mut m, KeyCode::Tab);
+    typed(&mut m, "etl_svc");
+    ctrl(&mut m, 's');
+    let item = &confirmation(&m).plans[0].1.items[0];
+    assert_eq!(
+        item.change.summary(),
+        "password → (new secret), username → 'etl_svc'"
+    );
+}
