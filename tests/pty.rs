@@ -1082,3 +1082,70 @@ fn a_connection_that_fails_between_runs_is_new_and_found_with_n() {
         "the failed test is kept: {history}"
     );
 }
+
+/// Rotation end to end: the database behind a login now expects a new password, so the
+/// connections using the login fail their test; P on the login, the new password typed
+/// (never shown), y confirms the one object — the report says changed and verified, the
+/// simulator holds the new password, and the screen and the audit log never show it.
+#[test]
+fn rotating_one_password_shows_it_changed_and_verified() {
+    let world = SimWorld::start(0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &[world.profile("sim-mstr")]);
+    let data = dir.path().join("data");
+    let control = &world.sim.control;
+    // The login most connections use.
+    let conns: Vec<(String, String)> = control
+        .ids("connections")
+        .into_iter()
+        .filter_map(|c| {
+            let v = control.object("connections", &c)?;
+            Some((c, v.pointer("/database/login/id")?.as_str()?.to_string()))
+        })
+        .collect();
+    let login = control
+        .ids("logins")
+        .into_iter()
+        .max_by_key(|l| conns.iter().filter(|(_, x)| x == l).count())
+        .expect("a login");
+    let name = control.object("logins", &login).expect("login")["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    for (c, l) in &conns {
+        if *l == login {
+            control.set_connection_test_failure(c, None);
+        }
+    }
+    const NEW: &str = "Pty-rotated-77";
+    control.set_database_password(&login, Some(NEW));
+
+    let mut s = Session::spawn_in(140, 36, tempfile::tempdir().expect("temp dir"), |cmd| {
+        configured(&config)(cmd);
+        cmd.env("DSCONSOLE_DATA_DIR", &data);
+    });
+    s.wait_for("the datasources", |t| {
+        kind_count(t, "Datasources") > Some(0)
+    });
+    s.send(b"]]");
+    s.wait_for("the logins", |t| t.contains("Username"));
+    s.send(b"/");
+    s.send(name.as_bytes());
+    s.send(ENTER);
+    s.send(b"P");
+    s.wait_for_text("New password");
+    s.send(NEW.as_bytes());
+    s.wait_for_text("••••");
+    s.send(b"\x13"); // Ctrl-S: review
+    s.wait_for_text("password → (new secret)");
+    s.send(b"y");
+    s.wait_for_text("changed, verified");
+    let t = s.text();
+    assert!(t.contains(&format!("login '{name}'")), "{t}");
+    assert!(!t.contains(NEW), "the password is never on screen:\n{t}");
+    s.quit();
+    assert_eq!(control.login_password(&login).as_deref(), Some(NEW));
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"operation\":\"update\""), "{audit}");
+    assert!(!audit.contains(NEW), "{audit}");
+}
