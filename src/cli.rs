@@ -137,6 +137,17 @@ pub enum Command {
         #[command(flatten)]
         confirm: ConfirmFlags,
     },
+    /// Everything a person owns across profiles (name, email or id), with what dsconsole
+    /// can do about each object — for offboarding. Sends nothing but lists.
+    OwnedBy {
+        #[arg(value_name = "NAME")]
+        who: String,
+        /// Only these profiles (repeatable); every profile of the config when left out.
+        #[arg(long = "profile", value_name = "NAME")]
+        only: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Create an object from a JSON file in the vendor's wire format.
     Create {
         profile: String,
@@ -322,6 +333,11 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 )
                 .await,
             )
+        }
+        Some(Command::OwnedBy { who, only, output }) => {
+            crate::logging::init_stderr();
+            let only: Vec<String> = cli.profiles.into_iter().chain(only).collect();
+            finish(headless::owned_by(cli.config.as_deref(), &who, &only, output).await)
         }
         Some(Command::Create {
             profile,

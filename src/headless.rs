@@ -25,9 +25,11 @@ use tokio_util::sync::CancellationToken;
 
 mod check;
 mod impact;
+mod owned;
 mod update;
 pub use check::{check, CheckOutput};
 pub use impact::impact;
+pub use owned::owned_by_cmd as owned_by;
 pub use update::{rotate, update, ConfirmArgs, ValueArgs};
 
 /// Output format of `list`.

@@ -2459,3 +2459,51 @@ fn rotate_changes_the_password_everywhere_the_account_is_used_and_verifies_each_
     out.expect_code(1);
     assert!(out.stderr.contains("nothing matches"), "{}", out.stderr);
 }
+
+#[test]
+fn owned_by_lists_what_a_person_owns_with_what_can_be_done_and_sends_nothing() {
+    let w = World::new("owned_by", "", "");
+    let owned: Vec<String> = w
+        .sim
+        .control
+        .ids("datasources")
+        .into_iter()
+        .filter(|id| {
+            w.sim.control.object("datasources", id).expect("ds")["owner"]["name"] == "Priya Raman"
+        })
+        .collect();
+    assert!(!owned.is_empty(), "the seed has objects Priya owns");
+    // Case ignored; by name.
+    let out = w.run(&["owned-by", "priya raman", "--output", "json"]);
+    out.expect_code(0);
+    let rows: Vec<Value> = serde_json::from_str(&out.stdout).expect("json");
+    let ids: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter(|r| r["kind"] == "datasources")
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids, owned.iter().cloned().collect());
+    assert!(rows
+        .iter()
+        .all(|r| r["profile"] == PROFILE && r["owner"] == "Priya Raman"));
+    assert_eq!(rows[0]["actions"][0], "delete");
+    // The table, by the owner's id.
+    let id = w.sim.control.object("datasources", &owned[0]).expect("ds")["owner"]["id"]
+        .as_str()
+        .expect("owner id")
+        .to_string();
+    let out = w.run(&["owned-by", &id]);
+    out.expect_code(0);
+    assert!(out.stdout.starts_with("PROFILE"), "{}", out.stdout);
+    assert!(out.stdout.contains(&owned[0]), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains(&format!("{} object(s) owned by", rows.len())),
+        "{}",
+        out.stderr
+    );
+    assert!(w.mutations().is_empty(), "{:?}", w.mutations());
+    // An unknown profile is a usage error.
+    w.run(&["owned-by", "x", "--profile", "nope"])
+        .expect_code(2);
+}
