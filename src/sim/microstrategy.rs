@@ -1356,7 +1356,10 @@ fn api_routes() -> Router<Arc<Shared>> {
                 .patch(patch_object::<LOGIN>)
                 .delete(delete_object::<LOGIN>),
         )
-        .route("/api/objects/{id}", delete(delete_generic_object))
+        .route(
+            "/api/objects/{id}",
+            delete(delete_generic_object).put(put_generic_object),
+        )
         .route("/api/projects", get(list_projects))
         .route("/api/projects/{id}/datasources", get(project_datasources))
         .route("/api/datasources/mappings", get(list_mappings))
@@ -2417,6 +2420,65 @@ async fn delete_generic_object(
         .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
     let mut st = lock(&shared);
     delete_stored(&mut st, kind, &id)
+}
+
+/// The users the simulator knows: the administrator and the generated owners.
+fn known_user(id: &str) -> Option<Value> {
+    GENERATED_OWNERS
+        .iter()
+        .find(|(_, uid)| uid.eq_ignore_ascii_case(id))
+        .map(|(name, uid)| json!({"name": name, "id": uid}))
+}
+
+/// `PUT /api/objects/{id}?type=29|30|31`: a partial update of the object's info; the
+/// simulator takes `ownerId` (resolved to `{name,id}`, 400 ERR004 for an unknown user) and
+/// ignores `flags` and `acl`. Answers the object info with the new owner.
+async fn put_generic_object(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> ApiResult {
+    let pairs = parse_form(query.as_deref().unwrap_or(""));
+    let raw_type = pairs
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing("type"))?;
+    let object_type: i64 = raw_type.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "Invalid value for 'type': '{raw_type}' is not an integer."
+        ))
+    })?;
+    let kind = Kind::from_object_type(object_type)
+        .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
+    let body = parse_object(&body)?;
+    let mut st = lock(&shared);
+    let mut obj = st
+        .object(kind, &id)
+        .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
+    if let Some(owner_id) = body.get("ownerId") {
+        let owner_id = owner_id.as_str().ok_or_else(|| {
+            ApiError::invalid("Invalid value for 'ownerId': a string is expected.")
+        })?;
+        let owner = known_user(owner_id).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ERR004",
+                format!("The user with ID '{owner_id}' could not be found."),
+            )
+        })?;
+        set_in(&mut obj, "owner", owner);
+        st.store_mut(kind).replace_value(&obj);
+    }
+    let info = json!({
+        "id": id,
+        "name": name_of(&obj),
+        "type": object_type,
+        "owner": obj.get("owner").cloned().unwrap_or(Value::Null),
+    });
+    Ok(json_value_response(StatusCode::OK, &info))
 }
 
 /// `GET /api/projects`: a bare array of `{id,name,alias,description,status}`.
