@@ -1177,3 +1177,26 @@ async fn read_only_profiles_send_no_put() {
     assert!(sim.control.requests().is_empty());
     assert!(sim.control.updates().is_empty());
 }
+
+#[tokio::test]
+async fn a_failed_schema_refresh_says_the_credentials_were_kept() {
+    let sim = sim().await;
+    let c = client(&sim);
+    sim.control
+        .set_schema_cache_failure(Some("Failed to cache schema"));
+    let err = c
+        .update(ds_ref("postgres-prod"), full_postgres("kept-pw"))
+        .await
+        .expect_err("schema refresh fails");
+    assert_eq!(err.status(), Some(500), "{err}");
+    assert_eq!(err.code(), Some("SCHEMA_CACHE_FAILED"), "{err}");
+    let said = err.to_string();
+    assert!(
+        said.contains("were accepted") && said.contains("sync"),
+        "{said}"
+    );
+    assert!(said.contains("Failed to cache schema"), "{said}");
+    let rec = sim.control.datasource("postgres-prod").expect("record");
+    assert_eq!(rec["credentials"]["password"], "kept-pw");
+    assert_eq!(puts(&sim).len(), 1, "a failed PUT is not retried");
+}

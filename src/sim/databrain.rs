@@ -401,6 +401,13 @@ impl DatabrainControl {
         lock(&self.shared).list_details = on;
     }
 
+    /// `Some(message)`: updates store the new credentials, then answer 500
+    /// `SCHEMA_CACHE_FAILED` with this message (the schema refresh failed; [guess]: the
+    /// change is kept). `None` (default): they succeed.
+    pub fn set_schema_cache_failure(&self, message: Option<&str>) {
+        lock(&self.shared).schema_cache_failure = message.map(str::to_string);
+    }
+
     /// Every `PUT /api/v2/datasource` body received, in order (secrets included: for tests).
     pub fn updates(&self) -> Vec<Value> {
         lock(&self.shared).updates.clone()
@@ -603,6 +610,9 @@ struct SimState {
     list_details: bool,
     /// Every PUT body received, in order.
     updates: Vec<Value>,
+    /// `Some(message)`: an update that passed its credential test stores the credentials,
+    /// then fails to re-cache the schema (500 `SCHEMA_CACHE_FAILED`).
+    schema_cache_failure: Option<String>,
     /// Progress reads a sync takes to finish.
     sync_steps: usize,
     /// Failing syncs by datasource name, with their error string.
@@ -641,6 +651,7 @@ impl SimState {
             expected_passwords: HashMap::new(),
             list_details: false,
             updates: Vec::new(),
+            schema_cache_failure: None,
             sync_steps: 3,
             sync_failures: HashMap::new(),
             syncs: HashMap::new(),
@@ -1329,6 +1340,13 @@ async fn update_datasource(
         if let Some(t) = body.get("tenancySettings") {
             obj.insert("tenancySettings".into(), t.clone());
         }
+    }
+    if let Some(m) = &st.schema_cache_failure {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SCHEMA_CACHE_FAILED",
+            m.clone(),
+        ));
     }
     ok_json(&json!({ "name": name }))
 }
