@@ -665,3 +665,188 @@ async fn datasources_are_the_kind_basedash_checks() {
 fn bsim_spec_checks() -> Vec<(Kind, CheckKind)> {
     dsconsole::vendors::basedash::SPEC.health_checks.to_vec()
 }
+
+// ---- Changing instead of deleting (issue 16) ------------------------------------------------
+
+use dsconsole::vendors::change::{Change, FieldValue};
+use secrecy::SecretString;
+use serde_json::json;
+
+fn text(field: &str, value: &str) -> Change {
+    Change::default().set(field, FieldValue::Text(value.into()))
+}
+
+fn secret(value: &str) -> FieldValue {
+    FieldValue::Secret(SecretString::from(value.to_string()))
+}
+
+fn patches(sim: &BasedashSim) -> Vec<SimRequest> {
+    requests_matching(sim, |r| r.method == "PATCH")
+}
+
+#[tokio::test]
+async fn only_the_changed_keys_are_patched_and_the_answer_is_the_stored_object() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let t = verifiable(&c, &sim).await;
+    let before = sim.control.object(&t.id).expect("stored");
+    sim.control.clear_requests();
+    let after = c
+        .update(
+            t.clone(),
+            text("host", "db2.example.com")
+                .set("port", FieldValue::Text("6543".into()))
+                .set("ssl_enabled", FieldValue::Text("true".into()))
+                .set("name", FieldValue::Text("Warehouse (new host)".into())),
+        )
+        .await
+        .expect("changed");
+    assert_eq!(after.id, t.id);
+    assert_eq!(after.name, "Warehouse (new host)");
+    let v = after.raw.value();
+    assert_eq!(v["host"], "db2.example.com");
+    assert_eq!(v["port"], 6543);
+    assert_eq!(v["sslEnabled"], true);
+    assert_eq!(v["lastSyncStatus"], "PENDING", "a new sync starts");
+    assert_ne!(v["updatedAt"], before["updatedAt"]);
+    assert_eq!(v["databaseName"], before["databaseName"], "kept");
+    // One PATCH (the answer is the object: no re-read), with exactly the changed keys.
+    assert_eq!(patches(&sim).len(), 1);
+    assert!(requests_matching(&sim, |r| r.method == "GET").is_empty());
+    assert_eq!(
+        sim.control.patches(),
+        vec![(
+            t.id.clone(),
+            json!({"host":"db2.example.com","port":6543,"sslEnabled":true,
+                   "displayName":"Warehouse (new host)"})
+        )]
+    );
+    assert_eq!(
+        sim.control.object(&t.id).expect("stored")["host"],
+        "db2.example.com"
+    );
+}
+
+#[tokio::test]
+async fn passwords_rotate_and_clear_without_ever_coming_back() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let t = verifiable(&c, &sim).await;
+    let change = Change::default()
+        .set("password", secret("n3w-s3cret-7"))
+        .set("ssh_password", secret("ssh-s3cret-7"));
+    assert!(!format!("{change:?}").contains("s3cret-7"));
+    let after = c.update(t.clone(), change).await.expect("rotated");
+    assert!(!after.raw.as_str().contains("s3cret-7"), "no secret back");
+    assert_eq!(
+        sim.control.secret(&t.id, "password").as_deref(),
+        Some("n3w-s3cret-7")
+    );
+    assert_eq!(
+        sim.control.secret(&t.id, "sshPassword").as_deref(),
+        Some("ssh-s3cret-7")
+    );
+    // Cleared: the unset flag alone, never with a value.
+    c.update(
+        t.clone(),
+        Change::default().set("password", FieldValue::Unset),
+    )
+    .await
+    .expect("cleared");
+    let (_, body) = sim.control.patches().pop().expect("a patch");
+    assert_eq!(body, json!({"unsetPassword": true}));
+    assert_eq!(sim.control.secret(&t.id, "password"), None);
+    assert_eq!(
+        sim.control.secret(&t.id, "sshPassword").as_deref(),
+        Some("ssh-s3cret-7"),
+        "the other secret is kept"
+    );
+}
+
+#[tokio::test]
+async fn refusals_come_back_in_basedashs_words_and_change_nothing() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let t = verifiable(&c, &sim).await;
+    let before = sim.control.object(&t.id).expect("stored");
+    // A server that does not take displayName in a PATCH ([guess]): its ValidationError.
+    sim.control.set_rename_accepted(false);
+    let err = c
+        .update(t.clone(), text("name", "Renamed"))
+        .await
+        .expect_err("rename refused");
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("displayName"), "{err}");
+    assert_eq!(sim.control.object(&t.id), Some(before.clone()));
+    // Checked before sending: a port that is no number, a field Basedash does not have.
+    let n = patches(&sim).len();
+    let err = c
+        .update(t.clone(), text("port", "fifty"))
+        .await
+        .expect_err("bad port");
+    assert!(err.to_string().contains("port number"), "{err}");
+    let err = c
+        .update(t.clone(), text("dialect", "mysql"))
+        .await
+        .expect_err("unknown field");
+    assert!(err.to_string().contains("no field 'dialect'"), "{err}");
+    assert_eq!(patches(&sim).len(), n);
+    // The simulator's own rules, straight on the wire.
+    let http = reqwest::Client::new();
+    let org = sim.control.org_of(&t.id).expect("org");
+    let url = format!(
+        "{}/api/public/organizations/{org}/data-sources/{}",
+        sim.base_url, t.id
+    );
+    for (body, words) in [
+        (json!({"password":"x","unsetPassword":true}), "same request"),
+        (json!({"port":"5432"}), "port"),
+        (json!({"dialect":"mysql"}), "cannot be changed"),
+    ] {
+        let resp = http
+            .patch(&url)
+            .bearer_auth(bsim::DEMO_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), 400);
+        let v: Value = resp.json().await.expect("json");
+        assert!(v.to_string().contains(words), "{v}");
+    }
+    assert_eq!(sim.control.object(&t.id), Some(before));
+    assert_eq!(sim.control.secret(&t.id, "password"), None);
+}
+
+#[tokio::test]
+async fn read_only_profiles_send_no_patch() {
+    let sim = sim().await;
+    let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
+    s.read_only = true;
+    let c = BasedashClient::new(s).expect("client");
+    let snap = c.load().await.expect("reads work");
+    sim.control.clear_requests();
+    let err = c
+        .update(
+            snap.resources[0].as_ref(),
+            Change::default().set("password", secret("x")),
+        )
+        .await
+        .expect_err("read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert!(sim.control.requests().is_empty());
+    // Unknown to this client (no load): refused before any lookup too.
+    let c = BasedashClient::new({
+        let mut s = settings(&sim.base_url, bsim::DEMO_TOKEN);
+        s.read_only = true;
+        s
+    })
+    .expect("client");
+    let err = c
+        .update(target("ds_x"), text("host", "h"))
+        .await
+        .expect_err("read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert!(sim.control.requests().is_empty());
+    assert!(sim.control.patches().is_empty());
+}

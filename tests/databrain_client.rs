@@ -966,3 +966,237 @@ async fn read_only_profiles_may_sync() {
         ApiError::ReadOnly { .. }
     ));
 }
+
+// ---- Changing instead of deleting (issue 16) ------------------------------------------------
+
+use dsconsole::vendors::change::{Change, FieldValue};
+use serde_json::json;
+
+fn secret(value: &str) -> FieldValue {
+    FieldValue::Secret(SecretString::from(value.to_string()))
+}
+
+fn text(field: &str, value: &str) -> Change {
+    Change::default().set(field, FieldValue::Text(value.into()))
+}
+
+fn puts(sim: &DatabrainSim) -> Vec<SimRequest> {
+    sim.control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect()
+}
+
+/// A full Postgres change, as an operator gives it when the list shows names only.
+fn full_postgres(password: &str) -> Change {
+    text("datasource_type", "postgres")
+        .set(
+            "host",
+            FieldValue::Text("pg-new.internal.example.com".into()),
+        )
+        .set("port", FieldValue::Text("6432".into()))
+        .set("database", FieldValue::Text("app".into()))
+        .set("username", FieldValue::Text("databrain_ro".into()))
+        .set("password", secret(password))
+}
+
+#[tokio::test]
+async fn a_full_credential_change_is_one_put_and_the_object_is_read_again() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let change = full_postgres("n3w-s3cret-5");
+    assert!(!format!("{change:?}").contains("n3w-s3cret-5"));
+    let after = c
+        .update(ds_ref("postgres-prod"), change)
+        .await
+        .expect("changed");
+    assert_eq!(after.id, "postgres-prod");
+    assert!(
+        !after.raw.as_str().contains("n3w-s3cret-5"),
+        "no secret back"
+    );
+    let rec = sim.control.datasource("postgres-prod").expect("record");
+    assert_eq!(
+        rec["credentials"],
+        json!({"name":"postgres-prod","host":"pg-new.internal.example.com","port":6432,
+               "database":"app","username":"databrain_ro","password":"n3w-s3cret-5"})
+    );
+    assert_eq!(
+        sim.control.updates(),
+        vec![json!({"datasourceType":"postgres","credentials":rec["credentials"].clone()})],
+        "no tenancySettings: kept as they were"
+    );
+    assert!(rec["tenancySettings"].is_object());
+    assert_eq!(puts(&sim).len(), 1);
+    assert!(SPEC.update_tests_credentials);
+}
+
+#[tokio::test]
+async fn fields_not_given_come_from_the_list_when_it_shows_them() {
+    let sim = sim().await;
+    sim.control.set_list_details(true);
+    let c = client(&sim);
+    // Only the password and the port: the rest (and the type) from the list item.
+    let after = c
+        .update(
+            ds_ref("redshift-marketing"),
+            Change::default()
+                .set("password", secret("rs-s3cret"))
+                .set("port", FieldValue::Text("5440".into())),
+        )
+        .await
+        .expect("changed");
+    assert_eq!(
+        after.raw.value()["port"],
+        5440,
+        "read again: {}",
+        after.raw.as_str()
+    );
+    assert!(!after.raw.as_str().contains("rs-s3cret"));
+    let body = sim.control.updates().pop().expect("a put");
+    assert_eq!(body["datasourceType"], "redshift");
+    assert_eq!(
+        body["credentials"],
+        json!({"name":"redshift-marketing",
+               "host":"marketing.c9akciq32.eu-west-1.redshift.amazonaws.com","port":5440,
+               "database":"marketing","username":"bi_reader","password":"rs-s3cret",
+               "schema":"public"})
+    );
+}
+
+#[tokio::test]
+async fn a_failed_credential_test_is_refused_in_databrains_words_and_changes_nothing() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let before = sim.control.datasource("postgres-prod").expect("record");
+    sim.control
+        .set_expected_password("postgres-prod", Some("the-right-one"));
+    let err = c
+        .update(ds_ref("postgres-prod"), full_postgres("the-wrong-one"))
+        .await
+        .expect_err("credential test fails");
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert_eq!(err.code(), Some("CREDENTIAL_TEST_FAILED"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("password authentication failed for user \"databrain_ro\""),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("the-wrong-one"));
+    assert_eq!(
+        sim.control.datasource("postgres-prod"),
+        Some(before.clone())
+    );
+    // The configurable failure of every test, too.
+    sim.control
+        .set_credential_test_failure(Some("connection refused"));
+    let err = c
+        .update(ds_ref("postgres-prod"), full_postgres("the-right-one"))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("connection refused"), "{err}");
+    assert_eq!(sim.control.datasource("postgres-prod"), Some(before));
+    sim.control.set_credential_test_failure(None);
+    c.update(ds_ref("postgres-prod"), full_postgres("the-right-one"))
+        .await
+        .expect("the right password passes");
+}
+
+#[tokio::test]
+async fn incomplete_changes_are_refused_before_sending_or_in_databrains_words() {
+    let sim = sim().await;
+    let c = client(&sim);
+    // No password: refused before anything is sent.
+    let err = c
+        .update(ds_ref("postgres-prod"), text("host", "h2"))
+        .await
+        .expect_err("no password");
+    assert!(
+        err.to_string().contains("never returns the password"),
+        "{err}"
+    );
+    // The name is the lookup key: no such field.
+    let err = c
+        .update(
+            ds_ref("postgres-prod"),
+            text("name", "pg2").set("password", secret("p")),
+        )
+        .await
+        .expect_err("no rename");
+    assert!(err.to_string().contains("no field 'name'"), "{err}");
+    // The list does not say the type: asked for.
+    let err = c
+        .update(
+            ds_ref("postgres-prod"),
+            Change::default().set("password", secret("p")),
+        )
+        .await
+        .expect_err("no type");
+    assert!(err.to_string().contains("datasource_type"), "{err}");
+    assert!(puts(&sim).is_empty());
+    // Incomplete credentials: the server's INVALID_REQUEST_BODY, nothing stored.
+    let before = sim.control.datasource("postgres-prod").expect("record");
+    let err = c
+        .update(
+            ds_ref("postgres-prod"),
+            text("datasource_type", "postgres").set("password", secret("p")),
+        )
+        .await
+        .expect_err("partial");
+    assert_eq!(err.code(), Some("INVALID_REQUEST_BODY"), "{err}");
+    assert!(err.to_string().contains("host"), "{err}");
+    assert_eq!(sim.control.datasource("postgres-prod"), Some(before));
+    // Another type than the stored one.
+    let err = c
+        .update(
+            ds_ref("postgres-prod"),
+            full_postgres("p").set("datasource_type", FieldValue::Text("mysql".into())),
+        )
+        .await
+        .expect_err("type");
+    assert!(err.to_string().contains("cannot be changed"), "{err}");
+    // A datasource the list does not have.
+    let err = c
+        .update(ds_ref("ghost"), full_postgres("p"))
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.status(), Some(404), "{err}");
+}
+
+#[tokio::test]
+async fn read_only_profiles_send_no_put() {
+    let sim = sim().await;
+    let c = DatabrainClient::new(settings(&sim.base_url, dsim::DEMO_TOKEN, None, true))
+        .expect("client");
+    let err = c
+        .update(ds_ref("postgres-prod"), full_postgres("p"))
+        .await
+        .expect_err("read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert!(sim.control.requests().is_empty());
+    assert!(sim.control.updates().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_schema_refresh_says_the_credentials_were_kept() {
+    let sim = sim().await;
+    let c = client(&sim);
+    sim.control
+        .set_schema_cache_failure(Some("Failed to cache schema"));
+    let err = c
+        .update(ds_ref("postgres-prod"), full_postgres("kept-pw"))
+        .await
+        .expect_err("schema refresh fails");
+    assert_eq!(err.status(), Some(500), "{err}");
+    assert_eq!(err.code(), Some("SCHEMA_CACHE_FAILED"), "{err}");
+    let said = err.to_string();
+    assert!(
+        said.contains("were accepted") && said.contains("sync"),
+        "{said}"
+    );
+    assert!(said.contains("Failed to cache schema"), "{said}");
+    let rec = sim.control.datasource("postgres-prod").expect("record");
+    assert_eq!(rec["credentials"]["password"], "kept-pw");
+    assert_eq!(puts(&sim).len(), 1, "a failed PUT is not retried");
+}

@@ -1005,3 +1005,211 @@ async fn telling_disabled_connections_apart_stays_cheap_at_scale() {
         sim.control.visible_ids(qsim::DEMO_TOKEN).len()
     );
 }
+
+// ---- Changing instead of deleting (issue 16) ------------------------------------------------
+
+use dsconsole::vendors::change::{Change, FieldValue};
+use secrecy::SecretString;
+
+fn text(field: &str, value: &str) -> Change {
+    Change::default().set(field, FieldValue::Text(value.into()))
+}
+
+fn secret(value: &str) -> FieldValue {
+    FieldValue::Secret(SecretString::from(value.to_string()))
+}
+
+fn patches(sim: &QlikSim) -> Vec<SimRequest> {
+    requests(sim, |r| r.method == "PATCH")
+}
+
+#[tokio::test]
+async fn a_rename_is_one_json_patch_and_a_clash_in_the_space_is_a_409() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "Postgres_Ledger_Replica").clone();
+    let renamed = c
+        .update(target(&conn), text("name", "Postgres Ledger"))
+        .await
+        .expect("renamed");
+    assert_eq!(renamed.name, "Postgres Ledger");
+    assert_eq!(renamed.id, conn.id);
+    assert_eq!(renamed.container, conn.container, "space name resolved");
+    let stored = sim.control.object(&conn.id).expect("stored");
+    assert_eq!(stored["qName"], "Postgres Ledger");
+    assert_ne!(stored["updated"], conn.raw.value()["updated"]);
+    // Only the name was sent.
+    let sent = sim.control.patches();
+    assert_eq!(
+        sent,
+        vec![(
+            conn.id.clone(),
+            json!([{"op":"replace","path":"/qName","value":"Postgres Ledger"}])
+        )]
+    );
+    assert_eq!(patches(&sim).len(), 1);
+    // Re-read after the 204.
+    let gets = requests(&sim, |r| {
+        r.method == "GET" && r.path == format!("/api/v1/data-connections/{}", conn.id)
+    });
+    assert!(!gets.is_empty(), "read again after the 204");
+
+    // A name another connection of the same space has: 409 in Qlik's words, nothing changed.
+    let err = c
+        .update(target(&conn), text("name", "SAP_HANA_Finance"))
+        .await
+        .expect_err("clash");
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let stored = sim.control.object(&conn.id).expect("stored");
+    assert_eq!(stored["qName"], "Postgres Ledger");
+    // The same name in another space is fine (names are unique per space).
+    c.update(target(&conn), text("name", "Snowflake_Sales_Mart"))
+        .await
+        .expect("unique per space only");
+}
+
+#[tokio::test]
+async fn credentials_rotate_without_ever_coming_back() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "MySQL_Events").clone();
+    let change = text("username", "svc_bi").set("password", secret("n3w-s3cret-9"));
+    assert!(!format!("{change:?}").contains("n3w-s3cret-9"));
+    let after = c.update(target(&conn), change).await.expect("rotated");
+    assert_eq!(after.id, conn.id);
+    assert!(
+        !after.raw.as_str().contains("n3w-s3cret-9"),
+        "no secret back"
+    );
+    assert_eq!(
+        sim.control.credentials(&conn.id),
+        (Some("svc_bi".into()), Some("n3w-s3cret-9".into()))
+    );
+    let (_, body) = sim.control.patches().pop().expect("one patch");
+    assert_eq!(
+        body,
+        json!([
+            {"op":"replace","path":"/qUsername","value":"svc_bi"},
+            {"op":"replace","path":"/qPassword","value":"n3w-s3cret-9"}
+        ])
+    );
+    // Still attached to its data credential (the target did not move).
+    let stored = sim.control.object(&conn.id).expect("stored");
+    assert!(stored.get("qCredentialsID").is_some());
+}
+
+#[tokio::test]
+async fn a_new_connection_string_needs_the_password_and_detaches_separate_credentials() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "Salesforce_Prod").clone();
+    let statement = "CUSTOM CONNECT TO \"provider=QvSalesforceConnector.exe;host=eu.example;\"";
+    // Without the password: refused before anything is sent, in a sentence.
+    let err = c
+        .update(target(&conn), text("connection_string", statement))
+        .await
+        .expect_err("needs credentials");
+    assert!(
+        err.to_string().contains("password in the same change"),
+        "{err}"
+    );
+    assert!(patches(&sim).is_empty());
+
+    let after = c
+        .update(
+            target(&conn),
+            text("connection_string", statement).set("password", secret("pw-2")),
+        )
+        .await
+        .expect("moved");
+    assert_eq!(
+        str_at(&after.raw.value(), "/qConnectStatement"),
+        Some(statement)
+    );
+    let stored = sim.control.object(&conn.id).expect("stored");
+    assert!(
+        stored.get("qCredentialsID").is_none(),
+        "separate credentials are detached by a host change: {stored}"
+    );
+    assert_eq!(sim.control.credentials(&conn.id).1.as_deref(), Some("pw-2"));
+}
+
+#[tokio::test]
+async fn the_simulator_enforces_the_patch_rules_in_qliks_words() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "Oracle_GL_2019").clone();
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/data-connections/{}", sim.base_url, conn.id);
+    let patch = |body: Value| {
+        http.patch(&url)
+            .bearer_auth(qsim::DEMO_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let before = sim.control.object(&conn.id).expect("stored");
+    for (body, words) in [
+        (
+            json!([{"op":"replace","path":"/qConnectStatement","value":"X"}]),
+            "requires credentials",
+        ),
+        (
+            json!([{"op":"replace","path":"/qConnectStatement","value":"X"},
+                   {"op":"replace","path":"/qPassword","value":"p"},
+                   {"op":"replace","path":"/connectionProperties/port","value":1}]),
+            "same request",
+        ),
+        (
+            json!([{"op":"replace","path":"/qPassword","value":"p"},
+                   {"op":"replace","path":"/connectionProperties/password","value":"q"}]),
+            "not both",
+        ),
+    ] {
+        let resp = patch(body).await.expect("answer");
+        assert_eq!(resp.status(), 400);
+        let v: Value = resp.json().await.expect("json");
+        let detail = v
+            .pointer("/errors/0/detail")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        assert!(detail.contains(words), "{v}");
+    }
+    assert_eq!(sim.control.object(&conn.id), Some(before));
+    assert_eq!(sim.control.credentials(&conn.id), (None, None));
+    // The guide's capital "Value" is accepted; 204 without a body.
+    let resp = patch(json!([{"op":"replace","path":"/qName","Value":"Oracle GL"}]))
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), 204);
+    assert!(resp.bytes().await.expect("body").is_empty());
+    assert_eq!(
+        sim.control.object(&conn.id).expect("stored")["qName"],
+        "Oracle GL"
+    );
+}
+
+#[tokio::test]
+async fn read_only_profiles_send_no_patch() {
+    let sim = sim().await;
+    let mut s = settings(&sim.base_url, qsim::DEMO_TOKEN);
+    s.read_only = true;
+    let c = QlikClient::new(s).expect("client");
+    let snap = c.load().await.expect("reads are fine");
+    let conn = one(&snap.resources, "MySQL_Events").clone();
+    sim.control.clear_requests();
+    let err = c
+        .update(
+            target(&conn),
+            Change::default().set("password", secret("x")),
+        )
+        .await
+        .expect_err("read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert!(sim.control.requests().is_empty());
+    assert!(sim.control.patches().is_empty());
+}

@@ -367,6 +367,28 @@ impl BasedashControl {
         lock(&self.shared).verify_failure_as_200 = on;
     }
 
+    /// The secret (wire key `password`, `sshPassword`, `sshPrivateKey`...) a PATCH last
+    /// stored on a source; `None` when never set or cleared with `unset*`. Never returned
+    /// by the API.
+    pub fn secret(&self, id: &str, key: &str) -> Option<String> {
+        lock(&self.shared)
+            .secrets
+            .get(id)
+            .and_then(|m| m.get(key))
+            .cloned()
+    }
+
+    /// Every PATCH body received for a live source, in order: (source id, body as sent).
+    pub fn patches(&self) -> Vec<(String, Value)> {
+        lock(&self.shared).patches.clone()
+    }
+
+    /// Whether a PATCH may change `displayName`: the docs do not list it ([guess]); `true`
+    /// (default) accepts it, `false` answers 400 `ValidationError` as a strict server would.
+    pub fn set_rename_accepted(&self, on: bool) {
+        lock(&self.shared).rename_refused = !on;
+    }
+
     /// `Some(field errors)`: every verify fails with 400 and these `fieldErrors`;
     /// `None` (default): it succeeds (unless `set_verify_failure_for` says otherwise).
     pub fn set_verify_failure(&self, field_errors: Option<&[(&str, &str)]>) {
@@ -454,6 +476,13 @@ struct SimState {
     verify_failures: HashMap<String, Vec<(String, String)>>,
     /// Failed verifies answer 200 `{"data":{"success":false,"fieldErrors"}}` instead of 400.
     verify_failure_as_200: bool,
+    /// Secrets set by PATCH, by source id then wire key (`password`, `sshPassword`...).
+    /// Never rendered.
+    secrets: HashMap<String, HashMap<String, String>>,
+    /// Every PATCH body the simulator received for a live source, in order: (id, body).
+    patches: Vec<(String, Value)>,
+    /// A PATCH may rename (`displayName`): accepted unless switched off ([guess]).
+    rename_refused: bool,
     pending: Vec<PendingSync>,
     /// Unix milliseconds the generated sources are dated from (the start of the simulator).
     generated_now_ms: i64,
@@ -494,6 +523,9 @@ impl SimState {
             verify_failure: None,
             verify_failures: HashMap::new(),
             verify_failure_as_200: false,
+            secrets: HashMap::new(),
+            patches: Vec::new(),
+            rename_refused: false,
             pending: Vec::new(),
             generated_now_ms: now_ms,
             generated_newest_ms: now_ms,
@@ -1411,15 +1443,45 @@ async fn create_source(
     Ok(data(StatusCode::CREATED, st.render(i)))
 }
 
+/// Secret keys a PATCH may set, each with the `unset*` flag that clears it (if any).
+const SECRET_FIELDS: [(&str, Option<&str>); 7] = [
+    ("password", Some("unsetPassword")),
+    ("sshPassword", Some("unsetSshPassword")),
+    ("sshPrivateKey", Some("unsetSshPrivateKey")),
+    (
+        "sshPrivateKeyPassphrase",
+        Some("unsetSshPrivateKeyPassphrase"),
+    ),
+    ("snowflakePrivateKey", None),
+    ("snowflakePrivateKeyPassphrase", None),
+    ("bigQueryJsonKey", None),
+];
+
+/// A partial update: only the keys sent change; secrets are write-only (a value replaces,
+/// absent keeps, `unset*: true` clears; a value and its `unset*` together are a 400);
+/// `updatedAt` moves; a change of connection fields or secrets starts a new sync
+/// (`lastSyncStatus` `PENDING`, [guess]). Nothing is stored on a refusal.
 async fn patch_source(
     AxState(shared): AxState<Arc<Shared>>,
     Path((org, id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
     let body = parse_body(&body)?;
+    let mut st = lock(&shared);
+    let o = st
+        .admin_org(&org)
+        .map_err(|_| ApiError::source_not_found())?;
+    st.settle(Instant::now());
+    let i = st.admin_source(o, &id)?;
+    st.patches.push((id.clone(), Value::Object(body.clone())));
     if body.contains_key("type") || body.contains_key("dialect") {
         return Err(ApiError::invalid(
             "type and dialect of a data source cannot be changed",
+        ));
+    }
+    if st.rename_refused && body.contains_key("displayName") {
+        return Err(ApiError::invalid(
+            "Unrecognized key(s) in object: 'displayName'",
         ));
     }
     check_connection_fields(&body)?;
@@ -1438,12 +1500,41 @@ async fn patch_source(
             ))
         }
     };
-    let mut st = lock(&shared);
-    let o = st
-        .admin_org(&org)
-        .map_err(|_| ApiError::source_not_found())?;
-    st.settle(Instant::now());
-    let i = st.admin_source(o, &id)?;
+    // (wire key, Some(new value) | None: cleared)
+    let mut secrets: Vec<(&str, Option<String>)> = Vec::new();
+    for (key, unset) in SECRET_FIELDS {
+        let cleared = match unset.and_then(|u| body.get(u)) {
+            None | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(_) => {
+                return Err(ApiError::invalid(format!(
+                    "{}: Expected boolean",
+                    unset.unwrap_or(key)
+                )))
+            }
+        };
+        match body.get(key) {
+            None | Some(Value::Null) if cleared => secrets.push((key, None)),
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) if !cleared => secrets.push((key, Some(v.clone()))),
+            Some(Value::String(_)) => {
+                return Err(ApiError::invalid(format!(
+                    "{key}: cannot be set and unset in the same request"
+                )))
+            }
+            Some(_) => return Err(ApiError::invalid(format!("{key}: Expected string"))),
+        }
+    }
+    let resync = !secrets.is_empty() || CONNECTION_FIELDS.iter().any(|k| body.contains_key(*k));
+    if !secrets.is_empty() {
+        let stored = st.secrets.entry(id.clone()).or_default();
+        for (key, v) in secrets {
+            match v {
+                Some(v) => stored.insert(key.to_string(), v),
+                None => stored.remove(key),
+            };
+        }
+    }
     st.edit(&id, |m| {
         for key in CONNECTION_FIELDS {
             if let Some(v) = body.get(key) {
@@ -1459,7 +1550,18 @@ async fn patch_source(
         if let Some(b) = mutating {
             m.insert("mutatingQueriesEnabled".into(), Value::Bool(b));
         }
+        if resync {
+            m.insert("lastSyncStatus".into(), Value::from("PENDING"));
+        }
     });
+    if resync {
+        let pending = PendingSync {
+            source: i,
+            done_at: Instant::now() + st.sync_delay,
+            failure: None,
+        };
+        st.pending.push(pending);
+    }
     Ok(data(StatusCode::OK, st.render(i)))
 }
 

@@ -377,6 +377,41 @@ impl DatabrainControl {
     pub fn set_credential_test_failure(&self, message: Option<&str>) {
         lock(&self.shared).credential_test_failure = message.map(str::to_string);
     }
+
+    /// `Some(password)`: the database behind datasource `name` accepts only this password;
+    /// an update with another one fails its credential test (400 `CREDENTIAL_TEST_FAILED`,
+    /// nothing stored). `None`: any password passes.
+    pub fn set_expected_password(&self, name: &str, password: Option<&str>) {
+        let mut st = lock(&self.shared);
+        match password {
+            Some(p) => {
+                st.expected_passwords
+                    .insert(name.to_string(), p.to_string());
+            }
+            None => {
+                st.expected_passwords.remove(name);
+            }
+        }
+    }
+
+    /// Whether the datasource list shows `datasourceType` and the non-secret connection
+    /// fields (`host`, `port`, `username`, `database`, `schema`) beside each name
+    /// ([guess]: the documented list has names only, the default).
+    pub fn set_list_details(&self, on: bool) {
+        lock(&self.shared).list_details = on;
+    }
+
+    /// `Some(message)`: updates store the new credentials, then answer 500
+    /// `SCHEMA_CACHE_FAILED` with this message (the schema refresh failed; [guess]: the
+    /// change is kept). `None` (default): they succeed.
+    pub fn set_schema_cache_failure(&self, message: Option<&str>) {
+        lock(&self.shared).schema_cache_failure = message.map(str::to_string);
+    }
+
+    /// Every `PUT /api/v2/datasource` body received, in order (secrets included: for tests).
+    pub fn updates(&self) -> Vec<Value> {
+        lock(&self.shared).updates.clone()
+    }
 }
 
 /// Start the simulator on 127.0.0.1 (`opts.port`, 0 = any free port), serving in a
@@ -567,6 +602,17 @@ struct SimState {
     datamarts_require_app_key: bool,
     kebab_route: bool,
     credential_test_failure: Option<String>,
+    /// The password each datasource's database accepts, by name: an update carrying another
+    /// one fails its credential test.
+    expected_passwords: HashMap<String, String>,
+    /// The datasource list also shows each datasource's type and non-secret connection
+    /// fields ([guess]: the docs show names only).
+    list_details: bool,
+    /// Every PUT body received, in order.
+    updates: Vec<Value>,
+    /// `Some(message)`: an update that passed its credential test stores the credentials,
+    /// then fails to re-cache the schema (500 `SCHEMA_CACHE_FAILED`).
+    schema_cache_failure: Option<String>,
     /// Progress reads a sync takes to finish.
     sync_steps: usize,
     /// Failing syncs by datasource name, with their error string.
@@ -602,6 +648,10 @@ impl SimState {
             datamarts_require_app_key: false,
             kebab_route: true,
             credential_test_failure: None,
+            expected_passwords: HashMap::new(),
+            list_details: false,
+            updates: Vec::new(),
+            schema_cache_failure: None,
             sync_steps: 3,
             sync_failures: HashMap::new(),
             syncs: HashMap::new(),
@@ -1090,6 +1140,20 @@ async fn list_datasources(
         if i > 0 {
             out.push(',');
         }
+        if st.list_details {
+            let mut item = Map::new();
+            item.insert("name".into(), Value::from(d.name.as_str()));
+            if let Some(t) = d.record.get("datasourceType") {
+                item.insert("datasourceType".into(), t.clone());
+            }
+            for key in LISTED_CREDENTIALS {
+                if let Some(v) = d.record.pointer(&format!("/credentials/{key}")) {
+                    item.insert(key.into(), v.clone());
+                }
+            }
+            out.push_str(&Value::Object(item).to_string());
+            continue;
+        }
         out.push_str("{\"name\":");
         out.push_str(&Value::from(d.name.as_str()).to_string());
         out.push('}');
@@ -1122,6 +1186,25 @@ fn check_tenancy(v: Option<&Value>, code: &'static str) -> Result<(), ApiError> 
             code,
             "tenancyLevel must be TABLE or DATABASE",
         )),
+    }
+}
+
+/// Non-secret credential fields the list shows with `set_list_details`.
+const LISTED_CREDENTIALS: [&str; 7] = [
+    "host", "server", "port", "username", "user", "database", "schema",
+];
+
+/// The credential fields an update of a type must carry ([guess] beyond Postgres, whose full
+/// set is documented); other types need only `name`.
+fn required_credentials(ty: &str) -> &'static [&'static str] {
+    match ty {
+        "postgres" | "redshift" | "cockroachdb" | "mysql" | "clickhouse" | "singlestore"
+        | "firebolt" | "trino" | "databricks" => {
+            &["host", "port", "username", "password", "database"]
+        }
+        "mssql" => &["server", "port", "user", "password", "database"],
+        "snowflake" => &["host", "username", "database"],
+        _ => &[],
     }
 }
 
@@ -1182,6 +1265,9 @@ async fn create_datasource(
     ok_json(&json!({ "name": name }))
 }
 
+/// Replace a datasource's credentials: the full set every time (each required field of its
+/// type), the same type, tested before anything is stored (`CREDENTIAL_TEST_FAILED` leaves
+/// the stored record as it was).
 async fn update_datasource(
     AxState(shared): AxState<Arc<Shared>>,
     Extension(cred): Extension<Credential>,
@@ -1189,6 +1275,7 @@ async fn update_datasource(
 ) -> ApiResult {
     require_service_token(cred)?;
     let body = parse_body(&body)?;
+    lock(&shared).updates.push(Value::Object(body.clone()));
     let (name, ty, creds) = datasource_body(&body)?;
     let mut st = lock(&shared);
     let at = st.ds_index(&name).ok_or_else(|| {
@@ -1209,6 +1296,21 @@ async fn update_datasource(
             "datasourceType cannot be changed (it is '{current_type}')"
         )));
     }
+    let missing: Vec<&str> = required_credentials(&ty)
+        .iter()
+        .copied()
+        .filter(|k| match creds.get(*k) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Missing required credentials for {ty}: {} (partial updates are not supported)",
+            missing.join(", ")
+        )));
+    }
     if let Some(m) = &st.credential_test_failure {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1216,12 +1318,35 @@ async fn update_datasource(
             m.clone(),
         ));
     }
+    if let Some(expected) = st.expected_passwords.get(&name) {
+        if creds.get("password").and_then(Value::as_str) != Some(expected.as_str()) {
+            let user = creds
+                .get("username")
+                .or_else(|| creds.get("user"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "CREDENTIAL_TEST_FAILED",
+                format!(
+                    "Credential test failed: password authentication failed for user \"{user}\""
+                ),
+            ));
+        }
+    }
     let record = &mut st.datasources[at].record;
     if let Some(obj) = record.as_object_mut() {
         obj.insert("credentials".into(), creds);
         if let Some(t) = body.get("tenancySettings") {
             obj.insert("tenancySettings".into(), t.clone());
         }
+    }
+    if let Some(m) = &st.schema_cache_failure {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SCHEMA_CACHE_FAILED",
+            m.clone(),
+        ));
     }
     ok_json(&json!({ "name": name }))
 }

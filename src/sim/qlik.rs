@@ -242,6 +242,22 @@ impl QlikControl {
             .collect()
     }
 
+    /// The inline (username, password) last set on a connection by create or PATCH; never
+    /// part of any answer.
+    pub fn credentials(&self, id: &str) -> (Option<String>, Option<String>) {
+        lock(&self.shared)
+            .credentials
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every PATCH body the simulator received for a connection it found, in order:
+    /// (connection id, the JSON-Patch array as sent).
+    pub fn patches(&self) -> Vec<(String, Value)> {
+        lock(&self.shared).patches.clone()
+    }
+
     /// Number of stored connections.
     pub fn connection_count(&self) -> usize {
         lock(&self.shared).conns.live
@@ -526,6 +542,11 @@ struct SimState {
     limits: RateLimits,
     windows: kit::RateWindows<(Arc<str>, Tier)>,
     tokens: Vec<(&'static str, Arc<str>)>,
+    /// Inline credentials set by create or PATCH, by connection id: (username, password).
+    /// Never rendered.
+    credentials: HashMap<String, (Option<String>, Option<String>)>,
+    /// Every PATCH body applied or refused, in order: (connection id, JSON-Patch array).
+    patches: Vec<(String, Value)>,
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -610,6 +631,8 @@ impl SimState {
                 (DEMO_TOKEN, Arc::from(ADMIN_USER_ID)),
                 (NON_ADMIN_TOKEN, Arc::from(NON_ADMIN_USER_ID)),
             ],
+            credentials: HashMap::new(),
+            patches: Vec::new(),
         };
         for v in array("dataConnections")? {
             let Value::Object(m) = v else {
@@ -2048,6 +2071,11 @@ async fn create_connection(
     m.insert("version".into(), Value::from("V1"));
     let conn = conn_from_map(m).ok_or_else(|| ApiError::bad_request("Field qID is invalid"))?;
     st.conns.push(conn);
+    if body.contains_key("qPassword") || body.contains_key("qUsername") {
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+        st.credentials
+            .insert(id.clone(), (text("qUsername"), text("qPassword")));
+    }
     let stored = st
         .conns
         .get(&id)
@@ -2060,8 +2088,13 @@ async fn create_connection(
     Ok(json_response(StatusCode::CREATED, &out))
 }
 
-/// Apply a JSON-Patch array (`add`/`replace`/`remove` on `/qName`, `/tags`, `/qPassword`,
-/// `/qConnectStatement`, `/connectionProperties/<prop>`) with Qlik's validation rules.
+/// Apply a JSON-Patch array (`add`/`replace`/`remove` on `/qName`, `/tags`, `/qUsername`,
+/// `/qPassword`, `/qConnectStatement`, `/connectionProperties/<prop>`) with Qlik's validation
+/// rules: 400 for `qConnectStatement` with `connectionProperties`, for a new target (statement
+/// or host/server/url) without a password in the same request, for a password given twice;
+/// 409 for a rename onto a name taken in the scope; 204 without a body. Each operation's value
+/// may be spelled `value` or `Value` (the guide's spelling). A target change on a connection
+/// with separate credentials detaches its `qCredentialsID`. Nothing is stored on a refusal.
 async fn patch_connection(
     AxState(shared): AxState<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
@@ -2070,7 +2103,8 @@ async fn patch_connection(
     body: Bytes,
 ) -> ApiResult {
     let pairs = parse_query(query.as_deref());
-    let Value::Array(ops) = parse_body(&body)? else {
+    let body = parse_body(&body)?;
+    let Value::Array(ops) = &body else {
         return Err(ApiError::bad_request(
             "The request body must be a JSON-Patch array",
         ));
@@ -2088,12 +2122,14 @@ async fn patch_connection(
             )));
         }
     }
+    st.patches.push((id.to_string(), body.clone()));
     let mut new_name = None;
     let mut new_tags = None;
     let mut new_statement = None;
     let mut props: Vec<(String, Value)> = Vec::new();
-    let mut password = false;
-    for op in &ops {
+    let mut password: Option<String> = None;
+    let mut username: Option<Option<String>> = None;
+    for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
         if !matches!(kind, "add" | "replace" | "remove") {
             return Err(ApiError::bad_request(format!(
@@ -2101,7 +2137,11 @@ async fn patch_connection(
             )));
         }
         let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-        let value = op.get("value").cloned().unwrap_or(Value::Null);
+        let value = op
+            .get("value")
+            .or_else(|| op.get("Value"))
+            .cloned()
+            .unwrap_or(Value::Null);
         match path {
             "/qName" => match value.as_str().map(str::trim) {
                 Some(n) if !n.is_empty() && kind != "remove" => new_name = Some(n.to_string()),
@@ -2118,7 +2158,19 @@ async fn patch_connection(
                     tags_value(Some(&value))?
                 })
             }
-            "/qPassword" => password = true,
+            "/qPassword" => match value.as_str() {
+                Some(p) if !p.is_empty() && kind != "remove" => password = Some(p.to_string()),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "'/qPassword' needs a non-empty string value",
+                    ))
+                }
+            },
+            "/qUsername" => match (kind, value.as_str()) {
+                ("remove", _) => username = Some(None),
+                (_, Some(u)) => username = Some(Some(u.to_string())),
+                _ => return Err(ApiError::bad_request("'/qUsername' needs a string value")),
+            },
             "/qConnectStatement" => match value.as_str() {
                 Some(s) if !s.trim().is_empty() => new_statement = Some(s.to_string()),
                 _ => {
@@ -2145,7 +2197,7 @@ async fn patch_connection(
             "qConnectStatement and connectionProperties cannot be changed in the same request",
         ));
     }
-    if password && prop_password {
+    if password.is_some() && prop_password {
         return Err(ApiError::bad_request(
             "The password must be given either as /qPassword or in connectionProperties, not both",
         ));
@@ -2154,7 +2206,7 @@ async fn patch_connection(
         || props
             .iter()
             .any(|(p, _)| matches!(p.to_ascii_lowercase().as_str(), "host" | "server" | "url"));
-    if moves_target && !(password || prop_password) {
+    if moves_target && !(password.is_some() || prop_password) {
         return Err(ApiError::bad_request(
             "Changing the connection target requires credentials in the same request",
         ));
@@ -2171,6 +2223,22 @@ async fn patch_connection(
             )));
         }
         st.conns.rename(&id, n);
+    }
+    if password.is_some() || username.is_some() || prop_password {
+        let entry = st.credentials.entry(id.to_string()).or_default();
+        if let Some(u) = username {
+            entry.0 = u;
+        }
+        if let Some(p) = password {
+            entry.1 = Some(p);
+        }
+        for (p, v) in &props {
+            match (p.to_ascii_lowercase().as_str(), v.as_str()) {
+                ("password", Some(v)) => entry.1 = Some(v.to_string()),
+                ("username", Some(v)) => entry.0 = Some(v.to_string()),
+                _ => {}
+            }
+        }
     }
     let now = now_time();
     let Some(c) = st.conns.get_mut(&id) else {
@@ -2210,6 +2278,10 @@ async fn patch_connection(
                 "qConnectStatement".into(),
                 Value::from(connect_statement(&provider, &dsid, &current)),
             );
+        }
+        let separate = m.get("qSeparateCredentials").and_then(Value::as_bool) == Some(true);
+        if moves_target && separate {
+            m.remove("qCredentialsID");
         }
         m.insert("updated".into(), Value::from(now));
     }

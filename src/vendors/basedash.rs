@@ -275,9 +275,114 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "organization",
     impact_per_minute: None,
     supported: true,
-    edit_fields: crate::vendors::change::no_edit,
+    edit_fields,
     update_tests_credentials: false,
 };
+
+use super::change::{Change, EditField, FieldValue};
+
+const DATASOURCE_EDIT: &[EditField] = &[
+    EditField::text("name", "Name", "/displayName")
+        .help("not in Basedash's documented update: a server that refuses it says so"),
+    EditField::text("description", "Description", "/description"),
+    EditField::text("host", "Host", "/host").verified(),
+    EditField::text("port", "Port", "/port").verified(),
+    EditField::text("database_name", "Database", "/databaseName").verified(),
+    EditField::text("username", "Database user", "/username").verified(),
+    EditField::secret("password", "Database password")
+        .clearable()
+        .help("`--set password=` (empty) clears it (unsetPassword)"),
+    EditField::text("ssl_enabled", "SSL", "/sslEnabled")
+        .verified()
+        .help("true or false"),
+    EditField::text("ssh_host", "SSH host", "/sshHost").verified(),
+    EditField::text("ssh_port", "SSH port", "/sshPort").verified(),
+    EditField::text("ssh_username", "SSH user", "/sshUsername").verified(),
+    EditField::secret("ssh_password", "SSH password")
+        .clearable()
+        .help("`--set ssh_password=` (empty) clears it (unsetSshPassword)"),
+];
+
+/// What Basedash lets a client change on a data source (`PATCH`, partial).
+fn edit_fields(kind: Kind) -> &'static [EditField] {
+    match kind {
+        Kind::Datasources => DATASOURCE_EDIT,
+        _ => &[],
+    }
+}
+
+/// How a field is written in the PATCH body.
+enum Wire {
+    Text(&'static str),
+    Port(&'static str),
+    Bool(&'static str),
+    /// A write-only secret and the flag that clears it.
+    Secret(&'static str, &'static str),
+}
+
+fn wire_of(field: &str) -> Option<Wire> {
+    Some(match field {
+        "name" => Wire::Text("displayName"),
+        "description" => Wire::Text("description"),
+        "host" => Wire::Text("host"),
+        "port" => Wire::Port("port"),
+        "database_name" => Wire::Text("databaseName"),
+        "username" => Wire::Text("username"),
+        "password" => Wire::Secret("password", "unsetPassword"),
+        "ssl_enabled" => Wire::Bool("sslEnabled"),
+        "ssh_host" => Wire::Text("sshHost"),
+        "ssh_port" => Wire::Port("sshPort"),
+        "ssh_username" => Wire::Text("sshUsername"),
+        "ssh_password" => Wire::Secret("sshPassword", "unsetSshPassword"),
+        _ => return None,
+    })
+}
+
+/// The PATCH body of a change: only the changed keys; a cleared secret is its `unset*`
+/// flag alone (never with a value).
+pub fn patch_body(change: &Change) -> Result<Value, String> {
+    let mut body = serde_json::Map::new();
+    for c in &change.fields {
+        let wire = wire_of(&c.field).ok_or_else(|| {
+            format!(
+                "Basedash data sources have no field '{}' to change",
+                c.field
+            )
+        })?;
+        let text = || match &c.value {
+            FieldValue::Text(t) => Ok(t.trim()),
+            _ => Err(format!("'{}' cannot be cleared", c.field)),
+        };
+        match wire {
+            Wire::Text(key) => {
+                body.insert(key.into(), Value::from(text()?));
+            }
+            Wire::Port(key) => {
+                let port: u16 = text()?
+                    .parse()
+                    .map_err(|_| format!("'{}' must be a port number (0-65535)", c.field))?;
+                body.insert(key.into(), Value::from(port));
+            }
+            Wire::Bool(key) => {
+                let on = match text()?.to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" | "1" => true,
+                    "false" | "no" | "off" | "0" => false,
+                    _ => return Err(format!("'{}' must be true or false", c.field)),
+                };
+                body.insert(key.into(), Value::Bool(on));
+            }
+            Wire::Secret(key, unset) => match &c.value {
+                FieldValue::Unset => {
+                    body.insert(unset.into(), Value::Bool(true));
+                }
+                v => {
+                    body.insert(key.into(), Value::from(v.expose().unwrap_or_default()));
+                }
+            },
+        }
+    }
+    Ok(Value::Object(body))
+}
 
 /// Basedash in the vendor registry.
 pub static VENDOR: super::entry::Vendor = super::Vendor {
@@ -1093,6 +1198,47 @@ impl BasedashClient {
     /// vendor's verdict (failed, with its `fieldErrors`); 401, 404, 429 and 5xx mean the
     /// verify could not run. Never retried: a POST.
     ///
+    /// `PATCH` the data source with only the changed keys; the answer's `data` is the
+    /// object as stored (read again when the answer is not the object).
+    async fn do_update(&self, target: &Ref, change: &Change) -> Result<Resource, ApiError> {
+        if target.kind != Kind::Datasources {
+            return Err(unsupported_kind(target.kind));
+        }
+        let body = patch_body(change).map_err(|message| ApiError::Setup { vendor: V, message })?;
+        let cached = self.orgs_cache().get(&target.id).cloned();
+        // Refuse on a read-only profile before anything is sent, even the lookups.
+        let guard_org = cached
+            .as_ref()
+            .map(|o| o.id.clone())
+            .or_else(|| self.org_id.clone())
+            .unwrap_or_else(|| "-".to_string());
+        self.http.check_allowed(
+            &Method::PATCH,
+            &self.url(&Self::source_path(&guard_org, &target.id)),
+        )?;
+        let org = match cached {
+            Some(org) => org,
+            None => match self.locate(&target.id).await? {
+                Lookup::Found(org, _) => org,
+                Lookup::Missing(e) | Lookup::Unverifiable(e) => return Err(e),
+            },
+        };
+        let url = self.url(&Self::source_path(&org.id, &target.id));
+        let req = HttpRequest::new(Method::PATCH, url.as_str())
+            .header(AUTHORIZATION, self.auth.clone())
+            .json(body);
+        let resp = self.http.send(req).await?.error_for_status()?;
+        let parsed = resp
+            .json::<Value>(V)
+            .and_then(|b| data_object(resp.status, "PATCH data source", b))
+            .ok()
+            .and_then(|v| parse_data_source(&self.profile, &org, &v));
+        match parsed {
+            Some(r) => Ok(r),
+            None => self.do_get(target).await,
+        }
+    }
+
     /// The API never returns secrets, so none are sent: a server that insists on the
     /// password fails the verify with its own reason, which is what the operator sees.
     async fn do_verify(&self, target: &Ref) -> Result<super::HealthCheck, ApiError> {
@@ -1150,6 +1296,12 @@ impl VendorApi for BasedashClient {
 
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
         Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    /// A partial `PATCH` of the data source (only the changed keys, `unset*` to clear a
+    /// secret); Basedash does not test the new credentials itself.
+    fn update(&self, target: Ref, change: Change) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move { self.do_update(&target, &change).await })
     }
 
     /// Basedash's health check is verify (see `do_verify`).

@@ -164,9 +164,121 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "data app",
     impact_per_minute: None,
     supported: true,
-    edit_fields: crate::vendors::change::no_edit,
-    update_tests_credentials: false,
+    edit_fields,
+    update_tests_credentials: true,
 };
+
+use super::change::{Change, EditField, FieldValue};
+
+const DATASOURCE_EDIT: &[EditField] = &[
+    EditField::text("host", "Host", "/host").verified(),
+    EditField::text("port", "Port", "/port").verified(),
+    EditField::text("database", "Database", "/database").verified(),
+    EditField::text("username", "Database user", "/username").verified(),
+    EditField::secret("password", "Database password").help(
+        "required on every change: Databrain replaces the full credentials and never returns them",
+    ),
+    EditField::text("schema", "Schema", "/schema").verified(),
+    EditField::text("datasource_type", "Type", "/datasourceType")
+        .help("cannot change; needed when Databrain's list does not say it (postgres, mysql, ...)"),
+];
+
+/// What Databrain lets a client change on a datasource (`PUT` with the full credentials;
+/// the name is the lookup key and cannot change). Datamarts: nothing.
+fn edit_fields(kind: Kind) -> &'static [EditField] {
+    match kind {
+        Kind::Datasources => DATASOURCE_EDIT,
+        _ => &[],
+    }
+}
+
+/// Credential keys a change may set, as the field is named and as Databrain names it for
+/// most types (MSSQL: `server`, `user`).
+const CREDENTIAL_KEYS: [(&str, &str); 6] = [
+    ("host", "host"),
+    ("port", "port"),
+    ("database", "database"),
+    ("username", "username"),
+    ("password", "password"),
+    ("schema", "schema"),
+];
+
+fn wire_key(ty: &str, key: &'static str) -> &'static str {
+    match (ty, key) {
+        ("mssql", "host") => "server",
+        ("mssql", "username") => "user",
+        _ => key,
+    }
+}
+
+/// The `PUT /api/v2/datasource` body of a change: the full credentials Databrain requires,
+/// from the change, else from what the datasource list shows of the object (`raw`: at the
+/// top or under `credentials`), with the name as the lookup key. The password is always
+/// required (the API never returns it).
+pub fn update_body(name: &str, raw: &Value, change: &Change) -> Result<Value, String> {
+    for c in &change.fields {
+        if c.field != "datasource_type" && !CREDENTIAL_KEYS.iter().any(|(f, _)| *f == c.field) {
+            return Err(format!(
+                "Databrain datasources have no field '{}' to change{}",
+                c.field,
+                if c.field == "name" {
+                    " (the name is how Databrain finds the datasource)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if matches!(c.value, FieldValue::Unset) {
+            return Err(format!("'{}' cannot be cleared", c.field));
+        }
+    }
+    if !matches!(change.get("password"), Some(FieldValue::Secret(_))) {
+        return Err(format!(
+            "datasource '{name}' was not changed: Databrain replaces the full credentials on \
+             every update and never returns the password, so give it too (--secret-env \
+             password=VAR; the current one if it does not change)"
+        ));
+    }
+    let listed = |key: &str| {
+        raw.get(key)
+            .or_else(|| raw.pointer(&format!("/credentials/{key}")))
+            .filter(|v| !v.is_null())
+            .cloned()
+    };
+    let ty = change
+        .text("datasource_type")
+        .map(|t| t.trim().to_string())
+        .or_else(|| {
+            listed("datasourceType")
+                .or_else(|| listed("type"))
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "datasource '{name}' was not changed: Databrain needs its type on every update \
+                 and its list does not say it; add --set datasource_type=postgres (or its type)"
+            )
+        })?;
+    let mut creds = serde_json::Map::new();
+    creds.insert("name".into(), Value::from(name));
+    for (field, key) in CREDENTIAL_KEYS {
+        let wire = wire_key(&ty, key);
+        let value = match change.get(field) {
+            Some(FieldValue::Text(t)) if field == "port" => match t.trim().parse::<u16>() {
+                Ok(p) => Value::from(p),
+                Err(_) => return Err(format!("'port' must be a port number, not '{t}'")),
+            },
+            Some(v) => Value::from(v.expose().unwrap_or_default()),
+            None => match listed(wire).or_else(|| listed(key)) {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        creds.insert(wire.into(), value);
+    }
+    Ok(json!({"datasourceType": ty, "credentials": creds}))
+}
 
 /// Databrain in the vendor registry.
 pub static VENDOR: super::entry::Vendor = super::Vendor {
@@ -1158,6 +1270,75 @@ impl DatabrainClient {
         }
     }
 
+    /// `PUT /api/v2/datasource` with the full credentials (Databrain tests them before it
+    /// stores anything), then the datasource as the list shows it now.
+    async fn do_update(&self, target: &Ref, change: &Change) -> Result<Resource, ApiError> {
+        if target.kind != Kind::Datasources {
+            return Err(match target.kind {
+                Kind::Datamarts => ApiError::Setup {
+                    vendor: V,
+                    message: "Databrain datamarts cannot be changed through the API".into(),
+                },
+                other => no_such_kind(other),
+            });
+        }
+        let url = self.url(DATASOURCE_PATH);
+        // Refuse on a read-only profile before anything is sent, even the list.
+        self.http.check_allowed(&Method::PUT, &url)?;
+        let name = target.id.as_str();
+        let listed = self.list_datasources(None).await?;
+        let raw = listed
+            .items
+            .iter()
+            .find(|v| item_name(v) == Some(name))
+            .cloned()
+            .ok_or_else(|| ApiError::Http {
+                vendor: V,
+                status: 404,
+                code: None,
+                message: format!("datasource '{name}' is not in the datasource list"),
+                ticket: None,
+                retry_after_ms: None,
+            })?;
+        let body = update_body(name, &raw, change)
+            .map_err(|message| ApiError::Setup { vendor: V, message })?;
+        let auth = sensitive_value(V, "service token", &bearer(&self.token))?;
+        let req = HttpRequest::new(Method::PUT, url.as_str())
+            .header(AUTHORIZATION, auth)
+            .json(body);
+        let resp = self.http.send(req).await?;
+        if !resp.is_success() {
+            let err = resp.to_error();
+            if is_auth_refusal(&err) {
+                return Err(explain_auth(err, Cred::ServiceToken));
+            }
+            if code_is(&err, "SCHEMA_CACHE_FAILED") {
+                return Err(with_message(err, |m| {
+                    format!(
+                        "the new credentials of '{name}' were accepted but the schema refresh \
+                         failed; sync the datasource{}",
+                        server_said(m)
+                    )
+                }));
+            }
+            if code_is(&err, CODE_INVALID_BODY) {
+                return Err(with_message(err, |m| {
+                    format!(
+                        "{m} (Databrain needs the full credentials on every update; its list \
+                         does not return them, so give the missing ones with --set)"
+                    )
+                }));
+            }
+            return Err(explain_missing_route(err, DATASOURCE_PATH));
+        }
+        if let Ok(v) = resp.json::<Value>(V) {
+            if let Some(e) = embedded_error(&resp, &v) {
+                return Err(e);
+            }
+        }
+        self.do_get(target).await
+    }
+
     async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
         match target.kind {
             Kind::Datasources => {}
@@ -1319,6 +1500,12 @@ impl VendorApi for DatabrainClient {
     /// reported as a 404.
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {
         Box::pin(async move { self.do_get(&target).await })
+    }
+
+    /// Replaces the datasource's credentials (`PUT`, full set, tested by Databrain first);
+    /// the name cannot change.
+    fn update(&self, target: Ref, change: Change) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move { self.do_update(&target, &change).await })
     }
 
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
@@ -1522,6 +1709,35 @@ mod tests {
         assert!(!unknown.orphan);
         let cell = ds_used_by(&unknown, &ctx());
         assert_eq!(cell.text, "? unknown");
+    }
+
+    #[test]
+    fn update_bodies_carry_the_full_credentials_in_the_types_keys() {
+        let c = Change::default()
+            .set("host", FieldValue::Text("sql2".into()))
+            .set("password", FieldValue::Secret(SecretString::from("pw")));
+        let raw = json!({"name":"ms","datasourceType":"mssql",
+            "credentials":{"server":"sql1","port":1433,"user":"sa","database":"bi"}});
+        assert_eq!(
+            update_body("ms", &raw, &c).unwrap(),
+            json!({"datasourceType":"mssql","credentials":{"name":"ms","server":"sql2",
+                "port":1433,"database":"bi","user":"sa","password":"pw"}})
+        );
+        let e = update_body(
+            "ms",
+            &raw,
+            &Change::default().set("port", FieldValue::Text("1".into())),
+        )
+        .unwrap_err();
+        assert!(e.contains("never returns the password"), "{e}");
+        let e = update_body("ms", &json!({"name":"ms"}), &c).unwrap_err();
+        assert!(e.contains("datasource_type"), "{e}");
+        let names: Vec<&str> = (SPEC.edit_fields)(Kind::Datasources)
+            .iter()
+            .map(|f| f.name)
+            .collect();
+        assert!(!names.contains(&"name"));
+        assert!((SPEC.edit_fields)(Kind::Datamarts).is_empty());
     }
 
     #[test]

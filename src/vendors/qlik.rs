@@ -181,9 +181,67 @@ pub static SPEC: VendorSpec = VendorSpec {
     impact_container: "space",
     impact_per_minute: Some(crate::vendors::qlik_impact::LINEAGE_REQUESTS_PER_MINUTE),
     supported: true,
-    edit_fields: crate::vendors::change::no_edit,
+    edit_fields,
     update_tests_credentials: false,
 };
+
+use super::change::{Change, EditField, FieldValue};
+
+const CONNECTION_EDIT: &[EditField] = &[
+    EditField::text("name", "Name", "/qName").help("unique in the connection's space"),
+    EditField::text("username", "User name", "/qUsername").verified(),
+    EditField::secret("password", "Password").help(
+        "not tested by Qlik Cloud: a wrong one shows at the next reload of the apps that use it",
+    ),
+    EditField::text(
+        "connection_string",
+        "Connection string",
+        "/qConnectStatement",
+    )
+    .verified()
+    .help("needs the password in the same change; detaches separate credentials"),
+];
+
+/// What Qlik Cloud lets a client change on a data connection (`PATCH` with JSON-Patch).
+fn edit_fields(kind: Kind) -> &'static [EditField] {
+    match kind {
+        Kind::Connections => CONNECTION_EDIT,
+        _ => &[],
+    }
+}
+
+/// The JSON-Patch array of a change: one `replace` per field, under Qlik's rules (a new
+/// connection string needs the password in the same request).
+fn patch_operations(change: &Change) -> Result<Vec<Value>, String> {
+    if change.get("connection_string").is_some() && change.get("password").is_none() {
+        return Err(
+            "Qlik Cloud refuses a new connection string without the credentials: \
+             give the password in the same change (--secret-env password=VAR), and the \
+             username if it changes too"
+                .into(),
+        );
+    }
+    let mut ops = Vec::new();
+    for c in &change.fields {
+        let path = match c.field.as_str() {
+            "name" => "/qName",
+            "username" => "/qUsername",
+            "password" => "/qPassword",
+            "connection_string" => "/qConnectStatement",
+            f => {
+                return Err(format!(
+                    "Qlik Cloud data connections have no field '{f}' to change"
+                ))
+            }
+        };
+        let value = match &c.value {
+            FieldValue::Unset => return Err(format!("'{}' cannot be cleared", c.field)),
+            v => v.expose().unwrap_or_default().to_string(),
+        };
+        ops.push(json!({"op": "replace", "path": path, "value": value}));
+    }
+    Ok(ops)
+}
 
 /// Qlik Cloud in the vendor registry.
 pub static VENDOR: super::entry::Vendor = super::Vendor {
@@ -1415,6 +1473,28 @@ impl QlikClient {
             .collect()
     }
 
+    /// `PATCH` the connection with the change's JSON-Patch array; Qlik answers 204 without
+    /// a body, so the connection is read again (a 200 carrying the object is used as is).
+    async fn do_update(&self, target: &Ref, change: &Change) -> Result<Resource, ApiError> {
+        if target.kind != Kind::Connections {
+            return Err(not_connections(target.kind));
+        }
+        let ops =
+            patch_operations(change).map_err(|message| ApiError::Setup { vendor: V, message })?;
+        let path = format!("/data-connections/{}", path_segment(&target.id));
+        let resp = self
+            .write(Method::PATCH, &path, Some(Value::Array(ops)))
+            .await?
+            .error_for_status()?;
+        if resp.status != 204 {
+            if let Ok(r) = self.resource_from(&resp).await {
+                return Ok(r);
+            }
+        }
+        let resp = self.get_url(&self.url(&path)).await?;
+        self.resource_from(&resp).await
+    }
+
     async fn do_create(&self, kind: Kind, body: Value) -> Result<Resource, ApiError> {
         if kind != Kind::Connections {
             return Err(not_connections(kind));
@@ -1752,6 +1832,12 @@ impl VendorApi for QlikClient {
         Box::pin(self.do_create(kind, body))
     }
 
+    /// Renames, rotates inline credentials or repoints a data connection through one
+    /// JSON-Patch `PATCH` (204), then reads it again.
+    fn update(&self, target: Ref, change: Change) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(async move { self.do_update(&target, &change).await })
+    }
+
     fn bulk_limit(&self) -> usize {
         BULK_LIMIT
     }
@@ -2054,6 +2140,52 @@ mod tests {
         assert!(matches!(e, ApiError::ReadOnly { .. }), "{e:?}");
         let e = c.test_connection("x".into()).await.unwrap_err();
         assert!(e.to_string().contains("no API to test"), "{e}");
+        let e = c
+            .update(
+                t_one(),
+                Change::default().set("name", FieldValue::Text("y".into())),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ApiError::ReadOnly { .. }), "{e:?}");
+    }
+
+    fn t_one() -> Ref {
+        Ref {
+            kind: Kind::Connections,
+            id: "3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10".into(),
+            name: "x".into(),
+        }
+    }
+
+    #[test]
+    fn changes_become_json_patch_under_qliks_rules() {
+        let secret = |s: &str| FieldValue::Secret(SecretString::from(s));
+        let c = Change::default()
+            .set("name", FieldValue::Text("Sales DB".into()))
+            .set("username", FieldValue::Text("svc_bi".into()))
+            .set("password", secret("n3w"));
+        assert_eq!(
+            patch_operations(&c).unwrap(),
+            vec![
+                json!({"op":"replace","path":"/qName","value":"Sales DB"}),
+                json!({"op":"replace","path":"/qUsername","value":"svc_bi"}),
+                json!({"op":"replace","path":"/qPassword","value":"n3w"}),
+            ]
+        );
+        let moved = Change::default().set("connection_string", FieldValue::Text("X".into()));
+        let e = patch_operations(&moved).unwrap_err();
+        assert!(e.contains("password in the same change"), "{e}");
+        assert!(patch_operations(&moved.set("password", secret("p"))).is_ok());
+        let e = patch_operations(&Change::default().set("owner", FieldValue::Text("u".into())))
+            .unwrap_err();
+        assert!(e.contains("no field 'owner'"), "{e}");
+        let names: Vec<&str> = (SPEC.edit_fields)(Kind::Connections)
+            .iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, ["name", "username", "password", "connection_string"]);
+        assert!((SPEC.edit_fields)(Kind::Logins).is_empty());
     }
 
     #[tokio::test]
