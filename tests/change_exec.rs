@@ -354,3 +354,35 @@ async fn refusals_and_bad_plans_change_nothing() {
     .await;
     assert_eq!(outcomes, vec![ChangeOutcome::NotStarted]);
 }
+
+#[tokio::test]
+async fn an_owner_named_by_name_is_resolved_from_the_objects_that_person_owns() {
+    let (sim, client, all) = world().await;
+    let login = all
+        .iter()
+        .find(|r| r.kind == Kind::Logins)
+        .expect("login")
+        .clone();
+    let plan = change::plan(
+        &SPEC,
+        "it-mstr",
+        &all,
+        vec![(login.as_ref(), text("owner", "priya raman"))],
+    )
+    .expect("plan");
+    let id = plan.items[0]
+        .change
+        .text("owner")
+        .expect("owner")
+        .to_string();
+    assert_eq!(id.len(), 32, "an id: {id}");
+    assert!(
+        change::plan_text(&plan).contains("owner 'priya raman' is user"),
+        "{}",
+        change::plan_text(&plan)
+    );
+    let outcomes = run(&client, &Arc::new(AuditLog::disabled()), &plan).await;
+    assert_eq!(outcomes[0], ChangeOutcome::Changed(Verification::NotNeeded));
+    let stored = sim.control.object("logins", &login.id).expect("login");
+    assert_eq!(stored["owner"]["name"], "Priya Raman");
+}

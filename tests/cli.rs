@@ -2507,3 +2507,39 @@ fn owned_by_lists_what_a_person_owns_with_what_can_be_done_and_sends_nothing() {
     w.run(&["owned-by", "x", "--profile", "nope"])
         .expect_code(2);
 }
+
+#[test]
+fn update_owner_by_name_transfers_and_owned_by_then_lists_it_under_the_new_owner() {
+    let w = World::new("update_owner", "", "");
+    w.assert_seed_object("datasources", REDSHIFT_DS);
+    let out = w.run(&[
+        "update",
+        PROFILE,
+        "datasources",
+        REDSHIFT_DS.1,
+        "--set",
+        "owner=Priya Raman",
+        "--yes",
+    ]);
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains("owner 'Priya Raman' is user"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.starts_with("changed"), "{}", out.stdout);
+    let stored = w
+        .sim
+        .control
+        .object("datasources", REDSHIFT_DS.1)
+        .expect("kept");
+    assert_eq!(stored["owner"]["name"], "Priya Raman");
+    let out = w.run(&["owned-by", "Priya Raman"]);
+    out.expect_code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(REDSHIFT_DS.1))
+        .unwrap_or_else(|| panic!("listed: {}", out.stdout));
+    assert!(line.contains("delete, transfer, edit"), "{line}");
+}

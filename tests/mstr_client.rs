@@ -839,3 +839,53 @@ async fn fields_map_to_their_paths_and_read_only_sends_no_patch() {
     assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
     assert_eq!(requests_matching(&sim, |r| r.method == "PATCH").len(), 1);
 }
+
+#[tokio::test]
+async fn an_owner_transfer_is_a_put_on_the_objects_route_and_an_unknown_user_is_refused() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let snap = c.load().await.expect("load");
+    let ds = by_kind(&snap.resources, Kind::Datasources)[0]
+        .as_ref()
+        .clone();
+    // Priya Raman's id, from an object she owns.
+    let priya = snap
+        .resources
+        .iter()
+        .find_map(|r| {
+            (r.raw.pointer_str("/owner/name").as_deref() == Some("Priya Raman"))
+                .then(|| r.raw.pointer_str("/owner/id"))
+                .flatten()
+        })
+        .expect("the seed has objects Priya owns");
+    let after = c
+        .update(
+            ds.clone(),
+            text("owner", &priya).set("description", FieldValue::Text("handed over".into())),
+        )
+        .await
+        .expect("transferred");
+    assert_eq!(
+        after.raw.pointer_str("/owner/id").as_deref(),
+        Some(priya.as_str())
+    );
+    assert_eq!(
+        after.raw.pointer_str("/owner/name").as_deref(),
+        Some("Priya Raman")
+    );
+    assert_eq!(
+        after.raw.pointer_str("/description").as_deref(),
+        Some("handed over")
+    );
+    let puts = requests_matching(&sim, |r| {
+        r.method == "PUT" && r.path.contains("/api/objects/")
+    });
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert!(puts[0].query.contains("type=29"), "{puts:?}");
+    let err = c
+        .update(ds, text("owner", "00000000000000000000000000000000"))
+        .await
+        .expect_err("unknown user");
+    assert_eq!(err.code(), Some("ERR004"), "{err}");
+    assert!(err.to_string().contains("could not be found"), "{err}");
+}

@@ -134,6 +134,29 @@ fn verify_of(spec: &VendorSpec, r: &Resource, change: &Change, all: &[Resource])
     })
 }
 
+/// The id of the user `who` (a name, email or id, case ignored) names, from the owners of
+/// the loaded objects: a transfer to someone who owns anything in the profile needs no id.
+pub fn owner_id(all: &[Resource], who: &str) -> Option<String> {
+    let who = who.trim();
+    all.iter().find_map(|r| {
+        let id = r
+            .raw
+            .pointer_str("/owner/id")
+            .or_else(|| r.raw.pointer_str("/ownerId"))?;
+        let named = |p: &str| {
+            r.raw
+                .pointer_str(p)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case(who))
+        };
+        let by_name = r
+            .owner
+            .as_deref()
+            .is_some_and(|o| o.trim().eq_ignore_ascii_case(who));
+        (id.eq_ignore_ascii_case(who) || by_name || named("/owner/name") || named("/owner/email"))
+            .then_some(id)
+    })
+}
+
 /// Plan `changes` (object and change) of one profile: each change checked against what the
 /// vendor lets a client change, what is tested afterwards, and the notes the operator must
 /// read first.
@@ -144,7 +167,17 @@ pub fn plan(
     changes: Vec<(Ref, Change)>,
 ) -> Result<ChangePlan, String> {
     let mut items = Vec::new();
-    for (target, change) in changes {
+    let mut resolved: Vec<String> = Vec::new();
+    for (target, mut change) in changes {
+        // A new owner named by name or email: the id, from the objects that person owns.
+        if let Some(who) = change.text("owner").map(str::to_string) {
+            if let Some(id) = owner_id(all, &who) {
+                if !id.eq_ignore_ascii_case(who.trim()) {
+                    resolved.push(format!("owner '{who}' is user {id}"));
+                }
+                change = change.set("owner", FieldValue::Text(id));
+            }
+        }
         let r = all
             .iter()
             .find(|r| r.kind == target.kind && r.id == target.id)
@@ -165,6 +198,8 @@ pub fn plan(
         items,
         notes: Vec::new(),
     };
+    resolved.dedup();
+    plan.notes.extend(resolved);
     if plan.has_secret() {
         plan.notes.push(
             "a new secret replaces the old one: dsconsole never knew the old one and cannot put it back"

@@ -2422,12 +2422,25 @@ async fn delete_generic_object(
     delete_stored(&mut st, kind, &id)
 }
 
-/// The users the simulator knows: the administrator and the generated owners.
-fn known_user(id: &str) -> Option<Value> {
-    GENERATED_OWNERS
+/// The users the simulator knows: the generated owners and every owner of a stored object.
+fn known_user(st: &SimState, id: &str) -> Option<Value> {
+    if let Some((name, uid)) = GENERATED_OWNERS
         .iter()
         .find(|(_, uid)| uid.eq_ignore_ascii_case(id))
-        .map(|(name, uid)| json!({"name": name, "id": uid}))
+    {
+        return Some(json!({"name": name, "id": uid}));
+    }
+    [Kind::Datasource, Kind::Connection, Kind::Login]
+        .into_iter()
+        .flat_map(|k| st.store(k).ids().into_iter().map(move |oid| (k, oid)))
+        .find_map(|(k, oid)| {
+            let owner = st.object(k, &oid)?.get("owner")?.clone();
+            let matches = owner
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u.eq_ignore_ascii_case(id));
+            matches.then_some(owner)
+        })
 }
 
 /// `PUT /api/objects/{id}?type=29|30|31`: a partial update of the object's info; the
@@ -2462,7 +2475,7 @@ async fn put_generic_object(
         let owner_id = owner_id.as_str().ok_or_else(|| {
             ApiError::invalid("Invalid value for 'ownerId': a string is expected.")
         })?;
-        let owner = known_user(owner_id).ok_or_else(|| {
+        let owner = known_user(&st, owner_id).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "ERR004",

@@ -182,12 +182,18 @@ pub static SPEC: VendorSpec = VendorSpec {
 
 use super::change::{EditField, FieldValue};
 
+/// Owner: a user's id, or (resolved from the loaded objects) the name of someone who owns
+/// one of them. Changed with `PUT /api/objects/{id}?type=…`, not the PATCH.
+const OWNER: EditField = EditField::text("owner", "Owner", "/owner/id")
+    .help("a user id, or the name of someone who owns a loaded object");
+
 const LOGIN_EDIT: &[EditField] = &[
     EditField::text("name", "Name", "/name"),
     EditField::text("username", "Database user", "/username").verified(),
     EditField::secret("password", "Database password")
         .help("tested after, on the connections that use it"),
     EditField::text("description", "Description", "/description"),
+    OWNER,
 ];
 
 const CONNECTION_EDIT: &[EditField] = &[
@@ -202,6 +208,7 @@ const CONNECTION_EDIT: &[EditField] = &[
         .verified()
         .help("the id of the database login the connection uses"),
     EditField::text("description", "Description", "/description"),
+    OWNER,
 ];
 
 const DATASOURCE_EDIT: &[EditField] = &[
@@ -211,6 +218,7 @@ const DATASOURCE_EDIT: &[EditField] = &[
         .help("the id of the database connection the datasource uses"),
     EditField::text("dbms", "DBMS id", "/dbms/id"),
     EditField::text("description", "Description", "/description"),
+    OWNER,
 ];
 
 /// What MicroStrategy lets a client change (`PATCH` with an `operationList`).
@@ -226,7 +234,7 @@ fn edit_fields(kind: Kind) -> &'static [EditField] {
 /// The `operationList` of a change: one `replace` per field, the password only here.
 fn operations(kind: Kind, change: &super::change::Change) -> Result<Vec<Value>, String> {
     let mut ops = Vec::new();
-    for c in &change.fields {
+    for c in change.fields.iter().filter(|c| c.field != "owner") {
         let path = match (kind, c.field.as_str()) {
             (_, "name") => "/name",
             (_, "description") => "/description",
@@ -1010,10 +1018,41 @@ impl VendorApi for MstrClient {
         Box::pin(async move {
             let ops = operations(target.kind, &change)
                 .map_err(|message| ApiError::Setup { vendor: V, message })?;
-            let body = json!({ "operationList": ops });
+            let owner = change.text("owner").map(str::to_string);
             let path = object_path(target.kind, &target.id);
-            let resp = self.call(Method::PATCH, &path, Some(body)).await?;
-            self.parse_one(target.kind, &resp)
+            let mut after = None;
+            if !ops.is_empty() {
+                let body = json!({ "operationList": ops });
+                let resp = self.call(Method::PATCH, &path, Some(body)).await?;
+                after = Some(self.parse_one(target.kind, &resp)?);
+            }
+            if let Some(owner) = owner {
+                // Owner, comments and ACLs go through the generic objects route.
+                let object_type = match target.kind {
+                    Kind::Datasources => 29,
+                    Kind::Logins => 30,
+                    Kind::Connections => 31,
+                    Kind::Datamarts => {
+                        return Err(ApiError::Setup {
+                            vendor: V,
+                            message: "MicroStrategy has no datamarts".into(),
+                        })
+                    }
+                };
+                let route = format!("/objects/{}?type={object_type}", path_segment(&target.id));
+                self.call(
+                    Method::PUT,
+                    &route,
+                    Some(json!({ "ownerId": owner.trim() })),
+                )
+                .await?;
+                let resp = self.call(Method::GET, &path, None).await?;
+                after = Some(self.parse_one(target.kind, &resp)?);
+            }
+            after.ok_or_else(|| ApiError::Setup {
+                vendor: V,
+                message: "nothing to change".into(),
+            })
         })
     }
 
