@@ -22,6 +22,8 @@ pub enum Cmd {
     Unmark,
     Marks,
     Rotate,
+    Transfer,
+    Owner,
 }
 
 /// Every name a command answers to, its own name first. Any of them may be shortened to an
@@ -48,12 +50,14 @@ const NAMES: &[(&str, Cmd)] = &[
     ("marks", Cmd::Marks),
     ("m", Cmd::Marks),
     ("rotate", Cmd::Rotate),
+    ("transfer", Cmd::Transfer),
+    ("owner", Cmd::Owner),
 ];
 
 /// The commands' own names, as completion offers them.
 pub const COMMANDS: &[&str] = &[
     "overview", "all", "profile", "kind", "filter", "mark", "unmark", "marks", "export", "rotate",
-    "quit",
+    "transfer", "owner", "quit",
 ];
 
 /// The arguments of `:marks`.
@@ -224,6 +228,10 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         }
         Cmd::Export => return export(m, arg),
         Cmd::Rotate => return super::modals::edit::open_rotate(m),
+        Cmd::Transfer => {
+            return super::modals::edit::open_bulk(m, super::modals::edit::Bulk::Transfer)
+        }
+        Cmd::Owner => return owner_view(m, arg),
         Cmd::Mark => super::marks::by_query(m, arg, true),
         Cmd::Unmark => super::marks::by_query(m, arg, false),
         Cmd::Marks => match pick(arg, MARKS_ARGS) {
@@ -293,4 +301,41 @@ fn export(m: &mut Model, arg: &str) -> Vec<Effect> {
         ),
     );
     vec![Effect::Export { path, format, rows }]
+}
+
+/// `:owner NAME`: everything NAME owns in every profile — the All tab filtered to it (a
+/// space in the name matches any run of characters). Mark (`A`) and then transfer
+/// (`:transfer`), delete (`Ctrl-D`) or rotate (`P`) them, each one plan confirmed once.
+fn owner_view(m: &mut Model, arg: &str) -> Vec<Effect> {
+    let who = arg.trim();
+    if who.is_empty() {
+        m.set_status(
+            Level::Warn,
+            "':owner NAME' lists what NAME owns in every profile",
+        );
+        return Vec::new();
+    }
+    super::all::show(m);
+    let term = format!(
+        "owner:{}",
+        who.split_whitespace().collect::<Vec<_>>().join("*")
+    );
+    super::all::set_filter(m, &term);
+    let n = m.all.rows.len();
+    let without: Vec<String> = m
+        .profiles
+        .iter()
+        .filter(|t| !t.resources.is_empty() && t.resources.iter().all(|r| r.owner.is_none()))
+        .map(|t| t.info.name.clone())
+        .collect();
+    let note = if without.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} carry no owners)", without.join(", "))
+    };
+    m.set_status(
+        Level::Info,
+        format!("{n} object(s) owned by '{who}'{note}: A marks them, then :transfer, Ctrl-D or P"),
+    );
+    Vec::new()
 }

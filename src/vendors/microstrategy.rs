@@ -185,7 +185,7 @@ use super::change::{EditField, FieldValue};
 /// Owner: a user's id, or (resolved from the loaded objects) the name of someone who owns
 /// one of them. Changed with `PUT /api/objects/{id}?type=…`, not the PATCH.
 const OWNER: EditField = EditField::text("owner", "Owner", "/owner/id")
-    .help("a user id, or the name of someone who owns a loaded object");
+    .help("a user id, or the name of an owner seen here");
 
 const LOGIN_EDIT: &[EditField] = &[
     EditField::text("name", "Name", "/name"),

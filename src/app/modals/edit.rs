@@ -91,45 +91,91 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-/// `P` / `:rotate`: a new password (and, if typed, user name) for the marked rows — in the
-/// All tab, the marked rows of every profile — or the current row, as one plan per profile
-/// confirmed once. Only objects whose vendor lets a client change their password are
-/// taken; read-only profiles are left out, and the status line says so.
-pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
-    use crate::model::Ref;
-    let groups: Vec<(usize, Vec<(crate::model::Kind, String)>)> = if m.all.open {
-        let marked = crate::app::all::marks_by_profile(m);
-        if marked.is_empty() {
-            match crate::app::all::current(m) {
-                Some((p, r)) => vec![(p, vec![(r.kind, r.id.clone())])],
-                None => Vec::new(),
-            }
-        } else {
-            marked
+/// A change applied to many objects at once: a new password (rotate) or a new owner
+/// (transfer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bulk {
+    Rotate,
+    Transfer,
+}
+
+impl Bulk {
+    /// The edit field an object's vendor must offer for it.
+    fn field(self) -> &'static str {
+        match self {
+            Bulk::Rotate => "password",
+            Bulk::Transfer => "owner",
         }
-    } else {
-        let p = m.active;
-        let Some(tab) = m.tab() else {
-            return Vec::new();
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Bulk::Rotate => "rotate",
+            Bulk::Transfer => "transfer",
+        }
+    }
+
+    fn lacking(self) -> &'static str {
+        match self {
+            Bulk::Rotate => "have no password dsconsole can change",
+            Bulk::Transfer => "have no owner dsconsole can change",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Bulk::Rotate => {
+                "mark MicroStrategy logins, Qlik connections, Basedash or Databrain datasources"
+            }
+            Bulk::Transfer => {
+                "mark MicroStrategy or Qlik objects (Basedash and Databrain objects have no owner)"
+            }
+        }
+    }
+}
+
+/// The marked rows — in the All tab, of every profile — or the current row, as
+/// (profile, kind, id) groups.
+fn selection(m: &Model) -> Vec<(usize, Vec<(crate::model::Kind, String)>)> {
+    if m.all.open {
+        let marked = crate::app::all::marks_by_profile(m);
+        if !marked.is_empty() {
+            return marked;
+        }
+        return match crate::app::all::current(m) {
+            Some((p, r)) => vec![(p, vec![(r.kind, r.id.clone())])],
+            None => Vec::new(),
         };
-        let Some(view) = tab.view() else {
-            return Vec::new();
-        };
-        let keys: Vec<_> = if view.marks.is_empty() {
-            tab.current()
-                .map(|r| vec![(r.kind, r.id.clone())])
-                .unwrap_or_default()
-        } else {
-            view.marks
-                .iter()
-                .map(|id| (view.kind, id.clone()))
-                .collect()
-        };
-        vec![(p, keys)]
+    }
+    let p = m.active;
+    let Some(tab) = m.tab() else {
+        return Vec::new();
     };
+    let Some(view) = tab.view() else {
+        return Vec::new();
+    };
+    let keys: Vec<_> = if view.marks.is_empty() {
+        tab.current()
+            .map(|r| vec![(r.kind, r.id.clone())])
+            .unwrap_or_default()
+    } else {
+        view.marks
+            .iter()
+            .map(|id| (view.kind, id.clone()))
+            .collect()
+    };
+    vec![(p, keys)]
+}
+
+/// `P` / `:rotate` (a new password, and if typed a user name) and `:transfer` (a new owner)
+/// for the marked rows — in the All tab, the marked rows of every profile — or the current
+/// row, as one plan per profile confirmed once. Only objects whose vendor lets a client
+/// change that field are taken; read-only profiles are left out; the status line says so.
+pub fn open_bulk(m: &mut Model, bulk: Bulk) -> Vec<Effect> {
+    use crate::model::Ref;
     let mut targets: Vec<(usize, Ref)> = Vec::new();
     let mut left_out: Vec<String> = Vec::new();
-    for (p, keys) in groups {
+    for (p, keys) in selection(m) {
         let Some(tab) = m.profiles.get(p) else {
             continue;
         };
@@ -139,18 +185,19 @@ pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
         }
         let mut skipped = 0;
         for (kind, id) in keys {
-            let rotatable = (tab.spec.edit_fields)(kind)
+            let offered = (tab.spec.edit_fields)(kind)
                 .iter()
-                .any(|f| f.name == "password" && f.secret);
+                .any(|f| f.name == bulk.field() && f.secret == (bulk == Bulk::Rotate));
             match tab.resources.iter().find(|r| r.kind == kind && r.id == id) {
-                Some(r) if rotatable => targets.push((p, r.as_ref())),
+                Some(r) if offered => targets.push((p, r.as_ref())),
                 _ => skipped += 1,
             }
         }
         if skipped > 0 {
             left_out.push(format!(
-                "{skipped} in '{}' have no password dsconsole can change",
-                tab.info.name
+                "{skipped} in '{}' {}",
+                tab.info.name,
+                bulk.lacking()
             ));
         }
     }
@@ -162,9 +209,7 @@ pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
         };
         m.set_status(
             Level::Warn,
-            format!(
-                "nothing to rotate{why}: mark MicroStrategy logins, Qlik connections, Basedash or Databrain datasources"
-            ),
+            format!("nothing to {}{why}: {}", bulk.verb(), bulk.hint()),
         );
         return Vec::new();
     }
@@ -176,16 +221,13 @@ pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
         ps.dedup();
         ps.len()
     };
-    let n = 2;
-    let form = CreateForm {
-        profile: targets[0].0,
-        spec: FormSpec {
-            kind: targets[0].1.kind,
-            title: format!(
+    let (title, fields) = match bulk {
+        Bulk::Rotate => (
+            format!(
                 "Rotate the password of {} object(s) in {profiles} profile(s)",
                 targets.len()
             ),
-            fields: vec![
+            vec![
                 FieldSpec::new(
                     "password",
                     "New password",
@@ -201,7 +243,29 @@ pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
                     "leave empty to keep each object's",
                 ),
             ],
-            build: |_| Err("a rotation is reviewed, not built".into()),
+        ),
+        Bulk::Transfer => (
+            format!(
+                "Transfer {} object(s) in {profiles} profile(s) to a new owner",
+                targets.len()
+            ),
+            vec![FieldSpec::new(
+                "owner",
+                "New owner",
+                FieldKind::Text,
+                true,
+                "a user id, or the name or email of someone who owns a loaded object",
+            )],
+        ),
+    };
+    let n = fields.len();
+    let form = CreateForm {
+        profile: targets[0].0,
+        spec: FormSpec {
+            kind: targets[0].1.kind,
+            title,
+            fields,
+            build: |_| Err("a change of many objects is reviewed, not built".into()),
         },
         texts: vec![LineInput::default(); n],
         secrets: vec![SecretInput::default(); n],
@@ -219,6 +283,11 @@ pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
     };
     m.modals.push(Modal::Create(Box::new(form)));
     Vec::new()
+}
+
+/// `P` / `:rotate`.
+pub fn open_rotate(m: &mut Model) -> Vec<Effect> {
+    open_bulk(m, Bulk::Rotate)
 }
 
 /// The change the form describes: the text fields that differ from what they were, the
@@ -255,14 +324,20 @@ pub fn review(m: &mut Model, f: &mut CreateForm) -> (Step, Vec<Effect>) {
         return (Step::Keep, Vec::new());
     };
     let change = change_of(f, edit);
-    let rotating = f
-        .spec
-        .fields
-        .first()
-        .is_some_and(|s| s.required && f.is_secret(0));
-    if rotating && f.secrets[0].is_empty() {
-        f.error = Some("type the new password (it is read once, never shown)".into());
-        return (Step::Keep, Vec::new());
+    for (i, field) in f.spec.fields.iter().enumerate() {
+        let empty = if f.is_secret(i) {
+            f.secrets[i].is_empty()
+        } else {
+            f.texts[i].text.trim().is_empty()
+        };
+        if field.required && empty {
+            f.error = Some(if f.is_secret(i) {
+                "type the new password (it is read once, never shown)".into()
+            } else {
+                format!("type the {}", field.label.to_lowercase())
+            });
+            return (Step::Keep, Vec::new());
+        }
     }
     if change.is_empty() {
         f.error = Some("nothing changed: edit a field (or Esc to leave)".into());

@@ -41,7 +41,10 @@ fn the_form_holds_the_vendors_fields_and_only_what_changed_is_planned() {
     editing_login(&mut m);
     let f = form(&m);
     let keys: Vec<&str> = f.spec.fields.iter().map(|f| f.key).collect();
-    assert_eq!(keys, ["name", "username", "password", "description"]);
+    assert_eq!(
+        keys,
+        ["name", "username", "password", "description", "owner"]
+    );
     assert_eq!(f.texts[0].text, "shared", "filled in with what it has");
     assert!(f.is_secret(2));
     // Nothing changed: said, nothing planned.
@@ -288,5 +291,63 @@ fn rotate_in_a_profile_tab_takes_the_current_row_and_says_what_cannot_rotate() {
     assert_eq!(
         item.change.summary(),
         "password → (new secret), username → 'etl_svc'"
+    );
+}
+
+#[test]
+fn the_owner_view_lists_what_a_person_owns_and_transfer_plans_it_once() {
+    // prod (protected) and qa (read-only) own the same objects, by "Administrator".
+    let mut m = overview_model();
+    ch(&mut m, ':');
+    typed(&mut m, "owner administrator");
+    key(&mut m, KeyCode::Enter);
+    assert!(m.all.open);
+    assert_eq!(m.all.rows.len(), 18, "every object of prod and qa");
+    assert!(
+        status_text(&m).contains("18 object(s) owned by 'administrator'"),
+        "{}",
+        status_text(&m)
+    );
+    ch(&mut m, 'A');
+    ch(&mut m, ':');
+    typed(&mut m, "transfer");
+    key(&mut m, KeyCode::Enter);
+    let f = form(&m);
+    assert_eq!(
+        f.edit.as_ref().map(|e| e.targets.len()),
+        Some(9),
+        "prod's; qa is read-only"
+    );
+    assert!(
+        status_text(&m).contains("'qa' is read-only"),
+        "{}",
+        status_text(&m)
+    );
+    // The new owner is required.
+    ctrl(&mut m, 's');
+    assert!(form(&m)
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("new owner")));
+    typed(&mut m, "0B9D8C7A6F5E4D3C2B1A09F8E7D6C5B4");
+    ctrl(&mut m, 's');
+    let c = confirmation(&m);
+    assert_eq!(c.total(), 9);
+    assert_eq!(c.expected(), "prod", "protected: its name");
+    assert!(c.plans[0]
+        .1
+        .items
+        .iter()
+        .all(|i| i.change.text("owner") == Some("0B9D8C7A6F5E4D3C2B1A09F8E7D6C5B4")));
+    // Without a name.
+    ch(&mut m, 'q');
+    let mut m = overview_model();
+    ch(&mut m, ':');
+    typed(&mut m, "owner");
+    key(&mut m, KeyCode::Enter);
+    assert!(
+        status_text(&m).contains(":owner NAME"),
+        "{}",
+        status_text(&m)
     );
 }
