@@ -2543,3 +2543,98 @@ fn update_owner_by_name_transfers_and_owned_by_then_lists_it_under_the_new_owner
         .unwrap_or_else(|| panic!("listed: {}", out.stdout));
     assert!(line.contains("delete, transfer, edit"), "{line}");
 }
+
+#[test]
+fn rotate_across_vendors_changes_every_object_of_the_account_as_one_plan() {
+    let w = World::new("rotate_vendors", "", "");
+    let bd =
+        w.rt.block_on(dsconsole::sim::basedash::start(&SimOptions::default()))
+            .expect("basedash simulator starts");
+    let toml = format!(
+        "[[profiles]]\nname = \"bd\"\nvendor = \"basedash\"\nbase_url = \"{}\"\n\
+         token_env = \"{BD_TOKEN_VAR}\"\n\n",
+        bd.base_url
+    );
+    w.write_config(&w.sim.base_url, "", &toml);
+    // The Basedash data source's database account, and a MicroStrategy login for it.
+    let (source, account) = bd
+        .control
+        .ids()
+        .into_iter()
+        .find_map(|id| {
+            let user = bd.control.object(&id)?["username"].as_str()?.to_string();
+            Some((id, user))
+        })
+        .expect("a data source with a database user");
+    let login = w.write_file(
+        "login.json",
+        &format!(
+            "{{\"name\":\"Shared account\",\"username\":\"{account}\",\"password\":\"old-pw-1\"}}"
+        ),
+    );
+    w.run(&[
+        "create",
+        PROFILE,
+        "logins",
+        "--from",
+        login.to_str().expect("path"),
+    ])
+    .expect_code(0);
+    let new_password = "Cross-vendor-9";
+    let out = run(w
+        .cmd()
+        .env(BD_TOKEN_VAR, dsconsole::sim::basedash::DEMO_TOKEN)
+        .env("DSCONSOLE_CLI_ROTATE_ALL", new_password)
+        .args([
+            "rotate",
+            "--profile",
+            PROFILE,
+            "--profile",
+            "bd",
+            "--match",
+            &format!("username={account}"),
+            "--secret-env",
+            "password=DSCONSOLE_CLI_ROTATE_ALL",
+            "--yes",
+        ]));
+    out.expect_code(0);
+    // One plan per profile, then one report.
+    assert!(
+        out.stderr
+            .contains(&format!("in profile '{PROFILE}' (MicroStrategy)")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("in profile 'bd' (Basedash)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("login 'Shared account'"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("verify"),
+        "Basedash verifies: {}",
+        out.stdout
+    );
+    assert!(!out.both().contains(new_password));
+    assert_eq!(
+        bd.control.secret(&source, "password").as_deref(),
+        Some(new_password)
+    );
+    let login_id = w
+        .sim
+        .control
+        .ids("logins")
+        .into_iter()
+        .find(|l| w.sim.control.object("logins", l).expect("login")["name"] == "Shared account")
+        .expect("created");
+    assert_eq!(
+        w.sim.control.login_password(&login_id).as_deref(),
+        Some(new_password)
+    );
+    bd.shutdown();
+}
