@@ -390,9 +390,9 @@ fn text_fields_applied(spec: &VendorSpec, item: &ChangeItem, now: &Resource) -> 
     any.then_some(true)
 }
 
-/// The answer to a change was lost (a timeout, a 5xx after the server may have acted): read
-/// the object again. Its text fields tell whether the one request was applied; a change of
-/// secrets alone cannot be read back, and the test after it decides.
+/// The answer to a change was lost (a timeout, a 5xx after the server may have acted) and
+/// sending it again did not get one either: read the object again. Its text fields tell
+/// whether the request was applied; a change of secrets alone cannot be read back: unknown.
 async fn settle(
     client: &dyn VendorApi,
     spec: &VendorSpec,
@@ -413,15 +413,20 @@ async fn settle(
         Some(false) => {
             ChangeOutcome::Failed(format!("{lost} (read again: the server did not apply it)"))
         }
-        None => match verify(client, item, Some(&now)).await {
-            v @ Verification::Passed(_) => ChangeOutcome::Changed(v),
-            _ => ChangeOutcome::Unknown(format!(
-                "the answer was lost ({lost}); a secret cannot be read back and no test \
-                 confirmed it: test the objects that use it, or change it again"
-            )),
-        },
+        // A secret alone cannot be read back, and a passing test does not tell the new
+        // secret from the old one (the database may accept both for a while).
+        None => ChangeOutcome::Unknown(format!(
+            "the answer was lost ({lost}); a secret cannot be read back: test the objects \
+             that use it, or change it again (sending it again is harmless)"
+        )),
     }
 }
+
+/// Requests per object before a transient failure is final.
+const ATTEMPTS: u32 = 3;
+/// The wait before sending again grows by this much per attempt (a 429's Retry-After wins).
+const RETRY_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+const MAX_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Run a confirmed plan, one object after another, until `cancel` fires (what has not
 /// started then is `NotStarted`). `each` hears every outcome as it is known.
@@ -449,43 +454,75 @@ pub async fn execute(
             object: json!({"before": item.before, "change": item.change.shown()}),
             impact: None,
         };
-        let seq = match lines.begin(n, &entry) {
-            Ok(seq) => seq,
-            Err(e) => {
-                outcomes[n] =
-                    ChangeOutcome::Failed(format!("audit log not writable; not sent: {e}"));
-                each(n, &outcomes[n]);
-                continue;
+        // Every change is an absolute value ("replace"), so sending it again is harmless:
+        // a transient failure (429, 5xx, a lost connection) is sent again, up to
+        // `ATTEMPTS` times; each request has its own audit lines.
+        let mut attempt = 0;
+        let (outcome, word, error, seq) = loop {
+            attempt += 1;
+            let seq = match lines.begin(n, &entry) {
+                Ok(seq) => seq,
+                Err(e) => {
+                    let why = format!("audit log not writable; not sent: {e}");
+                    break (ChangeOutcome::Failed(why), "", None, None);
+                }
+            };
+            let sent = request_audit::scoped(
+                lines.scope(vec![n]),
+                client.update(item.target.clone(), item.change.clone()),
+            )
+            .await;
+            match sent {
+                Ok(after) => {
+                    let v = verify(client.as_ref(), item, Some(&after)).await;
+                    break (ChangeOutcome::Changed(v), "changed", None, Some(seq));
+                }
+                Err(e) if e.is_transient() && attempt < ATTEMPTS && !cancel.is_cancelled() => {
+                    let why = scrub(&e.to_string(), &item.change);
+                    if let Err(err) = audit.after(seq, &entry, "failed", Some(&why)) {
+                        tracing::error!("audit log write failed after update: {err}");
+                    }
+                    lines.finish(n, "failed", Some(&why));
+                    let wait = e
+                        .retry_after()
+                        .unwrap_or(RETRY_WAIT * attempt)
+                        .min(MAX_RETRY_WAIT);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => {}
+                    }
+                }
+                Err(e) if e.is_transient() && !matches!(e, ApiError::Http { status: 429, .. }) => {
+                    let settled = settle(client.as_ref(), spec, item, &e).await;
+                    let word = match &settled {
+                        ChangeOutcome::Changed(_) => "changed",
+                        ChangeOutcome::Failed(_) => "failed",
+                        _ => "unknown",
+                    };
+                    break (
+                        settled,
+                        word,
+                        Some(scrub(&e.to_string(), &item.change)),
+                        Some(seq),
+                    );
+                }
+                Err(e) => {
+                    let why = scrub(&e.to_string(), &item.change);
+                    break (
+                        ChangeOutcome::Failed(why.clone()),
+                        "failed",
+                        Some(why),
+                        Some(seq),
+                    );
+                }
             }
         };
-        let sent = request_audit::scoped(
-            lines.scope(vec![n]),
-            client.update(item.target.clone(), item.change.clone()),
-        )
-        .await;
-        let (outcome, word, error) = match sent {
-            Ok(after) => {
-                let v = verify(client.as_ref(), item, Some(&after)).await;
-                (ChangeOutcome::Changed(v), "changed", None)
+        if let Some(seq) = seq {
+            if let Err(e) = audit.after(seq, &entry, word, error.as_deref()) {
+                tracing::error!("audit log write failed after update: {e}");
             }
-            Err(e) if e.is_transient() && !matches!(e, ApiError::Http { status: 429, .. }) => {
-                let settled = settle(client.as_ref(), spec, item, &e).await;
-                let word = match &settled {
-                    ChangeOutcome::Changed(_) => "changed",
-                    ChangeOutcome::Failed(_) => "failed",
-                    _ => "unknown",
-                };
-                (settled, word, Some(scrub(&e.to_string(), &item.change)))
-            }
-            Err(e) => {
-                let why = scrub(&e.to_string(), &item.change);
-                (ChangeOutcome::Failed(why.clone()), "failed", Some(why))
-            }
-        };
-        if let Err(e) = audit.after(seq, &entry, word, error.as_deref()) {
-            tracing::error!("audit log write failed after update: {e}");
+            lines.finish(n, word, error.as_deref());
         }
-        lines.finish(n, word, error.as_deref());
         outcomes[n] = outcome;
         each(n, &outcomes[n]);
     }
