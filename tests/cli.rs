@@ -2318,8 +2318,8 @@ fn update_refuses_bad_changes_and_sends_nothing_without_confirmation() {
             "--secret-env password=VAR",
         ),
         (
-            vec!["--set", "owner=priya"],
-            "it can change: name, username, password, description",
+            vec!["--set", "color=blue"],
+            "it can change: name, username, password, description, owner",
         ),
         (vec!["--set", "nameonly"], "--set takes FIELD=VALUE"),
         (
@@ -2601,12 +2601,12 @@ fn rotate_across_vendors_changes_every_object_of_the_account_as_one_plan() {
     // One plan per profile, then one report.
     assert!(
         out.stderr
-            .contains(&format!("in profile '{PROFILE}' (MicroStrategy)")),
+            .contains(&format!("in profile '{PROFILE}' (MicroStrategy, 127.0.0.1")),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("in profile 'bd' (Basedash)"),
+        out.stderr.contains("in profile 'bd' (Basedash, 127.0.0.1"),
         "{}",
         out.stderr
     );

@@ -271,8 +271,9 @@ async fn update_opened(
         .iter()
         .find(|r| r.kind == kind && r.id == id)
         .ok_or_else(|| Fail::usage("no target"))?;
-    let plan = change::plan(o.spec, &o.profile.name, &all, vec![(r.as_ref(), change)])
+    let mut plan = change::plan(o.spec, &o.profile.name, &all, vec![(r.as_ref(), change)])
         .map_err(Fail::usage)?;
+    plan.tenant = crate::overview::tenant_of(&o.profile.base_url);
     run_plans(vec![(o, plan)], c).await
 }
 
@@ -404,7 +405,10 @@ pub async fn rotate(
             .map(|r| (r.as_ref(), change.clone()))
             .collect();
         match change::plan(o.spec, &o.profile.name, &all, changes) {
-            Ok(plan) => plans.push((o, plan)),
+            Ok(mut plan) => {
+                plan.tenant = crate::overview::tenant_of(&o.profile.base_url);
+                plans.push((o, plan))
+            }
             Err(e) => {
                 failed = Some(Fail::usage(format!("{}: {e}", o.profile.name)));
                 break;

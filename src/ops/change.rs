@@ -74,6 +74,8 @@ pub struct ChangeItem {
 pub struct ChangePlan {
     pub profile: String,
     pub vendor: VendorId,
+    /// The tenant (the base URL's host), when the caller knows it: shown in the plan.
+    pub tenant: String,
     pub items: Vec<ChangeItem>,
     /// What the plan cannot do or undo, said before anything runs.
     pub notes: Vec<String>,
@@ -171,11 +173,16 @@ pub fn plan(
     for (target, mut change) in changes {
         // A new owner named by name or email: the id, from the objects that person owns.
         if let Some(who) = change.text("owner").map(str::to_string) {
-            if let Some(id) = owner_id(all, &who) {
-                if !id.eq_ignore_ascii_case(who.trim()) {
-                    resolved.push(format!("owner '{who}' is user {id}"));
+            match owner_id(all, &who) {
+                Some(id) => {
+                    if !id.eq_ignore_ascii_case(who.trim()) {
+                        resolved.push(format!("owner '{who}' is user {id}"));
+                    }
+                    change = change.set("owner", FieldValue::Text(id));
                 }
-                change = change.set("owner", FieldValue::Text(id));
+                None => resolved.push(format!(
+                    "owner '{who}' owns no loaded object: it is sent as a user id as it is"
+                )),
             }
         }
         let r = all
@@ -195,6 +202,7 @@ pub fn plan(
     let mut plan = ChangePlan {
         profile: profile.to_string(),
         vendor: spec.vendor,
+        tenant: String::new(),
         items,
         notes: Vec::new(),
     };
@@ -222,8 +230,13 @@ pub fn plan(
 /// The plan as lines for a terminal: every object with its change and what is tested,
 /// then the notes. Sanitized (names are server text).
 pub fn plan_text(plan: &ChangePlan) -> String {
+    let tenant = if plan.tenant.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", sanitize(&plan.tenant))
+    };
     let mut out = format!(
-        "Change {} in profile '{}' ({}):\n",
+        "Change {} in profile '{}' ({}{tenant}):\n",
         plural(plan.items.len(), "object"),
         sanitize(&plan.profile),
         plan.vendor.display()

@@ -24,6 +24,9 @@ pub struct EditField {
     /// ("/name", "/database/login/id"); empty for secrets.
     pub pointer: &'static str,
     pub help: &'static str,
+    /// Must be given with every change (Databrain replaces the full credential set and
+    /// never returns the password).
+    pub always: bool,
 }
 
 impl EditField {
@@ -36,6 +39,7 @@ impl EditField {
             verify: false,
             pointer,
             help: "",
+            always: false,
         }
     }
 
@@ -48,6 +52,7 @@ impl EditField {
             verify: true,
             pointer: "",
             help: "",
+            always: false,
         }
     }
 
@@ -58,6 +63,11 @@ impl EditField {
 
     pub const fn clearable(mut self) -> Self {
         self.clearable = true;
+        self
+    }
+
+    pub const fn always(mut self) -> Self {
+        self.always = true;
         self
     }
 
@@ -192,6 +202,20 @@ pub fn validate(change: &Change, fields: &[EditField], what: &str) -> Result<(),
     if change.is_empty() {
         return Err("nothing to change".into());
     }
+    if let Some(f) = fields
+        .iter()
+        .find(|f| f.always && change.get(f.name).is_none())
+    {
+        return Err(format!(
+            "'{}' must be given with every change of {what} ({})",
+            f.name,
+            if f.secret {
+                "it replaces the full set and the old value cannot be read back"
+            } else {
+                "the vendor replaces the full set"
+            }
+        ));
+    }
     for c in &change.fields {
         let Some(f) = fields.iter().find(|f| f.name == c.field) else {
             let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
@@ -271,5 +295,18 @@ mod tests {
         assert_eq!(validate(&ok, FIELDS, "a login"), Ok(()));
         let e = validate(&ok, &[], "a datamart").expect_err("none");
         assert!(e.contains("cannot be changed through the API"), "{e}");
+        // A field the vendor needs with every change.
+        const FULL: &[EditField] = &[
+            EditField::text("host", "Host", "/host"),
+            EditField::secret("password", "Password").always(),
+        ];
+        let host = Change::default().set("host", FieldValue::Text("db2".into()));
+        let e = validate(&host, FULL, "a Databrain datasource").expect_err("always");
+        assert!(
+            e.contains("'password' must be given with every change"),
+            "{e}"
+        );
+        let both = host.set("password", FieldValue::Secret(SecretString::from("x1")));
+        assert_eq!(validate(&both, FULL, "a Databrain datasource"), Ok(()));
     }
 }

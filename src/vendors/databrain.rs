@@ -175,7 +175,9 @@ const DATASOURCE_EDIT: &[EditField] = &[
     EditField::text("port", "Port", "/port").verified(),
     EditField::text("database", "Database", "/database").verified(),
     EditField::text("username", "Database user", "/username").verified(),
-    EditField::secret("password", "Database password").help(
+    EditField::secret("password", "Database password")
+        .always()
+        .help(
         "required on every change: Databrain replaces the full credentials and never returns them",
     ),
     EditField::text("schema", "Schema", "/schema").verified(),

@@ -362,7 +362,10 @@ pub fn review(m: &mut Model, f: &mut CreateForm) -> (Step, Vec<Effect>) {
             .map(|(_, r)| (r.clone(), change.clone()))
             .collect();
         match crate::ops::change::plan(tab.spec, &tab.info.name, &tab.resources, changes) {
-            Ok(plan) => plans.push((p, plan)),
+            Ok(mut plan) => {
+                plan.tenant = tab.tenant.clone();
+                plans.push((p, plan))
+            }
             Err(e) => {
                 f.error = Some(if edit.targets.len() > 1 {
                     format!("{}: {e}", tab.info.name)
