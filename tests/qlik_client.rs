@@ -1488,3 +1488,109 @@ async fn a_rename_with_an_owner_change_patches_first_then_acts() {
     assert_eq!(stored["qName"], "SAP_HANA_Finance");
     assert_eq!(stored["space"], DATA_ENGINEERING);
 }
+
+#[tokio::test]
+async fn the_simulator_answers_actions_update_item_by_item() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/data-connections/actions/update", sim.base_url);
+    let post =
+        |token: &'static str, body: Value| http.post(&url).bearer_auth(token).json(&body).send();
+    let mysql = "62f2c9dd-8bec-4f00-be4b-a5c87427b278"; // MySQL_Events, Data Engineering
+    let datafiles = "4298517f-f20d-46a8-bfe9-d1d721607b85";
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    sim.control.set_credentials(mysql, Some("u"), Some("p"));
+    let before = sim.control.object(mysql).unwrap();
+    let r = post(
+        qsim::DEMO_TOKEN,
+        json!({"connections":[
+            {"id": mysql, "spaceId": FINANCE},
+            {"id": mysql, "spaceId": SALES_OPS, "spaceType": "shared"},
+            {"id": mysql, "spaceId": "0123456789abcdef01234567", "spaceType": "shared"},
+            {"id": mysql, "ownerId": "0123456789abcdef01234567"},
+            {"id": datafiles, "ownerId": PRIYA},
+            {"id": unknown, "ownerId": PRIYA},
+            {"id": mysql},
+            {"id": "not-a-uuid", "ownerId": PRIYA},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 207);
+    let v: Value = r.json().await.unwrap();
+    let statuses: Vec<u64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [400, 400, 404, 404, 403, 404, 400, 400]);
+    for item in v["data"].as_array().unwrap() {
+        let e = &item["error"];
+        assert!(e["code"].is_string() && e["title"].is_string() && e["detail"].is_string());
+        assert_eq!(e["status"], item["status"]);
+    }
+    assert!(v["data"][1]["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("does not match"));
+    assert_eq!(sim.control.object(mysql).unwrap(), before, "nothing stored");
+    assert_eq!(
+        sim.control.credentials(mysql),
+        (Some("u".into()), Some("p".into()))
+    );
+    // Mixed: one applied, one refused.
+    let v: Value = post(
+        qsim::DEMO_TOKEN,
+        json!({"connections":[
+            {"id": mysql, "ownerId": PRIYA, "name": "MySQL Events"},
+            {"id": unknown, "ownerId": PRIYA},
+        ]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["data"][0], json!({"id": mysql, "status": 204}));
+    assert_eq!(v["data"][1]["status"], 404);
+    let after = sim.control.object(mysql).unwrap();
+    assert_eq!(after["user"], PRIYA);
+    assert_eq!(after["qName"], "MySQL Events");
+    assert_eq!(sim.control.credentials(mysql), (None, None));
+    // Non-admins: 403 for the whole request, nothing recorded.
+    let r = post(
+        qsim::NON_ADMIN_TOKEN,
+        json!({"connections":[{"id": mysql, "ownerId": PRIYA}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(qsim::DEMO_TOKEN, json!({"connections":[]}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Users by email or name, case ignored.
+    let users = |filter: &str| {
+        http.get(format!("{}/api/v1/users", sim.base_url))
+            .query(&[("filter", filter)])
+            .bearer_auth(qsim::NON_ADMIN_TOKEN)
+            .send()
+    };
+    let v: Value = users(r#"email eq "PRIYA.RAMAN@acme.example""#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["id"], PRIYA);
+    let v: Value = users(r#"name eq "Priya Raman" or name eq "Noah Brennan""#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(users("name equals x").await.unwrap().status(), 400);
+}

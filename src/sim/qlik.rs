@@ -1,6 +1,8 @@
 //! Simulated Qlik Cloud REST API: data connections (cursor-paged list, get and delete by id
-//! or by name within a space, create, JSON-Patch, bulk delete with 207 multi-status), spaces
-//! and users, with bearer API keys of an admin and a non-admin user.
+//! or by name within a space, create, JSON-Patch, bulk delete with 207 multi-status, owner
+//! transfer and move to another space through `actions/update`, 207 per item), spaces and users
+//! (by id, or listed with a SCIM-like `filter`), with bearer API keys of an admin and a
+//! non-admin user.
 //!
 //! Objects are held in Qlik's wire format (seeded from `assets/qlik.json`, generated on demand
 //! when a scale is requested), never as the client's types. The server reproduces what a
