@@ -1213,3 +1213,384 @@ async fn read_only_profiles_send_no_patch() {
     assert!(sim.control.requests().is_empty());
     assert!(sim.control.patches().is_empty());
 }
+
+// ---- Ownership transfer and move to another space (issue 16) --------------------------------
+
+const SALES_OPS: &str = "65cf6bd251618b6abd5848f3";
+const MARKETING_SANDBOX: &str = "65cf6c9e51618b6abd58493a";
+const PRIYA: &str = "6422bc5e43af68ebe8abbc9d";
+
+fn update_actions(sim: &QlikSim) -> Vec<SimRequest> {
+    requests(sim, |r| {
+        r.method == "POST" && r.path == "/api/v1/data-connections/actions/update"
+    })
+}
+
+#[tokio::test]
+async fn an_owner_transfer_is_one_action_item_and_drops_the_credentials() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "MySQL_Events").clone();
+    sim.control
+        .set_credentials(&conn.id, Some("svc_events"), Some("old-pass-1"));
+    sim.control.clear_requests();
+    let after = c
+        .update(target(&conn), text("owner", "priya.raman@acme.example"))
+        .await
+        .expect("transferred");
+    assert_eq!(after.id, conn.id);
+    assert_eq!(after.owner.as_deref(), Some("Priya Raman"), "{after:?}");
+    assert_eq!(str_at(&after.raw.value(), "/user"), Some(PRIYA));
+    assert_eq!(after.container, conn.container, "same space");
+    assert_eq!(sim.control.credentials(&conn.id), (None, None));
+    assert_eq!(
+        sim.control.updates(),
+        vec![json!({"connections":[{"id": conn.id, "ownerId": PRIYA}]})],
+        "owner only: no space keys"
+    );
+    assert!(patches(&sim).is_empty(), "no PATCH for an owner change");
+    let lookup = requests(&sim, |r| r.method == "GET" && r.path == "/api/v1/users");
+    assert_eq!(lookup.len(), 1);
+    assert_eq!(
+        lookup[0].query_param("filter").as_deref(),
+        Some(r#"email eq "priya.raman@acme.example""#)
+    );
+    // By name (known from the load: no look-up), and by id (sent as is).
+    sim.control.clear_requests();
+    let after = c
+        .update(target(&conn), text("owner", "Noah Brennan"))
+        .await
+        .expect("by name");
+    assert_eq!(after.owner.as_deref(), Some("Noah Brennan"));
+    assert!(requests(&sim, |r| r.path == "/api/v1/users").is_empty());
+    let after = c
+        .update(target(&conn), text("owner", PRIYA))
+        .await
+        .expect("by id");
+    assert_eq!(str_at(&after.raw.value(), "/user"), Some(PRIYA));
+    // Nobody of that name: refused before anything is written.
+    sim.control.clear_requests();
+    let err = c
+        .update(target(&conn), text("owner", "Nobody Atall"))
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, ApiError::Setup { .. }), "{err:?}");
+    assert!(err.to_string().contains("no Qlik Cloud user"), "{err}");
+    assert!(update_actions(&sim).is_empty());
+}
+
+#[tokio::test]
+async fn a_move_resolves_the_space_by_name_or_id_and_sends_its_type() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "Postgres_CRM_Readonly").clone();
+    assert_eq!(conn.container.as_deref(), Some("Sales Ops"));
+    assert_eq!(str_at(&conn.raw.value(), "/space"), Some(SALES_OPS));
+    sim.control
+        .set_credentials(&conn.id, Some("crm_ro"), Some("keep-me-2"));
+    let after = c
+        .update(target(&conn), text("space", "data engineering"))
+        .await
+        .expect("moved by name");
+    assert_eq!(after.container.as_deref(), Some("Data Engineering"));
+    assert_eq!(str_at(&after.raw.value(), "/space"), Some(DATA_ENGINEERING));
+    assert_eq!(
+        sim.control.updates().pop().unwrap(),
+        json!({"connections":[{"id": conn.id, "spaceId": DATA_ENGINEERING, "spaceType": "shared"}]}),
+        "move only: no ownerId"
+    );
+    assert_eq!(
+        sim.control.credentials(&conn.id),
+        (Some("crm_ro".into()), Some("keep-me-2".into())),
+        "a move keeps the credentials"
+    );
+    let after = c
+        .update(target(&conn), text("space", MARKETING_SANDBOX))
+        .await
+        .expect("moved by id");
+    assert_eq!(after.container.as_deref(), Some("Marketing Sandbox"));
+    assert_eq!(
+        sim.control.updates().pop().unwrap()["connections"][0]["spaceType"],
+        "data"
+    );
+    let after = c
+        .update(target(&conn), text("space", "personal"))
+        .await
+        .expect("to the owner's personal space");
+    assert_eq!(after.container.as_deref(), Some(PERSONAL_SPACE));
+    assert_eq!(
+        sim.control.updates().pop().unwrap()["connections"][0],
+        json!({"id": conn.id, "spaceId": "", "spaceType": "personal"})
+    );
+    let err = c
+        .update(target(&conn), text("space", "No Such Space"))
+        .await
+        .expect_err("unknown space");
+    assert!(matches!(err, ApiError::Setup { .. }), "{err:?}");
+    assert_eq!(sim.control.updates().len(), 3, "nothing sent for it");
+}
+
+#[tokio::test]
+async fn owner_and_space_change_in_one_item() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "BigQuery_Pipeline").clone();
+    sim.control.set_credentials(&conn.id, Some("bq"), Some("p"));
+    let change =
+        text("owner", "Priya Raman").set("space", FieldValue::Text("Finance Analytics".into()));
+    let after = c.update(target(&conn), change).await.expect("both");
+    assert_eq!(after.owner.as_deref(), Some("Priya Raman"));
+    assert_eq!(after.container.as_deref(), Some("Finance Analytics"));
+    assert_eq!(
+        sim.control.updates(),
+        vec![json!({"connections":[{
+            "id": conn.id, "ownerId": PRIYA, "spaceId": FINANCE, "spaceType": "shared"
+        }]})]
+    );
+    assert_eq!(sim.control.credentials(&conn.id), (None, None));
+    assert_eq!(update_actions(&sim).len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_item_of_the_207_is_an_error_in_qliks_words_and_nothing_changes() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let finance_sw = snap
+        .resources
+        .iter()
+        .find(|r| {
+            r.name == "Snowflake_Warehouse" && r.container.as_deref() == Some("Finance Analytics")
+        })
+        .expect("Finance's Snowflake_Warehouse")
+        .clone();
+    let before = sim.control.object(&finance_sw.id).expect("stored");
+    // Data Engineering has a Snowflake_Warehouse already.
+    let err = c
+        .update(target(&finance_sw), text("space", DATA_ENGINEERING))
+        .await
+        .expect_err("name clash");
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert!(matches!(err, ApiError::Http { .. }), "{err:?}");
+    let calls = update_actions(&sim);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].status, 207,
+        "the HTTP status was fine; the item was not"
+    );
+    assert_eq!(sim.control.object(&finance_sw.id).unwrap(), before);
+    // An owner the tenant does not have: the item's 404.
+    let err = c
+        .update(
+            target(&finance_sw),
+            text("owner", "0123456789abcdef01234567"),
+        )
+        .await
+        .expect_err("unknown owner");
+    assert_eq!(err.status(), Some(404), "{err}");
+    assert!(err.to_string().contains("not found"), "{err}");
+    assert_eq!(sim.control.object(&finance_sw.id).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_non_admin_gets_the_403_of_the_action() {
+    let sim = sim().await;
+    let c = analyst(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "pg_local_test").clone();
+    let before = sim.control.object(&conn.id).expect("stored");
+    let err = c
+        .update(target(&conn), text("owner", PRIYA))
+        .await
+        .expect_err("not an admin");
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("TenantAdmin"), "{err}");
+    assert_eq!(sim.control.object(&conn.id).unwrap(), before);
+    assert!(sim.control.updates().is_empty());
+}
+
+#[tokio::test]
+async fn read_only_profiles_send_no_transfer_or_move() {
+    let sim = sim().await;
+    let mut s = settings(&sim.base_url, qsim::DEMO_TOKEN);
+    s.read_only = true;
+    let c = QlikClient::new(s).expect("client");
+    let snap = c.load().await.expect("reads are fine");
+    let conn = one(&snap.resources, "MySQL_Events").clone();
+    sim.control.clear_requests();
+    for change in [
+        text("owner", "priya.raman@acme.example"),
+        text("space", "Finance Analytics"),
+        text("name", "x").set("owner", FieldValue::Text(PRIYA.into())),
+    ] {
+        let err = c
+            .update(target(&conn), change)
+            .await
+            .expect_err("read-only");
+        assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    }
+    assert!(sim.control.requests().is_empty(), "not even the look-ups");
+    assert!(sim.control.updates().is_empty());
+}
+
+#[tokio::test]
+async fn a_rename_with_an_owner_change_patches_first_then_acts() {
+    let sim = sim().await;
+    let c = admin(&sim);
+    let snap = c.load().await.expect("load");
+    let conn = one(&snap.resources, "Athena_Access_Logs").clone();
+    sim.control.clear_requests();
+    let change = text("name", "Athena Logs").set("owner", FieldValue::Text(PRIYA.into()));
+    let after = c.update(target(&conn), change).await.expect("both");
+    assert_eq!(after.name, "Athena Logs");
+    assert_eq!(after.owner.as_deref(), Some("Priya Raman"));
+    let writes: Vec<String> = requests(&sim, |r| r.method != "GET")
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            format!("PATCH /api/v1/data-connections/{}", conn.id),
+            "POST /api/v1/data-connections/actions/update".to_string(),
+        ]
+    );
+    assert_eq!(
+        sim.control.patches(),
+        vec![(
+            conn.id.clone(),
+            json!([{"op":"replace","path":"/qName","value":"Athena Logs"}])
+        )]
+    );
+    assert_eq!(
+        sim.control.updates(),
+        vec![json!({"connections":[{"id": conn.id, "ownerId": PRIYA}]})]
+    );
+    // The action refused after the rename went through: the error says the rename stays.
+    let err = c
+        .update(
+            target(&conn),
+            text("name", "SAP_HANA_Finance").set("space", FieldValue::Text(FINANCE.into())),
+        )
+        .await
+        .expect_err("clash in Finance");
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert!(
+        err.to_string()
+            .contains("name change before it was applied"),
+        "{err}"
+    );
+    let stored = sim.control.object(&conn.id).unwrap();
+    assert_eq!(stored["qName"], "SAP_HANA_Finance");
+    assert_eq!(stored["space"], DATA_ENGINEERING);
+}
+
+#[tokio::test]
+async fn the_simulator_answers_actions_update_item_by_item() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/data-connections/actions/update", sim.base_url);
+    let post =
+        |token: &'static str, body: Value| http.post(&url).bearer_auth(token).json(&body).send();
+    let mysql = "62f2c9dd-8bec-4f00-be4b-a5c87427b278"; // MySQL_Events, Data Engineering
+    let datafiles = "4298517f-f20d-46a8-bfe9-d1d721607b85";
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    sim.control.set_credentials(mysql, Some("u"), Some("p"));
+    let before = sim.control.object(mysql).unwrap();
+    let r = post(
+        qsim::DEMO_TOKEN,
+        json!({"connections":[
+            {"id": mysql, "spaceId": FINANCE},
+            {"id": mysql, "spaceId": SALES_OPS, "spaceType": "shared"},
+            {"id": mysql, "spaceId": "0123456789abcdef01234567", "spaceType": "shared"},
+            {"id": mysql, "ownerId": "0123456789abcdef01234567"},
+            {"id": datafiles, "ownerId": PRIYA},
+            {"id": unknown, "ownerId": PRIYA},
+            {"id": mysql},
+            {"id": "not-a-uuid", "ownerId": PRIYA},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 207);
+    let v: Value = r.json().await.unwrap();
+    let statuses: Vec<u64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [400, 400, 404, 404, 403, 404, 400, 400]);
+    for item in v["data"].as_array().unwrap() {
+        let e = &item["error"];
+        assert!(e["code"].is_string() && e["title"].is_string() && e["detail"].is_string());
+        assert_eq!(e["status"], item["status"]);
+    }
+    assert!(v["data"][1]["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("does not match"));
+    assert_eq!(sim.control.object(mysql).unwrap(), before, "nothing stored");
+    assert_eq!(
+        sim.control.credentials(mysql),
+        (Some("u".into()), Some("p".into()))
+    );
+    // Mixed: one applied, one refused.
+    let v: Value = post(
+        qsim::DEMO_TOKEN,
+        json!({"connections":[
+            {"id": mysql, "ownerId": PRIYA, "name": "MySQL Events"},
+            {"id": unknown, "ownerId": PRIYA},
+        ]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["data"][0], json!({"id": mysql, "status": 204}));
+    assert_eq!(v["data"][1]["status"], 404);
+    let after = sim.control.object(mysql).unwrap();
+    assert_eq!(after["user"], PRIYA);
+    assert_eq!(after["qName"], "MySQL Events");
+    assert_eq!(sim.control.credentials(mysql), (None, None));
+    // Non-admins: 403 for the whole request, nothing recorded.
+    let r = post(
+        qsim::NON_ADMIN_TOKEN,
+        json!({"connections":[{"id": mysql, "ownerId": PRIYA}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(qsim::DEMO_TOKEN, json!({"connections":[]}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Users by email or name, case ignored.
+    let users = |filter: &str| {
+        http.get(format!("{}/api/v1/users", sim.base_url))
+            .query(&[("filter", filter)])
+            .bearer_auth(qsim::NON_ADMIN_TOKEN)
+            .send()
+    };
+    let v: Value = users(r#"email eq "PRIYA.RAMAN@acme.example""#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["id"], PRIYA);
+    let v: Value = users(r#"name eq "Priya Raman" or name eq "Noah Brennan""#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(users("name equals x").await.unwrap().status(), 400);
+}

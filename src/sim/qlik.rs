@@ -1,6 +1,8 @@
 //! Simulated Qlik Cloud REST API: data connections (cursor-paged list, get and delete by id
-//! or by name within a space, create, JSON-Patch, bulk delete with 207 multi-status), spaces
-//! and users, with bearer API keys of an admin and a non-admin user.
+//! or by name within a space, create, JSON-Patch, bulk delete with 207 multi-status, owner
+//! transfer and move to another space through `actions/update`, 207 per item), spaces and users
+//! (by id, or listed with a SCIM-like `filter`), with bearer API keys of an admin and a
+//! non-admin user.
 //!
 //! Objects are held in Qlik's wire format (seeded from `assets/qlik.json`, generated on demand
 //! when a scale is requested), never as the client's types. The server reproduces what a
@@ -258,6 +260,19 @@ impl QlikControl {
         lock(&self.shared).patches.clone()
     }
 
+    /// Every `actions/update` body a tenant admin sent, in order (refused items included).
+    pub fn updates(&self) -> Vec<Value> {
+        lock(&self.shared).updates.clone()
+    }
+
+    /// Set the inline (username, password) of a connection, as a create would have.
+    pub fn set_credentials(&self, id: &str, username: Option<&str>, password: Option<&str>) {
+        lock(&self.shared).credentials.insert(
+            id.to_string(),
+            (username.map(str::to_string), password.map(str::to_string)),
+        );
+    }
+
     /// Number of stored connections.
     pub fn connection_count(&self) -> usize {
         lock(&self.shared).conns.live
@@ -505,6 +520,35 @@ impl Store {
         true
     }
 
+    /// Move a connection to another scope (space and owner), keeping its name.
+    fn relocate(&mut self, id: &str, space: Option<Arc<str>>, user: Option<Arc<str>>) {
+        let Some(&i) = self.by_id.get(id) else {
+            return;
+        };
+        let Some(c) = self.slots.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        let old = scope_key(c.space.as_deref(), c.user.as_deref());
+        self.by_name.remove(&(old, c.name.clone()));
+        c.space = space;
+        c.user = user;
+        if let Held::Generated(n) = c.body {
+            c.body = Held::Json(render_generated(c, n));
+        }
+        if let Held::Json(m) = &mut c.body {
+            match &c.space {
+                Some(s) => m.insert("space".into(), Value::from(s.as_ref())),
+                None => m.remove("space"),
+            };
+            match &c.user {
+                Some(u) => m.insert("user".into(), Value::from(u.as_ref())),
+                None => m.remove("user"),
+            };
+        }
+        let scope = scope_key(c.space.as_deref(), c.user.as_deref());
+        self.by_name.insert((scope, c.name.clone()), i);
+    }
+
     fn rename(&mut self, id: &str, new_name: &str) {
         let Some(&i) = self.by_id.get(id) else {
             return;
@@ -547,6 +591,8 @@ struct SimState {
     credentials: HashMap<String, (Option<String>, Option<String>)>,
     /// Every PATCH body applied or refused, in order: (connection id, JSON-Patch array).
     patches: Vec<(String, Value)>,
+    /// Every `actions/update` body an admin sent, in order.
+    updates: Vec<Value>,
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -633,6 +679,7 @@ impl SimState {
             ],
             credentials: HashMap::new(),
             patches: Vec::new(),
+            updates: Vec::new(),
         };
         for v in array("dataConnections")? {
             let Value::Object(m) = v else {
@@ -1287,6 +1334,7 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
             get(list_connections).post(create_connection),
         )
         .route("/api/v1/data-connections/actions/delete", post(bulk_delete))
+        .route("/api/v1/data-connections/actions/update", post(bulk_update))
         .route(
             "/api/v1/data-connections/{id}",
             get(get_connection)
@@ -1295,6 +1343,7 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
         )
         .route(SPACES_PATH, get(list_spaces))
         .route("/api/v1/spaces/{id}", get(get_space))
+        .route("/api/v1/users", get(list_users))
         .route("/api/v1/users/me", get(get_me))
         .route("/api/v1/users/{id}", get(get_user))
         .route(ITEMS_PATH, get(list_items))
@@ -1874,6 +1923,195 @@ async fn bulk_delete(
     ))
 }
 
+/// One item of `actions/update`, checked and applied; nothing is stored on a refusal.
+fn update_item(st: &mut SimState, caller: &Caller, item: &Value) -> Result<(), ApiError> {
+    let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+    if id.is_empty() {
+        return Err(ApiError::bad_request(
+            "Field 'id' is missing in the request",
+        ));
+    }
+    if !is_uuid(id) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid data connection id '{id}': a UUID is expected"
+        )));
+    }
+    let Some(item) = item.as_object() else {
+        return Err(ApiError::bad_request("Each connection must be an object"));
+    };
+    let owner = opt_string(item, "ownerId")?;
+    let space = opt_string(item, "spaceId")?;
+    let space_type = opt_string(item, "spaceType")?;
+    let name = opt_string(item, "name")?
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if owner.is_none() && space.is_none() && name.is_none() {
+        return Err(ApiError::bad_request(
+            "Nothing to update: give ownerId, spaceId or name",
+        ));
+    }
+    if space_type.is_some() && space.is_none() {
+        return Err(ApiError::bad_request(
+            "Field 'spaceType' is only allowed with 'spaceId'",
+        ));
+    }
+    let c = st
+        .conns
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("Data connection '{id}' not found")))?;
+    if c.datafiles {
+        return Err(ApiError::forbidden(
+            "The DataFiles connection is built in and cannot be moved or transferred",
+        ));
+    }
+    let privileges = st.privileges(c, caller);
+    if owner.is_some() && !privileges.contains(&"change_owner") {
+        return Err(ApiError::forbidden(format!(
+            "Not allowed to change the owner of data connection '{id}'"
+        )));
+    }
+    if space.is_some() && !privileges.contains(&"change_space") {
+        return Err(ApiError::forbidden(format!(
+            "Not allowed to change the space of data connection '{id}'"
+        )));
+    }
+    let new_user: Option<Arc<str>> = match owner.as_deref().map(str::trim) {
+        None => c.user.clone(),
+        Some("") => return Err(ApiError::bad_request("Field 'ownerId' must not be empty")),
+        Some(u) => {
+            if st.user(u).is_none() {
+                return Err(ApiError::not_found(format!("User '{u}' not found")));
+            }
+            Some(Arc::from(u))
+        }
+    };
+    let new_space: Option<Arc<str>> = match space.as_deref().map(str::trim) {
+        None => c.space.clone(),
+        Some(s) => {
+            let Some(t) = space_type
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            else {
+                return Err(ApiError::bad_request(
+                    "Field 'spaceType' is required with 'spaceId'",
+                ));
+            };
+            if !matches!(t, "personal" | "shared" | "managed" | "data") {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid spaceType '{t}': expected personal, shared, managed or data"
+                )));
+            }
+            if s.is_empty() {
+                if t != "personal" {
+                    return Err(ApiError::bad_request(format!(
+                        "spaceType '{t}' does not match the personal space"
+                    )));
+                }
+                None
+            } else {
+                let sp = st
+                    .space(s)
+                    .ok_or_else(|| ApiError::not_found(format!("Space '{s}' not found")))?;
+                let actual = str_field(sp, "type").unwrap_or("shared");
+                if actual != t {
+                    return Err(ApiError::bad_request(format!(
+                        "spaceType '{t}' does not match space '{s}' (type '{actual}')"
+                    )));
+                }
+                Some(Arc::from(s))
+            }
+        }
+    };
+    if new_space.is_none() && new_user.is_none() {
+        return Err(ApiError::bad_request(
+            "A personal connection needs an owner",
+        ));
+    }
+    let new_name = name.unwrap_or_else(|| c.name.clone());
+    let old_scope = scope_key(c.space.as_deref(), c.user.as_deref());
+    let new_scope = scope_key(new_space.as_deref(), new_user.as_deref());
+    if (old_scope != new_scope || new_name != c.name) && st.conns.name_taken(&new_scope, &new_name)
+    {
+        return Err(ApiError::conflict(match &new_space {
+            Some(s) => format!(
+                "A data connection named '{new_name}' already exists in space '{s}'"
+            ),
+            None => format!(
+                "A data connection named '{new_name}' already exists in the personal space of the owner"
+            ),
+        }));
+    }
+    let owner_changed = new_user != c.user;
+    let id: Arc<str> = c.id.clone();
+    if new_name != c.name {
+        st.conns.rename(&id, &new_name);
+    }
+    st.conns.relocate(&id, new_space, new_user);
+    if owner_changed {
+        // The credentials stay with the old owner: the new one must enter their own.
+        st.credentials.remove(&*id);
+    }
+    let now = now_time();
+    if let Some(c) = st.conns.get_mut(&id) {
+        c.updated = Some(now.clone());
+        if let Held::Json(m) = &mut c.body {
+            if owner_changed {
+                m.remove("qCredentialsID");
+            }
+            m.insert("updated".into(), Value::from(now));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/data-connections/actions/update`: change owner, space and name of
+/// connections (TenantAdmin only, else 403); 207 with one `{id,status[,error]}` per item.
+/// An owner change drops the stored credentials; a name taken in the target scope is a 409
+/// for that item; an unknown owner or space a 404, a missing or wrong `spaceType` a 400.
+async fn bulk_update(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
+    if !caller.admin {
+        return Err(ApiError::forbidden(
+            "The TenantAdmin role is required for bulk operations",
+        ));
+    }
+    let body = parse_body(&body)?;
+    let items = body
+        .get("connections")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("Field 'connections' is missing in the request or empty")
+        })?
+        .clone();
+    let mut st = lock(&shared);
+    st.updates.push(body.clone());
+    let mut results = Vec::with_capacity(items.len());
+    for item in &items {
+        let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+        let mut r = Map::new();
+        r.insert("id".into(), Value::from(id));
+        match update_item(&mut st, &caller, item) {
+            Ok(()) => {
+                r.insert("status".into(), Value::from(204));
+            }
+            Err(e) => {
+                r.insert("status".into(), Value::from(e.status.as_u16()));
+                r.insert("error".into(), e.entry());
+            }
+        }
+        results.push(Value::Object(r));
+    }
+    Ok(json_response(
+        StatusCode::MULTI_STATUS,
+        &json!({ "data": results }),
+    ))
+}
+
 fn opt_string(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -2432,6 +2670,91 @@ fn render_user(st: &SimState, u: &Value) -> Value {
         json!({"self": {"href": format!("{}/api/v1/users/{id}", st.base_url)}}),
     );
     Value::Object(m)
+}
+
+/// One clause of a users `filter`: `field op "value"` (`eq`, `co`, `sw`; case ignored).
+fn user_matches(u: &Value, clause: &str) -> Result<bool, ApiError> {
+    let bad = || {
+        ApiError::plain(
+            StatusCode::BAD_REQUEST,
+            "USERS-400",
+            "Bad request",
+            Some(format!("Invalid filter clause '{clause}'")),
+        )
+    };
+    let mut parts = clause.trim().splitn(3, ' ');
+    let (Some(field), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let value = value
+        .trim()
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .ok_or_else(bad)?
+        .to_lowercase();
+    if !matches!(field, "id" | "name" | "email" | "subject" | "status") {
+        return Err(bad());
+    }
+    let have = str_field(u, field).unwrap_or("").to_lowercase();
+    match op.to_ascii_lowercase().as_str() {
+        "eq" => Ok(have == value),
+        "co" => Ok(have.contains(&value)),
+        "sw" => Ok(have.starts_with(&value)),
+        _ => Err(bad()),
+    }
+}
+
+/// `GET /api/v1/users?filter=...&limit=N`: the tenant's users matching a SCIM-like filter
+/// (`email eq "a@b"`, clauses joined by ` or `), one page (`limit` default 20, max 100).
+async fn list_users(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(_caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let pairs = parse_query(query.as_deref());
+    let limit = query_limit(&pairs)
+        .map_err(|e| {
+            ApiError::plain(
+                StatusCode::BAD_REQUEST,
+                "USERS-400",
+                "Bad request",
+                e.detail,
+            )
+        })?
+        .unwrap_or(20);
+    let filter = query_value(&pairs, "filter")
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let clauses: Vec<String> = if filter.is_empty() {
+        Vec::new()
+    } else {
+        filter
+            .split(" or ")
+            .flat_map(|c| c.split(" OR "))
+            .map(str::to_string)
+            .collect()
+    };
+    let st = lock(&shared);
+    let mut data = Vec::new();
+    for u in &st.users {
+        let mut keep = clauses.is_empty();
+        for c in &clauses {
+            if user_matches(u, c)? {
+                keep = true;
+            }
+        }
+        if keep && data.len() < limit {
+            data.push(render_user(&st, u));
+        }
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "data": data,
+            "links": {"self": {"href": format!("{}/api/v1/users", st.base_url)}},
+        }),
+    ))
 }
 
 async fn get_me(

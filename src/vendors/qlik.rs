@@ -200,7 +200,19 @@ const CONNECTION_EDIT: &[EditField] = &[
     )
     .verified()
     .help("needs the password in the same change; detaches separate credentials"),
+    EditField::text("owner", "Owner", "/user").help(
+        "a user id, name or email (tenant admins only); the credentials are NOT transferred: \
+         the new owner must enter their own before the next reload",
+    ),
+    EditField::text("space", "Space", "/space").help(
+        "a space name or id, or 'personal' for the owner's personal space (tenant admins only); \
+         apps that load from it as 'Space:Name' may break after a move",
+    ),
 ];
+
+/// The fields that go through `POST /data-connections/actions/update`, not the PATCH.
+const ACTION_FIELDS: [&str; 2] = ["owner", "space"];
+const UPDATE_ACTION: &str = "/data-connections/actions/update";
 
 /// What Qlik Cloud lets a client change on a data connection (`PATCH` with JSON-Patch).
 fn edit_fields(kind: Kind) -> &'static [EditField] {
@@ -223,6 +235,9 @@ fn patch_operations(change: &Change) -> Result<Vec<Value>, String> {
     }
     let mut ops = Vec::new();
     for c in &change.fields {
+        if ACTION_FIELDS.contains(&c.field.as_str()) {
+            continue;
+        }
         let path = match c.field.as_str() {
             "name" => "/qName",
             "username" => "/qUsername",
@@ -461,6 +476,112 @@ fn bulk_item_outcome(item: &Value) -> Result<DeleteOutcome, ApiError> {
             };
             Err(entry_error(status, &entry))
         }
+    }
+}
+
+/// What the item of `id` in a 207 `actions/update` answer says: `Ok` for a 2xx status,
+/// else the item's `error` in Qlik's words.
+fn update_item_outcome(body: &Value, id: &str) -> Result<(), ApiError> {
+    let item = body
+        .get("data")
+        .and_then(Value::as_array)
+        .and_then(|items| items.iter().find(|i| str_at(i, "/id") == Some(id)))
+        .ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: 207,
+            message: format!("the update answer has no result for connection {id}"),
+        })?;
+    let Some(status) = status_of(item.get("status")) else {
+        return Err(ApiError::Decode {
+            vendor: V,
+            status: 207,
+            message: format!("the update result of connection {id} has no status"),
+        });
+    };
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let entry = match item.get("error") {
+        Some(e @ Value::Object(_)) => e.clone(),
+        Some(Value::String(s)) => json!({ "title": s }),
+        _ => json!({ "title": "the update reported a failure without details" }),
+    };
+    Err(entry_error(status, &entry))
+}
+
+/// Whether `s` has the shape of a Qlik user or space id (24 hex digits).
+fn looks_like_qlik_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A value for a SCIM filter string: quotes and backslashes escaped.
+fn scim_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The text value of an owner or space field of a change (never cleared, never empty).
+fn action_value<'a>(change: &'a Change, field: &str) -> Result<Option<&'a str>, ApiError> {
+    let setup = |message: String| ApiError::Setup { vendor: V, message };
+    match change.get(field) {
+        None => Ok(None),
+        Some(FieldValue::Text(t)) if !t.trim().is_empty() => Ok(Some(t.trim())),
+        Some(FieldValue::Text(_)) => Err(setup(format!("'{field}' cannot be empty"))),
+        Some(_) => Err(setup(format!(
+            "'{field}' cannot be cleared or given as a secret"
+        ))),
+    }
+}
+
+/// The change without the owner and space fields (what the PATCH carries).
+fn patch_part(change: &Change) -> Change {
+    Change {
+        fields: change
+            .fields
+            .iter()
+            .filter(|c| !ACTION_FIELDS.contains(&c.field.as_str()))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// An error of the move/transfer after the PATCH of the same change went through: says so.
+fn after_patch(e: ApiError, patched: &Change) -> ApiError {
+    let fields: Vec<&str> = patched.fields.iter().map(|c| c.field.as_str()).collect();
+    let note = format!("(the {} change before it was applied)", fields.join(", "));
+    match e {
+        ApiError::Http {
+            vendor,
+            status,
+            code,
+            message,
+            ticket,
+            retry_after_ms,
+        } => ApiError::Http {
+            vendor,
+            status,
+            code,
+            message: format!("{message} {note}"),
+            ticket,
+            retry_after_ms,
+        },
+        ApiError::Setup { vendor, message } => ApiError::Setup {
+            vendor,
+            message: format!("{message} {note}"),
+        },
+        ApiError::Decode {
+            vendor,
+            status,
+            message,
+        } => ApiError::Decode {
+            vendor,
+            status,
+            message: format!("{message} {note}"),
+        },
+        ApiError::Transport { vendor, message } => ApiError::Transport {
+            vendor,
+            message: format!("{message} {note}"),
+        },
+        other => other,
     }
 }
 
@@ -1473,26 +1594,187 @@ impl QlikClient {
             .collect()
     }
 
-    /// `PATCH` the connection with the change's JSON-Patch array; Qlik answers 204 without
-    /// a body, so the connection is read again (a 200 carrying the object is used as is).
+    /// Change a connection. Name and credentials: one `PATCH` with the change's JSON-Patch
+    /// array (Qlik answers 204 without a body). Owner and space: then one
+    /// `POST actions/update` (tenant admins), its 207 item checked. The owner and space are
+    /// resolved (reads) before anything is written; a read-only profile sends nothing. The
+    /// connection is read again at the end (a 200 PATCH carrying the object is used as is
+    /// when there is no action).
     async fn do_update(&self, target: &Ref, change: &Change) -> Result<Resource, ApiError> {
         if target.kind != Kind::Connections {
             return Err(not_connections(target.kind));
         }
         let ops =
             patch_operations(change).map_err(|message| ApiError::Setup { vendor: V, message })?;
+        let owner = action_value(change, "owner")?;
+        let space = action_value(change, "space")?;
         let path = format!("/data-connections/{}", path_segment(&target.id));
-        let resp = self
-            .write(Method::PATCH, &path, Some(Value::Array(ops)))
-            .await?
-            .error_for_status()?;
-        if resp.status != 204 {
-            if let Ok(r) = self.resource_from(&resp).await {
-                return Ok(r);
+        let acts = owner.is_some() || space.is_some();
+        // Refused before any look-up leaves.
+        if !ops.is_empty() {
+            self.http.check_allowed(&Method::PATCH, &self.url(&path))?;
+        }
+        if acts {
+            self.http
+                .check_allowed(&Method::POST, &self.url(UPDATE_ACTION))?;
+        }
+        let owner_id = match owner {
+            Some(o) => Some(self.resolve_owner(o).await?),
+            None => None,
+        };
+        let space_to = match space {
+            Some(s) => Some(self.resolve_space(s).await?),
+            None => None,
+        };
+        let patched = patch_part(change);
+        if !ops.is_empty() {
+            let resp = self
+                .write(Method::PATCH, &path, Some(Value::Array(ops)))
+                .await?
+                .error_for_status()?;
+            if !acts && resp.status != 204 {
+                if let Ok(r) = self.resource_from(&resp).await {
+                    return Ok(r);
+                }
+            }
+        }
+        if acts {
+            let mut item = serde_json::Map::new();
+            item.insert("id".into(), json!(target.id));
+            if let Some(o) = owner_id {
+                item.insert("ownerId".into(), json!(o));
+            }
+            if let Some((id, type_)) = space_to {
+                item.insert("spaceId".into(), json!(id));
+                item.insert("spaceType".into(), json!(type_));
+            }
+            let r = self.update_action(&target.id, Value::Object(item)).await;
+            if let Err(e) = r {
+                return Err(if patched.is_empty() {
+                    e
+                } else {
+                    after_patch(e, &patched)
+                });
             }
         }
         let resp = self.get_url(&self.url(&path)).await?;
         self.resource_from(&resp).await
+    }
+
+    /// One item through `POST actions/update`; the item's status decides, not the 207.
+    async fn update_action(&self, id: &str, item: Value) -> Result<(), ApiError> {
+        let body = json!({ "connections": [item] });
+        let resp = self
+            .write(Method::POST, UPDATE_ACTION, Some(body))
+            .await?
+            .error_for_status()?;
+        let v: Value = resp.json(V)?;
+        update_item_outcome(&v, id)
+    }
+
+    /// A user id for an owner given as an id (24 hex digits, sent as is: the server checks
+    /// it), or as a name or email looked up in the names already loaded, then through
+    /// `GET /users?filter=`; exactly one user must match.
+    async fn resolve_owner(&self, given: &str) -> Result<String, ApiError> {
+        let setup = |message: String| ApiError::Setup { vendor: V, message };
+        if looks_like_qlik_id(given) {
+            return Ok(given.to_string());
+        }
+        let known: Vec<String> = lock(&self.names)
+            .users
+            .iter()
+            .filter(|(_, n)| n.eq_ignore_ascii_case(given))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if known.len() == 1 {
+            return Ok(known[0].clone());
+        }
+        let by = if given.contains('@') { "email" } else { "name" };
+        let filter = format!("{by} eq {}", scim_string(given));
+        let v = self
+            .get_json(&format!("/users?limit=10&filter={}", path_segment(&filter)))
+            .await
+            .map_err(|e| {
+                if e.status() == Some(404) {
+                    setup(format!(
+                        "owner '{given}': this tenant did not let the user be looked up by {by} \
+                         ({}); give the user id",
+                        e.reason()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        let ids: Vec<&str> = v
+            .get("data")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|u| str_at(u, "/id")).collect())
+            .unwrap_or_default();
+        match ids.as_slice() {
+            [id] => Ok((*id).to_string()),
+            [] => Err(setup(format!(
+                "owner '{given}': no Qlik Cloud user has this {by}; give a user id, name or email"
+            ))),
+            many => Err(setup(format!(
+                "owner '{given}': {} users have this {by}; give the user id",
+                many.len()
+            ))),
+        }
+    }
+
+    /// (space id, space type) for a space given as an id or a name (case ignored when only
+    /// one space matches so); 'personal' is the owner's personal space (`spaceId: ""`).
+    async fn resolve_space(&self, given: &str) -> Result<(String, String), ApiError> {
+        let setup = |message: String| ApiError::Setup { vendor: V, message };
+        if given.eq_ignore_ascii_case("personal") {
+            return Ok((String::new(), "personal".into()));
+        }
+        let typed = |sp: QlikSpace| match sp.type_ {
+            Some(t) => Ok((sp.id, t)),
+            None => Err(setup(format!(
+                "space '{}' has no type in Qlik's answer; it cannot be moved to",
+                sp.name
+            ))),
+        };
+        if looks_like_qlik_id(given) {
+            match self
+                .get_json(&format!("/spaces/{}", path_segment(given)))
+                .await
+            {
+                Ok(v) => {
+                    if let Some(sp) = parse_space(&v) {
+                        return typed(sp);
+                    }
+                }
+                Err(e) if e.status() == Some(404) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let listed = self
+            .list_all(&format!(
+                "/spaces?limit={PAGE_LIMIT}&name={}",
+                path_segment(given)
+            ))
+            .await?;
+        let all: Vec<QlikSpace> = listed.items.iter().filter_map(parse_space).collect();
+        let exact: Vec<&QlikSpace> = all.iter().filter(|s| s.name == given).collect();
+        let matching: Vec<&QlikSpace> = if exact.is_empty() {
+            all.iter()
+                .filter(|s| s.name.eq_ignore_ascii_case(given))
+                .collect()
+        } else {
+            exact
+        };
+        match matching.as_slice() {
+            [sp] => typed((*sp).clone()),
+            [] => Err(setup(format!(
+                "space '{given}': no space with this name or id is visible to this API key"
+            ))),
+            many => Err(setup(format!(
+                "space '{given}': {} spaces have this name; give the space id",
+                many.len()
+            ))),
+        }
     }
 
     async fn do_create(&self, kind: Kind, body: Value) -> Result<Resource, ApiError> {
@@ -1833,7 +2115,8 @@ impl VendorApi for QlikClient {
     }
 
     /// Renames, rotates inline credentials or repoints a data connection through one
-    /// JSON-Patch `PATCH` (204), then reads it again.
+    /// JSON-Patch `PATCH` (204); transfers its owner or moves it to another space through
+    /// `POST actions/update` (207, the item's status decides); then reads it again.
     fn update(&self, target: Ref, change: Change) -> BoxFuture<'_, Result<Resource, ApiError>> {
         Box::pin(async move { self.do_update(&target, &change).await })
     }
@@ -2148,6 +2431,37 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, ApiError::ReadOnly { .. }), "{e:?}");
+        // An owner given by name is refused before it is looked up.
+        let e = c
+            .update(
+                t_one(),
+                Change::default().set("owner", FieldValue::Text("Priya Raman".into())),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ApiError::ReadOnly { .. }), "{e:?}");
+        assert!(e.to_string().contains("actions/update"), "{e}");
+    }
+
+    #[test]
+    fn update_items_are_judged_by_their_own_status() {
+        let id = "3f1c2a9e-6b1d-4a57-9a0e-2c4f8e7d1b10";
+        let ok = json!({"data":[{"id": id, "status": 204}]});
+        assert!(update_item_outcome(&ok, id).is_ok());
+        let clash = json!({"data":[{"id": id, "status": 409, "error": {
+            "code":"DCERROR-0009","title":"Conflict",
+            "detail":"A data connection named 'x' already exists","status":409}}]});
+        let e = update_item_outcome(&clash, id).unwrap_err();
+        assert_eq!(e.status(), Some(409));
+        assert_eq!(e.code(), Some("DCERROR-0009"));
+        assert!(e.to_string().contains("already exists"), "{e}");
+        let e = update_item_outcome(&json!({"data":[]}), id).unwrap_err();
+        assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+        let e = update_item_outcome(&json!({"data":[{"id": id}]}), id).unwrap_err();
+        assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+        assert!(looks_like_qlik_id("6422bc5e43af68ebe8abbc9d"));
+        assert!(!looks_like_qlik_id("Priya Raman"));
+        assert_eq!(scim_string(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 
     fn t_one() -> Ref {
@@ -2177,14 +2491,40 @@ mod tests {
         let e = patch_operations(&moved).unwrap_err();
         assert!(e.contains("password in the same change"), "{e}");
         assert!(patch_operations(&moved.set("password", secret("p"))).is_ok());
-        let e = patch_operations(&Change::default().set("owner", FieldValue::Text("u".into())))
+        let e = patch_operations(&Change::default().set("tags", FieldValue::Text("u".into())))
             .unwrap_err();
-        assert!(e.contains("no field 'owner'"), "{e}");
+        assert!(e.contains("no field 'tags'"), "{e}");
+        // Owner and space go through actions/update, not the PATCH.
+        let both = Change::default()
+            .set("owner", FieldValue::Text("u".into()))
+            .set("name", FieldValue::Text("n".into()))
+            .set("space", FieldValue::Text("s".into()));
+        assert_eq!(
+            patch_operations(&both).unwrap(),
+            vec![json!({"op":"replace","path":"/qName","value":"n"})]
+        );
+        assert_eq!(patch_part(&both).fields.len(), 1);
         let names: Vec<&str> = (SPEC.edit_fields)(Kind::Connections)
             .iter()
             .map(|f| f.name)
             .collect();
-        assert_eq!(names, ["name", "username", "password", "connection_string"]);
+        assert_eq!(
+            names,
+            [
+                "name",
+                "username",
+                "password",
+                "connection_string",
+                "owner",
+                "space"
+            ]
+        );
+        for f in ["owner", "space"] {
+            let field = CONNECTION_EDIT.iter().find(|e| e.name == f).unwrap();
+            assert!(!field.help.is_empty() && !field.secret);
+        }
+        assert!(CONNECTION_EDIT[4].help.contains("NOT transferred"));
+        assert!(CONNECTION_EDIT[5].help.contains("Space:Name"));
         assert!((SPEC.edit_fields)(Kind::Logins).is_empty());
     }
 
