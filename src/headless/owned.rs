@@ -38,6 +38,7 @@ pub fn owned_by(r: &Resource, who: &str) -> bool {
             "/ownerId",
             "/ownerName",
             "/ownerEmail",
+            "/user",
         ]
         .iter()
         .any(|p| eq(r.raw.pointer_str(p)))

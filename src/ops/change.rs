@@ -144,7 +144,12 @@ pub fn owner_id(all: &[Resource], who: &str) -> Option<String> {
         let id = r
             .raw
             .pointer_str("/owner/id")
-            .or_else(|| r.raw.pointer_str("/ownerId"))?;
+            .or_else(|| r.raw.pointer_str("/ownerId"))
+            .or_else(|| {
+                // Qlik: the owner's id is `user`, its name the resource's owner.
+                r.owner.as_ref()?;
+                r.raw.pointer_str("/user")
+            })?;
         let named = |p: &str| {
             r.raw
                 .pointer_str(p)
@@ -181,7 +186,8 @@ pub fn plan(
                     change = change.set("owner", FieldValue::Text(id));
                 }
                 None => resolved.push(format!(
-                    "owner '{who}' owns no loaded object: it is sent as a user id as it is"
+                    "owner '{who}' owns no loaded object: it goes to {} as given",
+                    spec.vendor.display()
                 )),
             }
         }
