@@ -505,3 +505,62 @@ async fn a_bulk_rotation_under_faults_reports_exactly_what_the_server_holds() {
     let raw = std::fs::read_to_string(&path).expect("audit");
     assert!(!raw.contains(NEW_PASSWORD));
 }
+
+/// A transfer of several objects whose answers are lost, before and after the server acted,
+/// every time: reading each object again tells which ones have their new owner.
+#[tokio::test]
+async fn a_bulk_transfer_under_faults_reports_exactly_what_the_server_holds() {
+    let (sim, client, all) = world().await;
+    let datasources: Vec<&Resource> = all
+        .iter()
+        .filter(|r| r.kind == Kind::Datasources)
+        .filter(|r| r.raw.pointer_str("/owner/name").as_deref() != Some("Priya Raman"))
+        .take(6)
+        .collect();
+    assert_eq!(datasources.len(), 6);
+    let faults = &sim.control.faults;
+    faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("PUT")
+            .path(&datasources[1].id)
+            .after()
+            .times(50),
+    );
+    faults.add(
+        FaultRule::new(Fault::Reset)
+            .method("PUT")
+            .path(&datasources[2].id)
+            .times(50),
+    );
+    faults.add(FaultRule::new(Fault::Reset).method("PUT").after().every(3));
+    let changes = datasources
+        .iter()
+        .map(|d| (d.as_ref(), text("owner", "Priya Raman")))
+        .collect();
+    let plan = change::plan(&SPEC, "it-mstr", &all, changes).expect("plan");
+    let outcomes = run(&client, &Arc::new(AuditLog::disabled()), &plan).await;
+    for (d, o) in datasources.iter().zip(&outcomes) {
+        let stored = sim.control.object("datasources", &d.id).expect("ds");
+        let moved = stored["owner"]["name"] == "Priya Raman";
+        match o {
+            ChangeOutcome::Changed(_) => assert!(moved, "{}: {o:?}", d.id),
+            ChangeOutcome::Failed(_) => assert!(!moved, "{}: {o:?}", d.id),
+            other => panic!("{}: a text field always settles: {other:?}", d.id),
+        }
+    }
+    assert!(
+        matches!(outcomes[1], ChangeOutcome::Changed(_)),
+        "{:?}",
+        outcomes[1]
+    );
+    assert!(
+        matches!(outcomes[2], ChangeOutcome::Failed(_)),
+        "{:?}",
+        outcomes[2]
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_success()).count(),
+        5,
+        "{outcomes:?}"
+    );
+}

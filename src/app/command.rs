@@ -23,6 +23,7 @@ pub enum Cmd {
     Marks,
     Rotate,
     Transfer,
+    Move,
     Owner,
 }
 
@@ -51,13 +52,14 @@ const NAMES: &[(&str, Cmd)] = &[
     ("m", Cmd::Marks),
     ("rotate", Cmd::Rotate),
     ("transfer", Cmd::Transfer),
+    ("move", Cmd::Move),
     ("owner", Cmd::Owner),
 ];
 
 /// The commands' own names, as completion offers them.
 pub const COMMANDS: &[&str] = &[
     "overview", "all", "profile", "kind", "filter", "mark", "unmark", "marks", "export", "rotate",
-    "transfer", "owner", "quit",
+    "transfer", "move", "owner", "quit",
 ];
 
 /// The arguments of `:marks`.
@@ -231,6 +233,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         Cmd::Transfer => {
             return super::modals::edit::open_bulk(m, super::modals::edit::Bulk::Transfer)
         }
+        Cmd::Move => return super::modals::edit::open_bulk(m, super::modals::edit::Bulk::Move),
         Cmd::Owner => return owner_view(m, arg),
         Cmd::Mark => super::marks::by_query(m, arg, true),
         Cmd::Unmark => super::marks::by_query(m, arg, false),

@@ -214,6 +214,19 @@ pub fn plan(
     };
     resolved.dedup();
     plan.notes.extend(resolved);
+    // What the changed fields do not carry over or may break, once each.
+    for item in &plan.items {
+        for c in &item.change.fields {
+            let note = (spec.edit_fields)(item.target.kind)
+                .iter()
+                .find(|f| f.name == c.field)
+                .map(|f| f.note)
+                .unwrap_or("");
+            if !note.is_empty() && !plan.notes.iter().any(|n| n == note) {
+                plan.notes.push(note.to_string());
+            }
+        }
+    }
     if plan.has_secret() {
         plan.notes.push(
             "a new secret replaces the old one: dsconsole never knew the old one and cannot put it back"
@@ -571,4 +584,35 @@ pub fn report_text(plan: &ChangePlan, outcomes: &[ChangeOutcome]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VendorId;
+
+    #[test]
+    fn a_field_with_a_note_says_it_in_the_plan_once() {
+        let mut a = Resource::new(VendorId::Qlik, "q", Kind::Connections, "c1", "Sales");
+        a.raw = serde_json::json!({"id": "c1", "qName": "Sales", "user": "u1"}).into();
+        let mut b = a.clone();
+        b.id = "c2".into();
+        let all = vec![a.clone(), b.clone()];
+        let owner = || Change::default().set("owner", FieldValue::Text("u2".into()));
+        let plan = plan(
+            &crate::vendors::qlik::SPEC,
+            "q",
+            &all,
+            vec![(a.as_ref(), owner()), (b.as_ref(), owner())],
+        )
+        .expect("plan");
+        let notes: Vec<&String> = plan
+            .notes
+            .iter()
+            .filter(|n| n.contains("does not transfer"))
+            .collect();
+        assert_eq!(notes.len(), 1, "{:?}", plan.notes);
+        assert!(plan_text(&plan).contains("! Qlik Cloud does not transfer"));
+        assert_eq!(plan.items[0].verify, Verify::NotNeeded);
+    }
 }

@@ -24,6 +24,9 @@ pub struct EditField {
     /// ("/name", "/database/login/id"); empty for secrets.
     pub pointer: &'static str,
     pub help: &'static str,
+    /// Said in the plan whenever this field changes (what the change does not carry over,
+    /// what it may break).
+    pub note: &'static str,
     /// Must be given with every change (Databrain replaces the full credential set and
     /// never returns the password).
     pub always: bool,
@@ -40,6 +43,7 @@ impl EditField {
             pointer,
             help: "",
             always: false,
+            note: "",
         }
     }
 
@@ -53,6 +57,7 @@ impl EditField {
             pointer: "",
             help: "",
             always: false,
+            note: "",
         }
     }
 
@@ -63,6 +68,11 @@ impl EditField {
 
     pub const fn clearable(mut self) -> Self {
         self.clearable = true;
+        self
+    }
+
+    pub const fn note(mut self, note: &'static str) -> Self {
+        self.note = note;
         self
     }
 

@@ -203,11 +203,16 @@ const CONNECTION_EDIT: &[EditField] = &[
     EditField::text("owner", "Owner", "/user").help(
         "a user id, name or email (tenant admins only); the credentials are NOT transferred: \
          the new owner must enter their own before the next reload",
+    )
+    .note(
+        "Qlik Cloud does not transfer a connection's credentials with its owner: the new owner \
+         must enter their own before the next reload",
     ),
     EditField::text("space", "Space", "/space").help(
         "a space name or id, or 'personal' for the owner's personal space (tenant admins only); \
          apps that load from it as 'Space:Name' may break after a move",
-    ),
+    )
+    .note("apps that load from a moved connection as 'Space:Name' may break after the move"),
 ];
 
 /// The fields that go through `POST /data-connections/actions/update`, not the PATCH.

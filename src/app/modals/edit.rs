@@ -97,6 +97,8 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
 pub enum Bulk {
     Rotate,
     Transfer,
+    /// To another space (Qlik).
+    Move,
 }
 
 impl Bulk {
@@ -105,6 +107,7 @@ impl Bulk {
         match self {
             Bulk::Rotate => "password",
             Bulk::Transfer => "owner",
+            Bulk::Move => "space",
         }
     }
 
@@ -112,6 +115,7 @@ impl Bulk {
         match self {
             Bulk::Rotate => "rotate",
             Bulk::Transfer => "transfer",
+            Bulk::Move => "move",
         }
     }
 
@@ -119,6 +123,7 @@ impl Bulk {
         match self {
             Bulk::Rotate => "have no password dsconsole can change",
             Bulk::Transfer => "have no owner dsconsole can change",
+            Bulk::Move => "cannot be moved to another space",
         }
     }
 
@@ -130,6 +135,7 @@ impl Bulk {
             Bulk::Transfer => {
                 "mark MicroStrategy or Qlik objects (Basedash and Databrain objects have no owner)"
             }
+            Bulk::Move => "mark Qlik connections (the only objects that live in spaces)",
         }
     }
 }
@@ -243,6 +249,19 @@ pub fn open_bulk(m: &mut Model, bulk: Bulk) -> Vec<Effect> {
                     "leave empty to keep each object's",
                 ),
             ],
+        ),
+        Bulk::Move => (
+            format!(
+                "Move {} object(s) in {profiles} profile(s) to another space",
+                targets.len()
+            ),
+            vec![FieldSpec::new(
+                "space",
+                "Space",
+                FieldKind::Text,
+                true,
+                "a space name or id, or 'personal'",
+            )],
         ),
         Bulk::Transfer => (
             format!(

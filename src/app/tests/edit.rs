@@ -351,3 +351,19 @@ fn the_owner_view_lists_what_a_person_owns_and_transfer_plans_it_once() {
         status_text(&m)
     );
 }
+
+#[test]
+fn move_takes_only_objects_that_live_in_spaces() {
+    let mut m = batch_model(false);
+    ch(&mut m, '*');
+    ch(&mut m, 'A');
+    ch(&mut m, ':');
+    typed(&mut m, "move");
+    key(&mut m, KeyCode::Enter);
+    assert!(m.modals.is_empty());
+    assert!(
+        status_text(&m).contains("nothing to move") && status_text(&m).contains("Qlik"),
+        "{}",
+        status_text(&m)
+    );
+}
