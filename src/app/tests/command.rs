@@ -158,7 +158,7 @@ fn tab_completes_the_command_then_its_argument() {
 fn several_candidates_complete_their_common_prefix_then_tab_cycles_and_shift_tab_goes_back() {
     let mut m = loaded_model();
     ch(&mut m, ':');
-    typed(&mut m, "m");
+    typed(&mut m, "ma");
     tab(&mut m);
     assert_eq!(line(&m), "mark");
     assert_eq!(candidates(&m), ["mark", "marks"]);
