@@ -31,7 +31,7 @@ const MAX_CONCURRENCY: i64 = 256;
 
 const TOP_KEYS: &[&str] = &["ui", "defaults", "profiles"];
 const UI_KEYS: &[&str] = &["refresh_seconds"];
-const DEFAULTS_KEYS: &[&str] = &["concurrency", "timeout_seconds"];
+const DEFAULTS_KEYS: &[&str] = &["concurrency", "timeout_seconds", "connect_timeout_seconds"];
 /// Keys every profile may have (whether `username` applies is the vendor's choice).
 const COMMON_KEYS: &[&str] = &["name", "vendor", "base_url", "username"];
 /// Settings every profile may have, after the secrets.
@@ -42,6 +42,14 @@ const COMMON_SETTINGS: &[&str] = &[
     "timeout_seconds",
     "rate_limit_per_minute",
     "insecure_tls",
+    "ca_file",
+    "client_cert_file",
+    "client_key_file",
+    "proxy",
+    "proxy_username",
+    "proxy_password_env",
+    "proxy_password_cmd",
+    "connect_timeout_seconds",
 ];
 
 /// Every key a `[[profiles]]` entry may hold, for some vendor: the common keys, each
@@ -131,6 +139,9 @@ pub struct Defaults {
     /// Parallel requests per profile for bulk work.
     pub concurrency: usize,
     pub timeout_seconds: u64,
+    /// How long establishing a connection may take; `None`: the request timeout, at most
+    /// 10 s.
+    pub connect_timeout_seconds: Option<u64>,
 }
 
 impl Default for Defaults {
@@ -138,6 +149,7 @@ impl Default for Defaults {
         Defaults {
             concurrency: DEFAULT_CONCURRENCY,
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+            connect_timeout_seconds: None,
         }
     }
 }
@@ -158,12 +170,61 @@ pub struct ProfileConfig {
     pub timeout_seconds: Option<u64>,
     pub rate_limit_per_minute: Option<u32>,
     pub insecure_tls: bool,
+    /// Extra CA certificates (PEM) trusted for this profile only.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and key (PEM) for mutual TLS.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// `proxy = "http://host:port"` or `"none"`; unset: the environment's.
+    pub proxy: Option<String>,
+    pub proxy_username: Option<String>,
+    /// From `proxy_password_env` / `proxy_password_cmd` only, never inline.
+    pub proxy_password: Option<SecretSource>,
+    pub connect_timeout_seconds: Option<u64>,
     /// The vendor's own keys (`login_mode`, `space_id`, ...), validated, as written.
     pub options: BTreeMap<String, String>,
     /// The vendor's own named secrets (`data_app_key`).
     pub secret_options: BTreeMap<String, SecretSource>,
     /// Line of its `[[profiles]]` header.
     pub line: usize,
+}
+
+/// A proxy URL from the environment without its password (`http://user:***@host:3128`).
+fn redact_proxy_url(value: &str) -> String {
+    match reqwest::Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "(unreadable proxy URL)".into(),
+    }
+}
+
+/// `proxy = ...`: "none", or an http(s) URL with a host and no credentials in it.
+fn check_proxy(value: &str) -> Result<(), String> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(());
+    }
+    let url = reqwest::Url::parse(value).map_err(|_| {
+        "expected \"none\" or a URL such as \"http://proxy.example.com:3128\"".to_string()
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "a proxy URL starts with http:// or https://, not {}://",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the proxy URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "credentials are never written in the proxy URL: use proxy_username and proxy_password_env (or _cmd)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Where a secret comes from.
@@ -511,7 +572,30 @@ impl ProfileConfig {
         .read_only(self.read_only || global_read_only)
         .timeout(Duration::from_secs(self.timeout_seconds(defaults)))
         .insecure_tls(self.insecure_tls)
-        .rate_limit_per_minute(self.rate_limit_per_minute);
+        .rate_limit_per_minute(self.rate_limit_per_minute)
+        .ca_file(self.ca_file.clone())
+        .client_cert(
+            self.client_cert_file
+                .clone()
+                .zip(self.client_key_file.clone()),
+        )
+        .connect_timeout(
+            self.connect_timeout_seconds
+                .or(defaults.connect_timeout_seconds)
+                .map(Duration::from_secs),
+        )
+        .proxy(match self.proxy.as_deref() {
+            None => crate::vendors::ProxyChoice::Environment,
+            Some("none") => crate::vendors::ProxyChoice::Direct,
+            Some(url) => crate::vendors::ProxyChoice::Url {
+                url: url.to_string(),
+                username: self.proxy_username.clone(),
+                password: match &self.proxy_password {
+                    Some(src) => Some(src.resolve("proxy_password")?),
+                    None => None,
+                },
+            },
+        });
         settings.username = self.username.clone();
         settings.options = self.vendor_values();
         for name in self.secret_options.keys() {
@@ -529,6 +613,47 @@ impl ProfileConfig {
 
     pub fn timeout_seconds(&self, defaults: &Defaults) -> u64 {
         self.timeout_seconds.unwrap_or(defaults.timeout_seconds)
+    }
+
+    /// Which proxy this profile's requests use, as `config check` says it (never a password).
+    pub fn describe_proxy(&self) -> String {
+        match self.proxy.as_deref() {
+            Some("none") => "none (proxy = \"none\": direct, whatever the environment says)".into(),
+            Some(url) => {
+                let user = match (&self.proxy_username, &self.proxy_password) {
+                    (Some(u), Some(src)) => format!(", user {u}, password from {}", src.describe()),
+                    (Some(u), None) => format!(", user {u}, no password"),
+                    _ => String::new(),
+                };
+                format!("{url} (from the config{user}; NO_PROXY still applies)")
+            }
+            None => {
+                let https = self.base_url.starts_with("https://");
+                let var = |names: &[&str]| {
+                    names.iter().find_map(|n| {
+                        std::env::var(n)
+                            .ok()
+                            .filter(|v| !v.trim().is_empty())
+                            .map(|v| (n.to_string(), v))
+                    })
+                };
+                let proxy = if https {
+                    var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"])
+                } else {
+                    var(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+                };
+                let no_proxy = var(&["NO_PROXY", "no_proxy"])
+                    .map(|(_, v)| format!(", NO_PROXY={v}"))
+                    .unwrap_or_default();
+                match proxy {
+                    Some((name, value)) => format!(
+                        "{} (from the environment: {name}{no_proxy})",
+                        redact_proxy_url(&value)
+                    ),
+                    None => "none (no HTTPS_PROXY / HTTP_PROXY in the environment)".into(),
+                }
+            }
+        }
     }
 
     /// The block `describe()` prints for this profile.
@@ -578,6 +703,31 @@ impl ProfileConfig {
             "no"
         };
         rows.push(("insecure_tls", tls.into()));
+        let connect = match self
+            .connect_timeout_seconds
+            .or(defaults.connect_timeout_seconds)
+        {
+            Some(n) => format!("{n} s"),
+            None => format!(
+                "{} s (the request timeout, at most 10 s)",
+                self.timeout_seconds(defaults).min(10)
+            ),
+        };
+        rows.push(("connect_timeout", connect));
+        rows.push((
+            "trust",
+            match &self.ca_file {
+                Some(f) => format!("bundled and system CAs, and ca_file {}", f.display()),
+                None => "bundled and system CAs".into(),
+            },
+        ));
+        if let (Some(c), Some(k)) = (&self.client_cert_file, &self.client_key_file) {
+            rows.push((
+                "client certificate",
+                format!("{} (key {})", c.display(), k.display()),
+            ));
+        }
+        rows.push(("proxy", self.describe_proxy()));
 
         let mut out = format!(
             "profile '{}': {} (line {})\n",
@@ -954,6 +1104,10 @@ impl Cx<'_> {
                     let n = self.integer("defaults.timeout_seconds", v, 1, 3_600)?;
                     d.timeout_seconds = u64::try_from(n).unwrap_or(DEFAULT_TIMEOUT_SECONDS);
                 }
+                "connect_timeout_seconds" => {
+                    let n = self.integer("defaults.connect_timeout_seconds", v, 1, 600)?;
+                    d.connect_timeout_seconds = u64::try_from(n).ok();
+                }
                 _ => return Err(self.unknown(k, DEFAULTS_KEYS, "in [defaults]")),
             }
         }
@@ -1020,6 +1174,13 @@ impl Cx<'_> {
             timeout_seconds: None,
             rate_limit_per_minute: None,
             insecure_tls: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            proxy: None,
+            proxy_username: None,
+            proxy_password: None,
+            connect_timeout_seconds: None,
             options: BTreeMap::new(),
             secret_options: BTreeMap::new(),
             line,
@@ -1033,6 +1194,24 @@ impl Cx<'_> {
         // 3. Every key, in file order.
         for (k, v) in &entries {
             let key: &str = k.get_ref();
+            match key {
+                "proxy_password" => {
+                    return Err(self.err(
+                        k.span(),
+                        key,
+                        "a proxy password is never written in the config: use proxy_password_env or proxy_password_cmd",
+                    ))
+                }
+                "proxy_password_env" => {
+                    p.proxy_password = Some(self.secret_source(key, SourceKind::Env, v)?);
+                    continue;
+                }
+                "proxy_password_cmd" => {
+                    p.proxy_password = Some(self.secret_source(key, SourceKind::Cmd, v)?);
+                    continue;
+                }
+                _ => {}
+            }
             if let Some((family, kind)) = secret_key_parts(key) {
                 let slot = self.check_secret_family(k, vendor, family)?;
                 let first = match slot {
@@ -1093,6 +1272,25 @@ impl Cx<'_> {
                     let n = self.integer(key, v, 1, 100_000)?;
                     p.rate_limit_per_minute = u32::try_from(n).ok();
                 }
+                "ca_file" => p.ca_file = Some(PathBuf::from(self.text(key, v)?.trim())),
+                "client_cert_file" => {
+                    p.client_cert_file = Some(PathBuf::from(self.text(key, v)?.trim()))
+                }
+                "client_key_file" => {
+                    p.client_key_file = Some(PathBuf::from(self.text(key, v)?.trim()))
+                }
+                "proxy" => {
+                    let text = self.text(key, v)?.trim().to_string();
+                    if let Err(why) = check_proxy(&text) {
+                        return Err(self.err(v.span(), key, why));
+                    }
+                    p.proxy = Some(text);
+                }
+                "proxy_username" => p.proxy_username = Some(self.text(key, v)?),
+                "connect_timeout_seconds" => {
+                    let n = self.integer(key, v, 1, 600)?;
+                    p.connect_timeout_seconds = u64::try_from(n).ok();
+                }
                 _ => {
                     // The vendor's own keys (its secrets were handled above).
                     let Some(own) = config.keys.iter().find(|c| c.name == key) else {
@@ -1110,7 +1308,29 @@ impl Cx<'_> {
             }
         }
 
-        // 4. Required keys.
+        // 4. Settings that only make sense together.
+        if p.client_cert_file.is_some() != p.client_key_file.is_some() {
+            let missing = if p.client_cert_file.is_some() {
+                "client_key_file"
+            } else {
+                "client_cert_file"
+            };
+            return Err(self.err(
+                header.clone(),
+                missing,
+                "missing: mutual TLS needs both client_cert_file and client_key_file",
+            ));
+        }
+        let proxy_url = p.proxy.as_deref().is_some_and(|x| x != "none");
+        if (p.proxy_username.is_some() || p.proxy_password.is_some()) && !proxy_url {
+            return Err(self.err(
+                header.clone(),
+                "proxy",
+                "proxy_username / proxy_password_env need proxy = \"http://host:port\"",
+            ));
+        }
+
+        // 5. Required keys.
         if !have_name {
             return Err(self.err(header, "name", "missing; every profile needs a name"));
         }
@@ -1419,12 +1639,73 @@ mod tests {
                 c.defaults,
                 Defaults {
                     concurrency: 4,
-                    timeout_seconds: 30
+                    timeout_seconds: 30,
+                    connect_timeout_seconds: None,
                 }
             );
             assert!(c.warnings.is_empty());
             assert_eq!(c.path.as_deref(), Some(Path::new(FILE)));
         }
+    }
+
+    #[test]
+    fn trust_proxy_and_timeouts_are_checked_and_described_without_secrets() {
+        const HEAD: &str = "[[profiles]]\nname = \"p\"\nvendor = \"qlik\"\n\
+                            base_url = \"https://t.example\"\ntoken_env = \"T\"\n";
+        let ok = format!(
+            "{HEAD}ca_file = \"/etc/ca.pem\"\nclient_cert_file = \"c.pem\"\n\
+             client_key_file = \"c.key\"\nproxy = \"http://proxy.example:3128\"\n\
+             proxy_username = \"svc\"\nproxy_password_env = \"PROXY_PW_X\"\n\
+             connect_timeout_seconds = 4\n"
+        );
+        let c = parse(&ok).expect("valid");
+        let p = c.profile("p").expect("p");
+        assert_eq!(p.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(p.connect_timeout_seconds, Some(4));
+        let text = c.describe();
+        assert!(text.contains("http://proxy.example:3128 (from the config, user svc, password from env PROXY_PW_X"), "{text}");
+        assert!(text.contains("ca_file /etc/ca.pem"), "{text}");
+        assert!(text.contains("c.pem (key c.key)"), "{text}");
+        assert!(text.contains("connect_timeout        4 s"), "{text}");
+        let none = parse(&format!("{HEAD}proxy = \"none\"\n")).expect("valid");
+        assert!(none.describe().contains("none (proxy = \"none\""));
+        // Refusals, each naming the key and its line.
+        expect_err(
+            &format!("{HEAD}proxy = \"http://u:pw@proxy:3128\"\n"),
+            6,
+            "proxy",
+            "never written in the proxy URL",
+        );
+        expect_err(
+            &format!("{HEAD}proxy = \"ftp://x\"\n"),
+            6,
+            "proxy",
+            "http://",
+        );
+        expect_err(
+            &format!("{HEAD}proxy = \"http://p:1\"\nproxy_password = \"x\"\n"),
+            7,
+            "proxy_password",
+            "proxy_password_env",
+        );
+        expect_err(
+            &format!("{HEAD}client_cert_file = \"c.pem\"\n"),
+            1,
+            "client_key_file",
+            "both client_cert_file and client_key_file",
+        );
+        expect_err(
+            &format!("{HEAD}proxy_username = \"svc\"\n"),
+            1,
+            "proxy",
+            "need proxy",
+        );
+        expect_err(
+            &format!("[defaults]\nconnect_timeout_seconds = 0\n"),
+            2,
+            "defaults.connect_timeout_seconds",
+            "",
+        );
     }
 
     #[test]
@@ -1499,7 +1780,8 @@ data_app_key_cmd = "echo key"
             c.defaults,
             Defaults {
                 concurrency: 8,
-                timeout_seconds: 10
+                timeout_seconds: 10,
+                connect_timeout_seconds: None,
             }
         );
         let m = c.profile("prod-mstr").expect("mstr");

@@ -224,6 +224,41 @@ impl fmt::Debug for HttpCore {
     }
 }
 
+/// The certificates of a `ca_file` (PEM, one or more), with an error that names the file.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("ca_file {shown}: cannot read it: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("ca_file {shown}: not PEM certificates: {}", root_cause(&e)))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {shown}: no certificate in it (expected PEM \"BEGIN CERTIFICATE\" blocks)"
+        ));
+    }
+    Ok(certs)
+}
+
+/// A client certificate and its private key (PEM files) as one identity.
+fn read_identity(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<reqwest::Identity, String> {
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read(p).map_err(|e| format!("{what} {}: cannot read it: {e}", p.display()))
+    };
+    let mut pem = read(cert, "client_cert_file")?;
+    pem.push(b'\n');
+    pem.extend(read(key, "client_key_file")?);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        format!(
+            "client_cert_file {} / client_key_file {}: not a PEM certificate and key: {}",
+            cert.display(),
+            key.display(),
+            root_cause(&e)
+        )
+    })
+}
+
 impl HttpCore {
     /// Build the client of a profile. `allowed_writes` lists the non-GET calls that do not
     /// change server state (login, logout, connection test, keep-alive) as (method, path
@@ -241,21 +276,55 @@ impl HttpCore {
         };
         let mut default_headers = HeaderMap::new();
         default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let client = reqwest::Client::builder()
+        let setup = |message: String| ApiError::Setup {
+            vendor: settings.vendor,
+            message,
+        };
+        let connect_timeout = settings
+            .connect_timeout
+            .unwrap_or(timeout.min(MAX_CONNECT_TIMEOUT));
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("dsconsole/", env!("CARGO_PKG_VERSION")))
             .default_headers(default_headers)
             .cookie_store(true)
             .timeout(timeout)
-            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+            .connect_timeout(connect_timeout)
             // A redirect would carry tokens and cookies elsewhere and could turn a refused
             // call into an allowed one: redirects are reported, never followed.
             .redirect(reqwest::redirect::Policy::none())
-            .danger_accept_invalid_certs(settings.insecure_tls)
+            .danger_accept_invalid_certs(settings.insecure_tls);
+        // The bundled roots and the operating system's are trusted (reqwest features); a
+        // profile's ca_file adds its own CA for this profile only.
+        if let Some(path) = &settings.ca_file {
+            for cert in read_ca_file(path).map_err(setup)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some((cert, key)) = &settings.client_cert {
+            builder = builder.identity(read_identity(cert, key).map_err(setup)?);
+        }
+        builder = match &settings.proxy {
+            super::ProxyChoice::Environment => builder,
+            super::ProxyChoice::Direct => builder.no_proxy(),
+            super::ProxyChoice::Url {
+                url,
+                username,
+                password,
+            } => {
+                use secrecy::ExposeSecret;
+                let mut proxy = reqwest::Proxy::all(url.as_str())
+                    .map_err(|e| setup(format!("proxy {url}: {}", root_cause(&e))))?
+                    .no_proxy(reqwest::NoProxy::from_env());
+                if let Some(user) = username {
+                    let pw = password.as_ref().map(|p| p.expose_secret()).unwrap_or("");
+                    proxy = proxy.basic_auth(user, pw);
+                }
+                builder.proxy(proxy)
+            }
+        };
+        let client = builder
             .build()
-            .map_err(|e| ApiError::Setup {
-                vendor: settings.vendor,
-                message: format!("cannot build the HTTP client: {}", root_cause(&e)),
-            })?;
+            .map_err(|e| setup(format!("cannot build the HTTP client: {}", root_cause(&e))))?;
         Ok(HttpCore {
             client,
             vendor: settings.vendor,
@@ -903,7 +972,7 @@ pub fn transport_error(
                 url.host_str().unwrap_or("")
             )
         } else if url.scheme() == "https" && (is_tls || has(std::io::ErrorKind::InvalidData)) {
-            format!("TLS error: {root} ({origin})")
+            tls_sentence(&root, &chain_text, &origin)
         } else {
             format!("cannot connect to {origin}: {root}")
         }
@@ -918,6 +987,37 @@ pub fn transport_error(
         format!("{method} {shown} failed: {root}")
     };
     ApiError::Transport { vendor, message }
+}
+
+/// A TLS failure in words an operator can act on: which check failed and what to do —
+/// trust the company's CA with `ca_file`, never turn verification off first.
+fn tls_sentence(root: &str, chain: &str, origin: &str) -> String {
+    let why = if chain.contains("unknownissuer") || chain.contains("unknown issuer") {
+        "the server's certificate was issued by a CA this profile does not trust (unknown issuer)"
+    } else if chain.contains("expired") {
+        "the server's certificate has expired (or is not valid yet)"
+    } else if chain.contains("notvalidforname") || chain.contains("not valid for name") {
+        "the server's certificate is for another host name than the one in base_url"
+    } else if chain.contains("certificate required") || chain.contains("certificaterequired") {
+        "the server asks for a client certificate (mutual TLS)"
+    } else {
+        ""
+    };
+    let hint = if why.contains("issuer") {
+        ": if your company runs its own CA, set ca_file = \"/path/to/ca.pem\" in this profile \
+         (insecure_tls only as a last resort)"
+    } else if why.contains("client certificate") {
+        ": set client_cert_file and client_key_file in this profile"
+    } else if why.contains("host name") {
+        ": use the host name the certificate was issued for in base_url"
+    } else {
+        ""
+    };
+    if why.is_empty() {
+        format!("TLS error: {root} ({origin})")
+    } else {
+        format!("TLS error with {origin}: {why}{hint} ({root})")
+    }
 }
 
 #[cfg(test)]

@@ -440,6 +440,51 @@ pub struct ClientSettings {
     pub rate_limit_per_minute: Option<u32>,
     /// The vendor's own config keys and secrets (`login_mode`, `space_id`, `data_app_key`).
     pub options: VendorOptions,
+    /// Trust these CA certificates (PEM) too, for this profile only.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// A client certificate and its key (PEM) for mutual TLS.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    pub proxy: ProxyChoice,
+    /// How long establishing a connection may take (else the request timeout, at most 10 s).
+    pub connect_timeout: Option<Duration>,
+}
+
+/// Which proxy a profile's requests go through.
+#[derive(Clone, Default)]
+pub enum ProxyChoice {
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`, with `NO_PROXY`, from the environment.
+    #[default]
+    Environment,
+    /// None, whatever the environment says (`proxy = "none"`).
+    Direct,
+    /// This proxy (`proxy = "http://host:port"`), with optional credentials.
+    Url {
+        url: String,
+        username: Option<String>,
+        password: Option<SecretString>,
+    },
+}
+
+impl fmt::Debug for ProxyChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyChoice::Environment => f.write_str("Environment"),
+            ProxyChoice::Direct => f.write_str("Direct"),
+            ProxyChoice::Url {
+                url,
+                username,
+                password,
+            } => write!(
+                f,
+                "Url({url:?}, user {username:?}, password {})",
+                if password.is_some() {
+                    "[redacted]"
+                } else {
+                    "none"
+                }
+            ),
+        }
+    }
 }
 
 impl ClientSettings {
@@ -462,7 +507,34 @@ impl ClientSettings {
             insecure_tls: false,
             rate_limit_per_minute: None,
             options: VendorOptions::default(),
+            ca_file: None,
+            client_cert: None,
+            proxy: ProxyChoice::Environment,
+            connect_timeout: None,
         }
+    }
+
+    pub fn ca_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.ca_file = path;
+        self
+    }
+
+    pub fn client_cert(
+        mut self,
+        cert_and_key: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> Self {
+        self.client_cert = cert_and_key;
+        self
+    }
+
+    pub fn proxy(mut self, proxy: ProxyChoice) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 
     pub fn username(mut self, username: impl Into<String>) -> Self {
