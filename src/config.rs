@@ -1701,7 +1701,7 @@ mod tests {
             "need proxy",
         );
         expect_err(
-            &format!("[defaults]\nconnect_timeout_seconds = 0\n"),
+            "[defaults]\nconnect_timeout_seconds = 0\n",
             2,
             "defaults.connect_timeout_seconds",
             "",
