@@ -2,7 +2,7 @@
 # The layering of src/, checked from the code: each top-level module may use only modules on
 # a lower layer (`use crate::X` or a `crate::X::` path). Prints every violation; exit 1 if any.
 #   9 main   8 cli   7 tui, headless   6 ui   5 app   4 ops, config   3 vendors   2 sim, filter, impact, overview
-#   1 model, logging, signals   0 text, redact
+#   1 model, logging, signals, keystore   0 text, redact
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ rank() {
   case "$1" in
     main) echo 9 ;; cli) echo 8 ;; tui|headless) echo 7 ;; ui) echo 6 ;; app) echo 5 ;;
     ops|config) echo 4 ;; vendors) echo 3 ;; sim|filter|impact|overview) echo 2 ;;
-    model|logging|signals) echo 1 ;; text|redact) echo 0 ;; lib) echo 10 ;;
+    model|logging|signals|keystore) echo 1 ;; text|redact) echo 0 ;; lib) echo 10 ;;
     *) echo "unknown" ;;
   esac
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod filter;
 pub mod headless;
 pub mod impact;
+pub mod keystore;
 pub mod logging;
 pub mod model;
 pub mod ops;
