@@ -269,13 +269,33 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     config: super::entry::ConfigSpec {
         secret: "token",
         username: false,
-        keys: &[super::entry::ConfigKey {
-            name: "space_id",
-            value: super::entry::KeyValue::Text,
-            shown_default: None,
-        }],
-        aliases: &[("space", "space_id")],
-        secret_optional: |_| false,
+        keys: &[
+            super::entry::ConfigKey {
+                name: "space_id",
+                value: super::entry::KeyValue::Text,
+                shown_default: None,
+            },
+            // OAuth machine-to-machine instead of an API key (`token`).
+            super::entry::ConfigKey {
+                name: "client_id",
+                value: super::entry::KeyValue::ClientId {
+                    secret: "client_secret",
+                },
+                shown_default: None,
+            },
+            super::entry::ConfigKey {
+                name: "client_secret",
+                value: super::entry::KeyValue::Secret,
+                shown_default: None,
+            },
+        ],
+        aliases: &[
+            ("space", "space_id"),
+            ("oauth_client_id", "client_id"),
+            ("clientid", "client_id"),
+        ],
+        // With OAuth client credentials there is no API key.
+        secret_optional: |options| options.text("client_id").is_some(),
     },
     connect: |s| Ok(std::sync::Arc::new(QlikClient::new(s)?)),
     create_form: |_, _| None,
