@@ -1795,3 +1795,100 @@ fn oauth_settings_need_a_secret_and_no_api_key() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn sim_token_endpoint_speaks_the_client_credentials_grant() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let token_url = format!("{}/oauth/token", sim.base_url);
+    let me = |token: String| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/users/me", sim.base_url);
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+    let grant = json!({
+        "client_id": qsim::DEMO_CLIENT_ID,
+        "client_secret": qsim::DEMO_CLIENT_SECRET,
+        "grant_type": "client_credentials",
+    });
+    let resp = http
+        .post(&token_url)
+        .json(&grant)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 3600);
+    let token = body["access_token"].as_str().expect("a token").to_owned();
+    assert_eq!(me(token.clone()).await, 200, "the token opens the API");
+    assert_eq!(
+        me(qsim::DEMO_TOKEN.to_owned()).await,
+        200,
+        "API keys still work"
+    );
+
+    // A form body works too; the lifetime follows set_token_ttl.
+    sim.control.set_token_ttl(Duration::from_secs(5));
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        qsim::DEMO_CLIENT_ID,
+        qsim::DEMO_CLIENT_SECRET
+    );
+    let resp = http
+        .post(&token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["expires_in"], 5);
+
+    // Refusals, OAuth-shaped.
+    for (body, status, error) in [
+        (
+            json!({"client_id": qsim::DEMO_CLIENT_ID, "client_secret": "nope", "grant_type": "client_credentials"}),
+            401,
+            "invalid_client",
+        ),
+        (
+            json!({"client_id": qsim::DEMO_CLIENT_ID, "grant_type": "client_credentials"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"client_id": qsim::DEMO_CLIENT_ID, "client_secret": qsim::DEMO_CLIENT_SECRET, "grant_type": "password"}),
+            400,
+            "unsupported_grant_type",
+        ),
+    ] {
+        let resp = http
+            .post(&token_url)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let answer: Value = resp.json().await.expect("JSON");
+        assert_eq!(answer["error"], error, "{body}");
+    }
+    assert_eq!(sim.control.token_requests(), 5);
+    assert_eq!(sim.control.tokens_issued(), 2);
+
+    // Expired and unknown tokens get 401.
+    sim.control.expire_tokens();
+    assert_eq!(me(token).await, 401);
+    assert_eq!(me("qoat-made-up".to_owned()).await, 401);
+    assert_eq!(me(qsim::DEMO_TOKEN.to_owned()).await, 200);
+}
