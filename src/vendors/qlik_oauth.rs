@@ -21,6 +21,8 @@ const V: VendorId = VendorId::Qlik;
 pub const TOKEN_PATH: &str = "/oauth/token";
 /// A token answer without `expires_in` is taken to live this long (a 401 renews it anyway).
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(3600);
+/// A longer `expires_in` is taken as this (a 401 renews the token anyway).
+const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A token is renewed at most this long before it expires...
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
 
@@ -189,7 +191,7 @@ impl OAuthClient {
                 .as_f64()
                 .or_else(|| n.as_str().and_then(|s| s.trim().parse().ok()))
                 .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| Duration::from_secs_f64(s.min(1e9)))
+                .map(|s| Duration::from_secs_f64(s.min(MAX_LIFETIME.as_secs_f64())))
                 .ok_or_else(|| decode("expires_in is not a number of seconds".into()))?,
             None => DEFAULT_EXPIRES_IN,
         };
