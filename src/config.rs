@@ -667,7 +667,18 @@ impl ProfileConfig {
                 self.username.clone().unwrap_or_else(|| "(none)".into()),
             ));
         }
-        rows.push((config.secret, self.secret.describe()));
+        match config.client_credentials() {
+            // OAuth client credentials instead of the main secret: no API key row.
+            Some((id_key, secret_key)) if self.option(id_key).is_some() => rows.push((
+                "auth",
+                format!("OAuth client credentials ({id_key} + {secret_key})"),
+            )),
+            Some(_) => {
+                rows.push(("auth", format!("API key ({})", config.secret)));
+                rows.push((config.secret, self.secret.describe()));
+            }
+            None => rows.push((config.secret, self.secret.describe())),
+        }
         for key in config.keys {
             let shown = match key.value {
                 KeyValue::Secret => self.secret_option(key.name).map(SecretSource::describe),
@@ -1190,6 +1201,8 @@ impl Cx<'_> {
         let mut have_url = false;
         let mut main_source: Option<(String, usize)> = None;
         let mut named_sources: HashMap<&'static str, (String, usize)> = HashMap::new();
+        // Where each vendor key was written (span, line), for errors about combinations.
+        let mut key_lines: HashMap<&'static str, (Range<usize>, usize)> = HashMap::new();
 
         // 3. Every key, in file order.
         for (k, v) in &entries {
@@ -1297,16 +1310,20 @@ impl Cx<'_> {
                         return Err(self.only_for(k, vendor));
                     };
                     let value = match own.value {
-                        KeyValue::Text => self.text(key, v)?.trim().to_owned(),
+                        KeyValue::Text | KeyValue::ClientId { .. } => {
+                            self.text(key, v)?.trim().to_owned()
+                        }
                         KeyValue::Integer { min, max } => {
                             self.integer(key, v, min, max)?.to_string()
                         }
                         KeyValue::Secret => continue,
                     };
                     p.options.insert(key.to_owned(), value);
+                    key_lines.insert(own.name, (k.span(), self.line(k.span().start)));
                 }
             }
         }
+        self.check_client_credentials(&p, &main_source, &named_sources, &key_lines)?;
 
         // 4. Settings that only make sense together.
         if p.client_cert_file.is_some() != p.client_key_file.is_some() {
@@ -1342,6 +1359,53 @@ impl Cx<'_> {
             ));
         }
         Ok(p)
+    }
+
+    /// OAuth client credentials (`client_id` + `client_secret`) replace the main secret: a
+    /// profile has one or the other, and a client id always has its secret.
+    fn check_client_credentials(
+        &self,
+        p: &ProfileConfig,
+        main_source: &Option<(String, usize)>,
+        named_sources: &HashMap<&'static str, (String, usize)>,
+        key_lines: &HashMap<&'static str, (Range<usize>, usize)>,
+    ) -> Result<(), ConfigError> {
+        let config = &registry::vendor(p.vendor).config;
+        let Some((id_key, secret_key)) = config.client_credentials() else {
+            return Ok(());
+        };
+        let main = config.secret;
+        let secret_keys = format!("{secret_key}_env, {secret_key}_cmd or {secret_key}");
+        match (key_lines.get(id_key), named_sources.get(secret_key)) {
+            (Some((span, id_line)), _) if main_source.is_some() => {
+                let (main_key, main_line) = main_source.as_ref().expect("checked");
+                Err(self.err(
+                    span.clone(),
+                    id_key,
+                    format!(
+                        "{main_key} (line {main_line}) and {id_key} (line {id_line}) are both set; \
+                         a {} profile uses either an API key ({main}, {main}_env or {main}_cmd) or \
+                         OAuth client credentials ({id_key} with {secret_keys}), not both",
+                        p.vendor.id()
+                    ),
+                ))
+            }
+            (Some((span, _)), None) => Err(self.err(
+                span.clone(),
+                id_key,
+                format!("OAuth client credentials need a client secret too; set {secret_keys}"),
+            )),
+            (None, Some((secret, secret_line))) => Err(ConfigError {
+                file: self.file.to_path_buf(),
+                line: Some(*secret_line),
+                key: Some(secret.clone()),
+                message: format!(
+                    "{secret} is the secret of OAuth client credentials and needs {id_key}; \
+                     without {id_key}, use {main}, {main}_env or {main}_cmd for an API key"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Which of this vendor's secrets a secret key sets; an error naming the right key when
@@ -1830,9 +1894,16 @@ data_app_key_cmd = "echo key"
             )
         };
         for v in VENDORS {
+            let client_credentials = v.config.client_credentials();
             for k in v.config.keys {
+                // Client credentials replace the main secret: see `qlik_oauth_client_credentials`.
+                if client_credentials.is_some_and(|(id, secret)| k.name == id || k.name == secret) {
+                    continue;
+                }
                 let (key, line) = match k.value {
-                    KeyValue::Text => (k.name.to_owned(), format!("{} = \"x\"", k.name)),
+                    KeyValue::Text | KeyValue::ClientId { .. } => {
+                        (k.name.to_owned(), format!("{} = \"x\"", k.name))
+                    }
                     KeyValue::Integer { min, .. } => {
                         (k.name.to_owned(), format!("{} = {min}", k.name))
                     }
@@ -1865,6 +1936,141 @@ data_app_key_cmd = "echo key"
                 }
             }
         }
+    }
+
+    #[test]
+    fn qlik_oauth_client_credentials() {
+        let c = parse(&qlik(
+            "client_id = \" m2m-client \"\nclient_secret_env = \"QLIK_CLIENT_SECRET\"\n",
+        ))
+        .expect("valid");
+        assert!(
+            c.warnings.is_empty(),
+            "no API key is not a warning: {:?}",
+            c.warnings
+        );
+        let p = &c.profiles[0];
+        assert!(matches!(p.secret, SecretSource::Missing));
+        assert_eq!(p.option("client_id"), Some("m2m-client"));
+        let shown = c.describe();
+        assert!(
+            shown.contains(
+                "  auth                   OAuth client credentials (client_id + client_secret)\n"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("  client_id              m2m-client\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("  client_secret          env QLIK_CLIENT_SECRET ("),
+            "{shown}"
+        );
+        assert!(!shown.contains("  token "), "no API key row: {shown}");
+        // The client gets the id and the secret, and an empty main secret.
+        let c = parse(&qlik(
+            "client_id = \"m2m-client\"\nclient_secret = \"s3cr3t-VALUE\"\n",
+        ))
+        .expect("valid");
+        let settings = c.profiles[0]
+            .client_settings(&c.defaults, false)
+            .expect("settings");
+        assert_eq!(settings.secret.expose_secret(), "");
+        assert_eq!(settings.options.value("client_id"), Some("m2m-client"));
+        assert_eq!(
+            settings
+                .options
+                .secret("client_secret")
+                .map(|s| s.expose_secret().to_owned())
+                .as_deref(),
+            Some("s3cr3t-VALUE")
+        );
+        for shown in [c.describe(), format!("{c:?}"), format!("{settings:?}")] {
+            assert!(!shown.contains("s3cr3t-VALUE"), "secret leaked: {shown}");
+        }
+        let cmd = parse(&qlik(
+            "client_id = \"c\"\nclient_secret_cmd = \"pass show qlik\"\n",
+        ))
+        .expect("valid");
+        assert!(cmd.describe().contains("command `pass show qlik`"));
+
+        // An API key profile says so.
+        let c = parse(&qlik("token_env = \"QLIK_TOKEN\"\n")).expect("valid");
+        let shown = c.describe();
+        assert!(
+            shown.contains("  auth                   API key (token)\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("  token                  env QLIK_TOKEN ("),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn qlik_oauth_misconfigurations_name_the_keys() {
+        // Both an API key and a client id: the client id's line, both keys and lines named.
+        let e = expect_err(
+            &qlik("token_env = \"QLIK_TOKEN\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n"),
+            6,
+            "client_id",
+            "token_env (line 5) and client_id (line 6) are both set",
+        );
+        assert!(e.message.contains("not both"), "{e}");
+        // Order in the file does not matter.
+        expect_err(
+            &qlik("client_id = \"c\"\nclient_secret = \"very-SECRET\"\ntoken = \"key-SECRET\"\n"),
+            5,
+            "client_id",
+            "token (line 7) and client_id (line 5) are both set",
+        );
+        let e = parse(&qlik(
+            "client_id = \"c\"\nclient_secret = \"very-SECRET\"\ntoken = \"key-SECRET\"\n",
+        ))
+        .expect_err("both");
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        // A client id without its secret.
+        expect_err(
+            &qlik("client_id = \"c\"\n"),
+            5,
+            "client_id",
+            "need a client secret too; set client_secret_env, client_secret_cmd or client_secret",
+        );
+        // A client secret without a client id.
+        expect_err(
+            &qlik("client_secret_cmd = \"pass show q\"\n"),
+            5,
+            "client_secret_cmd",
+            "needs client_id",
+        );
+        // Two sources of the client secret.
+        expect_err(
+            &qlik("client_id = \"c\"\nclient_secret_env = \"A\"\nclient_secret_cmd = \"b\"\n"),
+            7,
+            "client_secret_cmd",
+            "client_secret_env is already set (line 6)",
+        );
+        // A blank client id.
+        expect_err(
+            &qlik("client_id = \" \"\nclient_secret_env = \"A\"\n"),
+            5,
+            "client_id",
+            "",
+        );
+        // Only Qlik profiles take client credentials.
+        expect_err(
+            &mstr("password_env = \"P\"\nclient_id = \"c\"\n"),
+            6,
+            "client_id",
+            "only qlik profiles use client_id (this profile is microstrategy)",
+        );
+        expect_err(
+            &mstr("password_env = \"P\"\nclient_secret_env = \"S\"\n"),
+            6,
+            "client_secret_env",
+            "only qlik profiles use client_secret_env (this profile is microstrategy)",
+        );
     }
 
     #[test]

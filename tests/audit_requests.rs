@@ -1,6 +1,7 @@
 //! Every request has its own audit line: a DELETE re-sent after a MicroStrategy re-login and
 //! the single DELETEs that follow a refused Qlik bulk request each get a "before" line with
-//! their attempt number and the request, and every line is closed.
+//! their attempt number and the request, and every line is closed. A Qlik delete re-sent with a
+//! renewed OAuth token too, without a line for the token exchange.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
 mod common {
@@ -180,6 +181,47 @@ async fn single_deletes_after_a_refused_qlik_bulk_request_have_their_own_lines()
         );
     }
     assert_all_closed(&l);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qlik_delete_resent_with_a_renewed_oauth_token_has_its_own_line_and_no_secrets() {
+    let sim = qsim::start(&SimOptions::default()).await.expect("sim");
+    let api = vendors::connect(
+        settings(VendorId::Qlik, &sim.base_url, None, "")
+            .option("client_id", qsim::DEMO_CLIENT_ID)
+            .secret_option(
+                "client_secret",
+                secrecy::SecretString::from(qsim::DEMO_CLIENT_SECRET.to_owned()),
+            ),
+    )
+    .expect("client");
+    let all = api.load().await.expect("load").resources;
+    let (target, plan) = all
+        .iter()
+        .find_map(|r| {
+            let plan = plan_for(VendorId::Qlik, &all, &[(r.kind, r.id.clone())]);
+            (plan.steps.len() == 1).then(|| (r.clone(), plan))
+        })
+        .expect("a deletable connection");
+    // The token expires between load and delete: the delete gets 401, the client fetches a
+    // new token and sends the delete a second time.
+    sim.control.expire_tokens();
+    let audit = Arc::new(AuditLog::disabled());
+    let outcomes = run(plan, api, audit.clone()).await;
+    assert_eq!(outcomes, vec![StepOutcome::Deleted]);
+    assert_eq!(sim.control.token_requests(), 2, "one renewal");
+    assert!(!sim.control.contains(&target.id));
+    let l = lines(&audit);
+    let b = befores(&l, &target.id);
+    assert_eq!(b.len(), 2, "one before line per request: {l:#?}");
+    assert_all_closed(&l);
+    // The token exchange is no object change: not audited. No secret, no token anywhere.
+    let text = audit.recent().join("\n");
+    assert!(!text.contains("/oauth/token"), "{text}");
+    assert!(!text.contains(qsim::DEMO_CLIENT_SECRET), "{text}");
+    for token in sim.control.issued_tokens() {
+        assert!(!text.contains(&token), "{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! CLI tests of the real `dsconsole` binary against the in-process Qlik Cloud simulator:
 //! connections whose datasource is disabled are listed and marked, do not make `check`
-//! fail, and can be deleted by id; bulk answers that cannot be read are settled.
+//! fail, and can be deleted by id; bulk answers that cannot be read are settled; a profile
+//! with OAuth client credentials lists through one token.
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
 
@@ -74,6 +75,11 @@ impl World {
     }
 
     fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, &[])
+    }
+
+    /// `run`, with these environment variables set too.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
         let home = self.dir.path().join("home");
         let out = Command::new(env!("CARGO_BIN_EXE_dsconsole"))
             .arg("--config")
@@ -86,6 +92,7 @@ impl World {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env(&self.token_var, qsim::DEMO_TOKEN)
+            .envs(env.iter().copied())
             .timeout(CHILD_TIMEOUT)
             .args(args)
             .output()
@@ -201,4 +208,65 @@ fn delete_whose_bulk_answer_is_unreadable_exits_0_when_all_are_gone() {
             assert!(line.starts_with("already gone"), "{what}: {line}");
         }
     }
+}
+
+#[test]
+fn a_profile_with_oauth_client_credentials_lists_through_one_token() {
+    const CLIENT_ID: &str = "cli-m2m-client";
+    const SECRET: &str = "cli-m2m-SECRET-value";
+    let w = World::new("oauth");
+    w.sim.control.set_oauth_client(CLIENT_ID, SECRET);
+    let secret_var = format!("{}_CLIENT_SECRET", w.token_var);
+    let text = format!(
+        "[[profiles]]\nname = \"m2m\"\nvendor = \"qlik\"\nbase_url = \"{}\"\n\
+         client_id = \"{CLIENT_ID}\"\nclient_secret_env = \"{secret_var}\"\nread_only = true\n",
+        w.sim.base_url
+    );
+    std::fs::write(&w.config, text).expect("write config");
+    let env = [(secret_var.as_str(), SECRET)];
+    let no_secrets = |out: &Out| {
+        let both = format!("{}{}", out.stdout, out.stderr);
+        assert!(!both.contains(SECRET), "secret shown: {both}");
+        for token in w.sim.control.issued_tokens() {
+            assert!(!both.contains(&token), "token shown: {both}");
+        }
+    };
+
+    let out = w.run_with(&["config", "check"], &env);
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("OAuth client credentials (client_id + client_secret)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(CLIENT_ID), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("env {secret_var} (set)")),
+        "{}",
+        out.stdout
+    );
+    no_secrets(&out);
+
+    let out = w.run_with(&["list", "m2m", "connections", "--output", "json"], &env);
+    out.expect_code(0);
+    let rs: Vec<Value> = serde_json::from_str(&out.stdout).expect("a JSON array");
+    assert_eq!(rs.len(), w.sim.control.visible_ids(qsim::DEMO_TOKEN).len());
+    assert_eq!(
+        w.sim.control.token_requests(),
+        1,
+        "one token for the whole list"
+    );
+    no_secrets(&out);
+
+    // A wrong secret: one clear error, no secret in it.
+    let out = w.run_with(
+        &["list", "m2m", "connections"],
+        &[(secret_var.as_str(), "not-the-SECRET")],
+    );
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(out.stderr.contains("client credentials"), "{}", out.stderr);
+    assert!(out.stderr.contains("m2m"), "{}", out.stderr);
+    assert!(!out.stderr.contains("not-the-SECRET"), "{}", out.stderr);
+    no_secrets(&out);
 }

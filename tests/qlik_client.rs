@@ -1594,3 +1594,301 @@ async fn the_simulator_answers_actions_update_item_by_item() {
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
     assert_eq!(users("name equals x").await.unwrap().status(), 400);
 }
+
+// ---- OAuth machine-to-machine (client credentials) ------------------------------------
+
+fn oauth_settings(sim: &QlikSim, client_id: &str, secret: &str) -> ClientSettings {
+    common::settings::client("it-qlik", VendorId::Qlik, &sim.base_url, "")
+        .option("client_id", client_id)
+        .secret_option(
+            "client_secret",
+            secrecy::SecretString::from(secret.to_owned()),
+        )
+}
+
+fn oauth_client(sim: &QlikSim) -> QlikClient {
+    QlikClient::new(oauth_settings(
+        sim,
+        qsim::DEMO_CLIENT_ID,
+        qsim::DEMO_CLIENT_SECRET,
+    ))
+    .expect("client")
+}
+
+fn unauthorized(sim: &QlikSim) -> usize {
+    requests(sim, |r| r.path.starts_with("/api/") && r.status == 401).len()
+}
+
+fn token_posts(sim: &QlikSim) -> Vec<SimRequest> {
+    requests(sim, |r| r.path == "/oauth/token")
+}
+
+/// Nothing the client shows (errors, `Debug`) holds the client secret or a token.
+#[track_caller]
+fn assert_no_secrets(sim: &QlikSim, shown: &str) {
+    assert!(!shown.contains(qsim::DEMO_CLIENT_SECRET), "secret: {shown}");
+    for token in sim.control.issued_tokens() {
+        assert!(!shown.contains(&token), "token: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn oauth_first_call_fetches_one_token_and_concurrent_calls_share_it() {
+    let sim = sim().await;
+    let c = oauth_client(&sim);
+    assert_eq!(
+        sim.control.token_requests(),
+        0,
+        "no I/O before the first call"
+    );
+    let answers = futures::future::join_all((0..12).map(|_| c.spaces())).await;
+    for a in &answers {
+        assert!(a.as_ref().is_ok_and(|s| !s.is_empty()), "{a:?}");
+    }
+    assert_eq!(sim.control.token_requests(), 1, "one fetch for every call");
+    let snap = c.load().await.expect("load");
+    assert!(!snap.resources.is_empty());
+    assert_eq!(sim.control.token_requests(), 1, "the token is cached");
+    assert_eq!(unauthorized(&sim), 0);
+    // The grant goes to the tenant's /oauth/token, as a POST answered 200.
+    let posts = token_posts(&sim);
+    assert_eq!(posts.len(), 1);
+    assert_eq!((posts[0].method.as_str(), posts[0].status), ("POST", 200));
+    // The OAuth client sees what the admin sees.
+    let theirs: HashSet<String> = sim
+        .control
+        .visible_ids(qsim::DEMO_TOKEN)
+        .into_iter()
+        .collect();
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ours, theirs);
+    assert_no_secrets(&sim, &format!("{c:?}"));
+}
+
+#[tokio::test]
+async fn oauth_expired_token_is_renewed_once_on_401_and_the_call_succeeds() {
+    let sim = sim().await;
+    let c = oauth_client(&sim);
+    c.spaces().await.expect("first call");
+    assert_eq!(sim.control.token_requests(), 1);
+
+    sim.control.expire_tokens();
+    sim.control.clear_requests();
+    c.spaces().await.expect("renewed after the 401");
+    assert_eq!(sim.control.token_requests(), 2, "one new token");
+    assert_eq!(unauthorized(&sim), 1, "one 401, then the retry");
+    let spaces: Vec<u16> = requests(&sim, |r| r.path == "/api/v1/spaces")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(spaces, vec![401, 200]);
+
+    // Many calls that meet the expired token at once renew it once between them.
+    sim.control.expire_tokens();
+    let answers = futures::future::join_all((0..8).map(|_| c.spaces())).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(
+        sim.control.token_requests(),
+        3,
+        "one renewal for all of them"
+    );
+    c.load().await.expect("load with the renewed token");
+    assert_eq!(sim.control.token_requests(), 3);
+}
+
+#[tokio::test]
+async fn oauth_token_is_renewed_shortly_before_it_expires() {
+    let sim = sim().await;
+    sim.control.set_token_ttl(Duration::from_secs(2));
+    let c = oauth_client(&sim);
+    c.spaces().await.expect("first call");
+    c.spaces().await.expect("cached");
+    assert_eq!(sim.control.token_requests(), 1);
+    // A tenth of its 2 s life before it expires, the next call fetches a new one first.
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    c.spaces().await.expect("renewed ahead of time");
+    assert_eq!(sim.control.token_requests(), 2);
+    assert_eq!(unauthorized(&sim), 0, "no call met an expired token");
+}
+
+#[tokio::test]
+async fn oauth_a_second_401_is_the_error_without_the_token() {
+    let sim = sim().await;
+    // Every token is born expired: the renewal does not help.
+    sim.control.set_token_ttl(Duration::ZERO);
+    let c = oauth_client(&sim);
+    let err = c.spaces().await.expect_err("401 twice");
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert_eq!(sim.control.token_requests(), 2, "renewed once, not more");
+    assert_eq!(unauthorized(&sim), 2);
+    assert_eq!(sim.control.issued_tokens().len(), 2);
+    assert_no_secrets(&sim, &format!("{err} {err:?}"));
+}
+
+#[tokio::test]
+async fn oauth_wrong_secret_is_one_clear_error_naming_the_profile() {
+    let sim = sim().await;
+    let c = QlikClient::new(oauth_settings(
+        &sim,
+        qsim::DEMO_CLIENT_ID,
+        "wrong-client-SECRET-value",
+    ))
+    .expect("client");
+    let err = c.load().await.expect_err("refused");
+    let shown = err.to_string();
+    assert_eq!(err.status(), Some(401), "{shown}");
+    assert!(shown.contains("profile 'it-qlik'"), "{shown}");
+    assert!(shown.contains("client credentials"), "{shown}");
+    assert!(shown.contains(qsim::DEMO_CLIENT_ID), "{shown}");
+    assert!(shown.contains("invalid_client"), "{shown}");
+    for text in [shown.clone(), format!("{err:?}"), format!("{c:?}")] {
+        assert!(!text.contains("wrong-client-SECRET-value"), "{text}");
+    }
+    assert_eq!(
+        sim.control.token_requests(),
+        1,
+        "asked once for the whole load"
+    );
+    assert_eq!(sim.control.tokens_issued(), 0);
+    assert!(
+        requests(&sim, |r| r.path.starts_with("/api/")).is_empty(),
+        "no API call without a token"
+    );
+    // Once the tenant knows the secret, the next call gets in.
+    sim.control
+        .set_oauth_client(qsim::DEMO_CLIENT_ID, "wrong-client-SECRET-value");
+    c.spaces().await.expect("accepted now");
+    assert_eq!(sim.control.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn oauth_token_exchange_is_allowed_on_a_read_only_profile() {
+    let sim = sim().await;
+    sim.control.set_oauth_client("ro-client", "ro-secret");
+    let c = QlikClient::new(oauth_settings(&sim, "ro-client", "ro-secret").read_only(true))
+        .expect("client");
+    let snap = c.load().await.expect("a read-only profile still logs in");
+    assert!(!snap.resources.is_empty());
+    assert_eq!(sim.control.token_requests(), 1);
+    let err = c
+        .delete(target(&snap.resources[0]))
+        .await
+        .expect_err("still read-only");
+    assert!(matches!(err, ApiError::ReadOnly { .. }), "{err:?}");
+    assert!(requests(&sim, |r| r.method == "DELETE").is_empty());
+}
+
+#[test]
+fn oauth_settings_need_a_secret_and_no_api_key() {
+    let base = "http://127.0.0.1:9";
+    let no_secret =
+        common::settings::client("it-qlik", VendorId::Qlik, base, "").option("client_id", "c");
+    let err = QlikClient::new(no_secret).expect_err("no secret");
+    assert!(err.to_string().contains("client_secret"), "{err}");
+    let both = common::settings::client("it-qlik", VendorId::Qlik, base, "api-key")
+        .option("client_id", "c")
+        .secret_option("client_secret", secrecy::SecretString::from("s".to_owned()));
+    let err = QlikClient::new(both).expect_err("both");
+    assert!(
+        err.to_string()
+            .contains("both an API key and OAuth client credentials"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sim_token_endpoint_speaks_the_client_credentials_grant() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let token_url = format!("{}/oauth/token", sim.base_url);
+    let me = |token: String| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/users/me", sim.base_url);
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+    let grant = json!({
+        "client_id": qsim::DEMO_CLIENT_ID,
+        "client_secret": qsim::DEMO_CLIENT_SECRET,
+        "grant_type": "client_credentials",
+    });
+    let resp = http
+        .post(&token_url)
+        .json(&grant)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 3600);
+    let token = body["access_token"].as_str().expect("a token").to_owned();
+    assert_eq!(me(token.clone()).await, 200, "the token opens the API");
+    assert_eq!(
+        me(qsim::DEMO_TOKEN.to_owned()).await,
+        200,
+        "API keys still work"
+    );
+
+    // A form body works too; the lifetime follows set_token_ttl.
+    sim.control.set_token_ttl(Duration::from_secs(5));
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        qsim::DEMO_CLIENT_ID,
+        qsim::DEMO_CLIENT_SECRET
+    );
+    let resp = http
+        .post(&token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["expires_in"], 5);
+
+    // Refusals, OAuth-shaped.
+    for (body, status, error) in [
+        (
+            json!({"client_id": qsim::DEMO_CLIENT_ID, "client_secret": "nope", "grant_type": "client_credentials"}),
+            401,
+            "invalid_client",
+        ),
+        (
+            json!({"client_id": qsim::DEMO_CLIENT_ID, "grant_type": "client_credentials"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"client_id": qsim::DEMO_CLIENT_ID, "client_secret": qsim::DEMO_CLIENT_SECRET, "grant_type": "password"}),
+            400,
+            "unsupported_grant_type",
+        ),
+    ] {
+        let resp = http
+            .post(&token_url)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let answer: Value = resp.json().await.expect("JSON");
+        assert_eq!(answer["error"], error, "{body}");
+    }
+    assert_eq!(sim.control.token_requests(), 5);
+    assert_eq!(sim.control.tokens_issued(), 2);
+
+    // Expired and unknown tokens get 401.
+    sim.control.expire_tokens();
+    assert_eq!(me(token).await, 401);
+    assert_eq!(me("qoat-made-up".to_owned()).await, 401);
+    assert_eq!(me(qsim::DEMO_TOKEN.to_owned()).await, 200);
+}

@@ -22,6 +22,12 @@
 //! forbidden, 404 to unknown QRIs and connections marked missing, and sit behind their own
 //! rate window (20 per minute, 429 + `retry-after`). App items (`apps` in the seed) are listed
 //! by `GET /api/v1/items` (`resourceType`, `spaceId`, `ownerId`, `limit`, `next` cursor).
+//!
+//! OAuth machine-to-machine: `POST /oauth/token` (JSON or form body, `grant_type`
+//! `client_credentials`) issues random bearer tokens for the configured client
+//! (`DEMO_CLIENT_ID` / `DEMO_CLIENT_SECRET` unless `set_oauth_client` says otherwise) that
+//! expire after `set_token_ttl` (an hour by default) or `expire_tokens`; the API routes answer
+//! 401 to an expired or unknown token. The client acts as the tenant admin.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -48,6 +54,13 @@ pub const DEMO_TOKEN: &str = "qlik-demo-admin-api-key";
 /// API key of a regular user (Noah Brennan): sees his spaces and personal connections only;
 /// the bulk endpoints answer him 403.
 pub const NON_ADMIN_TOKEN: &str = "qlik-demo-analyst-api-key";
+/// OAuth client (client-credentials grant) the simulator accepts unless told otherwise; its
+/// tokens act as the tenant admin.
+pub const DEMO_CLIENT_ID: &str = "qlik-demo-m2m-client";
+/// Secret of `DEMO_CLIENT_ID`.
+pub const DEMO_CLIENT_SECRET: &str = "qlik-demo-m2m-secret";
+/// Lifetime of an issued OAuth access token unless `set_token_ttl` says otherwise.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// User id behind `DEMO_TOKEN`.
 pub const ADMIN_USER_ID: &str = "6422bbf043af68ebe8abbb71";
 /// User id behind `NON_ADMIN_TOKEN`.
@@ -70,6 +83,7 @@ const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 const CONNECTIONS_PATH: &str = "/api/v1/data-connections";
 const SPACES_PATH: &str = "/api/v1/spaces";
 const ITEMS_PATH: &str = "/api/v1/items";
+const OAUTH_TOKEN_PATH: &str = "/oauth/token";
 /// Default page size of the items list.
 const ITEMS_DEFAULT_LIMIT: usize = 10;
 /// The request log keeps the most recent requests only.
@@ -187,6 +201,46 @@ impl QlikControl {
     /// Drop every pending fault.
     pub fn clear_faults(&self) {
         lock(&self.shared).faults.clear();
+    }
+
+    /// The OAuth client `POST /oauth/token` accepts from now on (`DEMO_CLIENT_ID` /
+    /// `DEMO_CLIENT_SECRET` at start). Tokens issued already stay valid.
+    pub fn set_oauth_client(&self, client_id: &str, client_secret: &str) {
+        lock(&self.shared).oauth.client = Some((client_id.into(), client_secret.into()));
+    }
+
+    /// Refuse every OAuth client from now on.
+    pub fn clear_oauth_client(&self) {
+        lock(&self.shared).oauth.client = None;
+    }
+
+    /// Lifetime of the OAuth access tokens issued from now on (`expires_in`, whole seconds;
+    /// an hour at start).
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        lock(&self.shared).oauth.ttl = ttl;
+    }
+
+    /// Every OAuth access token issued so far expires now: the API answers 401 to it.
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        for expires in lock(&self.shared).oauth.issued.values_mut() {
+            *expires = now;
+        }
+    }
+
+    /// `POST /oauth/token` requests so far, whatever their answer.
+    pub fn token_requests(&self) -> usize {
+        lock(&self.shared).oauth.requests
+    }
+
+    /// OAuth access tokens issued so far.
+    pub fn tokens_issued(&self) -> usize {
+        lock(&self.shared).oauth.granted
+    }
+
+    /// Every OAuth access token issued so far (alive or expired).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared).oauth.issued.keys().cloned().collect()
     }
 
     /// Tier 2 (writes: POST, PATCH, PUT, DELETE) limit per user, requests per minute;
@@ -586,6 +640,7 @@ struct SimState {
     limits: RateLimits,
     windows: kit::RateWindows<(Arc<str>, Tier)>,
     tokens: Vec<(&'static str, Arc<str>)>,
+    oauth: OAuth,
     /// Inline credentials set by create or PATCH, by connection id: (username, password).
     /// Never rendered.
     credentials: HashMap<String, (Option<String>, Option<String>)>,
@@ -593,6 +648,20 @@ struct SimState {
     patches: Vec<(String, Value)>,
     /// Every `actions/update` body an admin sent, in order.
     updates: Vec<Value>,
+}
+
+/// The OAuth client-credentials grant: the one client it accepts and the tokens it issued.
+struct OAuth {
+    /// (client id, client secret); `None`: every client is refused.
+    client: Option<(String, String)>,
+    /// Lifetime of the tokens it issues from now on.
+    ttl: Duration,
+    /// Access token -> when it expires.
+    issued: HashMap<String, Instant>,
+    /// `POST /oauth/token` requests, whatever their answer.
+    requests: usize,
+    /// Tokens issued.
+    granted: usize,
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -677,6 +746,13 @@ impl SimState {
                 (DEMO_TOKEN, Arc::from(ADMIN_USER_ID)),
                 (NON_ADMIN_TOKEN, Arc::from(NON_ADMIN_USER_ID)),
             ],
+            oauth: OAuth {
+                client: Some((DEMO_CLIENT_ID.into(), DEMO_CLIENT_SECRET.into())),
+                ttl: DEFAULT_TOKEN_TTL,
+                issued: HashMap::new(),
+                requests: 0,
+                granted: 0,
+            },
             credentials: HashMap::new(),
             patches: Vec::new(),
             updates: Vec::new(),
@@ -789,8 +865,12 @@ impl SimState {
     }
 
     fn caller_of_token(&self, token: &str) -> Option<Caller> {
-        let (_, user) = self.tokens.iter().find(|(t, _)| *t == token)?;
-        self.caller_of_user(&user.clone())
+        if let Some((_, user)) = self.tokens.iter().find(|(t, _)| *t == token) {
+            return self.caller_of_user(&user.clone());
+        }
+        // An OAuth access token, while it lives; the client acts as the admin.
+        let expires = self.oauth.issued.get(token)?;
+        (Instant::now() < *expires).then(|| self.caller_of_user(ADMIN_USER_ID))?
     }
 
     fn user(&self, id: &str) -> Option<&Value> {
@@ -1347,12 +1427,108 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
         .route("/api/v1/users/me", get(get_me))
         .route("/api/v1/users/{id}", get(get_user))
         .route(ITEMS_PATH, get(list_items))
+        .route(OAUTH_TOKEN_PATH, post(oauth_token))
         .route("/api/v1/lineage-graphs/impact/{*rest}", get(lineage_impact))
         .fallback(route_not_found);
     kit.router(app, |app| {
         app.layer(middleware::from_fn_with_state(shared.clone(), frame))
             .with_state(shared)
     })
+}
+
+/// An OAuth error answer (RFC 6749 §5.2): `{"error","error_description"}`.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json_response(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
+}
+
+/// `POST /oauth/token`, client-credentials grant: a JSON or form body with `client_id`,
+/// `client_secret` and `grant_type`; a random bearer token that expires after the TTL.
+async fn oauth_token(
+    AxState(shared): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut st = lock(&shared);
+    st.oauth.requests += 1;
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let fields: HashMap<String, String> = if form {
+        parse_query(std::str::from_utf8(&body).ok())
+            .into_iter()
+            .collect()
+    } else {
+        match serde_json::from_slice::<Map<String, Value>>(&body) {
+            Ok(m) => m
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+                .collect(),
+            Err(_) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The request body is not valid JSON",
+                )
+            }
+        }
+    };
+    let field = |k: &str| fields.get(k).map(String::as_str).filter(|s| !s.is_empty());
+    match field("grant_type") {
+        Some("client_credentials") => {}
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Only grant_type client_credentials is supported",
+            )
+        }
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            )
+        }
+    }
+    let (Some(id), Some(secret)) = (field("client_id"), field("client_secret")) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id and client_secret are required",
+        );
+    };
+    let known = st
+        .oauth
+        .client
+        .as_ref()
+        .is_some_and(|(cid, csecret)| cid == id && csecret == secret);
+    if !known {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
+    }
+    let token = format!("qoat-{}", random_hex(48));
+    let ttl = st.oauth.ttl;
+    st.oauth.issued.insert(token.clone(), Instant::now() + ttl);
+    st.oauth.granted += 1;
+    let expires_at = chrono::Utc::now()
+        + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::zero());
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": ttl.as_secs(),
+            "expires_at": format_time(expires_at),
+            "scope": "user_default",
+        }),
+    )
 }
 
 async fn route_not_found() -> ApiError {

@@ -80,6 +80,21 @@ pub enum KeyValue {
     Integer { min: i64, max: i64 },
     /// A secret: `name`, `name_env` or `name_cmd`, like the main secret.
     Secret,
+    /// An OAuth client id (client-credentials grant): a non-blank string, trimmed. Set, it
+    /// replaces the main secret and needs the named secret `secret` (declared as a `Secret`
+    /// key of the same vendor); the config refuses it together with the main secret.
+    ClientId { secret: &'static str },
+}
+
+impl ConfigSpec {
+    /// The OAuth client-id key of this vendor and the named secret that goes with it, if the
+    /// vendor can log in with client credentials instead of its main secret.
+    pub fn client_credentials(&self) -> Option<(&'static str, &'static str)> {
+        self.keys.iter().find_map(|k| match k.value {
+            KeyValue::ClientId { secret } => Some((k.name, secret)),
+            _ => None,
+        })
+    }
 }
 
 /// A sample error answer of the vendor and what it decodes to.

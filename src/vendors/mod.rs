@@ -16,6 +16,7 @@ mod microstrategy_forms;
 mod microstrategy_impact;
 pub mod qlik;
 pub mod qlik_impact;
+mod qlik_oauth;
 pub mod ratelimit;
 pub mod registry;
 pub mod request_audit;

@@ -1,4 +1,5 @@
-//! Qlik Cloud data-connections client: bearer API key, cursor-paged lists followed through
+//! Qlik Cloud data-connections client: bearer API key or OAuth client credentials
+//! (`qlik_oauth`), cursor-paged lists followed through
 //! `links.next.href` (never leaving the configured tenant), space and owner names, get by id
 //! or by name within a space, single deletes and the admin-only bulk `actions/delete` (207
 //! per-item results, single deletes when it answers 403), retries of reads on 429 after
@@ -10,6 +11,7 @@ use super::http::{
     decode_error, path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse,
 };
 use super::qlik_impact::{self as qi, ImpactCache, LineageFailure};
+use super::qlik_oauth::{self as oauth, OAuthClient};
 use super::ratelimit::RateLimiter;
 use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
@@ -269,13 +271,33 @@ pub static VENDOR: super::entry::Vendor = super::Vendor {
     config: super::entry::ConfigSpec {
         secret: "token",
         username: false,
-        keys: &[super::entry::ConfigKey {
-            name: "space_id",
-            value: super::entry::KeyValue::Text,
-            shown_default: None,
-        }],
-        aliases: &[("space", "space_id")],
-        secret_optional: |_| false,
+        keys: &[
+            super::entry::ConfigKey {
+                name: "space_id",
+                value: super::entry::KeyValue::Text,
+                shown_default: None,
+            },
+            // OAuth machine-to-machine instead of an API key (`token`).
+            super::entry::ConfigKey {
+                name: "client_id",
+                value: super::entry::KeyValue::ClientId {
+                    secret: "client_secret",
+                },
+                shown_default: None,
+            },
+            super::entry::ConfigKey {
+                name: "client_secret",
+                value: super::entry::KeyValue::Secret,
+                shown_default: None,
+            },
+        ],
+        aliases: &[
+            ("space", "space_id"),
+            ("oauth_client_id", "client_id"),
+            ("clientid", "client_id"),
+        ],
+        // With OAuth client credentials there is no API key.
+        secret_optional: |options| options.text("client_id").is_some(),
     },
     connect: |s| Ok(std::sync::Arc::new(QlikClient::new(s)?)),
     create_form: |_, _| None,
@@ -707,13 +729,21 @@ struct Listed {
     errors: Vec<String>,
 }
 
+/// How a profile proves who it is.
+enum Auth {
+    /// `token`: a fixed API key.
+    ApiKey(SecretString),
+    /// `client_id` + `client_secret`: bearer tokens from `/oauth/token`.
+    OAuth(Box<OAuthClient>),
+}
+
 /// A Qlik Cloud client of one profile. Cheap to share (`Arc`); safe to call concurrently.
 pub struct QlikClient {
     http: HttpCore,
     profile: String,
     /// Normalised tenant URL + "/api/v1".
     api: String,
-    token: SecretString,
+    auth: Auth,
     names: std::sync::Mutex<Names>,
     pacer: std::sync::Mutex<WritePacer>,
     /// Writers wait for their slot one after the other.
@@ -738,6 +768,13 @@ impl std::fmt::Debug for QlikClient {
         f.debug_struct("QlikClient")
             .field("profile", &self.profile)
             .field("api", &self.api)
+            .field(
+                "auth",
+                &match &self.auth {
+                    Auth::ApiKey(_) => "API key".to_owned(),
+                    Auth::OAuth(o) => format!("OAuth client {}", o.client_id()),
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -758,12 +795,16 @@ fn not_connections(kind: Kind) -> ApiError {
 pub struct QlikSettings {
     /// `space_id`: the view starts filtered to this space.
     pub space_id: Option<String>,
+    /// `client_id`: OAuth client credentials (with the `client_secret` secret) instead of
+    /// an API key.
+    pub client_id: Option<String>,
 }
 
 impl QlikSettings {
     pub fn from_options(options: &super::VendorOptions) -> QlikSettings {
         QlikSettings {
             space_id: options.text("space_id"),
+            client_id: options.text("client_id"),
         }
     }
 }
@@ -774,30 +815,66 @@ impl QlikClient {
         let setup = |message: String| ApiError::Setup { vendor: V, message };
         let base = normalize_base_url(&settings.base_url)
             .map_err(|m| setup(format!("profile '{}': {m}", settings.profile)))?;
-        if settings.secret.expose_secret().trim().is_empty() {
-            return Err(setup(format!(
-                "profile '{}' has no API key",
-                settings.profile
-            )));
-        }
-        // Checked now so that a key with a newline fails here, not on every call.
-        sensitive_value(
-            V,
-            "API key",
-            &format!("Bearer {}", settings.secret.expose_secret()),
-        )?;
+        let own = QlikSettings::from_options(&settings.options);
+        let has_key = !settings.secret.expose_secret().trim().is_empty();
+        let auth = match own.client_id.as_deref() {
+            Some(_) if has_key => {
+                return Err(setup(format!(
+                    "profile '{}' has both an API key and OAuth client credentials; use one",
+                    settings.profile
+                )))
+            }
+            Some(client_id) => {
+                let secret = settings
+                    .options
+                    .secret("client_secret")
+                    .filter(|s| !s.expose_secret().trim().is_empty())
+                    .ok_or_else(|| {
+                        setup(format!(
+                            "profile '{}' has a client_id but no client_secret \
+                             (set client_secret_env, client_secret_cmd or client_secret)",
+                            settings.profile
+                        ))
+                    })?;
+                Auth::OAuth(Box::new(OAuthClient::new(
+                    &settings.profile,
+                    &base,
+                    client_id,
+                    secret.clone(),
+                )))
+            }
+            None if !has_key => {
+                return Err(setup(format!(
+                    "profile '{}' has no API key",
+                    settings.profile
+                )))
+            }
+            None => {
+                // Checked now so that a key with a newline fails here, not on every call.
+                sensitive_value(
+                    V,
+                    "API key",
+                    &format!("Bearer {}", settings.secret.expose_secret()),
+                )?;
+                Auth::ApiKey(settings.secret.clone())
+            }
+        };
         let mut http_settings = settings.clone();
         http_settings.vendor = V;
         // Writes are paced by this client's own tier-2 pacer (which also honours 429s).
         http_settings.rate_limit_per_minute = None;
-        let http = HttpCore::new(&http_settings, &[], VENDOR.decode_error)?;
-        let start_space = QlikSettings::from_options(&settings.options).space_id;
+        // The token exchange changes nothing: allowed on a read-only profile, not audited.
+        let session_calls: &[(Method, &str)] = match auth {
+            Auth::OAuth(_) => &[(Method::POST, oauth::TOKEN_PATH)],
+            Auth::ApiKey(_) => &[],
+        };
+        let http = HttpCore::new(&http_settings, session_calls, VENDOR.decode_error)?;
         Ok(QlikClient {
-            start_space,
+            start_space: own.space_id,
             http,
             profile: settings.profile,
             api: format!("{base}/api/v1"),
-            token: settings.secret,
+            auth,
             names: std::sync::Mutex::new(Names::default()),
             pacer: std::sync::Mutex::new(WritePacer::new(
                 settings
@@ -851,18 +928,42 @@ impl QlikClient {
         format!("{}{}", self.api, path)
     }
 
-    /// One request with the API key; any status is returned.
+    /// One request with the API key or the OAuth access token; any status is returned.
+    /// With OAuth, a 401 fetches a new token (unless another call just did) and sends the
+    /// request once more: the second answer is returned, whatever it is.
     async fn send(
         &self,
         method: Method,
         url: &str,
         body: Option<Value>,
     ) -> Result<HttpResponse, ApiError> {
-        let auth = sensitive_value(
-            V,
-            "API key",
-            &format!("Bearer {}", self.token.expose_secret()),
-        )?;
+        match &self.auth {
+            Auth::ApiKey(key) => {
+                let auth =
+                    sensitive_value(V, "API key", &format!("Bearer {}", key.expose_secret()))?;
+                self.send_with(method, url, body, auth).await
+            }
+            Auth::OAuth(client) => {
+                let bearer = client.bearer(&self.http).await?;
+                let resp = self
+                    .send_with(method.clone(), url, body.clone(), bearer.header)
+                    .await?;
+                if resp.status != 401 {
+                    return Ok(resp);
+                }
+                let fresh = client.renew(&self.http, bearer.generation).await?;
+                self.send_with(method, url, body, fresh.header).await
+            }
+        }
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Value>,
+        auth: reqwest::header::HeaderValue,
+    ) -> Result<HttpResponse, ApiError> {
         let mut req = HttpRequest::new(method, url).header(AUTHORIZATION, auth);
         if let Some(b) = body {
             req = req.json(b);
