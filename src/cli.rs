@@ -166,6 +166,11 @@ pub enum Command {
         #[arg(long = "profile", value_name = "NAME", conflicts_with = "profile")]
         only: Vec<String>,
     },
+    /// Store a profile's secret in the OS keyring (where its <secret>_keyring says).
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -228,6 +233,19 @@ impl ConfirmFlags {
             confirm_profile: self.confirm_profile,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Read the secret once at a masked prompt (typed twice), or from stdin when it is not
+    /// a terminal, and store it in the keyring.
+    Set {
+        profile: String,
+        /// A named secret of the vendor (e.g. data_app_key, client_secret) instead of the
+        /// main one.
+        #[arg(long, value_name = "NAME")]
+        key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,6 +385,16 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             crate::logging::init_stderr();
             let only: Vec<String> = cli.profiles.into_iter().chain(only).collect();
             finish(headless::check(cli.config.as_deref(), profile.as_deref(), &only, output).await)
+        }
+        Some(Command::Secret {
+            command: SecretCommand::Set { profile, key },
+        }) => {
+            crate::logging::init_stderr();
+            finish(headless::secret_set(
+                cli.config.as_deref(),
+                &profile,
+                key.as_deref(),
+            ))
         }
         Some(Command::Completions { shell }) => {
             let profiles = completion_profiles(cli.config.as_deref());

@@ -64,7 +64,7 @@ fn profile_keys() -> &'static [&'static str] {
                 return;
             }
             keys.push(family);
-            for suffix in ["_env", "_cmd"] {
+            for suffix in ["_env", "_cmd", "_keyring"] {
                 keys.push(Box::leak(format!("{family}{suffix}").into_boxed_str()));
             }
         };
@@ -236,6 +236,8 @@ pub enum SecretSource {
     Cmd(String),
     /// Written in the config file.
     Inline(SecretString),
+    /// In the OS keyring, under this service and account (`<secret>_keyring = "svc/acct"`).
+    Keyring { service: String, account: String },
     /// Not configured.
     Missing,
 }
@@ -246,6 +248,9 @@ impl fmt::Debug for SecretSource {
             SecretSource::Env(var) => f.debug_tuple("Env").field(var).finish(),
             SecretSource::Cmd(cmd) => f.debug_tuple("Cmd").field(cmd).finish(),
             SecretSource::Inline(_) => f.write_str("Inline([redacted])"),
+            SecretSource::Keyring { service, account } => {
+                write!(f, "Keyring({service}/{account})")
+            }
             SecretSource::Missing => f.write_str("Missing"),
         }
     }
@@ -262,6 +267,7 @@ impl SecretSource {
             }
             SecretSource::Cmd(cmd) => format!("command `{cmd}`"),
             SecretSource::Inline(_) => "inline".to_owned(),
+            SecretSource::Keyring { service, account } => format!("keyring {service}/{account}"),
             SecretSource::Missing => "not configured".to_owned(),
         }
     }
@@ -284,8 +290,11 @@ impl SecretSource {
                 run_secret_command(&format!("{key}_cmd"), cmd, SECRET_CMD_TIMEOUT)
             }
             SecretSource::Inline(s) => Ok(s.clone()),
+            SecretSource::Keyring { service, account } => {
+                crate::keystore::read(service, account).map_err(|e| format!("{key}_keyring: {e}"))
+            }
             SecretSource::Missing => Err(format!(
-                "no {key} configured (set {key}_env, {key}_cmd or {key})"
+                "no {key} configured (set {key}_env, {key}_cmd, {key}_keyring or {key})"
             )),
         }
     }
@@ -896,11 +905,14 @@ enum SourceKind {
     Inline,
     Env,
     Cmd,
+    Keyring,
 }
 
 /// `password_env` -> ("password", Env), ...: for every secret family some vendor has.
 fn secret_key_parts(key: &str) -> Option<(&'static str, SourceKind)> {
-    let (family, kind) = if let Some(f) = key.strip_suffix("_env") {
+    let (family, kind) = if let Some(f) = key.strip_suffix("_keyring") {
+        (f, SourceKind::Keyring)
+    } else if let Some(f) = key.strip_suffix("_env") {
         (f, SourceKind::Env)
     } else if let Some(f) = key.strip_suffix("_cmd") {
         (f, SourceKind::Cmd)
@@ -1484,6 +1496,17 @@ impl Cx<'_> {
                 Ok(SecretSource::Inline(SecretString::from(s)))
             }
             SourceKind::Cmd => Ok(SecretSource::Cmd(self.text(key, value)?.trim().to_owned())),
+            SourceKind::Keyring => {
+                let text = self.text(key, value)?;
+                match crate::keystore::parse_ref(&text) {
+                    Some((service, account)) => Ok(SecretSource::Keyring { service, account }),
+                    None => Err(self.err(
+                        value.span(),
+                        key,
+                        "expected \"service/account\", e.g. \"dsconsole/prod-mstr\"",
+                    )),
+                }
+            }
             SourceKind::Env => {
                 let s = self.string(key, value)?.trim();
                 if let Some(stripped) = s.strip_prefix('$') {
@@ -1769,6 +1792,31 @@ mod tests {
             2,
             "defaults.connect_timeout_seconds",
             "",
+        );
+    }
+
+    #[test]
+    fn a_keyring_secret_is_a_service_and_account() {
+        const HEAD: &str = "[[profiles]]\nname = \"p\"\nvendor = \"qlik\"\n\
+                            base_url = \"https://t.example\"\n";
+        let c = parse(&format!("{HEAD}token_keyring = \"dsconsole/p\"\n")).expect("valid");
+        let p = c.profile("p").expect("p");
+        assert!(
+            matches!(&p.secret, SecretSource::Keyring { service, account }
+            if service == "dsconsole" && account == "p")
+        );
+        assert!(c.describe().contains("keyring dsconsole/p"));
+        expect_err(
+            &format!("{HEAD}token_keyring = \"just-a-name\"\n"),
+            5,
+            "token_keyring",
+            "service/account",
+        );
+        expect_err(
+            &format!("{HEAD}token_env = \"T\"\ntoken_keyring = \"a/b\"\n"),
+            6,
+            "token_keyring",
+            "use only one of",
         );
     }
 

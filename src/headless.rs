@@ -26,10 +26,12 @@ use tokio_util::sync::CancellationToken;
 mod check;
 mod impact;
 mod owned;
+mod secret;
 mod update;
 pub use check::{check, CheckOutput};
 pub use impact::impact;
 pub use owned::owned_by_cmd as owned_by;
+pub use secret::secret_set;
 pub use update::{rotate, update, ConfirmArgs, ValueArgs};
 
 /// Output format of `list`.

@@ -2638,3 +2638,70 @@ fn rotate_across_vendors_changes_every_object_of_the_account_as_one_plan() {
     );
     bd.shutdown();
 }
+
+#[test]
+fn a_secret_in_the_keyring_is_stored_once_and_read_by_every_command() {
+    let w = World::new("keyring", "", "");
+    let keyring = w.dir.path().join("keyring.json");
+    std::fs::write(
+        &w.config,
+        format!(
+            "[[profiles]]\nname = \"{PROFILE}\"\nvendor = \"microstrategy\"\n\
+             base_url = \"{}\"\nusername = \"{DEMO_USERNAME}\"\n\
+             password_keyring = \"dsconsole/{PROFILE}\"\n",
+            w.sim.base_url
+        ),
+    )
+    .expect("config");
+    let with_keyring = |args: &[&str], stdin: Option<&str>| {
+        let mut c = w.cmd();
+        c.env("DSCONSOLE_TEST_KEYRING_FILE", &keyring).args(args);
+        if let Some(s) = stdin {
+            c.write_stdin(s.to_string());
+        }
+        run(&mut c)
+    };
+    // Nothing stored yet: a clear error, not a crash.
+    let out = with_keyring(&["list", PROFILE, "logins"], None);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("nothing stored in the keyring"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("dsconsole secret set"),
+        "{}",
+        out.stderr
+    );
+    // Stored from stdin (not a terminal), then used.
+    let out = with_keyring(
+        &["secret", "set", PROFILE],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+    );
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains(&format!("as dsconsole/{PROFILE}")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.both().contains(DEMO_PASSWORD));
+    let out = with_keyring(&["list", PROFILE, "logins"], None);
+    out.expect_code(0);
+    let out = with_keyring(&["config", "check"], None);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!("keyring dsconsole/{PROFILE}")),
+        "{}",
+        out.stdout
+    );
+    // A profile whose password comes from elsewhere says how to switch.
+    w.write_config(&w.sim.base_url, "", "");
+    let out = with_keyring(&["secret", "set", PROFILE], Some("x\n"));
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("password_keyring = \"dsconsole/"),
+        "{}",
+        out.stderr
+    );
+}

@@ -81,7 +81,7 @@ fn change_of(v: &ValueArgs) -> Result<Change, Fail> {
 }
 
 /// Read a line from the terminal with echo off.
-fn read_masked(prompt: &str) -> Result<SecretString, Fail> {
+pub(super) fn read_masked(prompt: &str) -> Result<SecretString, Fail> {
     use std::os::fd::AsRawFd;
     let no_tty = |e: String| {
         Fail::usage(format!(
