@@ -2588,7 +2588,7 @@ data_app_key_cmd = "echo key"
         let err = c.profiles[0].resolve_secret().expect_err("missing");
         assert_eq!(
             err,
-            "no token configured (set token_env, token_cmd or token)"
+            "no token configured (set token_env, token_cmd, token_keyring or token)"
         );
         // MicroStrategy guest login needs no password.
         let c = parse(&mstr("login_mode = 8\n")).expect("valid");
