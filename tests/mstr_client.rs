@@ -889,3 +889,46 @@ async fn an_owner_transfer_is_a_put_on_the_objects_route_and_an_unknown_user_is_
     assert_eq!(err.code(), Some("ERR004"), "{err}");
     assert!(err.to_string().contains("could not be found"), "{err}");
 }
+
+// ---- Login modes (issue 15) -------------------------------------------------------------------
+
+#[tokio::test]
+async fn ldap_and_api_token_logins_work_and_a_wrong_one_is_refused() {
+    let sim = sim().await;
+    sim.control.set_ldap_user("jdoe", "ldap-Secret-1");
+    sim.control.add_api_token("mstr-api-token-abc123");
+    let with = |user: Option<&str>, secret: &str, mode: &str| {
+        let mut s = common::settings::client(
+            "it-mstr",
+            dsconsole::model::VendorId::MicroStrategy,
+            &sim.base_url,
+            secret,
+        )
+        .option("login_mode", mode);
+        if let Some(u) = user {
+            s = s.username(u);
+        }
+        MstrClient::new(s).expect("client")
+    };
+    let ldap = with(Some("jdoe"), "ldap-Secret-1", "16");
+    assert!(!ldap.load().await.expect("LDAP login").resources.is_empty());
+    let token = with(None, "mstr-api-token-abc123", "4096");
+    assert!(!token
+        .load()
+        .await
+        .expect("API token login")
+        .resources
+        .is_empty());
+    // The same credentials in the wrong mode, or a wrong token: refused, never shown.
+    let err = with(Some("jdoe"), "ldap-Secret-1", "1")
+        .load()
+        .await
+        .expect_err("standard mode");
+    assert_eq!(err.status(), Some(401), "{err}");
+    let err = with(None, "not-the-token", "4096")
+        .load()
+        .await
+        .expect_err("wrong token");
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert!(!err.to_string().contains("not-the-token"), "{err}");
+}

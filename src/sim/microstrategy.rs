@@ -145,6 +145,16 @@ impl MstrControl {
         }
     }
 
+    /// Accept LDAP logins (login mode 16) of this directory user.
+    pub fn set_ldap_user(&self, username: &str, password: &str) {
+        lock(&self.shared).ldap_user = Some((username.to_string(), password.to_string()));
+    }
+
+    /// Accept this API token (login mode 4096, the token sent as `username`).
+    pub fn add_api_token(&self, token: &str) {
+        lock(&self.shared).api_tokens.push(token.to_string());
+    }
+
     /// `Some(password)`: the database behind this login now expects `password`, so every
     /// connection using the login fails its test until the login's password is changed to
     /// it (`PATCH` with `/password`); `None`: no expectation.
@@ -705,6 +715,10 @@ struct SimState {
     idle_timeout: Option<Duration>,
     require_cookie: bool,
     test_failures: HashMap<String, String>,
+    /// LDAP (login mode 16): the directory's user name and password, when configured.
+    ldap_user: Option<(String, String)>,
+    /// API tokens (login mode 4096) the server accepts.
+    api_tokens: Vec<String>,
     /// Per login id, the password its database expects: a connection using the login fails
     /// its test until the login's stored password is this one (rotation, end to end).
     database_passwords: HashMap<String, String>,
@@ -742,6 +756,8 @@ impl SimState {
             require_cookie: true,
             test_failures: HashMap::new(),
             database_passwords: HashMap::new(),
+            ldap_user: None,
+            api_tokens: Vec::new(),
             login_count: 0,
             started: Instant::now(),
             started_epoch_ms: chrono::Utc::now().timestamp_millis(),
@@ -2110,14 +2126,28 @@ async fn login(AxState(shared): AxState<Arc<Shared>>, req: Request) -> ApiResult
         .await
         .map_err(|_| ApiError::invalid("The login request body could not be read."))?;
     let fields = login_fields(&headers, &body)?;
-    let mode_ok = fields
+    let mode = fields
         .get("loginMode")
-        .is_none_or(|m| m.trim() == "1" || m.trim().is_empty());
-    let user_ok = fields
-        .get("username")
-        .is_some_and(|u| u.eq_ignore_ascii_case(DEMO_USERNAME));
-    let password_ok = fields.get("password").is_some_and(|p| p == DEMO_PASSWORD);
-    if !(mode_ok && user_ok && password_ok) {
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "1".into());
+    let username = fields.get("username").map(String::as_str).unwrap_or("");
+    let password = fields.get("password").map(String::as_str);
+    let accepted = {
+        let st = lock(&shared);
+        match mode.as_str() {
+            // Standard: the demo administrator.
+            "1" => username.eq_ignore_ascii_case(DEMO_USERNAME) && password == Some(DEMO_PASSWORD),
+            // LDAP: the configured directory user.
+            "16" => st.ldap_user.as_ref().is_some_and(|(u, p)| {
+                username.eq_ignore_ascii_case(u) && password == Some(p.as_str())
+            }),
+            // API token: sent as the username, no password.
+            "4096" => st.api_tokens.iter().any(|t| t == username),
+            _ => false,
+        }
+    };
+    if !accepted {
         return Err(ApiError::login_failed());
     }
     let token = random_token();
