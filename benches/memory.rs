@@ -126,6 +126,8 @@ fn start_sim() -> Res<(Child, String)> {
             .strip_prefix("microstrategy ")
             .and_then(|rest| rest.split_whitespace().next())
         {
+            // Keep reading (and discarding) the rest: a closed pipe must not end the child.
+            std::thread::spawn(move || for _ in lines {});
             return Ok((child, url.to_string()));
         }
     }

@@ -615,13 +615,21 @@ async fn run_sim(port: u16, scale: usize) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    for s in &sims {
-        println!(
-            "{:<13} {}  ({})",
-            s.vendor.id().id(),
-            s.sim.base_url,
-            s.vendor.sim.demo.describe(s.vendor.config.secret)
-        );
+    // A reader that stops after the line it wanted (a bench, `head -1`) closes the pipe:
+    // the simulators keep serving, nothing panics.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for s in &sims {
+            let _ = writeln!(
+                out,
+                "{:<13} {}  ({})",
+                s.vendor.id().id(),
+                s.sim.base_url,
+                s.vendor.sim.demo.describe(s.vendor.config.secret)
+            );
+        }
+        let _ = out.flush();
     }
     eprintln!("simulators running; Ctrl-C stops them");
     let _ = tokio::signal::ctrl_c().await;

@@ -2705,3 +2705,46 @@ fn a_secret_in_the_keyring_is_stored_once_and_read_by_every_command() {
         out.stderr
     );
 }
+
+/// `dsconsole sim` keeps serving when whoever reads its stdout stops after the first line
+/// (a bench, `| head -1`): a closed pipe does not end it.
+#[test]
+fn sim_keeps_serving_after_its_stdout_is_closed() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dsconsole"))
+        .arg("sim")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn sim");
+    let out = child.stdout.take().expect("stdout");
+    let first = BufReader::new(out)
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("read");
+    // The reader (and the pipe) are gone now.
+    let url = first
+        .split_whitespace()
+        .nth(1)
+        .expect("a base URL")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "sim ended: {first}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let status = rt.block_on(async {
+        reqwest::get(format!("{url}/api/status"))
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(status.is_ok(), "the simulator still answers: {status:?}");
+}
