@@ -219,7 +219,8 @@ async fn list_opened(
     } else {
         rows
     };
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and a write per object costs more than the object.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let result = match output {
         Output::Json => serde_json::to_writer_pretty(&mut out, &rows)
             .map_err(std::io::Error::from)
@@ -239,7 +240,8 @@ async fn list_opened(
                 write_table(&mut out, o.spec, *k, &of_kind, now)
             })
         }
-    };
+    }
+    .and_then(|_| out.flush());
     if let Err(e) = result {
         // A closed pipe (`| head`) is not an error worth a message.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
