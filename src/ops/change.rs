@@ -511,10 +511,18 @@ pub async fn execute(
                 }
                 Err(e) if e.is_transient() && attempt < ATTEMPTS && !cancel.is_cancelled() => {
                     let why = scrub(&e.to_string(), &item.change);
-                    if let Err(err) = audit.after(seq, &entry, "failed", Some(&why)) {
+                    // A 429 was refused before anything happened; a 5xx or a lost
+                    // connection may have been applied: this attempt's outcome is unknown
+                    // (the next request, or reading the object again, settles it).
+                    let attempt_word = if matches!(e, ApiError::Http { status: 429, .. }) {
+                        "failed"
+                    } else {
+                        "unknown"
+                    };
+                    if let Err(err) = audit.after(seq, &entry, attempt_word, Some(&why)) {
                         tracing::error!("audit log write failed after update: {err}");
                     }
-                    lines.finish(n, "failed", Some(&why));
+                    lines.finish(n, attempt_word, Some(&why));
                     let wait = e
                         .retry_after()
                         .unwrap_or(RETRY_WAIT * attempt)
