@@ -666,18 +666,23 @@ fn confirm_on_terminal(plan: &DeletePlan, protected: bool) -> Result<(), Fail> {
     } else {
         eprint!("Type {expected} to delete {} object(s): ", plan.len());
     }
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Fail::usage(format!("reading the answer: {e}")))?;
-    if line.trim() == expected {
+    if read_answer()? == expected {
         Ok(())
     } else {
         // Declining is an answer, not a usage error.
         Err(Fail::op("not confirmed: nothing deleted"))
     }
+}
+
+/// The line typed after a confirmation prompt (on stderr), trimmed.
+fn read_answer() -> Result<String, Fail> {
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Fail::usage(format!("reading the answer: {e}")))?;
+    Ok(line.trim().to_string())
 }
 
 /// How a CLI delete run ended.

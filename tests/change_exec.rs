@@ -27,9 +27,17 @@ use tokio_util::sync::CancellationToken;
 const NEW_PASSWORD: &str = "r0tated-Pa55";
 
 async fn world() -> (MstrSim, Arc<dyn VendorApi>, Vec<Resource>) {
-    let sim = msim::start(&SimOptions::default())
-        .await
-        .expect("simulator starts");
+    world_at(0).await
+}
+
+/// The simulator with `scale` generated objects per kind, a client of it, and its objects.
+async fn world_at(scale: usize) -> (MstrSim, Arc<dyn VendorApi>, Vec<Resource>) {
+    let sim = msim::start(&SimOptions {
+        scale,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator starts");
     let settings = common::settings::client(
         "it-mstr",
         dsconsole::model::VendorId::MicroStrategy,
@@ -397,22 +405,7 @@ async fn an_owner_named_by_name_is_resolved_from_the_objects_that_person_owns() 
 /// audit log has a before and an after line for every request it saw.
 #[tokio::test]
 async fn a_bulk_rotation_under_faults_reports_exactly_what_the_server_holds() {
-    let sim = msim::start(&SimOptions {
-        scale: 40,
-        ..SimOptions::default()
-    })
-    .await
-    .expect("simulator starts");
-    let settings = common::settings::client(
-        "it-mstr",
-        dsconsole::model::VendorId::MicroStrategy,
-        &sim.base_url,
-        msim::DEMO_PASSWORD,
-    )
-    .username(msim::DEMO_USERNAME)
-    .timeout(Duration::from_secs(2));
-    let client: Arc<dyn VendorApi> = Arc::new(MstrClient::new(settings).expect("client"));
-    let all = client.load().await.expect("load").resources;
+    let (sim, client, all) = world_at(40).await;
     let logins: Vec<&Resource> = all
         .iter()
         .filter(|r| r.kind == Kind::Logins)

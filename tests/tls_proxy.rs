@@ -258,14 +258,24 @@ impl World {
 
     /// Run the binary with a config whose profile adds `extra`, and `env` on the child.
     fn run(&self, extra: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+        self.run_at(&self.sim.base_url, extra, env, args)
+    }
+
+    /// `run` with the profile's base URL at `base_url`.
+    fn run_at(
+        &self,
+        base_url: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> (i32, String) {
         let config = self.dir.path().join("config.toml");
         std::fs::write(
             &config,
             format!(
                 "[[profiles]]\nname = \"mstr\"\nvendor = \"microstrategy\"\n\
-                 base_url = \"{}\"\nusername = \"{DEMO_USERNAME}\"\n\
-                 password_env = \"DSCONSOLE_TLS_TEST_PW\"\n{extra}\n",
-                self.sim.base_url
+                 base_url = \"{base_url}\"\nusername = \"{DEMO_USERNAME}\"\n\
+                 password_env = \"DSCONSOLE_TLS_TEST_PW\"\n{extra}\n"
             ),
         )
         .expect("config");
@@ -284,6 +294,8 @@ impl World {
             .env_remove("all_proxy")
             .env_remove("NO_PROXY")
             .env_remove("no_proxy")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
             .timeout(Duration::from_secs(60));
         for (k, v) in env {
             cmd.env(k, v);
@@ -385,4 +397,30 @@ fn the_environments_proxy_is_honoured_and_no_proxy_bypasses_it() {
         out.contains("(from the environment: HTTP_PROXY, NO_PROXY=127.0.0.1)"),
         "{out}"
     );
+}
+
+/// The operating system's CA store is trusted (here: the one `SSL_CERT_FILE` names, as
+/// OpenSSL-style stores are found), without any ca_file.
+#[test]
+fn the_systems_ca_store_is_trusted() {
+    let w = World::new();
+    let front = w.rt.block_on(tls_front(
+        sim_addr(&w.sim),
+        "server.pem",
+        "server.key",
+        false,
+    ));
+    let url = format!("https://localhost:{}", front.port());
+    let ca = fixture("ca.pem");
+    let ca = ca.to_str().expect("path");
+    let (code, out) = w.run_at(
+        &url,
+        "",
+        &[("SSL_CERT_FILE", ca)],
+        &["list", "mstr", "logins"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = w.run_at(&url, "", &[], &["list", "mstr", "logins"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("unknown issuer"), "{out}");
 }

@@ -157,7 +157,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
                 format!(
                     "unknown command ':{word}' (try :overview, :profile NAME, :kind NAME, \
                      :filter TEXT, :mark QUERY, :unmark QUERY|all, :marks clear|restore, \
-                     :export FILE.csv|FILE.json, :q)"
+                     :export FILE.csv|FILE.json, :rotate, :owner NAME, :transfer, :move, :q)"
                 ),
             );
             return Vec::new();

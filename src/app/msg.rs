@@ -100,7 +100,6 @@ pub enum Msg {
     /// One object of a change job has its outcome.
     ChangeStep {
         job: u64,
-        index: usize,
         outcome: crate::ops::change::ChangeOutcome,
     },
     /// A change job ended: every outcome, in plan order.

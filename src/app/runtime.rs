@@ -271,10 +271,9 @@ impl Runtime {
                 let token = cancel.clone();
                 let task = self.tasks.spawn(async move {
                     let steps = tx.clone();
-                    let each = move |index: usize, outcome: &crate::ops::change::ChangeOutcome| {
+                    let each = move |_: usize, outcome: &crate::ops::change::ChangeOutcome| {
                         let _ = steps.send(Msg::ChangeStep {
                             job,
-                            index,
                             outcome: outcome.clone(),
                         });
                     };

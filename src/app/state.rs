@@ -310,6 +310,33 @@ impl ConfirmChange {
 }
 
 impl CreateForm {
+    /// A form of `spec` for profile `p`, its text fields holding `initial` (empty when
+    /// shorter), focus on the first field; `edit` makes it an edit form.
+    pub fn new(
+        profile: usize,
+        spec: FormSpec,
+        initial: &[String],
+        edit: Option<Box<EditTarget>>,
+    ) -> CreateForm {
+        let n = spec.fields.len();
+        CreateForm {
+            profile,
+            texts: (0..n)
+                .map(|i| LineInput::new(initial.get(i).map_or("", String::as_str)))
+                .collect(),
+            secrets: vec![SecretInput::default(); n],
+            choices: vec![None; n],
+            filters: vec![LineInput::default(); n],
+            spec,
+            focus: 0,
+            error: None,
+            note: None,
+            mismatch_warned: false,
+            submitting: false,
+            edit,
+        }
+    }
+
     /// Whether field `i` is a secret (typed into `secrets`, never into `texts`).
     pub fn is_secret(&self, i: usize) -> bool {
         self.spec

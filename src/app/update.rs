@@ -135,7 +135,7 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::ChangeStep { job, outcome, .. } => {
+        Msg::ChangeStep { job, outcome } => {
             super::modals::edit::on_step(m, job, &outcome);
             Vec::new()
         }

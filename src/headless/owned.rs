@@ -23,27 +23,6 @@ struct Owned<'a> {
     actions: Vec<&'static str>,
 }
 
-/// Whether `who` names the owner of `r`: its owner's name, id or email (case ignored).
-pub fn owned_by(r: &Resource, who: &str) -> bool {
-    let who = who.trim();
-    if who.is_empty() {
-        return false;
-    }
-    let eq = |s: Option<String>| s.is_some_and(|s| s.trim().eq_ignore_ascii_case(who));
-    eq(r.owner.clone())
-        || [
-            "/owner/id",
-            "/owner/name",
-            "/owner/email",
-            "/ownerId",
-            "/ownerName",
-            "/ownerEmail",
-            "/user",
-        ]
-        .iter()
-        .any(|p| eq(r.raw.pointer_str(p)))
-}
-
 fn actions(spec: &crate::vendors::VendorSpec, kind: Kind) -> Vec<&'static str> {
     let mut a = Vec::new();
     if spec.delete_order.contains(&kind) {
@@ -111,15 +90,19 @@ pub async fn owned_by_cmd(
             );
             continue;
         }
-        rows.extend(all.iter().filter(|r| owned_by(r, who)).map(|r| Owned {
-            profile,
-            vendor: spec.vendor.display(),
-            kind: r.kind,
-            id: &r.id,
-            name: &r.name,
-            owner: r.owner.as_deref().unwrap_or(""),
-            actions: actions(spec, r.kind),
-        }));
+        rows.extend(
+            all.iter()
+                .filter(|r| crate::ops::change::owned_by(spec, r, who))
+                .map(|r| Owned {
+                    profile,
+                    vendor: spec.vendor.display(),
+                    kind: r.kind,
+                    id: &r.id,
+                    name: &r.name,
+                    owner: r.owner.as_deref().unwrap_or(""),
+                    actions: actions(spec, r.kind),
+                }),
+        );
     }
     let mut out = std::io::stdout().lock();
     let written = match output {

@@ -160,13 +160,7 @@ fn confirm_on_terminal(plans: &[(&Opened, ChangePlan)]) -> Result<(), Fail> {
             sanitize(&expected)
         );
     }
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Fail::usage(format!("reading the answer: {e}")))?;
-    if line.trim() == expected {
+    if super::read_answer()? == expected {
         Ok(())
     } else {
         Err(Fail::op("not confirmed: nothing changed"))

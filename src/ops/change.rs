@@ -136,32 +136,36 @@ fn verify_of(spec: &VendorSpec, r: &Resource, change: &Change, all: &[Resource])
     })
 }
 
+/// The id of `r`'s owner, where its vendor's `owner` edit field says it is.
+fn owner_id_of(spec: &VendorSpec, r: &Resource) -> Option<String> {
+    let field = (spec.edit_fields)(r.kind)
+        .iter()
+        .find(|f| f.name == "owner" && !f.pointer.is_empty())?;
+    r.raw.pointer_str(field.pointer)
+}
+
+/// Whether `who` (a name, email or id, case ignored) names the owner of `r`: its owner's
+/// name as listed, its id, or the name or email in its JSON. Shared by the owner
+/// resolution of a plan and `owned-by`.
+pub fn owned_by(spec: &VendorSpec, r: &Resource, who: &str) -> bool {
+    let who = who.trim();
+    if who.is_empty() {
+        return false;
+    }
+    let eq = |s: Option<String>| s.is_some_and(|s| s.trim().eq_ignore_ascii_case(who));
+    eq(r.owner.clone())
+        || eq(owner_id_of(spec, r))
+        || ["/owner/name", "/owner/email"]
+            .iter()
+            .any(|p| eq(r.raw.pointer_str(p)))
+}
+
 /// The id of the user `who` (a name, email or id, case ignored) names, from the owners of
 /// the loaded objects: a transfer to someone who owns anything in the profile needs no id.
-pub fn owner_id(all: &[Resource], who: &str) -> Option<String> {
-    let who = who.trim();
-    all.iter().find_map(|r| {
-        let id = r
-            .raw
-            .pointer_str("/owner/id")
-            .or_else(|| r.raw.pointer_str("/ownerId"))
-            .or_else(|| {
-                // Qlik: the owner's id is `user`, its name the resource's owner.
-                r.owner.as_ref()?;
-                r.raw.pointer_str("/user")
-            })?;
-        let named = |p: &str| {
-            r.raw
-                .pointer_str(p)
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case(who))
-        };
-        let by_name = r
-            .owner
-            .as_deref()
-            .is_some_and(|o| o.trim().eq_ignore_ascii_case(who));
-        (id.eq_ignore_ascii_case(who) || by_name || named("/owner/name") || named("/owner/email"))
-            .then_some(id)
-    })
+pub fn owner_id(spec: &VendorSpec, all: &[Resource], who: &str) -> Option<String> {
+    all.iter()
+        .filter(|r| owned_by(spec, r, who))
+        .find_map(|r| owner_id_of(spec, r))
 }
 
 /// Plan `changes` (object and change) of one profile: each change checked against what the
@@ -178,7 +182,7 @@ pub fn plan(
     for (target, mut change) in changes {
         // A new owner named by name or email: the id, from the objects that person owns.
         if let Some(who) = change.text("owner").map(str::to_string) {
-            match owner_id(all, &who) {
+            match owner_id(spec, all, &who) {
                 Some(id) => {
                     if !id.eq_ignore_ascii_case(who.trim()) {
                         resolved.push(format!("owner '{who}' is user {id}"));

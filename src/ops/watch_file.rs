@@ -47,11 +47,6 @@ impl Seen {
             self.changes.drain(..self.changes.len() - CHANGES_KEPT);
         }
     }
-
-    /// Nothing worth keeping.
-    pub fn is_empty(&self) -> bool {
-        self.bad_since.is_none() && self.tested_at.is_none() && self.changes.is_empty()
-    }
 }
 
 /// One object of the file.

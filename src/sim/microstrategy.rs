@@ -2429,12 +2429,9 @@ async fn delete_object<const K: u8>(
     delete_stored(&mut st, kind, &id)
 }
 
-async fn delete_generic_object(
-    AxState(shared): AxState<Arc<Shared>>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> ApiResult {
-    let pairs = parse_form(query.as_deref().unwrap_or(""));
+/// The `type` query parameter of the generic objects route, as a kind (and the number).
+fn generic_kind(id: &str, query: Option<&str>) -> Result<(Kind, i64), ApiError> {
+    let pairs = parse_form(query.unwrap_or(""));
     let raw_type = pairs
         .iter()
         .find(|(k, _)| k == "type")
@@ -2447,7 +2444,16 @@ async fn delete_generic_object(
         ))
     })?;
     let kind = Kind::from_object_type(object_type)
-        .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
+        .ok_or_else(|| ApiError::object_not_found(object_type, id))?;
+    Ok((kind, object_type))
+}
+
+async fn delete_generic_object(
+    AxState(shared): AxState<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let (kind, _) = generic_kind(&id, query.as_deref())?;
     let mut st = lock(&shared);
     delete_stored(&mut st, kind, &id)
 }
@@ -2482,20 +2488,7 @@ async fn put_generic_object(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> ApiResult {
-    let pairs = parse_form(query.as_deref().unwrap_or(""));
-    let raw_type = pairs
-        .iter()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::missing("type"))?;
-    let object_type: i64 = raw_type.parse().map_err(|_| {
-        ApiError::invalid(format!(
-            "Invalid value for 'type': '{raw_type}' is not an integer."
-        ))
-    })?;
-    let kind = Kind::from_object_type(object_type)
-        .ok_or_else(|| ApiError::object_not_found(object_type, &id))?;
+    let (kind, object_type) = generic_kind(&id, query.as_deref())?;
     let body = parse_object(&body)?;
     let mut st = lock(&shared);
     let mut obj = st

@@ -2045,27 +2045,34 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
 }
 
-async fn bulk_delete(
-    AxState(shared): AxState<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
-    body: Bytes,
-) -> ApiResult {
+/// A bulk action's body and its `connections` items (TenantAdmin only, else 403).
+fn bulk_items(caller: &Caller, body: &[u8]) -> Result<(Value, Vec<Value>), ApiError> {
     if !caller.admin {
         return Err(ApiError::forbidden(
             "The TenantAdmin role is required for bulk operations",
         ));
     }
-    let body = parse_body(&body)?;
+    let body = parse_body(body)?;
     let items = body
         .get("connections")
         .and_then(Value::as_array)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
             ApiError::bad_request("Field 'connections' is missing in the request or empty")
-        })?;
+        })?
+        .clone();
+    Ok((body, items))
+}
+
+async fn bulk_delete(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
+    let (_, items) = bulk_items(&caller, &body)?;
     let mut st = lock(&shared);
     let mut results = Vec::with_capacity(items.len());
-    for item in items {
+    for item in &items {
         let id = item.get("id").and_then(Value::as_str).unwrap_or("");
         let outcome = if id.is_empty() {
             Err(ApiError::bad_request(
@@ -2250,22 +2257,9 @@ async fn bulk_update(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult {
-    if !caller.admin {
-        return Err(ApiError::forbidden(
-            "The TenantAdmin role is required for bulk operations",
-        ));
-    }
-    let body = parse_body(&body)?;
-    let items = body
-        .get("connections")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("Field 'connections' is missing in the request or empty")
-        })?
-        .clone();
+    let (body, items) = bulk_items(&caller, &body)?;
     let mut st = lock(&shared);
-    st.updates.push(body.clone());
+    st.updates.push(body);
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
         let id = item.get("id").and_then(Value::as_str).unwrap_or("");

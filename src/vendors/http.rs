@@ -224,6 +224,23 @@ impl fmt::Debug for HttpCore {
     }
 }
 
+/// The operating system's CA certificates, read on first use and kept: every profile's
+/// client trusts them. Unreadable entries are skipped (logged at debug level).
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        for e in &loaded.errors {
+            tracing::debug!("system CA store: {e}");
+        }
+        loaded
+            .certs
+            .iter()
+            .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
+            .collect()
+    })
+}
+
 /// The certificates of a `ca_file` (PEM, one or more), with an error that names the file.
 fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
     let shown = path.display();
@@ -293,8 +310,11 @@ impl HttpCore {
             // call into an allowed one: redirects are reported, never followed.
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(settings.insecure_tls);
-        // The bundled roots and the operating system's are trusted (reqwest features); a
-        // profile's ca_file adds its own CA for this profile only.
+        // The bundled roots and the operating system's are trusted (the latter read once per
+        // process, not per profile); a profile's ca_file adds its own CA for it only.
+        for cert in system_roots() {
+            builder = builder.add_root_certificate(cert.clone());
+        }
         if let Some(path) = &settings.ca_file {
             for cert in read_ca_file(path).map_err(setup)? {
                 builder = builder.add_root_certificate(cert);

@@ -143,6 +143,47 @@ impl ApiError {
         }
     }
 
+    /// The same error with `text` after its message (a read-only refusal is left as it is:
+    /// nothing was sent).
+    pub fn append(self, text: &str) -> ApiError {
+        let add = |m: String| format!("{m} {text}");
+        match self {
+            ApiError::Http {
+                vendor,
+                status,
+                code,
+                message,
+                ticket,
+                retry_after_ms,
+            } => ApiError::Http {
+                vendor,
+                status,
+                code,
+                message: add(message),
+                ticket,
+                retry_after_ms,
+            },
+            ApiError::Setup { vendor, message } => ApiError::Setup {
+                vendor,
+                message: add(message),
+            },
+            ApiError::Decode {
+                vendor,
+                status,
+                message,
+            } => ApiError::Decode {
+                vendor,
+                status,
+                message: add(message),
+            },
+            ApiError::Transport { vendor, message } => ApiError::Transport {
+                vendor,
+                message: add(message),
+            },
+            other => other,
+        }
+    }
+
     /// Worth retrying: 429, 500, 502, 503, 504 and transport failures. The one rule of the
     /// clients' read retries (`retry::RetryPolicy`) and the executor's. Other statuses (501
     /// not implemented, 505 version not supported, 4xx) answer the same way every time.

@@ -574,42 +574,10 @@ fn patch_part(change: &Change) -> Change {
 /// An error of the move/transfer after the PATCH of the same change went through: says so.
 fn after_patch(e: ApiError, patched: &Change) -> ApiError {
     let fields: Vec<&str> = patched.fields.iter().map(|c| c.field.as_str()).collect();
-    let note = format!("(the {} change before it was applied)", fields.join(", "));
-    match e {
-        ApiError::Http {
-            vendor,
-            status,
-            code,
-            message,
-            ticket,
-            retry_after_ms,
-        } => ApiError::Http {
-            vendor,
-            status,
-            code,
-            message: format!("{message} {note}"),
-            ticket,
-            retry_after_ms,
-        },
-        ApiError::Setup { vendor, message } => ApiError::Setup {
-            vendor,
-            message: format!("{message} {note}"),
-        },
-        ApiError::Decode {
-            vendor,
-            status,
-            message,
-        } => ApiError::Decode {
-            vendor,
-            status,
-            message: format!("{message} {note}"),
-        },
-        ApiError::Transport { vendor, message } => ApiError::Transport {
-            vendor,
-            message: format!("{message} {note}"),
-        },
-        other => other,
-    }
+    e.append(&format!(
+        "(the {} change before it was applied)",
+        fields.join(", ")
+    ))
 }
 
 /// Whether two URLs share scheme, host and port.

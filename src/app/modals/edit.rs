@@ -64,29 +64,17 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
             }
         })
         .collect();
-    let n = specs.len();
-    let form = CreateForm {
-        profile: p,
-        spec: FormSpec {
-            kind: r.kind,
-            title: format!("Edit {}", r.as_ref().label()),
-            fields: specs,
-            build: |_| Err("an edit form is reviewed, not built".into()),
-        },
-        texts: initial.iter().map(|t| LineInput::new(t)).collect(),
-        secrets: vec![SecretInput::default(); n],
-        choices: vec![None; n],
-        filters: vec![LineInput::default(); n],
-        focus: 0,
-        error: None,
-        note: None,
-        mismatch_warned: false,
-        submitting: false,
-        edit: Some(Box::new(EditTarget {
-            targets: vec![(p, r.as_ref())],
-            initial,
-        })),
+    let spec = FormSpec {
+        kind: r.kind,
+        title: format!("Edit {}", r.as_ref().label()),
+        fields: specs,
+        build: |_| Err("an edit form is reviewed, not built".into()),
     };
+    let edit = EditTarget {
+        targets: vec![(p, r.as_ref())],
+        initial: initial.clone(),
+    };
+    let form = CreateForm::new(p, spec, &initial, Some(Box::new(edit)));
     m.modals.push(Modal::Create(Box::new(form)));
     Vec::new()
 }
@@ -278,28 +266,18 @@ pub fn open_bulk(m: &mut Model, bulk: Bulk) -> Vec<Effect> {
         ),
     };
     let n = fields.len();
-    let form = CreateForm {
-        profile: targets[0].0,
-        spec: FormSpec {
-            kind: targets[0].1.kind,
-            title,
-            fields,
-            build: |_| Err("a change of many objects is reviewed, not built".into()),
-        },
-        texts: vec![LineInput::default(); n],
-        secrets: vec![SecretInput::default(); n],
-        choices: vec![None; n],
-        filters: vec![LineInput::default(); n],
-        focus: 0,
-        error: None,
-        note: None,
-        mismatch_warned: false,
-        submitting: false,
-        edit: Some(Box::new(EditTarget {
-            targets,
-            initial: vec![String::new(); n],
-        })),
+    let spec = FormSpec {
+        kind: targets[0].1.kind,
+        title,
+        fields,
+        build: |_| Err("a change of many objects is reviewed, not built".into()),
     };
+    let profile = targets[0].0;
+    let edit = EditTarget {
+        targets,
+        initial: vec![String::new(); n],
+    };
+    let form = CreateForm::new(profile, spec, &[], Some(Box::new(edit)));
     m.modals.push(Modal::Create(Box::new(form)));
     Vec::new()
 }

@@ -100,21 +100,8 @@ pub fn open(m: &mut Model) -> Vec<Effect> {
         m.set_status(Level::Info, text);
         return Vec::new();
     };
-    let n = spec.fields.len();
-    m.modals.push(Modal::Create(Box::new(CreateForm {
-        profile: p,
-        spec,
-        texts: vec![LineInput::default(); n],
-        secrets: vec![SecretInput::default(); n],
-        choices: vec![None; n],
-        filters: vec![LineInput::default(); n],
-        focus: 0,
-        error: None,
-        note: None,
-        mismatch_warned: false,
-        submitting: false,
-        edit: None,
-    })));
+    m.modals
+        .push(Modal::Create(Box::new(CreateForm::new(p, spec, &[], None))));
     Vec::new()
 }
 

@@ -171,7 +171,6 @@ fn a_finished_change_is_reported_and_the_profile_reloads() {
         &mut m,
         Msg::ChangeStep {
             job,
-            index: 0,
             outcome: ChangeOutcome::Changed(Verification::NotNeeded),
         },
     );
