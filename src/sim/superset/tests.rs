@@ -1,0 +1,1 @@
+//! Tests of the Superset simulator through its HTTP API (raw reqwest).
