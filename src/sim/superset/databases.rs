@@ -232,6 +232,7 @@ pub async fn list(
     };
     let v = list::answer(
         &SPEC,
+        caller.role.name(),
         &args,
         ids.into_iter(),
         |id, col| {

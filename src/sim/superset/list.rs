@@ -283,9 +283,10 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 /// Answer a list request. `ids` are the objects the caller may see, `attr` reads one
 /// column (dotted names allowed) of an object for filters and ordering, `row` renders an
 /// object's full list row (every `list_columns` entry), `cache` keeps the ordered ids of a
-/// query for the simulator's current version.
+/// query for the simulator's current version and `scope` (what decides the visible ids).
 pub fn answer(
     spec: &Spec,
+    scope: &str,
     args: &ListArgs,
     ids: impl Iterator<Item = u32>,
     attr: impl Fn(u32, &str) -> Value,
@@ -318,7 +319,7 @@ pub fn answer(
         }
     }
     let key = format!(
-        "{}|{col}|{desc}|{}",
+        "{}|{scope}|{col}|{desc}|{}",
         spec.kind,
         args.filters
             .iter()
@@ -402,10 +403,13 @@ pub fn answer(
     }))
 }
 
+/// The version the cached orders belong to, and (query key, ordered ids) pairs.
+type Cached = (u64, Vec<(String, Arc<Vec<u32>>)>);
+
 /// Ordered ids of recent list queries, valid for one version of the simulator's data.
 #[derive(Default)]
 pub struct OrderCache {
-    inner: std::sync::Mutex<(u64, Vec<(String, Arc<Vec<u32>>)>)>,
+    inner: std::sync::Mutex<Cached>,
     version: std::sync::atomic::AtomicU64,
 }
 

@@ -27,7 +27,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Request, State as AxState};
+use axum::extract::{Extension, Request, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -503,8 +503,15 @@ async fn health() -> Response {
     kit::bytes(StatusCode::OK, "text/plain; charset=utf-8", "OK")
 }
 
+/// The request's URI before `nest` strips the `/api/v1` prefix.
+#[derive(Clone)]
+struct FullUri(Uri);
+
 /// Werkzeug's strict-slashes redirect: 308 to the slashed URL, an HTML page as body.
-async fn slash_redirect(headers: HeaderMap, uri: Uri) -> Response {
+async fn slash_redirect(
+    headers: HeaderMap,
+    Extension(FullUri(uri)): Extension<FullUri>,
+) -> Response {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -529,7 +536,9 @@ async fn slash_redirect(headers: HeaderMap, uri: Uri) -> Response {
 
 /// Around every request: queued faults, the rate limit, the rewrite of axum's own
 /// rejections into the errors envelope, `Vary`.
-async fn frame(AxState(shared): AxState<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let full = FullUri(req.uri().clone());
+    req.extensions_mut().insert(full);
     let gate = {
         let mut st = shared.lock();
         let limit = st.rate_limit;

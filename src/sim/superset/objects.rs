@@ -409,6 +409,7 @@ pub async fn list_datasets(
     };
     let v = list::answer(
         &DATASET_SPEC,
+        caller.role.name(),
         &args,
         ids.into_iter(),
         |id, col| match (st.datasets.get(&id), col) {
@@ -969,6 +970,7 @@ pub async fn list_charts(
     };
     let v = list::answer(
         &CHART_SPEC,
+        caller.role.name(),
         &args,
         ids.into_iter(),
         |id, col| {
@@ -1416,6 +1418,7 @@ pub async fn list_dashboards(
     };
     let v = list::answer(
         &DASHBOARD_SPEC,
+        caller.role.name(),
         &args,
         ids.into_iter(),
         |id, col| {

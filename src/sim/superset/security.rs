@@ -235,6 +235,7 @@ pub async fn list_users(
     let args = list::list_args(q.as_deref())?;
     let v = list::answer(
         &USER_SPEC,
+        caller.role.name(),
         &args,
         st.users.keys().copied(),
         |id, col| {
