@@ -11,6 +11,7 @@
 //! owners and the Admin/Alpha/Gamma roles, the four error body shapes and an optional
 //! Flask-Limiter 429.
 
+mod boards;
 mod list;
 mod objects;
 mod rison;
@@ -238,7 +239,7 @@ impl SupersetControl {
         let st = self.lock();
         st.charts
             .values()
-            .map(|c| objects::chart_item(&st, c))
+            .map(|c| boards::chart_item(&st, c))
             .collect()
     }
 
@@ -247,7 +248,7 @@ impl SupersetControl {
         let st = self.lock();
         st.dashboards
             .values()
-            .map(|d| objects::dashboard_item(&st, d))
+            .map(|d| boards::dashboard_item(&st, d))
             .collect()
     }
 
@@ -457,33 +458,33 @@ fn router(shared: Arc<Shared>, kit: &kit::Kit) -> Router {
         )
         .route(
             "/chart/",
-            get(objects::list_charts)
-                .post(objects::create_chart)
-                .delete(objects::bulk_delete_charts),
+            get(boards::list_charts)
+                .post(boards::create_chart)
+                .delete(boards::bulk_delete_charts),
         )
         .route("/chart", redirect())
         .route("/chart/_info", get(security::info_chart))
         .route(
             "/chart/{pk}",
-            get(objects::get_chart)
-                .put(objects::update_chart)
-                .delete(objects::delete_chart),
+            get(boards::get_chart)
+                .put(boards::update_chart)
+                .delete(boards::delete_chart),
         )
         .route(
             "/dashboard/",
-            get(objects::list_dashboards)
-                .post(objects::create_dashboard)
-                .delete(objects::bulk_delete_dashboards),
+            get(boards::list_dashboards)
+                .post(boards::create_dashboard)
+                .delete(boards::bulk_delete_dashboards),
         )
         .route("/dashboard", redirect())
         .route("/dashboard/_info", get(security::info_dashboard))
         .route(
             "/dashboard/{pk}",
-            get(objects::get_dashboard)
-                .put(objects::update_dashboard)
-                .delete(objects::delete_dashboard),
+            get(boards::get_dashboard)
+                .put(boards::update_dashboard)
+                .delete(boards::delete_dashboard),
         )
-        .route("/dashboard/{pk}/charts", get(objects::dashboard_charts));
+        .route("/dashboard/{pk}/charts", get(boards::dashboard_charts));
     let app = Router::new()
         .nest(API, api)
         .route("/health", get(health))
@@ -535,7 +536,7 @@ async fn slash_redirect(
 }
 
 /// Around every request: queued faults, the rate limit, the rewrite of axum's own
-/// rejections into the errors envelope, `Vary`.
+/// rejections into the errors envelope, `Vary` and the dev server's `Server`.
 async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let full = FullUri(req.uri().clone());
     req.extensions_mut().insert(full);
@@ -569,9 +570,14 @@ async fn frame(AxState(shared): AxState<Arc<Shared>>, mut req: Request, next: Ne
             ApiError::generic(status, message).into_response()
         }),
     };
-    resp.headers_mut().insert(
+    let headers = resp.headers_mut();
+    headers.insert(
         header::VARY,
         HeaderValue::from_static("Accept-Encoding, Cookie"),
+    );
+    headers.insert(
+        header::SERVER,
+        HeaderValue::from_static("Werkzeug/3.1.3 Python/3.11.13"),
     );
     resp
 }

@@ -1187,3 +1187,61 @@ async fn scale_generates_quickly_and_lists_page() {
     );
     assert_eq!(s.delete("/database/5").await.0, 422);
 }
+
+#[tokio::test]
+async fn schemas_tables_and_malformed_bodies() {
+    let sim = sim().await;
+    let s = Session::admin(&sim).await;
+    assert_eq!(
+        s.get("/database/1/schemas/").await,
+        (200, json!({"result": ["main"]}))
+    );
+    let (st, v) = s.get("/database/2/tables/?q=(schema_name:staging)").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        v,
+        json!({"count": 1, "result": [{"extra": null, "type": "table", "value": "order_lines"}]})
+    );
+    assert_eq!(s.get("/database/2/tables/").await.0, 400);
+    let (st, v) = body(
+        s.req(Method::POST, "/dataset/")
+            .header("Content-Type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(envelope(&v).0.starts_with("400 Bad Request"));
+    let (st, v) = body(
+        s.req(Method::POST, "/dataset/")
+            .body("x=1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((st, v), (400, json!({"message": "Request is not JSON"})));
+    let resp = s.req(Method::GET, "/database/").send().await.unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(resp.headers()["vary"], "Accept-Encoding, Cookie");
+    assert!(resp.headers()["server"]
+        .to_str()
+        .unwrap()
+        .starts_with("Werkzeug/"));
+}
+
+#[tokio::test]
+async fn the_registry_can_hold_it() {
+    let sim = sim().await;
+    let running = crate::sim::RunningSim::new(sim.base_url.clone(), sim);
+    let sim = running
+        .downcast_ref::<SupersetSim>()
+        .expect("a Superset simulator");
+    assert_eq!(sim.control.user_id(DEMO_USERNAME), Some(1));
+    assert_eq!(sim.control.dashboards().len(), 3);
+}
