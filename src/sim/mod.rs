@@ -12,6 +12,7 @@ pub mod kit;
 pub mod microstrategy;
 pub mod qlik;
 pub mod qlik_lineage;
+pub mod superset;
 
 pub use kit::SimRequest;
 
