@@ -2227,4 +2227,233 @@ mod tests {
         let no_user = ClientSettings::new("p", V, "http://h", SecretString::from("pw"));
         assert!(SupersetClient::new(no_user).is_err());
     }
+
+    /// A tiny Superset stand-in for the session logic: tokens that expire on command, a
+    /// refresh that can be refused, a CSRF token that can go stale.
+    #[cfg(feature = "sim")]
+    mod session {
+        use super::*;
+        use axum::extract::State;
+        use axum::http::{HeaderMap as AxHeaders, StatusCode};
+        use axum::response::{IntoResponse, Response};
+        use axum::routing::{delete, get, post};
+        use axum::{Json, Router};
+        use std::sync::{Arc, Mutex as StdMutex};
+
+        #[derive(Default)]
+        struct Stub {
+            next: u32,
+            valid: Vec<String>,
+            refresh_ok: bool,
+            logins: u32,
+            refreshes: u32,
+            csrf: String,
+            csrf_fetches: u32,
+            deletes: Vec<String>,
+        }
+        type S = Arc<StdMutex<Stub>>;
+
+        fn bearer_of(h: &AxHeaders) -> String {
+            h.get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("")
+                .to_string()
+        }
+
+        fn issue(s: &mut Stub) -> String {
+            s.next += 1;
+            let t = format!("a{}", s.next);
+            s.valid.push(t.clone());
+            t
+        }
+
+        fn expired() -> Response {
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"msg": "Token has expired"})),
+            )
+                .into_response()
+        }
+
+        async fn login(State(s): State<S>, Json(b): Json<Value>) -> Response {
+            let mut s = s.lock().unwrap();
+            if b["provider"] != "db" || b["password"] != "pw" || b["refresh"] != true {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"message": "Not authorized"})),
+                )
+                    .into_response();
+            }
+            s.logins += 1;
+            let a = issue(&mut s);
+            Json(json!({"access_token": a, "refresh_token": "r1"})).into_response()
+        }
+
+        async fn refresh(State(s): State<S>, h: AxHeaders) -> Response {
+            let mut s = s.lock().unwrap();
+            s.refreshes += 1;
+            if !s.refresh_ok || bearer_of(&h) != "r1" {
+                return expired();
+            }
+            let a = issue(&mut s);
+            Json(json!({"access_token": a})).into_response()
+        }
+
+        async fn list(State(s): State<S>, h: AxHeaders) -> Response {
+            let s = s.lock().unwrap();
+            if !s.valid.contains(&bearer_of(&h)) {
+                return expired();
+            }
+            Json(json!({"count": 1, "ids": [1], "result": [{"id": 1, "database_name": "db1", "table_name": "t"}]}))
+                .into_response()
+        }
+
+        async fn csrf(State(s): State<S>, h: AxHeaders) -> Response {
+            let mut s = s.lock().unwrap();
+            if !s.valid.contains(&bearer_of(&h)) {
+                return expired();
+            }
+            s.csrf_fetches += 1;
+            s.csrf = format!("c{}", s.csrf_fetches);
+            let cookie = format!(
+                "session=s{}; HttpOnly; Path=/; SameSite=Lax",
+                s.csrf_fetches
+            );
+            (
+                [("set-cookie", cookie)],
+                Json(json!({"result": s.csrf.clone()})),
+            )
+                .into_response()
+        }
+
+        async fn del(
+            State(s): State<S>,
+            h: AxHeaders,
+            axum::extract::Path(id): axum::extract::Path<String>,
+        ) -> Response {
+            let mut s = s.lock().unwrap();
+            if !s.valid.contains(&bearer_of(&h)) {
+                return expired();
+            }
+            let token = h
+                .get("x-csrftoken")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let cookie = h.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let want_cookie = format!("session=s{}", s.csrf_fetches);
+            if s.csrf.is_empty() || token != s.csrf || !cookie.contains(&want_cookie) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(
+                        json!({"errors": [{"message": "400 Bad Request: The CSRF token is invalid.",
+                        "error_type": "GENERIC_BACKEND_ERROR", "level": "error",
+                        "extra": {"issue_codes": [{"code": 1011, "message": "m"}]}}]}),
+                    ),
+                )
+                    .into_response();
+            }
+            s.deletes.push(id);
+            Json(json!({"message": "OK"})).into_response()
+        }
+
+        async fn start() -> (String, S) {
+            let state: S = Arc::new(StdMutex::new(Stub {
+                refresh_ok: true,
+                ..Stub::default()
+            }));
+            let app = Router::new()
+                .route(LOGIN_PATH, post(login))
+                .route(REFRESH_PATH, post(refresh))
+                .route(CSRF_PATH, get(csrf))
+                .route(DATABASES_PATH, get(list))
+                .route(DATASETS_PATH, get(list))
+                .route(CHARTS_PATH, get(list))
+                .route("/api/v1/database/{id}/connection", get(list))
+                .route("/api/v1/dataset/{id}", delete(del))
+                .with_state(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            (format!("http://{addr}"), state)
+        }
+
+        fn client(base: &str) -> SupersetClient {
+            SupersetClient::new(
+                ClientSettings::new("stub", V, base, SecretString::from("pw"))
+                    .username("admin")
+                    .timeout(std::time::Duration::from_secs(5)),
+            )
+            .unwrap()
+        }
+
+        #[tokio::test]
+        async fn an_expired_token_is_refreshed_once_then_a_new_login_follows_a_refused_refresh() {
+            let (base, st) = start().await;
+            let c = client(&base);
+            c.load().await.expect("first load logs in");
+            assert_eq!(st.lock().unwrap().logins, 1);
+            // The access token expires: one refresh, no new login.
+            st.lock().unwrap().valid.clear();
+            c.load().await.expect("load after expiry");
+            {
+                let s = st.lock().unwrap();
+                assert_eq!((s.logins, s.refreshes), (1, 1));
+            }
+            // Expired again and the refresh token refused: a new login.
+            {
+                let mut s = st.lock().unwrap();
+                s.valid.clear();
+                s.refresh_ok = false;
+            }
+            c.load().await.expect("load after a refused refresh");
+            let s = st.lock().unwrap();
+            assert_eq!((s.logins, s.refreshes), (2, 2));
+        }
+
+        #[tokio::test]
+        async fn mutations_carry_csrf_token_and_cookie_and_a_stale_token_is_fetched_again() {
+            let (base, st) = start().await;
+            let c = client(&base);
+            let ds = |id: &str| Ref {
+                kind: Kind::Datasources,
+                id: id.into(),
+                name: id.into(),
+            };
+            assert_eq!(c.delete(ds("5")).await, Ok(DeleteOutcome::Deleted));
+            assert_eq!(st.lock().unwrap().csrf_fetches, 1);
+            assert_eq!(c.delete(ds("6")).await, Ok(DeleteOutcome::Deleted));
+            assert_eq!(st.lock().unwrap().csrf_fetches, 1, "the token is kept");
+            // The server forgets the token: one CSRF refusal, a new token, the delete goes.
+            st.lock().unwrap().csrf = "other".into();
+            assert_eq!(c.delete(ds("7")).await, Ok(DeleteOutcome::Deleted));
+            let s = st.lock().unwrap();
+            assert_eq!(s.csrf_fetches, 2);
+            assert_eq!(s.deletes, ["5", "6", "7"]);
+        }
+
+        #[tokio::test]
+        async fn a_read_only_profile_sends_no_mutation_and_no_csrf_fetch() {
+            let (base, st) = start().await;
+            let c = SupersetClient::new(
+                ClientSettings::new("stub", V, &base, SecretString::from("pw"))
+                    .username("admin")
+                    .read_only(true),
+            )
+            .unwrap();
+            let e = c
+                .delete(Ref {
+                    kind: Kind::Datasources,
+                    id: "5".into(),
+                    name: "x".into(),
+                })
+                .await
+                .expect_err("refused");
+            assert!(matches!(e, ApiError::ReadOnly { .. }), "{e}");
+            let s = st.lock().unwrap();
+            assert_eq!((s.logins, s.csrf_fetches, s.deletes.len()), (0, 0, 0));
+        }
+    }
 }
