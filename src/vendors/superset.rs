@@ -255,7 +255,8 @@ pub static SPEC: VendorSpec = VendorSpec {
     can_test: true,
     health_checks: &[(Kind::Connections, CheckKind::ConnectionTest)],
     soft_delete: false,
-    impact_container: "dashboard",
+    // Superset has no containers: the impact lines read "(no workspace)".
+    impact_container: "workspace",
     impact_per_minute: None,
     supported: true,
     edit_fields,
@@ -273,9 +274,12 @@ const DATABASE_EDIT: &[EditField] = &[
         ),
     EditField::secret("password", "Database password")
         .help("put into the URI in place of the mask; Superset tests it before storing it"),
-    EditField::text("expose_in_sqllab", "Expose in SQL Lab", "/expose_in_sqllab")
-        .help("true or false"),
-    EditField::text("allow_dml", "Allow DML", "/allow_dml").help("true or false"),
+    // No pointer: the values are JSON booleans, which the form and the re-read of a lost
+    // answer compare as text (the "Allows" column shows them).
+    EditField::text("expose_in_sqllab", "Expose in SQL Lab", "")
+        .help("true or false (now: see the Allows column)"),
+    EditField::text("allow_dml", "Allow DML", "")
+        .help("true or false (now: see the Allows column)"),
 ];
 
 const DATASET_EDIT: &[EditField] = &[EditField::text("owner", "Owners", "").help(
@@ -635,7 +639,11 @@ fn page_rison(columns: Option<&[&str]>, page: u32, size: u32) -> String {
 
 /// One line, whitespace collapsed, at most 300 characters.
 fn one_line(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let visible: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let joined = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     if joined.chars().count() > 300 {
         let cut: String = joined.chars().take(299).collect();
         format!("{cut}…")
