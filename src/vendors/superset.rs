@@ -1225,14 +1225,6 @@ impl SupersetClient {
         Ok(access)
     }
 
-    /// Forget the access token (tests: make the next call renew it). The refresh token is
-    /// kept.
-    #[doc(hidden)]
-    pub async fn forget_access_token(&self, replacement: Option<&str>) {
-        let mut t = self.tokens.lock().await;
-        t.access = replacement.map(|r| SecretString::from(r.to_string()));
-    }
-
     async fn send_once(
         &self,
         method: &Method,
