@@ -41,6 +41,7 @@ vendor_ids! {
     Qlik => "qlik", "Qlik Cloud";
     Basedash => "basedash", "Basedash";
     Databrain => "databrain", "Databrain";
+    Superset => "superset", "Apache Superset";
 }
 
 impl VendorId {

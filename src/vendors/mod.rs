@@ -21,6 +21,8 @@ pub mod ratelimit;
 pub mod registry;
 pub mod request_audit;
 pub mod retry;
+pub mod superset;
+mod superset_impact;
 
 pub use registry::{connect, create_form, spec, vendor, Vendor, VENDORS};
 

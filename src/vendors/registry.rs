@@ -10,7 +10,8 @@
 pub use super::entry::*;
 use super::forms::FormSpec;
 use super::{
-    basedash, databrain, microstrategy, qlik, ApiError, ClientSettings, VendorApi, VendorSpec,
+    basedash, databrain, microstrategy, qlik, superset, ApiError, ClientSettings, VendorApi,
+    VendorSpec,
 };
 use crate::model::{Kind, Resource, VendorId};
 #[cfg(feature = "sim")]
@@ -25,6 +26,7 @@ pub static VENDORS: &[&Vendor] = &[
     &qlik::VENDOR,
     &basedash::VENDOR,
     &databrain::VENDOR,
+    &superset::VENDOR,
 ];
 
 /// The registry entry of a vendor. Every `VendorId` has one (checked by a test).
