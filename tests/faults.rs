@@ -21,6 +21,7 @@ use dsconsole::sim::databrain::{self as dsim, DatabrainSim};
 use dsconsole::sim::faults::{Fault, FaultRule, Faults};
 use dsconsole::sim::microstrategy::{self as msim, MstrSim};
 use dsconsole::sim::qlik::{self as qsim, QlikSim};
+use dsconsole::sim::superset::{self as ssim, SupersetSim};
 use dsconsole::sim::SimOptions;
 use dsconsole::vendors::{self, ApiError, ClientSettings, Snapshot, VendorApi};
 use futures::future::Either;
@@ -43,12 +44,13 @@ const HANG_GUARD: Duration = Duration::from_secs(120);
 // One simulator of any vendor
 // ---------------------------------------------------------------------------------------------
 
-/// The vendors whose simulators take faults here (Superset's joins when its simulator lands).
-const FAULT_VENDORS: [VendorId; 4] = [
+/// The vendors whose simulators take faults here: all of them.
+const FAULT_VENDORS: [VendorId; 5] = [
     VendorId::MicroStrategy,
     VendorId::Qlik,
     VendorId::Basedash,
     VendorId::Databrain,
+    VendorId::Superset,
 ];
 
 enum Sim {
@@ -56,6 +58,7 @@ enum Sim {
     Qlik(QlikSim),
     Basedash(BasedashSim),
     Databrain(DatabrainSim),
+    Superset(SupersetSim),
 }
 
 impl Sim {
@@ -69,7 +72,7 @@ impl Sim {
             VendorId::Qlik => Sim::Qlik(qsim::start(&opts).await.expect("Qlik sim")),
             VendorId::Basedash => Sim::Basedash(bsim::start(&opts).await.expect("Basedash sim")),
             VendorId::Databrain => Sim::Databrain(dsim::start(&opts).await.expect("Databrain sim")),
-            other => panic!("no fault cases for {other:?} yet"),
+            VendorId::Superset => Sim::Superset(ssim::start(&opts).await.expect("Superset sim")),
         }
     }
 
@@ -79,6 +82,7 @@ impl Sim {
             Sim::Qlik(_) => VendorId::Qlik,
             Sim::Basedash(_) => VendorId::Basedash,
             Sim::Databrain(_) => VendorId::Databrain,
+            Sim::Superset(_) => VendorId::Superset,
         }
     }
 
@@ -88,6 +92,7 @@ impl Sim {
             Sim::Qlik(s) => &s.base_url,
             Sim::Basedash(s) => &s.base_url,
             Sim::Databrain(s) => &s.base_url,
+            Sim::Superset(s) => &s.base_url,
         }
     }
 
@@ -97,6 +102,7 @@ impl Sim {
             Sim::Qlik(s) => &s.control.faults,
             Sim::Basedash(s) => &s.control.faults,
             Sim::Databrain(s) => &s.control.faults,
+            Sim::Superset(s) => &s.control.faults,
         }
     }
 
@@ -112,6 +118,13 @@ impl Sim {
             // `contains` is false for soft-deleted sources.
             Sim::Basedash(s) => !s.control.contains(&t.id),
             Sim::Databrain(s) => !s.control.contains(&t.id),
+            Sim::Superset(s) => {
+                let rows = match t.kind {
+                    Kind::Connections => s.control.databases(),
+                    _ => s.control.datasets(),
+                };
+                !rows.iter().any(|v| v["id"].to_string() == t.id)
+            }
         }
     }
 
@@ -137,6 +150,12 @@ impl Sim {
                 .map(|r| (r.method, r.path))
                 .collect(),
             Sim::Databrain(s) => s
+                .control
+                .requests()
+                .into_iter()
+                .map(|r| (r.method, r.path))
+                .collect(),
+            Sim::Superset(s) => s
                 .control
                 .requests()
                 .into_iter()
@@ -169,7 +188,8 @@ fn list_path(vendor: VendorId) -> &'static str {
         // Every request of a load starts under here; the first is the organization list.
         VendorId::Basedash => "/api/public/organizations",
         VendorId::Databrain => "/api/v2/datasource",
-        other => panic!("no fault cases for {other:?} yet"),
+        // The database list comes first; datasets and charts follow.
+        VendorId::Superset => "/api/v1/database/",
     }
 }
 
@@ -563,7 +583,7 @@ async fn lists_of_every_vendor_survive_every_fault() {
         .flat_map(|v| list_cases(v).into_iter().map(move |c| (v, c)))
         .collect();
     let n = cases.len();
-    assert_eq!(n, 4 * 16);
+    assert_eq!(n, FAULT_VENDORS.len() * 16);
     let results =
         futures::future::join_all(cases.into_iter().map(|(v, c)| run_list_case(v, c))).await;
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
@@ -1152,6 +1172,74 @@ async fn databrain_bulk_delete_through_faults_matches_the_server() {
         sim.count("DELETE", "/api/v2/datasource"),
         run.total_before_lines(),
         "one audit pair per DELETE the server saw"
+    );
+}
+
+/// Superset: datasets go in bulk requests (all-or-nothing at the server), databases one by
+/// one after them; a database whose datasets are not all in the plan is refused (422).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superset_bulk_delete_through_faults_matches_the_server() {
+    let vendor = VendorId::Superset;
+    let sim = Sim::start(vendor, 60).await;
+    let (api, all) = load_all(&sim).await;
+    let datasets: Vec<&Resource> = all
+        .iter()
+        .filter(|r| r.kind == Kind::Datasources)
+        .enumerate()
+        // Every third stays, so some databases keep a dataset.
+        .filter_map(|(i, r)| (i % 3 != 0).then_some(r))
+        .take(40)
+        .collect();
+    assert_eq!(datasets.len(), 40);
+    let going: BTreeSet<&str> = datasets.iter().map(|r| r.id.as_str()).collect();
+    // Databases with datasets: some lose them all in this plan, the others keep some.
+    let databases: Vec<&Resource> = all
+        .iter()
+        .filter(|r| r.kind == Kind::Connections && !r.used_by.is_empty())
+        .take(12)
+        .collect();
+    let refused: BTreeSet<String> = databases
+        .iter()
+        .filter(|d| {
+            d.used_by
+                .iter()
+                .any(|u| !(u.kind == Kind::Datasources && going.contains(u.id.as_str())))
+        })
+        .map(|d| d.id.clone())
+        .collect();
+    assert!(
+        !refused.is_empty() && refused.len() < databases.len(),
+        "a mix of databases emptied and kept in use: {} of {}",
+        refused.len(),
+        databases.len()
+    );
+    let selected: Vec<(Kind, String)> = datasets
+        .iter()
+        .chain(&databases)
+        .map(|r| (r.kind, r.id.clone()))
+        .collect();
+    let plan = Arc::new(plan_for(vendor, &all, &selected));
+    assert_eq!(plan.steps.len(), selected.len());
+    for rule in delete_fault_mix(vendor, "/api/v1/") {
+        sim.faults().add(rule);
+    }
+    let run = run_plan(api, plan.clone()).await;
+
+    assert!(sim.faults().fired() >= 5, "faults were injected");
+    assert_report_matches(&sim, &plan, &run);
+    assert_audit_complete(&plan, &run);
+    let failed = failures(&plan, &run);
+    assert_eq!(
+        failed.keys().cloned().collect::<BTreeSet<_>>(),
+        refused,
+        "exactly the databases still in use fail"
+    );
+    assert!(failed.values().all(|m| m.starts_with("Apache Superset: ")));
+    assert!(
+        failed
+            .values()
+            .any(|m| m.contains("Cannot delete a database that has datasets attached")),
+        "{failed:?}"
     );
 }
 
