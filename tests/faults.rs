@@ -123,7 +123,9 @@ impl Sim {
                     Kind::Connections => s.control.databases(),
                     _ => s.control.datasets(),
                 };
-                !rows.iter().any(|v| v["id"].to_string() == t.id)
+                !rows
+                    .iter()
+                    .any(|v| v["id"].as_u64().is_some_and(|n| n.to_string() == t.id))
             }
         }
     }
