@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn demo_starts_browses_and_quits_restoring_the_terminal() {
     // Wide enough for the full tab labels (vendor and profile name).
-    let mut s = Session::demo(150, 30);
+    let mut s = Session::demo(190, 30);
     s.wait_for_table();
     let alt = s.parser().screen().alternate_screen();
     assert!(

@@ -208,7 +208,7 @@ pub fn start_tests(m: &mut Model) -> Vec<Effect> {
 }
 
 /// Set a connection's health, and the health of the datasources that use it.
-fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health) {
+pub(crate) fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, health: Health) {
     let Some(tab) = m.profiles.get_mut(p) else {
         return;
     };

@@ -543,5 +543,36 @@ pub fn on_finished(
         ),
     };
     m.set_status(level, text);
+    // A passed test after the change (or the server's own test before it stored the new
+    // credentials) replaces the failed result the operator changed it for.
+    for (item, outcome) in plan.items.iter().zip(outcomes) {
+        for id in passed_connections(item, outcome) {
+            let ok = crate::ops::connection_tests::health_of(&Ok(()));
+            crate::app::jobs::set_connection_health(m, profile, &id, ok);
+        }
+    }
     crate::app::load::start_load(m, profile)
+}
+
+/// The connections a change proved to work: the ones tested after it when every test
+/// passed, or the object itself when the server tests credentials before storing them.
+fn passed_connections(
+    item: &crate::ops::change::ChangeItem,
+    outcome: &ChangeOutcome,
+) -> Vec<String> {
+    use crate::model::Kind;
+    use crate::ops::change::{Verification, Verify};
+    let tested: Vec<&crate::model::Ref> = match (outcome, &item.verify) {
+        (ChangeOutcome::Changed(Verification::ByServer), _)
+        | (ChangeOutcome::Changed(Verification::Passed(_)), Verify::Itself) => vec![&item.target],
+        (ChangeOutcome::Changed(Verification::Passed(_)), Verify::Users(refs)) => {
+            refs.iter().collect()
+        }
+        _ => Vec::new(),
+    };
+    tested
+        .into_iter()
+        .filter(|r| r.kind == Kind::Connections)
+        .map(|r| r.id.clone())
+        .collect()
 }

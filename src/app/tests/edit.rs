@@ -366,3 +366,54 @@ fn move_takes_only_objects_that_live_in_spaces() {
         status_text(&m)
     );
 }
+
+#[test]
+fn a_rotation_whose_tests_passed_clears_the_failed_results_it_was_made_for() {
+    let mut m = loaded_model();
+    editing_login(&mut m);
+    // Name, user name, then the password.
+    key(&mut m, KeyCode::Tab);
+    key(&mut m, KeyCode::Tab);
+    assert_eq!(form(&m).spec.fields[form(&m).focus].key, "password");
+    typed(&mut m, "new-secret");
+    ctrl(&mut m, 's');
+    let fx = ch(&mut m, 'y');
+    let Some(Effect::Update { job, plan, .. }) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    let (job, plan) = (*job, plan.clone());
+    let crate::ops::change::Verify::Users(tested) = &plan.items[0].verify else {
+        panic!(
+            "the connections of the login are tested: {:?}",
+            plan.items[0].verify
+        )
+    };
+    assert!(!tested.is_empty());
+    let is_tested = |r: &crate::model::Resource| {
+        r.kind == crate::model::Kind::Connections && tested.iter().any(|t| t.id == r.id)
+    };
+    for r in m.profiles[0].resources.iter_mut().filter(|r| is_tested(r)) {
+        r.health = crate::model::Health::Unhealthy("login failed".into());
+    }
+    update(
+        &mut m,
+        Msg::ChangeFinished {
+            job,
+            profile: 0,
+            outcomes: vec![ChangeOutcome::Changed(Verification::Passed(
+                tested.iter().map(|t| t.label()).collect(),
+            ))],
+        },
+    );
+    let healths: Vec<_> = m.profiles[0]
+        .resources
+        .iter()
+        .filter(|r| is_tested(r))
+        .map(|r| r.health.clone())
+        .collect();
+    assert_eq!(healths.len(), tested.len());
+    assert!(
+        healths.iter().all(|h| *h == crate::model::Health::Healthy),
+        "{healths:?}"
+    );
+}
