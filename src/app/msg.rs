@@ -108,6 +108,10 @@ pub enum Msg {
         profile: usize,
         outcomes: Vec<crate::ops::change::ChangeOutcome>,
     },
+    /// A tab's index job is done (see `app::index`).
+    Indexed(Box<super::index::IndexOut>),
+    /// The All tab's index job is done.
+    AllIndexed(Box<super::all::AllOut>),
     /// SIGTERM / SIGHUP: leave now, cancelling jobs.
     Terminate,
 }

@@ -424,6 +424,18 @@ impl Runtime {
                     release_free_memory();
                 });
             }
+            Effect::Index(job) => {
+                tokio::task::spawn_blocking(move || {
+                    let out = super::index::run(*job);
+                    let _ = tx.send(Msg::Indexed(Box::new(out)));
+                });
+            }
+            Effect::IndexAll(job) => {
+                tokio::task::spawn_blocking(move || {
+                    let out = super::all::run_job(*job);
+                    let _ = tx.send(Msg::AllIndexed(Box::new(out)));
+                });
+            }
             Effect::RememberCommand(line) => {
                 if let Some(history) = &self.history {
                     let _ = history.send(line);

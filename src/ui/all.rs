@@ -38,7 +38,7 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     draw_grid(m, &grid, f, table_area, theme, |pos| {
         let &(p, i) = v.rows.get(pos)?;
         let tab = m.profiles.get(p as usize)?;
-        let r = tab.resources.get(i as usize)?;
+        let r = all::resource(m, (p, i))?;
         Some(GridRow {
             r,
             marked: all::is_marked(m, p as usize, r),
