@@ -72,7 +72,7 @@ pub fn on_loaded(
             // A large tab keeps showing its objects until the new ones are indexed on the
             // worker; a small one swaps them in now.
             let applied = tab.receive(snapshot.resources, load, now);
-            return swapped(m, p, applied);
+            swapped(m, p, applied)
         }
         Err(e) => {
             let mut fx = Vec::new();

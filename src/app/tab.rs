@@ -625,16 +625,50 @@ impl ProfileTab {
                 continue;
             };
             let asked = view.flight.take().unwrap_or_default();
-            if view.sort_spec() != v.sort {
-                // Sorted for another column meanwhile: valid objects, wrong order.
-                view.pending = Some(view.pending.take().unwrap_or_default().merge(Pending {
-                    members: false,
-                    resort: true,
-                    cursor: Cursor::Keep,
-                }));
+            if !fresh && view.sort_spec() != v.sort {
+                // Sorted for another column meanwhile: dropped, asked again (the rows shown
+                // stay until then).
+                view.pending = Some(asked.merge(view.pending.take().unwrap_or_default()).merge(
+                    Pending {
+                        members: false,
+                        resort: true,
+                        cursor: Cursor::Keep,
+                    },
+                ));
+                applied.garbage.push(Arc::new(v));
+                continue;
             }
-            if view.row_spec() != v.spec && view.pending.is_none() {
-                view.pending = Some(Pending::default());
+            if !fresh && view.row_spec() != v.spec {
+                // A newer filter or toggle: these rows are stale. The sorted members are
+                // still good; the rows shown stay until the newer ones are in.
+                applied
+                    .garbage
+                    .push(std::mem::replace(&mut view.members, v.members) as Garbage);
+                applied
+                    .garbage
+                    .push(std::mem::replace(&mut view.search, v.search) as Garbage);
+                let newer = view.pending.take().unwrap_or_default();
+                view.pending = Some(Pending {
+                    cursor: match newer.cursor {
+                        Cursor::Keep => asked.cursor,
+                        c => c,
+                    },
+                    ..newer
+                });
+                continue;
+            }
+            if fresh && (view.sort_spec() != v.sort || view.row_spec() != v.spec) {
+                // New objects must be shown now (the old indices mean nothing for them);
+                // the newer sort or filter follows.
+                let again = Pending {
+                    members: false,
+                    resort: view.sort_spec() != v.sort,
+                    cursor: Cursor::Keep,
+                };
+                view.pending = Some(match view.pending.take() {
+                    Some(p) => p.merge(again),
+                    None => again,
+                });
             }
             applied
                 .garbage
