@@ -157,6 +157,12 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             super::watch::on_file(m, profile, file);
             Vec::new()
         }
+        Msg::ClientReady { profile, tenant } => {
+            if let Some(tab) = m.profiles.get_mut(profile) {
+                tab.tenant = tenant;
+            }
+            Vec::new()
+        }
         Msg::Indexed(out) => load::on_indexed(m, *out),
         Msg::AllIndexed(out) => super::all::on_indexed(m, *out),
         Msg::Terminate => {
