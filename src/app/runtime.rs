@@ -435,7 +435,24 @@ impl Runtime {
             }
             Effect::Index(job) => {
                 tokio::task::spawn_blocking(move || {
-                    let out = super::index::run(*job);
+                    let (profile, generation) = (job.profile, job.generation);
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        super::index::run(*job)
+                    }))
+                    .unwrap_or_else(|_| {
+                        let _ = tx.send(Msg::Notice {
+                            error: true,
+                            text: "internal error: indexing a profile failed (details in the log)"
+                                .into(),
+                        });
+                        // An empty answer: the tab stops waiting and keeps what it shows.
+                        super::index::IndexOut {
+                            profile,
+                            generation,
+                            fresh: None,
+                            views: Vec::new(),
+                        }
+                    });
                     let _ = tx.send(Msg::Indexed(Box::new(out)));
                 });
             }

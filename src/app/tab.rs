@@ -702,6 +702,10 @@ impl ProfileTab {
             }
             self.recount_hidden(v.k);
         }
+        for view in self.views.iter_mut() {
+            // Work the answer does not cover (a job that failed): not waited for any more.
+            view.flight = None;
+        }
         if !self.page_buffer.is_empty() {
             // Pages that came while the job ran: in now, indexed next.
             let pages = std::mem::take(&mut self.page_buffer);
