@@ -197,6 +197,10 @@ fn measure(url: &str) -> Res<()> {
         },
     );
     let _ = init(&mut m);
+    // Index inside `update`, as the worker would (the model's memory is what is measured).
+    for t in m.profiles.iter_mut() {
+        t.inline_rows = usize::MAX;
+    }
     PEAK.store(live(), Ordering::Relaxed);
     let before_model = live();
     update(
@@ -233,7 +237,7 @@ fn measure(url: &str) -> Res<()> {
         .map(|r| serde_json::to_string(&r.raw).map(|s| s.len()).unwrap_or(0))
         .sum();
     let with_raw = live();
-    for r in tab.resources.iter_mut() {
+    for r in tab.resources_mut().iter_mut() {
         r.raw = serde_json::Value::Null.into();
     }
     let raw_values = with_raw - live();

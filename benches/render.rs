@@ -251,10 +251,30 @@ fn loaded_msg(resources: Vec<Resource>) -> Msg {
     }
 }
 
+/// Run the index jobs `fx` sends (as the runtime's worker would) and feed their answers
+/// back until none is left.
+fn settle(m: &mut Model, mut fx: Vec<dsconsole::app::effect::Effect>) {
+    use dsconsole::app::effect::Effect;
+    while let Some(e) = fx.pop() {
+        match e {
+            Effect::Index(job) => fx.extend(update(
+                m,
+                Msg::Indexed(Box::new(dsconsole::app::index::run(*job))),
+            )),
+            Effect::IndexAll(job) => fx.extend(update(
+                m,
+                Msg::AllIndexed(Box::new(dsconsole::app::all::run_job(*job))),
+            )),
+            _ => {}
+        }
+    }
+}
+
 /// A loaded model with `rows` datasources, on the datasource tab.
 fn loaded_model(rows: usize) -> Model {
     let mut m = loading_model();
-    update(&mut m, loaded_msg(generate(rows)));
+    let fx = update(&mut m, loaded_msg(generate(rows)));
+    settle(&mut m, fx);
     let shown = m
         .tab()
         .and_then(|t| t.view())
@@ -418,7 +438,7 @@ fn bench_refresh(c: &mut Criterion) {
     let loaded = loaded_model(big());
     let resources = loaded
         .tab()
-        .map(|t| t.resources.clone())
+        .map(|t| t.resources.to_vec())
         .unwrap_or_default();
     g.bench_function("update_loaded_replacing", |b| {
         b.iter_batched(
@@ -495,7 +515,7 @@ fn bench_filter_substeps(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("filter_substeps_{}", big()));
     g.sample_size(20);
     let mut m = loaded_model(big());
-    let resources: Vec<Resource> = m.tab().map(|t| t.resources.clone()).unwrap_or_default();
+    let resources: Vec<Resource> = m.tab().map(|t| t.resources.to_vec()).unwrap_or_default();
     let rows: Vec<&Resource> = resources
         .iter()
         .filter(|r| r.kind == Kind::Datasources)
@@ -565,7 +585,8 @@ fn bench_all_tab(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8));
     let base = loaded_model(rows);
     let mut all = base.clone();
-    update(&mut all, key('*'));
+    let fx = update(&mut all, key('*'));
+    settle(&mut all, fx);
     assert!(all.all.open, "'*' opens the All tab");
     eprintln!(
         "all_tab_{rows}: {} rows in the All tab, {} in the profile tab",
@@ -617,7 +638,8 @@ fn bench_watch(c: &mut Criterion) {
         r.health = dsconsole::model::Health::Unhealthy("connection refused".into());
     }
     let objects = resources.len();
-    update(&mut m, loaded_msg(resources));
+    let fx = update(&mut m, loaded_msg(resources));
+    settle(&mut m, fx);
     let Some(tab) = m.tab_mut() else {
         return;
     };
@@ -640,8 +662,151 @@ fn bench_watch(c: &mut Criterion) {
     g.finish();
 }
 
+/// Issue 18: what a filter keystroke and a reload cost the event loop now that large tabs
+/// are indexed on a worker, each beside its baseline measured in the same run: the old
+/// on-loop path (the same model with the inline limit raised above its size, so `update`
+/// does the work itself, as before) and the 100-row model. Also the worker's own time (the
+/// delay until the new rows appear, off the event loop).
+fn bench_issue18(c: &mut Criterion) {
+    use dsconsole::app::effect::Effect;
+    use dsconsole::app::index;
+    let rows = big();
+    let mut g = c.benchmark_group("issue18_event_loop");
+    g.sample_size(20)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(8));
+    let on_loop = |m: &mut Model| {
+        for t in m.profiles.iter_mut() {
+            t.inline_rows = usize::MAX;
+        }
+        m.all.inline_rows = usize::MAX;
+    };
+    // Key to frame: `update(Key('s'))` in the filter, then one frame drawn.
+    let small = loaded_model(100);
+    // The large model always takes the worker's path (also in the 1,000-row smoke test).
+    let mut large = loaded_model(rows);
+    for t in large.profiles.iter_mut() {
+        t.inline_rows = 0;
+    }
+    large.all.inline_rows = 0;
+    let mut large_on_loop = large.clone();
+    on_loop(&mut large_on_loop);
+    for (name, base) in [
+        ("filter_key_to_frame/100".to_string(), &small),
+        (format!("filter_key_to_frame/{rows}"), &large),
+        (
+            format!("filter_key_to_frame_old_on_loop/{rows}"),
+            &large_on_loop,
+        ),
+    ] {
+        let mut m = base.clone();
+        update(&mut m, key('/'));
+        let mut term = terminal();
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || m.clone(),
+                |mut m| {
+                    let fx = update(&mut m, key('s'));
+                    draw(&mut term, &m);
+                    (m, fx)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    // The worker's part of that keystroke (off the event loop).
+    let mut m = large.clone();
+    update(&mut m, key('/'));
+    let fx = update(&mut m, key('s'));
+    let job = fx.into_iter().find_map(|e| match e {
+        Effect::Index(j) => Some(*j),
+        _ => None,
+    });
+    if let Some(job) = job {
+        g.bench_function(format!("filter_worker/{rows}"), |b| {
+            b.iter_batched(|| job.clone(), index::run, BatchSize::PerIteration)
+        });
+    }
+    // A reload of a loaded profile: the `Loaded` message, then (worker path) the answer
+    // swapped in; each is one event-loop turn. Effects (the old data to free) are dropped
+    // outside the timing, as the runtime frees them on a blocking thread.
+    let resources = large
+        .tab()
+        .map(|t| t.resources.to_vec())
+        .unwrap_or_default();
+    let reloading = |base: &Model| {
+        let mut m = base.clone();
+        update(&mut m, key('r'));
+        let generation = m.tab().map(|t| t.generation).unwrap_or(0);
+        let msg = Msg::Loaded {
+            profile: 0,
+            generation,
+            at: NOW,
+            result: Ok(Snapshot {
+                resources: resources.clone(),
+                warnings: Vec::new(),
+            }),
+        };
+        (m, msg)
+    };
+    for (name, base) in [
+        (format!("reload_loaded_msg/{rows}"), &large),
+        (format!("reload_old_on_loop/{rows}"), &large_on_loop),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || reloading(base),
+                |(mut m, msg)| {
+                    let fx = update(&mut m, msg);
+                    (m, fx)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.bench_function(format!("reload_swap_in/{rows}"), |b| {
+        b.iter_batched(
+            || {
+                let (mut m, msg) = reloading(&large);
+                let fx = update(&mut m, msg);
+                let out = fx
+                    .into_iter()
+                    .find_map(|e| match e {
+                        Effect::Index(j) => Some(index::run(*j)),
+                        _ => None,
+                    })
+                    .expect("the reload is indexed on the worker");
+                (m, Msg::Indexed(Box::new(out)))
+            },
+            |(mut m, msg)| {
+                let fx = update(&mut m, msg);
+                (m, fx)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The All tab opened (`*`): the event loop's part, and the old on-loop path.
+    for (name, base) in [
+        (format!("open_all_tab/{rows}"), &large),
+        (format!("open_all_tab_old_on_loop/{rows}"), &large_on_loop),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || base.clone(),
+                |mut m| {
+                    let fx = update(&mut m, key('*'));
+                    (m, fx)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    bench_issue18,
     bench_all_tab,
     bench_watch,
     bench_draw,

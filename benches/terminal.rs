@@ -353,6 +353,45 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Issue 18: `dsconsole demo --scale N` start to first frame, `runs` times each, for the
+/// default scale (the baseline, same run) and 100,000 per kind; and at 100,000 the time until
+/// the MicroStrategy profile's load has arrived (its row on the overview stops reading
+/// "never"). The demo draws before its simulators generate their data.
+fn first_frame_scaled(runs: usize) -> Res<()> {
+    let first_frame = |s: &vt100::Screen| s.contents().contains("demo-mstr");
+    println!("demo start to first frame (spawn -> tabs on screen), 120x40:");
+    for scale in ["0", "100000"] {
+        let mut first = Vec::new();
+        let mut loaded = Vec::new();
+        for _ in 0..runs {
+            let (s, t0) = Session::spawn(&["demo", "--scale", scale], None)?;
+            let t1 = s.wait("the first frame", first_frame)?;
+            first.push(ms(t1 - t0));
+            if scale != "0" {
+                let t2 = s.wait("demo-mstr loaded", |sc| {
+                    sc.contents()
+                        .lines()
+                        .find(|l| l.contains("demo-mstr") && !l.contains("Overview"))
+                        .is_some_and(|l| l.contains(" ago"))
+                })?;
+                loaded.push(ms(t2 - t0));
+            }
+            s.quit()?;
+        }
+        println!(
+            "  demo --scale {scale:>6}: first frame {}",
+            Stats::new(first).line("ms")
+        );
+        if !loaded.is_empty() {
+            println!(
+                "  demo --scale {scale:>6}: demo-mstr loaded {}",
+                Stats::new(loaded).line("ms")
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Start to first frame, `runs` times: `dsconsole demo`, and `dsconsole --config` whose
 /// profile points at a simulator that is already running (the load is not awaited).
 fn start_to_first_frame(rt: &tokio::runtime::Runtime, runs: usize) -> Res<()> {
@@ -535,6 +574,9 @@ fn main() -> Res<()> {
     let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
     if want("first_frame") {
         start_to_first_frame(&rt, 20)?;
+    }
+    if want("first_frame_scaled") {
+        first_frame_scaled(5)?;
     }
     if want("memory") {
         memory(&rt, 0, None)?;

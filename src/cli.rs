@@ -567,23 +567,82 @@ async fn run_tui(
 #[cfg(feature = "sim")]
 async fn run_demo(read_only: bool, scale: usize, banner: Option<String>) -> ExitCode {
     start_logging();
-    let sims = match registry::start_simulators(&SimOptions {
-        scale,
-        ..SimOptions::default()
-    })
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("dsconsole: cannot start the simulators: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let profiles = demo_profiles(&sims, read_only);
+    // The first frame does not wait for the simulators: at `--scale 100000` generating
+    // their data takes seconds. Each demo profile's client arrives when its simulator
+    // listens, and its tab loads then, as it would from a slow server.
+    let mut profiles = Vec::new();
+    let mut clients = Vec::new();
+    for v in registry::VENDORS.iter() {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        // What the tab shows; the client is built once the simulator's address is known.
+        let s = registry::demo_settings(v, "http://127.0.0.1", read_only);
+        profiles.push(LaunchProfile {
+            info: crate::app::state::ProfileInfo {
+                name: s.profile.clone(),
+                vendor: s.vendor,
+                read_only: s.read_only,
+                protected: false,
+                insecure_tls: s.insecure_tls,
+                setup_error: None,
+            },
+            client: None,
+            late: Some(rx),
+            concurrency: DEMO_CONCURRENCY,
+            tenant: String::new(),
+        });
+        clients.push(tx);
+    }
+    let sims: Arc<std::sync::Mutex<Vec<StartedSim>>> = Arc::default();
+    let keep = sims.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // A thread of its own, not a tokio worker: generating the data is long CPU work, and
+    // leaving the console must not wait for it.
+    let started = std::thread::Builder::new()
+        .name("demo-simulators".into())
+        .spawn(move || {
+            let opts = SimOptions {
+                scale,
+                ..SimOptions::default()
+            };
+            for (n, (v, client)) in registry::VENDORS.iter().zip(clients).enumerate() {
+                let nth = opts.nth(u16::try_from(n).unwrap_or(u16::MAX));
+                let answer = match runtime.block_on((v.sim.start)(nth)) {
+                    Ok(sim) => {
+                        let started = StartedSim { vendor: v, sim };
+                        let profile = demo_profiles(std::slice::from_ref(&started), read_only)
+                            .pop()
+                            .and_then(|p| p.client.map(|c| (c, p.tenant)))
+                            .ok_or_else(|| "the demo profile has no client".to_string());
+                        if let Ok(mut kept) = keep.lock() {
+                            kept.push(started);
+                        }
+                        profile
+                    }
+                    Err(e) => Err(format!("cannot start the simulator: {e}")),
+                };
+                if let Err(e) = &answer {
+                    tracing::error!("demo {}: {e}", v.id().id());
+                }
+                let _ = client.send(Some(answer));
+            }
+        });
+    if let Err(e) = started {
+        eprintln!("dsconsole: cannot start the simulators: {e}");
+        return ExitCode::from(1);
+    }
     let code = run_tui(profiles, true, banner, 0).await;
-    drop(sims);
+    // Stop the simulators that are up (one still generating ends with the process).
+    let up = sims
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default();
+    drop(up);
     code
 }
+
+/// The demo profiles' concurrency.
+#[cfg(feature = "sim")]
+const DEMO_CONCURRENCY: usize = 4;
 
 #[cfg(feature = "sim")]
 /// The demo's profiles: one per running simulator, with the vendor's demo login.
@@ -594,7 +653,7 @@ pub fn demo_profiles(sims: &[StartedSim], read_only: bool) -> Vec<LaunchProfile>
             for (key, value) in &s.sim.demo_options {
                 settings = settings.option(key, value.clone());
             }
-            LaunchProfile::from_settings(Ok(settings), false, 4)
+            LaunchProfile::from_settings(Ok(settings), false, DEMO_CONCURRENCY)
         })
         .collect()
 }

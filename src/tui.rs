@@ -259,6 +259,8 @@ pub async fn run(
 pub struct LaunchProfile {
     pub info: ProfileInfo,
     pub client: Option<Arc<dyn vendors::VendorApi>>,
+    /// The client when it comes later (the demo's, once its simulator listens).
+    pub late: Option<crate::app::runtime::LateClient>,
     pub concurrency: usize,
     /// The base URL's host, shown in the overview.
     pub tenant: String,
@@ -285,6 +287,7 @@ impl LaunchProfile {
                     Ok(client) => LaunchProfile {
                         info,
                         client: Some(client),
+                        late: None,
                         concurrency,
                         tenant,
                     },
@@ -294,6 +297,7 @@ impl LaunchProfile {
                             ..info
                         },
                         client: None,
+                        late: None,
                         concurrency,
                         tenant,
                     },
@@ -309,6 +313,7 @@ impl LaunchProfile {
                     setup_error: Some(error),
                 },
                 client: None,
+                late: None,
                 concurrency,
                 tenant: String::new(),
             },
@@ -342,6 +347,7 @@ pub async fn launch(
         .map(|p| RuntimeProfile {
             name: p.info.name,
             client: p.client,
+            late: p.late,
             concurrency: p.concurrency,
         })
         .collect();

@@ -8,12 +8,14 @@
 //! confirmation holding one plan per profile.
 
 use super::effect::Effect;
+use super::index::{Cursor, Garbage, Members, Pending, RowSpec, Search, SortSpec};
 use super::keymap::Action;
 use super::state::*;
 use crate::filter::RowFilter;
 use crate::impact::Verdict;
 use crate::model::{cells, Cell, CellCtx, ColWidth, ColumnDef, Kind, Resource};
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 /// A row of the All tab: (profile index, index into that profile's resources).
 pub type RowRef = (u32, u32);
@@ -112,14 +114,14 @@ pub static COLUMNS: [ColumnDef; 10] = [
 ];
 
 /// The All tab's state: its rows, filter, sort and cursor (marks live in the profile tabs).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AllView {
     /// The All tab is on screen.
     pub open: bool,
-    /// Every object of every profile, in sort order.
-    pub members: Vec<RowRef>,
+    /// Every object of every profile, in sort order (shared with the worker).
+    pub members: Arc<Vec<RowRef>>,
     /// The filter's search text of each member, in the same order.
-    search: Vec<Box<str>>,
+    search: Search,
     /// The visible rows: members that pass the toggles and the filter.
     pub rows: Vec<RowRef>,
     pub filter: String,
@@ -138,6 +140,53 @@ pub struct AllView {
     /// many objects it has and its views hold): a difference means the rows must be built
     /// again (a reload replaces every object, even when their number stays the same).
     stamp: Vec<Stamp>,
+    /// The stamp the last rebuild was asked for (so it is asked once).
+    asked: Vec<Stamp>,
+    /// Per profile, the objects the rows point into when the profile has swapped in a new
+    /// load since they were built (kept until the rebuild for it is swapped in).
+    frozen: Vec<Option<Arc<Vec<Resource>>>>,
+    /// Work asked for and not sent yet; work on the worker.
+    pub pending: Option<Pending>,
+    flight: Option<Pending>,
+    /// Generation of the latest job sent; the job on the worker.
+    generation: u64,
+    in_flight: Option<u64>,
+    /// Up to this many objects the work runs inside `update`.
+    pub inline_rows: usize,
+    /// Clock ticks seen while work was outstanding.
+    pub busy_ticks: u32,
+    /// Replaced data to free off the event loop (sent by the next `flush`).
+    litter: Vec<Garbage>,
+}
+
+impl Default for AllView {
+    fn default() -> Self {
+        AllView {
+            open: false,
+            members: Arc::default(),
+            search: Search::default(),
+            rows: Vec::new(),
+            filter: String::new(),
+            sort_col: 0,
+            sort_desc: false,
+            cursor: 0,
+            offset: 0,
+            orphans_only: false,
+            unhealthy_only: false,
+            anchor: None,
+            at: None,
+            stamp: Vec::new(),
+            asked: Vec::new(),
+            frozen: Vec::new(),
+            pending: None,
+            flight: None,
+            generation: 0,
+            in_flight: None,
+            inline_rows: super::index::INLINE_ROWS,
+            busy_ticks: 0,
+            litter: Vec::new(),
+        }
+    }
 }
 
 impl AllView {
@@ -150,13 +199,54 @@ impl AllView {
         }
         self.offset = self.offset.min(self.rows.len().saturating_sub(page));
     }
+
+    /// Rows are being computed: what the tab shows is the previous result.
+    pub fn busy(&self) -> bool {
+        self.pending.is_some() || self.in_flight.is_some()
+    }
+
+    fn row_spec(&self) -> RowSpec {
+        RowSpec {
+            filter: self.filter.clone(),
+            orphans_only: self.orphans_only,
+            unhealthy_only: self.unhealthy_only,
+        }
+    }
+
+    fn sort_spec(&self) -> SortSpec {
+        SortSpec {
+            col: self.sort_col,
+            desc: self.sort_desc,
+        }
+    }
+
+    /// A profile swapped in a new load: the rows still point into `old` until they are
+    /// built again. Returns what is not needed (an older copy is already kept).
+    pub fn freeze(&mut self, p: usize, old: Arc<Vec<Resource>>) -> Option<Arc<Vec<Resource>>> {
+        if !self.open || self.members.is_empty() {
+            return Some(old);
+        }
+        if self.frozen.len() <= p {
+            self.frozen.resize(p + 1, None);
+        }
+        match self.frozen[p] {
+            Some(_) => Some(old),
+            None => {
+                self.frozen[p] = Some(old);
+                None
+            }
+        }
+    }
 }
 
 /// The object a row points at, if it is still there.
 pub fn resource(m: &Model, row: RowRef) -> Option<&Resource> {
-    m.profiles
-        .get(row.0 as usize)
-        .and_then(|t| t.resources.get(row.1 as usize))
+    let p = row.0 as usize;
+    let resources = match m.all.frozen.get(p) {
+        Some(Some(old)) => old,
+        _ => &m.profiles.get(p)?.resources,
+    };
+    resources.get(row.1 as usize)
 }
 
 /// The row under the cursor and its object.
@@ -223,16 +313,28 @@ fn stamp(m: &Model) -> Vec<Stamp> {
         .iter()
         .map(|t| {
             let members = t.views.iter().map(|v| v.members.len()).sum();
-            (t.generation, t.loaded_at, t.resources.len(), members)
+            (t.epoch, t.loaded_at, t.resources.len(), members)
         })
         .collect()
 }
-
 /// Open the All tab (`*`, `:all`).
 pub fn show(m: &mut Model) {
     m.overview = None;
     m.all.open = true;
     m.detail_scroll = 0;
+    if m.all.stamp != stamp(m) {
+        // Rows of objects since replaced: show none rather than the wrong ones.
+        let members = std::mem::take(&mut m.all.members);
+        let search = std::mem::take(&mut m.all.search);
+        m.all.litter.push(members);
+        m.all.litter.push(search);
+        for old in m.all.frozen.drain(..).flatten() {
+            m.all.litter.push(old);
+        }
+        m.all.rows.clear();
+        m.all.cursor = 0;
+        m.all.offset = 0;
+    }
     resort(m);
     let page = m.page_rows;
     m.all.ensure_visible(page);
@@ -241,8 +343,11 @@ pub fn show(m: &mut Model) {
 /// After every message: when the All tab is shown and a profile's objects changed, build
 /// its rows again (the cursor stays on the same object where it can).
 pub fn sync(m: &mut Model) {
-    if m.all.open && m.all.stamp != stamp(m) {
-        resort(m);
+    if m.all.open {
+        let now = stamp(m);
+        if m.all.stamp != now && m.all.asked != now {
+            resort(m);
+        }
     }
 }
 
@@ -257,116 +362,23 @@ fn remember(m: &mut Model) {
 }
 
 /// Gather every object shown in a profile's views, in the order of the sort column (ties
-/// by name, then profile), with their search text; then rebuild the rows.
+/// by name, then profile), with their search text; then rebuild the rows. On a large
+/// model the worker does it and the tab keeps its rows until it answers.
 pub fn resort(m: &mut Model) {
-    let now = m.now;
-    let ctx = CellCtx { now };
-    let col = COLUMNS.get(m.all.sort_col).unwrap_or(&COLUMNS[0]);
-    let mut keyed: Vec<(String, RowRef)> = Vec::new();
-    for (p, tab) in m.profiles.iter().enumerate() {
-        for v in &tab.views {
-            for &i in &v.members {
-                let Some(r) = tab.resources.get(i) else {
-                    continue;
-                };
-                let key = match col.sort_key {
-                    Some(f) => f(r),
-                    None => (col.cell)(r, &ctx).text.to_lowercase(),
-                };
-                keyed.push((key, (p as u32, i as u32)));
-            }
-        }
-    }
-    let profiles = &m.profiles;
-    let name = |row: &RowRef| {
-        profiles[row.0 as usize].resources[row.1 as usize]
-            .name
-            .as_str()
-    };
-    keyed.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| name(&a.1).cmp(name(&b.1)))
-            .then_with(|| a.1.cmp(&b.1))
-    });
-    let mut members: Vec<RowRef> = keyed.into_iter().map(|(_, row)| row).collect();
-    if m.all.sort_desc {
-        members.reverse();
-    }
-    let sep = crate::filter::FIELD_SEPARATOR.to_string();
-    m.all.search = members
-        .iter()
-        .map(|&(p, i)| {
-            let r = &m.profiles[p as usize].resources[i as usize];
-            crate::filter::with_search_fields(r, |fields| {
-                let mut all: Vec<&str> = fields.to_vec();
-                all.push(r.profile.as_str());
-                all.push(r.vendor.display());
-                all.join(&sep).into_boxed_str()
-            })
-        })
-        .collect();
-    m.all.members = members;
-    m.all.stamp = stamp(m);
-    rebuild_rows(m);
+    m.all.asked = stamp(m);
+    ask(
+        m,
+        Pending {
+            members: true,
+            resort: true,
+            cursor: Cursor::Keep,
+        },
+    );
 }
 
 /// The members that pass the toggles and the filter, cursor kept on the same object.
 pub fn rebuild_rows(m: &mut Model) {
-    let keep = m.all.at.clone();
-    let view = &m.all;
-    let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
-    let indexed = view.search.len() == view.members.len();
-    let profiles = &m.profiles;
-    let rows: Vec<RowRef> = view
-        .members
-        .iter()
-        .enumerate()
-        .filter(|&(pos, &(p, i))| {
-            let Some(tab) = profiles.get(p as usize) else {
-                return false;
-            };
-            let Some(r) = tab.resources.get(i as usize) else {
-                return false;
-            };
-            if view.orphans_only {
-                let breaks = tab
-                    .impacts
-                    .get(&(r.kind, r.id.clone()))
-                    .is_some_and(|i| i.verdict() == Verdict::Breaks);
-                if !r.is_orphan() || breaks {
-                    return false;
-                }
-            }
-            if view.unhealthy_only && !r.is_unhealthy() {
-                return false;
-            }
-            filter.as_mut().is_none_or(|f| {
-                if f.has_fields() && !f.matches_resource(r, tab.clock) {
-                    return false;
-                }
-                if indexed {
-                    f.matches_joined(&view.search[pos])
-                } else {
-                    crate::filter::with_search_fields(r, |fields| f.matches_fields(fields))
-                }
-            })
-        })
-        .map(|(_, &row)| row)
-        .collect();
-    let cursor = keep
-        .and_then(|(p, kind, id)| {
-            rows.iter().position(|&row| {
-                row.0 as usize == p
-                    && resource(m, row).is_some_and(|r| r.kind == kind && r.id == id)
-            })
-        })
-        .unwrap_or(m.all.cursor)
-        .min(rows.len().saturating_sub(1));
-    m.all.rows = rows;
-    m.all.cursor = cursor;
-    let page = m.page_rows;
-    m.all.ensure_visible(page);
-    remember(m);
+    ask(m, Pending::default());
 }
 
 /// The filter line's text became the All tab's filter.
@@ -375,10 +387,332 @@ pub fn set_filter(m: &mut Model, text: &str) {
         return;
     }
     m.all.filter = text.to_string();
-    rebuild_rows(m);
-    m.all.cursor = 0;
-    m.all.offset = 0;
+    ask(
+        m,
+        Pending {
+            cursor: Cursor::Top,
+            ..Pending::default()
+        },
+    );
+    if !m.all.busy() {
+        m.all.cursor = 0;
+        m.all.offset = 0;
+        remember(m);
+    }
+}
+
+fn ask(m: &mut Model, work: Pending) {
+    m.all.pending = Some(match m.all.pending.take() {
+        Some(before) => before.merge(work),
+        None => Pending {
+            resort: work.resort || work.members,
+            ..work
+        },
+    });
+    let total: usize = m.profiles.iter().map(|t| t.resources.len()).sum();
+    if total <= m.all.inline_rows {
+        if let Some(job) = take_job(m) {
+            let garbage = apply(m, run_job(job));
+            m.all.litter.extend(garbage);
+        }
+    }
+}
+
+/// One profile's part of an All job.
+#[derive(Debug, Clone)]
+pub struct AllSource {
+    pub resources: Arc<Vec<Resource>>,
+    /// Each view's members (the objects the profile shows).
+    pub views: Vec<Members>,
+    /// The filter's clock for `updated:` terms.
+    pub clock: i64,
+    /// Objects whose impact breaks something (asked only with "orphans only").
+    pub breaks: HashSet<(Kind, String)>,
+}
+
+/// The All tab's work, done by `run_job`.
+#[derive(Debug, Clone)]
+pub struct AllJob {
+    pub generation: u64,
+    pub sort: SortSpec,
+    pub spec: RowSpec,
+    pub now: i64,
+    /// Sorted members and their search text to filter again; `None`: gather and sort.
+    pub sorted: Option<(Arc<Vec<RowRef>>, Search)>,
+    pub sources: Vec<AllSource>,
+    pub stamp: Vec<Stamp>,
+}
+
+/// The All tab's answer.
+#[derive(Debug, Clone)]
+pub struct AllOut {
+    pub generation: u64,
+    pub sort: SortSpec,
+    pub spec: RowSpec,
+    pub members: Arc<Vec<RowRef>>,
+    pub search: Search,
+    pub rows: Vec<RowRef>,
+    /// What the members were gathered from.
+    pub stamp: Vec<Stamp>,
+}
+
+/// The outstanding work as one job, unless one is in flight.
+pub fn take_job(m: &mut Model) -> Option<AllJob> {
+    if m.all.in_flight.is_some() {
+        return None;
+    }
+    let work = m.all.pending.take()?;
+    m.all.generation += 1;
+    m.all.in_flight = Some(m.all.generation);
+    let gather = work.members || work.resort || m.all.search.len() != m.all.members.len();
+    let orphans = m.all.orphans_only;
+    let sources = m
+        .profiles
+        .iter()
+        .map(|t| AllSource {
+            resources: t.resources.clone(),
+            views: t.views.iter().map(|v| v.members.clone()).collect(),
+            clock: t.clock,
+            breaks: if orphans {
+                t.impacts
+                    .iter()
+                    .filter(|(_, i)| i.verdict() == Verdict::Breaks)
+                    .map(|(key, _)| key.clone())
+                    .collect()
+            } else {
+                HashSet::new()
+            },
+        })
+        .collect();
+    let job = AllJob {
+        generation: m.all.generation,
+        sort: m.all.sort_spec(),
+        spec: m.all.row_spec(),
+        now: m.now,
+        sorted: (!gather).then(|| (m.all.members.clone(), m.all.search.clone())),
+        sources,
+        stamp: if gather {
+            stamp(m)
+        } else {
+            m.all.stamp.clone()
+        },
+    };
+    m.all.flight = Some(work);
+    Some(job)
+}
+
+/// Do an All job: gather, sort and index every profile's shown objects (unless given),
+/// then filter them. Pure.
+pub fn run_job(job: AllJob) -> AllOut {
+    let AllJob {
+        generation,
+        sort,
+        spec,
+        now,
+        sorted,
+        sources,
+        stamp,
+    } = job;
+    let (members, search) = match sorted {
+        Some(s) => s,
+        None => {
+            let ctx = CellCtx { now };
+            let col = COLUMNS.get(sort.col).unwrap_or(&COLUMNS[0]);
+            let mut keyed: Vec<(String, RowRef)> = Vec::new();
+            for (p, src) in sources.iter().enumerate() {
+                for members in &src.views {
+                    for &i in members.iter() {
+                        let Some(r) = src.resources.get(i) else {
+                            continue;
+                        };
+                        let key = match col.sort_key {
+                            Some(f) => f(r),
+                            None => (col.cell)(r, &ctx).text.to_lowercase(),
+                        };
+                        keyed.push((key, (p as u32, i as u32)));
+                    }
+                }
+            }
+            let name = |row: &RowRef| {
+                sources[row.0 as usize].resources[row.1 as usize]
+                    .name
+                    .as_str()
+            };
+            keyed.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| name(&a.1).cmp(name(&b.1)))
+                    .then_with(|| a.1.cmp(&b.1))
+            });
+            let mut members: Vec<RowRef> = keyed.into_iter().map(|(_, row)| row).collect();
+            if sort.desc {
+                members.reverse();
+            }
+            let sep = crate::filter::FIELD_SEPARATOR.to_string();
+            let search: Vec<Box<str>> = members
+                .iter()
+                .map(|&(p, i)| {
+                    let r = &sources[p as usize].resources[i as usize];
+                    crate::filter::with_search_fields(r, |fields| {
+                        let mut all: Vec<&str> = fields.to_vec();
+                        all.push(r.profile.as_str());
+                        all.push(r.vendor.display());
+                        all.join(&sep).into_boxed_str()
+                    })
+                })
+                .collect();
+            (Arc::new(members), Arc::new(search))
+        }
+    };
+    let mut filter = (!spec.filter.trim().is_empty()).then(|| RowFilter::new(&spec.filter));
+    let indexed = search.len() == members.len();
+    let rows: Vec<RowRef> = if filter.is_none() && !spec.orphans_only && !spec.unhealthy_only {
+        members.to_vec()
+    } else {
+        members
+            .iter()
+            .enumerate()
+            .filter(|&(pos, &(p, i))| {
+                let Some(src) = sources.get(p as usize) else {
+                    return false;
+                };
+                let Some(r) = src.resources.get(i as usize) else {
+                    return false;
+                };
+                if spec.orphans_only {
+                    let breaks =
+                        !src.breaks.is_empty() && src.breaks.contains(&(r.kind, r.id.clone()));
+                    if !r.is_orphan() || breaks {
+                        return false;
+                    }
+                }
+                if spec.unhealthy_only && !r.is_unhealthy() {
+                    return false;
+                }
+                filter.as_mut().is_none_or(|f| {
+                    if f.has_fields() && !f.matches_resource(r, src.clock) {
+                        return false;
+                    }
+                    if indexed {
+                        f.matches_joined(&search[pos])
+                    } else {
+                        crate::filter::with_search_fields(r, |fields| f.matches_fields(fields))
+                    }
+                })
+            })
+            .map(|(_, &row)| row)
+            .collect()
+    };
+    drop(sources);
+    AllOut {
+        generation,
+        sort,
+        spec,
+        members,
+        search,
+        rows,
+        stamp,
+    }
+}
+
+/// The All tab's job answered: swap it in when it is the one the tab waits for and was
+/// built from the objects the profiles hold now; else ask again. Returns what to free off
+/// the event loop.
+pub fn apply(m: &mut Model, out: AllOut) -> Vec<Garbage> {
+    let mut garbage: Vec<Garbage> = Vec::new();
+    if m.all.in_flight != Some(out.generation) {
+        garbage.push(Arc::new(out));
+        return garbage;
+    }
+    m.all.in_flight = None;
+    let asked = m.all.flight.take().unwrap_or_default();
+    if out.stamp != stamp(m) {
+        // A profile's objects changed meanwhile: these rows would point at the wrong ones.
+        m.all.pending = Some(asked.merge(m.all.pending.take().unwrap_or_default()).merge(
+            Pending {
+                members: true,
+                resort: true,
+                cursor: Cursor::Keep,
+            },
+        ));
+        m.all.asked = stamp(m);
+        garbage.push(Arc::new(out));
+        return garbage;
+    }
+    // The rows now point into the profiles' objects again.
+    for old in m.all.frozen.drain(..).flatten() {
+        garbage.push(old);
+    }
+    if m.all.sort_spec() != out.sort {
+        m.all.pending = Some(m.all.pending.take().unwrap_or_default().merge(Pending {
+            members: false,
+            resort: true,
+            cursor: Cursor::Keep,
+        }));
+    } else if m.all.row_spec() != out.spec && m.all.pending.is_none() {
+        m.all.pending = Some(Pending::default());
+    }
+    garbage.push(std::mem::replace(&mut m.all.members, out.members) as Garbage);
+    garbage.push(std::mem::replace(&mut m.all.search, out.search) as Garbage);
+    m.all.stamp = out.stamp;
+    let rows = out.rows;
+    let keep = match asked.cursor {
+        Cursor::Top => None,
+        _ => m.all.at.clone(),
+    };
+    let cursor = match asked.cursor {
+        Cursor::Top => Some(0),
+        _ => keep.and_then(|(p, kind, id)| {
+            rows.iter().position(|&row| {
+                row.0 as usize == p
+                    && m.profiles
+                        .get(p)
+                        .and_then(|t| t.resources.get(row.1 as usize))
+                        .is_some_and(|r| r.kind == kind && r.id == id)
+            })
+        }),
+    };
+    m.all.cursor = cursor
+        .unwrap_or(m.all.cursor)
+        .min(rows.len().saturating_sub(1));
+    if asked.cursor == Cursor::Top {
+        m.all.offset = 0;
+    }
+    m.all.rows = rows;
+    let page = m.page_rows;
+    m.all.ensure_visible(page);
     remember(m);
+    if !m.all.busy() {
+        m.all.busy_ticks = 0;
+    }
+    garbage
+}
+
+/// The worker's answer arrived.
+pub fn on_indexed(m: &mut Model, out: AllOut) -> Vec<Effect> {
+    let garbage = apply(m, out);
+    if garbage.is_empty() {
+        Vec::new()
+    } else {
+        vec![Effect::Discard(garbage)]
+    }
+}
+
+/// At the end of every message: send the outstanding work (a small model does it now).
+pub fn flush(m: &mut Model) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    if let Some(job) = take_job(m) {
+        let total: usize = job.sources.iter().map(|s| s.resources.len()).sum();
+        if total <= m.all.inline_rows {
+            let garbage = apply(m, run_job(job));
+            m.all.litter.extend(garbage);
+        } else {
+            fx.push(Effect::IndexAll(Box::new(job)));
+        }
+    }
+    if !m.all.litter.is_empty() {
+        fx.push(Effect::Discard(std::mem::take(&mut m.all.litter)));
+    }
+    fx
 }
 
 /// Put the cursor on row `pos`.
@@ -648,7 +982,8 @@ pub fn open_in_profile(m: &mut Model) -> Vec<Effect> {
         v.filter.clear();
         v.orphans_only = false;
         v.unhealthy_only = false;
-        tab.rebuild_rows(k);
+        // On a large tab the worker answers later: the cursor goes to the object then.
+        tab.refilter(k, super::index::Cursor::On(id.clone()));
     }
     if let Some(pos) = find(tab) {
         tab.views[k].cursor = pos;

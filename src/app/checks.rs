@@ -44,7 +44,7 @@ pub fn check_all(m: &mut Model) -> Vec<Effect> {
         if !tab.usable() || tab.spec.health_checks.is_empty() {
             continue;
         }
-        let targets = crate::ops::health_checks::checkable(tab.spec, &tab.resources);
+        let targets = crate::ops::health_checks::checkable(tab.spec, tab.resources.iter());
         if targets.is_empty() {
             continue;
         }
@@ -92,9 +92,9 @@ pub fn check_all(m: &mut Model) -> Vec<Effect> {
 fn set_health(tab: &mut crate::app::tab::ProfileTab, target: &Ref, health: Health) {
     if target.kind == Kind::Connections {
         let results = std::collections::HashMap::from([(target.id.clone(), health)]);
-        crate::model::apply_connection_health(&mut tab.resources, &results);
+        crate::model::apply_connection_health(tab.resources_mut(), &results);
     } else if let Some(r) = tab
-        .resources
+        .resources_mut()
         .iter_mut()
         .find(|r| r.kind == target.kind && r.id == target.id)
     {

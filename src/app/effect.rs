@@ -63,5 +63,9 @@ pub enum Effect {
     /// Leave: cancel jobs, log out every profile.
     Quit,
     /// Free replaced data away from the event loop, then return free memory to the system.
-    Discard(Vec<crate::model::Resource>),
+    Discard(Vec<super::index::Garbage>),
+    /// Sort, index and filter a large tab's views on a worker (a `Msg::Indexed` answers).
+    Index(Box<super::index::IndexJob>),
+    /// The same for the All tab (a `Msg::AllIndexed` answers).
+    IndexAll(Box<super::all::AllJob>),
 }

@@ -220,7 +220,7 @@ pub(crate) fn set_connection_health(m: &mut Model, p: usize, conn_id: &str, heal
         m.now,
     );
     let result = std::collections::HashMap::from([(conn_id.to_string(), health)]);
-    crate::model::apply_connection_health(&mut tab.resources, &result);
+    crate::model::apply_connection_health(tab.resources_mut(), &result);
     tab.recount(m.now);
     // Health may change which rows "unhealthy only" shows.
     for k in 0..tab.views.len() {
@@ -253,7 +253,7 @@ pub fn on_created(
             let text = format!("created {} '{}' ({})", r.kind.singular(), r.name, r.id);
             let now = m.now;
             if let Some(tab) = m.profiles.get_mut(profile) {
-                tab.resources.push(*r);
+                tab.resources_mut().push(*r);
                 tab.reindex(now);
             }
             m.set_status(Level::Info, text);

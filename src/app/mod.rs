@@ -7,6 +7,7 @@ pub mod completion;
 pub mod effect;
 pub mod history;
 pub mod impact;
+pub mod index;
 pub mod input;
 pub mod jobs;
 pub mod keymap;

@@ -108,6 +108,15 @@ pub enum Msg {
         profile: usize,
         outcomes: Vec<crate::ops::change::ChangeOutcome>,
     },
+    /// A profile's client arrived after the start (the demo's simulator listens now).
+    ClientReady {
+        profile: usize,
+        tenant: String,
+    },
+    /// A tab's index job is done (see `app::index`).
+    Indexed(Box<super::index::IndexOut>),
+    /// The All tab's index job is done.
+    AllIndexed(Box<super::all::AllOut>),
     /// SIGTERM / SIGHUP: leave now, cancelling jobs.
     Terminate,
 }

@@ -17,10 +17,17 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// A client that arrives after the console started (the demo's, once its simulator
+/// listens): the client and its tenant host, or why there is none.
+pub type LateClient =
+    tokio::sync::watch::Receiver<Option<Result<(Arc<dyn VendorApi>, String), String>>>;
+
 /// A profile as the runtime sees it: its client (if it could be built) and its limits.
 pub struct RuntimeProfile {
     pub name: String,
     pub client: Option<Arc<dyn VendorApi>>,
+    /// Where the client comes from when it is not there yet; a load waits for it.
+    pub late: Option<LateClient>,
     pub concurrency: usize,
 }
 
@@ -156,7 +163,11 @@ impl Runtime {
     }
 
     fn client(&self, profile: usize) -> Option<Arc<dyn VendorApi>> {
-        self.profiles.get(profile).and_then(|p| p.client.clone())
+        let p = self.profiles.get(profile)?;
+        p.client.clone().or_else(|| {
+            let late = p.late.as_ref()?.borrow();
+            late.as_ref()?.as_ref().ok().map(|(c, _)| c.clone())
+        })
     }
 
     /// Start an effect. `Copy` and `Quit` belong to the terminal loop and are ignored here.
@@ -185,7 +196,11 @@ impl Runtime {
                 profile,
                 generation,
             } => {
-                let Some(client) = self.client(profile) else {
+                if let Some(client) = self.client(profile) {
+                    self.reads.spawn(load(client, tx, profile, generation));
+                    return;
+                }
+                let Some(mut late) = self.profiles.get(profile).and_then(|p| p.late.clone()) else {
                     let _ = tx.send(Msg::Loaded {
                         profile,
                         generation,
@@ -194,37 +209,31 @@ impl Runtime {
                     });
                     return;
                 };
-                let (page_tx, page_rx) = tokio::sync::mpsc::unbounded_channel();
-                let pages_to = tx.clone();
-                let forward = tokio::spawn(forward_pages(page_rx, pages_to, profile, generation));
+                // The client is on its way (the demo's simulator is still starting).
                 self.reads.spawn(async move {
-                    let started = std::time::Instant::now();
-                    let result = client
-                        .load_streaming(page_tx)
+                    let arrived = late
+                        .wait_for(Option::is_some)
                         .await
-                        .map(crate::vendors::Snapshot::redacted)
-                        .map_err(|e| e.to_string());
-                    // Pages first, then the final snapshot.
-                    let _ = forward.await;
-                    if result.is_ok() {
-                        if let Some(filter) = client.start_filter() {
-                            let _ = tx.send(Msg::StartFilter { profile, filter });
+                        .ok()
+                        .and_then(|v| v.clone());
+                    match arrived {
+                        Some(Ok((client, tenant))) => {
+                            let _ = tx.send(Msg::ClientReady { profile, tenant });
+                            load(client, tx, profile, generation).await;
+                        }
+                        other => {
+                            let why = match other {
+                                Some(Err(e)) => e,
+                                _ => "profile has no client".into(),
+                            };
+                            let _ = tx.send(Msg::Loaded {
+                                profile,
+                                generation,
+                                at: now_secs(),
+                                result: Err(why),
+                            });
                         }
                     }
-                    // The load's response bodies and parse trees are freed by now: give the
-                    // memory back, so a 100,000-object tenant does not keep its peak.
-                    release_free_memory();
-                    let _ = tx.send(Msg::LoadTook {
-                        profile,
-                        generation,
-                        ms: started.elapsed().as_millis() as u64,
-                    });
-                    let _ = tx.send(Msg::Loaded {
-                        profile,
-                        generation,
-                        at: now_secs(),
-                        result,
-                    });
                 });
             }
             Effect::Delete { job, profile, plan } => {
@@ -424,6 +433,35 @@ impl Runtime {
                     release_free_memory();
                 });
             }
+            Effect::Index(job) => {
+                tokio::task::spawn_blocking(move || {
+                    let (profile, generation) = (job.profile, job.generation);
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        super::index::run(*job)
+                    }))
+                    .unwrap_or_else(|_| {
+                        let _ = tx.send(Msg::Notice {
+                            error: true,
+                            text: "internal error: indexing a profile failed (details in the log)"
+                                .into(),
+                        });
+                        // An empty answer: the tab stops waiting and keeps what it shows.
+                        super::index::IndexOut {
+                            profile,
+                            generation,
+                            fresh: None,
+                            views: Vec::new(),
+                        }
+                    });
+                    let _ = tx.send(Msg::Indexed(Box::new(out)));
+                });
+            }
+            Effect::IndexAll(job) => {
+                tokio::task::spawn_blocking(move || {
+                    let out = super::all::run_job(*job);
+                    let _ = tx.send(Msg::AllIndexed(Box::new(out)));
+                });
+            }
             Effect::RememberCommand(line) => {
                 if let Some(history) = &self.history {
                     let _ = history.send(line);
@@ -468,6 +506,44 @@ impl Runtime {
         let _ =
             tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(logouts)).await;
     }
+}
+
+/// Load every kind of a profile: pages as they come, then the load's time and the snapshot.
+async fn load(
+    client: Arc<dyn VendorApi>,
+    tx: UnboundedSender<Msg>,
+    profile: usize,
+    generation: u64,
+) {
+    let (page_tx, page_rx) = tokio::sync::mpsc::unbounded_channel();
+    let forward = tokio::spawn(forward_pages(page_rx, tx.clone(), profile, generation));
+    let started = std::time::Instant::now();
+    let result = client
+        .load_streaming(page_tx)
+        .await
+        .map(crate::vendors::Snapshot::redacted)
+        .map_err(|e| e.to_string());
+    // Pages first, then the final snapshot.
+    let _ = forward.await;
+    if result.is_ok() {
+        if let Some(filter) = client.start_filter() {
+            let _ = tx.send(Msg::StartFilter { profile, filter });
+        }
+    }
+    // The load's response bodies and parse trees are freed by now: give the memory back, so
+    // a 100,000-object tenant does not keep its peak.
+    release_free_memory();
+    let _ = tx.send(Msg::LoadTook {
+        profile,
+        generation,
+        ms: started.elapsed().as_millis() as u64,
+    });
+    let _ = tx.send(Msg::Loaded {
+        profile,
+        generation,
+        at: now_secs(),
+        result,
+    });
 }
 
 /// Return freed heap memory to the operating system (glibc keeps it per thread arena
@@ -596,6 +672,7 @@ mod tests {
             .map(|name| RuntimeProfile {
                 name: name.into(),
                 client: None,
+                late: None,
                 concurrency: 1,
             })
             .into_iter()
@@ -663,6 +740,7 @@ mod tests {
             vec![RuntimeProfile {
                 name: "prod".into(),
                 client: Some(Arc::new(Obliging)),
+                late: None,
                 concurrency: 1,
             }],
             Arc::new(AuditLog::disabled()),

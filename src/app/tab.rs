@@ -1,10 +1,14 @@
 //! A profile tab and its kind views: rows, sort, filter, marks, and keeping them current.
 
-use crate::filter::RowFilter;
+use super::index::{
+    self, Cursor, Garbage, IndexJob, IndexOut, LoadInfo, Members, Pending, RowSpec, Search,
+    SortSpec, Source, ViewJob,
+};
 use crate::impact::{Impact, Verdict};
-use crate::model::{CellCtx, Kind, Resource, VendorId};
+use crate::model::{Health, Kind, Resource, VendorId};
 use crate::vendors::{spec, VendorSpec};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Static facts about a profile tab, as configured.
 #[derive(Debug, Clone)]
@@ -45,11 +49,12 @@ pub enum LoadState {
 #[derive(Debug, Clone)]
 pub struct KindView {
     pub kind: Kind,
-    /// Indices into the profile's resources of this kind, in sort order.
-    pub members: Vec<usize>,
+    /// Indices into the profile's resources of this kind, in sort order (shared with the
+    /// worker that filters them).
+    pub members: Members,
     /// The filter's search text of each member, in the same order: fields joined with
-    /// `filter::FIELD_SEPARATOR`, in one contiguous pass for a keystroke to scan.
-    pub search: Vec<Box<str>>,
+    /// `filter::FIELD_SEPARATOR`, built once per sort for a keystroke to scan.
+    pub search: Search,
     /// The visible rows: members after toggles and filter, in sort order.
     pub rows: Vec<usize>,
     pub filter: String,
@@ -68,9 +73,33 @@ pub struct KindView {
     pub anchor: Option<String>,
     pub orphans_only: bool,
     pub unhealthy_only: bool,
+    /// Work asked for and not sent yet (see `app::index`).
+    pub pending: Option<Pending>,
+    /// Work sent to the worker and not answered yet.
+    pub flight: Option<Pending>,
 }
 
 impl KindView {
+    fn sort_spec(&self) -> SortSpec {
+        SortSpec {
+            col: self.sort_col,
+            desc: self.sort_desc,
+        }
+    }
+
+    fn row_spec(&self) -> RowSpec {
+        RowSpec {
+            filter: self.filter.clone(),
+            orphans_only: self.orphans_only,
+            unhealthy_only: self.unhealthy_only,
+        }
+    }
+
+    /// Rows of this view are being computed: what it shows is the previous result.
+    pub fn busy(&self) -> bool {
+        self.pending.is_some() || self.flight.is_some()
+    }
+
     /// Scroll so the cursor is on a page of `page` rows, without scrolling past the end.
     pub fn ensure_visible(&mut self, page: usize) {
         let page = page.max(1);
@@ -86,8 +115,8 @@ impl KindView {
     pub fn new(kind: Kind) -> Self {
         KindView {
             kind,
-            members: Vec::new(),
-            search: Vec::new(),
+            members: Members::default(),
+            search: Search::default(),
             rows: Vec::new(),
             filter: String::new(),
             sort_col: 0,
@@ -99,8 +128,29 @@ impl KindView {
             anchor: None,
             orphans_only: false,
             unhealthy_only: false,
+            pending: None,
+            flight: None,
         }
     }
+}
+
+/// The index job of a tab that is running on the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flight {
+    pub generation: u64,
+    /// `ProfileTab::epoch` when it was sent.
+    pub epoch: u64,
+}
+
+/// What a swapped-in answer brought that the model (not the tab) acts on.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Data to free away from the event loop.
+    pub garbage: Vec<Garbage>,
+    /// A new load was swapped in: its warnings.
+    pub loaded: Option<Vec<String>>,
+    /// The objects a new load replaced (the All tab may still point into them).
+    pub old: Option<Arc<Vec<Resource>>>,
 }
 
 /// One profile tab.
@@ -113,7 +163,8 @@ pub struct ProfileTab {
     pub generation: u64,
     /// Unix seconds of the last successful load.
     pub loaded_at: Option<i64>,
-    pub resources: Vec<Resource>,
+    /// The objects; shared (never copied) with the worker that indexes them.
+    pub resources: Arc<Vec<Resource>>,
     pub views: Vec<KindView>,
     pub kind_index: usize,
     pub warnings: Vec<String>,
@@ -139,6 +190,22 @@ pub struct ProfileTab {
     pub clock: i64,
     /// What became unhealthy since the operator last looked (kept between runs).
     pub watch: super::watch::Watch,
+    /// Generation of the latest index job sent; older answers are dropped.
+    pub index_gen: u64,
+    /// The index job on the worker, if any (one at a time per tab).
+    pub in_flight: Option<Flight>,
+    /// Changes whenever indices into `resources` stop meaning what they meant (objects
+    /// taken out or replaced): an answer computed before is not swapped in.
+    pub epoch: u64,
+    /// A load whose index is still to be built (waiting for the job in flight).
+    pub fresh: Option<Box<(Vec<Resource>, LoadInfo)>>,
+    /// Pages of a streaming load that arrived while a job was in flight.
+    pub page_buffer: Vec<Resource>,
+    /// Up to this many objects, index work runs inside `update` (tests set 0 to see the
+    /// worker's path).
+    pub inline_rows: usize,
+    /// Clock ticks seen while index work was outstanding ("filtering…" after a while).
+    pub busy_ticks: u32,
 }
 
 impl ProfileTab {
@@ -151,7 +218,7 @@ impl ProfileTab {
             load: LoadState::Idle,
             generation: 0,
             loaded_at: None,
-            resources: Vec::new(),
+            resources: Arc::default(),
             views,
             kind_index: 0,
             warnings: Vec::new(),
@@ -166,7 +233,19 @@ impl ProfileTab {
             last_checked: None,
             clock: 0,
             watch: Default::default(),
+            index_gen: 0,
+            in_flight: None,
+            epoch: 0,
+            fresh: None,
+            page_buffer: Vec::new(),
+            inline_rows: index::INLINE_ROWS,
+            busy_ticks: 0,
         }
+    }
+
+    /// The objects, to change them. Copies them only if a worker still reads them.
+    pub fn resources_mut(&mut self) -> &mut Vec<Resource> {
+        Arc::make_mut(&mut self.resources)
     }
 
     /// Count again what the overview shows (one pass over the objects).
@@ -256,35 +335,36 @@ impl ProfileTab {
     }
 
     /// Recompute members of each kind after the resources changed; drop marks of objects
-    /// that no longer exist; keep each cursor on the same object where possible.
+    /// that no longer exist; keep each cursor on the same object where possible. On a large
+    /// tab this is asked of the worker and the views keep what they show until it answers.
     pub fn reindex(&mut self, now: i64) {
         for k in 0..self.views.len() {
-            let kind = self.views[k].kind;
-            let members: Vec<usize> = self
-                .resources
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.kind == kind)
-                .map(|(i, _)| i)
-                .collect();
-            let ids: BTreeSet<&str> = members
-                .iter()
-                .map(|&i| self.resources[i].id.as_str())
-                .collect();
-            let view = &mut self.views[k];
-            view.marks.retain(|id| ids.contains(id.as_str()));
-            if view
-                .anchor
-                .as_ref()
-                .is_some_and(|a| !ids.contains(a.as_str()))
-            {
-                view.anchor = None;
-            }
-            view.members = members;
+            self.ask(
+                k,
+                Pending {
+                    members: true,
+                    resort: true,
+                    cursor: Cursor::Keep,
+                },
+            );
         }
-        for k in 0..self.views.len() {
-            self.resort(k, now);
+        self.run_inline(now);
+    }
+
+    /// A new load's objects: swapped in at once on a small tab, else when the worker has
+    /// indexed them (the old objects stay on screen until then). Returns a load that was
+    /// waiting and is now replaced, to be freed off the event loop.
+    pub fn receive(&mut self, resources: Vec<Resource>, load: LoadInfo, now: i64) -> Applied {
+        let mut applied = Applied::default();
+        if let Some(old) = self.fresh.replace(Box::new((resources, load))) {
+            applied.garbage.push(Arc::new(old));
         }
+        if let Some(done) = self.run_inline(now) {
+            applied.garbage.extend(done.garbage);
+            applied.loaded = done.loaded;
+            applied.old = done.old;
+        }
+        applied
     }
 
     /// Take deleted objects out of every view at once, without re-sorting: the resources
@@ -293,33 +373,36 @@ impl ProfileTab {
         if gone.is_empty() {
             return;
         }
+        // Answers computed before this still show the deleted objects.
+        self.epoch += 1;
         let resources = &self.resources;
-        let is_gone = |i: usize| {
-            resources
-                .get(i)
-                .is_some_and(|r| gone.contains(&(r.kind, r.id.clone())))
-        };
         for view in self.views.iter_mut() {
-            if !gone.iter().any(|(k, _)| *k == view.kind) {
+            let ids: HashSet<&str> = gone
+                .iter()
+                .filter(|(k, _)| *k == view.kind)
+                .map(|(_, id)| id.as_str())
+                .collect();
+            if ids.is_empty() {
                 continue;
             }
+            let is_gone = |i: usize| {
+                resources
+                    .get(i)
+                    .is_some_and(|r| ids.contains(r.id.as_str()))
+            };
             let keep_id = view.rows.get(view.cursor).copied();
+            let keep: Vec<bool> = view.members.iter().map(|&i| !is_gone(i)).collect();
             let indexed = view.search.len() == view.members.len();
-            let mut members = Vec::with_capacity(view.members.len());
-            let mut search = Vec::with_capacity(view.search.len());
-            for (pos, &i) in view.members.iter().enumerate() {
-                if !is_gone(i) {
-                    members.push(i);
-                    if indexed {
-                        search.push(view.search[pos].clone());
-                    }
-                }
+            Arc::make_mut(&mut view.members).retain(|&i| !is_gone(i));
+            if indexed {
+                let mut pos = 0;
+                Arc::make_mut(&mut view.search).retain(|_| {
+                    pos += 1;
+                    keep[pos - 1]
+                });
             }
-            view.members = members;
-            view.search = search;
             view.rows.retain(|&i| !is_gone(i));
-            view.marks
-                .retain(|id| !gone.contains(&(view.kind, id.clone())));
+            view.marks.retain(|id| !ids.contains(id.as_str()));
             view.cursor = keep_id
                 .and_then(|k| view.rows.iter().position(|&i| i == k))
                 .unwrap_or(view.cursor)
@@ -333,109 +416,316 @@ impl ProfileTab {
     /// Put view `k`'s members in the order of its sort column (ties by name), then rebuild
     /// its rows. Needed when the data or the sort changes, not when the filter does.
     pub fn resort(&mut self, k: usize, now: i64) {
-        let Some(view) = self.views.get(k) else {
-            return;
-        };
-        let resources = &self.resources;
-        let columns = (self.spec.columns)(view.kind);
-        let mut members = view.members.clone();
-        if let Some(col) = columns.get(view.sort_col) {
-            let ctx = CellCtx { now };
-            let mut keyed: Vec<(String, usize)> = members
-                .iter()
-                .map(|&i| {
-                    let r = &resources[i];
-                    let key = match col.sort_key {
-                        Some(f) => f(r),
-                        None => (col.cell)(r, &ctx).text.to_lowercase(),
-                    };
-                    (key, i)
-                })
-                .collect();
-            keyed.sort_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| resources[a.1].name.cmp(&resources[b.1].name))
-            });
-            members = keyed.into_iter().map(|(_, i)| i).collect();
-        }
-        if view.sort_desc {
-            members.reverse();
-        }
-        let search = members
-            .iter()
-            .map(|&i| {
-                with_search_fields(&resources[i], |fields| {
-                    fields
-                        .join(&crate::filter::FIELD_SEPARATOR.to_string())
-                        .into_boxed_str()
-                })
-            })
-            .collect();
-        self.views[k].members = members;
-        self.views[k].search = search;
-        self.rebuild_rows(k);
+        self.ask(
+            k,
+            Pending {
+                members: false,
+                resort: true,
+                cursor: Cursor::Keep,
+            },
+        );
+        self.run_inline(now);
     }
 
     /// Recompute the visible rows of view `k`: its (sorted) members that pass the toggles
     /// and the filter, keeping the cursor on the same object. One pass, no sorting: this is
     /// what runs on every filter keystroke.
     pub fn rebuild_rows(&mut self, k: usize) {
-        let Some(view) = self.views.get(k) else {
-            return;
-        };
-        let keep_id = view
-            .rows
-            .get(view.cursor)
-            .and_then(|&i| self.resources.get(i))
-            .map(|r| r.id.clone());
-        let resources = &self.resources;
-        let impacts = &self.impacts;
-        let clock = self.clock;
-        let mut filter = (!view.filter.trim().is_empty()).then(|| RowFilter::new(&view.filter));
-        let indexed = view.search.len() == view.members.len();
-        let rows: Vec<usize> = view
-            .members
-            .iter()
-            .enumerate()
-            .filter(|&(pos, &i)| {
-                let toggles = view.orphans_only || view.unhealthy_only;
-                if toggles {
-                    let r = &resources[i];
-                    // An orphan whose content is known to break is not an orphan.
-                    let breaks = || {
-                        impacts
-                            .get(&(r.kind, r.id.clone()))
-                            .is_some_and(|i| i.verdict() == Verdict::Breaks)
-                    };
-                    if (view.orphans_only && (!r.is_orphan() || breaks()))
-                        || (view.unhealthy_only && !r.is_unhealthy())
-                    {
-                        return false;
-                    }
-                }
-                filter.as_mut().is_none_or(|f| {
-                    if f.has_fields() && !f.matches_resource(&resources[i], clock) {
-                        return false;
-                    }
-                    if indexed {
-                        f.matches_joined(&view.search[pos])
-                    } else {
-                        with_search_fields(&resources[i], |fields| f.matches_fields(fields))
-                    }
-                })
-            })
-            .map(|(_, &i)| i)
-            .collect();
-        let cursor = keep_id
-            .and_then(|id| rows.iter().position(|&i| resources[i].id == id))
-            .unwrap_or(view.cursor)
-            .min(rows.len().saturating_sub(1));
-        let view = &mut self.views[k];
-        view.rows = rows;
-        view.cursor = cursor;
-        self.recount_hidden(k);
+        self.refilter(k, Cursor::Keep);
     }
 
+    /// `rebuild_rows`, then put the cursor where `cursor` says.
+    pub fn refilter(&mut self, k: usize, cursor: Cursor) {
+        self.ask(
+            k,
+            Pending {
+                members: false,
+                resort: false,
+                cursor,
+            },
+        );
+        let now = self.clock;
+        self.run_inline(now);
+    }
+
+    /// Record work for view `k`.
+    fn ask(&mut self, k: usize, work: Pending) {
+        if let Some(view) = self.views.get_mut(k) {
+            view.pending = Some(match view.pending.take() {
+                Some(before) => before.merge(work),
+                None => Pending {
+                    resort: work.resort || work.members,
+                    ..work
+                },
+            });
+        }
+    }
+
+    /// Whether the tab's work is small enough to do inside `update`.
+    fn small(&self) -> bool {
+        let incoming = self.fresh.as_ref().map_or(0, |f| f.0.len());
+        self.resources.len().max(incoming) <= self.inline_rows
+    }
+
+    /// Whether anything is asked for or running.
+    pub fn busy(&self) -> bool {
+        self.in_flight.is_some() || self.fresh.is_some() || self.views.iter().any(|v| v.busy())
+    }
+
+    /// On a small tab with nothing in flight: do the outstanding work now.
+    fn run_inline(&mut self, now: i64) -> Option<Applied> {
+        if !self.small() {
+            return None;
+        }
+        let job = self.take_job(0, now)?;
+        Some(self.apply(index::run(job), None))
+    }
+
+    /// The outstanding work as one job (`None`: nothing to do, or a job is in flight).
+    /// The views' pending work becomes their flight.
+    pub fn take_job(&mut self, profile: usize, now: i64) -> Option<IndexJob> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let fresh = self.fresh.take();
+        if fresh.is_none() && self.views.iter().all(|v| v.pending.is_none()) {
+            return None;
+        }
+        self.index_gen += 1;
+        self.in_flight = Some(Flight {
+            generation: self.index_gen,
+            epoch: self.epoch,
+        });
+        let mut views = Vec::new();
+        let mut orphans = false;
+        for (k, view) in self.views.iter_mut().enumerate() {
+            let work = match (view.pending.take(), fresh.is_some()) {
+                (Some(p), true) => p.merge(Pending {
+                    members: true,
+                    resort: true,
+                    cursor: Cursor::Keep,
+                }),
+                (None, true) => Pending {
+                    members: true,
+                    resort: true,
+                    cursor: Cursor::Keep,
+                },
+                (Some(p), false) => p,
+                (None, false) => continue,
+            };
+            orphans |= view.orphans_only;
+            let marks = if work.members {
+                view.marks.iter().chain(&view.anchor).cloned().collect()
+            } else {
+                Vec::new()
+            };
+            views.push(ViewJob {
+                k,
+                kind: view.kind,
+                sort: view.sort_spec(),
+                rows: view.row_spec(),
+                members: (!work.members).then(|| view.members.clone()),
+                search: (!work.resort && view.search.len() == view.members.len())
+                    .then(|| view.search.clone()),
+                marks,
+            });
+            view.flight = Some(work);
+        }
+        let breaks = if orphans {
+            self.impacts
+                .iter()
+                .filter(|(_, i)| i.verdict() == Verdict::Breaks)
+                .map(|(key, _)| key.clone())
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let fresh_load = fresh.is_some();
+        let source = match fresh {
+            Some(f) => {
+                let (resources, load) = *f;
+                // Keep connection-test results across refreshes: the server has no health field.
+                let health = self
+                    .resources
+                    .iter()
+                    .filter(|r| !matches!(r.health, Health::Unknown))
+                    .map(|r| ((r.kind, r.id.clone()), r.health.clone()))
+                    .collect();
+                Source::Fresh {
+                    resources,
+                    health,
+                    load,
+                }
+            }
+            None => Source::Shared(self.resources.clone()),
+        };
+        Some(IndexJob {
+            profile,
+            generation: self.index_gen,
+            source,
+            columns: self.spec.columns,
+            now,
+            // A new load is counted (and its filter clock set) when it is swapped in.
+            clock: if fresh_load { now } else { self.clock },
+            breaks,
+            views,
+        })
+    }
+
+    /// Swap in a job's answer: each view takes what is still valid (members and search
+    /// text for the sort it has now, rows for its filter now) and asks again for the rest.
+    /// The cursor stays on the object it was on (or goes where the request said), marks of
+    /// objects that are gone are dropped. `page`: rows on screen, to keep the cursor in view.
+    pub fn apply(&mut self, out: IndexOut, page: Option<usize>) -> Applied {
+        let mut applied = Applied::default();
+        let Some(flight) = self.in_flight.filter(|f| f.generation == out.generation) else {
+            // Not the job this tab waits for: superseded.
+            applied.garbage.push(Arc::new(out));
+            return applied;
+        };
+        self.in_flight = None;
+        let fresh = out.fresh.is_some();
+        if !fresh && flight.epoch != self.epoch {
+            // Objects were taken out meanwhile: ask again with what is there now.
+            for view in self.views.iter_mut() {
+                if let Some(f) = view.flight.take() {
+                    view.pending = Some(match view.pending.take() {
+                        Some(p) => f.merge(p),
+                        None => f,
+                    });
+                }
+            }
+            applied.garbage.push(Arc::new(out));
+            return applied;
+        }
+        // The object under each cursor, read before the objects are replaced.
+        let under: Vec<Option<String>> = self
+            .views
+            .iter()
+            .map(|v| {
+                v.rows
+                    .get(v.cursor)
+                    .and_then(|&i| self.resources.get(i))
+                    .map(|r| r.id.clone())
+            })
+            .collect();
+        if let Some((resources, load)) = out.fresh {
+            applied.old = Some(std::mem::replace(&mut self.resources, resources));
+            self.epoch += 1;
+            self.warnings = load.warnings.clone();
+            self.load = LoadState::Loaded;
+            self.streaming = false;
+            self.loaded_at = Some(load.at);
+            self.recount(load.now);
+            super::watch::observe(self, load.now);
+            applied.loaded = Some(load.warnings);
+        }
+        for v in out.views {
+            let Some(view) = self.views.get_mut(v.k) else {
+                continue;
+            };
+            let asked = view.flight.take().unwrap_or_default();
+            if !fresh && view.sort_spec() != v.sort {
+                // Sorted for another column meanwhile: dropped, asked again (the rows shown
+                // stay until then).
+                view.pending = Some(asked.merge(view.pending.take().unwrap_or_default()).merge(
+                    Pending {
+                        members: false,
+                        resort: true,
+                        cursor: Cursor::Keep,
+                    },
+                ));
+                applied.garbage.push(Arc::new(v));
+                continue;
+            }
+            if !fresh && view.row_spec() != v.spec {
+                // A newer filter or toggle: these rows are stale. The sorted members are
+                // still good; the rows shown stay until the newer ones are in.
+                applied
+                    .garbage
+                    .push(std::mem::replace(&mut view.members, v.members) as Garbage);
+                applied
+                    .garbage
+                    .push(std::mem::replace(&mut view.search, v.search) as Garbage);
+                let newer = view.pending.take().unwrap_or_default();
+                view.pending = Some(Pending {
+                    cursor: match newer.cursor {
+                        Cursor::Keep => asked.cursor,
+                        c => c,
+                    },
+                    ..newer
+                });
+                continue;
+            }
+            if fresh && (view.sort_spec() != v.sort || view.row_spec() != v.spec) {
+                // New objects must be shown now (the old indices mean nothing for them);
+                // the newer sort or filter follows.
+                let again = Pending {
+                    members: false,
+                    resort: view.sort_spec() != v.sort,
+                    cursor: Cursor::Keep,
+                };
+                view.pending = Some(match view.pending.take() {
+                    Some(p) => p.merge(again),
+                    None => again,
+                });
+            }
+            applied
+                .garbage
+                .push(std::mem::replace(&mut view.members, v.members) as Garbage);
+            applied
+                .garbage
+                .push(std::mem::replace(&mut view.search, v.search) as Garbage);
+            let rows = v.rows;
+            let resources = &self.resources;
+            let find = |id: &str| rows.iter().position(|&i| resources[i].id == id);
+            let cursor = match &asked.cursor {
+                Cursor::Top => Some(0),
+                Cursor::On(id) => find(id),
+                Cursor::Keep => under[v.k].as_deref().and_then(find),
+            };
+            view.cursor = cursor
+                .unwrap_or(view.cursor)
+                .min(rows.len().saturating_sub(1));
+            if asked.cursor == Cursor::Top {
+                view.offset = 0;
+            }
+            view.rows = rows;
+            if !v.missing.is_empty() {
+                view.marks.retain(|id| !v.missing.contains(id));
+                if view.anchor.as_ref().is_some_and(|a| v.missing.contains(a)) {
+                    view.anchor = None;
+                }
+            }
+            if let Some(page) = page {
+                view.ensure_visible(page);
+            }
+            self.recount_hidden(v.k);
+        }
+        for view in self.views.iter_mut() {
+            // Work the answer does not cover (a job that failed): not waited for any more.
+            view.flight = None;
+        }
+        if !self.page_buffer.is_empty() {
+            // Pages that came while the job ran: in now, indexed next.
+            let pages = std::mem::take(&mut self.page_buffer);
+            self.resources_mut().extend(pages);
+            for k in 0..self.views.len() {
+                self.ask(
+                    k,
+                    Pending {
+                        members: true,
+                        resort: true,
+                        cursor: Cursor::Keep,
+                    },
+                );
+            }
+        }
+        if !self.busy() {
+            self.busy_ticks = 0;
+        }
+        applied
+    }
     /// Recount the marks of view `k` that its rows do not show. Call after the rows or the
     /// marks change.
     pub fn recount_hidden(&mut self, k: usize) {

@@ -31,6 +31,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     super::all::sync(m);
     // Leaving a screen is having looked at it; the end of the run writes the histories.
     fx.extend(super::watch::follow(m, before));
+    // Index work asked for by this message: done now on small tabs, else sent to a worker.
+    fx.extend(load::flush(m));
+    fx.extend(super::all::flush(m));
     fx
 }
 
@@ -55,6 +58,12 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick { now } => {
             m.now = now;
             m.tick = m.tick.wrapping_add(1);
+            for tab in m.profiles.iter_mut().filter(|t| t.busy()) {
+                tab.busy_ticks = tab.busy_ticks.saturating_add(1);
+            }
+            if m.all.busy() {
+                m.all.busy_ticks = m.all.busy_ticks.saturating_add(1);
+            }
             let mut fx = load::auto_refresh(m);
             fx.extend(super::watch::on_tick(m));
             fx
@@ -148,6 +157,14 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             super::watch::on_file(m, profile, file);
             Vec::new()
         }
+        Msg::ClientReady { profile, tenant } => {
+            if let Some(tab) = m.profiles.get_mut(profile) {
+                tab.tenant = tenant;
+            }
+            Vec::new()
+        }
+        Msg::Indexed(out) => load::on_indexed(m, *out),
+        Msg::AllIndexed(out) => super::all::on_indexed(m, *out),
         Msg::Terminate => {
             m.should_quit = true;
             vec![Effect::Quit]

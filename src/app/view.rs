@@ -85,17 +85,25 @@ pub fn apply_filter(m: &mut Model) {
         super::all::set_filter(m, &text);
         return;
     }
-    if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
-        if v.filter == text {
-            return;
-        }
-        v.filter = text;
-        v.cursor = 0;
-        v.offset = 0;
+    let page = m.page_rows;
+    let Some(tab) = m.tab_mut() else {
+        return;
+    };
+    let k = tab.kind_index;
+    let Some(v) = tab.view_mut() else {
+        return;
+    };
+    if v.filter == text {
+        return;
     }
-    rebuild_current(m, false);
-    if let Some(v) = m.tab_mut().and_then(|t| t.view_mut()) {
-        v.cursor = 0;
-        v.offset = 0;
+    v.filter = text;
+    // The rows of the new filter, cursor on the first (now, or when the worker answers).
+    tab.refilter(k, super::index::Cursor::Top);
+    if let Some(v) = tab.view_mut() {
+        if !v.busy() {
+            v.cursor = 0;
+            v.offset = 0;
+            v.ensure_visible(page);
+        }
     }
 }

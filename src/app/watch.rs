@@ -14,6 +14,7 @@ use super::state::*;
 use crate::model::{Health, Kind, Resource};
 use crate::ops::watch_file::{Change, Entry, Seen, WatchFile, VERSION};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A changed history is written at most this often (seconds) while the console runs; and
 /// always when it ends.
@@ -150,7 +151,7 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
         .any(|(_, s)| s.tested_at.is_some())
     {
         let mut connections: HashMap<String, Health> = HashMap::new();
-        for r in tab.resources.iter_mut() {
+        for r in Arc::make_mut(&mut tab.resources).iter_mut() {
             if r.health != Health::Unknown {
                 continue;
             }
@@ -169,11 +170,14 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
             }
         }
         if !connections.is_empty() {
-            crate::model::apply_connection_health(&mut tab.resources, &connections);
+            crate::model::apply_connection_health(
+                Arc::make_mut(&mut tab.resources).as_mut_slice(),
+                &connections,
+            );
         }
     }
     let mut new_count = 0;
-    for r in &tab.resources {
+    for r in tab.resources.iter() {
         let Some(bad) = observed(r) else {
             continue;
         };

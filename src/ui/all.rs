@@ -20,7 +20,7 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     let loading = m.profiles.iter().any(|t| t.load == LoadState::Loading);
     let empty = if !v.members.is_empty() {
         "No rows match the filter or toggles (Esc clears the filter; o / u toggle)."
-    } else if loading {
+    } else if loading || v.busy() {
         "Loading…"
     } else {
         "Nothing loaded in any profile."
@@ -38,7 +38,7 @@ pub fn draw(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
     draw_grid(m, &grid, f, table_area, theme, |pos| {
         let &(p, i) = v.rows.get(pos)?;
         let tab = m.profiles.get(p as usize)?;
-        let r = tab.resources.get(i as usize)?;
+        let r = all::resource(m, (p, i))?;
         Some(GridRow {
             r,
             marked: all::is_marked(m, p as usize, r),
@@ -87,6 +87,9 @@ pub fn title(m: &Model, theme: &Theme) -> Line<'static> {
             format!("{} {loading} loading ", SPINNER[(m.tick % 4) as usize]),
             theme.dim(),
         ));
+    }
+    if v.busy() && v.busy_ticks >= 2 {
+        spans.push(Span::styled("filtering… ", theme.dim()));
     }
     let mut flags: Vec<String> = Vec::new();
     if !v.filter.is_empty() {

@@ -198,6 +198,15 @@ fn draw_kind_tabs(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
                 theme.warn(),
             ));
         }
+        // The worker has been at it for a tick or two: the rows shown are the last result.
+        if v.busy() && tab.busy_ticks >= 2 {
+            let what = if tab.load == crate::app::state::LoadState::Loading {
+                "indexing…"
+            } else {
+                "filtering…"
+            };
+            spans.push(Span::styled(format!("  {what}"), theme.dim()));
+        }
     }
     f.render_widget(safe::para(Line::from(spans)), area);
 }

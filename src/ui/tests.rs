@@ -392,7 +392,7 @@ const EVIL_SHOWN: &str = "Ev␛[2Jil\\u{202e}gnp.exe\\u{200b}x";
 fn evil_model(w: u16, h: u16) -> Model {
     let mut m = sized(w, h);
     if let Some(tab) = m.tab_mut() {
-        for r in tab.resources.iter_mut().filter(|r| r.id == "D2") {
+        for r in tab.resources_mut().iter_mut().filter(|r| r.id == "D2") {
             r.name = EVIL.to_string();
             r.raw = serde_json::json!({"id": "D2", "name": EVIL, "note": "a\u{2066}b"}).into();
             r.health = crate::model::Health::Unhealthy(format!("refused by {EVIL}"));
@@ -673,7 +673,7 @@ fn every_vendor_puts_the_name_first() {
 fn create_datasource_form_filters_choices_and_says_what_it_set() {
     let mut m = sized(80, 24);
     if let Some(tab) = m.tab_mut() {
-        for r in tab.resources.iter_mut() {
+        for r in tab.resources_mut().iter_mut() {
             let mut raw = serde_json::json!({"id": r.id, "name": r.name,
                 "database": {"type": "snow_flake", "version": "snowflake_1x"}});
             if r.kind == crate::model::Kind::Datasources {
@@ -833,7 +833,7 @@ fn the_log_pane_shows_seconds_and_wraps_long_lines() {
 fn all_tab_at_120x30_and_80x24() {
     let mut m = overview_model();
     m.measures = super::MEASURES;
-    for r in m.profiles[1].resources.iter_mut() {
+    for r in m.profiles[1].resources_mut().iter_mut() {
         r.profile = "qa".into();
     }
     chars(&mut m, "*");
@@ -994,9 +994,9 @@ fn the_command_line_lists_completion_candidates_sanitized_and_cut_to_width() {
     let mut m = sized(100, 20);
     {
         let t = m.tab_mut().expect("tab");
-        t.resources[0].owner = Some("Priya Raman".into());
-        t.resources[1].owner = Some("priya shah".into());
-        t.resources[2].owner = Some("Pat\u{1b}[31mRed".into());
+        t.resources_mut()[0].owner = Some("Priya Raman".into());
+        t.resources_mut()[1].owner = Some("priya shah".into());
+        t.resources_mut()[2].owner = Some("Pat\u{1b}[31mRed".into());
     }
     chars(&mut m, ":mark owner:p");
     key(&mut m, KeyCode::Tab, KeyModifiers::NONE);
@@ -1007,7 +1007,7 @@ fn the_command_line_lists_completion_candidates_sanitized_and_cut_to_width() {
     // At 80x24 with more candidates than fit: the one in the line stays shown.
     let mut m = sized(80, 24);
     if let Some(t) = m.tab_mut() {
-        for (i, r) in t.resources.iter_mut().enumerate() {
+        for (i, r) in t.resources_mut().iter_mut().enumerate() {
             r.owner = Some(format!("Owner Number {:02}", i + 1));
         }
     }

@@ -10,7 +10,7 @@ use crate::model::Kind;
 /// objects; broken; no-secret), with qa's objects named as qa's, on the All tab.
 fn all_model() -> Model {
     let mut m = overview_model();
-    for r in m.profiles[1].resources.iter_mut() {
+    for r in m.profiles[1].resources_mut().iter_mut() {
         r.profile = "qa".into();
     }
     ch(&mut m, '*');

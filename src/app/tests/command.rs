@@ -190,9 +190,9 @@ fn mark_queries_complete_words_fields_and_owners_of_the_loaded_objects() {
     let mut m = loaded_model();
     {
         let t = m.tab_mut().expect("tab");
-        t.resources[0].owner = Some("Priya Raman".into());
-        t.resources[1].owner = Some("priya shah".into());
-        t.resources[2].owner = None;
+        t.resources_mut()[0].owner = Some("Priya Raman".into());
+        t.resources_mut()[1].owner = Some("priya shah".into());
+        t.resources_mut()[2].owner = None;
     }
     ch(&mut m, ':');
     typed(&mut m, "mark o");

@@ -31,7 +31,7 @@ fn chosen_label(m: &Model, field: usize) -> Option<String> {
 fn model_with_database_types() -> Model {
     let mut m = loaded_model();
     if let Some(tab) = m.tab_mut() {
-        for r in tab.resources.iter_mut() {
+        for r in tab.resources_mut().iter_mut() {
             let (ty, ver) = if r.name.starts_with("Mkt") || r.name == "Marketing" {
                 ("postgre_sql", "postgre_sql_15")
             } else {

@@ -7,6 +7,7 @@ mod confirm;
 mod edit;
 mod forms;
 mod impact;
+mod index;
 mod layers;
 mod overview;
 mod table;

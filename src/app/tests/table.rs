@@ -491,7 +491,7 @@ fn undeletable_rows_cannot_be_marked() {
     let mut m = loaded_model();
     if let Some(tab) = m.tab_mut() {
         let i = tab.find(Kind::Datasources, "D2").expect("D2");
-        tab.resources[i].deletable = Some(false);
+        tab.resources_mut()[i].deletable = Some(false);
     }
     ch(&mut m, ' '); // Finance = D2
     assert_eq!(

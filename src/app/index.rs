@@ -1,0 +1,343 @@
+//! Sorting, indexing and filtering a profile tab's views, as one pure function that runs on
+//! the event loop for small tabs and on a blocking worker for large ones (issue 18).
+//!
+//! `update` never waits for this work on a large tab: it asks for it (`ProfileTab::reindex`,
+//! `resort`, `rebuild_rows`), keeps showing what it showed, and at the end of the message
+//! sends one `Effect::Index` per tab that has work (at most one in flight per tab). The
+//! answer (`Msg::Indexed`) is swapped in when its generation is still the tab's; each view
+//! takes what is still valid and asks again for what changed meanwhile. Marks are ids, so a
+//! swap never moves them to another object.
+
+use crate::filter::RowFilter;
+use crate::model::{CellCtx, ColumnDef, Health, Kind, Resource};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Indices into the resources, in sort order (shared with a job without a copy).
+pub type Members = Arc<Vec<usize>>;
+/// The filter's search text of each member, in member order.
+pub type Search = Arc<Vec<Box<str>>>;
+/// Something to free away from the event loop.
+pub type Garbage = Arc<dyn std::any::Any + Send + Sync>;
+
+/// Below this many objects a tab's work runs at once inside `update` (a few milliseconds at
+/// most: a sort of 10,000 rows costs about 5 ms); above it, on a worker.
+pub const INLINE_ROWS: usize = 10_000;
+
+/// What decides which sorted members are rows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RowSpec {
+    pub filter: String,
+    pub orphans_only: bool,
+    pub unhealthy_only: bool,
+}
+
+/// Sort column and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SortSpec {
+    pub col: usize,
+    pub desc: bool,
+}
+
+/// Where the cursor goes when new rows are swapped in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Cursor {
+    /// On the object it was on (by id), else where it was.
+    #[default]
+    Keep,
+    /// On the first row (a new filter).
+    Top,
+    /// On this object.
+    On(String),
+}
+
+/// Work asked for one view and not yet done.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pending {
+    /// The members are all objects of the view's kind (new or changed resources).
+    pub members: bool,
+    /// Sort again (and build the search text).
+    pub resort: bool,
+    pub cursor: Cursor,
+}
+
+impl Pending {
+    /// Both requests at once: the larger work, the newer cursor wish (a kept cursor does not
+    /// undo a move to the top or to an object asked for before).
+    pub fn merge(self, newer: Pending) -> Pending {
+        Pending {
+            members: self.members || newer.members,
+            resort: self.resort || newer.resort || newer.members,
+            cursor: match newer.cursor {
+                Cursor::Keep => self.cursor,
+                c => c,
+            },
+        }
+    }
+}
+
+/// One view's part of a job.
+#[derive(Debug, Clone)]
+pub struct ViewJob {
+    pub k: usize,
+    pub kind: Kind,
+    pub sort: SortSpec,
+    pub rows: RowSpec,
+    /// The members to use; `None`: every object of the kind.
+    pub members: Option<Members>,
+    /// The search text of `members` when they need no sort; `None`: sort them.
+    pub search: Option<Search>,
+    /// Marked ids (and the anchor) to check against new members: the answer lists the
+    /// missing ones.
+    pub marks: Vec<String>,
+}
+
+/// Where a job's objects come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A new load: the job owns it, merges the known health in, and hands it back shared.
+    Fresh {
+        resources: Vec<Resource>,
+        health: HashMap<(Kind, String), Health>,
+        load: LoadInfo,
+    },
+    /// The tab's current objects.
+    Shared(Arc<Vec<Resource>>),
+}
+
+/// What a new load brings besides its objects, applied when its index is swapped in.
+#[derive(Debug, Clone)]
+pub struct LoadInfo {
+    /// When the load finished (unix seconds).
+    pub at: i64,
+    /// The model's clock when it arrived (for counts and the filter's clock).
+    pub now: i64,
+    pub warnings: Vec<String>,
+}
+
+/// A tab's index work, run by `run`.
+#[derive(Debug, Clone)]
+pub struct IndexJob {
+    pub profile: usize,
+    /// The tab's index generation when the job was sent.
+    pub generation: u64,
+    pub source: Source,
+    pub columns: fn(Kind) -> &'static [ColumnDef],
+    /// The clock for cell text and sort keys.
+    pub now: i64,
+    /// The clock for `updated:` filter terms.
+    pub clock: i64,
+    /// Objects whose impact says they break something (not orphans).
+    pub breaks: HashSet<(Kind, String)>,
+    pub views: Vec<ViewJob>,
+}
+
+/// One view's answer.
+#[derive(Debug, Clone)]
+pub struct ViewOut {
+    pub k: usize,
+    pub sort: SortSpec,
+    pub spec: RowSpec,
+    pub members: Members,
+    pub search: Search,
+    pub rows: Vec<usize>,
+    /// The marks of the job that are not among the members.
+    pub missing: Vec<String>,
+}
+
+/// A job's answer.
+#[derive(Debug, Clone)]
+pub struct IndexOut {
+    pub profile: usize,
+    pub generation: u64,
+    /// A fresh load's objects and facts, health merged in.
+    pub fresh: Option<(Arc<Vec<Resource>>, LoadInfo)>,
+    pub views: Vec<ViewOut>,
+}
+
+/// The filter's search text of one object: its fields joined by `FIELD_SEPARATOR`.
+pub fn search_text(r: &Resource) -> Box<str> {
+    crate::filter::with_search_fields(r, |fields| {
+        let mut s = String::with_capacity(fields.iter().map(|f| f.len() + 1).sum());
+        for (n, f) in fields.iter().enumerate() {
+            if n > 0 {
+                s.push(crate::filter::FIELD_SEPARATOR);
+            }
+            s.push_str(f);
+        }
+        s.into_boxed_str()
+    })
+}
+
+/// `members` in the order of `col` (ties by name), reversed when `desc`.
+pub fn sort_members(
+    resources: &[Resource],
+    mut members: Vec<usize>,
+    col: Option<&ColumnDef>,
+    desc: bool,
+    now: i64,
+) -> Vec<usize> {
+    if let Some(col) = col {
+        let ctx = CellCtx { now };
+        let mut keyed: Vec<(String, usize)> = members
+            .iter()
+            .map(|&i| {
+                let r = &resources[i];
+                let key = match col.sort_key {
+                    Some(f) => f(r),
+                    None => (col.cell)(r, &ctx).text.to_lowercase(),
+                };
+                (key, i)
+            })
+            .collect();
+        keyed.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| resources[a.1].name.cmp(&resources[b.1].name))
+        });
+        members = keyed.into_iter().map(|(_, i)| i).collect();
+    }
+    if desc {
+        members.reverse();
+    }
+    members
+}
+
+/// The members (positions into `search`, which is in member order) that pass the toggles and
+/// the filter, as indices into `resources`.
+pub fn filter_rows(
+    resources: &[Resource],
+    members: &[usize],
+    search: &[Box<str>],
+    spec: &RowSpec,
+    breaks: &HashSet<(Kind, String)>,
+    clock: i64,
+) -> Vec<usize> {
+    let mut filter = (!spec.filter.trim().is_empty()).then(|| RowFilter::new(&spec.filter));
+    let indexed = search.len() == members.len();
+    if filter.is_none() && !spec.orphans_only && !spec.unhealthy_only {
+        return members.to_vec();
+    }
+    members
+        .iter()
+        .enumerate()
+        .filter(|&(pos, &i)| {
+            if spec.orphans_only || spec.unhealthy_only {
+                let r = &resources[i];
+                // An orphan whose content is known to break is not an orphan.
+                let breaks = || !breaks.is_empty() && breaks.contains(&(r.kind, r.id.clone()));
+                if (spec.orphans_only && (!r.is_orphan() || breaks()))
+                    || (spec.unhealthy_only && !r.is_unhealthy())
+                {
+                    return false;
+                }
+            }
+            filter.as_mut().is_none_or(|f| {
+                if f.has_fields() && !f.matches_resource(&resources[i], clock) {
+                    return false;
+                }
+                if indexed {
+                    f.matches_joined(&search[pos])
+                } else {
+                    crate::filter::with_search_fields(&resources[i], |fields| {
+                        f.matches_fields(fields)
+                    })
+                }
+            })
+        })
+        .map(|(_, &i)| i)
+        .collect()
+}
+
+/// Do a job: merge health into a fresh load, gather, sort and index each view's members,
+/// filter its rows. Pure: the same job gives the same answer on any thread.
+pub fn run(job: IndexJob) -> IndexOut {
+    let IndexJob {
+        profile,
+        generation,
+        source,
+        columns,
+        now,
+        clock,
+        breaks,
+        views,
+    } = job;
+    let (resources, load) = match source {
+        Source::Fresh {
+            mut resources,
+            health,
+            load,
+        } => {
+            // Keep connection-test results across refreshes: the server has no health field.
+            if !health.is_empty() {
+                for r in resources.iter_mut() {
+                    if r.health == Health::Unknown {
+                        if let Some(h) = health.get(&(r.kind, r.id.clone())) {
+                            r.health = h.clone();
+                        }
+                    }
+                }
+            }
+            (Arc::new(resources), Some(load))
+        }
+        Source::Shared(resources) => (resources, None),
+    };
+    let out: Vec<ViewOut> = views
+        .into_iter()
+        .map(|v| {
+            let gathered = v.members.is_none();
+            let members: Members = v.members.unwrap_or_else(|| {
+                Arc::new(
+                    resources
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.kind == v.kind)
+                        .map(|(i, _)| i)
+                        .collect(),
+                )
+            });
+            let missing = if gathered && !v.marks.is_empty() {
+                let mut missing: BTreeSet<&str> = v.marks.iter().map(String::as_str).collect();
+                for &i in members.iter() {
+                    missing.remove(resources[i].id.as_str());
+                    if missing.is_empty() {
+                        break;
+                    }
+                }
+                missing.into_iter().map(str::to_string).collect()
+            } else {
+                Vec::new()
+            };
+            let (members, search) = match v.search {
+                Some(search) => (members, search),
+                None => {
+                    let sorted = sort_members(
+                        &resources,
+                        members.to_vec(),
+                        columns(v.kind).get(v.sort.col),
+                        v.sort.desc,
+                        now,
+                    );
+                    let search: Vec<Box<str>> =
+                        sorted.iter().map(|&i| search_text(&resources[i])).collect();
+                    (Arc::new(sorted), Arc::new(search))
+                }
+            };
+            let rows = filter_rows(&resources, &members, &search, &v.rows, &breaks, clock);
+            ViewOut {
+                k: v.k,
+                sort: v.sort,
+                spec: v.rows,
+                members,
+                search,
+                rows,
+                missing,
+            }
+        })
+        .collect();
+    IndexOut {
+        profile,
+        generation,
+        fresh: load.map(|l| (resources, l)),
+        views: out,
+    }
+}
