@@ -156,6 +156,10 @@ pub enum Command {
         /// Audit refs as `deleted` prints them.
         #[arg(required = true, value_name = "AUDIT_REF")]
         refs: Vec<String>,
+        /// A value the saved JSON lacks: FIELD=VALUE (Databrain: datasource_type, host,
+        /// port, database, username, schema).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
         /// A secret from an environment variable: FIELD=VAR, or VAR for the password.
         #[arg(long = "secret-env", value_name = "FIELD=VAR")]
         secret_env: Vec<String>,
@@ -401,6 +405,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
         }
         Some(Command::Restore {
             refs,
+            set,
             secret_env,
             secret_cmd,
             secret_prompt,
@@ -411,6 +416,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             crate::logging::init_stderr();
             let args = headless::RestoreArgs {
                 refs,
+                set,
                 secret_env,
                 secret_cmd,
                 secret_prompt,

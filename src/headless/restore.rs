@@ -47,10 +47,17 @@ pub fn deleted_cmd(
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let json_of = |d: &DeletedObject| {
         let mut v = serde_json::to_value(d).unwrap_or_default();
-        let why = d.restorable().err();
-        v["restorable"] = serde_json::json!(why.is_none());
-        if let Some(w) = why {
-            v["why_not"] = serde_json::json!(w);
+        match d.restorable() {
+            Ok(need) => {
+                v["restorable"] = serde_json::json!(true);
+                if !need.is_empty() {
+                    v["needs_set"] = serde_json::json!(need);
+                }
+            }
+            Err(w) => {
+                v["restorable"] = serde_json::json!(false);
+                v["why_not"] = serde_json::json!(w);
+            }
         }
         v
     };
@@ -98,7 +105,8 @@ fn write_table(out: &mut impl Write, rows: &[&DeletedObject]) -> std::io::Result
     for d in rows {
         let restore = match (&d.restored, d.restorable()) {
             (Some(r), _) => format!("restored as {}", r.id),
-            (None, Ok(())) => "yes".to_string(),
+            (None, Ok(need)) if need.is_empty() => "yes".to_string(),
+            (None, Ok(need)) => format!("yes, with --set {}", need.join(", ")),
             (None, Err(why)) => format!("no: {why}"),
         };
         let time = d.time.get(..19).unwrap_or(&d.time).replace('T', " ");
@@ -146,6 +154,8 @@ fn write_table(out: &mut impl Write, rows: &[&DeletedObject]) -> std::io::Result
 #[derive(Debug, Default, Clone)]
 pub struct RestoreArgs {
     pub refs: Vec<String>,
+    /// `FIELD=VALUE`: what the saved JSON lacks (Databrain's credentials).
+    pub set: Vec<String>,
     /// `FIELD=VAR` or `VAR` (the password).
     pub secret_env: Vec<String>,
     /// `FIELD=COMMAND`.
@@ -231,7 +241,18 @@ async fn restore_opened(
     }
     let mut secrets = given_secrets(a)?;
     let all = load(o).await?;
-    let mut plan = restore::plan(o.spec, &o.profile.name, asked, &all, known);
+    let sets: Vec<(String, String)> = a
+        .set
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(f, v)| (f.trim().to_string(), v.to_string()))
+                .filter(|(f, _)| !f.is_empty())
+                .ok_or_else(|| Fail::usage(format!("--set takes FIELD=VALUE, not '{s}'")))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut plan =
+        restore::plan(o.spec, &o.profile.name, asked, &all, known, &sets).map_err(Fail::usage)?;
     plan.tenant = crate::overview::tenant_of(&o.profile.base_url);
     eprint!("{}", restore::plan_text(&plan));
     if a.dry_run {

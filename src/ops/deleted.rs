@@ -74,12 +74,13 @@ impl DeletedObject {
         }
     }
 
-    /// `Ok(())` when it can be restored, else why not.
-    pub fn restorable(&self) -> Result<(), String> {
+    /// `Ok(fields)` when it can be restored (with these `--set` fields, which the saved
+    /// JSON lacks), else why not.
+    pub fn restorable(&self) -> Result<Vec<&'static str>, String> {
         if let Some(r) = &self.restored {
             return Err(format!("already restored as {} ({})", r.id, r.reference));
         }
-        crate::vendors::restore::recreate(&self.saved()).map(|_| ())
+        crate::vendors::restore::recreate(&self.saved()).map(|r| r.required)
     }
 
     /// Sent at or after `since` (a Unix time).
@@ -284,7 +285,7 @@ mod tests {
         assert_eq!(list[0].state, DeleteState::Deleted);
         assert!(list[0].reference.ends_with(&format!(":{s1}")));
         assert_eq!(list[0].object["username"], "u");
-        assert_eq!(list[0].restorable(), Ok(()));
+        assert_eq!(list[0].restorable(), Ok(vec![]));
         assert_eq!(list[1].state, DeleteState::Unknown);
         assert!(list[1].restorable().is_err(), "nothing saved");
 

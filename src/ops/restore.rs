@@ -104,7 +104,8 @@ pub fn plan(
     asked: Vec<DeletedObject>,
     all: &[Resource],
     known: &[DeletedObject],
-) -> RestorePlan {
+    sets: &[(String, String)],
+) -> Result<RestorePlan, String> {
     let mut p = RestorePlan {
         profile: profile.to_string(),
         vendor: spec.vendor,
@@ -133,13 +134,27 @@ pub fn plan(
             p.refused.push((d, why));
             continue;
         }
-        let rec = match recreate(&d.saved()) {
+        let mut rec = match recreate(&d.saved()) {
             Ok(r) => r,
             Err(why) => {
                 p.refused.push((d, format!("cannot be restored: {why}")));
                 continue;
             }
         };
+        rec.apply_set(sets)?;
+        if !rec.required.is_empty() {
+            let why = format!(
+                "the saved JSON lacks what {} needs to create it: give {}",
+                spec.vendor.display(),
+                rec.required
+                    .iter()
+                    .map(|f| format!("--set {f}=…"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            p.refused.push((d, why));
+            continue;
+        }
         let mut wiring = Vec::new();
         let mut missing = None;
         for l in &rec.links {
@@ -174,9 +189,14 @@ pub fn plan(
             p.refused.push((d, why));
             continue;
         }
+        // Names are unique where it lived (a Qlik space, a Basedash organization).
         let clash = all
             .iter()
-            .find(|r| r.kind == d.kind && r.name == rec.name)
+            .find(|r| {
+                r.kind == d.kind
+                    && r.name == rec.name
+                    && (d.container.is_none() || r.container == d.container)
+            })
             .map(|r| r.id.clone());
         if let (Some(id), false) = (&clash, rec.names_unique) {
             let why = format!(
@@ -195,7 +215,7 @@ pub fn plan(
             clash,
         });
     }
-    p
+    Ok(p)
 }
 
 /// The plan as lines for a terminal. Sanitized (names are server text).
@@ -205,12 +225,30 @@ pub fn plan_text(plan: &RestorePlan) -> String {
     } else {
         format!(", {}", sanitize(&plan.tenant))
     };
-    let mut out = format!(
-        "Restore {} object(s) in profile '{}' ({}{tenant}), in this order:\n",
-        plan.items.len(),
-        sanitize(&plan.profile),
-        plan.vendor.display()
-    );
+    let mut out = if plan.items.is_empty() {
+        format!(
+            "Nothing to restore in profile '{}' ({}{tenant}):\n",
+            sanitize(&plan.profile),
+            plan.vendor.display()
+        )
+    } else {
+        format!(
+            "Restore {} object(s) in profile '{}' ({}{tenant}), in this order:\n",
+            plan.items.len(),
+            sanitize(&plan.profile),
+            plan.vendor.display()
+        )
+    };
+    // What cannot come back for every object, said once after them.
+    let common: Vec<&String> = match plan.items.first() {
+        Some(first) => first
+            .recreate
+            .lost
+            .iter()
+            .filter(|l| plan.items.iter().all(|i| i.recreate.lost.contains(l)))
+            .collect(),
+        None => Vec::new(),
+    };
     for (n, i) in plan.items.iter().enumerate() {
         let where_ = i
             .deleted
@@ -248,8 +286,21 @@ pub fn plan_text(plan: &RestorePlan) -> String {
                 sanitize(id)
             ));
         }
-        for l in &i.recreate.lost {
+        for l in i.recreate.lost.iter().filter(|l| !common.contains(l)) {
             out.push_str(&format!("       cannot come back: {}\n", sanitize(l)));
+        }
+    }
+    if !common.is_empty() {
+        out.push_str(&format!(
+            "  ! cannot come back for {}:\n",
+            if plan.items.len() == 1 {
+                "it"
+            } else {
+                "any of them"
+            }
+        ));
+        for l in &common {
+            out.push_str(&format!("      - {}\n", sanitize(l)));
         }
     }
     for (d, why) in &plan.refused {

@@ -63,6 +63,11 @@ pub struct Recreate {
     /// The server refuses a second object of the same name (in its words). When false,
     /// dsconsole refuses it itself before sending.
     pub names_unique: bool,
+    /// Fields the operator may give with `--set FIELD=VALUE` (what the saved JSON lacks):
+    /// (field, pointer in the body, a number).
+    pub settable: Vec<(&'static str, &'static str, bool)>,
+    /// Settable fields the saved JSON lacks and the server needs: restored only with them.
+    pub required: Vec<&'static str>,
 }
 
 impl Recreate {
@@ -76,7 +81,33 @@ impl Recreate {
             links: Vec::new(),
             lost: Vec::new(),
             names_unique: true,
+            settable: Vec::new(),
+            required: Vec::new(),
         }
+    }
+
+    /// Put `--set FIELD=VALUE` values in the body. Unknown fields are refused, naming the
+    /// ones this object takes.
+    pub fn apply_set(&mut self, sets: &[(String, String)]) -> Result<(), String> {
+        for (field, value) in sets {
+            let Some((_, pointer, number)) = self.settable.iter().find(|(f, _, _)| f == field)
+            else {
+                let names: Vec<&str> = self.settable.iter().map(|(f, _, _)| *f).collect();
+                return Err(if names.is_empty() {
+                    format!("--set {field}: nothing of it can be set at restore")
+                } else {
+                    format!("--set {field}: it takes {}", names.join(", "))
+                });
+            };
+            let v = match (number, value.trim().parse::<i64>()) {
+                (true, Ok(n)) => Value::from(n),
+                (true, Err(_)) => return Err(format!("--set {field}: '{value}' is not a number")),
+                (false, _) => Value::String(value.clone()),
+            };
+            set_pointer(&mut self.body, pointer, v);
+            self.required.retain(|r| r != field);
+        }
+        Ok(())
     }
 
     fn lose(mut self, what: impl Into<String>) -> Self {
@@ -446,9 +477,7 @@ fn databrain(s: &Saved<'_>) -> Result<Recreate, String> {
         ));
     }
     let o = s.object;
-    let ty = text(o, "/datasourceType")
-        .or_else(|| text(o, "/type"))
-        .ok_or("the saved datasource has no type (Databrain's list did not return it)")?;
+    let ty = text(o, "/datasourceType").or_else(|| text(o, "/type"));
     let mut creds = Map::new();
     creds.insert("name".into(), json!(s.name));
     // The list shows the credentials at the top (or under `credentials`).
@@ -456,20 +485,44 @@ fn databrain(s: &Saved<'_>) -> Result<Recreate, String> {
     if let Some(c) = o.get("credentials") {
         copy(&mut creds, c, DATABRAIN_KEYS);
     }
-    if creds.len() == 1 {
-        return Err(
-            "the saved datasource has no credentials (Databrain's list did not return them)".into(),
-        );
+    let mut body = json!({"credentials": creds});
+    if let Some(ty) = ty {
+        body["datasourceType"] = json!(ty);
     }
-    let mut body = json!({"datasourceType": ty, "credentials": creds});
     if let Some(t) = o.get("tenancySettings").and_then(kept) {
         body["tenancySettings"] = t.clone();
     }
-    Ok(Recreate::new(s, body)
+    let mut r = Recreate::new(s, body)
         .secret("password", "/credentials/password")
         .lose("its password (never returned by Databrain: give it again; Databrain tests it)")
         .lose("the datamarts that used it (deleted before it) and their embeds")
-        .lose(NEW_ID))
+        .lose(NEW_ID);
+    r.settable = vec![
+        ("datasource_type", "/datasourceType", false),
+        ("host", "/credentials/host", false),
+        ("port", "/credentials/port", true),
+        ("database", "/credentials/database", false),
+        ("username", "/credentials/username", false),
+        ("schema", "/credentials/schema", false),
+    ];
+    // What Databrain's list did not return (it documents names only) must be given.
+    if ty.is_none() {
+        r.required.push("datasource_type");
+    }
+    for (field, key) in [
+        ("host", "host"),
+        ("port", "port"),
+        ("database", "database"),
+        ("username", "username"),
+    ] {
+        let has = r.body.pointer(&format!("/credentials/{key}")).is_some()
+            || (key == "host" && r.body.pointer("/credentials/server").is_some())
+            || (key == "username" && r.body.pointer("/credentials/user").is_some());
+        if !has {
+            r.required.push(field);
+        }
+    }
+    Ok(r)
 }
 
 /// Apache Superset: a database (its URI was saved with the password masked: the password is
