@@ -320,7 +320,7 @@ pub fn plan_text(plan: &RestorePlan) -> String {
 pub enum RestoreOutcome {
     NotStarted,
     /// Re-created: the object as the server has it now.
-    Restored(Resource),
+    Restored(Box<Resource>),
     /// Refused (a name clash, a failed credential test) in the vendor's words, or not sent.
     Failed(String),
     /// Not sent: something it uses was not restored.
@@ -516,7 +516,7 @@ async fn restore_one(
         let e = match sent {
             Ok(r) => {
                 close(seq, "restored", Some(&r.id), None);
-                return RestoreOutcome::Restored(reread(client, r).await);
+                return RestoreOutcome::Restored(Box::new(reread(client, r).await));
             }
             Err(e) => e,
         };
@@ -533,7 +533,7 @@ async fn restore_one(
                 Ok(Some(found)) => {
                     let note = format!("{why} (found by name: the server had created it)");
                     close(seq, "restored", Some(&found.id), Some(&note));
-                    return RestoreOutcome::Restored(reread(client, found).await);
+                    return RestoreOutcome::Restored(Box::new(reread(client, found).await));
                 }
                 Ok(None) => {
                     let note = format!("{why} (looked for by name: not created)");
