@@ -309,18 +309,41 @@ async fn restore_opened(
     let cancel = CancellationToken::new();
     let secret_of = move |f: &str| secrets.get(f).cloned();
     let stop = crate::signals::StopSignals::listen();
+    // What is known so far, for a run abandoned at a second signal.
+    let known = std::sync::Mutex::new(vec![RestoreOutcome::NotStarted; plan.items.len()]);
     let run = restore::execute(
         o.client.clone(),
         audit.clone(),
         &plan,
         &secret_of,
         cancel.clone(),
-        |_, _| {},
+        |n, outcome| {
+            if let Some(slot) = known.lock().unwrap_or_else(|p| p.into_inner()).get_mut(n) {
+                *slot = outcome.clone();
+            }
+        },
     );
     let (outcomes, signal) =
         under_signals(Box::pin(run), stop, "restore request", || cancel.cancel()).await;
     settle(&audit);
-    let outcomes = outcomes.unwrap_or_else(|| vec![RestoreOutcome::NotStarted; plan.items.len()]);
+    let outcomes = outcomes.unwrap_or_else(|| {
+        let mut so_far = known
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        // One object at a time: the first without an outcome was in flight.
+        if let Some(slot) = so_far
+            .iter_mut()
+            .find(|o| matches!(o, RestoreOutcome::NotStarted))
+        {
+            *slot = RestoreOutcome::Unknown(
+                "in flight when dsconsole stopped: the server may or may not have created it \
+                 (see `dsconsole deleted` and `list` before restoring it again)"
+                    .into(),
+            );
+        }
+        so_far
+    });
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", restore::report_text(&plan, &outcomes));
     let _ = out.flush();
