@@ -147,3 +147,96 @@ fn a_cascade_deleted_in_the_console_is_restored_at_the_terminal() {
     assert_eq!(d["name"], "Analytics Sandbox");
     drop(s);
 }
+
+#[test]
+fn sigint_twice_during_a_restore_reports_the_object_in_flight_as_unknown_and_settles_the_audit() {
+    use dsconsole::sim::faults::{Fault, FaultRule};
+    use std::os::unix::process::ExitStatusExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let sim = rt
+        .block_on(microstrategy::start(&SimOptions::default()))
+        .expect("simulator starts");
+    let world = SimWorld { sim, _rt: rt };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[profiles]]\nname = \"sim-mstr\"\nvendor = \"microstrategy\"\n\
+             base_url = \"{}\"\nusername = \"{DEMO_USERNAME}\"\npassword_env = \"{PW_VAR}\"\n",
+            world.sim.base_url
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let home = dir.path().join("home");
+    let base = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsconsole"));
+        cmd.env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("DSCONSOLE_DATA_DIR", &data)
+            .env_remove("DSCONSOLE_CONFIG")
+            .env_remove("DSCONSOLE_LOG")
+            .env(PW_VAR, DEMO_PASSWORD)
+            .env("NEW_LOGIN_PW", "n3w-pw")
+            .arg("--config")
+            .arg(&config)
+            .args(args);
+        cmd
+    };
+    let status = base(&["delete", "sim-mstr", "logins", "Legacy DB2 Login", "--yes"])
+        .output()
+        .expect("delete");
+    assert!(status.status.success(), "{status:?}");
+    let gone = deleted::read(&data.join("audit.jsonl")).expect("audit");
+    assert_eq!(gone.len(), 1);
+    // The create is held far longer than the shutdown grace.
+    world.sim.control.faults.add(
+        FaultRule::new(Fault::Delay(std::time::Duration::from_secs(120)))
+            .method("POST")
+            .path("/datasources/logins"),
+    );
+    let mut r = Session::start(
+        base(&[
+            "restore",
+            &gone[0].reference,
+            "--secret-env",
+            "password=NEW_LOGIN_PW",
+            "--yes",
+        ]),
+        120,
+        40,
+        None,
+    );
+    r.wait_for_text("Restore 1 object(s)");
+    let lines = || read_audit(&data.join("audit.jsonl"));
+    r.wait_for("the restore request in flight", |_| {
+        lines()
+            .iter()
+            .any(|l| l["operation"] == "restore" && l["phase"] == "before")
+    });
+    for _ in 0..2 {
+        // SAFETY: plain kill(2) on our own, still unreaped child.
+        assert_eq!(unsafe { libc::kill(r.pid(), libc::SIGINT) }, 0);
+        r.wait_for_text("SIGINT");
+    }
+    let status = r.wait_exit();
+    assert!(status.signal().is_none(), "handled: {status:?}");
+    assert_eq!(status.code(), Some(130), "{}", r.raw_text());
+    r.wait_output_closed();
+    let out = r.raw_text();
+    assert!(out.contains("unknown"), "{out}");
+    assert!(out.contains("in flight when dsconsole stopped"), "{out}");
+    let restore: Vec<serde_json::Value> = lines()
+        .into_iter()
+        .filter(|l| l["operation"] == "restore")
+        .collect();
+    assert_eq!(restore.len(), 2, "{restore:#?}");
+    assert_eq!(restore[1]["phase"], "after");
+    assert_eq!(restore[1]["outcome"], "unknown");
+}
