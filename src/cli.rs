@@ -137,6 +137,48 @@ pub enum Command {
         #[command(flatten)]
         confirm: ConfirmFlags,
     },
+    /// What this machine's audit log says was deleted, newest first, with each object's
+    /// audit ref (what `restore` takes) and whether it can be restored. Sends nothing.
+    Deleted {
+        /// Only these profiles (repeatable).
+        #[arg(long = "profile", value_name = "NAME")]
+        only: Vec<String>,
+        /// Only what was deleted this long ago or less: 30m, 12h, 7d, 2w.
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Re-create deleted objects from the JSON the audit log saved of them (a cascade in
+    /// creation order, each new id wired into the next), with the plan and confirmation of
+    /// a delete. Secrets the server never returned are asked for.
+    Restore {
+        /// Audit refs as `deleted` prints them.
+        #[arg(required = true, value_name = "AUDIT_REF")]
+        refs: Vec<String>,
+        /// A value the saved JSON lacks: FIELD=VALUE (Databrain: datasource_type, host,
+        /// port, database, username, schema).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// A secret from an environment variable: FIELD=VAR, or VAR for the password.
+        #[arg(long = "secret-env", value_name = "FIELD=VAR")]
+        secret_env: Vec<String>,
+        /// A secret from what a command prints: FIELD=COMMAND.
+        #[arg(long = "secret-cmd", value_name = "FIELD=COMMAND")]
+        secret_cmd: Vec<String>,
+        /// A secret typed at a masked prompt: FIELD.
+        #[arg(long = "secret-prompt", value_name = "FIELD")]
+        secret_prompt: Vec<String>,
+        /// Print the plan; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask. Required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
+        /// Protected profiles: the profile name, in addition to --yes.
+        #[arg(long, value_name = "NAME")]
+        confirm_profile: Option<String>,
+    },
     /// Everything a person owns across profiles (name, email or id), with what dsconsole
     /// can do about each object — for offboarding. Sends nothing but lists.
     OwnedBy {
@@ -352,6 +394,38 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 .await,
             )
         }
+        Some(Command::Deleted {
+            only,
+            since,
+            output,
+        }) => {
+            crate::logging::init_stderr();
+            let only: Vec<String> = cli.profiles.into_iter().chain(only).collect();
+            finish(headless::deleted(&only, since.as_deref(), output))
+        }
+        Some(Command::Restore {
+            refs,
+            set,
+            secret_env,
+            secret_cmd,
+            secret_prompt,
+            dry_run,
+            yes,
+            confirm_profile,
+        }) => {
+            crate::logging::init_stderr();
+            let args = headless::RestoreArgs {
+                refs,
+                set,
+                secret_env,
+                secret_cmd,
+                secret_prompt,
+                dry_run,
+                yes,
+                confirm_profile,
+            };
+            finish(headless::restore(cli.config.as_deref(), cli.read_only, &args).await)
+        }
         Some(Command::OwnedBy { who, only, output }) => {
             crate::logging::init_stderr();
             let only: Vec<String> = cli.profiles.into_iter().chain(only).collect();
@@ -503,6 +577,8 @@ pub fn completion_command(profiles: &[String]) -> clap::Command {
         ("impact", &["profile"][..], true),
         ("create", &["profile"][..], true),
         ("check", &["profile", "only"][..], false),
+        ("deleted", &["only"][..], false),
+        ("restore", &["confirm_profile"][..], false),
     ] {
         let f = values(profile_ids, kind);
         cmd = cmd.mut_subcommand(sub, |s| s.mut_args(f));

@@ -26,11 +26,13 @@ use tokio_util::sync::CancellationToken;
 mod check;
 mod impact;
 mod owned;
+mod restore;
 mod secret;
 mod update;
 pub use check::{check, CheckOutput};
 pub use impact::impact;
 pub use owned::owned_by_cmd as owned_by;
+pub use restore::{deleted_cmd as deleted, restore, RestoreArgs};
 pub use secret::secret_set;
 pub use update::{rotate, update, ConfirmArgs, ValueArgs};
 

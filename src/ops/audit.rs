@@ -23,7 +23,7 @@ use crate::redact::strip_secrets;
 pub struct AuditEntry {
     pub profile: String,
     pub vendor: VendorId,
-    /// "delete" | "create".
+    /// "delete" | "create" | "update" | "restore".
     pub operation: String,
     pub kind: Kind,
     pub id: String,
@@ -33,6 +33,10 @@ pub struct AuditEntry {
     /// The impact the operator was shown for it ("breaks 3 reports in 1 project", "none
     /// found", "unknown: ..."), when it was computed.
     pub impact: Option<String>,
+    /// More fields for both lines of the request: `container` (the Qlik space, Basedash
+    /// organization the object lived in), `restores` (the audit ref of the delete a restore
+    /// undoes). Never secrets.
+    pub extra: Map<String, Value>,
 }
 
 impl fmt::Debug for AuditEntry {
@@ -46,6 +50,7 @@ impl fmt::Debug for AuditEntry {
             .field("name", &self.name)
             .field("object", &strip_secrets(&self.object))
             .field("impact", &self.impact)
+            .field("extra", &self.extra)
             .finish()
     }
 }
@@ -253,7 +258,12 @@ impl AuditLog {
             "name": e.name,
         });
         match v {
-            Value::Object(m) => m,
+            Value::Object(mut m) => {
+                for (k, v) in &e.extra {
+                    m.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                m
+            }
             _ => Map::new(),
         }
     }
@@ -291,6 +301,7 @@ mod tests {
 
     fn entry(object: Value) -> AuditEntry {
         AuditEntry {
+            extra: Default::default(),
             impact: None,
             profile: "prod".into(),
             vendor: VendorId::MicroStrategy,
@@ -427,6 +438,7 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         let log = AuditLog::open(&path).expect("open");
         let e = AuditEntry {
+            extra: Default::default(),
             impact: None,
             profile: "p".into(),
             vendor: VendorId::MicroStrategy,

@@ -481,6 +481,7 @@ pub async fn execute(
             break;
         }
         let entry = AuditEntry {
+            extra: Default::default(),
             profile: plan.profile.clone(),
             vendor: plan.vendor,
             operation: "update".into(),

@@ -17,6 +17,7 @@ pub async fn create_audited(
     body: serde_json::Value,
 ) -> Result<Resource, ApiError> {
     let entry = AuditEntry {
+        extra: Default::default(),
         impact: None,
         profile,
         vendor: client.vendor(),

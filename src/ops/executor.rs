@@ -264,7 +264,13 @@ fn phases(plan: &DeletePlan) -> Vec<Vec<usize>> {
 }
 
 fn entry_of(plan: &DeletePlan, step: &PlanStep) -> AuditEntry {
+    let mut extra = serde_json::Map::new();
+    if let Some(c) = &step.container {
+        // Where it lived: a restore re-creates it there.
+        extra.insert("container".into(), serde_json::Value::String(c.clone()));
+    }
     AuditEntry {
+        extra,
         profile: plan.profile.clone(),
         vendor: plan.vendor,
         operation: "delete".to_string(),

@@ -5,6 +5,7 @@ pub mod change;
 pub mod command_history;
 pub mod connection_tests;
 pub mod create;
+pub mod deleted;
 pub mod executor;
 pub mod export;
 #[cfg(test)]
@@ -13,4 +14,5 @@ pub mod health_checks;
 pub mod impact_run;
 pub mod plan;
 pub mod request_lines;
+pub mod restore;
 pub mod watch_file;

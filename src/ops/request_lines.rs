@@ -163,6 +163,7 @@ mod tests {
 
     fn entry(id: &str) -> AuditEntry {
         AuditEntry {
+            extra: Default::default(),
             impact: None,
             profile: "p".into(),
             vendor: VendorId::Qlik,

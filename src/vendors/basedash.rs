@@ -1239,6 +1239,59 @@ impl BasedashClient {
         }
     }
 
+    /// Re-create a deleted data source (`POST .../data-sources`) in the organization it
+    /// lived in (`container`, by name), else the configured one, else the only one the key
+    /// sees.
+    async fn do_recreate(
+        &self,
+        kind: Kind,
+        container: Option<String>,
+        body: Value,
+    ) -> Result<Resource, ApiError> {
+        if kind != Kind::Datasources {
+            return Err(unsupported_kind(kind));
+        }
+        let guard_org = self.org_id.clone().unwrap_or_else(|| "-".to_string());
+        self.http.check_allowed(
+            &Method::POST,
+            &self.url(&format!(
+                "/organizations/{}/data-sources",
+                path_segment(&guard_org)
+            )),
+        )?;
+        let (orgs, _) = self.organizations().await?;
+        let org = match &container {
+            Some(name) => orgs.iter().find(|o| &o.name == name || &o.id == name),
+            None if orgs.len() == 1 => orgs.first(),
+            None => None,
+        }
+        .cloned()
+        .ok_or_else(|| ApiError::Setup {
+            vendor: V,
+            message: match &container {
+                Some(name) => format!("no organization '{name}' is visible to this API key"),
+                None => "the organization it lived in is not known and the key sees several: \
+                         set org_id in the profile"
+                    .into(),
+            },
+        })?;
+        let url = self.url(&Self::sources_path(&org));
+        let req = HttpRequest::new(Method::POST, url.as_str())
+            .header(AUTHORIZATION, self.auth.clone())
+            .json(body);
+        let resp = self.http.send(req).await?.error_for_status()?;
+        let v = resp
+            .json::<Value>(V)
+            .and_then(|b| data_object(resp.status, "POST data source", b))?;
+        let r = parse_data_source(&self.profile, &org, &v).ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: resp.status,
+            message: "the created data source has no id".into(),
+        })?;
+        self.orgs_cache().insert(r.id.clone(), org);
+        Ok(r)
+    }
+
     /// The API never returns secrets, so none are sent: a server that insists on the
     /// password fails the verify with its own reason, which is what the operator sees.
     async fn do_verify(&self, target: &Ref) -> Result<super::HealthCheck, ApiError> {
@@ -1302,6 +1355,16 @@ impl VendorApi for BasedashClient {
     /// secret); Basedash does not test the new credentials itself.
     fn update(&self, target: Ref, change: Change) -> BoxFuture<'_, Result<Resource, ApiError>> {
         Box::pin(async move { self.do_update(&target, &change).await })
+    }
+
+    /// A new data source in the organization the deleted one lived in.
+    fn recreate(
+        &self,
+        kind: Kind,
+        container: Option<String>,
+        body: Value,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        Box::pin(self.do_recreate(kind, container, body))
     }
 
     /// Basedash's health check is verify (see `do_verify`).

@@ -1341,6 +1341,47 @@ impl DatabrainClient {
         self.do_get(target).await
     }
 
+    /// Re-create a deleted datasource (`POST /api/v2/datasource`, full credentials; Databrain
+    /// tests them before it stores it), then read it back from the list.
+    async fn do_recreate(&self, kind: Kind, body: Value) -> Result<Resource, ApiError> {
+        if kind != Kind::Datasources {
+            return Err(ApiError::Setup {
+                vendor: V,
+                message: format!("dsconsole does not re-create Databrain {kind}"),
+            });
+        }
+        let url = self.url(DATASOURCE_PATH);
+        self.http.check_allowed(&Method::POST, &url)?;
+        let name = body
+            .pointer("/credentials/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let auth = sensitive_value(V, "service token", &bearer(&self.token))?;
+        let req = HttpRequest::new(Method::POST, url.as_str())
+            .header(AUTHORIZATION, auth)
+            .json(body);
+        let resp = self.http.send(req).await?;
+        if !resp.is_success() {
+            let err = resp.to_error();
+            if is_auth_refusal(&err) {
+                return Err(explain_auth(err, Cred::ServiceToken));
+            }
+            return Err(explain_missing_route(err, DATASOURCE_PATH));
+        }
+        if let Ok(v) = resp.json::<Value>(V) {
+            if let Some(e) = embedded_error(&resp, &v) {
+                return Err(e);
+            }
+        }
+        self.do_get(&Ref {
+            kind,
+            id: name.clone(),
+            name,
+        })
+        .await
+    }
+
     async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
         match target.kind {
             Kind::Datasources => {}
@@ -1512,6 +1553,17 @@ impl VendorApi for DatabrainClient {
 
     fn delete(&self, target: Ref) -> BoxFuture<'_, Result<DeleteOutcome, ApiError>> {
         Box::pin(async move { self.do_delete(&target).await })
+    }
+
+    /// A deleted datasource again, from its saved credentials and the password given.
+    fn recreate(
+        &self,
+        kind: Kind,
+        container: Option<String>,
+        body: Value,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        drop(container);
+        Box::pin(self.do_recreate(kind, body))
     }
 
     /// A datasource breaks its datamarts and the embeds built on them; a datamart its

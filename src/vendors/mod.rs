@@ -20,6 +20,7 @@ mod qlik_oauth;
 pub mod ratelimit;
 pub mod registry;
 pub mod request_audit;
+pub mod restore;
 pub mod retry;
 pub mod superset;
 mod superset_impact;
@@ -271,6 +272,18 @@ pub trait VendorApi: Send + Sync {
                 ),
             })
         })
+    }
+    /// Re-create a deleted object from the body `restore::recreate` built of its saved JSON
+    /// (secrets and new ids put in); `container` is where it lived when the request needs
+    /// it (the Basedash organization). Returns the stored object. Default: `create`.
+    fn recreate(
+        &self,
+        kind: Kind,
+        container: Option<String>,
+        body: serde_json::Value,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        drop(container);
+        self.create(kind, body)
     }
     /// Largest batch `delete_batch` accepts in one request; 1 when the vendor has no bulk
     /// delete endpoint.

@@ -1610,6 +1610,32 @@ impl SupersetClient {
         }
     }
 
+    /// Re-create a deleted object: a database through `create` (the password put into its
+    /// URI), a dataset with `POST /api/v1/dataset/` on its database, then read back.
+    async fn do_recreate(&self, kind: Kind, body: Value) -> Result<Resource, ApiError> {
+        if kind != Kind::Datasources {
+            return self.do_create(kind, body).await;
+        }
+        self.http
+            .check_allowed(&Method::POST, &self.url(DATASETS_PATH))?;
+        let resp = self
+            .mutate(Method::POST, DATASETS_PATH, Some(body))
+            .await?
+            .error_for_status()?;
+        let v: Value = resp.json(V)?;
+        let id = id_at(&v, "/id").ok_or_else(|| ApiError::Decode {
+            vendor: V,
+            status: resp.status,
+            message: "the create answer has no id".into(),
+        })?;
+        self.do_get(&Ref {
+            kind,
+            id: id.clone(),
+            name: id,
+        })
+        .await
+    }
+
     async fn do_delete(&self, target: &Ref) -> Result<DeleteOutcome, ApiError> {
         let path = match target.kind {
             Kind::Connections => database_path(&target.id),
@@ -1975,6 +2001,17 @@ impl VendorApi for SupersetClient {
 
     fn update(&self, target: Ref, change: Change) -> BoxFuture<'_, Result<Resource, ApiError>> {
         Box::pin(async move { self.do_update(&target, &change).await })
+    }
+
+    /// A database (as `create`) or a dataset on its database.
+    fn recreate(
+        &self,
+        kind: Kind,
+        container: Option<String>,
+        body: Value,
+    ) -> BoxFuture<'_, Result<Resource, ApiError>> {
+        drop(container);
+        Box::pin(self.do_recreate(kind, body))
     }
 
     fn test_connection(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>> {
