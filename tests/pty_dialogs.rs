@@ -194,7 +194,7 @@ fn backing_out_of_an_impact_warning_deletes_nothing() {
 #[test]
 fn on_call_starts_on_the_overview_opens_the_worst_profile_and_exports_its_unhealthy_rows() {
     let mut s = Session::demo(140, 34);
-    s.wait_for_text("On call — 4 profiles");
+    s.wait_for_text("On call — 5 profiles");
     // Worst first: Basedash, whose data sources fail to sync.
     s.wait_for("every profile loaded", |t| {
         t.contains("7 unhealthy") && !t.contains("never ·")
@@ -222,19 +222,19 @@ fn on_call_starts_on_the_overview_opens_the_worst_profile_and_exports_its_unheal
         .all(|l| l.starts_with("demo-basedash,basedash,datasources,")));
     // 0 goes back to the overview.
     s.send(b"0");
-    s.wait_for_text("On call — 4 profiles");
+    s.wait_for_text("On call — 5 profiles");
     s.quit();
 }
 
 #[test]
 fn the_all_tab_filters_every_profile_at_once_and_deletes_from_one() {
     let mut s = Session::demo(140, 34);
-    s.wait_for_text("On call — 4 profiles");
+    s.wait_for_text("On call — 5 profiles");
     s.wait_for("every profile loaded", |t| {
         t.contains("7 unhealthy") && !t.contains("never ·")
     });
     s.send(b"*");
-    s.wait_for_text("every object of 4 profiles");
+    s.wait_for_text("every object of 5 profiles");
     // One filter over every vendor: the unhealthy objects are all Basedash's here.
     s.send(b"/health:unhealthy kind:datasources");
     s.send(ENTER);
@@ -256,9 +256,9 @@ fn the_all_tab_filters_every_profile_at_once_and_deletes_from_one() {
     // The reload that follows shows what is left; O opens the current row in its own tab.
     s.send(ESC);
     s.wait_gone("Delete finished");
-    s.wait_for_text("All (5/109)");
+    s.wait_for_text("All (5/117)");
     s.send(b"O");
     s.wait_for_text("Datasources (");
-    s.wait_gone("every object of 4 profiles");
+    s.wait_gone("every object of 5 profiles");
     s.quit();
 }
