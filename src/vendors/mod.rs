@@ -11,9 +11,11 @@ pub mod databrain_impact;
 pub mod entry;
 pub mod forms;
 pub mod http;
+pub mod jsonstream;
 pub mod microstrategy;
 mod microstrategy_forms;
 mod microstrategy_impact;
+mod microstrategy_wire;
 pub mod qlik;
 pub mod qlik_impact;
 mod qlik_oauth;
@@ -219,9 +221,11 @@ impl Snapshot {
     /// Replace secret-looking values (passwords, tokens, keys) in every object's raw JSON, so
     /// that nothing above the clients (screen, CLI output, logs) can ever show one.
     pub fn redacted(mut self) -> Snapshot {
+        // By key (`RawJson::redacted`): objects packed in bulk know from their load whether
+        // they may hold one, so most are not even decompressed.
         for r in self.resources.iter_mut() {
-            if crate::redact::may_hold_secret(r.raw.as_str()) {
-                r.raw = crate::redact::strip_secrets(&r.raw.value()).into();
+            if let Some(stripped) = r.raw.redacted() {
+                r.raw = stripped;
             }
         }
         self
