@@ -378,15 +378,22 @@ pub fn link_graph(
         resources[j].used_by_other.push(user);
     }
     for r in resources.iter_mut() {
-        r.used_by
-            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        r.used_by.dedup();
-        r.used_by_other
-            .sort_by(|a, b| (&a.what, &a.name, &a.id).cmp(&(&b.what, &b.name, &b.id)));
-        r.used_by_other.dedup();
-        r.used_by_unknown = unknown_kinds.contains(&r.kind);
-        r.orphan = orphan_kinds.contains(&r.kind) && r.users_count() == 0 && !r.used_by_unknown;
+        finish_links(r, orphan_kinds, unknown_kinds);
     }
+}
+
+/// `link_graph`'s last step for one resource whose `used_by` and `used_by_other` hold every
+/// edge found: both in order without duplicates, `used_by_unknown` and `orphan` set. For a
+/// loader that links objects one at a time (`VendorApi::load_each`).
+pub fn finish_links(r: &mut Resource, orphan_kinds: &[Kind], unknown_kinds: &[Kind]) {
+    r.used_by
+        .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    r.used_by.dedup();
+    r.used_by_other
+        .sort_by(|a, b| (&a.what, &a.name, &a.id).cmp(&(&b.what, &b.name, &b.id)));
+    r.used_by_other.dedup();
+    r.used_by_unknown = unknown_kinds.contains(&r.kind);
+    r.orphan = orphan_kinds.contains(&r.kind) && r.users_count() == 0 && !r.used_by_unknown;
 }
 
 /// Record connection-test results: each tested connection gets its health, and so does

@@ -197,6 +197,7 @@ impl RawJson {
 #[derive(Default)]
 pub struct RawBlockBuilder {
     buf: String,
+    scratch: Vec<u8>,
     ends: Vec<u32>,
     secret_bits: Vec<u64>,
 }
@@ -236,7 +237,16 @@ impl RawBlockBuilder {
         if self.ends.is_empty() {
             return Vec::new();
         }
-        let compressed = lz4_flex::block::compress(self.buf.as_bytes()).into_boxed_slice();
+        // Into a scratch buffer kept for the next block, then copied at its exact size: a
+        // worst-case buffer shrunk in place would leave a ~50 KiB hole per block that only
+        // smaller allocations can reuse (about 100 MB of holes for 300,000 objects).
+        let bound = lz4_flex::block::get_maximum_output_size(self.buf.len());
+        if self.scratch.len() < bound {
+            self.scratch.resize(bound, 0);
+        }
+        let n = lz4_flex::block::compress_into(self.buf.as_bytes(), &mut self.scratch)
+            .expect("the scratch buffer has the worst-case size");
+        let compressed: Box<[u8]> = self.scratch[..n].into();
         let block = Arc::new(Block {
             compressed,
             len: u32::try_from(self.buf.len()).unwrap_or(u32::MAX),

@@ -665,17 +665,28 @@ impl MstrClient {
     /// no tree; each object's JSON packed into compressed blocks. On 401 ERR009, one re-login
     /// and one retry; GETs retried under `READS`.
     async fn list(&self, kind: Kind) -> Result<(Vec<Resource>, usize), ApiError> {
+        self.list_as(kind, false)
+            .await
+            .map(|d| (d.resources, d.skipped))
+    }
+
+    /// `list`, the objects kept as `Resource`s or (`slim`) as `Slims`.
+    async fn list_as(
+        &self,
+        kind: Kind,
+        slim: bool,
+    ) -> Result<microstrategy_wire::Decoded, ApiError> {
         let path = list_path(kind);
         let url = self.url(path);
         self.http.check_allowed(&Method::GET, &url)?;
         self.http
             .retrying(&READS, &Method::GET, &url, || async {
                 let (token, generation) = self.session_token().await?;
-                match self.list_with_token(kind, &url, &token).await? {
+                match self.list_with_token(kind, &url, &token, slim).await? {
                     Ok(listed) => Ok(listed),
                     Err(err) if is_session_expired(&err) => {
                         let token = self.relogin(generation).await?;
-                        self.list_with_token(kind, &url, &token).await?
+                        self.list_with_token(kind, &url, &token, slim).await?
                     }
                     Err(err) => Err(err),
                 }
@@ -689,10 +700,14 @@ impl MstrClient {
         kind: Kind,
         url: &str,
         token: &SecretString,
-    ) -> Result<Result<(Vec<Resource>, usize), ApiError>, ApiError> {
+        slim: bool,
+    ) -> Result<Result<microstrategy_wire::Decoded, ApiError>, ApiError> {
         let req = self.authed_request(&Method::GET, url, None, token, None)?;
-        let mut decoder =
-            microstrategy_wire::ListDecoder::new(&self.profile, kind, list_path(kind));
+        let mut decoder = if slim {
+            microstrategy_wire::ListDecoder::slim(&self.profile, kind, list_path(kind))
+        } else {
+            microstrategy_wire::ListDecoder::new(&self.profile, kind, list_path(kind))
+        };
         let resp = self
             .http
             .send_streamed(req, &mut |status, chunk| decoder.feed(status, chunk))
@@ -759,6 +774,49 @@ impl MstrClient {
                 .map(|w| crate::model::printable(w).into_owned())
                 .collect(),
         })
+    }
+
+    /// `load_each`: the three lists kept slim (compressed JSON, ids, names, dependencies),
+    /// linked as `do_load` links them, each object rebuilt, redacted and handed to `visit`.
+    async fn do_load_each(
+        &self,
+        visit: &mut (dyn FnMut(Resource) -> bool + Send),
+    ) -> Result<Vec<String>, ApiError> {
+        let (ds, conns, logins) = futures::future::try_join3(
+            self.list_as(Kind::Datasources, true),
+            self.list_as(Kind::Connections, true),
+            self.list_as(Kind::Logins, true),
+        )
+        .await?;
+        let graph = self.load_usage().await;
+        let mut warnings = graph.warnings;
+        let mut all = microstrategy_wire::Slims::default();
+        for (kind, listed) in [
+            (Kind::Datasources, ds),
+            (Kind::Connections, conns),
+            (Kind::Logins, logins),
+        ] {
+            if listed.skipped > 0 {
+                warnings.push(format!(
+                    "{}: {} {} without an id were skipped",
+                    self.profile,
+                    listed.skipped,
+                    kind.id()
+                ));
+            }
+            all.append(listed.slims);
+        }
+        all.link_each(
+            &self.profile,
+            SPEC.orphan_kinds,
+            graph.edges,
+            &graph.unknown,
+            visit,
+        );
+        Ok(warnings
+            .iter()
+            .map(|w| crate::model::printable(w).into_owned())
+            .collect())
     }
 
     /// A GET under `/api` answered with JSON.
@@ -1027,6 +1085,13 @@ impl VendorApi for MstrClient {
 
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
         Box::pin(self.do_load())
+    }
+
+    fn load_each<'a>(
+        &'a self,
+        visit: &'a mut (dyn FnMut(Resource) -> bool + Send),
+    ) -> BoxFuture<'a, Result<Vec<String>, ApiError>> {
+        Box::pin(self.do_load_each(visit))
     }
 
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {

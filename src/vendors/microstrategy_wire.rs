@@ -6,7 +6,7 @@
 
 use super::jsonstream::ArraySplitter;
 use super::ApiError;
-use crate::model::{parse_time, Kind, RawBlockBuilder, Ref, Resource, VendorId};
+use crate::model::{parse_time, Kind, RawBlockBuilder, RawJson, Ref, Resource, VendorId};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -304,6 +304,16 @@ pub struct ListDecoder<'p> {
     /// `out[packed..]` wait for their block to be sealed.
     packed: usize,
     skipped: usize,
+    /// For `load_each`: objects go here as soon as their block is sealed.
+    slims: Option<Slims>,
+}
+
+/// What one list answer decoded to: the objects, or (`ListDecoder::slim`) their slim form,
+/// and how many elements had no id.
+pub struct Decoded {
+    pub resources: Vec<Resource>,
+    pub slims: Slims,
+    pub skipped: usize,
 }
 
 impl<'p> ListDecoder<'p> {
@@ -317,6 +327,15 @@ impl<'p> ListDecoder<'p> {
             out: Vec::new(),
             packed: 0,
             skipped: 0,
+            slims: None,
+        }
+    }
+
+    /// A decoder that keeps each object slim (`Slims`) instead of as a `Resource`.
+    pub fn slim(profile: &'p str, kind: Kind, path: &'p str) -> Self {
+        ListDecoder {
+            slims: Some(Slims::default()),
+            ..ListDecoder::new(profile, kind, path)
         }
     }
 
@@ -357,27 +376,219 @@ impl<'p> ListDecoder<'p> {
         Ok(())
     }
 
-    fn attach(&mut self, raws: Vec<crate::model::RawJson>) {
+    fn attach(&mut self, raws: Vec<RawJson>) {
         let n = raws.len();
         for (r, raw) in self.out[self.packed..].iter_mut().zip(raws) {
             r.raw = raw;
         }
         self.packed += n;
+        if let Some(slims) = self.slims.as_mut() {
+            for r in self.out.drain(..self.packed) {
+                slims.push(r);
+            }
+            self.packed = 0;
+        }
     }
 
+    #[cfg(test)]
     fn finish_elements(mut self) -> (Vec<Resource>, usize) {
         let sealed = self.packer.seal();
         self.attach(sealed);
         (self.out, self.skipped)
     }
 
-    /// The body ended: the objects (raw packed) and how many elements had no id.
-    pub fn finish(mut self, status: u16) -> Result<(Vec<Resource>, usize), ApiError> {
+    /// The body ended: the objects (raw packed), or their slim form, and how many elements
+    /// had no id.
+    pub fn finish(mut self, status: u16) -> Result<Decoded, ApiError> {
         self.split
             .finish()
             .map_err(|why| self.decode_error(status, why))?;
-        Ok(self.finish_elements())
+        let sealed = self.packer.seal();
+        self.attach(sealed);
+        Ok(Decoded {
+            resources: self.out,
+            slims: self.slims.unwrap_or_default(),
+            skipped: self.skipped,
+        })
     }
+}
+
+/// One object kept for a single pass (`load_each`): its kind, its JSON (packed), and where
+/// its id, name and dependencies are in its `Slims`.
+struct Slim {
+    kind: Kind,
+    raw: RawJson,
+    at: u32,
+    id_len: u32,
+    name_len: u32,
+    deps_at: u32,
+    deps_len: u32,
+}
+
+/// Objects kept slim: about 60 bytes each plus their share of the compressed JSON, where a
+/// `Resource` is about 800. Ids and names live in one arena.
+#[derive(Default)]
+pub struct Slims {
+    arena: String,
+    items: Vec<Slim>,
+    /// (kind, arena offset, length) of each dependency's id.
+    deps: Vec<(Kind, u32, u32)>,
+}
+
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("under 4 GiB of ids and names")
+}
+
+impl Slims {
+    fn push(&mut self, r: Resource) {
+        let at = offset(self.arena.len());
+        self.arena.push_str(&r.id);
+        self.arena.push_str(&r.name);
+        let deps_at = offset(self.deps.len());
+        for d in &r.depends_on {
+            let id_at = offset(self.arena.len());
+            self.arena.push_str(&d.id);
+            self.deps.push((d.kind, id_at, offset(d.id.len())));
+        }
+        self.items.push(Slim {
+            kind: r.kind,
+            raw: r.raw,
+            at,
+            id_len: offset(r.id.len()),
+            name_len: offset(r.name.len()),
+            deps_at,
+            deps_len: offset(r.depends_on.len()),
+        });
+    }
+
+    /// `other`'s objects after these.
+    pub fn append(&mut self, other: Slims) {
+        if self.items.is_empty() {
+            *self = other;
+            return;
+        }
+        let shift = offset(self.arena.len());
+        let deps_shift = offset(self.deps.len());
+        self.arena.push_str(&other.arena);
+        self.deps.extend(
+            other
+                .deps
+                .into_iter()
+                .map(|(k, at, len)| (k, at + shift, len)),
+        );
+        self.items.extend(other.items.into_iter().map(|mut s| {
+            s.at += shift;
+            s.deps_at += deps_shift;
+            s
+        }));
+        self.arena.shrink_to_fit();
+    }
+
+    fn id(&self, i: usize) -> &str {
+        let s = &self.items[i];
+        &self.arena[s.at as usize..(s.at + s.id_len) as usize]
+    }
+
+    fn name(&self, i: usize) -> &str {
+        let s = &self.items[i];
+        let at = (s.at + s.id_len) as usize;
+        &self.arena[at..at + s.name_len as usize]
+    }
+
+    fn key(&self, i: usize) -> (Kind, &str) {
+        (self.items[i].kind, self.id(i))
+    }
+
+    fn as_ref(&self, i: usize) -> Ref {
+        Ref {
+            kind: self.items[i].kind,
+            id: self.id(i).to_string(),
+            name: self.name(i).to_string(),
+        }
+    }
+
+    /// Link them as `model::link_graph` would (same edges, same order) and hand each, rebuilt
+    /// as a `Resource` from its JSON and redacted, to `visit`, dropping it after. `false`
+    /// from `visit` stops.
+    pub fn link_each(
+        mut self,
+        profile: &str,
+        orphan_kinds: &[Kind],
+        others: Vec<crate::model::OtherEdge>,
+        unknown_kinds: &[Kind],
+        visit: &mut (dyn FnMut(Resource) -> bool + Send),
+    ) {
+        let n = self.items.len();
+        // (used, user) and (used, other user), as link_graph finds them.
+        let (mut edges, mut other_edges) = {
+            // Positions sorted by (kind, id): 4 bytes an object where a hash map of borrowed
+            // keys costs about 60. Among equal keys the last object wins, as in link_graph.
+            let mut order: Vec<u32> = (0..offset(n)).collect();
+            order.sort_unstable_by(|&a, &b| {
+                (self.key(a as usize), a).cmp(&(self.key(b as usize), b))
+            });
+            let find = |kind: Kind, id: &str| -> Option<u32> {
+                let end = order.partition_point(|&i| self.key(i as usize) <= (kind, id));
+                let last = *order.get(end.checked_sub(1)?)?;
+                (self.key(last as usize) == (kind, id)).then_some(last)
+            };
+            let mut edges: Vec<(u32, u32)> = Vec::new();
+            for (i, s) in self.items.iter().enumerate() {
+                let deps = &self.deps[s.deps_at as usize..(s.deps_at + s.deps_len) as usize];
+                for &(kind, at, len) in deps {
+                    let id = &self.arena[at as usize..(at + len) as usize];
+                    if let Some(j) = find(kind, id) {
+                        edges.push((j, offset(i)));
+                    }
+                }
+            }
+            let other_edges: Vec<(u32, crate::model::OtherUser)> = others
+                .into_iter()
+                .filter_map(|e| Some((find(e.target.0, &e.target.1)?, e.user)))
+                .collect();
+            (edges, other_edges)
+        };
+        // Stable: each object's users stay in the order link_graph pushes them.
+        edges.sort_by_key(|&(j, _)| j);
+        other_edges.sort_by_key(|(j, _)| *j);
+        self.deps = Vec::new();
+        let mut e = 0;
+        let mut other_edges = other_edges.into_iter().peekable();
+        for i in 0..n {
+            let raw = std::mem::take(&mut self.items[i].raw);
+            let kind = self.items[i].kind;
+            let mut r = raw
+                .with_text(|t| decode_one(profile, kind, t))
+                .unwrap_or_else(|| Resource::new(V, profile, kind, self.id(i), self.name(i)));
+            r.raw = raw;
+            let start = e;
+            while e < edges.len() && edges[e].0 as usize == i {
+                e += 1;
+            }
+            r.used_by = edges[start..e]
+                .iter()
+                .map(|&(_, u)| self.as_ref(u as usize))
+                .collect();
+            while other_edges.peek().is_some_and(|(j, _)| *j as usize == i) {
+                if let Some((_, user)) = other_edges.next() {
+                    r.used_by_other.push(user);
+                }
+            }
+            crate::model::finish_links(&mut r, orphan_kinds, unknown_kinds);
+            if let Some(stripped) = r.raw.redacted() {
+                r.raw = stripped;
+            }
+            if !visit(r) {
+                return;
+            }
+        }
+    }
+}
+
+/// One object's JSON text as a `Resource` without `raw` (what a list element decodes to).
+fn decode_one(profile: &str, kind: Kind, text: &str) -> Option<Resource> {
+    let wire: Wire<'_> = serde_json::from_str(text).ok()?;
+    resource(profile, kind, &wire)
 }
 
 #[cfg(test)]
@@ -501,7 +712,7 @@ mod tests {
         for piece in body.chunks(size) {
             d.feed(200, piece)?;
         }
-        d.finish(200)
+        d.finish(200).map(|d| (d.resources, d.skipped))
     }
 
     #[test]

@@ -247,6 +247,25 @@ pub trait VendorApi: Send + Sync {
         drop(pages);
         self.load()
     }
+    /// Load every object and hand each to `visit` once, linked and redacted exactly as in
+    /// `load().redacted()` and in the same order, without keeping them all: for a reader
+    /// that writes each object and drops it (`list`). `visit` returns `false` to stop (the
+    /// load then ends with `Ok`). Returns the snapshot's warnings. Default: `load`, then
+    /// each object; MicroStrategy keeps only each object's compressed JSON and the graph.
+    fn load_each<'a>(
+        &'a self,
+        visit: &'a mut (dyn FnMut(Resource) -> bool + Send),
+    ) -> BoxFuture<'a, Result<Vec<String>, ApiError>> {
+        Box::pin(async move {
+            let snap = self.load().await?.redacted();
+            for r in snap.resources {
+                if !visit(r) {
+                    break;
+                }
+            }
+            Ok(snap.warnings)
+        })
+    }
     /// A filter the view should start with, known after a load (Qlik: the configured
     /// `space_id`'s name). Default: none.
     fn start_filter(&self) -> Option<String> {
