@@ -211,7 +211,7 @@ impl RawBlockBuilder {
     /// filled it (in push order), else an empty list.
     pub fn push(&mut self, json: &str) -> Vec<RawJson> {
         let i = self.ends.len();
-        if i % 64 == 0 {
+        if i.is_multiple_of(64) {
             self.secret_bits.push(0);
         }
         if crate::redact::needs_strip(json) {

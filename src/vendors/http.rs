@@ -198,6 +198,9 @@ impl HttpResponse {
     }
 }
 
+/// Takes a 2xx body piece by piece, with the status (`HttpCore::send_streamed`).
+pub type BodySink<'a> = dyn FnMut(u16, &[u8]) -> Result<(), ApiError> + Send + 'a;
+
 /// Why reading an answer stopped: the transport, or the body's consumer.
 enum Failed {
     Transport(reqwest::Error),
@@ -431,7 +434,7 @@ impl HttpCore {
     pub async fn send_streamed(
         &self,
         req: HttpRequest,
-        on_chunk: &mut (dyn FnMut(u16, &[u8]) -> Result<(), ApiError> + Send),
+        on_chunk: &mut BodySink<'_>,
     ) -> Result<HttpResponse, ApiError> {
         self.send_inner(req, Some(on_chunk)).await
     }
@@ -439,7 +442,7 @@ impl HttpCore {
     async fn send_inner(
         &self,
         req: HttpRequest,
-        mut on_chunk: Option<&mut (dyn FnMut(u16, &[u8]) -> Result<(), ApiError> + Send)>,
+        mut on_chunk: Option<&mut BodySink<'_>>,
     ) -> Result<HttpResponse, ApiError> {
         self.check_allowed(&req.method, &req.url)?;
         let url = self.parse_url(&req.url)?;

@@ -405,9 +405,11 @@ impl<'p> ListDecoder<'p> {
             .map_err(|why| self.decode_error(status, why))?;
         let sealed = self.packer.seal();
         self.attach(sealed);
+        let mut slims = self.slims.unwrap_or_default();
+        slims.shrink_to_fit();
         Ok(Decoded {
             resources: self.out,
-            slims: self.slims.unwrap_or_default(),
+            slims,
             skipped: self.skipped,
         })
     }
@@ -469,6 +471,10 @@ impl Slims {
         }
         let shift = offset(self.arena.len());
         let deps_shift = offset(self.deps.len());
+        // Exactly: doubling would leave up to half of each vector unused at the peak.
+        self.arena.reserve_exact(other.arena.len());
+        self.deps.reserve_exact(other.deps.len());
+        self.items.reserve_exact(other.items.len());
         self.arena.push_str(&other.arena);
         self.deps.extend(
             other
@@ -481,7 +487,12 @@ impl Slims {
             s.deps_at += deps_shift;
             s
         }));
+    }
+
+    fn shrink_to_fit(&mut self) {
         self.arena.shrink_to_fit();
+        self.items.shrink_to_fit();
+        self.deps.shrink_to_fit();
     }
 
     fn id(&self, i: usize) -> &str {
