@@ -6,7 +6,7 @@
 //! Reports bytes requested from the allocator (live and peak, and how many live blocks),
 //! which is a lower bound of resident memory (malloc adds per-block overhead and keeps
 //! freed memory), and how much of the live model is `Resource::raw` (the server's JSON kept
-//! as a `serde_json::Value`) against the same JSON as compact text. The resident size of the
+//! packed in compressed blocks) against the same JSON as compact text. The resident size of the
 //! real binary is measured by `benches/terminal.rs`.
 //!
 //! Run: `cargo bench --bench memory`
@@ -227,7 +227,8 @@ fn measure(url: &str) -> Res<()> {
         proc_status_mb("VmHWM:"),
     );
 
-    // How much of that is the server JSON kept as a Value, and what it is as text.
+    // How much of that is the server JSON (`RawJson`: packed in compressed blocks for a
+    // list load), and what it is as text.
     let Some(tab) = m.profiles.get_mut(0) else {
         return Err("no profile tab".into());
     };
@@ -236,13 +237,14 @@ fn measure(url: &str) -> Res<()> {
         .iter()
         .map(|r| serde_json::to_string(&r.raw).map(|s| s.len()).unwrap_or(0))
         .sum();
+    let packed = tab.resources.iter().filter(|r| r.raw.is_packed()).count();
     let with_raw = live();
     for r in tab.resources_mut().iter_mut() {
         r.raw = serde_json::Value::Null.into();
     }
     let raw_values = with_raw - live();
     println!(
-        "of which Resource::raw as serde_json::Value: {:.1} MB ({:.0}%, {:.0} bytes per object); the same JSON as compact text: {:.1} MB ({:.0} bytes per object)",
+        "of which Resource::raw (packed: {packed} of {n}): {:.1} MB ({:.0}%, {:.0} bytes per object); the same JSON as compact text: {:.1} MB ({:.0} bytes per object)",
         mb(raw_values),
         100.0 * raw_values as f64 / model_total as f64,
         raw_values as f64 / n as f64,
@@ -251,9 +253,10 @@ fn measure(url: &str) -> Res<()> {
     );
     let rest = model_total - raw_values;
     println!(
-        "everything else (fields, refs, used_by, indices, views): {:.1} MB ({:.0} bytes per object)",
+        "everything else (fields, refs, used_by, indices, views): {:.1} MB ({:.0} bytes per object, of which {} the Resource struct itself)",
         mb(rest),
-        rest as f64 / n as f64
+        rest as f64 / n as f64,
+        std::mem::size_of::<dsconsole::model::Resource>(),
     );
     Ok(())
 }

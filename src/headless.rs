@@ -198,6 +198,11 @@ async fn list_opened(
         Some(k) => vec![parse_kind(o.spec, k)?],
         None => o.spec.kinds.to_vec(),
     };
+    // JSON out, rows chosen one at a time: each object is written as the load hands it over
+    // and dropped (`load_each`), so 300,000 objects are never all held as `Resource`s.
+    if !orphans && matches!(output, Output::Json | Output::Ndjson) {
+        return list_streamed(o, &kinds, output, filter, unhealthy).await;
+    }
     let all = load(o).await?;
     let mut rf = filter.map(RowFilter::new);
     let rows: Vec<&Resource> = all
@@ -251,6 +256,103 @@ async fn list_opened(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `list --output json|ndjson` without `--orphans`: the same rows and bytes as writing the
+/// loaded snapshot, each object written as `VendorApi::load_each` hands it over.
+async fn list_streamed(
+    o: &Opened,
+    kinds: &[Kind],
+    output: Output,
+    filter: Option<&str>,
+    unhealthy: bool,
+) -> Result<ExitCode, Fail> {
+    let mut rf = filter.map(RowFilter::new);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let mut failed: Option<std::io::Error> = None;
+    let mut array = PrettyArray::default();
+    let mut visit = |r: Resource| -> bool {
+        let wanted = kinds.contains(&r.kind)
+            && (!unhealthy || r.is_unhealthy())
+            && match rf.as_mut() {
+                Some(f) => {
+                    f.matches_resource(&r, chrono::Utc::now().timestamp())
+                        && f.matches_fields(&crate::filter::search_fields(&r))
+                }
+                None => true,
+            };
+        if !wanted {
+            return true;
+        }
+        let result = match output {
+            Output::Ndjson => serde_json::to_writer(&mut out, &r)
+                .map_err(std::io::Error::from)
+                .and_then(|_| writeln!(out)),
+            _ => array.element(&mut out, &r),
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    };
+    let warnings = o
+        .client
+        .load_each(&mut visit)
+        .await
+        .map_err(|e| Fail::op(format!("{}: load failed: {e}", o.profile.name)))?;
+    for w in &warnings {
+        eprintln!("warning: {}: {}", o.profile.name, sanitize(w));
+    }
+    let end = match (failed, output) {
+        (Some(e), _) => Err(e),
+        (None, Output::Ndjson) => Ok(()),
+        (None, _) => array.finish(&mut out).and_then(|_| writeln!(out)),
+    };
+    if let Err(e) = end.and_then(|_| out.flush()) {
+        // A closed pipe (`| head`) is not an error worth a message.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(Fail::op(format!("writing output: {e}")));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a JSON array one element at a time, byte for byte as `serde_json::to_writer_pretty`
+/// writes the whole array: each element's own pretty text with every line indented by two
+/// spaces (pretty JSON holds no raw newline inside a string).
+#[derive(Default)]
+struct PrettyArray {
+    elements: usize,
+    buf: Vec<u8>,
+}
+
+impl PrettyArray {
+    fn element(
+        &mut self,
+        out: &mut impl Write,
+        value: &impl serde::Serialize,
+    ) -> std::io::Result<()> {
+        self.buf.clear();
+        serde_json::to_writer_pretty(&mut self.buf, value)?;
+        out.write_all(if self.elements == 0 { b"[\n" } else { b",\n" })?;
+        for (i, line) in self.buf.split(|c| *c == b'\n').enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(b"  ")?;
+            out.write_all(line)?;
+        }
+        self.elements += 1;
+        Ok(())
+    }
+
+    /// The closing bracket (the whole `[]` when there was no element).
+    fn finish(&self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(if self.elements == 0 { b"[]" } else { b"\n]" })
+    }
 }
 
 fn write_table(
@@ -1033,6 +1135,28 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_pretty_array_written_element_by_element_is_to_writer_pretty_s() {
+        let mut a = Resource::new(VendorId::MicroStrategy, "p", Kind::Datasources, "D1", "a");
+        a.raw = serde_json::json!({"x": [1, {"y": "two\nlines"}], "e": {}, "z": []}).into();
+        a.depends_on.push(
+            Resource::new(VendorId::MicroStrategy, "p", Kind::Connections, "C", "c").as_ref(),
+        );
+        let b = Resource::new(VendorId::MicroStrategy, "p", Kind::Logins, "L1", "b");
+        for rows in [vec![], vec![&a], vec![&a, &b, &a]] {
+            let mut out = Vec::new();
+            let mut array = PrettyArray::default();
+            for r in &rows {
+                array.element(&mut out, r).unwrap();
+            }
+            array.finish(&mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string_pretty(&rows).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
+mod raw;
+pub use raw::{RawBlockBuilder, RawJson, BLOCK_TARGET};
+
 /// Declares `VendorId`: one line per vendor (variant, config/JSON id, product name). Every
 /// other fact about a vendor lives in its registry entry (`vendors::registry::VENDORS`).
 macro_rules! vendor_ids {
@@ -313,80 +316,6 @@ impl Resource {
     }
 }
 
-/// An object's JSON as the server sent it, kept as compact text: a parsed tree costs about
-/// six times the memory, and 100,000 objects must fit in 200 MB. Parsed on demand, for the
-/// detail pane, the audit log and the few cells that read vendor fields of visible rows.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct RawJson(Box<str>);
-
-impl RawJson {
-    pub fn new(v: &serde_json::Value) -> RawJson {
-        RawJson(
-            serde_json::to_string(v)
-                .unwrap_or_else(|_| "null".to_string())
-                .into_boxed_str(),
-        )
-    }
-
-    /// The parsed JSON (`Null` if nothing was kept).
-    pub fn value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// The string at a JSON pointer ("/database/type").
-    pub fn pointer_str(&self, pointer: &str) -> Option<String> {
-        self.value()
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    }
-
-    /// The compact JSON text.
-    pub fn as_str(&self) -> &str {
-        if self.0.is_empty() {
-            "null"
-        } else {
-            &self.0
-        }
-    }
-}
-
-impl From<serde_json::Value> for RawJson {
-    fn from(v: serde_json::Value) -> RawJson {
-        RawJson::new(&v)
-    }
-}
-
-impl From<&serde_json::Value> for RawJson {
-    fn from(v: &serde_json::Value) -> RawJson {
-        RawJson::new(v)
-    }
-}
-
-impl PartialEq<serde_json::Value> for RawJson {
-    fn eq(&self, other: &serde_json::Value) -> bool {
-        self.value() == *other
-    }
-}
-
-impl fmt::Debug for RawJson {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for RawJson {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.value().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawJson {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawJson, D::Error> {
-        serde_json::Value::deserialize(d).map(|v| RawJson::new(&v))
-    }
-}
-
 /// Fill every resource's `used_by` from the others' `depends_on`, and mark as orphans the
 /// objects of `orphan_kinds` that nothing uses. Same as `link_graph` without other users.
 pub fn link_references(resources: &mut [Resource], orphan_kinds: &[Kind]) {
@@ -407,40 +336,65 @@ pub fn link_graph(
     others: Vec<OtherEdge>,
     unknown_kinds: &[Kind],
 ) {
-    let mut index: HashMap<(Kind, String), usize> = HashMap::with_capacity(resources.len());
-    for (i, r) in resources.iter().enumerate() {
-        index.insert((r.kind, r.id.clone()), i);
-    }
-    for r in resources.iter_mut() {
-        r.used_by.clear();
-        r.used_by_other.clear();
-    }
-    let mut edges: Vec<(usize, Ref)> = Vec::new();
-    for r in resources.iter() {
-        for d in &r.depends_on {
-            if let Some(&j) = index.get(&(d.kind, d.id.clone())) {
-                edges.push((j, r.as_ref()));
+    // Edges as (used, user) positions first, from an index that borrows the ids; the
+    // `Ref`s are made once, into vectors sized exactly (300,000 objects, mostly one user each).
+    let (edges, other_edges) = {
+        let mut index: HashMap<(Kind, &str), usize> = HashMap::with_capacity(resources.len());
+        for (i, r) in resources.iter().enumerate() {
+            index.insert((r.kind, r.id.as_str()), i);
+        }
+        let mut edges: Vec<(usize, usize)> = Vec::new();
+        for (i, r) in resources.iter().enumerate() {
+            for d in &r.depends_on {
+                if let Some(&j) = index.get(&(d.kind, d.id.as_str())) {
+                    edges.push((j, i));
+                }
             }
         }
+        let other_edges: Vec<(usize, OtherUser)> = others
+            .into_iter()
+            .filter_map(|e| {
+                let j = *index.get(&(e.target.0, e.target.1.as_str()))?;
+                Some((j, e.user))
+            })
+            .collect();
+        (edges, other_edges)
+    };
+    let mut counts = vec![(0u32, 0u32); resources.len()];
+    for &(j, _) in &edges {
+        counts[j].0 += 1;
     }
-    for (j, user) in edges {
+    for (j, _) in &other_edges {
+        counts[*j].1 += 1;
+    }
+    for (r, (users, others)) in resources.iter_mut().zip(counts) {
+        r.used_by = Vec::with_capacity(users as usize);
+        r.used_by_other = Vec::with_capacity(others as usize);
+    }
+    for (j, i) in edges {
+        let user = resources[i].as_ref();
         resources[j].used_by.push(user);
     }
-    for e in others {
-        if let Some(&j) = index.get(&e.target) {
-            resources[j].used_by_other.push(e.user);
-        }
+    for (j, user) in other_edges {
+        resources[j].used_by_other.push(user);
     }
     for r in resources.iter_mut() {
-        r.used_by
-            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        r.used_by.dedup();
-        r.used_by_other
-            .sort_by(|a, b| (&a.what, &a.name, &a.id).cmp(&(&b.what, &b.name, &b.id)));
-        r.used_by_other.dedup();
-        r.used_by_unknown = unknown_kinds.contains(&r.kind);
-        r.orphan = orphan_kinds.contains(&r.kind) && r.users_count() == 0 && !r.used_by_unknown;
+        finish_links(r, orphan_kinds, unknown_kinds);
     }
+}
+
+/// `link_graph`'s last step for one resource whose `used_by` and `used_by_other` hold every
+/// edge found: both in order without duplicates, `used_by_unknown` and `orphan` set. For a
+/// loader that links objects one at a time (`VendorApi::load_each`).
+pub fn finish_links(r: &mut Resource, orphan_kinds: &[Kind], unknown_kinds: &[Kind]) {
+    r.used_by
+        .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    r.used_by.dedup();
+    r.used_by_other
+        .sort_by(|a, b| (&a.what, &a.name, &a.id).cmp(&(&b.what, &b.name, &b.id)));
+    r.used_by_other.dedup();
+    r.used_by_unknown = unknown_kinds.contains(&r.kind);
+    r.orphan = orphan_kinds.contains(&r.kind) && r.users_count() == 0 && !r.used_by_unknown;
 }
 
 /// Record connection-test results: each tested connection gets its health, and so does
@@ -464,6 +418,60 @@ pub fn apply_connection_health(resources: &mut [Resource], results: &HashMap<Str
 
 /// Parse vendor timestamps: RFC 3339 (`Z` or `+00:00`) and MicroStrategy's `+0000` form.
 pub fn parse_time(s: &str) -> Option<i64> {
+    parse_time_fast(s).or_else(|| parse_time_chrono(s))
+}
+
+/// The usual shape, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`, read by hand (no
+/// format string parsed per call); `None` for anything else, which `parse_time_chrono`
+/// then reads.
+fn parse_time_fast(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(r)?;
+        digits.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    let time = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    let mut i = 19;
+    if at(i, b'.') {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        i += 1 + digits;
+    }
+    let offset = match (b.get(i), b.len() - i) {
+        (Some(b'Z'), 1) => 0,
+        (Some(&sign @ (b'+' | b'-')), n @ (5 | 6)) => {
+            let (h, m) = if n == 6 {
+                at(i + 3, b':').then_some(())?;
+                (num(i + 1..i + 3)?, num(i + 4..i + 6)?)
+            } else {
+                (num(i + 1..i + 3)?, num(i + 3..i + 5)?)
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = i64::from(h * 3600 + m * 60);
+            if sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    Some(time.and_utc().timestamp() - offset)
+}
+
+fn parse_time_chrono(s: &str) -> Option<i64> {
     use chrono::DateTime;
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
@@ -701,6 +709,43 @@ mod tests {
             Some(1628091875)
         );
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn the_hand_reader_agrees_with_chrono() {
+        let mut cases = vec![
+            "2021-08-04T15:44:35.000+0000".to_string(),
+            "2021-08-04T15:44:35Z".into(),
+            "2021-08-04T15:44:35.123456789-07:30".into(),
+            "2021-08-04T15:44:35.1234567891Z".into(),
+            "2021-08-04T15:44:35+2400".into(),
+            "2021-08-04T15:44:35+23:59".into(),
+            "2021-02-30T15:44:35Z".into(),
+            "2021-08-04T24:00:00Z".into(),
+            "2016-12-31T23:59:60Z".into(),
+            "2021-08-04t15:44:35Z".into(),
+            "2021-08-04 15:44:35Z".into(),
+            "2021-08-04T15:44:35".into(),
+            "2021-08-04T15:44:35.Z".into(),
+            "2021-08-04T15:44:35+00".into(),
+            "2021-08-04T15:44:35+0000 ".into(),
+            "0000-01-01T00:00:00Z".into(),
+            "+2021-08-04T15:44:35Z".into(),
+            "".into(),
+        ];
+        for y in [1969, 1970, 2000, 2024, 9999] {
+            for off in ["Z", "+0000", "-0530", "+05:45", "-12:00"] {
+                cases.push(format!("{y}-02-29T23:59:59.5{off}"));
+                cases.push(format!("{y}-12-31T00:00:01{off}"));
+            }
+        }
+        for c in &cases {
+            assert_eq!(parse_time(c), parse_time_chrono(c), "{c}");
+            if let Some(t) = parse_time_fast(c) {
+                assert_eq!(Some(t), parse_time_chrono(c), "{c}");
+            }
+        }
+        assert!(parse_time_fast("2021-08-04T15:44:35.000+0000").is_some());
     }
 
     #[test]

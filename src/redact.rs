@@ -69,13 +69,114 @@ pub fn may_hold_secret(json: &str) -> bool {
         .any(|f| norm.contains(f))
 }
 
+/// Whether `strip_secrets` could change the JSON whose text is `json` (compact or not): a
+/// key that `is_secret_key` calls secret with a non-null value, or a string value holding a
+/// `password=` / `pwd=` assignment or a `scheme://user:pass@` URL. Reads each key and string
+/// once, normalising keys only (no lower-cased copy of the text). Text it cannot read (an
+/// unterminated string, a bad escape) counts as holding a secret.
+pub fn needs_strip(json: &str) -> bool {
+    let b = json.as_bytes();
+    // Strings need reading only if some byte could start an assignment or a URL's userinfo.
+    let strings_matter = memchr::memchr2(b'=', b'@', b).is_some();
+    let mut i = 0;
+    while let Some(q) = memchr::memchr(b'"', &b[i..]) {
+        let start = i + q + 1;
+        let mut j = start;
+        let mut escaped = false;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                None => return true,
+                Some(k) if b[j + k] == b'\\' => {
+                    escaped = true;
+                    j += k + 2;
+                    if j > b.len() {
+                        return true;
+                    }
+                }
+                Some(k) => {
+                    j += k;
+                    break;
+                }
+            }
+        }
+        // `j` is the closing quote.
+        let text: std::borrow::Cow<'_, str> = if escaped {
+            match serde_json::from_str::<String>(&json[start - 1..=j]) {
+                Ok(s) => s.into(),
+                Err(_) => return true,
+            }
+        } else {
+            json[start..j].into()
+        };
+        i = j + 1;
+        let after = skip_ws(b, i);
+        if b.get(after) == Some(&b':') {
+            if key_is_secret(&text) && !b[skip_ws(b, after + 1)..].starts_with(b"null") {
+                return true;
+            }
+        } else if strings_matter && string_may_hold_secret(&text) {
+            return true;
+        }
+    }
+    false
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// `is_secret_key` without an allocation for the usual short ASCII key.
+fn key_is_secret(key: &str) -> bool {
+    if !key.is_ascii() || key.len() > 64 {
+        return is_secret_key(key);
+    }
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    for &c in key.as_bytes() {
+        if !matches!(c, b'_' | b'-' | b' ' | b'.') {
+            buf[n] = c.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    let norm = &buf[..n];
+    // Every secret key and part holds one of these; most keys ("id", "name") hold none.
+    let hint = (0..n).any(|i| {
+        let rest = &norm[i..];
+        match rest[0] {
+            b'p' => rest.starts_with(b"pass") || rest.starts_with(b"pwd"),
+            b's' => rest.starts_with(b"secret"),
+            b't' => rest.starts_with(b"token"),
+            b'k' => rest.starts_with(b"key"),
+            b'c' => rest.starts_with(b"credentials"),
+            _ => false,
+        }
+    });
+    // ASCII in, ASCII out.
+    hint && std::str::from_utf8(norm).is_ok_and(normalized_key_is_secret)
+}
+
+/// Whether `redact_in_string` would change `s`.
+fn string_may_hold_secret(s: &str) -> bool {
+    let b = s.as_bytes();
+    let assignment = memchr::memchr(b'=', b).is_some();
+    let url = memchr::memchr(b'@', b).is_some() && s.contains("://");
+    (assignment || url) && redact_in_string(s) != s
+}
+
+fn normalized_key_is_secret(norm: &str) -> bool {
+    SECRET_KEYS.contains(&norm) || SECRET_PARTS.iter().any(|p| norm.contains(p))
+}
+
 fn is_secret_key(key: &str) -> bool {
     let norm: String = key
         .chars()
         .filter(|c| !matches!(c, '_' | '-' | ' ' | '.'))
         .flat_map(char::to_lowercase)
         .collect();
-    SECRET_KEYS.contains(&norm.as_str()) || SECRET_PARTS.iter().any(|p| norm.contains(p))
+    normalized_key_is_secret(&norm)
 }
 
 /// Recursively replace the values of secret-like keys (password, passwd, secret, token,
@@ -253,6 +354,123 @@ mod tests {
         ] {
             assert!(may_hold_secret(&v.to_string()), "{v}");
             assert_ne!(strip_secrets(&v), v, "{v}");
+        }
+    }
+
+    #[test]
+    fn needs_strip_reads_keys_and_strings_not_the_whole_text() {
+        let plain = json!({"id": "D1", "name": "token bucket", "database": {"type": "snow_flake"},
+            "description": "key=value; see https://example.com/a@b", "emptyPassword": null});
+        assert!(!needs_strip(&plain.to_string()));
+        assert!(!needs_strip(&serde_json::to_string_pretty(&plain).unwrap()));
+        assert_eq!(strip_secrets(&plain), plain);
+        for v in [
+            json!({"Api-Key": "x"}),
+            json!({"pass_word": "x"}),
+            json!({"url": "postgres://a:b@h/db"}),
+            json!({"conn": "Server=x;PWD=abc"}),
+            json!({"refresh.token": "x"}),
+            json!({"a": [{"b": {"clientSecret": 3}}]}),
+            json!({"\"password\"": "x"}),
+            json!({"\u{212a}ey": "x", "api\u{212a}ey": "y"}),
+            json!(["Password =abc"]),
+        ] {
+            assert_ne!(strip_secrets(&v), v, "{v}");
+            assert!(needs_strip(&v.to_string()), "{v}");
+            assert!(
+                needs_strip(&serde_json::to_string_pretty(&v).unwrap()),
+                "{v}"
+            );
+        }
+        // Text it cannot read is suspect.
+        assert!(needs_strip(r#"{"a": "unterminated"#));
+        assert!(needs_strip(r#"{"a": "bad \q escape"}"#));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "id",
+                    "name",
+                    "password",
+                    "Pass_Word",
+                    "dbPassword",
+                    "apiKey",
+                    "token",
+                    "x-Token",
+                    "credentials",
+                    "jsonKey",
+                    "pwd",
+                    "PWD",
+                    "secretName",
+                    "key",
+                    "passphrase",
+                    "pass\"word",
+                    "\u{212a}ey",
+                    "api\u{212a}ey",
+                    "ke y",
+                ])
+                .prop_map(str::to_string),
+                "[a-zA-Z_ .\\-\"\\\\]{0,12}",
+            ]
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "plain",
+                    "Password=abc",
+                    "x;pwd = y",
+                    "PASSWD=",
+                    "mypwd=keep",
+                    "postgres://u:p@h/db",
+                    "http://h/a@b",
+                    "s3://user@bucket",
+                    "a\"b\\c\n",
+                    "https://u:p@",
+                    "token",
+                    "",
+                ])
+                .prop_map(str::to_string),
+                "[a-z=:/@;\" ]{0,16}",
+            ]
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(|n| json!(n)),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 40, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec((key(), inner), 0..6)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            /// Every object the old pass (`may_hold_secret`, then `strip_secrets`) changed,
+            /// the key-aware scan flags, in compact and pretty text.
+            #[test]
+            fn needs_strip_flags_everything_strip_secrets_changes(v in json()) {
+                let changed = strip_secrets(&v) != v;
+                let compact = v.to_string();
+                let pretty = serde_json::to_string_pretty(&v).unwrap();
+                let old_pass_changed = may_hold_secret(&compact) && changed;
+                if changed || old_pass_changed {
+                    prop_assert!(needs_strip(&compact), "{}", compact);
+                    prop_assert!(needs_strip(&pretty), "{}", pretty);
+                }
+            }
         }
     }
 }

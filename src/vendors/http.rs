@@ -198,6 +198,21 @@ impl HttpResponse {
     }
 }
 
+/// Takes a 2xx body piece by piece, with the status (`HttpCore::send_streamed`).
+pub type BodySink<'a> = dyn FnMut(u16, &[u8]) -> Result<(), ApiError> + Send + 'a;
+
+/// Why reading an answer stopped: the transport, or the body's consumer.
+enum Failed {
+    Transport(reqwest::Error),
+    Sink(ApiError),
+}
+
+impl From<reqwest::Error> for Failed {
+    fn from(e: reqwest::Error) -> Self {
+        Failed::Transport(e)
+    }
+}
+
 /// The HTTP client of one profile. Every request of a vendor client goes through `send`,
 /// which enforces the read-only guard.
 pub struct HttpCore {
@@ -409,6 +424,26 @@ impl HttpCore {
     /// transport failures become `ApiError::Transport`. An object-changing request is first
     /// told to the audit hook (`request_audit`); no line, no request.
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+        self.send_inner(req, None).await
+    }
+
+    /// Like `send`, but a 2xx answer's body is handed to `on_chunk` (with the status) piece
+    /// by piece as it arrives, and not kept: the returned response's body is empty. Other
+    /// answers are read whole, as `send` reads them. An error from `on_chunk` ends the read
+    /// and is returned as it is.
+    pub async fn send_streamed(
+        &self,
+        req: HttpRequest,
+        on_chunk: &mut BodySink<'_>,
+    ) -> Result<HttpResponse, ApiError> {
+        self.send_inner(req, Some(on_chunk)).await
+    }
+
+    async fn send_inner(
+        &self,
+        req: HttpRequest,
+        mut on_chunk: Option<&mut BodySink<'_>>,
+    ) -> Result<HttpResponse, ApiError> {
         self.check_allowed(&req.method, &req.url)?;
         let url = self.parse_url(&req.url)?;
         if req.method != Method::GET && req.method != Method::HEAD {
@@ -436,16 +471,24 @@ impl HttpCore {
         }
         let started = Instant::now();
         let outcome = async {
-            let resp = builder.send().await?;
+            let mut resp = builder.send().await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>(HttpResponse::new(
+            let body = match on_chunk.as_mut() {
+                Some(sink) if resp.status().is_success() => {
+                    while let Some(chunk) = resp.chunk().await? {
+                        sink(status, &chunk).map_err(Failed::Sink)?;
+                    }
+                    Vec::new()
+                }
+                _ => resp.bytes().await?.to_vec(),
+            };
+            Ok::<_, Failed>(HttpResponse::new(
                 self.vendor,
                 self.decode,
                 status,
                 headers,
-                body.to_vec(),
+                body,
             ))
         }
         .await;
@@ -463,7 +506,8 @@ impl HttpCore {
                 );
                 Ok(resp)
             }
-            Err(e) => {
+            Err(Failed::Sink(err)) => Err(err),
+            Err(Failed::Transport(e)) => {
                 let err = transport_error(self.vendor, e, &method, &url, self.timeout);
                 tracing::debug!(
                     vendor = %self.vendor,
@@ -482,16 +526,16 @@ impl HttpCore {
     /// One call under the vendor's retry `policy` (see `retry`): `attempt` sends it once and
     /// gives `Ok` for 2xx only. An idempotent call (GET, HEAD) failing transiently is sent
     /// again after the policy's wait; anything else is returned as it came.
-    pub async fn retrying<F, Fut>(
+    pub async fn retrying<T, F, Fut>(
         &self,
         policy: &RetryPolicy,
         method: &Method,
         url: &str,
         mut attempt: F,
-    ) -> Result<HttpResponse, ApiError>
+    ) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<HttpResponse, ApiError>>,
+        Fut: Future<Output = Result<T, ApiError>>,
     {
         let idempotent = *method == Method::GET || *method == Method::HEAD;
         let mut retry = 0;

@@ -3,6 +3,7 @@
 //! idempotent reads, and the read-only guard of the shared HTTP layer.
 
 use super::http::{path_segment, sensitive_value, HttpCore, HttpRequest, HttpResponse};
+use super::microstrategy_wire;
 use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
@@ -575,6 +576,19 @@ impl MstrClient {
         token: &SecretString,
         project: Option<&str>,
     ) -> Result<HttpResponse, ApiError> {
+        let req = self.authed_request(method, url, body, token, project)?;
+        self.http.send(req).await
+    }
+
+    /// A request carrying the session token (and the project, if any).
+    fn authed_request(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+        token: &SecretString,
+        project: Option<&str>,
+    ) -> Result<HttpRequest, ApiError> {
         let mut req = HttpRequest::new(method.clone(), url).header(
             HeaderName::from_static(TOKEN_HEADER),
             sensitive_value(V, "session token", token.expose_secret())?,
@@ -591,7 +605,7 @@ impl MstrClient {
         if let Some(b) = body {
             req = req.json(b.clone());
         }
-        self.http.send(req).await
+        Ok(req)
     }
 
     /// One authenticated call: on 401 ERR009, one re-login and one retry.
@@ -647,30 +661,61 @@ impl MstrClient {
             .await
     }
 
+    /// One kind's list, decoded as the answer arrives (`microstrategy_wire`): no whole body,
+    /// no tree; each object's JSON packed into compressed blocks. On 401 ERR009, one re-login
+    /// and one retry; GETs retried under `READS`.
     async fn list(&self, kind: Kind) -> Result<(Vec<Resource>, usize), ApiError> {
-        let resp = self.call(Method::GET, list_path(kind), None).await?;
-        let body: Value = resp.json(V)?;
-        let key = kind.id();
-        let items = body
-            .get(key)
-            .and_then(Value::as_array)
-            .ok_or_else(|| ApiError::Decode {
-                vendor: V,
-                status: resp.status,
-                message: format!(
-                    "GET {}: expected an object with a '{key}' array",
-                    list_path(kind)
-                ),
-            })?;
-        let mut out = Vec::with_capacity(items.len());
-        let mut skipped = 0;
-        for item in items {
-            match parse_resource(&self.profile, kind, item) {
-                Some(r) => out.push(r),
-                None => skipped += 1,
-            }
+        self.list_as(kind, false)
+            .await
+            .map(|d| (d.resources, d.skipped))
+    }
+
+    /// `list`, the objects kept as `Resource`s or (`slim`) as `Slims`.
+    async fn list_as(
+        &self,
+        kind: Kind,
+        slim: bool,
+    ) -> Result<microstrategy_wire::Decoded, ApiError> {
+        let path = list_path(kind);
+        let url = self.url(path);
+        self.http.check_allowed(&Method::GET, &url)?;
+        self.http
+            .retrying(&READS, &Method::GET, &url, || async {
+                let (token, generation) = self.session_token().await?;
+                match self.list_with_token(kind, &url, &token, slim).await? {
+                    Ok(listed) => Ok(listed),
+                    Err(err) if is_session_expired(&err) => {
+                        let token = self.relogin(generation).await?;
+                        self.list_with_token(kind, &url, &token, slim).await?
+                    }
+                    Err(err) => Err(err),
+                }
+            })
+            .await
+    }
+
+    /// One GET of a list with `token`: the objects, or the server's refusal (inner `Err`).
+    async fn list_with_token(
+        &self,
+        kind: Kind,
+        url: &str,
+        token: &SecretString,
+        slim: bool,
+    ) -> Result<Result<microstrategy_wire::Decoded, ApiError>, ApiError> {
+        let req = self.authed_request(&Method::GET, url, None, token, None)?;
+        let mut decoder = if slim {
+            microstrategy_wire::ListDecoder::slim(&self.profile, kind, list_path(kind))
+        } else {
+            microstrategy_wire::ListDecoder::new(&self.profile, kind, list_path(kind))
+        };
+        let resp = self
+            .http
+            .send_streamed(req, &mut |status, chunk| decoder.feed(status, chunk))
+            .await?;
+        if !resp.is_success() {
+            return Ok(Err(resp.to_error()));
         }
-        Ok((out, skipped))
+        decoder.finish(resp.status).map(Ok)
     }
 
     fn parse_one(&self, kind: Kind, resp: &HttpResponse) -> Result<Resource, ApiError> {
@@ -692,7 +737,10 @@ impl MstrClient {
         // After the lists: they logged in (or failed to) once for everyone.
         let graph = self.load_usage().await;
         let mut warnings = graph.warnings;
-        let mut resources = Vec::with_capacity(ds.0.len() + conns.0.len() + logins.0.len());
+        // Grown from the first list, not copied into a new one: at 300,000 objects each
+        // copy would cost about 100 MB at the peak.
+        let total = ds.0.len() + conns.0.len() + logins.0.len();
+        let mut resources: Vec<Resource> = Vec::new();
         for (kind, (list, skipped)) in [
             (Kind::Datasources, ds),
             (Kind::Connections, conns),
@@ -705,7 +753,12 @@ impl MstrClient {
                     kind.id()
                 ));
             }
-            resources.extend(list);
+            if resources.is_empty() {
+                resources = list;
+                resources.reserve_exact(total - resources.len());
+            } else {
+                resources.extend(list);
+            }
         }
         link_graph(
             &mut resources,
@@ -721,6 +774,49 @@ impl MstrClient {
                 .map(|w| crate::model::printable(w).into_owned())
                 .collect(),
         })
+    }
+
+    /// `load_each`: the three lists kept slim (compressed JSON, ids, names, dependencies),
+    /// linked as `do_load` links them, each object rebuilt, redacted and handed to `visit`.
+    async fn do_load_each(
+        &self,
+        visit: &mut (dyn FnMut(Resource) -> bool + Send),
+    ) -> Result<Vec<String>, ApiError> {
+        let (ds, conns, logins) = futures::future::try_join3(
+            self.list_as(Kind::Datasources, true),
+            self.list_as(Kind::Connections, true),
+            self.list_as(Kind::Logins, true),
+        )
+        .await?;
+        let graph = self.load_usage().await;
+        let mut warnings = graph.warnings;
+        let mut all = microstrategy_wire::Slims::default();
+        for (kind, listed) in [
+            (Kind::Datasources, ds),
+            (Kind::Connections, conns),
+            (Kind::Logins, logins),
+        ] {
+            if listed.skipped > 0 {
+                warnings.push(format!(
+                    "{}: {} {} without an id were skipped",
+                    self.profile,
+                    listed.skipped,
+                    kind.id()
+                ));
+            }
+            all.append(listed.slims);
+        }
+        all.link_each(
+            &self.profile,
+            SPEC.orphan_kinds,
+            graph.edges,
+            &graph.unknown,
+            visit,
+        );
+        Ok(warnings
+            .iter()
+            .map(|w| crate::model::printable(w).into_owned())
+            .collect())
     }
 
     /// A GET under `/api` answered with JSON.
@@ -989,6 +1085,13 @@ impl VendorApi for MstrClient {
 
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
         Box::pin(self.do_load())
+    }
+
+    fn load_each<'a>(
+        &'a self,
+        visit: &'a mut (dyn FnMut(Resource) -> bool + Send),
+    ) -> BoxFuture<'a, Result<Vec<String>, ApiError>> {
+        Box::pin(self.do_load_each(visit))
     }
 
     fn get(&self, target: Ref) -> BoxFuture<'_, Result<Resource, ApiError>> {

@@ -11,9 +11,11 @@ pub mod databrain_impact;
 pub mod entry;
 pub mod forms;
 pub mod http;
+pub mod jsonstream;
 pub mod microstrategy;
 mod microstrategy_forms;
 mod microstrategy_impact;
+mod microstrategy_wire;
 pub mod qlik;
 pub mod qlik_impact;
 mod qlik_oauth;
@@ -222,9 +224,11 @@ impl Snapshot {
     /// Replace secret-looking values (passwords, tokens, keys) in every object's raw JSON, so
     /// that nothing above the clients (screen, CLI output, logs) can ever show one.
     pub fn redacted(mut self) -> Snapshot {
+        // By key (`RawJson::redacted`): objects packed in bulk know from their load whether
+        // they may hold one, so most are not even decompressed.
         for r in self.resources.iter_mut() {
-            if crate::redact::may_hold_secret(r.raw.as_str()) {
-                r.raw = crate::redact::strip_secrets(&r.raw.value()).into();
+            if let Some(stripped) = r.raw.redacted() {
+                r.raw = stripped;
             }
         }
         self
@@ -245,6 +249,25 @@ pub trait VendorApi: Send + Sync {
     fn load_streaming(&self, pages: PageSink) -> BoxFuture<'_, Result<Snapshot, ApiError>> {
         drop(pages);
         self.load()
+    }
+    /// Load every object and hand each to `visit` once, linked and redacted exactly as in
+    /// `load().redacted()` and in the same order, without keeping them all: for a reader
+    /// that writes each object and drops it (`list`). `visit` returns `false` to stop (the
+    /// load then ends with `Ok`). Returns the snapshot's warnings. Default: `load`, then
+    /// each object; MicroStrategy keeps only each object's compressed JSON and the graph.
+    fn load_each<'a>(
+        &'a self,
+        visit: &'a mut (dyn FnMut(Resource) -> bool + Send),
+    ) -> BoxFuture<'a, Result<Vec<String>, ApiError>> {
+        Box::pin(async move {
+            let snap = self.load().await?.redacted();
+            for r in snap.resources {
+                if !visit(r) {
+                    break;
+                }
+            }
+            Ok(snap.warnings)
+        })
     }
     /// A filter the view should start with, known after a load (Qlik: the configured
     /// `space_id`'s name). Default: none.
