@@ -48,6 +48,12 @@ pub enum Effect {
         format: crate::ops::export::Format,
         rows: Vec<crate::model::Resource>,
     },
+    /// Write a delete plan to `<data dir>/plans/<name>` (the `w` key of the delete
+    /// confirmation), off the event loop; the answer is a `Msg::Notice` saying where.
+    WritePlan {
+        name: String,
+        file: Box<crate::ops::plan_file::PlanFile>,
+    },
     /// Run every health check of `targets` (a `Msg::Checked` per answer).
     CheckHealth {
         job: u64,

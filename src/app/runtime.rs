@@ -427,6 +427,28 @@ impl Runtime {
                     });
                 });
             }
+            Effect::WritePlan { name, file } => {
+                tokio::task::spawn_blocking(move || {
+                    let path = crate::config::data_dir().join("plans").join(&name);
+                    let (error, text) = match crate::ops::plan_file::write(&path, &file) {
+                        Ok(()) => (
+                            false,
+                            format!(
+                                "plan of {} object{} written to {} — `dsconsole apply {}` runs it",
+                                file.targets.len(),
+                                if file.targets.len() == 1 { "" } else { "s" },
+                                path.display(),
+                                path.display()
+                            ),
+                        ),
+                        Err(e) => (
+                            true,
+                            format!("cannot write the plan to {}: {e}", path.display()),
+                        ),
+                    };
+                    let _ = tx.send(Msg::Notice { error, text });
+                });
+            }
             Effect::Discard(old) => {
                 tokio::task::spawn_blocking(move || {
                     drop(old);
