@@ -36,6 +36,17 @@ pub enum Effect {
         profile: usize,
         plan: Arc<crate::ops::change::ChangePlan>,
     },
+    /// Read the deleted objects of the audit log (`:trash`), off the event loop; a
+    /// `Msg::DeletedRead` answers.
+    ReadDeleted,
+    /// Run a confirmed restore plan (a `Msg::RestoreStep` per object, then
+    /// `Msg::RestoreFinished`). `Debug` never shows the secrets.
+    Restore {
+        job: u64,
+        profile: usize,
+        plan: Arc<crate::ops::restore::RestorePlan>,
+        secrets: Vec<(String, secrecy::SecretString)>,
+    },
     /// Compute the impact of each target (a few at a time; each answer is a `Msg::Impact`).
     Impact {
         job: u64,
