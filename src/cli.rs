@@ -99,6 +99,30 @@ pub enum Command {
         /// With --yes: delete even when the plan breaks content or its impact is unknown.
         #[arg(long)]
         force_impact: bool,
+        /// Write the plan to FILE (for `dsconsole apply`) instead of running it; sends nothing.
+        #[arg(long, value_name = "FILE")]
+        plan_out: Option<PathBuf>,
+    },
+    /// Run a plan written by `delete --plan-out`: every target is read again first, and what
+    /// changed since (updated, used by, impact, gone) is refused and reported.
+    Apply {
+        #[arg(value_name = "PLAN.json")]
+        file: PathBuf,
+        /// Refuse the whole plan when any of its objects changed.
+        #[arg(long)]
+        strict: bool,
+        /// Print what would run; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask. Required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
+        /// Protected profiles: the profile name, in addition to --yes.
+        #[arg(long, value_name = "NAME")]
+        confirm_profile: Option<String>,
+        /// With --yes: delete even when the plan breaks content or its impact is unknown.
+        #[arg(long)]
+        force_impact: bool,
     },
     /// What deleting objects would break: reports, dashboards, apps, datamarts that use them.
     Impact {
@@ -337,6 +361,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             confirm_profile,
             time_limit,
             force_impact,
+            plan_out,
         }) => {
             crate::logging::init_stderr();
             let args = DeleteArgs {
@@ -351,8 +376,28 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 confirm_profile,
                 time_limit: time_limit.map(Duration::from_secs),
                 force_impact,
+                plan_out,
             };
             finish(headless::delete(cli.config.as_deref(), cli.read_only, args).await)
+        }
+        Some(Command::Apply {
+            file,
+            strict,
+            dry_run,
+            yes,
+            confirm_profile,
+            force_impact,
+        }) => {
+            crate::logging::init_stderr();
+            let args = headless::ApplyArgs {
+                file,
+                strict,
+                yes,
+                confirm_profile,
+                dry_run,
+                force_impact,
+            };
+            finish(headless::apply(cli.config.as_deref(), cli.read_only, &args).await)
         }
         Some(Command::Update {
             profile,

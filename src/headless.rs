@@ -26,12 +26,14 @@ use tokio_util::sync::CancellationToken;
 mod check;
 mod impact;
 mod owned;
+mod plan_file;
 mod restore;
 mod secret;
 mod update;
 pub use check::{check, CheckOutput};
 pub use impact::impact;
 pub use owned::owned_by_cmd as owned_by;
+pub use plan_file::{apply, ApplyArgs};
 pub use restore::{deleted_cmd as deleted, restore, RestoreArgs};
 pub use secret::secret_set;
 pub use update::{rotate, update, ConfirmArgs, ValueArgs};
@@ -459,6 +461,8 @@ pub struct DeleteArgs {
     pub time_limit: Option<std::time::Duration>,
     /// Delete even when the plan breaks content or its impact is unknown (with `--yes`).
     pub force_impact: bool,
+    /// Write the plan to this file (for `apply`) instead of running it; nothing is sent.
+    pub plan_out: Option<PathBuf>,
 }
 
 /// `dsconsole delete PROFILE KIND ID_OR_NAME...`.
@@ -482,7 +486,7 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         )));
     }
     let read_only = read_only || o.profile.read_only;
-    if read_only && !a.dry_run {
+    if read_only && !a.dry_run && a.plan_out.is_none() {
         return Err(Fail::usage(format!(
             "profile '{}' is read-only: nothing was sent (use --dry-run to see the plan)",
             o.profile.name
@@ -504,6 +508,9 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         let impacts = impact::compute(o, &all, &refs).await;
         plan.set_impacts(&impacts, chrono::Utc::now().timestamp());
     }
+    if let Some(path) = &a.plan_out {
+        return plan_file::write_plan(o, &plan, &all, path);
+    }
     if a.dry_run {
         print!("{}", plan_text(&plan));
         println!("dry run: nothing was sent");
@@ -513,6 +520,54 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         eprint!("{}", plan_text(&plan));
         return Err(Fail::op("nothing to delete"));
     }
+    let left_out = left_out(&plan, &all, &selected)
+        .into_iter()
+        .map(|(target, why)| LeftOut {
+            word: "left out",
+            target,
+            why: vec![why.to_string()],
+            gone: false,
+        })
+        .collect();
+    let run = RunOpts {
+        yes: a.yes,
+        confirm_profile: a.confirm_profile,
+        concurrency: a.concurrency,
+        time_limit: a.time_limit,
+        force_impact: a.force_impact,
+    };
+    run_plan(o, plan, &run, left_out).await
+}
+
+/// How a confirmed plan runs (`delete`, `apply`).
+struct RunOpts {
+    yes: bool,
+    confirm_profile: Option<String>,
+    concurrency: Option<usize>,
+    time_limit: Option<std::time::Duration>,
+    force_impact: bool,
+}
+
+/// An object asked for that the plan does not delete, with the word the report gives it
+/// ("left out", "refused", "gone") and why, one line each.
+struct LeftOut {
+    word: &'static str,
+    target: Ref,
+    why: Vec<String>,
+    /// Gone already (deleted meanwhile): counted as "already gone", not as left out.
+    gone: bool,
+}
+
+/// Confirm `plan` (typed at the terminal, or `--yes` with `--confirm-profile` for a
+/// protected profile; a plan that breaks content needs `--force-impact` with `--yes`), run
+/// it with an audit line before and after each request, and report each object (stdout)
+/// and the summary (stderr). `left_out` counts as not done.
+async fn run_plan(
+    o: &Opened,
+    plan: DeletePlan,
+    a: &RunOpts,
+    left_out: Vec<LeftOut>,
+) -> Result<ExitCode, Fail> {
     if o.profile.protected {
         match &a.confirm_profile {
             Some(p) if p == &o.profile.name => {}
@@ -552,7 +607,6 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
         a.time_limit,
     )
     .await;
-    let left_out = left_out(&plan, &all, &selected);
     let mut out = std::io::stdout().lock();
     for (step, outcome) in plan.steps.iter().zip(&run.outcomes) {
         let _ = writeln!(
@@ -570,19 +624,23 @@ async fn delete_opened(o: &Opened, read_only: bool, a: DeleteArgs) -> Result<Exi
             let _ = writeln!(out, "              {line}");
         }
     }
-    for (target, why) in &left_out {
+    for l in &left_out {
         let _ = writeln!(
             out,
             "{:<13} {}  {}",
-            "left out",
-            sanitize(&target.label()),
-            sanitize(&target.id)
+            l.word,
+            sanitize(&l.target.label()),
+            sanitize(&l.target.id)
         );
-        let _ = writeln!(out, "              {why}");
+        for why in &l.why {
+            let _ = writeln!(out, "              {}", sanitize(why));
+        }
     }
     let _ = out.flush();
     drop(out);
-    let tally = Tally::of(&run.outcomes, true, left_out.len());
+    let gone = left_out.iter().filter(|l| l.gone).count();
+    let mut tally = Tally::of(&run.outcomes, true, left_out.len() - gone);
+    tally.already_gone += gone;
     let title = match run.signal {
         Some(_) => "Cancelled",
         None if a.time_limit.is_some() && tally.not_started > 0 => "Stopped at the time limit",

@@ -114,7 +114,10 @@ fn mutation_running(model: &Model) -> bool {
         j.running()
             && matches!(
                 j.kind,
-                JobKind::Delete(_) | JobKind::Create { .. } | JobKind::Change { .. }
+                JobKind::Delete(_)
+                    | JobKind::Create { .. }
+                    | JobKind::Change { .. }
+                    | JobKind::Restore { .. }
             )
     })
 }

@@ -25,6 +25,7 @@ pub enum Cmd {
     Transfer,
     Move,
     Owner,
+    Trash,
 }
 
 /// Every name a command answers to, its own name first. Any of them may be shortened to an
@@ -54,12 +55,13 @@ const NAMES: &[(&str, Cmd)] = &[
     ("transfer", Cmd::Transfer),
     ("move", Cmd::Move),
     ("owner", Cmd::Owner),
+    ("trash", Cmd::Trash),
 ];
 
 /// The commands' own names, as completion offers them.
 pub const COMMANDS: &[&str] = &[
     "overview", "all", "profile", "kind", "filter", "mark", "unmark", "marks", "export", "rotate",
-    "transfer", "move", "owner", "quit",
+    "transfer", "move", "owner", "trash", "quit",
 ];
 
 /// The arguments of `:marks`.
@@ -235,6 +237,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         }
         Cmd::Move => return super::modals::edit::open_bulk(m, super::modals::edit::Bulk::Move),
         Cmd::Owner => return owner_view(m, arg),
+        Cmd::Trash => return super::modals::trash::open(m),
         Cmd::Mark => super::marks::by_query(m, arg, true),
         Cmd::Unmark => super::marks::by_query(m, arg, false),
         Cmd::Marks => match pick(arg, MARKS_ARGS) {

@@ -36,6 +36,17 @@ pub enum Effect {
         profile: usize,
         plan: Arc<crate::ops::change::ChangePlan>,
     },
+    /// Read the deleted objects of the audit log (`:trash`), off the event loop; a
+    /// `Msg::DeletedRead` answers.
+    ReadDeleted,
+    /// Run a confirmed restore plan (a `Msg::RestoreStep` per object, then
+    /// `Msg::RestoreFinished`). `Debug` never shows the secrets.
+    Restore {
+        job: u64,
+        profile: usize,
+        plan: Arc<crate::ops::restore::RestorePlan>,
+        secrets: Vec<(String, secrecy::SecretString)>,
+    },
     /// Compute the impact of each target (a few at a time; each answer is a `Msg::Impact`).
     Impact {
         job: u64,
@@ -47,6 +58,12 @@ pub enum Effect {
         path: std::path::PathBuf,
         format: crate::ops::export::Format,
         rows: Vec<crate::model::Resource>,
+    },
+    /// Write a delete plan to `<data dir>/plans/<name>` (the `w` key of the delete
+    /// confirmation), off the event loop; the answer is a `Msg::Notice` saying where.
+    WritePlan {
+        name: String,
+        file: Box<crate::ops::plan_file::PlanFile>,
     },
     /// Run every health check of `targets` (a `Msg::Checked` per answer).
     CheckHealth {

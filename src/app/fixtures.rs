@@ -308,3 +308,47 @@ pub fn batch_model(qa_protected: bool) -> Model {
     }
     m
 }
+
+fn deleted(
+    seq: u64,
+    kind: Kind,
+    id: &str,
+    name: &str,
+    object: serde_json::Value,
+) -> crate::ops::deleted::DeletedObject {
+    crate::ops::deleted::DeletedObject {
+        reference: format!("20261206T200000.000Z-1:{seq}"),
+        time: format!("2026-12-06T20:00:{seq:02}Z"),
+        run: "20261206T200000.000Z-1".into(),
+        profile: "prod".into(),
+        vendor: VendorId::MicroStrategy,
+        kind,
+        id: id.into(),
+        name: name.into(),
+        container: None,
+        state: crate::ops::deleted::DeleteState::Deleted,
+        restored: None,
+        object,
+    }
+}
+
+/// What `:trash` reads, oldest first as the audit log has them: a datasource on Sales
+/// Conn, then a login (its password is asked for).
+pub fn audit_rows() -> Vec<crate::ops::deleted::DeletedObject> {
+    vec![
+        deleted(
+            1,
+            Kind::Datasources,
+            "D9",
+            "Old Sales",
+            json!({"database": {"connection": {"id": "C1", "name": "Sales Conn"}}}),
+        ),
+        deleted(
+            2,
+            Kind::Logins,
+            "L9",
+            "etl",
+            json!({"username": "etl_user"}),
+        ),
+    ]
+}

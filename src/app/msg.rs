@@ -108,6 +108,18 @@ pub enum Msg {
         profile: usize,
         outcomes: Vec<crate::ops::change::ChangeOutcome>,
     },
+    /// The audit log's deleted objects, oldest first (`:trash`).
+    DeletedRead(Result<Vec<crate::ops::deleted::DeletedObject>, String>),
+    /// One object of a restore job has its outcome.
+    RestoreStep {
+        job: u64,
+    },
+    /// A restore job ended: every outcome, in plan order.
+    RestoreFinished {
+        job: u64,
+        profile: usize,
+        outcomes: Vec<crate::ops::restore::RestoreOutcome>,
+    },
     /// A profile's client arrived after the start (the demo's simulator listens now).
     ClientReady {
         profile: usize,

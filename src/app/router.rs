@@ -52,6 +52,7 @@ pub fn help_sections() -> Vec<super::keys::HelpSection> {
         super::overview::help(),
         super::input::help(),
         super::modals::confirm::help(),
+        super::modals::trash::help(),
         super::modals::impact_check::help(),
         super::modals::progress::help(),
         super::modals::question::help(),

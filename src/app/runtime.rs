@@ -427,6 +427,82 @@ impl Runtime {
                     });
                 });
             }
+            Effect::ReadDeleted => {
+                let path = self
+                    .audit
+                    .path()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_else(|| crate::config::data_dir().join("audit.jsonl"));
+                tokio::task::spawn_blocking(move || {
+                    let result = crate::ops::deleted::read(&path)
+                        .map_err(|e| format!("cannot read the audit log {}: {e}", path.display()));
+                    let _ = tx.send(Msg::DeletedRead(result));
+                });
+            }
+            Effect::Restore {
+                job,
+                profile,
+                plan,
+                secrets,
+            } => {
+                let Some(client) = self.client(profile) else {
+                    let _ = tx.send(Msg::RestoreFinished {
+                        job,
+                        profile,
+                        outcomes: vec![
+                            crate::ops::restore::RestoreOutcome::Failed(
+                                "profile has no client: nothing was sent".into()
+                            );
+                            plan.items.len()
+                        ],
+                    });
+                    return;
+                };
+                let cancel = self.root.child_token();
+                let audit = self.audit.clone();
+                let token = cancel.clone();
+                let task = self.tasks.spawn(async move {
+                    let secrets: std::collections::HashMap<String, secrecy::SecretString> =
+                        secrets.into_iter().collect();
+                    let secret_of = move |f: &str| secrets.get(f).cloned();
+                    let steps = tx.clone();
+                    let each = move |_: usize, _: &crate::ops::restore::RestoreOutcome| {
+                        let _ = steps.send(Msg::RestoreStep { job });
+                    };
+                    let outcomes = crate::ops::restore::execute(
+                        client, audit, &plan, &secret_of, cancel, each,
+                    )
+                    .await;
+                    let _ = tx.send(Msg::RestoreFinished {
+                        job,
+                        profile,
+                        outcomes,
+                    });
+                });
+                self.jobs.insert(job, (token, task));
+            }
+            Effect::WritePlan { name, file } => {
+                tokio::task::spawn_blocking(move || {
+                    let path = crate::config::data_dir().join("plans").join(&name);
+                    let (error, text) = match crate::ops::plan_file::write(&path, &file) {
+                        Ok(()) => (
+                            false,
+                            format!(
+                                "plan of {} object{} written to {} — `dsconsole apply {}` runs it",
+                                file.targets.len(),
+                                if file.targets.len() == 1 { "" } else { "s" },
+                                path.display(),
+                                path.display()
+                            ),
+                        ),
+                        Err(e) => (
+                            true,
+                            format!("cannot write the plan to {}: {e}", path.display()),
+                        ),
+                    };
+                    let _ = tx.send(Msg::Notice { error, text });
+                });
+            }
             Effect::Discard(old) => {
                 tokio::task::spawn_blocking(move || {
                     drop(old);

@@ -271,6 +271,8 @@ pub struct CreateForm {
     /// An edit form (`e`) of this object, with the text each field had when it opened:
     /// submitting it reviews the change instead of creating.
     pub edit: Option<Box<EditTarget>>,
+    /// The secrets of a restore: submitting the form opens this confirmation with them.
+    pub restore: Option<Box<ConfirmRestore>>,
 }
 
 /// The objects an edit form changes: one (`e`), or every marked one of several profiles
@@ -334,6 +336,7 @@ impl CreateForm {
             mismatch_warned: false,
             submitting: false,
             edit,
+            restore: None,
         }
     }
 
@@ -391,6 +394,56 @@ pub enum Modal {
     ImpactCheck(Box<ImpactCheck>),
     /// A change plan waiting to be confirmed.
     ConfirmChange(Box<ConfirmChange>),
+    /// "Recently deleted" (`:trash`): what the audit log says was deleted.
+    Trash(Box<TrashView>),
+    /// A restore plan waiting to be confirmed.
+    ConfirmRestore(Box<ConfirmRestore>),
+}
+
+/// "Recently deleted": this machine's audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct TrashView {
+    /// `None` while the audit log is being read (off the event loop).
+    pub rows: Option<Result<Vec<crate::ops::deleted::DeletedObject>, String>>,
+    pub cursor: usize,
+    /// Audit refs of the marked rows.
+    pub marked: BTreeSet<String>,
+    pub hint: Option<String>,
+}
+
+impl TrashView {
+    /// The rows read so far (none while reading or after a failed read).
+    pub fn list(&self) -> &[crate::ops::deleted::DeletedObject] {
+        match &self.rows {
+            Some(Ok(rows)) => rows,
+            _ => &[],
+        }
+    }
+}
+
+/// The confirmation of a restore plan: typed like a delete's. The secrets the plan needs
+/// were asked for before it opened.
+#[derive(Debug, Clone)]
+pub struct ConfirmRestore {
+    pub profile: usize,
+    pub plan: Arc<crate::ops::restore::RestorePlan>,
+    pub protected: bool,
+    pub typed: LineInput,
+    pub hint: Option<String>,
+    pub scroll: usize,
+    /// (field, value) of each secret the plan needs.
+    pub secrets: Vec<(String, SecretString)>,
+}
+
+impl ConfirmRestore {
+    /// What must be typed: the count, or the protected profile's name.
+    pub fn expected(&self) -> String {
+        if self.protected {
+            self.plan.profile.clone()
+        } else {
+            self.plan.items.len().to_string()
+        }
+    }
 }
 
 /// A delete plan waiting for its impact before its confirmation opens.
@@ -455,6 +508,12 @@ pub enum JobKind {
         /// Checks the profile could not ask (a missing setting).
         skipped: usize,
     },
+    /// Restores of `total` objects (`:trash`).
+    Restore {
+        total: usize,
+        done: usize,
+        plan: Arc<crate::ops::restore::RestorePlan>,
+    },
     /// Changes of `total` objects (edit, rotate).
     Change {
         total: usize,
@@ -487,6 +546,7 @@ impl Job {
             JobKind::Test { total, done, .. } => done < total,
             JobKind::Create { .. } => true,
             JobKind::Change { total, done, .. } => done < total,
+            JobKind::Restore { total, done, .. } => done < total,
             JobKind::Impact { total, done, .. } => done < total,
             JobKind::Checks { total, done, .. } => done < total,
         }

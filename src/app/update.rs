@@ -148,6 +148,19 @@ fn dispatch(m: &mut Model, msg: Msg) -> Vec<Effect> {
             super::modals::edit::on_step(m, job, &outcome);
             Vec::new()
         }
+        Msg::DeletedRead(result) => {
+            super::modals::trash::on_read(m, result);
+            Vec::new()
+        }
+        Msg::RestoreStep { job } => {
+            super::modals::trash::on_step(m, job);
+            Vec::new()
+        }
+        Msg::RestoreFinished {
+            job,
+            profile,
+            outcomes,
+        } => super::modals::trash::on_finished(m, job, profile, &outcomes),
         Msg::ChangeFinished {
             job,
             profile,

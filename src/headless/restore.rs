@@ -103,12 +103,7 @@ fn write_table(out: &mut impl Write, rows: &[&DeletedObject]) -> std::io::Result
     ]
     .map(String::from)];
     for d in rows {
-        let restore = match (&d.restored, d.restorable()) {
-            (Some(r), _) => format!("restored as {}", r.id),
-            (None, Ok(need)) if need.is_empty() => "yes".to_string(),
-            (None, Ok(need)) => format!("yes, with --set {}", need.join(", ")),
-            (None, Err(why)) => format!("no: {why}"),
-        };
+        let restore = d.restore_word();
         let time = d.time.get(..19).unwrap_or(&d.time).replace('T', " ");
         cells.push(
             [

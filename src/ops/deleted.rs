@@ -83,6 +83,17 @@ impl DeletedObject {
         crate::vendors::restore::recreate(&self.saved()).map(|r| r.required)
     }
 
+    /// Whether it can be restored, in the words of `dsconsole deleted` (and the `:trash`
+    /// view): `yes`, `yes, with --set …`, `restored as <id>`, `no: why`.
+    pub fn restore_word(&self) -> String {
+        match (&self.restored, self.restorable()) {
+            (Some(r), _) => format!("restored as {}", r.id),
+            (None, Ok(need)) if need.is_empty() => "yes".to_string(),
+            (None, Ok(need)) => format!("yes, with --set {}", need.join(", ")),
+            (None, Err(why)) => format!("no: {why}"),
+        }
+    }
+
     /// Sent at or after `since` (a Unix time).
     pub fn since(&self, since: i64) -> bool {
         chrono::DateTime::parse_from_rfc3339(&self.time).is_ok_and(|t| t.timestamp() >= since)

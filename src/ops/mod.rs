@@ -13,6 +13,7 @@ pub(crate) mod fixtures;
 pub mod health_checks;
 pub mod impact_run;
 pub mod plan;
+pub mod plan_file;
 pub mod request_lines;
 pub mod restore;
 pub mod watch_file;

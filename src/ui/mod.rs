@@ -387,6 +387,7 @@ fn draw_status(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             JobKind::Test { total, done, .. } => format!(" │ testing {done}/{total}"),
             JobKind::Create { label } => format!(" │ creating {label}"),
             JobKind::Change { total, done, .. } => format!(" │ changing {done}/{total}"),
+            JobKind::Restore { total, done, .. } => format!(" │ restoring {done}/{total}"),
             JobKind::Impact { total, done, .. } => format!(" │ impact {done}/{total}"),
             JobKind::Checks { total, done, .. } => format!(" │ checking {done}/{total}"),
         };

@@ -42,6 +42,8 @@ pub fn draw_modals(m: &Model, f: &mut Frame, area: Rect, theme: &Theme) {
             Modal::Create(form) => draw_create(form, f, area, theme),
             Modal::ImpactCheck(c) => draw_impact_check(m, c, f, area, theme),
             Modal::ConfirmChange(c) => draw_confirm_change(c, f, area, theme),
+            Modal::Trash(t) => draw_trash(m, t, f, area, theme),
+            Modal::ConfirmRestore(c) => draw_confirm_restore(c, f, area, theme),
         }
     }
 }
@@ -1193,39 +1195,94 @@ fn draw_confirm_change(
     area: Rect,
     theme: &Theme,
 ) {
+    let text: String = c
+        .plans
+        .iter()
+        .map(|(_, plan)| crate::ops::change::plan_text(plan))
+        .collect();
+    let typed = TypedConfirm {
+        title: " Change — review the plan ",
+        plan: &text,
+        prompt: crate::app::modals::edit::prompt(c),
+        typed: &c.typed.text,
+        hint: c.hint.as_deref(),
+        danger: !c.protected.is_empty(),
+        scroll: c.scroll,
+    };
+    draw_typed_confirm(&typed, f, area, theme);
+}
+
+/// The confirmation of a restore plan: drawn like a change's.
+fn draw_confirm_restore(
+    c: &crate::app::state::ConfirmRestore,
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    let mut text = crate::ops::restore::plan_text(&c.plan);
+    if !c.secrets.is_empty() {
+        let fields: Vec<&str> = c.secrets.iter().map(|(f, _)| f.as_str()).collect();
+        text.push_str(&format!("given: {} (not shown)\n", fields.join(", ")));
+    }
+    let typed = TypedConfirm {
+        title: " Restore — review the plan ",
+        plan: &text,
+        prompt: crate::app::modals::trash::prompt(c),
+        typed: &c.typed.text,
+        hint: c.hint.as_deref(),
+        danger: c.protected,
+        scroll: c.scroll,
+    };
+    draw_typed_confirm(&typed, f, area, theme);
+}
+
+/// What a typed confirmation (change, restore) shows.
+struct TypedConfirm<'a> {
+    title: &'a str,
+    /// The plan as text, one line each.
+    plan: &'a str,
+    prompt: String,
+    typed: &'a str,
+    hint: Option<&'a str>,
+    /// A protected profile: the red border.
+    danger: bool,
+    scroll: usize,
+}
+
+/// The plan (scrolling when it does not fit), then the prompt, the answer and the keys,
+/// always on screen.
+fn draw_typed_confirm(c: &TypedConfirm, f: &mut Frame, area: Rect, theme: &Theme) {
     let width = area.width.saturating_sub(4).min(100);
     let inner_w = width.saturating_sub(2) as usize;
     let mut body: Vec<Line> = Vec::new();
-    for (_, plan) in &c.plans {
-        for l in crate::ops::change::plan_text(plan).lines() {
-            let style = if l.trim_start().starts_with('!') {
-                theme.warn()
-            } else {
-                Style::default()
-            };
-            let indent = l.chars().take_while(|c| *c == ' ').count() + 2;
-            body.extend(safe::wrap(
-                Line::from(Span::styled(l.to_string(), style)),
-                inner_w,
-                indent,
-            ));
-        }
+    for l in c.plan.lines() {
+        let trimmed = l.trim_start();
+        let style = if trimmed.starts_with('!') || trimmed.starts_with("refused") {
+            theme.warn()
+        } else {
+            Style::default()
+        };
+        let indent = l.chars().take_while(|c| *c == ' ').count() + 2;
+        body.extend(safe::wrap(
+            Line::from(Span::styled(l.to_string(), style)),
+            inner_w,
+            indent,
+        ));
     }
     let mut footer: Vec<Line> = Vec::new();
     footer.push(Line::from(""));
-    let prompt = crate::app::modals::edit::prompt(c);
     footer.extend(safe::wrap(
-        Line::from(Span::styled(prompt, theme.key())),
+        Line::from(Span::styled(c.prompt.clone(), theme.key())),
         inner_w,
         2,
     ));
     footer.push(Line::from(vec![
         Span::raw("> "),
-        Span::styled(format!("{}▏", c.typed.text), theme.selected()),
+        Span::styled(format!("{}▏", c.typed), theme.selected()),
     ]));
-    if let Some(h) = &c.hint {
+    if let Some(h) = c.hint {
         footer.extend(safe::wrap(
-            Line::from(Span::styled(h.clone(), theme.warn())),
+            Line::from(Span::styled(h.to_string(), theme.warn())),
             inner_w,
             2,
         ));
@@ -1236,13 +1293,12 @@ fn draw_confirm_change(
     )));
     let height = (body.len() + footer.len() + 2).min(area.height as usize) as u16;
     let rect = centered(area, width, height);
-    let danger = !c.protected.is_empty();
-    let border = if danger {
+    let border = if c.danger {
         theme.danger_border()
     } else {
         theme.border()
     };
-    let inner = framed(f, rect, " Change — review the plan ", border);
+    let inner = framed(f, rect, c.title, border);
     let room = (inner.height as usize).saturating_sub(footer.len());
     let scroll = c.scroll.min(body.len().saturating_sub(room));
     let mut lines: Vec<Line> = body.into_iter().skip(scroll).collect();
@@ -1258,6 +1314,143 @@ fn draw_confirm_change(
     }
     lines.extend(footer);
     f.render_widget(safe::para(lines).alignment(Alignment::Left), inner);
+}
+
+/// "Recently deleted" (`:trash`): one row per deleted object, newest first, with when, the
+/// profile, what it was, the state and whether it can be restored; the keys at the bottom.
+fn draw_trash(
+    m: &Model,
+    t: &crate::app::state::TrashView,
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    let rect = area;
+    let title = format!(
+        " Recently deleted — this machine's audit log ({}) ",
+        match &t.rows {
+            None => "reading…".to_string(),
+            Some(Err(_)) => "unreadable".to_string(),
+            Some(Ok(rows)) => format!(
+                "{} object{}, {} marked",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" },
+                t.marked.len()
+            ),
+        }
+    );
+    let inner = framed(f, rect, &title, theme.border());
+    let w = inner.width as usize;
+    let mut footer: Vec<Line> = Vec::new();
+    if let Some(h) = &t.hint {
+        footer.extend(safe::wrap(
+            Line::from(Span::styled(h.clone(), theme.warn())),
+            w,
+            2,
+        ));
+    }
+    footer.push(Line::from(Span::styled(
+        "Space mark · R/Enter restore · r read again · Esc close · ? help",
+        theme.dim(),
+    )));
+    // The header and the current row's ref line take one line each.
+    let room = (inner.height as usize).saturating_sub(footer.len() + 2);
+    let mut lines: Vec<Line> = Vec::new();
+    let rows = match &t.rows {
+        None => {
+            lines.push(Line::from("reading the audit log…"));
+            &[][..]
+        }
+        Some(Err(e)) => {
+            lines.push(Line::from(Span::styled(e.clone(), theme.warn())));
+            &[][..]
+        }
+        Some(Ok(rows)) => {
+            if rows.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    "nothing deleted from this machine yet",
+                    theme.dim(),
+                )));
+            }
+            rows.as_slice()
+        }
+    };
+    if !rows.is_empty() {
+        // When, profile, kind, name, state, restore (the rest of the line).
+        let (when_w, prof_w, kind_w, state_w) = (16, 12.min(w / 6), 10, 12);
+        let fixed = 2 + when_w + 1 + prof_w + 1 + kind_w + 1 + state_w + 1;
+        let rest = w.saturating_sub(fixed);
+        let name_w = (rest * 3 / 5).max(8);
+        let restore_w = rest.saturating_sub(name_w + 1);
+        let cell = |s: &str, n: usize| format!("{:<n$}", crate::text::fit(s, n));
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  {} {} {} {} {} {}",
+                cell("DELETED (UTC)", when_w),
+                cell("PROFILE", prof_w),
+                cell("KIND", kind_w),
+                cell("NAME", name_w),
+                cell("STATE", state_w),
+                cell("RESTORE", restore_w)
+            ),
+            theme.header(),
+        )));
+        let top = t.cursor.saturating_sub(room.saturating_sub(1));
+        for (i, d) in rows.iter().enumerate().skip(top).take(room) {
+            let mark = if t.marked.contains(&d.reference) {
+                "●"
+            } else {
+                " "
+            };
+            let time = d.time.get(..16).unwrap_or(&d.time).replace('T', " ");
+            let text = format!(
+                "{mark} {} {} {} {} {} {}",
+                cell(&time, when_w),
+                cell(&d.profile, prof_w),
+                cell(d.kind.singular(), kind_w),
+                cell(&d.name, name_w),
+                cell(d.state.word(), state_w),
+                cell(&d.restore_word(), restore_w)
+            );
+            let style = if i == t.cursor {
+                theme.selected()
+            } else if d.restored.is_some() {
+                theme.dim()
+            } else {
+                Style::default()
+            };
+            lines.push(Line::from(Span::styled(text, style)));
+        }
+        if let Some(d) = rows.get(t.cursor) {
+            // The current row's ref and run, for `dsconsole restore` and the audit log.
+            let open = m.profiles.iter().any(|tab| tab.info.name == d.profile);
+            let extra = if open {
+                String::new()
+            } else {
+                " · profile not open here".to_string()
+            };
+            footer.insert(
+                0,
+                Line::from(Span::styled(
+                    crate::text::fit(
+                        &format!(
+                            "run {} · ref {} · old id {}{extra}",
+                            d.run, d.reference, d.id
+                        ),
+                        w,
+                    ),
+                    theme.dim(),
+                )),
+            );
+        }
+    }
+    let room = (inner.height as usize).saturating_sub(footer.len());
+    lines.truncate(room);
+    while lines.len() < room {
+        lines.push(Line::from(""));
+    }
+    lines.extend(footer);
+    f.render_widget(safe::para(lines), inner);
 }
 
 fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -1367,7 +1560,9 @@ fn draw_create(form: &CreateForm, f: &mut Frame, area: Rect, theme: &Theme) {
     } else {
         lines.push(Line::from(""));
     }
-    let keys = if form.edit.is_some() {
+    let keys = if form.restore.is_some() {
+        "Tab/↓ next · Enter (last field) or Ctrl-S: review the restore plan · Esc cancel"
+    } else if form.edit.is_some() {
         "Tab/↓ next · Shift-Tab/↑ back · Enter next (last field: review) · \
          Ctrl-S review the change · Esc cancel"
     } else {

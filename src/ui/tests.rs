@@ -1122,3 +1122,29 @@ fn edit_form_and_change_confirmation_at_80x24() {
     );
     insta::assert_snapshot!("change_confirmation_80x24", out);
 }
+
+fn trash_model(w: u16, h: u16) -> Model {
+    let mut m = sized(w, h);
+    chars(&mut m, ":trash");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    update(&mut m, Msg::DeletedRead(Ok(audit_rows())));
+    m
+}
+
+#[test]
+fn trash_view_and_its_restore_confirmation() {
+    for (w, h) in [(80, 24), (120, 30)] {
+        let mut m = trash_model(w, h);
+        chars(&mut m, " ");
+        insta::assert_snapshot!(format!("trash_{w}x{h}"), render(&m, w, h));
+        // The datasource alone (no secret): its confirmation.
+        key(&mut m, KeyCode::Up, KeyModifiers::NONE);
+        chars(&mut m, " R");
+        let out = render(&m, w, h);
+        assert!(
+            out.contains("Type 1 and Enter (or y) to restore 1 object"),
+            "{out}"
+        );
+        insta::assert_snapshot!(format!("trash_confirm_{w}x{h}"), out);
+    }
+}

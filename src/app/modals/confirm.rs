@@ -26,6 +26,8 @@ pub enum Action {
     Bottom,
     /// `y`: deletes one object (only when one object is asked about).
     Yes,
+    /// `w`: write the plan to a file in the data dir (for `dsconsole apply`).
+    WritePlan,
     Erase,
     Press,
     /// Digits (or, when the profile name is asked for, any text): what is typed.
@@ -96,6 +98,12 @@ pub const BINDINGS: &[Binding<Action>] = &[
         "end of the plan",
     ),
     Binding::new(&[Char('y')], "y", Action::Yes, "delete one object"),
+    Binding::new(
+        &[Char('w'), Ctrl('w')],
+        "w / Ctrl-W",
+        Action::WritePlan,
+        "write the plan to a file in the data dir (run it later with dsconsole apply); sends nothing",
+    ),
     Binding::new(
         &[Key::Digit],
         "0-9",
@@ -463,6 +471,7 @@ pub fn on_key(m: &mut Model, c: &mut ConfirmDelete, key: &KeyEvent) -> (Step, Ve
         Action::Top => scroll(c, false, usize::MAX),
         Action::Bottom => scroll(c, true, usize::MAX),
         Action::Yes if need == Confirmation::PressY => return confirm_delete(m, c),
+        Action::WritePlan => return (Step::Keep, write_plans(m, c)),
         Action::Erase => {
             c.typed.backspace();
             after_typing(c);
@@ -486,6 +495,38 @@ pub fn on_key(m: &mut Model, c: &mut ConfirmDelete, key: &KeyEvent) -> (Step, Ve
         }
     }
     (Step::Keep, Vec::new())
+}
+
+/// `w`: one plan file per profile of the dialog (what it shows now, cascade and impact
+/// included), written off the event loop to `<data dir>/plans/`; the status line then says
+/// where. Nothing is sent and the dialog stays open.
+fn write_plans(m: &mut Model, c: &mut ConfirmDelete) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let mut names = Vec::new();
+    for (p, plan, _) in c.parts() {
+        if plan.is_empty() {
+            continue;
+        }
+        let Some(tab) = m.profiles.get(p) else {
+            continue;
+        };
+        let file = crate::ops::plan_file::PlanFile::of(plan, &tab.resources, &tab.tenant, m.now);
+        let name = crate::ops::plan_file::file_name(&plan.profile, m.now);
+        names.push(name.clone());
+        effects.push(Effect::WritePlan {
+            name,
+            file: Box::new(file),
+        });
+    }
+    c.hint = Some(if names.is_empty() {
+        "nothing to write: the plan is empty".into()
+    } else {
+        format!(
+            "writing {} to plans/ in the data dir (nothing is sent; `dsconsole apply FILE` runs it)",
+            names.join(", ")
+        )
+    });
+    effects
 }
 
 /// A typed character: the count takes digits, the profile name anything; otherwise a hint.

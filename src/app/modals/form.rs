@@ -126,9 +126,19 @@ pub fn on_key(m: &mut Model, f: &mut CreateForm, key: &KeyEvent) -> (Step, Vec<E
     );
     match action {
         Action::Cancel => {
-            let what = if f.edit.is_some() { "edit" } else { "create" };
+            let what = if f.restore.is_some() {
+                "restore"
+            } else if f.edit.is_some() {
+                "edit"
+            } else {
+                "create"
+            };
             m.set_status(Level::Info, format!("{what} cancelled: nothing was sent"));
             return (Step::Close, Vec::new());
+        }
+        Action::Submit if f.restore.is_some() => return super::trash::secrets_given(m, f),
+        Action::Enter if f.restore.is_some() && focus + 1 >= n => {
+            return super::trash::secrets_given(m, f)
         }
         Action::Submit if f.edit.is_some() => return super::edit::review(m, f),
         Action::Enter if f.edit.is_some() && focus + 1 >= n => return super::edit::review(m, f),

@@ -12,6 +12,7 @@ pub mod log;
 pub mod pager;
 pub mod progress;
 pub mod question;
+pub mod trash;
 
 use super::effect::Effect;
 use super::state::{Modal, Model};
@@ -50,6 +51,8 @@ pub fn on_key(m: &mut Model, key: &KeyEvent) -> Option<Vec<Effect>> {
         Modal::Create(f) => form::on_key(m, f, key),
         Modal::ImpactCheck(c) => impact_check::on_key(m, c, key),
         Modal::ConfirmChange(c) => edit::on_confirm_key(m, c, key),
+        Modal::Trash(t) => trash::on_key(m, t, key),
+        Modal::ConfirmRestore(c) => trash::on_confirm_key(m, c, key),
     })
 }
 
@@ -61,12 +64,14 @@ pub fn on_paste(m: &mut Model, text: &str) -> Option<()> {
             Modal::Confirm(c) => confirm::on_paste(c, text),
             Modal::Create(f) => form::on_paste(f, text),
             Modal::ConfirmChange(c) => edit::on_confirm_paste(c, text),
+            Modal::ConfirmRestore(c) => trash::on_confirm_paste(c, text),
             Modal::Progress { .. }
             | Modal::CancelJob { .. }
             | Modal::ConfirmQuit
             | Modal::Help { .. }
             | Modal::Log { .. }
-            | Modal::ImpactCheck(_) => {}
+            | Modal::ImpactCheck(_)
+            | Modal::Trash(_) => {}
         }
         (Step::Keep, ())
     })

@@ -286,3 +286,40 @@ fn databrain_datamarts_cannot_be_marked() {
 }
 
 // ---- Create forms -----------------------------------------------------------------------------
+
+#[test]
+fn w_writes_the_plan_shown_to_a_file_and_keeps_the_dialog_open() {
+    let mut m = loaded_model();
+    ch(&mut m, 'A');
+    ctrl_d(&mut m);
+    let fx = ch(&mut m, 'w');
+    let [Effect::WritePlan { name, file }] = fx.as_slice() else {
+        panic!("one plan file: {fx:?}");
+    };
+    assert!(
+        name.starts_with("plan-") && name.ends_with(".json"),
+        "{name}"
+    );
+    assert_eq!(file.targets.len(), confirm(&m).plan.len());
+    assert_eq!(file.profile, confirm(&m).plan.profile);
+    assert_eq!(file.hash, file.computed_hash());
+    assert!(confirm(&m)
+        .hint
+        .as_deref()
+        .is_some_and(|h| h.contains("plans/") && h.contains("nothing is sent")));
+    assert!(m.jobs.is_empty(), "nothing runs");
+    // Nothing was typed: the count still has to be.
+    assert!(confirm(&m).typed.text.is_empty() && !confirm(&m).focus_delete);
+    // With the profile name to type, w is text and Ctrl-W writes.
+    let mut i = info("prod");
+    i.protected = true;
+    let mut m = loaded_model_with(i);
+    ctrl_d(&mut m);
+    assert!(ch(&mut m, 'w').is_empty());
+    assert_eq!(confirm(&m).typed.text, "w");
+    let fx = ctrl(&mut m, 'w');
+    assert!(
+        matches!(fx.as_slice(), [Effect::WritePlan { .. }]),
+        "{fx:?}"
+    );
+}

@@ -392,7 +392,11 @@ fn a_rotation_whose_tests_passed_clears_the_failed_results_it_was_made_for() {
     let is_tested = |r: &crate::model::Resource| {
         r.kind == crate::model::Kind::Connections && tested.iter().any(|t| t.id == r.id)
     };
-    for r in m.profiles[0].resources_mut().iter_mut().filter(|r| is_tested(r)) {
+    for r in m.profiles[0]
+        .resources_mut()
+        .iter_mut()
+        .filter(|r| is_tested(r))
+    {
         r.health = crate::model::Health::Unhealthy("login failed".into());
     }
     update(

@@ -11,6 +11,7 @@ mod index;
 mod layers;
 mod overview;
 mod table;
+mod trash;
 mod watch;
 
 use super::effect::Effect;
