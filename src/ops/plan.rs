@@ -439,7 +439,7 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         } else {
             warnings.insert(
                 0,
-                "irreversible: deleted objects cannot be restored".to_string(),
+                "irreversible: a restore (:trash) makes a new copy".to_string(),
             );
         }
     }
@@ -1349,7 +1349,7 @@ mod tests {
         let p = plan(&all, &[(Kind::Datasources, "D1")], false);
         assert_eq!(
             p.finality(),
-            Some("irreversible: deleted objects cannot be restored")
+            Some("irreversible: a restore (:trash) makes a new copy")
         );
         assert!(p
             .other_warnings()

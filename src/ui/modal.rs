@@ -677,8 +677,18 @@ fn prompt_footer(
     } else {
         "   Tab switch · Esc cancel · ↑/↓ scroll"
     };
-    if 10 + 3 + delete_label.len() + keys.chars().count() <= inner_w {
+    // The plan-file key only where it fits beside the others.
+    let save = if matches!(need, Confirmation::PressY) {
+        " · w save plan"
+    } else {
+        " · Ctrl-W save plan"
+    };
+    let used = 10 + 3 + delete_label.len() + keys.chars().count();
+    if used <= inner_w {
         buttons.push(Span::styled(keys, theme.dim()));
+        if used + save.chars().count() <= inner_w {
+            buttons.push(Span::styled(save, theme.dim()));
+        }
     }
     footer.push(safe::line(Line::from(buttons)));
 }
