@@ -5,105 +5,23 @@
 // These run the built-in simulators, which need the `sim` feature (on by default).
 #![cfg(feature = "sim")]
 
-use assert_cmd::Command;
-use dsconsole::sim::microstrategy::{self, MstrSim, DEMO_PASSWORD, DEMO_USERNAME};
-use dsconsole::sim::SimOptions;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::time::Duration;
 
-/// Safety net against a hung child; never a timing assertion.
-const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
-const PW_VAR: &str = "DSCONSOLE_RESTORE_CLI_PW";
+mod common {
+    pub mod mstr_cli;
+}
+use common::mstr_cli::World;
+
 const NEW_PW_VAR: &str = "DSCONSOLE_RESTORE_CLI_NEW_PW";
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-struct World {
-    sim: MstrSim,
-    _rt: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
-    config: PathBuf,
+/// A world whose children also have the new password in `NEW_PW_VAR`.
+fn world(profile_extra: &str) -> World {
+    let mut w = World::new(profile_extra);
+    w.env.push((NEW_PW_VAR, "n3w-login-pw"));
+    w
 }
 
 impl World {
-    fn new(profile_extra: &str) -> World {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let sim = rt
-            .block_on(microstrategy::start(&SimOptions::default()))
-            .expect("simulator");
-        let dir = tempfile::tempdir().expect("tmp");
-        let config = dir.path().join("config.toml");
-        let text = format!(
-            "[[profiles]]\nname = \"mstr\"\nvendor = \"microstrategy\"\nbase_url = \"{}\"\n\
-             username = \"{DEMO_USERNAME}\"\npassword_env = \"{PW_VAR}\"\n{profile_extra}\n",
-            sim.base_url
-        );
-        std::fs::write(&config, text).expect("config");
-        World {
-            sim,
-            _rt: rt,
-            dir,
-            config,
-        }
-    }
-
-    fn cmd(&self) -> Command {
-        let home = self.dir.path().join("home");
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dsconsole"));
-        c.arg("--config")
-            .arg(&self.config)
-            .env_remove("DSCONSOLE_CONFIG")
-            .env_remove("DSCONSOLE_LOG")
-            .env("DSCONSOLE_DATA_DIR", self.dir.path().join("data"))
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env(PW_VAR, DEMO_PASSWORD)
-            .env(NEW_PW_VAR, "n3w-login-pw")
-            .timeout(CHILD_TIMEOUT);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        let out = self.cmd().args(args).output().expect("run");
-        Out {
-            code: out.status.code().expect("exit code"),
-            stdout: String::from_utf8(out.stdout).expect("utf-8"),
-            stderr: String::from_utf8(out.stderr).expect("utf-8"),
-        }
-    }
-
-    /// POST/PATCH/PUT/DELETE requests other than the session's.
-    fn mutations(&self) -> Vec<(String, String)> {
-        self.sim
-            .control
-            .requests()
-            .into_iter()
-            .filter(|r| r.method != "GET" && !r.path.contains("/api/auth/"))
-            .map(|r| (r.method, r.path))
-            .collect()
-    }
-
     /// Delete the sandbox datasource with its connection and login; their audit refs,
     /// datasource first (delete order).
     fn delete_cascade(&self) -> Vec<String> {
@@ -141,7 +59,7 @@ impl World {
 
 #[test]
 fn deleted_lists_what_the_audit_log_says_was_deleted_with_refs_and_filters() {
-    let w = World::new("");
+    let w = world("");
     let out = w.run(&["deleted"]);
     out.expect_code(0);
     assert!(out.stderr.contains("nothing deleted"), "{}", out.stderr);
@@ -175,7 +93,7 @@ fn deleted_lists_what_the_audit_log_says_was_deleted_with_refs_and_filters() {
 
 #[test]
 fn restore_dry_run_sends_nothing_and_a_cascade_is_restored_in_order() {
-    let w = World::new("");
+    let w = world("");
     let refs = w.delete_cascade();
     let sent = w.mutations().len();
     let mut args = vec!["restore"];
@@ -247,7 +165,7 @@ fn restore_dry_run_sends_nothing_and_a_cascade_is_restored_in_order() {
 
 #[test]
 fn restore_is_refused_read_only_unprotected_or_unknown() {
-    let w = World::new("protected = true");
+    let w = world("protected = true");
     let refs = w.delete_cascade_protected();
     let sent = w.mutations().len();
     let secret = format!("password={NEW_PW_VAR}");
