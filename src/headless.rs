@@ -376,25 +376,37 @@ fn write_table(
         line.push(sanitize(&r.id).into_owned());
         cells.push(line);
     }
-    let ncol = columns.len() + 1;
+    write_columns(out, &cells, |_| 48, |_| false)
+}
+
+/// Rows of cells (already sanitized) as aligned text columns: each column as wide as its
+/// widest cell, at most `cap(column)` characters, cut to that width unless `whole(column)`;
+/// two spaces between columns, no trailing blanks.
+pub(crate) fn write_columns<R: AsRef<[String]>>(
+    out: &mut impl Write,
+    rows: &[R],
+    cap: impl Fn(usize) -> usize,
+    whole: impl Fn(usize) -> bool,
+) -> std::io::Result<()> {
+    let ncol = rows.first().map_or(0, |r| r.as_ref().len());
     let widths: Vec<usize> = (0..ncol)
         .map(|i| {
-            cells
-                .iter()
-                .map(|l| l[i].chars().count())
+            rows.iter()
+                .map(|l| l.as_ref().get(i).map_or(0, |c| c.chars().count()))
                 .max()
                 .unwrap_or(0)
-                .min(48)
+                .min(cap(i))
         })
         .collect();
-    for line in &cells {
+    for line in rows {
         let mut text = String::new();
-        for (i, cell) in line.iter().enumerate() {
-            let cut = crate::text::fit(cell, widths[i]);
-            if i + 1 == ncol {
-                text.push_str(&cut);
+        for (i, cell) in line.as_ref().iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if whole(i) {
+                text.push_str(&format!("{cell:<w$}  "));
             } else {
-                text.push_str(&format!("{cut:<w$}  ", w = widths[i]));
+                let cut = crate::text::fit(cell, w);
+                text.push_str(&format!("{cut:<w$}  "));
             }
         }
         writeln!(out, "{}", text.trim_end())?;

@@ -134,24 +134,7 @@ pub async fn owned_by_cmd(
                     r.actions.join(", "),
                 ]);
             }
-            let widths: Vec<usize> = (0..7)
-                .map(|i| {
-                    lines
-                        .iter()
-                        .map(|l| l[i].chars().count())
-                        .max()
-                        .unwrap_or(0)
-                        .min(40)
-                })
-                .collect();
-            lines.iter().try_for_each(|l| {
-                let text: Vec<String> = l
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{:<w$}", crate::text::fit(c, *w), w = *w))
-                    .collect();
-                writeln!(out, "{}", text.join("  ").trim_end())
-            })
+            super::write_columns(&mut out, &lines, |_| 40, |_| false)
         }
     };
     if let Err(e) = written {

@@ -119,30 +119,13 @@ fn write_table(out: &mut impl Write, rows: &[&DeletedObject]) -> std::io::Result
             .map(|c| sanitize(&c).into_owned()),
         );
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|i| {
-            cells
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-                .min(if i == 0 { 40 } else { 36 })
-        })
-        .collect();
-    for line in &cells {
-        let mut text = String::new();
-        for (i, cell) in line.iter().enumerate() {
-            if i == 0 || i + 1 == line.len() {
-                // The ref is never cut (it is what `restore` takes), nor the last column.
-                text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-            } else {
-                let cut = crate::text::fit(cell, widths[i]);
-                text.push_str(&format!("{cut:<w$}  ", w = widths[i]));
-            }
-        }
-        writeln!(out, "{}", text.trim_end())?;
-    }
-    Ok(())
+    // The ref is never cut (it is what `restore` takes), nor the last column.
+    super::write_columns(
+        out,
+        &cells,
+        |i| if i == 0 { 40 } else { 36 },
+        |i| i == 0 || i == 7,
+    )
 }
 
 /// Options of `restore`.
