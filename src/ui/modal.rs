@@ -1392,7 +1392,8 @@ fn draw_trash(
         let rest = w.saturating_sub(fixed);
         let name_w = (rest * 3 / 5).max(8);
         let restore_w = rest.saturating_sub(name_w + 1);
-        let cell = |s: &str, n: usize| format!("{:<n$}", crate::text::fit(s, n));
+        // Made safe before it is cut, so an escaped character counts in the width.
+        let cell = |s: &str, n: usize| format!("{:<n$}", crate::text::fit(&safe::clean(s), n));
         lines.push(Line::from(Span::styled(
             format!(
                 "  {} {} {} {} {} {}",
@@ -1443,10 +1444,10 @@ fn draw_trash(
                 0,
                 Line::from(Span::styled(
                     crate::text::fit(
-                        &format!(
+                        &safe::clean(&format!(
                             "run {} · ref {} · old id {}{extra}",
                             d.run, d.reference, d.id
-                        ),
+                        )),
                         w,
                     ),
                     theme.dim(),
