@@ -208,19 +208,7 @@ fn chart_attr(st: &State, c: &Chart, col: &str) -> Value {
 }
 
 fn visible_chart(st: &State, caller: Caller, pk: &str) -> Result<u32, ApiError> {
-    let id = match pk.parse::<u32>() {
-        Ok(id) => id,
-        Err(_) => st
-            .charts
-            .values()
-            .find(|c| c.uuid == pk)
-            .map(|c| c.id)
-            .ok_or_else(ApiError::not_found)?,
-    };
-    if !caller.sees_objects() || !st.charts.contains_key(&id) {
-        return Err(ApiError::not_found());
-    }
-    Ok(id)
+    super::objects::visible(&st.charts, caller, pk, |c| c.uuid == pk)
 }
 
 pub async fn list_charts(
@@ -656,19 +644,9 @@ fn dashboard_attr(st: &State, d: &Dashboard, col: &str) -> Value {
 }
 
 fn visible_dashboard(st: &State, caller: Caller, pk: &str) -> Result<u32, ApiError> {
-    let id = match pk.parse::<u32>() {
-        Ok(id) => id,
-        Err(_) => st
-            .dashboards
-            .values()
-            .find(|d| d.slug.as_deref() == Some(pk) || d.uuid == pk)
-            .map(|d| d.id)
-            .ok_or_else(ApiError::not_found)?,
-    };
-    if !caller.sees_objects() || !st.dashboards.contains_key(&id) {
-        return Err(ApiError::not_found());
-    }
-    Ok(id)
+    super::objects::visible(&st.dashboards, caller, pk, |d| {
+        d.slug.as_deref() == Some(pk) || d.uuid == pk
+    })
 }
 
 pub async fn list_dashboards(

@@ -378,16 +378,26 @@ fn dataset_attr(d: &Dataset, col: &str) -> Value {
 }
 
 fn visible_dataset(st: &State, caller: Caller, pk: &str) -> Result<u32, ApiError> {
+    visible(&st.datasets, caller, pk, |d| d.uuid == pk)
+}
+
+/// The id of an object the caller may see, given as its id or as what `alias` matches (its
+/// uuid, a dashboard's slug); 404 for anything else, as Superset hides what it won't show.
+pub(super) fn visible<T>(
+    objects: &std::collections::BTreeMap<u32, T>,
+    caller: Caller,
+    pk: &str,
+    alias: impl Fn(&T) -> bool,
+) -> Result<u32, ApiError> {
     let id = match pk.parse::<u32>() {
         Ok(id) => id,
-        Err(_) => st
-            .datasets
-            .values()
-            .find(|d| d.uuid == pk)
-            .map(|d| d.id)
+        Err(_) => objects
+            .iter()
+            .find(|(_, o)| alias(o))
+            .map(|(id, _)| *id)
             .ok_or_else(ApiError::not_found)?,
     };
-    if !caller.sees_objects() || !st.datasets.contains_key(&id) {
+    if !caller.sees_objects() || !objects.contains_key(&id) {
         return Err(ApiError::not_found());
     }
     Ok(id)
