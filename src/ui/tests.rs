@@ -1148,3 +1148,27 @@ fn trash_view_and_its_restore_confirmation() {
         insta::assert_snapshot!(format!("trash_confirm_{w}x{h}"), out);
     }
 }
+
+#[test]
+fn trash_rows_show_server_names_made_safe_and_keep_their_columns() {
+    let (w, h) = (100, 24);
+    let mut m = sized(w, h);
+    chars(&mut m, ":trash");
+    key(&mut m, KeyCode::Enter, KeyModifiers::NONE);
+    let mut rows = audit_rows();
+    rows[0].name = "Old\u{202e}Sales\u{1b}[31m".into();
+    update(&mut m, Msg::DeletedRead(Ok(rows)));
+    let out = render(&m, w, h);
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{202e}'),
+        "{out}"
+    );
+    let header = out.lines().find(|l| l.contains("STATE")).expect("header");
+    let row = out.lines().find(|l| l.contains("Old")).expect("the row");
+    let col = |l: &str, s: &str| l.find(s).map(|i| l[..i].chars().count());
+    assert_eq!(
+        col(row, "deleted"),
+        col(header, "STATE"),
+        "the state stays in its column:\n{out}"
+    );
+}
