@@ -68,7 +68,7 @@ async fn run(concurrency: usize) -> Res<RunResult> {
         // a project, and the server refuses to delete those): every step must succeed.
         .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0 && !r.used_by_unknown)
         .take(DELETES)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     if selected.len() != DELETES {
         return Err(format!("only {} datasources to delete", selected.len()).into());

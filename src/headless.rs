@@ -424,7 +424,7 @@ fn resolve_targets(
     let mut missing = Vec::new();
     for w in wanted {
         if let Some(r) = all.iter().find(|r| r.kind == kind && &r.id == w) {
-            out.push((kind, r.id.clone()));
+            out.push((kind, r.id.to_string()));
             continue;
         }
         let by_name: Vec<&Resource> = all
@@ -433,7 +433,7 @@ fn resolve_targets(
             .collect();
         match by_name.as_slice() {
             [] => missing.push(w.clone()),
-            [one] => out.push((kind, one.id.clone())),
+            [one] => out.push((kind, one.id.to_string())),
             many => {
                 let ids: Vec<&str> = many.iter().map(|r| r.id.as_str()).collect();
                 return Err(Fail::usage(format!(
@@ -715,8 +715,8 @@ fn left_out(
             .map(Resource::as_ref)
             .unwrap_or_else(|| Ref {
                 kind: *kind,
-                id: id.clone(),
-                name: id.clone(),
+                id: id.clone().into(),
+                name: id.clone().into(),
             });
         let why = if plan.left_out.iter().any(|r| r.kind == *kind && &r.id == id) {
             "in use by objects this delete leaves (--skip-in-use): not sent"
@@ -1109,7 +1109,8 @@ mod tests {
                 Resource::new(VendorId::MicroStrategy, "prod", Kind::Datasources, id, name)
             })
             .collect();
-        let selected: Vec<(Kind, String)> = all.iter().map(|r| (r.kind, r.id.clone())).collect();
+        let selected: Vec<(Kind, String)> =
+            all.iter().map(|r| (r.kind, r.id.to_string())).collect();
         build_plan(&PlanRequest {
             spec: vendors::spec(VendorId::MicroStrategy),
             profile: "prod",

@@ -303,8 +303,8 @@ pub fn targets_for(resources: &[Resource], refs: &[Ref]) -> Vec<ImpactTarget> {
         .map(|target| {
             let mut through = Vec::new();
             let mut seen: HashSet<(Kind, String)> = HashSet::new();
-            seen.insert((target.kind, target.id.clone()));
-            let mut stack = vec![(target.kind, target.id.clone())];
+            seen.insert((target.kind, target.id.to_string()));
+            let mut stack = vec![(target.kind, target.id.to_string())];
             let mut attached = HashMap::new();
             let mut attached_known = true;
             while let Some((kind, id)) = stack.pop() {
@@ -320,11 +320,11 @@ pub fn targets_for(resources: &[Resource], refs: &[Ref]) -> Vec<ImpactTarget> {
                     .filter(|o| o.what == "project")
                     .map(|o| (o.id.clone(), o.name.clone()))
                     .collect();
-                attached.insert(r.id.clone(), projects);
+                attached.insert(r.id.to_string(), projects);
                 for u in &r.used_by {
-                    if seen.insert((u.kind, u.id.clone())) {
+                    if seen.insert((u.kind, u.id.to_string())) {
                         through.push(u.clone());
-                        stack.push((u.kind, u.id.clone()));
+                        stack.push((u.kind, u.id.to_string()));
                     }
                 }
             }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 mod raw;
+mod strings;
 pub use raw::{RawBlockBuilder, RawJson, BLOCK_TARGET};
+pub use strings::{intern, Str};
 
 /// Declares `VendorId`: one line per vendor (variant, config/JSON id, product name). Every
 /// other fact about a vendor lives in its registry entry (`vendors::registry::VENDORS`).
@@ -163,8 +165,8 @@ impl SyncInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Ref {
     pub kind: Kind,
-    pub id: String,
-    pub name: String,
+    pub id: Str,
+    pub name: Str,
 }
 
 impl Ref {
@@ -202,18 +204,18 @@ pub struct OtherEdge {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     pub vendor: VendorId,
-    pub profile: String,
+    pub profile: Str,
     pub kind: Kind,
-    pub id: String,
-    pub name: String,
+    pub id: Str,
+    pub name: Str,
     /// DBMS, connection type or dialect.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<String>,
+    pub type_: Option<Str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub owner: Option<Str>,
     /// Space (Qlik), organization (Basedash), or none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<String>,
+    pub container: Option<Str>,
     /// Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<i64>,
@@ -222,7 +224,7 @@ pub struct Resource {
     #[serde(default)]
     pub health: Health,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync: Option<SyncInfo>,
+    pub sync: Option<Box<SyncInfo>>,
     /// Objects this one needs (a datasource depends on its connection).
     #[serde(default)]
     pub depends_on: Vec<Ref>,
@@ -256,10 +258,10 @@ impl Resource {
     pub fn new(vendor: VendorId, profile: &str, kind: Kind, id: &str, name: &str) -> Self {
         Resource {
             vendor,
-            profile: profile.to_string(),
+            profile: intern(profile),
             kind,
-            id: id.to_string(),
-            name: name.to_string(),
+            id: Str::from(id),
+            name: Str::from(name),
             type_: None,
             owner: None,
             container: None,
@@ -360,6 +362,20 @@ pub fn link_graph(
             .collect();
         (edges, other_edges)
     };
+    // A reference to a listed object shares that object's id and (when they agree) name,
+    // instead of the copy its user's JSON gave: one text per object, whatever points to it.
+    for &(j, i) in &edges {
+        let (id, name) = (resources[j].id.clone(), resources[j].name.clone());
+        let kind = resources[j].kind;
+        for d in resources[i].depends_on.iter_mut() {
+            if d.kind == kind && d.id == id {
+                d.id = id.clone();
+                if d.name == name {
+                    d.name = name.clone();
+                }
+            }
+        }
+    }
     let mut counts = vec![(0u32, 0u32); resources.len()];
     for &(j, _) in &edges {
         counts[j].0 += 1;
@@ -402,12 +418,12 @@ pub fn finish_links(r: &mut Resource, orphan_kinds: &[Kind], unknown_kinds: &[Ki
 pub fn apply_connection_health(resources: &mut [Resource], results: &HashMap<String, Health>) {
     for r in resources.iter_mut() {
         let tested = match r.kind {
-            Kind::Connections => results.get(&r.id),
+            Kind::Connections => results.get(r.id.as_str()),
             Kind::Datasources => r
                 .depends_on
                 .iter()
                 .filter(|d| d.kind == Kind::Connections)
-                .find_map(|d| results.get(&d.id)),
+                .find_map(|d| results.get(d.id.as_str())),
             _ => None,
         };
         if let Some(h) = tested {
@@ -602,15 +618,15 @@ pub mod cells {
     }
 
     pub fn name(r: &Resource, _: &CellCtx) -> Cell {
-        Cell::plain(r.name.clone())
+        Cell::plain(r.name.to_string())
     }
 
     pub fn type_(r: &Resource, _: &CellCtx) -> Cell {
-        Cell::plain(r.type_.clone().unwrap_or_default())
+        Cell::plain(r.type_.as_deref().unwrap_or_default().to_string())
     }
 
     pub fn owner(r: &Resource, _: &CellCtx) -> Cell {
-        Cell::plain(r.owner.clone().unwrap_or_default())
+        Cell::plain(r.owner.as_deref().unwrap_or_default().to_string())
     }
 
     pub fn updated(r: &Resource, ctx: &CellCtx) -> Cell {
@@ -690,7 +706,7 @@ pub mod cells {
     /// Name of the first dependency of the given kind.
     pub fn first_dep(r: &Resource, kind: Kind) -> Cell {
         match r.depends_on.iter().find(|d| d.kind == kind) {
-            Some(d) => Cell::plain(d.name.clone()),
+            Some(d) => Cell::plain(d.name.to_string()),
             None => Cell::tone("-", CellTone::Dim),
         }
     }

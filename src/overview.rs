@@ -244,17 +244,17 @@ mod tests {
     fn counts_unhealthy_failed_and_stale_syncs_untested_and_orphans() {
         let now = 1_000_000;
         let mut a = res(Kind::Datasources, "a");
-        a.sync = Some(SyncInfo {
+        a.sync = Some(Box::new(SyncInfo {
             status: Some("FAILED".into()),
             last_success: None,
             error: Some("boom".into()),
-        });
+        }));
         let mut b = res(Kind::Datasources, "b");
-        b.sync = Some(SyncInfo {
+        b.sync = Some(Box::new(SyncInfo {
             status: Some("SUCCESS".into()),
             last_success: Some(now - STALE_SYNC_SECS - 1),
             error: None,
-        });
+        }));
         let mut c = res(Kind::Connections, "c");
         c.orphan = true;
         let mut d = res(Kind::Connections, "d");

@@ -104,7 +104,7 @@ async fn a_delete_resent_after_a_microstrategy_relogin_has_its_own_line() {
     let plan = plan_for(
         VendorId::MicroStrategy,
         &all,
-        &[(target.kind, target.id.clone())],
+        &[(target.kind, target.id.to_string())],
     );
     assert_eq!(plan.steps.len(), 1, "{:?}", plan.warnings);
     // The session dies between load and delete: the DELETE gets 401, the client logs in
@@ -117,7 +117,7 @@ async fn a_delete_resent_after_a_microstrategy_relogin_has_its_own_line() {
         .control
         .requests()
         .into_iter()
-        .filter(|r| r.method == "DELETE" && r.path.contains(&target.id))
+        .filter(|r| r.method == "DELETE" && r.path.contains(target.id.as_str()))
         .count();
     assert_eq!(deletes, 2, "the DELETE was sent twice");
     let l = lines(&audit);
@@ -145,10 +145,10 @@ async fn single_deletes_after_a_refused_qlik_bulk_request_have_their_own_lines()
     ))
     .expect("client");
     let all = api.load().await.expect("load").resources;
-    let selected: Vec<(Kind, String)> = all.iter().map(|r| (r.kind, r.id.clone())).collect();
+    let selected: Vec<(Kind, String)> = all.iter().map(|r| (r.kind, r.id.to_string())).collect();
     let plan = plan_for(VendorId::Qlik, &all, &selected);
     assert!(plan.steps.len() >= 2, "{plan:?}");
-    let ids: Vec<String> = plan.steps.iter().map(|s| s.target.id.clone()).collect();
+    let ids: Vec<String> = plan.steps.iter().map(|s| s.target.id.to_string()).collect();
     let audit = Arc::new(AuditLog::disabled());
     let outcomes = run(plan, api, audit.clone()).await;
     let requests = sim.control.requests();
@@ -199,7 +199,7 @@ async fn a_qlik_delete_resent_with_a_renewed_oauth_token_has_its_own_line_and_no
     let (target, plan) = all
         .iter()
         .find_map(|r| {
-            let plan = plan_for(VendorId::Qlik, &all, &[(r.kind, r.id.clone())]);
+            let plan = plan_for(VendorId::Qlik, &all, &[(r.kind, r.id.to_string())]);
             (plan.steps.len() == 1).then(|| (r.clone(), plan))
         })
         .expect("a deletable connection");

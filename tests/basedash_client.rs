@@ -35,8 +35,8 @@ fn client(sim: &BasedashSim) -> BasedashClient {
 fn target(id: &str) -> Ref {
     Ref {
         kind: Kind::Datasources,
-        id: id.to_string(),
-        name: id.to_string(),
+        id: id.into(),
+        name: id.into(),
     }
 }
 
@@ -130,7 +130,7 @@ async fn org_id_limits_the_load_to_one_organization() {
     s.options.set_value("org_id", orgs[1].clone());
     let c = BasedashClient::new(s).expect("client");
     let snap = c.load().await.expect("load");
-    let ids: Vec<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = snap.resources.iter().map(|r| r.id.to_string()).collect();
     assert_eq!(ids, sim.control.ids_in(&orgs[1]));
     let names = org_names(&sim);
     assert!(snap
@@ -346,7 +346,7 @@ async fn a_non_admin_organization_is_a_warning_and_the_others_load() {
     let orgs = sim.control.org_ids();
     assert!(sim.control.set_admin(&orgs[0], false));
     let snap = client(&sim).load().await.expect("load");
-    let ids: Vec<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = snap.resources.iter().map(|r| r.id.to_string()).collect();
     assert_eq!(ids, sim.control.ids_in(&orgs[1]));
     assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
     let w = &snap.warnings[0];
@@ -716,7 +716,7 @@ async fn only_the_changed_keys_are_patched_and_the_answer_is_the_stored_object()
     assert_eq!(
         sim.control.patches(),
         vec![(
-            t.id.clone(),
+            t.id.to_string(),
             json!({"host":"db2.example.com","port":6543,"sslEnabled":true,
                    "displayName":"Warehouse (new host)"})
         )]

@@ -123,7 +123,7 @@ async fn faults_during_a_bulk_delete_leave_an_exact_report_and_a_complete_audit(
         // In use (projects, replicas, mappings): the server would refuse it.
         .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(200)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     assert_eq!(selected.len(), 200);
     let plan = Arc::new(plan_for(&all, &selected, false));
@@ -209,7 +209,10 @@ async fn faults_during_a_bulk_delete_leave_an_exact_report_and_a_complete_audit(
     // (faults injected before the handler are requests too: count the audit's attempts).
     let pairs = audit_pairs(&audit_path);
     for step in &plan.steps {
-        let attempts = pairs.get(&step.target.id).cloned().unwrap_or_default();
+        let attempts = pairs
+            .get(step.target.id.as_str())
+            .cloned()
+            .unwrap_or_default();
         assert!(
             !attempts.is_empty(),
             "no audit line for {}",
@@ -237,7 +240,7 @@ async fn cancelling_a_500_object_delete_midway_reports_exactly_what_happened() {
         // In use (projects, replicas, mappings): the server would refuse it.
         .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(500)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     let plan = Arc::new(plan_for(&all, &selected, false));
     sim.control.set_latency(Duration::from_millis(3));
@@ -282,7 +285,9 @@ async fn cancelling_a_500_object_delete_midway_reports_exactly_what_happened() {
     for (step, o) in plan.steps.iter().zip(&outcomes) {
         if *o == StepOutcome::NotStarted {
             assert!(
-                !requested.iter().any(|p| p.ends_with(&step.target.id)),
+                !requested
+                    .iter()
+                    .any(|p| p.ends_with(step.target.id.as_str())),
                 "{} was requested but reported not started",
                 step.target.label()
             );
@@ -298,12 +303,12 @@ async fn a_refused_datasource_keeps_its_connection_and_login() {
         .iter()
         .filter(|r| r.kind == Kind::Datasources)
         .find(|d| {
-            let plan = plan_for(&all, &[(d.kind, d.id.clone())], true);
+            let plan = plan_for(&all, &[(d.kind, d.id.to_string())], true);
             plan.steps.len() == 3
         })
         .expect("a datasource with a private connection and login")
         .clone();
-    let plan = Arc::new(plan_for(&all, &[(ds.kind, ds.id.clone())], true));
+    let plan = Arc::new(plan_for(&all, &[(ds.kind, ds.id.to_string())], true));
     sim.control.faults.add(
         FaultRule::new(Fault::Status {
             status: 400,

@@ -68,7 +68,7 @@ fn shared_login(sim: &MstrSim, all: &[Resource]) -> (Resource, Vec<String>) {
     let conns: Vec<String> = all
         .iter()
         .filter(|c| c.kind == Kind::Connections && c.depends_on.iter().any(|d| d.id == login.id))
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .collect();
     assert!(conns.len() >= 2, "the seed shares a login: {conns:?}");
     for c in &conns {

@@ -227,7 +227,7 @@ fn sorted(ids: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 fn ids_of(rs: &[Resource]) -> Vec<String> {
-    sorted(rs.iter().map(|r| r.id.clone()))
+    sorted(rs.iter().map(|r| r.id.to_string()))
 }
 
 /// Audit lines about one object, in file order.
@@ -1833,7 +1833,7 @@ fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
     let line = out
         .stdout
         .lines()
-        .find(|l| l.starts_with("UNHEALTHY") && l.contains(&conn.id))
+        .find(|l| l.starts_with("UNHEALTHY") && l.contains(conn.id.as_str()))
         .unwrap_or_else(|| panic!("the connection is unhealthy:\n{}", out.stdout));
     assert!(line.contains(REORDERING_SHOWN), "{line}");
     // The vendor's message, however the client shortened it, keeps no control visible as
@@ -1847,7 +1847,7 @@ fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
     let line = out
         .stdout
         .lines()
-        .find(|l| l.starts_with("UNHEALTHY  mstr  ") && l.contains(&conn.id))
+        .find(|l| l.starts_with("UNHEALTHY  mstr  ") && l.contains(conn.id.as_str()))
         .unwrap_or_else(|| panic!("the connection is unhealthy:\n{}", out.stdout));
     assert!(line.contains(REORDERING_SHOWN), "{line}");
     let out = w.run(&["check", "--output", "json"]);
@@ -1875,7 +1875,7 @@ fn server_text_is_shown_visibly_in_every_human_output_and_exact_in_json() {
     let report = out
         .stdout
         .lines()
-        .find(|l| l.contains(&conn.id))
+        .find(|l| l.contains(conn.id.as_str()))
         .unwrap_or_else(|| panic!("report names the connection:\n{}", out.stdout));
     assert!(report.starts_with("deleted"), "{report}");
     assert!(report.contains(REORDERING_SHOWN), "{report}");

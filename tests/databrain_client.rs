@@ -65,8 +65,8 @@ fn find<'a>(snap: &'a Snapshot, kind: Kind, name: &str) -> &'a Resource {
 fn ds_ref(name: &str) -> Ref {
     Ref {
         kind: Kind::Datasources,
-        id: name.to_string(),
-        name: name.to_string(),
+        id: name.into(),
+        name: name.into(),
     }
 }
 
@@ -105,7 +105,7 @@ async fn load_pages_to_the_end_and_links_datamarts_to_datasources() {
     assert!(names.len() > 10 && names.len() < 20, "seed spans two pages");
     let ours: Vec<String> = by_kind(&snap, Kind::Datasources)
         .iter()
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect();
     assert_eq!(ours, names, "all datasources, in list order");
     for r in by_kind(&snap, Kind::Datasources) {
@@ -151,7 +151,7 @@ async fn load_pages_to_the_end_and_links_datamarts_to_datasources() {
     for r in by_kind(&snap, Kind::Datasources) {
         let mut want = sim.control.users_of(&r.name);
         want.sort();
-        let got: Vec<String> = r.used_by.iter().map(|u| u.name.clone()).collect();
+        let got: Vec<String> = r.used_by.iter().map(|u| u.name.to_string()).collect();
         assert_eq!(got, want, "used_by of {}", r.name);
         assert!(r.used_by.iter().all(|u| u.kind == Kind::Datamarts));
         assert_eq!(r.is_orphan(), want.is_empty(), "{}", r.name);
@@ -740,8 +740,8 @@ async fn get_searches_the_lists() {
     let m = c
         .get(Ref {
             kind: Kind::Datamarts,
-            id: mart.clone(),
-            name: mart.clone(),
+            id: mart.clone().into(),
+            name: mart.clone().into(),
         })
         .await
         .expect("get datamart");
@@ -789,11 +789,11 @@ async fn bulk_delete_of_unused_datasources_leaves_exactly_the_rest() {
         match r {
             Ok(o) => {
                 assert_eq!(*o, DeleteOutcome::Deleted, "{}", t.name);
-                outcome.insert(t.id.clone(), true);
+                outcome.insert(t.id.to_string(), true);
             }
             Err(e) => {
                 assert_eq!(e.code(), Some("DATASOURCE_IN_USE"), "{}: {e}", t.name);
-                outcome.insert(t.id.clone(), false);
+                outcome.insert(t.id.to_string(), false);
             }
         }
     }

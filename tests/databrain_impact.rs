@@ -44,8 +44,8 @@ fn target(kind: Kind, name: &str) -> ImpactTarget {
     ImpactTarget {
         target: Ref {
             kind,
-            id: name.to_string(),
-            name: name.to_string(),
+            id: name.into(),
+            name: name.into(),
         },
         through: Vec::new(),
         attached: HashMap::new(),

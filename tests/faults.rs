@@ -299,7 +299,7 @@ async fn guarded<T>(what: &str, f: impl Future<Output = T>) -> T {
 fn ids(snap: &Snapshot) -> BTreeSet<(Kind, String)> {
     snap.resources
         .iter()
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect()
 }
 
@@ -504,7 +504,7 @@ async fn run_list_case_inner(vendor: VendorId, case: ListCase) -> Result<(), Str
     let result = guarded(case.name, api.load_streaming(pages_tx)).await;
     let mut paged = BTreeSet::new();
     while let Ok(page) = pages_rx.try_recv() {
-        paged.extend(page.into_iter().map(|r| (r.kind, r.id)));
+        paged.extend(page.into_iter().map(|r| (r.kind, r.id.to_string())));
     }
     let fired = sim.faults().fired();
     match (case.expect, result) {
@@ -727,7 +727,11 @@ fn assert_audit_complete(plan: &DeletePlan, run: &Run) {
     );
     for step in &plan.steps {
         assert!(
-            run.before_lines.get(&step.target.id).copied().unwrap_or(0) >= 1,
+            run.before_lines
+                .get(step.target.id.as_str())
+                .copied()
+                .unwrap_or(0)
+                >= 1,
             "no audit line for {}",
             step.target.label()
         );
@@ -740,7 +744,7 @@ fn failures(plan: &DeletePlan, run: &Run) -> HashMap<String, String> {
         .iter()
         .zip(&run.outcomes)
         .filter_map(|(s, o)| match o {
-            StepOutcome::Failed(m) => Some((s.target.id.clone(), m.clone())),
+            StepOutcome::Failed(m) => Some((s.target.id.to_string(), m.clone())),
             _ => None,
         })
         .collect()
@@ -786,7 +790,7 @@ async fn mstr_bulk_delete_through_faults_matches_the_server() {
         // In use (projects, replicas, mappings): the server would refuse it.
         .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(45)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     assert_eq!(selected.len(), 45);
     let plan = Arc::new(plan_for(vendor, &all, &selected));
@@ -817,7 +821,7 @@ async fn mstr_bulk_delete_through_faults_matches_the_server() {
         vec![&victim.id],
         "only the refused object fails: {failed:?}"
     );
-    let sentence = &failed[&victim.id];
+    let sentence = &failed[victim.id.as_str()];
     for part in ["MicroStrategy", "HTTP 403", "ERR014", "privilege"] {
         assert!(sentence.contains(part), "{part} missing from: {sentence}");
     }
@@ -845,10 +849,10 @@ async fn qlik_bulk_setup(sim: &Sim) -> (Arc<dyn VendorApi>, Arc<DeletePlan>, Ref
         .iter()
         .filter(|r| r.deletable == Some(true) && r.id != victim.id)
         .take(44)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     assert_eq!(selected.len(), 44);
-    selected.insert(5, (victim.kind, victim.id.clone()));
+    selected.insert(5, (victim.kind, victim.id.to_string()));
     let plan = Arc::new(plan_for(VendorId::Qlik, &all, &selected));
     assert_eq!(plan.steps.len(), 45);
     assert!(api.bulk_limit() >= 45, "one bulk request carries the plan");
@@ -861,7 +865,7 @@ fn assert_qlik_victim(failed: &HashMap<String, String>, victim: &Ref) {
         vec![&victim.id],
         "only the DataFiles connection fails: {failed:?}"
     );
-    let sentence = &failed[&victim.id];
+    let sentence = &failed[victim.id.as_str()];
     for part in ["Qlik Cloud", "HTTP 403", "DCERROR-0003", "DataFiles"] {
         assert!(sentence.contains(part), "{part} missing from: {sentence}");
     }
@@ -998,7 +1002,7 @@ async fn qlik_unreadable_bulk_answers_after_the_server_acted_are_settled() {
         assert_eq!(sim.count("POST", "/actions/delete"), 1, "{what}");
         assert_eq!(
             single_deletes(&sim),
-            BTreeSet::from([victim.id.clone()]),
+            BTreeSet::from([victim.id.to_string()]),
             "{what}: only what still exists is retried"
         );
     }
@@ -1030,18 +1034,18 @@ async fn qlik_bulk_request_cut_short_retries_only_what_remains() {
         // The bulk request carried the steps in plan order; the server acted on the first 20.
         let acted: BTreeSet<String> = plan.steps[..KEPT]
             .iter()
-            .map(|s| s.target.id.clone())
+            .map(|s| s.target.id.to_string())
             .filter(|id| *id != victim.id)
             .collect();
         let rest: BTreeSet<String> = plan
             .steps
             .iter()
-            .map(|s| s.target.id.clone())
+            .map(|s| s.target.id.to_string())
             .filter(|id| !acted.contains(id))
             .collect();
         assert!(acted.len() >= KEPT - 1 && rest.len() >= 25, "{what}");
         for (step, outcome) in plan.steps.iter().zip(&run.outcomes) {
-            let expected = if acted.contains(&step.target.id) {
+            let expected = if acted.contains(step.target.id.as_str()) {
                 StepOutcome::AlreadyGone
             } else if step.target.id == victim.id {
                 continue;
@@ -1071,7 +1075,7 @@ async fn basedash_bulk_delete_through_faults_matches_the_server() {
     let selected: Vec<(Kind, String)> = all
         .iter()
         .take(45)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     assert_eq!(selected.len(), 45);
     let plan = Arc::new(plan_for(vendor, &all, &selected));
@@ -1103,7 +1107,7 @@ async fn basedash_bulk_delete_through_faults_matches_the_server() {
         vec![&victim.id],
         "only the refused source fails: {failed:?}"
     );
-    let sentence = &failed[&victim.id];
+    let sentence = &failed[victim.id.as_str()];
     for part in ["Basedash", "HTTP 400", "ValidationError", "locked"] {
         assert!(sentence.contains(part), "{part} missing from: {sentence}");
     }
@@ -1138,15 +1142,17 @@ async fn databrain_bulk_delete_through_faults_matches_the_server() {
     let in_use: BTreeSet<String> = datasources
         .iter()
         .filter(|r| !r.used_by.is_empty())
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect();
     assert!(
         (3..40).contains(&in_use.len()),
         "a mix of used and unused datasources: {}",
         in_use.len()
     );
-    let selected: Vec<(Kind, String)> =
-        datasources.iter().map(|r| (r.kind, r.id.clone())).collect();
+    let selected: Vec<(Kind, String)> = datasources
+        .iter()
+        .map(|r| (r.kind, r.id.to_string()))
+        .collect();
     let plan = Arc::new(plan_for(vendor, &all, &selected));
     assert_eq!(plan.steps.len(), 45);
     for rule in delete_fault_mix(vendor, "/api/v2/datasource") {
@@ -1207,7 +1213,7 @@ async fn superset_bulk_delete_through_faults_matches_the_server() {
                 .iter()
                 .any(|u| !(u.kind == Kind::Datasources && going.contains(u.id.as_str())))
         })
-        .map(|d| d.id.clone())
+        .map(|d| d.id.to_string())
         .collect();
     assert!(
         !refused.is_empty() && refused.len() < databases.len(),
@@ -1218,7 +1224,7 @@ async fn superset_bulk_delete_through_faults_matches_the_server() {
     let selected: Vec<(Kind, String)> = datasets
         .iter()
         .chain(&databases)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     let plan = Arc::new(plan_for(vendor, &all, &selected));
     assert_eq!(plan.steps.len(), selected.len());
@@ -1344,7 +1350,7 @@ async fn a_bulk_run_against_a_slow_server_stops_at_its_deadline() {
         // In use (projects, replicas, mappings): the server would refuse it.
         .filter(|r| r.kind == Kind::Datasources && r.users_count() == 0)
         .take(40)
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.to_string()))
         .collect();
     let plan = Arc::new(plan_for(vendor, &all, &selected));
     // 40 deletes at 400 ms each, two at a time, need 8 s; the run may take 1 s.
@@ -1396,7 +1402,7 @@ async fn a_bulk_run_against_a_slow_server_stops_at_its_deadline() {
     for t in &not_started {
         assert!(!sim.gone(t), "{} reported not started but gone", t.label());
         assert!(
-            !requested.iter().any(|p| p.ends_with(&t.id)),
+            !requested.iter().any(|p| p.ends_with(t.id.as_str())),
             "{} reported not started but was requested",
             t.label()
         );
@@ -1431,7 +1437,11 @@ async fn a_200_page_instead_of_the_delete_answer_is_not_a_delete(vendor: VendorI
             _ => r.kind == Kind::Datasources,
         })
         .expect("a deletable object");
-    let plan = Arc::new(plan_for(vendor, &all, &[(target.kind, target.id.clone())]));
+    let plan = Arc::new(plan_for(
+        vendor,
+        &all,
+        &[(target.kind, target.id.to_string())],
+    ));
     if vendor == VendorId::Qlik {
         // Qlik deletes through the bulk endpoint first (whose 2xx answer must be JSON); a
         // transient failure there sends the object on to a single DELETE.
@@ -1688,7 +1698,7 @@ async fn a_rate_limited_bulk_request_waits_once_not_once_per_object() {
             )
         })
         .collect();
-    let selected: Vec<(Kind, String)> = all.iter().map(|r| (r.kind, r.id.clone())).collect();
+    let selected: Vec<(Kind, String)> = all.iter().map(|r| (r.kind, r.id.to_string())).collect();
     let plan = Arc::new(plan_for(VendorId::Qlik, &all, &selected));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel::<StepUpdate>();
     let started = tokio::time::Instant::now();

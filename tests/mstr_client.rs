@@ -63,7 +63,7 @@ async fn load_matches_the_simulator_and_links_references() {
     for kind in SPEC.kinds.iter().copied() {
         let ours: HashSet<String> = by_kind(&snap.resources, kind)
             .iter()
-            .map(|r| r.id.clone())
+            .map(|r| r.id.to_string())
             .collect();
         let theirs: HashSet<String> = sim.control.ids(kind.id()).into_iter().collect();
         assert!(!theirs.is_empty(), "seed has {kind}");
@@ -91,10 +91,10 @@ async fn load_matches_the_simulator_and_links_references() {
                     conn_deps,
                     vec![Ref {
                         kind: Kind::Connections,
-                        id: cid.to_string(),
+                        id: cid.into(),
                         name: str_at(&raw, "/database/connection/name")
                             .unwrap_or(cid)
-                            .to_string(),
+                            .into(),
                     }],
                     "{}",
                     r.name
@@ -102,7 +102,7 @@ async fn load_matches_the_simulator_and_links_references() {
                 ds_users_of_conn
                     .entry(cid.to_string())
                     .or_default()
-                    .push(r.id.clone());
+                    .push(r.id.to_string());
             }
             _ => assert!(conn_deps.is_empty(), "{}", r.name),
         }
@@ -146,22 +146,28 @@ async fn load_matches_the_simulator_and_links_references() {
                 conn_users_of_login
                     .entry(lid.to_string())
                     .or_default()
-                    .push(r.id.clone());
+                    .push(r.id.to_string());
             }
             None => assert!(r.depends_on.is_empty(), "{}", r.name),
         }
-        let mut users: Vec<String> = r.used_by.iter().map(|u| u.id.clone()).collect();
+        let mut users: Vec<String> = r.used_by.iter().map(|u| u.id.to_string()).collect();
         users.sort();
-        let mut want = ds_users_of_conn.get(&r.id).cloned().unwrap_or_default();
+        let mut want = ds_users_of_conn
+            .get(r.id.as_str())
+            .cloned()
+            .unwrap_or_default();
         want.sort();
         assert_eq!(users, want, "used_by of connection {}", r.name);
         assert_eq!(r.is_orphan(), r.users_count() == 0, "{}", r.name);
         assert!(r.used_by.iter().all(|u| u.kind == Kind::Datasources));
     }
     for r in by_kind(&snap.resources, Kind::Logins) {
-        let mut users: Vec<String> = r.used_by.iter().map(|u| u.id.clone()).collect();
+        let mut users: Vec<String> = r.used_by.iter().map(|u| u.id.to_string()).collect();
         users.sort();
-        let mut want = conn_users_of_login.get(&r.id).cloned().unwrap_or_default();
+        let mut want = conn_users_of_login
+            .get(r.id.as_str())
+            .cloned()
+            .unwrap_or_default();
         want.sort();
         assert_eq!(users, want, "used_by of login {}", r.name);
         assert_eq!(r.is_orphan(), r.users_count() == 0, "{}", r.name);
@@ -380,8 +386,8 @@ async fn token_and_cookie_are_sent_on_every_call() {
     let id = sim.control.ids("datasources")[0].clone();
     c.get(Ref {
         kind: Kind::Datasources,
-        id: id.clone(),
-        name: String::new(),
+        id: id.clone().into(),
+        name: "".into(),
     })
     .await
     .expect("get");
@@ -406,8 +412,8 @@ async fn expired_session_logs_in_again_once() {
     let r = c
         .get(Ref {
             kind: Kind::Logins,
-            id: id.clone(),
-            name: String::new(),
+            id: id.clone().into(),
+            name: "".into(),
         })
         .await
         .expect("get after expiry");
@@ -422,8 +428,8 @@ async fn expired_session_logs_in_again_once() {
     let calls = ids.iter().take(4).map(|id| {
         c.get(Ref {
             kind: Kind::Connections,
-            id: id.clone(),
-            name: String::new(),
+            id: id.clone().into(),
+            name: "".into(),
         })
     });
     let results = futures::future::join_all(calls).await;
@@ -554,7 +560,7 @@ async fn deleting_an_object_in_use_shows_the_server_message_and_keeps_it() {
     let s = err.to_string();
     assert!(s.starts_with("MicroStrategy: HTTP 4"), "{s}");
     assert!(
-        s.contains(&conn.name),
+        s.contains(conn.name.as_str()),
         "the vendor's message names the object: {s}"
     );
     assert!(s.contains("used by"), "{s}");
@@ -566,7 +572,7 @@ async fn deleting_an_object_in_use_shows_the_server_message_and_keeps_it() {
         .find(|r| r.kind == Kind::Logins && !r.used_by.is_empty())
         .expect("an in-use login");
     let err = c.delete(login.as_ref()).await.unwrap_err();
-    assert!(err.to_string().contains(&login.name), "{err}");
+    assert!(err.to_string().contains(login.name.as_str()), "{err}");
     assert!(sim.control.contains("logins", &login.id));
 }
 
@@ -771,7 +777,7 @@ async fn a_rotated_password_makes_the_connections_that_use_the_login_pass_their_
         .into_iter()
         .find_map(|conn| {
             let login = conn.depends_on.iter().find(|d| d.kind == Kind::Logins)?;
-            Some((conn.id.clone(), login.clone()))
+            Some((conn.id.to_string(), login.clone()))
         })
         .expect("a connection with a login");
     sim.control.set_connection_test_failure(&conn, None);
@@ -797,7 +803,7 @@ async fn a_rotated_password_makes_the_connections_that_use_the_login_pass_their_
         sim.control.login_password(&login.id).as_deref(),
         Some("n3w-s3cret-4")
     );
-    c.test_connection(conn)
+    c.test_connection(conn.to_string())
         .await
         .expect("the new password works");
     // One request: the operationList's PATCH.

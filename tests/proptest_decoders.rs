@@ -828,8 +828,8 @@ type Checked = futures::future::BoxFuture<'static, Result<(), TestCaseError>>;
 fn reference(kind: Kind, id: &str) -> Ref {
     Ref {
         kind,
-        id: id.to_string(),
-        name: id.to_string(),
+        id: id.into(),
+        name: id.into(),
     }
 }
 

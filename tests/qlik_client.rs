@@ -83,7 +83,7 @@ async fn admin_load_matches_the_simulator_with_space_and_owner_names() {
     let c = admin(&sim);
     let snap = c.load().await.expect("load");
 
-    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.to_string()).collect();
     let theirs: HashSet<String> = sim
         .control
         .visible_ids(qsim::DEMO_TOKEN)
@@ -107,7 +107,12 @@ async fn admin_load_matches_the_simulator_with_space_and_owner_names() {
         assert_eq!(r.raw, raw, "raw is the server's element");
         assert_eq!(Some(r.name.as_str()), str_at(&raw, "/qName"));
         match str_at(&raw, "/space") {
-            Some(s) => assert_eq!(r.container.as_ref(), spaces.get(s), "{}", r.name),
+            Some(s) => assert_eq!(
+                r.container.as_deref(),
+                spaces.get(s).map(String::as_str),
+                "{}",
+                r.name
+            ),
             None => assert_eq!(r.container.as_deref(), Some(PERSONAL_SPACE)),
         }
         if str_at(&raw, "/qType") == Some("qix-datafiles.exe") {
@@ -231,7 +236,7 @@ async fn analyst_sees_his_spaces_and_personal_connections_with_his_privileges() 
     let sim = sim().await;
     let c = analyst(&sim);
     let snap = c.load().await.expect("load");
-    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.to_string()).collect();
     let theirs: HashSet<String> = sim
         .control
         .visible_ids(qsim::NON_ADMIN_TOKEN)
@@ -697,7 +702,7 @@ async fn name_failures_are_warnings_and_broken_connections_are_reported() {
     let err = c
         .get(Ref {
             kind: Kind::Connections,
-            id: broken.clone(),
+            id: broken.clone().into(),
             name: "BigQuery_Pipeline".into(),
         })
         .await
@@ -871,7 +876,7 @@ async fn disabled_connections_are_listed_and_marked_not_unhealthy() {
     );
     let c = admin(&sim);
     let snap = c.load().await.expect("load");
-    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.to_string()).collect();
     let theirs: HashSet<String> = sim
         .control
         .visible_ids(qsim::DEMO_TOKEN)
@@ -985,7 +990,7 @@ async fn telling_disabled_connections_apart_stays_cheap_at_scale() {
         .resources
         .iter()
         .filter(|r| r.disabled)
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect();
     let visible: HashSet<String> = sim
         .control
@@ -1044,7 +1049,7 @@ async fn a_rename_is_one_json_patch_and_a_clash_in_the_space_is_a_409() {
     assert_eq!(
         sent,
         vec![(
-            conn.id.clone(),
+            conn.id.to_string(),
             json!([{"op":"replace","path":"/qName","value":"Postgres Ledger"}])
         )]
     );
@@ -1462,7 +1467,7 @@ async fn a_rename_with_an_owner_change_patches_first_then_acts() {
     assert_eq!(
         sim.control.patches(),
         vec![(
-            conn.id.clone(),
+            conn.id.to_string(),
             json!([{"op":"replace","path":"/qName","value":"Athena Logs"}])
         )]
     );
@@ -1660,7 +1665,7 @@ async fn oauth_first_call_fetches_one_token_and_concurrent_calls_share_it() {
         .visible_ids(qsim::DEMO_TOKEN)
         .into_iter()
         .collect();
-    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.clone()).collect();
+    let ours: HashSet<String> = snap.resources.iter().map(|r| r.id.to_string()).collect();
     assert_eq!(ours, theirs);
     assert_no_secrets(&sim, &format!("{c:?}"));
 }

@@ -52,7 +52,7 @@ async fn delete(
                 .iter()
                 .find(|r| r.kind == kind && r.name == *n)
                 .unwrap_or_else(|| panic!("{n} is in the seed"));
-            (kind, r.id.clone())
+            (kind, r.id.to_string())
         })
         .collect();
     let plan = build_plan(&PlanRequest {

@@ -226,7 +226,7 @@ async fn logs_in_and_lists_both_kinds_page_by_page() {
         let mut v: Vec<String> = of_kind(snap, k)
             .iter()
             .filter(|r| !r.name.contains("sc-"))
-            .map(|r| r.id.clone())
+            .map(|r| r.id.to_string())
             .collect();
         v.sort();
         v
@@ -383,6 +383,7 @@ async fn snap_name(c: &SupersetClient, id: &str) -> String {
         .find(|d| d.id != id)
         .map(|d| d.name.clone())
         .expect("another database")
+        .to_string()
 }
 
 /// `psql` as the Postgres superuser (`DSCONSOLE_SUPERSET_PG_ADMIN`), if available.
@@ -419,7 +420,7 @@ async fn a_failing_connection_test_and_password_rotation() {
     let db = create_db(&c, &unique("rot"), &role_uri, pw1).await;
     let passed = |h: &Result<HealthCheck, ApiError>| matches!(h, Ok(HealthCheck::Passed { .. }));
     assert!(passed(&c.check_health(db.as_ref()).await));
-    assert_eq!(c.test_connection(db.id.clone()).await, Ok(()));
+    assert_eq!(c.test_connection(db.id.to_string()).await, Ok(()));
 
     // The password changes under Superset: the stored one fails, in the server's words.
     assert!(psql(&format!("ALTER ROLE {role} PASSWORD '{pw2}'")));
@@ -432,7 +433,10 @@ async fn a_failing_connection_test_and_password_rotation() {
         }
         other => panic!("expected a failed test, got {other:?}"),
     }
-    let e = c.test_connection(db.id.clone()).await.expect_err("fails");
+    let e = c
+        .test_connection(db.id.to_string())
+        .await
+        .expect_err("fails");
     assert_eq!(e.code(), Some("CONNECTION_INVALID_PASSWORD_ERROR"), "{e}");
 
     // A wrong new password is refused by the server's own test and changes nothing.
@@ -575,7 +579,7 @@ async fn a_read_only_profile_changes_nothing_but_may_test() {
         assert!(e.to_string().contains("read-only"), "{e}");
     }
     // A connection test stores nothing: allowed (it passes or fails, never "read-only").
-    if let Err(e) = c.test_connection(db.id.clone()).await {
+    if let Err(e) = c.test_connection(db.id.to_string()).await {
         assert!(!matches!(e, ApiError::ReadOnly { .. }), "{e}");
     }
     let after = c.load().await.expect("load");
@@ -585,7 +589,7 @@ async fn a_read_only_profile_changes_nothing_but_may_test() {
             .resources
             .iter()
             .filter(|r| !r.name.contains("sc-"))
-            .map(|r| (r.kind, r.id.clone(), r.name.clone()))
+            .map(|r| (r.kind, r.id.to_string(), r.name.to_string()))
             .collect();
         v.sort();
         v

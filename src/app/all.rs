@@ -25,7 +25,7 @@ pub type RowRef = (u32, u32);
 pub type Part = (usize, Vec<(Kind, String)>, Vec<(Kind, String)>);
 
 fn profile_cell(r: &Resource, _: &CellCtx) -> Cell {
-    Cell::plain(r.profile.clone())
+    Cell::plain(r.profile.to_string())
 }
 
 fn vendor_cell(r: &Resource, _: &CellCtx) -> Cell {
@@ -260,7 +260,7 @@ pub fn is_marked(m: &Model, p: usize, r: &Resource) -> bool {
     m.profiles.get(p).is_some_and(|t| {
         t.views
             .iter()
-            .any(|v| v.kind == r.kind && v.marks.contains(&r.id))
+            .any(|v| v.kind == r.kind && v.marks.contains(r.id.as_str()))
     })
 }
 
@@ -353,7 +353,7 @@ pub fn sync(m: &mut Model) {
 
 /// The object under the cursor, as a key that survives a rebuild.
 fn cursor_key(m: &Model) -> Option<(usize, Kind, String)> {
-    current(m).map(|(p, r)| (p, r.kind, r.id.clone()))
+    current(m).map(|(p, r)| (p, r.kind, r.id.to_string()))
 }
 
 /// The cursor moved (or the rows changed): remember which object it is on.
@@ -580,7 +580,7 @@ pub fn run_job(job: AllJob) -> AllOut {
                 };
                 if spec.orphans_only {
                     let breaks =
-                        !src.breaks.is_empty() && src.breaks.contains(&(r.kind, r.id.clone()));
+                        !src.breaks.is_empty() && src.breaks.contains(&(r.kind, r.id.to_string()));
                     if !r.is_orphan() || breaks {
                         return false;
                     }
@@ -788,7 +788,7 @@ fn toggle_mark(m: &mut Model) {
         m.set_status(Level::Warn, why);
     } else {
         set_mark(m, p, kind, &id, true);
-        m.all.anchor = Some((p, kind, id));
+        m.all.anchor = Some((p, kind, id.to_string()));
     }
     move_cursor(m, |c, _, _| c + 1);
 }
@@ -798,7 +798,7 @@ fn markable(m: &Model, rows: &[RowRef]) -> Vec<(usize, Kind, String)> {
     rows.iter()
         .filter_map(|&row| resource(m, row).map(|r| (row.0 as usize, r)))
         .filter(|(p, r)| unmarkable(m, *p, r).is_none())
-        .map(|(p, r)| (p, r.kind, r.id.clone()))
+        .map(|(p, r)| (p, r.kind, r.id.to_string()))
         .collect()
 }
 
@@ -882,7 +882,7 @@ pub fn selection(m: &Model) -> Vec<Part> {
     let marks = marks_by_profile(m);
     if marks.is_empty() {
         return current(m)
-            .map(|(p, r)| vec![(p, vec![(r.kind, r.id.clone())], Vec::new())])
+            .map(|(p, r)| vec![(p, vec![(r.kind, r.id.to_string())], Vec::new())])
             .unwrap_or_default();
     }
     let shown: HashSet<(usize, Kind, &str)> = m
@@ -1058,7 +1058,7 @@ pub fn on_action(m: &mut Model, action: Action) -> Option<Vec<Effect>> {
         Action::CopyId => match current(m).map(|(_, r)| r.id.clone()) {
             Some(id) => {
                 m.set_status(Level::Info, format!("copied id {id}"));
-                vec![Effect::Copy(id)]
+                vec![Effect::Copy(id.to_string())]
             }
             None => Vec::new(),
         },
@@ -1150,7 +1150,7 @@ fn copy_names(m: &mut Model) -> Vec<Effect> {
                 .resources
                 .iter()
                 .find(|r| r.kind == *k && &r.id == id)
-                .map(|r| r.name.clone())
+                .map(|r| r.name.to_string())
         })
         .collect();
     if names.is_empty() {
@@ -1203,7 +1203,7 @@ pub fn mark_by_query(m: &mut Model, query: &str, mark: bool) {
                     && filter.matches_fields(&crate::filter::search_fields(r))
             }
         })
-        .map(|(p, r)| (p, r.kind, r.id.clone()))
+        .map(|(p, r)| (p, r.kind, r.id.to_string()))
         .collect();
     let n = keys.len();
     for (p, kind, id) in keys {

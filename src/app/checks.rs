@@ -91,7 +91,7 @@ pub fn check_all(m: &mut Model) -> Vec<Effect> {
 /// Set the health of a checked object; a connection's also goes to its datasources.
 fn set_health(tab: &mut crate::app::tab::ProfileTab, target: &Ref, health: Health) {
     if target.kind == Kind::Connections {
-        let results = std::collections::HashMap::from([(target.id.clone(), health)]);
+        let results = std::collections::HashMap::from([(target.id.to_string(), health)]);
         crate::model::apply_connection_health(tab.resources_mut(), &results);
     } else if let Some(r) = tab
         .resources_mut()

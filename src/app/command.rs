@@ -292,7 +292,7 @@ fn export(m: &mut Model, arg: &str) -> Vec<Effect> {
             let rows = tab
                 .resources
                 .iter()
-                .filter(|r| r.kind == v.kind && v.marks.contains(&r.id))
+                .filter(|r| r.kind == v.kind && v.marks.contains(r.id.as_str()))
                 .cloned()
                 .collect();
             (rows, "marked")

@@ -27,8 +27,8 @@ fn res(kind: Kind, id: &str, name: &str, deps: &[(Kind, &str, &str)]) -> Resourc
         .iter()
         .map(|(k, i, n)| Ref {
             kind: *k,
-            id: i.to_string(),
-            name: n.to_string(),
+            id: (*i).into(),
+            name: (*n).into(),
         })
         .collect();
     r.updated = Some(NOW - 86_400 * (id.len() as i64));

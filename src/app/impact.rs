@@ -62,8 +62,8 @@ pub fn run_for(m: &mut Model, p: usize, wanted: HashSet<(Kind, String)>) -> (usi
     let refs: Vec<Ref> = tab
         .resources
         .iter()
-        .filter(|r| wanted.contains(&(r.kind, r.id.clone())))
-        .filter(|r| !tab.impact_pending.contains(&(r.kind, r.id.clone())))
+        .filter(|r| wanted.contains(&(r.kind, r.id.to_string())))
+        .filter(|r| !tab.impact_pending.contains(&(r.kind, r.id.to_string())))
         .map(|r| r.as_ref())
         .collect();
     if refs.is_empty() {
@@ -101,7 +101,7 @@ fn start(m: &mut Model, p: usize, refs: Vec<Ref>, for_delete: bool) -> (u64, Vec
         return (job, Vec::new());
     };
     let targets = targets_for(&tab.resources, &refs);
-    let keys: Vec<(Kind, String)> = refs.iter().map(|r| (r.kind, r.id.clone())).collect();
+    let keys: Vec<(Kind, String)> = refs.iter().map(|r| (r.kind, r.id.to_string())).collect();
     tab.impact_pending.extend(keys.iter().cloned());
     m.jobs.insert(
         job,
@@ -159,7 +159,7 @@ fn missing_impacts(tab: &ProfileTab, plan: &DeletePlan, now: i64) -> Vec<Ref> {
         .map(|s| &s.target)
         .chain(&plan.cascade_extra)
         .filter(|r| seen.insert((r.kind, r.id.clone())))
-        .filter(|r| !fresh(tab.impacts.get(&(r.kind, r.id.clone())), now))
+        .filter(|r| !fresh(tab.impacts.get(&(r.kind, r.id.to_string())), now))
         .cloned()
         .collect()
 }
@@ -244,7 +244,7 @@ pub fn on_result(
     impact: Impact,
 ) -> Vec<Effect> {
     if let Some(tab) = m.profiles.get_mut(profile) {
-        let key = (target.kind, target.id.clone());
+        let key = (target.kind, target.id.to_string());
         tab.impact_pending.remove(&key);
         tab.set_impact(key, impact);
         // The orphans view hides what is found to break content.

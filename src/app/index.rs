@@ -224,7 +224,7 @@ pub fn filter_rows(
             if spec.orphans_only || spec.unhealthy_only {
                 let r = &resources[i];
                 // An orphan whose content is known to break is not an orphan.
-                let breaks = || !breaks.is_empty() && breaks.contains(&(r.kind, r.id.clone()));
+                let breaks = || !breaks.is_empty() && breaks.contains(&(r.kind, r.id.to_string()));
                 if (spec.orphans_only && (!r.is_orphan() || breaks()))
                     || (spec.unhealthy_only && !r.is_unhealthy())
                 {
@@ -271,7 +271,7 @@ pub fn run(job: IndexJob) -> IndexOut {
             if !health.is_empty() {
                 for r in resources.iter_mut() {
                     if r.health == Health::Unknown {
-                        if let Some(h) = health.get(&(r.kind, r.id.clone())) {
+                        if let Some(h) = health.get(&(r.kind, r.id.to_string())) {
                             r.health = h.clone();
                         }
                     }

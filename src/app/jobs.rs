@@ -119,7 +119,7 @@ pub fn on_delete_finished(m: &mut Model, job: u64, outcomes: Vec<StepOutcome>) -
         .iter()
         .zip(d.outcomes.iter())
         .filter(|(_, o)| o.is_success())
-        .map(|(s, _)| (s.target.kind, s.target.id.clone()))
+        .map(|(s, _)| (s.target.kind, s.target.id.to_string()))
         .collect();
     let level = if summary.failed > 0 {
         Level::Error
@@ -166,12 +166,12 @@ pub fn start_tests(m: &mut Model) -> Vec<Effect> {
         };
         let r = &tab.resources[i];
         match kind {
-            Kind::Connections => ids.push(r.id.clone()),
+            Kind::Connections => ids.push(r.id.to_string()),
             Kind::Datasources => ids.extend(
                 r.depends_on
                     .iter()
                     .filter(|d| d.kind == Kind::Connections)
-                    .map(|d| d.id.clone()),
+                    .map(|d| d.id.to_string()),
             ),
             Kind::Logins | Kind::Datamarts => {}
         }

@@ -11,7 +11,7 @@ pub fn toggle(m: &mut Model) {
     if let Some(tab) = m.tab_mut() {
         let current = tab
             .current()
-            .map(|r| (r.id.clone(), r.deletable, r.as_ref()));
+            .map(|r| (r.id.to_string(), r.deletable, r.as_ref()));
         if let (Some((id, deletable, r)), Some(v)) = (current, tab.view_mut()) {
             if v.marks.remove(&id) {
             } else if deletable == Some(false) {
@@ -21,7 +21,7 @@ pub fn toggle(m: &mut Model) {
                 ));
             } else {
                 v.marks.insert(id.clone());
-                v.anchor = Some(id);
+                v.anchor = Some(id.to_string());
             }
         }
     }
@@ -49,12 +49,12 @@ pub fn range(m: &mut Model) {
                     .iter()
                     .map(|&i| &tab.resources[i])
                     .filter(|r| r.deletable != Some(false))
-                    .map(|r| r.id.clone())
+                    .map(|r| r.id.to_string())
                     .collect()
             }
             _ => tab
                 .current()
-                .map(|r| vec![r.id.clone()])
+                .map(|r| vec![r.id.to_string()])
                 .unwrap_or_default(),
         };
         if let Some(v) = tab.view_mut() {
@@ -74,7 +74,7 @@ pub fn all(m: &mut Model) {
                     .iter()
                     .map(|&i| &tab.resources[i])
                     .filter(|r| r.deletable != Some(false))
-                    .map(|r| r.id.clone())
+                    .map(|r| r.id.to_string())
                     .collect()
             })
             .unwrap_or_default();
@@ -213,7 +213,7 @@ pub fn selection(tab: &ProfileTab) -> Vec<(Kind, String)> {
         return v.marks.iter().map(|id| (v.kind, id.clone())).collect();
     }
     tab.current()
-        .map(|r| vec![(r.kind, r.id.clone())])
+        .map(|r| vec![(r.kind, r.id.to_string())])
         .unwrap_or_default()
 }
 
@@ -270,7 +270,7 @@ pub fn by_query(m: &mut Model, query: &str, mark: bool) {
                             && filter.matches_fields(&crate::filter::search_fields(r))
                     }
                 })
-                .map(|r| r.id.clone())
+                .map(|r| r.id.to_string())
                 .collect()
         })
         .unwrap_or_default();

@@ -158,7 +158,7 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
         Action::CopyId => {
             if let Some(id) = m.tab().and_then(|t| t.current()).map(|r| r.id.clone()) {
                 m.set_status(Level::Info, format!("copied id {id}"));
-                return vec![Effect::Copy(id)];
+                return vec![Effect::Copy(id.to_string())];
             }
         }
         Action::CopyNames => {
@@ -169,8 +169,8 @@ fn run_action(m: &mut Model, action: Action) -> Vec<Effect> {
                         marks::selection(t).into_iter().collect();
                     t.resources
                         .iter()
-                        .filter(|r| keys.contains(&(r.kind, r.id.clone())))
-                        .map(|r| r.name.clone())
+                        .filter(|r| keys.contains(&(r.kind, r.id.to_string())))
+                        .map(|r| r.name.to_string())
                         .collect()
                 })
                 .unwrap_or_default();

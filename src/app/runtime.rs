@@ -799,7 +799,7 @@ mod tests {
         let target = all
             .iter()
             .find(|r| r.kind == Kind::Datasources)
-            .map(|r| (r.kind, r.id.clone()))
+            .map(|r| (r.kind, r.id.to_string()))
             .expect("a datasource");
         let plan = build_plan(&PlanRequest {
             spec: crate::vendors::spec(VendorId::MicroStrategy),

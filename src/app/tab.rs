@@ -549,7 +549,7 @@ impl ProfileTab {
                     .resources
                     .iter()
                     .filter(|r| !matches!(r.health, Health::Unknown))
-                    .map(|r| ((r.kind, r.id.clone()), r.health.clone()))
+                    .map(|r| ((r.kind, r.id.to_string()), r.health.clone()))
                     .collect();
                 Source::Fresh {
                     resources,
@@ -606,7 +606,7 @@ impl ProfileTab {
                 v.rows
                     .get(v.cursor)
                     .and_then(|&i| self.resources.get(i))
-                    .map(|r| r.id.clone())
+                    .map(|r| r.id.to_string())
             })
             .collect();
         if let Some((resources, load)) = out.fresh {
@@ -739,7 +739,7 @@ impl ProfileTab {
                 .rows
                 .iter()
                 .filter_map(|&i| self.resources.get(i))
-                .filter(|r| view.marks.contains(&r.id))
+                .filter(|r| view.marks.contains(r.id.as_str()))
                 .count();
             view.marks.len() - visible.min(view.marks.len())
         };

@@ -164,7 +164,7 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
             };
             restored = true;
             if r.kind == Kind::Connections {
-                connections.insert(r.id.clone(), health);
+                connections.insert(r.id.to_string(), health);
             } else {
                 r.health = health;
             }
@@ -181,14 +181,17 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
         let Some(bad) = observed(r) else {
             continue;
         };
-        let known = w.objects.get_mut(&r.kind).and_then(|m| m.get_mut(&r.id));
+        let known = w
+            .objects
+            .get_mut(&r.kind)
+            .and_then(|m| m.get_mut(r.id.as_str()));
         let seen = match (known, bad) {
             (Some(seen), _) => seen,
             (None, true) => w
                 .objects
                 .entry(r.kind)
                 .or_default()
-                .entry(r.id.clone())
+                .entry(r.id.to_string())
                 .or_default(),
             (None, false) => continue,
         };

@@ -117,7 +117,7 @@ async fn inspect(o: &Opened) -> Result<Inspected, String> {
         let ids: Vec<String> = all
             .iter()
             .filter(|r| r.kind == Kind::Connections)
-            .map(|r| r.id.clone())
+            .map(|r| r.id.to_string())
             .collect();
         let concurrency = o.profile.concurrency(&o.config.defaults);
         let mut health = std::collections::HashMap::new();

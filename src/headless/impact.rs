@@ -63,7 +63,7 @@ async fn impact_opened(
     }
     let totals = Totals::of(
         refs.iter()
-            .filter_map(|r| impacts.get(&(r.kind, r.id.clone()))),
+            .filter_map(|r| impacts.get(&(r.kind, r.id.to_string()))),
     );
     eprintln!("impact: {}", sanitize(&totals.summary(noun)));
     Ok(ExitCode::SUCCESS)
@@ -87,7 +87,7 @@ pub(super) async fn compute(
     let mut answers = impact_run::stream(o.client.clone(), all, refs);
     let mut out = HashMap::with_capacity(total);
     while let Some((r, i)) = answers.next().await {
-        out.insert((r.kind, r.id), i);
+        out.insert((r.kind, r.id.to_string()), i);
         if tty && total > 1 {
             eprint!("\r  {} of {total}", out.len());
         }
@@ -100,7 +100,7 @@ pub(super) async fn compute(
 
 fn impact_for(impacts: &HashMap<(Kind, String), Impact>, r: &Ref) -> Impact {
     impacts
-        .get(&(r.kind, r.id.clone()))
+        .get(&(r.kind, r.id.to_string()))
         .cloned()
         .unwrap_or_else(|| Impact::unknown("not computed", chrono::Utc::now().timestamp()))
 }

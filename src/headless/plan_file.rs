@@ -136,8 +136,8 @@ async fn apply_opened(
             let now = find(t.kind, &t.id);
             let target = Ref {
                 kind: t.kind,
-                id: t.id.clone(),
-                name: t.name.clone(),
+                id: t.id.clone().into(),
+                name: t.name.clone().into(),
             };
             match drift(t, now, impacts.get(&(t.kind, t.id.clone())), noun) {
                 Drift::Unchanged => None,
@@ -175,8 +175,8 @@ async fn apply_opened(
                 word: "kept",
                 target: Ref {
                     kind: t.kind,
-                    id: t.id.clone(),
-                    name: t.name.clone(),
+                    id: t.id.clone().into(),
+                    name: t.name.clone().into(),
                 },
                 why: vec![format!(
                     "{user}, which uses it, is not deleted by this run: not sent"
@@ -229,8 +229,8 @@ async fn apply_opened(
         if !planned.contains(&(*kind, id.as_str())) {
             let target = find(*kind, id).map(Resource::as_ref).unwrap_or(Ref {
                 kind: *kind,
-                id: id.clone(),
-                name: id.clone(),
+                id: id.clone().into(),
+                name: id.clone().into(),
             });
             left_out.push(LeftOut {
                 word: "left out",

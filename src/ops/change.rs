@@ -153,7 +153,7 @@ pub fn owned_by(spec: &VendorSpec, r: &Resource, who: &str) -> bool {
         return false;
     }
     let eq = |s: Option<String>| s.is_some_and(|s| s.trim().eq_ignore_ascii_case(who));
-    eq(r.owner.clone())
+    eq(r.owner.as_deref().map(str::to_string))
         || eq(owner_id_of(spec, r))
         || ["/owner/name", "/owner/email"]
             .iter()
@@ -486,8 +486,8 @@ pub async fn execute(
             vendor: plan.vendor,
             operation: "update".into(),
             kind: item.target.kind,
-            id: item.target.id.clone(),
-            name: item.target.name.clone(),
+            id: item.target.id.to_string(),
+            name: item.target.name.to_string(),
             object: json!({"before": item.before, "change": item.change.shown()}),
             impact: None,
         };

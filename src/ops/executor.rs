@@ -275,8 +275,8 @@ fn entry_of(plan: &DeletePlan, step: &PlanStep) -> AuditEntry {
         vendor: plan.vendor,
         operation: "delete".to_string(),
         kind: step.target.kind,
-        id: step.target.id.clone(),
-        name: step.target.name.clone(),
+        id: step.target.id.to_string(),
+        name: step.target.name.to_string(),
         object: step.raw.clone(),
         impact: step
             .impact
@@ -767,7 +767,7 @@ mod tests {
             Box::pin(async move {
                 {
                     let mut s = self.lock();
-                    s.requests.push(target.id.clone());
+                    s.requests.push(target.id.to_string());
                     s.in_flight += 1;
                     s.max_in_flight = s.max_in_flight.max(s.in_flight);
                 }
@@ -776,18 +776,21 @@ mod tests {
                 }
                 let mut s = self.lock();
                 s.in_flight -= 1;
-                let scripted = s.scripts.get_mut(&target.id).and_then(VecDeque::pop_front);
+                let scripted = s
+                    .scripts
+                    .get_mut(target.id.as_str())
+                    .and_then(VecDeque::pop_front);
                 let result = match scripted {
                     Some(Answer::Fail(e)) => Err(e),
                     Some(Answer::FailAfterActing(e)) => {
-                        s.objects.remove(&target.id);
+                        s.objects.remove(target.id.as_str());
                         Err(e)
                     }
                     Some(Answer::Ok(o)) => {
-                        s.objects.remove(&target.id);
+                        s.objects.remove(target.id.as_str());
                         Ok(o)
                     }
-                    None if s.objects.remove(&target.id) => Ok(DeleteOutcome::Deleted),
+                    None if s.objects.remove(target.id.as_str()) => Ok(DeleteOutcome::Deleted),
                     None => Ok(DeleteOutcome::AlreadyGone),
                 };
                 s.completed += 1;
@@ -870,7 +873,7 @@ mod tests {
                 )
             })
             .collect();
-        let ids = all.iter().map(|r| r.id.clone()).collect();
+        let ids = all.iter().map(|r| r.id.to_string()).collect();
         (all, ids)
     }
 
@@ -1164,7 +1167,10 @@ mod tests {
                     assert!(!api.exists(id), "{id} reported deleted but still exists");
                 }
                 StepOutcome::NotStarted => {
-                    assert!(!requested.contains(id), "{id} not started but requested");
+                    assert!(
+                        !requested.contains(id.as_str()),
+                        "{id} not started but requested"
+                    );
                     assert!(api.exists(id));
                 }
                 other => panic!("unexpected outcome for {id}: {other:?}"),

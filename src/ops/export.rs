@@ -75,14 +75,14 @@ fn csv_row(r: &Resource) -> String {
         users.push("?".into());
     }
     let cells = [
-        r.profile.clone(),
+        r.profile.to_string(),
         r.vendor.id().to_string(),
         r.kind.id().to_string(),
-        r.id.clone(),
-        r.name.clone(),
-        r.type_.clone().unwrap_or_default(),
-        r.container.clone().unwrap_or_default(),
-        r.owner.clone().unwrap_or_default(),
+        r.id.to_string(),
+        r.name.to_string(),
+        r.type_.as_deref().unwrap_or_default().to_string(),
+        r.container.as_deref().unwrap_or_default().to_string(),
+        r.owner.as_deref().unwrap_or_default().to_string(),
         health.to_string(),
         reason,
         r.sync

@@ -183,7 +183,7 @@ mod tests {
         ];
         let ids: Vec<String> = checkable(&crate::vendors::databrain::SPEC, &all)
             .into_iter()
-            .map(|t| t.id)
+            .map(|t| t.id.to_string())
             .collect();
         assert_eq!(ids, ["a", "b"]);
         assert!(checkable(&crate::vendors::qlik::SPEC, &all).is_empty());

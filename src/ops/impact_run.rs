@@ -47,7 +47,7 @@ pub async fn collect(
     refs: &[Ref],
 ) -> HashMap<(Kind, String), Impact> {
     stream(client, all, refs)
-        .map(|(r, i)| ((r.kind, r.id), i))
+        .map(|(r, i)| ((r.kind, r.id.to_string()), i))
         .collect()
         .await
 }

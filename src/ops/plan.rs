@@ -146,7 +146,7 @@ pub enum Confirmation {
 type Key = (Kind, String);
 
 fn key_of(r: &Ref) -> Key {
-    (r.kind, r.id.clone())
+    (r.kind, r.id.to_string())
 }
 
 /// Build the plan for deleting `req.selected` (and, with `req.cascade`, what only they use).
@@ -155,7 +155,7 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         .all
         .iter()
         .enumerate()
-        .map(|(i, r)| ((r.kind, r.id.clone()), i))
+        .map(|(i, r)| ((r.kind, r.id.to_string()), i))
         .collect();
 
     // Users of each object: its `used_by` plus everything whose `depends_on` names it, so a
@@ -395,7 +395,11 @@ pub fn build_plan(req: &PlanRequest) -> DeletePlan {
         };
         steps.push(PlanStep {
             target: r.as_ref(),
-            container: r.container.clone().filter(|c| !c.is_empty()),
+            container: r
+                .container
+                .as_deref()
+                .map(str::to_string)
+                .filter(|c| !c.is_empty()),
             raw: r.raw.value(),
             reason,
             after,
@@ -608,7 +612,7 @@ impl DeletePlan {
         for s in &mut self.steps {
             s.impact = Some(
                 impacts
-                    .get(&(s.target.kind, s.target.id.clone()))
+                    .get(&(s.target.kind, s.target.id.to_string()))
                     .cloned()
                     .unwrap_or_else(|| Impact::unknown("not computed", at)),
             );
@@ -1232,7 +1236,7 @@ mod tests {
 
     fn placed(vendor: VendorId, kind: Kind, id: &str, name: &str, container: &str) -> Resource {
         let mut r = Resource::new(vendor, "p", kind, id, name);
-        r.container = Some(container.to_string());
+        r.container = Some(container.into());
         r.raw = serde_json::json!({ "id": id }).into();
         r
     }

@@ -136,8 +136,8 @@ impl PlanFile {
                     .flatten();
                 Target {
                     kind: s.target.kind,
-                    id: s.target.id.clone(),
-                    name: s.target.name.clone(),
+                    id: s.target.id.to_string(),
+                    name: s.target.name.to_string(),
                     container: s.container.clone(),
                     reason: match s.reason {
                         StepReason::Selected => "selected".into(),
@@ -249,7 +249,7 @@ fn when(t: Option<i64>) -> String {
 
 fn ref_set(refs: &[Ref]) -> BTreeSet<(Kind, String, String)> {
     refs.iter()
-        .map(|r| (r.kind, r.id.clone(), r.name.clone()))
+        .map(|r| (r.kind, r.id.to_string(), r.name.to_string()))
         .collect()
 }
 

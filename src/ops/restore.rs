@@ -52,7 +52,7 @@ impl RestoreItem {
         let i = self.recreate.links.iter().position(|l| l == link)?;
         match self.wiring.get(i)? {
             Wiring::InPlan(j) => match outcomes.get(*j) {
-                Some(RestoreOutcome::Restored(r)) => Some(r.id.clone()),
+                Some(RestoreOutcome::Restored(r)) => Some(r.id.to_string()),
                 _ => None,
             },
             Wiring::Exists => None,
@@ -112,7 +112,7 @@ pub fn plan(
         tenant: String::new(),
         items: Vec::new(),
         refused: Vec::new(),
-        existing: all.iter().map(|r| (r.kind, r.id.clone())).collect(),
+        existing: all.iter().map(|r| (r.kind, r.id.to_string())).collect(),
     };
     // Creation order: the reverse of the delete order.
     let rank = |k: Kind| {
@@ -167,7 +167,7 @@ pub fn plan(
             } else if all.iter().any(|r| r.kind == l.kind && r.id == l.id) {
                 Wiring::Exists
             } else if let Some(r) = all.iter().find(|r| r.kind == l.kind && r.name == l.name) {
-                Wiring::ByName(r.id.clone())
+                Wiring::ByName(r.id.to_string())
             } else {
                 let by = known
                     .iter()
@@ -195,9 +195,9 @@ pub fn plan(
             .find(|r| {
                 r.kind == d.kind
                     && r.name == rec.name
-                    && (d.container.is_none() || r.container == d.container)
+                    && (d.container.is_none() || r.container.as_deref() == d.container.as_deref())
             })
-            .map(|r| r.id.clone());
+            .map(|r| r.id.to_string());
         if let (Some(id), false) = (&clash, rec.names_unique) {
             let why = format!(
                 "a {} named '{}' exists already ({id}): not re-created (the server would \
@@ -380,7 +380,7 @@ async fn find_by_name(
     Ok(snap.resources.into_iter().find(|r| {
         r.kind == item.deleted.kind
             && r.name == item.recreate.name
-            && !plan.existing.contains(&(r.kind, r.id.clone()))
+            && !plan.existing.contains(&(r.kind, r.id.to_string()))
     }))
 }
 
@@ -576,7 +576,7 @@ pub fn report_text(plan: &RestorePlan, outcomes: &[RestoreOutcome]) -> String {
     for (item, o) in plan.items.iter().zip(outcomes) {
         let (id, detail) = match o {
             RestoreOutcome::Restored(r) => (
-                r.id.clone(),
+                r.id.to_string(),
                 Some(format!(
                     "was {} ({}); now {} '{}'",
                     item.deleted.id,

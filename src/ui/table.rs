@@ -222,7 +222,7 @@ pub fn draw_table(m: &Model, tab: &ProfileTab, f: &mut Frame, area: Rect, theme:
         let r = view.rows.get(pos).and_then(|&i| tab.resources.get(i))?;
         Some(GridRow {
             r,
-            marked: view.marks.contains(&r.id),
+            marked: view.marks.contains(r.id.as_str()),
             new: tab.watch.is_new(r),
             impact: with_impact.then(|| impact_cell(m, tab, r)),
         })
@@ -397,7 +397,7 @@ const IMPACT_AT: usize = 1;
 pub fn impact_cell(m: &Model, tab: &ProfileTab, r: &crate::model::Resource) -> crate::model::Cell {
     use crate::impact::Verdict;
     use crate::model::{Cell, CellTone};
-    let key = (r.kind, r.id.clone());
+    let key = (r.kind, r.id.to_string());
     if tab.impact_pending.contains(&key) {
         return Cell {
             text: super::SPINNER[(m.tick % 4) as usize].to_string(),
@@ -430,7 +430,7 @@ fn impact_lines(
     out: &mut Vec<Line<'static>>,
 ) {
     use crate::impact::{grouped, Verdict};
-    let key = (r.kind, r.id.clone());
+    let key = (r.kind, r.id.to_string());
     let noun = tab.spec.impact_container;
     if tab.impact_pending.contains(&key) {
         out.push(Line::from(Span::styled(

@@ -393,7 +393,7 @@ fn evil_model(w: u16, h: u16) -> Model {
     let mut m = sized(w, h);
     if let Some(tab) = m.tab_mut() {
         for r in tab.resources_mut().iter_mut().filter(|r| r.id == "D2") {
-            r.name = EVIL.to_string();
+            r.name = EVIL.into();
             r.raw = serde_json::json!({"id": "D2", "name": EVIL, "note": "a\u{2066}b"}).into();
             r.health = crate::model::Health::Unhealthy(format!("refused by {EVIL}"));
         }
@@ -1008,7 +1008,7 @@ fn the_command_line_lists_completion_candidates_sanitized_and_cut_to_width() {
     let mut m = sized(80, 24);
     if let Some(t) = m.tab_mut() {
         for (i, r) in t.resources_mut().iter_mut().enumerate() {
-            r.owner = Some(format!("Owner Number {:02}", i + 1));
+            r.owner = Some(format!("Owner Number {:02}", i + 1).into());
         }
     }
     chars(&mut m, ":mark owner:");

@@ -515,13 +515,13 @@ pub fn parse_data_source(profile: &str, org: &OrgRef, v: &Value) -> Option<Resou
     let id = id_of(v)?;
     let name = str_at(v, "displayName").unwrap_or(&id).to_string();
     let mut r = Resource::new(V, profile, Kind::Datasources, &id, &name);
-    r.type_ = str_at(v, "dialect").map(str::to_string);
-    r.container = Some(org.name.clone());
+    r.type_ = str_at(v, "dialect").map(crate::model::intern);
+    r.container = Some(org.name.clone().into());
     r.created = str_at(v, "createdAt").and_then(parse_time);
     r.updated = str_at(v, "updatedAt").and_then(parse_time);
     r.health = parse_health(v);
     // Always present for Basedash, so that a source that never synced counts as unhealthy.
-    r.sync = Some(parse_sync(v));
+    r.sync = Some(Box::new(parse_sync(v)));
     r.raw = v.into();
     Some(r)
 }
@@ -980,7 +980,7 @@ impl BasedashClient {
                     listed += 1;
                     warnings.extend(w);
                     for r in &list {
-                        seen_orgs.insert(r.id.clone(), org.clone());
+                        seen_orgs.insert(r.id.to_string(), org.clone());
                     }
                     resources.extend(list);
                 }
@@ -1023,7 +1023,7 @@ impl BasedashClient {
         if target.kind != Kind::Datasources {
             return Err(unsupported_kind(target.kind));
         }
-        let cached = self.orgs_cache().get(&target.id).cloned();
+        let cached = self.orgs_cache().get(target.id.as_str()).cloned();
         let (org, v) = match cached {
             Some(org) => {
                 let v = self.fetch_source(&org, &target.id).await?;
@@ -1045,7 +1045,7 @@ impl BasedashClient {
         if target.kind != Kind::Datasources {
             return Err(unsupported_kind(target.kind));
         }
-        let cached = self.orgs_cache().get(&target.id).cloned();
+        let cached = self.orgs_cache().get(target.id.as_str()).cloned();
         // Refuse on a read-only profile before anything is sent, even the lookups.
         let guard_org = cached
             .as_ref()
@@ -1205,7 +1205,7 @@ impl BasedashClient {
             return Err(unsupported_kind(target.kind));
         }
         let body = patch_body(change).map_err(|message| ApiError::Setup { vendor: V, message })?;
-        let cached = self.orgs_cache().get(&target.id).cloned();
+        let cached = self.orgs_cache().get(target.id.as_str()).cloned();
         // Refuse on a read-only profile before anything is sent, even the lookups.
         let guard_org = cached
             .as_ref()
@@ -1288,7 +1288,7 @@ impl BasedashClient {
             status: resp.status,
             message: "the created data source has no id".into(),
         })?;
-        self.orgs_cache().insert(r.id.clone(), org);
+        self.orgs_cache().insert(r.id.to_string(), org);
         Ok(r)
     }
 
@@ -1299,7 +1299,7 @@ impl BasedashClient {
         if target.kind != Kind::Datasources {
             return Ok(HealthCheck::NotOffered);
         }
-        let cached = self.orgs_cache().get(&target.id).cloned();
+        let cached = self.orgs_cache().get(target.id.as_str()).cloned();
         let (org, source) = match cached {
             Some(org) => {
                 let v = self.fetch_source(&org, &target.id).await?;
@@ -1521,8 +1521,8 @@ mod tests {
         assert_eq!(r.updated, parse_time("2026-01-12T09:14:03Z"));
         assert_eq!(r.health, Health::Healthy);
         assert_eq!(
-            r.sync,
-            Some(SyncInfo {
+            r.sync.as_deref(),
+            Some(&SyncInfo {
                 status: Some("SUCCESS".into()),
                 last_success: parse_time("2026-01-12T09:14:03Z"),
                 error: None,

@@ -388,7 +388,7 @@ pub fn parse_datasource(profile: &str, v: &Value) -> Option<Resource> {
     let mut r = Resource::new(V, profile, Kind::Datasources, name, name);
     r.type_ = str_at(v, "/datasourceType")
         .or_else(|| str_at(v, "/type"))
-        .map(str::to_string);
+        .map(crate::model::intern);
     r.raw = v.into();
     Some(r)
 }
@@ -408,8 +408,8 @@ pub fn parse_datamart(profile: &str, v: &Value) -> Option<Resource> {
     {
         r.depends_on.push(Ref {
             kind: Kind::Datasources,
-            id: ds.to_string(),
-            name: ds.to_string(),
+            id: ds.into(),
+            name: ds.into(),
         });
     }
     r.raw = v.into();
@@ -774,10 +774,10 @@ impl DatabrainClient {
     /// `datasource_ids`.
     fn sync_id(&self, target: &Ref) -> Result<String, ApiError> {
         if is_uuid(&target.id) {
-            return Ok(target.id.clone());
+            return Ok(target.id.to_string());
         }
         self.datasource_ids
-            .get(&target.id)
+            .get(target.id.as_str())
             .cloned()
             .ok_or_else(|| ApiError::Setup {
                 vendor: V,
@@ -1123,7 +1123,10 @@ impl DatabrainClient {
         let mut users: HashMap<String, Vec<String>> = HashMap::new();
         for r in resources.iter().filter(|r| r.kind == Kind::Datamarts) {
             for d in r.depends_on.iter().filter(|d| d.kind == Kind::Datasources) {
-                users.entry(d.id.clone()).or_default().push(r.name.clone());
+                users
+                    .entry(d.id.to_string())
+                    .or_default()
+                    .push(r.name.to_string());
             }
         }
         for list in users.values_mut() {
@@ -1192,8 +1195,8 @@ impl DatabrainClient {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for r in resources.iter_mut().filter(|r| r.kind == Kind::Datasources) {
-                if let Some(s) = last.get(&r.id) {
-                    r.sync = Some(s.clone());
+                if let Some(s) = last.get(r.id.as_str()) {
+                    r.sync = Some(Box::new(s.clone()));
                 }
             }
         }
@@ -1376,8 +1379,8 @@ impl DatabrainClient {
         }
         self.do_get(&Ref {
             kind,
-            id: name.clone(),
-            name,
+            id: name.clone().into(),
+            name: name.into(),
         })
         .await
     }
@@ -1903,8 +1906,8 @@ mod tests {
         ));
         let empty = Ref {
             kind: Kind::Datasources,
-            id: String::new(),
-            name: String::new(),
+            id: "".into(),
+            name: "".into(),
         };
         assert!(c
             .delete(empty)

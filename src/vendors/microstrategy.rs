@@ -351,8 +351,12 @@ fn id_at(v: &Value, pointer: &str) -> Option<String> {
 fn ref_at(v: &Value, pointer: &str, kind: Kind) -> Option<Ref> {
     let obj = v.pointer(pointer)?;
     let id = id_at(obj, "/id")?;
-    let name = str_at(obj, "/name").unwrap_or(&id).to_string();
-    Some(Ref { kind, id, name })
+    let name = str_at(obj, "/name").unwrap_or(&id).into();
+    Some(Ref {
+        kind,
+        id: id.into(),
+        name,
+    })
 }
 
 /// One wire object as a `Resource` (lenient: only `id` is required). `used_by` is empty.
@@ -360,14 +364,14 @@ pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> 
     let id = id_at(v, "/id")?;
     let name = str_at(v, "/name").unwrap_or(&id).to_string();
     let mut r = Resource::new(V, profile, kind, &id, &name);
-    r.owner = str_at(v, "/owner/name").map(str::to_string);
+    r.owner = str_at(v, "/owner/name").map(crate::model::intern);
     r.created = str_at(v, "/dateCreated").and_then(parse_time);
     r.updated = str_at(v, "/dateModified").and_then(parse_time);
     match kind {
         Kind::Datasources => {
             r.type_ = str_at(v, "/dbms/name")
                 .or_else(|| str_at(v, "/database/type"))
-                .map(str::to_string);
+                .map(crate::model::intern);
             let embedded = v.pointer("/database/connection/isEmbedded") == Some(&Value::Bool(true));
             if !embedded {
                 r.depends_on
@@ -384,7 +388,7 @@ pub fn parse_resource(profile: &str, kind: Kind, v: &Value) -> Option<Resource> 
             }
         }
         Kind::Connections => {
-            r.type_ = str_at(v, "/database/type").map(str::to_string);
+            r.type_ = str_at(v, "/database/type").map(crate::model::intern);
             r.depends_on
                 .extend(ref_at(v, "/database/login", Kind::Logins));
         }
@@ -1180,7 +1184,7 @@ impl VendorApi for MstrClient {
             if target.kind != Kind::Connections {
                 return Ok(HealthCheck::NotOffered);
             }
-            match self.test_connection(target.id).await {
+            match self.test_connection(target.id.to_string()).await {
                 Ok(()) => Ok(HealthCheck::Passed {
                     check: CheckKind::ConnectionTest,
                     detail: None,

@@ -80,13 +80,13 @@ impl MstrClient {
         let mut searched = Vec::new();
         if t.target.kind == Kind::Datasources {
             searched.push(Searched {
-                id: t.target.id.clone(),
+                id: t.target.id.to_string(),
                 via: None,
             });
         }
         for r in t.through.iter().filter(|r| r.kind == Kind::Datasources) {
             searched.push(Searched {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 via: Some(via_label(r)),
             });
         }

@@ -191,8 +191,11 @@ struct Named<'a> {
 impl Named<'_> {
     /// `ref_at`: a reference when it has an id.
     fn to_ref(&self, kind: Kind) -> Option<Ref> {
-        let id = self.id.get()?;
-        let name = self.name.get().map_or_else(|| id.clone(), str::to_string);
+        let id = crate::model::Str::from(self.id.get()?);
+        let name = self
+            .name
+            .get()
+            .map_or_else(|| id.clone(), crate::model::Str::from);
         Some(Ref { kind, id, name })
     }
 }
@@ -242,7 +245,7 @@ fn resource(profile: &str, kind: Kind, w: &Wire<'_>) -> Option<Resource> {
         .0
         .as_ref()
         .and_then(|o| o.name.get())
-        .map(str::to_string);
+        .map(crate::model::intern);
     r.created = w.date_created.get().and_then(parse_time);
     r.updated = w.date_modified.get().and_then(parse_time);
     let db = w.database.0.as_ref();
@@ -254,7 +257,7 @@ fn resource(profile: &str, kind: Kind, w: &Wire<'_>) -> Option<Resource> {
                 .as_ref()
                 .and_then(|d| d.name.get())
                 .or_else(|| db.and_then(|d| d.type_.get()))
-                .map(str::to_string);
+                .map(crate::model::intern);
             let conn = db.and_then(|d| d.connection.0.as_ref());
             if !conn.is_some_and(|c| c.is_embedded.0) {
                 r.depends_on
@@ -270,7 +273,7 @@ fn resource(profile: &str, kind: Kind, w: &Wire<'_>) -> Option<Resource> {
             }
         }
         Kind::Connections => {
-            r.type_ = db.and_then(|d| d.type_.get()).map(str::to_string);
+            r.type_ = db.and_then(|d| d.type_.get()).map(crate::model::intern);
             r.depends_on.extend(
                 db.and_then(|d| d.login.0.as_ref())
                     .and_then(|l| l.to_ref(Kind::Logins)),
@@ -513,8 +516,8 @@ impl Slims {
     fn as_ref(&self, i: usize) -> Ref {
         Ref {
             kind: self.items[i].kind,
-            id: self.id(i).to_string(),
-            name: self.name(i).to_string(),
+            id: self.id(i).into(),
+            name: self.name(i).into(),
         }
     }
 

@@ -422,18 +422,14 @@ fn parse_connection(profile: &str, v: &Value, names: &Names) -> Option<Resource>
     let id = str_at(v, "/qID").or_else(|| str_at(v, "/id"))?;
     let name = str_at(v, "/qName").unwrap_or(id);
     let mut r = Resource::new(V, profile, Kind::Connections, id, name);
-    r.type_ = type_label(v);
-    r.container = Some(match str_at(v, "/space") {
-        Some(s) => names
-            .spaces
-            .get(s)
-            .cloned()
-            .unwrap_or_else(|| s.to_string()),
-        None => PERSONAL_SPACE.to_string(),
-    });
+    r.type_ = type_label(v).as_deref().map(crate::model::intern);
+    r.container = Some(crate::model::intern(match str_at(v, "/space") {
+        Some(s) => names.spaces.get(s).map_or(s, String::as_str),
+        None => PERSONAL_SPACE,
+    }));
     r.owner = str_at(v, "/user")
         .or_else(|| str_at(v, "/ownerId"))
-        .map(|u| names.users.get(u).cloned().unwrap_or_else(|| u.to_string()));
+        .map(|u| crate::model::intern(names.users.get(u).map_or(u, String::as_str)));
     r.created = str_at(v, "/created")
         .or_else(|| str_at(v, "/createdAt"))
         .and_then(parse_time);
@@ -1014,7 +1010,7 @@ impl QlikClient {
                     .iter()
                     .filter_map(|v| parse_connection(&self.profile, v, &names))
                     .map(|mut r| {
-                        r.disabled = disabled.contains(&r.id);
+                        r.disabled = disabled.contains(r.id.as_str());
                         r
                     })
                     .collect();
@@ -1253,7 +1249,7 @@ impl QlikClient {
                 status: resp.status,
                 message: "the data connection has no qID".into(),
             })?;
-        r.disabled = lock(&self.disabled).contains(&r.id);
+        r.disabled = lock(&self.disabled).contains(r.id.as_str());
         Ok(r)
     }
 
@@ -1461,7 +1457,7 @@ impl QlikClient {
             .iter()
             .filter_map(|v| parse_connection(&self.profile, v, &names))
             .map(|mut r| {
-                r.disabled = disabled.contains(&r.id);
+                r.disabled = disabled.contains(r.id.as_str());
                 r
             })
             .collect();

@@ -908,8 +908,12 @@ pub fn parse_database(profile: &str, v: &Value) -> Option<Resource> {
     let id = id_at(v, "/id")?;
     let name = str_at(v, "/database_name").unwrap_or(&id).to_string();
     let mut r = Resource::new(V, profile, Kind::Connections, &id, &name);
-    r.type_ = str_at(v, "/backend").map(str::to_string);
-    r.owner = v.get("created_by").and_then(person);
+    r.type_ = str_at(v, "/backend").map(crate::model::intern);
+    r.owner = v
+        .get("created_by")
+        .and_then(person)
+        .as_deref()
+        .map(crate::model::intern);
     r.updated = str_at(v, "/changed_on").and_then(parse_superset_time);
     r.created = str_at(v, "/created_on").and_then(parse_superset_time);
     r.raw = v.into();
@@ -926,14 +930,14 @@ pub fn parse_dataset(profile: &str, v: &Value) -> Option<Resource> {
         None => table.to_string(),
     };
     let mut r = Resource::new(V, profile, Kind::Datasources, &id, &name);
-    r.type_ = str_at(v, "/kind").map(str::to_string);
+    r.type_ = str_at(v, "/kind").map(crate::model::intern);
     let owners: Vec<String> = v
         .get("owners")
         .and_then(Value::as_array)
         .map(|l| l.iter().filter_map(person).collect())
         .unwrap_or_default();
     if !owners.is_empty() {
-        r.owner = Some(owners.join(", "));
+        r.owner = Some(owners.join(", ").into());
     }
     r.updated = str_at(v, "/changed_on_utc")
         .or_else(|| str_at(v, "/changed_on"))
@@ -944,8 +948,8 @@ pub fn parse_dataset(profile: &str, v: &Value) -> Option<Resource> {
             .to_string();
         r.depends_on.push(Ref {
             kind: Kind::Connections,
-            id: db,
-            name: db_name,
+            id: db.into(),
+            name: db_name.into(),
         });
     }
     r.raw = v.into();
@@ -1463,7 +1467,7 @@ impl SupersetClient {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.kind == Kind::Connections)
-            .map(|(i, r)| (i, r.id.clone()))
+            .map(|(i, r)| (i, r.id.to_string()))
             .collect();
         if ids.len() > URI_FETCH_LIMIT {
             tracing::info!(profile = %self.profile, "Superset: {} databases: URIs are read one by one on demand", ids.len());
@@ -1630,8 +1634,8 @@ impl SupersetClient {
         })?;
         self.do_get(&Ref {
             kind,
-            id: id.clone(),
-            name: id,
+            id: id.clone().into(),
+            name: id.into(),
         })
         .await
     }
@@ -1898,8 +1902,8 @@ impl SupersetClient {
         match self
             .do_get(&Ref {
                 kind,
-                id: id.clone(),
-                name,
+                id: id.clone().into(),
+                name: name.into(),
             })
             .await
         {

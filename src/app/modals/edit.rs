@@ -137,7 +137,7 @@ fn selection(m: &Model) -> Vec<(usize, Vec<(crate::model::Kind, String)>)> {
             return marked;
         }
         return match crate::app::all::current(m) {
-            Some((p, r)) => vec![(p, vec![(r.kind, r.id.clone())])],
+            Some((p, r)) => vec![(p, vec![(r.kind, r.id.to_string())])],
             None => Vec::new(),
         };
     }
@@ -150,7 +150,7 @@ fn selection(m: &Model) -> Vec<(usize, Vec<(crate::model::Kind, String)>)> {
     };
     let keys: Vec<_> = if view.marks.is_empty() {
         tab.current()
-            .map(|r| vec![(r.kind, r.id.clone())])
+            .map(|r| vec![(r.kind, r.id.to_string())])
             .unwrap_or_default()
     } else {
         view.marks
@@ -573,6 +573,6 @@ fn passed_connections(
     tested
         .into_iter()
         .filter(|r| r.kind == Kind::Connections)
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect()
 }

@@ -199,7 +199,7 @@ fn retry_failed(m: &mut Model, job: u64) -> Step {
                 StepOutcome::Failed(_) | StepOutcome::Skipped(_) | StepOutcome::NotStarted
             )
         })
-        .map(|(s, _)| (s.target.kind, s.target.id.clone()))
+        .map(|(s, _)| (s.target.kind, s.target.id.to_string()))
         .collect();
     if selected.is_empty() {
         m.set_status(Level::Info, "nothing failed: nothing to retry");

@@ -190,7 +190,7 @@ fn impact_asks_each_profile_for_its_own_objects() {
                 profile, targets, ..
             } => Some((
                 *profile,
-                targets.iter().map(|t| t.target.id.clone()).collect(),
+                targets.iter().map(|t| t.target.id.to_string()).collect(),
             )),
             _ => None,
         })
@@ -334,8 +334,8 @@ fn delete_over_two_profiles_is_one_confirmation_with_a_plan_each() {
         .parts()
         .map(|p| {
             (
-                p.1.profile.clone(),
-                p.1.steps.iter().map(|s| s.target.id.clone()).collect(),
+                p.1.profile.to_string(),
+                p.1.steps.iter().map(|s| s.target.id.to_string()).collect(),
             )
         })
         .collect();

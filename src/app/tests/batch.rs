@@ -37,7 +37,7 @@ fn deletes(fx: &[Effect]) -> Vec<(u64, usize, Vec<String>)> {
             Effect::Delete { job, profile, plan } => Some((
                 *job,
                 *profile,
-                plan.steps.iter().map(|s| s.target.id.clone()).collect(),
+                plan.steps.iter().map(|s| s.target.id.to_string()).collect(),
             )),
             _ => None,
         })

@@ -10,9 +10,10 @@ use crate::ops::plan::Confirmation;
 fn impact_jobs(fx: &[Effect]) -> Vec<(u64, Vec<String>)> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Impact { job, targets, .. } => {
-                Some((*job, targets.iter().map(|t| t.target.id.clone()).collect()))
-            }
+            Effect::Impact { job, targets, .. } => Some((
+                *job,
+                targets.iter().map(|t| t.target.id.to_string()).collect(),
+            )),
             _ => None,
         })
         .collect()

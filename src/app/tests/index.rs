@@ -142,7 +142,12 @@ fn a_delete_planned_while_a_filter_is_pending_deletes_exactly_the_marked_objects
     let Some(Modal::Confirm(c)) = m.modals.last() else {
         panic!("the confirmation opens: {:?}", m.modals);
     };
-    let mut targets: Vec<String> = c.plan.steps.iter().map(|s| s.target.id.clone()).collect();
+    let mut targets: Vec<String> = c
+        .plan
+        .steps
+        .iter()
+        .map(|s| s.target.id.to_string())
+        .collect();
     targets.sort();
     assert_eq!(targets, ["D2", "D3"]);
     let plan = c.plan.clone();

@@ -53,7 +53,7 @@ pub(super) fn visible_names(m: &Model) -> Vec<String> {
     let v = tab.view().expect("view");
     v.rows
         .iter()
-        .map(|&i| tab.resources[i].name.clone())
+        .map(|&i| tab.resources[i].name.to_string())
         .collect()
 }
 
@@ -62,6 +62,7 @@ pub(super) fn current_name(m: &Model) -> String {
         .and_then(|t| t.current())
         .map(|r| r.name.clone())
         .unwrap_or_default()
+        .to_string()
 }
 
 pub(super) fn confirm(m: &Model) -> &ConfirmDelete {
