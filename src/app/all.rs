@@ -543,23 +543,23 @@ pub fn run_job(job: AllJob) -> AllOut {
                     .then_with(|| name(&a.1).cmp(name(&b.1)))
                     .then_with(|| a.1.cmp(&b.1))
             });
-            let mut members: Vec<RowRef> = keyed.into_iter().map(|(_, row)| row).collect();
+            // Into a new vector: collecting in place would keep the keyed vector's allocation.
+            let mut members: Vec<RowRef> = Vec::with_capacity(keyed.len());
+            members.extend(keyed.into_iter().map(|(_, row)| row));
             if sort.desc {
                 members.reverse();
             }
-            let sep = crate::filter::FIELD_SEPARATOR.to_string();
-            let search: Vec<Box<str>> = members
-                .iter()
-                .map(|&(p, i)| {
-                    let r = &sources[p as usize].resources[i as usize];
-                    crate::filter::with_search_fields(r, |fields| {
-                        let mut all: Vec<&str> = fields.to_vec();
-                        all.push(r.profile.as_str());
-                        all.push(r.vendor.display());
-                        all.join(&sep).into_boxed_str()
-                    })
-                })
-                .collect();
+            let mut search = super::index::SearchText::with_capacity(members.len());
+            for &(p, i) in &members {
+                let r = &sources[p as usize].resources[i as usize];
+                crate::filter::with_search_fields(r, |fields| {
+                    let mut all: Vec<&str> = fields.to_vec();
+                    all.push(r.profile.as_str());
+                    all.push(r.vendor.display());
+                    search.push_fields(&all);
+                });
+            }
+            search.shrink_to_fit();
             (Arc::new(members), Arc::new(search))
         }
     };

@@ -529,7 +529,13 @@ impl Runtime {
                             views: Vec::new(),
                         }
                     });
+                    let fresh = out.fresh.is_some();
                     let _ = tx.send(Msg::Indexed(Box::new(out)));
+                    if fresh {
+                        // A new load was indexed: its sort keys and the load's temporaries
+                        // are freed; give the pages back (after the answer: no delay).
+                        release_free_memory();
+                    }
                 });
             }
             Effect::IndexAll(job) => {

@@ -395,11 +395,7 @@ impl ProfileTab {
             let indexed = view.search.len() == view.members.len();
             Arc::make_mut(&mut view.members).retain(|&i| !is_gone(i));
             if indexed {
-                let mut pos = 0;
-                Arc::make_mut(&mut view.search).retain(|_| {
-                    pos += 1;
-                    keep[pos - 1]
-                });
+                Arc::make_mut(&mut view.search).retain(&keep);
             }
             view.rows.retain(|&i| !is_gone(i));
             view.marks.retain(|id| !ids.contains(id.as_str()));
