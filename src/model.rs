@@ -8,7 +8,7 @@ use std::fmt;
 mod raw;
 mod strings;
 pub use raw::{RawBlockBuilder, RawJson, BLOCK_TARGET};
-pub use strings::{intern, Str};
+pub use strings::{intern, Str, StrPool};
 
 /// Declares `VendorId`: one line per vendor (variant, config/JSON id, product name). Every
 /// other fact about a vendor lives in its registry entry (`vendors::registry::VENDORS`).
@@ -256,12 +256,17 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(vendor: VendorId, profile: &str, kind: Kind, id: &str, name: &str) -> Self {
+        Resource::with_strs(vendor, profile, kind, Str::from(id), Str::from(name))
+    }
+
+    /// `new` with the id and name already made (shared from a `StrPool`).
+    pub fn with_strs(vendor: VendorId, profile: &str, kind: Kind, id: Str, name: Str) -> Self {
         Resource {
             vendor,
             profile: intern(profile),
             kind,
-            id: Str::from(id),
-            name: Str::from(name),
+            id,
+            name,
             type_: None,
             owner: None,
             container: None,

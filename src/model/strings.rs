@@ -8,6 +8,8 @@
 //! are stored once through `intern`.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// An immutable shared string (`arcstr::ArcStr`): derefs to `str`, compares with `str`,
 /// `&str` and `String`, serializes as a JSON string.
@@ -54,6 +56,29 @@ pub fn intern(s: &str) -> Str {
     })
 }
 
+/// The strings of one load, shared by its lists (decoded on threads of their own): a
+/// datasource's reference to its connection and the connection itself get the same text,
+/// whichever list is decoded first. No copy is made for a reference and later freed, so a
+/// load leaves no freed holes between the strings it keeps. Dropped with the load.
+#[derive(Clone, Default)]
+pub struct StrPool(Arc<Mutex<HashSet<Str>>>);
+
+impl StrPool {
+    /// `s` as a `Str`: the pool's text when it has it, else a new one it keeps.
+    pub fn get(&self, s: &str) -> Str {
+        if s.is_empty() {
+            return Str::new();
+        }
+        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = set.get(s) {
+            return hit.clone();
+        }
+        let new = Str::from(s);
+        set.insert(new.clone());
+        new
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +93,16 @@ mod tests {
         assert_eq!(c, "Snowflake");
         assert!(!Str::ptr_eq(&a, &c));
         assert_eq!(intern(""), "");
+    }
+
+    #[test]
+    fn a_pool_gives_every_thread_the_same_text() {
+        let pool = StrPool::default();
+        let a = pool.get("DEFBD172D7268");
+        let b = std::thread::scope(|s| s.spawn(|| pool.get("DEFBD172D7268")).join().unwrap());
+        assert!(Str::ptr_eq(&a, &b));
+        assert_eq!(pool.get("Warehouse"), "Warehouse");
+        assert!(!Str::ptr_eq(&a, &pool.get("Warehouse")));
     }
 
     #[test]
