@@ -203,8 +203,7 @@ impl SearchText {
             .map(|r| {
                 crate::filter::with_search_fields(r, |fields| {
                     fields.iter().map(|f| f.len()).sum::<usize>()
-                        + crate::filter::FIELD_SEPARATOR.len_utf8()
-                            * fields.len().saturating_sub(1)
+                        + crate::filter::FIELD_SEPARATOR.len_utf8() * fields.len().saturating_sub(1)
                 })
             })
             .sum();
