@@ -703,15 +703,23 @@ impl MstrClient {
         slim: bool,
     ) -> Result<Result<microstrategy_wire::Decoded, ApiError>, ApiError> {
         let req = self.authed_request(&Method::GET, url, None, token, None)?;
-        let mut decoder = if slim {
+        let decoder = if slim {
             microstrategy_wire::ListDecoder::slim(&self.profile, kind, list_path(kind))
         } else {
             microstrategy_wire::ListDecoder::new(&self.profile, kind, list_path(kind))
         };
-        let resp = self
-            .http
-            .send_streamed(req, &mut |status, chunk| decoder.feed(status, chunk))
-            .await?;
+        // Decoded on a thread of its own while this task only reads: the three lists of a
+        // load are decoded in parallel.
+        let (sink, decoding) = decoder.spawn();
+        let sent = self.http.send_streamed(req, &sink).await;
+        drop(sink);
+        // The decoder's error first: it came before whatever stopped the reading after it.
+        let decoder = decoding.await.map_err(|e| ApiError::Decode {
+            vendor: V,
+            status: 200,
+            message: format!("GET {}: the decoder stopped: {e}", list_path(kind)),
+        })??;
+        let resp = sent?;
         if !resp.is_success() {
             return Ok(Err(resp.to_error()));
         }
@@ -790,7 +798,7 @@ impl MstrClient {
         .await?;
         let graph = self.load_usage().await;
         let mut warnings = graph.warnings;
-        let mut all = microstrategy_wire::Slims::default();
+        let mut all = microstrategy_wire::SlimParts::default();
         for (kind, listed) in [
             (Kind::Datasources, ds),
             (Kind::Connections, conns),
@@ -804,7 +812,7 @@ impl MstrClient {
                     kind.id()
                 ));
             }
-            all.append(listed.slims);
+            all.push(listed.slims);
         }
         all.link_each(
             &self.profile,

@@ -293,9 +293,13 @@ fn parse_text(profile: &str, kind: Kind, text: &str) -> Result<Option<Resource>,
     Ok(list.pop())
 }
 
+/// Body pieces read ahead of a list's decoder thread: enough to keep it busy, few enough to
+/// hold the reading back when it falls behind.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// Decodes one kind's list answer chunk by chunk (see the module doc).
 pub struct ListDecoder<'p> {
-    profile: &'p str,
+    profile: Box<str>,
     kind: Kind,
     path: &'p str,
     split: ArraySplitter,
@@ -317,9 +321,9 @@ pub struct Decoded {
 }
 
 impl<'p> ListDecoder<'p> {
-    pub fn new(profile: &'p str, kind: Kind, path: &'p str) -> Self {
+    pub fn new(profile: &str, kind: Kind, path: &'p str) -> Self {
         ListDecoder {
-            profile,
+            profile: profile.into(),
             kind,
             path,
             split: ArraySplitter::new(kind.id()),
@@ -332,7 +336,7 @@ impl<'p> ListDecoder<'p> {
     }
 
     /// A decoder that keeps each object slim (`Slims`) instead of as a `Resource`.
-    pub fn slim(profile: &'p str, kind: Kind, path: &'p str) -> Self {
+    pub fn slim(profile: &str, kind: Kind, path: &'p str) -> Self {
         ListDecoder {
             slims: Some(Slims::default()),
             ..ListDecoder::new(profile, kind, path)
@@ -365,7 +369,7 @@ impl<'p> ListDecoder<'p> {
             return Ok(());
         }
         let wire: Wire<'_> = serde_json::from_str(text).map_err(|e| format!("{}: {e}", at()))?;
-        match resource(self.profile, self.kind, &wire) {
+        match resource(&self.profile, self.kind, &wire) {
             Some(r) => {
                 self.out.push(r);
                 let sealed = self.packer.push(text);
@@ -388,6 +392,29 @@ impl<'p> ListDecoder<'p> {
             }
             self.packed = 0;
         }
+    }
+
+    /// This decoder on a blocking thread of its own, fed the body through the returned
+    /// channel (`HttpCore::send_streamed`), so each list is decoded in parallel with the
+    /// others and with the reading. The thread ends when the channel is closed (handing the
+    /// decoder back for `finish`) or at the first bad piece (its error; the channel closes).
+    pub fn spawn(
+        mut self,
+    ) -> (
+        super::http::BodySink,
+        tokio::task::JoinHandle<Result<Self, ApiError>>,
+    )
+    where
+        'p: 'static,
+    {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u16, Vec<u8>)>(CHUNKS_IN_FLIGHT);
+        let thread = tokio::task::spawn_blocking(move || {
+            while let Some((status, chunk)) = rx.blocking_recv() {
+                self.feed(status, &chunk)?;
+            }
+            Ok(self)
+        });
+        (tx, thread)
     }
 
     #[cfg(test)]
@@ -463,32 +490,6 @@ impl Slims {
         });
     }
 
-    /// `other`'s objects after these.
-    pub fn append(&mut self, other: Slims) {
-        if self.items.is_empty() {
-            *self = other;
-            return;
-        }
-        let shift = offset(self.arena.len());
-        let deps_shift = offset(self.deps.len());
-        // Exactly: doubling would leave up to half of each vector unused at the peak.
-        self.arena.reserve_exact(other.arena.len());
-        self.deps.reserve_exact(other.deps.len());
-        self.items.reserve_exact(other.items.len());
-        self.arena.push_str(&other.arena);
-        self.deps.extend(
-            other
-                .deps
-                .into_iter()
-                .map(|(k, at, len)| (k, at + shift, len)),
-        );
-        self.items.extend(other.items.into_iter().map(|mut s| {
-            s.at += shift;
-            s.deps_at += deps_shift;
-            s
-        }));
-    }
-
     fn shrink_to_fit(&mut self) {
         self.arena.shrink_to_fit();
         self.items.shrink_to_fit();
@@ -509,12 +510,96 @@ impl Slims {
     fn key(&self, i: usize) -> (Kind, &str) {
         (self.items[i].kind, self.id(i))
     }
+}
 
-    fn as_ref(&self, i: usize) -> Ref {
+/// The lists of one load, kept slim: one `Slims` a list, never copied into one (at 300,000
+/// objects the copy would be about 30 MB at the peak). Objects are addressed across the
+/// parts by a global index, in the order of the parts.
+#[derive(Default)]
+pub struct SlimParts {
+    parts: Vec<Slims>,
+    /// The global index of each part's first object.
+    starts: Vec<u32>,
+    len: usize,
+}
+
+/// An index of the objects by (kind, id): open addressing, 4 bytes a slot, at most 2/3 full.
+/// Among equal keys the last object wins, as in `link_graph`.
+struct KeyIndex {
+    slots: Vec<u32>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl KeyIndex {
+    fn new(parts: &SlimParts) -> Self {
+        let size = (parts.len + parts.len / 2 + 1).next_power_of_two();
+        let mut index = KeyIndex {
+            slots: vec![EMPTY; size],
+            hasher: Default::default(),
+        };
+        for g in 0..parts.len {
+            let key = parts.key(g);
+            let mut at = index.home(key);
+            loop {
+                let slot = index.slots[at];
+                if slot == EMPTY || parts.key(slot as usize) == key {
+                    index.slots[at] = offset(g);
+                    break;
+                }
+                at = (at + 1) & (index.slots.len() - 1);
+            }
+        }
+        index
+    }
+
+    fn home(&self, key: (Kind, &str)) -> usize {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key) as usize & (self.slots.len() - 1)
+    }
+
+    fn find(&self, parts: &SlimParts, key: (Kind, &str)) -> Option<u32> {
+        let mut at = self.home(key);
+        loop {
+            let slot = self.slots[at];
+            if slot == EMPTY {
+                return None;
+            }
+            if parts.key(slot as usize) == key {
+                return Some(slot);
+            }
+            at = (at + 1) & (self.slots.len() - 1);
+        }
+    }
+}
+
+impl SlimParts {
+    /// One more list, after the others.
+    pub fn push(&mut self, part: Slims) {
+        self.starts.push(offset(self.len));
+        self.len += part.items.len();
+        self.parts.push(part);
+    }
+
+    /// The part holding the object at global index `g`, and its index there.
+    fn locate(&self, g: usize) -> (&Slims, usize) {
+        // The last part starting at or before `g` (empty parts start where the next does).
+        let p = self.starts.partition_point(|&s| s as usize <= g) - 1;
+        (&self.parts[p], g - self.starts[p] as usize)
+    }
+
+    fn key(&self, g: usize) -> (Kind, &str) {
+        let (part, i) = self.locate(g);
+        part.key(i)
+    }
+
+    fn as_ref(&self, g: usize) -> Ref {
+        let (part, i) = self.locate(g);
         Ref {
-            kind: self.items[i].kind,
-            id: self.id(i).to_string(),
-            name: self.name(i).to_string(),
+            kind: part.items[i].kind,
+            id: part.id(i).to_string(),
+            name: part.name(i).to_string(),
         }
     }
 
@@ -529,58 +614,58 @@ impl Slims {
         unknown_kinds: &[Kind],
         visit: &mut (dyn FnMut(Resource) -> bool + Send),
     ) {
-        let n = self.items.len();
         // (used, user) and (used, other user), as link_graph finds them.
         let (mut edges, mut other_edges) = {
-            // Positions sorted by (kind, id): 4 bytes an object where a hash map of borrowed
-            // keys costs about 60. Among equal keys the last object wins, as in link_graph.
-            let mut order: Vec<u32> = (0..offset(n)).collect();
-            order.sort_unstable_by(|&a, &b| {
-                (self.key(a as usize), a).cmp(&(self.key(b as usize), b))
-            });
-            let find = |kind: Kind, id: &str| -> Option<u32> {
-                let end = order.partition_point(|&i| self.key(i as usize) <= (kind, id));
-                let last = *order.get(end.checked_sub(1)?)?;
-                (self.key(last as usize) == (kind, id)).then_some(last)
-            };
+            let index = KeyIndex::new(&self);
             let mut edges: Vec<(u32, u32)> = Vec::new();
-            for (i, s) in self.items.iter().enumerate() {
-                let deps = &self.deps[s.deps_at as usize..(s.deps_at + s.deps_len) as usize];
-                for &(kind, at, len) in deps {
-                    let id = &self.arena[at as usize..(at + len) as usize];
-                    if let Some(j) = find(kind, id) {
-                        edges.push((j, offset(i)));
+            let mut g = 0u32;
+            for part in &self.parts {
+                for s in &part.items {
+                    let deps = &part.deps[s.deps_at as usize..(s.deps_at + s.deps_len) as usize];
+                    for &(kind, at, len) in deps {
+                        let id = &part.arena[at as usize..(at + len) as usize];
+                        if let Some(j) = index.find(&self, (kind, id)) {
+                            edges.push((j, g));
+                        }
                     }
+                    g += 1;
                 }
             }
             let other_edges: Vec<(u32, crate::model::OtherUser)> = others
                 .into_iter()
-                .filter_map(|e| Some((find(e.target.0, &e.target.1)?, e.user)))
+                .filter_map(|e| Some((index.find(&self, (e.target.0, &e.target.1))?, e.user)))
                 .collect();
             (edges, other_edges)
         };
         // Stable: each object's users stay in the order link_graph pushes them.
         edges.sort_by_key(|&(j, _)| j);
         other_edges.sort_by_key(|(j, _)| *j);
-        self.deps = Vec::new();
+        for part in &mut self.parts {
+            part.deps = Vec::new();
+        }
         let mut e = 0;
         let mut other_edges = other_edges.into_iter().peekable();
-        for i in 0..n {
-            let raw = std::mem::take(&mut self.items[i].raw);
-            let kind = self.items[i].kind;
+        for g in 0..self.len {
+            let (p, i) = {
+                let p = self.starts.partition_point(|&s| s as usize <= g) - 1;
+                (p, g - self.starts[p] as usize)
+            };
+            let raw = std::mem::take(&mut self.parts[p].items[i].raw);
+            let part = &self.parts[p];
+            let kind = part.items[i].kind;
             let mut r = raw
                 .with_text(|t| decode_one(profile, kind, t))
-                .unwrap_or_else(|| Resource::new(V, profile, kind, self.id(i), self.name(i)));
+                .unwrap_or_else(|| Resource::new(V, profile, kind, part.id(i), part.name(i)));
             r.raw = raw;
             let start = e;
-            while e < edges.len() && edges[e].0 as usize == i {
+            while e < edges.len() && edges[e].0 as usize == g {
                 e += 1;
             }
             r.used_by = edges[start..e]
                 .iter()
                 .map(|&(_, u)| self.as_ref(u as usize))
                 .collect();
-            while other_edges.peek().is_some_and(|(j, _)| *j as usize == i) {
+            while other_edges.peek().is_some_and(|(j, _)| *j as usize == g) {
                 if let Some((_, user)) = other_edges.next() {
                     r.used_by_other.push(user);
                 }
