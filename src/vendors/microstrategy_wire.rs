@@ -432,11 +432,9 @@ impl<'p> ListDecoder<'p> {
             .map_err(|why| self.decode_error(status, why))?;
         let sealed = self.packer.seal();
         self.attach(sealed);
-        let mut slims = self.slims.unwrap_or_default();
-        slims.shrink_to_fit();
         Ok(Decoded {
             resources: self.out,
-            slims,
+            slims: self.slims.unwrap_or_default(),
             skipped: self.skipped,
         })
     }
@@ -455,28 +453,125 @@ struct Slim {
 }
 
 /// Objects kept slim: about 60 bytes each plus their share of the compressed JSON, where a
-/// `Resource` is about 800. Ids and names live in one arena.
+/// `Resource` is about 800. Ids and names live in one arena. All of it grows by chunks, never
+/// copied and never more than a chunk unused: doubling vectors would hold up to twice the
+/// objects' size at the peak (and once more while `shrink_to_fit` copies them).
 #[derive(Default)]
 pub struct Slims {
-    arena: String,
-    items: Vec<Slim>,
-    /// (kind, arena offset, length) of each dependency's id.
-    deps: Vec<(Kind, u32, u32)>,
+    arena: Arena,
+    items: Chunked<Slim>,
+    /// (kind, arena position, length) of each dependency's id.
+    deps: Chunked<(Kind, u32, u32)>,
 }
 
 fn offset(n: usize) -> u32 {
     u32::try_from(n).expect("under 4 GiB of ids and names")
 }
 
+/// Elements a chunk of `Chunked` holds.
+const CHUNK_BITS: u32 = 14;
+
+/// A vector grown by chunks of `1 << CHUNK_BITS` elements (the first one grown by doubling).
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    fn push(&mut self, t: T) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < 1 << CHUNK_BITS => c.push(t),
+            _ => {
+                let mut c = Vec::with_capacity(if self.chunks.is_empty() {
+                    4
+                } else {
+                    1 << CHUNK_BITS
+                });
+                c.push(t);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Chunked<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i >> CHUNK_BITS][i & ((1 << CHUNK_BITS) - 1)]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Chunked<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i >> CHUNK_BITS][i & ((1 << CHUNK_BITS) - 1)]
+    }
+}
+
+/// Bytes a chunk of `Arena` holds (more for a single longer entry).
+const ARENA_BITS: u32 = 20;
+
+/// Text in chunks; a position is `chunk << ARENA_BITS | offset`, an entry never straddles two.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<String>,
+}
+
+impl Arena {
+    /// `parts` one after the other: where they start.
+    fn put(&mut self, parts: &[&str]) -> u32 {
+        let need: usize = parts.iter().map(|p| p.len()).sum();
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.len() + need < 1 << ARENA_BITS);
+        if !fits {
+            let first = self.chunks.is_empty();
+            self.chunks.push(String::with_capacity(if first {
+                need
+            } else {
+                need.max(1 << ARENA_BITS)
+            }));
+        }
+        let k = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[k];
+        let at = chunk.len();
+        for p in parts {
+            chunk.push_str(p);
+        }
+        let k = u32::try_from(k)
+            .ok()
+            .filter(|&k| k < 1 << (32 - ARENA_BITS))
+            .expect("under 4 GiB of ids and names");
+        k << ARENA_BITS | offset(at)
+    }
+
+    /// `len` bytes `skip` bytes after `pos`.
+    fn get(&self, pos: u32, skip: u32, len: u32) -> &str {
+        let at = (pos & ((1 << ARENA_BITS) - 1)) as usize + skip as usize;
+        &self.chunks[(pos >> ARENA_BITS) as usize][at..at + len as usize]
+    }
+}
+
 impl Slims {
     fn push(&mut self, r: Resource) {
-        let at = offset(self.arena.len());
-        self.arena.push_str(&r.id);
-        self.arena.push_str(&r.name);
-        let deps_at = offset(self.deps.len());
+        let at = self.arena.put(&[&r.id, &r.name]);
+        let deps_at = offset(self.deps.len);
         for d in &r.depends_on {
-            let id_at = offset(self.arena.len());
-            self.arena.push_str(&d.id);
+            let id_at = self.arena.put(&[&d.id]);
             self.deps.push((d.kind, id_at, offset(d.id.len())));
         }
         self.items.push(Slim {
@@ -490,21 +585,14 @@ impl Slims {
         });
     }
 
-    fn shrink_to_fit(&mut self) {
-        self.arena.shrink_to_fit();
-        self.items.shrink_to_fit();
-        self.deps.shrink_to_fit();
-    }
-
     fn id(&self, i: usize) -> &str {
         let s = &self.items[i];
-        &self.arena[s.at as usize..(s.at + s.id_len) as usize]
+        self.arena.get(s.at, 0, s.id_len)
     }
 
     fn name(&self, i: usize) -> &str {
         let s = &self.items[i];
-        let at = (s.at + s.id_len) as usize;
-        &self.arena[at..at + s.name_len as usize]
+        self.arena.get(s.at, s.id_len, s.name_len)
     }
 
     fn key(&self, i: usize) -> (Kind, &str) {
@@ -578,7 +666,7 @@ impl SlimParts {
     /// One more list, after the others.
     pub fn push(&mut self, part: Slims) {
         self.starts.push(offset(self.len));
-        self.len += part.items.len();
+        self.len += part.items.len;
         self.parts.push(part);
     }
 
@@ -617,13 +705,15 @@ impl SlimParts {
         // (used, user) and (used, other user), as link_graph finds them.
         let (mut edges, mut other_edges) = {
             let index = KeyIndex::new(&self);
-            let mut edges: Vec<(u32, u32)> = Vec::new();
+            // At most one edge a dependency: sized once, not doubled.
+            let mut edges: Vec<(u32, u32)> =
+                Vec::with_capacity(self.parts.iter().map(|p| p.deps.len).sum());
             let mut g = 0u32;
             for part in &self.parts {
-                for s in &part.items {
-                    let deps = &part.deps[s.deps_at as usize..(s.deps_at + s.deps_len) as usize];
-                    for &(kind, at, len) in deps {
-                        let id = &part.arena[at as usize..(at + len) as usize];
+                for s in part.items.iter() {
+                    for d in s.deps_at..s.deps_at + s.deps_len {
+                        let (kind, at, len) = part.deps[d as usize];
+                        let id = part.arena.get(at, 0, len);
                         if let Some(j) = index.find(&self, (kind, id)) {
                             edges.push((j, g));
                         }
@@ -641,7 +731,7 @@ impl SlimParts {
         edges.sort_by_key(|&(j, _)| j);
         other_edges.sort_by_key(|(j, _)| *j);
         for part in &mut self.parts {
-            part.deps = Vec::new();
+            part.deps = Chunked::default();
         }
         let mut e = 0;
         let mut other_edges = other_edges.into_iter().peekable();
@@ -831,6 +921,98 @@ mod tests {
                 assert_eq!(r.depends_on[0].id, "C1");
             }
         }
+    }
+
+    /// Objects of the three kinds using one another, some keys twice (the last wins), enough
+    /// of them to fill several chunks of items and of the arena, one name past a whole chunk.
+    fn linked_lists() -> Vec<Vec<Resource>> {
+        let n = 20_000;
+        let obj = |kind: Kind, v: Value| parse_text("p", kind, &v.to_string()).unwrap().unwrap();
+        let ds = (0..n)
+            .map(|i| {
+                let name = if i == 7 {
+                    "x".repeat(1 << 21)
+                } else {
+                    format!("datasource {i}")
+                };
+                obj(
+                    Kind::Datasources,
+                    json!({"id": format!("{:032X}", i % (n - 5)), "name": name,
+                    "database": {"connection": {"id": format!("C{}", i % 300)},
+                    "primaryDatasource": {"id": format!("{:032X}", (i * 7) % n)}}}),
+                )
+            })
+            .collect();
+        let conns = (0..300)
+            .map(|i| {
+                obj(
+                    Kind::Connections,
+                    json!({"id": format!("C{i}"), "name": format!("conn {i}"),
+                    "database": {"login": {"id": format!("L{}", i % 40)}}}),
+                )
+            })
+            .collect();
+        let logins = (0..40)
+            .map(|i| {
+                obj(
+                    Kind::Logins,
+                    json!({"id": format!("L{i}"), "password": "x"}),
+                )
+            })
+            .collect();
+        vec![ds, Vec::new(), conns, logins]
+    }
+
+    fn each(parts: SlimParts) -> Vec<Resource> {
+        let mut out = Vec::new();
+        parts.link_each("p", &[Kind::Logins], Vec::new(), &[], &mut |r| {
+            out.push(r);
+            true
+        });
+        out
+    }
+
+    /// The lists linked as parts hand over exactly what `link_graph` makes of them as one.
+    #[test]
+    fn lists_linked_as_parts_match_link_graph() {
+        let lists = linked_lists();
+        let mut whole: Vec<Resource> = lists.iter().flatten().cloned().collect();
+        crate::model::link_graph(&mut whole, &[Kind::Logins], Vec::new(), &[]);
+        for r in &mut whole {
+            if let Some(stripped) = r.raw.redacted() {
+                r.raw = stripped;
+            }
+        }
+        assert!(whole.iter().filter(|r| !r.used_by.is_empty()).count() > 10_000);
+        let mut parts = SlimParts::default();
+        for list in lists {
+            let mut slims = Slims::default();
+            for r in list {
+                slims.push(r);
+            }
+            parts.push(slims);
+        }
+        let ours = each(parts);
+        assert_eq!(ours.len(), whole.len());
+        for (a, b) in ours.iter().zip(&whole) {
+            assert_eq!(a, b);
+        }
+    }
+
+    /// A bad body met on the decoder's thread is its error, and closes the channel.
+    #[tokio::test]
+    async fn a_decoder_thread_reports_its_error_and_stops_taking_chunks() {
+        let d = ListDecoder::new("p", Kind::Datasources, "/datasources");
+        let (sink, decoding) = d.spawn();
+        sink.send((200, br#"{"datasources":[{"id":"D1"},{"id":}"#.to_vec()))
+            .await
+            .unwrap();
+        let err = decoding.await.unwrap().err().unwrap();
+        assert!(
+            err.to_string().contains("GET /datasources: element 2"),
+            "{err}"
+        );
+        assert!(sink.send((200, b"]}".to_vec())).await.is_err());
     }
 
     #[test]
