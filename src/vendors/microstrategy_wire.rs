@@ -31,11 +31,11 @@ struct LId<'a>(Option<Cow<'a, str>>);
 
 impl LId<'_> {
     fn get(&self) -> Option<String> {
-        self.0
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+        self.as_str().map(str::to_string)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        self.0.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
 }
 
@@ -246,41 +246,58 @@ fn resource(profile: &str, kind: Kind, w: &Wire<'_>) -> Option<Resource> {
     r.created = w.date_created.get().and_then(parse_time);
     r.updated = w.date_modified.get().and_then(parse_time);
     let db = w.database.0.as_ref();
+    r.type_ = match kind {
+        Kind::Datasources => w
+            .dbms
+            .0
+            .as_ref()
+            .and_then(|d| d.name.get())
+            .or_else(|| db.and_then(|d| d.type_.get())),
+        Kind::Connections => db.and_then(|d| d.type_.get()),
+        Kind::Logins | Kind::Datamarts => None,
+    }
+    .map(str::to_string);
+    let deps = dependencies(kind, w, &id);
+    r.depends_on = Vec::with_capacity(deps.iter().flatten().count());
+    r.depends_on
+        .extend(deps.iter().flatten().filter_map(|(k, n)| n.to_ref(*k)));
+    Some(r)
+}
+
+/// What the object `w` (of `kind`, its id `id`) depends on, in order, each with an id.
+fn dependencies<'w, 'a>(
+    kind: Kind,
+    w: &'w Wire<'a>,
+    id: &str,
+) -> [Option<(Kind, &'w Named<'a>)>; 3] {
+    let db = w.database.0.as_ref();
+    let has_id = |n: &&Named<'_>| n.id.as_str().is_some();
     match kind {
         Kind::Datasources => {
-            r.type_ = w
-                .dbms
-                .0
-                .as_ref()
-                .and_then(|d| d.name.get())
-                .or_else(|| db.and_then(|d| d.type_.get()))
-                .map(str::to_string);
-            let conn = db.and_then(|d| d.connection.0.as_ref());
-            if !conn.is_some_and(|c| c.is_embedded.0) {
-                r.depends_on
-                    .extend(conn.and_then(|c| c.to_ref(Kind::Connections)));
-            }
-            for link in db.into_iter().flat_map(|d| [&d.primary, &d.data_mart]) {
-                r.depends_on.extend(
-                    link.0
-                        .as_ref()
-                        .and_then(|l| l.to_ref(Kind::Datasources))
-                        .filter(|d| d.id != id),
-                );
-            }
+            let conn = db
+                .and_then(|d| d.connection.0.as_ref())
+                .filter(|c| !c.is_embedded.0)
+                .filter(has_id);
+            let link = |l: &'w LObj<Named<'a>>| {
+                l.0.as_ref()
+                    .filter(|l| l.id.as_str().is_some_and(|l| l != id))
+                    .map(|l| (Kind::Datasources, l))
+            };
+            [
+                conn.map(|c| (Kind::Connections, c)),
+                db.and_then(|d| link(&d.primary)),
+                db.and_then(|d| link(&d.data_mart)),
+            ]
         }
-        Kind::Connections => {
-            r.type_ = db.and_then(|d| d.type_.get()).map(str::to_string);
-            r.depends_on.extend(
-                db.and_then(|d| d.login.0.as_ref())
-                    .and_then(|l| l.to_ref(Kind::Logins)),
-            );
-        }
-        Kind::Logins | Kind::Datamarts => {}
+        Kind::Connections => [
+            db.and_then(|d| d.login.0.as_ref())
+                .filter(has_id)
+                .map(|l| (Kind::Logins, l)),
+            None,
+            None,
+        ],
+        Kind::Logins | Kind::Datamarts => [None, None, None],
     }
-    // `extend` leaves room for four: 300,000 of them add up.
-    r.depends_on.shrink_to_fit();
-    Some(r)
 }
 
 /// One object's compact JSON text as a `Resource` (raw packed): what a list element decodes
@@ -308,8 +325,10 @@ pub struct ListDecoder<'p> {
     /// `out[packed..]` wait for their block to be sealed.
     packed: usize,
     skipped: usize,
-    /// For `load_each`: objects go here as soon as their block is sealed.
+    /// For `load_each`: objects go here (each given its JSON when its block is sealed).
     slims: Option<Slims>,
+    /// Objects gone into `slims`.
+    kept: usize,
 }
 
 /// What one list answer decoded to: the objects, or (`ListDecoder::slim`) their slim form,
@@ -332,6 +351,7 @@ impl<'p> ListDecoder<'p> {
             packed: 0,
             skipped: 0,
             slims: None,
+            kept: 0,
         }
     }
 
@@ -361,7 +381,7 @@ impl<'p> ListDecoder<'p> {
 
     fn element(&mut self, bytes: &[u8]) -> Result<(), String> {
         let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
-        let at = || format!("element {}", self.out.len() + self.skipped + 1);
+        let at = || format!("element {}", self.kept + self.out.len() + self.skipped + 1);
         if !text.starts_with('{') {
             // Not an object: checked, and skipped like an object without an id.
             serde_json::from_str::<IgnoredAny>(text).map_err(|e| format!("{}: {e}", at()))?;
@@ -369,6 +389,24 @@ impl<'p> ListDecoder<'p> {
             return Ok(());
         }
         let wire: Wire<'_> = serde_json::from_str(text).map_err(|e| format!("{}: {e}", at()))?;
+        if let Some(slims) = self.slims.as_mut() {
+            // Straight from the wire: no `Resource` built only to be taken apart.
+            let Some(id) = wire.id.as_str() else {
+                self.skipped += 1;
+                return Ok(());
+            };
+            let name = wire.name.get().unwrap_or(id);
+            let deps = dependencies(self.kind, &wire, id);
+            let deps = deps
+                .iter()
+                .flatten()
+                .filter_map(|(k, n)| Some((*k, n.id.as_str()?)));
+            slims.push_parts(self.kind, id, name, deps, RawJson::default());
+            self.kept += 1;
+            let sealed = self.packer.push(text);
+            self.attach(sealed);
+            return Ok(());
+        }
         match resource(&self.profile, self.kind, &wire) {
             Some(r) => {
                 self.out.push(r);
@@ -381,17 +419,18 @@ impl<'p> ListDecoder<'p> {
     }
 
     fn attach(&mut self, raws: Vec<RawJson>) {
+        if let Some(slims) = self.slims.as_mut() {
+            let first = slims.items.len - raws.len();
+            for (i, raw) in raws.into_iter().enumerate() {
+                slims.items[first + i].raw = raw;
+            }
+            return;
+        }
         let n = raws.len();
         for (r, raw) in self.out[self.packed..].iter_mut().zip(raws) {
             r.raw = raw;
         }
         self.packed += n;
-        if let Some(slims) = self.slims.as_mut() {
-            for r in self.out.drain(..self.packed) {
-                slims.push(r);
-            }
-            self.packed = 0;
-        }
     }
 
     /// This decoder on a blocking thread of its own, fed the body through the returned
@@ -567,21 +606,34 @@ impl Arena {
 }
 
 impl Slims {
+    #[cfg(test)]
     fn push(&mut self, r: Resource) {
-        let at = self.arena.put(&[&r.id, &r.name]);
+        let deps = r.depends_on.iter().map(|d| (d.kind, d.id.as_str()));
+        self.push_parts(r.kind, &r.id, &r.name, deps, r.raw);
+    }
+
+    fn push_parts<'d>(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        name: &str,
+        deps: impl Iterator<Item = (Kind, &'d str)>,
+        raw: RawJson,
+    ) {
+        let at = self.arena.put(&[id, name]);
         let deps_at = offset(self.deps.len);
-        for d in &r.depends_on {
-            let id_at = self.arena.put(&[&d.id]);
-            self.deps.push((d.kind, id_at, offset(d.id.len())));
+        for (k, d) in deps {
+            let id_at = self.arena.put(&[d]);
+            self.deps.push((k, id_at, offset(d.len())));
         }
         self.items.push(Slim {
-            kind: r.kind,
-            raw: r.raw,
+            kind,
+            raw,
             at,
-            id_len: offset(r.id.len()),
-            name_len: offset(r.name.len()),
+            id_len: offset(id.len()),
+            name_len: offset(name.len()),
             deps_at,
-            deps_len: offset(r.depends_on.len()),
+            deps_len: offset(self.deps.len) - deps_at,
         });
     }
 
@@ -888,6 +940,32 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Kept slim straight from the wire, a list links exactly as its `Resource`s do.
+        #[test]
+        fn slim_decoding_matches_decoding_to_resources(
+            items in proptest::collection::vec(object(), 0..12),
+            k in 0usize..3,
+        ) {
+            let kind = [Kind::Datasources, Kind::Connections, Kind::Logins][k];
+            let text = body(kind, &items);
+            let mut slim = ListDecoder::slim("p", kind, "");
+            slim.feed(200, text.as_bytes()).unwrap();
+            let slim = slim.finish(200).unwrap();
+            let full = decode(kind, text.as_bytes(), text.len()).unwrap();
+            prop_assert_eq!(slim.skipped, full.1);
+            let mut theirs = Slims::default();
+            for r in full.0 {
+                theirs.push(r);
+            }
+            let (mut a, mut b) = (SlimParts::default(), SlimParts::default());
+            a.push(slim.slims);
+            b.push(theirs);
+            prop_assert_eq!(each(a), each(b));
+        }
+    }
+
     /// The answer of one list, as the server frames it.
     fn body(kind: Kind, items: &[Value]) -> String {
         json!({ kind.id(): items, "total": items.len() }).to_string()
@@ -1027,6 +1105,14 @@ mod tests {
             ),
         ] {
             let err = decode(Kind::Datasources, body.as_bytes(), 5).unwrap_err();
+            let mut slim = ListDecoder::slim("p", Kind::Datasources, "/datasources");
+            let slim_err = body
+                .as_bytes()
+                .chunks(5)
+                .try_for_each(|piece| slim.feed(200, piece))
+                .and_then(|()| slim.finish(200).map(drop))
+                .unwrap_err();
+            assert_eq!(slim_err.to_string(), err.to_string());
             assert!(
                 matches!(err, ApiError::Decode { status: 200, .. }),
                 "{err:?}"
