@@ -491,8 +491,9 @@ struct Slim {
     deps_len: u32,
 }
 
-/// Objects kept slim: about 60 bytes each plus their share of the compressed JSON, where a
-/// `Resource` is about 800. Ids and names live in one arena. All of it grows by chunks, never
+/// Objects kept slim: about 40 bytes each plus their ids and name and their share of the
+/// compressed JSON, where a `Resource` is about 800. Ids (packed, `IdKey`) and names live in
+/// one arena. All of it grows by chunks, never
 /// copied and never more than a chunk unused: doubling vectors would hold up to twice the
 /// objects' size at the peak (and once more while `shrink_to_fit` copies them).
 #[derive(Default)]
@@ -566,12 +567,76 @@ const ARENA_BITS: u32 = 20;
 /// Text in chunks; a position is `chunk << ARENA_BITS | offset`, an entry never straddles two.
 #[derive(Default)]
 struct Arena {
-    chunks: Vec<String>,
+    chunks: Vec<Vec<u8>>,
+}
+
+/// In a length: the id is kept packed (`IdKey`).
+const HEX: u32 = 1 << 31;
+
+/// An id as the arena keeps it: MicroStrategy's ids (32 upper-case hex digits) as their 16
+/// bytes, half the room, any other id as its text. Equal ids have equal keys.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct IdKey<'a> {
+    hex: bool,
+    bytes: &'a [u8],
+}
+
+fn pack_hex(id: &str) -> Option<[u8; 16]> {
+    let b = id.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 16];
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+/// `f` of `id`'s key.
+fn with_key<R>(id: &str, f: impl FnOnce(IdKey<'_>) -> R) -> R {
+    match pack_hex(id) {
+        Some(packed) => f(IdKey {
+            hex: true,
+            bytes: &packed,
+        }),
+        None => f(IdKey {
+            hex: false,
+            bytes: id.as_bytes(),
+        }),
+    }
+}
+
+impl IdKey<'_> {
+    /// Its length as kept (with `HEX`).
+    fn len(&self) -> u32 {
+        let n = offset(self.bytes.len());
+        assert!(n < HEX, "under 2 GiB an id");
+        n | if self.hex { HEX } else { 0 }
+    }
+
+    fn text(&self) -> String {
+        if !self.hex {
+            return String::from_utf8_lossy(self.bytes).into_owned();
+        }
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        let mut out = String::with_capacity(32);
+        for b in self.bytes {
+            out.push(DIGITS[(b >> 4) as usize] as char);
+            out.push(DIGITS[(b & 15) as usize] as char);
+        }
+        out
+    }
 }
 
 impl Arena {
     /// `parts` one after the other: where they start.
-    fn put(&mut self, parts: &[&str]) -> u32 {
+    fn put(&mut self, parts: &[&[u8]]) -> u32 {
         let need: usize = parts.iter().map(|p| p.len()).sum();
         let fits = self
             .chunks
@@ -579,7 +644,7 @@ impl Arena {
             .is_some_and(|c| c.len() + need < 1 << ARENA_BITS);
         if !fits {
             let first = self.chunks.is_empty();
-            self.chunks.push(String::with_capacity(if first {
+            self.chunks.push(Vec::with_capacity(if first {
                 need
             } else {
                 need.max(1 << ARENA_BITS)
@@ -589,7 +654,7 @@ impl Arena {
         let chunk = &mut self.chunks[k];
         let at = chunk.len();
         for p in parts {
-            chunk.push_str(p);
+            chunk.extend_from_slice(p);
         }
         let k = u32::try_from(k)
             .ok()
@@ -599,9 +664,17 @@ impl Arena {
     }
 
     /// `len` bytes `skip` bytes after `pos`.
-    fn get(&self, pos: u32, skip: u32, len: u32) -> &str {
+    fn get(&self, pos: u32, skip: u32, len: u32) -> &[u8] {
         let at = (pos & ((1 << ARENA_BITS) - 1)) as usize + skip as usize;
         &self.chunks[(pos >> ARENA_BITS) as usize][at..at + len as usize]
+    }
+
+    /// The id kept at `pos`, `len` with `HEX`.
+    fn key(&self, pos: u32, len: u32) -> IdKey<'_> {
+        IdKey {
+            hex: len & HEX != 0,
+            bytes: self.get(pos, 0, len & !HEX),
+        }
     }
 }
 
@@ -620,35 +693,39 @@ impl Slims {
         deps: impl Iterator<Item = (Kind, &'d str)>,
         raw: RawJson,
     ) {
-        let at = self.arena.put(&[id, name]);
+        let (at, id_len) = with_key(id, |key| {
+            (self.arena.put(&[key.bytes, name.as_bytes()]), key.len())
+        });
         let deps_at = offset(self.deps.len);
         for (k, d) in deps {
-            let id_at = self.arena.put(&[d]);
-            self.deps.push((k, id_at, offset(d.len())));
+            let (id_at, len) = with_key(d, |key| (self.arena.put(&[key.bytes]), key.len()));
+            self.deps.push((k, id_at, len));
         }
         self.items.push(Slim {
             kind,
             raw,
             at,
-            id_len: offset(id.len()),
+            id_len,
             name_len: offset(name.len()),
             deps_at,
             deps_len: offset(self.deps.len) - deps_at,
         });
     }
 
-    fn id(&self, i: usize) -> &str {
+    fn id(&self, i: usize) -> String {
         let s = &self.items[i];
-        self.arena.get(s.at, 0, s.id_len)
+        self.arena.key(s.at, s.id_len).text()
     }
 
     fn name(&self, i: usize) -> &str {
         let s = &self.items[i];
-        self.arena.get(s.at, s.id_len, s.name_len)
+        // Kept from a `&str`, whole.
+        std::str::from_utf8(self.arena.get(s.at, s.id_len & !HEX, s.name_len)).unwrap_or("")
     }
 
-    fn key(&self, i: usize) -> (Kind, &str) {
-        (self.items[i].kind, self.id(i))
+    fn key(&self, i: usize) -> (Kind, IdKey<'_>) {
+        let s = &self.items[i];
+        (s.kind, self.arena.key(s.at, s.id_len))
     }
 }
 
@@ -694,12 +771,12 @@ impl KeyIndex {
         index
     }
 
-    fn home(&self, key: (Kind, &str)) -> usize {
+    fn home(&self, key: (Kind, IdKey<'_>)) -> usize {
         use std::hash::BuildHasher;
         self.hasher.hash_one(key) as usize & (self.slots.len() - 1)
     }
 
-    fn find(&self, parts: &SlimParts, key: (Kind, &str)) -> Option<u32> {
+    fn find(&self, parts: &SlimParts, key: (Kind, IdKey<'_>)) -> Option<u32> {
         let mut at = self.home(key);
         loop {
             let slot = self.slots[at];
@@ -729,7 +806,7 @@ impl SlimParts {
         (&self.parts[p], g - self.starts[p] as usize)
     }
 
-    fn key(&self, g: usize) -> (Kind, &str) {
+    fn key(&self, g: usize) -> (Kind, IdKey<'_>) {
         let (part, i) = self.locate(g);
         part.key(i)
     }
@@ -738,7 +815,7 @@ impl SlimParts {
         let (part, i) = self.locate(g);
         Ref {
             kind: part.items[i].kind,
-            id: part.id(i).to_string(),
+            id: part.id(i),
             name: part.name(i).to_string(),
         }
     }
@@ -765,7 +842,7 @@ impl SlimParts {
                 for s in part.items.iter() {
                     for d in s.deps_at..s.deps_at + s.deps_len {
                         let (kind, at, len) = part.deps[d as usize];
-                        let id = part.arena.get(at, 0, len);
+                        let id = part.arena.key(at, len);
                         if let Some(j) = index.find(&self, (kind, id)) {
                             edges.push((j, g));
                         }
@@ -775,7 +852,10 @@ impl SlimParts {
             }
             let other_edges: Vec<(u32, crate::model::OtherUser)> = others
                 .into_iter()
-                .filter_map(|e| Some((index.find(&self, (e.target.0, &e.target.1))?, e.user)))
+                .filter_map(|e| {
+                    let j = with_key(&e.target.1, |id| index.find(&self, (e.target.0, id)))?;
+                    Some((j, e.user))
+                })
                 .collect();
             (edges, other_edges)
         };
@@ -797,7 +877,7 @@ impl SlimParts {
             let kind = part.items[i].kind;
             let mut r = raw
                 .with_text(|t| decode_one(profile, kind, t))
-                .unwrap_or_else(|| Resource::new(V, profile, kind, part.id(i), part.name(i)));
+                .unwrap_or_else(|| Resource::new(V, profile, kind, &part.id(i), part.name(i)));
             r.raw = raw;
             let start = e;
             while e < edges.len() && edges[e].0 as usize == g {
@@ -1074,6 +1154,28 @@ mod tests {
         assert_eq!(ours.len(), whole.len());
         for (a, b) in ours.iter().zip(&whole) {
             assert_eq!(a, b);
+        }
+    }
+
+    /// Ids keep their exact text: only upper-case 32-digit hex is packed, and keys of
+    /// different ids differ.
+    #[test]
+    fn ids_are_packed_only_when_they_read_back_the_same() {
+        let ids = [
+            "D4C329FC4E7CE4B0C60046399B36C615",
+            "d4c329fc4e7ce4b0c60046399b36c615",
+            "D4C329FC4E7CE4B0C60046399B36C61",
+            "D4C329FC4E7CE4B0C60046399B36C61G",
+            "C1",
+            "",
+            "é",
+        ];
+        for (i, id) in ids.iter().enumerate() {
+            let packed = with_key(id, |k| (k.hex, k.text()));
+            assert_eq!(packed, (i == 0, id.to_string()));
+            for other in &ids[i + 1..] {
+                assert!(with_key(id, |a| with_key(other, |b| a != b)));
+            }
         }
     }
 
