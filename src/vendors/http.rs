@@ -478,8 +478,10 @@ impl HttpCore {
             let body = match on_chunk {
                 Some(sink) if resp.status().is_success() => {
                     while let Some(chunk) = resp.chunk().await? {
-                        // Closed: the consumer stopped (it holds the reason).
-                        sink.send((status, chunk.into())).await.map_err(|_| {
+                        // Copied: a chunk may be a slice of the connection's read buffer,
+                        // which it would keep whole while it waits. Closed: the consumer
+                        // stopped (it holds the reason).
+                        sink.send((status, chunk.to_vec())).await.map_err(|_| {
                             Failed::Sink(ApiError::Decode {
                                 vendor: self.vendor,
                                 status,

@@ -586,16 +586,28 @@ fn pack_hex(id: &str) -> Option<[u8; 16]> {
     if b.len() != 32 {
         return None;
     }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+    // Each digit's value, 16 for anything else.
+    const NIBBLE: [u8; 256] = {
+        let mut t = [16u8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        while i < 16 {
+            t[b'A' as usize + i - 10] = i as u8;
+            i += 1;
+        }
+        t
     };
     let mut out = [0u8; 16];
+    let mut bad = 0;
     for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = hi << 4 | (lo & 15);
     }
-    Some(out)
+    (bad & 16 == 0).then_some(out)
 }
 
 /// `f` of `id`'s key.
