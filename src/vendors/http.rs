@@ -198,8 +198,9 @@ impl HttpResponse {
     }
 }
 
-/// Takes a 2xx body piece by piece, with the status (`HttpCore::send_streamed`).
-pub type BodySink<'a> = dyn FnMut(u16, &[u8]) -> Result<(), ApiError> + Send + 'a;
+/// Takes a 2xx body piece by piece, with the status (`HttpCore::send_streamed`): a bounded
+/// channel, so the body's consumer may run on a thread of its own and hold the reading back.
+pub type BodySink = tokio::sync::mpsc::Sender<(u16, Vec<u8>)>;
 
 /// Why reading an answer stopped: the transport, or the body's consumer.
 enum Failed {
@@ -434,7 +435,7 @@ impl HttpCore {
     pub async fn send_streamed(
         &self,
         req: HttpRequest,
-        on_chunk: &mut BodySink<'_>,
+        on_chunk: &BodySink,
     ) -> Result<HttpResponse, ApiError> {
         self.send_inner(req, Some(on_chunk)).await
     }
@@ -442,7 +443,7 @@ impl HttpCore {
     async fn send_inner(
         &self,
         req: HttpRequest,
-        mut on_chunk: Option<&mut BodySink<'_>>,
+        on_chunk: Option<&BodySink>,
     ) -> Result<HttpResponse, ApiError> {
         self.check_allowed(&req.method, &req.url)?;
         let url = self.parse_url(&req.url)?;
@@ -474,10 +475,19 @@ impl HttpCore {
             let mut resp = builder.send().await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = match on_chunk.as_mut() {
+            let body = match on_chunk {
                 Some(sink) if resp.status().is_success() => {
                     while let Some(chunk) = resp.chunk().await? {
-                        sink(status, &chunk).map_err(Failed::Sink)?;
+                        // Copied: a chunk may be a slice of the connection's read buffer,
+                        // which it would keep whole while it waits. Closed: the consumer
+                        // stopped (it holds the reason).
+                        sink.send((status, chunk.to_vec())).await.map_err(|_| {
+                            Failed::Sink(ApiError::Decode {
+                                vendor: self.vendor,
+                                status,
+                                message: "the body's reader stopped".into(),
+                            })
+                        })?;
                     }
                     Vec::new()
                 }

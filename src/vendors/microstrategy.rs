@@ -8,7 +8,7 @@ use super::retry::RetryPolicy;
 use super::{ApiError, ClientSettings, DeleteOutcome, Snapshot, VendorApi, VendorSpec};
 use crate::model::{
     cells, link_graph, parse_time, Cell, CellCtx, CellTone, ColWidth, ColumnDef, Kind, OtherEdge,
-    OtherUser, Ref, Resource, VendorId,
+    OtherUser, Ref, Resource, StrPool, VendorId,
 };
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -668,8 +668,9 @@ impl MstrClient {
     /// One kind's list, decoded as the answer arrives (`microstrategy_wire`): no whole body,
     /// no tree; each object's JSON packed into compressed blocks. On 401 ERR009, one re-login
     /// and one retry; GETs retried under `READS`.
-    async fn list(&self, kind: Kind) -> Result<(Vec<Resource>, usize), ApiError> {
-        self.list_as(kind, false)
+    /// Ids and names come from `pool`, shared with the other lists of the load.
+    async fn list(&self, kind: Kind, pool: &StrPool) -> Result<(Vec<Resource>, usize), ApiError> {
+        self.list_as(kind, false, pool)
             .await
             .map(|d| (d.resources, d.skipped))
     }
@@ -679,6 +680,7 @@ impl MstrClient {
         &self,
         kind: Kind,
         slim: bool,
+        pool: &StrPool,
     ) -> Result<microstrategy_wire::Decoded, ApiError> {
         let path = list_path(kind);
         let url = self.url(path);
@@ -686,11 +688,11 @@ impl MstrClient {
         self.http
             .retrying(&READS, &Method::GET, &url, || async {
                 let (token, generation) = self.session_token().await?;
-                match self.list_with_token(kind, &url, &token, slim).await? {
+                match self.list_with_token(kind, &url, &token, slim, pool).await? {
                     Ok(listed) => Ok(listed),
                     Err(err) if is_session_expired(&err) => {
                         let token = self.relogin(generation).await?;
-                        self.list_with_token(kind, &url, &token, slim).await?
+                        self.list_with_token(kind, &url, &token, slim, pool).await?
                     }
                     Err(err) => Err(err),
                 }
@@ -705,17 +707,27 @@ impl MstrClient {
         url: &str,
         token: &SecretString,
         slim: bool,
+        pool: &StrPool,
     ) -> Result<Result<microstrategy_wire::Decoded, ApiError>, ApiError> {
         let req = self.authed_request(&Method::GET, url, None, token, None)?;
-        let mut decoder = if slim {
+        let decoder = if slim {
             microstrategy_wire::ListDecoder::slim(&self.profile, kind, list_path(kind))
         } else {
             microstrategy_wire::ListDecoder::new(&self.profile, kind, list_path(kind))
+                .sharing(pool.clone())
         };
-        let resp = self
-            .http
-            .send_streamed(req, &mut |status, chunk| decoder.feed(status, chunk))
-            .await?;
+        // Decoded on a thread of its own while this task only reads: the three lists of a
+        // load are decoded in parallel.
+        let (sink, decoding) = decoder.spawn();
+        let sent = self.http.send_streamed(req, &sink).await;
+        drop(sink);
+        // The decoder's error first: it came before whatever stopped the reading after it.
+        let decoder = decoding.await.map_err(|e| ApiError::Decode {
+            vendor: V,
+            status: 200,
+            message: format!("GET {}: the decoder stopped: {e}", list_path(kind)),
+        })??;
+        let resp = sent?;
         if !resp.is_success() {
             return Ok(Err(resp.to_error()));
         }
@@ -732,10 +744,14 @@ impl MstrClient {
     }
 
     async fn do_load(&self) -> Result<Snapshot, ApiError> {
+        // One text per id and name whichever list has it first: a reference never holds a
+        // copy to be freed when the graph is linked (freed copies between kept strings would
+        // stay as holes in the heap).
+        let pool = StrPool::default();
         let (ds, conns, logins) = futures::future::try_join3(
-            self.list(Kind::Datasources),
-            self.list(Kind::Connections),
-            self.list(Kind::Logins),
+            self.list(Kind::Datasources, &pool),
+            self.list(Kind::Connections, &pool),
+            self.list(Kind::Logins, &pool),
         )
         .await?;
         // After the lists: they logged in (or failed to) once for everyone.
@@ -786,15 +802,17 @@ impl MstrClient {
         &self,
         visit: &mut (dyn FnMut(Resource) -> bool + Send),
     ) -> Result<Vec<String>, ApiError> {
+        // Slim lists keep their ids and names in arenas of their own.
+        let unused = StrPool::default();
         let (ds, conns, logins) = futures::future::try_join3(
-            self.list_as(Kind::Datasources, true),
-            self.list_as(Kind::Connections, true),
-            self.list_as(Kind::Logins, true),
+            self.list_as(Kind::Datasources, true, &unused),
+            self.list_as(Kind::Connections, true, &unused),
+            self.list_as(Kind::Logins, true, &unused),
         )
         .await?;
         let graph = self.load_usage().await;
         let mut warnings = graph.warnings;
-        let mut all = microstrategy_wire::Slims::default();
+        let mut all = microstrategy_wire::SlimParts::default();
         for (kind, listed) in [
             (Kind::Datasources, ds),
             (Kind::Connections, conns),
@@ -808,7 +826,7 @@ impl MstrClient {
                     kind.id()
                 ));
             }
-            all.append(listed.slims);
+            all.push(listed.slims);
         }
         all.link_each(
             &self.profile,
@@ -1561,7 +1579,7 @@ mod tests {
         })
         .await;
         let c = MstrClient::new(settings(&base)).unwrap();
-        let (list, skipped) = c.list(Kind::Logins).await.unwrap();
+        let (list, skipped) = c.list(Kind::Logins, &StrPool::default()).await.unwrap();
         assert_eq!((list.len(), skipped), (1, 0));
         assert_eq!(list[0].name, "one");
         let gets = |log: &std::sync::Mutex<Vec<String>>| {
@@ -1607,7 +1625,7 @@ mod tests {
         })
         .await;
         let c = MstrClient::new(settings(&base)).unwrap();
-        let err = c.list(Kind::Logins).await.unwrap_err();
+        let err = c.list(Kind::Logins, &StrPool::default()).await.unwrap_err();
         assert_eq!(err.code(), Some("ERR009"));
         assert_eq!(logins_of(&log), 2, "{:?}", log.lock().unwrap());
         assert_eq!(log.lock().unwrap().len(), 4);
@@ -1617,7 +1635,7 @@ mod tests {
     async fn login_without_token_header_and_bad_list_bodies_are_decode_errors() {
         let (base, _) = scripted(|_, _, _| reply("204 No Content", "", "")).await;
         let c = MstrClient::new(settings(&base)).unwrap();
-        let err = c.list(Kind::Logins).await.unwrap_err();
+        let err = c.list(Kind::Logins, &StrPool::default()).await.unwrap_err();
         assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
         assert!(err.to_string().contains("X-MSTR-AuthToken"), "{err}");
 
