@@ -4,6 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    dsconsole::tune_allocator();
     let cli = dsconsole::cli::Cli::parse();
     dsconsole::tui::install_panic_hook();
     let rt = match tokio::runtime::Builder::new_multi_thread()

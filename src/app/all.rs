@@ -564,7 +564,7 @@ pub fn run_job(job: AllJob) -> AllOut {
         }
     };
     let mut filter = (!spec.filter.trim().is_empty()).then(|| RowFilter::new(&spec.filter));
-    let indexed = search.len() == members.len();
+    let indexed = search.len() == members.len() && search.is_joined();
     let rows: Vec<RowRef> = if filter.is_none() && !spec.orphans_only && !spec.unhealthy_only {
         members.to_vec()
     } else {
