@@ -134,8 +134,8 @@ pub enum Health {
     /// A test is running.
     Testing,
     Healthy,
-    /// Unhealthy, with the reason in one sentence.
-    Unhealthy(String),
+    /// Unhealthy, with the reason in one sentence (shared text: one pointer wide).
+    Unhealthy(Str),
 }
 
 impl Health {

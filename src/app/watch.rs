@@ -159,7 +159,7 @@ pub fn observe(tab: &mut ProfileTab, now: i64) {
                 continue;
             };
             let health = match &seen.test_failed {
-                Some(why) => Health::Unhealthy(why.clone()),
+                Some(why) => Health::Unhealthy(why.clone().into()),
                 None => Health::Healthy,
             };
             restored = true;
@@ -256,7 +256,7 @@ fn forget_missing(w: &mut Watch, resources: &[Resource], now: i64) {
 /// A health check answered for an object: remember when and what it said.
 pub fn tested(tab: &mut ProfileTab, kind: Kind, id: &str, health: &Health, now: i64) {
     let test_failed = match health {
-        Health::Unhealthy(why) => Some(why.clone()),
+        Health::Unhealthy(why) => Some(why.to_string()),
         Health::Healthy => None,
         Health::Unknown | Health::Testing => return,
     };

@@ -169,7 +169,7 @@ async fn check_opened(o: &Opened) -> Checked {
 /// Why an object is unhealthy, in one phrase.
 fn why_unhealthy(r: &Resource) -> String {
     match &r.health {
-        Health::Unhealthy(w) => w.clone(),
+        Health::Unhealthy(w) => w.to_string(),
         _ => r
             .sync
             .as_ref()

@@ -78,7 +78,8 @@ fn block_text(block: &Arc<Block>) -> Arc<str> {
 enum Repr {
     #[default]
     Empty,
-    Text(Box<str>),
+    /// Boxed once more so that the enum is two words (the packed form is the common one).
+    Text(Box<String>),
     Packed {
         block: Arc<Block>,
         index: u32,
@@ -93,11 +94,9 @@ pub struct RawJson(Repr);
 
 impl RawJson {
     pub fn new(v: &serde_json::Value) -> RawJson {
-        RawJson(Repr::Text(
-            serde_json::to_string(v)
-                .unwrap_or_else(|_| "null".to_string())
-                .into_boxed_str(),
-        ))
+        RawJson(Repr::Text(Box::new(
+            serde_json::to_string(v).unwrap_or_else(|_| "null".to_string()),
+        )))
     }
 
     /// The compact JSON text, borrowed when it is kept as text, decompressed when packed.
@@ -105,7 +104,7 @@ impl RawJson {
         match &self.0 {
             Repr::Empty => Cow::Borrowed("null"),
             Repr::Text(t) if t.is_empty() => Cow::Borrowed("null"),
-            Repr::Text(t) => Cow::Borrowed(t),
+            Repr::Text(t) => Cow::Borrowed(t.as_str()),
             Repr::Packed { block, index } => match block.lent_text(*index) {
                 Some(t) => Cow::Borrowed(t),
                 None => Cow::Owned(block_text(block)[block.range(*index)].to_string()),
@@ -267,7 +266,9 @@ impl RawBlockBuilder {
             let texts: Vec<RawJson> = (0..self.ends.len())
                 .map(|i| {
                     let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-                    RawJson(Repr::Text(self.buf[start..self.ends[i] as usize].into()))
+                    RawJson(Repr::Text(Box::new(
+                        self.buf[start..self.ends[i] as usize].to_string(),
+                    )))
                 })
                 .collect();
             self.ends.clear();
@@ -492,7 +493,7 @@ mod tests {
         let text: usize = texts.iter().map(String::len).sum();
         assert!(total < text, "{total} packed against {text} as text");
         assert_eq!(RawJson::default().text(), "null");
-        assert!(std::mem::size_of::<RawJson>() <= 24);
+        assert!(std::mem::size_of::<RawJson>() <= 16);
         assert_eq!(RawJson::default().value(), serde_json::Value::Null);
     }
 

@@ -22,7 +22,7 @@ pub struct TestFailure {
 pub fn health_of(result: &Result<(), TestFailure>) -> Health {
     match result {
         Ok(()) => Health::Healthy,
-        Err(e) => Health::Unhealthy(e.reason.clone()),
+        Err(e) => Health::Unhealthy(e.reason.clone().into()),
     }
 }
 

@@ -67,7 +67,7 @@ fn csv_row(r: &Resource) -> String {
         Health::Unknown => ("unknown", String::new()),
         Health::Testing => ("testing", String::new()),
         Health::Healthy => ("healthy", String::new()),
-        Health::Unhealthy(w) => ("unhealthy", w.clone()),
+        Health::Unhealthy(w) => ("unhealthy", w.to_string()),
     };
     let time = |t: Option<i64>| t.map(crate::model::format_time).unwrap_or_default();
     let mut users: Vec<String> = r.user_labels();

@@ -34,7 +34,7 @@ pub fn health_of(result: &Result<HealthCheck, TestFailure>) -> Option<Health> {
         Ok(check) => check.health(),
         // A check the profile cannot ask (a missing setting) says nothing of the object.
         Err(e) if e.setup => None,
-        Err(e) => Some(Health::Unhealthy(e.reason.clone())),
+        Err(e) => Some(Health::Unhealthy(e.reason.clone().into())),
     }
 }
 

@@ -395,7 +395,7 @@ fn evil_model(w: u16, h: u16) -> Model {
         for r in tab.resources_mut().iter_mut().filter(|r| r.id == "D2") {
             r.name = EVIL.into();
             r.raw = serde_json::json!({"id": "D2", "name": EVIL, "note": "a\u{2066}b"}).into();
-            r.health = crate::model::Health::Unhealthy(format!("refused by {EVIL}"));
+            r.health = crate::model::Health::Unhealthy(format!("refused by {EVIL}").into());
         }
         tab.reindex(NOW);
     }

@@ -491,7 +491,7 @@ pub fn parse_health(v: &Value) -> Health {
                 Some(t) => format!("UNHEALTHY, last healthy {} UTC", format_time(t)),
                 None => "UNHEALTHY, never healthy".to_string(),
             };
-            Health::Unhealthy(reason)
+            Health::Unhealthy(reason.into())
         }
         _ => Health::Unknown,
     }

@@ -444,7 +444,7 @@ impl HealthCheck {
         use crate::model::Health;
         match self {
             HealthCheck::Passed { .. } => Some(Health::Healthy),
-            HealthCheck::Failed { reason, .. } => Some(Health::Unhealthy(reason.clone())),
+            HealthCheck::Failed { reason, .. } => Some(Health::Unhealthy(reason.clone().into())),
             HealthCheck::NotOffered | HealthCheck::Running { .. } => None,
         }
     }
