@@ -471,7 +471,7 @@ mod tests {
         let mut ds = Resource::new(v, "p", Kind::Datasources, "D", "Sales DW");
         login.used_by = vec![conn.as_ref()];
         conn.used_by = vec![ds.as_ref()];
-        ds.used_by_other = vec![OtherUser {
+        ds.used_by_other = thin_vec::thin_vec![OtherUser {
             what: "project".into(),
             id: "P1".into(),
             name: "Sales".into(),

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
+/// A vector one pointer wide when empty: for fields almost every object leaves empty.
+pub use thin_vec::ThinVec;
 
 mod raw;
 mod strings;
@@ -233,8 +235,8 @@ pub struct Resource {
     pub used_by: Vec<Ref>,
     /// Users that are not listed resources (MicroStrategy projects, connection mappings),
     /// filled by `link_graph`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub used_by_other: Vec<OtherUser>,
+    #[serde(default, skip_serializing_if = "ThinVec::is_empty")]
+    pub used_by_other: ThinVec<OtherUser>,
     /// What uses this object could not be fully read (a list the graph needs was refused):
     /// `used_by` may be incomplete, and the object is never called an orphan.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -276,7 +278,7 @@ impl Resource {
             sync: None,
             depends_on: Vec::new(),
             used_by: Vec::new(),
-            used_by_other: Vec::new(),
+            used_by_other: ThinVec::new(),
             used_by_unknown: false,
             deletable: None,
             orphan: false,
@@ -390,7 +392,7 @@ pub fn link_graph(
     }
     for (r, (users, others)) in resources.iter_mut().zip(counts) {
         r.used_by = Vec::with_capacity(users as usize);
-        r.used_by_other = Vec::with_capacity(others as usize);
+        r.used_by_other = ThinVec::with_capacity(others as usize);
     }
     for (j, i) in edges {
         let user = resources[i].as_ref();
