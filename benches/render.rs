@@ -726,6 +726,20 @@ fn bench_issue18(c: &mut Criterion) {
         g.bench_function(format!("filter_worker/{rows}"), |b| {
             b.iter_batched(|| job.clone(), index::run, BatchSize::PerIteration)
         });
+        // The next keystroke, once the first one's answer is in: the view keeps the joined
+        // search text while it has a filter, so this is the usual cost of a keystroke.
+        let out = index::run(job);
+        update(&mut m, Msg::Indexed(Box::new(out)));
+        let fx = update(&mut m, key('a'));
+        let next = fx.into_iter().find_map(|e| match e {
+            Effect::Index(j) => Some(*j),
+            _ => None,
+        });
+        if let Some(next) = next {
+            g.bench_function(format!("filter_worker_next_key/{rows}"), |b| {
+                b.iter_batched(|| next.clone(), index::run, BatchSize::PerIteration)
+            });
+        }
     }
     // A reload of a loaded profile: the `Loaded` message, then (worker path) the answer
     // swapped in; each is one event-loop turn. Effects (the old data to free) are dropped
