@@ -10,7 +10,7 @@ pub use thin_vec::ThinVec;
 mod raw;
 mod strings;
 pub use raw::{RawBlockBuilder, RawJson, BLOCK_TARGET};
-pub use strings::{intern, Str, StrPool};
+pub use strings::{intern, FastHash, Str, StrPool};
 
 /// Declares `VendorId`: one line per vendor (variant, config/JSON id, product name). Every
 /// other fact about a vendor lives in its registry entry (`vendors::registry::VENDORS`).
@@ -348,7 +348,8 @@ pub fn link_graph(
     // Edges as (used, user) positions first, from an index that borrows the ids; the
     // `Ref`s are made once, into vectors sized exactly (300,000 objects, mostly one user each).
     let (edges, other_edges) = {
-        let mut index: HashMap<(Kind, &str), usize> = HashMap::with_capacity(resources.len());
+        let mut index: HashMap<(Kind, &str), usize, FastHash> =
+            HashMap::with_capacity_and_hasher(resources.len(), FastHash);
         for (i, r) in resources.iter().enumerate() {
             index.insert((r.kind, r.id.as_str()), i);
         }

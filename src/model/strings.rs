@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// An immutable shared string (`arcstr::ArcStr`): derefs to `str`, compares with `str`,
@@ -59,9 +60,18 @@ pub fn intern(s: &str) -> Str {
 /// The strings of one load, shared by its lists (decoded on threads of their own): a
 /// datasource's reference to its connection and the connection itself get the same text,
 /// whichever list is decoded first. No copy is made for a reference and later freed, so a
-/// load leaves no freed holes between the strings it keeps. Dropped with the load.
-#[derive(Clone, Default)]
-pub struct StrPool(Arc<Mutex<HashSet<Str>>>);
+/// load leaves no freed holes between the strings it keeps. Dropped with the load. Split in
+/// shards (by hash) so that the decoder threads seldom wait for each other.
+#[derive(Clone)]
+pub struct StrPool(Arc<[Mutex<HashSet<Str, FastHash>>; SHARDS]>);
+
+const SHARDS: usize = 16;
+
+impl Default for StrPool {
+    fn default() -> Self {
+        StrPool(Arc::new(std::array::from_fn(|_| Mutex::default())))
+    }
+}
 
 impl StrPool {
     /// `s` as a `Str`: the pool's text when it has it, else a new one it keeps.
@@ -69,13 +79,66 @@ impl StrPool {
         if s.is_empty() {
             return Str::new();
         }
-        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bits the shard's own table does not use for its buckets or tags.
+        let shard = (FastHash.hash_one(s) >> 32) as usize % SHARDS;
+        let mut set = self.0[shard].lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(hit) = set.get(s) {
             return hit.clone();
         }
         let new = Str::from(s);
         set.insert(new.clone());
         new
+    }
+}
+
+/// A fast hash for ids and names (not for input an attacker chooses to collide: a load's
+/// strings come from the operator's own server, and a collision only costs time).
+#[derive(Clone, Copy, Default)]
+pub struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+/// Eight bytes at a time: rotate, xor, multiply (the constant of FxHash).
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
