@@ -79,6 +79,7 @@ enum Repr {
     #[default]
     Empty,
     /// Boxed once more so that the enum is two words (the packed form is the common one).
+    #[allow(clippy::box_collection)]
     Text(Box<String>),
     Packed {
         block: Arc<Block>,
