@@ -1099,6 +1099,43 @@ mod tests {
     }
 
     #[test]
+    fn lists_decoded_with_one_pool_share_the_text_of_what_they_reference() {
+        let pool = StrPool::default();
+        let decode_shared = |kind: Kind, items: &[Value]| {
+            let mut d = ListDecoder::new("p", kind, "/x").sharing(pool.clone());
+            d.feed(200, body(kind, items).as_bytes()).unwrap();
+            d.finish(200).unwrap().resources
+        };
+        // The datasources list first: its reference makes the text the connection reuses.
+        let ds = decode_shared(
+            Kind::Datasources,
+            &[json!({"id": "D1", "name": "Sales",
+                     "database": {"connection": {"id": "C1", "name": "Warehouse"}}})],
+        );
+        let conns = decode_shared(
+            Kind::Connections,
+            &[json!({"id": "C1", "name": "Warehouse"})],
+        );
+        let r = &ds[0].depends_on[0];
+        assert_eq!((r.id.as_str(), r.name.as_str()), ("C1", "Warehouse"));
+        assert!(Str::ptr_eq(&r.id, &conns[0].id));
+        assert!(Str::ptr_eq(&r.name, &conns[0].name));
+        // Without a pool each list makes its own text (the same value).
+        let (alone, _) = decode(
+            Kind::Connections,
+            body(
+                Kind::Connections,
+                &[json!({"id": "C1", "name": "Warehouse"})],
+            )
+            .as_bytes(),
+            7,
+        )
+        .unwrap();
+        assert_eq!(alone[0].id, conns[0].id);
+        assert!(!Str::ptr_eq(&alone[0].id, &conns[0].id));
+    }
+
+    #[test]
     fn a_list_decodes_across_chunks_into_packed_objects() {
         let items: Vec<Value> = (0..700)
             .map(|i| {
