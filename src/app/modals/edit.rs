@@ -6,12 +6,11 @@
 
 use super::Step;
 use crate::app::effect::Effect;
-use crate::app::keys::typed_char;
 use crate::app::state::*;
 use crate::ops::change::{ChangeOutcome, ChangePlan};
 use crate::vendors::change::{Change, FieldValue};
 use crate::vendors::forms::{FieldKind, FieldSpec, FormSpec};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use secrecy::SecretString;
 use std::sync::Arc;
 
@@ -401,42 +400,29 @@ pub fn open_confirm(m: &mut Model, plans: Vec<(usize, ChangePlan)>) {
 /// answer; Enter confirms only when the answer is right; `y` confirms one object of an
 /// unprotected profile.
 pub fn on_confirm_key(m: &mut Model, c: &mut ConfirmChange, key: &KeyEvent) -> (Step, Vec<Effect>) {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Esc => return cancel(m),
-        KeyCode::Char('c') if ctrl => return cancel(m),
-        KeyCode::Enter => {
-            if c.typed.text.trim() == c.expected() {
-                return (Step::Close, start(m, c));
-            }
+    let expected = c.expected();
+    let one_key = c.protected.is_empty() && c.total() == 1;
+    match super::typed::on_key(
+        &mut c.typed,
+        &mut c.hint,
+        &mut c.scroll,
+        key,
+        &expected,
+        one_key,
+    ) {
+        super::typed::Answer::Cancel => cancel(m),
+        super::typed::Answer::Confirm => (Step::Close, start(m, c)),
+        super::typed::Answer::Wrong => {
             c.hint = Some(prompt(c));
+            (Step::Keep, Vec::new())
         }
-        KeyCode::Backspace => c.typed.backspace(),
-        KeyCode::Left => c.typed.left(),
-        KeyCode::Right => c.typed.right(),
-        KeyCode::Down => c.scroll += 1,
-        KeyCode::Up => c.scroll = c.scroll.saturating_sub(1),
-        KeyCode::PageDown => c.scroll += 10,
-        KeyCode::PageUp => c.scroll = c.scroll.saturating_sub(10),
-        _ => {
-            if let Some(ch) = typed_char(key) {
-                if ch == 'y' && c.typed.text.is_empty() && c.protected.is_empty() && c.total() == 1
-                {
-                    return (Step::Close, start(m, c));
-                }
-                c.typed.insert(ch);
-                c.hint = None;
-            }
-        }
+        super::typed::Answer::Keep => (Step::Keep, Vec::new()),
     }
-    (Step::Keep, Vec::new())
 }
 
 /// Pasted text is only text: it fills the answer, it never confirms.
 pub fn on_confirm_paste(c: &mut ConfirmChange, text: &str) {
-    for ch in text.chars().filter(|ch| !ch.is_control()) {
-        c.typed.insert(ch);
-    }
+    super::typed::on_paste(&mut c.typed, text);
 }
 
 /// "Type 3 and Enter to change 3 objects" (or the protected names).

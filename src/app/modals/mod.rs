@@ -13,6 +13,7 @@ pub mod pager;
 pub mod progress;
 pub mod question;
 pub mod trash;
+pub mod typed;
 
 use super::effect::Effect;
 use super::state::{Modal, Model};

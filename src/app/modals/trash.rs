@@ -6,7 +6,7 @@
 
 use super::Step;
 use crate::app::effect::Effect;
-use crate::app::keys::{lookup, typed_char, Binding, HelpSection, Key};
+use crate::app::keys::{lookup, Binding, HelpSection, Key};
 use crate::app::state::*;
 use crate::ops::deleted::DeletedObject;
 use crate::ops::restore::{self, RestoreOutcome};
@@ -309,42 +309,29 @@ pub fn on_confirm_key(
     c: &mut ConfirmRestore,
     key: &KeyEvent,
 ) -> (Step, Vec<Effect>) {
-    use crossterm::event::KeyModifiers;
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Esc => return cancel(m),
-        KeyCode::Char('c') if ctrl => return cancel(m),
-        KeyCode::Enter => {
-            if c.typed.text.trim() == c.expected() {
-                return (Step::Close, start(m, c));
-            }
+    let expected = c.expected();
+    let one_key = !c.protected && c.plan.items.len() == 1;
+    match super::typed::on_key(
+        &mut c.typed,
+        &mut c.hint,
+        &mut c.scroll,
+        key,
+        &expected,
+        one_key,
+    ) {
+        super::typed::Answer::Cancel => cancel(m),
+        super::typed::Answer::Confirm => (Step::Close, start(m, c)),
+        super::typed::Answer::Wrong => {
             c.hint = Some(prompt(c));
+            (Step::Keep, Vec::new())
         }
-        KeyCode::Backspace => c.typed.backspace(),
-        KeyCode::Left => c.typed.left(),
-        KeyCode::Right => c.typed.right(),
-        KeyCode::Down => c.scroll += 1,
-        KeyCode::Up => c.scroll = c.scroll.saturating_sub(1),
-        KeyCode::PageDown => c.scroll += 10,
-        KeyCode::PageUp => c.scroll = c.scroll.saturating_sub(10),
-        _ => {
-            if let Some(ch) = typed_char(key) {
-                if ch == 'y' && c.typed.text.is_empty() && !c.protected && c.plan.items.len() == 1 {
-                    return (Step::Close, start(m, c));
-                }
-                c.typed.insert(ch);
-                c.hint = None;
-            }
-        }
+        super::typed::Answer::Keep => (Step::Keep, Vec::new()),
     }
-    (Step::Keep, Vec::new())
 }
 
 /// Pasted text only fills the answer; it never confirms.
 pub fn on_confirm_paste(c: &mut ConfirmRestore, text: &str) {
-    for ch in text.chars().filter(|ch| !ch.is_control()) {
-        c.typed.insert(ch);
-    }
+    super::typed::on_paste(&mut c.typed, text);
 }
 
 fn cancel(m: &mut Model) -> (Step, Vec<Effect>) {
